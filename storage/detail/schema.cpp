@@ -1,0 +1,175 @@
+#include "storage/detail/schema.hpp"
+
+#include <string>
+#include <vector>
+
+#include "core/error.hpp"
+
+namespace ab::storage::detail {
+
+namespace {
+
+struct index_def {
+  std::string name;
+  std::string columns;
+  bool unique = false;
+};
+
+struct table_def {
+  std::string name;
+  /// Column definitions; `{pk}` stands for the dialect's auto-incremented primary key type.
+  std::vector<std::string> columns;
+  std::vector<index_def> indexes;
+};
+
+/// One schema version: tables created (if absent) and statements run after them.
+struct migration {
+  int version;
+  std::vector<table_def> tables;
+};
+
+// Times are milliseconds since the epoch (BIGINT); 0 means "not yet". States are short
+// lowercase words so that an operator can read the tables with plain SQL.
+const std::vector<migration>& migrations() {
+  static const std::vector<migration> all{
+      {1,
+       {
+           {"requests",
+            {"id {pk}", "action VARCHAR(64) NOT NULL", "host VARCHAR(255) NOT NULL",
+             "site VARCHAR(64) NOT NULL", "priority_class VARCHAR(32) NOT NULL",
+             "submitter VARCHAR(255) NOT NULL", "idempotency_key VARCHAR(255) NULL",
+             "fingerprint VARCHAR(128) NOT NULL", "params TEXT NOT NULL",
+             "state VARCHAR(16) NOT NULL", "error TEXT NULL",
+             // Equals `host` while the request is active, NULL once terminal: the unique
+             // index on it is what keeps one active request per host.
+             "active_host VARCHAR(255) NULL", "chain_length INT NOT NULL",
+             "created_at BIGINT NOT NULL", "started_at BIGINT NOT NULL DEFAULT 0",
+             "finished_at BIGINT NOT NULL DEFAULT 0"},
+            {{"requests_active_host", "active_host", true},
+             {"requests_idempotency", "idempotency_key, host", true},
+             {"requests_host", "host, id"},
+             {"requests_state", "state, id"},
+             {"requests_created", "created_at"}}},
+           {"jobs",
+            {// id = request_id * 64 + position: a chain's jobs are one id range and the next
+             // job of a chain is id + 1.
+             "id BIGINT NOT NULL PRIMARY KEY", "request_id BIGINT NOT NULL",
+             "position INT NOT NULL", "is_last INT NOT NULL", "type VARCHAR(64) NOT NULL",
+             "host VARCHAR(255) NOT NULL", "action VARCHAR(64) NOT NULL",
+             "priority_class VARCHAR(32) NOT NULL", "state VARCHAR(16) NOT NULL",
+             "attempts INT NOT NULL DEFAULT 0", "max_attempts INT NOT NULL",
+             "timeout_ms BIGINT NOT NULL DEFAULT 0",
+             // Queue order: submission time minus the priority class's credit.
+             "vdeadline BIGINT NOT NULL", "not_before BIGINT NOT NULL DEFAULT 0",
+             "lease_owner VARCHAR(128) NULL", "lease_token BIGINT NOT NULL DEFAULT 0",
+             "lease_expires_at BIGINT NOT NULL DEFAULT 0", "deadline BIGINT NOT NULL DEFAULT 0",
+             "park_key VARCHAR(255) NULL", "event TEXT NULL", "result TEXT NULL",
+             "error TEXT NULL", "started_at BIGINT NOT NULL DEFAULT 0",
+             "finished_at BIGINT NOT NULL DEFAULT 0"},
+            {{"jobs_claim", "type, state, vdeadline, id"},
+             {"jobs_lease", "state, lease_expires_at"},
+             {"jobs_deadline", "state, deadline"},
+             {"jobs_owner", "lease_owner, state"},
+             {"jobs_park", "park_key", true}}},
+           {"pending_events",
+            {"event_key VARCHAR(255) NOT NULL PRIMARY KEY", "payload TEXT NOT NULL",
+             "received_at BIGINT NOT NULL"},
+            {}},
+           {"hosts",
+            {"name VARCHAR(255) NOT NULL PRIMARY KEY", "site VARCHAR(64) NOT NULL",
+             "bmc_endpoint VARCHAR(512) NOT NULL", "credential_ref VARCHAR(255) NOT NULL",
+             "lifecycle_state VARCHAR(32) NOT NULL", "facts MEDIUMTEXT NOT NULL",
+             "created_at BIGINT NOT NULL", "updated_at BIGINT NOT NULL"},
+            {{"hosts_site", "site, name"}, {"hosts_state", "lifecycle_state, name"}}},
+           {"nodes",
+            {"id VARCHAR(128) NOT NULL PRIMARY KEY", "site VARCHAR(64) NOT NULL",
+             "cluster VARCHAR(64) NOT NULL", "address VARCHAR(255) NOT NULL",
+             "last_seen BIGINT NOT NULL"},
+            {}},
+           {"audit",
+            {"id {pk}", "at BIGINT NOT NULL", "actor VARCHAR(255) NOT NULL",
+             "source VARCHAR(255) NOT NULL", "action VARCHAR(128) NOT NULL",
+             "target TEXT NOT NULL", "decision VARCHAR(32) NOT NULL", "detail TEXT NOT NULL"},
+            {{"audit_actor", "actor, id"}, {"audit_at", "at"}}},
+       }},
+  };
+  return all;
+}
+
+std::string replace_all(std::string s, const std::string& from, const std::string& to) {
+  for (auto pos = s.find(from); pos != std::string::npos; pos = s.find(from, pos + to.size()))
+    s.replace(pos, from.size(), to);
+  return s;
+}
+
+/// CREATE statements for one table: MySQL keeps indexes inside CREATE TABLE (so that
+/// IF NOT EXISTS makes the whole table idempotent, also on MySQL 8, which lacks
+/// CREATE INDEX IF NOT EXISTS); SQLite needs them as separate statements.
+std::vector<std::string> create_statements(const table_def& t, const dialect& d) {
+  std::string sql = "CREATE TABLE IF NOT EXISTS " + t.name + " (";
+  for (std::size_t i = 0; i < t.columns.size(); ++i)
+    sql += (i ? ", " : "") + replace_all(t.columns[i], "{pk}", d.autoincrement_pk);
+  std::vector<std::string> out;
+  if (d.name == "mysql") {
+    for (const auto& ix : t.indexes)
+      sql += std::string{", "} + (ix.unique ? "UNIQUE " : "") + "INDEX " + ix.name + " (" +
+             ix.columns + ")";
+    out.push_back(sql + ")" + d.table_options);
+  } else {
+    out.push_back(sql + ")" + d.table_options);
+    for (const auto& ix : t.indexes)
+      out.push_back(std::string{"CREATE "} + (ix.unique ? "UNIQUE " : "") +
+                    "INDEX IF NOT EXISTS " + ix.name + " ON " + t.name + " (" + ix.columns + ")");
+  }
+  return out;
+}
+
+int current_version(connection& c) {
+  auto r = c.query("SELECT COALESCE(MAX(version), 0) FROM schema_migrations", {});
+  return r->next() ? static_cast<int>(r->i64(0)) : 0;
+}
+
+}  // namespace
+
+int latest_schema_version() { return migrations().back().version; }
+
+caf::expected<int> migrate(connection_pool& pool, time_ms now) {
+  auto c = pool.acquire();
+  pool.lock_migrations(*c);
+  struct unlock_guard {
+    connection_pool& p;
+    connection& c;
+    ~unlock_guard() { p.unlock_migrations(c); }
+  } unlock{pool, *c};
+  const auto& d = pool.sql();
+  c->exec_raw(
+      "CREATE TABLE IF NOT EXISTS schema_migrations (version INT NOT NULL PRIMARY KEY, "
+      "applied_at BIGINT NOT NULL)" +
+      d.table_options);
+  auto version = current_version(*c);
+  if (version > latest_schema_version())
+    return make_error(errc::schema_too_new,
+                      "database schema is at version " + std::to_string(version) +
+                          " but this binary knows versions up to " +
+                          std::to_string(latest_schema_version()) + "; upgrade AutoBuild");
+  for (const auto& m : migrations()) {
+    if (m.version <= version) continue;
+    // MySQL commits DDL implicitly, so every statement is idempotent on its own and the
+    // version row is written last: a crash mid-way repeats the migration safely.
+    c->begin();
+    try {
+      for (const auto& t : m.tables)
+        for (const auto& stmt : create_statements(t, d)) c->exec_raw(stmt);
+      c->execute("INSERT INTO schema_migrations (version, applied_at) VALUES (?, ?)",
+                 {std::int64_t{m.version}, now});
+      c->commit();
+    } catch (...) {
+      c->rollback();
+      throw;
+    }
+    version = m.version;
+  }
+  return version;
+}
+
+}  // namespace ab::storage::detail

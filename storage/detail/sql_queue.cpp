@@ -1,0 +1,439 @@
+// The queue: submit, claim, complete, fail, park/wake, release, renew, recover, cancel.
+
+#include <unordered_map>
+#include <unordered_set>
+
+#include "core/error.hpp"
+#include "storage/detail/sql_store.hpp"
+
+namespace ab::storage::detail {
+
+namespace {
+
+using args = std::vector<value>;
+
+std::int64_t first_job(request_id r) { return r * max_chain_length; }
+std::int64_t last_job(request_id r) { return r * max_chain_length + max_chain_length - 1; }
+
+caf::error validate(const request_spec& s, const queue_policy& policy) {
+  auto bad = [&](const std::string& why) {
+    return make_error(errc::invalid_argument, "request for host '" + s.host + "': " + why);
+  };
+  if (s.action.empty()) return bad("action is empty");
+  if (s.host.empty()) return bad("host is empty");
+  if (s.chain.empty()) return bad("job chain is empty");
+  if (s.chain.size() > static_cast<std::size_t>(max_chain_length))
+    return bad("job chain has " + std::to_string(s.chain.size()) + " jobs, more than " +
+               std::to_string(max_chain_length));
+  if (!policy.class_credit_ms.count(s.priority_class))
+    return bad("unknown priority class '" + s.priority_class + "'");
+  for (const auto& j : s.chain) {
+    if (j.type.empty()) return bad("a job type is empty");
+    if (j.max_attempts < 1) return bad("job '" + j.type + "' allows fewer than 1 attempt");
+    if (j.timeout_ms < 0) return bad("job '" + j.type + "' has a negative timeout");
+  }
+  return caf::none;
+}
+
+/// Appends the ids in `ids[offset, offset + count)` to `out`.
+void append_ids(args& out, const std::vector<std::int64_t>& ids, std::size_t offset,
+                std::size_t count) {
+  for (std::size_t i = 0; i < count; ++i) out.emplace_back(ids[offset + i]);
+}
+
+/// Runs `sql_prefix (?,…) sql_suffix` for every id in runs of few shapes; `leading` are bound
+/// before the ids. Returns the rows changed.
+std::uint64_t execute_in(connection& c, const std::string& sql_prefix,
+                         const std::vector<std::int64_t>& ids, const args& leading,
+                         const std::string& sql_suffix = "") {
+  std::uint64_t changed = 0;
+  for_each_run(ids.size(), [&](std::size_t offset, std::size_t count) {
+    args a = leading;
+    append_ids(a, ids, offset, count);
+    changed += c.execute(sql_prefix + placeholders(count) + sql_suffix, a);
+  });
+  return changed;
+}
+
+}  // namespace
+
+caf::expected<std::vector<submit_outcome>> sql_store::submit(
+    const std::vector<request_spec>& specs) {
+  for (const auto& s : specs)
+    if (auto err = validate(s, policy_)) return err;
+  return transact("submit", [&](connection& c) -> caf::expected<std::vector<submit_outcome>> {
+    auto now = clock_->now();
+    std::vector<submit_outcome> out(specs.size());
+    std::vector<bool> settled(specs.size(), false);
+    // A key seen before returns its request (or a conflict if what was asked differs).
+    for (std::size_t i = 0; i < specs.size(); ++i) {
+      if (specs[i].idempotency_key.empty()) continue;
+      auto r = c.query("SELECT id, fingerprint FROM requests WHERE idempotency_key = ? AND host = ?",
+                       {specs[i].idempotency_key, specs[i].host});
+      if (!r->next()) continue;
+      out[i].id = r->i64(0);
+      out[i].what = r->text(1) == specs[i].fingerprint ? submit_outcome::status::existing
+                                                         : submit_outcome::status::key_conflict;
+      settled[i] = true;
+    }
+    // Hosts that already have an active request are refused, also within this batch.
+    std::unordered_map<std::string, request_id> active;
+    {
+      std::vector<std::string> hosts;
+      for (std::size_t i = 0; i < specs.size(); ++i)
+        if (!settled[i]) hosts.push_back(specs[i].host);
+      for_each_run(hosts.size(), [&](std::size_t offset, std::size_t count) {
+        args a(hosts.begin() + offset, hosts.begin() + offset + count);
+        auto r = c.query("SELECT active_host, id FROM requests WHERE active_host IN " +
+                             placeholders(count) + pool_->sql().for_update,
+                         a);
+        while (r->next()) active.emplace(r->text(0), r->i64(1));
+      });
+    }
+    std::vector<std::int64_t> new_ids;
+    std::vector<std::size_t> new_index;
+    for (std::size_t i = 0; i < specs.size(); ++i) {
+      if (settled[i]) continue;
+      const auto& s = specs[i];
+      if (auto it = active.find(s.host); it != active.end()) {
+        out[i] = {submit_outcome::status::host_busy, it->second};
+        continue;
+      }
+      c.execute(
+          "INSERT INTO requests (action, host, site, priority_class, submitter, idempotency_key, "
+          "fingerprint, params, state, active_host, chain_length, created_at) "
+          "VALUES (?, ?, ?, ?, ?, ?, ?, ?, 'queued', ?, ?, ?)",
+          {s.action, s.host, s.site, s.priority_class, s.submitter,
+           s.idempotency_key.empty() ? value{nullptr} : value{s.idempotency_key}, s.fingerprint,
+           s.params, s.host, static_cast<std::int64_t>(s.chain.size()), now});
+      out[i] = {submit_outcome::status::created, c.last_insert_id()};
+      active.emplace(s.host, out[i].id);
+      new_ids.push_back(out[i].id);
+      new_index.push_back(i);
+    }
+    // Every job of every new chain, in multi-row inserts; only the first of a chain is ready.
+    struct job_row {
+      std::size_t spec;
+      request_id req;
+      std::size_t pos;
+    };
+    std::vector<job_row> rows;
+    for (std::size_t k = 0; k < new_ids.size(); ++k)
+      for (std::size_t p = 0; p < specs[new_index[k]].chain.size(); ++p)
+        rows.push_back({new_index[k], new_ids[k], p});
+    for_each_run(rows.size(), [&](std::size_t offset, std::size_t count) {
+      std::string sql =
+          "INSERT INTO jobs (id, request_id, position, is_last, type, host, action, "
+          "priority_class, state, max_attempts, timeout_ms, vdeadline, not_before) VALUES ";
+      args a;
+      for (std::size_t n = 0; n < count; ++n) {
+        const auto& row = rows[offset + n];
+        const auto& s = specs[row.spec];
+        const auto& j = s.chain[row.pos];
+        sql += n ? ", (?,?,?,?,?,?,?,?,?,?,?,?,?)" : "(?,?,?,?,?,?,?,?,?,?,?,?,?)";
+        a.insert(a.end(),
+                 {first_job(row.req) + static_cast<std::int64_t>(row.pos), row.req,
+                  static_cast<std::int64_t>(row.pos),
+                  std::int64_t{row.pos + 1 == s.chain.size()}, j.type, s.host, s.action,
+                  s.priority_class, std::string{row.pos == 0 ? "ready" : "waiting"},
+                  std::int64_t{j.max_attempts}, j.timeout_ms,
+                  now - policy_.class_credit_ms.at(s.priority_class), now});
+      }
+      c.execute(sql, a);
+    });
+    return out;
+  });
+}
+
+caf::expected<std::vector<claimed_job>> sql_store::claim(const std::string& owner,
+                                                         const std::string& type, int max_jobs,
+                                                         time_ms lease_ms) {
+  if (max_jobs < 1 || lease_ms < 1)
+    return make_error(errc::invalid_argument, "claim needs max_jobs >= 1 and lease_ms >= 1");
+  return transact("claim", [&](connection& c) -> caf::expected<std::vector<claimed_job>> {
+    auto now = clock_->now();
+    std::vector<claimed_job> jobs;
+    {
+      auto r = c.query(
+          "SELECT id, request_id, position, host, action, attempts, max_attempts, timeout_ms, "
+          "event FROM jobs WHERE type = ? AND state = 'ready' AND not_before <= ? "
+          "ORDER BY vdeadline, id LIMIT ?" +
+              pool_->sql().for_update_skip_locked,
+          {type, now, std::int64_t{max_jobs}});
+      while (r->next()) {
+        claimed_job j;
+        j.id = r->i64(0);
+        j.request = r->i64(1);
+        j.position = static_cast<int>(r->i64(2));
+        j.type = type;
+        j.host = r->text(3);
+        j.action = r->text(4);
+        j.attempt = static_cast<int>(r->i64(5)) + 1;
+        j.max_attempts = static_cast<int>(r->i64(6));
+        auto timeout = r->i64(7);
+        j.deadline = timeout > 0 ? now + timeout : 0;
+        j.event = r->text(8);
+        jobs.push_back(std::move(j));
+      }
+    }
+    if (jobs.empty()) return jobs;
+    auto token = new_token();
+    std::vector<std::int64_t> ids, starting;
+    for (auto& j : jobs) {
+      j.lease_token = token;
+      ids.push_back(j.id);
+      if (j.position == 0 && j.attempt == 1) starting.push_back(j.request);
+    }
+    execute_in(c,
+               "UPDATE jobs SET state = 'running', lease_owner = ?, lease_token = ?, "
+               "lease_expires_at = ?, attempts = attempts + 1, started_at = ?, "
+               "deadline = CASE WHEN timeout_ms > 0 THEN ? + timeout_ms ELSE 0 END "
+               "WHERE id IN ",
+               ids, {owner, token, now + lease_ms, now, now});
+    if (!starting.empty())
+      execute_in(c, "UPDATE requests SET state = 'running', started_at = ? WHERE id IN ", starting,
+                 {now}, " AND state = 'queued'");
+    return jobs;
+  });
+}
+
+caf::expected<complete_result> sql_store::complete(const std::vector<completion>& done) {
+  return transact("complete", [&](connection& c) -> caf::expected<complete_result> {
+    auto now = clock_->now();
+    complete_result out;
+    std::unordered_map<job_id, const completion*> wanted;
+    std::vector<std::int64_t> ids;
+    for (const auto& d : done)
+      if (wanted.emplace(d.job.id, &d).second) ids.push_back(d.job.id);
+    // Lock the jobs and keep those still held under the caller's lease.
+    std::vector<std::int64_t> held, next, finished_requests;
+    std::vector<const completion*> with_result;
+    for_each_run(ids.size(), [&](std::size_t offset, std::size_t count) {
+      args a;
+      append_ids(a, ids, offset, count);
+      auto r = c.query("SELECT id, lease_token, is_last FROM jobs WHERE state = 'running' AND id IN " +
+                           placeholders(count) + pool_->sql().for_update,
+                       a);
+      while (r->next()) {
+        auto id = r->i64(0);
+        const auto* d = wanted.at(id);
+        if (r->i64(1) != d->job.token) continue;
+        held.push_back(id);
+        if (!d->result.empty()) with_result.push_back(d);
+        if (r->i64(2)) finished_requests.push_back(id / max_chain_length);
+        else next.push_back(id + 1);
+      }
+    });
+    std::unordered_set<job_id> held_set(held.begin(), held.end());
+    for (auto id : ids)
+      if (!held_set.count(id)) out.lost.push_back(id);
+    if (held.empty()) return out;
+    execute_in(c, "UPDATE jobs SET state = 'done', finished_at = ?, error = NULL WHERE id IN ", held,
+               {now});
+    for (const auto* d : with_result)
+      c.execute("UPDATE jobs SET result = ? WHERE id = ?", {d->result, d->job.id});
+    if (!next.empty())
+      execute_in(c, "UPDATE jobs SET state = 'ready', not_before = ? WHERE id IN ", next, {now},
+                 " AND state = 'waiting'");
+    if (!finished_requests.empty())
+      execute_in(c,
+                 "UPDATE requests SET state = 'succeeded', active_host = NULL, finished_at = ? "
+                 "WHERE id IN ",
+                 finished_requests, {now}, " AND state IN ('queued', 'running')");
+    out.completed = held.size();
+    return out;
+  });
+}
+
+void sql_store::fail_chain(connection& c, job_id id, request_id req, const std::string& reason,
+                           time_ms now) {
+  c.execute(
+      "UPDATE jobs SET state = 'failed', error = ?, finished_at = ?, park_key = NULL WHERE id = ?",
+      {reason, now, id});
+  c.execute(
+      "UPDATE jobs SET state = 'cancelled', finished_at = ?, error = 'an earlier job failed' "
+      "WHERE id BETWEEN ? AND ? AND state = 'waiting'",
+      {now, first_job(req), last_job(req)});
+  c.execute(
+      "UPDATE requests SET state = 'failed', error = ?, active_host = NULL, finished_at = ? "
+      "WHERE id = ? AND state IN ('queued', 'running')",
+      {reason, now, req});
+}
+
+caf::expected<fail_result> sql_store::fail(const job_lease& job, const std::string& reason,
+                                           bool retryable) {
+  return transact("fail", [&](connection& c) -> caf::expected<fail_result> {
+    auto now = clock_->now();
+    auto r = c.query("SELECT lease_token, attempts, max_attempts, type FROM jobs WHERE id = ? AND "
+                     "state = 'running'" +
+                         pool_->sql().for_update,
+                     {job.id});
+    if (!r->next() || r->i64(0) != job.token)
+      return make_error(errc::lease_lost, "job " + std::to_string(job.id) + " is no longer held");
+    auto attempts = static_cast<int>(r->i64(1));
+    auto max_attempts = static_cast<int>(r->i64(2));
+    auto type = r->text(3);
+    r.reset();
+    fail_result out;
+    if (retryable && attempts < max_attempts) {
+      out.retrying = true;
+      out.not_before = now + backoff(attempts);
+      c.execute("UPDATE jobs SET state = 'ready', not_before = ?, lease_expires_at = 0, error = ? "
+                "WHERE id = ?",
+                {out.not_before, reason, job.id});
+      return out;
+    }
+    auto why = "job " + std::to_string(job.id % max_chain_length) + " (" + type + ") failed" +
+               (retryable ? " after " + std::to_string(attempts) + " attempt(s)" : "") + ": " +
+               reason;
+    fail_chain(c, job.id, job.id / max_chain_length, why, now);
+    return out;
+  });
+}
+
+caf::error sql_store::park(const job_lease& job, const std::string& event_key, time_ms deadline) {
+  if (event_key.empty()) return make_error(errc::invalid_argument, "park needs an event key");
+  auto res = transact("park", [&](connection& c) -> caf::expected<caf::unit_t> {
+    auto now = clock_->now();
+    auto r = c.query("SELECT lease_token FROM jobs WHERE id = ? AND state = 'running'" +
+                         pool_->sql().for_update,
+                     {job.id});
+    if (!r->next() || r->i64(0) != job.token)
+      return make_error(errc::lease_lost, "job " + std::to_string(job.id) + " is no longer held");
+    r.reset();
+    auto taken = c.query("SELECT id FROM jobs WHERE park_key = ?", {event_key});
+    if (taken->next())
+      return make_error(errc::conflict, "event key '" + event_key + "' is already awaited by job " +
+                                            std::to_string(taken->i64(0)));
+    taken.reset();
+    // The event may have come before the job parked (a fast installer): take it at once.
+    auto early = c.query("SELECT payload FROM pending_events WHERE event_key = ?" +
+                             pool_->sql().for_update,
+                         {event_key});
+    if (early->next()) {
+      auto payload = early->text(0);
+      early.reset();
+      c.execute("DELETE FROM pending_events WHERE event_key = ?", {event_key});
+      c.execute("UPDATE jobs SET state = 'ready', not_before = ?, lease_expires_at = 0, "
+                "event = ?, deadline = 0 WHERE id = ?",
+                {now, payload, job.id});
+      return caf::unit;
+    }
+    early.reset();
+    c.execute("UPDATE jobs SET state = 'parked', park_key = ?, deadline = ?, lease_expires_at = 0 "
+              "WHERE id = ?",
+              {event_key, deadline, job.id});
+    return caf::unit;
+  });
+  return res ? caf::error{} : res.error();
+}
+
+caf::expected<bool> sql_store::wake(const std::string& event_key, const std::string& payload) {
+  return transact("wake", [&](connection& c) -> caf::expected<bool> {
+    auto now = clock_->now();
+    auto changed = c.execute(
+        "UPDATE jobs SET state = 'ready', not_before = ?, event = ?, park_key = NULL, deadline = 0 "
+        "WHERE park_key = ? AND state = 'parked'",
+        {now, payload, event_key});
+    if (changed > 0) return true;
+    // Nobody waits yet: keep the event for the job that will park on this key.
+    auto r = c.query("SELECT 1 FROM pending_events WHERE event_key = ?" + pool_->sql().for_update,
+                     {event_key});
+    bool known = r->next();
+    r.reset();
+    if (!known)
+      c.execute("INSERT INTO pending_events (event_key, payload, received_at) VALUES (?, ?, ?)",
+                {event_key, payload, now});
+    return false;
+  });
+}
+
+caf::expected<std::size_t> sql_store::release(const std::vector<job_lease>& jobs) {
+  return transact("release", [&](connection& c) -> caf::expected<std::size_t> {
+    auto now = clock_->now();
+    std::size_t released = 0;
+    for (const auto& j : jobs)
+      released += c.execute(
+          "UPDATE jobs SET state = 'ready', attempts = attempts - 1, lease_expires_at = 0, "
+          "not_before = ? WHERE id = ? AND lease_token = ? AND state = 'running'",
+          {now, j.id, j.token});
+    return released;
+  });
+}
+
+caf::expected<std::size_t> sql_store::renew(const std::string& owner, time_ms lease_ms) {
+  return transact("renew", [&](connection& c) -> caf::expected<std::size_t> {
+    return c.execute(
+        "UPDATE jobs SET lease_expires_at = ? WHERE lease_owner = ? AND state = 'running'",
+        {clock_->now() + lease_ms, owner});
+  });
+}
+
+caf::expected<recover_result> sql_store::recover(std::size_t limit) {
+  return transact("recover", [&](connection& c) -> caf::expected<recover_result> {
+    auto now = clock_->now();
+    struct stray {
+      job_id id;
+      int attempts, max_attempts;
+      std::string reason;
+    };
+    std::vector<stray> found;
+    auto collect = [&](const std::string& where, const std::string& why) {
+      if (found.size() >= limit) return;
+      auto r = c.query("SELECT id, attempts, max_attempts, type, lease_owner FROM jobs WHERE " +
+                           where + " LIMIT ?" + pool_->sql().for_update_skip_locked,
+                       {now, static_cast<std::int64_t>(limit - found.size())});
+      while (r->next())
+        found.push_back({r->i64(0), static_cast<int>(r->i64(1)), static_cast<int>(r->i64(2)),
+                         r->text(3) + ": " + why +
+                             (r->is_null(4) ? "" : " (held by " + r->text(4) + ")")});
+    };
+    collect("state = 'running' AND lease_expires_at < ?",
+            "lease expired, its node stopped renewing");
+    collect("state = 'running' AND deadline BETWEEN 1 AND ?", "deadline passed while running");
+    collect("state = 'parked' AND deadline BETWEEN 1 AND ?",
+            "deadline passed while waiting for an event");
+    recover_result out;
+    std::unordered_set<job_id> seen;
+    for (const auto& s : found) {
+      if (!seen.insert(s.id).second) continue;
+      if (s.attempts < s.max_attempts) {
+        c.execute("UPDATE jobs SET state = 'ready', not_before = ?, lease_expires_at = 0, "
+                  "deadline = 0, park_key = NULL, error = ? WHERE id = ?",
+                  {now + backoff(s.attempts), s.reason, s.id});
+        ++out.retried;
+      } else {
+        fail_chain(c, s.id, s.id / max_chain_length,
+                   "job " + std::to_string(s.id % max_chain_length) + " (" + s.reason + ") after " +
+                       std::to_string(s.attempts) + " attempt(s)",
+                   now);
+        ++out.failed;
+      }
+    }
+    return out;
+  });
+}
+
+caf::expected<request_state> sql_store::cancel(request_id id, const std::string& reason) {
+  return transact("cancel", [&](connection& c) -> caf::expected<request_state> {
+    auto now = clock_->now();
+    auto r = c.query("SELECT state FROM requests WHERE id = ?" + pool_->sql().for_update, {id});
+    if (!r->next())
+      return make_error(errc::not_found, "request " + std::to_string(id) + " does not exist");
+    auto state = parse_request_state(r->text(0)).value_or(request_state::failed);
+    r.reset();
+    if (is_terminal(state))
+      return make_error(errc::conflict, "request " + std::to_string(id) + " has already " +
+                                            std::string{to_string(state)});
+    auto why = "cancelled: " + reason;
+    c.execute("UPDATE jobs SET state = 'cancelled', finished_at = ?, error = ?, park_key = NULL "
+              "WHERE id BETWEEN ? AND ? AND state IN ('waiting', 'ready', 'running', 'parked')",
+              {now, why, first_job(id), last_job(id)});
+    c.execute("UPDATE requests SET state = 'cancelled', error = ?, active_host = NULL, "
+              "finished_at = ? WHERE id = ?",
+              {why, now, id});
+    return request_state::cancelled;
+  });
+}
+
+}  // namespace ab::storage::detail

@@ -1,0 +1,319 @@
+// Construction, schema, status queries, inventory, nodes and audit of the shared SQL store.
+
+#include "storage/detail/sql_store.hpp"
+
+#include "core/error.hpp"
+#include "storage/detail/schema.hpp"
+
+namespace ab::storage::detail {
+
+namespace {
+
+using args = std::vector<value>;
+
+/// Columns of `requests` read by `read_request`, in its order.
+constexpr const char* request_columns =
+    "id, action, host, site, priority_class, submitter, idempotency_key, params, state, error, "
+    "created_at, started_at, finished_at";
+
+request_view read_request(rows& r) {
+  request_view v;
+  v.id = r.i64(0);
+  v.action = r.text(1);
+  v.host = r.text(2);
+  v.site = r.text(3);
+  v.priority_class = r.text(4);
+  v.submitter = r.text(5);
+  v.idempotency_key = r.text(6);
+  v.params = r.text(7);
+  v.state = parse_request_state(r.text(8)).value_or(request_state::failed);
+  v.error = r.text(9);
+  v.created_at = r.i64(10);
+  v.started_at = r.i64(11);
+  v.finished_at = r.i64(12);
+  return v;
+}
+
+constexpr const char* host_columns =
+    "name, site, bmc_endpoint, credential_ref, lifecycle_state, facts, created_at, updated_at";
+
+host_record read_host(rows& r) {
+  return {r.text(0), r.text(1), r.text(2), r.text(3),
+          r.text(4), r.text(5), r.i64(6),  r.i64(7)};
+}
+
+caf::error unit_to_error(const caf::expected<caf::unit_t>& x) {
+  return x ? caf::error{} : x.error();
+}
+
+}  // namespace
+
+caf::error to_error(const db_error& e, const char* what) {
+  auto code = e.what_kind() == db_error::kind::other ? errc::store_failure
+                                                       : errc::store_unavailable;
+  return make_error(code, std::string{what} + ": " + e.what());
+}
+
+sql_store::sql_store(std::unique_ptr<connection_pool> pool, std::shared_ptr<const ab::clock> clk,
+                     queue_policy policy)
+    : pool_(std::move(pool)),
+      clock_(std::move(clk)),
+      policy_(std::move(policy)),
+      log_(spdlog::get("storage")),
+      rng_(std::random_device{}()) {
+  if (!log_) log_ = spdlog::default_logger()->clone("storage");
+}
+
+caf::error sql_store::open() {
+  for (int attempt = 1;; ++attempt) {
+    try {
+      auto version = migrate(*pool_, clock_->now());
+      if (!version) return version.error();
+      schema_version_ = *version;
+      return caf::none;
+    } catch (const db_error& e) {
+      if (e.what_kind() == db_error::kind::other || attempt == 3) return to_error(e, "migrate");
+    }
+  }
+}
+
+time_ms sql_store::backoff(int attempts) {
+  auto exp = std::min(attempts > 0 ? attempts - 1 : 0, 30);
+  auto full = std::min(policy_.backoff_max_ms, policy_.backoff_base_ms << exp);
+  // "Equal jitter": half the delay is fixed, the other half random, so that jobs that failed
+  // together (a switch went down) do not all come back in the same millisecond.
+  std::lock_guard<std::mutex> guard{rng_mutex_};
+  return full / 2 + static_cast<time_ms>(rng_() % static_cast<std::uint64_t>(full / 2 + 1));
+}
+
+std::int64_t sql_store::new_token() {
+  std::lock_guard<std::mutex> guard{rng_mutex_};
+  return static_cast<std::int64_t>(rng_() >> 1) | 1;
+}
+
+caf::expected<request_view> sql_store::request(request_id id) {
+  return transact("request", [&](connection& c) -> caf::expected<request_view> {
+    auto r = c.query(std::string{"SELECT "} + request_columns + " FROM requests WHERE id = ?", {id});
+    if (!r->next())
+      return make_error(errc::not_found, "request " + std::to_string(id) + " does not exist");
+    auto v = read_request(*r);
+    r.reset();
+    auto j = c.query(
+        "SELECT id, position, type, state, attempts, max_attempts, lease_owner, not_before, "
+        "deadline, started_at, finished_at, result, error FROM jobs WHERE id BETWEEN ? AND ? "
+        "ORDER BY id",
+        {id * max_chain_length, id * max_chain_length + max_chain_length - 1});
+    while (j->next()) {
+      job_view jv;
+      jv.id = j->i64(0);
+      jv.position = static_cast<int>(j->i64(1));
+      jv.type = j->text(2);
+      jv.state = parse_job_state(j->text(3)).value_or(job_state::failed);
+      jv.attempts = static_cast<int>(j->i64(4));
+      jv.max_attempts = static_cast<int>(j->i64(5));
+      jv.lease_owner = j->text(6);
+      jv.not_before = j->i64(7);
+      jv.deadline = j->i64(8);
+      jv.started_at = j->i64(9);
+      jv.finished_at = j->i64(10);
+      jv.result = j->text(11);
+      jv.error = j->text(12);
+      v.jobs.push_back(std::move(jv));
+    }
+    return v;
+  });
+}
+
+caf::expected<request_page> sql_store::requests(const request_filter& f) {
+  std::string sql = std::string{"SELECT "} + request_columns + " FROM requests WHERE 1 = 1";
+  args a;
+  auto add = [&](const char* clause, value v) {
+    sql += clause;
+    a.push_back(std::move(v));
+  };
+  if (f.state) add(" AND state = ?", std::string{to_string(*f.state)});
+  if (!f.host.empty()) add(" AND host = ?", f.host);
+  if (!f.action.empty()) add(" AND action = ?", f.action);
+  if (!f.site.empty()) add(" AND site = ?", f.site);
+  if (f.since > 0) add(" AND created_at >= ?", f.since);
+  if (f.before > 0) add(" AND id < ?", f.before);
+  auto limit = std::clamp<std::size_t>(f.limit, 1, 1000);
+  add(" ORDER BY id DESC LIMIT ?", static_cast<std::int64_t>(limit + 1));
+  return transact("requests", [&](connection& c) -> caf::expected<request_page> {
+    request_page page;
+    auto r = c.query(sql, a);
+    while (r->next()) page.items.push_back(read_request(*r));
+    if (page.items.size() > limit) {
+      page.items.pop_back();
+      page.next_cursor = page.items.back().id;
+    }
+    return page;
+  });
+}
+
+caf::expected<std::vector<queue_depth_row>> sql_store::queue_depth() {
+  return transact("queue_depth", [&](connection& c) -> caf::expected<std::vector<queue_depth_row>> {
+    std::vector<queue_depth_row> out;
+    auto r = c.query(
+        "SELECT type, priority_class, state, COUNT(*) FROM jobs WHERE state IN "
+        "('waiting', 'ready', 'running', 'parked') GROUP BY type, priority_class, state "
+        "ORDER BY type, priority_class, state",
+        {});
+    while (r->next())
+      out.push_back({r->text(0), r->text(1),
+                     parse_job_state(r->text(2)).value_or(job_state::ready), r->i64(3)});
+    return out;
+  });
+}
+
+caf::error sql_store::put_hosts(const std::vector<host_record>& hosts) {
+  for (const auto& h : hosts)
+    if (h.name.empty() || h.site.empty())
+      return make_error(errc::invalid_argument, "a host needs a name and a site");
+  return unit_to_error(transact("put_hosts", [&](connection& c) -> caf::expected<caf::unit_t> {
+    auto now = clock_->now();
+    for (const auto& h : hosts) {
+      // Update first, insert if absent; a concurrent insert of the same name surfaces as a
+      // duplicate key, and the transaction runs again (then as an update).
+      auto matched = c.execute(
+          "UPDATE hosts SET site = ?, bmc_endpoint = ?, credential_ref = ?, lifecycle_state = ?, "
+          "facts = ?, updated_at = ? WHERE name = ?",
+          {h.site, h.bmc_endpoint, h.credential_ref, h.lifecycle_state, h.facts, now, h.name});
+      if (matched == 0)
+        c.execute(std::string{"INSERT INTO hosts ("} + host_columns +
+                      ") VALUES (?, ?, ?, ?, ?, ?, ?, ?)",
+                  {h.name, h.site, h.bmc_endpoint, h.credential_ref, h.lifecycle_state, h.facts,
+                   now, now});
+    }
+    return caf::unit;
+  }));
+}
+
+caf::expected<host_record> sql_store::host(const std::string& name) {
+  return transact("host", [&](connection& c) -> caf::expected<host_record> {
+    auto r = c.query(std::string{"SELECT "} + host_columns + " FROM hosts WHERE name = ?", {name});
+    if (!r->next()) return make_error(errc::not_found, "host '" + name + "' is not in the inventory");
+    return read_host(*r);
+  });
+}
+
+caf::expected<std::vector<host_record>> sql_store::hosts(const host_filter& f) {
+  std::string sql = std::string{"SELECT "} + host_columns + " FROM hosts WHERE name > ?";
+  args a{f.after};
+  if (!f.site.empty()) {
+    sql += " AND site = ?";
+    a.emplace_back(f.site);
+  }
+  if (!f.lifecycle_state.empty()) {
+    sql += " AND lifecycle_state = ?";
+    a.emplace_back(f.lifecycle_state);
+  }
+  sql += " ORDER BY name LIMIT ?";
+  a.emplace_back(static_cast<std::int64_t>(std::clamp<std::size_t>(f.limit, 1, 10000)));
+  return transact("hosts", [&](connection& c) -> caf::expected<std::vector<host_record>> {
+    std::vector<host_record> out;
+    auto r = c.query(sql, a);
+    while (r->next()) out.push_back(read_host(*r));
+    return out;
+  });
+}
+
+caf::error sql_store::set_host_state(const std::string& name, const std::string& from,
+                                     const std::string& to) {
+  return unit_to_error(transact("set_host_state", [&](connection& c) -> caf::expected<caf::unit_t> {
+    auto r = c.query("SELECT lifecycle_state FROM hosts WHERE name = ?" + pool_->sql().for_update,
+                     {name});
+    if (!r->next()) return make_error(errc::not_found, "host '" + name + "' is not in the inventory");
+    auto current = r->text(0);
+    r.reset();
+    if (!from.empty() && current != from)
+      return make_error(errc::conflict, "host '" + name + "' is " + current + ", not " + from);
+    c.execute("UPDATE hosts SET lifecycle_state = ?, updated_at = ? WHERE name = ?",
+              {to, clock_->now(), name});
+    return caf::unit;
+  }));
+}
+
+caf::error sql_store::set_host_facts(const std::string& name, const std::string& facts) {
+  return unit_to_error(transact("set_host_facts", [&](connection& c) -> caf::expected<caf::unit_t> {
+    if (c.execute("UPDATE hosts SET facts = ?, updated_at = ? WHERE name = ?",
+                  {facts, clock_->now(), name}) == 0)
+      return make_error(errc::not_found, "host '" + name + "' is not in the inventory");
+    return caf::unit;
+  }));
+}
+
+caf::error sql_store::delete_host(const std::string& name) {
+  return unit_to_error(transact("delete_host", [&](connection& c) -> caf::expected<caf::unit_t> {
+    auto r = c.query("SELECT id FROM requests WHERE active_host = ?" + pool_->sql().for_update,
+                     {name});
+    if (r->next())
+      return make_error(errc::host_busy, "host '" + name + "' has active request " +
+                                             std::to_string(r->i64(0)));
+    r.reset();
+    if (c.execute("DELETE FROM hosts WHERE name = ?", {name}) == 0)
+      return make_error(errc::not_found, "host '" + name + "' is not in the inventory");
+    return caf::unit;
+  }));
+}
+
+caf::error sql_store::heartbeat(const node_record& n) {
+  if (n.id.empty()) return make_error(errc::invalid_argument, "a node needs an id");
+  return unit_to_error(transact("heartbeat", [&](connection& c) -> caf::expected<caf::unit_t> {
+    auto now = clock_->now();
+    if (c.execute("UPDATE nodes SET site = ?, cluster = ?, address = ?, last_seen = ? WHERE id = ?",
+                  {n.site, n.cluster, n.address, now, n.id}) == 0)
+      c.execute("INSERT INTO nodes (id, site, cluster, address, last_seen) VALUES (?, ?, ?, ?, ?)",
+                {n.id, n.site, n.cluster, n.address, now});
+    return caf::unit;
+  }));
+}
+
+caf::expected<std::vector<node_record>> sql_store::nodes() {
+  return transact("nodes", [&](connection& c) -> caf::expected<std::vector<node_record>> {
+    std::vector<node_record> out;
+    auto r = c.query("SELECT id, site, cluster, address, last_seen FROM nodes ORDER BY id", {});
+    while (r->next()) out.push_back({r->text(0), r->text(1), r->text(2), r->text(3), r->i64(4)});
+    return out;
+  });
+}
+
+caf::expected<std::int64_t> sql_store::audit(const audit_entry& e) {
+  return transact("audit", [&](connection& c) -> caf::expected<std::int64_t> {
+    c.execute("INSERT INTO audit (at, actor, source, action, target, decision, detail) "
+              "VALUES (?, ?, ?, ?, ?, ?, ?)",
+              {e.at ? e.at : clock_->now(), e.actor, e.source, e.action, e.target, e.decision,
+               e.detail});
+    return c.last_insert_id();
+  });
+}
+
+caf::expected<std::vector<audit_entry>> sql_store::audit_log(const audit_filter& f) {
+  std::string sql =
+      "SELECT id, at, actor, source, action, target, decision, detail FROM audit WHERE 1 = 1";
+  args a;
+  if (!f.actor.empty()) {
+    sql += " AND actor = ?";
+    a.emplace_back(f.actor);
+  }
+  if (f.since > 0) {
+    sql += " AND at >= ?";
+    a.emplace_back(f.since);
+  }
+  if (f.before > 0) {
+    sql += " AND id < ?";
+    a.emplace_back(f.before);
+  }
+  sql += " ORDER BY id DESC LIMIT ?";
+  a.emplace_back(static_cast<std::int64_t>(std::clamp<std::size_t>(f.limit, 1, 1000)));
+  return transact("audit_log", [&](connection& c) -> caf::expected<std::vector<audit_entry>> {
+    std::vector<audit_entry> out;
+    auto r = c.query(sql, a);
+    while (r->next())
+      out.push_back({r->i64(0), r->i64(1), r->text(2), r->text(3), r->text(4), r->text(5),
+                     r->text(6), r->text(7)});
+    return out;
+  });
+}
+
+}  // namespace ab::storage::detail

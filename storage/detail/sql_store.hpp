@@ -1,0 +1,128 @@
+#pragma once
+
+#include <memory>
+#include <algorithm>
+#include <chrono>
+#include <mutex>
+#include <random>
+#include <thread>
+#include <type_traits>
+
+#include <caf/expected.hpp>
+#include <caf/unit.hpp>
+#include <spdlog/spdlog.h>
+
+#include "storage/detail/sql.hpp"
+#include "storage/store.hpp"
+
+namespace ab::storage::detail {
+
+/// The store logic shared by both backends, written once against `connection_pool`. The
+/// backends differ only in their driver adapter and `dialect`.
+class sql_store final : public store {
+ public:
+  sql_store(std::unique_ptr<connection_pool> pool, std::shared_ptr<const ab::clock> clk,
+            queue_policy policy);
+
+  /// Brings the schema up to date; call once before anything else.
+  caf::error open();
+
+  std::string backend() const override { return pool_->sql().name; }
+  int schema_version() override { return schema_version_; }
+
+  caf::expected<std::vector<submit_outcome>> submit(
+      const std::vector<request_spec>& specs) override;
+  caf::expected<std::vector<claimed_job>> claim(const std::string& owner, const std::string& type,
+                                                int max_jobs, time_ms lease_ms) override;
+  caf::expected<complete_result> complete(const std::vector<completion>& done) override;
+  caf::expected<fail_result> fail(const job_lease& job, const std::string& reason,
+                                  bool retryable) override;
+  caf::error park(const job_lease& job, const std::string& event_key, time_ms deadline) override;
+  caf::expected<bool> wake(const std::string& event_key, const std::string& payload) override;
+  caf::expected<std::size_t> release(const std::vector<job_lease>& jobs) override;
+  caf::expected<std::size_t> renew(const std::string& owner, time_ms lease_ms) override;
+  caf::expected<recover_result> recover(std::size_t limit) override;
+  caf::expected<request_state> cancel(request_id id, const std::string& reason) override;
+  caf::expected<request_view> request(request_id id) override;
+  caf::expected<request_page> requests(const request_filter& filter) override;
+  caf::expected<std::vector<queue_depth_row>> queue_depth() override;
+
+  caf::error put_hosts(const std::vector<host_record>& hosts) override;
+  caf::expected<host_record> host(const std::string& name) override;
+  caf::expected<std::vector<host_record>> hosts(const host_filter& filter) override;
+  caf::error set_host_state(const std::string& name, const std::string& from,
+                            const std::string& to) override;
+  caf::error set_host_facts(const std::string& name, const std::string& facts) override;
+  caf::error delete_host(const std::string& name) override;
+
+  caf::error heartbeat(const node_record& node) override;
+  caf::expected<std::vector<node_record>> nodes() override;
+  caf::expected<std::int64_t> audit(const audit_entry& entry) override;
+  caf::expected<std::vector<audit_entry>> audit_log(const audit_filter& filter) override;
+
+  /// Runs `fn(connection&)` as one transaction, rolling back when it returns an error and
+  /// running it again after a deadlock, a lock timeout or a lost connection.
+  template <class F>
+  auto transact(const char* what, F&& fn) -> std::invoke_result_t<F, connection&>;
+
+ private:
+  /// Fails a job for good, cancels the rest of its chain and fails its request.
+  void fail_chain(connection& c, job_id id, request_id req, const std::string& reason, time_ms now);
+  /// Delay before attempt `attempts + 1`: exponential, capped, with jitter.
+  time_ms backoff(int attempts);
+  std::int64_t new_token();
+
+  std::unique_ptr<connection_pool> pool_;
+  std::shared_ptr<const ab::clock> clock_;
+  queue_policy policy_;
+  std::shared_ptr<spdlog::logger> log_;
+  int schema_version_ = 0;
+  std::mutex rng_mutex_;
+  std::mt19937_64 rng_;
+};
+
+/// Splits `n` items into runs of 64, 32, …, 1 so that a batch statement has one of few shapes
+/// (prepared statements are cached by their text); calls `fn(offset, count)` for each run.
+template <class F>
+void for_each_run(std::size_t n, F&& fn) {
+  std::size_t offset = 0;
+  for (std::size_t size = 64; size > 0; size /= 2)
+    while (n - offset >= size) {
+      fn(offset, size);
+      offset += size;
+    }
+}
+
+/// Maps a driver failure to the project error that the caller sees.
+caf::error to_error(const db_error& e, const char* what);
+
+template <class F>
+auto sql_store::transact(const char* what, F&& fn) -> std::invoke_result_t<F, connection&> {
+  // A restarting server takes a few seconds; keep trying for about 6 s in total.
+  constexpr int max_attempts = 8;
+  for (int attempt = 1;; ++attempt) {
+    try {
+      auto c = pool_->acquire();
+      try {
+        c->begin();
+        auto result = fn(*c);
+        if (result) c->commit();
+        else c->rollback();
+        return result;
+      } catch (const db_error& e) {
+        c->rollback();
+        if (e.what_kind() == db_error::kind::connection) c.mark_broken();
+        throw;
+      }
+    } catch (const db_error& e) {
+      if (e.what_kind() == db_error::kind::other || attempt == max_attempts) {
+        log_->warn("{} failed after {} attempt(s): {}", what, attempt, e.what());
+        return to_error(e, what);
+      }
+      log_->debug("{}: retrying after {}", what, e.what());
+      std::this_thread::sleep_for(std::chrono::milliseconds(std::min(25 << attempt, 1600)));
+    }
+  }
+}
+
+}  // namespace ab::storage::detail

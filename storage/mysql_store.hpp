@@ -1,0 +1,31 @@
+#pragma once
+
+#include <memory>
+#include <string>
+
+#include <caf/expected.hpp>
+
+#include "storage/store.hpp"
+
+namespace ab::storage {
+
+/// Where a MySQL/MariaDB store lives, parsed from `mysql://USER:PASS@HOST[:PORT]/DB`.
+struct mysql_target {
+  std::string user;
+  std::string password;
+  std::string host = "127.0.0.1";
+  int port = 3306;
+  std::string database;
+};
+
+/// Parses a `mysql://` URL; the password may be percent-encoded.
+caf::expected<mysql_target> parse_mysql_url(const std::string& url);
+
+/// Opens a pooled MySQL/MariaDB store (MariaDB >= 10.6 or MySQL >= 8) and brings its schema up
+/// to date. Several nodes may share one database.
+caf::expected<std::unique_ptr<store>> open_mysql_store(const mysql_target& target,
+                                                       std::size_t pool_size,
+                                                       std::shared_ptr<const ab::clock> clk,
+                                                       queue_policy policy = {});
+
+}  // namespace ab::storage

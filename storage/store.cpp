@@ -1,0 +1,26 @@
+#include "storage/store.hpp"
+
+#include "core/error.hpp"
+#include "storage/mysql_store.hpp"
+#include "storage/sqlite_store.hpp"
+
+namespace ab::storage {
+
+caf::expected<std::unique_ptr<store>> open_store(const store_options& options,
+                                                 std::shared_ptr<const ab::clock> clk) {
+  const std::string sqlite_prefix = "sqlite:";
+  if (options.url.rfind(sqlite_prefix, 0) == 0) {
+    auto path = options.url.substr(sqlite_prefix.size());
+    if (path.empty()) return make_error(errc::bad_config, "store URL sqlite: needs a path");
+    return open_sqlite_store(path, std::move(clk), options.policy);
+  }
+  if (options.url.rfind("mysql://", 0) == 0) {
+    auto target = parse_mysql_url(options.url);
+    if (!target) return target.error();
+    return open_mysql_store(*target, options.pool_size, std::move(clk), options.policy);
+  }
+  return make_error(errc::bad_config,
+                    "store URL must be sqlite:PATH or mysql://USER:PASS@HOST:PORT/DB");
+}
+
+}  // namespace ab::storage

@@ -1,0 +1,127 @@
+#pragma once
+
+#include <memory>
+#include <string>
+#include <vector>
+
+#include <caf/expected.hpp>
+
+#include "core/clock.hpp"
+#include "storage/types.hpp"
+
+namespace ab::storage {
+
+/// The site database: requests and their job chains (the queue), hosts, nodes and the audit
+/// trail. Every call is one transaction; none throws. Implementations: `mysql_store`,
+/// `sqlite_store`; both pass tests/storage/conformance_test.cpp.
+class store {
+ public:
+  virtual ~store() = default;
+
+  /// Which backend this is: `mysql` or `sqlite`.
+  virtual std::string backend() const = 0;
+
+  /// Schema version the database is at after `open`.
+  virtual int schema_version() = 0;
+
+  // --- the queue --------------------------------------------------------------------------
+
+  /// Stores each request with its whole chain, atomically as one transaction; the first job
+  /// of each becomes claimable. Outcomes come back in the order of `specs`.
+  virtual caf::expected<std::vector<submit_outcome>> submit(
+      const std::vector<request_spec>& specs) = 0;
+
+  /// Claims up to `max_jobs` claimable jobs of `type` for `owner`, in queue order (virtual
+  /// deadline, then id), each under a lease that expires after `lease_ms`.
+  virtual caf::expected<std::vector<claimed_job>> claim(const std::string& owner,
+                                                        const std::string& type,
+                                                        int max_jobs, time_ms lease_ms) = 0;
+
+  /// Marks jobs done and readies the next job of each chain in the same transaction; the last
+  /// job of a chain completes its request. A job whose lease is gone is left alone and listed.
+  virtual caf::expected<complete_result> complete(const std::vector<completion>& done) = 0;
+
+  /// Records a failed attempt: retried after an exponential backoff with jitter while attempts
+  /// remain and `retryable` holds, otherwise the job and its request fail with `reason`.
+  virtual caf::expected<fail_result> fail(const job_lease& job, const std::string& reason,
+                                          bool retryable) = 0;
+
+  /// Parks a running job until `wake(event_key)` or `deadline`; it holds no worker meanwhile.
+  virtual caf::error park(const job_lease& job, const std::string& event_key,
+                          time_ms deadline) = 0;
+
+  /// Makes the job parked on `event_key` claimable again, carrying `payload`; false if none.
+  virtual caf::expected<bool> wake(const std::string& event_key, const std::string& payload) = 0;
+
+  /// Hands held jobs back as claimable at once, without counting the attempt (drain).
+  virtual caf::expected<std::size_t> release(const std::vector<job_lease>& jobs) = 0;
+
+  /// Extends the lease of every running job `owner` holds to now + `lease_ms`.
+  virtual caf::expected<std::size_t> renew(const std::string& owner, time_ms lease_ms) = 0;
+
+  /// Retries or fails up to `limit` jobs whose lease or deadline passed. Safe to run on
+  /// several nodes at once.
+  virtual caf::expected<recover_result> recover(std::size_t limit) = 0;
+
+  /// Cancels a queued or running request: its remaining jobs never start, a running job's
+  /// lease is revoked. Returns the request's state afterwards.
+  virtual caf::expected<request_state> cancel(request_id id, const std::string& reason) = 0;
+
+  /// A request with its jobs.
+  virtual caf::expected<request_view> request(request_id id) = 0;
+
+  /// Requests matching `filter`, newest first, one page at a time.
+  virtual caf::expected<request_page> requests(const request_filter& filter) = 0;
+
+  /// Unfinished jobs counted by type, priority class and state.
+  virtual caf::expected<std::vector<queue_depth_row>> queue_depth() = 0;
+
+  // --- inventory ----------------------------------------------------------------------------
+
+  /// Inserts or replaces hosts by name, in one transaction.
+  virtual caf::error put_hosts(const std::vector<host_record>& hosts) = 0;
+
+  /// One host by name.
+  virtual caf::expected<host_record> host(const std::string& name) = 0;
+
+  /// Hosts matching `filter`, by name.
+  virtual caf::expected<std::vector<host_record>> hosts(const host_filter& filter) = 0;
+
+  /// Moves a host to `to` if it is in `from` (empty `from`: any state).
+  virtual caf::error set_host_state(const std::string& name, const std::string& from,
+                                    const std::string& to) = 0;
+
+  /// Replaces a host's discovered facts (JSON text).
+  virtual caf::error set_host_facts(const std::string& name, const std::string& facts) = 0;
+
+  /// Removes a host; refused while it has an active request.
+  virtual caf::error delete_host(const std::string& name) = 0;
+
+  // --- nodes and audit ----------------------------------------------------------------------
+
+  /// Records that a node is alive now (insert or update).
+  virtual caf::error heartbeat(const node_record& node) = 0;
+
+  /// Every known node of the site database.
+  virtual caf::expected<std::vector<node_record>> nodes() = 0;
+
+  /// Appends to the audit trail; returns the entry's id.
+  virtual caf::expected<std::int64_t> audit(const audit_entry& entry) = 0;
+
+  /// Audit entries matching `filter`, newest first.
+  virtual caf::expected<std::vector<audit_entry>> audit_log(const audit_filter& filter) = 0;
+};
+
+/// How to reach a store: `sqlite:PATH` or `mysql://USER:PASS@HOST:PORT/DB`.
+struct store_options {
+  std::string url;
+  /// Connections in the pool (MySQL).
+  std::size_t pool_size = 8;
+  queue_policy policy;
+};
+
+/// Opens the store `options.url` names and brings its schema up to date.
+caf::expected<std::unique_ptr<store>> open_store(const store_options& options,
+                                                 std::shared_ptr<const ab::clock> clk);
+
+}  // namespace ab::storage

@@ -1,0 +1,261 @@
+#pragma once
+
+#include <cstdint>
+#include <map>
+#include <optional>
+#include <string>
+#include <vector>
+
+#include "core/clock.hpp"
+
+namespace ab::storage {
+
+/// Identifies a request; assigned by the store.
+using request_id = std::int64_t;
+
+/// Identifies a job: `request id × max_chain_length + position in the chain`.
+using job_id = std::int64_t;
+
+/// The most jobs one request's chain may hold.
+inline constexpr int max_chain_length = 64;
+
+/// Where a request is in its life; the last three are terminal.
+enum class request_state { queued, running, succeeded, failed, cancelled };
+
+/// Where a job is in its life; `done`, `failed` and `cancelled` are terminal.
+enum class job_state { waiting, ready, running, parked, done, failed, cancelled };
+
+/// Stored name of a request state.
+const char* to_string(request_state x);
+/// Stored name of a job state.
+const char* to_string(job_state x);
+/// Parses a stored request state name.
+std::optional<request_state> parse_request_state(const std::string& s);
+/// Parses a stored job state name.
+std::optional<job_state> parse_job_state(const std::string& s);
+/// True for succeeded, failed and cancelled.
+bool is_terminal(request_state x);
+
+/// One step of a request's chain as the submitter describes it.
+struct job_spec {
+  /// Job type; workers claim by type.
+  std::string type;
+  /// Attempts before the job, and with it the request, fails.
+  int max_attempts = 3;
+  /// Time a single attempt may run before recovery treats it as hung; 0 means no limit.
+  time_ms timeout_ms = 0;
+};
+
+/// A request to act on one host, with its whole job chain.
+struct request_spec {
+  std::string action;
+  std::string host;
+  std::string site;
+  /// Priority class (`maas`, `user`, `organic` by default); decides the head start in the queue.
+  std::string priority_class = "user";
+  std::string submitter;
+  /// Optional; a second submission with the same key and host returns the first request.
+  std::string idempotency_key;
+  /// Digest of what was asked; a reused key with another fingerprint is a conflict.
+  std::string fingerprint;
+  /// Action parameters as JSON text.
+  std::string params = "{}";
+  std::vector<job_spec> chain;
+};
+
+/// What became of one submitted request.
+struct submit_outcome {
+  enum class status {
+    /// Stored now.
+    created,
+    /// The idempotency key matched an earlier request, which `id` names.
+    existing,
+    /// The host has an active request, which `id` names; nothing was stored.
+    host_busy,
+    /// The idempotency key was used before with another fingerprint; `id` names that request.
+    key_conflict,
+  };
+  status what = status::created;
+  request_id id = 0;
+};
+
+/// A job as its worker holds it after a claim.
+struct claimed_job {
+  job_id id = 0;
+  request_id request = 0;
+  int position = 0;
+  std::string type;
+  std::string host;
+  std::string action;
+  /// 1 for the first attempt.
+  int attempt = 0;
+  int max_attempts = 0;
+  /// Fences every later call about this job: a stale token is refused.
+  std::int64_t lease_token = 0;
+  /// When recovery takes the job back, or 0 for none.
+  time_ms deadline = 0;
+  /// Payload of the event that woke a parked job, empty otherwise.
+  std::string event;
+};
+
+/// Names a claimed job and the lease under which it is held.
+struct job_lease {
+  job_id id = 0;
+  std::int64_t token = 0;
+};
+
+/// A finished job attempt and what it produced.
+struct completion {
+  job_lease job;
+  /// Result as JSON text (e.g. discovered facts, erase evidence); may be empty.
+  std::string result;
+};
+
+/// Answer to `complete`: which jobs were fenced out because their lease was gone.
+struct complete_result {
+  std::size_t completed = 0;
+  std::vector<job_id> lost;
+};
+
+/// Answer to `fail`.
+struct fail_result {
+  /// True when the job will run again; false when it, and its request, failed for good.
+  bool retrying = false;
+  /// Earliest time of the next attempt when retrying.
+  time_ms not_before = 0;
+};
+
+/// Answer to `recover`.
+struct recover_result {
+  std::size_t retried = 0;
+  std::size_t failed = 0;
+};
+
+/// A job as status queries show it.
+struct job_view {
+  job_id id = 0;
+  int position = 0;
+  std::string type;
+  job_state state = job_state::waiting;
+  int attempts = 0;
+  int max_attempts = 0;
+  std::string lease_owner;
+  time_ms not_before = 0;
+  time_ms deadline = 0;
+  time_ms started_at = 0;
+  time_ms finished_at = 0;
+  std::string result;
+  std::string error;
+};
+
+/// A request as status queries show it.
+struct request_view {
+  request_id id = 0;
+  std::string action;
+  std::string host;
+  std::string site;
+  std::string priority_class;
+  std::string submitter;
+  std::string idempotency_key;
+  std::string params;
+  request_state state = request_state::queued;
+  std::string error;
+  time_ms created_at = 0;
+  time_ms started_at = 0;
+  time_ms finished_at = 0;
+  /// Filled by `request`, empty in listings.
+  std::vector<job_view> jobs;
+};
+
+/// Filters and cursor of a request listing; empty fields do not filter.
+struct request_filter {
+  std::optional<request_state> state;
+  std::string host;
+  std::string action;
+  std::string site;
+  /// Only requests created at or after this time.
+  time_ms since = 0;
+  /// Only requests with an id below this one (the previous page's `next_cursor`); 0 = first page.
+  request_id before = 0;
+  std::size_t limit = 100;
+};
+
+/// One page of a request listing, newest first.
+struct request_page {
+  std::vector<request_view> items;
+  /// Pass as `before` for the next page; 0 when this is the last page.
+  request_id next_cursor = 0;
+};
+
+/// Number of unfinished jobs of one type, priority class and state.
+struct queue_depth_row {
+  std::string type;
+  std::string priority_class;
+  job_state state = job_state::ready;
+  std::int64_t count = 0;
+};
+
+/// A server in the inventory.
+struct host_record {
+  std::string name;
+  std::string site;
+  std::string bmc_endpoint;
+  /// Names a secret in the credential store; never the secret itself.
+  std::string credential_ref;
+  std::string lifecycle_state = "new";
+  /// Facts found by discovery, as JSON text.
+  std::string facts = "{}";
+  time_ms created_at = 0;
+  time_ms updated_at = 0;
+};
+
+/// Filters of a host listing; empty fields do not filter.
+struct host_filter {
+  std::string site;
+  std::string lifecycle_state;
+  /// Only hosts whose name sorts after this one (the previous page's last name).
+  std::string after;
+  std::size_t limit = 100;
+};
+
+/// A node in the process registry.
+struct node_record {
+  std::string id;
+  std::string site;
+  std::string cluster;
+  std::string address;
+  time_ms last_seen = 0;
+};
+
+/// One audit trail entry: who asked for what, from where, and what was decided.
+struct audit_entry {
+  std::int64_t id = 0;
+  time_ms at = 0;
+  std::string actor;
+  std::string source;
+  std::string action;
+  std::string target;
+  std::string decision;
+  std::string detail;
+};
+
+/// Filters and cursor of an audit listing.
+struct audit_filter {
+  std::string actor;
+  time_ms since = 0;
+  std::int64_t before = 0;
+  std::size_t limit = 100;
+};
+
+/// Retry and priority rules the queue applies.
+struct queue_policy {
+  /// Head start of each priority class in the queue, in milliseconds of waiting.
+  std::map<std::string, time_ms> class_credit_ms{
+      {"maas", 30 * 60 * 1000}, {"user", 10 * 60 * 1000}, {"organic", 0}};
+  /// First retry delay; doubles with each attempt, with jitter.
+  time_ms backoff_base_ms = 1000;
+  /// Upper bound of a retry delay.
+  time_ms backoff_max_ms = 5 * 60 * 1000;
+};
+
+}  // namespace ab::storage

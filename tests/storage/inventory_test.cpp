@@ -1,0 +1,131 @@
+// Conformance: hosts, nodes, audit trail, schema migrations.
+
+#include "tests/storage/conformance_test.hpp"
+
+namespace ab::testing {
+
+namespace {
+
+storage::host_record host(const std::string& name, const std::string& site = "dc1") {
+  storage::host_record h;
+  h.name = name;
+  h.site = site;
+  h.bmc_endpoint = "https://bmc-" + name + ":443";
+  h.credential_ref = "file:/etc/autobuild/bmc/" + name;
+  return h;
+}
+
+}  // namespace
+
+TEST_P(StoreConformance, HostsAreStoredReplacedAndListedBySite) {
+  ASSERT_FALSE(db().put_hosts({host("a1"), host("a2"), host("b1", "dc2")}));
+  auto h = db().host("a1");
+  ASSERT_TRUE(h);
+  EXPECT_EQ(h->site, "dc1");
+  EXPECT_EQ(h->lifecycle_state, "new");
+  EXPECT_EQ(h->credential_ref, "file:/etc/autobuild/bmc/a1");
+  auto changed = host("a1");
+  changed.bmc_endpoint = "https://10.0.0.9";
+  ASSERT_FALSE(db().put_hosts({changed}));
+  EXPECT_EQ(db().host("a1")->bmc_endpoint, "https://10.0.0.9");
+  storage::host_filter f;
+  f.site = "dc1";
+  auto list = db().hosts(f);
+  ASSERT_TRUE(list);
+  ASSERT_EQ(list->size(), 2u);
+  EXPECT_EQ(list->at(0).name, "a1");
+  f.after = "a1";
+  EXPECT_EQ(db().hosts(f)->size(), 1u);
+  EXPECT_TRUE(is(db().host("zz").error(), errc::not_found));
+}
+
+TEST_P(StoreConformance, HostStateMovesOnlyFromTheExpectedState) {
+  ASSERT_FALSE(db().put_hosts({host("a1")}));
+  EXPECT_FALSE(db().set_host_state("a1", "new", "discovered"));
+  EXPECT_TRUE(is(db().set_host_state("a1", "new", "ready"), errc::conflict));
+  EXPECT_FALSE(db().set_host_state("a1", "", "ready"));
+  EXPECT_EQ(db().host("a1")->lifecycle_state, "ready");
+  EXPECT_TRUE(is(db().set_host_state("nope", "", "ready"), errc::not_found));
+  storage::host_filter f;
+  f.lifecycle_state = "ready";
+  EXPECT_EQ(db().hosts(f)->size(), 1u);
+}
+
+TEST_P(StoreConformance, DiscoveredFactsAreKept) {
+  ASSERT_FALSE(db().put_hosts({host("a1")}));
+  ASSERT_FALSE(db().set_host_facts("a1", R"({"cpus":64})"));
+  EXPECT_EQ(db().host("a1")->facts, R"({"cpus":64})");
+  EXPECT_TRUE(is(db().set_host_facts("nope", "{}"), errc::not_found));
+}
+
+TEST_P(StoreConformance, AHostWithAnActiveRequestCannotBeDeleted) {
+  ASSERT_FALSE(db().put_hosts({host("a1")}));
+  auto id = submit_one(spec("a1"));
+  EXPECT_TRUE(is(db().delete_host("a1"), errc::host_busy));
+  ASSERT_TRUE(db().cancel(id, "done with it"));
+  EXPECT_FALSE(db().delete_host("a1"));
+  EXPECT_TRUE(is(db().delete_host("a1"), errc::not_found));
+}
+
+TEST_P(StoreConformance, HeartbeatsRegisterAndRefreshNodes) {
+  ASSERT_FALSE(db().heartbeat({"n1", "dc1", "build", "10.0.0.1:8080", 0}));
+  clock_->advance(5000);
+  ASSERT_FALSE(db().heartbeat({"n1", "dc1", "others", "10.0.0.1:8080", 0}));
+  ASSERT_FALSE(db().heartbeat({"n2", "dc1", "discover", "10.0.0.2:8080", 0}));
+  auto nodes = db().nodes();
+  ASSERT_TRUE(nodes);
+  ASSERT_EQ(nodes->size(), 2u);
+  EXPECT_EQ(nodes->at(0).cluster, "others");
+  EXPECT_EQ(nodes->at(0).last_seen, clock_->now());
+}
+
+TEST_P(StoreConformance, TheAuditTrailIsAppendOnlyAndNewestFirst) {
+  for (int i = 0; i < 5; ++i) {
+    storage::audit_entry e;
+    e.actor = i % 2 ? "alice" : "svc-maas";
+    e.source = "10.1.1.1";
+    e.action = "submit reimage";
+    e.target = "h" + std::to_string(i);
+    e.decision = i == 4 ? "denied" : "allowed";
+    e.detail = "{}";
+    auto id = db().audit(e);
+    ASSERT_TRUE(id);
+    clock_->advance(10);
+  }
+  auto all = db().audit_log({});
+  ASSERT_TRUE(all);
+  ASSERT_EQ(all->size(), 5u);
+  EXPECT_EQ(all->front().target, "h4");
+  EXPECT_EQ(all->front().decision, "denied");
+  storage::audit_filter f;
+  f.actor = "alice";
+  EXPECT_EQ(db().audit_log(f)->size(), 2u);
+  f = {};
+  f.limit = 2;
+  auto page = db().audit_log(f);
+  ASSERT_EQ(page->size(), 2u);
+  f.before = page->back().id;
+  f.limit = 100;
+  EXPECT_EQ(db().audit_log(f)->size(), 3u);
+}
+
+TEST_P(StoreConformance, OpeningAgainLeavesTheSchemaAndDataAsTheyAre) {
+  auto id = submit_one(spec("h1"));
+  auto version = db().schema_version();
+  EXPECT_GE(version, 1);
+  auto again = store_->reopen();
+  ASSERT_TRUE(again) << message_of(again.error());
+  EXPECT_EQ((*again)->schema_version(), version);
+  auto r = (*again)->request(id);
+  ASSERT_TRUE(r);
+  EXPECT_EQ(r->host, "h1");
+}
+
+TEST_P(StoreConformance, ANewerSchemaThanTheBinaryKnowsIsRefused) {
+  store_->raw_sql("INSERT INTO schema_migrations (version, applied_at) VALUES (9999, 0)");
+  auto again = store_->reopen();
+  ASSERT_FALSE(again);
+  EXPECT_TRUE(is(again.error(), errc::schema_too_new)) << message_of(again.error());
+}
+
+}  // namespace ab::testing

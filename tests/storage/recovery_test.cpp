@@ -1,0 +1,231 @@
+// Conformance: leases, fencing, retries with backoff, parking, cancellation, recovery.
+
+#include "tests/storage/conformance_test.hpp"
+
+namespace ab::testing {
+
+using storage::job_state;
+using storage::request_state;
+
+TEST_P(StoreConformance, ALostLeaseFencesTheOldHolderOut) {
+  submit_one(spec("h1", {"a", "b"}));
+  auto first = claim("a", 1, "node-a", 1000);
+  ASSERT_EQ(first.size(), 1u);
+  clock_->advance(1001);
+  auto rec = db().recover(100);
+  ASSERT_TRUE(rec);
+  EXPECT_EQ(rec->retried, 1u);
+  clock_->advance(policy().backoff_max_ms);
+  auto second = claim("a", 1, "node-b");
+  ASSERT_EQ(second.size(), 1u);
+  EXPECT_EQ(second[0].id, first[0].id);
+  EXPECT_EQ(second[0].attempt, 2);
+  EXPECT_NE(second[0].lease_token, first[0].lease_token);
+  auto stale = complete(first[0]);
+  EXPECT_EQ(stale.completed, 0u);
+  ASSERT_EQ(stale.lost.size(), 1u);
+  EXPECT_TRUE(claim("b").empty()) << "a stale completion must not advance the chain";
+  auto fresh = complete(second[0]);
+  EXPECT_EQ(fresh.completed, 1u);
+  EXPECT_EQ(claim("b").size(), 1u);
+  auto f = db().fail({first[0].id, first[0].lease_token}, "late", true);
+  ASSERT_FALSE(f);
+  EXPECT_TRUE(is(f.error(), errc::lease_lost));
+}
+
+TEST_P(StoreConformance, RenewedLeasesSurviveRecovery) {
+  submit_one(spec("h1"));
+  submit_one(spec("h2"));
+  claim("t", 1, "node-a", 1000);
+  claim("t", 1, "node-b", 1000);
+  clock_->advance(800);
+  auto renewed = db().renew("node-a", 1000);
+  ASSERT_TRUE(renewed);
+  EXPECT_EQ(*renewed, 1u);
+  clock_->advance(800);
+  auto rec = db().recover(100);
+  ASSERT_TRUE(rec);
+  EXPECT_EQ(rec->retried, 1u) << "only node-b's job expired";
+}
+
+TEST_P(StoreConformance, RecoveryFailsARequestWhenAttemptsRunOut) {
+  auto s = spec("h1", {"a", "b"});
+  s.chain[0].max_attempts = 1;
+  auto id = submit_one(s);
+  claim("a", 1, "node-dead", 1000);
+  clock_->advance(5000);
+  auto rec = db().recover(100);
+  ASSERT_TRUE(rec);
+  EXPECT_EQ(rec->failed, 1u);
+  auto r = request(id);
+  EXPECT_EQ(r.state, request_state::failed);
+  EXPECT_NE(r.error.find("lease expired"), std::string::npos) << r.error;
+  EXPECT_NE(r.error.find("node-dead"), std::string::npos) << r.error;
+  EXPECT_EQ(r.jobs[0].state, job_state::failed);
+  EXPECT_EQ(r.jobs[1].state, job_state::cancelled);
+  EXPECT_EQ(db().submit({spec("h1")})->at(0).what, storage::submit_outcome::status::created);
+}
+
+TEST_P(StoreConformance, FailureRetriesWithGrowingBackoffThenFailsTheRequest) {
+  auto id = submit_one(spec("h1", {"a", "b"}));
+  time_ms previous_delay = 0;
+  for (int attempt = 1; attempt <= 3; ++attempt) {
+    auto jobs = claim("a");
+    ASSERT_EQ(jobs.size(), 1u) << "attempt " << attempt;
+    EXPECT_EQ(jobs[0].attempt, attempt);
+    auto f = db().fail({jobs[0].id, jobs[0].lease_token}, "bmc timeout", true);
+    ASSERT_TRUE(f) << message_of(f.error());
+    if (attempt < 3) {
+      ASSERT_TRUE(f->retrying);
+      auto delay = f->not_before - clock_->now();
+      auto full = std::min<time_ms>(1000 << (attempt - 1), 10000);
+      EXPECT_GE(delay, full / 2);
+      EXPECT_LE(delay, full);
+      EXPECT_GE(delay, previous_delay / 2);
+      previous_delay = delay;
+      EXPECT_TRUE(claim("a").empty()) << "a job in backoff is not claimable";
+      clock_->advance(delay);
+    } else {
+      EXPECT_FALSE(f->retrying);
+    }
+  }
+  auto r = request(id);
+  EXPECT_EQ(r.state, request_state::failed);
+  EXPECT_NE(r.error.find("bmc timeout"), std::string::npos) << r.error;
+  EXPECT_NE(r.error.find("3 attempt"), std::string::npos) << r.error;
+  EXPECT_EQ(r.jobs[1].state, job_state::cancelled);
+  EXPECT_TRUE(claim("b").empty());
+}
+
+TEST_P(StoreConformance, NonRetryableFailureFailsAtOnce) {
+  auto id = submit_one(spec("h1", {"a"}));
+  auto j = claim("a").at(0);
+  auto f = db().fail({j.id, j.lease_token}, "host refuses PXE", false);
+  ASSERT_TRUE(f);
+  EXPECT_FALSE(f->retrying);
+  EXPECT_EQ(request(id).state, request_state::failed);
+  EXPECT_NE(request(id).error.find("host refuses PXE"), std::string::npos);
+}
+
+TEST_P(StoreConformance, AParkedJobHoldsNoWorkerAndWakesOnItsEvent) {
+  auto id = submit_one(spec("h1", {"install", "verify"}));
+  auto j = claim("install").at(0);
+  ASSERT_FALSE(db().park({j.id, j.lease_token}, "install-done:h1", clock_->now() + 60000));
+  EXPECT_EQ(request(id).jobs[0].state, job_state::parked);
+  EXPECT_TRUE(claim("install").empty());
+  auto woke = db().wake("install-done:h1", R"({"ok":true})");
+  ASSERT_TRUE(woke);
+  EXPECT_TRUE(*woke);
+  auto again = claim("install");
+  ASSERT_EQ(again.size(), 1u);
+  EXPECT_EQ(again[0].event, R"({"ok":true})");
+  complete(again[0]);
+  EXPECT_EQ(claim("verify").size(), 1u);
+  auto duplicate = db().wake("install-done:h1", "{}");
+  ASSERT_TRUE(duplicate);
+  EXPECT_FALSE(*duplicate) << "nothing waits any more";
+}
+
+TEST_P(StoreConformance, AnEventThatArrivesBeforeTheJobParksIsKept) {
+  submit_one(spec("h1", {"install"}));
+  auto j = claim("install").at(0);
+  auto woke = db().wake("cb:h1", "early");
+  ASSERT_TRUE(woke);
+  EXPECT_FALSE(*woke);
+  ASSERT_FALSE(db().park({j.id, j.lease_token}, "cb:h1", clock_->now() + 60000));
+  auto again = claim("install");
+  ASSERT_EQ(again.size(), 1u);
+  EXPECT_EQ(again[0].event, "early");
+}
+
+TEST_P(StoreConformance, ParkingNeedsTheLease) {
+  submit_one(spec("h1", {"install"}));
+  auto j = claim("install").at(0);
+  auto err = db().park({j.id, j.lease_token + 1}, "k", clock_->now() + 1000);
+  EXPECT_TRUE(is(err, errc::lease_lost));
+}
+
+TEST_P(StoreConformance, AParkedJobPastItsDeadlineIsRetriedThenFailed) {
+  auto s = spec("h1", {"install"});
+  s.chain[0].max_attempts = 2;
+  auto id = submit_one(s);
+  for (int attempt = 1; attempt <= 2; ++attempt) {
+    auto j = claim("install");
+    ASSERT_EQ(j.size(), 1u);
+    ASSERT_FALSE(db().park({j[0].id, j[0].lease_token}, "cb", clock_->now() + 5000));
+    clock_->advance(5001);
+    auto rec = db().recover(100);
+    ASSERT_TRUE(rec);
+    EXPECT_EQ(rec->retried + rec->failed, 1u);
+    clock_->advance(policy().backoff_max_ms);
+  }
+  auto r = request(id);
+  EXPECT_EQ(r.state, request_state::failed);
+  EXPECT_NE(r.error.find("waiting for an event"), std::string::npos) << r.error;
+}
+
+TEST_P(StoreConformance, ARunningJobPastItsTimeoutIsRecoveredEvenWithAFreshLease) {
+  auto s = spec("h1", {"slow"});
+  s.chain[0].timeout_ms = 2000;
+  auto id = submit_one(s);
+  auto j = claim("slow", 1, "node-a", 1000);
+  ASSERT_EQ(j.size(), 1u);
+  EXPECT_EQ(j[0].deadline, clock_->now() + 2000);
+  clock_->advance(900);
+  db().renew("node-a", 1000);
+  clock_->advance(900);
+  db().renew("node-a", 1000);
+  clock_->advance(300);
+  auto rec = db().recover(100);
+  ASSERT_TRUE(rec);
+  EXPECT_EQ(rec->retried, 1u);
+  EXPECT_NE(request(id).jobs[0].error.find("deadline passed"), std::string::npos);
+}
+
+TEST_P(StoreConformance, CancelledRequestsNeverStartTheirRemainingJobs) {
+  auto id = submit_one(spec("h1", {"a", "b"}));
+  auto st = db().cancel(id, "operator changed their mind");
+  ASSERT_TRUE(st);
+  EXPECT_EQ(*st, request_state::cancelled);
+  EXPECT_TRUE(claim("a").empty());
+  auto r = request(id);
+  EXPECT_EQ(r.state, request_state::cancelled);
+  EXPECT_NE(r.error.find("operator changed their mind"), std::string::npos);
+  for (const auto& j : r.jobs) EXPECT_EQ(j.state, job_state::cancelled);
+  EXPECT_EQ(db().submit({spec("h1")})->at(0).what, storage::submit_outcome::status::created);
+}
+
+TEST_P(StoreConformance, CancellingARunningRequestRevokesItsWorkersLease) {
+  auto id = submit_one(spec("h1", {"a", "b"}));
+  auto j = claim("a").at(0);
+  ASSERT_TRUE(db().cancel(id, "stop"));
+  auto done = complete(j);
+  EXPECT_EQ(done.completed, 0u);
+  EXPECT_EQ(done.lost.size(), 1u);
+  EXPECT_TRUE(claim("b").empty());
+  EXPECT_EQ(request(id).state, request_state::cancelled);
+}
+
+TEST_P(StoreConformance, CancellingAFinishedOrUnknownRequestIsRefused) {
+  auto id = submit_one(spec("h1"));
+  complete(claim("t").at(0));
+  auto again = db().cancel(id, "late");
+  ASSERT_FALSE(again);
+  EXPECT_TRUE(is(again.error(), errc::conflict));
+  auto unknown = db().cancel(999999, "x");
+  ASSERT_FALSE(unknown);
+  EXPECT_TRUE(is(unknown.error(), errc::not_found));
+}
+
+TEST_P(StoreConformance, ReleasedJobsAreClaimableAtOnceWithoutLosingAnAttempt) {
+  submit_one(spec("h1"));
+  auto j = claim("t", 1, "draining-node").at(0);
+  auto n = db().release({{j.id, j.lease_token}});
+  ASSERT_TRUE(n);
+  EXPECT_EQ(*n, 1u);
+  auto again = claim("t", 1, "other-node");
+  ASSERT_EQ(again.size(), 1u);
+  EXPECT_EQ(again[0].attempt, 1);
+}
+
+}  // namespace ab::testing
