@@ -17,6 +17,7 @@
 #include <mysql_driver.h>
 
 #include "core/error.hpp"
+#include "storage/detail/pools.hpp"
 #include "storage/detail/sql_store.hpp"
 
 namespace ab::storage {
@@ -272,6 +273,17 @@ std::optional<std::string> percent_decode(const std::string& s) {
 
 }  // namespace
 
+namespace detail {
+
+std::unique_ptr<connection_pool> make_mysql_pool(const mysql_target& target, std::size_t size) {
+  // Connector/C++ wants its driver created once before threads use it.
+  static std::once_flag driver_once;
+  std::call_once(driver_once, [] { sql::mysql::get_mysql_driver_instance(); });
+  return std::make_unique<mysql_pool>(target, size);
+}
+
+}  // namespace detail
+
 caf::expected<mysql_target> parse_mysql_url(const std::string& url) {
   auto bad = [&](const std::string& why) {
     // Never echo the URL: it carries the password.
@@ -317,10 +329,7 @@ caf::expected<std::unique_ptr<store>> open_mysql_store(const mysql_target& targe
                                                        std::shared_ptr<const ab::clock> clk,
                                                        queue_policy policy) {
   if (pool_size < 1) return make_error(errc::bad_config, "MySQL pool size must be at least 1");
-  // Connector/C++ wants its driver created once before threads use it.
-  static std::once_flag driver_once;
-  std::call_once(driver_once, [] { sql::mysql::get_mysql_driver_instance(); });
-  auto s = std::make_unique<sql_store>(std::make_unique<mysql_pool>(target, pool_size),
+  auto s = std::make_unique<sql_store>(make_mysql_pool(target, pool_size),
                                        std::move(clk), std::move(policy));
   if (auto err = s->open()) return err;
   return std::unique_ptr<store>{std::move(s)};

@@ -11,6 +11,7 @@
 #include <sqlite3.h>
 
 #include "core/error.hpp"
+#include "storage/detail/pools.hpp"
 #include "storage/detail/sql_store.hpp"
 
 namespace ab::storage {
@@ -165,6 +166,14 @@ class sqlite_pool final : public connection_pool {
 
 }  // namespace
 
+namespace detail {
+
+std::unique_ptr<connection_pool> make_sqlite_pool(const std::string& path) {
+  return std::make_unique<sqlite_pool>(path);
+}
+
+}  // namespace detail
+
 caf::expected<std::unique_ptr<store>> open_sqlite_store(const std::string& path,
                                                         std::shared_ptr<const ab::clock> clk,
                                                         queue_policy policy) {
@@ -172,7 +181,7 @@ caf::expected<std::unique_ptr<store>> open_sqlite_store(const std::string& path,
     auto parent = std::filesystem::path(path).parent_path();
     std::error_code ec;
     if (!parent.empty()) std::filesystem::create_directories(parent, ec);
-    auto s = std::make_unique<sql_store>(std::make_unique<sqlite_pool>(path), std::move(clk),
+    auto s = std::make_unique<sql_store>(make_sqlite_pool(path), std::move(clk),
                                          std::move(policy));
     if (auto err = s->open()) return err;
     return std::unique_ptr<store>{std::move(s)};

@@ -1,0 +1,271 @@
+// ab-bench-queue: job steps per second through the queue, against the raw single-row UPDATE
+// rate of the same database at the same concurrency, for MySQL/MariaDB and SQLite.
+
+#include <atomic>
+#include <chrono>
+#include <cstdio>
+#include <filesystem>
+#include <string>
+#include <thread>
+#include <vector>
+
+#include "core/clock.hpp"
+#include "core/error.hpp"
+#include "storage/detail/pools.hpp"
+#include "storage/detail/sql_store.hpp"
+
+namespace {
+
+using namespace ab;
+using namespace ab::storage;
+using steady = std::chrono::steady_clock;
+
+struct options {
+  std::string mysql_url;
+  std::string sqlite_path;
+  int requests = 4000;
+  int chain = 4;
+  int batch = 32;
+  double raw_seconds = 2.0;
+  std::vector<int> workers{1, 4, 16};
+};
+
+/// A fresh place to run one measurement in, and the pool and store on it.
+struct bench_db {
+  std::unique_ptr<detail::connection_pool> raw;
+  std::unique_ptr<detail::sql_store> store;
+};
+
+double seconds_since(steady::time_point t0) {
+  return std::chrono::duration<double>(steady::now() - t0).count();
+}
+
+/// Runs `threads` copies of `fn(thread_index)` and waits for them.
+template <class F>
+void run_threads(int threads, F fn) {
+  std::vector<std::thread> ts;
+  for (int i = 0; i < threads; ++i) ts.emplace_back(fn, i);
+  for (auto& t : ts) t.join();
+}
+
+/// Claim → complete → next ready, in batches, until every step of every chain is done.
+double queue_steps_per_s(detail::sql_store& store, const options& o, int workers) {
+  std::vector<request_spec> specs;
+  for (int i = 0; i < o.requests; ++i) {
+    request_spec s;
+    s.action = "bench";
+    s.host = "bench-" + std::to_string(i);
+    s.site = "dc1";
+    s.priority_class = i % 3 == 0 ? "maas" : (i % 3 == 1 ? "user" : "organic");
+    s.submitter = "bench";
+    s.chain.assign(static_cast<std::size_t>(o.chain), job_spec{"step", 3, 0});
+    specs.push_back(std::move(s));
+  }
+  for (std::size_t at = 0; at < specs.size(); at += 500) {
+    std::vector<request_spec> part(specs.begin() + static_cast<long>(at),
+                                   specs.begin() + static_cast<long>(std::min(at + 500, specs.size())));
+    if (auto out = store.submit(part); !out) {
+      std::fprintf(stderr, "submit failed: %s\n", message_of(out.error()).c_str());
+      std::exit(1);
+    }
+  }
+  const long total = static_cast<long>(o.requests) * o.chain;
+  std::atomic<long> done{0};
+  std::atomic<long> errors{0};
+  auto t0 = steady::now();
+  run_threads(workers, [&](int w) {
+    auto owner = "bench-worker-" + std::to_string(w);
+    while (done.load() < total) {
+      auto jobs = store.claim(owner, "step", o.batch, 60000);
+      if (!jobs) {
+        ++errors;
+        continue;
+      }
+      if (jobs->empty()) {
+        std::this_thread::yield();
+        continue;
+      }
+      std::vector<completion> finished;
+      finished.reserve(jobs->size());
+      for (const auto& j : *jobs) finished.push_back({{j.id, j.lease_token}, ""});
+      auto res = store.complete(finished);
+      if (res) done += static_cast<long>(res->completed);
+      else ++errors;
+    }
+  });
+  auto elapsed = seconds_since(t0);
+  if (errors.load() > 0) std::fprintf(stderr, "  (%ld store errors)\n", errors.load());
+  return static_cast<double>(total) / elapsed;
+}
+
+/// Autocommit single-row `UPDATE … WHERE id = ?`, each thread on its own rows.
+double raw_updates_per_s(detail::connection_pool& pool, const options& o, int workers) {
+  {
+    auto c = pool.acquire();
+    c->exec_raw("CREATE TABLE IF NOT EXISTS bench_raw (id BIGINT NOT NULL PRIMARY KEY, "
+                "v BIGINT NOT NULL)" + pool.sql().table_options);
+    c->begin();
+    c->execute("DELETE FROM bench_raw", {});
+    for (std::int64_t i = 0; i < 64 * 16; ++i)
+      c->execute("INSERT INTO bench_raw (id, v) VALUES (?, 0)", {i});
+    c->commit();
+  }
+  std::atomic<long> updates{0};
+  auto t0 = steady::now();
+  run_threads(workers, [&](int w) {
+    long n = 0;
+    while (seconds_since(t0) < o.raw_seconds) {
+      auto c = pool.acquire();
+      c->begin();
+      c->execute("UPDATE bench_raw SET v = v + 1 WHERE id = ?",
+                 {static_cast<std::int64_t>(w * 64 + n % 64)});
+      c->commit();
+      ++n;
+    }
+    updates += n;
+  });
+  return static_cast<double>(updates.load()) / seconds_since(t0);
+}
+
+struct figures {
+  std::string backend;
+  int workers;
+  double steps, raw;
+};
+
+bench_db open_mysql(const mysql_target& base, int run, std::size_t pool_size) {
+  auto admin = detail::make_mysql_pool(base, 1);
+  auto name = "ab_bench_" + std::to_string(run);
+  {
+    auto c = admin->acquire();
+    c->exec_raw("DROP DATABASE IF EXISTS " + name);
+    c->exec_raw("CREATE DATABASE " + name);
+  }
+  auto target = base;
+  target.database = name;
+  bench_db db;
+  db.raw = detail::make_mysql_pool(target, pool_size);
+  db.store = std::make_unique<detail::sql_store>(detail::make_mysql_pool(target, pool_size),
+                                                 std::make_shared<system_clock>(), queue_policy{});
+  return db;
+}
+
+void drop_mysql(const mysql_target& base, int run) {
+  auto admin = detail::make_mysql_pool(base, 1);
+  auto c = admin->acquire();
+  c->exec_raw("DROP DATABASE IF EXISTS ab_bench_" + std::to_string(run));
+}
+
+bench_db open_sqlite(const std::string& path) {
+  for (const auto* suffix : {"", "-wal", "-shm"}) std::filesystem::remove(path + suffix);
+  bench_db db;
+  db.store = std::make_unique<detail::sql_store>(detail::make_sqlite_pool(path),
+                                                 std::make_shared<system_clock>(), queue_policy{});
+  return db;
+}
+
+void usage() {
+  std::puts(
+      "usage: ab-bench-queue [--mysql URL] [--sqlite PATH] [--requests N] [--chain N]\n"
+      "                      [--batch N] [--workers 1,4,16] [--raw-seconds S]\n"
+      "Runs N chains of jobs through the queue with each worker count, and measures the raw\n"
+      "autocommit single-row UPDATE rate of the same database at the same concurrency.");
+}
+
+}  // namespace
+
+int main(int argc, char** argv) {
+  options o;
+  for (int i = 1; i < argc; ++i) {
+    std::string a = argv[i];
+    auto next = [&]() -> std::string {
+      if (i + 1 >= argc) {
+        std::fprintf(stderr, "%s needs a value\n", a.c_str());
+        std::exit(2);
+      }
+      return argv[++i];
+    };
+    if (a == "--mysql") o.mysql_url = next();
+    else if (a == "--sqlite") o.sqlite_path = next();
+    else if (a == "--requests") o.requests = std::stoi(next());
+    else if (a == "--chain") o.chain = std::stoi(next());
+    else if (a == "--batch") o.batch = std::stoi(next());
+    else if (a == "--raw-seconds") o.raw_seconds = std::stod(next());
+    else if (a == "--workers") {
+      o.workers.clear();
+      auto list = next();
+      for (std::size_t p = 0; p < list.size();) {
+        auto comma = list.find(',', p);
+        o.workers.push_back(std::stoi(list.substr(p, comma - p)));
+        p = comma == std::string::npos ? list.size() : comma + 1;
+      }
+    } else if (a == "-h" || a == "--help") {
+      usage();
+      return 0;
+    } else {
+      std::fprintf(stderr, "unknown option %s\n", a.c_str());
+      usage();
+      return 2;
+    }
+  }
+  if (o.mysql_url.empty() && o.sqlite_path.empty()) {
+    usage();
+    return 2;
+  }
+  std::printf("ab-bench-queue: %d requests x %d jobs, claim/complete batches of %d\n", o.requests,
+              o.chain, o.batch);
+  std::vector<figures> all;
+  try {
+    int run = 0;
+    if (!o.mysql_url.empty()) {
+      auto base = parse_mysql_url(o.mysql_url);
+      if (!base) {
+        std::fprintf(stderr, "%s\n", message_of(base.error()).c_str());
+        return 2;
+      }
+      for (int w : o.workers) {
+        auto db = open_mysql(*base, ++run, static_cast<std::size_t>(w));
+        if (auto err = db.store->open()) {
+          std::fprintf(stderr, "%s\n", message_of(err).c_str());
+          return 1;
+        }
+        figures f{"mysql", w, queue_steps_per_s(*db.store, o, w), raw_updates_per_s(*db.raw, o, w)};
+        std::printf("queue backend=mysql workers=%d steps_per_s=%.0f raw_update_per_s=%.0f ratio=%.2f\n",
+                    w, f.steps, f.raw, f.steps / f.raw);
+        std::fflush(stdout);
+        all.push_back(f);
+        db = {};
+        drop_mysql(*base, run);
+      }
+    }
+    if (!o.sqlite_path.empty()) {
+      for (int w : o.workers) {
+        auto db = open_sqlite(o.sqlite_path);
+        if (auto err = db.store->open()) {
+          std::fprintf(stderr, "%s\n", message_of(err).c_str());
+          return 1;
+        }
+        auto steps = queue_steps_per_s(*db.store, o, w);
+        db.store.reset();
+        // The raw rate is measured on its own connection to the same file.
+        auto raw_pool = detail::make_sqlite_pool(o.sqlite_path);
+        figures f{"sqlite", w, steps, raw_updates_per_s(*raw_pool, o, w)};
+        std::printf("queue backend=sqlite workers=%d steps_per_s=%.0f raw_update_per_s=%.0f ratio=%.2f\n",
+                    w, f.steps, f.raw, f.steps / f.raw);
+        std::fflush(stdout);
+        all.push_back(f);
+      }
+      for (const auto* suffix : {"", "-wal", "-shm"})
+        std::filesystem::remove(o.sqlite_path + suffix);
+    }
+  } catch (const detail::db_error& e) {
+    std::fprintf(stderr, "database error: %s\n", e.what());
+    return 1;
+  }
+  std::puts("summary (4 workers; target ratio >= 1.0 on MySQL, >= 10000 steps/s on SQLite):");
+  for (const auto& f : all)
+    if (f.workers == 4)
+      std::printf("queue backend=%s workers=%d steps_per_s=%.0f raw_update_per_s=%.0f ratio=%.2f\n",
+                  f.backend.c_str(), f.workers, f.steps, f.raw, f.steps / f.raw);
+  return 0;
+}
