@@ -1,6 +1,7 @@
 // ab-bench-queue: job steps per second through the queue, against the raw single-row UPDATE
 // rate of the same database at the same concurrency, for MySQL/MariaDB and SQLite.
 
+#include <algorithm>
 #include <atomic>
 #include <chrono>
 #include <cstdio>
@@ -27,6 +28,8 @@ struct options {
   int chain = 4;
   int batch = 32;
   double raw_seconds = 2.0;
+  /// Connections of the store's pool (at most one per worker), like a node's store.
+  int pool = static_cast<int>(store_options{}.pool_size);
   std::vector<int> workers{1, 4, 16};
 };
 
@@ -72,29 +75,33 @@ double queue_steps_per_s(detail::sql_store& store, const options& o, int workers
   const long total = static_cast<long>(o.requests) * o.chain;
   std::atomic<long> done{0};
   std::atomic<long> errors{0};
+  std::atomic<long> claims{0}, empty_claims{0};
   auto t0 = steady::now();
   run_threads(workers, [&](int w) {
     auto owner = "bench-worker-" + std::to_string(w);
+    // Hand back the finished batch and take the next one in the same transaction.
+    std::vector<completion> finished;
     while (done.load() < total) {
-      auto jobs = store.claim(owner, "step", o.batch, 60000);
-      if (!jobs) {
+      auto cycle = store.complete_and_claim(finished, owner, "step", o.batch, 60000);
+      finished.clear();
+      if (!cycle) {
         ++errors;
         continue;
       }
-      if (jobs->empty()) {
+      done += static_cast<long>(cycle->completed.completed);
+      ++claims;
+      if (cycle->claimed.empty()) {
+        ++empty_claims;
         std::this_thread::yield();
         continue;
       }
-      std::vector<completion> finished;
-      finished.reserve(jobs->size());
-      for (const auto& j : *jobs) finished.push_back({{j.id, j.lease_token}, ""});
-      auto res = store.complete(finished);
-      if (res) done += static_cast<long>(res->completed);
-      else ++errors;
+      for (const auto& j : cycle->claimed) finished.push_back({{j.id, j.lease_token}, ""});
     }
   });
   auto elapsed = seconds_since(t0);
   if (errors.load() > 0) std::fprintf(stderr, "  (%ld store errors)\n", errors.load());
+  std::fprintf(stderr, "  claims=%ld empty=%ld mean_batch=%.1f\n", claims.load(), empty_claims.load(),
+               static_cast<double>(total) / static_cast<double>(claims.load() - empty_claims.load()));
   return static_cast<double>(total) / elapsed;
 }
 
@@ -133,7 +140,8 @@ struct figures {
   double steps, raw;
 };
 
-bench_db open_mysql(const mysql_target& base, int run, std::size_t pool_size) {
+bench_db open_mysql(const mysql_target& base, int run, std::size_t raw_connections,
+                    std::size_t pool_size) {
   auto admin = detail::make_mysql_pool(base, 1);
   auto name = "ab_bench_" + std::to_string(run);
   {
@@ -144,7 +152,7 @@ bench_db open_mysql(const mysql_target& base, int run, std::size_t pool_size) {
   auto target = base;
   target.database = name;
   bench_db db;
-  db.raw = detail::make_mysql_pool(target, pool_size);
+  db.raw = detail::make_mysql_pool(target, raw_connections);
   db.store = std::make_unique<detail::sql_store>(detail::make_mysql_pool(target, pool_size),
                                                  std::make_shared<system_clock>(), queue_policy{});
   return db;
@@ -167,7 +175,7 @@ bench_db open_sqlite(const std::string& path) {
 void usage() {
   std::puts(
       "usage: ab-bench-queue [--mysql URL] [--sqlite PATH] [--requests N] [--chain N]\n"
-      "                      [--batch N] [--workers 1,4,16] [--raw-seconds S]\n"
+      "                      [--batch N] [--workers 1,4,16] [--raw-seconds S] [--pool N]\n"
       "Runs N chains of jobs through the queue with each worker count, and measures the raw\n"
       "autocommit single-row UPDATE rate of the same database at the same concurrency.");
 }
@@ -190,6 +198,7 @@ int main(int argc, char** argv) {
     else if (a == "--requests") o.requests = std::stoi(next());
     else if (a == "--chain") o.chain = std::stoi(next());
     else if (a == "--batch") o.batch = std::stoi(next());
+    else if (a == "--pool") o.pool = std::stoi(next());
     else if (a == "--raw-seconds") o.raw_seconds = std::stod(next());
     else if (a == "--workers") {
       o.workers.clear();
@@ -212,8 +221,10 @@ int main(int argc, char** argv) {
     usage();
     return 2;
   }
-  std::printf("ab-bench-queue: %d requests x %d jobs, claim/complete batches of %d\n", o.requests,
-              o.chain, o.batch);
+  std::printf(
+      "ab-bench-queue: %d requests x %d jobs, claim/complete batches of %d, store pool of up to "
+      "%d connections; raw updates use one connection per worker\n",
+      o.requests, o.chain, o.batch, o.pool);
   std::vector<figures> all;
   try {
     int run = 0;
@@ -224,7 +235,8 @@ int main(int argc, char** argv) {
         return 2;
       }
       for (int w : o.workers) {
-        auto db = open_mysql(*base, ++run, static_cast<std::size_t>(w));
+        auto db = open_mysql(*base, ++run, static_cast<std::size_t>(w),
+                             static_cast<std::size_t>(std::min(w, o.pool)));
         if (auto err = db.store->open()) {
           std::fprintf(stderr, "%s\n", message_of(err).c_str());
           return 1;

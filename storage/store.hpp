@@ -41,6 +41,13 @@ class store {
   /// job of a chain completes its request. A job whose lease is gone is left alone and listed.
   virtual caf::expected<complete_result> complete(const std::vector<completion>& done) = 0;
 
+  /// `complete(done)` then `claim(owner, type, max_jobs, lease_ms)` in one transaction: how
+  /// a busy worker hands back finished jobs and takes the next ones with one commit.
+  virtual caf::expected<cycle_result> complete_and_claim(const std::vector<completion>& done,
+                                                         const std::string& owner,
+                                                         const std::string& type, int max_jobs,
+                                                         time_ms lease_ms) = 0;
+
   /// Records a failed attempt: retried after an exponential backoff with jitter while attempts
   /// remain and `retryable` holds, otherwise the job and its request fail with `reason`.
   virtual caf::expected<fail_result> fail(const job_lease& job, const std::string& reason,

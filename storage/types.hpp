@@ -117,6 +117,12 @@ struct complete_result {
   std::vector<job_id> lost;
 };
 
+/// Answer to `complete_and_claim`.
+struct cycle_result {
+  complete_result completed;
+  std::vector<claimed_job> claimed;
+};
+
 /// Answer to `fail`.
 struct fail_result {
   /// True when the job will run again; false when it, and its request, failed for good.

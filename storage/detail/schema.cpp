@@ -54,7 +54,7 @@ const std::vector<migration>& migrations() {
             {// id = request_id * 64 + position: a chain's jobs are one id range and the next
              // job of a chain is id + 1.
              "id BIGINT NOT NULL PRIMARY KEY", "request_id BIGINT NOT NULL",
-             "position INT NOT NULL", "is_last INT NOT NULL", "type VARCHAR(64) NOT NULL",
+             "position INT NOT NULL", "type VARCHAR(64) NOT NULL",
              "host VARCHAR(255) NOT NULL", "action VARCHAR(64) NOT NULL",
              "priority_class VARCHAR(32) NOT NULL", "state VARCHAR(16) NOT NULL",
              "attempts INT NOT NULL DEFAULT 0", "max_attempts INT NOT NULL",
@@ -63,13 +63,16 @@ const std::vector<migration>& migrations() {
              "vdeadline BIGINT NOT NULL", "not_before BIGINT NOT NULL DEFAULT 0",
              "lease_owner VARCHAR(128) NULL", "lease_token BIGINT NOT NULL DEFAULT 0",
              "lease_expires_at BIGINT NOT NULL DEFAULT 0", "deadline BIGINT NOT NULL DEFAULT 0",
+             // When recovery must look at a running or parked job: the earlier of its lease
+             // expiry and its deadline. One index on it serves every recovery query.
+             "due_at BIGINT NOT NULL DEFAULT 0",
              "park_key VARCHAR(255) NULL", "event TEXT NULL", "result TEXT NULL",
              "error TEXT NULL", "started_at BIGINT NOT NULL DEFAULT 0",
              "finished_at BIGINT NOT NULL DEFAULT 0"},
+            // Few indexes on purpose: every state change rewrites each index that holds
+            // `state`, and the claim/complete path is the hot one.
             {{"jobs_claim", "type, state, vdeadline, id"},
-             {"jobs_lease", "state, lease_expires_at"},
-             {"jobs_deadline", "state, deadline"},
-             {"jobs_owner", "lease_owner, state"},
+             {"jobs_due", "state, due_at"},
              {"jobs_park", "park_key", true}}},
            {"pending_events",
             {"event_key VARCHAR(255) NOT NULL PRIMARY KEY", "payload TEXT NOT NULL",

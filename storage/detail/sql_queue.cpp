@@ -123,18 +123,17 @@ caf::expected<std::vector<submit_outcome>> sql_store::submit(
         rows.push_back({new_index[k], new_ids[k], p});
     for_each_run(rows.size(), [&](std::size_t offset, std::size_t count) {
       std::string sql =
-          "INSERT INTO jobs (id, request_id, position, is_last, type, host, action, "
+          "INSERT INTO jobs (id, request_id, position, type, host, action, "
           "priority_class, state, max_attempts, timeout_ms, vdeadline, not_before) VALUES ";
       args a;
       for (std::size_t n = 0; n < count; ++n) {
         const auto& row = rows[offset + n];
         const auto& s = specs[row.spec];
         const auto& j = s.chain[row.pos];
-        sql += n ? ", (?,?,?,?,?,?,?,?,?,?,?,?,?)" : "(?,?,?,?,?,?,?,?,?,?,?,?,?)";
+        sql += n ? ", (?,?,?,?,?,?,?,?,?,?,?,?)" : "(?,?,?,?,?,?,?,?,?,?,?,?)";
         a.insert(a.end(),
                  {first_job(row.req) + static_cast<std::int64_t>(row.pos), row.req,
-                  static_cast<std::int64_t>(row.pos),
-                  std::int64_t{row.pos + 1 == s.chain.size()}, j.type, s.host, s.action,
+                  static_cast<std::int64_t>(row.pos), j.type, s.host, s.action,
                   s.priority_class, std::string{row.pos == 0 ? "ready" : "waiting"},
                   std::int64_t{j.max_attempts}, j.timeout_ms,
                   now - policy_.class_credit_ms.at(s.priority_class), now});
@@ -145,12 +144,9 @@ caf::expected<std::vector<submit_outcome>> sql_store::submit(
   });
 }
 
-caf::expected<std::vector<claimed_job>> sql_store::claim(const std::string& owner,
-                                                         const std::string& type, int max_jobs,
-                                                         time_ms lease_ms) {
-  if (max_jobs < 1 || lease_ms < 1)
-    return make_error(errc::invalid_argument, "claim needs max_jobs >= 1 and lease_ms >= 1");
-  return transact("claim", [&](connection& c) -> caf::expected<std::vector<claimed_job>> {
+std::vector<claimed_job> sql_store::claim_in(connection& c, const std::string& owner,
+                                             const std::string& type, int max_jobs,
+                                             time_ms lease_ms) {
     auto now = clock_->now();
     std::vector<claimed_job> jobs;
     {
@@ -187,62 +183,104 @@ caf::expected<std::vector<claimed_job>> sql_store::claim(const std::string& owne
     execute_in(c,
                "UPDATE jobs SET state = 'running', lease_owner = ?, lease_token = ?, "
                "lease_expires_at = ?, attempts = attempts + 1, started_at = ?, "
-               "deadline = CASE WHEN timeout_ms > 0 THEN ? + timeout_ms ELSE 0 END "
-               "WHERE id IN ",
-               ids, {owner, token, now + lease_ms, now, now});
+               "deadline = CASE WHEN timeout_ms > 0 THEN ? + timeout_ms ELSE 0 END, "
+               "due_at = CASE WHEN timeout_ms > 0 AND timeout_ms < ? THEN ? + timeout_ms "
+               "ELSE ? END WHERE id IN ",
+               ids, {owner, token, now + lease_ms, now, now, lease_ms, now, now + lease_ms});
     if (!starting.empty())
       execute_in(c, "UPDATE requests SET state = 'running', started_at = ? WHERE id IN ", starting,
                  {now}, " AND state = 'queued'");
     return jobs;
+}
+
+caf::expected<std::vector<claimed_job>> sql_store::claim(const std::string& owner,
+                                                         const std::string& type, int max_jobs,
+                                                         time_ms lease_ms) {
+  if (max_jobs < 1 || lease_ms < 1)
+    return make_error(errc::invalid_argument, "claim needs max_jobs >= 1 and lease_ms >= 1");
+  return transact("claim", [&](connection& c) -> caf::expected<std::vector<claimed_job>> {
+    return claim_in(c, owner, type, max_jobs, lease_ms);
+  });
+}
+
+caf::expected<cycle_result> sql_store::complete_and_claim(const std::vector<completion>& done,
+                                                          const std::string& owner,
+                                                          const std::string& type, int max_jobs,
+                                                          time_ms lease_ms) {
+  if (max_jobs < 1 || lease_ms < 1)
+    return make_error(errc::invalid_argument, "claim needs max_jobs >= 1 and lease_ms >= 1");
+  return transact("complete_and_claim", [&](connection& c) -> caf::expected<cycle_result> {
+    cycle_result out;
+    out.completed = complete_in(c, done);
+    out.claimed = claim_in(c, owner, type, max_jobs, lease_ms);
+    return out;
   });
 }
 
 caf::expected<complete_result> sql_store::complete(const std::vector<completion>& done) {
   return transact("complete", [&](connection& c) -> caf::expected<complete_result> {
+    return complete_in(c, done);
+  });
+}
+
+complete_result sql_store::complete_in(connection& c, const std::vector<completion>& done) {
+    // Group the jobs by lease token (one claim hands one token to its whole batch).
+    std::unordered_map<std::int64_t, std::vector<std::int64_t>> by_token;
+    std::unordered_map<job_id, const completion*> wanted;
+    for (const auto& d : done)
+      if (wanted.emplace(d.job.id, &d).second) by_token[d.job.token].push_back(d.job.id);
     auto now = clock_->now();
     complete_result out;
-    std::unordered_map<job_id, const completion*> wanted;
-    std::vector<std::int64_t> ids;
-    for (const auto& d : done)
-      if (wanted.emplace(d.job.id, &d).second) ids.push_back(d.job.id);
-    // Lock the jobs and keep those still held under the caller's lease.
-    std::vector<std::int64_t> held, next, finished_requests;
-    std::vector<const completion*> with_result;
-    for_each_run(ids.size(), [&](std::size_t offset, std::size_t count) {
-      args a;
-      append_ids(a, ids, offset, count);
-      auto r = c.query("SELECT id, lease_token, is_last FROM jobs WHERE state = 'running' AND id IN " +
-                           placeholders(count) + pool_->sql().for_update,
-                       a);
-      while (r->next()) {
-        auto id = r->i64(0);
-        const auto* d = wanted.at(id);
-        if (r->i64(1) != d->job.token) continue;
-        held.push_back(id);
-        if (!d->result.empty()) with_result.push_back(d);
-        if (r->i64(2)) finished_requests.push_back(id / max_chain_length);
-        else next.push_back(id + 1);
+    // Mark done what is still held under the caller's lease: the token fences out a worker
+    // whose lease expired or whose request was cancelled.
+    std::vector<std::int64_t> held;
+    // A done job's lease expiry means nothing any more; it takes a stamp unique to this call,
+    // so that when some jobs were lost the ones this call finished can be told apart.
+    const auto stamp = -new_token();
+    for (const auto& [token, ids] : by_token) {
+      auto changed = execute_in(c,
+                                "UPDATE jobs SET state = 'done', finished_at = ?, error = NULL, "
+                                "lease_expires_at = ? WHERE lease_token = ? AND state = 'running' "
+                                "AND id IN ",
+                                ids, {now, stamp, token});
+      if (changed == ids.size()) {
+        held.insert(held.end(), ids.begin(), ids.end());
+        continue;
       }
-    });
-    std::unordered_set<job_id> held_set(held.begin(), held.end());
-    for (auto id : ids)
-      if (!held_set.count(id)) out.lost.push_back(id);
+      std::unordered_set<job_id> mine;
+      for_each_run(ids.size(), [&](std::size_t offset, std::size_t count) {
+        args a{stamp};
+        append_ids(a, ids, offset, count);
+        auto r = c.query("SELECT id FROM jobs WHERE lease_expires_at = ? AND id IN " +
+                             placeholders(count),
+                         a);
+        while (r->next()) mine.insert(r->i64(0));
+      });
+      for (auto id : ids) (mine.count(id) ? held : out.lost).push_back(id);
+    }
     if (held.empty()) return out;
-    execute_in(c, "UPDATE jobs SET state = 'done', finished_at = ?, error = NULL WHERE id IN ", held,
-               {now});
-    for (const auto* d : with_result)
-      c.execute("UPDATE jobs SET result = ? WHERE id = ?", {d->result, d->job.id});
-    if (!next.empty())
-      execute_in(c, "UPDATE jobs SET state = 'ready', not_before = ? WHERE id IN ", next, {now},
-                 " AND state = 'waiting'");
-    if (!finished_requests.empty())
-      execute_in(c,
-                 "UPDATE requests SET state = 'succeeded', active_host = NULL, finished_at = ? "
-                 "WHERE id IN ",
-                 finished_requests, {now}, " AND state IN ('queued', 'running')");
+    for (auto id : held)
+      if (const auto* d = wanted.at(id); !d->result.empty())
+        c.execute("UPDATE jobs SET result = ? WHERE id = ?", {d->result, id});
+    // The next job of each chain is id + 1. Past a chain's last job there is no waiting job
+    // (a chain's first job is never 'waiting'), so the update skips it.
+    std::vector<std::int64_t> next;
+    for (auto id : held) next.push_back(id + 1);
+    execute_in(c, "UPDATE jobs SET state = 'ready', not_before = ? WHERE state = 'waiting' AND id IN ",
+               next, {now});
+    // A request is finished when the job just done is its last: id * 64 + chain_length - 1.
+    for_each_run(held.size(), [&](std::size_t offset, std::size_t count) {
+      args a{now};
+      for (std::size_t i = 0; i < count; ++i) a.emplace_back(held[offset + i] / max_chain_length);
+      append_ids(a, held, offset, count);
+      c.execute("UPDATE requests SET state = 'succeeded', active_host = NULL, finished_at = ? "
+                "WHERE id IN " + placeholders(count) + " AND id * " +
+                    std::to_string(max_chain_length) + " + chain_length - 1 IN " +
+                    placeholders(count) + " AND state IN ('queued', 'running')",
+                a);
+    });
     out.completed = held.size();
     return out;
-  });
 }
 
 void sql_store::fail_chain(connection& c, job_id id, request_id req, const std::string& reason,
@@ -320,9 +358,9 @@ caf::error sql_store::park(const job_lease& job, const std::string& event_key, t
       return caf::unit;
     }
     early.reset();
-    c.execute("UPDATE jobs SET state = 'parked', park_key = ?, deadline = ?, lease_expires_at = 0 "
-              "WHERE id = ?",
-              {event_key, deadline, job.id});
+    c.execute("UPDATE jobs SET state = 'parked', park_key = ?, deadline = ?, due_at = ?, "
+              "lease_expires_at = 0 WHERE id = ?",
+              {event_key, deadline, deadline, job.id});
     return caf::unit;
   });
   return res ? caf::error{} : res.error();
@@ -363,9 +401,11 @@ caf::expected<std::size_t> sql_store::release(const std::vector<job_lease>& jobs
 
 caf::expected<std::size_t> sql_store::renew(const std::string& owner, time_ms lease_ms) {
   return transact("renew", [&](connection& c) -> caf::expected<std::size_t> {
+    auto expiry = clock_->now() + lease_ms;
     return c.execute(
-        "UPDATE jobs SET lease_expires_at = ? WHERE lease_owner = ? AND state = 'running'",
-        {clock_->now() + lease_ms, owner});
+        "UPDATE jobs SET lease_expires_at = ?, due_at = CASE WHEN deadline > 0 AND deadline < ? "
+        "THEN deadline ELSE ? END WHERE state = 'running' AND lease_owner = ?",
+        {expiry, expiry, expiry, owner});
   });
 }
 
@@ -378,25 +418,25 @@ caf::expected<recover_result> sql_store::recover(std::size_t limit) {
       std::string reason;
     };
     std::vector<stray> found;
-    auto collect = [&](const std::string& where, const std::string& why) {
+    auto collect = [&](const std::string& where) {
       if (found.size() >= limit) return;
-      auto r = c.query("SELECT id, attempts, max_attempts, type, lease_owner FROM jobs WHERE " +
-                           where + " LIMIT ?" + pool_->sql().for_update_skip_locked,
-                       {now, static_cast<std::int64_t>(limit - found.size())});
-      while (r->next())
+      auto r = c.query(
+          "SELECT id, attempts, max_attempts, type, lease_owner, state, lease_expires_at FROM jobs "
+          "WHERE " + where + " LIMIT ?" + pool_->sql().for_update_skip_locked,
+          {now, static_cast<std::int64_t>(limit - found.size())});
+      while (r->next()) {
+        std::string why = r->text(5) == "parked" ? "deadline passed while waiting for an event"
+                          : r->i64(6) < now      ? "lease expired, its node stopped renewing"
+                                                 : "deadline passed while running";
         found.push_back({r->i64(0), static_cast<int>(r->i64(1)), static_cast<int>(r->i64(2)),
                          r->text(3) + ": " + why +
                              (r->is_null(4) ? "" : " (held by " + r->text(4) + ")")});
+      }
     };
-    collect("state = 'running' AND lease_expires_at < ?",
-            "lease expired, its node stopped renewing");
-    collect("state = 'running' AND deadline BETWEEN 1 AND ?", "deadline passed while running");
-    collect("state = 'parked' AND deadline BETWEEN 1 AND ?",
-            "deadline passed while waiting for an event");
+    collect("state = 'running' AND due_at < ?");
+    collect("state = 'parked' AND due_at BETWEEN 1 AND ?");
     recover_result out;
-    std::unordered_set<job_id> seen;
     for (const auto& s : found) {
-      if (!seen.insert(s.id).second) continue;
       if (s.attempts < s.max_attempts) {
         c.execute("UPDATE jobs SET state = 'ready', not_before = ?, lease_expires_at = 0, "
                   "deadline = 0, park_key = NULL, error = ? WHERE id = ?",

@@ -35,6 +35,9 @@ class sql_store final : public store {
   caf::expected<std::vector<claimed_job>> claim(const std::string& owner, const std::string& type,
                                                 int max_jobs, time_ms lease_ms) override;
   caf::expected<complete_result> complete(const std::vector<completion>& done) override;
+  caf::expected<cycle_result> complete_and_claim(const std::vector<completion>& done,
+                                                 const std::string& owner, const std::string& type,
+                                                 int max_jobs, time_ms lease_ms) override;
   caf::expected<fail_result> fail(const job_lease& job, const std::string& reason,
                                   bool retryable) override;
   caf::error park(const job_lease& job, const std::string& event_key, time_ms deadline) override;
@@ -66,6 +69,9 @@ class sql_store final : public store {
   auto transact(const char* what, F&& fn) -> std::invoke_result_t<F, connection&>;
 
  private:
+  std::vector<claimed_job> claim_in(connection& c, const std::string& owner,
+                                    const std::string& type, int max_jobs, time_ms lease_ms);
+  complete_result complete_in(connection& c, const std::vector<completion>& done);
   /// Fails a job for good, cancels the rest of its chain and fails its request.
   void fail_chain(connection& c, job_id id, request_id req, const std::string& reason, time_ms now);
   /// Delay before attempt `attempts + 1`: exponential, capped, with jitter.

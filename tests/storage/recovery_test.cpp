@@ -229,3 +229,28 @@ TEST_P(StoreConformance, ReleasedJobsAreClaimableAtOnceWithoutLosingAnAttempt) {
 }
 
 }  // namespace ab::testing
+
+namespace ab::testing {
+
+TEST_P(StoreConformance, ABatchCompletionAdvancesTheHeldJobsAndListsTheLostOnes) {
+  auto a = submit_one(spec("h1", {"t", "u"}));
+  auto b = submit_one(spec("h2", {"t", "u"}));
+  auto c = submit_one(spec("h3", {"t", "u"}));
+  auto jobs = claim("t", 3);
+  ASSERT_EQ(jobs.size(), 3u);
+  ASSERT_TRUE(db().cancel(b, "not this one"));
+  std::vector<storage::completion> done;
+  for (const auto& j : jobs) done.push_back({{j.id, j.lease_token}, "{}"});
+  auto res = db().complete(done);
+  ASSERT_TRUE(res);
+  EXPECT_EQ(res->completed, 2u);
+  ASSERT_EQ(res->lost.size(), 1u);
+  EXPECT_EQ(res->lost[0] / storage::max_chain_length, b);
+  auto next = claim("u", 5);
+  ASSERT_EQ(next.size(), 2u);
+  EXPECT_EQ(request(a).jobs[1].state, storage::job_state::running);
+  EXPECT_EQ(request(c).jobs[1].state, storage::job_state::running);
+  EXPECT_EQ(request(b).jobs[1].state, storage::job_state::cancelled);
+}
+
+}  // namespace ab::testing
