@@ -190,6 +190,8 @@ class mysql_pool final : public connection_pool {
     sql_.for_update = " FOR UPDATE";
     sql_.for_update_skip_locked = " FOR UPDATE SKIP LOCKED";
     sql_.autoincrement_pk = "BIGINT NOT NULL AUTO_INCREMENT PRIMARY KEY";
+    sql_.bigint_pk = "BIGINT NOT NULL PRIMARY KEY";
+    sql_.by_primary_key = " FORCE INDEX (PRIMARY)";
     sql_.table_options = " ENGINE=InnoDB DEFAULT CHARSET=utf8mb4 COLLATE=utf8mb4_bin";
   }
 

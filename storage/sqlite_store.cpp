@@ -148,6 +148,9 @@ class sqlite_pool final : public connection_pool {
   explicit sqlite_pool(const std::string& path) : conn_(path) {
     sql_.name = "sqlite";
     sql_.autoincrement_pk = "INTEGER PRIMARY KEY AUTOINCREMENT";
+    // INTEGER PRIMARY KEY makes the id the rowid: lookups by id need no separate index.
+    sql_.bigint_pk = "INTEGER PRIMARY KEY";
+    sql_.by_primary_key = " NOT INDEXED";
   }
 
   pooled acquire() override {

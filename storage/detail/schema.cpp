@@ -17,7 +17,8 @@ struct index_def {
 
 struct table_def {
   std::string name;
-  /// Column definitions; `{pk}` stands for the dialect's auto-incremented primary key type.
+  /// Column definitions; `{pk}` stands for the dialect's auto-incremented primary key type,
+  /// `{id_pk}` for its assigned 64-bit primary key type.
   std::vector<std::string> columns;
   std::vector<index_def> indexes;
 };
@@ -53,7 +54,7 @@ const std::vector<migration>& migrations() {
            {"jobs",
             {// id = request_id * 64 + position: a chain's jobs are one id range and the next
              // job of a chain is id + 1.
-             "id BIGINT NOT NULL PRIMARY KEY", "request_id BIGINT NOT NULL",
+             "id {id_pk}", "request_id BIGINT NOT NULL",
              "position INT NOT NULL", "type VARCHAR(64) NOT NULL",
              "host VARCHAR(255) NOT NULL", "action VARCHAR(64) NOT NULL",
              "priority_class VARCHAR(32) NOT NULL", "state VARCHAR(16) NOT NULL",
@@ -111,7 +112,8 @@ std::string replace_all(std::string s, const std::string& from, const std::strin
 std::vector<std::string> create_statements(const table_def& t, const dialect& d) {
   std::string sql = "CREATE TABLE IF NOT EXISTS " + t.name + " (";
   for (std::size_t i = 0; i < t.columns.size(); ++i)
-    sql += (i ? ", " : "") + replace_all(t.columns[i], "{pk}", d.autoincrement_pk);
+    sql += (i ? ", " : "") + replace_all(replace_all(t.columns[i], "{pk}", d.autoincrement_pk),
+                                         "{id_pk}", d.bigint_pk);
   std::vector<std::string> out;
   if (d.name == "mysql") {
     for (const auto& ix : t.indexes)

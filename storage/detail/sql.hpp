@@ -80,6 +80,12 @@ struct dialect {
   std::string for_update_skip_locked;
   /// Column type of an auto-incremented 64-bit primary key.
   std::string autoincrement_pk;
+  /// Column type of a 64-bit primary key that the application assigns.
+  std::string bigint_pk;
+  /// Follows a table name to make the planner look rows up by primary key. Without it both
+  /// planners, lacking statistics, prefer an index on `state` for `id IN (…) AND state = …`
+  /// and scan every job in that state.
+  std::string by_primary_key;
   /// Appended to CREATE TABLE.
   std::string table_options;
   /// Prefix that inserts a row or, on a duplicate key, updates it: completed by the caller.

@@ -147,6 +147,7 @@ caf::expected<std::vector<submit_outcome>> sql_store::submit(
 std::vector<claimed_job> sql_store::claim_in(connection& c, const std::string& owner,
                                              const std::string& type, int max_jobs,
                                              time_ms lease_ms) {
+    const auto& by_pk = pool_->sql().by_primary_key;
     auto now = clock_->now();
     std::vector<claimed_job> jobs;
     {
@@ -188,7 +189,7 @@ std::vector<claimed_job> sql_store::claim_in(connection& c, const std::string& o
                "ELSE ? END WHERE id IN ",
                ids, {owner, token, now + lease_ms, now, now, lease_ms, now, now + lease_ms});
     if (!starting.empty())
-      execute_in(c, "UPDATE requests SET state = 'running', started_at = ? WHERE id IN ", starting,
+      execute_in(c, "UPDATE requests" + by_pk + " SET state = 'running', started_at = ? WHERE id IN ", starting,
                  {now}, " AND state = 'queued'");
     return jobs;
 }
@@ -229,6 +230,7 @@ complete_result sql_store::complete_in(connection& c, const std::vector<completi
     std::unordered_map<job_id, const completion*> wanted;
     for (const auto& d : done)
       if (wanted.emplace(d.job.id, &d).second) by_token[d.job.token].push_back(d.job.id);
+    const auto& by_pk = pool_->sql().by_primary_key;
     auto now = clock_->now();
     complete_result out;
     // Mark done what is still held under the caller's lease: the token fences out a worker
@@ -239,7 +241,7 @@ complete_result sql_store::complete_in(connection& c, const std::vector<completi
     const auto stamp = -new_token();
     for (const auto& [token, ids] : by_token) {
       auto changed = execute_in(c,
-                                "UPDATE jobs SET state = 'done', finished_at = ?, error = NULL, "
+                                "UPDATE jobs" + by_pk + " SET state = 'done', finished_at = ?, error = NULL, "
                                 "lease_expires_at = ? WHERE lease_token = ? AND state = 'running' "
                                 "AND id IN ",
                                 ids, {now, stamp, token});
@@ -266,14 +268,14 @@ complete_result sql_store::complete_in(connection& c, const std::vector<completi
     // (a chain's first job is never 'waiting'), so the update skips it.
     std::vector<std::int64_t> next;
     for (auto id : held) next.push_back(id + 1);
-    execute_in(c, "UPDATE jobs SET state = 'ready', not_before = ? WHERE state = 'waiting' AND id IN ",
+    execute_in(c, "UPDATE jobs" + by_pk + " SET state = 'ready', not_before = ? WHERE state = 'waiting' AND id IN ",
                next, {now});
     // A request is finished when the job just done is its last: id * 64 + chain_length - 1.
     for_each_run(held.size(), [&](std::size_t offset, std::size_t count) {
       args a{now};
       for (std::size_t i = 0; i < count; ++i) a.emplace_back(held[offset + i] / max_chain_length);
       append_ids(a, held, offset, count);
-      c.execute("UPDATE requests SET state = 'succeeded', active_host = NULL, finished_at = ? "
+      c.execute("UPDATE requests" + by_pk + " SET state = 'succeeded', active_host = NULL, finished_at = ? "
                 "WHERE id IN " + placeholders(count) + " AND id * " +
                     std::to_string(max_chain_length) + " + chain_length - 1 IN " +
                     placeholders(count) + " AND state IN ('queued', 'running')",
@@ -288,12 +290,13 @@ void sql_store::fail_chain(connection& c, job_id id, request_id req, const std::
   c.execute(
       "UPDATE jobs SET state = 'failed', error = ?, finished_at = ?, park_key = NULL WHERE id = ?",
       {reason, now, id});
+  const auto& by_pk = pool_->sql().by_primary_key;
   c.execute(
-      "UPDATE jobs SET state = 'cancelled', finished_at = ?, error = 'an earlier job failed' "
+      "UPDATE jobs" + by_pk + " SET state = 'cancelled', finished_at = ?, error = 'an earlier job failed' "
       "WHERE id BETWEEN ? AND ? AND state = 'waiting'",
       {now, first_job(req), last_job(req)});
   c.execute(
-      "UPDATE requests SET state = 'failed', error = ?, active_host = NULL, finished_at = ? "
+      "UPDATE requests" + by_pk + " SET state = 'failed', error = ?, active_host = NULL, finished_at = ? "
       "WHERE id = ? AND state IN ('queued', 'running')",
       {reason, now, req});
 }
@@ -302,7 +305,7 @@ caf::expected<fail_result> sql_store::fail(const job_lease& job, const std::stri
                                            bool retryable) {
   return transact("fail", [&](connection& c) -> caf::expected<fail_result> {
     auto now = clock_->now();
-    auto r = c.query("SELECT lease_token, attempts, max_attempts, type FROM jobs WHERE id = ? AND "
+    auto r = c.query("SELECT lease_token, attempts, max_attempts, type FROM jobs" + pool_->sql().by_primary_key + " WHERE id = ? AND "
                      "state = 'running'" +
                          pool_->sql().for_update,
                      {job.id});
@@ -333,7 +336,7 @@ caf::error sql_store::park(const job_lease& job, const std::string& event_key, t
   if (event_key.empty()) return make_error(errc::invalid_argument, "park needs an event key");
   auto res = transact("park", [&](connection& c) -> caf::expected<caf::unit_t> {
     auto now = clock_->now();
-    auto r = c.query("SELECT lease_token FROM jobs WHERE id = ? AND state = 'running'" +
+    auto r = c.query("SELECT lease_token FROM jobs" + pool_->sql().by_primary_key + " WHERE id = ? AND state = 'running'" +
                          pool_->sql().for_update,
                      {job.id});
     if (!r->next() || r->i64(0) != job.token)
@@ -392,7 +395,7 @@ caf::expected<std::size_t> sql_store::release(const std::vector<job_lease>& jobs
     std::size_t released = 0;
     for (const auto& j : jobs)
       released += c.execute(
-          "UPDATE jobs SET state = 'ready', attempts = attempts - 1, lease_expires_at = 0, "
+          "UPDATE jobs" + pool_->sql().by_primary_key + " SET state = 'ready', attempts = attempts - 1, lease_expires_at = 0, "
           "not_before = ? WHERE id = ? AND lease_token = ? AND state = 'running'",
           {now, j.id, j.token});
     return released;
@@ -466,7 +469,7 @@ caf::expected<request_state> sql_store::cancel(request_id id, const std::string&
       return make_error(errc::conflict, "request " + std::to_string(id) + " has already " +
                                             std::string{to_string(state)});
     auto why = "cancelled: " + reason;
-    c.execute("UPDATE jobs SET state = 'cancelled', finished_at = ?, error = ?, park_key = NULL "
+    c.execute("UPDATE jobs" + pool_->sql().by_primary_key + " SET state = 'cancelled', finished_at = ?, error = ?, park_key = NULL "
               "WHERE id BETWEEN ? AND ? AND state IN ('waiting', 'ready', 'running', 'parked')",
               {now, why, first_job(id), last_job(id)});
     c.execute("UPDATE requests SET state = 'cancelled', error = ?, active_host = NULL, "
