@@ -35,6 +35,13 @@ caf::error validate(const request_spec& s, const queue_policy& policy) {
   return caf::none;
 }
 
+/// The reason a request failed, naming the job that failed it.
+std::string failure_message(job_id id, const std::string& type, int attempts,
+                            const std::string& reason) {
+  return "job " + std::to_string(id % max_chain_length) + " (" + type + ") failed after " +
+         std::to_string(attempts) + " attempt(s): " + reason;
+}
+
 /// Appends the ids in `ids[offset, offset + count)` to `out`.
 void append_ids(args& out, const std::vector<std::int64_t>& ids, std::size_t offset,
                 std::size_t count) {
@@ -324,10 +331,8 @@ caf::expected<fail_result> sql_store::fail(const job_lease& job, const std::stri
                 {out.not_before, reason, job.id});
       return out;
     }
-    auto why = "job " + std::to_string(job.id % max_chain_length) + " (" + type + ") failed" +
-               (retryable ? " after " + std::to_string(attempts) + " attempt(s)" : "") + ": " +
-               reason;
-    fail_chain(c, job.id, job.id / max_chain_length, why, now);
+    fail_chain(c, job.id, job.id / max_chain_length,
+               failure_message(job.id, type, attempts, reason), now);
     return out;
   });
 }
@@ -418,7 +423,7 @@ caf::expected<recover_result> sql_store::recover(std::size_t limit) {
     struct stray {
       job_id id;
       int attempts, max_attempts;
-      std::string reason;
+      std::string type, why;
     };
     std::vector<stray> found;
     auto collect = [&](const std::string& where) {
@@ -431,9 +436,9 @@ caf::expected<recover_result> sql_store::recover(std::size_t limit) {
         std::string why = r->text(5) == "parked" ? "deadline passed while waiting for an event"
                           : r->i64(6) < now      ? "lease expired, its node stopped renewing"
                                                  : "deadline passed while running";
+        if (!r->is_null(4)) why += " (last held by " + r->text(4) + ")";
         found.push_back({r->i64(0), static_cast<int>(r->i64(1)), static_cast<int>(r->i64(2)),
-                         r->text(3) + ": " + why +
-                             (r->is_null(4) ? "" : " (held by " + r->text(4) + ")")});
+                         r->text(3), why});
       }
     };
     collect("state = 'running' AND due_at < ?");
@@ -443,13 +448,11 @@ caf::expected<recover_result> sql_store::recover(std::size_t limit) {
       if (s.attempts < s.max_attempts) {
         c.execute("UPDATE jobs SET state = 'ready', not_before = ?, lease_expires_at = 0, "
                   "deadline = 0, park_key = NULL, error = ? WHERE id = ?",
-                  {now + backoff(s.attempts), s.reason, s.id});
+                  {now + backoff(s.attempts), s.why, s.id});
         ++out.retried;
       } else {
         fail_chain(c, s.id, s.id / max_chain_length,
-                   "job " + std::to_string(s.id % max_chain_length) + " (" + s.reason + ") after " +
-                       std::to_string(s.attempts) + " attempt(s)",
-                   now);
+                   failure_message(s.id, s.type, s.attempts, s.why), now);
         ++out.failed;
       }
     }
