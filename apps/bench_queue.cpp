@@ -65,8 +65,9 @@ double queue_steps_per_s(detail::sql_store& store, const options& o, int workers
     specs.push_back(std::move(s));
   }
   for (std::size_t at = 0; at < specs.size(); at += 500) {
-    std::vector<request_spec> part(specs.begin() + static_cast<long>(at),
-                                   specs.begin() + static_cast<long>(std::min(at + 500, specs.size())));
+    std::vector<request_spec> part(
+        specs.begin() + static_cast<long>(at),
+        specs.begin() + static_cast<long>(std::min(at + 500, specs.size())));
     if (auto out = store.submit(part); !out) {
       std::fprintf(stderr, "submit failed: %s\n", message_of(out.error()).c_str());
       std::exit(1);
@@ -100,8 +101,9 @@ double queue_steps_per_s(detail::sql_store& store, const options& o, int workers
   });
   auto elapsed = seconds_since(t0);
   if (errors.load() > 0) std::fprintf(stderr, "  (%ld store errors)\n", errors.load());
-  std::fprintf(stderr, "  claims=%ld empty=%ld mean_batch=%.1f\n", claims.load(), empty_claims.load(),
-               static_cast<double>(total) / static_cast<double>(claims.load() - empty_claims.load()));
+  std::fprintf(
+      stderr, "  claims=%ld empty=%ld mean_batch=%.1f\n", claims.load(), empty_claims.load(),
+      static_cast<double>(total) / static_cast<double>(claims.load() - empty_claims.load()));
   return static_cast<double>(total) / elapsed;
 }
 
@@ -109,8 +111,10 @@ double queue_steps_per_s(detail::sql_store& store, const options& o, int workers
 double raw_updates_per_s(detail::connection_pool& pool, const options& o, int workers) {
   {
     auto c = pool.acquire();
-    c->exec_raw("CREATE TABLE IF NOT EXISTS bench_raw (id BIGINT NOT NULL PRIMARY KEY, "
-                "v BIGINT NOT NULL)" + pool.sql().table_options);
+    c->exec_raw(
+        "CREATE TABLE IF NOT EXISTS bench_raw (id BIGINT NOT NULL PRIMARY KEY, "
+        "v BIGINT NOT NULL)" +
+        pool.sql().table_options);
     c->begin();
     c->execute("DELETE FROM bench_raw", {});
     for (std::int64_t i = 0; i < 64 * 16; ++i)
@@ -193,13 +197,20 @@ int main(int argc, char** argv) {
       }
       return argv[++i];
     };
-    if (a == "--mysql") o.mysql_url = next();
-    else if (a == "--sqlite") o.sqlite_path = next();
-    else if (a == "--requests") o.requests = std::stoi(next());
-    else if (a == "--chain") o.chain = std::stoi(next());
-    else if (a == "--batch") o.batch = std::stoi(next());
-    else if (a == "--pool") o.pool = std::stoi(next());
-    else if (a == "--raw-seconds") o.raw_seconds = std::stod(next());
+    if (a == "--mysql")
+      o.mysql_url = next();
+    else if (a == "--sqlite")
+      o.sqlite_path = next();
+    else if (a == "--requests")
+      o.requests = std::stoi(next());
+    else if (a == "--chain")
+      o.chain = std::stoi(next());
+    else if (a == "--batch")
+      o.batch = std::stoi(next());
+    else if (a == "--pool")
+      o.pool = std::stoi(next());
+    else if (a == "--raw-seconds")
+      o.raw_seconds = std::stod(next());
     else if (a == "--workers") {
       o.workers.clear();
       auto list = next();
@@ -242,8 +253,9 @@ int main(int argc, char** argv) {
           return 1;
         }
         figures f{"mysql", w, queue_steps_per_s(*db.store, o, w), raw_updates_per_s(*db.raw, o, w)};
-        std::printf("queue backend=mysql workers=%d steps_per_s=%.0f raw_update_per_s=%.0f ratio=%.2f\n",
-                    w, f.steps, f.raw, f.steps / f.raw);
+        std::printf(
+            "queue backend=mysql workers=%d steps_per_s=%.0f raw_update_per_s=%.0f ratio=%.2f\n", w,
+            f.steps, f.raw, f.steps / f.raw);
         std::fflush(stdout);
         all.push_back(f);
         db = {};
@@ -262,8 +274,9 @@ int main(int argc, char** argv) {
         // The raw rate is measured on its own connection to the same file.
         auto raw_pool = detail::make_sqlite_pool(o.sqlite_path);
         figures f{"sqlite", w, steps, raw_updates_per_s(*raw_pool, o, w)};
-        std::printf("queue backend=sqlite workers=%d steps_per_s=%.0f raw_update_per_s=%.0f ratio=%.2f\n",
-                    w, f.steps, f.raw, f.steps / f.raw);
+        std::printf(
+            "queue backend=sqlite workers=%d steps_per_s=%.0f raw_update_per_s=%.0f ratio=%.2f\n",
+            w, f.steps, f.raw, f.steps / f.raw);
         std::fflush(stdout);
         all.push_back(f);
       }

@@ -1,8 +1,9 @@
 // ab-demo: a few seconds of a simulated site on the embedded store. Requests of three
 // priority classes run through the database queue: worker threads claim jobs by type, a
-// simulated installer wakes parked jobs, a flaky step retries with backoff, a straggler thread
-// recovers a job whose worker "crashed", and one request is cancelled. Until the node (actors)
-// and the BMC layer land, this is how the queue is shown working end to end.
+// simulated installer wakes parked jobs, two flaky BMCs make a step retry with backoff, a
+// straggler thread recovers a job whose worker "crashed", one install never calls back and
+// fails its request, and one request is cancelled. The outcome is the same on every run. Until the
+// node (actors) and the BMC layer land, this is how the queue is shown working end to end.
 
 #include <atomic>
 #include <chrono>
@@ -40,6 +41,7 @@ struct demo {
   std::mutex rng_mutex;
   std::mt19937 rng{42};
 
+  /// A random duration for a simulated BMC action.
   int roll(int lo, int hi) {
     std::lock_guard<std::mutex> guard{rng_mutex};
     return std::uniform_int_distribution<int>{lo, hi}(rng);
@@ -48,7 +50,6 @@ struct demo {
   /// A worker thread for one job type: claim, "act", complete, fail or park.
   void worker(const std::string& type, int index) {
     auto owner = "demo-node/" + type + "-" + std::to_string(index);
-    bool crashed_once = false;
     while (!stop) {
       auto jobs = db->claim(owner, type, 4, 1500);
       if (!jobs || jobs->empty()) {
@@ -57,17 +58,20 @@ struct demo {
       }
       std::vector<completion> done;
       for (const auto& j : *jobs) {
+        db->renew(owner, 1500);  // keep the batch's leases while working through it
         std::this_thread::sleep_for(std::chrono::milliseconds(roll(40, 160)));
-        if (type == "inventory" && roll(1, 100) <= 25) {
+        if (type == "inventory" && j.attempt == 1 &&
+            (j.host == "rack1-05" || j.host == "rack1-07")) {
           db->fail({j.id, j.lease_token}, "BMC answered 503 Service Unavailable", true);
         } else if (type == "install" && j.event.empty()) {
           // Start the OS install and wait for the installer's callback without a thread.
           db->park({j.id, j.lease_token}, "install-done:" + j.host, clock.now() + 2000);
-        } else if (type == "verify" && j.host == "rack2-07" && !crashed_once) {
-          // Simulate a worker that dies holding a job: its lease expires and recovery retries.
-          crashed_once = true;
+        } else if (type == "verify" && j.host == "rack2-07" && j.attempt == 1) {
+          // The worker dies holding the job and comes back under a new identity: nobody
+          // renews the old lease, so it expires and the straggler thread retries the job.
           std::printf("  ! worker %s \"crashes\" holding job %lld of %s\n", owner.c_str(),
                       static_cast<long long>(j.id), j.host.c_str());
+          owner += "+restarted";
         } else {
           done.push_back({{j.id, j.lease_token}, ""});
         }
@@ -129,7 +133,8 @@ int main(int argc, char** argv) {
   }
   demo d;
   d.db = std::move(*opened);
-  std::printf("ab-demo: embedded store %s (schema v%d)\n", opts.url.c_str(), d.db->schema_version());
+  std::printf("ab-demo: embedded store %s (schema v%d)\n", opts.url.c_str(),
+              d.db->schema_version());
 
   std::vector<host_record> hosts;
   for (int rack = 1; rack <= 2; ++rack)

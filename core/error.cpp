@@ -7,16 +7,26 @@ namespace ab {
 
 std::string to_string(errc x) {
   switch (x) {
-    case errc::none: return "none";
-    case errc::invalid_argument: return "invalid_argument";
-    case errc::not_found: return "not_found";
-    case errc::conflict: return "conflict";
-    case errc::host_busy: return "host_busy";
-    case errc::lease_lost: return "lease_lost";
-    case errc::store_unavailable: return "store_unavailable";
-    case errc::store_failure: return "store_failure";
-    case errc::schema_too_new: return "schema_too_new";
-    case errc::bad_config: return "bad_config";
+    case errc::none:
+      return "none";
+    case errc::invalid_argument:
+      return "invalid_argument";
+    case errc::not_found:
+      return "not_found";
+    case errc::conflict:
+      return "conflict";
+    case errc::host_busy:
+      return "host_busy";
+    case errc::lease_lost:
+      return "lease_lost";
+    case errc::store_unavailable:
+      return "store_unavailable";
+    case errc::store_failure:
+      return "store_failure";
+    case errc::schema_too_new:
+      return "schema_too_new";
+    case errc::bad_config:
+      return "bad_config";
   }
   return "unknown";
 }

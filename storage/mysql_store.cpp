@@ -45,9 +45,9 @@ db_error::kind classify(int code) {
 }
 
 [[noreturn]] void rethrow(const sql::SQLException& e, const std::string& context) {
-  throw db_error(classify(e.getErrorCode()), e.getErrorCode(),
-                 context + ": " + e.what() + " (MySQL error " + std::to_string(e.getErrorCode()) +
-                     ")");
+  throw db_error(
+      classify(e.getErrorCode()), e.getErrorCode(),
+      context + ": " + e.what() + " (MySQL error " + std::to_string(e.getErrorCode()) + ")");
 }
 
 /// Runs `fn`, turning Connector/C++ exceptions into db_error.
@@ -72,15 +72,16 @@ void ensure_thread_init() {
 class mysql_rows final : public rows {
  public:
   explicit mysql_rows(sql::ResultSet* rs) : rs_(rs) {}
-  bool next() override { return guarded("next row", [&] { return rs_->next(); }); }
+  bool next() override {
+    return guarded("next row", [&] { return rs_->next(); });
+  }
   bool is_null(int col) override { return rs_->isNull(static_cast<std::uint32_t>(col + 1)); }
   std::int64_t i64(int col) override {
     return guarded("read", [&] { return rs_->getInt64(static_cast<std::uint32_t>(col + 1)); });
   }
   std::string text(int col) override {
-    return guarded("read", [&] {
-      return std::string{rs_->getString(static_cast<std::uint32_t>(col + 1))};
-    });
+    return guarded(
+        "read", [&] { return std::string{rs_->getString(static_cast<std::uint32_t>(col + 1))}; });
   }
 
  private:
@@ -127,15 +128,13 @@ class mysql_connection final : public connection {
   }
 
   std::uint64_t execute(const std::string& sql, const std::vector<value>& args) override {
-    return guarded(sql, [&] {
-      return static_cast<std::uint64_t>(prepare(sql, args).executeUpdate());
-    });
+    return guarded(sql,
+                   [&] { return static_cast<std::uint64_t>(prepare(sql, args).executeUpdate()); });
   }
 
   std::unique_ptr<rows> query(const std::string& sql, const std::vector<value>& args) override {
-    return guarded(sql, [&] {
-      return std::make_unique<mysql_rows>(prepare(sql, args).executeQuery());
-    });
+    return guarded(sql,
+                   [&] { return std::make_unique<mysql_rows>(prepare(sql, args).executeQuery()); });
   }
 
   void exec_raw(const std::string& sql) override {
@@ -170,9 +169,12 @@ class mysql_connection final : public connection {
       std::visit(
           [&](const auto& v) {
             using T = std::decay_t<decltype(v)>;
-            if constexpr (std::is_same_v<T, std::nullptr_t>) stmt->setNull(idx, 0);
-            else if constexpr (std::is_same_v<T, std::int64_t>) stmt->setInt64(idx, v);
-            else stmt->setString(idx, sql::SQLString{v});
+            if constexpr (std::is_same_v<T, std::nullptr_t>)
+              stmt->setNull(idx, 0);
+            else if constexpr (std::is_same_v<T, std::int64_t>)
+              stmt->setInt64(idx, v);
+            else
+              stmt->setString(idx, sql::SQLString{v});
           },
           args[i]);
     }
@@ -235,8 +237,10 @@ class mysql_pool final : public connection_pool {
     return pooled{c, [this](connection* conn, bool broken) {
                     std::unique_ptr<mysql_connection> owned{static_cast<mysql_connection*>(conn)};
                     std::lock_guard<std::mutex> guard{mutex_};
-                    if (broken) --open_;
-                    else idle_.push_back(std::move(owned));
+                    if (broken)
+                      --open_;
+                    else
+                      idle_.push_back(std::move(owned));
                     cv_.notify_one();
                   }};
   }
@@ -289,8 +293,8 @@ std::unique_ptr<connection_pool> make_mysql_pool(const mysql_target& target, std
 caf::expected<mysql_target> parse_mysql_url(const std::string& url) {
   auto bad = [&](const std::string& why) {
     // Never echo the URL: it carries the password.
-    return make_error(errc::bad_config, "invalid MySQL URL: " + why +
-                                            " (expected mysql://USER:PASS@HOST[:PORT]/DB)");
+    return make_error(errc::bad_config,
+                      "invalid MySQL URL: " + why + " (expected mysql://USER:PASS@HOST[:PORT]/DB)");
   };
   const std::string scheme = "mysql://";
   if (url.rfind(scheme, 0) != 0) return bad("it does not start with mysql://");
@@ -318,7 +322,8 @@ caf::expected<mysql_target> parse_mysql_url(const std::string& url) {
   if (t.host.empty()) return bad("empty host");
   if (pc != std::string::npos) {
     auto port = hostport.substr(pc + 1);
-    if (port.empty() || port.size() > 5 || port.find_first_not_of("0123456789") != std::string::npos)
+    if (port.empty() || port.size() > 5 ||
+        port.find_first_not_of("0123456789") != std::string::npos)
       return bad("port is not a number");
     t.port = std::stoi(port);
     if (t.port < 1 || t.port > 65535) return bad("port out of range");
@@ -331,8 +336,8 @@ caf::expected<std::unique_ptr<store>> open_mysql_store(const mysql_target& targe
                                                        std::shared_ptr<const ab::clock> clk,
                                                        queue_policy policy) {
   if (pool_size < 1) return make_error(errc::bad_config, "MySQL pool size must be at least 1");
-  auto s = std::make_unique<sql_store>(make_mysql_pool(target, pool_size),
-                                       std::move(clk), std::move(policy));
+  auto s = std::make_unique<sql_store>(make_mysql_pool(target, pool_size), std::move(clk),
+                                       std::move(policy));
   if (auto err = s->open()) return err;
   return std::unique_ptr<store>{std::move(s)};
 }

@@ -23,7 +23,8 @@ using namespace detail;
 [[noreturn]] void raise(sqlite3* db, int rc, const std::string& context) {
   auto primary = rc & 0xff;
   auto kind = db_error::kind::other;
-  if (primary == SQLITE_BUSY || primary == SQLITE_LOCKED) kind = db_error::kind::transient;
+  if (primary == SQLITE_BUSY || primary == SQLITE_LOCKED)
+    kind = db_error::kind::transient;
   else if (rc == SQLITE_CONSTRAINT_UNIQUE || rc == SQLITE_CONSTRAINT_PRIMARYKEY)
     kind = db_error::kind::duplicate;
   throw db_error(kind, rc, context + ": " + (db ? sqlite3_errmsg(db) : sqlite3_errstr(rc)));
@@ -56,9 +57,9 @@ class sqlite_rows final : public rows {
 class sqlite_connection final : public connection {
  public:
   explicit sqlite_connection(const std::string& path) {
-    auto rc = sqlite3_open_v2(path.c_str(), &db_,
-                              SQLITE_OPEN_READWRITE | SQLITE_OPEN_CREATE | SQLITE_OPEN_NOMUTEX,
-                              nullptr);
+    auto rc =
+        sqlite3_open_v2(path.c_str(), &db_,
+                        SQLITE_OPEN_READWRITE | SQLITE_OPEN_CREATE | SQLITE_OPEN_NOMUTEX, nullptr);
     if (rc != SQLITE_OK) {
       std::string why = db_ ? sqlite3_errmsg(db_) : sqlite3_errstr(rc);
       sqlite3_close(db_);
@@ -103,9 +104,8 @@ class sqlite_connection final : public connection {
       std::string why = err ? err : sqlite3_errstr(rc);
       sqlite3_free(err);
       auto primary = rc & 0xff;
-      throw db_error(primary == SQLITE_BUSY || primary == SQLITE_LOCKED
-                         ? db_error::kind::transient
-                         : db_error::kind::other,
+      throw db_error(primary == SQLITE_BUSY || primary == SQLITE_LOCKED ? db_error::kind::transient
+                                                                        : db_error::kind::other,
                      rc, sql + ": " + why);
     }
   }
@@ -129,8 +129,10 @@ class sqlite_connection final : public connection {
       std::visit(
           [&](const auto& v) {
             using T = std::decay_t<decltype(v)>;
-            if constexpr (std::is_same_v<T, std::nullptr_t>) sqlite3_bind_null(stmt, idx);
-            else if constexpr (std::is_same_v<T, std::int64_t>) sqlite3_bind_int64(stmt, idx, v);
+            if constexpr (std::is_same_v<T, std::nullptr_t>)
+              sqlite3_bind_null(stmt, idx);
+            else if constexpr (std::is_same_v<T, std::int64_t>)
+              sqlite3_bind_int64(stmt, idx, v);
             else
               sqlite3_bind_text(stmt, idx, v.data(), static_cast<int>(v.size()), SQLITE_TRANSIENT);
           },
@@ -184,8 +186,7 @@ caf::expected<std::unique_ptr<store>> open_sqlite_store(const std::string& path,
     auto parent = std::filesystem::path(path).parent_path();
     std::error_code ec;
     if (!parent.empty()) std::filesystem::create_directories(parent, ec);
-    auto s = std::make_unique<sql_store>(make_sqlite_pool(path), std::move(clk),
-                                         std::move(policy));
+    auto s = std::make_unique<sql_store>(make_sqlite_pool(path), std::move(clk), std::move(policy));
     if (auto err = s->open()) return err;
     return std::unique_ptr<store>{std::move(s)};
   } catch (const db_error& e) {

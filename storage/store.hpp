@@ -34,8 +34,8 @@ class store {
   /// Claims up to `max_jobs` claimable jobs of `type` for `owner`, in queue order (virtual
   /// deadline, then id), each under a lease that expires after `lease_ms`.
   virtual caf::expected<std::vector<claimed_job>> claim(const std::string& owner,
-                                                        const std::string& type,
-                                                        int max_jobs, time_ms lease_ms) = 0;
+                                                        const std::string& type, int max_jobs,
+                                                        time_ms lease_ms) = 0;
 
   /// Marks jobs done and readies the next job of each chain in the same transaction; the last
   /// job of a chain completes its request. A job whose lease is gone is left alone and listed.
@@ -54,8 +54,7 @@ class store {
                                           bool retryable) = 0;
 
   /// Parks a running job until `wake(event_key)` or `deadline`; it holds no worker meanwhile.
-  virtual caf::error park(const job_lease& job, const std::string& event_key,
-                          time_ms deadline) = 0;
+  virtual caf::error park(const job_lease& job, const std::string& event_key, time_ms deadline) = 0;
 
   /// Makes the job parked on `event_key` claimable again, carrying `payload`; false if none.
   virtual caf::expected<bool> wake(const std::string& event_key, const std::string& payload) = 0;

@@ -43,8 +43,12 @@ std::optional<E> parse(const Table& table, const std::string& s) {
 
 }  // namespace
 
-const char* to_string(request_state x) { return name_of(request_names, x); }
-const char* to_string(job_state x) { return name_of(job_names, x); }
+const char* to_string(request_state x) {
+  return name_of(request_names, x);
+}
+const char* to_string(job_state x) {
+  return name_of(job_names, x);
+}
 
 std::optional<request_state> parse_request_state(const std::string& s) {
   return parse<request_state>(request_names, s);

@@ -54,21 +54,19 @@ const std::vector<migration>& migrations() {
            {"jobs",
             {// id = request_id * 64 + position: a chain's jobs are one id range and the next
              // job of a chain is id + 1.
-             "id {id_pk}", "request_id BIGINT NOT NULL",
-             "position INT NOT NULL", "type VARCHAR(64) NOT NULL",
-             "host VARCHAR(255) NOT NULL", "action VARCHAR(64) NOT NULL",
-             "priority_class VARCHAR(32) NOT NULL", "state VARCHAR(16) NOT NULL",
-             "attempts INT NOT NULL DEFAULT 0", "max_attempts INT NOT NULL",
-             "timeout_ms BIGINT NOT NULL DEFAULT 0",
+             "id {id_pk}", "request_id BIGINT NOT NULL", "position INT NOT NULL",
+             "type VARCHAR(64) NOT NULL", "host VARCHAR(255) NOT NULL",
+             "action VARCHAR(64) NOT NULL", "priority_class VARCHAR(32) NOT NULL",
+             "state VARCHAR(16) NOT NULL", "attempts INT NOT NULL DEFAULT 0",
+             "max_attempts INT NOT NULL", "timeout_ms BIGINT NOT NULL DEFAULT 0",
              // Queue order: submission time minus the priority class's credit.
              "vdeadline BIGINT NOT NULL", "not_before BIGINT NOT NULL DEFAULT 0",
              "lease_owner VARCHAR(128) NULL", "lease_token BIGINT NOT NULL DEFAULT 0",
              "lease_expires_at BIGINT NOT NULL DEFAULT 0", "deadline BIGINT NOT NULL DEFAULT 0",
              // When recovery must look at a running or parked job: the earlier of its lease
              // expiry and its deadline. One index on it serves every recovery query.
-             "due_at BIGINT NOT NULL DEFAULT 0",
-             "park_key VARCHAR(255) NULL", "event TEXT NULL", "result TEXT NULL",
-             "error TEXT NULL", "started_at BIGINT NOT NULL DEFAULT 0",
+             "due_at BIGINT NOT NULL DEFAULT 0", "park_key VARCHAR(255) NULL", "event TEXT NULL",
+             "result TEXT NULL", "error TEXT NULL", "started_at BIGINT NOT NULL DEFAULT 0",
              "finished_at BIGINT NOT NULL DEFAULT 0"},
             // Few indexes on purpose: every state change rewrites each index that holds
             // `state`, and the claim/complete path is the hot one.
@@ -92,8 +90,8 @@ const std::vector<migration>& migrations() {
             {}},
            {"audit",
             {"id {pk}", "at BIGINT NOT NULL", "actor VARCHAR(255) NOT NULL",
-             "source VARCHAR(255) NOT NULL", "action VARCHAR(128) NOT NULL",
-             "target TEXT NOT NULL", "decision VARCHAR(32) NOT NULL", "detail TEXT NOT NULL"},
+             "source VARCHAR(255) NOT NULL", "action VARCHAR(128) NOT NULL", "target TEXT NOT NULL",
+             "decision VARCHAR(32) NOT NULL", "detail TEXT NOT NULL"},
             {{"audit_actor", "actor, id"}, {"audit_at", "at"}}},
        }},
   };
@@ -123,8 +121,8 @@ std::vector<std::string> create_statements(const table_def& t, const dialect& d)
   } else {
     out.push_back(sql + ")" + d.table_options);
     for (const auto& ix : t.indexes)
-      out.push_back(std::string{"CREATE "} + (ix.unique ? "UNIQUE " : "") +
-                    "INDEX IF NOT EXISTS " + ix.name + " ON " + t.name + " (" + ix.columns + ")");
+      out.push_back(std::string{"CREATE "} + (ix.unique ? "UNIQUE " : "") + "INDEX IF NOT EXISTS " +
+                    ix.name + " ON " + t.name + " (" + ix.columns + ")");
   }
   return out;
 }
@@ -136,7 +134,9 @@ int current_version(connection& c) {
 
 }  // namespace
 
-int latest_schema_version() { return migrations().back().version; }
+int latest_schema_version() {
+  return migrations().back().version;
+}
 
 caf::expected<int> migrate(connection_pool& pool, time_ms now) {
   auto c = pool.acquire();

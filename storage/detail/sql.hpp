@@ -27,7 +27,8 @@ class db_error : public std::runtime_error {
     /// Anything else: retrying will not help.
     other,
   };
-  db_error(kind k, int code, const std::string& what) : std::runtime_error(what), kind_(k), code_(code) {}
+  db_error(kind k, int code, const std::string& what)
+      : std::runtime_error(what), kind_(k), code_(code) {}
   kind what_kind() const { return kind_; }
   int code() const { return code_; }
 
@@ -99,7 +100,8 @@ class pooled {
   pooled(connection* c, std::function<void(connection*, bool)> give_back)
       : conn_(c), give_back_(std::move(give_back)) {}
   pooled(pooled&& other) noexcept
-      : conn_(std::exchange(other.conn_, nullptr)), give_back_(std::move(other.give_back_)),
+      : conn_(std::exchange(other.conn_, nullptr)),
+        give_back_(std::move(other.give_back_)),
         broken_(other.broken_) {}
   pooled(const pooled&) = delete;
   pooled& operator=(const pooled&) = delete;

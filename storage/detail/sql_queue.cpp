@@ -12,8 +12,12 @@ namespace {
 
 using args = std::vector<value>;
 
-std::int64_t first_job(request_id r) { return r * max_chain_length; }
-std::int64_t last_job(request_id r) { return r * max_chain_length + max_chain_length - 1; }
+std::int64_t first_job(request_id r) {
+  return r * max_chain_length;
+}
+std::int64_t last_job(request_id r) {
+  return r * max_chain_length + max_chain_length - 1;
+}
 
 caf::error validate(const request_spec& s, const queue_policy& policy) {
   auto bad = [&](const std::string& why) {
@@ -75,12 +79,13 @@ caf::expected<std::vector<submit_outcome>> sql_store::submit(
     // A key seen before returns its request (or a conflict if what was asked differs).
     for (std::size_t i = 0; i < specs.size(); ++i) {
       if (specs[i].idempotency_key.empty()) continue;
-      auto r = c.query("SELECT id, fingerprint FROM requests WHERE idempotency_key = ? AND host = ?",
-                       {specs[i].idempotency_key, specs[i].host});
+      auto r =
+          c.query("SELECT id, fingerprint FROM requests WHERE idempotency_key = ? AND host = ?",
+                  {specs[i].idempotency_key, specs[i].host});
       if (!r->next()) continue;
       out[i].id = r->i64(0);
       out[i].what = r->text(1) == specs[i].fingerprint ? submit_outcome::status::existing
-                                                         : submit_outcome::status::key_conflict;
+                                                       : submit_outcome::status::key_conflict;
       settled[i] = true;
     }
     // Hosts that already have an active request are refused, also within this batch.
@@ -140,10 +145,9 @@ caf::expected<std::vector<submit_outcome>> sql_store::submit(
         sql += n ? ", (?,?,?,?,?,?,?,?,?,?,?,?)" : "(?,?,?,?,?,?,?,?,?,?,?,?)";
         a.insert(a.end(),
                  {first_job(row.req) + static_cast<std::int64_t>(row.pos), row.req,
-                  static_cast<std::int64_t>(row.pos), j.type, s.host, s.action,
-                  s.priority_class, std::string{row.pos == 0 ? "ready" : "waiting"},
-                  std::int64_t{j.max_attempts}, j.timeout_ms,
-                  now - policy_.class_credit_ms.at(s.priority_class), now});
+                  static_cast<std::int64_t>(row.pos), j.type, s.host, s.action, s.priority_class,
+                  std::string{row.pos == 0 ? "ready" : "waiting"}, std::int64_t{j.max_attempts},
+                  j.timeout_ms, now - policy_.class_credit_ms.at(s.priority_class), now});
       }
       c.execute(sql, a);
     });
@@ -154,51 +158,51 @@ caf::expected<std::vector<submit_outcome>> sql_store::submit(
 std::vector<claimed_job> sql_store::claim_in(connection& c, const std::string& owner,
                                              const std::string& type, int max_jobs,
                                              time_ms lease_ms) {
-    const auto& by_pk = pool_->sql().by_primary_key;
-    auto now = clock_->now();
-    std::vector<claimed_job> jobs;
-    {
-      auto r = c.query(
-          "SELECT id, request_id, position, host, action, attempts, max_attempts, timeout_ms, "
-          "event FROM jobs WHERE type = ? AND state = 'ready' AND not_before <= ? "
-          "ORDER BY vdeadline, id LIMIT ?" +
-              pool_->sql().for_update_skip_locked,
-          {type, now, std::int64_t{max_jobs}});
-      while (r->next()) {
-        claimed_job j;
-        j.id = r->i64(0);
-        j.request = r->i64(1);
-        j.position = static_cast<int>(r->i64(2));
-        j.type = type;
-        j.host = r->text(3);
-        j.action = r->text(4);
-        j.attempt = static_cast<int>(r->i64(5)) + 1;
-        j.max_attempts = static_cast<int>(r->i64(6));
-        auto timeout = r->i64(7);
-        j.deadline = timeout > 0 ? now + timeout : 0;
-        j.event = r->text(8);
-        jobs.push_back(std::move(j));
-      }
+  const auto& by_pk = pool_->sql().by_primary_key;
+  auto now = clock_->now();
+  std::vector<claimed_job> jobs;
+  {
+    auto r = c.query(
+        "SELECT id, request_id, position, host, action, attempts, max_attempts, timeout_ms, "
+        "event FROM jobs WHERE type = ? AND state = 'ready' AND not_before <= ? "
+        "ORDER BY vdeadline, id LIMIT ?" +
+            pool_->sql().for_update_skip_locked,
+        {type, now, std::int64_t{max_jobs}});
+    while (r->next()) {
+      claimed_job j;
+      j.id = r->i64(0);
+      j.request = r->i64(1);
+      j.position = static_cast<int>(r->i64(2));
+      j.type = type;
+      j.host = r->text(3);
+      j.action = r->text(4);
+      j.attempt = static_cast<int>(r->i64(5)) + 1;
+      j.max_attempts = static_cast<int>(r->i64(6));
+      auto timeout = r->i64(7);
+      j.deadline = timeout > 0 ? now + timeout : 0;
+      j.event = r->text(8);
+      jobs.push_back(std::move(j));
     }
-    if (jobs.empty()) return jobs;
-    auto token = new_token();
-    std::vector<std::int64_t> ids, starting;
-    for (auto& j : jobs) {
-      j.lease_token = token;
-      ids.push_back(j.id);
-      if (j.position == 0 && j.attempt == 1) starting.push_back(j.request);
-    }
-    execute_in(c,
-               "UPDATE jobs SET state = 'running', lease_owner = ?, lease_token = ?, "
-               "lease_expires_at = ?, attempts = attempts + 1, started_at = ?, "
-               "deadline = CASE WHEN timeout_ms > 0 THEN ? + timeout_ms ELSE 0 END, "
-               "due_at = CASE WHEN timeout_ms > 0 AND timeout_ms < ? THEN ? + timeout_ms "
-               "ELSE ? END WHERE id IN ",
-               ids, {owner, token, now + lease_ms, now, now, lease_ms, now, now + lease_ms});
-    if (!starting.empty())
-      execute_in(c, "UPDATE requests" + by_pk + " SET state = 'running', started_at = ? WHERE id IN ", starting,
-                 {now}, " AND state = 'queued'");
-    return jobs;
+  }
+  if (jobs.empty()) return jobs;
+  auto token = new_token();
+  std::vector<std::int64_t> ids, starting;
+  for (auto& j : jobs) {
+    j.lease_token = token;
+    ids.push_back(j.id);
+    if (j.position == 0 && j.attempt == 1) starting.push_back(j.request);
+  }
+  execute_in(c,
+             "UPDATE jobs SET state = 'running', lease_owner = ?, lease_token = ?, "
+             "lease_expires_at = ?, attempts = attempts + 1, started_at = ?, "
+             "deadline = CASE WHEN timeout_ms > 0 THEN ? + timeout_ms ELSE 0 END, "
+             "due_at = CASE WHEN timeout_ms > 0 AND timeout_ms < ? THEN ? + timeout_ms "
+             "ELSE ? END WHERE id IN ",
+             ids, {owner, token, now + lease_ms, now, now, lease_ms, now, now + lease_ms});
+  if (!starting.empty())
+    execute_in(c, "UPDATE requests" + by_pk + " SET state = 'running', started_at = ? WHERE id IN ",
+               starting, {now}, " AND state = 'queued'");
+  return jobs;
 }
 
 caf::expected<std::vector<claimed_job>> sql_store::claim(const std::string& owner,
@@ -232,64 +236,69 @@ caf::expected<complete_result> sql_store::complete(const std::vector<completion>
 }
 
 complete_result sql_store::complete_in(connection& c, const std::vector<completion>& done) {
-    // Group the jobs by lease token (one claim hands one token to its whole batch).
-    std::unordered_map<std::int64_t, std::vector<std::int64_t>> by_token;
-    std::unordered_map<job_id, const completion*> wanted;
-    for (const auto& d : done)
-      if (wanted.emplace(d.job.id, &d).second) by_token[d.job.token].push_back(d.job.id);
-    const auto& by_pk = pool_->sql().by_primary_key;
-    auto now = clock_->now();
-    complete_result out;
-    // Mark done what is still held under the caller's lease: the token fences out a worker
-    // whose lease expired or whose request was cancelled.
-    std::vector<std::int64_t> held;
-    // A done job's lease expiry means nothing any more; it takes a stamp unique to this call,
-    // so that when some jobs were lost the ones this call finished can be told apart.
-    const auto stamp = -new_token();
-    for (const auto& [token, ids] : by_token) {
-      auto changed = execute_in(c,
-                                "UPDATE jobs" + by_pk + " SET state = 'done', finished_at = ?, error = NULL, "
-                                "lease_expires_at = ? WHERE lease_token = ? AND state = 'running' "
-                                "AND id IN ",
-                                ids, {now, stamp, token});
-      if (changed == ids.size()) {
-        held.insert(held.end(), ids.begin(), ids.end());
-        continue;
-      }
-      std::unordered_set<job_id> mine;
-      for_each_run(ids.size(), [&](std::size_t offset, std::size_t count) {
-        args a{stamp};
-        append_ids(a, ids, offset, count);
-        auto r = c.query("SELECT id FROM jobs WHERE lease_expires_at = ? AND id IN " +
-                             placeholders(count),
-                         a);
-        while (r->next()) mine.insert(r->i64(0));
-      });
-      for (auto id : ids) (mine.count(id) ? held : out.lost).push_back(id);
+  // Group the jobs by lease token (one claim hands one token to its whole batch).
+  std::unordered_map<std::int64_t, std::vector<std::int64_t>> by_token;
+  std::unordered_map<job_id, const completion*> wanted;
+  for (const auto& d : done)
+    if (wanted.emplace(d.job.id, &d).second) by_token[d.job.token].push_back(d.job.id);
+  const auto& by_pk = pool_->sql().by_primary_key;
+  auto now = clock_->now();
+  complete_result out;
+  // Mark done what is still held under the caller's lease: the token fences out a worker
+  // whose lease expired or whose request was cancelled.
+  std::vector<std::int64_t> held;
+  // A done job's lease expiry means nothing any more; it takes a stamp unique to this call,
+  // so that when some jobs were lost the ones this call finished can be told apart.
+  const auto stamp = -new_token();
+  for (const auto& [token, ids] : by_token) {
+    auto changed =
+        execute_in(c,
+                   "UPDATE jobs" + by_pk +
+                       " SET state = 'done', finished_at = ?, error = NULL, "
+                       "lease_expires_at = ? WHERE lease_token = ? AND state = 'running' "
+                       "AND id IN ",
+                   ids, {now, stamp, token});
+    if (changed == ids.size()) {
+      held.insert(held.end(), ids.begin(), ids.end());
+      continue;
     }
-    if (held.empty()) return out;
-    for (auto id : held)
-      if (const auto* d = wanted.at(id); !d->result.empty())
-        c.execute("UPDATE jobs SET result = ? WHERE id = ?", {d->result, id});
-    // The next job of each chain is id + 1. Past a chain's last job there is no waiting job
-    // (a chain's first job is never 'waiting'), so the update skips it.
-    std::vector<std::int64_t> next;
-    for (auto id : held) next.push_back(id + 1);
-    execute_in(c, "UPDATE jobs" + by_pk + " SET state = 'ready', not_before = ? WHERE state = 'waiting' AND id IN ",
-               next, {now});
-    // A request is finished when the job just done is its last: id * 64 + chain_length - 1.
-    for_each_run(held.size(), [&](std::size_t offset, std::size_t count) {
-      args a{now};
-      for (std::size_t i = 0; i < count; ++i) a.emplace_back(held[offset + i] / max_chain_length);
-      append_ids(a, held, offset, count);
-      c.execute("UPDATE requests" + by_pk + " SET state = 'succeeded', active_host = NULL, finished_at = ? "
-                "WHERE id IN " + placeholders(count) + " AND id * " +
-                    std::to_string(max_chain_length) + " + chain_length - 1 IN " +
-                    placeholders(count) + " AND state IN ('queued', 'running')",
-                a);
+    std::unordered_set<job_id> mine;
+    for_each_run(ids.size(), [&](std::size_t offset, std::size_t count) {
+      args a{stamp};
+      append_ids(a, ids, offset, count);
+      auto r = c.query(
+          "SELECT id FROM jobs WHERE lease_expires_at = ? AND id IN " + placeholders(count), a);
+      while (r->next()) mine.insert(r->i64(0));
     });
-    out.completed = held.size();
-    return out;
+    for (auto id : ids) (mine.count(id) ? held : out.lost).push_back(id);
+  }
+  if (held.empty()) return out;
+  for (auto id : held)
+    if (const auto* d = wanted.at(id); !d->result.empty())
+      c.execute("UPDATE jobs SET result = ? WHERE id = ?", {d->result, id});
+  // The next job of each chain is id + 1. Past a chain's last job there is no waiting job
+  // (a chain's first job is never 'waiting'), so the update skips it.
+  std::vector<std::int64_t> next;
+  for (auto id : held) next.push_back(id + 1);
+  execute_in(c,
+             "UPDATE jobs" + by_pk +
+                 " SET state = 'ready', not_before = ? WHERE state = 'waiting' AND id IN ",
+             next, {now});
+  // A request is finished when the job just done is its last: id * 64 + chain_length - 1.
+  for_each_run(held.size(), [&](std::size_t offset, std::size_t count) {
+    args a{now};
+    for (std::size_t i = 0; i < count; ++i) a.emplace_back(held[offset + i] / max_chain_length);
+    append_ids(a, held, offset, count);
+    c.execute("UPDATE requests" + by_pk +
+                  " SET state = 'succeeded', active_host = NULL, finished_at = ? "
+                  "WHERE id IN " +
+                  placeholders(count) + " AND id * " + std::to_string(max_chain_length) +
+                  " + chain_length - 1 IN " + placeholders(count) +
+                  " AND state IN ('queued', 'running')",
+              a);
+  });
+  out.completed = held.size();
+  return out;
 }
 
 void sql_store::fail_chain(connection& c, job_id id, request_id req, const std::string& reason,
@@ -298,22 +307,24 @@ void sql_store::fail_chain(connection& c, job_id id, request_id req, const std::
       "UPDATE jobs SET state = 'failed', error = ?, finished_at = ?, park_key = NULL WHERE id = ?",
       {reason, now, id});
   const auto& by_pk = pool_->sql().by_primary_key;
-  c.execute(
-      "UPDATE jobs" + by_pk + " SET state = 'cancelled', finished_at = ?, error = 'an earlier job failed' "
-      "WHERE id BETWEEN ? AND ? AND state = 'waiting'",
-      {now, first_job(req), last_job(req)});
-  c.execute(
-      "UPDATE requests" + by_pk + " SET state = 'failed', error = ?, active_host = NULL, finished_at = ? "
-      "WHERE id = ? AND state IN ('queued', 'running')",
-      {reason, now, req});
+  c.execute("UPDATE jobs" + by_pk +
+                " SET state = 'cancelled', finished_at = ?, error = 'an earlier job failed' "
+                "WHERE id BETWEEN ? AND ? AND state = 'waiting'",
+            {now, first_job(req), last_job(req)});
+  c.execute("UPDATE requests" + by_pk +
+                " SET state = 'failed', error = ?, active_host = NULL, finished_at = ? "
+                "WHERE id = ? AND state IN ('queued', 'running')",
+            {reason, now, req});
 }
 
 caf::expected<fail_result> sql_store::fail(const job_lease& job, const std::string& reason,
                                            bool retryable) {
   return transact("fail", [&](connection& c) -> caf::expected<fail_result> {
     auto now = clock_->now();
-    auto r = c.query("SELECT lease_token, attempts, max_attempts, type FROM jobs" + pool_->sql().by_primary_key + " WHERE id = ? AND "
-                     "state = 'running'" +
+    auto r = c.query("SELECT lease_token, attempts, max_attempts, type FROM jobs" +
+                         pool_->sql().by_primary_key +
+                         " WHERE id = ? AND "
+                         "state = 'running'" +
                          pool_->sql().for_update,
                      {job.id});
     if (!r->next() || r->i64(0) != job.token)
@@ -326,9 +337,10 @@ caf::expected<fail_result> sql_store::fail(const job_lease& job, const std::stri
     if (retryable && attempts < max_attempts) {
       out.retrying = true;
       out.not_before = now + backoff(attempts);
-      c.execute("UPDATE jobs SET state = 'ready', not_before = ?, lease_expires_at = 0, error = ? "
-                "WHERE id = ?",
-                {out.not_before, reason, job.id});
+      c.execute(
+          "UPDATE jobs SET state = 'ready', not_before = ?, lease_expires_at = 0, error = ? "
+          "WHERE id = ?",
+          {out.not_before, reason, job.id});
       return out;
     }
     fail_chain(c, job.id, job.id / max_chain_length,
@@ -341,8 +353,8 @@ caf::error sql_store::park(const job_lease& job, const std::string& event_key, t
   if (event_key.empty()) return make_error(errc::invalid_argument, "park needs an event key");
   auto res = transact("park", [&](connection& c) -> caf::expected<caf::unit_t> {
     auto now = clock_->now();
-    auto r = c.query("SELECT lease_token FROM jobs" + pool_->sql().by_primary_key + " WHERE id = ? AND state = 'running'" +
-                         pool_->sql().for_update,
+    auto r = c.query("SELECT lease_token FROM jobs" + pool_->sql().by_primary_key +
+                         " WHERE id = ? AND state = 'running'" + pool_->sql().for_update,
                      {job.id});
     if (!r->next() || r->i64(0) != job.token)
       return make_error(errc::lease_lost, "job " + std::to_string(job.id) + " is no longer held");
@@ -353,22 +365,24 @@ caf::error sql_store::park(const job_lease& job, const std::string& event_key, t
                                             std::to_string(taken->i64(0)));
     taken.reset();
     // The event may have come before the job parked (a fast installer): take it at once.
-    auto early = c.query("SELECT payload FROM pending_events WHERE event_key = ?" +
-                             pool_->sql().for_update,
-                         {event_key});
+    auto early =
+        c.query("SELECT payload FROM pending_events WHERE event_key = ?" + pool_->sql().for_update,
+                {event_key});
     if (early->next()) {
       auto payload = early->text(0);
       early.reset();
       c.execute("DELETE FROM pending_events WHERE event_key = ?", {event_key});
-      c.execute("UPDATE jobs SET state = 'ready', not_before = ?, lease_expires_at = 0, "
-                "event = ?, deadline = 0 WHERE id = ?",
-                {now, payload, job.id});
+      c.execute(
+          "UPDATE jobs SET state = 'ready', not_before = ?, lease_expires_at = 0, "
+          "event = ?, deadline = 0 WHERE id = ?",
+          {now, payload, job.id});
       return caf::unit;
     }
     early.reset();
-    c.execute("UPDATE jobs SET state = 'parked', park_key = ?, deadline = ?, due_at = ?, "
-              "lease_expires_at = 0 WHERE id = ?",
-              {event_key, deadline, deadline, job.id});
+    c.execute(
+        "UPDATE jobs SET state = 'parked', park_key = ?, deadline = ?, due_at = ?, "
+        "lease_expires_at = 0 WHERE id = ?",
+        {event_key, deadline, deadline, job.id});
     return caf::unit;
   });
   return res ? caf::error{} : res.error();
@@ -399,10 +413,11 @@ caf::expected<std::size_t> sql_store::release(const std::vector<job_lease>& jobs
     auto now = clock_->now();
     std::size_t released = 0;
     for (const auto& j : jobs)
-      released += c.execute(
-          "UPDATE jobs" + pool_->sql().by_primary_key + " SET state = 'ready', attempts = attempts - 1, lease_expires_at = 0, "
-          "not_before = ? WHERE id = ? AND lease_token = ? AND state = 'running'",
-          {now, j.id, j.token});
+      released +=
+          c.execute("UPDATE jobs" + pool_->sql().by_primary_key +
+                        " SET state = 'ready', attempts = attempts - 1, lease_expires_at = 0, "
+                        "not_before = ? WHERE id = ? AND lease_token = ? AND state = 'running'",
+                    {now, j.id, j.token});
     return released;
   });
 }
@@ -430,15 +445,16 @@ caf::expected<recover_result> sql_store::recover(std::size_t limit) {
       if (found.size() >= limit) return;
       auto r = c.query(
           "SELECT id, attempts, max_attempts, type, lease_owner, state, lease_expires_at FROM jobs "
-          "WHERE " + where + " LIMIT ?" + pool_->sql().for_update_skip_locked,
+          "WHERE " +
+              where + " LIMIT ?" + pool_->sql().for_update_skip_locked,
           {now, static_cast<std::int64_t>(limit - found.size())});
       while (r->next()) {
         std::string why = r->text(5) == "parked" ? "deadline passed while waiting for an event"
                           : r->i64(6) < now      ? "lease expired, its node stopped renewing"
                                                  : "deadline passed while running";
         if (!r->is_null(4)) why += " (last held by " + r->text(4) + ")";
-        found.push_back({r->i64(0), static_cast<int>(r->i64(1)), static_cast<int>(r->i64(2)),
-                         r->text(3), why});
+        found.push_back(
+            {r->i64(0), static_cast<int>(r->i64(1)), static_cast<int>(r->i64(2)), r->text(3), why});
       }
     };
     collect("state = 'running' AND due_at < ?");
@@ -446,9 +462,10 @@ caf::expected<recover_result> sql_store::recover(std::size_t limit) {
     recover_result out;
     for (const auto& s : found) {
       if (s.attempts < s.max_attempts) {
-        c.execute("UPDATE jobs SET state = 'ready', not_before = ?, lease_expires_at = 0, "
-                  "deadline = 0, park_key = NULL, error = ? WHERE id = ?",
-                  {now + backoff(s.attempts), s.why, s.id});
+        c.execute(
+            "UPDATE jobs SET state = 'ready', not_before = ?, lease_expires_at = 0, "
+            "deadline = 0, park_key = NULL, error = ? WHERE id = ?",
+            {now + backoff(s.attempts), s.why, s.id});
         ++out.retried;
       } else {
         fail_chain(c, s.id, s.id / max_chain_length,
@@ -472,12 +489,14 @@ caf::expected<request_state> sql_store::cancel(request_id id, const std::string&
       return make_error(errc::conflict, "request " + std::to_string(id) + " has already " +
                                             std::string{to_string(state)});
     auto why = "cancelled: " + reason;
-    c.execute("UPDATE jobs" + pool_->sql().by_primary_key + " SET state = 'cancelled', finished_at = ?, error = ?, park_key = NULL "
-              "WHERE id BETWEEN ? AND ? AND state IN ('waiting', 'ready', 'running', 'parked')",
+    c.execute("UPDATE jobs" + pool_->sql().by_primary_key +
+                  " SET state = 'cancelled', finished_at = ?, error = ?, park_key = NULL "
+                  "WHERE id BETWEEN ? AND ? AND state IN ('waiting', 'ready', 'running', 'parked')",
               {now, why, first_job(id), last_job(id)});
-    c.execute("UPDATE requests SET state = 'cancelled', error = ?, active_host = NULL, "
-              "finished_at = ? WHERE id = ?",
-              {why, now, id});
+    c.execute(
+        "UPDATE requests SET state = 'cancelled', error = ?, active_host = NULL, "
+        "finished_at = ? WHERE id = ?",
+        {why, now, id});
     return request_state::cancelled;
   });
 }

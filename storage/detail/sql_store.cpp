@@ -38,8 +38,7 @@ constexpr const char* host_columns =
     "name, site, bmc_endpoint, credential_ref, lifecycle_state, facts, created_at, updated_at";
 
 host_record read_host(rows& r) {
-  return {r.text(0), r.text(1), r.text(2), r.text(3),
-          r.text(4), r.text(5), r.i64(6),  r.i64(7)};
+  return {r.text(0), r.text(1), r.text(2), r.text(3), r.text(4), r.text(5), r.i64(6), r.i64(7)};
 }
 
 caf::error unit_to_error(const caf::expected<caf::unit_t>& x) {
@@ -49,8 +48,8 @@ caf::error unit_to_error(const caf::expected<caf::unit_t>& x) {
 }  // namespace
 
 caf::error to_error(const db_error& e, const char* what) {
-  auto code = e.what_kind() == db_error::kind::other ? errc::store_failure
-                                                       : errc::store_unavailable;
+  auto code =
+      e.what_kind() == db_error::kind::other ? errc::store_failure : errc::store_unavailable;
   return make_error(code, std::string{what} + ": " + e.what());
 }
 
@@ -93,7 +92,8 @@ std::int64_t sql_store::new_token() {
 
 caf::expected<request_view> sql_store::request(request_id id) {
   return transact("request", [&](connection& c) -> caf::expected<request_view> {
-    auto r = c.query(std::string{"SELECT "} + request_columns + " FROM requests WHERE id = ?", {id});
+    auto r =
+        c.query(std::string{"SELECT "} + request_columns + " FROM requests WHERE id = ?", {id});
     if (!r->next())
       return make_error(errc::not_found, "request " + std::to_string(id) + " does not exist");
     auto v = read_request(*r);
@@ -160,8 +160,8 @@ caf::expected<std::vector<queue_depth_row>> sql_store::queue_depth() {
         "ORDER BY type, priority_class, state",
         {});
     while (r->next())
-      out.push_back({r->text(0), r->text(1),
-                     parse_job_state(r->text(2)).value_or(job_state::ready), r->i64(3)});
+      out.push_back({r->text(0), r->text(1), parse_job_state(r->text(2)).value_or(job_state::ready),
+                     r->i64(3)});
     return out;
   });
 }
@@ -180,10 +180,10 @@ caf::error sql_store::put_hosts(const std::vector<host_record>& hosts) {
           "facts = ?, updated_at = ? WHERE name = ?",
           {h.site, h.bmc_endpoint, h.credential_ref, h.lifecycle_state, h.facts, now, h.name});
       if (matched == 0)
-        c.execute(std::string{"INSERT INTO hosts ("} + host_columns +
-                      ") VALUES (?, ?, ?, ?, ?, ?, ?, ?)",
-                  {h.name, h.site, h.bmc_endpoint, h.credential_ref, h.lifecycle_state, h.facts,
-                   now, now});
+        c.execute(
+            std::string{"INSERT INTO hosts ("} + host_columns + ") VALUES (?, ?, ?, ?, ?, ?, ?, ?)",
+            {h.name, h.site, h.bmc_endpoint, h.credential_ref, h.lifecycle_state, h.facts, now,
+             now});
     }
     return caf::unit;
   }));
@@ -192,7 +192,8 @@ caf::error sql_store::put_hosts(const std::vector<host_record>& hosts) {
 caf::expected<host_record> sql_store::host(const std::string& name) {
   return transact("host", [&](connection& c) -> caf::expected<host_record> {
     auto r = c.query(std::string{"SELECT "} + host_columns + " FROM hosts WHERE name = ?", {name});
-    if (!r->next()) return make_error(errc::not_found, "host '" + name + "' is not in the inventory");
+    if (!r->next())
+      return make_error(errc::not_found, "host '" + name + "' is not in the inventory");
     return read_host(*r);
   });
 }
@@ -223,7 +224,8 @@ caf::error sql_store::set_host_state(const std::string& name, const std::string&
   return unit_to_error(transact("set_host_state", [&](connection& c) -> caf::expected<caf::unit_t> {
     auto r = c.query("SELECT lifecycle_state FROM hosts WHERE name = ?" + pool_->sql().for_update,
                      {name});
-    if (!r->next()) return make_error(errc::not_found, "host '" + name + "' is not in the inventory");
+    if (!r->next())
+      return make_error(errc::not_found, "host '" + name + "' is not in the inventory");
     auto current = r->text(0);
     r.reset();
     if (!from.empty() && current != from)
@@ -245,11 +247,11 @@ caf::error sql_store::set_host_facts(const std::string& name, const std::string&
 
 caf::error sql_store::delete_host(const std::string& name) {
   return unit_to_error(transact("delete_host", [&](connection& c) -> caf::expected<caf::unit_t> {
-    auto r = c.query("SELECT id FROM requests WHERE active_host = ?" + pool_->sql().for_update,
-                     {name});
+    auto r =
+        c.query("SELECT id FROM requests WHERE active_host = ?" + pool_->sql().for_update, {name});
     if (r->next())
-      return make_error(errc::host_busy, "host '" + name + "' has active request " +
-                                             std::to_string(r->i64(0)));
+      return make_error(errc::host_busy,
+                        "host '" + name + "' has active request " + std::to_string(r->i64(0)));
     r.reset();
     if (c.execute("DELETE FROM hosts WHERE name = ?", {name}) == 0)
       return make_error(errc::not_found, "host '" + name + "' is not in the inventory");
@@ -280,10 +282,10 @@ caf::expected<std::vector<node_record>> sql_store::nodes() {
 
 caf::expected<std::int64_t> sql_store::audit(const audit_entry& e) {
   return transact("audit", [&](connection& c) -> caf::expected<std::int64_t> {
-    c.execute("INSERT INTO audit (at, actor, source, action, target, decision, detail) "
-              "VALUES (?, ?, ?, ?, ?, ?, ?)",
-              {e.at ? e.at : clock_->now(), e.actor, e.source, e.action, e.target, e.decision,
-               e.detail});
+    c.execute(
+        "INSERT INTO audit (at, actor, source, action, target, decision, detail) "
+        "VALUES (?, ?, ?, ?, ?, ?, ?)",
+        {e.at ? e.at : clock_->now(), e.actor, e.source, e.action, e.target, e.decision, e.detail});
     return c.last_insert_id();
   });
 }

@@ -1,16 +1,16 @@
 #pragma once
 
-#include <memory>
 #include <algorithm>
 #include <chrono>
+#include <memory>
 #include <mutex>
 #include <random>
 #include <thread>
 #include <type_traits>
 
+#include <spdlog/spdlog.h>
 #include <caf/expected.hpp>
 #include <caf/unit.hpp>
-#include <spdlog/spdlog.h>
 
 #include "storage/detail/sql.hpp"
 #include "storage/store.hpp"
@@ -112,8 +112,10 @@ auto sql_store::transact(const char* what, F&& fn) -> std::invoke_result_t<F, co
       try {
         c->begin();
         auto result = fn(*c);
-        if (result) c->commit();
-        else c->rollback();
+        if (result)
+          c->commit();
+        else
+          c->rollback();
         return result;
       } catch (const db_error& e) {
         c->rollback();

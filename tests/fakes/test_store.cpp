@@ -21,8 +21,8 @@ namespace {
 
 std::unique_ptr<sql::Connection> admin_connection(const storage::mysql_target& t) {
   auto* driver = sql::mysql::get_mysql_driver_instance();
-  std::unique_ptr<sql::Connection> c{driver->connect(
-      "tcp://" + t.host + ":" + std::to_string(t.port), t.user, t.password)};
+  std::unique_ptr<sql::Connection> c{
+      driver->connect("tcp://" + t.host + ":" + std::to_string(t.port), t.user, t.password)};
   return c;
 }
 

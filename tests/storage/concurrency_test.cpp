@@ -19,8 +19,8 @@ TEST_P(StoreConformance, ConcurrentClaimersNeverHoldTheSameJobAndKeepChainOrder)
   ASSERT_TRUE(db().submit(specs));
 
   std::mutex mu;
-  std::map<storage::job_id, int> claims;         // job -> times claimed
-  std::map<storage::request_id, int> progress;   // request -> next position expected
+  std::map<storage::job_id, int> claims;        // job -> times claimed
+  std::map<storage::request_id, int> progress;  // request -> next position expected
   std::atomic<int> steps{0};
   std::atomic<bool> order_broken{false};
   std::vector<std::thread> workers;

@@ -5,8 +5,8 @@
 #include <mysql_connection.h>
 #include <mysql_driver.h>
 
-#include "tests/storage/conformance_test.hpp"
 #include "storage/mysql_store.hpp"
+#include "tests/storage/conformance_test.hpp"
 
 namespace ab::testing {
 
@@ -18,9 +18,9 @@ int kill_connections(const std::string& database) {
   std::unique_ptr<sql::Connection> c{sql::mysql::get_mysql_driver_instance()->connect(
       "tcp://" + t->host + ":" + std::to_string(t->port), t->user, t->password)};
   std::unique_ptr<sql::Statement> s{c->createStatement()};
-  std::unique_ptr<sql::ResultSet> rs{s->executeQuery(
-      "SELECT id FROM information_schema.processlist WHERE db = '" + database +
-      "' AND id <> CONNECTION_ID()")};
+  std::unique_ptr<sql::ResultSet> rs{
+      s->executeQuery("SELECT id FROM information_schema.processlist WHERE db = '" + database +
+                      "' AND id <> CONNECTION_ID()")};
   std::vector<std::int64_t> ids;
   while (rs->next()) ids.push_back(rs->getInt64(1));
   for (auto id : ids) {

@@ -23,10 +23,9 @@ TEST(MysqlUrl, DefaultsThePort) {
 }
 
 TEST(MysqlUrl, RefusesMalformedUrlsWithoutEchoingThePassword) {
-  for (const char* bad :
-       {"postgres://a:b@h/d", "mysql://h/d", "mysql://:pw@h/d", "mysql://a:pw@h", "mysql://a:pw@h/",
-        "mysql://a:pw@:3306/d", "mysql://a:pw@h:x/d", "mysql://a:pw@h:99999/d",
-        "mysql://a:p%zz@h/d", "mysql://a:p%2@h/d"}) {
+  for (const char* bad : {"postgres://a:b@h/d", "mysql://h/d", "mysql://:pw@h/d", "mysql://a:pw@h",
+                          "mysql://a:pw@h/", "mysql://a:pw@:3306/d", "mysql://a:pw@h:x/d",
+                          "mysql://a:pw@h:99999/d", "mysql://a:p%zz@h/d", "mysql://a:p%2@h/d"}) {
     auto t = storage::parse_mysql_url(bad);
     ASSERT_FALSE(t) << bad;
     EXPECT_TRUE(is(t.error(), errc::bad_config));
@@ -41,8 +40,8 @@ TEST(StoreUrl, UnknownSchemesAreAConfigurationError) {
   ASSERT_FALSE(s);
   EXPECT_TRUE(is(s.error(), errc::bad_config));
   opts.url = "sqlite:";
-  EXPECT_TRUE(is(storage::open_store(opts, std::make_shared<system_clock>()).error(),
-                 errc::bad_config));
+  EXPECT_TRUE(
+      is(storage::open_store(opts, std::make_shared<system_clock>()).error(), errc::bad_config));
 }
 
 }  // namespace ab::testing

@@ -241,8 +241,8 @@ TEST_P(StoreConformance, CompleteAndClaimHandsBackAndTakesInOneStep) {
   auto jobs = claim("t", 1);
   ASSERT_EQ(jobs.size(), 1u);
   ASSERT_EQ(jobs[0].request, first);
-  auto cycle = db().complete_and_claim({{{jobs[0].id, jobs[0].lease_token}, ""}}, "node-a", "t", 5,
-                                       30000);
+  auto cycle =
+      db().complete_and_claim({{{jobs[0].id, jobs[0].lease_token}, ""}}, "node-a", "t", 5, 30000);
   ASSERT_TRUE(cycle) << message_of(cycle.error());
   EXPECT_EQ(cycle->completed.completed, 1u);
   // The next job of the first chain was readied by the completion in the same transaction.
@@ -250,8 +250,8 @@ TEST_P(StoreConformance, CompleteAndClaimHandsBackAndTakesInOneStep) {
   EXPECT_EQ(cycle->claimed[0].request, first);
   EXPECT_EQ(cycle->claimed[0].position, 1);
   EXPECT_EQ(cycle->claimed[1].request, second);
-  auto stale = db().complete_and_claim({{{jobs[0].id, jobs[0].lease_token}, ""}}, "node-a", "t", 5,
-                                       30000);
+  auto stale =
+      db().complete_and_claim({{{jobs[0].id, jobs[0].lease_token}, ""}}, "node-a", "t", 5, 30000);
   ASSERT_TRUE(stale);
   EXPECT_EQ(stale->completed.lost.size(), 1u);
   EXPECT_TRUE(stale->claimed.empty());
