@@ -47,6 +47,7 @@ double seconds_since(steady::time_point t0) {
 template <class F>
 void run_threads(int threads, F fn) {
   std::vector<std::thread> ts;
+  ts.reserve(static_cast<std::size_t>(threads));
   for (int i = 0; i < threads; ++i) ts.emplace_back(fn, i);
   for (auto& t : ts) t.join();
 }
@@ -117,7 +118,7 @@ double raw_updates_per_s(detail::connection_pool& pool, const options& o, int wo
         pool.sql().table_options);
     c->begin();
     c->execute("DELETE FROM bench_raw", {});
-    for (std::int64_t i = 0; i < 64 * 16; ++i)
+    for (std::int64_t i = 0; i < std::int64_t{64} * 16; ++i)
       c->execute("INSERT INTO bench_raw (id, v) VALUES (?, 0)", {i});
     c->commit();
   }
@@ -128,8 +129,7 @@ double raw_updates_per_s(detail::connection_pool& pool, const options& o, int wo
     while (seconds_since(t0) < o.raw_seconds) {
       auto c = pool.acquire();
       c->begin();
-      c->execute("UPDATE bench_raw SET v = v + 1 WHERE id = ?",
-                 {static_cast<std::int64_t>(w * 64 + n % 64)});
+      c->execute("UPDATE bench_raw SET v = v + 1 WHERE id = ?", {std::int64_t{w} * 64 + n % 64});
       c->commit();
       ++n;
     }

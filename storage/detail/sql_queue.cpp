@@ -95,7 +95,8 @@ caf::expected<std::vector<submit_outcome>> sql_store::submit(
       for (std::size_t i = 0; i < specs.size(); ++i)
         if (!settled[i]) hosts.push_back(specs[i].host);
       for_each_run(hosts.size(), [&](std::size_t offset, std::size_t count) {
-        args a(hosts.begin() + offset, hosts.begin() + offset + count);
+        args a;
+        for (std::size_t i = offset; i < offset + count; ++i) a.emplace_back(hosts[i]);
         auto r = c.query("SELECT active_host, id FROM requests WHERE active_host IN " +
                              placeholders(count) + pool_->sql().for_update,
                          a);
@@ -250,7 +251,9 @@ complete_result sql_store::complete_in(connection& c, const std::vector<completi
   // A done job's lease expiry means nothing any more; it takes a stamp unique to this call,
   // so that when some jobs were lost the ones this call finished can be told apart.
   const auto stamp = -new_token();
-  for (const auto& [token, ids] : by_token) {
+  for (const auto& group : by_token) {
+    const auto token = group.first;
+    const auto& ids = group.second;
     auto changed =
         execute_in(c,
                    "UPDATE jobs" + by_pk +
@@ -279,6 +282,7 @@ complete_result sql_store::complete_in(connection& c, const std::vector<completi
   // The next job of each chain is id + 1. Past a chain's last job there is no waiting job
   // (a chain's first job is never 'waiting'), so the update skips it.
   std::vector<std::int64_t> next;
+  next.reserve(held.size());
   for (auto id : held) next.push_back(id + 1);
   execute_in(c,
              "UPDATE jobs" + by_pk +
