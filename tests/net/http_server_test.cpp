@@ -1,0 +1,3 @@
+#include <gtest/gtest.h>
+// (being written)
+TEST(HttpServer, Placeholder) { SUCCEED(); }
