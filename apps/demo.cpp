@@ -58,7 +58,7 @@ struct demo {
       }
       std::vector<completion> done;
       for (const auto& j : *jobs) {
-        db->renew(owner, 1500);  // keep the batch's leases while working through it
+        db->renew({owner}, 1500);  // keep the batch's leases while working through it
         std::this_thread::sleep_for(std::chrono::milliseconds(roll(40, 160)));
         if (type == "inventory" && j.attempt == 1 &&
             (j.host == "rack1-05" || j.host == "rack1-07")) {

@@ -31,22 +31,39 @@ class store {
   virtual caf::expected<std::vector<submit_outcome>> submit(
       const std::vector<request_spec>& specs) = 0;
 
-  /// Claims up to `max_jobs` claimable jobs of `type` for `owner`, in queue order (virtual
-  /// deadline, then id), each under a lease that expires after `lease_ms`.
+  /// Claims up to `max_jobs` claimable jobs of `type` whose request's action passes `actions`,
+  /// for `owner`, in queue order (virtual deadline, then id), each under a lease that expires
+  /// after `lease_ms`.
   virtual caf::expected<std::vector<claimed_job>> claim(const std::string& owner,
                                                         const std::string& type, int max_jobs,
-                                                        time_ms lease_ms) = 0;
+                                                        time_ms lease_ms,
+                                                        const action_filter& actions) = 0;
+
+  /// `claim` of any action.
+  caf::expected<std::vector<claimed_job>> claim(const std::string& owner, const std::string& type,
+                                                int max_jobs, time_ms lease_ms) {
+    return claim(owner, type, max_jobs, lease_ms, action_filter{});
+  }
 
   /// Marks jobs done and readies the next job of each chain in the same transaction; the last
   /// job of a chain completes its request. A job whose lease is gone is left alone and listed.
   virtual caf::expected<complete_result> complete(const std::vector<completion>& done) = 0;
 
-  /// `complete(done)` then `claim(owner, type, max_jobs, lease_ms)` in one transaction: how
-  /// a busy worker hands back finished jobs and takes the next ones with one commit.
+  /// `complete(done)` then `claim(owner, type, max_jobs, lease_ms, actions)` in one
+  /// transaction: how a busy worker hands back finished jobs and takes the next ones with one
+  /// commit.
   virtual caf::expected<cycle_result> complete_and_claim(const std::vector<completion>& done,
                                                          const std::string& owner,
                                                          const std::string& type, int max_jobs,
-                                                         time_ms lease_ms) = 0;
+                                                         time_ms lease_ms,
+                                                         const action_filter& actions) = 0;
+
+  /// `complete_and_claim` of any action.
+  caf::expected<cycle_result> complete_and_claim(const std::vector<completion>& done,
+                                                 const std::string& owner, const std::string& type,
+                                                 int max_jobs, time_ms lease_ms) {
+    return complete_and_claim(done, owner, type, max_jobs, lease_ms, action_filter{});
+  }
 
   /// Records a failed attempt: retried after an exponential backoff with jitter while attempts
   /// remain and `retryable` holds, otherwise the job and its request fail with `reason`.
@@ -62,8 +79,17 @@ class store {
   /// Hands held jobs back as claimable at once, without counting the attempt (drain).
   virtual caf::expected<std::size_t> release(const std::vector<job_lease>& jobs) = 0;
 
-  /// Extends the lease of every running job `owner` holds to now + `lease_ms`.
-  virtual caf::expected<std::size_t> renew(const std::string& owner, time_ms lease_ms) = 0;
+  /// Extends the lease of every running job that one of `owners` holds to now + `lease_ms`.
+  virtual caf::expected<std::size_t> renew(const std::vector<std::string>& owners,
+                                           time_ms lease_ms) = 0;
+
+  /// Hands every job `owner` holds back as claimable at once, without counting the attempt
+  /// (a draining worker that did not finish in time).
+  virtual caf::expected<std::size_t> release_held(const std::string& owner) = 0;
+
+  /// Ends the leases of every job `owner` holds now, so that recovery retries them at once
+  /// (their worker crashed; what it did may have half-happened).
+  virtual caf::expected<std::size_t> expire_held(const std::string& owner) = 0;
 
   /// Retries or fails up to `limit` jobs whose lease or deadline passed. Safe to run on
   /// several nodes at once.

@@ -98,6 +98,13 @@ struct claimed_job {
   std::string event;
 };
 
+/// Which request actions a claim takes jobs of: those in `only` (every action when empty),
+/// minus those in `except`. A node's cluster decides it.
+struct action_filter {
+  std::vector<std::string> only;
+  std::vector<std::string> except;
+};
+
 /// Names a claimed job and the lease under which it is held.
 struct job_lease {
   job_id id = 0;

@@ -158,17 +158,28 @@ caf::expected<std::vector<submit_outcome>> sql_store::submit(
 
 std::vector<claimed_job> sql_store::claim_in(connection& c, const std::string& owner,
                                              const std::string& type, int max_jobs,
-                                             time_ms lease_ms) {
+                                             time_ms lease_ms, const action_filter& actions) {
   const auto& by_pk = pool_->sql().by_primary_key;
   auto now = clock_->now();
   std::vector<claimed_job> jobs;
   {
-    auto r = c.query(
+    // The action filter is applied while walking the claim index in queue order: jobs of
+    // other clusters' actions are skipped, not sorted.
+    std::string sql =
         "SELECT id, request_id, position, host, action, attempts, max_attempts, timeout_ms, "
-        "event FROM jobs WHERE type = ? AND state = 'ready' AND not_before <= ? "
-        "ORDER BY vdeadline, id LIMIT ?" +
-            pool_->sql().for_update_skip_locked,
-        {type, now, std::int64_t{max_jobs}});
+        "event FROM jobs WHERE type = ? AND state = 'ready' AND not_before <= ?";
+    args a{type, now};
+    if (!actions.only.empty()) {
+      sql += " AND action IN " + placeholders(actions.only.size());
+      a.insert(a.end(), actions.only.begin(), actions.only.end());
+    }
+    if (!actions.except.empty()) {
+      sql += " AND action NOT IN " + placeholders(actions.except.size());
+      a.insert(a.end(), actions.except.begin(), actions.except.end());
+    }
+    a.emplace_back(std::int64_t{max_jobs});
+    auto r =
+        c.query(sql + " ORDER BY vdeadline, id LIMIT ?" + pool_->sql().for_update_skip_locked, a);
     while (r->next()) {
       claimed_job j;
       j.id = r->i64(0);
@@ -208,24 +219,26 @@ std::vector<claimed_job> sql_store::claim_in(connection& c, const std::string& o
 
 caf::expected<std::vector<claimed_job>> sql_store::claim(const std::string& owner,
                                                          const std::string& type, int max_jobs,
-                                                         time_ms lease_ms) {
+                                                         time_ms lease_ms,
+                                                         const action_filter& actions) {
   if (max_jobs < 1 || lease_ms < 1)
     return make_error(errc::invalid_argument, "claim needs max_jobs >= 1 and lease_ms >= 1");
   return transact("claim", [&](connection& c) -> caf::expected<std::vector<claimed_job>> {
-    return claim_in(c, owner, type, max_jobs, lease_ms);
+    return claim_in(c, owner, type, max_jobs, lease_ms, actions);
   });
 }
 
 caf::expected<cycle_result> sql_store::complete_and_claim(const std::vector<completion>& done,
                                                           const std::string& owner,
                                                           const std::string& type, int max_jobs,
-                                                          time_ms lease_ms) {
+                                                          time_ms lease_ms,
+                                                          const action_filter& actions) {
   if (max_jobs < 1 || lease_ms < 1)
     return make_error(errc::invalid_argument, "claim needs max_jobs >= 1 and lease_ms >= 1");
   return transact("complete_and_claim", [&](connection& c) -> caf::expected<cycle_result> {
     cycle_result out;
     out.completed = complete_in(c, done);
-    out.claimed = claim_in(c, owner, type, max_jobs, lease_ms);
+    out.claimed = claim_in(c, owner, type, max_jobs, lease_ms, actions);
     return out;
   });
 }
@@ -426,13 +439,36 @@ caf::expected<std::size_t> sql_store::release(const std::vector<job_lease>& jobs
   });
 }
 
-caf::expected<std::size_t> sql_store::renew(const std::string& owner, time_ms lease_ms) {
+caf::expected<std::size_t> sql_store::renew(const std::vector<std::string>& owners,
+                                            time_ms lease_ms) {
+  if (owners.empty()) return std::size_t{0};
   return transact("renew", [&](connection& c) -> caf::expected<std::size_t> {
     auto expiry = clock_->now() + lease_ms;
+    args a{expiry, expiry, expiry};
+    a.insert(a.end(), owners.begin(), owners.end());
     return c.execute(
         "UPDATE jobs SET lease_expires_at = ?, due_at = CASE WHEN deadline > 0 AND deadline < ? "
-        "THEN deadline ELSE ? END WHERE state = 'running' AND lease_owner = ?",
-        {expiry, expiry, expiry, owner});
+        "THEN deadline ELSE ? END WHERE state = 'running' AND lease_owner IN " +
+            placeholders(owners.size()),
+        a);
+  });
+}
+
+caf::expected<std::size_t> sql_store::release_held(const std::string& owner) {
+  return transact("release_held", [&](connection& c) -> caf::expected<std::size_t> {
+    return c.execute(
+        "UPDATE jobs SET state = 'ready', attempts = attempts - 1, lease_expires_at = 0, "
+        "not_before = ? WHERE state = 'running' AND lease_owner = ?",
+        {clock_->now(), owner});
+  });
+}
+
+caf::expected<std::size_t> sql_store::expire_held(const std::string& owner) {
+  return transact("expire_held", [&](connection& c) -> caf::expected<std::size_t> {
+    return c.execute(
+        "UPDATE jobs SET lease_expires_at = 0, due_at = 0 WHERE state = 'running' "
+        "AND lease_owner = ?",
+        {owner});
   });
 }
 

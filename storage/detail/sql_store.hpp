@@ -32,18 +32,25 @@ class sql_store final : public store {
 
   caf::expected<std::vector<submit_outcome>> submit(
       const std::vector<request_spec>& specs) override;
+  using store::claim;
+  using store::complete_and_claim;
   caf::expected<std::vector<claimed_job>> claim(const std::string& owner, const std::string& type,
-                                                int max_jobs, time_ms lease_ms) override;
+                                                int max_jobs, time_ms lease_ms,
+                                                const action_filter& actions) override;
   caf::expected<complete_result> complete(const std::vector<completion>& done) override;
   caf::expected<cycle_result> complete_and_claim(const std::vector<completion>& done,
                                                  const std::string& owner, const std::string& type,
-                                                 int max_jobs, time_ms lease_ms) override;
+                                                 int max_jobs, time_ms lease_ms,
+                                                 const action_filter& actions) override;
   caf::expected<fail_result> fail(const job_lease& job, const std::string& reason,
                                   bool retryable) override;
   caf::error park(const job_lease& job, const std::string& event_key, time_ms deadline) override;
   caf::expected<bool> wake(const std::string& event_key, const std::string& payload) override;
   caf::expected<std::size_t> release(const std::vector<job_lease>& jobs) override;
-  caf::expected<std::size_t> renew(const std::string& owner, time_ms lease_ms) override;
+  caf::expected<std::size_t> renew(const std::vector<std::string>& owners,
+                                   time_ms lease_ms) override;
+  caf::expected<std::size_t> release_held(const std::string& owner) override;
+  caf::expected<std::size_t> expire_held(const std::string& owner) override;
   caf::expected<recover_result> recover(std::size_t limit) override;
   caf::expected<request_state> cancel(request_id id, const std::string& reason) override;
   caf::expected<request_view> request(request_id id) override;
@@ -70,7 +77,8 @@ class sql_store final : public store {
 
  private:
   std::vector<claimed_job> claim_in(connection& c, const std::string& owner,
-                                    const std::string& type, int max_jobs, time_ms lease_ms);
+                                    const std::string& type, int max_jobs, time_ms lease_ms,
+                                    const action_filter& actions);
   complete_result complete_in(connection& c, const std::vector<completion>& done);
   /// Fails a job for good, cancels the rest of its chain and fails its request.
   void fail_chain(connection& c, job_id id, request_id req, const std::string& reason, time_ms now);

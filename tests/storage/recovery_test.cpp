@@ -39,7 +39,7 @@ TEST_P(StoreConformance, RenewedLeasesSurviveRecovery) {
   claim("t", 1, "node-a", 1000);
   claim("t", 1, "node-b", 1000);
   clock_->advance(800);
-  auto renewed = db().renew("node-a", 1000);
+  auto renewed = db().renew({"node-a"}, 1000);
   ASSERT_TRUE(renewed);
   EXPECT_EQ(*renewed, 1u);
   clock_->advance(800);
@@ -172,9 +172,9 @@ TEST_P(StoreConformance, ARunningJobPastItsTimeoutIsRecoveredEvenWithAFreshLease
   ASSERT_EQ(j.size(), 1u);
   EXPECT_EQ(j[0].deadline, clock_->now() + 2000);
   clock_->advance(900);
-  db().renew("node-a", 1000);
+  db().renew({"node-a"}, 1000);
   clock_->advance(900);
-  db().renew("node-a", 1000);
+  db().renew({"node-a"}, 1000);
   clock_->advance(300);
   auto rec = db().recover(100);
   ASSERT_TRUE(rec);
@@ -253,4 +253,35 @@ TEST_P(StoreConformance, ABatchCompletionAdvancesTheHeldJobsAndListsTheLostOnes)
   EXPECT_EQ(request(b).jobs[1].state, storage::job_state::cancelled);
 }
 
+}  // namespace ab::testing
+
+namespace ab::testing {
+
+TEST_P(StoreConformance, ReleasingAnOwnersJobsMakesThemClaimableAtOnce) {
+  submit_one(spec("h1"));
+  submit_one(spec("h2"));
+  ASSERT_EQ(claim("t", 1, "slow-worker").size(), 1u);
+  ASSERT_EQ(claim("t", 1, "other-worker").size(), 1u);
+  auto n = db().release_held("slow-worker");
+  ASSERT_TRUE(n);
+  EXPECT_EQ(*n, 1u);
+  auto again = claim("t", 5, "new-worker");
+  ASSERT_EQ(again.size(), 1u);
+  EXPECT_EQ(again[0].attempt, 1);
+}
+
+TEST_P(StoreConformance, ExpiringAnOwnersLeasesHandsItsJobsToRecovery) {
+  auto id = submit_one(spec("h1"));
+  auto j = claim("t", 1, "crashed-worker", 60000);
+  ASSERT_EQ(j.size(), 1u);
+  auto n = db().expire_held("crashed-worker");
+  ASSERT_TRUE(n);
+  EXPECT_EQ(*n, 1u);
+  // Renewals of other owners do not bring it back.
+  db().renew({"live-worker"}, 60000);
+  auto rec = db().recover(10);
+  ASSERT_TRUE(rec);
+  EXPECT_EQ(rec->retried, 1u);
+  EXPECT_NE(request(id).jobs[0].error.find("crashed-worker"), std::string::npos);
+}
 }  // namespace ab::testing
