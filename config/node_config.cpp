@@ -1,0 +1,246 @@
+#include "config/node_config.hpp"
+
+#include <unistd.h>
+
+#include <fstream>
+#include <functional>
+#include <sstream>
+
+#include <nlohmann/json.hpp>
+
+#include "core/error.hpp"
+
+namespace ab::config {
+
+namespace {
+
+using json = nlohmann::json;
+
+caf::error bad(const std::string& origin, const std::string& key, const std::string& why) {
+  return make_error(errc::bad_config, origin + ": " + key + ": " + why);
+}
+
+/// One configurable setting: how to read it from JSON (file) or text (command line).
+struct setting {
+  const char* key;
+  const char* help;
+  /// Sets the value; errors name `origin` and `key` (as the file or command line spelt it).
+  std::function<caf::error(node_config&, const json&, const std::string& origin,
+                           const std::string& key)>
+      set;
+};
+
+template <class T>
+setting text(const char* key, const char* help, T node_config::*field) {
+  return {key, help,
+          [=](node_config& c, const json& v, const std::string& origin,
+              const std::string& key) -> caf::error {
+            if (!v.is_string() || v.get<std::string>().empty())
+              return bad(origin, key, "expected a non-empty string");
+            c.*field = v.get<std::string>();
+            return caf::none;
+          }};
+}
+
+template <class T>
+setting number(const char* key, const char* help, T node_config::*field, std::int64_t lo,
+               std::int64_t hi) {
+  return {key, help,
+          [=](node_config& c, const json& v, const std::string& origin,
+              const std::string& key) -> caf::error {
+            if (!v.is_number_integer() || v.get<std::int64_t>() < lo || v.get<std::int64_t>() > hi)
+              return bad(origin, key,
+                         "expected a whole number from " + std::to_string(lo) + " to " +
+                             std::to_string(hi));
+            c.*field = static_cast<T>(v.get<std::int64_t>());
+            return caf::none;
+          }};
+}
+
+caf::error set_workers(node_config& c, const json& v, const std::string& origin,
+                       const std::string& key) {
+  if (!v.is_object()) return bad(origin, key, "expected an object of job type → count");
+  for (const auto& [type, n] : v.items()) {
+    if (!n.is_number_integer() || n.get<int>() < 0 || n.get<int>() > 256)
+      return bad(origin, key + "." + type, "expected a whole number from 0 to 256");
+    c.workers[type] = n.get<int>();
+  }
+  return caf::none;
+}
+
+caf::error set_credit(node_config& c, const json& v, const std::string& origin,
+                      const std::string& key) {
+  if (!v.is_object() || v.empty())
+    return bad(origin, key, "expected an object of class → milliseconds");
+  c.queue.class_credit_ms.clear();
+  for (const auto& [cls, ms] : v.items()) {
+    if (!ms.is_number_integer() || ms.get<std::int64_t>() < 0)
+      return bad(origin, key + "." + cls, "expected milliseconds (>= 0)");
+    c.queue.class_credit_ms[cls] = ms.get<std::int64_t>();
+  }
+  return caf::none;
+}
+
+const std::vector<setting>& settings() {
+  constexpr std::int64_t hour = 3600 * 1000;
+  static const std::vector<setting> all{
+      text("node-id", "this node's id in the site (default: host name)", &node_config::node_id),
+      text("site", "the site (data centre) this node serves", &node_config::site),
+      text("listen", "HOST:PORT of the HTTP listener (default 127.0.0.1:8080)",
+           &node_config::listen),
+      text("store", "sqlite:PATH or mysql://USER:PASS@HOST:PORT/DB", &node_config::store),
+      number("store-pool-size", "database connections of this node", &node_config::store_pool_size,
+             1, 256),
+      text("cluster-map", "cluster map file, reloaded on change and SIGHUP",
+           &node_config::cluster_map),
+      {"workers", "JSON object: workers per job type, \"default\" for the rest", set_workers},
+      text("handlers", "built-in job handlers: none or simulated", &node_config::handlers),
+      number("claim-batch", "jobs a worker claims at once", &node_config::claim_batch, 1, 256),
+      number("poll-interval-ms", "idle workers poll this often", &node_config::poll_interval_ms, 1,
+             hour),
+      number("lease-ms", "lease of a claimed job", &node_config::lease_ms, 100, hour),
+      number("renew-interval-ms", "leases are renewed this often", &node_config::renew_interval_ms,
+             10, hour),
+      number("recovery-interval-ms", "the straggler manager runs this often",
+             &node_config::recovery_interval_ms, 10, hour),
+      number("heartbeat-interval-ms", "the node records itself this often",
+             &node_config::heartbeat_interval_ms, 10, hour),
+      number("map-check-interval-ms", "the cluster map file is checked this often",
+             &node_config::map_check_interval_ms, 10, hour),
+      number("drain-timeout-ms", "SIGTERM: running jobs get this long to finish",
+             &node_config::drain_timeout_ms, 0, hour),
+      number("max-restarts", "restarts of a worker slot allowed per window",
+             &node_config::max_restarts, 0, 1000),
+      number("restart-window-ms", "the window of max-restarts", &node_config::restart_window_ms, 10,
+             24 * hour),
+      {"priority-credit-ms", "JSON object: head start per priority class", set_credit},
+  };
+  return all;
+}
+
+/// JSON file keys use underscores; options use dashes.
+std::string option_name(std::string key) {
+  for (auto& ch : key)
+    if (ch == '_') ch = '-';
+  return key;
+}
+
+const setting* find_setting(const std::string& name) {
+  for (const auto& s : settings())
+    if (name == s.key) return &s;
+  return nullptr;
+}
+
+/// A command-line value as JSON: numbers and objects are parsed, everything else is text.
+json value_of(const std::string& text) {
+  if (!text.empty() && (text.front() == '{' || std::isdigit(static_cast<unsigned char>(text[0]))))
+    try {
+      return json::parse(text);
+    } catch (const json::parse_error&) {
+      // Not JSON after all: keep it as text and let the setting say what it expected.
+    }
+  return text;
+}
+
+std::string host_name() {
+  char buf[256] = {};
+  if (gethostname(buf, sizeof buf - 1) != 0 || buf[0] == '\0') return "node";
+  return buf;
+}
+
+}  // namespace
+
+std::string usage() {
+  std::string out =
+      "usage: ab-node [--config FILE] [--OPTION VALUE ...] [--help]\n"
+      "Runs an AutoBuild node: workers that claim jobs from the site database, the straggler\n"
+      "manager, lease renewal, the node heartbeat, and the HTTP listener. With no arguments it\n"
+      "runs on the embedded SQLite store under var/ and listens on 127.0.0.1:8080.\n\n"
+      "  --config FILE             JSON file with the options below (keys with '_' or '-')\n";
+  for (const auto& s : settings()) {
+    std::string name = std::string{"  --"} + s.key + " V";
+    name.resize(28, ' ');
+    out += name + s.help + "\n";
+  }
+  return out;
+}
+
+caf::expected<command_line> parse_command_line(const std::vector<std::string>& args) {
+  command_line cl;
+  for (std::size_t i = 0; i < args.size(); ++i) {
+    const auto& a = args[i];
+    if (a == "-h" || a == "--help") {
+      cl.help = true;
+      continue;
+    }
+    if (a.rfind("--", 0) != 0)
+      return make_error(errc::bad_config, "unexpected argument '" + a + "' (see --help)");
+    auto name = a.substr(2);
+    std::string val;
+    if (auto eq = name.find('='); eq != std::string::npos) {
+      val = name.substr(eq + 1);
+      name = name.substr(0, eq);
+    } else if (i + 1 < args.size()) {
+      val = args[++i];
+    } else {
+      return make_error(errc::bad_config, "option --" + name + " needs a value");
+    }
+    if (name == "config")
+      cl.config_file = val;
+    else if (find_setting(name))
+      cl.overrides[name] = val;
+    else
+      return make_error(errc::bad_config, "unknown option --" + name + " (see --help)");
+  }
+  return cl;
+}
+
+caf::expected<node_config> load_node_config(const command_line& cl) {
+  node_config c;
+  if (!cl.config_file.empty()) {
+    std::ifstream in{cl.config_file};
+    if (!in) return make_error(errc::bad_config, cl.config_file + ": cannot be read");
+    std::stringstream buf;
+    buf << in.rdbuf();
+    json doc;
+    try {
+      doc = json::parse(buf.str());
+    } catch (const json::parse_error& e) {
+      return make_error(errc::bad_config, cl.config_file + ": not valid JSON: " + e.what());
+    }
+    if (!doc.is_object()) return bad(cl.config_file, "(top level)", "expected an object");
+    for (const auto& [key, v] : doc.items()) {
+      const auto* s = find_setting(option_name(key));
+      if (!s) return bad(cl.config_file, key, "unknown key (see ab-node --help)");
+      if (auto err = s->set(c, v, cl.config_file, key)) return err;
+    }
+  }
+  for (const auto& [name, text] : cl.overrides)
+    if (auto err = find_setting(name)->set(c, value_of(text), "command line", "--" + name))
+      return err;
+  if (c.node_id.empty()) c.node_id = host_name();
+  if (auto hp = split_host_port(c.listen); !hp)
+    return bad("listen", c.listen, ab::message_of(hp.error()));
+  if (c.handlers != "none" && c.handlers != "simulated")
+    return bad("handlers", c.handlers, "expected none or simulated");
+  if (c.renew_interval_ms * 2 > c.lease_ms)
+    return bad("renew-interval-ms", std::to_string(c.renew_interval_ms),
+               "must be at most half of lease-ms (" + std::to_string(c.lease_ms) +
+                   ") so that a lease survives one missed renewal");
+  if (c.store.rfind("sqlite:", 0) != 0 && c.store.rfind("mysql://", 0) != 0)
+    return bad("store", "(value hidden)", "expected sqlite:PATH or mysql://USER:PASS@HOST:PORT/DB");
+  return c;
+}
+
+caf::expected<std::pair<std::string, std::uint16_t>> split_host_port(const std::string& s) {
+  auto colon = s.rfind(':');
+  if (colon == std::string::npos || colon == 0 || colon + 1 == s.size())
+    return make_error(errc::bad_config, "expected HOST:PORT");
+  auto port = s.substr(colon + 1);
+  if (port.size() > 5 || port.find_first_not_of("0123456789") != std::string::npos ||
+      std::stoi(port) > 65535)
+    return make_error(errc::bad_config, "port must be a number from 0 to 65535");
+  return std::make_pair(s.substr(0, colon), static_cast<std::uint16_t>(std::stoi(port)));
+}
+
+}  // namespace ab::config

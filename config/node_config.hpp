@@ -1,0 +1,67 @@
+#pragma once
+
+#include <cstdint>
+#include <map>
+#include <string>
+#include <vector>
+
+#include <caf/expected.hpp>
+
+#include "core/clock.hpp"
+#include "storage/types.hpp"
+
+namespace ab::config {
+
+/// Everything an `ab-node` process is told at start-up.
+struct node_config {
+  /// This node's id in the site (default: the host name).
+  std::string node_id;
+  std::string site = "default";
+  /// Where the HTTP listener binds, HOST:PORT.
+  std::string listen = "127.0.0.1:8080";
+  /// `sqlite:PATH` or `mysql://USER:PASS@HOST:PORT/DB`.
+  std::string store = "sqlite:var/autobuild.db";
+  std::size_t store_pool_size = 8;
+  /// Cluster map file, watched and reloaded on change and on SIGHUP; empty: built-in defaults.
+  std::string cluster_map;
+  /// Workers per job type; `default` applies to every registered type not named.
+  std::map<std::string, int> workers{{"default", 2}};
+  /// Built-in handler set to register: `none` or `simulated` (test and demo job types).
+  std::string handlers = "none";
+  /// Jobs a worker claims at once.
+  int claim_batch = 8;
+  time_ms poll_interval_ms = 250;
+  time_ms lease_ms = 30000;
+  time_ms renew_interval_ms = 10000;
+  time_ms recovery_interval_ms = 5000;
+  time_ms heartbeat_interval_ms = 10000;
+  time_ms map_check_interval_ms = 1000;
+  time_ms drain_timeout_ms = 30000;
+  /// A worker slot restarted more than this often within `restart_window_ms` is given up.
+  int max_restarts = 5;
+  time_ms restart_window_ms = 60000;
+  storage::queue_policy queue;
+};
+
+/// What the command line said: a config file, overrides, or a request for help.
+struct command_line {
+  bool help = false;
+  std::string config_file;
+  /// Option name (without dashes) → value, applied over the file.
+  std::map<std::string, std::string> overrides;
+};
+
+/// Parses `ab-node`'s arguments; an unknown option or a missing value is an error.
+caf::expected<command_line> parse_command_line(const std::vector<std::string>& args);
+
+/// The `--help` text, listing every option.
+std::string usage();
+
+/// Builds the configuration: defaults, then the file (if any), then command-line overrides;
+/// then validates it. Errors name the file or option, the key, and what was expected.
+caf::expected<node_config> load_node_config(const command_line& cl);
+
+/// Splits HOST:PORT; the port may be 0 (any free port).
+caf::expected<std::pair<std::string, std::uint16_t>> split_host_port(const std::string& s);
+
+}  // namespace ab::config
