@@ -31,6 +31,8 @@ enum class errc : std::uint8_t {
   schema_too_new,
   /// A configuration value is missing or invalid.
   bad_config,
+  /// An actor (a worker) died of an unexpected exception.
+  crashed,
 };
 
 /// Human-readable name of an error code.

@@ -1,0 +1,160 @@
+#include "actors/services.hpp"
+
+#include <sys/stat.h>
+
+#include <spdlog/spdlog.h>
+#include <caf/actor_system.hpp>
+#include <caf/stateful_actor.hpp>
+#include <caf/typed_event_based_actor.hpp>
+
+#include "core/error.hpp"
+
+namespace ab::actors {
+
+namespace {
+
+std::shared_ptr<spdlog::logger> logger() {
+  auto log = spdlog::get("actors");
+  return log ? log : spdlog::default_logger()->clone("actors");
+}
+
+struct straggler_state {
+  static inline const char* name = "straggler";
+};
+
+straggler_actor::behavior_type straggler(straggler_actor::stateful_pointer<straggler_state> self,
+                                         std::shared_ptr<storage::store> store,
+                                         time_ms interval_ms) {
+  auto log = logger();
+  self->send(self, recover_atom::value);
+  return {
+      [=](recover_atom) {
+        constexpr std::size_t batch = 100;
+        // Keep going while full batches come back: a dead node may have left many jobs.
+        for (int round = 0; round < 50; ++round) {
+          auto res = store->recover(batch);
+          if (!res) {
+            log->warn("recovery failed, trying again later: {}", message_of(res.error()));
+            break;
+          }
+          if (res->retried + res->failed > 0)
+            log->info("recovered stray jobs: {} retried, {} failed for good", res->retried,
+                      res->failed);
+          if (res->retried + res->failed < batch) break;
+        }
+        self->delayed_send(self, std::chrono::milliseconds(interval_ms), recover_atom::value);
+      },
+  };
+}
+
+struct heartbeat_state {
+  storage::node_record node;
+  static inline const char* name = "heartbeat";
+};
+
+heartbeat_actor::behavior_type heartbeat(heartbeat_actor::stateful_pointer<heartbeat_state> self,
+                                         std::shared_ptr<storage::store> store,
+                                         storage::node_record node, config::cluster_map map,
+                                         time_ms interval_ms) {
+  auto log = logger();
+  node.cluster = map.cluster_of(node.id);
+  self->state.node = std::move(node);
+  self->send(self, beat_atom::value);
+  return {
+      [=](beat_atom) {
+        if (auto err = store->heartbeat(self->state.node))
+          log->warn("cannot record node {} in the registry: {}", self->state.node.id,
+                    message_of(err));
+        self->delayed_send(self, std::chrono::milliseconds(interval_ms), beat_atom::value);
+      },
+      [=](remap_atom, config::cluster_map& map) {
+        auto cluster = map.cluster_of(self->state.node.id);
+        if (cluster == self->state.node.cluster) return;
+        self->state.node.cluster = cluster;
+        self->send(self, beat_atom::value);
+      },
+  };
+}
+
+/// A file's identity for change detection: modification time and size.
+std::pair<std::int64_t, std::int64_t> stamp_of(const std::string& path) {
+  struct stat st {};
+  if (::stat(path.c_str(), &st) != 0) return {-1, -1};
+  return {static_cast<std::int64_t>(st.st_mtim.tv_sec) * 1'000'000'000 + st.st_mtim.tv_nsec,
+          static_cast<std::int64_t>(st.st_size)};
+}
+
+struct watcher_state {
+  std::pair<std::int64_t, std::int64_t> stamp;
+  config::cluster_map current;
+  static inline const char* name = "map_watcher";
+};
+
+bool same(const config::cluster_map& a, const config::cluster_map& b) {
+  if (a.default_cluster != b.default_cluster || a.nodes != b.nodes ||
+      a.clusters.size() != b.clusters.size())
+    return false;
+  for (const auto& [name, def] : a.clusters) {
+    auto it = b.clusters.find(name);
+    if (it == b.clusters.end() || it->second.actions != def.actions ||
+        it->second.workers != def.workers)
+      return false;
+  }
+  return true;
+}
+
+map_watcher_actor::behavior_type map_watcher(
+    map_watcher_actor::stateful_pointer<watcher_state> self, std::string path,
+    config::cluster_map current, time_ms interval_ms, supervisor_actor supervisor,
+    heartbeat_actor heartbeat) {
+  auto log = logger();
+  self->state.stamp = stamp_of(path);
+  self->state.current = std::move(current);
+  auto reload = [=](bool forced) {
+    auto stamp = stamp_of(path);
+    if (!forced && stamp == self->state.stamp) return;
+    self->state.stamp = stamp;
+    auto map = config::load_cluster_map(path);
+    if (!map) {
+      log->error("cluster map not reloaded, the last good one stays in force: {}",
+                 message_of(map.error()));
+      return;
+    }
+    if (same(*map, self->state.current)) return;
+    log->info("cluster map {} reloaded", path);
+    self->state.current = *map;
+    self->send(supervisor, remap_atom::value, *map);
+    self->send(heartbeat, remap_atom::value, *map);
+  };
+  self->delayed_send(self, std::chrono::milliseconds(interval_ms), tick_atom::value);
+  return {
+      [=](check_atom) { reload(true); },
+      [=](tick_atom) {
+        reload(false);
+        self->delayed_send(self, std::chrono::milliseconds(interval_ms), tick_atom::value);
+      },
+  };
+}
+
+}  // namespace
+
+straggler_actor spawn_straggler(caf::actor_system& sys, std::shared_ptr<storage::store> store,
+                                time_ms interval_ms) {
+  return sys.spawn<caf::detached>(straggler, std::move(store), interval_ms);
+}
+
+heartbeat_actor spawn_heartbeat(caf::actor_system& sys, std::shared_ptr<storage::store> store,
+                                storage::node_record node, config::cluster_map map,
+                                time_ms interval_ms) {
+  return sys.spawn<caf::detached>(heartbeat, std::move(store), std::move(node), std::move(map),
+                                  interval_ms);
+}
+
+map_watcher_actor spawn_map_watcher(caf::actor_system& sys, std::string path,
+                                    config::cluster_map current, time_ms interval_ms,
+                                    supervisor_actor supervisor, heartbeat_actor heartbeat) {
+  return sys.spawn<caf::detached>(map_watcher, std::move(path), std::move(current), interval_ms,
+                                  std::move(supervisor), std::move(heartbeat));
+}
+
+}  // namespace ab::actors

@@ -1,0 +1,44 @@
+#pragma once
+
+// The node's small periodic services: the straggler manager, the node heartbeat, and the
+// cluster-map watcher. Each runs detached (they make blocking store or file calls).
+
+#include <memory>
+#include <string>
+
+#include <caf/typed_actor.hpp>
+
+#include "actors/atoms.hpp"
+#include "actors/supervisor.hpp"
+#include "config/cluster_map.hpp"
+#include "storage/store.hpp"
+
+namespace ab::actors {
+
+/// Recovers jobs whose lease or deadline passed, every `interval_ms`, on every node.
+using straggler_actor = caf::typed_actor<caf::reacts_to<recover_atom>>;
+
+/// Spawns the straggler manager.
+straggler_actor spawn_straggler(caf::actor_system& sys, std::shared_ptr<storage::store> store,
+                                time_ms interval_ms);
+
+/// Records the node (id, site, cluster, address, last seen) in the site database.
+using heartbeat_actor =
+    caf::typed_actor<caf::reacts_to<beat_atom>, caf::reacts_to<remap_atom, config::cluster_map>>;
+
+/// Spawns the heartbeat; `node.cluster` follows the cluster map it is sent.
+heartbeat_actor spawn_heartbeat(caf::actor_system& sys, std::shared_ptr<storage::store> store,
+                                storage::node_record node, config::cluster_map map,
+                                time_ms interval_ms);
+
+/// Watches the cluster-map file: reloads it when it changes (or on `check_atom`, sent on
+/// SIGHUP; `tick_atom` is its own timer), keeps the last good map when an edit is invalid, and
+/// sends a valid new map to the supervisor and the heartbeat.
+using map_watcher_actor = caf::typed_actor<caf::reacts_to<check_atom>, caf::reacts_to<tick_atom>>;
+
+/// Spawns the watcher of `path`, which held `current` at start-up.
+map_watcher_actor spawn_map_watcher(caf::actor_system& sys, std::string path,
+                                    config::cluster_map current, time_ms interval_ms,
+                                    supervisor_actor supervisor, heartbeat_actor heartbeat);
+
+}  // namespace ab::actors

@@ -1,0 +1,40 @@
+#pragma once
+
+#include <memory>
+#include <string>
+
+#include <caf/typed_actor.hpp>
+
+#include "actors/atoms.hpp"
+#include "actors/handler.hpp"
+#include "storage/store.hpp"
+
+namespace ab::actors {
+
+/// A worker of one job type: claims batches from the site database, runs each job's handler
+/// and completes, fails or parks it. Runs detached (its own thread): handlers and store calls
+/// may block it, never the scheduler.
+using worker_actor = caf::typed_actor<caf::reacts_to<tick_atom>, caf::reacts_to<run_atom>,
+                                      caf::reacts_to<drain_atom>,
+                                      caf::reacts_to<filter_atom, storage::action_filter>>;
+
+/// What a worker is told when spawned.
+struct worker_config {
+  std::string type;
+  /// Lease owner name, unique per worker incarnation (`node/type#slot.incarnation`).
+  std::string owner;
+  storage::action_filter actions;
+  int batch = 8;
+  time_ms lease_ms = 30000;
+  time_ms poll_interval_ms = 250;
+  /// Finished jobs are handed back at the latest this long after the first of them finished.
+  time_ms flush_after_ms = 100;
+  std::shared_ptr<storage::store> store;
+  std::shared_ptr<job_handler> handler;
+  std::shared_ptr<const ab::clock> clk;
+};
+
+/// Spawns a detached worker; it starts claiming at once and stops after `drain_atom`.
+worker_actor spawn_worker(caf::actor_system& sys, worker_config config);
+
+}  // namespace ab::actors

@@ -1,0 +1,250 @@
+// The supervisor and its workers on a real actor system and an embedded store.
+
+#include <gtest/gtest.h>
+
+#include <atomic>
+
+#include <caf/actor_system.hpp>
+#include <caf/actor_system_config.hpp>
+#include <caf/scoped_actor.hpp>
+
+#include "actors/services.hpp"
+#include "actors/supervisor.hpp"
+#include "core/error.hpp"
+#include "tests/fakes/test_store.hpp"
+#include "tests/fakes/wait.hpp"
+
+namespace ab::testing {
+
+namespace {
+
+using actors::job_outcome;
+
+/// A handler whose behaviour the test scripts per call.
+class scripted final : public actors::job_handler {
+ public:
+  explicit scripted(std::function<job_outcome(const storage::claimed_job&)> fn)
+      : fn_(std::move(fn)) {}
+  job_outcome run(const storage::claimed_job& job) override {
+    ++runs;
+    return fn_(job);
+  }
+  std::atomic<int> runs{0};
+
+ private:
+  std::function<job_outcome(const storage::claimed_job&)> fn_;
+};
+
+class Supervisor : public ::testing::Test {
+ protected:
+  void SetUp() override {
+    db_ = std::make_shared<scratch_store>("sqlite", clk_);
+    ASSERT_FALSE(HasFailure());
+    node_.node_id = "node-t";
+    node_.workers = {{"default", 1}};
+    node_.poll_interval_ms = 20;
+    node_.lease_ms = 2000;
+    node_.renew_interval_ms = 500;
+    node_.claim_batch = 4;
+    node_.drain_timeout_ms = 10000;
+  }
+
+  /// The store behind `db_`, shared with the actors (the scratch store keeps ownership).
+  std::shared_ptr<storage::store> store() {
+    return std::shared_ptr<storage::store>(&**db_, [](storage::store*) {});
+  }
+
+  actors::supervisor_actor start(caf::actor_system& sys,
+                                 config::cluster_map map = config::cluster_map::defaults()) {
+    actors::supervisor_config cfg;
+    cfg.node = node_;
+    cfg.map = std::move(map);
+    cfg.store = store();
+    cfg.handlers = handlers_;
+    cfg.clk = clk_;
+    return actors::spawn_supervisor(sys, std::move(cfg));
+  }
+
+  actors::pool_status status(caf::actor_system& sys, const actors::supervisor_actor& sup) {
+    caf::scoped_actor self{sys};
+    actors::pool_status out;
+    self->request(sup, std::chrono::seconds(10), actors::status_atom::value)
+        .receive([&](actors::pool_status& s) { out = s; },
+                 [&](caf::error& err) { ADD_FAILURE() << sys.render(err); });
+    return out;
+  }
+
+  bool drain(caf::actor_system& sys, const actors::supervisor_actor& sup) {
+    caf::scoped_actor self{sys};
+    bool out = false;
+    self->request(sup, std::chrono::seconds(30), actors::drain_atom::value)
+        .receive([&](bool ok) { out = ok; },
+                 [&](caf::error& err) { ADD_FAILURE() << sys.render(err); });
+    return out;
+  }
+
+  storage::request_id submit(const std::string& host, const std::vector<std::string>& types,
+                             const std::string& action = "power_on", int max_attempts = 5) {
+    storage::request_spec s;
+    s.action = action;
+    s.host = host;
+    s.site = "dc1";
+    for (const auto& t : types) s.chain.push_back({t, max_attempts, 0});
+    auto out = (*db_)->submit({s});
+    EXPECT_TRUE(out);
+    return out ? out->at(0).id : 0;
+  }
+
+  storage::request_state state_of(storage::request_id id) {
+    auto r = (*db_)->request(id);
+    return r ? r->state : storage::request_state::failed;
+  }
+
+  std::shared_ptr<system_clock> clk_ = std::make_shared<system_clock>();
+  std::shared_ptr<scratch_store> db_;
+  config::node_config node_;
+  std::shared_ptr<actors::handler_registry> handlers_ =
+      std::make_shared<actors::handler_registry>();
+};
+
+}  // namespace
+
+TEST_F(Supervisor, WorkersRunChainsToTheEnd) {
+  handlers_->add("a", std::make_shared<scripted>([](auto&) { return job_outcome::done(); }));
+  handlers_->add("b", std::make_shared<scripted>([](auto&) { return job_outcome::done("{}"); }));
+  caf::actor_system_config cfg;
+  caf::actor_system sys{cfg};
+  auto sup = start(sys);
+  std::vector<storage::request_id> ids;
+  for (int i = 0; i < 10; ++i) ids.push_back(submit("h" + std::to_string(i), {"a", "b", "a"}));
+  EXPECT_TRUE(wait_until([&] {
+    for (auto id : ids)
+      if (state_of(id) != storage::request_state::succeeded) return false;
+    return true;
+  }));
+  EXPECT_TRUE(drain(sys, sup));
+}
+
+TEST_F(Supervisor, ACrashedWorkerIsReplacedAndItsJobRetried) {
+  std::atomic<int> crashes{0};
+  handlers_->add("crashy", std::make_shared<scripted>([&](const storage::claimed_job& j) {
+                   if (j.attempt == 1) {
+                     ++crashes;
+                     throw actors::worker_crash("simulated");
+                   }
+                   return job_outcome::done();
+                 }));
+  caf::actor_system_config cfg;
+  caf::actor_system sys{cfg};
+  auto sup = start(sys);
+  auto straggler = actors::spawn_straggler(sys, store(), 50);
+  auto id = submit("h1", {"crashy"});
+  EXPECT_TRUE(wait_until([&] { return state_of(id) == storage::request_state::succeeded; }));
+  EXPECT_EQ(crashes.load(), 1);
+  auto st = status(sys, sup);
+  EXPECT_EQ(st.restarts, 1);
+  EXPECT_EQ(st.workers["crashy"], 1);
+  EXPECT_EQ((*db_)->request(id)->jobs[0].attempts, 2);
+  caf::anon_send_exit(straggler, caf::exit_reason::user_shutdown);
+  EXPECT_TRUE(drain(sys, sup));
+}
+
+TEST_F(Supervisor, AWorkerSlotThatKeepsCrashingIsGivenUp) {
+  node_.max_restarts = 2;
+  node_.restart_window_ms = 600000;
+  handlers_->add("doomed",
+                 std::make_shared<scripted>([](const storage::claimed_job&) -> job_outcome {
+                   throw actors::worker_crash("always");
+                 }));
+  caf::actor_system_config cfg;
+  caf::actor_system sys{cfg};
+  auto sup = start(sys);
+  auto straggler = actors::spawn_straggler(sys, store(), 50);
+  submit("h1", {"doomed"}, "power_on", 20);
+  EXPECT_TRUE(wait_until([&] { return status(sys, sup).given_up == 1; }));
+  auto st = status(sys, sup);
+  EXPECT_EQ(st.restarts, 2);
+  EXPECT_EQ(st.workers.count("doomed"), 0u);
+  caf::anon_send_exit(straggler, caf::exit_reason::user_shutdown);
+  EXPECT_TRUE(drain(sys, sup));
+}
+
+TEST_F(Supervisor, PoolsFollowTheClusterMap) {
+  handlers_->add("a", std::make_shared<scripted>([](auto&) { return job_outcome::done(); }));
+  handlers_->add("b", std::make_shared<scripted>([](auto&) { return job_outcome::done(); }));
+  auto map = config::parse_cluster_map(
+      R"({"clusters": {"x": {"actions": ["*"], "workers": {"a": 3}}}})", "test");
+  ASSERT_TRUE(map);
+  caf::actor_system_config cfg;
+  caf::actor_system sys{cfg};
+  auto sup = start(sys, *map);
+  auto st = status(sys, sup);
+  EXPECT_EQ(st.cluster, "x");
+  EXPECT_EQ(st.workers["a"], 3);
+  EXPECT_EQ(st.workers["b"], 1);
+  map->clusters["x"].workers = {{"a", 0}, {"b", 2}};
+  caf::anon_send(sup, actors::remap_atom::value, *map);
+  EXPECT_TRUE(wait_until([&] {
+    auto s = status(sys, sup);
+    return s.workers.count("a") == 0 && s.workers["b"] == 2;
+  }));
+  EXPECT_TRUE(drain(sys, sup));
+}
+
+TEST_F(Supervisor, MovingToAnotherClusterChangesWhichActionsAreClaimed) {
+  handlers_->add("t", std::make_shared<scripted>([](auto&) { return job_outcome::done(); }));
+  caf::actor_system_config cfg;
+  caf::actor_system sys{cfg};
+  auto map = config::cluster_map::defaults();
+  map.nodes["node-t"] = "build";
+  auto sup = start(sys, map);
+  auto wipe = submit("h-wipe", {"t"}, "wipe");
+  auto reimage = submit("h-reimage", {"t"}, "reimage");
+  EXPECT_TRUE(wait_until([&] { return state_of(reimage) == storage::request_state::succeeded; }));
+  EXPECT_EQ(state_of(wipe), storage::request_state::queued) << "build nodes do not wipe";
+  map.nodes["node-t"] = "others";
+  caf::anon_send(sup, actors::remap_atom::value, map);
+  EXPECT_TRUE(wait_until([&] { return state_of(wipe) == storage::request_state::succeeded; }));
+  EXPECT_EQ(status(sys, sup).cluster, "others");
+  EXPECT_TRUE(drain(sys, sup));
+}
+
+TEST_F(Supervisor, DrainFinishesTheRunningJobAndReleasesTheRest) {
+  std::atomic<int> started{0};
+  handlers_->add("slow", std::make_shared<scripted>([&](auto&) {
+                   ++started;
+                   std::this_thread::sleep_for(std::chrono::milliseconds(300));
+                   return job_outcome::done();
+                 }));
+  caf::actor_system_config cfg;
+  caf::actor_system sys{cfg};
+  std::vector<storage::request_id> ids;
+  for (int i = 0; i < 4; ++i) ids.push_back(submit("h" + std::to_string(i), {"slow"}));
+  auto sup = start(sys);
+  ASSERT_TRUE(wait_until([&] { return started.load() >= 1; }));
+  EXPECT_TRUE(drain(sys, sup));
+  int done = 0, released = 0;
+  for (auto id : ids) {
+    auto r = (*db_)->request(id);
+    ASSERT_TRUE(r);
+    if (r->state == storage::request_state::succeeded) ++done;
+    if (r->jobs[0].state == storage::job_state::ready && r->jobs[0].attempts == 0) ++released;
+  }
+  EXPECT_EQ(done, started.load());
+  EXPECT_EQ(done + released, 4) << "every job is either finished or claimable again";
+  EXPECT_GE(released, 1);
+}
+
+TEST(DesiredWorkers, ClusterOverridesNodeOverridesDefault) {
+  config::node_config node;
+  node.workers = {{"default", 2}, {"power_on", 4}};
+  auto map = config::cluster_map::defaults();
+  map.clusters["build"].workers["install"] = 8;
+  EXPECT_EQ(actors::desired_workers(node, map, "build", "install"), 8);
+  EXPECT_EQ(actors::desired_workers(node, map, "build", "power_on"), 4);
+  EXPECT_EQ(actors::desired_workers(node, map, "others", "install"), 2);
+  node.workers.erase("default");
+  EXPECT_EQ(actors::desired_workers(node, map, "others", "wipe"), 0);
+}
+
+}  // namespace ab::testing
