@@ -27,6 +27,8 @@ std::string to_string(errc x) {
       return "schema_too_new";
     case errc::bad_config:
       return "bad_config";
+    case errc::crashed:
+      return "crashed";
   }
   return "unknown";
 }
