@@ -153,7 +153,12 @@ worker_actor::behavior_type worker(self_ptr self, worker_config cfg) {
         if (!self->state.draining && self->state.pending.empty()) claim_next(self);
       },
       [self](run_atom) {
-        if (!self->state.pending.empty()) run_one(self);
+        // Pending is empty here only when a new action filter released what was claimed:
+        // the loop of self-messages continues with the next claim.
+        if (!self->state.pending.empty())
+          run_one(self);
+        else if (!self->state.draining)
+          claim_next(self);
       },
       [self](drain_atom) {
         auto& st = self->state;

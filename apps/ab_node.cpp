@@ -1,58 +1,129 @@
-// ab-node: one per host of a site. For now it opens the store (embedded SQLite by default),
-// brings its schema up to date and reports the queue; the actors and the API come next.
+// ab-node: one per host of a site. Wires the store, the actors and the HTTP listener
+// together, then waits for signals: SIGHUP reloads the cluster map, SIGTERM/SIGINT drain.
+
+#include <pthread.h>
+#include <signal.h>
 
 #include <cstdio>
 #include <string>
+#include <vector>
 
-#include "core/clock.hpp"
+#include <spdlog/spdlog.h>
+#include <caf/actor_system.hpp>
+#include <caf/actor_system_config.hpp>
+#include <caf/scoped_actor.hpp>
+
+#include "actors/services.hpp"
+#include "actors/simulated_handlers.hpp"
+#include "actors/supervisor.hpp"
+#include "apps/node_http.hpp"
+#include "config/cluster_map.hpp"
+#include "config/node_config.hpp"
 #include "core/error.hpp"
 #include "storage/store.hpp"
 
 namespace {
 
-void usage() {
-  std::puts(
-      "usage: ab-node [--store URL] [--help]\n"
-      "  --store URL   sqlite:PATH (default sqlite:var/autobuild.db) or\n"
-      "                mysql://USER:PASS@HOST:PORT/DB\n"
-      "Opens the store, applies schema migrations and prints the queue depth.");
+using namespace ab;
+
+int fail(const std::string& what, int code) {
+  std::fprintf(stderr, "ab-node: %s\n", what.c_str());
+  return code;
+}
+
+/// Blocks the signals the main thread waits for, in every thread spawned after this.
+sigset_t block_signals() {
+  sigset_t set;
+  sigemptyset(&set);
+  for (int sig : {SIGTERM, SIGINT, SIGHUP}) sigaddset(&set, sig);
+  pthread_sigmask(SIG_BLOCK, &set, nullptr);
+  return set;
 }
 
 }  // namespace
 
 int main(int argc, char** argv) {
-  ab::storage::store_options opts;
-  opts.url = "sqlite:var/autobuild.db";
-  for (int i = 1; i < argc; ++i) {
-    std::string a = argv[i];
-    if (a == "--store" && i + 1 < argc) {
-      opts.url = argv[++i];
-    } else if (a == "-h" || a == "--help") {
-      usage();
-      return 0;
-    } else {
-      std::fprintf(stderr, "ab-node: unknown option %s\n", a.c_str());
-      usage();
-      return 2;
+  auto signals = block_signals();
+  auto cl = config::parse_command_line(std::vector<std::string>(argv + 1, argv + argc));
+  if (!cl) return fail(message_of(cl.error()), 2);
+  if (cl->help) {
+    std::fputs(config::usage().c_str(), stdout);
+    return 0;
+  }
+  auto cfg = config::load_node_config(*cl);
+  if (!cfg) return fail(message_of(cfg.error()), 2);
+  auto map = cfg->cluster_map.empty()
+                 ? caf::expected<config::cluster_map>{config::cluster_map::defaults()}
+                 : config::load_cluster_map(cfg->cluster_map);
+  if (!map) return fail(message_of(map.error()), 2);
+  auto log = spdlog::default_logger()->clone("node");
+  spdlog::register_logger(log);
+  for (const auto* name : {"storage", "actors", "net"})
+    spdlog::register_logger(spdlog::default_logger()->clone(name));
+
+  auto clk = std::make_shared<system_clock>();
+  storage::store_options so;
+  so.url = cfg->store;
+  so.pool_size = cfg->store_pool_size;
+  so.policy = cfg->queue;
+  auto opened = storage::open_store(so, clk);
+  if (!opened) return fail(message_of(opened.error()), 1);
+  std::shared_ptr<storage::store> store = std::move(*opened);
+
+  auto handlers = std::make_shared<actors::handler_registry>();
+  if (cfg->handlers == "simulated")
+    actors::register_simulated_handlers(*handlers,
+                                        {cfg->sim_step_ms, cfg->sim_log, cfg->node_id, clk});
+
+  caf::actor_system_config sys_cfg;
+  caf::actor_system sys{sys_cfg};
+  actors::supervisor_config sup_cfg{*cfg, *map, store, handlers, clk};
+  auto supervisor = actors::spawn_supervisor(sys, sup_cfg);
+  auto straggler = actors::spawn_straggler(sys, store, cfg->recovery_interval_ms);
+
+  auto http = apps::start_node_http(sys, *cfg, supervisor, store);
+  if (!http) {
+    caf::anon_send_exit(supervisor, caf::exit_reason::kill);
+    caf::anon_send_exit(straggler, caf::exit_reason::kill);
+    return fail(message_of(http.error()), 1);
+  }
+  auto address =
+      config::split_host_port(cfg->listen)->first + ":" + std::to_string((*http)->port());
+  storage::node_record me{cfg->node_id, cfg->site, "", address, 0};
+  auto heartbeat = actors::spawn_heartbeat(sys, store, me, *map, cfg->heartbeat_interval_ms);
+  actors::map_watcher_actor watcher;
+  if (!cfg->cluster_map.empty())
+    watcher = actors::spawn_map_watcher(sys, cfg->cluster_map, *map, cfg->map_check_interval_ms,
+                                        supervisor, heartbeat);
+  std::printf("ab-node: node %s (site %s, cluster %s) listening on http://%s, store %s\n",
+              cfg->node_id.c_str(), cfg->site.c_str(), map->cluster_of(cfg->node_id).c_str(),
+              address.c_str(), store->backend() == "sqlite" ? cfg->store.c_str() : "mysql");
+  std::fflush(stdout);
+
+  for (;;) {
+    int sig = 0;
+    sigwait(&signals, &sig);
+    if (sig == SIGHUP) {
+      log->info("SIGHUP: reloading the cluster map");
+      if (watcher) caf::anon_send(watcher, actors::check_atom::value);
+      continue;
     }
+    break;
   }
-  auto store = ab::storage::open_store(opts, std::make_shared<ab::system_clock>());
-  if (!store) {
-    std::fprintf(stderr, "ab-node: %s\n", ab::message_of(store.error()).c_str());
-    return 1;
+  log->info("draining: no new claims; running jobs get {} ms", cfg->drain_timeout_ms);
+  bool clean = false;
+  {
+    caf::scoped_actor self{sys};
+    self->request(supervisor, std::chrono::milliseconds(cfg->drain_timeout_ms + 10'000),
+                  actors::drain_atom::value)
+        .receive([&](bool ok) { clean = ok; },
+                 [&](caf::error& err) { log->error("drain: {}", message_of(err)); });
   }
-  std::printf("ab-node: store %s ready (backend %s, schema version %d)\n",
-              (*store)->backend() == "sqlite" ? opts.url.c_str() : "mysql://…",
-              (*store)->backend().c_str(), (*store)->schema_version());
-  auto depth = (*store)->queue_depth();
-  if (!depth) {
-    std::fprintf(stderr, "ab-node: %s\n", ab::message_of(depth.error()).c_str());
-    return 1;
-  }
-  std::printf("ab-node: %zu queue rows (type/class/state)\n", depth->size());
-  for (const auto& row : *depth)
-    std::printf("  %-16s %-8s %-8s %lld\n", row.type.c_str(), row.priority_class.c_str(),
-                ab::storage::to_string(row.state), static_cast<long long>(row.count));
-  std::puts("ab-node: workers, the straggler manager and the REST API arrive with the next issues");
+  (*http)->stop();
+  for (const auto& a :
+       {caf::actor_cast<caf::actor>(straggler), caf::actor_cast<caf::actor>(heartbeat),
+        caf::actor_cast<caf::actor>(watcher)})
+    if (a) caf::anon_send_exit(a, caf::exit_reason::user_shutdown);
+  log->info("stopped{}", clean ? "" : " (some jobs were handed back after the drain timeout)");
   return 0;
 }

@@ -28,6 +28,10 @@ struct node_config {
   std::map<std::string, int> workers{{"default", 2}};
   /// Built-in handler set to register: `none` or `simulated` (test and demo job types).
   std::string handlers = "none";
+  /// With simulated handlers: how long a `sim.step` job takes.
+  time_ms sim_step_ms = 20;
+  /// With simulated handlers: a file every attempt is appended to (empty: none).
+  std::string sim_log;
   /// Jobs a worker claims at once.
   int claim_batch = 8;
   time_ms poll_interval_ms = 250;

@@ -1,2 +1,107 @@
 #pragma once
-// (being written)
+
+#include <chrono>
+#include <cstddef>
+#include <cstdint>
+#include <functional>
+#include <map>
+#include <memory>
+#include <string>
+#include <utility>
+#include <vector>
+
+#include <caf/expected.hpp>
+
+namespace ab::net {
+
+/// One parsed request, with header names lower-cased.
+struct http_request {
+  /// The method as sent, e.g. `GET` or `POST`.
+  std::string method;
+  /// Path and query as sent, e.g. `/v1/requests?state=running`.
+  std::string target;
+  /// The whole body; at most `server_options::body_limit` bytes.
+  std::string body;
+  /// Header fields by lower-cased name; a repeated field's values are joined with ", ".
+  std::map<std::string, std::string> headers;
+  /// The peer as `ip:port` (`[ip]:port` for IPv6).
+  std::string remote;
+};
+
+/// The reply a handler produces.
+struct http_response {
+  /// Status code, 200 to 999; anything else is answered as 500.
+  int status = 200;
+  /// Value of `Content-Type`; empty leaves the header out.
+  std::string content_type = "application/json";
+  /// The body; dropped for 204 and 304, and for answers to `HEAD`.
+  std::string body;
+  /// Extra header fields, e.g. `Retry-After`; framing fields (`Content-Length`,
+  /// `Transfer-Encoding`, `Connection`) and fields with invalid characters are ignored.
+  std::vector<std::pair<std::string, std::string>> headers;
+};
+
+/// Delivers the response; call exactly once, from any thread.
+///
+/// Later calls are ignored; destroying every copy without calling it answers 500. It is safe
+/// to call after the client left or the server stopped: the response is then dropped.
+using responder = std::function<void(http_response)>;
+
+/// Handles one request asynchronously: it must not block; it may call the responder later from
+/// another thread.
+///
+/// It runs on an I/O thread. An exception it throws is logged and answered with 500.
+using handler = std::function<void(http_request&&, responder)>;
+
+/// How an `http_server` listens and what it tolerates from clients.
+struct server_options {
+  /// Address to bind, numeric IPv4 or IPv6.
+  std::string host = "127.0.0.1";
+  /// Port to bind; 0 picks any free port (see `http_server::port`).
+  std::uint16_t port = 8080;
+  /// Number of I/O threads, at least 1.
+  std::size_t threads = 1;
+  /// Largest accepted body in bytes; larger bodies get 413 with a JSON error body.
+  std::size_t body_limit = 1 << 20;
+  /// Deadline for reading one request's header and body; idle keep-alive connections are
+  /// closed after it.
+  std::chrono::milliseconds read_timeout{30000};
+  /// Deadline for writing one response.
+  std::chrono::milliseconds write_timeout{30000};
+  /// Most connections served at once; beyond it, new connections get an immediate 503 with
+  /// `Retry-After: 1` and are closed.
+  std::size_t max_connections = 1024;
+};
+
+/// An HTTP/1.1 server running on its own I/O threads.
+///
+/// One session per connection; requests on a connection are answered in order, one at a time.
+class http_server {
+ public:
+  /// Binds and starts serving; a bind failure is an error naming host:port and the reason.
+  static caf::expected<std::unique_ptr<http_server>> start(server_options options, handler h);
+
+  http_server(const http_server&) = delete;
+  http_server& operator=(const http_server&) = delete;
+
+  /// Stops the server, see `stop`.
+  ~http_server();
+
+  /// The port actually bound (useful with port 0).
+  std::uint16_t port() const;
+
+  /// Stops accepting, closes connections, joins the I/O threads; idempotent, also done by the
+  /// destructor.
+  ///
+  /// Responses not yet written are dropped. Must not be called from a handler.
+  void stop();
+
+ private:
+  struct impl;
+
+  explicit http_server(std::unique_ptr<impl> state);
+
+  std::unique_ptr<impl> impl_;
+};
+
+}  // namespace ab::net

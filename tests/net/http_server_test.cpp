@@ -382,6 +382,37 @@ TEST(HttpServer, ClosesAConnectionThatSendsNothingAfterTheReadTimeout) {
   EXPECT_TRUE(idle.closed_by_server());
 }
 
+TEST(HttpServer, AnswersEveryClientCorrectlyUnderConcurrentLoad) {
+  std::mutex mutex;
+  std::vector<std::thread> workers;
+  server_options options;
+  options.threads = 3;
+  auto server = serve(
+      [&](http_request&& req, responder respond) {
+        if (req.target.back() % 2 == 0) return echo(std::move(req), std::move(respond));
+        std::lock_guard<std::mutex> guard{mutex};
+        workers.emplace_back([req = std::move(req), respond] { echo(http_request{req}, respond); });
+      },
+      options);
+  ASSERT_TRUE(server);
+  std::atomic<int> correct{0};
+  std::vector<std::thread> clients;
+  for (int i = 0; i < 6; ++i) {
+    clients.emplace_back([&, i] {
+      client c{server->port()};
+      for (int j = 0; j < 20; ++j) {
+        auto target = "/" + std::to_string(i) + "/" + std::to_string(j);
+        auto res = c.exchange(make_request(http::verb::get, target));
+        if (res && res->body() == "GET " + target + " ") ++correct;
+      }
+    });
+  }
+  for (auto& t : clients) t.join();
+  server->stop();
+  for (auto& t : workers) t.join();
+  EXPECT_EQ(correct.load(), 6 * 20);
+}
+
 TEST(HttpServer, ToleratesRespondersCalledAfterTheClientLeftOrTheServerStopped) {
   parking lot;
   auto server = serve(lot.handler());

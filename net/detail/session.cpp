@@ -1,0 +1,242 @@
+#include "net/detail/session.hpp"
+
+#include <algorithm>
+#include <atomic>
+#include <exception>
+
+#include <boost/asio/dispatch.hpp>
+#include <boost/asio/post.hpp>
+#include <boost/asio/write.hpp>
+#include <boost/beast/core/bind_handler.hpp>
+#include <boost/beast/core/string.hpp>
+#include <boost/beast/http/read.hpp>
+#include <boost/beast/http/write.hpp>
+
+#include "net/detail/server_core.hpp"
+
+namespace ab::net::detail {
+
+namespace asio = boost::asio;
+namespace beast = boost::beast;
+namespace http = beast::http;
+
+namespace {
+
+/// Longest a closing connection waits for the client to stop sending and hang up.
+constexpr std::chrono::milliseconds linger_limit{1000};
+
+/// The interim answer a client sending `Expect: 100-continue` waits for.
+constexpr std::string_view continue_line = "HTTP/1.1 100 Continue\r\n\r\n";
+
+/// The one-shot channel behind a `responder`: the first response wins, and dropping every copy
+/// without answering answers 500.
+class reply_slot {
+ public:
+  reply_slot(std::shared_ptr<server_core> core, std::weak_ptr<session> s)
+      : core_(std::move(core)), session_(std::move(s)) {}
+
+  reply_slot(const reply_slot&) = delete;
+  reply_slot& operator=(const reply_slot&) = delete;
+
+  ~reply_slot() {
+    if (answered_.load()) return;
+    try {
+      if (core_->deliver(session_,
+                         error_response(500, "internal", "The request handler did not answer.")))
+        core_->log().error("request handler dropped its responder without answering; sent 500");
+    } catch (const std::exception&) {
+      // Out of memory in a destructor: the connection stays until the server stops.
+    }
+  }
+
+  /// Delivers `r`; false (and nothing sent) if a response was delivered already.
+  bool answer(http_response r) {
+    if (answered_.exchange(true)) return false;
+    core_->deliver(session_, std::move(r));
+    return true;
+  }
+
+  /// The logger to report misuse to.
+  spdlog::logger& log() const { return core_->log(); }
+
+ private:
+  std::shared_ptr<server_core> core_;
+  std::weak_ptr<session> session_;
+  std::atomic<bool> answered_{false};
+};
+
+/// `target` without its query, which may carry secrets that must not reach a log.
+std::string_view path_of(std::string_view target) {
+  return target.substr(0, target.find('?'));
+}
+
+}  // namespace
+
+session::session(asio::ip::tcp::socket socket, std::shared_ptr<server_core> core, bool rejecting)
+    : stream_(std::move(socket)), core_(std::move(core)), rejecting_(rejecting) {
+  beast::error_code ec;
+  auto peer = stream_.socket().remote_endpoint(ec);
+  remote_ = ec ? std::string{"unknown"} : endpoint_string(peer);
+}
+
+session::~session() {
+  core_->leave(this, rejecting_);
+}
+
+void session::run() {
+  asio::dispatch(stream_.get_executor(),
+                 beast::bind_front_handler(&session::start, shared_from_this()));
+}
+
+void session::shutdown() {
+  asio::post(stream_.get_executor(), [self = shared_from_this()] { self->close(); });
+}
+
+void session::start() {
+  if (!rejecting_) return read_request();
+  core_->log().debug("{}: rejected, {} connections are being served", remote_,
+                     core_->options().max_connections);
+  auto r = error_response(503, "overloaded", "The server is at its connection limit; retry soon.");
+  r.headers.emplace_back("Retry-After", "1");
+  write(to_wire(std::move(r), false, false, core_->log()));
+}
+
+void session::read_request() {
+  parser_.emplace();
+  parser_->body_limit(core_->options().body_limit);
+  // One deadline for the whole request; while idle between requests it ends the connection.
+  stream_.expires_after(core_->options().read_timeout);
+  http::async_read_header(stream_, buffer_, *parser_,
+                          beast::bind_front_handler(&session::on_header, shared_from_this()));
+}
+
+void session::on_header(beast::error_code ec, std::size_t /*bytes*/) {
+  if (closed_) return;
+  if (ec) return on_read_error(ec);
+  const auto& req = parser_->get();
+  if (parser_->is_done() || req.version() < 11 ||
+      !beast::iequals(req[http::field::expect], "100-continue"))
+    return read_body();
+  // The client holds the body back until it sees this (RFC 7231 section 5.1.1).
+  asio::async_write(stream_, asio::buffer(continue_line.data(), continue_line.size()),
+                    [self = shared_from_this()](beast::error_code ec, std::size_t /*bytes*/) {
+                      if (self->closed_) return;
+                      if (ec) return self->close();
+                      self->read_body();
+                    });
+}
+
+void session::read_body() {
+  if (parser_->is_done()) return dispatch_request();
+  http::async_read(stream_, buffer_, *parser_,
+                   beast::bind_front_handler(&session::on_read, shared_from_this()));
+}
+
+void session::on_read(beast::error_code ec, std::size_t /*bytes*/) {
+  if (closed_) return;
+  if (ec) return on_read_error(ec);
+  dispatch_request();
+}
+
+void session::on_read_error(beast::error_code ec) {
+  // A client hanging up between requests is how keep-alive connections normally end.
+  if (ec == http::error::end_of_stream) return close();
+  if (ec == http::error::body_limit)
+    return answer_error(413, "body_too_large",
+                        "The request body exceeds the limit of " +
+                            std::to_string(core_->options().body_limit) + " bytes.");
+  if (ec == http::error::header_limit || ec == http::error::buffer_overflow)
+    return answer_error(431, "header_too_large", "The request header is too large.");
+  if (ec.category() == http::make_error_code(http::error::bad_method).category() &&
+      ec != http::error::partial_message) {
+    core_->log().debug("{}: malformed request: {}", remote_, ec.message());
+    return answer_error(400, "bad_request", "The request is not valid HTTP/1.1: " + ec.message());
+  }
+  // A timeout, a reset or a client leaving mid-request: nobody is left to answer.
+  if (ec != asio::error::operation_aborted)
+    core_->log().debug("{}: closing: {}", remote_, ec.message());
+  close();
+}
+
+void session::dispatch_request() {
+  const auto& req = parser_->get();
+  // HTTP/1.0 connections close after one request even if the client offers keep-alive.
+  keep_alive_ = req.version() >= 11 && req.keep_alive();
+  head_ = req.method() == http::verb::head;
+  auto request = to_request(parser_->release(), remote_);
+  parser_.reset();
+  const std::string what = request.method + " " + std::string{path_of(request.target)};
+  awaiting_ = shared_from_this();
+  auto slot = std::make_shared<reply_slot>(core_, weak_from_this());
+  try {
+    core_->on_request()(std::move(request), [slot](http_response r) {
+      if (!slot->answer(std::move(r)))
+        slot->log().warn("request handler answered twice; the second response is dropped");
+    });
+    return;
+  } catch (const std::exception& e) {
+    core_->log().error("{}: {}: request handler threw: {}", remote_, what, e.what());
+  } catch (...) {
+    core_->log().error("{}: {}: request handler threw a non-standard exception", remote_, what);
+  }
+  // Unless the handler answered before it threw.
+  slot->answer(error_response(500, "internal", "The request handler failed."));
+}
+
+void session::on_response(http_response r) {
+  if (closed_ || !awaiting_) return;
+  auto self = std::move(awaiting_);
+  write(to_wire(std::move(r), head_, keep_alive_, core_->log()));
+}
+
+void session::answer_error(int status, std::string_view code, std::string_view message) {
+  write(to_wire(error_response(status, code, message), false, false, core_->log()));
+}
+
+void session::write(wire_response res) {
+  response_ = std::move(res);
+  stream_.expires_after(core_->options().write_timeout);
+  http::async_write(stream_, response_,
+                    beast::bind_front_handler(&session::on_write, shared_from_this()));
+}
+
+void session::on_write(beast::error_code ec, std::size_t /*bytes*/) {
+  if (closed_) return;
+  if (ec) {
+    core_->log().debug("{}: write failed: {}", remote_, ec.message());
+    return close();
+  }
+  if (!response_.keep_alive()) return linger();
+  response_ = {};
+  read_request();
+}
+
+void session::linger() {
+  // Half-close, then drain what the client still sends: closing with unread data makes the
+  // kernel reset the connection, which can destroy the response before the client reads it.
+  beast::error_code ec;
+  stream_.socket().shutdown(asio::ip::tcp::socket::shutdown_send, ec);
+  if (ec) return close();
+  stream_.expires_after(
+      std::min<std::chrono::milliseconds>(core_->options().read_timeout, linger_limit));
+  buffer_.clear();
+  stream_.async_read_some(buffer_.prepare(4096),
+                          beast::bind_front_handler(&session::on_linger, shared_from_this()));
+}
+
+void session::on_linger(beast::error_code ec, std::size_t /*bytes*/) {
+  if (closed_) return;
+  // The client hung up, the deadline passed, or the connection failed.
+  if (ec) return close();
+  stream_.async_read_some(buffer_.prepare(4096),
+                          beast::bind_front_handler(&session::on_linger, shared_from_this()));
+}
+
+void session::close() {
+  closed_ = true;
+  // Breaks the self-reference only when this function is done with the members.
+  auto self = std::move(awaiting_);
+  stream_.close();
+}
+
+}  // namespace ab::net::detail
