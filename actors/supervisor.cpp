@@ -56,6 +56,7 @@ void spawn_slot(self_ptr self, slot s) {
   wc.batch = st.cfg.node.claim_batch;
   wc.lease_ms = st.cfg.node.lease_ms;
   wc.poll_interval_ms = st.cfg.node.poll_interval_ms;
+  wc.idle_poll_max_ms = st.cfg.node.idle_poll_max_ms;
   wc.store = st.cfg.store;
   wc.handler = st.cfg.handlers->find(s.type);
   wc.clk = st.cfg.clk;

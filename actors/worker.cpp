@@ -30,6 +30,8 @@ struct worker_state {
   time_ms first_finished_at = 0;
   /// Consecutive store failures, for the backoff of the next attempt.
   int store_failures = 0;
+  /// Consecutive empty claims, for the idle backoff.
+  int empty_claims = 0;
   bool draining = false;
   static inline const char* name = "worker";
 };
@@ -88,9 +90,12 @@ void claim_next(self_ptr self) {
   for (auto id : cycle->completed.lost)
     st.log->warn("{}: job {} was no longer ours when it finished", st.cfg.owner, id);
   if (cycle->claimed.empty()) {
-    self->delayed_send(self, std::chrono::milliseconds(st.cfg.poll_interval_ms), tick_atom::value);
+    auto pause = std::min<time_ms>(st.cfg.poll_interval_ms << std::min(st.empty_claims++, 10),
+                                   std::max(st.cfg.idle_poll_max_ms, st.cfg.poll_interval_ms));
+    self->delayed_send(self, std::chrono::milliseconds(pause), tick_atom::value);
     return;
   }
+  st.empty_claims = 0;
   for (auto& j : cycle->claimed) st.pending.push_back(std::move(j));
   self->send(self, run_atom::value);
 }

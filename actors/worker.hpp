@@ -26,7 +26,10 @@ struct worker_config {
   storage::action_filter actions;
   int batch = 8;
   time_ms lease_ms = 30000;
+  /// First pause after an empty claim; it doubles with each further empty claim up to
+  /// `idle_poll_max_ms`, so that idle nodes do not load the database, and resets on work.
   time_ms poll_interval_ms = 250;
+  time_ms idle_poll_max_ms = 2000;
   /// Finished jobs are handed back at the latest this long after the first of them finished.
   time_ms flush_after_ms = 100;
   std::shared_ptr<storage::store> store;

@@ -113,10 +113,22 @@ int main(int argc, char** argv) {
   auto& db = **opened;
   auto workers_json = "{\"default\": 0, \"sim.noop\": " + std::to_string(workers) +
                       ", \"sim.wait\": " + std::to_string(workers) + "}";
-  const std::vector<std::string> args{
-      "--store",       url,          "--listen",           "127.0.0.1:0", "--node-id",
-      "bench",         "--handlers", "simulated",          "--workers",   workers_json,
-      "--claim-batch", "32",         "--poll-interval-ms", "100"};
+  const std::vector<std::string> args{"--store",
+                                      url,
+                                      "--listen",
+                                      "127.0.0.1:0",
+                                      "--node-id",
+                                      "bench",
+                                      "--handlers",
+                                      "simulated",
+                                      "--workers",
+                                      workers_json,
+                                      "--claim-batch",
+                                      "32",
+                                      "--poll-interval-ms",
+                                      "100",
+                                      "--idle-poll-max-ms",
+                                      "200"};
   // Idle memory first, then the queue is filled while no node runs, so that the clock starts
   // with the node and measures only its work.
   auto pid = start_node(binary, args);

@@ -34,7 +34,9 @@ struct node_config {
   std::string sim_log;
   /// Jobs a worker claims at once.
   int claim_batch = 8;
+  /// An idle worker's first pause between claims; it doubles up to `idle_poll_max_ms`.
   time_ms poll_interval_ms = 250;
+  time_ms idle_poll_max_ms = 2000;
   time_ms lease_ms = 30000;
   time_ms renew_interval_ms = 10000;
   time_ms recovery_interval_ms = 5000;

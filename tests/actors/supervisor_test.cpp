@@ -43,6 +43,7 @@ class Supervisor : public ::testing::Test {
     node_.node_id = "node-t";
     node_.workers = {{"default", 1}};
     node_.poll_interval_ms = 20;
+    node_.idle_poll_max_ms = 200;
     node_.lease_ms = 2000;
     node_.renew_interval_ms = 500;
     node_.claim_batch = 4;

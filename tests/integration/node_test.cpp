@@ -75,6 +75,8 @@ class NodeProcesses : public ::testing::TestWithParam<std::string> {
                                   "200",
                                   "--poll-interval-ms",
                                   "20",
+                                  "--idle-poll-max-ms",
+                                  "200",
                                   "--heartbeat-interval-ms",
                                   "500",
                                   "--claim-batch",
