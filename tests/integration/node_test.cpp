@@ -274,4 +274,17 @@ TEST_P(NodeProcesses, AClusterMapEditMovesNodesWhileWorkFlows) {
 
 INSTANTIATE_TEST_SUITE_P(Mysql, NodeProcesses, ::testing::Values("mysql"));
 
+/// The single-node deployment: the embedded SQLite store, no database server.
+using EmbeddedNode = NodeProcesses;
+
+TEST_P(EmbeddedNode, RunsChainsRecoversAFlakyStepAndDrains) {
+  auto& node = start_node("solo");
+  auto ids = submit(10, {"sim.step", "sim.flaky", "sim.noop"});
+  EXPECT_TRUE(wait_until([&] { return all_succeeded(ids); }, std::chrono::seconds(60)));
+  for (auto id : ids) EXPECT_EQ((*db_)->request(id)->jobs[1].attempts, 2) << "request " << id;
+  EXPECT_EQ(node.terminate(), 0) << node.output();
+}
+
+INSTANTIATE_TEST_SUITE_P(Sqlite, EmbeddedNode, ::testing::Values("sqlite"));
+
 }  // namespace ab::testing

@@ -41,30 +41,23 @@ constexpr auto patience = std::chrono::seconds(10);
 class client {
  public:
   explicit client(std::uint16_t port) : stream_(ioc_) {
-    stream_.expires_after(patience);
-    stream_.async_connect({asio::ip::make_address("127.0.0.1"), port},
-                          [this](beast::error_code ec) { ec_ = ec; });
-    run();
-    EXPECT_FALSE(ec_) << ec_.message();
+    auto ec = finish([&](auto done) {
+      stream_.async_connect({asio::ip::make_address("127.0.0.1"), port}, done);
+    });
+    EXPECT_FALSE(ec) << ec.message();
   }
 
   /// Writes raw bytes; false if that failed.
   bool send(std::string_view bytes) {
-    stream_.expires_after(patience);
-    asio::async_write(stream_, asio::buffer(bytes.data(), bytes.size()),
-                      [this](beast::error_code ec, std::size_t) { ec_ = ec; });
-    run();
-    return !ec_;
+    return !finish([&](auto done) {
+      asio::async_write(stream_, asio::buffer(bytes.data(), bytes.size()), done);
+    });
   }
 
   /// Reads one response, none if the connection failed first.
   std::optional<response> receive() {
     response res;
-    stream_.expires_after(patience);
-    http::async_read(stream_, buffer_, res,
-                     [this](beast::error_code ec, std::size_t) { ec_ = ec; });
-    run();
-    if (ec_) return std::nullopt;
+    if (finish([&](auto done) { http::async_read(stream_, buffer_, res, done); })) return {};
     return res;
   }
 
@@ -79,25 +72,26 @@ class client {
   /// True if the server closes the connection, after whatever it still sends.
   bool closed_by_server() {
     std::array<char, 1024> sink;
-    stream_.expires_after(patience);
-    do {
-      stream_.async_read_some(asio::buffer(sink),
-                              [this](beast::error_code ec, std::size_t) { ec_ = ec; });
-      run();
-    } while (!ec_);
-    return ec_ == asio::error::eof || ec_ == asio::error::connection_reset;
+    beast::error_code ec;
+    while (!ec) ec = finish([&](auto done) { stream_.async_read_some(asio::buffer(sink), done); });
+    return ec == asio::error::eof || ec == asio::error::connection_reset;
   }
 
  private:
-  void run() {
+  /// Runs the operation `start` begins until it completes or `patience` runs out.
+  template <class Start>
+  beast::error_code finish(Start start) {
+    beast::error_code result;
+    stream_.expires_after(patience);
+    start([&result](beast::error_code ec, auto&&...) { result = ec; });
     ioc_.restart();
     ioc_.run();
+    return result;
   }
 
   asio::io_context ioc_;
   beast::tcp_stream stream_;
   beast::flat_buffer buffer_;
-  beast::error_code ec_;
 };
 
 /// A request with `Host` and `Content-Length` set.
@@ -107,6 +101,21 @@ request make_request(http::verb verb, std::string_view target, std::string body 
   req.body() = std::move(body);
   req.prepare_payload();
   return req;
+}
+
+/// A GET request for `target`.
+request get(std::string_view target) {
+  return make_request(http::verb::get, target);
+}
+
+/// The status of `res`, 0 if there is no response.
+int status(const std::optional<response>& res) {
+  return res ? res->result_int() : 0;
+}
+
+/// True if `res` carries the JSON error `code`.
+bool has_error(const std::optional<response>& res, const std::string& code) {
+  return res && res->body().find(R"("code":")" + code + '"') != std::string::npos;
 }
 
 /// A server on a free port of 127.0.0.1, or none after reporting why.
@@ -122,7 +131,7 @@ std::unique_ptr<http_server> serve(ab::net::handler h, server_options options = 
 }
 
 /// Answers `METHOD TARGET BODY` as text.
-void echo(http_request&& req, responder respond) {
+void echo(http_request&& req, const responder& respond) {
   respond({200, "text/plain", req.method + " " + req.target + " " + req.body, {}});
 }
 
@@ -160,11 +169,10 @@ TEST(HttpServer, AnswersAGetWithTheHandlersStatusBodyAndHeaders) {
     respond({201, "text/plain", "created", {{"X-Trace", "abc"}}});
   });
   ASSERT_TRUE(server);
-  auto req = make_request(http::verb::get, "/v1/requests?state=running");
+  auto req = get("/v1/requests?state=running");
   req.set("X-Custom-Header", "Value");
   auto res = client{server->port()}.exchange(req);
-  ASSERT_TRUE(res);
-  EXPECT_EQ(res->result_int(), 201);
+  EXPECT_EQ(status(res), 201);
   EXPECT_EQ(res->body(), "created");
   EXPECT_EQ((*res)["X-Trace"], "abc");
   EXPECT_EQ((*res)[http::field::content_type], "text/plain");
@@ -187,8 +195,7 @@ TEST(HttpServer, TakesAResponseFromAnotherThreadLater) {
   ASSERT_TRUE(respond);
   std::thread{[&] { respond({202, "text/plain", "later", {}}); }}.join();
   auto res = c.receive();
-  ASSERT_TRUE(res);
-  EXPECT_EQ(res->result_int(), 202);
+  EXPECT_EQ(status(res), 202);
   EXPECT_EQ(res->body(), "later");
 }
 
@@ -196,8 +203,8 @@ TEST(HttpServer, ServesTwoRequestsOnOneKeptAliveConnection) {
   auto server = serve(echo);
   ASSERT_TRUE(server);
   client c{server->port()};
-  auto first = c.exchange(make_request(http::verb::get, "/a"));
-  auto second = c.exchange(make_request(http::verb::get, "/b"));
+  auto first = c.exchange(get("/a"));
+  auto second = c.exchange(get("/b"));
   ASSERT_TRUE(first && second);
   EXPECT_TRUE(first->keep_alive());
   EXPECT_EQ(first->body(), "GET /a ");
@@ -236,8 +243,7 @@ TEST(HttpServer, SendsContinueToAClientThatExpectsIt) {
   ASSERT_TRUE(
       c.send("PUT /x HTTP/1.1\r\nHost: x\r\nExpect: 100-continue\r\nContent-Length: 2\r\n\r\n"));
   auto interim = c.receive();
-  ASSERT_TRUE(interim);
-  EXPECT_EQ(interim->result_int(), 100);
+  EXPECT_EQ(status(interim), 100);
   ASSERT_TRUE(c.send("hi"));
   auto res = c.receive();
   ASSERT_TRUE(res);
@@ -253,10 +259,9 @@ TEST(HttpServer, AnswersAnOversizedBodyWith413WithoutCallingTheHandler) {
             options);
   ASSERT_TRUE(server);
   client c{server->port()};
-  auto res = c.exchange(make_request(http::verb::post, "/big", std::string(64 * 1024, 'x')));
-  ASSERT_TRUE(res);
-  EXPECT_EQ(res->result_int(), 413);
-  EXPECT_NE(res->body().find(R"("code":"body_too_large")"), std::string::npos) << res->body();
+  auto res = c.exchange(make_request(http::verb::post, "/big", std::string(65536, 'x')));
+  EXPECT_EQ(status(res), 413);
+  EXPECT_TRUE(has_error(res, "body_too_large"));
   EXPECT_EQ((*res)[http::field::content_type], "application/json");
   EXPECT_TRUE(c.closed_by_server());
   EXPECT_EQ(calls.load(), 0);
@@ -269,13 +274,10 @@ TEST(HttpServer, AnswersGarbageWith400AndClosesOnlyThatConnection) {
   client c{server->port()};
   ASSERT_TRUE(c.send("this is not http\r\n\r\n"));
   auto res = c.receive();
-  ASSERT_TRUE(res);
-  EXPECT_EQ(res->result_int(), 400);
-  EXPECT_NE(res->body().find(R"("code":"bad_request")"), std::string::npos) << res->body();
+  EXPECT_EQ(status(res), 400);
+  EXPECT_TRUE(has_error(res, "bad_request"));
   EXPECT_TRUE(c.closed_by_server());
-  auto fine = bystander.exchange(make_request(http::verb::get, "/ok"));
-  ASSERT_TRUE(fine);
-  EXPECT_EQ(fine->result_int(), 200);
+  EXPECT_EQ(status(bystander.exchange(get("/ok"))), 200);
 }
 
 TEST(HttpServer, Answers500WhenTheHandlerThrowsAndKeepsServing) {
@@ -285,29 +287,24 @@ TEST(HttpServer, Answers500WhenTheHandlerThrowsAndKeepsServing) {
   });
   ASSERT_TRUE(server);
   client c{server->port()};
-  auto failed = c.exchange(make_request(http::verb::get, "/boom"));
-  ASSERT_TRUE(failed);
-  EXPECT_EQ(failed->result_int(), 500);
-  EXPECT_NE(failed->body().find(R"("code":"internal")"), std::string::npos) << failed->body();
-  auto fine = c.exchange(make_request(http::verb::get, "/ok"));
-  ASSERT_TRUE(fine);
-  EXPECT_EQ(fine->result_int(), 200);
+  auto failed = c.exchange(get("/boom"));
+  EXPECT_EQ(status(failed), 500);
+  EXPECT_TRUE(has_error(failed, "internal"));
+  EXPECT_EQ(status(c.exchange(get("/ok"))), 200);
 }
 
 TEST(HttpServer, Answers500WhenTheHandlerDropsTheResponder) {
   auto server = serve([](http_request&&, responder) {});
   ASSERT_TRUE(server);
-  auto res = client{server->port()}.exchange(make_request(http::verb::get, "/"));
-  ASSERT_TRUE(res);
-  EXPECT_EQ(res->result_int(), 500);
+  EXPECT_EQ(status(client{server->port()}.exchange(get("/"))), 500);
 }
 
 TEST(HttpServer, ClosesWhenTheClientAsksOrSpeaksHttp10) {
   auto server = serve(echo);
   ASSERT_TRUE(server);
-  auto asks = make_request(http::verb::get, "/");
+  auto asks = get("/");
   asks.keep_alive(false);
-  auto old = make_request(http::verb::get, "/");
+  auto old = get("/");
   old.version(10);
   for (const auto& req : {asks, old}) {
     client c{server->port()};
@@ -322,7 +319,7 @@ TEST(HttpServer, StopIsIdempotentClosesConnectionsAndFreesThePort) {
   auto server = serve(echo);
   ASSERT_TRUE(server);
   client c{server->port()};
-  ASSERT_TRUE(c.exchange(make_request(http::verb::get, "/")));
+  ASSERT_TRUE(c.exchange(get("/")));
   auto port = server->port();
   server->stop();
   server->stop();
@@ -331,9 +328,7 @@ TEST(HttpServer, StopIsIdempotentClosesConnectionsAndFreesThePort) {
   options.port = port;
   auto again = http_server::start(options, echo);
   ASSERT_TRUE(again) << ab::message_of(again.error());
-  auto res = client{port}.exchange(make_request(http::verb::get, "/"));
-  ASSERT_TRUE(res);
-  EXPECT_EQ(res->result_int(), 200);
+  EXPECT_EQ(status(client{port}.exchange(get("/"))), 200);
 }
 
 TEST(HttpServer, ReportsABindFailureNamingHostAndPort) {
@@ -354,23 +349,21 @@ TEST(HttpServer, Answers503WithRetryAfterBeyondMaxConnections) {
   auto server = serve(echo, options);
   ASSERT_TRUE(server);
   auto holder = std::make_optional<client>(server->port());
-  ASSERT_TRUE(holder->exchange(make_request(http::verb::get, "/")));
+  ASSERT_TRUE(holder->exchange(get("/")));
   client extra{server->port()};
-  auto res = extra.exchange(make_request(http::verb::get, "/"));
-  ASSERT_TRUE(res);
-  EXPECT_EQ(res->result_int(), 503);
+  auto res = extra.exchange(get("/"));
+  EXPECT_EQ(status(res), 503);
   EXPECT_EQ((*res)[http::field::retry_after], "1");
   EXPECT_TRUE(extra.closed_by_server());
   // Once the holder leaves, its place is free again (the server notices asynchronously).
   holder.reset();
   auto deadline = std::chrono::steady_clock::now() + patience;
-  std::optional<response> later;
-  while (!(later && later->result_int() == 200) && std::chrono::steady_clock::now() < deadline) {
+  int later = 0;
+  while (later != 200 && std::chrono::steady_clock::now() < deadline) {
     std::this_thread::sleep_for(std::chrono::milliseconds(10));
-    later = client{server->port()}.exchange(make_request(http::verb::get, "/"));
+    later = status(client{server->port()}.exchange(get("/")));
   }
-  ASSERT_TRUE(later);
-  EXPECT_EQ(later->result_int(), 200);
+  EXPECT_EQ(later, 200);
 }
 
 TEST(HttpServer, ClosesAConnectionThatSendsNothingAfterTheReadTimeout) {
@@ -397,12 +390,13 @@ TEST(HttpServer, AnswersEveryClientCorrectlyUnderConcurrentLoad) {
   ASSERT_TRUE(server);
   std::atomic<int> correct{0};
   std::vector<std::thread> clients;
+  clients.reserve(6);
   for (int i = 0; i < 6; ++i) {
     clients.emplace_back([&, i] {
       client c{server->port()};
       for (int j = 0; j < 20; ++j) {
         auto target = "/" + std::to_string(i) + "/" + std::to_string(j);
-        auto res = c.exchange(make_request(http::verb::get, target));
+        auto res = c.exchange(get(target));
         if (res && res->body() == "GET " + target + " ") ++correct;
       }
     });
