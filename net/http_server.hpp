@@ -69,7 +69,7 @@ struct server_options {
   /// Deadline for writing one response.
   std::chrono::milliseconds write_timeout{30000};
   /// Most connections served at once; beyond it, new connections get an immediate 503 with
-  /// `Retry-After: 1` and are closed.
+  /// `Retry-After: 1` and are closed (or closed at once while as many are being refused).
   std::size_t max_connections = 1024;
 };
 

@@ -110,7 +110,7 @@ request get(std::string_view target) {
 
 /// The status of `res`, 0 if there is no response.
 int status(const std::optional<response>& res) {
-  return res ? res->result_int() : 0;
+  return res ? static_cast<int>(res->result_int()) : 0;
 }
 
 /// True if `res` carries the JSON error `code`.
@@ -164,7 +164,7 @@ class parking {
 
 TEST(HttpServer, AnswersAGetWithTheHandlersStatusBodyAndHeaders) {
   std::promise<http_request> seen;
-  auto server = serve([&](http_request&& req, responder respond) {
+  auto server = serve([&](http_request&& req, const responder& respond) {
     seen.set_value(std::move(req));
     respond({201, "text/plain", "created", {{"X-Trace", "abc"}}});
   });
@@ -254,9 +254,8 @@ TEST(HttpServer, AnswersAnOversizedBodyWith413WithoutCallingTheHandler) {
   std::atomic<int> calls{0};
   server_options options;
   options.body_limit = 1024;
-  auto server =
-      serve([&](http_request&& req, responder respond) { ++calls, echo(std::move(req), respond); },
-            options);
+  auto server = serve(
+      [&](http_request&& req, const responder& r) { ++calls, echo(std::move(req), r); }, options);
   ASSERT_TRUE(server);
   client c{server->port()};
   auto res = c.exchange(make_request(http::verb::post, "/big", std::string(65536, 'x')));
@@ -281,9 +280,9 @@ TEST(HttpServer, AnswersGarbageWith400AndClosesOnlyThatConnection) {
 }
 
 TEST(HttpServer, Answers500WhenTheHandlerThrowsAndKeepsServing) {
-  auto server = serve([](http_request&& req, responder respond) {
+  auto server = serve([](http_request&& req, const responder& respond) {
     if (req.target == "/boom") throw std::runtime_error("boom");
-    echo(std::move(req), std::move(respond));
+    echo(std::move(req), respond);
   });
   ASSERT_TRUE(server);
   client c{server->port()};
@@ -381,8 +380,8 @@ TEST(HttpServer, AnswersEveryClientCorrectlyUnderConcurrentLoad) {
   server_options options;
   options.threads = 3;
   auto server = serve(
-      [&](http_request&& req, responder respond) {
-        if (req.target.back() % 2 == 0) return echo(std::move(req), std::move(respond));
+      [&](http_request&& req, const responder& respond) {
+        if (req.target.back() % 2 == 0) return echo(std::move(req), respond);
         std::lock_guard<std::mutex> guard{mutex};
         workers.emplace_back([req = std::move(req), respond] { echo(http_request{req}, respond); });
       },
