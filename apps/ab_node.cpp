@@ -88,7 +88,7 @@ int main(int argc, char** argv) {
     return fail(message_of(http.error()), 1);
   }
   auto address =
-      config::split_host_port(cfg->listen)->first + ":" + std::to_string((*http)->port());
+      config::split_host_port(cfg->listen)->first + ":" + std::to_string(http->server->port());
   storage::node_record me{cfg->node_id, cfg->site, "", address, 0};
   auto heartbeat = actors::spawn_heartbeat(sys, store, me, *map, cfg->heartbeat_interval_ms);
   actors::map_watcher_actor watcher;
@@ -119,7 +119,7 @@ int main(int argc, char** argv) {
         .receive([&](bool ok) { clean = ok; },
                  [&](caf::error& err) { log->error("drain: {}", message_of(err)); });
   }
-  (*http)->stop();
+  http->server->stop();
   for (const auto& a :
        {caf::actor_cast<caf::actor>(straggler), caf::actor_cast<caf::actor>(heartbeat),
         caf::actor_cast<caf::actor>(watcher)})

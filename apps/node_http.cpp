@@ -3,67 +3,59 @@
 #include <caf/event_based_actor.hpp>
 #include <nlohmann/json.hpp>
 
+#include "actors/workflows.hpp"
 #include "core/error.hpp"
+#include "net/api_error.hpp"
 
 namespace ab::apps {
 
-namespace {
-
-using json = nlohmann::json;
-
-net::http_response json_response(int status, const json& body) {
-  net::http_response r;
-  r.status = status;
-  r.body = body.dump();
-  return r;
-}
-
-net::http_response error_response(int status, const std::string& code, const std::string& what) {
-  return json_response(status, {{"error", {{"code", code}, {"message", what}}}});
-}
-
-}  // namespace
-
-caf::expected<std::unique_ptr<net::http_server>> start_node_http(
-    caf::actor_system& sys, const config::node_config& cfg, actors::supervisor_actor supervisor,
-    std::shared_ptr<storage::store> store) {
+caf::expected<node_http> start_node_http(caf::actor_system& sys, const config::node_config& cfg,
+                                         actors::supervisor_actor supervisor,
+                                         std::shared_ptr<storage::store> store) {
   auto hp = config::split_host_port(cfg.listen);
   if (!hp) return hp.error();
-  net::server_options opts;
-  opts.host = hp->first;
-  opts.port = hp->second;
-  auto node_id = cfg.node_id;
-  auto site = cfg.site;
-  return net::http_server::start(
-      opts, [&sys, supervisor, node_id, site](net::http_request&& req, net::responder respond) {
-        auto path = req.target.substr(0, req.target.find('?'));
-        if (req.method == "GET" && path == "/healthz") {
-          respond(json_response(200, {{"status", "ok"}}));
-          return;
-        }
-        if (req.method == "GET" && path == "/v1/node") {
-          // Ask the supervisor without blocking the I/O thread: a short-lived actor relays
-          // the answer to the responder.
-          sys.spawn([supervisor, respond, node_id, site](caf::event_based_actor* self) {
-            self->request(supervisor, std::chrono::seconds(5), actors::status_atom::value)
-                .then(
-                    [=](const actors::pool_status& st) {
-                      respond(json_response(200, {{"node_id", node_id},
-                                                  {"site", site},
-                                                  {"cluster", st.cluster},
-                                                  {"workers", st.workers},
-                                                  {"restarts", st.restarts},
-                                                  {"given_up", st.given_up},
-                                                  {"draining", st.draining}}));
-                    },
-                    [=](const caf::error& err) {
-                      respond(error_response(503, "unavailable", message_of(err)));
-                    });
-          });
-          return;
-        }
-        respond(error_response(404, "not_found", "no route for " + req.method + " " + path));
-      });
+  net::api_options opts;
+  opts.chain_of = actors::chain_of;
+  for (const auto& [action, steps] : actors::workflows()) opts.actions.push_back(action);
+  opts.classes.clear();
+  for (const auto& [cls, credit] : cfg.queue.class_credit_ms) opts.classes.push_back(cls);
+  opts.node_info = [&sys, supervisor, node_id = cfg.node_id,
+                    site = cfg.site](net::responder respond) {
+    // Ask the supervisor without blocking an I/O thread: a short-lived actor relays the answer.
+    // (The supervisor is passed as a spawn argument: CAF 0.17 dereferences a null argument
+    // tuple when a function actor is spawned without arguments, which UBSan rejects.)
+    sys.spawn(
+        [respond, node_id, site](caf::event_based_actor* self, actors::supervisor_actor sup) {
+          self->request(sup, std::chrono::seconds(5), actors::status_atom::value)
+              .then(
+                  [=](const actors::pool_status& st) {
+                    respond(net::json_response(200, nlohmann::json{{"node_id", node_id},
+                                                                   {"site", site},
+                                                                   {"cluster", st.cluster},
+                                                                   {"workers", st.workers},
+                                                                   {"restarts", st.restarts},
+                                                                   {"given_up", st.given_up},
+                                                                   {"draining", st.draining}}
+                                                        .dump()));
+                  },
+                  [=](const caf::error& err) {
+                    respond(net::error_response({503, "unavailable", message_of(err), 1}));
+                  });
+        },
+        supervisor);
+  };
+  node_http out;
+  out.api = std::make_unique<net::api_service>(std::move(store), std::move(opts));
+  net::server_options so;
+  so.host = hp->first;
+  so.port = hp->second;
+  auto* api = out.api.get();
+  auto server = net::http_server::start(so, [api](net::http_request&& req, net::responder respond) {
+    api->handle(std::move(req), std::move(respond));
+  });
+  if (!server) return server.error();
+  out.server = std::move(*server);
+  return out;
 }
 
 }  // namespace ab::apps

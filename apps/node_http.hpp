@@ -7,16 +7,21 @@
 
 #include "actors/supervisor.hpp"
 #include "config/node_config.hpp"
+#include "net/api.hpp"
 #include "net/http_server.hpp"
 #include "storage/store.hpp"
 
 namespace ab::apps {
 
-/// Starts the node's HTTP listener on `cfg.listen`. Until the REST API lands it answers
-/// `GET /healthz` (the process is alive) and `GET /v1/node` (this node: id, site, cluster,
-/// worker pools, restarts); everything else is a JSON 404.
-caf::expected<std::unique_ptr<net::http_server>> start_node_http(
-    caf::actor_system& sys, const config::node_config& cfg, actors::supervisor_actor supervisor,
-    std::shared_ptr<storage::store> store);
+/// The node's HTTP front door: the REST API service and the server that feeds it.
+struct node_http {
+  std::unique_ptr<net::api_service> api;
+  std::unique_ptr<net::http_server> server;
+};
+
+/// Starts the REST API on `cfg.listen`; `GET /v1/node` asks the supervisor for its pools.
+caf::expected<node_http> start_node_http(caf::actor_system& sys, const config::node_config& cfg,
+                                         actors::supervisor_actor supervisor,
+                                         std::shared_ptr<storage::store> store);
 
 }  // namespace ab::apps

@@ -24,6 +24,9 @@ class store {
   /// Schema version the database is at after `open`.
   virtual int schema_version() = 0;
 
+  /// Runs a trivial query: can this process reach its database right now?
+  virtual caf::error ping() = 0;
+
   // --- the queue --------------------------------------------------------------------------
 
   /// Stores each request with its whole chain, atomically as one transaction; the first job

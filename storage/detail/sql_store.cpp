@@ -90,6 +90,13 @@ std::int64_t sql_store::new_token() {
   return static_cast<std::int64_t>(rng_() >> 1) | 1;
 }
 
+caf::error sql_store::ping() {
+  return unit_to_error(transact("ping", [&](connection& c) -> caf::expected<caf::unit_t> {
+    c.query("SELECT 1", {})->next();
+    return caf::unit;
+  }));
+}
+
 caf::expected<request_view> sql_store::request(request_id id) {
   return transact("request", [&](connection& c) -> caf::expected<request_view> {
     auto r =

@@ -29,6 +29,7 @@ class sql_store final : public store {
 
   std::string backend() const override { return pool_->sql().name; }
   int schema_version() override { return schema_version_; }
+  caf::error ping() override;
 
   caf::expected<std::vector<submit_outcome>> submit(
       const std::vector<request_spec>& specs) override;

@@ -129,3 +129,11 @@ TEST_P(StoreConformance, ANewerSchemaThanTheBinaryKnowsIsRefused) {
 }
 
 }  // namespace ab::testing
+
+namespace ab::testing {
+
+TEST_P(StoreConformance, APingReachesTheDatabase) {
+  EXPECT_FALSE(db().ping());
+}
+
+}  // namespace ab::testing

@@ -1,0 +1,59 @@
+#pragma once
+
+// Parsing and validation of API input, and the JSON shapes of API output: plain functions,
+// tested without a network.
+
+#include <map>
+#include <string>
+#include <variant>
+#include <vector>
+
+#include "net/api_error.hpp"
+#include "storage/types.hpp"
+
+namespace ab::net {
+
+/// A validated `POST /v1/requests` body.
+struct submit_command {
+  std::string action;
+  std::vector<std::string> hosts;
+  std::string priority_class = "user";
+  /// Action parameters as compact JSON text.
+  std::string params = "{}";
+};
+
+/// Parses and validates a submission; `known_actions` and `classes` bound what is accepted.
+std::variant<submit_command, api_error> parse_submit(const std::string& body,
+                                                     const std::vector<std::string>& known_actions,
+                                                     const std::vector<std::string>& classes);
+
+/// Parses and validates a `POST /v1/hosts` body: one host object or `{"hosts": [...]}`.
+std::variant<std::vector<storage::host_record>, api_error> parse_hosts(const std::string& body);
+
+/// Parses a `PATCH /v1/hosts/{name}` body onto `host` (site, bmc_endpoint, credential_ref).
+std::variant<storage::host_record, api_error> parse_host_patch(const std::string& body,
+                                                               storage::host_record host);
+
+/// Parses the query of `GET /v1/requests` (state, host, action, site, since, cursor, limit).
+std::variant<storage::request_filter, api_error> parse_request_query(const std::string& query);
+
+/// Splits `a=1&b=2` (percent-decoded); a malformed escape is an error.
+std::variant<std::map<std::string, std::string>, api_error> parse_query(const std::string& query);
+
+/// True for a host name AutoBuild accepts: 1–255 of letters, digits, `-`, `_`, `.`.
+bool valid_host_name(const std::string& name);
+
+/// JSON of a request with its jobs.
+std::string encode_request(const storage::request_view& r);
+
+/// JSON of a page of requests.
+std::string encode_request_page(const storage::request_page& page);
+
+/// JSON of a host.
+std::string encode_host(const storage::host_record& h);
+
+/// JSON of the outcomes of a submission, host by host.
+std::string encode_outcomes(const std::vector<std::string>& hosts,
+                            const std::vector<storage::submit_outcome>& outcomes);
+
+}  // namespace ab::net

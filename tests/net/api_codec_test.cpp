@@ -1,0 +1,120 @@
+#include <gtest/gtest.h>
+
+#include "core/error.hpp"
+#include "net/api.hpp"
+#include "net/api_codec.hpp"
+#include "net/api_error.hpp"
+
+namespace ab::testing {
+
+using net::api_error;
+
+namespace {
+
+const std::vector<std::string> actions{"reimage", "power_on"};
+const std::vector<std::string> classes{"maas", "user", "organic"};
+
+}  // namespace
+
+TEST(ParseSubmit, AcceptsOneHostOrMany) {
+  auto one = net::parse_submit(R"({"action":"reimage","host":"h1"})", actions, classes);
+  ASSERT_TRUE(std::holds_alternative<net::submit_command>(one));
+  EXPECT_EQ(std::get<net::submit_command>(one).hosts, std::vector<std::string>{"h1"});
+  EXPECT_EQ(std::get<net::submit_command>(one).priority_class, "user");
+  auto many = net::parse_submit(
+      R"({"action":"power_on","hosts":["a","b"],"priority":"maas","params":{"image":"x"}})",
+      actions, classes);
+  ASSERT_TRUE(std::holds_alternative<net::submit_command>(many));
+  const auto& cmd = std::get<net::submit_command>(many);
+  EXPECT_EQ(cmd.hosts.size(), 2u);
+  EXPECT_EQ(cmd.priority_class, "maas");
+  EXPECT_EQ(cmd.params, R"({"image":"x"})");
+}
+
+TEST(ParseSubmit, EveryBadInputGetsItsStatusAndCode) {
+  struct bad_case {
+    const char* body;
+    int status;
+    const char* code;
+    const char* names;
+  };
+  const bad_case cases[] = {
+      {"", 400, "malformed_json", "not valid JSON"},
+      {"{", 400, "malformed_json", "not valid JSON"},
+      {"[1]", 400, "wrong_type", "object"},
+      {R"({"host":"h1"})", 400, "missing_field", "'action'"},
+      {R"({"action":5,"host":"h1"})", 400, "wrong_type", "'action'"},
+      {R"({"action":"fly","host":"h1"})", 422, "unknown_action", "'fly'"},
+      {R"({"action":"reimage","host":"h1","colour":"red"})", 400, "unknown_field", "'colour'"},
+      {R"({"action":"reimage"})", 400, "missing_field", "'host' or 'hosts'"},
+      {R"({"action":"reimage","host":"a","hosts":["b"]})", 400, "missing_field", "exactly one"},
+      {R"({"action":"reimage","hosts":[]})", 400, "wrong_type", "'hosts'"},
+      {R"({"action":"reimage","hosts":"a"})", 400, "wrong_type", "'hosts'"},
+      {R"({"action":"reimage","hosts":[1]})", 400, "wrong_type", "strings"},
+      {R"({"action":"reimage","host":"bad host!"})", 400, "invalid_host", "bad host!"},
+      {R"({"action":"reimage","host":"h","priority":"vip"})", 422, "unknown_priority", "'vip'"},
+      {R"({"action":"reimage","host":"h","priority":1})", 400, "wrong_type", "'priority'"},
+      {R"({"action":"reimage","host":"h","params":[1]})", 400, "wrong_type", "'params'"},
+  };
+  for (const auto& c : cases) {
+    auto r = net::parse_submit(c.body, actions, classes);
+    ASSERT_TRUE(std::holds_alternative<api_error>(r)) << c.body;
+    const auto& e = std::get<api_error>(r);
+    EXPECT_EQ(e.status, c.status) << c.body;
+    EXPECT_EQ(e.code, c.code) << c.body;
+    EXPECT_NE(e.message.find(c.names), std::string::npos) << c.body << " -> " << e.message;
+  }
+}
+
+TEST(ParseHosts, AcceptsOneOrManyAndNamesWhatIsWrong) {
+  auto many = net::parse_hosts(
+      R"({"hosts":[{"name":"a","site":"dc1","bmc_endpoint":"https://x","credential_ref":"r"}]})");
+  ASSERT_TRUE(std::holds_alternative<std::vector<storage::host_record>>(many));
+  for (
+      const char* bad :
+      {R"({"name":"a"})", R"({"hosts":[]})",
+       R"({"name":"a","site":"s","bmc_endpoint":"ftp://x","credential_ref":"r"})",
+       R"({"name":"a","site":"s","bmc_endpoint":"https://x","credential_ref":"r","password":"p"})"}) {
+    auto r = net::parse_hosts(bad);
+    ASSERT_TRUE(std::holds_alternative<api_error>(r)) << bad;
+    EXPECT_EQ(std::get<api_error>(r).status, 400);
+  }
+}
+
+TEST(ParseRequestQuery, ReadsFiltersAndRefusesUnknownParameters) {
+  auto f = net::parse_request_query("state=running&host=h%2D1&limit=5&cursor=40&since=1000");
+  ASSERT_TRUE(std::holds_alternative<storage::request_filter>(f));
+  const auto& filter = std::get<storage::request_filter>(f);
+  EXPECT_EQ(filter.state, storage::request_state::running);
+  EXPECT_EQ(filter.host, "h-1");
+  EXPECT_EQ(filter.limit, 5u);
+  EXPECT_EQ(filter.before, 40);
+  EXPECT_EQ(filter.since, 1000);
+  for (const char* bad :
+       {"state=sleeping", "limit=0", "limit=x", "cursor=-1", "colour=red", "host=%zz"}) {
+    auto r = net::parse_request_query(bad);
+    ASSERT_TRUE(std::holds_alternative<api_error>(r)) << bad;
+    EXPECT_EQ(std::get<api_error>(r).status, 400) << bad;
+  }
+}
+
+TEST(ApiErrors, MapInternalErrorsToStatuses) {
+  EXPECT_EQ(net::to_api_error(make_error(errc::not_found, "x")).status, 404);
+  EXPECT_EQ(net::to_api_error(make_error(errc::conflict, "x")).status, 409);
+  auto unavailable = net::to_api_error(make_error(errc::store_unavailable, "db down"));
+  EXPECT_EQ(unavailable.status, 503);
+  EXPECT_GT(unavailable.retry_after, 0);
+  EXPECT_EQ(unavailable.message, "db down");
+  auto r = net::error_response(unavailable);
+  EXPECT_EQ(r.status, 503);
+  ASSERT_EQ(r.headers.size(), 1u);
+  EXPECT_EQ(r.headers[0].first, "Retry-After");
+}
+
+TEST(Fingerprint, IsStableAndTellsBodiesApart) {
+  EXPECT_EQ(net::fingerprint("abc"), net::fingerprint("abc"));
+  EXPECT_NE(net::fingerprint("abc"), net::fingerprint("abd"));
+  EXPECT_EQ(net::fingerprint("").size(), 16u);
+}
+
+}  // namespace ab::testing
