@@ -23,7 +23,7 @@ struct straggler_state {
 };
 
 straggler_actor::behavior_type straggler(straggler_actor::stateful_pointer<straggler_state> self,
-                                         std::shared_ptr<storage::store> store,
+                                         const std::shared_ptr<storage::store>& store,
                                          time_ms interval_ms) {
   auto log = logger();
   self->send(self, recover_atom::value);
@@ -53,8 +53,8 @@ struct heartbeat_state {
 };
 
 heartbeat_actor::behavior_type heartbeat(heartbeat_actor::stateful_pointer<heartbeat_state> self,
-                                         std::shared_ptr<storage::store> store,
-                                         storage::node_record node, config::cluster_map map,
+                                         const std::shared_ptr<storage::store>& store,
+                                         storage::node_record node, const config::cluster_map& map,
                                          time_ms interval_ms) {
   auto log = logger();
   node.cluster = map.cluster_of(node.id);
@@ -68,7 +68,7 @@ heartbeat_actor::behavior_type heartbeat(heartbeat_actor::stateful_pointer<heart
         self->delayed_send(self, std::chrono::milliseconds(interval_ms), beat_atom::value);
       },
       [=](remap_atom, config::cluster_map& map) {
-        auto cluster = map.cluster_of(self->state.node.id);
+        const auto& cluster = map.cluster_of(self->state.node.id);
         if (cluster == self->state.node.cluster) return;
         self->state.node.cluster = cluster;
         self->send(self, beat_atom::value);
@@ -104,9 +104,9 @@ bool same(const config::cluster_map& a, const config::cluster_map& b) {
 }
 
 map_watcher_actor::behavior_type map_watcher(
-    map_watcher_actor::stateful_pointer<watcher_state> self, std::string path,
-    config::cluster_map current, time_ms interval_ms, supervisor_actor supervisor,
-    heartbeat_actor heartbeat) {
+    map_watcher_actor::stateful_pointer<watcher_state> self, const std::string& path,
+    config::cluster_map current, time_ms interval_ms, const supervisor_actor& supervisor,
+    const heartbeat_actor& heartbeat) {
   auto log = logger();
   self->state.stamp = stamp_of(path);
   self->state.current = std::move(current);

@@ -4,27 +4,24 @@ namespace ab::actors {
 
 namespace {
 
-constexpr time_ms minute = 60 * 1000;
+constexpr time_ms minute = time_ms{60} * 1000;
 
 }  // namespace
 
 const std::map<std::string, std::vector<step>>& workflows() {
+  // The first image of new inventory and an OS upgrade of a host in service take the same
+  // steps; they differ in which hosts they are allowed on and in which cluster runs them.
+  static const std::vector<step> install_os{{"power_off", 5, 5 * minute},
+                                            {"boot_installer", 5, 5 * minute},
+                                            {"install", 2, 90 * minute},
+                                            {"boot_disk", 5, 5 * minute},
+                                            {"verify", 5, 15 * minute}};
   // action          steps (job type, attempts, time limit of one attempt)
   static const std::map<std::string, std::vector<step>> table{
       {"discover",
        {{"inventory", 5, 5 * minute}, {"record_facts", 3, minute}, {"power_off", 5, 5 * minute}}},
-      {"build",
-       {{"power_off", 5, 5 * minute},
-        {"boot_installer", 5, 5 * minute},
-        {"install", 2, 90 * minute},
-        {"boot_disk", 5, 5 * minute},
-        {"verify", 5, 15 * minute}}},
-      {"reimage",
-       {{"power_off", 5, 5 * minute},
-        {"boot_installer", 5, 5 * minute},
-        {"install", 2, 90 * minute},
-        {"boot_disk", 5, 5 * minute},
-        {"verify", 5, 15 * minute}}},
+      {"build", install_os},
+      {"reimage", install_os},
       {"ipmi_reboot", {{"ipmi_reboot", 5, 5 * minute}}},
       {"power_on", {{"power_on", 5, 5 * minute}}},
       {"power_off", {{"power_off", 5, 5 * minute}}},

@@ -164,7 +164,8 @@ int main(int argc, char** argv) {
       "node bench: backend=%s jobs_per_s=%.0f (%lld jobs, chains of %d, %d workers) "
       "rss_mb_idle=%.1f rss_mb_after_run=%.1f rss_mb_with_%d_parked=%.1f exit=%d\n",
       db.backend().c_str(), static_cast<double>(total) / seconds, static_cast<long long>(total),
-      chain, workers, idle_kb / 1024.0, busy_kb / 1024.0, parked, parked_kb / 1024.0,
+      chain, workers, static_cast<double>(idle_kb) / 1024.0, static_cast<double>(busy_kb) / 1024.0,
+      parked, static_cast<double>(parked_kb) / 1024.0,
       WIFEXITED(status) ? WEXITSTATUS(status) : -1);
   return 0;
 }

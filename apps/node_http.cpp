@@ -10,7 +10,7 @@
 namespace ab::apps {
 
 caf::expected<node_http> start_node_http(caf::actor_system& sys, const config::node_config& cfg,
-                                         actors::supervisor_actor supervisor,
+                                         const actors::supervisor_actor& supervisor,
                                          std::shared_ptr<storage::store> store) {
   auto hp = config::split_host_port(cfg.listen);
   if (!hp) return hp.error();
@@ -20,12 +20,13 @@ caf::expected<node_http> start_node_http(caf::actor_system& sys, const config::n
   opts.classes.clear();
   for (const auto& [cls, credit] : cfg.queue.class_credit_ms) opts.classes.push_back(cls);
   opts.node_info = [&sys, supervisor, node_id = cfg.node_id,
-                    site = cfg.site](net::responder respond) {
+                    site = cfg.site](const net::responder& respond) {
     // Ask the supervisor without blocking an I/O thread: a short-lived actor relays the answer.
     // (The supervisor is passed as a spawn argument: CAF 0.17 dereferences a null argument
     // tuple when a function actor is spawned without arguments, which UBSan rejects.)
     sys.spawn(
-        [respond, node_id, site](caf::event_based_actor* self, actors::supervisor_actor sup) {
+        [respond, node_id, site](caf::event_based_actor* self,
+                                 const actors::supervisor_actor& sup) {
           self->request(sup, std::chrono::seconds(5), actors::status_atom::value)
               .then(
                   [=](const actors::pool_status& st) {

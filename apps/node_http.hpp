@@ -21,7 +21,7 @@ struct node_http {
 
 /// Starts the REST API on `cfg.listen`; `GET /v1/node` asks the supervisor for its pools.
 caf::expected<node_http> start_node_http(caf::actor_system& sys, const config::node_config& cfg,
-                                         actors::supervisor_actor supervisor,
+                                         const actors::supervisor_actor& supervisor,
                                          std::shared_ptr<storage::store> store);
 
 }  // namespace ab::apps

@@ -82,7 +82,7 @@ caf::error set_credit(node_config& c, const json& v, const std::string& origin,
 }
 
 const std::vector<setting>& settings() {
-  constexpr std::int64_t hour = 3600 * 1000;
+  constexpr std::int64_t hour = std::int64_t{3600} * 1000;
   static const std::vector<setting> all{
       text("node-id", "this node's id in the site (default: host name)", &node_config::node_id),
       text("site", "the site (data centre) this node serves", &node_config::site),

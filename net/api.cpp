@@ -94,7 +94,7 @@ std::vector<std::string> api_service::routes() {
   return out;
 }
 
-void api_service::offload(responder respond, std::function<http_response()> work) {
+void api_service::offload(const responder& respond, std::function<http_response()> work) {
   auto task = [respond, work = std::move(work)]() mutable { respond(work()); };
   if (!pool_.try_post(std::move(task)))
     respond(error_response(
@@ -140,16 +140,16 @@ void api_service::handle(http_request&& req, responder respond) {
     else
       respond(json_response(200, "{}"));
   } else if (route == "GET /readyz") {
-    offload(std::move(respond), [this] {
+    offload(respond, [this] {
       if (auto err = store_->ping()) return fail(err);
       return json_response(200, R"({"status":"ready"})");
     });
   } else if (route == "POST /v1/requests") {
-    offload(std::move(respond), [this, req = std::move(req)] { return submit(req); });
+    offload(respond, [this, req = std::move(req)] { return submit(req); });
   } else if (route == "GET /v1/requests") {
     auto filter = parse_request_query(query);
     if (auto* e = std::get_if<api_error>(&filter)) return respond(fail(*e));
-    offload(std::move(respond), [this, f = std::get<storage::request_filter>(filter)] {
+    offload(respond, [this, f = std::get<storage::request_filter>(filter)] {
       auto page = store_->requests(f);
       return page ? json_response(200, encode_request_page(*page)) : fail(page.error());
     });
@@ -157,12 +157,12 @@ void api_service::handle(http_request&& req, responder respond) {
     auto id = parse_id(params[0]);
     if (!id) return respond(fail(api_error{404, "not_found", "no request '" + params[0] + "'", 0}));
     if (found->method[0] == 'G') {
-      offload(std::move(respond), [this, id = *id] {
+      offload(respond, [this, id = *id] {
         auto r = store_->request(id);
         return r ? json_response(200, encode_request(*r)) : fail(r.error());
       });
     } else {
-      offload(std::move(respond), [this, id = *id] {
+      offload(respond, [this, id = *id] {
         auto st = store_->cancel(id, "cancelled through the API");
         if (!st) return fail(st.error());
         return json_response(200, json{{"id", id}, {"state", storage::to_string(*st)}}.dump());
@@ -171,7 +171,7 @@ void api_service::handle(http_request&& req, responder respond) {
   } else if (route == "POST /v1/hosts") {
     auto hosts = parse_hosts(req.body);
     if (auto* e = std::get_if<api_error>(&hosts)) return respond(fail(*e));
-    offload(std::move(respond), [this, hs = std::get<std::vector<storage::host_record>>(hosts)] {
+    offload(respond, [this, hs = std::get<std::vector<storage::host_record>>(hosts)] {
       if (auto err = store_->put_hosts(hs)) return fail(err);
       return json_response(201, json{{"hosts", hs.size()}}.dump());
     });
@@ -193,7 +193,7 @@ void api_service::handle(http_request&& req, responder respond) {
         return respond(
             fail(api_error{400, "invalid_parameter", "bad query parameter '" + k + "'", 0}));
     }
-    offload(std::move(respond), [this, f] {
+    offload(respond, [this, f] {
       auto hs = store_->hosts(f);
       if (!hs) return fail(hs.error());
       std::string body = R"({"hosts":[)";
@@ -204,7 +204,7 @@ void api_service::handle(http_request&& req, responder respond) {
     // GET, PATCH, DELETE /v1/hosts/{name}
     auto name = params[0];
     auto method = std::string{found->method};
-    offload(std::move(respond), [this, name, method, body = req.body] {
+    offload(respond, [this, name, method, body = req.body] {
       if (method == "DELETE") {
         if (auto err = store_->delete_host(name)) return fail(err);
         return json_response(204, "");

@@ -41,7 +41,7 @@ class api_service {
 
  private:
   /// Runs `work` on the pool and sends its response; 429 at once when the pool is full.
-  void offload(responder respond, std::function<http_response()> work);
+  void offload(const responder& respond, std::function<http_response()> work);
   http_response submit(const http_request& req);
 
   std::shared_ptr<storage::store> store_;

@@ -28,9 +28,11 @@ std::variant<json, api_error> parse_object(const std::string& body) {
 
 /// Refuses fields outside `allowed`, naming the first such field.
 std::optional<api_error> only_fields(const json& doc, std::initializer_list<const char*> allowed) {
-  for (const auto& [key, _] : doc.items())
+  for (const auto& item : doc.items()) {
+    const auto& key = item.key();
     if (std::none_of(allowed.begin(), allowed.end(), [&](const char* a) { return key == a; }))
       return bad("unknown_field", "unknown field '" + key + "'");
+  }
   return std::nullopt;
 }
 
@@ -285,8 +287,6 @@ std::string encode_outcomes(const std::vector<std::string>& hosts,
     json e{{"host", hosts[i]}, {"id", o.id}};
     switch (o.what) {
       case storage::submit_outcome::status::created:
-        e["status"] = "accepted";
-        break;
       case storage::submit_outcome::status::existing:
         e["status"] = "accepted";
         break;

@@ -20,14 +20,17 @@ TEST(OpenApi, DocumentsEveryRouteTheServerServesAndNoOther) {
   for (const auto& [path, ops] : doc["paths"].items())
     for (const auto& [method, op] : ops.items()) {
       auto m = method;
-      std::transform(m.begin(), m.end(), m.begin(), [](unsigned char c) { return std::toupper(c); });
+      std::transform(m.begin(), m.end(), m.begin(),
+                     [](unsigned char c) { return std::toupper(c); });
       documented.insert(m + " " + path);
       EXPECT_TRUE(op.contains("responses")) << m << " " << path;
     }
   auto served = net::api_service::routes();
   std::set<std::string> serving(served.begin(), served.end());
-  for (const auto& r : serving) EXPECT_TRUE(documented.count(r)) << r << " is served but not documented";
-  for (const auto& r : documented) EXPECT_TRUE(serving.count(r)) << r << " is documented but not served";
+  for (const auto& r : serving)
+    EXPECT_TRUE(documented.count(r)) << r << " is served but not documented";
+  for (const auto& r : documented)
+    EXPECT_TRUE(serving.count(r)) << r << " is documented but not served";
 }
 
 }  // namespace ab::testing
