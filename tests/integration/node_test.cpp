@@ -201,6 +201,8 @@ TEST_P(NodeProcesses, AKilledNodesRequestsAreFinishedByTheOthers) {
     ASSERT_TRUE(r);
     for (const auto& j : r->jobs) EXPECT_TRUE(last_end.count(j.id)) << j.id;
   }
+  for (auto& n : nodes_)
+    if (n.get() != &victim) EXPECT_EQ(n->terminate(), 0);
 }
 
 TEST_P(NodeProcesses, SigtermFinishesRunningJobsAndReleasesTheRest) {
@@ -270,6 +272,8 @@ TEST_P(NodeProcesses, AClusterMapEditMovesNodesWhileWorkFlows) {
   EXPECT_TRUE(wait_until([&] { return all_succeeded(after); }));
   EXPECT_EQ(ran_on(after), std::set<std::string>{"n2"});
   EXPECT_NE(n1.output().find("last good one stays in force"), std::string::npos);
+  EXPECT_EQ(n1.terminate(), 0);
+  EXPECT_EQ(n2.terminate(), 0);
 }
 
 INSTANTIATE_TEST_SUITE_P(Mysql, NodeProcesses, ::testing::Values("mysql"));
