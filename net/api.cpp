@@ -129,7 +129,7 @@ void api_service::handle(http_request&& req, responder respond) {
     respond(std::move(r));
     return;
   }
-  match(found->pattern, path, params);
+  // `params` holds the segments of `found`: the loop stopped right after matching it.
   std::string route = std::string{found->method} + " " + found->pattern;
 
   if (route == "GET /healthz") {

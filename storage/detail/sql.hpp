@@ -89,9 +89,6 @@ struct dialect {
   std::string by_primary_key;
   /// Appended to CREATE TABLE.
   std::string table_options;
-  /// Prefix that inserts a row or, on a duplicate key, updates it: completed by the caller.
-  std::string upsert_host;
-  std::string upsert_node;
 };
 
 /// A connection lent by a pool; returned when destroyed, dropped if marked broken.
