@@ -29,6 +29,12 @@ std::string to_string(errc x) {
       return "bad_config";
     case errc::crashed:
       return "crashed";
+    case errc::unauthenticated:
+      return "unauthenticated";
+    case errc::forbidden:
+      return "forbidden";
+    case errc::unavailable:
+      return "unavailable";
   }
   return "unknown";
 }

@@ -33,6 +33,12 @@ enum class errc : std::uint8_t {
   bad_config,
   /// An actor (a worker) died of an unexpected exception.
   crashed,
+  /// The caller did not prove who it is: no credentials, or wrong ones.
+  unauthenticated,
+  /// The caller is known but the policy does not allow the operation.
+  forbidden,
+  /// A service other than the store (a directory, a BMC) cannot be reached; retry later.
+  unavailable,
 };
 
 /// Human-readable name of an error code.

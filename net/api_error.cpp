@@ -24,6 +24,12 @@ api_error to_api_error(const caf::error& err) {
       return {409, "lease_lost", what, 0};
     case errc::store_unavailable:
       return {503, "store_unavailable", what, 5};
+    case errc::unauthenticated:
+      return {401, "unauthenticated", what, 0};
+    case errc::forbidden:
+      return {403, "forbidden", what, 0};
+    case errc::unavailable:
+      return {503, "unavailable", what, 5};
     case errc::schema_too_new:
       return {503, "schema_too_new", what, 0};
     default:
