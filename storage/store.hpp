@@ -79,6 +79,16 @@ class store {
   /// Makes the job parked on `event_key` claimable again, carrying `payload`; false if none.
   virtual caf::expected<bool> wake(const std::string& event_key, const std::string& payload) = 0;
 
+  /// Gives `grant.request` a one-time callback token (stored as its SHA-256), replacing any
+  /// earlier one: a retried step hands out a fresh token and the old one stops working.
+  virtual caf::error issue_callback(const callback_grant& grant) = 0;
+
+  /// Redeems the callback token of `request` in one transaction: marks it used and wakes its
+  /// event with `payload`. `unauthenticated` when no unexpired, unused token of that request
+  /// has the digest `token_hash`.
+  virtual caf::error redeem_callback(request_id request, const std::string& token_hash,
+                                     const std::string& payload) = 0;
+
   /// Hands held jobs back as claimable at once, without counting the attempt (drain).
   virtual caf::expected<std::size_t> release(const std::vector<job_lease>& jobs) = 0;
 
@@ -142,6 +152,9 @@ class store {
 
   /// Appends to the audit trail; returns the entry's id.
   virtual caf::expected<std::int64_t> audit(const audit_entry& entry) = 0;
+
+  /// Appends many entries to the audit trail in one transaction.
+  virtual caf::error audit(const std::vector<audit_entry>& entries) = 0;
 
   /// Audit entries matching `filter`, newest first.
   virtual caf::expected<std::vector<audit_entry>> audit_log(const audit_filter& filter) = 0;

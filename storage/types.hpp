@@ -252,6 +252,17 @@ struct audit_entry {
   std::string detail;
 };
 
+/// A one-time token by which an outside party (an OS installer) reports on a request.
+struct callback_grant {
+  request_id request = 0;
+  /// SHA-256 of the token, as hex; the token itself is never stored.
+  std::string token_hash;
+  /// The event the callback wakes (a parked job waits on it).
+  std::string event_key;
+  /// After this time the token is refused.
+  time_ms expires_at = 0;
+};
+
 /// Filters and cursor of an audit listing.
 struct audit_filter {
   std::string actor;

@@ -94,6 +94,15 @@ const std::vector<migration>& migrations() {
              "decision VARCHAR(32) NOT NULL", "detail TEXT NOT NULL"},
             {{"audit_actor", "actor, id"}, {"audit_at", "at"}}},
        }},
+      {2,
+       {
+           // One-time installer callback tokens, one per request; only their SHA-256 is kept.
+           {"callbacks",
+            {"request_id BIGINT NOT NULL PRIMARY KEY", "token_hash VARCHAR(64) NOT NULL",
+             "event_key VARCHAR(255) NOT NULL", "expires_at BIGINT NOT NULL",
+             "used_at BIGINT NOT NULL DEFAULT 0"},
+            {}},
+       }},
   };
   return all;
 }

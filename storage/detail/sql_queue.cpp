@@ -407,22 +407,69 @@ caf::error sql_store::park(const job_lease& job, const std::string& event_key, t
 
 caf::expected<bool> sql_store::wake(const std::string& event_key, const std::string& payload) {
   return transact("wake", [&](connection& c) -> caf::expected<bool> {
-    auto now = clock_->now();
-    auto changed = c.execute(
-        "UPDATE jobs SET state = 'ready', not_before = ?, event = ?, park_key = NULL, deadline = 0 "
-        "WHERE park_key = ? AND state = 'parked'",
-        {now, payload, event_key});
-    if (changed > 0) return true;
-    // Nobody waits yet: keep the event for the job that will park on this key.
-    auto r = c.query("SELECT 1 FROM pending_events WHERE event_key = ?" + pool_->sql().for_update,
-                     {event_key});
+    return wake_in(c, event_key, payload);
+  });
+}
+
+bool sql_store::wake_in(connection& c, const std::string& event_key, const std::string& payload) {
+  auto now = clock_->now();
+  auto changed = c.execute(
+      "UPDATE jobs SET state = 'ready', not_before = ?, event = ?, park_key = NULL, deadline = 0 "
+      "WHERE park_key = ? AND state = 'parked'",
+      {now, payload, event_key});
+  if (changed > 0) return true;
+  // Nobody waits yet: keep the event for the job that will park on this key.
+  auto r = c.query("SELECT 1 FROM pending_events WHERE event_key = ?" + pool_->sql().for_update,
+                   {event_key});
+  bool known = r->next();
+  r.reset();
+  if (!known)
+    c.execute("INSERT INTO pending_events (event_key, payload, received_at) VALUES (?, ?, ?)",
+              {event_key, payload, now});
+  return false;
+}
+
+caf::error sql_store::issue_callback(const callback_grant& g) {
+  if (g.request <= 0 || g.token_hash.empty() || g.event_key.empty())
+    return make_error(errc::invalid_argument,
+                      "a callback needs a request, a token digest and an event key");
+  auto res = transact("issue_callback", [&](connection& c) -> caf::expected<caf::unit_t> {
+    auto r = c.query("SELECT 1 FROM requests WHERE id = ?", {g.request});
     bool known = r->next();
     r.reset();
-    if (!known)
-      c.execute("INSERT INTO pending_events (event_key, payload, received_at) VALUES (?, ?, ?)",
-                {event_key, payload, now});
-    return false;
+    if (!known) return make_error(errc::not_found, "no request " + std::to_string(g.request));
+    c.execute("DELETE FROM callbacks WHERE request_id = ?", {g.request});
+    c.execute(
+        "INSERT INTO callbacks (request_id, token_hash, event_key, expires_at, used_at) "
+        "VALUES (?, ?, ?, ?, 0)",
+        {g.request, g.token_hash, g.event_key, g.expires_at});
+    return caf::unit;
   });
+  return res ? caf::error{} : res.error();
+}
+
+caf::error sql_store::redeem_callback(request_id request, const std::string& token_hash,
+                                      const std::string& payload) {
+  auto res = transact("redeem_callback", [&](connection& c) -> caf::expected<caf::unit_t> {
+    auto now = clock_->now();
+    auto r = c.query("SELECT token_hash, event_key, expires_at, used_at FROM callbacks "
+                     "WHERE request_id = ?" + pool_->sql().for_update,
+                     {request});
+    // One answer for every refusal: a caller without the token learns nothing.
+    auto refused = make_error(errc::unauthenticated,
+                              "no valid callback token for request " + std::to_string(request));
+    if (!r->next()) return refused;
+    auto stored = r->text(0);
+    auto event_key = r->text(1);
+    auto expires_at = r->i64(2);
+    auto used_at = r->i64(3);
+    r.reset();
+    if (stored != token_hash || used_at != 0 || expires_at <= now) return refused;
+    c.execute("UPDATE callbacks SET used_at = ? WHERE request_id = ?", {now, request});
+    wake_in(c, event_key, payload);
+    return caf::unit;
+  });
+  return res ? caf::error{} : res.error();
 }
 
 caf::expected<std::size_t> sql_store::release(const std::vector<job_lease>& jobs) {

@@ -297,6 +297,28 @@ caf::expected<std::int64_t> sql_store::audit(const audit_entry& e) {
   });
 }
 
+caf::error sql_store::audit(const std::vector<audit_entry>& entries) {
+  if (entries.empty()) return {};
+  auto res = transact("audit", [&](connection& c) -> caf::expected<caf::unit_t> {
+    auto now = clock_->now();
+    // Multi-row inserts of a few fixed shapes, so that prepared statements are reused.
+    for_each_run(entries.size(), [&](std::size_t offset, std::size_t count) {
+      std::string sql = "INSERT INTO audit (at, actor, source, action, target, decision, detail) "
+                        "VALUES ";
+      args a;
+      for (std::size_t i = offset; i < offset + count; ++i) {
+        const auto& e = entries[i];
+        sql += i == offset ? "(?, ?, ?, ?, ?, ?, ?)" : ", (?, ?, ?, ?, ?, ?, ?)";
+        a.insert(a.end(), {e.at ? e.at : now, e.actor, e.source, e.action, e.target, e.decision,
+                           e.detail});
+      }
+      c.execute(sql, a);
+    });
+    return caf::unit;
+  });
+  return res ? caf::error{} : res.error();
+}
+
 caf::expected<std::vector<audit_entry>> sql_store::audit_log(const audit_filter& f) {
   std::string sql =
       "SELECT id, at, actor, source, action, target, decision, detail FROM audit WHERE 1 = 1";

@@ -47,6 +47,9 @@ class sql_store final : public store {
                                   bool retryable) override;
   caf::error park(const job_lease& job, const std::string& event_key, time_ms deadline) override;
   caf::expected<bool> wake(const std::string& event_key, const std::string& payload) override;
+  caf::error issue_callback(const callback_grant& grant) override;
+  caf::error redeem_callback(request_id request, const std::string& token_hash,
+                             const std::string& payload) override;
   caf::expected<std::size_t> release(const std::vector<job_lease>& jobs) override;
   caf::expected<std::size_t> renew(const std::vector<std::string>& owners,
                                    time_ms lease_ms) override;
@@ -69,6 +72,7 @@ class sql_store final : public store {
   caf::error heartbeat(const node_record& node) override;
   caf::expected<std::vector<node_record>> nodes() override;
   caf::expected<std::int64_t> audit(const audit_entry& entry) override;
+  caf::error audit(const std::vector<audit_entry>& entries) override;
   caf::expected<std::vector<audit_entry>> audit_log(const audit_filter& filter) override;
 
   /// Runs `fn(connection&)` as one transaction, rolling back when it returns an error and
@@ -81,6 +85,8 @@ class sql_store final : public store {
                                     const std::string& type, int max_jobs, time_ms lease_ms,
                                     const action_filter& actions);
   complete_result complete_in(connection& c, const std::vector<completion>& done);
+  /// Wakes the job parked on `event_key`, or keeps the event for it; true if a job woke.
+  bool wake_in(connection& c, const std::string& event_key, const std::string& payload);
   /// Fails a job for good, cancels the rest of its chain and fails its request.
   void fail_chain(connection& c, job_id id, request_id req, const std::string& reason, time_ms now);
   /// Delay before attempt `attempts + 1`: exponential, capped, with jitter.

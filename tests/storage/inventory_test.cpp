@@ -109,6 +109,26 @@ TEST_P(StoreConformance, TheAuditTrailIsAppendOnlyAndNewestFirst) {
   EXPECT_EQ(db().audit_log(f)->size(), 3u);
 }
 
+TEST_P(StoreConformance, AuditEntriesAreWrittenInBatches) {
+  std::vector<storage::audit_entry> batch(100);
+  for (std::size_t i = 0; i < batch.size(); ++i) {
+    batch[i].actor = "bot";
+    batch[i].action = "GET /v1/requests/{id}";
+    batch[i].target = std::to_string(i);
+    batch[i].decision = "accepted";
+  }
+  ASSERT_FALSE(db().audit(batch));
+  ASSERT_FALSE(db().audit(std::vector<storage::audit_entry>{}));
+  storage::audit_filter f;
+  f.limit = 1000;
+  auto all = db().audit_log(f);
+  ASSERT_TRUE(all);
+  ASSERT_EQ(all->size(), 100u);
+  EXPECT_EQ(all->front().target, "99") << "order kept";
+  EXPECT_EQ(all->back().target, "0");
+  EXPECT_EQ(all->front().at, clock_->now());
+}
+
 TEST_P(StoreConformance, OpeningAgainLeavesTheSchemaAndDataAsTheyAre) {
   auto id = submit_one(spec("h1"));
   auto version = db().schema_version();

@@ -126,6 +126,35 @@ TEST_P(StoreConformance, AParkedJobHoldsNoWorkerAndWakesOnItsEvent) {
   EXPECT_FALSE(*duplicate) << "nothing waits any more";
 }
 
+TEST_P(StoreConformance, ACallbackTokenWakesItsJobOnceAndOnlyWithTheRightDigest) {
+  auto id = submit_one(spec("h1", {"install", "verify"}));
+  auto j = claim("install").at(0);
+  storage::callback_grant g{id, "digest-1", "install:" + std::to_string(id), clock_->now() + 60000};
+  ASSERT_FALSE(db().issue_callback(g));
+  ASSERT_FALSE(db().park({j.id, j.lease_token}, g.event_key, clock_->now() + 60000));
+  EXPECT_TRUE(is(db().redeem_callback(id, "wrong", "{}"), errc::unauthenticated));
+  EXPECT_TRUE(is(db().redeem_callback(id + 1, "digest-1", "{}"), errc::unauthenticated));
+  EXPECT_EQ(request(id).jobs[0].state, job_state::parked) << "a refused callback wakes nothing";
+  ASSERT_FALSE(db().redeem_callback(id, "digest-1", R"({"status":"succeeded"})"));
+  auto again = claim("install");
+  ASSERT_EQ(again.size(), 1u);
+  EXPECT_EQ(again[0].event, R"({"status":"succeeded"})");
+  EXPECT_TRUE(is(db().redeem_callback(id, "digest-1", "{}"), errc::unauthenticated))
+      << "the token is good for one use";
+}
+
+TEST_P(StoreConformance, AReissuedCallbackTokenReplacesTheOldOneAndTokensExpire) {
+  auto id = submit_one(spec("h1", {"install"}));
+  auto key = "install:" + std::to_string(id);
+  ASSERT_FALSE(db().issue_callback({id, "old", key, clock_->now() + 1000}));
+  ASSERT_FALSE(db().issue_callback({id, "new", key, clock_->now() + 1000}));
+  EXPECT_TRUE(is(db().redeem_callback(id, "old", "{}"), errc::unauthenticated));
+  clock_->advance(1000);
+  EXPECT_TRUE(is(db().redeem_callback(id, "new", "{}"), errc::unauthenticated)) << "expired";
+  EXPECT_TRUE(is(db().issue_callback({id + 99, "x", key, clock_->now() + 1000}), errc::not_found));
+  EXPECT_TRUE(is(db().issue_callback({id, "", key, 1}), errc::invalid_argument));
+}
+
 TEST_P(StoreConformance, AnEventThatArrivesBeforeTheJobParksIsKept) {
   submit_one(spec("h1", {"install"}));
   auto j = claim("install").at(0);
