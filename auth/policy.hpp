@@ -1,0 +1,101 @@
+#pragma once
+
+#include <map>
+#include <string>
+#include <vector>
+
+#include <caf/expected.hpp>
+
+namespace ab::auth {
+
+/// Who is calling, once authenticated.
+struct identity {
+  /// Service account name or directory login; `anonymous` when the API is open.
+  std::string name;
+  /// How the caller proved it: `token`, `directory`, or `none` when the API is open.
+  std::string method;
+  /// Roles from the account, or from the caller's directory groups.
+  std::vector<std::string> roles;
+  /// A MaaS-type service account: the only kind that may submit with the `maas` class.
+  bool maas = false;
+};
+
+/// One thing a caller asks to do, as the policy sees it.
+struct operation {
+  /// A lifecycle action (`reimage`, `wipe`, …) or an API permission: `read`, `cancel`,
+  /// `hosts.write`, `audit.read`.
+  std::string action;
+  /// Site and host the operation touches; empty when it names none (then any grant of the
+  /// action matches on that dimension).
+  std::string site;
+  std::string host;
+  /// Priority class of a submission; empty for other operations.
+  std::string priority_class;
+};
+
+/// The policy's answer; `reason` says why not, for the caller and the audit trail.
+struct decision {
+  bool allowed = false;
+  std::string reason;
+};
+
+/// The API permissions a grant may name besides lifecycle actions.
+const std::vector<std::string>& api_permissions();
+
+/// Names a policy may use: the node's lifecycle actions and priority classes.
+struct vocabulary {
+  std::vector<std::string> actions;
+  std::vector<std::string> classes;
+};
+
+/// A service account: a bearer token (kept as its SHA-256) and the roles it carries.
+struct account {
+  std::string name;
+  std::string token_sha256;
+  std::vector<std::string> roles;
+  /// `"type": "maas"` in the policy file.
+  bool maas = false;
+};
+
+/// Part of what a role allows: every combination of the listed actions, sites, host name
+/// patterns and priority classes (shell-style globs, `*` and `?`).
+struct grant {
+  std::vector<std::string> actions;
+  std::vector<std::string> sites{"*"};
+  std::vector<std::string> hosts{"*"};
+  std::vector<std::string> classes{"*"};
+};
+
+/// Who may do what: service accounts, directory groups mapped to roles, and the grants of
+/// each role. Anything no grant allows is denied. Immutable once parsed.
+class policy {
+ public:
+  /// Parses and checks a policy document (format in docs/auth.md): unknown fields, actions,
+  /// classes and roles, and malformed token digests are errors naming `source` and the place.
+  static caf::expected<policy> parse(const std::string& text, const vocabulary& words,
+                                     const std::string& source = "policy");
+
+  /// Reads and parses the file at `path`.
+  static caf::expected<policy> load(const std::string& path, const vocabulary& words);
+
+  /// The account whose token has the SHA-256 digest `token_sha256` (hex), or null.
+  const account* find_account(const std::string& token_sha256) const;
+
+  /// Roles that members of `groups` hold (group names compare case-insensitively).
+  std::vector<std::string> roles_of_groups(const std::vector<std::string>& groups) const;
+
+  /// Whether `who` may do `what`.
+  decision allows(const struct identity& who, const operation& what) const;
+
+  /// Number of accounts, group mappings and roles, for logs.
+  std::size_t accounts() const { return accounts_.size(); }
+  std::size_t groups() const { return groups_.size(); }
+  std::size_t roles() const { return roles_.size(); }
+
+ private:
+  std::map<std::string, account> accounts_;
+  std::map<std::string, std::vector<std::string>> groups_;
+  std::map<std::string, std::vector<grant>> roles_;
+};
+
+}  // namespace ab::auth
