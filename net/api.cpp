@@ -1,6 +1,7 @@
 #include "net/api.hpp"
 
 #include <cstdio>
+#include <optional>
 #include <regex>
 
 #include <nlohmann/json.hpp>
@@ -8,6 +9,7 @@
 #include "core/error.hpp"
 #include "net/api_codec.hpp"
 #include "net/api_error.hpp"
+#include "auth/token.hpp"
 
 namespace ab::net {
 
@@ -34,6 +36,8 @@ constexpr route table[] = {
     {"GET", "/v1/hosts/{name}"},
     {"PATCH", "/v1/hosts/{name}"},
     {"DELETE", "/v1/hosts/{name}"},
+    {"GET", "/v1/audit"},
+    {"POST", "/v1/callbacks/{id}"},
 };
 
 /// Matches `path` against `pattern`, collecting `{param}` segments.
@@ -68,6 +72,52 @@ http_response fail(const caf::error& err) {
 
 http_response fail(const api_error& e) {
   return error_response(e);
+}
+
+http_response denied(const auth::decision& d) {
+  return error_response({403, "forbidden", d.reason, 0});
+}
+
+/// The peer's address without its port.
+std::string address_of(const std::string& remote) {
+  if (!remote.empty() && remote.front() == '[') return remote.substr(1, remote.find(']') - 1);
+  return remote.substr(0, remote.rfind(':'));
+}
+
+/// Fills in the decision and detail of an audit entry from the answer it got.
+void conclude(storage::audit_entry& e, const http_response& r) {
+  auto status = std::to_string(r.status);
+  if (r.status < 400) {
+    e.decision = "accepted";
+    e.detail = e.detail.empty() ? status : status + " " + e.detail;
+    return;
+  }
+  e.decision = r.status == 401 || r.status == 403 ? "denied"
+               : r.status < 500 && r.status != 429 ? "rejected"
+                                                   : "failed";
+  auto body = json::parse(r.body, nullptr, false);
+  if (body.is_object() && body.contains("error") && body["error"].is_object())
+    e.detail = status + " " + body["error"].value("code", "") + ": " +
+               body["error"].value("message", "");
+  else
+    e.detail = status;
+}
+
+/// Joins names with commas, cut short (with a count) past `limit` characters.
+std::string join_names(const std::vector<std::string>& names, std::size_t limit = 1000) {
+  std::string out;
+  for (std::size_t i = 0; i < names.size(); ++i) {
+    if (out.size() + names[i].size() > limit) return out + " … (" + std::to_string(names.size()) + " in all)";
+    out += (i ? "," : "") + names[i];
+  }
+  return out;
+}
+
+/// The audit entry's JSON.
+json encode_audit(const storage::audit_entry& e) {
+  return {{"id", e.id},         {"at", e.at},           {"actor", e.actor},
+          {"source", e.source}, {"action", e.action},   {"target", e.target},
+          {"decision", e.decision}, {"detail", e.detail}};
 }
 
 }  // namespace
@@ -132,20 +182,88 @@ void api_service::handle(http_request&& req, responder respond) {
   // `params` holds the segments of `found`: the loop stopped right after matching it.
   std::string route = std::string{found->method} + " " + found->pattern;
 
-  if (route == "GET /healthz") {
-    respond(json_response(200, R"({"status":"ok"})"));
-  } else if (route == "GET /v1/node") {
+  // Health probes: no credentials, no audit.
+  if (route == "GET /healthz") return respond(json_response(200, R"({"status":"ok"})"));
+  if (route == "GET /readyz")
+    return offload(respond, [this] {
+      if (auto err = store_->ping()) return fail(err);
+      return json_response(200, R"({"status":"ready"})");
+    });
+
+  auto ctx = std::make_shared<call_context>();
+  ctx->entry.source = address_of(req.remote);
+  ctx->entry.action = route;
+  ctx->entry.target = path;
+  if (options_.audit)
+    respond = [audit = options_.audit, ctx, respond = std::move(respond)](http_response r) {
+      conclude(ctx->entry, r);
+      audit->record(ctx->entry);
+      respond(std::move(r));
+    };
+
+  if (route == "POST /v1/callbacks/{id}") {
+    // The installer proves itself with the request's one-time token, not with an account.
+    ctx->who = {"installer", "callback", {}, false};
+    ctx->entry.actor = "installer";
+    return offload(respond, [this, id = params[0], req = std::move(req), ctx] {
+      return callback(id, req, *ctx);
+    });
+  }
+  if (!options_.auth) {
+    ctx->who = {"anonymous", "none", {}, true};
+    ctx->entry.actor = "anonymous";
+    return serve(route, std::move(params), std::move(query), std::move(req), ctx,
+                 std::move(respond));
+  }
+  std::string authorization;
+  if (auto it = req.headers.find("authorization"); it != req.headers.end())
+    authorization = it->second;
+  auto authenticate_and_serve = [this, route, params = std::move(params),
+                                 query = std::move(query), req = std::move(req), ctx, respond,
+                                 authorization]() mutable {
+    auto who = options_.auth->authenticate(authorization);
+    if (!who) {
+      ctx->entry.actor = "-";
+      auto r = fail(who.error());
+      if (r.status == 401)
+        r.headers.emplace_back("WWW-Authenticate",
+                               R"(Bearer realm="autobuild", Basic realm="autobuild")");
+      return respond(std::move(r));
+    }
+    ctx->who = std::move(*who);
+    ctx->entry.actor = ctx->who.name;
+    serve(route, std::move(params), std::move(query), std::move(req), ctx, std::move(respond));
+  };
+  // A directory login binds to the directory: never on an I/O thread.
+  if (!options_.auth->may_block(authorization)) return authenticate_and_serve();
+  auto task = std::make_shared<decltype(authenticate_and_serve)>(std::move(authenticate_and_serve));
+  if (!pool_.try_post([task] { (*task)(); }))
+    respond(error_response(
+        {429, "overloaded", "this node is at its limit of concurrent work; retry shortly", 1}));
+}
+
+auth::decision api_service::allowed(const call_context& ctx, const auth::operation& what) const {
+  if (!options_.auth) return {true, "the API is open"};
+  return options_.auth->authorize(ctx.who, what);
+}
+
+void api_service::serve(const std::string& route, std::vector<std::string> params,
+                        std::string query, http_request&& req,
+                        const std::shared_ptr<call_context>& ctx, responder respond) {
+  bool reading = route.rfind("GET ", 0) == 0;
+  if (reading) {
+    auto permission = route == "GET /v1/audit" ? "audit.read" : "read";
+    if (auto d = allowed(*ctx, {permission, "", "", ""}); !d.allowed) return respond(denied(d));
+  }
+  if (route == "GET /v1/node") {
     if (options_.node_info)
       options_.node_info(std::move(respond));
     else
       respond(json_response(200, "{}"));
-  } else if (route == "GET /readyz") {
-    offload(respond, [this] {
-      if (auto err = store_->ping()) return fail(err);
-      return json_response(200, R"({"status":"ready"})");
-    });
+  } else if (route == "GET /v1/audit") {
+    offload(respond, [this, query] { return audit_log(query); });
   } else if (route == "POST /v1/requests") {
-    offload(respond, [this, req = std::move(req)] { return submit(req); });
+    offload(respond, [this, req = std::move(req), ctx] { return submit(req, *ctx); });
   } else if (route == "GET /v1/requests") {
     auto filter = parse_request_query(query);
     if (auto* e = std::get_if<api_error>(&filter)) return respond(fail(*e));
@@ -156,24 +274,19 @@ void api_service::handle(http_request&& req, responder respond) {
   } else if (route == "GET /v1/requests/{id}" || route == "POST /v1/requests/{id}/cancel") {
     auto id = parse_id(params[0]);
     if (!id) return respond(fail(api_error{404, "not_found", "no request '" + params[0] + "'", 0}));
-    if (found->method[0] == 'G') {
+    if (reading) {
       offload(respond, [this, id = *id] {
         auto r = store_->request(id);
         return r ? json_response(200, encode_request(*r)) : fail(r.error());
       });
     } else {
-      offload(respond, [this, id = *id] {
-        auto st = store_->cancel(id, "cancelled through the API");
-        if (!st) return fail(st.error());
-        return json_response(200, json{{"id", id}, {"state", storage::to_string(*st)}}.dump());
-      });
+      offload(respond, [this, id = *id, ctx] { return cancel(id, *ctx); });
     }
   } else if (route == "POST /v1/hosts") {
     auto hosts = parse_hosts(req.body);
     if (auto* e = std::get_if<api_error>(&hosts)) return respond(fail(*e));
-    offload(respond, [this, hs = std::get<std::vector<storage::host_record>>(hosts)] {
-      if (auto err = store_->put_hosts(hs)) return fail(err);
-      return json_response(201, json{{"hosts", hs.size()}}.dump());
+    offload(respond, [this, hs = std::get<std::vector<storage::host_record>>(hosts), ctx] {
+      return put_hosts(hs, *ctx);
     });
   } else if (route == "GET /v1/hosts") {
     auto q = parse_query(query);
@@ -202,29 +315,62 @@ void api_service::handle(http_request&& req, responder respond) {
     });
   } else {
     // GET, PATCH, DELETE /v1/hosts/{name}
-    auto name = params[0];
-    auto method = std::string{found->method};
-    offload(respond, [this, name, method, body = req.body] {
-      if (method == "DELETE") {
-        if (auto err = store_->delete_host(name)) return fail(err);
-        return json_response(204, "");
-      }
-      auto h = store_->host(name);
-      if (!h) return fail(h.error());
-      if (method == "GET") return json_response(200, encode_host(*h));
-      auto patched = parse_host_patch(body, *h);
-      if (auto* e = std::get_if<api_error>(&patched)) return fail(*e);
-      if (auto err = store_->put_hosts({std::get<storage::host_record>(patched)})) return fail(err);
-      auto now = store_->host(name);
-      return now ? json_response(200, encode_host(*now)) : fail(now.error());
+    offload(respond, [this, name = params[0], method = route.substr(0, route.find(' ')),
+                      body = std::move(req.body), ctx] {
+      return change_host(method, name, body, *ctx);
     });
   }
 }
 
-http_response api_service::submit(const http_request& req) {
+http_response api_service::change_host(const std::string& method, const std::string& name,
+                                       const std::string& body, call_context& ctx) {
+  auto h = store_->host(name);
+  if (!h) return fail(h.error());
+  if (method == "GET") return json_response(200, encode_host(*h));
+  if (auto d = allowed(ctx, {"hosts.write", h->site, name, ""}); !d.allowed) return denied(d);
+  if (method == "DELETE") {
+    if (auto err = store_->delete_host(name)) return fail(err);
+    return json_response(204, "");
+  }
+  auto patched = parse_host_patch(body, *h);
+  if (auto* e = std::get_if<api_error>(&patched)) return fail(*e);
+  const auto& changed = std::get<storage::host_record>(patched);
+  // Moving a host to another site needs the right on both.
+  if (auto d = allowed(ctx, {"hosts.write", changed.site, name, ""}); !d.allowed)
+    return denied(d);
+  if (auto err = store_->put_hosts({changed})) return fail(err);
+  auto now = store_->host(name);
+  return now ? json_response(200, encode_host(*now)) : fail(now.error());
+}
+
+http_response api_service::put_hosts(std::vector<storage::host_record> hosts, call_context& ctx) {
+  std::vector<std::string> names;
+  for (const auto& h : hosts) {
+    if (auto d = allowed(ctx, {"hosts.write", h.site, h.name, ""}); !d.allowed) return denied(d);
+    names.push_back(h.name);
+  }
+  ctx.entry.target = join_names(names);
+  if (auto err = store_->put_hosts(hosts)) return fail(err);
+  return json_response(201, json{{"hosts", hosts.size()}}.dump());
+}
+
+http_response api_service::cancel(storage::request_id id, call_context& ctx) {
+  auto r = store_->request(id);
+  if (!r) return fail(r.error());
+  ctx.entry.target = r->host;
+  if (auto d = allowed(ctx, {"cancel", r->site, r->host, ""}); !d.allowed) return denied(d);
+  auto st = store_->cancel(id, "cancelled through the API by " + ctx.who.name);
+  if (!st) return fail(st.error());
+  ctx.entry.detail = "request " + std::to_string(id);
+  return json_response(200, json{{"id", id}, {"state", storage::to_string(*st)}}.dump());
+}
+
+http_response api_service::submit(const http_request& req, call_context& ctx) {
   auto parsed = parse_submit(req.body, options_.actions, options_.classes);
   if (auto* e = std::get_if<api_error>(&parsed)) return fail(*e);
   const auto& cmd = std::get<submit_command>(parsed);
+  ctx.entry.action += " " + cmd.action;
+  ctx.entry.target = join_names(cmd.hosts);
   std::string key;
   if (auto it = req.headers.find("idempotency-key"); it != req.headers.end()) {
     key = it->second;
@@ -245,12 +391,15 @@ http_response api_service::submit(const http_request& req) {
                               0});
       return fail(h.error());
     }
+    // All or nothing: one host the caller may not touch refuses the whole submission.
+    if (auto d = allowed(ctx, {cmd.action, h->site, name, cmd.priority_class}); !d.allowed)
+      return denied(d);
     storage::request_spec s;
     s.action = cmd.action;
     s.host = name;
     s.site = h->site;
     s.priority_class = cmd.priority_class;
-    s.submitter = "anonymous";
+    s.submitter = ctx.who.name;
     s.idempotency_key = key;
     s.fingerprint = key.empty() ? "" : fingerprint(req.body);
     s.params = cmd.params;
@@ -267,7 +416,68 @@ http_response api_service::submit(const http_request& req) {
   if (out->size() == 1 && out->front().what == storage::submit_outcome::status::key_conflict)
     return fail(api_error{409, "idempotency_conflict",
                           "the Idempotency-Key was used before with another body", 0});
+  std::vector<std::string> ids;
+  for (const auto& o : *out)
+    if (o.id) ids.push_back(std::to_string(o.id));
+  ctx.entry.detail = "requests " + join_names(ids);
   return json_response(202, encode_outcomes(cmd.hosts, *out));
+}
+
+http_response api_service::audit_log(const std::string& query) {
+  auto q = parse_query(query);
+  if (auto* e = std::get_if<api_error>(&q)) return fail(*e);
+  storage::audit_filter f;
+  auto number = [](const std::string& v) -> std::optional<std::int64_t> {
+    if (v.empty() || v.size() > 15 || v.find_first_not_of("0123456789") != std::string::npos)
+      return std::nullopt;
+    return std::stoll(v);
+  };
+  for (const auto& [k, v] : std::get<std::map<std::string, std::string>>(q)) {
+    auto n = number(v);
+    if (k == "actor" && !v.empty())
+      f.actor = v;
+    else if (k == "since" && n)
+      f.since = *n;
+    else if (k == "before" && n)
+      f.before = *n;
+    else if (k == "limit" && n && *n >= 1 && *n <= 1000)
+      f.limit = static_cast<std::size_t>(*n);
+    else
+      return fail(api_error{400, "invalid_parameter", "bad query parameter '" + k + "'", 0});
+  }
+  auto entries = store_->audit_log(f);
+  if (!entries) return fail(entries.error());
+  json out{{"entries", json::array()}};
+  for (const auto& e : *entries) out["entries"].push_back(encode_audit(e));
+  out["next"] = entries->size() == f.limit ? json(entries->back().id) : json(nullptr);
+  return json_response(200, out.dump());
+}
+
+http_response api_service::callback(const std::string& id_text, const http_request& req,
+                                    call_context& ctx) {
+  auto id = parse_id(id_text);
+  if (!id) return fail(api_error{404, "not_found", "no request '" + id_text + "'", 0});
+  auto token = req.headers.find("x-callback-token");
+  if (token == req.headers.end() || token->second.empty())
+    return fail(api_error{401, "unauthenticated",
+                          "a callback needs the request's one-time token in X-Callback-Token", 0});
+  auto body = json::parse(req.body, nullptr, false);
+  if (body.is_discarded() || !body.is_object())
+    return fail(api_error{400, "invalid_json", "the callback body must be a JSON object", 0});
+  for (const auto& [k, v] : body.items())
+    if (k != "status" && k != "message" && k != "details")
+      return fail(api_error{400, "unknown_field", "unknown field '" + k + "'", 0});
+  if (!body.contains("status") || (body["status"] != "succeeded" && body["status"] != "failed"))
+    return fail(api_error{400, "invalid_field",
+                          "'status' must be \"succeeded\" or \"failed\"", 0});
+  if (body.contains("message") && !body["message"].is_string())
+    return fail(api_error{400, "invalid_field", "'message' must be a string", 0});
+  if (body.contains("details") && !body["details"].is_object())
+    return fail(api_error{400, "invalid_field", "'details' must be an object", 0});
+  if (auto err = store_->redeem_callback(*id, auth::sha256_hex(token->second), body.dump()))
+    return fail(err);
+  ctx.entry.detail = "request " + id_text + " " + body["status"].get<std::string>();
+  return json_response(202, json{{"request", *id}, {"accepted", true}}.dump());
 }
 
 }  // namespace ab::net

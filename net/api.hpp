@@ -5,6 +5,8 @@
 #include <string>
 #include <vector>
 
+#include "auth/authenticator.hpp"
+#include "net/audit_trail.hpp"
 #include "net/http_server.hpp"
 #include "net/work_pool.hpp"
 #include "storage/store.hpp"
@@ -24,6 +26,18 @@ struct api_options {
   std::size_t max_in_flight = 256;
   /// Answers `GET /v1/node` (supplied by the node, which knows its actors).
   std::function<void(responder)> node_info;
+  /// Who may call and what they may do; null leaves the API open: every caller is
+  /// `anonymous` and may do everything (for development and demos only).
+  std::shared_ptr<auth::authenticator> auth;
+  /// Where every call but the health probes is recorded; null records nothing.
+  std::shared_ptr<audit_trail> audit;
+};
+
+/// What the API knows about one call while serving it: who, and what to write in the audit
+/// trail once it is answered.
+struct call_context {
+  auth::identity who;
+  storage::audit_entry entry;
 };
 
 /// The REST API of a node, versioned under /v1: requests, hosts, health. Store calls run on a
@@ -36,13 +50,27 @@ class api_service {
   /// The HTTP handler: routes, validates and answers one request.
   void handle(http_request&& req, responder respond);
 
+  /// Store calls queued or running on the work pool now.
+  std::size_t in_flight() const { return pool_.in_flight(); }
+
   /// Every route as "METHOD /path/{param}", as the OpenAPI document lists them.
   static std::vector<std::string> routes();
 
  private:
   /// Runs `work` on the pool and sends its response; 429 at once when the pool is full.
   void offload(const responder& respond, std::function<http_response()> work);
-  http_response submit(const http_request& req);
+  /// Serves an authenticated call to `route`.
+  void serve(const std::string& route, std::vector<std::string> params, std::string query,
+             http_request&& req, const std::shared_ptr<call_context>& ctx, responder respond);
+  /// Whether the caller may do `what`; always when the API is open.
+  auth::decision allowed(const call_context& ctx, const auth::operation& what) const;
+  http_response submit(const http_request& req, call_context& ctx);
+  http_response cancel(storage::request_id id, call_context& ctx);
+  http_response put_hosts(std::vector<storage::host_record> hosts, call_context& ctx);
+  http_response change_host(const std::string& method, const std::string& name,
+                            const std::string& body, call_context& ctx);
+  http_response audit_log(const std::string& query);
+  http_response callback(const std::string& id, const http_request& req, call_context& ctx);
 
   std::shared_ptr<storage::store> store_;
   api_options options_;

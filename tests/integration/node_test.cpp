@@ -202,7 +202,9 @@ TEST_P(NodeProcesses, AKilledNodesRequestsAreFinishedByTheOthers) {
     for (const auto& j : r->jobs) EXPECT_TRUE(last_end.count(j.id)) << j.id;
   }
   for (auto& n : nodes_)
-    if (n.get() != &victim) EXPECT_EQ(n->terminate(), 0);
+    if (n.get() != &victim) {
+      EXPECT_EQ(n->terminate(), 0);
+    }
 }
 
 TEST_P(NodeProcesses, SigtermFinishesRunningJobsAndReleasesTheRest) {

@@ -7,69 +7,10 @@
 #include <future>
 #include <thread>
 
-#include <nlohmann/json.hpp>
-
-#include "actors/workflows.hpp"
-#include "net/api.hpp"
-#include "net/http_server.hpp"
-#include "tests/fakes/node_process.hpp"
-#include "tests/fakes/test_store.hpp"
+#include "tests/fakes/wait.hpp"
+#include "tests/net/api_fixture.hpp"
 
 namespace ab::testing {
-
-namespace {
-
-using json = nlohmann::json;
-
-class Api : public ::testing::Test {
- protected:
-  void start(std::size_t threads = 2, std::size_t max_in_flight = 64) {
-    db_ = std::make_unique<scratch_store>("sqlite", std::make_shared<system_clock>());
-    ASSERT_FALSE(HasFailure());
-    net::api_options opts;
-    opts.chain_of = actors::chain_of;
-    for (const auto& [action, steps] : actors::workflows()) opts.actions.push_back(action);
-    opts.threads = threads;
-    opts.max_in_flight = max_in_flight;
-    api_ = std::make_unique<net::api_service>(
-        std::shared_ptr<storage::store>(&**db_, [](storage::store*) {}), opts);
-    net::server_options so;
-    so.port = 0;
-    so.threads = 2;
-    auto s = net::http_server::start(so, [this](net::http_request&& r, net::responder respond) {
-      api_->handle(std::move(r), std::move(respond));
-    });
-    ASSERT_TRUE(s);
-    server_ = std::move(*s);
-  }
-  void TearDown() override {
-    if (server_) server_->stop();
-    server_.reset();
-    api_.reset();
-    db_.reset();
-  }
-
-  http_answer call(const std::string& method, const std::string& path, const std::string& body = "",
-                   const std::string& headers = "") {
-    return http_call(server_->port(), method, path, body, headers);
-  }
-
-  void register_hosts(std::initializer_list<const char*> names) {
-    json hosts = json::array();
-    for (const auto* n : names)
-      hosts.push_back({{"name", n},
-                       {"site", "dc1"},
-                       {"bmc_endpoint", std::string{"https://bmc-"} + n},
-                       {"credential_ref", "file:/etc/ab/bmc"}});
-    ASSERT_EQ(call("POST", "/v1/hosts", json{{"hosts", hosts}}.dump()).status, 201);
-  }
-
-  std::unique_ptr<scratch_store> db_;
-  std::unique_ptr<net::api_service> api_;
-  std::unique_ptr<net::http_server> server_;
-};
-
-}  // namespace
 
 TEST_F(Api, HostsAreRegisteredReadPatchedAndDeleted) {
   start();
@@ -153,6 +94,8 @@ TEST_F(Api, PathsAndMethodsAreChecked) {
 TEST_F(Api, ASaturatedNodeAnswers429AtOnceAndLosesNothing) {
   start(1, 1);
   register_hosts({"h0", "h1", "h2", "h3", "h4"});
+  // The pool frees a slot just after the answer is sent: wait for it.
+  ASSERT_TRUE(wait_until([&] { return api_->in_flight() == 0; }));
   // Hold SQLite's write lock from outside, so that the one store call the pool admits waits.
   sqlite3* holder = nullptr;
   ASSERT_EQ(sqlite3_open(db_->url().substr(7).c_str(), &holder), SQLITE_OK);
