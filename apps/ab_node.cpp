@@ -87,6 +87,13 @@ int main(int argc, char** argv) {
     caf::anon_send_exit(straggler, caf::exit_reason::kill);
     return fail(message_of(http.error()), 1);
   }
+  if (http->auth) {
+    auto p = http->auth->current();
+    log->info("access policy {}: {} accounts, {} groups, {} roles", cfg->policy, p->accounts(),
+              p->groups(), p->roles());
+  } else {
+    log->warn("the API is open: no --policy, every caller may do everything");
+  }
   auto address =
       config::split_host_port(cfg->listen)->first + ":" + std::to_string(http->server->port());
   storage::node_record me{cfg->node_id, cfg->site, "", address, 0};
@@ -104,8 +111,14 @@ int main(int argc, char** argv) {
     int sig = 0;
     sigwait(&signals, &sig);
     if (sig == SIGHUP) {
-      log->info("SIGHUP: reloading the cluster map");
+      log->info("SIGHUP: reloading the cluster map and the access policy");
       if (watcher) caf::anon_send(watcher, actors::check_atom::value);
+      if (http->auth) {
+        if (auto err = http->auth->reload())
+          log->error("policy refused, the last good policy stays: {}", message_of(err));
+        else
+          log->info("policy {} reloaded", cfg->policy);
+      }
       continue;
     }
     break;

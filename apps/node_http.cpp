@@ -9,29 +9,56 @@
 
 namespace ab::apps {
 
+namespace {
+
+bool is_loopback(const std::string& host) {
+  return host == "localhost" || host == "::1" || host.rfind("127.", 0) == 0;
+}
+
+}  // namespace
+
 caf::expected<node_http> start_node_http(caf::actor_system& sys, const config::node_config& cfg,
                                          const actors::supervisor_actor& supervisor,
                                          std::shared_ptr<storage::store> store) {
   auto hp = config::split_host_port(cfg.listen);
   if (!hp) return hp.error();
+  node_http out;
   net::api_options opts;
   opts.chain_of = actors::chain_of;
   for (const auto& [action, steps] : actors::workflows()) opts.actions.push_back(action);
   opts.classes.clear();
   for (const auto& [cls, credit] : cfg.queue.class_credit_ms) opts.classes.push_back(cls);
-  opts.node_info = [&sys, supervisor, node_id = cfg.node_id,
-                    site = cfg.site](const net::responder& respond) {
+  if (!cfg.policy.empty()) {
+    auth::authenticator_options ao;
+    ao.policy_file = cfg.policy;
+    ao.words = {opts.actions, opts.classes};
+    ao.watch_interval = std::chrono::milliseconds{cfg.map_check_interval_ms};
+    auto a = auth::authenticator::open(std::move(ao));
+    if (!a) return a.error();
+    out.auth = std::move(*a);
+  } else if (!is_loopback(hp->first) && !cfg.allow_open_api) {
+    return make_error(errc::bad_config,
+                      "refusing to serve an open API (no --policy) on " + cfg.listen +
+                          "; configure a policy, listen on loopback, or set --allow-open-api 1");
+  }
+  out.audit = std::make_shared<net::audit_trail>(store);
+  opts.auth = out.auth;
+  opts.audit = out.audit;
+  opts.node_info = [&sys, supervisor, node_id = cfg.node_id, site = cfg.site,
+                    auth_mode = std::string{out.auth ? "policy" : "open"}](
+                       const net::responder& respond) {
     // Ask the supervisor without blocking an I/O thread: a short-lived actor relays the answer.
     // (The supervisor is passed as a spawn argument: CAF 0.17 dereferences a null argument
     // tuple when a function actor is spawned without arguments, which UBSan rejects.)
     sys.spawn(
-        [respond, node_id, site](caf::event_based_actor* self,
+        [respond, node_id, site, auth_mode](caf::event_based_actor* self,
                                  const actors::supervisor_actor& sup) {
           self->request(sup, std::chrono::seconds(5), actors::status_atom::value)
               .then(
                   [=](const actors::pool_status& st) {
                     respond(net::json_response(200, nlohmann::json{{"node_id", node_id},
                                                                    {"site", site},
+                                                                   {"auth", auth_mode},
                                                                    {"cluster", st.cluster},
                                                                    {"workers", st.workers},
                                                                    {"restarts", st.restarts},
@@ -45,7 +72,6 @@ caf::expected<node_http> start_node_http(caf::actor_system& sys, const config::n
         },
         supervisor);
   };
-  node_http out;
   out.api = std::make_unique<net::api_service>(std::move(store), std::move(opts));
   net::server_options so;
   so.host = hp->first;

@@ -120,6 +120,10 @@ const std::vector<setting>& settings() {
       number("restart-window-ms", "the window of max-restarts", &node_config::restart_window_ms, 10,
              24 * hour),
       {"priority-credit-ms", "JSON object: head start per priority class", set_credit},
+      text("policy", "access policy file (tokens, groups, roles), reloaded on change and SIGHUP",
+           &node_config::policy),
+      number("allow-open-api", "1: serve without a policy on a non-loopback address",
+             &node_config::allow_open_api, 0, 1),
   };
   return all;
 }

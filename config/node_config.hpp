@@ -47,6 +47,11 @@ struct node_config {
   int max_restarts = 5;
   time_ms restart_window_ms = 60000;
   storage::queue_policy queue;
+  /// The access policy file (accounts, directory groups, roles; docs/auth.md), reloaded on
+  /// change and SIGHUP. Empty leaves the API open to anyone, which a node refuses unless it
+  /// listens on loopback or `allow_open_api` is set.
+  std::string policy;
+  bool allow_open_api = false;
 };
 
 /// What the command line said: a config file, overrides, or a request for help.
