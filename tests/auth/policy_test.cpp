@@ -4,6 +4,7 @@
 
 #include <gtest/gtest.h>
 
+#include "actors/workflows.hpp"
 #include "auth/token.hpp"
 #include "core/error.hpp"
 
@@ -143,6 +144,28 @@ TEST(Policy, LoadNamesAMissingFile) {
   auto p = policy::load("/nonexistent/policy.json", words);
   ASSERT_FALSE(p);
   EXPECT_NE(message_of(p.error()).find("/nonexistent/policy.json"), std::string::npos);
+}
+
+}  // namespace
+}  // namespace ab::auth
+
+namespace ab::auth {
+namespace {
+
+TEST(Policy, TheSamplePolicyFileIsValidForTheNodesActions) {
+  vocabulary node_words;
+  for (const auto& [action, steps] : actors::workflows()) node_words.actions.push_back(action);
+  node_words.classes = {"maas", "user", "organic"};
+  auto p = policy::load(std::string{AB_SOURCE_DIR} + "/config/policy.sample.json", node_words);
+  ASSERT_TRUE(p) << message_of(p.error());
+  const auto* maas = p->find_account(sha256_hex("test"));
+  ASSERT_NE(maas, nullptr);
+  EXPECT_TRUE(p->allows({maas->name, "token", maas->roles, maas->maas},
+                        {"build", "dc1", "r1-01", "maas"})
+                  .allowed);
+  identity admin{"root", "directory", p->roles_of_groups({"fleet-admins"}), false};
+  EXPECT_TRUE(p->allows(admin, {"wipe", "dc9", "db-1", "user"}).allowed);
+  EXPECT_FALSE(p->allows(admin, {"wipe", "dc9", "db-1", "maas"}).allowed);
 }
 
 }  // namespace
