@@ -379,18 +379,20 @@ http_response api_service::submit(const http_request& req, call_context& ctx) {
           api_error{400, "invalid_header", "Idempotency-Key must be 1 to 255 characters", 0});
   }
   auto chain = options_.chain_of(cmd.action);
+  auto found = store_->find_hosts(cmd.hosts);
+  if (!found) return fail(found.error());
+  std::map<std::string, const storage::host_record*> by_name;
+  for (const auto& h : *found) by_name[h.name] = &h;
   std::vector<storage::request_spec> specs;
   for (const auto& name : cmd.hosts) {
-    auto h = store_->host(name);
-    if (!h) {
-      if (is(h.error(), errc::not_found))
-        return fail(api_error{422, "unknown_host",
-                              "host '" + name +
-                                  "' is not in the inventory; "
-                                  "register it with POST /v1/hosts",
-                              0});
-      return fail(h.error());
-    }
+    auto it = by_name.find(name);
+    if (it == by_name.end())
+      return fail(api_error{422, "unknown_host",
+                            "host '" + name +
+                                "' is not in the inventory; "
+                                "register it with POST /v1/hosts",
+                            0});
+    const auto* h = it->second;
     // All or nothing: one host the caller may not touch refuses the whole submission.
     if (auto d = allowed(ctx, {cmd.action, h->site, name, cmd.priority_class}); !d.allowed)
       return denied(d);

@@ -132,6 +132,11 @@ class store {
   /// Hosts matching `filter`, by name.
   virtual caf::expected<std::vector<host_record>> hosts(const host_filter& filter) = 0;
 
+  /// The hosts of `names` that are in the inventory, in one read (names not found are left
+  /// out; order is unspecified).
+  virtual caf::expected<std::vector<host_record>> find_hosts(
+      const std::vector<std::string>& names) = 0;
+
   /// Moves a host to `to` if it is in `from` (empty `from`: any state).
   virtual caf::error set_host_state(const std::string& name, const std::string& from,
                                     const std::string& to) = 0;

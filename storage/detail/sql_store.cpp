@@ -205,6 +205,23 @@ caf::expected<host_record> sql_store::host(const std::string& name) {
   });
 }
 
+caf::expected<std::vector<host_record>> sql_store::find_hosts(
+    const std::vector<std::string>& names) {
+  return transact("find_hosts", [&](connection& c) -> caf::expected<std::vector<host_record>> {
+    std::vector<host_record> out;
+    // IN lists of a few fixed lengths, so that prepared statements are reused.
+    for_each_run(names.size(), [&](std::size_t offset, std::size_t count) {
+      std::string sql = std::string{"SELECT "} + host_columns + " FROM hosts WHERE name IN (?";
+      for (std::size_t i = 1; i < count; ++i) sql += ", ?";
+      args a(names.begin() + static_cast<std::ptrdiff_t>(offset),
+             names.begin() + static_cast<std::ptrdiff_t>(offset + count));
+      auto r = c.query(sql + ")", a);
+      while (r->next()) out.push_back(read_host(*r));
+    });
+    return out;
+  });
+}
+
 caf::expected<std::vector<host_record>> sql_store::hosts(const host_filter& f) {
   std::string sql = std::string{"SELECT "} + host_columns + " FROM hosts WHERE name > ?";
   args a{f.after};

@@ -71,6 +71,8 @@ class sql_store final : public store {
 
   caf::error heartbeat(const node_record& node) override;
   caf::expected<std::vector<node_record>> nodes() override;
+  caf::expected<std::vector<host_record>> find_hosts(
+      const std::vector<std::string>& names) override;
   caf::expected<std::int64_t> audit(const audit_entry& entry) override;
   caf::error audit(const std::vector<audit_entry>& entries) override;
   caf::expected<std::vector<audit_entry>> audit_log(const audit_filter& filter) override;

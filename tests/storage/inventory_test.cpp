@@ -1,5 +1,7 @@
 // Conformance: hosts, nodes, audit trail, schema migrations.
 
+#include <set>
+
 #include "tests/storage/conformance_test.hpp"
 
 namespace ab::testing {
@@ -107,6 +109,28 @@ TEST_P(StoreConformance, TheAuditTrailIsAppendOnlyAndNewestFirst) {
   f.before = page->back().id;
   f.limit = 100;
   EXPECT_EQ(db().audit_log(f)->size(), 3u);
+}
+
+TEST_P(StoreConformance, FindHostsReadsManyHostsAtOnceAndSkipsUnknownNames) {
+  std::vector<storage::host_record> hs;
+  std::vector<std::string> names;
+  for (int i = 0; i < 100; ++i) {
+    hs.push_back(host("n" + std::to_string(i)));
+    names.push_back("n" + std::to_string(i));
+  }
+  ASSERT_FALSE(db().put_hosts(hs));
+  names.push_back("ghost");
+  auto found = db().find_hosts(names);
+  ASSERT_TRUE(found);
+  EXPECT_EQ(found->size(), 100u);
+  std::set<std::string> seen;
+  for (const auto& h : *found) seen.insert(h.name);
+  EXPECT_EQ(seen.size(), 100u);
+  EXPECT_FALSE(seen.count("ghost"));
+  EXPECT_EQ(found->front().site, "dc1");
+  auto none = db().find_hosts({});
+  ASSERT_TRUE(none);
+  EXPECT_TRUE(none->empty());
 }
 
 TEST_P(StoreConformance, AuditEntriesAreWrittenInBatches) {
