@@ -106,6 +106,37 @@ TEST_F(NodeAuth, TokensAreCheckedCallsAuditedAndThePolicyReloadedOnSighup) {
   EXPECT_EQ(call("GET", "/v1/requests", "new-ops-token").status, 200);
 }
 
+TEST_F(NodeAuth, EveryRouteAnswersOnARealNode) {
+  node_ = std::make_unique<node_process>(AB_NODE_BIN, args("127.0.0.1:0"),
+                                         (dir_ / "node.log").string());
+  ASSERT_TRUE(node_->ok()) << node_->output();
+  const std::string ops = "ops-token";
+  EXPECT_EQ(call("GET", "/healthz", "").status, 200);
+  EXPECT_EQ(call("GET", "/readyz", "").status, 200);
+  EXPECT_EQ(call("GET", "/v1/node", ops).status, 200);
+  EXPECT_EQ(call("POST", "/v1/hosts", ops,
+                 R"({"hosts":[{"name":"h1","site":"dc1","bmc_endpoint":"https://b1","credential_ref":"env:B"},
+                              {"name":"h2","site":"dc1","bmc_endpoint":"https://b2","credential_ref":"env:B"}]})")
+                .status,
+            201);
+  EXPECT_EQ(call("GET", "/v1/hosts", ops).status, 200);
+  EXPECT_EQ(call("GET", "/v1/hosts/h1", ops).status, 200);
+  EXPECT_EQ(call("PATCH", "/v1/hosts/h1", ops, R"({"bmc_endpoint":"https://b1.new"})").status, 200);
+  EXPECT_EQ(call("DELETE", "/v1/hosts/h2", ops).status, 204);
+  auto sub = call("POST", "/v1/requests", ops, R"({"action":"power_off","host":"h1"})");
+  ASSERT_EQ(sub.status, 202) << sub.body;
+  auto id = std::to_string(json::parse(sub.body)["requests"][0]["id"].get<std::int64_t>());
+  EXPECT_EQ(call("GET", "/v1/requests", ops).status, 200);
+  EXPECT_EQ(call("GET", "/v1/requests/" + id, ops).status, 200);
+  // The operator role has no cancel; the node has no BMC handlers yet, so the request waits.
+  EXPECT_EQ(call("POST", "/v1/requests/" + id + "/cancel", ops).status, 403);
+  EXPECT_EQ(call("GET", "/v1/audit", "audit-token").status, 200);
+  EXPECT_EQ(http_call(node_->port(), "POST", "/v1/callbacks/" + id, R"({"status":"succeeded"})",
+                      "X-Callback-Token: not-issued\r\n")
+                .status,
+            401);
+}
+
 TEST_F(NodeAuth, ANodeRefusesAnOpenApiOffLoopbackAndABadPolicy) {
   node_process open(AB_NODE_BIN,
                     {"--store", "sqlite:" + (dir_ / "open.db").string(), "--listen", "0.0.0.0:0"},
