@@ -56,14 +56,14 @@ caf::error search_failed(const ldap_options& o, const std::string& base, const l
   return unavailable(o, "search of '" + base + "'", s);
 }
 
-/// The person's entry, with its memberOf values when wanted: found by the user search, or
-/// read at the bind DN.
+/// The person's entry with its login and memberOf values: found by the user search, or read
+/// at the bind DN (so that the DN is spelled as the directory spells it).
 caf::expected<ldap_entry> find_person(ldap_session& session, const ldap_options& o,
                                       const std::string& login, const std::string& bind_dn) {
   detail::search_request request;
-  request.attribute = o.read_member_of ? "memberOf" : "";
+  if (o.read_member_of) request.attributes.emplace_back("memberOf");
+  if (!o.login_attribute.empty()) request.attributes.push_back(o.login_attribute);
   if (o.user_search_base.empty()) {
-    if (!o.read_member_of) return ldap_entry{bind_dn, {}};
     request.base = bind_dn;
     request.subtree = false;
   } else {
@@ -75,15 +75,27 @@ caf::expected<ldap_entry> find_person(ldap_session& session, const ldap_options&
   auto found = session.search(request);
   if (found.status.code == LDAP_SIZELIMIT_EXCEEDED || found.entries.size() > 1)
     return refused("login '" + login + "' matches several entries");
-  if (!found.status.ok()) return search_failed(o, request.base, found.status);
+  // A bind DN without an entry (a proxy or alias bind) is not a person; a user search base
+  // that does not exist is a configuration problem.
+  bool no_entry = found.status.code == LDAP_NO_SUCH_OBJECT && !request.subtree;
+  if (!found.status.ok() && !no_entry) return search_failed(o, request.base, found.status);
   if (found.entries.empty()) return refused("login '" + login + "' has no entry it may read");
   return std::move(found.entries.front());
+}
+
+/// The first value of `attribute` in `entry`, or `fallback`.
+std::string first_value(const ldap_entry& entry, const std::string& attribute,
+                        const std::string& fallback) {
+  auto it = entry.values.find(attribute);
+  return it == entry.values.end() || it->second.empty() ? fallback : it->second.front();
 }
 
 /// Group names from the entry's memberOf values, within the group base if one is set.
 std::vector<std::string> member_of_groups(const ldap_options& o, const ldap_entry& person) {
   std::vector<std::string> out;
-  for (const auto& dn : person.values) {
+  auto it = person.values.find("memberOf");
+  if (it == person.values.end()) return out;
+  for (const auto& dn : it->second) {
     if (!o.group_search_base.empty() && !dn_within(dn, o.group_search_base)) continue;
     if (auto name = first_rdn_value(dn); !name.empty()) out.push_back(std::move(name));
   }
@@ -97,14 +109,14 @@ caf::expected<std::vector<std::string>> searched_groups(ldap_session& session,
                                                         const ldap_entry& person) {
   detail::search_request request;
   request.base = o.group_search_base;
-  request.attribute = o.group_name_attribute;
+  request.attributes = {o.group_name_attribute};
   request.filter = expand(o.group_search_filter, {{"{user}", escape_filter_value(login)},
                                                   {"{dn}", escape_filter_value(person.dn)}});
   auto found = session.search(request);
   if (!found.status.ok()) return search_failed(o, request.base, found.status);
   std::vector<std::string> out;
-  for (auto& group : found.entries) {
-    auto name = group.values.empty() ? first_rdn_value(group.dn) : std::move(group.values.front());
+  for (const auto& group : found.entries) {
+    auto name = first_value(group, o.group_name_attribute, first_rdn_value(group.dn));
     if (!name.empty()) out.push_back(std::move(name));
   }
   return out;
@@ -150,7 +162,8 @@ caf::expected<directory_user> ldap_directory::authenticate(const std::string& lo
   if (!person) return person.error();
   auto groups = groups_of(session, options_, login, *person);
   if (!groups) return groups.error();
-  return directory_user{login, person->dn, std::move(*groups)};
+  return directory_user{first_value(*person, options_.login_attribute, login), person->dn,
+                        std::move(*groups)};
 }
 
 }  // namespace ab::auth

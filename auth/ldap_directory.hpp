@@ -27,12 +27,18 @@ struct ldap_options {
   /// `user_search_base` to find the person's entry.
   std::string bind_template;
 
-  /// Where to search for the person's entry after the bind; empty (default): no search, the
-  /// entry is the bind DN. A login that finds no entry, or several, is refused.
+  /// Where to search for the person's entry after the bind; empty (default): the entry is
+  /// read at the bind DN. A login that finds no entry it may read, or several, is refused.
   std::string user_search_base;
 
   /// The filter of that search; `(sAMAccountName={user})` for Active Directory.
   std::string user_search_filter = "(uid={user})";
+
+  /// The attribute of the person's entry that holds their login as the directory spells it:
+  /// `uid` (default), `sAMAccountName` for Active Directory. Directories match logins
+  /// ignoring case and surrounding spaces, so `directory_user::login` is taken from here;
+  /// empty, or missing in the entry: the login as given.
+  std::string login_attribute = "uid";
 
   /// Whether to take groups from the entry's `memberOf` attribute (Active Directory, the
   /// OpenLDAP memberof overlay). Default true.
@@ -50,11 +56,13 @@ struct ldap_options {
   /// of its first RDN. Default `cn`.
   std::string group_name_attribute = "cn";
 
-  /// How long to wait for a TCP (and TLS) connection to each URL. Default 5 s.
+  /// How long to wait for the TCP connection to each URL. Default 5 s.
   std::chrono::milliseconds network_timeout{5000};
 
-  /// How long to wait for each answer (StartTLS, bind, search); also sent as the server's
-  /// search time limit. Default 10 s.
+  /// How long the exchange after connecting may take, each step and all together: TLS
+  /// handshake, StartTLS, bind, searches. Also sent as the server's search time limit.
+  /// Default 10 s. A login never takes longer than `network_timeout` per URL tried plus
+  /// this: then its connection is cut and the directory counts as unavailable.
   std::chrono::milliseconds operation_timeout{10000};
 
   /// PEM file of the certificate authorities to trust; empty (default): libldap's default
@@ -72,9 +80,9 @@ struct ldap_options {
 
 /// A person the directory vouched for.
 struct directory_user {
-  /// The login as given to `authenticate`.
+  /// The login as the directory spells it (`ldap_options::login_attribute`).
   std::string login;
-  /// The person's entry.
+  /// The person's entry, as the directory spells it.
   std::string dn;
   /// Names of the person's groups, sorted, without duplicates; empty if none.
   std::vector<std::string> groups;

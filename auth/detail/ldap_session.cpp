@@ -1,7 +1,10 @@
 #include "auth/detail/ldap_session.hpp"
 
+#include <algorithm>
 #include <cctype>
+#include <iterator>
 #include <memory>
+#include <sstream>
 
 #include <ldap.h>
 
@@ -28,20 +31,42 @@ bool uses_ldaps(std::string url) {
   return url.find("ldaps://") != std::string::npos;
 }
 
-ldap_entry read_entry(LDAP* ld, LDAPMessage* entry, const std::string& attribute) {
+/// The longest a session may last: connecting to each URL, then the exchange.
+std::chrono::milliseconds session_limit(const ldap_options& o) {
+  std::istringstream urls{o.url};
+  auto count = std::distance(std::istream_iterator<std::string>{urls}, {});
+  return o.network_timeout * std::max<std::ptrdiff_t>(count, 1) + o.operation_timeout;
+}
+
+/// libldap's connect callback: hands each new socket to the session's guard.
+int watch_socket(LDAP*, Sockbuf* sb, LDAPURLDesc*, sockaddr*, ldap_conncb* self) {
+  ber_socket_t fd = -1;
+  if (ber_sockbuf_ctrl(sb, LBER_SB_OPT_GET_FD, &fd) == 1 && fd >= 0)
+    static_cast<connection_guard*>(self->lc_arg)->watch(fd);
+  return 0;
+}
+
+void ignore_close(LDAP*, Sockbuf*, ldap_conncb*) {}
+
+ldap_entry read_entry(LDAP* ld, LDAPMessage* entry, const std::vector<std::string>& attributes) {
   ldap_entry out{take_string(ldap_get_dn(ld, entry)), {}};
-  if (attribute.empty()) return out;
-  berval** values = ldap_get_values_len(ld, entry, attribute.c_str());
-  for (int i = 0; values && values[i]; ++i)
-    out.values.emplace_back(values[i]->bv_val, values[i]->bv_len);
-  ldap_value_free_len(values);
+  for (const auto& name : attributes) {
+    berval** values = ldap_get_values_len(ld, entry, name.c_str());
+    for (int i = 0; values && values[i]; ++i)
+      out.values[name].emplace_back(values[i]->bv_val, values[i]->bv_len);
+    ldap_value_free_len(values);
+  }
   return out;
 }
 
 }  // namespace
 
 ldap_session::ldap_session(const ldap_options& options)
-    : operation_timeout_(to_timeval(options.operation_timeout)) {
+    : guard_(session_limit(options)),
+      on_connect_{watch_socket, ignore_close, &guard_},
+      tls_(options.start_tls || uses_ldaps(options.url)),
+      operation_limit_(options.operation_timeout),
+      operation_timeout_(to_timeval(options.operation_timeout)) {
   int rc = ldap_initialize(&ld_, options.url.c_str());
   status_ = rc == LDAP_SUCCESS ? configure(options) : ldap_status{rc, ldap_err2string(rc)};
 }
@@ -60,9 +85,10 @@ ldap_status ldap_session::configure(const ldap_options& options) {
             ldap_set_option(ld_, LDAP_OPT_REFERRALS, LDAP_OPT_OFF) == LDAP_OPT_SUCCESS &&
             ldap_set_option(ld_, LDAP_OPT_NETWORK_TIMEOUT, &network) == LDAP_OPT_SUCCESS &&
             ldap_set_option(ld_, LDAP_OPT_TIMEOUT, &operation_timeout_) == LDAP_OPT_SUCCESS &&
-            ldap_set_option(ld_, LDAP_OPT_TIMELIMIT, &time_limit) == LDAP_OPT_SUCCESS;
+            ldap_set_option(ld_, LDAP_OPT_TIMELIMIT, &time_limit) == LDAP_OPT_SUCCESS &&
+            ldap_set_option(ld_, LDAP_OPT_CONNECT_CB, &on_connect_) == LDAP_OPT_SUCCESS;
   if (!ok) return {LDAP_LOCAL_ERROR, "libldap refused the connection options"};
-  if (!options.start_tls && !uses_ldaps(options.url)) return {};
+  if (!tls_) return {};
   // Certificates are verified whatever ldap.conf says; the context is made per connection so
   // that ca_file applies to this handle only.
   int demand = LDAP_OPT_X_TLS_DEMAND;
@@ -76,11 +102,21 @@ ldap_status ldap_session::configure(const ldap_options& options) {
 }
 
 ldap_status ldap_session::failure(int code) const {
-  ldap_status out{code, ldap_err2string(code)};
+  if (guard_.expired())
+    return {LDAP_TIMEOUT, "no answer in time: the login's time is up, the connection was cut"};
+  if (code == LDAP_TIMEOUT)
+    return {code, "no answer within " + std::to_string(operation_limit_.count()) + " ms"};
+  // libldap reports a failed handshake as a failed connection; the guard knows better.
+  bool handshake =
+      tls_ && guard_.connected() && (code == LDAP_SERVER_DOWN || code == LDAP_CONNECT_ERROR);
+  ldap_status out{code, handshake ? "TLS handshake failed (is the server's certificate from a "
+                                    "CA in ca_file, and for this host name?)"
+                                  : ldap_err2string(code)};
   char* diagnostic = nullptr;
   if (ldap_get_option(ld_, LDAP_OPT_DIAGNOSTIC_MESSAGE, &diagnostic) == LDAP_OPT_SUCCESS) {
     auto text = take_string(diagnostic);
-    if (!text.empty()) out.reason += " (" + text + ")";
+    // GnuTLS failures arrive as the unhelpful "(unknown error code)".
+    if (!text.empty() && text != "(unknown error code)") out.reason += " (" + text + ")";
   }
   return out;
 }
@@ -99,17 +135,22 @@ ldap_status ldap_session::bind(const std::string& name, const std::string& passw
 
 search_result ldap_session::search(const search_request& request) {
   // "1.1" asks for no attributes at all (RFC 4511).
-  std::string attribute = request.attribute.empty() ? "1.1" : request.attribute;
-  char* attributes[] = {attribute.data(), nullptr};
+  std::vector<std::string> names = request.attributes;
+  if (names.empty()) names.emplace_back("1.1");
+  std::vector<char*> attributes;
+  attributes.reserve(names.size() + 1);
+  for (auto& name : names) attributes.push_back(name.data());
+  attributes.push_back(nullptr);
   LDAPMessage* raw = nullptr;
   auto timeout = operation_timeout_;
-  int rc = ldap_search_ext_s(
-      ld_, request.base.c_str(), request.subtree ? LDAP_SCOPE_SUBTREE : LDAP_SCOPE_BASE,
-      request.filter.c_str(), attributes, 0, nullptr, nullptr, &timeout, request.size_limit, &raw);
+  int rc = ldap_search_ext_s(ld_, request.base.c_str(),
+                             request.subtree ? LDAP_SCOPE_SUBTREE : LDAP_SCOPE_BASE,
+                             request.filter.c_str(), attributes.data(), 0, nullptr, nullptr,
+                             &timeout, request.size_limit, &raw);
   messages held{raw, &ldap_msgfree};
   search_result out{rc == LDAP_SUCCESS ? ldap_status{} : failure(rc), {}};
   for (auto* e = raw ? ldap_first_entry(ld_, raw) : nullptr; e; e = ldap_next_entry(ld_, e))
-    out.entries.push_back(read_entry(ld_, e, request.attribute));
+    out.entries.push_back(read_entry(ld_, e, request.attributes));
   return out;
 }
 

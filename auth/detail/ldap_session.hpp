@@ -4,12 +4,14 @@
 
 #include <sys/time.h>
 
+#include <map>
 #include <string>
 #include <vector>
 
-#include "auth/ldap_directory.hpp"
+#include <ldap.h>
 
-struct ldap;
+#include "auth/detail/connection_guard.hpp"
+#include "auth/ldap_directory.hpp"
 
 namespace ab::auth::detail {
 
@@ -24,7 +26,7 @@ struct ldap_status {
   bool ok() const { return code == 0; }
 };
 
-/// A search for entries and the values of one attribute.
+/// A search for entries and the values of some of their attributes.
 struct search_request {
   /// Where to search.
   std::string base;
@@ -32,8 +34,8 @@ struct search_request {
   bool subtree = true;
   /// The filter, already escaped.
   std::string filter = "(objectClass=*)";
-  /// The attribute whose values to return; empty: none.
-  std::string attribute;
+  /// The attributes whose values to return; empty: none.
+  std::vector<std::string> attributes;
   /// How many entries at most; 0: the server's limit.
   int size_limit = 0;
 };
@@ -42,8 +44,9 @@ struct search_request {
 struct ldap_entry {
   /// The entry's DN as the server wrote it.
   std::string dn;
-  /// The values of the requested attribute.
-  std::vector<std::string> values;
+  /// The values of each requested attribute, by the name it was requested with; an
+  /// attribute the entry lacks (or hides) is missing.
+  std::map<std::string, std::vector<std::string>> values;
 };
 
 /// What a search returned; `status.code` may be `LDAP_SIZELIMIT_EXCEEDED` with entries.
@@ -55,7 +58,11 @@ struct search_result {
 };
 
 /// One connection to a directory, closed (unbind) by the destructor. Not thread-safe: use
-/// one per login.
+/// one per login, in one thread.
+///
+/// A session lasts at most `network_timeout` per URL plus `operation_timeout`: then its
+/// socket is cut and every step fails with `LDAP_TIMEOUT`. SIGPIPE is blocked in the
+/// thread while the session lives.
 class ldap_session {
  public:
   /// A connection to `options.url` with protocol version 3, the timeouts, no referral
@@ -82,7 +89,12 @@ class ldap_session {
   ldap_status configure(const ldap_options& options);
   ldap_status failure(int code) const;
 
-  ldap* ld_ = nullptr;
+  sigpipe_block no_sigpipe_;
+  connection_guard guard_;
+  ldap_conncb on_connect_{};
+  LDAP* ld_ = nullptr;
+  bool tls_ = false;
+  std::chrono::milliseconds operation_limit_;
   timeval operation_timeout_{};
   ldap_status status_;
 };
