@@ -14,6 +14,7 @@
 #include <filesystem>
 #include <fstream>
 #include <sstream>
+#include <vector>
 
 #include "tests/fakes/wait.hpp"
 
@@ -120,10 +121,13 @@ void write_file(const std::string& path, const std::string& text) {
   std::ofstream{path} << text;
 }
 
-/// Starts `argv` (a null-terminated list; argv[0] found on PATH) with its output appended to
-/// `log_path`. The child gets SIGKILL when the calling thread dies, so a crashed test
-/// leaves no process behind.
-pid_t spawn(const char* const* argv, const std::string& log_path) {
+/// Starts `args` (args[0] found on PATH) with its output appended to `log_path`. The child
+/// gets SIGKILL when the calling thread dies, so a crashed test leaves no process behind.
+pid_t spawn(const std::vector<std::string>& args, const std::string& log_path) {
+  std::vector<char*> argv;
+  argv.reserve(args.size() + 1);
+  for (const auto& a : args) argv.push_back(const_cast<char*>(a.c_str()));
+  argv.push_back(nullptr);
   int fd = ::open(log_path.c_str(), O_WRONLY | O_CREAT | O_APPEND | O_CLOEXEC, 0644);
   pid_t parent = ::getpid();
   pid_t pid = ::fork();
@@ -134,7 +138,7 @@ pid_t spawn(const char* const* argv, const std::string& log_path) {
       ::dup2(fd, STDOUT_FILENO);
       ::dup2(fd, STDERR_FILENO);
     }
-    ::execvp(argv[0], const_cast<char* const*>(argv));
+    ::execvp(argv[0], argv.data());
     ::_exit(127);
   }
   if (fd >= 0) ::close(fd);
@@ -213,11 +217,8 @@ slapd_process::slapd_process(slapd_options options) : options_(options) {
     error_ = "slapd did not start: " + log();
     return;
   }
-  auto ldif = dir_ + "/directory.ldif";
-  auto where = url();
-  const char* add[] = {"ldapadd", "-x",          "-H", where.c_str(), "-D",   root_dn,
-                       "-w",      root_password, "-f", ldif.c_str(),  nullptr};
-  error_ = run_tool("loading the directory", add);
+  error_ = run_tool("loading the directory", {"ldapadd", "-x", "-H", url(), "-D", root_dn, "-w",
+                                              root_password, "-f", dir_ + "/directory.ldif"});
   if (!error_.empty()) stop();
 }
 
@@ -232,63 +233,29 @@ slapd_process::~slapd_process() {
 std::string slapd_process::make_certificates() {
   auto ca = dir_ + "/ca.pem";
   auto ca_key = dir_ + "/ca.key";
-  auto cert = dir_ + "/server.pem";
-  auto key = dir_ + "/server.key";
-  const char* make_ca[] = {"openssl",
-                           "req",
-                           "-x509",
-                           "-newkey",
-                           "ec",
-                           "-pkeyopt",
-                           "ec_paramgen_curve:prime256v1",
-                           "-nodes",
-                           "-days",
-                           "2",
-                           "-subj",
-                           "/CN=autobuild-test-ca",
-                           "-keyout",
-                           ca_key.c_str(),
-                           "-out",
-                           ca.c_str(),
-                           nullptr};
-  const char* make_cert[] = {"openssl",
-                             "req",
-                             "-x509",
-                             "-newkey",
-                             "ec",
-                             "-pkeyopt",
-                             "ec_paramgen_curve:prime256v1",
-                             "-nodes",
-                             "-days",
-                             "2",
-                             "-subj",
-                             "/CN=127.0.0.1",
-                             "-CA",
-                             ca.c_str(),
-                             "-CAkey",
-                             ca_key.c_str(),
-                             "-addext",
-                             "basicConstraints=critical,CA:FALSE",
-                             "-addext",
-                             "subjectAltName=IP:127.0.0.1,DNS:localhost",
-                             "-keyout",
-                             key.c_str(),
-                             "-out",
-                             cert.c_str(),
-                             nullptr};
-  auto problem = run_tool("making the test CA", make_ca);
+  // A self-signed CA, then a server certificate for 127.0.0.1 that it signs.
+  auto new_ec_cert = [](const std::string& subject, const std::string& key,
+                        const std::string& cert) {
+    return std::vector<std::string>{
+        "openssl", "req",   "-x509", "-newkey", "ec",    "-pkeyopt", "ec_paramgen_curve:prime256v1",
+        "-nodes",  "-days", "2",     "-subj",   subject, "-keyout",  key,
+        "-out",    cert};
+  };
+  auto make_cert = new_ec_cert("/CN=127.0.0.1", dir_ + "/server.key", dir_ + "/server.pem");
+  make_cert.insert(make_cert.end(),
+                   {"-CA", ca, "-CAkey", ca_key, "-addext", "basicConstraints=critical,CA:FALSE",
+                    "-addext", "subjectAltName=IP:127.0.0.1,DNS:localhost"});
+  auto problem = run_tool("making the test CA", new_ec_cert("/CN=autobuild-test-ca", ca_key, ca));
   return problem.empty() ? run_tool("making the server certificate", make_cert) : problem;
 }
 
 bool slapd_process::start_once() {
   port_ = free_port();
   tls_port_ = options_.tls ? free_port() : 0;
-  auto conf = dir_ + "/slapd.conf";
   auto urls = options_.tls ? url() + " " + ldaps_url() : url();
   // In the foreground (-d), printing errors only.
-  const char* argv[] = {slapd_binary, "-f", conf.c_str(), "-h",
-                        urls.c_str(), "-d", "none",       nullptr};
-  pid_ = spawn(argv, dir_ + "/slapd.log");
+  pid_ = spawn({slapd_binary, "-f", dir_ + "/slapd.conf", "-h", urls, "-d", "none"},
+               dir_ + "/slapd.log");
   bool settled = wait_until(
       [&] {
         if (reaped(pid_)) pid_ = -1;
@@ -299,15 +266,15 @@ bool slapd_process::start_once() {
   return pid_ > 0;
 }
 
-std::string slapd_process::run_tool(const std::string& what, const char* const* argv) {
+std::string slapd_process::run_tool(const std::string& what, const std::vector<std::string>& args) {
   auto log_path = dir_ + "/tools.log";
-  pid_t pid = spawn(argv, log_path);
+  pid_t pid = spawn(args, log_path);
   int code = pid > 0 ? wait_exit(pid, 15s) : -1;
   if (code == 0) return {};
   std::ifstream in{log_path};
   std::stringstream text;
   text << in.rdbuf();
-  return what + ": " + argv[0] + " failed (exit " + std::to_string(code) + "): " + text.str();
+  return what + ": " + args[0] + " failed (exit " + std::to_string(code) + "): " + text.str();
 }
 
 std::string slapd_process::log() const {

@@ -5,6 +5,7 @@
 #include <sys/types.h>
 
 #include <string>
+#include <vector>
 
 namespace ab::testing {
 
@@ -64,7 +65,7 @@ class slapd_process {
  private:
   bool start_once();
   std::string make_certificates();
-  std::string run_tool(const std::string& what, const char* const* argv);
+  std::string run_tool(const std::string& what, const std::vector<std::string>& args);
   std::string log() const;
 
   slapd_options options_;
