@@ -1,0 +1,312 @@
+#include "tests/fakes/slapd.hpp"
+
+#include <arpa/inet.h>
+#include <fcntl.h>
+#include <netinet/in.h>
+#include <signal.h>
+#include <stdlib.h>
+#include <sys/prctl.h>
+#include <sys/socket.h>
+#include <sys/wait.h>
+#include <unistd.h>
+
+#include <chrono>
+#include <filesystem>
+#include <fstream>
+#include <sstream>
+#include <vector>
+
+#include "tests/fakes/wait.hpp"
+
+namespace ab::testing {
+
+namespace {
+
+using namespace std::chrono_literals;
+
+constexpr const char* slapd_binary = "/usr/sbin/slapd";
+constexpr const char* root_dn = "cn=admin,dc=example,dc=org";
+constexpr const char* root_password = "admin-secret";
+
+// Passwords: alice in plain text, the others as slappasswd wrote them ({SSHA}): simple binds
+// work with both.
+constexpr const char* directory_ldif = R"(dn: dc=example,dc=org
+objectClass: dcObject
+objectClass: organization
+o: Example
+dc: example
+
+dn: ou=people,dc=example,dc=org
+objectClass: organizationalUnit
+ou: people
+
+dn: ou=groups,dc=example,dc=org
+objectClass: organizationalUnit
+ou: groups
+
+dn: uid=alice,ou=people,dc=example,dc=org
+objectClass: inetOrgPerson
+uid: alice
+cn: Alice Operator
+sn: Operator
+userPassword: alice-secret
+
+dn: uid=bob,ou=people,dc=example,dc=org
+objectClass: inetOrgPerson
+uid: bob
+cn: Bob Nobody
+sn: Nobody
+userPassword: {SSHA}TR7gB79TJ3SSJui9AwFHHUV28cZq4zXo
+
+dn: uid=carol,ou=people,dc=example,dc=org
+objectClass: inetOrgPerson
+uid: carol
+cn: Carol Deployer
+sn: Deployer
+userPassword: {SSHA}bZEJoPqY8zk7//eAVyHQOtL8FaE6JVW4
+
+dn: uid=o'hara\, k (ops)*,ou=people,dc=example,dc=org
+objectClass: inetOrgPerson
+uid: o'hara, k (ops)*
+cn: K O'Hara
+sn: O'Hara
+userPassword: ohara-secret
+
+dn: cn=fleet-operators,ou=groups,dc=example,dc=org
+objectClass: groupOfNames
+cn: fleet-operators
+member: uid=alice,ou=people,dc=example,dc=org
+
+dn: cn=auditors,ou=groups,dc=example,dc=org
+objectClass: groupOfNames
+cn: auditors
+member: uid=alice,ou=people,dc=example,dc=org
+member: uid=o'hara\, k (ops)*,ou=people,dc=example,dc=org
+
+dn: cn=deployers,ou=groups,dc=example,dc=org
+objectClass: posixGroup
+cn: deployers
+gidNumber: 2001
+memberUid: carol
+)";
+
+std::string config(const std::string& dir, bool tls) {
+  std::ostringstream out;
+  out << "include /etc/ldap/schema/core.schema\n"
+         "include /etc/ldap/schema/cosine.schema\n"
+         "include /etc/ldap/schema/inetorgperson.schema\n"
+         "include /etc/ldap/schema/nis.schema\n"
+         "modulepath /usr/lib/ldap\n"
+         "moduleload back_mdb\n"
+         "moduleload memberof\n"
+      << "pidfile " << dir << "/slapd.pid\n"
+      << "argsfile " << dir << "/slapd.args\n";
+  if (tls)
+    out << "TLSCACertificateFile " << dir << "/ca.pem\n"
+        << "TLSCertificateFile " << dir << "/server.pem\n"
+        << "TLSCertificateKeyFile " << dir << "/server.key\n";
+  out << "database mdb\n"
+         "maxsize 16777216\n"
+         "suffix \"dc=example,dc=org\"\n"
+      << "rootdn \"" << root_dn << "\"\n"
+      << "rootpw " << root_password << "\n"
+      << "directory " << dir << "/db\n"
+      << "overlay memberof\n"
+         "access to attrs=userPassword by anonymous auth by * none\n"
+         "access to * by users read by * none\n";
+  return out.str();
+}
+
+void write_file(const std::string& path, const std::string& text) {
+  std::ofstream{path} << text;
+}
+
+/// Starts `args` (args[0] found on PATH) with its output appended to `log_path`. The child
+/// gets SIGKILL when the calling thread dies, so a crashed test leaves no process behind.
+pid_t spawn(const std::vector<std::string>& args, const std::string& log_path) {
+  std::vector<char*> argv;
+  argv.reserve(args.size() + 1);
+  for (const auto& a : args) argv.push_back(const_cast<char*>(a.c_str()));
+  argv.push_back(nullptr);
+  int fd = ::open(log_path.c_str(), O_WRONLY | O_CREAT | O_APPEND | O_CLOEXEC, 0644);
+  pid_t parent = ::getpid();
+  pid_t pid = ::fork();
+  if (pid == 0) {
+    ::prctl(PR_SET_PDEATHSIG, SIGKILL);
+    if (::getppid() != parent) ::_exit(127);
+    if (fd >= 0) {
+      ::dup2(fd, STDOUT_FILENO);
+      ::dup2(fd, STDERR_FILENO);
+    }
+    ::execvp(argv[0], argv.data());
+    ::_exit(127);
+  }
+  if (fd >= 0) ::close(fd);
+  return pid;
+}
+
+/// True once `pid` has exited (and is reaped).
+bool reaped(pid_t pid, int* status = nullptr) {
+  int ignored = 0;
+  return ::waitpid(pid, status ? status : &ignored, WNOHANG) == pid;
+}
+
+/// The exit code of `pid`, waiting up to `limit`; -1 if it died of a signal or had to be
+/// killed.
+int wait_exit(pid_t pid, std::chrono::milliseconds limit) {
+  int status = 0;
+  if (!wait_until([&] { return reaped(pid, &status); }, limit)) {
+    ::kill(pid, SIGKILL);
+    ::waitpid(pid, &status, 0);
+    return -1;
+  }
+  return WIFEXITED(status) ? WEXITSTATUS(status) : -1;
+}
+
+sockaddr_in loopback(int port) {
+  sockaddr_in addr{};
+  addr.sin_family = AF_INET;
+  addr.sin_port = htons(static_cast<std::uint16_t>(port));
+  addr.sin_addr.s_addr = htonl(INADDR_LOOPBACK);
+  return addr;
+}
+
+/// A loopback port nobody listens on right now (the kernel's choice for port 0).
+int free_port() {
+  int fd = ::socket(AF_INET, SOCK_STREAM | SOCK_CLOEXEC, 0);
+  auto addr = loopback(0);
+  socklen_t len = sizeof addr;
+  int port = 0;
+  if (::bind(fd, reinterpret_cast<sockaddr*>(&addr), len) == 0 &&
+      ::getsockname(fd, reinterpret_cast<sockaddr*>(&addr), &len) == 0)
+    port = ntohs(addr.sin_port);
+  ::close(fd);
+  return port;
+}
+
+bool accepts(int port) {
+  int fd = ::socket(AF_INET, SOCK_STREAM | SOCK_CLOEXEC, 0);
+  auto addr = loopback(port);
+  bool ok = ::connect(fd, reinterpret_cast<sockaddr*>(&addr), sizeof addr) == 0;
+  ::close(fd);
+  return ok;
+}
+
+}  // namespace
+
+slapd_process::slapd_process(slapd_options options) : options_(options) {
+  char tmpl[] = "/tmp/ab-slapd-XXXXXX";
+  if (!::mkdtemp(tmpl)) {
+    error_ = "cannot make a temp dir";
+    return;
+  }
+  dir_ = tmpl;
+  std::filesystem::create_directory(dir_ + "/db");
+  write_file(dir_ + "/slapd.conf", config(dir_, options_.tls));
+  write_file(dir_ + "/directory.ldif", directory_ldif);
+  if (!std::filesystem::exists(slapd_binary)) {
+    error_ = std::string{slapd_binary} + " is missing (scripts/setup installs slapd)";
+    return;
+  }
+  if (options_.tls && !(error_ = make_certificates()).empty()) return;
+  // A free port can be taken between choosing and binding it; then slapd exits and another
+  // port is tried.
+  bool started = false;
+  for (int attempt = 0; attempt < 3 && !started; ++attempt) started = start_once();
+  if (!started) {
+    error_ = "slapd did not start: " + log();
+    return;
+  }
+  error_ = run_tool("loading the directory", {"ldapadd", "-x", "-H", url(), "-D", root_dn, "-w",
+                                              root_password, "-f", dir_ + "/directory.ldif"});
+  if (!error_.empty()) stop();
+}
+
+slapd_process::~slapd_process() {
+  stop();
+  if (!dir_.empty()) {
+    std::error_code ignored;
+    std::filesystem::remove_all(dir_, ignored);
+  }
+}
+
+std::string slapd_process::make_certificates() {
+  auto ca = dir_ + "/ca.pem";
+  auto ca_key = dir_ + "/ca.key";
+  // A self-signed CA, then a server certificate for 127.0.0.1 that it signs.
+  auto new_ec_cert = [](const std::string& subject, const std::string& key,
+                        const std::string& cert) {
+    return std::vector<std::string>{
+        "openssl", "req",   "-x509", "-newkey", "ec",    "-pkeyopt", "ec_paramgen_curve:prime256v1",
+        "-nodes",  "-days", "2",     "-subj",   subject, "-keyout",  key,
+        "-out",    cert};
+  };
+  auto make_cert = new_ec_cert("/CN=127.0.0.1", dir_ + "/server.key", dir_ + "/server.pem");
+  make_cert.insert(make_cert.end(),
+                   {"-CA", ca, "-CAkey", ca_key, "-addext", "basicConstraints=critical,CA:FALSE",
+                    "-addext", "subjectAltName=IP:127.0.0.1,DNS:localhost"});
+  auto problem = run_tool("making the test CA", new_ec_cert("/CN=autobuild-test-ca", ca_key, ca));
+  return problem.empty() ? run_tool("making the server certificate", make_cert) : problem;
+}
+
+bool slapd_process::start_once() {
+  port_ = free_port();
+  tls_port_ = options_.tls ? free_port() : 0;
+  auto urls = options_.tls ? url() + " " + ldaps_url() : url();
+  // In the foreground (-d), printing errors only.
+  pid_ = spawn({slapd_binary, "-f", dir_ + "/slapd.conf", "-h", urls, "-d", "none"},
+               dir_ + "/slapd.log");
+  bool settled = wait_until(
+      [&] {
+        if (reaped(pid_)) pid_ = -1;
+        return pid_ < 0 || (accepts(port_) && (!options_.tls || accepts(tls_port_)));
+      },
+      10s);
+  if (!settled) stop();
+  return pid_ > 0;
+}
+
+std::string slapd_process::run_tool(const std::string& what, const std::vector<std::string>& args) {
+  auto log_path = dir_ + "/tools.log";
+  pid_t pid = spawn(args, log_path);
+  int code = pid > 0 ? wait_exit(pid, 15s) : -1;
+  if (code == 0) return {};
+  std::ifstream in{log_path};
+  std::stringstream text;
+  text << in.rdbuf();
+  return what + ": " + args[0] + " failed (exit " + std::to_string(code) + "): " + text.str();
+}
+
+std::string slapd_process::log() const {
+  std::ifstream in{dir_ + "/slapd.log"};
+  std::stringstream text;
+  text << in.rdbuf();
+  return text.str();
+}
+
+std::string slapd_process::url() const {
+  return "ldap://127.0.0.1:" + std::to_string(port_) + "/";
+}
+
+std::string slapd_process::ldaps_url() const {
+  return "ldaps://127.0.0.1:" + std::to_string(tls_port_) + "/";
+}
+
+void slapd_process::pause() {
+  if (pid_ > 0) ::kill(pid_, SIGSTOP);
+}
+
+void slapd_process::resume() {
+  if (pid_ > 0) ::kill(pid_, SIGCONT);
+}
+
+void slapd_process::stop() {
+  if (pid_ <= 0) return;
+  // A paused slapd would not act on SIGTERM.
+  ::kill(pid_, SIGCONT);
+  ::kill(pid_, SIGTERM);
+  wait_exit(pid_, 10s);
+  pid_ = -1;
+}
+
+}  // namespace ab::testing
