@@ -33,6 +33,12 @@ caf::expected<node_http> start_node_http(caf::actor_system& sys, const config::n
     ao.policy_file = cfg.policy;
     ao.words = {opts.actions, opts.classes};
     ao.watch_interval = std::chrono::milliseconds{cfg.map_check_interval_ms};
+    if (!cfg.ldap.url.empty()) {
+      auto directory = std::make_shared<auth::ldap_directory>(cfg.ldap);
+      ao.directory = [directory](const std::string& login, const std::string& password) {
+        return directory->authenticate(login, password);
+      };
+    }
     auto a = auth::authenticator::open(std::move(ao));
     if (!a) return a.error();
     out.auth = std::move(*a);

@@ -155,27 +155,28 @@ caf::expected<identity> authenticator::login(const std::string& credentials) {
   auto user = decoded->substr(0, colon);
   auto key = sha256_hex(*decoded);
   auto now = std::chrono::steady_clock::now();
-  std::vector<std::string> groups;
+  directory_user person;
   bool cached = false;
   {
     std::lock_guard lock{mutex_};
     if (auto it = logins_.find(key); it != logins_.end() && it->second.expires > now) {
-      groups = it->second.groups;
+      person = it->second.user;
       cached = true;
     }
   }
   if (!cached) {
     auto found = options_.directory(user, decoded->substr(colon + 1));
     if (!found) return found.error();
-    groups = std::move(*found);
+    person = std::move(*found);
     std::lock_guard lock{mutex_};
     if (logins_.size() >= login_cache_limit) {
       std::erase_if(logins_, [&](const auto& kv) { return kv.second.expires <= now; });
       if (logins_.size() >= login_cache_limit) logins_.clear();
     }
-    logins_[key] = {groups, now + options_.login_cache_ttl};
+    logins_[key] = {person, now + options_.login_cache_ttl};
   }
-  return identity{user, "directory", current()->roles_of_groups(groups), false};
+  // The directory's spelling of the login (it matches logins ignoring case and spaces).
+  return identity{person.login, "directory", current()->roles_of_groups(person.groups), false};
 }
 
 decision authenticator::authorize(const identity& who, const operation& what) const {

@@ -15,13 +15,15 @@
 #include <caf/error.hpp>
 #include <caf/expected.hpp>
 
+#include "auth/ldap_directory.hpp"
 #include "auth/policy.hpp"
 
 namespace ab::auth {
 
-/// Checks a directory login (an LDAP simple bind) and returns the user's groups; blocking.
-using directory_login = std::function<caf::expected<std::vector<std::string>>(
-    const std::string& login, const std::string& password)>;
+/// Checks a directory login (an LDAP simple bind, `ldap_directory::authenticate`) and returns
+/// the person with their groups; blocking.
+using directory_login = std::function<caf::expected<directory_user>(const std::string& login,
+                                                                    const std::string& password)>;
 
 /// Modification time, inode and size of a file: changes when the file is edited.
 using file_signature = std::array<std::int64_t, 4>;
@@ -80,9 +82,9 @@ class authenticator {
   mutable std::mutex mutex_;
   std::shared_ptr<const policy> policy_;
   file_signature policy_mtime_{};
-  /// Digest of login:password → (groups, expiry).
+  /// Digest of login:password → (person, expiry).
   struct cached_login {
-    std::vector<std::string> groups;
+    directory_user user;
     std::chrono::steady_clock::time_point expires;
   };
   std::map<std::string, cached_login> logins_;

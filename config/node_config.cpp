@@ -4,6 +4,7 @@
 
 #include <fstream>
 #include <functional>
+#include <map>
 #include <sstream>
 
 #include <nlohmann/json.hpp>
@@ -81,6 +82,46 @@ caf::error set_credit(node_config& c, const json& v, const std::string& origin,
   return caf::none;
 }
 
+caf::error set_ldap(node_config& c, const json& v, const std::string& origin,
+                    const std::string& key) {
+  if (!v.is_object()) return bad(origin, key, "expected an object (see docs/ldap.md)");
+  auto& o = c.ldap;
+  const std::map<std::string, std::string*> texts{
+      {"url", &o.url},
+      {"bind_template", &o.bind_template},
+      {"user_search_base", &o.user_search_base},
+      {"user_search_filter", &o.user_search_filter},
+      {"login_attribute", &o.login_attribute},
+      {"group_search_base", &o.group_search_base},
+      {"group_search_filter", &o.group_search_filter},
+      {"group_name_attribute", &o.group_name_attribute},
+      {"ca_file", &o.ca_file}};
+  const std::map<std::string, bool*> flags{{"read_member_of", &o.read_member_of},
+                                           {"start_tls", &o.start_tls},
+                                           {"allow_plaintext", &o.allow_plaintext}};
+  const std::map<std::string, std::chrono::milliseconds*> times{
+      {"network_timeout_ms", &o.network_timeout}, {"operation_timeout_ms", &o.operation_timeout}};
+  for (const auto& [k, value] : v.items()) {
+    auto where = key + "." + k;
+    if (auto t = texts.find(k); t != texts.end()) {
+      if (!value.is_string()) return bad(origin, where, "expected a string");
+      *t->second = value.get<std::string>();
+    } else if (auto f = flags.find(k); f != flags.end()) {
+      if (!value.is_boolean()) return bad(origin, where, "expected true or false");
+      *f->second = value.get<bool>();
+    } else if (auto ms = times.find(k); ms != times.end()) {
+      if (!value.is_number_integer() || value.get<std::int64_t>() < 1 ||
+          value.get<std::int64_t>() > 600000)
+        return bad(origin, where, "expected milliseconds from 1 to 600000");
+      *ms->second = std::chrono::milliseconds{value.get<std::int64_t>()};
+    } else {
+      return bad(origin, where, "unknown field (see docs/ldap.md)");
+    }
+  }
+  if (auto err = auth::validate(o)) return bad(origin, key, message_of(err));
+  return caf::none;
+}
+
 const std::vector<setting>& settings() {
   constexpr std::int64_t hour = std::int64_t{3600} * 1000;
   static const std::vector<setting> all{
@@ -124,6 +165,7 @@ const std::vector<setting>& settings() {
            &node_config::policy),
       number("allow-open-api", "1: serve without a policy on a non-loopback address",
              &node_config::allow_open_api, 0, 1),
+      {"ldap", "JSON object: directory logins (url, bind_template, ...; docs/ldap.md)", set_ldap},
   };
   return all;
 }
@@ -237,6 +279,8 @@ caf::expected<node_config> load_node_config(const command_line& cl) {
     return bad("renew-interval-ms", std::to_string(c.renew_interval_ms),
                "must be at most half of lease-ms (" + std::to_string(c.lease_ms) +
                    ") so that a lease survives one missed renewal");
+  if (!c.ldap.url.empty() && c.policy.empty())
+    return bad("ldap", c.ldap.url, "directory logins need a policy (--policy) to map groups to roles");
   if (c.store.rfind("sqlite:", 0) != 0 && c.store.rfind("mysql://", 0) != 0)
     return bad("store", "(value hidden)", "expected sqlite:PATH or mysql://USER:PASS@HOST:PORT/DB");
   return c;

@@ -8,6 +8,7 @@
 #include <caf/expected.hpp>
 
 #include "core/clock.hpp"
+#include "auth/ldap_directory.hpp"
 #include "storage/types.hpp"
 
 namespace ab::config {
@@ -52,6 +53,8 @@ struct node_config {
   /// listens on loopback or `allow_open_api` is set.
   std::string policy;
   bool allow_open_api = false;
+  /// Directory logins (docs/ldap.md); an empty `url` turns them off.
+  auth::ldap_options ldap;
 };
 
 /// What the command line said: a config file, overrides, or a request for help.

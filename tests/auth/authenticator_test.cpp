@@ -57,10 +57,11 @@ class AuthenticatorTest : public ::testing::Test {
     o.words = words;
     o.watch_interval = watch;
     o.directory = [this](const std::string& login,
-                         const std::string& password) -> caf::expected<std::vector<std::string>> {
+                         const std::string& password) -> caf::expected<directory_user> {
       ++binds_;
       if (login == "bob") return make_error(errc::unavailable, "ldap://dir: Can't contact LDAP server");
-      if (login == "alice" && password == "pw") return std::vector<std::string>{"ops"};
+      if (login == "alice" && password == "pw")
+        return directory_user{"alice", "uid=alice,dc=example", {"ops"}};
       return make_error(errc::unauthenticated, "invalid login or password");
     };
     auto a = authenticator::open(std::move(o));

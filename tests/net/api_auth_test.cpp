@@ -52,10 +52,10 @@ class ApiAuth : public Api {
     o.words.classes = {"maas", "user", "organic"};
     o.watch_interval = {};
     o.directory = [](const std::string& login,
-                     const std::string& password) -> caf::expected<std::vector<std::string>> {
+                     const std::string& password) -> caf::expected<auth::directory_user> {
       if (password != "pw") return make_error(errc::unauthenticated, "invalid login or password");
-      if (login == "alice") return std::vector<std::string>{"ops"};
-      if (login == "audrey") return std::vector<std::string>{"auditors"};
+      if (login == "alice") return auth::directory_user{"alice", "uid=alice", {"ops"}};
+      if (login == "audrey") return auth::directory_user{"audrey", "uid=audrey", {"auditors"}};
       return make_error(errc::unauthenticated, "invalid login or password");
     };
     auto a = auth::authenticator::open(std::move(o));
