@@ -16,6 +16,7 @@
 #include <atomic>
 #include <chrono>
 #include <cstdio>
+#include <ctime>
 #include <filesystem>
 #include <fstream>
 #include <functional>
@@ -226,12 +227,12 @@ double register_hosts(client& c, const std::string& prefix, int first, int count
   return count / seconds_since(t0);
 }
 
-/// Submits hosts h0 … h(count-1), 100 per call; hosts/s, 0 on error.
-double bulk_submit(client& c, int count) {
+/// Submits hosts `prefix`0 … `prefix`(count-1), 100 per call; hosts/s, 0 on error.
+double bulk_submit(client& c, const std::string& prefix, int count) {
   auto t0 = steady::now();
   for (int at = 0; at < count; at += 100) {
     json list = json::array();
-    for (int i = at; i < std::min(count, at + 100); ++i) list.push_back("h" + std::to_string(i));
+    for (int i = at; i < std::min(count, at + 100); ++i) list.push_back(prefix + std::to_string(i));
     if (c.call("POST", "/v1/requests", json{{"action", "power_on"}, {"hosts", list}}.dump()) != 202)
       return 0;
   }
@@ -242,14 +243,15 @@ std::string single_body(const std::string& host) {
   return R"({"action":"power_on","host":")" + host + R"("})";
 }
 
-/// Submits hosts h`first` … h(`end`-1) one per call from 16 connections; requests/s.
-double single_submit(int port, int first, int end) {
+/// Submits hosts `prefix``first` … `prefix`(`end`-1) one per call from 16 connections;
+/// requests/s.
+double single_submit(int port, const std::string& prefix, int first, int end) {
   std::atomic<int> next{first};
   auto t0 = steady::now();
   in_parallel(16, [&](int) {
     client mine{port};
     for (int i; (i = next++) < end;)
-      mine.call("POST", "/v1/requests", single_body("h" + std::to_string(i)));
+      mine.call("POST", "/v1/requests", single_body(prefix + std::to_string(i)));
   });
   return (end - first) / seconds_since(t0);
 }
@@ -332,8 +334,10 @@ void count_reply(overload_figures& f, const load::load_reply& r) {
   }
 }
 
-/// Single submissions for hosts o0, o1, … offered at `rate` for `seconds`, open loop.
-overload_figures overload(int port, double rate, int seconds, std::size_t connections) {
+/// Single submissions for hosts `prefix`0, `prefix`1, … offered at `rate` for `seconds`, open
+/// loop.
+overload_figures overload(int port, const std::string& prefix, double rate, int seconds,
+                          std::size_t connections) {
   load::open_loop_options o;
   o.port = static_cast<std::uint16_t>(port);
   o.rate = rate;
@@ -344,8 +348,8 @@ overload_figures overload(int port, double rate, int seconds, std::size_t connec
   f.connections = connections;
   auto summary = load::run_open_loop(
       o,
-      [](std::size_t i) {
-        return load::load_request{"POST", "/v1/requests", single_body("o" + std::to_string(i))};
+      [&](std::size_t i) {
+        return load::load_request{"POST", "/v1/requests", single_body(prefix + std::to_string(i))};
       },
       [&](const load::load_reply& r) { count_reply(f, r); });
   f.max_backlog = summary.max_backlog;
@@ -387,17 +391,21 @@ int run(int argc, char** argv) {
     return 2;
   }
   const auto& o = *opts;
+  // One line per phase as it ends, also into a pipe or a file.
+  std::setvbuf(stdout, nullptr, _IOLBF, 0);
   node_process node{argv[0], o.url};
   if (!node.port()) {
     std::fprintf(stderr, "ab-node did not start\n");
     return 1;
   }
+  // Host names of this run, so that a store used before holds none of them.
+  const auto run_id = "b" + std::to_string(std::time(nullptr)) + "-";
   client c{node.port()};
-  auto register_rate = register_hosts(c, "h", 0, o.hosts);
+  auto register_rate = register_hosts(c, run_id + "h", 0, o.hosts);
   const int bulk_hosts = o.hosts / 2;
-  auto bulk_rate = bulk_submit(c, bulk_hosts);
-  auto single_rate =
-      single_submit(node.port(), bulk_hosts, std::min(o.hosts, bulk_hosts + o.singles));
+  auto bulk_rate = bulk_submit(c, run_id + "h", bulk_hosts);
+  auto single_rate = single_submit(node.port(), run_id + "h", bulk_hosts,
+                                   std::min(o.hosts, bulk_hosts + o.singles));
   if (register_rate == 0 || bulk_rate == 0) return 1;
   std::printf(
       "api bench: register_hosts_per_s=%.0f bulk_submit_hosts_per_s=%.0f "
@@ -407,7 +415,7 @@ int run(int argc, char** argv) {
   // Every overload request names a host of its own, so that none is refused as busy.
   const double offered = o.overload_factor * single_rate;
   const int overload_hosts = static_cast<int>(offered * o.seconds);
-  if (register_hosts(c, "o", 0, overload_hosts) == 0 && overload_hosts > 0) return 1;
+  if (register_hosts(c, run_id + "o", 0, overload_hosts) == 0 && overload_hosts > 0) return 1;
 
   auto closed = closed_loop_get(node.port(), o.seconds);
   std::printf("api get: connections=64 requests_per_s=%.0f p50_ms=%.2f p99_ms=%.2f errors=%ld\n",
@@ -418,7 +426,7 @@ int run(int argc, char** argv) {
       "errors=%ld\n",
       fixed.rate, fixed.p50, fixed.p99, fixed.errors);
 
-  auto f = overload(node.port(), offered, o.seconds, o.overload_connections);
+  auto f = overload(node.port(), run_id + "o", offered, o.seconds, o.overload_connections);
   node.stop();
   print_overload(f, o.seconds, count_lost(o.url, f.accepted_ids));
   return 0;
