@@ -162,6 +162,7 @@ void connection::reconnect() {
 }
 
 open_loop_summary generator::run() {
+  if (total_ == 0) return {};
   tcp::endpoint peer{asio::ip::make_address("127.0.0.1"), options_.port};
   for (std::size_t i = 0; i < options_.connections; ++i) {
     connections_.push_back(std::make_unique<connection>(*this, io_, peer));
