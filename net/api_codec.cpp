@@ -10,18 +10,41 @@ namespace {
 
 using json = nlohmann::json;
 
+/// Deepest nesting of arrays and objects a body may have. Encoding a value recurses once per
+/// level, so a deeper body (a few hundred kilobytes of `[`) would overflow the stack.
+constexpr int max_depth = 64;
+
+/// `s` with every byte that is not part of valid UTF-8 replaced by U+FFFD, so that an error
+/// message quoting the input can travel in a JSON body.
+std::string valid_utf8(const std::string& s) {
+  auto quoted = json(s).dump(-1, ' ', false, json::error_handler_t::replace);
+  return json::parse(quoted).get<std::string>();
+}
+
 api_error bad(const std::string& code, const std::string& message, int status = 400) {
-  return {status, code, message, 0};
+  return {status, code, valid_utf8(message), 0};
 }
 
 /// Parses a JSON object, or says what is wrong with it.
 std::variant<json, api_error> parse_object(const std::string& body) {
+  bool too_deep = false;
+  auto limit_depth = [&](int depth, json::parse_event_t event, json&) {
+    if (depth >= max_depth &&
+        (event == json::parse_event_t::object_start || event == json::parse_event_t::array_start))
+      too_deep = true;
+    // Once too deep, keep nothing: the rest is scanned but never built.
+    return !too_deep;
+  };
   json doc;
   try {
-    doc = json::parse(body);
-  } catch (const json::parse_error& e) {
+    doc = json::parse(body, limit_depth);
+  } catch (const json::exception& e) {
+    // Mostly parse_error; a number too large for a double (1e999) is an out_of_range.
     return bad("malformed_json", std::string{"the body is not valid JSON: "} + e.what());
   }
+  if (too_deep)
+    return bad("too_deep", "the body nests arrays and objects more than " +
+                               std::to_string(max_depth) + " levels deep");
   if (!doc.is_object()) return bad("wrong_type", "the body must be a JSON object");
   return doc;
 }

@@ -38,8 +38,11 @@ api_error to_api_error(const caf::error& err) {
 }
 
 http_response error_response(const api_error& e) {
-  auto r = json_response(
-      e.status, nlohmann::json{{"error", {{"code", e.code}, {"message", e.message}}}}.dump());
+  // A message may quote the caller's input: invalid UTF-8 in it must not turn the answer
+  // into a 500.
+  auto body = nlohmann::json{{"error", {{"code", e.code}, {"message", e.message}}}}.dump(
+      -1, ' ', false, nlohmann::json::error_handler_t::replace);
+  auto r = json_response(e.status, std::move(body));
   if (e.retry_after > 0) r.headers.emplace_back("Retry-After", std::to_string(e.retry_after));
   return r;
 }

@@ -1,4 +1,5 @@
 #include <gtest/gtest.h>
+#include <nlohmann/json.hpp>
 
 #include "core/error.hpp"
 #include "net/api.hpp"
@@ -96,6 +97,63 @@ TEST(ParseRequestQuery, ReadsFiltersAndRefusesUnknownParameters) {
     ASSERT_TRUE(std::holds_alternative<api_error>(r)) << bad;
     EXPECT_EQ(std::get<api_error>(r).status, 400) << bad;
   }
+}
+
+// Found by fuzz/: messages quoted invalid UTF-8 from the input, and the JSON error body
+// could not be encoded, so the node answered 500 instead of 400.
+TEST(ParseErrors, QuoteInvalidUtf8AsValidUtf8) {
+  std::vector<api_error> errors;
+  for (const char* body :
+       {"{\"action\":\"re\xffimage\"}", "{\"action\":\"x\xc3\"", "{\"bad\xff\":1}"}) {
+    auto r = net::parse_submit(body, actions, classes);
+    ASSERT_TRUE(std::holds_alternative<api_error>(r)) << body;
+    errors.push_back(std::get<api_error>(r));
+  }
+  for (const char* query : {"%ff=1", "state=run%c3", "state=runni\xff"}) {
+    auto r = net::parse_request_query(query);
+    ASSERT_TRUE(std::holds_alternative<api_error>(r)) << query;
+    errors.push_back(std::get<api_error>(r));
+  }
+  for (const auto& e : errors) {
+    EXPECT_EQ(e.status, 400) << e.message;
+    EXPECT_NO_THROW(nlohmann::json(e.message).dump()) << e.message;
+    EXPECT_EQ(net::error_response(e).status, 400) << e.message;
+  }
+}
+
+// A body nested a hundred thousand levels deep overflowed the stack when its params were
+// encoded, killing the node; deep bodies are now refused as they are parsed.
+TEST(ParseErrors, RefuseBodiesNestedTooDeep) {
+  auto nested = [](int depth) { return std::string(depth, '[') + std::string(depth, ']'); };
+  for (const auto& body :
+       {R"({"action":"reimage","host":"h1","params":{"a":)" + nested(100000) + "}}",
+        R"({"hosts":[{"name":)" + nested(100000) + "}]}"}) {
+    auto submit = net::parse_submit(body, actions, classes);
+    ASSERT_TRUE(std::holds_alternative<api_error>(submit));
+    EXPECT_EQ(std::get<api_error>(submit).code, "too_deep");
+    auto hosts = net::parse_hosts(body);
+    ASSERT_TRUE(std::holds_alternative<api_error>(hosts));
+    EXPECT_EQ(std::get<api_error>(hosts).code, "too_deep");
+    auto patch = net::parse_host_patch(body, storage::host_record{});
+    ASSERT_TRUE(std::holds_alternative<api_error>(patch));
+    EXPECT_EQ(std::get<api_error>(patch).code, "too_deep");
+  }
+  auto fine = net::parse_submit(
+      R"({"action":"reimage","host":"h1","params":{"a":)" + nested(50) + "}}", actions, classes);
+  EXPECT_TRUE(std::holds_alternative<net::submit_command>(fine));
+}
+
+// Found by fuzz/: a number out of a double's range threw past the parser, which the node
+// answered with 500.
+TEST(ParseErrors, RefuseNumbersOutOfRange) {
+  auto r = net::parse_submit(R"({"action":"reimage","host":"h1","params":{"n":1e999}})", actions,
+                             classes);
+  ASSERT_TRUE(std::holds_alternative<api_error>(r));
+  EXPECT_EQ(std::get<api_error>(r).status, 400);
+  EXPECT_EQ(std::get<api_error>(r).code, "malformed_json");
+  auto hosts = net::parse_hosts(R"({"name":-2E2300})");
+  ASSERT_TRUE(std::holds_alternative<api_error>(hosts));
+  EXPECT_EQ(std::get<api_error>(hosts).code, "malformed_json");
 }
 
 TEST(ApiErrors, MapInternalErrorsToStatuses) {
