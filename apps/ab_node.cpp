@@ -4,6 +4,7 @@
 #include <pthread.h>
 #include <signal.h>
 
+#include <csignal>
 #include <cstdio>
 #include <string>
 #include <vector>
@@ -37,6 +38,8 @@ sigset_t block_signals() {
   sigemptyset(&set);
   for (int sig : {SIGTERM, SIGINT, SIGHUP}) sigaddset(&set, sig);
   pthread_sigmask(SIG_BLOCK, &set, nullptr);
+  // A peer that closed its socket (an LDAP server, a BMC) is an error on write, not a kill.
+  std::signal(SIGPIPE, SIG_IGN);
   return set;
 }
 

@@ -60,7 +60,7 @@ caf::expected<cluster_map> parse_cluster_map(const std::string& text, const std:
   json doc;
   try {
     doc = json::parse(text);
-  } catch (const json::parse_error& e) {
+  } catch (const json::exception& e) {
     return make_error(errc::bad_config, origin + ": not valid JSON: " + e.what());
   }
   if (!doc.is_object()) return bad(origin, "(top level)", "expected an object");

@@ -188,7 +188,7 @@ json value_of(const std::string& text) {
   if (!text.empty() && (text.front() == '{' || std::isdigit(static_cast<unsigned char>(text[0]))))
     try {
       return json::parse(text);
-    } catch (const json::parse_error&) {
+    } catch (const json::exception&) {
       // Not JSON after all: keep it as text and let the setting say what it expected.
     }
   return text;
@@ -257,7 +257,7 @@ caf::expected<node_config> load_node_config(const command_line& cl) {
     json doc;
     try {
       doc = json::parse(buf.str());
-    } catch (const json::parse_error& e) {
+    } catch (const json::exception& e) {
       return make_error(errc::bad_config, cl.config_file + ": not valid JSON: " + e.what());
     }
     if (!doc.is_object()) return bad(cl.config_file, "(top level)", "expected an object");

@@ -9,8 +9,10 @@
 #include <fstream>
 
 #include <nlohmann/json.hpp>
+#include <openssl/evp.h>
 
 #include "auth/token.hpp"
+#include "tests/fakes/slapd.hpp"
 #include "tests/fakes/node_process.hpp"
 #include "tests/fakes/wait.hpp"
 
@@ -135,6 +137,59 @@ TEST_F(NodeAuth, EveryRouteAnswersOnARealNode) {
                       "X-Callback-Token: not-issued\r\n")
                 .status,
             401);
+}
+
+/// `Authorization: Basic` of `login:password`.
+std::string basic(const std::string& credentials) {
+  std::string out(4 * ((credentials.size() + 2) / 3), '\0');
+  EVP_EncodeBlock(reinterpret_cast<unsigned char*>(out.data()),
+                  reinterpret_cast<const unsigned char*>(credentials.data()),
+                  static_cast<int>(credentials.size()));
+  return "Authorization: Basic " + out + "\r\n";
+}
+
+TEST_F(NodeAuth, PeopleLogInThroughTheDirectoryOverTlsAndActThroughTheirGroups) {
+  slapd_process directory({.tls = true});
+  ASSERT_TRUE(directory.ok()) << directory.error();
+  std::ofstream(dir_ / "policy.json") << R"({
+    "groups": {"fleet-operators": ["operator"], "deployers": ["operator"]},
+    "roles": {"operator": [{"actions": ["power_on", "hosts.write", "read"]}],
+              "auditor": [{"actions": ["audit.read"]}]}})";
+  json ldap{{"url", directory.ldaps_url()},
+            {"ca_file", directory.ca_file()},
+            {"bind_template", "uid={user},ou=people,dc=example,dc=org"},
+            {"group_search_base", "ou=groups,dc=example,dc=org"},
+            {"network_timeout_ms", 500},
+            {"operation_timeout_ms", 500}};
+  auto a = args("127.0.0.1:0");
+  a.insert(a.end(), {"--ldap", ldap.dump()});
+  node_ = std::make_unique<node_process>(AB_NODE_BIN, a, (dir_ / "node.log").string());
+  ASSERT_TRUE(node_->ok()) << node_->output();
+  auto as = [&](const std::string& who, const std::string& method, const std::string& path,
+                const std::string& body = "") {
+    return http_call(node_->port(), method, path, body, basic(who));
+  };
+  EXPECT_EQ(as("alice:alice-secret", "GET", "/v1/requests").status, 200);
+  EXPECT_EQ(as("alice:alice-secret", "POST", "/v1/hosts",
+               R"({"name":"h1","site":"dc1","bmc_endpoint":"https://b","credential_ref":"env:B"})")
+                .status,
+            201);
+  EXPECT_EQ(as("alice:alice-secret", "POST", "/v1/requests", R"({"action":"power_on","host":"h1"})")
+                .status,
+            202);
+  EXPECT_EQ(as("alice:wrong", "GET", "/v1/requests").status, 401);
+  EXPECT_EQ(as("nobody:x", "GET", "/v1/requests").status, 401);
+  EXPECT_EQ(as("bob:bob-secret", "GET", "/v1/requests").status, 403) << "bob has no group";
+  EXPECT_EQ(as("alice:alice-secret", "GET", "/v1/audit").status, 403);
+  // A directory that hangs: a login not in the cache is 503 (retry), not 401.
+  directory.pause();
+  auto hung = as("carol:carol-secret", "GET", "/v1/requests");
+  EXPECT_EQ(hung.status, 503) << hung.body;
+  EXPECT_NE(hung.headers.find("Retry-After"), std::string::npos);
+  EXPECT_EQ(as("alice:alice-secret", "GET", "/v1/requests").status, 200)
+      << "a cached login still works while the directory hangs";
+  directory.resume();
+  EXPECT_EQ(as("carol:carol-secret", "GET", "/v1/requests").status, 200);
 }
 
 TEST_F(NodeAuth, ANodeRefusesAnOpenApiOffLoopbackAndABadPolicy) {
