@@ -50,6 +50,7 @@ caf::expected<node_http> start_node_http(caf::actor_system& sys, const config::n
   net::server_options so;
   so.host = hp->first;
   so.port = hp->second;
+  so.tls = {cfg.tls_cert, cfg.tls_key};
   auto* api = out.api.get();
   auto server = net::http_server::start(so, [api](net::http_request&& req, net::responder respond) {
     api->handle(std::move(req), std::move(respond));
