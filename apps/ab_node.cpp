@@ -105,9 +105,10 @@ int main(int argc, char** argv) {
   if (!cfg->cluster_map.empty())
     watcher = actors::spawn_map_watcher(sys, cfg->cluster_map, *map, cfg->map_check_interval_ms,
                                         supervisor, heartbeat);
-  std::printf("ab-node: node %s (site %s, cluster %s) listening on http://%s, store %s\n",
+  std::printf("ab-node: node %s (site %s, cluster %s) listening on %s://%s, store %s\n",
               cfg->node_id.c_str(), cfg->site.c_str(), map->cluster_of(cfg->node_id).c_str(),
-              address.c_str(), store->backend() == "sqlite" ? cfg->store.c_str() : "mysql");
+              cfg->tls_cert.empty() ? "http" : "https", address.c_str(),
+              store->backend() == "sqlite" ? cfg->store.c_str() : "mysql");
   std::fflush(stdout);
 
   for (;;) {

@@ -84,6 +84,7 @@ caf::expected<node_http> start_node_http(caf::actor_system& sys, const config::n
   so.port = hp->second;
   // Two I/O threads: one alone cannot keep up with 429 answers under overload on 2 cores.
   so.threads = 2;
+  so.tls = {cfg.tls_cert, cfg.tls_key};
   auto* api = out.api.get();
   auto server = net::http_server::start(so, [api](net::http_request&& req, net::responder respond) {
     api->handle(std::move(req), std::move(respond));

@@ -129,6 +129,8 @@ const std::vector<setting>& settings() {
       text("site", "the site (data centre) this node serves", &node_config::site),
       text("listen", "HOST:PORT of the HTTP listener (default 127.0.0.1:8080)",
            &node_config::listen),
+      text("tls-cert", "PEM certificate chain: serve HTTPS (with tls-key)", &node_config::tls_cert),
+      text("tls-key", "PEM private key of tls-cert (unencrypted)", &node_config::tls_key),
       text("store", "sqlite:PATH or mysql://USER:PASS@HOST:PORT/DB", &node_config::store),
       number("store-pool-size", "database connections of this node", &node_config::store_pool_size,
              1, 256),
@@ -273,6 +275,10 @@ caf::expected<node_config> load_node_config(const command_line& cl) {
   if (c.node_id.empty()) c.node_id = host_name();
   if (auto hp = split_host_port(c.listen); !hp)
     return bad("listen", c.listen, ab::message_of(hp.error()));
+  if (c.tls_cert.empty() != c.tls_key.empty())
+    return c.tls_cert.empty()
+               ? bad("tls-key", c.tls_key, "given without tls-cert; give both or neither")
+               : bad("tls-cert", c.tls_cert, "given without tls-key; give both or neither");
   if (c.handlers != "none" && c.handlers != "simulated")
     return bad("handlers", c.handlers, "expected none or simulated");
   if (c.renew_interval_ms * 2 > c.lease_ms)

@@ -20,6 +20,10 @@ struct node_config {
   std::string site = "default";
   /// Where the HTTP listener binds, HOST:PORT.
   std::string listen = "127.0.0.1:8080";
+  /// PEM certificate chain the listener serves HTTPS with; empty: plain HTTP. Needs `tls_key`.
+  std::string tls_cert;
+  /// PEM file with the unencrypted private key of `tls_cert`.
+  std::string tls_key;
   /// `sqlite:PATH` or `mysql://USER:PASS@HOST:PORT/DB`.
   std::string store = "sqlite:var/autobuild.db";
   std::size_t store_pool_size = 8;

@@ -18,6 +18,7 @@
 #include "core/error.hpp"
 #include "net/detail/server_core.hpp"
 #include "net/detail/session.hpp"
+#include "net/detail/tls_context.hpp"
 
 namespace ab::net {
 
@@ -164,7 +165,15 @@ caf::error validate(const server_options& options, const std::string& where) {
   if (options.max_connections == 0) return bad("max_connections must be at least 1.");
   if (options.read_timeout.count() <= 0) return bad("read_timeout must be positive.");
   if (options.write_timeout.count() <= 0) return bad("write_timeout must be positive.");
+  if (!options.tls.enabled() && !options.tls.key_file.empty())
+    return bad("a TLS private key is given without a certificate.");
   return caf::none;
+}
+
+/// The TLS context `options` ask for, null for plain HTTP.
+caf::expected<std::shared_ptr<asio::ssl::context>> tls_context_for(const server_options& options) {
+  if (!options.tls.enabled()) return std::shared_ptr<asio::ssl::context>{};
+  return detail::make_tls_context(options.tls);
 }
 
 }  // namespace
@@ -178,10 +187,13 @@ caf::expected<std::unique_ptr<http_server>> http_server::start(server_options op
   if (ec)
     return make_error(errc::bad_config,
                       "cannot listen on " + where + ": the host is not a numeric IP address.");
+  auto tls = tls_context_for(options);
+  if (!tls) return tls.error();
+  const char* scheme = *tls ? "HTTPS" : "HTTP";
   auto threads = options.threads;
   auto state = std::make_unique<impl>();
-  state->core =
-      std::make_shared<detail::server_core>(std::move(options), std::move(h), detail::net_logger());
+  state->core = std::make_shared<detail::server_core>(std::move(options), std::move(h),
+                                                      detail::net_logger(), std::move(*tls));
   state->ioc =
       std::make_unique<asio::io_context>(static_cast<int>(std::min<std::size_t>(threads, INT_MAX)));
   state->work.emplace(state->ioc->get_executor());
@@ -202,8 +214,8 @@ caf::expected<std::unique_ptr<http_server>> http_server::start(server_options op
     return make_error(errc::bad_config,
                       "cannot start I/O threads for " + where + ": " + e.what() + ".");
   }
-  self.core->log().info("serving HTTP on {}:{} with {} I/O threads", self.core->options().host,
-                        self.port, threads);
+  self.core->log().info("serving {} on {}:{} with {} I/O threads", scheme,
+                        self.core->options().host, self.port, threads);
   return server;
 }
 

@@ -53,6 +53,18 @@ using responder = std::function<void(http_response)>;
 /// It runs on an I/O thread. An exception it throws is logged and answered with 500.
 using handler = std::function<void(http_request&&, responder)>;
 
+/// The certificate and key an `http_server` serves HTTPS with.
+struct tls_settings {
+  /// PEM file with the server's certificate, then any intermediate certificates; empty serves
+  /// plain HTTP.
+  std::string cert_file;
+  /// PEM file with the certificate's private key, unencrypted.
+  std::string key_file;
+
+  /// True if HTTPS is to be served.
+  bool enabled() const { return !cert_file.empty(); }
+};
+
 /// How an `http_server` listens and what it tolerates from clients.
 struct server_options {
   /// Address to bind, numeric IPv4 or IPv6.
@@ -71,14 +83,18 @@ struct server_options {
   /// Most connections served at once; beyond it, new connections get an immediate 503 with
   /// `Retry-After: 1` and are closed (or closed at once while as many are being refused).
   std::size_t max_connections = 1024;
+  /// With a certificate, every connection speaks TLS (1.2 or later) before HTTP; its handshake
+  /// counts against the first request's `read_timeout`.
+  tls_settings tls;
 };
 
-/// An HTTP/1.1 server running on its own I/O threads.
+/// An HTTP/1.1 server, plain or over TLS, running on its own I/O threads.
 ///
 /// One session per connection; requests on a connection are answered in order, one at a time.
 class http_server {
  public:
-  /// Binds and starts serving; a bind failure is an error naming host:port and the reason.
+  /// Binds and starts serving; a bind failure is an error naming host:port and the reason, an
+  /// unusable certificate or key one naming the file and OpenSSL's reason.
   static caf::expected<std::unique_ptr<http_server>> start(server_options options, handler h);
 
   http_server(const http_server&) = delete;
@@ -93,7 +109,9 @@ class http_server {
   /// Stops accepting, closes connections, joins the I/O threads; idempotent, also done by the
   /// destructor.
   ///
-  /// Responses not yet written are dropped. Must not be called from a handler.
+  /// Responses not yet written are dropped. A TLS connection not in the middle of a write is
+  /// ended with `close_notify` first (a write of at most a second). Must not be called from a
+  /// handler.
   void stop();
 
  private:

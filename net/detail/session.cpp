@@ -22,7 +22,8 @@ namespace http = beast::http;
 
 namespace {
 
-/// Longest a closing connection waits for the client to stop sending and hang up.
+/// Longest a closing connection waits for the client to stop sending and hang up, and for a
+/// TLS goodbye (`close_notify`) to be written.
 constexpr std::chrono::milliseconds linger_limit{1000};
 
 /// The interim answer a client sending `Expect: 100-continue` waits for.
@@ -32,7 +33,7 @@ constexpr std::string_view continue_line = "HTTP/1.1 100 Continue\r\n\r\n";
 /// without answering answers 500.
 class reply_slot {
  public:
-  reply_slot(std::shared_ptr<server_core> core, std::weak_ptr<session> s)
+  reply_slot(std::shared_ptr<server_core> core, std::weak_ptr<connection> s)
       : core_(std::move(core)), session_(std::move(s)) {}
 
   reply_slot(const reply_slot&) = delete;
@@ -61,7 +62,7 @@ class reply_slot {
 
  private:
   std::shared_ptr<server_core> core_;
-  std::weak_ptr<session> session_;
+  std::weak_ptr<connection> session_;
   std::atomic<bool> answered_{false};
 };
 
@@ -72,28 +73,72 @@ std::string_view path_of(std::string_view target) {
 
 }  // namespace
 
-session::session(asio::ip::tcp::socket socket, std::shared_ptr<server_core> core, bool rejecting)
-    : stream_(std::move(socket)), core_(std::move(core)), rejecting_(rejecting) {
+template <class Stream>
+session<Stream>::session(Stream stream, std::shared_ptr<server_core> core, bool rejecting)
+    : stream_(std::move(stream)), core_(std::move(core)), rejecting_(rejecting) {
   beast::error_code ec;
-  auto peer = stream_.socket().remote_endpoint(ec);
+  auto peer = tcp().socket().remote_endpoint(ec);
   remote_ = ec ? std::string{"unknown"} : endpoint_string(peer);
 }
 
-session::~session() {
+template <class Stream>
+session<Stream>::~session() {
   core_->leave(this, rejecting_);
 }
 
-void session::run() {
-  asio::dispatch(stream_.get_executor(),
-                 beast::bind_front_handler(&session::start, shared_from_this()));
+template <class Stream>
+void session<Stream>::run() {
+  asio::dispatch(stream_.get_executor(), beast::bind_front_handler(&session::start, self()));
 }
 
-void session::shutdown() {
-  asio::post(stream_.get_executor(), [self = shared_from_this()] { self->close(); });
+template <class Stream>
+void session<Stream>::shutdown() {
+  asio::post(stream_.get_executor(), [self = self()] { self->stop(); });
 }
 
-void session::start() {
-  if (!rejecting_) return read_request();
+template <class Stream>
+void session<Stream>::respond(http_response r) {
+  asio::post(stream_.get_executor(),
+             [self = self(), r = std::move(r)]() mutable { self->on_response(std::move(r)); });
+}
+
+template <class Stream>
+std::shared_ptr<session<Stream>> session<Stream>::self() {
+  return std::static_pointer_cast<session>(shared_from_this());
+}
+
+template <class Stream>
+beast::tcp_stream& session<Stream>::tcp() {
+  return beast::get_lowest_layer(stream_);
+}
+
+template <class Stream>
+void session<Stream>::start() {
+  // One deadline for the first request; over TLS the handshake counts against it, so a client
+  // that connects and says nothing is dropped either way.
+  tcp().expires_after(core_->options().read_timeout);
+  if constexpr (is_tls)
+    stream_.async_handshake(asio::ssl::stream_base::server,
+                            beast::bind_front_handler(&session::on_handshake, self()));
+  else
+    serve();
+}
+
+template <class Stream>
+void session<Stream>::on_handshake(beast::error_code ec) {
+  if (closed_) return;
+  if (ec) {
+    // Often a plain-HTTP client on the HTTPS port: nothing can be answered that it would read.
+    core_->log().debug("{}: TLS handshake failed: {}", remote_, ec.message());
+    return close();
+  }
+  tls_open_ = true;
+  serve();
+}
+
+template <class Stream>
+void session<Stream>::serve() {
+  if (!rejecting_) return read_header();
   core_->log().debug("{}: rejected, {} connections are being served", remote_,
                      core_->options().max_connections);
   auto r = error_response(503, "overloaded", "The server is at its connection limit; retry soon.");
@@ -101,16 +146,23 @@ void session::start() {
   write(to_wire(std::move(r), false, false, core_->log()));
 }
 
-void session::read_request() {
-  parser_.emplace();
-  parser_->body_limit(core_->options().body_limit);
+template <class Stream>
+void session<Stream>::read_request() {
   // One deadline for the whole request; while idle between requests it ends the connection.
-  stream_.expires_after(core_->options().read_timeout);
-  http::async_read_header(stream_, buffer_, *parser_,
-                          beast::bind_front_handler(&session::on_header, shared_from_this()));
+  tcp().expires_after(core_->options().read_timeout);
+  read_header();
 }
 
-void session::on_header(beast::error_code ec, std::size_t /*bytes*/) {
+template <class Stream>
+void session<Stream>::read_header() {
+  parser_.emplace();
+  parser_->body_limit(core_->options().body_limit);
+  http::async_read_header(stream_, buffer_, *parser_,
+                          beast::bind_front_handler(&session::on_header, self()));
+}
+
+template <class Stream>
+void session<Stream>::on_header(beast::error_code ec, std::size_t /*bytes*/) {
   if (closed_) return;
   if (ec) return on_read_error(ec);
   const auto& req = parser_->get();
@@ -118,27 +170,32 @@ void session::on_header(beast::error_code ec, std::size_t /*bytes*/) {
       !beast::iequals(req[http::field::expect], "100-continue"))
     return read_body();
   // The client holds the body back until it sees this (RFC 7231 section 5.1.1).
+  writing_ = true;
   asio::async_write(stream_, asio::buffer(continue_line.data(), continue_line.size()),
-                    [self = shared_from_this()](beast::error_code ec, std::size_t /*bytes*/) {
+                    [self = self()](beast::error_code ec, std::size_t /*bytes*/) {
+                      self->writing_ = false;
                       if (self->closed_) return;
                       if (ec) return self->close();
                       self->read_body();
                     });
 }
 
-void session::read_body() {
+template <class Stream>
+void session<Stream>::read_body() {
   if (parser_->is_done()) return dispatch_request();
   http::async_read(stream_, buffer_, *parser_,
-                   beast::bind_front_handler(&session::on_read, shared_from_this()));
+                   beast::bind_front_handler(&session::on_read, self()));
 }
 
-void session::on_read(beast::error_code ec, std::size_t /*bytes*/) {
+template <class Stream>
+void session<Stream>::on_read(beast::error_code ec, std::size_t /*bytes*/) {
   if (closed_) return;
   if (ec) return on_read_error(ec);
   dispatch_request();
 }
 
-void session::on_read_error(beast::error_code ec) {
+template <class Stream>
+void session<Stream>::on_read_error(beast::error_code ec) {
   // A client hanging up between requests is how keep-alive connections normally end.
   if (ec == http::error::end_of_stream) return close();
   if (ec == http::error::body_limit)
@@ -158,7 +215,8 @@ void session::on_read_error(beast::error_code ec) {
   close();
 }
 
-void session::dispatch_request() {
+template <class Stream>
+void session<Stream>::dispatch_request() {
   const auto& req = parser_->get();
   // HTTP/1.0 connections close after one request even if the client offers keep-alive.
   keep_alive_ = req.version() >= 11 && req.keep_alive();
@@ -166,7 +224,7 @@ void session::dispatch_request() {
   auto request = to_request(parser_->release(), remote_);
   parser_.reset();
   const std::string what = request.method + " " + std::string{path_of(request.target)};
-  awaiting_ = shared_from_this();
+  awaiting_ = self();
   auto slot = std::make_shared<reply_slot>(core_, weak_from_this());
   try {
     core_->on_request()(std::move(request), [slot](http_response r) {
@@ -183,24 +241,29 @@ void session::dispatch_request() {
   slot->answer(error_response(500, "internal", "The request handler failed."));
 }
 
-void session::on_response(http_response r) {
+template <class Stream>
+void session<Stream>::on_response(http_response r) {
   if (closed_ || !awaiting_) return;
-  auto self = std::move(awaiting_);
+  auto held = std::move(awaiting_);
   write(to_wire(std::move(r), head_, keep_alive_, core_->log()));
 }
 
-void session::answer_error(int status, std::string_view code, std::string_view message) {
+template <class Stream>
+void session<Stream>::answer_error(int status, std::string_view code, std::string_view message) {
   write(to_wire(error_response(status, code, message), false, false, core_->log()));
 }
 
-void session::write(wire_response res) {
+template <class Stream>
+void session<Stream>::write(wire_response res) {
   response_ = std::move(res);
-  stream_.expires_after(core_->options().write_timeout);
-  http::async_write(stream_, response_,
-                    beast::bind_front_handler(&session::on_write, shared_from_this()));
+  tcp().expires_after(core_->options().write_timeout);
+  writing_ = true;
+  http::async_write(stream_, response_, beast::bind_front_handler(&session::on_write, self()));
 }
 
-void session::on_write(beast::error_code ec, std::size_t /*bytes*/) {
+template <class Stream>
+void session<Stream>::on_write(beast::error_code ec, std::size_t /*bytes*/) {
+  writing_ = false;
   if (closed_) return;
   if (ec) {
     core_->log().debug("{}: write failed: {}", remote_, ec.message());
@@ -211,32 +274,81 @@ void session::on_write(beast::error_code ec, std::size_t /*bytes*/) {
   read_request();
 }
 
-void session::linger() {
-  // Half-close, then drain what the client still sends: closing with unread data makes the
-  // kernel reset the connection, which can destroy the response before the client reads it.
-  beast::error_code ec;
-  stream_.socket().shutdown(asio::ip::tcp::socket::shutdown_send, ec);
-  if (ec) return close();
-  stream_.expires_after(
-      std::min<std::chrono::milliseconds>(core_->options().read_timeout, linger_limit));
-  buffer_.clear();
-  stream_.async_read_some(buffer_.prepare(4096),
-                          beast::bind_front_handler(&session::on_linger, shared_from_this()));
+template <class Stream>
+void session<Stream>::stop() {
+  if (closed_) return;
+  // A half-written response cannot be followed by a TLS goodbye: that connection is cut.
+  if (!tls_open_ || writing_) return close();
+  closed_ = true;
+  auto held = std::move(awaiting_);
+  // Ends a pending read; its handler sees `closed_`.
+  tcp().cancel();
+  say_goodbye();
 }
 
-void session::on_linger(beast::error_code ec, std::size_t /*bytes*/) {
+template <class Stream>
+void session<Stream>::linger() {
+  if constexpr (is_tls)
+    say_goodbye();
+  else
+    drain();
+}
+
+template <class Stream>
+void session<Stream>::say_goodbye() {
+  if constexpr (is_tls) {
+    // Marked as answered, the shutdown only sends `close_notify`: waiting for the client's
+    // answer would fail on data it still sends ("application data after close notify").
+    SSL_set_shutdown(stream_.native_handle(), SSL_RECEIVED_SHUTDOWN);
+    tls_open_ = false;
+    tcp().expires_after(
+        std::min<std::chrono::milliseconds>(core_->options().write_timeout, linger_limit));
+    writing_ = true;
+    stream_.async_shutdown(beast::bind_front_handler(&session::on_goodbye, self()));
+  }
+}
+
+template <class Stream>
+void session<Stream>::on_goodbye(beast::error_code ec) {
+  writing_ = false;
+  // After `stop`, or with the client gone, nothing is left to wait for.
+  if (closed_ || ec) return close();
+  drain();
+}
+
+template <class Stream>
+void session<Stream>::drain() {
+  // Half-close, then drain what the client still sends: closing with unread data makes the
+  // kernel reset the connection, which can destroy the response before the client reads it.
+  // Over TLS the records are dropped undecrypted.
+  beast::error_code ec;
+  tcp().socket().shutdown(asio::ip::tcp::socket::shutdown_send, ec);
+  if (ec) return close();
+  tcp().expires_after(
+      std::min<std::chrono::milliseconds>(core_->options().read_timeout, linger_limit));
+  buffer_.clear();
+  tcp().async_read_some(buffer_.prepare(4096),
+                        beast::bind_front_handler(&session::on_drain, self()));
+}
+
+template <class Stream>
+void session<Stream>::on_drain(beast::error_code ec, std::size_t /*bytes*/) {
   if (closed_) return;
   // The client hung up, the deadline passed, or the connection failed.
   if (ec) return close();
-  stream_.async_read_some(buffer_.prepare(4096),
-                          beast::bind_front_handler(&session::on_linger, shared_from_this()));
+  tcp().async_read_some(buffer_.prepare(4096),
+                        beast::bind_front_handler(&session::on_drain, self()));
 }
 
-void session::close() {
+template <class Stream>
+void session<Stream>::close() {
   closed_ = true;
   // Breaks the self-reference only when this function is done with the members.
-  auto self = std::move(awaiting_);
-  stream_.close();
+  auto held = std::move(awaiting_);
+  tcp().close();
 }
+
+template class session<plain_stream>;
+template class session<tls_stream>;
 
 }  // namespace ab::net::detail

@@ -3,12 +3,14 @@
 #include <memory>
 #include <optional>
 #include <string>
+#include <type_traits>
 
 #include <boost/asio/ip/tcp.hpp>
 #include <boost/beast/core/flat_buffer.hpp>
 #include <boost/beast/core/tcp_stream.hpp>
 #include <boost/beast/http/parser.hpp>
 #include <boost/beast/http/string_body.hpp>
+#include <boost/beast/ssl/ssl_stream.hpp>
 
 #include "net/detail/wire.hpp"
 #include "net/http_server.hpp"
@@ -17,49 +19,80 @@ namespace ab::net::detail {
 
 class server_core;
 
-/// One connection: reads a request, hands it to the handler, writes the response, repeats.
-///
-/// Everything runs on the strand of the socket's executor. While the handler holds a request
-/// the session keeps itself alive (`awaiting_`); `close` breaks that cycle.
-class session : public std::enable_shared_from_this<session> {
+/// One client connection as the server core sees it, whatever its transport.
+class connection : public std::enable_shared_from_this<connection> {
  public:
-  /// A session on `socket`; a `rejecting` one answers 503 and closes.
-  session(boost::asio::ip::tcp::socket socket, std::shared_ptr<server_core> core, bool rejecting);
+  connection() = default;
+  connection(const connection&) = delete;
+  connection& operator=(const connection&) = delete;
+
+  /// Destroys the connection; the implementation unregisters it from the core.
+  virtual ~connection() = default;
+
+  /// Starts serving (or rejecting) on the connection's strand.
+  virtual void run() = 0;
+
+  /// Ends the connection from any thread; pending operations end, the response is dropped.
+  virtual void shutdown() = 0;
+
+  /// Hands the handler's response to the connection's strand, from any thread.
+  virtual void respond(http_response r) = 0;
+};
+
+/// A connection over TCP alone.
+using plain_stream = boost::beast::tcp_stream;
+
+/// A connection over TLS over TCP.
+using tls_stream = boost::beast::ssl_stream<boost::beast::tcp_stream>;
+
+/// One connection: (for TLS, shakes hands first,) reads a request, hands it to the handler,
+/// writes the response, repeats.
+///
+/// `Stream` is `plain_stream` or `tls_stream`. Everything runs on the strand of the stream's
+/// executor. While the handler holds a request the session keeps itself alive (`awaiting_`);
+/// `close` breaks that cycle.
+template <class Stream>
+class session final : public connection {
+ public:
+  /// A session on `stream`; a `rejecting` one answers 503 and closes.
+  session(Stream stream, std::shared_ptr<server_core> core, bool rejecting);
 
   /// Unregisters from the core.
-  ~session();
+  ~session() override;
 
-  session(const session&) = delete;
-  session& operator=(const session&) = delete;
-
-  /// Starts serving (or rejecting) on the strand.
-  void run();
-
-  /// Closes the connection from any thread; pending operations end, the response is dropped.
-  void shutdown();
-
-  /// Writes the handler's response; runs on the strand.
-  void on_response(http_response r);
-
-  /// The strand everything runs on.
-  boost::beast::tcp_stream::executor_type executor() { return stream_.get_executor(); }
+  void run() override;
+  void shutdown() override;
+  void respond(http_response r) override;
 
  private:
+  /// Whether the stream speaks TLS.
+  static constexpr bool is_tls = std::is_same_v<Stream, tls_stream>;
+
+  std::shared_ptr<session> self();
+  boost::beast::tcp_stream& tcp();
   void start();
+  void on_handshake(boost::beast::error_code ec);
+  void serve();
   void read_request();
+  void read_header();
   void on_header(boost::beast::error_code ec, std::size_t bytes);
   void read_body();
   void on_read(boost::beast::error_code ec, std::size_t bytes);
   void on_read_error(boost::beast::error_code ec);
   void dispatch_request();
+  void on_response(http_response r);
   void answer_error(int status, std::string_view code, std::string_view message);
   void write(wire_response res);
   void on_write(boost::beast::error_code ec, std::size_t bytes);
+  void stop();
   void linger();
-  void on_linger(boost::beast::error_code ec, std::size_t bytes);
+  void say_goodbye();
+  void on_goodbye(boost::beast::error_code ec);
+  void drain();
+  void on_drain(boost::beast::error_code ec, std::size_t bytes);
   void close();
 
-  boost::beast::tcp_stream stream_;
+  Stream stream_;
   boost::beast::flat_buffer buffer_;
   std::optional<boost::beast::http::request_parser<boost::beast::http::string_body>> parser_;
   wire_response response_;
@@ -71,7 +104,14 @@ class session : public std::enable_shared_from_this<session> {
   // Whether the current request allows the connection to stay open, and was a HEAD.
   bool keep_alive_ = false;
   bool head_ = false;
+  // Whether a TLS session is established and not yet ended, and whether a write is under way
+  // (a TLS goodbye needs the one and no other write).
+  bool tls_open_ = false;
+  bool writing_ = false;
   bool closed_ = false;
 };
+
+extern template class session<plain_stream>;
+extern template class session<tls_stream>;
 
 }  // namespace ab::net::detail

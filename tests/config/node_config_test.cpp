@@ -46,6 +46,13 @@ TEST(NodeConfig, TheSampleFileIsValid) {
   EXPECT_EQ(c->queue.class_credit_ms.at("maas"), 1800000);
 }
 
+TEST(NodeConfig, TakesACertificateAndKeyTogether) {
+  auto c = load({"--tls-cert", "/etc/ab/node.crt", "--tls-key=/etc/ab/node.key"});
+  ASSERT_TRUE(c) << message_of(c.error());
+  EXPECT_EQ(c->tls_cert, "/etc/ab/node.crt");
+  EXPECT_EQ(c->tls_key, "/etc/ab/node.key");
+}
+
 TEST(NodeConfig, CommandLineOverridesTheFile) {
   auto file = write_temp(R"({"site": "dc1", "listen": "127.0.0.1:9000", "lease_ms": 20000})");
   auto c = load(
@@ -79,6 +86,8 @@ TEST(NodeConfig, BadInputNamesTheSourceTheKeyAndWhatWasExpected) {
       {{"--store", "postgres://x"}, "sqlite:PATH"},
       {{"--lease-ms", "1000", "--renew-interval-ms", "900"}, "at most half"},
       {{"--workers", "[1]"}, "job type"},
+      {{"--tls-cert", "/etc/ab/node.crt"}, "tls-cert: /etc/ab/node.crt: given without tls-key"},
+      {{"--tls-key", "/etc/ab/node.key"}, "tls-key: /etc/ab/node.key: given without tls-cert"},
   };
   for (const auto& c : cases) {
     auto r = load(c.args);
@@ -92,8 +101,9 @@ TEST(NodeConfig, BadInputNamesTheSourceTheKeyAndWhatWasExpected) {
 
 TEST(NodeConfig, HelpListsEveryOption) {
   auto text = config::usage();
-  for (const auto* opt : {"--config", "--listen", "--store", "--site", "--node-id", "--workers",
-                          "--lease-ms", "--cluster-map", "--drain-timeout-ms"})
+  for (const auto* opt :
+       {"--config", "--listen", "--store", "--site", "--node-id", "--workers", "--lease-ms",
+        "--cluster-map", "--drain-timeout-ms", "--tls-cert", "--tls-key"})
     EXPECT_NE(text.find(opt), std::string::npos) << opt;
   auto cl = parse_command_line({"--help"});
   ASSERT_TRUE(cl);

@@ -30,7 +30,7 @@ node_process::node_process(const std::string& binary, const std::vector<std::str
     execv(binary.c_str(), argv.data());
     _exit(127);
   }
-  const std::regex listening{R"(listening on http://[^:]+:(\d+))"};
+  const std::regex listening{R"(listening on https?://[^:]+:(\d+))"};
   auto end = std::chrono::steady_clock::now() + std::chrono::seconds(30);
   while (std::chrono::steady_clock::now() < end) {
     std::smatch m;

@@ -13,7 +13,8 @@ namespace ab::testing {
 class node_process {
  public:
   /// Starts `binary args...` with stdout and stderr going to `log_path`, and waits until it
-  /// prints the address it listens on. `ok()` tells whether that happened.
+  /// prints the address it listens on (`http://` or `https://`). `ok()` tells whether that
+  /// happened.
   node_process(const std::string& binary, const std::vector<std::string>& args,
                std::string log_path);
   ~node_process();

@@ -13,6 +13,7 @@
 
 #include "core/error.hpp"
 #include "tests/fakes/node_process.hpp"
+#include "tests/fakes/test_cert.hpp"
 #include "tests/fakes/test_store.hpp"
 #include "tests/fakes/wait.hpp"
 
@@ -34,6 +35,23 @@ std::string test_name() {
   for (auto& ch : name)
     if (ch == '/') ch = '_';
   return name;
+}
+
+/// `curl`'s answer to `GET https://127.0.0.1:PORT/PATH`, verifying the server against
+/// `ca_file`, as "STATUS BODY"; curl's complaint instead if the call failed.
+std::string https_get(int port, const std::string& path, const std::string& ca_file) {
+  auto command = "curl -sS --max-time 30 --cacert '" + ca_file +
+                 "' -w ' %{http_code}' https://127.0.0.1:" + std::to_string(port) + path + " 2>&1";
+  std::string out;
+  if (FILE* pipe = popen(command.c_str(), "r")) {
+    char buf[4096];
+    for (std::size_t n; (n = std::fread(buf, 1, sizeof buf, pipe)) > 0;) out.append(buf, n);
+    pclose(pipe);
+  }
+  // curl wrote "BODY STATUS".
+  auto sp = out.rfind(' ');
+  if (sp == std::string::npos) return out;
+  return out.substr(sp + 1) + " " + out.substr(0, sp);
 }
 
 class NodeProcesses : public ::testing::TestWithParam<std::string> {
@@ -288,6 +306,16 @@ TEST_P(EmbeddedNode, RunsChainsRecoversAFlakyStepAndDrains) {
   auto ids = submit(10, {"sim.step", "sim.flaky", "sim.noop"});
   EXPECT_TRUE(wait_until([&] { return all_succeeded(ids); }, std::chrono::seconds(60)));
   for (auto id : ids) EXPECT_EQ((*db_)->request(id)->jobs[1].attempts, 2) << "request " << id;
+  EXPECT_EQ(node.terminate(), 0) << node.output();
+}
+
+TEST_P(EmbeddedNode, ServesHttpsWithItsCertificateAndRefusesPlainHttp) {
+  auto cert = make_test_cert(dir_);
+  auto& node = start_node("secure", {"--tls-cert", cert.cert_file, "--tls-key", cert.key_file});
+  ASSERT_TRUE(node.ok());
+  EXPECT_NE(node.output().find("listening on https://127.0.0.1:"), std::string::npos);
+  EXPECT_EQ(https_get(node.port(), "/healthz", cert.cert_file), R"(200 {"status":"ok"})");
+  EXPECT_EQ(http_call(node.port(), "GET", "/healthz").status, 0);
   EXPECT_EQ(node.terminate(), 0) << node.output();
 }
 

@@ -1,166 +1,26 @@
 #include "net/http_server.hpp"
 
-#include <array>
 #include <atomic>
 #include <chrono>
-#include <condition_variable>
-#include <deque>
 #include <future>
 #include <mutex>
 #include <optional>
-#include <sstream>
 #include <stdexcept>
 #include <thread>
 
 #include <gtest/gtest.h>
-#include <boost/asio/io_context.hpp>
-#include <boost/asio/ip/tcp.hpp>
-#include <boost/asio/write.hpp>
-#include <boost/beast/core.hpp>
-#include <boost/beast/http.hpp>
 
 #include "core/error.hpp"
+#include "tests/net/http_test_support.hpp"
 
 namespace {
 
-namespace asio = boost::asio;
-namespace beast = boost::beast;
-namespace http = beast::http;
+using namespace ab::testing;
 using ab::net::http_request;
 using ab::net::http_response;
 using ab::net::http_server;
 using ab::net::responder;
 using ab::net::server_options;
-using request = http::request<http::string_body>;
-using response = http::response<http::string_body>;
-
-/// How long any client operation may take before the test gives up on it.
-constexpr auto patience = std::chrono::seconds(10);
-
-/// A blocking HTTP client of 127.0.0.1 whose every call gives up after `patience`.
-class client {
- public:
-  explicit client(std::uint16_t port) : stream_(ioc_) {
-    auto ec = finish([&](auto done) {
-      stream_.async_connect({asio::ip::make_address("127.0.0.1"), port}, done);
-    });
-    EXPECT_FALSE(ec) << ec.message();
-  }
-
-  /// Writes raw bytes; false if that failed.
-  bool send(std::string_view bytes) {
-    return !finish([&](auto done) {
-      asio::async_write(stream_, asio::buffer(bytes.data(), bytes.size()), done);
-    });
-  }
-
-  /// Reads one response, none if the connection failed first.
-  std::optional<response> receive() {
-    response res;
-    if (finish([&](auto done) { http::async_read(stream_, buffer_, res, done); })) return {};
-    return res;
-  }
-
-  /// Sends `req` and reads the response.
-  std::optional<response> exchange(const request& req) {
-    std::ostringstream text;
-    text << req;
-    if (!send(text.str())) return std::nullopt;
-    return receive();
-  }
-
-  /// True if the server closes the connection, after whatever it still sends.
-  bool closed_by_server() {
-    std::array<char, 1024> sink;
-    beast::error_code ec;
-    while (!ec) ec = finish([&](auto done) { stream_.async_read_some(asio::buffer(sink), done); });
-    return ec == asio::error::eof || ec == asio::error::connection_reset;
-  }
-
- private:
-  /// Runs the operation `start` begins until it completes or `patience` runs out.
-  template <class Start>
-  beast::error_code finish(Start start) {
-    beast::error_code result;
-    stream_.expires_after(patience);
-    start([&result](beast::error_code ec, auto&&...) { result = ec; });
-    ioc_.restart();
-    ioc_.run();
-    return result;
-  }
-
-  asio::io_context ioc_;
-  beast::tcp_stream stream_;
-  beast::flat_buffer buffer_;
-};
-
-/// A request with `Host` and `Content-Length` set.
-request make_request(http::verb verb, std::string_view target, std::string body = "") {
-  request req{verb, beast::string_view{target.data(), target.size()}, 11};
-  req.set(http::field::host, "127.0.0.1");
-  req.body() = std::move(body);
-  req.prepare_payload();
-  return req;
-}
-
-/// A GET request for `target`.
-request get(std::string_view target) {
-  return make_request(http::verb::get, target);
-}
-
-/// The status of `res`, 0 if there is no response.
-int status(const std::optional<response>& res) {
-  return res ? static_cast<int>(res->result_int()) : 0;
-}
-
-/// True if `res` carries the JSON error `code`.
-bool has_error(const std::optional<response>& res, const std::string& code) {
-  return res && res->body().find(R"("code":")" + code + '"') != std::string::npos;
-}
-
-/// A server on a free port of 127.0.0.1, or none after reporting why.
-std::unique_ptr<http_server> serve(ab::net::handler h, server_options options = {}) {
-  options.host = "127.0.0.1";
-  options.port = 0;
-  auto server = http_server::start(std::move(options), std::move(h));
-  if (!server) {
-    ADD_FAILURE() << ab::message_of(server.error());
-    return nullptr;
-  }
-  return std::move(*server);
-}
-
-/// Answers `METHOD TARGET BODY` as text.
-void echo(http_request&& req, const responder& respond) {
-  respond({200, "text/plain", req.method + " " + req.target + " " + req.body, {}});
-}
-
-/// Responders a handler parked, for the test to call when it chooses.
-class parking {
- public:
-  /// The handler that parks every responder.
-  ab::net::handler handler() {
-    return [this](http_request&&, responder r) {
-      std::lock_guard<std::mutex> guard{mutex_};
-      parked_.push_back(std::move(r));
-      arrived_.notify_all();
-    };
-  }
-
-  /// The next parked responder, waiting up to `patience` for it; empty if none came.
-  responder take() {
-    std::unique_lock<std::mutex> lock{mutex_};
-    if (!arrived_.wait_for(lock, patience, [&] { return !parked_.empty(); })) return nullptr;
-    auto r = std::move(parked_.front());
-    parked_.pop_front();
-    return r;
-  }
-
- private:
-  std::mutex mutex_;
-  std::condition_variable arrived_;
-  std::deque<responder> parked_;
-};
 
 TEST(HttpServer, AnswersAGetWithTheHandlersStatusBodyAndHeaders) {
   std::promise<http_request> seen;
