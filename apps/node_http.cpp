@@ -9,13 +9,6 @@
 
 namespace ab::apps {
 
-namespace {
-
-bool is_loopback(const std::string& host) {
-  return host == "localhost" || host == "::1" || host.rfind("127.", 0) == 0;
-}
-
-}  // namespace
 
 caf::expected<node_http> start_node_http(caf::actor_system& sys, const config::node_config& cfg,
                                          const actors::supervisor_actor& supervisor,
@@ -42,7 +35,7 @@ caf::expected<node_http> start_node_http(caf::actor_system& sys, const config::n
     auto a = auth::authenticator::open(std::move(ao));
     if (!a) return a.error();
     out.auth = std::move(*a);
-  } else if (!is_loopback(hp->first) && !cfg.allow_open_api) {
+  } else if (!config::is_loopback(hp->first) && !cfg.allow_open_api) {
     return make_error(errc::bad_config,
                       "refusing to serve an open API (no --policy) on " + cfg.listen +
                           "; configure a policy, listen on loopback, or set --allow-open-api 1");

@@ -292,6 +292,10 @@ caf::expected<node_config> load_node_config(const command_line& cl) {
   return c;
 }
 
+bool is_loopback(const std::string& host) {
+  return host == "localhost" || host == "::1" || host.rfind("127.", 0) == 0;
+}
+
 caf::expected<std::pair<std::string, std::uint16_t>> split_host_port(const std::string& s) {
   auto colon = s.rfind(':');
   if (colon == std::string::npos || colon == 0 || colon + 1 == s.size())

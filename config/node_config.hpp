@@ -79,6 +79,9 @@ std::string usage();
 /// then validates it. Errors name the file or option, the key, and what was expected.
 caf::expected<node_config> load_node_config(const command_line& cl);
 
+/// True for a host that only this machine can reach: `localhost`, `::1`, `127.x.x.x`.
+bool is_loopback(const std::string& host);
+
 /// Splits HOST:PORT; the port may be 0 (any free port).
 caf::expected<std::pair<std::string, std::uint16_t>> split_host_port(const std::string& s);
 
