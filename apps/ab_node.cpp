@@ -95,8 +95,9 @@ int main(int argc, char** argv) {
     log->info("access policy {}: {} accounts, {} groups, {} roles", cfg->policy, p->accounts(),
               p->groups(), p->roles());
     if (cfg->tls_cert.empty() && !config::is_loopback(config::split_host_port(cfg->listen)->first))
-      log->warn("tokens and passwords reach this node in clear text: no --tls-cert (fine only "
-                "behind a TLS-terminating proxy)");
+      log->warn(
+          "tokens and passwords reach this node in clear text: no --tls-cert (fine only "
+          "behind a TLS-terminating proxy)");
   } else {
     log->warn("the API is open: no --policy, every caller may do everything");
   }

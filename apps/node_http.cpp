@@ -9,7 +9,6 @@
 
 namespace ab::apps {
 
-
 caf::expected<node_http> start_node_http(caf::actor_system& sys, const config::node_config& cfg,
                                          const actors::supervisor_actor& supervisor,
                                          std::shared_ptr<storage::store> store) {
@@ -44,14 +43,14 @@ caf::expected<node_http> start_node_http(caf::actor_system& sys, const config::n
   opts.auth = out.auth;
   opts.audit = out.audit;
   opts.node_info = [&sys, supervisor, node_id = cfg.node_id, site = cfg.site,
-                    auth_mode = std::string{out.auth ? "policy" : "open"}](
-                       const net::responder& respond) {
+                    auth_mode =
+                        std::string{out.auth ? "policy" : "open"}](const net::responder& respond) {
     // Ask the supervisor without blocking an I/O thread: a short-lived actor relays the answer.
     // (The supervisor is passed as a spawn argument: CAF 0.17 dereferences a null argument
     // tuple when a function actor is spawned without arguments, which UBSan rejects.)
     sys.spawn(
         [respond, node_id, site, auth_mode](caf::event_based_actor* self,
-                                 const actors::supervisor_actor& sup) {
+                                            const actors::supervisor_actor& sup) {
           self->request(sup, std::chrono::seconds(5), actors::status_atom::value)
               .then(
                   [=](const actors::pool_status& st) {

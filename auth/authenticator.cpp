@@ -22,7 +22,7 @@ constexpr std::size_t login_cache_limit = 10000;
 /// What tells that a file changed: its modification time has the kernel's coarse clock
 /// resolution, so the inode (a new one for an edit saved by rename) and the size count too.
 file_signature signature_of(const std::string& path) {
-  struct stat st{};
+  struct stat st {};
   if (::stat(path.c_str(), &st) != 0) return {};
   return {st.st_mtim.tv_sec, st.st_mtim.tv_nsec, static_cast<std::int64_t>(st.st_ino),
           static_cast<std::int64_t>(st.st_size)};
@@ -70,7 +70,8 @@ authenticator::authenticator(authenticator_options options) : options_(std::move
 caf::expected<std::unique_ptr<authenticator>> authenticator::open(authenticator_options options) {
   std::unique_ptr<authenticator> a{new authenticator(std::move(options))};
   if (auto err = a->reload()) return err;
-  if (a->options_.watch_interval.count() > 0) a->watcher_ = std::thread([p = a.get()] { p->watch(); });
+  if (a->options_.watch_interval.count() > 0)
+    a->watcher_ = std::thread([p = a.get()] { p->watch(); });
   return a;
 }
 
@@ -133,8 +134,9 @@ bool authenticator::may_block(const std::string& authorization) const {
 
 caf::expected<identity> authenticator::authenticate(const std::string& authorization) {
   if (authorization.empty())
-    return refused("this API needs credentials: 'Authorization: Bearer TOKEN' for a service "
-                   "account or HTTP Basic for a directory login");
+    return refused(
+        "this API needs credentials: 'Authorization: Bearer TOKEN' for a service "
+        "account or HTTP Basic for a directory login");
   auto [scheme, credentials] = split_scheme(authorization);
   if (scheme == "bearer") {
     auto p = current();

@@ -29,13 +29,16 @@ std::string lower(std::string s) {
 
 void only_keys(const json& j, const std::string& where, std::initializer_list<const char*> keys) {
   if (!j.is_object()) throw policy_error{where + " must be an object"};
-  for (const auto& [k, v] : j.items())
+  for (const auto& item : j.items()) {
+    const auto& k = item.key();
     if (std::none_of(keys.begin(), keys.end(), [&](const char* key) { return k == key; }))
       throw policy_error{where + " has an unknown field '" + k + "'"};
+  }
 }
 
 std::vector<std::string> strings(const json& j, const std::string& where) {
-  if (!j.is_array() || j.empty()) throw policy_error{where + " must be a non-empty list of strings"};
+  if (!j.is_array() || j.empty())
+    throw policy_error{where + " must be a non-empty list of strings"};
   std::vector<std::string> out;
   for (const auto& v : j) {
     if (!v.is_string() || v.get<std::string>().empty())
@@ -125,7 +128,8 @@ caf::expected<policy> policy::parse(const std::string& text, const vocabulary& w
         a.token_sha256 = lower(j["token_sha256"].get<std::string>());
         if (a.token_sha256.size() != 64 ||
             a.token_sha256.find_first_not_of("0123456789abcdef") != std::string::npos)
-          throw policy_error{where + ".token_sha256 must be 64 hex digits (sha256sum of the token)"};
+          throw policy_error{where +
+                             ".token_sha256 must be 64 hex digits (sha256sum of the token)"};
         if (!j.contains("roles")) throw policy_error{where + " needs 'roles'"};
         a.roles = strings(j["roles"], where + ".roles");
         check_roles(a.roles, where + ".roles");
@@ -172,7 +176,8 @@ const account* policy::find_account(const std::string& token_sha256) const {
 std::vector<std::string> policy::roles_of_groups(const std::vector<std::string>& groups) const {
   std::set<std::string> out;
   for (const auto& g : groups)
-    if (auto it = groups_.find(lower(g)); it != groups_.end()) out.insert(it->second.begin(), it->second.end());
+    if (auto it = groups_.find(lower(g)); it != groups_.end())
+      out.insert(it->second.begin(), it->second.end());
   return {out.begin(), out.end()};
 }
 

@@ -16,7 +16,7 @@ std::string sha256_hex(std::string_view text) {
     throw std::runtime_error("SHA-256 failed");
   static constexpr char hex[] = "0123456789abcdef";
   std::string out;
-  out.reserve(2 * len);
+  out.reserve(std::size_t{2} * len);
   for (unsigned int i = 0; i < len; ++i) {
     out += hex[digest[i] >> 4];
     out += hex[digest[i] & 0xf];

@@ -86,16 +86,15 @@ caf::error set_ldap(node_config& c, const json& v, const std::string& origin,
                     const std::string& key) {
   if (!v.is_object()) return bad(origin, key, "expected an object (see docs/ldap.md)");
   auto& o = c.ldap;
-  const std::map<std::string, std::string*> texts{
-      {"url", &o.url},
-      {"bind_template", &o.bind_template},
-      {"user_search_base", &o.user_search_base},
-      {"user_search_filter", &o.user_search_filter},
-      {"login_attribute", &o.login_attribute},
-      {"group_search_base", &o.group_search_base},
-      {"group_search_filter", &o.group_search_filter},
-      {"group_name_attribute", &o.group_name_attribute},
-      {"ca_file", &o.ca_file}};
+  const std::map<std::string, std::string*> texts{{"url", &o.url},
+                                                  {"bind_template", &o.bind_template},
+                                                  {"user_search_base", &o.user_search_base},
+                                                  {"user_search_filter", &o.user_search_filter},
+                                                  {"login_attribute", &o.login_attribute},
+                                                  {"group_search_base", &o.group_search_base},
+                                                  {"group_search_filter", &o.group_search_filter},
+                                                  {"group_name_attribute", &o.group_name_attribute},
+                                                  {"ca_file", &o.ca_file}};
   const std::map<std::string, bool*> flags{{"read_member_of", &o.read_member_of},
                                            {"start_tls", &o.start_tls},
                                            {"allow_plaintext", &o.allow_plaintext}};
@@ -286,7 +285,8 @@ caf::expected<node_config> load_node_config(const command_line& cl) {
                "must be at most half of lease-ms (" + std::to_string(c.lease_ms) +
                    ") so that a lease survives one missed renewal");
   if (!c.ldap.url.empty() && c.policy.empty())
-    return bad("ldap", c.ldap.url, "directory logins need a policy (--policy) to map groups to roles");
+    return bad("ldap", c.ldap.url,
+               "directory logins need a policy (--policy) to map groups to roles");
   if (c.store.rfind("sqlite:", 0) != 0 && c.store.rfind("mysql://", 0) != 0)
     return bad("store", "(value hidden)", "expected sqlite:PATH or mysql://USER:PASS@HOST:PORT/DB");
   return c;

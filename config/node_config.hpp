@@ -7,8 +7,8 @@
 
 #include <caf/expected.hpp>
 
-#include "core/clock.hpp"
 #include "auth/ldap_directory.hpp"
+#include "core/clock.hpp"
 #include "storage/types.hpp"
 
 namespace ab::config {

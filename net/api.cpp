@@ -6,10 +6,10 @@
 
 #include <nlohmann/json.hpp>
 
+#include "auth/token.hpp"
 #include "core/error.hpp"
 #include "net/api_codec.hpp"
 #include "net/api_error.hpp"
-#include "auth/token.hpp"
 
 namespace ab::net {
 
@@ -92,13 +92,13 @@ void conclude(storage::audit_entry& e, const http_response& r) {
     e.detail = e.detail.empty() ? status : status + " " + e.detail;
     return;
   }
-  e.decision = r.status == 401 || r.status == 403 ? "denied"
+  e.decision = r.status == 401 || r.status == 403  ? "denied"
                : r.status < 500 && r.status != 429 ? "rejected"
                                                    : "failed";
   auto body = json::parse(r.body, nullptr, false);
   if (body.is_object() && body.contains("error") && body["error"].is_object())
-    e.detail = status + " " + body["error"].value("code", "") + ": " +
-               body["error"].value("message", "");
+    e.detail =
+        status + " " + body["error"].value("code", "") + ": " + body["error"].value("message", "");
   else
     e.detail = status;
 }
@@ -107,7 +107,8 @@ void conclude(storage::audit_entry& e, const http_response& r) {
 std::string join_names(const std::vector<std::string>& names, std::size_t limit = 1000) {
   std::string out;
   for (std::size_t i = 0; i < names.size(); ++i) {
-    if (out.size() + names[i].size() > limit) return out + " … (" + std::to_string(names.size()) + " in all)";
+    if (out.size() + names[i].size() > limit)
+      return out + " … (" + std::to_string(names.size()) + " in all)";
     out += (i ? "," : "") + names[i];
   }
   return out;
@@ -115,9 +116,9 @@ std::string join_names(const std::vector<std::string>& names, std::size_t limit 
 
 /// The audit entry's JSON.
 json encode_audit(const storage::audit_entry& e) {
-  return {{"id", e.id},         {"at", e.at},           {"actor", e.actor},
-          {"source", e.source}, {"action", e.action},   {"target", e.target},
-          {"decision", e.decision}, {"detail", e.detail}};
+  return {
+      {"id", e.id},         {"at", e.at},         {"actor", e.actor},       {"source", e.source},
+      {"action", e.action}, {"target", e.target}, {"decision", e.decision}, {"detail", e.detail}};
 }
 
 }  // namespace
@@ -212,15 +213,13 @@ void api_service::handle(http_request&& req, responder respond) {
   if (!options_.auth) {
     ctx->who = {"anonymous", "none", {}, true};
     ctx->entry.actor = "anonymous";
-    return serve(route, std::move(params), std::move(query), std::move(req), ctx,
-                 std::move(respond));
+    return serve(route, params, query, std::move(req), ctx, std::move(respond));
   }
   std::string authorization;
   if (auto it = req.headers.find("authorization"); it != req.headers.end())
     authorization = it->second;
-  auto authenticate_and_serve = [this, route, params = std::move(params),
-                                 query = std::move(query), req = std::move(req), ctx, respond,
-                                 authorization]() mutable {
+  auto authenticate_and_serve = [this, route, params = std::move(params), query = std::move(query),
+                                 req = std::move(req), ctx, respond, authorization]() mutable {
     auto who = options_.auth->authenticate(authorization);
     if (!who) {
       ctx->entry.actor = "-";
@@ -232,7 +231,7 @@ void api_service::handle(http_request&& req, responder respond) {
     }
     ctx->who = std::move(*who);
     ctx->entry.actor = ctx->who.name;
-    serve(route, std::move(params), std::move(query), std::move(req), ctx, std::move(respond));
+    serve(route, params, query, std::move(req), ctx, std::move(respond));
   };
   // A directory login binds to the directory: never on an I/O thread.
   if (!options_.auth->may_block(authorization)) return authenticate_and_serve();
@@ -247,8 +246,8 @@ auth::decision api_service::allowed(const call_context& ctx, const auth::operati
   return options_.auth->authorize(ctx.who, what);
 }
 
-void api_service::serve(const std::string& route, std::vector<std::string> params,
-                        std::string query, http_request&& req,
+void api_service::serve(const std::string& route, const std::vector<std::string>& params,
+                        const std::string& query, http_request&& req,
                         const std::shared_ptr<call_context>& ctx, responder respond) {
   bool reading = route.rfind("GET ", 0) == 0;
   if (reading) {
@@ -315,10 +314,9 @@ void api_service::serve(const std::string& route, std::vector<std::string> param
     });
   } else {
     // GET, PATCH, DELETE /v1/hosts/{name}
-    offload(respond, [this, name = params[0], method = route.substr(0, route.find(' ')),
-                      body = std::move(req.body), ctx] {
-      return change_host(method, name, body, *ctx);
-    });
+    offload(respond,
+            [this, name = params[0], method = route.substr(0, route.find(' ')),
+             body = std::move(req.body), ctx] { return change_host(method, name, body, *ctx); });
   }
 }
 
@@ -336,14 +334,14 @@ http_response api_service::change_host(const std::string& method, const std::str
   if (auto* e = std::get_if<api_error>(&patched)) return fail(*e);
   const auto& changed = std::get<storage::host_record>(patched);
   // Moving a host to another site needs the right on both.
-  if (auto d = allowed(ctx, {"hosts.write", changed.site, name, ""}); !d.allowed)
-    return denied(d);
+  if (auto d = allowed(ctx, {"hosts.write", changed.site, name, ""}); !d.allowed) return denied(d);
   if (auto err = store_->put_hosts({changed})) return fail(err);
   auto now = store_->host(name);
   return now ? json_response(200, encode_host(*now)) : fail(now.error());
 }
 
-http_response api_service::put_hosts(std::vector<storage::host_record> hosts, call_context& ctx) {
+http_response api_service::put_hosts(const std::vector<storage::host_record>& hosts,
+                                     call_context& ctx) {
   std::vector<std::string> names;
   for (const auto& h : hosts) {
     if (auto d = allowed(ctx, {"hosts.write", h.site, h.name, ""}); !d.allowed) return denied(d);
@@ -470,8 +468,7 @@ http_response api_service::callback(const std::string& id_text, const http_reque
     if (k != "status" && k != "message" && k != "details")
       return fail(api_error{400, "unknown_field", "unknown field '" + k + "'", 0});
   if (!body.contains("status") || (body["status"] != "succeeded" && body["status"] != "failed"))
-    return fail(api_error{400, "invalid_field",
-                          "'status' must be \"succeeded\" or \"failed\"", 0});
+    return fail(api_error{400, "invalid_field", "'status' must be \"succeeded\" or \"failed\"", 0});
   if (body.contains("message") && !body["message"].is_string())
     return fail(api_error{400, "invalid_field", "'message' must be a string", 0});
   if (body.contains("details") && !body["details"].is_object())

@@ -60,13 +60,14 @@ class api_service {
   /// Runs `work` on the pool and sends its response; 429 at once when the pool is full.
   void offload(const responder& respond, std::function<http_response()> work);
   /// Serves an authenticated call to `route`.
-  void serve(const std::string& route, std::vector<std::string> params, std::string query,
-             http_request&& req, const std::shared_ptr<call_context>& ctx, responder respond);
+  void serve(const std::string& route, const std::vector<std::string>& params,
+             const std::string& query, http_request&& req, const std::shared_ptr<call_context>& ctx,
+             responder respond);
   /// Whether the caller may do `what`; always when the API is open.
   auth::decision allowed(const call_context& ctx, const auth::operation& what) const;
   http_response submit(const http_request& req, call_context& ctx);
   http_response cancel(storage::request_id id, call_context& ctx);
-  http_response put_hosts(std::vector<storage::host_record> hosts, call_context& ctx);
+  http_response put_hosts(const std::vector<storage::host_record>& hosts, call_context& ctx);
   http_response change_host(const std::string& method, const std::string& name,
                             const std::string& body, call_context& ctx);
   http_response audit_log(const std::string& query);

@@ -63,8 +63,9 @@ std::uint64_t audit_trail::dropped() const {
 
 bool audit_trail::write_batch(std::unique_lock<std::mutex>& lock) {
   auto n = std::min(queue_.size(), batch_limit);
+  auto end = queue_.begin() + static_cast<std::ptrdiff_t>(n);
   std::vector<storage::audit_entry> batch(std::make_move_iterator(queue_.begin()),
-                                          std::make_move_iterator(queue_.begin() + n));
+                                          std::make_move_iterator(end));
   lock.unlock();
   auto err = store_->audit(batch);
   lock.lock();
@@ -74,7 +75,7 @@ bool audit_trail::write_batch(std::unique_lock<std::mutex>& lock) {
     spdlog::warn("audit trail: cannot write {} entries, will retry: {}", n, message_of(err));
     return false;
   }
-  queue_.erase(queue_.begin(), queue_.begin() + n);
+  queue_.erase(queue_.begin(), queue_.begin() + static_cast<std::ptrdiff_t>(n));
   written_ += n;
   flushed_.notify_all();
   return true;

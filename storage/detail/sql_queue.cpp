@@ -406,9 +406,8 @@ caf::error sql_store::park(const job_lease& job, const std::string& event_key, t
 }
 
 caf::expected<bool> sql_store::wake(const std::string& event_key, const std::string& payload) {
-  return transact("wake", [&](connection& c) -> caf::expected<bool> {
-    return wake_in(c, event_key, payload);
-  });
+  return transact(
+      "wake", [&](connection& c) -> caf::expected<bool> { return wake_in(c, event_key, payload); });
 }
 
 bool sql_store::wake_in(connection& c, const std::string& event_key, const std::string& payload) {
@@ -452,9 +451,11 @@ caf::error sql_store::redeem_callback(request_id request, const std::string& tok
                                       const std::string& payload) {
   auto res = transact("redeem_callback", [&](connection& c) -> caf::expected<caf::unit_t> {
     auto now = clock_->now();
-    auto r = c.query("SELECT token_hash, event_key, expires_at, used_at FROM callbacks "
-                     "WHERE request_id = ?" + pool_->sql().for_update,
-                     {request});
+    auto r = c.query(
+        "SELECT token_hash, event_key, expires_at, used_at FROM callbacks "
+        "WHERE request_id = ?" +
+            pool_->sql().for_update,
+        {request});
     // One answer for every refusal: a caller without the token learns nothing.
     auto refused = make_error(errc::unauthenticated,
                               "no valid callback token for request " + std::to_string(request));

@@ -320,14 +320,15 @@ caf::error sql_store::audit(const std::vector<audit_entry>& entries) {
     auto now = clock_->now();
     // Multi-row inserts of a few fixed shapes, so that prepared statements are reused.
     for_each_run(entries.size(), [&](std::size_t offset, std::size_t count) {
-      std::string sql = "INSERT INTO audit (at, actor, source, action, target, decision, detail) "
-                        "VALUES ";
+      std::string sql =
+          "INSERT INTO audit (at, actor, source, action, target, decision, detail) "
+          "VALUES ";
       args a;
       for (std::size_t i = offset; i < offset + count; ++i) {
         const auto& e = entries[i];
         sql += i == offset ? "(?, ?, ?, ?, ?, ?, ?)" : ", (?, ?, ?, ?, ?, ?, ?)";
-        a.insert(a.end(), {e.at ? e.at : now, e.actor, e.source, e.action, e.target, e.decision,
-                           e.detail});
+        a.insert(a.end(),
+                 {e.at ? e.at : now, e.actor, e.source, e.action, e.target, e.decision, e.detail});
       }
       c.execute(sql, a);
     });

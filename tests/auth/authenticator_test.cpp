@@ -59,7 +59,8 @@ class AuthenticatorTest : public ::testing::Test {
     o.directory = [this](const std::string& login,
                          const std::string& password) -> caf::expected<directory_user> {
       ++binds_;
-      if (login == "bob") return make_error(errc::unavailable, "ldap://dir: Can't contact LDAP server");
+      if (login == "bob")
+        return make_error(errc::unavailable, "ldap://dir: Can't contact LDAP server");
       if (login == "alice" && password == "pw")
         return directory_user{"alice", "uid=alice,dc=example", {"ops"}};
       return make_error(errc::unauthenticated, "invalid login or password");
@@ -152,7 +153,8 @@ TEST_F(AuthenticatorTest, ThePolicyIsReloadedLiveAndABadEditKeepsTheLastGoodOne)
   EXPECT_FALSE(a->authorize(who, {"audit.read", "", "", ""}).allowed);
   // Rotate the token and grant the auditor permission.
   write(policy_with("rotated", R"(["reimage", "read", "audit.read"])"));
-  ASSERT_TRUE(testing::wait_until([&] { return static_cast<bool>(a->authenticate("Bearer rotated")); }));
+  ASSERT_TRUE(
+      testing::wait_until([&] { return static_cast<bool>(a->authenticate("Bearer rotated")); }));
   EXPECT_FALSE(a->authenticate("Bearer secret")) << "the old token stops working";
   EXPECT_TRUE(a->authorize(who, {"audit.read", "", "", ""}).allowed);
   // A broken edit is refused; the last good policy stays in force.

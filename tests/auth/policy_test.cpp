@@ -16,8 +16,11 @@ const vocabulary words{{"build", "reimage", "wipe", "power_on", "power_off"},
 
 const std::string sample = R"({
   "accounts": {
-    "maas-east": {"token_sha256": ")" + sha256_hex("maas-secret") + R"(", "roles": ["provisioner"], "type": "maas"},
-    "ci-bot": {"token_sha256": ")" + sha256_hex("ci-secret") + R"(", "roles": ["provisioner"]}
+    "maas-east": {"token_sha256": ")" +
+                           sha256_hex("maas-secret") +
+                           R"(", "roles": ["provisioner"], "type": "maas"},
+    "ci-bot": {"token_sha256": ")" +
+                           sha256_hex("ci-secret") + R"(", "roles": ["provisioner"]}
   },
   "groups": {"Fleet-Operators": ["operator"], "auditors": ["auditor"]},
   "roles": {
@@ -71,7 +74,10 @@ TEST(Policy, DecidesEveryDimensionAndDeniesByDefault) {
       {"maas account, maas class", maas, {"build", "east-1", "h1", "maas"}, true, "provisioner"},
       {"site pattern", maas, {"build", "west-1", "h1", "maas"}, false, "at site 'west-1'"},
       {"action not granted", maas, {"wipe", "east-1", "h1", "maas"}, false, "'wipe'"},
-      {"maas class only for maas accounts", ci, {"build", "east-1", "h1", "maas"}, false,
+      {"maas class only for maas accounts",
+       ci,
+       {"build", "east-1", "h1", "maas"},
+       false,
        "reserved for MaaS"},
       {"same account, user class", ci, {"build", "east-1", "h1", "user"}, true, ""},
       {"class not granted", ci, {"build", "east-1", "h1", "organic"}, false, "class 'organic'"},
@@ -84,7 +90,10 @@ TEST(Policy, DecidesEveryDimensionAndDeniesByDefault) {
       {"auditor reads the trail", auditor, {"audit.read", "", "", ""}, true, ""},
       {"operator may not read the trail", alice, {"audit.read", "", "", ""}, false, "operator"},
       {"no roles, nothing", ghost, {"read", "", "", ""}, false, "roles: none"},
-      {"unknown role in identity", {"x", "token", {"nope"}, false}, {"read", "", "", ""}, false,
+      {"unknown role in identity",
+       {"x", "token", {"nope"}, false},
+       {"read", "", "", ""},
+       false,
        ""},
   };
   for (const auto& c : cases) {
@@ -160,9 +169,9 @@ TEST(Policy, TheSamplePolicyFileIsValidForTheNodesActions) {
   ASSERT_TRUE(p) << message_of(p.error());
   const auto* maas = p->find_account(sha256_hex("test"));
   ASSERT_NE(maas, nullptr);
-  EXPECT_TRUE(p->allows({maas->name, "token", maas->roles, maas->maas},
-                        {"build", "dc1", "r1-01", "maas"})
-                  .allowed);
+  EXPECT_TRUE(
+      p->allows({maas->name, "token", maas->roles, maas->maas}, {"build", "dc1", "r1-01", "maas"})
+          .allowed);
   identity admin{"root", "directory", p->roles_of_groups({"fleet-admins"}), false};
   EXPECT_TRUE(p->allows(admin, {"wipe", "dc9", "db-1", "user"}).allowed);
   EXPECT_FALSE(p->allows(admin, {"wipe", "dc9", "db-1", "maas"}).allowed);

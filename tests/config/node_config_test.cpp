@@ -131,16 +131,21 @@ TEST(NodeConfig, ANumberOutOfRangeInTheFileIsAnErrorNotACrash) {
 }
 
 TEST(NodeConfig, DirectoryLoginsAreCheckedAndNeedAPolicy) {
-  auto c = load({"--ldap", R"({"url": "ldap://127.0.0.1:389", "bind_template": "uid={user},dc=x", "allow_plaintext": true})"});
+  auto c = load(
+      {"--ldap",
+       R"({"url": "ldap://127.0.0.1:389", "bind_template": "uid={user},dc=x", "allow_plaintext": true})"});
   ASSERT_FALSE(c);
-  EXPECT_NE(message_of(c.error()).find("need a policy"), std::string::npos) << message_of(c.error());
-  c = load({"--policy", "/p.json", "--ldap", R"({"url": "ldap://127.0.0.1:389", "bind_template": "uid={user},dc=x", "allow_plaintext": true, "network_timeout_ms": 500})"});
+  EXPECT_NE(message_of(c.error()).find("need a policy"), std::string::npos)
+      << message_of(c.error());
+  c = load(
+      {"--policy", "/p.json", "--ldap",
+       R"({"url": "ldap://127.0.0.1:389", "bind_template": "uid={user},dc=x", "allow_plaintext": true, "network_timeout_ms": 500})"});
   ASSERT_TRUE(c) << message_of(c.error());
   EXPECT_EQ(c->ldap.network_timeout, std::chrono::milliseconds{500});
   EXPECT_TRUE(c->ldap.allow_plaintext);
-  for (const std::string bad : {R"({"url": "ldap://h", "bind_template": "uid={user},dc=x"})",
-                                R"({"url": 1})", R"({"uri": "ldap://h"})",
-                                R"({"url": "ldap://h", "start_tls": "yes"})"}) {
+  for (const std::string bad :
+       {R"({"url": "ldap://h", "bind_template": "uid={user},dc=x"})", R"({"url": 1})",
+        R"({"uri": "ldap://h"})", R"({"url": "ldap://h", "start_tls": "yes"})"}) {
     auto r = load({"--policy", "/p.json", "--ldap", bad});
     ASSERT_FALSE(r) << bad;
     EXPECT_NE(message_of(r.error()).find("--ldap"), std::string::npos) << message_of(r.error());

@@ -8,12 +8,12 @@
 #include <filesystem>
 #include <fstream>
 
-#include <nlohmann/json.hpp>
 #include <openssl/evp.h>
+#include <nlohmann/json.hpp>
 
 #include "auth/token.hpp"
-#include "tests/fakes/slapd.hpp"
 #include "tests/fakes/node_process.hpp"
+#include "tests/fakes/slapd.hpp"
 #include "tests/fakes/wait.hpp"
 
 namespace ab::testing {
@@ -23,8 +23,10 @@ using json = nlohmann::json;
 
 std::string policy(const std::string& ops_token) {
   return R"({"accounts": {
-      "ops": {"token_sha256": ")" + auth::sha256_hex(ops_token) + R"(", "roles": ["operator"]},
-      "audit": {"token_sha256": ")" + auth::sha256_hex("audit-token") + R"(", "roles": ["auditor"]}},
+      "ops": {"token_sha256": ")" +
+         auth::sha256_hex(ops_token) + R"(", "roles": ["operator"]},
+      "audit": {"token_sha256": ")" +
+         auth::sha256_hex("audit-token") + R"(", "roles": ["auditor"]}},
     "roles": {"operator": [{"actions": ["power_on", "power_off", "hosts.write", "read"], "sites": ["dc1"]}],
               "auditor": [{"actions": ["read", "audit.read"]}]}})";
 }
@@ -49,8 +51,8 @@ class NodeAuth : public ::testing::Test {
     std::filesystem::rename(dir_ / "policy.tmp", dir_ / "policy.json");
   }
   std::vector<std::string> args(const std::string& listen) {
-    return {"--store", "sqlite:" + (dir_ / "node.db").string(), "--listen", listen,
-            "--site", "dc1", "--policy", (dir_ / "policy.json").string(),
+    return {"--store", "sqlite:" + (dir_ / "node.db").string(), "--listen", listen, "--site", "dc1",
+            "--policy", (dir_ / "policy.json").string(),
             // Reload only on SIGHUP in this test.
             "--map-check-interval-ms", "3600000"};
   }
@@ -71,8 +73,9 @@ TEST_F(NodeAuth, TokensAreCheckedCallsAuditedAndThePolicyReloadedOnSighup) {
   EXPECT_EQ(json::parse(call("GET", "/v1/node", "ops-token").body)["auth"], "policy");
   EXPECT_EQ(call("GET", "/v1/requests", "").status, 401);
   EXPECT_EQ(call("GET", "/v1/requests", "wrong").status, 401);
-  auto reg = call("POST", "/v1/hosts", "ops-token",
-                  R"({"name":"h1","site":"dc1","bmc_endpoint":"https://b1","credential_ref":"env:B"})");
+  auto reg =
+      call("POST", "/v1/hosts", "ops-token",
+           R"({"name":"h1","site":"dc1","bmc_endpoint":"https://b1","credential_ref":"env:B"})");
   ASSERT_EQ(reg.status, 201) << reg.body;
   auto sub = call("POST", "/v1/requests", "ops-token", R"({"action":"power_on","host":"h1"})");
   ASSERT_EQ(sub.status, 202) << sub.body;
@@ -99,12 +102,14 @@ TEST_F(NodeAuth, TokensAreCheckedCallsAuditedAndThePolicyReloadedOnSighup) {
   // Rotate the operator's token; SIGHUP makes the node read the policy again.
   write_policy("new-ops-token");
   node_->signal(SIGHUP);
-  ASSERT_TRUE(wait_until([&] { return call("GET", "/v1/requests", "new-ops-token").status == 200; }));
+  ASSERT_TRUE(
+      wait_until([&] { return call("GET", "/v1/requests", "new-ops-token").status == 200; }));
   EXPECT_EQ(call("GET", "/v1/requests", "ops-token").status, 401);
   // A broken edit is refused; the node keeps the last good policy.
   std::ofstream(dir_ / "policy.json") << "{ not json";
   node_->signal(SIGHUP);
-  ASSERT_TRUE(wait_until([&] { return node_->output().find("policy refused") != std::string::npos; }));
+  ASSERT_TRUE(
+      wait_until([&] { return node_->output().find("policy refused") != std::string::npos; }));
   EXPECT_EQ(call("GET", "/v1/requests", "new-ops-token").status, 200);
 }
 
@@ -116,11 +121,13 @@ TEST_F(NodeAuth, EveryRouteAnswersOnARealNode) {
   EXPECT_EQ(call("GET", "/healthz", "").status, 200);
   EXPECT_EQ(call("GET", "/readyz", "").status, 200);
   EXPECT_EQ(call("GET", "/v1/node", ops).status, 200);
-  EXPECT_EQ(call("POST", "/v1/hosts", ops,
-                 R"({"hosts":[{"name":"h1","site":"dc1","bmc_endpoint":"https://b1","credential_ref":"env:B"},
+  EXPECT_EQ(
+      call(
+          "POST", "/v1/hosts", ops,
+          R"({"hosts":[{"name":"h1","site":"dc1","bmc_endpoint":"https://b1","credential_ref":"env:B"},
                               {"name":"h2","site":"dc1","bmc_endpoint":"https://b2","credential_ref":"env:B"}]})")
-                .status,
-            201);
+          .status,
+      201);
   EXPECT_EQ(call("GET", "/v1/hosts", ops).status, 200);
   EXPECT_EQ(call("GET", "/v1/hosts/h1", ops).status, 200);
   EXPECT_EQ(call("PATCH", "/v1/hosts/h1", ops, R"({"bmc_endpoint":"https://b1.new"})").status, 200);

@@ -25,8 +25,10 @@ const std::string basic_wrong = "Authorization: Basic YWxpY2U6d3Jvbmc=\r\n";
 std::string policy_text() {
   return R"({
     "accounts": {
-      "maas-east": {"token_sha256": ")" + auth::sha256_hex("maas-token") + R"(", "roles": ["provisioner"], "type": "maas"},
-      "ci": {"token_sha256": ")" + auth::sha256_hex("ci-token") + R"(", "roles": ["provisioner"]}
+      "maas-east": {"token_sha256": ")" +
+         auth::sha256_hex("maas-token") + R"(", "roles": ["provisioner"], "type": "maas"},
+      "ci": {"token_sha256": ")" +
+         auth::sha256_hex("ci-token") + R"(", "roles": ["provisioner"]}
     },
     "groups": {"ops": ["operator"], "auditors": ["auditor"]},
     "roles": {
@@ -116,21 +118,23 @@ TEST_F(ApiAuth, ServiceAccountsSubmitWithinTheirGrantsAndOnlyMaasAccountsUseTheM
   register_hosts({"web-1", "web-2", "web-3"}, "dc1", basic_alice);
   register_hosts({"far-1"}, "dc2", basic_alice);
   auto id = submit(R"({"action":"reimage","host":"web-1","priority":"user"})", bearer_ci);
-  auto maas = call("POST", "/v1/requests", R"({"action":"reimage","host":"web-2","priority":"maas"})",
-                   bearer_ci);
+  auto maas = call("POST", "/v1/requests",
+                   R"({"action":"reimage","host":"web-2","priority":"maas"})", bearer_ci);
   EXPECT_EQ(maas.status, 403);
   EXPECT_NE(json::parse(maas.body)["error"]["message"].get<std::string>().find("reserved"),
             std::string::npos);
   submit(R"({"action":"build","host":"web-2","priority":"maas"})", bearer_maas);
   auto wipe = call("POST", "/v1/requests", R"({"action":"wipe","host":"web-3"})", bearer_ci);
   EXPECT_EQ(wipe.status, 403) << "wipe is not granted";
-  auto other_site = call("POST", "/v1/requests", R"({"action":"reimage","host":"far-1"})", bearer_ci);
+  auto other_site =
+      call("POST", "/v1/requests", R"({"action":"reimage","host":"far-1"})", bearer_ci);
   EXPECT_EQ(other_site.status, 403);
   EXPECT_NE(other_site.body.find("dc2"), std::string::npos) << other_site.body;
-  auto mixed = call("POST", "/v1/requests",
-                    R"({"action":"reimage","hosts":["web-3","far-1"]})", bearer_ci);
+  auto mixed =
+      call("POST", "/v1/requests", R"({"action":"reimage","hosts":["web-3","far-1"]})", bearer_ci);
   EXPECT_EQ(mixed.status, 403) << "one forbidden host refuses the whole submission";
-  EXPECT_EQ(json::parse(call("GET", "/v1/hosts/web-3", "", bearer_ci).body).value("name", ""), "web-3");
+  EXPECT_EQ(json::parse(call("GET", "/v1/hosts/web-3", "", bearer_ci).body).value("name", ""),
+            "web-3");
   auto list = json::parse(call("GET", "/v1/requests", "", bearer_ci).body);
   EXPECT_EQ(list["requests"].size(), 2u) << "nothing of the refused submissions was stored";
   auto r = json::parse(call("GET", "/v1/requests/" + std::to_string(id), "", bearer_ci).body);
@@ -140,8 +144,9 @@ TEST_F(ApiAuth, ServiceAccountsSubmitWithinTheirGrantsAndOnlyMaasAccountsUseTheM
 TEST_F(ApiAuth, DirectoryUsersActThroughTheirGroupsRoles) {
   register_hosts({"web-1", "db-1"}, "dc1", basic_alice);
   auto id = submit(R"({"action":"power_off","host":"web-1"})", basic_alice);
-  EXPECT_EQ(call("POST", "/v1/requests", R"({"action":"power_off","host":"db-1"})", basic_alice).status,
-            403)
+  EXPECT_EQ(
+      call("POST", "/v1/requests", R"({"action":"power_off","host":"db-1"})", basic_alice).status,
+      403)
       << "host pattern web-*";
   EXPECT_EQ(call("POST", "/v1/requests/" + std::to_string(id) + "/cancel", "", basic_audrey).status,
             403)
@@ -150,9 +155,12 @@ TEST_F(ApiAuth, DirectoryUsersActThroughTheirGroupsRoles) {
             200);
   EXPECT_EQ(call("PATCH", "/v1/hosts/db-1", R"({"site":"dc2"})", basic_audrey).status, 403);
   EXPECT_EQ(call("DELETE", "/v1/hosts/db-1", "", basic_alice).status, 204);
-  EXPECT_EQ(call("GET", "/v1/audit", "", basic_alice).status, 403) << "only auditors read the trail";
-  EXPECT_EQ(call("POST", "/v1/hosts", R"({"name":"x","site":"dc1","bmc_endpoint":"https://b","credential_ref":"c"})",
-                 bearer_ci).status,
+  EXPECT_EQ(call("GET", "/v1/audit", "", basic_alice).status, 403)
+      << "only auditors read the trail";
+  EXPECT_EQ(call("POST", "/v1/hosts",
+                 R"({"name":"x","site":"dc1","bmc_endpoint":"https://b","credential_ref":"c"})",
+                 bearer_ci)
+                .status,
             403)
       << "the provisioner role has no hosts.write";
 }
@@ -203,12 +211,14 @@ TEST_F(ApiAuth, TheInstallerCallbackWakesTheWaitingJobWithItsOneTimeToken) {
   ASSERT_EQ(jobs->size(), 1u);
   auto key = "install:" + std::to_string(id);
   auto token = auth::random_token();
-  ASSERT_FALSE(store.issue_callback(
-      {id, auth::sha256_hex(token), key, system_clock{}.now() + 600000}));
-  ASSERT_FALSE(store.park({jobs->at(0).id, jobs->at(0).lease_token}, key, system_clock{}.now() + 600000));
+  ASSERT_FALSE(
+      store.issue_callback({id, auth::sha256_hex(token), key, system_clock{}.now() + 600000}));
+  ASSERT_FALSE(
+      store.park({jobs->at(0).id, jobs->at(0).lease_token}, key, system_clock{}.now() + 600000));
 
   auto path = "/v1/callbacks/" + std::to_string(id);
-  const std::string ok_body = R"({"status":"succeeded","message":"installed","details":{"os":"debian-12"}})";
+  const std::string ok_body =
+      R"({"status":"succeeded","message":"installed","details":{"os":"debian-12"}})";
   EXPECT_EQ(call("POST", path, ok_body).status, 401) << "no token";
   EXPECT_EQ(call("POST", path, ok_body, "X-Callback-Token: guess\r\n").status, 401);
   EXPECT_EQ(call("POST", path, ok_body, bearer_ci).status, 401) << "accounts do not count";
@@ -216,7 +226,8 @@ TEST_F(ApiAuth, TheInstallerCallbackWakesTheWaitingJobWithItsOneTimeToken) {
   EXPECT_EQ(call("POST", path, R"({"status":"maybe"})", with_token).status, 400);
   EXPECT_EQ(call("POST", path, R"({"status":"failed","colour":1})", with_token).status, 400);
   EXPECT_EQ(call("POST", path, "not json", with_token).status, 400);
-  EXPECT_EQ(call("POST", "/v1/callbacks/" + std::to_string(id + 1), ok_body, with_token).status, 401);
+  EXPECT_EQ(call("POST", "/v1/callbacks/" + std::to_string(id + 1), ok_body, with_token).status,
+            401);
   auto accepted = call("POST", path, ok_body, with_token);
   ASSERT_EQ(accepted.status, 202) << accepted.body;
   EXPECT_EQ(call("POST", path, ok_body, with_token).status, 401) << "one use only";
