@@ -1,7 +1,8 @@
 // Fuzzes the JSON request bodies of the REST API. The first input byte picks the parser
-// ('0' POST /v1/requests, '1' POST /v1/hosts, '2' PATCH /v1/hosts/{name}); the rest is the
-// body. Beyond not crashing, every answer must be a valid command or a well-formed 4xx, and
-// what was accepted must be accepted again, unchanged, when encoded back to JSON.
+// ('0' POST /v1/requests, '1' POST /v1/hosts, '2' PATCH /v1/hosts/{name}, '3' POST
+// /v1/callbacks/{id}); the rest is the body. Beyond not crashing, every answer must be a valid
+// command or a well-formed 4xx, and what was accepted must be accepted again, unchanged, when
+// encoded back to JSON.
 
 #include <cstddef>
 #include <cstdint>
@@ -131,17 +132,37 @@ void fuzz_host_patch(const std::string& body) {
   require(same != nullptr && same_host(*same, h), "a re-encoded patch gives the same host");
 }
 
+void fuzz_callback(const std::string& body) {
+  auto r = net::parse_callback(body);
+  if (const auto* e = std::get_if<net::api_error>(&r)) {
+    require_client_error(*e, {"malformed_json", "too_deep", "wrong_type", "unknown_field",
+                              "missing_field", "invalid_field"});
+    return;
+  }
+  const auto& report = std::get<net::callback_report>(r);
+  auto payload = json::parse(report.payload);
+  require(payload.is_object() && payload["status"] == (report.succeeded ? "succeeded" : "failed"),
+          "a callback's payload carries its status");
+  auto again = net::parse_callback(report.payload);
+  const auto* same = std::get_if<net::callback_report>(&again);
+  require(same != nullptr && same->payload == report.payload,
+          "a callback's payload parses to the same report");
+}
+
 }  // namespace
 
 extern "C" int LLVMFuzzerTestOneInput(const std::uint8_t* data, std::size_t size) {
   if (size == 0) return 0;
   std::string body(reinterpret_cast<const char*>(data) + 1, size - 1);
-  switch (data[0] % 3) {
+  switch (data[0] % 4) {
     case 0:
       fuzz_submit(body);
       break;
     case 1:
       fuzz_hosts(body);
+      break;
+    case 3:
+      fuzz_callback(body);
       break;
     default:
       fuzz_host_patch(body);

@@ -461,21 +461,12 @@ http_response api_service::callback(const std::string& id_text, const http_reque
   if (token == req.headers.end() || token->second.empty())
     return fail(api_error{401, "unauthenticated",
                           "a callback needs the request's one-time token in X-Callback-Token", 0});
-  auto body = json::parse(req.body, nullptr, false);
-  if (body.is_discarded() || !body.is_object())
-    return fail(api_error{400, "invalid_json", "the callback body must be a JSON object", 0});
-  for (const auto& [k, v] : body.items())
-    if (k != "status" && k != "message" && k != "details")
-      return fail(api_error{400, "unknown_field", "unknown field '" + k + "'", 0});
-  if (!body.contains("status") || (body["status"] != "succeeded" && body["status"] != "failed"))
-    return fail(api_error{400, "invalid_field", "'status' must be \"succeeded\" or \"failed\"", 0});
-  if (body.contains("message") && !body["message"].is_string())
-    return fail(api_error{400, "invalid_field", "'message' must be a string", 0});
-  if (body.contains("details") && !body["details"].is_object())
-    return fail(api_error{400, "invalid_field", "'details' must be an object", 0});
-  if (auto err = store_->redeem_callback(*id, auth::sha256_hex(token->second), body.dump()))
+  auto parsed = parse_callback(req.body);
+  if (auto* e = std::get_if<api_error>(&parsed)) return fail(*e);
+  const auto& report = std::get<callback_report>(parsed);
+  if (auto err = store_->redeem_callback(*id, auth::sha256_hex(token->second), report.payload))
     return fail(err);
-  ctx.entry.detail = "request " + id_text + " " + body["status"].get<std::string>();
+  ctx.entry.detail = "request " + id_text + (report.succeeded ? " succeeded" : " failed");
   return json_response(202, json{{"request", *id}, {"accepted", true}}.dump());
 }
 

@@ -207,6 +207,25 @@ std::variant<std::map<std::string, std::string>, api_error> parse_query(const st
   return out;
 }
 
+std::variant<callback_report, api_error> parse_callback(const std::string& body) {
+  auto parsed = parse_object(body);
+  if (auto* e = std::get_if<api_error>(&parsed)) return *e;
+  const auto& doc = std::get<json>(parsed);
+  if (auto e = only_fields(doc, {"status", "message", "details"})) return *e;
+  if (!doc.contains("status")) return bad("missing_field", "field 'status' is required");
+  if (doc["status"] != "succeeded" && doc["status"] != "failed")
+    return bad("invalid_field", "'status' must be \"succeeded\" or \"failed\"");
+  if (doc.contains("message") && !doc["message"].is_string())
+    return bad("wrong_type", "field 'message' must be a string");
+  if (doc.contains("details") && !doc["details"].is_object())
+    return bad("wrong_type", "field 'details' must be an object");
+  callback_report r;
+  r.succeeded = doc["status"] == "succeeded";
+  // Invalid UTF-8 in strings is replaced rather than refused: the report is kept as evidence.
+  r.payload = doc.dump(-1, ' ', false, json::error_handler_t::replace);
+  return r;
+}
+
 std::variant<storage::request_filter, api_error> parse_request_query(const std::string& query) {
   auto parsed = parse_query(query);
   if (auto* e = std::get_if<api_error>(&parsed)) return *e;

@@ -34,6 +34,17 @@ std::variant<std::vector<storage::host_record>, api_error> parse_hosts(const std
 std::variant<storage::host_record, api_error> parse_host_patch(const std::string& body,
                                                                storage::host_record host);
 
+/// A validated installer callback body: `{"status": "succeeded"|"failed", "message": "…",
+/// "details": {…}}`.
+struct callback_report {
+  bool succeeded = false;
+  /// The body as compact JSON: the event the waiting job wakes with.
+  std::string payload;
+};
+
+/// Parses and validates an installer callback body.
+std::variant<callback_report, api_error> parse_callback(const std::string& body);
+
 /// Parses the query of `GET /v1/requests` (state, host, action, site, since, cursor, limit).
 std::variant<storage::request_filter, api_error> parse_request_query(const std::string& query);
 

@@ -176,3 +176,37 @@ TEST(Fingerprint, IsStableAndTellsBodiesApart) {
 }
 
 }  // namespace ab::testing
+
+namespace ab::net {
+namespace {
+
+TEST(ApiCodec, CallbackBodiesAreCheckedAndKeptAsCompactJson) {
+  auto ok = parse_callback(R"({"status": "succeeded", "message": "done", "details": {"os": "x"}})");
+  ASSERT_TRUE(std::holds_alternative<callback_report>(ok));
+  EXPECT_TRUE(std::get<callback_report>(ok).succeeded);
+  EXPECT_EQ(std::get<callback_report>(ok).payload,
+            R"({"details":{"os":"x"},"message":"done","status":"succeeded"})");
+  auto failed = parse_callback(R"({"status": "failed"})");
+  ASSERT_TRUE(std::holds_alternative<callback_report>(failed));
+  EXPECT_FALSE(std::get<callback_report>(failed).succeeded);
+  const std::pair<std::string, const char*> bad[] = {
+      {"", "malformed_json"},
+      {"[]", "wrong_type"},
+      {"{}", "missing_field"},
+      {R"({"status": "maybe"})", "invalid_field"},
+      {R"({"status": "failed", "colour": 1})", "unknown_field"},
+      {R"({"status": "failed", "message": 1})", "wrong_type"},
+      {R"({"status": "failed", "details": []})", "wrong_type"},
+      {R"({"status": "failed", "details": )" + std::string(100, '[') + std::string(100, ']') + "}",
+       "too_deep"},
+  };
+  for (const auto& [body, code] : bad) {
+    auto r = parse_callback(body);
+    ASSERT_TRUE(std::holds_alternative<api_error>(r)) << body;
+    EXPECT_EQ(std::get<api_error>(r).code, code) << body;
+    EXPECT_EQ(std::get<api_error>(r).status, 400);
+  }
+}
+
+}  // namespace
+}  // namespace ab::net
