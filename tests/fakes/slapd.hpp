@@ -20,15 +20,12 @@ struct slapd_options {
 /// test directory below. The destructor stops it and removes the dir; if the test process
 /// dies first, the kernel kills it (PR_SET_PDEATHSIG).
 ///
-/// The directory, under `dc=example,dc=org`, with the memberof overlay on:
-///
-/// | login              | password     | entry, under `ou=people`   | groups                  |
-/// | ------------------ | ------------ | -------------------------- | ----------------------- |
-/// | `alice`            | alice-secret | `uid=alice` (plain text)   | fleet-operators, auditors
-/// (groupOfNames) | | `bob`              | bob-secret   | `uid=bob` ({SSHA})         | none | |
-/// `carol`            | carol-secret | `uid=carol` ({SSHA})       | deployers (posixGroup,
-/// memberUid only: no memberOf) | | `o'hara, k (ops)*` | ohara-secret | `uid=o'hara\, k (ops)*` |
-/// auditors                |
+/// The directory, under `dc=example,dc=org`, with the memberof overlay on (entries under
+/// `ou=people`; login / password → groups):
+/// - `alice` / alice-secret (plain text) → fleet-operators, auditors (groupOfNames);
+/// - `bob` / bob-secret ({SSHA}) → none;
+/// - `carol` / carol-secret ({SSHA}) → deployers (posixGroup, memberUid only: no memberOf);
+/// - `o'hara, k (ops)*` / ohara-secret, entry `uid=o'hara\, k (ops)*` → auditors.
 ///
 /// Groups are under `ou=groups`. Bound users may read everything but passwords; anonymous
 /// clients may only bind.
