@@ -1,0 +1,88 @@
+#pragma once
+
+// The BMC driver interface, by capability. Drivers (Redfish, IPMI) implement what their
+// protocol offers; a capability a driver lacks answers `errc::invalid_argument` naming it.
+// Calls block the calling thread (a worker's own thread) for at most the target's timeout
+// and retries; they never log credentials.
+
+#include <chrono>
+#include <cstdint>
+#include <string>
+#include <vector>
+
+#include <caf/expected.hpp>
+
+namespace ab::bmc {
+
+/// How to reach one BMC. Credentials are resolved from the host's credential reference by the
+/// caller (see `credentials.hpp`), never stored here longer than a call.
+struct target {
+  /// `https://HOST[:PORT][/PREFIX]` for Redfish (the service root is PREFIX/redfish/v1),
+  /// `HOST[:PORT]` for IPMI.
+  std::string endpoint;
+  std::string user;
+  std::string password;
+  /// TLS: verification is on unless `insecure`; `ca_file` names a PEM bundle to trust.
+  bool insecure = false;
+  std::string ca_file;
+  /// Deadline of one protocol exchange.
+  std::chrono::milliseconds timeout{10000};
+};
+
+enum class power_state { on, off, powering_on, powering_off, unknown };
+
+enum class power_action { on, off, graceful_off, force_restart, power_cycle };
+
+enum class boot_device { pxe, disk, cd, uefi_http };
+
+/// What a discovery records about a machine.
+struct inventory {
+  std::string manufacturer, model, serial, uuid, bios_version, bmc_firmware;
+  int cpu_count = 0;
+  std::vector<std::string> cpu_models;
+  std::int64_t memory_mib = 0;
+  struct nic {
+    std::string id, mac;
+  };
+  std::vector<nic> nics;
+  struct drive {
+    std::string id, model, serial, media_type;
+    std::int64_t capacity_bytes = 0;
+  };
+  std::vector<drive> drives;
+};
+
+/// The result of erasing one drive: the evidence a wipe keeps on its request.
+struct erase_result {
+  std::string drive;
+  /// E.g. `SecureErase`, `Overwrite`, `CryptographicErase`.
+  std::string method;
+  bool ok = false;
+  std::string detail;
+};
+
+std::string to_string(power_state s);
+std::string to_string(power_action a);
+std::string to_string(boot_device d);
+
+/// One protocol's way of driving BMCs; thread-safe (many workers share one driver).
+class driver {
+ public:
+  virtual ~driver() = default;
+
+  /// `redfish` or `ipmi`.
+  virtual std::string name() const = 0;
+
+  virtual caf::expected<power_state> power(const target& t) = 0;
+  /// Asks for a power change; returns once the BMC accepted it (not when it completed).
+  virtual caf::error set_power(const target& t, power_action a) = 0;
+  /// Sets the next boot device; `once` = for the next boot only.
+  virtual caf::error set_boot(const target& t, boot_device d, bool once) = 0;
+  /// Inserts `image_url` as virtual CD (ejecting what was there), or ejects with "".
+  virtual caf::error set_media(const target& t, const std::string& image_url) = 0;
+  virtual caf::expected<inventory> read_inventory(const target& t) = 0;
+  /// Erases every drive, with the strongest method the BMC offers; waits for its task.
+  virtual caf::expected<std::vector<erase_result>> erase_disks(const target& t) = 0;
+};
+
+}  // namespace ab::bmc
