@@ -61,6 +61,12 @@ struct request_spec {
   /// Action parameters as JSON text.
   std::string params = "{}";
   std::vector<job_spec> chain;
+  /// Host lifecycle (empty: unchanged): the host's state while the request is active, once it
+  /// succeeded, and once it failed or was cancelled after it started. Cancelled before it
+  /// started, the host goes back to the state it had.
+  std::string host_state_during;
+  std::string host_state_on_success;
+  std::string host_state_on_failure;
 };
 
 /// What became of one submitted request.

@@ -23,10 +23,14 @@ struct table_def {
   std::vector<index_def> indexes;
 };
 
-/// One schema version: tables created (if absent) and statements run after them.
+/// One schema version: tables created (if absent) and statements run after them. In a
+/// statement `{if_not_exists}` is MariaDB's `IF NOT EXISTS` of ADD COLUMN (MySQL commits DDL at
+/// once, so a migration repeated after a crash must skip what it already did; SQLite runs the
+/// migration in one transaction and has no such clause).
 struct migration {
   int version;
   std::vector<table_def> tables;
+  std::vector<std::string> statements = {};
 };
 
 // Times are milliseconds since the epoch (BIGINT); 0 means "not yet". States are short
@@ -103,6 +107,16 @@ const std::vector<migration>& migrations() {
              "used_at BIGINT NOT NULL DEFAULT 0"},
             {}},
        }},
+      {3,
+       {},
+       // Host lifecycle: the host's state before the request, and after it succeeds or fails
+       // (empty: unchanged).
+       {"ALTER TABLE requests ADD COLUMN {if_not_exists}host_state_before VARCHAR(32) NOT NULL "
+        "DEFAULT ''",
+        "ALTER TABLE requests ADD COLUMN {if_not_exists}host_state_on_success VARCHAR(32) NOT NULL "
+        "DEFAULT ''",
+        "ALTER TABLE requests ADD COLUMN {if_not_exists}host_state_on_failure VARCHAR(32) NOT NULL "
+        "DEFAULT ''"}},
   };
   return all;
 }
@@ -174,6 +188,9 @@ caf::expected<int> migrate(connection_pool& pool, time_ms now) {
     try {
       for (const auto& t : m.tables)
         for (const auto& stmt : create_statements(t, d)) c->exec_raw(stmt);
+      for (const auto& stmt : m.statements)
+        c->exec_raw(
+            replace_all(stmt, "{if_not_exists}", d.name == "mysql" ? "IF NOT EXISTS " : ""));
       c->execute("INSERT INTO schema_migrations (version, applied_at) VALUES (?, ?)",
                  {std::int64_t{m.version}, now});
       c->commit();

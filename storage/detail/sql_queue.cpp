@@ -112,13 +112,24 @@ caf::expected<std::vector<submit_outcome>> sql_store::submit(
         out[i] = {submit_outcome::status::host_busy, it->second};
         continue;
       }
+      std::string before;
+      if (!s.host_state_during.empty()) {
+        auto h = c.query(
+            "SELECT lifecycle_state FROM hosts WHERE name = ?" + pool_->sql().for_update, {s.host});
+        if (h->next()) before = h->text(0);
+        h.reset();
+        c.execute("UPDATE hosts SET lifecycle_state = ?, updated_at = ? WHERE name = ?",
+                  {s.host_state_during, now, s.host});
+      }
       c.execute(
           "INSERT INTO requests (action, host, site, priority_class, submitter, idempotency_key, "
-          "fingerprint, params, state, active_host, chain_length, created_at) "
-          "VALUES (?, ?, ?, ?, ?, ?, ?, ?, 'queued', ?, ?, ?)",
+          "fingerprint, params, state, active_host, chain_length, created_at, host_state_before, "
+          "host_state_on_success, host_state_on_failure) "
+          "VALUES (?, ?, ?, ?, ?, ?, ?, ?, 'queued', ?, ?, ?, ?, ?, ?)",
           {s.action, s.host, s.site, s.priority_class, s.submitter,
            s.idempotency_key.empty() ? value{nullptr} : value{s.idempotency_key}, s.fingerprint,
-           s.params, s.host, static_cast<std::int64_t>(s.chain.size()), now});
+           s.params, s.host, static_cast<std::int64_t>(s.chain.size()), now, before,
+           s.host_state_on_success, s.host_state_on_failure});
       out[i] = {submit_outcome::status::created, c.last_insert_id()};
       active.emplace(s.host, out[i].id);
       new_ids.push_back(out[i].id);
@@ -306,13 +317,27 @@ complete_result sql_store::complete_in(connection& c, const std::vector<completi
     args a{now};
     for (std::size_t i = 0; i < count; ++i) a.emplace_back(held[offset + i] / max_chain_length);
     append_ids(a, held, offset, count);
-    c.execute("UPDATE requests" + by_pk +
-                  " SET state = 'succeeded', active_host = NULL, finished_at = ? "
-                  "WHERE id IN " +
-                  placeholders(count) + " AND id * " + std::to_string(max_chain_length) +
-                  " + chain_length - 1 IN " + placeholders(count) +
-                  " AND state IN ('queued', 'running')",
-              a);
+    auto finished = c.execute("UPDATE requests" + by_pk +
+                                  " SET state = 'succeeded', active_host = NULL, finished_at = ? "
+                                  "WHERE id IN " +
+                                  placeholders(count) + " AND id * " +
+                                  std::to_string(max_chain_length) + " + chain_length - 1 IN " +
+                                  placeholders(count) + " AND state IN ('queued', 'running')",
+                              a);
+    if (finished == 0) return;
+    // Hosts of the requests that just succeeded take their next lifecycle state.
+    args h{now};
+    for (std::size_t i = 0; i < count; ++i) h.emplace_back(held[offset + i] / max_chain_length);
+    h.emplace_back(now);
+    for (std::size_t i = 0; i < count; ++i) h.emplace_back(held[offset + i] / max_chain_length);
+    c.execute(
+        "UPDATE hosts SET updated_at = ?, lifecycle_state = (SELECT r.host_state_on_success FROM "
+        "requests r WHERE r.host = hosts.name AND r.id IN " +
+            placeholders(count) +
+            ") WHERE name IN (SELECT r.host FROM requests r WHERE r.state = 'succeeded' AND "
+            "r.finished_at = ? AND r.host_state_on_success <> '' AND r.id IN " +
+            placeholders(count) + ")",
+        h);
   });
   out.completed = held.size();
   return out;
@@ -332,6 +357,21 @@ void sql_store::fail_chain(connection& c, job_id id, request_id req, const std::
                 " SET state = 'failed', error = ?, active_host = NULL, finished_at = ? "
                 "WHERE id = ? AND state IN ('queued', 'running')",
             {reason, now, req});
+  settle_host(c, req, true, now);
+}
+
+void sql_store::settle_host(connection& c, request_id req, bool started, time_ms now) {
+  auto r = c.query(
+      "SELECT host, host_state_before, host_state_on_failure FROM requests WHERE id = ?", {req});
+  if (!r->next()) return;
+  auto host = r->text(0);
+  // Not started: nothing touched the machine, so the host is as it was.
+  auto state = started ? r->text(2) : r->text(1);
+  bool changes = !r->text(2).empty();
+  r.reset();
+  if (changes && !state.empty())
+    c.execute("UPDATE hosts SET lifecycle_state = ?, updated_at = ? WHERE name = ?",
+              {state, now, host});
 }
 
 caf::expected<fail_result> sql_store::fail(const job_lease& job, const std::string& reason,
@@ -585,6 +625,7 @@ caf::expected<request_state> sql_store::cancel(request_id id, const std::string&
         "UPDATE requests SET state = 'cancelled', error = ?, active_host = NULL, "
         "finished_at = ? WHERE id = ?",
         {why, now, id});
+    settle_host(c, id, state != request_state::queued, now);
     return request_state::cancelled;
   });
 }

@@ -89,6 +89,9 @@ class sql_store final : public store {
   complete_result complete_in(connection& c, const std::vector<completion>& done);
   /// Wakes the job parked on `event_key`, or keeps the event for it; true if a job woke.
   bool wake_in(connection& c, const std::string& event_key, const std::string& payload);
+  /// After a request failed (`started`) or was cancelled: its host takes the failure state, or
+  /// back the state it had when the request never started.
+  void settle_host(connection& c, request_id req, bool started, time_ms now);
   /// Fails a job for good, cancels the rest of its chain and fails its request.
   void fail_chain(connection& c, job_id id, request_id req, const std::string& reason, time_ms now);
   /// Delay before attempt `attempts + 1`: exponential, capped, with jitter.

@@ -133,6 +133,43 @@ TEST_P(StoreConformance, FindHostsReadsManyHostsAtOnceAndSkipsUnknownNames) {
   EXPECT_TRUE(none->empty());
 }
 
+TEST_P(StoreConformance, ARequestMovesItsHostThroughTheLifecycle) {
+  ASSERT_FALSE(db().put_hosts({host("ok"), host("bad"), host("early"), host("late"), host("pwr")}));
+  auto lifecycle = [](storage::request_spec s) {
+    s.host_state_during = "provisioning";
+    s.host_state_on_success = "in_service";
+    s.host_state_on_failure = "provisioning_failed";
+    return s;
+  };
+  auto state = [&](const std::string& name) { return db().host(name)->lifecycle_state; };
+  auto ok = submit_one(lifecycle(spec("ok", {"a", "b"})));
+  auto bad = submit_one(lifecycle(spec("bad", {"c"})));
+  auto early = submit_one(lifecycle(spec("early", {"z"})));
+  auto late = submit_one(lifecycle(spec("late", {"y"})));
+  submit_one(spec("pwr", {"p"}));
+  EXPECT_EQ(state("ok"), "provisioning");
+  EXPECT_EQ(state("pwr"), "new") << "a request without lifecycle states leaves the host alone";
+  // Success: the last job's completion moves the host on.
+  complete(claim("a").at(0));
+  EXPECT_EQ(state("ok"), "provisioning");
+  complete(claim("b").at(0));
+  EXPECT_EQ(request(ok).state, storage::request_state::succeeded);
+  EXPECT_EQ(state("ok"), "in_service");
+  // Failure.
+  auto j = claim("c").at(0);
+  ASSERT_TRUE(db().fail({j.id, j.lease_token}, "no disk", false));
+  EXPECT_EQ(request(bad).state, storage::request_state::failed);
+  EXPECT_EQ(state("bad"), "provisioning_failed");
+  // Cancelled before it started: back to where it was; after: the failure state.
+  ASSERT_TRUE(db().cancel(early, "changed my mind"));
+  EXPECT_EQ(state("early"), "new");
+  claim("y");
+  ASSERT_TRUE(db().cancel(late, "stop"));
+  EXPECT_EQ(state("late"), "provisioning_failed");
+  complete(claim("p").at(0));
+  EXPECT_EQ(state("pwr"), "new");
+}
+
 TEST_P(StoreConformance, AuditEntriesAreWrittenInBatches) {
   std::vector<storage::audit_entry> batch(100);
   for (std::size_t i = 0; i < batch.size(); ++i) {
