@@ -3,6 +3,7 @@
 #include <caf/event_based_actor.hpp>
 #include <nlohmann/json.hpp>
 
+#include "actors/lifecycle.hpp"
 #include "actors/workflows.hpp"
 #include "core/error.hpp"
 #include "net/api_error.hpp"
@@ -17,6 +18,14 @@ caf::expected<node_http> start_node_http(caf::actor_system& sys, const config::n
   node_http out;
   net::api_options opts;
   opts.chain_of = actors::chain_of;
+  opts.refusal = actors::refusal;
+  opts.set_lifecycle = [](storage::request_spec& s) {
+    if (auto t = actors::transition_of(s.action)) {
+      s.host_state_during = t->during;
+      s.host_state_on_success = t->on_success;
+      s.host_state_on_failure = t->on_failure;
+    }
+  };
   for (const auto& [action, steps] : actors::workflows()) opts.actions.push_back(action);
   opts.classes.clear();
   for (const auto& [cls, credit] : cfg.queue.class_credit_ms) opts.classes.push_back(cls);

@@ -394,6 +394,9 @@ http_response api_service::submit(const http_request& req, call_context& ctx) {
     // All or nothing: one host the caller may not touch refuses the whole submission.
     if (auto d = allowed(ctx, {cmd.action, h->site, name, cmd.priority_class}); !d.allowed)
       return denied(d);
+    if (options_.refusal)
+      if (auto why = options_.refusal(cmd.action, h->lifecycle_state))
+        return fail(api_error{409, "invalid_state", "host '" + name + "': " + *why, 0});
     storage::request_spec s;
     s.action = cmd.action;
     s.host = name;
@@ -404,6 +407,7 @@ http_response api_service::submit(const http_request& req, call_context& ctx) {
     s.fingerprint = key.empty() ? "" : fingerprint(req.body);
     s.params = cmd.params;
     s.chain = chain;
+    if (options_.set_lifecycle) options_.set_lifecycle(s);
     specs.push_back(std::move(s));
   }
   auto out = store_->submit(specs);

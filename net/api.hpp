@@ -2,6 +2,7 @@
 
 #include <functional>
 #include <memory>
+#include <optional>
 #include <string>
 #include <vector>
 
@@ -24,6 +25,12 @@ struct api_options {
   /// once before the node answers 429.
   std::size_t threads = 4;
   std::size_t max_in_flight = 256;
+  /// The host lifecycle: why `action` may not run on a host in lifecycle state `state`
+  /// (nullopt: it may); and the states a request of its action moves its host through, set on
+  /// the request. Unset: no lifecycle rules.
+  std::function<std::optional<std::string>(const std::string& action, const std::string& state)>
+      refusal;
+  std::function<void(storage::request_spec&)> set_lifecycle;
   /// Answers `GET /v1/node` (supplied by the node, which knows its actors).
   std::function<void(responder)> node_info;
   /// Who may call and what they may do; null leaves the API open: every caller is

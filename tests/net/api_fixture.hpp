@@ -9,6 +9,7 @@
 
 #include <nlohmann/json.hpp>
 
+#include "actors/lifecycle.hpp"
 #include "actors/workflows.hpp"
 #include "net/api.hpp"
 #include "net/http_server.hpp"

@@ -138,3 +138,30 @@ TEST_F(Api, ASaturatedNodeAnswers429AtOnceAndLosesNothing) {
 }
 
 }  // namespace ab::testing
+
+namespace ab::testing {
+
+TEST_F(Api, ARequestNotAllowedInTheHostsLifecycleStateIsRefusedWithTheReason) {
+  start(2, 64, [](net::api_options& opts) {
+    opts.refusal = actors::refusal;
+    opts.set_lifecycle = [](storage::request_spec& s) {
+      if (auto t = actors::transition_of(s.action)) {
+        s.host_state_during = t->during;
+        s.host_state_on_success = t->on_success;
+        s.host_state_on_failure = t->on_failure;
+      }
+    };
+  });
+  register_hosts({"h1", "h2"});
+  auto r = call("POST", "/v1/requests", R"({"action":"reimage","host":"h1"})");
+  EXPECT_EQ(r.status, 409);
+  EXPECT_EQ(json::parse(r.body)["error"]["code"], "invalid_state");
+  EXPECT_NE(r.body.find("state new (only from in_service, provisioning_failed)"), std::string::npos)
+      << r.body;
+  EXPECT_EQ(call("POST", "/v1/requests", R"({"action":"discover","host":"h1"})").status, 202);
+  auto wipe = call("POST", "/v1/requests", R"({"action":"decommission","host":"h2"})");
+  ASSERT_EQ(wipe.status, 202) << wipe.body;
+  EXPECT_EQ(json::parse(call("GET", "/v1/hosts/h2").body)["lifecycle_state"], "wiping");
+}
+
+}  // namespace ab::testing
