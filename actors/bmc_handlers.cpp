@@ -1,0 +1,237 @@
+#include "actors/bmc_handlers.hpp"
+
+#include <nlohmann/json.hpp>
+
+#include "auth/token.hpp"
+#include "bmc/credentials.hpp"
+#include "core/error.hpp"
+
+namespace ab::actors {
+
+namespace {
+
+using json = nlohmann::json;
+
+/// A BMC error as a job outcome: an unreachable or busy BMC is worth retrying; a refusal
+/// (wrong credentials, an unsupported operation) is not.
+job_outcome failed(const caf::error& err, const std::string& what) {
+  auto why = what + ": " + message_of(err);
+  if (is(err, errc::unavailable) || is(err, errc::store_unavailable))
+    return job_outcome::retry(why);
+  return job_outcome::fail(why);
+}
+
+/// A job type performed by one function of (context, job, target, driver).
+class bmc_step final : public job_handler {
+ public:
+  using body = std::function<job_outcome(const bmc_context&, const storage::claimed_job&,
+                                         const bmc::target&, bmc::driver&)>;
+
+  bmc_step(bmc_context context, body run, body reconcile = {})
+      : context_(std::move(context)), run_(std::move(run)), reconcile_(std::move(reconcile)) {}
+
+  job_outcome run(const storage::claimed_job& job) override { return with_bmc(job, run_); }
+
+  std::optional<job_outcome> reconcile(const storage::claimed_job& job) override {
+    if (!reconcile_) return std::nullopt;
+    auto out = with_bmc(job, reconcile_);
+    // A reconcile that finds nothing settled answers `retry` with an empty reason: go on.
+    if (out.what == job_outcome::kind::retry && out.text.empty()) return std::nullopt;
+    return out;
+  }
+
+ private:
+  job_outcome with_bmc(const storage::claimed_job& job, const body& f) {
+    auto host = context_.store->host(job.host);
+    if (!host) return failed(host.error(), "reading host " + job.host);
+    auto creds = bmc::resolve_credentials(host->credential_ref);
+    if (!creds) return job_outcome::fail(message_of(creds.error()));
+    auto driver = context_.driver_for(host->bmc_endpoint);
+    if (!driver)
+      return job_outcome::fail("no BMC driver for the endpoint of host " + job.host +
+                               " (expected https://, http:// or ipmi://)");
+    bmc::target t;
+    t.endpoint = host->bmc_endpoint;
+    if (t.endpoint.rfind("ipmi://", 0) == 0) t.endpoint = t.endpoint.substr(7);
+    t.user = creds->user;
+    t.password = creds->password;
+    t.timeout = context_.bmc_timeout;
+    t.ca_file = context_.bmc_ca_file;
+    t.insecure = context_.bmc_insecure;
+    return f(context_, job, t, *driver);
+  }
+
+  bmc_context context_;
+  body run_;
+  body reconcile_;
+};
+
+/// Settled when the host is already in `want`; otherwise go on (empty retry).
+bmc_step::body already(bmc::power_state want) {
+  return [want](const bmc_context&, const storage::claimed_job&, const bmc::target& t,
+                bmc::driver& d) {
+    auto now = d.power(t);
+    if (now && *now == want) return job_outcome::done();
+    return job_outcome::retry("");
+  };
+}
+
+bmc_step::body set_power(bmc::power_action a) {
+  return
+      [a](const bmc_context&, const storage::claimed_job&, const bmc::target& t, bmc::driver& d) {
+        if (auto err = d.set_power(t, a)) return failed(err, "power " + bmc::to_string(a));
+        return job_outcome::done();
+      };
+}
+
+json facts_of(const bmc::inventory& inv) {
+  json nics = json::array();
+  for (const auto& n : inv.nics) nics.push_back({{"id", n.id}, {"mac", n.mac}});
+  json drives = json::array();
+  for (const auto& d : inv.drives)
+    drives.push_back({{"id", d.id},
+                      {"model", d.model},
+                      {"serial", d.serial},
+                      {"media_type", d.media_type},
+                      {"capacity_bytes", d.capacity_bytes}});
+  return {{"manufacturer", inv.manufacturer},
+          {"model", inv.model},
+          {"serial", inv.serial},
+          {"uuid", inv.uuid},
+          {"bios_version", inv.bios_version},
+          {"bmc_firmware", inv.bmc_firmware},
+          {"cpu_count", inv.cpu_count},
+          {"cpu_models", inv.cpu_models},
+          {"memory_mib", inv.memory_mib},
+          {"nics", nics},
+          {"drives", drives}};
+}
+
+job_outcome inventory(const bmc_context&, const storage::claimed_job&, const bmc::target& t,
+                      bmc::driver& d) {
+  auto inv = d.read_inventory(t);
+  if (!inv) return failed(inv.error(), "inventory");
+  return job_outcome::done(facts_of(*inv).dump());
+}
+
+/// Records what the previous step (inventory) found on the host.
+job_outcome record_facts(const bmc_context& c, const storage::claimed_job& job) {
+  auto r = c.store->request(job.request);
+  if (!r) return failed(r.error(), "reading request");
+  if (job.position == 0 || r->jobs.size() < static_cast<std::size_t>(job.position))
+    return job_outcome::fail("record_facts needs an inventory step before it");
+  const auto& facts = r->jobs[static_cast<std::size_t>(job.position - 1)].result;
+  if (facts.empty()) return job_outcome::fail("the inventory step recorded nothing");
+  if (auto err = c.store->set_host_facts(job.host, facts)) return failed(err, "recording facts");
+  return job_outcome::done();
+}
+
+std::string event_of(storage::request_id request) {
+  return "install:" + std::to_string(request);
+}
+
+/// Points the host at the installer with a fresh one-time callback token and restarts it.
+job_outcome boot_installer(const bmc_context& c, const storage::claimed_job& job,
+                           const bmc::target& t, bmc::driver& d) {
+  auto token = auth::random_token();
+  if (auto err =
+          c.store->issue_callback({job.request, auth::sha256_hex(token), event_of(job.request),
+                                   c.clk->now() + c.install_timeout_ms}))
+    return failed(err, "issuing the installer's callback token");
+  auto url = c.installer_image + (c.installer_image.find('?') == std::string::npos ? "?" : "&") +
+             "callback=" + c.callback_base + "/v1/callbacks/" + std::to_string(job.request) +
+             "&token=" + token;
+  if (auto err = d.set_media(t, url)) return failed(err, "inserting the installer");
+  if (auto err = d.set_boot(t, bmc::boot_device::cd, true)) return failed(err, "boot from CD");
+  auto state = d.power(t);
+  if (!state) return failed(state.error(), "reading the power state");
+  auto action =
+      *state == bmc::power_state::off ? bmc::power_action::on : bmc::power_action::force_restart;
+  if (auto err = d.set_power(t, action)) return failed(err, "starting the installer");
+  return job_outcome::done();
+}
+
+/// Waits (parked, holding no worker) for the installer's callback.
+job_outcome install(const bmc_context& c, const storage::claimed_job& job) {
+  if (job.event.empty())
+    return job_outcome::park(event_of(job.request), c.clk->now() + c.install_timeout_ms);
+  auto report = json::parse(job.event, nullptr, false);
+  if (report.is_object() && report.value("status", "") == "succeeded")
+    return job_outcome::done(job.event);
+  auto message = report.is_object() ? report.value("message", "") : std::string{};
+  return job_outcome::fail("the installer reported a failure" +
+                           (message.empty() ? std::string{} : ": " + message));
+}
+
+job_outcome boot_disk(const bmc_context&, const storage::claimed_job&, const bmc::target& t,
+                      bmc::driver& d) {
+  if (auto err = d.set_media(t, "")) return failed(err, "ejecting the installer");
+  if (auto err = d.set_boot(t, bmc::boot_device::disk, false)) return failed(err, "boot from disk");
+  if (auto err = d.set_power(t, bmc::power_action::force_restart))
+    return failed(err, "restarting from disk");
+  return job_outcome::done();
+}
+
+job_outcome verify(const bmc_context&, const storage::claimed_job&, const bmc::target& t,
+                   bmc::driver& d) {
+  auto state = d.power(t);
+  if (!state) return failed(state.error(), "reading the power state");
+  if (*state != bmc::power_state::on)
+    return job_outcome::retry("the host is " + bmc::to_string(*state) + ", not On yet");
+  return job_outcome::done();
+}
+
+/// Erases every disk; the evidence (method and result per disk) is the job's result.
+job_outcome erase(const bmc_context&, const storage::claimed_job&, const bmc::target& t,
+                  bmc::driver& d) {
+  auto results = d.erase_disks(t);
+  if (!results) return failed(results.error(), "erasing disks");
+  json evidence = json::array();
+  std::string bad;
+  for (const auto& r : *results) {
+    evidence.push_back(
+        {{"drive", r.drive}, {"method", r.method}, {"ok", r.ok}, {"detail", r.detail}});
+    if (!r.ok) bad += (bad.empty() ? "" : ", ") + r.drive;
+  }
+  if (!bad.empty()) return job_outcome::fail("erase failed on " + bad + ": " + evidence.dump());
+  return job_outcome::done(json{{"erased", evidence}}.dump());
+}
+
+/// A step that needs the store, not the BMC.
+class store_step final : public job_handler {
+ public:
+  using body = std::function<job_outcome(const bmc_context&, const storage::claimed_job&)>;
+  store_step(bmc_context c, body f) : context_(std::move(c)), f_(std::move(f)) {}
+  job_outcome run(const storage::claimed_job& job) override { return f_(context_, job); }
+
+ private:
+  bmc_context context_;
+  body f_;
+};
+
+}  // namespace
+
+void register_bmc_handlers(handler_registry& registry, const bmc_context& c) {
+  using bmc::power_action;
+  using bmc::power_state;
+  auto step = [&](bmc_step::body run, bmc_step::body reconcile = {}) {
+    return std::make_shared<bmc_step>(c, std::move(run), std::move(reconcile));
+  };
+  registry.add("power_on", step(set_power(power_action::on), already(power_state::on)));
+  registry.add("power_off", step(set_power(power_action::off), already(power_state::off)));
+  registry.add("ipmi_reboot", step(set_power(power_action::power_cycle)));
+  registry.add("inventory", step(inventory));
+  registry.add("record_facts", std::make_shared<store_step>(c, record_facts));
+  registry.add("boot_installer", step(boot_installer));
+  registry.add("install", std::make_shared<store_step>(c, install));
+  registry.add("boot_disk", step(boot_disk));
+  registry.add("verify", step(verify));
+  registry.add("erase", step(erase));
+  // Retiring is the lifecycle's last state change, which the store makes with the request.
+  registry.add("retire",
+               std::make_shared<store_step>(c, [](const bmc_context&, const storage::claimed_job&) {
+                 return job_outcome::done();
+               }));
+}
+
+}  // namespace ab::actors

@@ -1,0 +1,43 @@
+#pragma once
+
+// The job types of the lifecycle workflows (actors/workflows.cpp), performed through the BMC
+// layer. Every step is idempotent or reconciles first on a retried attempt, so a step that is
+// retried or recovered never does harm.
+
+#include <functional>
+#include <memory>
+#include <string>
+
+#include "actors/handler.hpp"
+#include "bmc/driver.hpp"
+#include "core/clock.hpp"
+#include "storage/store.hpp"
+
+namespace ab::actors {
+
+/// What the BMC job types need.
+struct bmc_context {
+  std::shared_ptr<storage::store> store;
+  /// The driver of a host's BMC endpoint (`ipmi://…` → IPMI, `http(s)://…` → Redfish).
+  std::function<std::shared_ptr<bmc::driver>(const std::string& endpoint)> driver_for;
+  std::shared_ptr<const ab::clock> clk;
+  /// Where installers report: this node's (or the site's) API base URL, e.g.
+  /// `https://autobuild.dc1:8443`; the callback URL is BASE/v1/callbacks/REQUEST.
+  std::string callback_base;
+  /// The installer image; the boot step inserts it as virtual CD with the callback URL and a
+  /// one-time token appended as query parameters (`?callback=…&token=…`).
+  std::string installer_image;
+  /// How long an installation may take before its request fails.
+  time_ms install_timeout_ms = 90 * 60 * 1000;
+  /// Deadline of one BMC exchange.
+  std::chrono::milliseconds bmc_timeout{10000};
+  /// TLS toward BMCs: a CA bundle, or no verification at all (labs only).
+  std::string bmc_ca_file;
+  bool bmc_insecure = false;
+};
+
+/// Registers `power_on`, `power_off`, `ipmi_reboot`, `inventory`, `record_facts`,
+/// `boot_installer`, `install`, `boot_disk`, `verify`, `erase` and `retire`.
+void register_bmc_handlers(handler_registry& registry, const bmc_context& context);
+
+}  // namespace ab::actors

@@ -1,0 +1,309 @@
+// The lifecycle workflows' job types on a fake BMC, driven through the real store: every
+// action's chain, the installer callback, and faults ending in the right terminal state.
+
+#include "actors/bmc_handlers.hpp"
+
+#include <cstdlib>
+#include <map>
+#include <mutex>
+
+#include <gtest/gtest.h>
+#include <nlohmann/json.hpp>
+
+#include "actors/lifecycle.hpp"
+#include "actors/workflows.hpp"
+#include "auth/token.hpp"
+#include "core/error.hpp"
+#include "tests/fakes/test_store.hpp"
+
+namespace ab::actors {
+namespace {
+
+using json = nlohmann::json;
+
+/// A BMC in memory: power, boot and media stick; faults can be switched on.
+class fake_bmc final : public bmc::driver {
+ public:
+  std::string name() const override { return "fake"; }
+  caf::expected<bmc::power_state> power(const bmc::target& t) override {
+    if (auto err = fault(t)) return err;
+    std::lock_guard lock{m};
+    return on ? bmc::power_state::on : bmc::power_state::off;
+  }
+  caf::error set_power(const bmc::target& t, bmc::power_action a) override {
+    if (auto err = fault(t)) return err;
+    std::lock_guard lock{m};
+    actions.push_back(bmc::to_string(a));
+    on = a != bmc::power_action::off && a != bmc::power_action::graceful_off;
+    return {};
+  }
+  caf::error set_boot(const bmc::target& t, bmc::boot_device d, bool once) override {
+    if (auto err = fault(t)) return err;
+    std::lock_guard lock{m};
+    boot = bmc::to_string(d) + (once ? "/once" : "");
+    return {};
+  }
+  caf::error set_media(const bmc::target& t, const std::string& url) override {
+    if (auto err = fault(t)) return err;
+    std::lock_guard lock{m};
+    media = url;
+    return {};
+  }
+  caf::expected<bmc::inventory> read_inventory(const bmc::target& t) override {
+    if (auto err = fault(t)) return err;
+    bmc::inventory inv;
+    inv.manufacturer = "Contoso";
+    inv.serial = "SN-" + t.endpoint.substr(t.endpoint.size() - 2);
+    inv.cpu_count = 2;
+    inv.nics.push_back({"eth0", "52:54:00:00:00:01"});
+    inv.drives.push_back({"d0", "SSD", "S0", "SSD", 960ll << 30});
+    return inv;
+  }
+  caf::expected<std::vector<bmc::erase_result>> erase_disks(const bmc::target& t) override {
+    if (auto err = fault(t)) return err;
+    return std::vector<bmc::erase_result>{
+        {"d0", "SecureErase", erase_ok, erase_ok ? "" : "drive busy"}};
+  }
+
+  caf::error fault(const bmc::target& t) {
+    if (t.user != "admin" || t.password != "pw")
+      return make_error(errc::unauthenticated, t.endpoint + ": 401");
+    if (down) return make_error(errc::unavailable, t.endpoint + ": connection refused");
+    return {};
+  }
+
+  std::mutex m;
+  bool on = true;
+  std::string boot, media;
+  std::vector<std::string> actions;
+  bool down = false;
+  bool erase_ok = true;
+};
+
+class BmcWorkflows : public ::testing::Test {
+ protected:
+  void SetUp() override {
+    ::setenv("AB_TEST_BMC_CRED", "admin:pw", 1);
+    clk_ = std::make_shared<manual_clock>();
+    clk_->advance(1'000'000);
+    db_ = std::make_unique<testing::scratch_store>("sqlite", clk_);
+    ASSERT_FALSE(HasFailure());
+    store_ = std::shared_ptr<storage::store>(&**db_, [](storage::store*) {});
+    bmc_context c;
+    c.store = store_;
+    c.driver_for = [this](const std::string& endpoint) -> std::shared_ptr<bmc::driver> {
+      if (endpoint.rfind("https://", 0) != 0) return nullptr;
+      return fake_;
+    };
+    c.clk = clk_;
+    c.callback_base = "https://ab.example:8443";
+    c.installer_image = "https://images.example/installer.iso";
+    c.install_timeout_ms = 600'000;
+    register_bmc_handlers(registry_, c);
+  }
+
+  storage::request_id submit(const std::string& host, const std::string& action,
+                             const std::string& state = "new",
+                             const std::string& cred = "env:AB_TEST_BMC_CRED",
+                             const std::string& endpoint = "https://bmc-01") {
+    storage::host_record h;
+    h.name = host;
+    h.site = "dc1";
+    h.bmc_endpoint = endpoint;
+    h.credential_ref = cred;
+    h.lifecycle_state = state;
+    EXPECT_FALSE(store_->put_hosts({h}));
+    storage::request_spec s;
+    s.action = action;
+    s.host = host;
+    s.site = "dc1";
+    s.submitter = "test";
+    s.chain = chain_of(action);
+    auto t = transition_of(action);
+    s.host_state_during = t->during;
+    s.host_state_on_success = t->on_success;
+    s.host_state_on_failure = t->on_failure;
+    auto out = store_->submit({s});
+    EXPECT_TRUE(out);
+    return out->at(0).id;
+  }
+
+  /// Plays the workers: claims ready jobs of every type and applies their outcomes, until
+  /// nothing is ready (retries become ready when the clock moves past their backoff).
+  void drive(int rounds = 20) {
+    for (int round = 0; round < rounds; ++round) {
+      bool any = false;
+      for (const auto& type : registry_.types()) {
+        auto jobs = store_->claim("test", type, 8, 60'000);
+        ASSERT_TRUE(jobs);
+        for (const auto& j : *jobs) {
+          any = true;
+          auto out = run_job(*registry_.find(type), j);
+          storage::job_lease lease{j.id, j.lease_token};
+          switch (out.what) {
+            case job_outcome::kind::done:
+              ASSERT_TRUE(store_->complete({{lease, out.text}}));
+              break;
+            case job_outcome::kind::retry:
+              ASSERT_TRUE(store_->fail(lease, out.text, true));
+              break;
+            case job_outcome::kind::fail:
+              ASSERT_TRUE(store_->fail(lease, out.text, false));
+              break;
+            case job_outcome::kind::park:
+              ASSERT_FALSE(store_->park(lease, out.text, out.deadline));
+              break;
+          }
+        }
+      }
+      if (!any) clk_->advance(60'000);
+    }
+  }
+
+  storage::request_view request(storage::request_id id) { return *store_->request(id); }
+  std::string host_state(const std::string& name) { return store_->host(name)->lifecycle_state; }
+
+  /// The installer's part: calls back with the token from the media URL.
+  caf::error call_back(storage::request_id id, const std::string& status) {
+    std::string url;
+    {
+      std::lock_guard lock{fake_->m};
+      url = fake_->media;
+    }
+    auto pos = url.find("token=");
+    if (pos == std::string::npos) return make_error(errc::not_found, "no token in " + url);
+    return store_->redeem_callback(id, auth::sha256_hex(url.substr(pos + 6)),
+                                   json{{"status", status}, {"message", "debian-12"}}.dump());
+  }
+
+  std::shared_ptr<manual_clock> clk_;
+  std::unique_ptr<testing::scratch_store> db_;
+  std::shared_ptr<storage::store> store_;
+  std::shared_ptr<fake_bmc> fake_ = std::make_shared<fake_bmc>();
+  handler_registry registry_;
+};
+
+TEST_F(BmcWorkflows, DiscoverRecordsFactsAndPowersOff) {
+  auto id = submit("h1", "discover");
+  drive();
+  auto r = request(id);
+  EXPECT_EQ(r.state, storage::request_state::succeeded) << r.error;
+  auto facts = json::parse(store_->host("h1")->facts);
+  EXPECT_EQ(facts["manufacturer"], "Contoso");
+  EXPECT_EQ(facts["nics"][0]["mac"], "52:54:00:00:00:01");
+  EXPECT_FALSE(fake_->on);
+  EXPECT_EQ(host_state("h1"), "discovered");
+}
+
+TEST_F(BmcWorkflows, ReimageBootsTheInstallerWaitsForItsCallbackThenBootsFromDisk) {
+  auto id = submit("h1", "reimage", "in_service");
+  drive(3);
+  auto r = request(id);
+  ASSERT_EQ(r.jobs[2].type, "install");
+  EXPECT_EQ(r.jobs[2].state, storage::job_state::parked) << "the install waits holding no worker";
+  EXPECT_EQ(host_state("h1"), "provisioning");
+  EXPECT_EQ(fake_->boot, "Cd/once");
+  EXPECT_NE(
+      fake_->media.find("callback=https://ab.example:8443/v1/callbacks/" + std::to_string(id)),
+      std::string::npos)
+      << fake_->media;
+  ASSERT_FALSE(call_back(id, "succeeded"));
+  drive();
+  r = request(id);
+  EXPECT_EQ(r.state, storage::request_state::succeeded) << r.error;
+  EXPECT_EQ(fake_->boot, "Hdd");
+  EXPECT_EQ(fake_->media, "") << "the installer was ejected";
+  EXPECT_TRUE(fake_->on);
+  EXPECT_EQ(host_state("h1"), "in_service");
+}
+
+TEST_F(BmcWorkflows, AFailedInstallFailsTheRequestWithTheInstallersReason) {
+  auto id = submit("h1", "build", "ready");
+  drive(3);
+  ASSERT_FALSE(call_back(id, "failed"));
+  drive();
+  auto r = request(id);
+  EXPECT_EQ(r.state, storage::request_state::failed);
+  EXPECT_NE(r.error.find("the installer reported a failure: debian-12"), std::string::npos)
+      << r.error;
+  EXPECT_EQ(host_state("h1"), "provisioning_failed");
+}
+
+TEST_F(BmcWorkflows, ALostCallbackEndsInFailureAfterTheInstallDeadline) {
+  auto id = submit("h1", "reimage", "in_service");
+  drive(3);
+  for (int i = 0; i < 10; ++i) {
+    clk_->advance(601'000);
+    ASSERT_TRUE(store_->recover(1000));
+    drive(2);
+  }
+  auto r = request(id);
+  EXPECT_EQ(r.state, storage::request_state::failed);
+  EXPECT_NE(r.error.find("waiting"), std::string::npos) << r.error;
+}
+
+TEST_F(BmcWorkflows, WipeKeepsTheEvidenceAndDecommissionRetiresTheHost) {
+  auto wipe = submit("h1", "wipe", "in_service");
+  drive();
+  auto r = request(wipe);
+  ASSERT_EQ(r.state, storage::request_state::succeeded) << r.error;
+  auto evidence = json::parse(r.jobs[1].result);
+  EXPECT_EQ(evidence["erased"][0]["method"], "SecureErase");
+  EXPECT_EQ(host_state("h1"), "ready");
+  auto gone = submit("h2", "decommission", "ready");
+  drive();
+  EXPECT_EQ(request(gone).state, storage::request_state::succeeded);
+  EXPECT_EQ(host_state("h2"), "decommissioned");
+}
+
+TEST_F(BmcWorkflows, AFailedEraseFailsTheWipeNamingTheDrive) {
+  fake_->erase_ok = false;
+  auto id = submit("h1", "wipe", "ready");
+  drive();
+  auto r = request(id);
+  EXPECT_EQ(r.state, storage::request_state::failed);
+  EXPECT_NE(r.error.find("erase failed on d0"), std::string::npos) << r.error;
+  EXPECT_EQ(host_state("h1"), "wipe_failed");
+}
+
+TEST_F(BmcWorkflows, AnUnreachableBmcIsRetriedThenFailsWithTheReason) {
+  fake_->down = true;
+  auto id = submit("h1", "power_on", "ready");
+  drive(30);
+  auto r = request(id);
+  EXPECT_EQ(r.state, storage::request_state::failed);
+  EXPECT_NE(r.error.find("connection refused"), std::string::npos) << r.error;
+  EXPECT_GE(r.jobs[0].attempts, 2) << "unreachable is worth retrying";
+}
+
+TEST_F(BmcWorkflows, WrongCredentialsOrAnUnknownEndpointFailAtOnce) {
+  ::setenv("AB_TEST_BMC_WRONG", "admin:nope", 1);
+  auto wrong = submit("h1", "power_off", "ready", "env:AB_TEST_BMC_WRONG");
+  auto unknown = submit("h2", "power_off", "ready", "env:AB_TEST_BMC_CRED", "telnet://x");
+  auto missing = submit("h3", "power_off", "ready", "env:AB_TEST_BMC_UNSET_VAR");
+  drive();
+  for (auto id : {wrong, unknown, missing}) {
+    auto r = request(id);
+    EXPECT_EQ(r.state, storage::request_state::failed);
+    EXPECT_EQ(r.jobs[0].attempts, 1) << r.error;
+  }
+  EXPECT_NE(request(wrong).error.find("401"), std::string::npos);
+  EXPECT_EQ(request(wrong).error.find("nope"), std::string::npos) << "never the password";
+}
+
+TEST_F(BmcWorkflows, ARetriedPowerStepReconcilesInsteadOfActingTwice) {
+  fake_->on = true;
+  auto id = submit("h1", "power_on", "ready");
+  // The first attempt "crashed": recovery hands the job out again as attempt 2.
+  auto j = store_->claim("test", "power_on", 1, 1000);
+  ASSERT_TRUE(j);
+  ASSERT_EQ(j->size(), 1u);
+  clk_->advance(2000);
+  ASSERT_TRUE(store_->recover(1000));
+  drive();
+  EXPECT_EQ(request(id).state, storage::request_state::succeeded);
+  EXPECT_TRUE(fake_->actions.empty()) << "already on: nothing sent";
+}
+
+}  // namespace
+}  // namespace ab::actors
