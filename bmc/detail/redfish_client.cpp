@@ -105,8 +105,12 @@ caf::expected<std::unique_ptr<redfish_client>> redfish_client::open(const target
   std::string prefix = path_start == std::string::npos ? "" : t.endpoint.substr(path_start);
   while (!prefix.empty() && prefix.back() == '/') prefix.pop_back();
   std::unique_ptr<redfish_client> c(new redfish_client(t, policy, origin, prefix));
-  // Before a session exists, requests carry HTTP Basic: some BMCs guard even the root.
   auto root = c->get(prefix + "/redfish/v1/");
+  if (!root && is(root.error(), errc::unauthenticated)) {
+    // The root is public by the standard, but some BMCs guard even that.
+    c->basic_ = true;
+    root = c->get(prefix + "/redfish/v1/");
+  }
   if (!root) return std::move(root.error());
   c->root_ = std::move(*root);
   if (auto err = c->login()) return err;
@@ -125,7 +129,10 @@ redfish_client::~redfish_client() {
 
 caf::error redfish_client::login() {
   auto sessions = root_.contains("Links") ? link(root_["Links"], "Sessions") : "";
-  if (sessions.empty()) return {};
+  if (sessions.empty()) {
+    basic_ = true;
+    return {};
+  }
   auto url = url_of(sessions);
   if (!url) return std::move(url.error());
   nlohmann::json creds{{"UserName", target_.user}, {"Password", target_.password}};
@@ -133,7 +140,10 @@ caf::error redfish_client::login() {
                  target_.ca_file, target_.timeout};
   auto a = exchange(call);
   if (!a) return std::move(a.error());
-  if (a->status == 404 || a->status == 405) return {};  // no sessions: HTTP Basic
+  if (a->status == 404 || a->status == 405) {  // no sessions: HTTP Basic
+    basic_ = true;
+    return {};
+  }
   if (a->status == 401 || a->status == 403)
     return make_error(
         errc::unauthenticated,
@@ -142,6 +152,7 @@ caf::error redfish_client::login() {
   if (a->status >= 300 || token == a->headers.end())
     return status_error("session login at " + target_.endpoint, a->status, "no X-Auth-Token");
   token_ = token->second;
+  basic_ = false;  // the token alone from now on
   auto location = a->headers.find("location");
   if (location != a->headers.end()) {
     session_ = location->second;
@@ -162,12 +173,11 @@ caf::expected<std::string> redfish_client::url_of(const std::string& path) const
 
 caf::expected<http_answer> redfish_client::exchange(http_call call) {
   auto deadline = clock::now() + target_.timeout;
-  if (token_.empty()) {
+  if (basic_) {
     call.user = target_.user;
     call.password = target_.password;
-  } else {
-    call.token = token_;
   }
+  call.token = token_;
   for (int attempt = 0;; ++attempt) {
     auto left = std::chrono::duration_cast<milliseconds>(deadline - clock::now());
     call.timeout = std::max(milliseconds(1), left);

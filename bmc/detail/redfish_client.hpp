@@ -76,6 +76,8 @@ class redfish_client {
   std::string origin_;
   std::string prefix_;
   std::string token_;
+  /// True when requests carry HTTP Basic credentials (no session service, or a guarded root).
+  bool basic_ = false;
   std::string session_;
   nlohmann::json root_;
 };

@@ -162,7 +162,7 @@ net::http_response fake_redfish::answer(const std::string& method, const std::st
                  {"Location", options_.prefix + sessions + "/" + id}};
     return r;
   }
-  if (path != "/redfish/v1" && !authorized(req))
+  if ((path != "/redfish/v1" || !options_.public_root) && !authorized(req))
     return json_response(401, redfish_error("authentication required"));
   if (method == "DELETE" && path.rfind(sessions + "/", 0) == 0) {
     auto token = req.headers.find("x-auth-token");

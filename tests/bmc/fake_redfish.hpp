@@ -28,6 +28,8 @@ struct fake_redfish_options {
   std::string password = "secret";
   /// False: POSTs to the session collection answer 405 (the client must use HTTP Basic).
   bool sessions = true;
+  /// False: the service root too needs credentials (as on some BMCs).
+  bool public_root = true;
   /// GETs of a new task monitor answered 202 before it reports `Completed`.
   int task_polls = 2;
   /// Serve HTTPS with this certificate and key when set.

@@ -228,6 +228,8 @@ TEST_F(RedfishDriver, LogsInWithASessionAndLogsOut) {
   auto all = f.requests();
   ASSERT_EQ(all.size(), 2u);
   EXPECT_EQ(all[0].method, "POST");
+  // The password travels once, in the login body, not as HTTP Basic too.
+  EXPECT_EQ(all[0].headers.count("authorization"), 0u);
   EXPECT_EQ(all[1].method, "DELETE");
   EXPECT_EQ(all[1].path, "/redfish/v1/SessionService/Sessions/1");
   EXPECT_EQ(all[1].headers["x-auth-token"], "token-1");
@@ -244,6 +246,15 @@ TEST_F(RedfishDriver, FallsBackToBasicAuthWhenSessionsAreRefused) {
   EXPECT_EQ(last.headers["authorization"].rfind("Basic ", 0), 0u);
   t.password = "wrong";
   EXPECT_TRUE(ab::is(driver_.power(t).error(), ab::errc::unauthenticated));
+}
+
+TEST_F(RedfishDriver, UsesBasicAuthForAGuardedServiceRoot) {
+  auto o = mockup(rackmount);
+  o.public_root = false;
+  fake_redfish f(o);
+  auto s = driver_.power(target_for(f));
+  ASSERT_TRUE(s) << ab::message_of(s.error());
+  EXPECT_EQ(*s, power_state::on);
 }
 
 TEST_F(RedfishDriver, WrongCredentialsAreUnauthenticatedNamingTheEndpointNotThePassword) {
