@@ -1,0 +1,73 @@
+#include "bmc/guard.hpp"
+
+namespace ab::bmc {
+
+guarded_driver::guarded_driver(std::shared_ptr<driver> inner, guard_options options,
+                               const clock& clock)
+    : inner_(std::move(inner)), options_(options), clock_(clock) {}
+
+caf::error guarded_driver::enter(const target& t) {
+  std::unique_lock<std::mutex> lock(mutex_);
+  auto& bmc = bmcs_[t.endpoint];
+  auto now = clock_.now();
+  if (bmc.open_until > now || bmc.probing)
+    return make_error(errc::unavailable, "BMC " + t.endpoint + " failed " +
+                                             std::to_string(bmc.failures) +
+                                             " times in a row; not calling it for now");
+  // After the cool-down, one call probes the BMC while the breaker stays closed to others.
+  if (bmc.open_until != 0) bmc.probing = true;
+  bool turn = changed_.wait_for(lock, t.timeout,
+                                [&] { return !bmc.busy && in_flight_ < options_.max_in_flight; });
+  if (!turn) {
+    bmc.probing = false;
+    return make_error(errc::unavailable, "BMC " + t.endpoint +
+                                             " is busy with another call, or too many BMC calls "
+                                             "are in flight; try again later");
+  }
+  bmc.busy = true;
+  ++in_flight_;
+  return {};
+}
+
+void guarded_driver::leave(const target& t, const caf::error& outcome) {
+  {
+    std::lock_guard<std::mutex> lock(mutex_);
+    auto& bmc = bmcs_[t.endpoint];
+    bmc.busy = false;
+    bmc.probing = false;
+    --in_flight_;
+    if (is(outcome, errc::unavailable)) {
+      if (++bmc.failures >= options_.failures_to_open)
+        bmc.open_until = clock_.now() + options_.open_for.count();
+    } else {
+      bmc = bmc_state{};
+    }
+  }
+  changed_.notify_all();
+}
+
+caf::expected<power_state> guarded_driver::power(const target& t) {
+  return guarded(t, [&] { return inner_->power(t); });
+}
+
+caf::error guarded_driver::set_power(const target& t, power_action a) {
+  return guarded(t, [&] { return inner_->set_power(t, a); });
+}
+
+caf::error guarded_driver::set_boot(const target& t, boot_device d, bool once) {
+  return guarded(t, [&] { return inner_->set_boot(t, d, once); });
+}
+
+caf::error guarded_driver::set_media(const target& t, const std::string& image_url) {
+  return guarded(t, [&] { return inner_->set_media(t, image_url); });
+}
+
+caf::expected<inventory> guarded_driver::read_inventory(const target& t) {
+  return guarded(t, [&] { return inner_->read_inventory(t); });
+}
+
+caf::expected<std::vector<erase_result>> guarded_driver::erase_disks(const target& t) {
+  return guarded(t, [&] { return inner_->erase_disks(t); });
+}
+
+}  // namespace ab::bmc
