@@ -21,7 +21,8 @@ caf::expected<std::unique_ptr<redfish_client>> connect(const target& t, const re
 /// The `@Redfish.AllowableValues` of `name` in `object`; empty means "anything".
 std::vector<std::string> allowable(const json& object, const std::string& name) {
   std::vector<std::string> out;
-  auto key = name + "@Redfish.AllowableValues";
+  // An ActionInfo parameter lists its values as plain `AllowableValues`.
+  auto key = name.empty() ? "AllowableValues" : name + "@Redfish.AllowableValues";
   if (!object.is_object() || !object.contains(key) || !object[key].is_array()) return out;
   for (const auto& v : object[key])
     if (v.is_string()) out.push_back(v.get<std::string>());
@@ -61,6 +62,20 @@ std::vector<std::vector<std::string>> reset_plans(power_action a) {
       return {{"PowerCycle"}, {"ForceRestart"}, {"ForceOff", "On"}};
   }
   return {};
+}
+
+/// The ResetTypes the BMC allows: inline, or in the action's `@Redfish.ActionInfo`.
+caf::expected<std::vector<std::string>> reset_types(redfish_client& c, const json& action) {
+  auto values = allowable(action, "ResetType");
+  auto info = detail::text(action, "@Redfish.ActionInfo");
+  if (!values.empty() || info.empty()) return values;
+  auto body = c.get(info);
+  if (!body) return std::move(body.error());
+  const auto& params = body->is_object() ? body->value("Parameters", json::array()) : json();
+  if (params.is_array())
+    for (const auto& p : params)
+      if (detail::text(p, "Name") == "ResetType") return allowable(p, "");
+  return values;
 }
 
 /// Waits (bounded by the target's timeout) until the System reports `Off`.
@@ -110,7 +125,7 @@ caf::error insert_or_eject(redfish_client& c, const detail::resource& m, const s
   }
   json patch = url.empty() ? json{{"Image", nullptr}, {"Inserted", false}}
                            : json{{"Image", url}, {"Inserted", true}};
-  auto a = c.send("PATCH", m.path, patch);
+  auto a = c.send("PATCH", m.path, patch, detail::text(m.body, "@odata.etag"));
   return a ? caf::error{} : std::move(a.error());
 }
 
@@ -133,7 +148,9 @@ caf::error redfish_driver::set_power(const target& t, power_action a) {
   if (action_path.empty())
     return make_error(errc::invalid_argument,
                       "BMC " + t.endpoint + " offers no ComputerSystem.Reset action");
-  auto values = allowable(system->body["Actions"]["#ComputerSystem.Reset"], "ResetType");
+  auto allowed_types = reset_types(**c, system->body["Actions"]["#ComputerSystem.Reset"]);
+  if (!allowed_types) return std::move(allowed_types.error());
+  const auto& values = *allowed_types;
   for (const auto& plan : reset_plans(a)) {
     if (!std::all_of(plan.begin(), plan.end(), [&](auto& v) { return allowed(values, v); }))
       continue;
@@ -165,7 +182,9 @@ caf::error redfish_driver::set_boot(const target& t, boot_device d, bool once) {
   json patch{{"BootSourceOverrideTarget", wanted},
              {"BootSourceOverrideEnabled", once ? "Once" : "Continuous"}};
   if (d == boot_device::uefi_http) patch["BootSourceOverrideMode"] = "UEFI";
-  auto r = (*c)->send("PATCH", system->path, {{"Boot", patch}});
+  // BMCs that version resources want the ETag back (428 or 412 otherwise).
+  auto r = (*c)->send("PATCH", system->path, {{"Boot", patch}},
+                      detail::text(system->body, "@odata.etag"));
   return r ? caf::error{} : std::move(r.error());
 }
 

@@ -55,6 +55,7 @@ slist_ptr make_headers(const http_call& c) {
   // No `Expect: 100-continue` round trip for small JSON bodies.
   list = curl_slist_append(list, "Expect:");
   if (!c.body.empty()) list = curl_slist_append(list, "Content-Type: application/json");
+  if (!c.if_match.empty()) list = curl_slist_append(list, ("If-Match: " + c.if_match).c_str());
   if (!c.token.empty()) list = curl_slist_append(list, ("X-Auth-Token: " + c.token).c_str());
   return {list, &curl_slist_free_all};
 }

@@ -18,6 +18,8 @@ struct http_call {
   std::string url;
   /// JSON body; sent only when not empty.
   std::string body;
+  /// Sent as `If-Match` when not empty (the ETag a PATCH is based on).
+  std::string if_match;
   /// Sent as `X-Auth-Token` when not empty.
   std::string token;
   /// HTTP Basic credentials, used when `token` is empty and `user` is not.

@@ -92,6 +92,17 @@ redfish_client::redfish_client(target t, client_policy policy, std::string origi
       origin_(std::move(origin)),
       prefix_(std::move(prefix)) {}
 
+http_call redfish_client::make_call(std::string method, std::string url, std::string body) const {
+  http_call call;
+  call.method = std::move(method);
+  call.url = std::move(url);
+  call.body = std::move(body);
+  call.insecure = target_.insecure;
+  call.ca_file = target_.ca_file;
+  call.timeout = target_.timeout;
+  return call;
+}
+
 caf::expected<std::unique_ptr<redfish_client>> redfish_client::open(const target& t,
                                                                     client_policy policy) {
   auto scheme_end = t.endpoint.find("://");
@@ -121,8 +132,8 @@ redfish_client::~redfish_client() {
   if (session_.empty()) return;
   auto url = url_of(session_);
   if (!url) return;
-  http_call call{"DELETE",        *url,           "", token_, "", "", target_.insecure,
-                 target_.ca_file, target_.timeout};
+  auto call = make_call("DELETE", *url, "");
+  call.token = token_;
   if (auto a = perform(call); !a || a->status >= 300)
     spdlog::debug("bmc: logout from {} failed", target_.endpoint);
 }
@@ -136,8 +147,7 @@ caf::error redfish_client::login() {
   auto url = url_of(sessions);
   if (!url) return std::move(url.error());
   nlohmann::json creds{{"UserName", target_.user}, {"Password", target_.password}};
-  http_call call{"POST",          *url,           creds.dump(), "", "", "", target_.insecure,
-                 target_.ca_file, target_.timeout};
+  auto call = make_call("POST", *url, creds.dump());
   auto a = exchange(call);
   if (!a) return std::move(a.error());
   if (a->status == 404 || a->status == 405) {  // no sessions: HTTP Basic
@@ -228,25 +238,19 @@ caf::expected<nlohmann::json> redfish_client::get(const std::string& path) {
 caf::expected<json_answer> redfish_client::poll(const std::string& path) {
   auto url = url_of(path);
   if (!url) return std::move(url.error());
-  http_call call{"GET", *url, "", "", "", "", target_.insecure, target_.ca_file, target_.timeout};
+  auto call = make_call("GET", *url, "");
   auto a = exchange(call);
   if (!a) return std::move(a.error());
   return checked("GET", path, std::move(*a));
 }
 
 caf::expected<json_answer> redfish_client::send(const std::string& method, const std::string& path,
-                                                const nlohmann::json& body) {
+                                                const nlohmann::json& body,
+                                                const std::string& etag) {
   auto url = url_of(path);
   if (!url) return std::move(url.error());
-  http_call call{method,
-                 *url,
-                 body.is_null() ? "" : body.dump(),
-                 "",
-                 "",
-                 "",
-                 target_.insecure,
-                 target_.ca_file,
-                 target_.timeout};
+  auto call = make_call(method, *url, body.is_null() ? "" : body.dump());
+  call.if_match = etag;
   auto a = exchange(call);
   if (!a) return std::move(a.error());
   return checked(method, path, std::move(*a));

@@ -49,9 +49,10 @@ class redfish_client {
   /// GETs the resource at `path` (an `@odata.id`) as JSON; a non-2xx status is an error.
   caf::expected<nlohmann::json> get(const std::string& path);
 
-  /// Sends `body` with `method` to `path`; a non-2xx status is an error.
+  /// Sends `body` with `method` to `path`, with `If-Match: etag` when given; a non-2xx
+  /// status is an error.
   caf::expected<json_answer> send(const std::string& method, const std::string& path,
-                                  const nlohmann::json& body);
+                                  const nlohmann::json& body, const std::string& etag = "");
 
   /// Like `get`, but hands back the status and `Location` too (task monitors answer 202).
   caf::expected<json_answer> poll(const std::string& path);
@@ -65,6 +66,7 @@ class redfish_client {
  private:
   redfish_client(target t, client_policy policy, std::string origin, std::string prefix);
 
+  http_call make_call(std::string method, std::string url, std::string body) const;
   caf::error login();
   caf::expected<std::string> url_of(const std::string& path) const;
   caf::expected<http_answer> exchange(http_call call);

@@ -117,6 +117,30 @@ TEST_F(RedfishDriver, RefusesAResetTypeOutsideTheAllowableValuesNamingThem) {
   EXPECT_TRUE(actions(f).empty());
 }
 
+TEST_F(RedfishDriver, ReadsTheAllowedResetTypesFromActionInfo) {
+  fake_redfish f(mockup(rackmount));
+  auto system = f.resource(system_path);
+  auto& reset = system["Actions"]["#ComputerSystem.Reset"];
+  reset.erase("ResetType@Redfish.AllowableValues");
+  reset["@Redfish.ActionInfo"] = system_path + "/ResetActionInfo";
+  f.set_resource(system_path, system);
+  f.set_resource(system_path + "/ResetActionInfo",
+                 {{"Parameters", {{{"Name", "ResetType"}, {"AllowableValues", {"PowerCycle"}}}}}});
+  auto t = target_for(f);
+  EXPECT_TRUE(ab::is(driver_.set_power(t, power_action::off), ab::errc::invalid_argument));
+  ASSERT_FALSE(driver_.set_power(t, power_action::power_cycle));
+  EXPECT_EQ(json::parse(actions(f).back().body)["ResetType"], "PowerCycle");
+}
+
+TEST_F(RedfishDriver, SendsTheResourceEtagWithAPatch) {
+  fake_redfish f(mockup(rackmount));
+  auto system = f.resource(system_path);
+  system["@odata.etag"] = "W/\"12345\"";
+  f.set_resource(system_path, system);
+  ASSERT_FALSE(driver_.set_boot(target_for(f), boot_device::pxe, true));
+  EXPECT_EQ(actions(f).back().headers["if-match"], "W/\"12345\"");
+}
+
 TEST_F(RedfishDriver, PatchesTheBootOverrideAndItSticks) {
   fake_redfish f(mockup(rackmount));
   auto t = target_for(f);
