@@ -124,6 +124,13 @@ caf::expected<std::vector<erase_result>> redfish_driver::erase_disks(const targe
   auto drives = storage_drives(**c, system->body);
   if (!drives) return std::move(drives.error());
   std::vector<erase_result> out;
+  if (drives->empty()) {
+    // Devices only SimpleStorage knows cannot be erased through Redfish: say so, per device.
+    auto simple = simple_drives(**c, system->body);
+    if (!simple) return std::move(simple.error());
+    for (const auto& d : *simple)
+      out.push_back({d.id, "none", false, "a SimpleStorage device offers no erase action"});
+  }
   for (const auto& d : *drives) {
     erase_result r{text(d.body, "Id"), "SecureErase", false, ""};
     auto action = detail::action_target(d.body, "#Drive.SecureErase");

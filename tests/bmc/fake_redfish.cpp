@@ -186,7 +186,7 @@ net::http_response fake_redfish::answer(const std::string& method, const std::st
     --polls->second;
     return json_response(202, it->second);
   }
-  if (polls != task_polls_left_.end()) it->second["TaskState"] = "Completed";
+  if (polls != task_polls_left_.end()) it->second["TaskState"] = options_.task_outcome;
   return json_response(200, it->second);
 }
 

@@ -32,6 +32,8 @@ struct fake_redfish_options {
   bool public_root = true;
   /// GETs of a new task monitor answered 202 before it reports `Completed`.
   int task_polls = 2;
+  /// The `TaskState` a task monitor ends in.
+  std::string task_outcome = "Completed";
   /// Serve HTTPS with this certificate and key when set.
   net::tls_settings tls;
 };

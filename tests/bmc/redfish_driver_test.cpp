@@ -246,6 +246,28 @@ TEST_F(RedfishDriver, ErasesEachDrivePollingItsTaskMonitorToCompletion) {
   EXPECT_EQ(f.resource("/redfish/v1/TaskService/Tasks/erase4")["TaskState"], "Completed");
 }
 
+TEST_F(RedfishDriver, ATaskEndingInExceptionFailsItsDrive) {
+  auto o = mockup(localstorage);
+  o.task_outcome = "Exception";
+  fake_redfish f(o);
+  auto results = driver_.erase_disks(target_for(f));
+  ASSERT_TRUE(results) << ab::message_of(results.error());
+  ASSERT_EQ(results->size(), 4u);
+  EXPECT_FALSE(results->front().ok);
+  EXPECT_NE(results->front().detail.find("Exception"), std::string::npos);
+}
+
+TEST_F(RedfishDriver, DrivesItCannotEraseAreReportedNotSkipped) {
+  fake_redfish f(mockup(rackmount));
+  auto results = driver_.erase_disks(target_for(f));
+  ASSERT_TRUE(results) << ab::message_of(results.error());
+  ASSERT_FALSE(results->empty());
+  for (const auto& r : *results) {
+    EXPECT_FALSE(r.ok);
+    EXPECT_EQ(r.method, "none");
+  }
+}
+
 TEST_F(RedfishDriver, LogsInWithASessionAndLogsOut) {
   fake_redfish f(mockup(rackmount));
   ASSERT_TRUE(driver_.power(target_for(f)));
