@@ -21,8 +21,14 @@ void global_init() {
   std::call_once(once, [] { curl_global_init(CURL_GLOBAL_DEFAULT); });
 }
 
+/// The largest body read from a BMC; a bigger one aborts the transfer (a broken BMC must not
+/// exhaust the worker's memory).
+constexpr size_t body_limit = 16 << 20;
+
 size_t on_body(char* data, size_t size, size_t count, void* user) {
-  static_cast<std::string*>(user)->append(data, size * count);
+  auto* body = static_cast<std::string*>(user);
+  if (body->size() + size * count > body_limit) return 0;
+  body->append(data, size * count);
   return size * count;
 }
 
