@@ -1,8 +1,7 @@
 #pragma once
 
-// Resilience around any BMC driver: one operation at a time per BMC, a cap on operations in
-// flight across all BMCs, and a circuit breaker per BMC so that a dead BMC fails fast instead
-// of tying up workers.
+// Protection around any driver: one call at a time per BMC, a cap on calls in flight, and a
+// circuit breaker per BMC that fails fast while a BMC keeps being unreachable.
 
 #include <chrono>
 #include <condition_variable>
@@ -14,29 +13,33 @@
 
 #include "bmc/driver.hpp"
 #include "core/clock.hpp"
+#include "core/error.hpp"
 
 namespace ab::bmc {
 
 /// Limits of a `guarded_driver`.
 struct guard_options {
-  /// Operations in flight at once across all BMCs.
-  std::size_t max_in_flight = 256;
-  /// Consecutive failures (BMC unreachable, timing out, answering 5xx) that open a BMC's
-  /// circuit.
-  int failure_threshold = 5;
-  /// How long an open circuit refuses calls before one trial call may go through.
-  std::chrono::milliseconds open_for{30000};
+  /// Calls in flight at once, across every BMC.
+  std::size_t max_in_flight = 64;
+  /// Consecutive `unavailable` failures of one BMC that open its breaker.
+  int failures_to_open = 3;
+  /// How long an open breaker fails calls at once before letting one try again.
+  std::chrono::milliseconds open_for{60000};
 };
 
-/// A driver that forwards to `inner` under the limits of `guard_options`. Waiting for a busy
-/// BMC or for a free slot counts against the target's timeout. A call refused by an open
-/// circuit is `errc::unavailable` naming the BMC and when it will be tried again.
-class guarded_driver final : public driver {
+/// A driver that serializes calls per BMC endpoint, caps the calls in flight and trips a
+/// circuit breaker per BMC; waits for a turn at most the target's timeout.
+///
+/// Thread-safe. Only `errc::unavailable` counts as a BMC failure: bad input or credentials
+/// do not say the BMC is down.
+class guarded_driver : public driver {
  public:
-  guarded_driver(std::shared_ptr<driver> inner, guard_options options,
-                 std::shared_ptr<const ab::clock> clk = std::make_shared<system_clock>());
+  /// Wraps `inner`; `clock` times the breakers and must outlive this driver.
+  guarded_driver(std::shared_ptr<driver> inner, guard_options options, const clock& clock);
 
+  /// The inner driver's name.
   std::string name() const override { return inner_->name(); }
+
   caf::expected<power_state> power(const target& t) override;
   caf::error set_power(const target& t, power_action a) override;
   caf::error set_boot(const target& t, boot_device d, bool once) override;
@@ -44,23 +47,37 @@ class guarded_driver final : public driver {
   caf::expected<inventory> read_inventory(const target& t) override;
   caf::expected<std::vector<erase_result>> erase_disks(const target& t) override;
 
-  /// Whether the circuit of `endpoint` is open now (for status pages and tests).
-  bool circuit_open(const std::string& endpoint) const;
-
  private:
   struct bmc_state {
     bool busy = false;
     int failures = 0;
     time_ms open_until = 0;
+    bool probing = false;
   };
 
-  /// Runs `call` under the guard; `call` returns the error of the operation (or none).
-  caf::error run(const target& t, const std::function<caf::error()>& call);
+  /// Waits for the BMC's turn and a slot; an error when the breaker is open or time runs out.
+  caf::error enter(const target& t);
+  /// Releases the turn and the slot and records the outcome.
+  void leave(const target& t, const caf::error& outcome);
+
+  template <class F>
+  auto guarded(const target& t, F&& f) -> decltype(f()) {
+    if (auto err = enter(t)) return err;
+    auto result = f();
+    leave(t, outcome_of(result));
+    return result;
+  }
+
+  static caf::error outcome_of(const caf::error& e) { return e; }
+  template <class T>
+  static caf::error outcome_of(const caf::expected<T>& e) {
+    return e ? caf::error{} : e.error();
+  }
 
   std::shared_ptr<driver> inner_;
   guard_options options_;
-  std::shared_ptr<const ab::clock> clock_;
-  mutable std::mutex mutex_;
+  const clock& clock_;
+  std::mutex mutex_;
   std::condition_variable changed_;
   std::size_t in_flight_ = 0;
   std::map<std::string, bmc_state> bmcs_;

@@ -1,126 +1,128 @@
-// The resilience guard around BMC drivers: one operation per BMC, a global cap, a circuit
-// breaker per BMC.
-
 #include "bmc/guard.hpp"
 
 #include <atomic>
-#include <future>
-#include <map>
 #include <thread>
-#include <vector>
 
 #include <gtest/gtest.h>
 
-#include "core/error.hpp"
-
-namespace ab::bmc {
 namespace {
 
-/// A driver whose power() takes a while and counts concurrency, per BMC and in all.
-class slow_driver final : public driver {
+using namespace ab;
+using namespace std::chrono_literals;
+
+/// A driver whose `power` answers `next` and records how many calls overlap.
+class scripted_driver : public bmc::driver {
  public:
-  std::string name() const override { return "fake"; }
-  caf::expected<power_state> power(const target& t) override {
-    enter(t);
-    std::this_thread::sleep_for(std::chrono::milliseconds(20));
-    leave(t);
-    if (failing.load()) return make_error(errc::unavailable, t.endpoint + ": connection refused");
-    return power_state::on;
-  }
-  caf::error set_power(const target& t, power_action) override {
-    ++calls;
-    return failing.load() ? make_error(errc::unavailable, "down") : caf::error{};
-  }
-  caf::error set_boot(const target&, boot_device, bool) override { return {}; }
-  caf::error set_media(const target&, const std::string&) override { return {}; }
-  caf::expected<inventory> read_inventory(const target&) override { return inventory{}; }
-  caf::expected<std::vector<erase_result>> erase_disks(const target&) override {
-    return make_error(errc::unauthenticated, "wrong password");
-  }
+  std::string name() const override { return "scripted"; }
 
-  std::atomic<bool> failing{false};
-  std::atomic<int> calls{0};
-  std::atomic<int> total_now{0}, total_max{0};
-  std::mutex m;
-  std::map<std::string, int> per_bmc_now, per_bmc_max;
-
- private:
-  void enter(const target& t) {
-    ++calls;
-    auto n = ++total_now;
-    for (int seen = total_max; n > seen && !total_max.compare_exchange_weak(seen, n);) {
+  caf::expected<bmc::power_state> power(const bmc::target&) override {
+    auto now = ++in_flight;
+    int seen = most.load();
+    while (now > seen && !most.compare_exchange_weak(seen, now)) {
     }
-    std::lock_guard lock{m};
-    per_bmc_max[t.endpoint] = std::max(per_bmc_max[t.endpoint], ++per_bmc_now[t.endpoint]);
+    std::this_thread::sleep_for(hold);
+    --in_flight;
+    ++calls;
+    if (next) return next;
+    return bmc::power_state::on;
   }
-  void leave(const target& t) {
-    --total_now;
-    std::lock_guard lock{m};
-    --per_bmc_now[t.endpoint];
+  caf::error set_power(const bmc::target&, bmc::power_action) override { return {}; }
+  caf::error set_boot(const bmc::target&, bmc::boot_device, bool) override { return {}; }
+  caf::error set_media(const bmc::target&, const std::string&) override { return {}; }
+  caf::expected<bmc::inventory> read_inventory(const bmc::target&) override {
+    return bmc::inventory{};
   }
+  caf::expected<std::vector<bmc::erase_result>> erase_disks(const bmc::target&) override {
+    return std::vector<bmc::erase_result>{};
+  }
+
+  caf::error next;
+  std::chrono::milliseconds hold{0};
+  std::atomic<int> in_flight{0}, most{0}, calls{0};
 };
 
-target at(const std::string& endpoint) {
-  target t;
+bmc::target bmc_at(const std::string& endpoint) {
+  bmc::target t;
   t.endpoint = endpoint;
-  t.timeout = std::chrono::seconds(10);
+  t.timeout = 5s;
   return t;
 }
 
-TEST(Guard, OneOperationAtATimePerBmcAndAGlobalCap) {
-  auto inner = std::make_shared<slow_driver>();
-  guarded_driver g(inner, {3, 5, std::chrono::milliseconds{1000}});
-  std::vector<std::future<caf::expected<power_state>>> calls;
-  for (int i = 0; i < 24; ++i)
-    calls.push_back(std::async(std::launch::async, [&, i] {
-      return g.power(at("https://bmc-" + std::to_string(i % 6)));
-    }));
-  for (auto& c : calls) EXPECT_TRUE(c.get());
-  for (const auto& [bmc, n] : inner->per_bmc_max) EXPECT_EQ(n, 1) << bmc;
-  EXPECT_LE(inner->total_max.load(), 3);
-  EXPECT_GE(inner->total_max.load(), 2) << "different BMCs do run in parallel";
+TEST(GuardedDriver, OpensTheBreakerAfterConsecutiveFailuresAndFailsFast) {
+  auto inner = std::make_shared<scripted_driver>();
+  manual_clock clock;
+  bmc::guarded_driver d(inner, {64, 3, 60s}, clock);
+  inner->next = make_error(errc::unavailable, "refused");
+  auto t = bmc_at("https://a");
+  for (int i = 0; i < 3; ++i) EXPECT_FALSE(d.power(t));
+  EXPECT_TRUE(is(d.power(t).error(), errc::unavailable));
+  EXPECT_EQ(inner->calls, 3);
+  // Other BMCs are not affected.
+  EXPECT_FALSE(d.power(bmc_at("https://b")));
+  EXPECT_EQ(inner->calls, 4);
 }
 
-TEST(Guard, ACircuitOpensAfterRepeatedFailuresFailsFastAndClosesAfterASuccessfulTrial) {
-  auto inner = std::make_shared<slow_driver>();
-  auto clk = std::make_shared<manual_clock>();
-  guarded_driver g(inner, {16, 3, std::chrono::milliseconds{5000}}, clk);
-  auto dead = at("https://dead");
-  inner->failing = true;
-  for (int i = 0; i < 3; ++i)
-    EXPECT_TRUE(is(g.set_power(dead, power_action::on), errc::unavailable));
-  EXPECT_TRUE(g.circuit_open("https://dead"));
-  EXPECT_FALSE(g.circuit_open("https://other"));
-  auto before = inner->calls.load();
-  auto refused = g.set_power(dead, power_action::on);
-  EXPECT_TRUE(is(refused, errc::unavailable));
-  EXPECT_NE(message_of(refused).find("not tried again"), std::string::npos);
-  EXPECT_EQ(inner->calls.load(), before) << "an open circuit does not call the BMC";
-  // Other BMCs are still tried (this one fails too, on its own account: one more call).
-  EXPECT_TRUE(is(g.set_power(at("https://other"), power_action::on), errc::unavailable));
-  // After the cool-down one trial goes through; it fails, so the circuit opens again at once.
-  clk->advance(5000);
-  EXPECT_TRUE(is(g.set_power(dead, power_action::on), errc::unavailable));
-  EXPECT_EQ(inner->calls.load(), before + 2);
-  EXPECT_TRUE(g.circuit_open("https://dead"));
-  // The BMC comes back: the next trial succeeds and closes the circuit.
-  clk->advance(5000);
-  inner->failing = false;
-  EXPECT_FALSE(g.set_power(dead, power_action::on));
-  EXPECT_FALSE(g.circuit_open("https://dead"));
+TEST(GuardedDriver, LetsOneProbeThroughAfterTheCoolDownAndClosesOnSuccess) {
+  auto inner = std::make_shared<scripted_driver>();
+  manual_clock clock;
+  bmc::guarded_driver d(inner, {64, 2, 60s}, clock);
+  auto t = bmc_at("https://a");
+  inner->next = make_error(errc::unavailable, "refused");
+  for (int i = 0; i < 2; ++i) EXPECT_FALSE(d.power(t));
+  clock.advance(61'000);
+  EXPECT_FALSE(d.power(t));  // the probe fails: open again
+  EXPECT_EQ(inner->calls, 3);
+  EXPECT_FALSE(d.power(t));
+  EXPECT_EQ(inner->calls, 3);
+  clock.advance(61'000);
+  inner->next = caf::error{};
+  EXPECT_TRUE(d.power(t));
+  EXPECT_TRUE(d.power(t));
+  EXPECT_EQ(inner->calls, 5);
 }
 
-TEST(Guard, ErrorsThatAreNotTheBmcsFaultDoNotOpenTheCircuit) {
-  auto inner = std::make_shared<slow_driver>();
-  guarded_driver g(inner, {16, 2, std::chrono::milliseconds{5000}});
-  for (int i = 0; i < 5; ++i) {
-    auto r = g.erase_disks(at("https://bmc"));
-    ASSERT_FALSE(r);
-    EXPECT_TRUE(is(r.error(), errc::unauthenticated));
-  }
-  EXPECT_FALSE(g.circuit_open("https://bmc"));
-  EXPECT_TRUE(g.read_inventory(at("https://bmc")));
+TEST(GuardedDriver, BadInputOrCredentialsDoNotTripTheBreaker) {
+  auto inner = std::make_shared<scripted_driver>();
+  manual_clock clock;
+  bmc::guarded_driver d(inner, {64, 2, 60s}, clock);
+  inner->next = make_error(errc::unauthenticated, "401");
+  auto t = bmc_at("https://a");
+  for (int i = 0; i < 5; ++i) EXPECT_TRUE(is(d.power(t).error(), errc::unauthenticated));
+  EXPECT_EQ(inner->calls, 5);
+}
+
+TEST(GuardedDriver, SerializesCallsToOneBmcAndCapsCallsInFlight) {
+  auto inner = std::make_shared<scripted_driver>();
+  inner->hold = 20ms;
+  manual_clock clock;
+  bmc::guarded_driver one_bmc(inner, {64, 3, 60s}, clock);
+  std::vector<std::thread> threads;
+  for (int i = 0; i < 4; ++i)
+    threads.emplace_back([&] { EXPECT_TRUE(one_bmc.power(bmc_at("https://a"))); });
+  for (auto& th : threads) th.join();
+  EXPECT_EQ(inner->most, 1);
+  threads.clear();
+  inner->most = 0;
+  bmc::guarded_driver capped(inner, {2, 3, 60s}, clock);
+  for (int i = 0; i < 6; ++i)
+    threads.emplace_back(
+        [&, i] { EXPECT_TRUE(capped.power(bmc_at("https://h" + std::to_string(i)))); });
+  for (auto& th : threads) th.join();
+  EXPECT_LE(inner->most, 2);
+}
+
+TEST(GuardedDriver, GivesUpWaitingForABusyBmcAfterTheTimeout) {
+  auto inner = std::make_shared<scripted_driver>();
+  inner->hold = 300ms;
+  manual_clock clock;
+  bmc::guarded_driver d(inner, {}, clock);
+  auto slow = bmc_at("https://a");
+  std::thread first([&] { EXPECT_TRUE(d.power(slow)); });
+  while (inner->in_flight == 0) std::this_thread::sleep_for(1ms);
+  auto impatient = bmc_at("https://a");
+  impatient.timeout = 20ms;
+  EXPECT_TRUE(is(d.power(impatient).error(), errc::unavailable));
+  first.join();
 }
 
 }  // namespace
-}  // namespace ab::bmc

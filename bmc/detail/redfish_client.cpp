@@ -1,0 +1,259 @@
+#include "bmc/detail/redfish_client.hpp"
+
+#include <algorithm>
+#include <thread>
+
+#include <spdlog/spdlog.h>
+
+#include "core/error.hpp"
+
+namespace ab::bmc::detail {
+
+namespace {
+
+using clock = std::chrono::steady_clock;
+using std::chrono::milliseconds;
+
+/// The wait before retry `attempt` (0-based): `Retry-After` seconds when given, else backoff.
+milliseconds retry_wait(const http_answer& a, milliseconds backoff, int attempt) {
+  auto it = a.headers.find("retry-after");
+  if (it != a.headers.end()) {
+    try {
+      return std::chrono::seconds(std::stoi(it->second));
+    } catch (const std::exception&) {
+      // An HTTP date or garbage: fall back to our own backoff.
+    }
+  }
+  return backoff * (1 << attempt);
+}
+
+/// True if repeating the call cannot do harm: the request was not sent, or it is idempotent.
+bool retryable(const std::string& method, const caf::expected<http_answer>& a) {
+  if (a && a->status == 0) return true;
+  bool idempotent = method != "POST";
+  if (!a) return idempotent;
+  if (a->status == 503) return true;
+  return idempotent && a->status >= 500;
+}
+
+caf::error status_error(const std::string& where, long status, const std::string& detail) {
+  auto code = status == 404   ? errc::not_found
+              : status >= 500 ? errc::unavailable
+                              : errc::invalid_argument;
+  auto what = where + " answered " + std::to_string(status);
+  return make_error(code, detail.empty() ? what : what + ": " + detail);
+}
+
+}  // namespace
+
+std::string link(const nlohmann::json& resource, const std::string& key) {
+  if (!resource.is_object()) return {};
+  auto it = resource.find(key);
+  if (it == resource.end() || !it->is_object()) return {};
+  return text(*it, "@odata.id");
+}
+
+std::vector<std::string> members(const nlohmann::json& collection) {
+  std::vector<std::string> ids;
+  if (!collection.is_object() || !collection.contains("Members")) return ids;
+  const auto& list = collection["Members"];
+  if (!list.is_array()) return ids;
+  for (const auto& m : list) {
+    auto id = text(m, "@odata.id");
+    if (!id.empty()) ids.push_back(id);
+  }
+  return ids;
+}
+
+std::string text(const nlohmann::json& j, const std::string& key) {
+  if (!j.is_object()) return {};
+  auto it = j.find(key);
+  return it != j.end() && it->is_string() ? it->get<std::string>() : std::string{};
+}
+
+std::string redfish_message(const nlohmann::json& body) {
+  if (!body.is_object() || !body.contains("error")) return {};
+  const auto& e = body["error"];
+  std::string out = text(e, "message");
+  if (e.is_object() && e.contains("@Message.ExtendedInfo") &&
+      e["@Message.ExtendedInfo"].is_array()) {
+    for (const auto& info : e["@Message.ExtendedInfo"]) {
+      auto m = text(info, "Message");
+      if (!m.empty()) out += (out.empty() ? "" : "; ") + m;
+    }
+  }
+  return out;
+}
+
+redfish_client::redfish_client(target t, client_policy policy, std::string origin,
+                               std::string prefix)
+    : target_(std::move(t)),
+      policy_(policy),
+      origin_(std::move(origin)),
+      prefix_(std::move(prefix)) {}
+
+http_call redfish_client::make_call(std::string method, std::string url, std::string body) const {
+  http_call call;
+  call.method = std::move(method);
+  call.url = std::move(url);
+  call.body = std::move(body);
+  call.insecure = target_.insecure;
+  call.ca_file = target_.ca_file;
+  call.timeout = target_.timeout;
+  return call;
+}
+
+caf::expected<std::unique_ptr<redfish_client>> redfish_client::open(const target& t,
+                                                                    client_policy policy) {
+  auto scheme_end = t.endpoint.find("://");
+  auto scheme = t.endpoint.substr(0, scheme_end);
+  if (scheme_end == std::string::npos || (scheme != "https" && scheme != "http") ||
+      t.endpoint.size() == scheme_end + 3)
+    return make_error(errc::invalid_argument,
+                      "Redfish endpoint '" + t.endpoint + "' is not https://HOST[:PORT][/PREFIX]");
+  auto path_start = t.endpoint.find('/', scheme_end + 3);
+  auto origin = t.endpoint.substr(0, path_start);
+  std::string prefix = path_start == std::string::npos ? "" : t.endpoint.substr(path_start);
+  while (!prefix.empty() && prefix.back() == '/') prefix.pop_back();
+  std::unique_ptr<redfish_client> c(new redfish_client(t, policy, origin, prefix));
+  auto root = c->get(prefix + "/redfish/v1/");
+  if (!root && is(root.error(), errc::unauthenticated)) {
+    // The root is public by the standard, but some BMCs guard even that.
+    c->basic_ = true;
+    root = c->get(prefix + "/redfish/v1/");
+  }
+  if (!root) return std::move(root.error());
+  c->root_ = std::move(*root);
+  if (auto err = c->login()) return err;
+  return c;
+}
+
+redfish_client::~redfish_client() {
+  if (session_.empty()) return;
+  auto url = url_of(session_);
+  if (!url) return;
+  auto call = make_call("DELETE", *url, "");
+  call.token = token_;
+  if (auto a = perform(call); !a || a->status >= 300)
+    spdlog::debug("bmc: logout from {} failed", target_.endpoint);
+}
+
+caf::error redfish_client::login() {
+  auto sessions = root_.contains("Links") ? link(root_["Links"], "Sessions") : "";
+  if (sessions.empty()) {
+    basic_ = true;
+    return {};
+  }
+  auto url = url_of(sessions);
+  if (!url) return std::move(url.error());
+  nlohmann::json creds{{"UserName", target_.user}, {"Password", target_.password}};
+  auto call = make_call("POST", *url, creds.dump());
+  auto a = exchange(call);
+  if (!a) return std::move(a.error());
+  if (a->status == 404 || a->status == 405) {  // no sessions: HTTP Basic
+    basic_ = true;
+    return {};
+  }
+  if (a->status == 401 || a->status == 403)
+    return make_error(
+        errc::unauthenticated,
+        "BMC " + target_.endpoint + " refused the credentials of user '" + target_.user + "'");
+  auto token = a->headers.find("x-auth-token");
+  if (a->status >= 300 || token == a->headers.end())
+    return status_error("session login at " + target_.endpoint, a->status, "no X-Auth-Token");
+  token_ = token->second;
+  basic_ = false;  // the token alone from now on
+  auto location = a->headers.find("location");
+  if (location != a->headers.end()) {
+    session_ = location->second;
+    // A Location may be an absolute URL of the same origin.
+    if (session_.rfind(origin_, 0) == 0) session_ = session_.substr(origin_.size());
+  }
+  return {};
+}
+
+caf::expected<std::string> redfish_client::url_of(const std::string& path) const {
+  auto p = path.substr(0, path.find('#'));
+  if (p.rfind(origin_ + "/", 0) == 0) return p;
+  if (p.empty() || p[0] != '/')
+    return make_error(errc::unavailable,
+                      "BMC " + target_.endpoint + " linked to '" + p + "', not a path of it");
+  return origin_ + p;
+}
+
+caf::expected<http_answer> redfish_client::exchange(http_call call) {
+  auto deadline = clock::now() + target_.timeout;
+  if (basic_) {
+    call.user = target_.user;
+    call.password = target_.password;
+  }
+  call.token = token_;
+  for (int attempt = 0;; ++attempt) {
+    auto left = std::chrono::duration_cast<milliseconds>(deadline - clock::now());
+    call.timeout = std::max(milliseconds(1), left);
+    auto a = perform(call);
+    bool again = attempt < policy_.retries && retryable(call.method, a);
+    auto wait = a ? retry_wait(*a, policy_.backoff, attempt) : policy_.backoff * (1 << attempt);
+    if (!again || clock::now() + wait >= deadline) {
+      if (a && a->status == 0)
+        return make_error(errc::unavailable,
+                          "BMC " + target_.endpoint + " cannot be reached: " + a->failure);
+      return a;
+    }
+    spdlog::debug("bmc: retrying {} {} in {} ms", call.method, call.url, wait.count());
+    std::this_thread::sleep_for(wait);
+  }
+}
+
+caf::expected<json_answer> redfish_client::checked(const std::string& method,
+                                                   const std::string& path,
+                                                   http_answer answer) const {
+  auto where = "BMC " + target_.endpoint + " (" + method + " " + path + ")";
+  json_answer out;
+  out.status = answer.status;
+  if (auto it = answer.headers.find("location"); it != answer.headers.end())
+    out.location = it->second;
+  if (!answer.body.empty()) {
+    out.body = nlohmann::json::parse(answer.body, nullptr, false);
+    if (out.body.is_discarded()) {
+      if (answer.status < 300)
+        return make_error(errc::unavailable, where + " answered a body that is not JSON");
+      out.body = nullptr;
+    }
+  }
+  if (answer.status == 401)
+    return make_error(errc::unauthenticated,
+                      where + " refused the credentials of user '" + target_.user + "' (401)");
+  if (answer.status < 200 || answer.status >= 300)
+    return status_error(where, answer.status, redfish_message(out.body));
+  return out;
+}
+
+caf::expected<nlohmann::json> redfish_client::get(const std::string& path) {
+  auto a = poll(path);
+  if (!a) return std::move(a.error());
+  return std::move(a->body);
+}
+
+caf::expected<json_answer> redfish_client::poll(const std::string& path) {
+  auto url = url_of(path);
+  if (!url) return std::move(url.error());
+  auto call = make_call("GET", *url, "");
+  auto a = exchange(call);
+  if (!a) return std::move(a.error());
+  return checked("GET", path, std::move(*a));
+}
+
+caf::expected<json_answer> redfish_client::send(const std::string& method, const std::string& path,
+                                                const nlohmann::json& body,
+                                                const std::string& etag) {
+  auto url = url_of(path);
+  if (!url) return std::move(url.error());
+  auto call = make_call(method, *url, body.is_null() ? "" : body.dump());
+  call.if_match = etag;
+  auto a = exchange(call);
+  if (!a) return std::move(a.error());
+  return checked(method, path, std::move(*a));
+}
+
+}  // namespace ab::bmc::detail

@@ -1,0 +1,16 @@
+#include "bmc/driver_factory.hpp"
+
+#include "bmc/redfish_driver.hpp"
+#include "core/error.hpp"
+
+namespace ab::bmc {
+
+caf::expected<std::unique_ptr<driver>> make_driver(const std::string& name) {
+  if (name == "redfish") return std::unique_ptr<driver>(new redfish_driver());
+  // The IPMI driver (bmc/ipmi_driver.hpp) is added here by its own change.
+  if (name == "ipmi") return make_error(errc::invalid_argument, "driver ipmi is not built in");
+  return make_error(errc::invalid_argument,
+                    "unknown BMC driver '" + name + "' (known: redfish, ipmi)");
+}
+
+}  // namespace ab::bmc

@@ -1,0 +1,18 @@
+#pragma once
+
+// Choosing a BMC driver by name (configuration, the `ab-bmc` CLI).
+
+#include <memory>
+#include <string>
+
+#include <caf/expected.hpp>
+
+#include "bmc/driver.hpp"
+
+namespace ab::bmc {
+
+/// The driver called `name` (`redfish`; `ipmi` once built in); an unknown or missing driver
+/// is `errc::invalid_argument` naming it.
+caf::expected<std::unique_ptr<driver>> make_driver(const std::string& name);
+
+}  // namespace ab::bmc

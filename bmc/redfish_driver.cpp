@@ -1,0 +1,201 @@
+#include "bmc/redfish_driver.hpp"
+
+#include <algorithm>
+#include <thread>
+
+#include "bmc/detail/redfish_client.hpp"
+#include "bmc/detail/redfish_navigation.hpp"
+#include "core/error.hpp"
+
+namespace ab::bmc {
+
+using detail::redfish_client;
+using nlohmann::json;
+
+namespace {
+
+caf::expected<std::unique_ptr<redfish_client>> connect(const target& t, const redfish_options& o) {
+  return redfish_client::open(t, {o.retries, o.backoff});
+}
+
+/// The `@Redfish.AllowableValues` of `name` in `object`; empty means "anything".
+std::vector<std::string> allowable(const json& object, const std::string& name) {
+  std::vector<std::string> out;
+  // An ActionInfo parameter lists its values as plain `AllowableValues`.
+  auto key = name.empty() ? "AllowableValues" : name + "@Redfish.AllowableValues";
+  if (!object.is_object() || !object.contains(key) || !object[key].is_array()) return out;
+  for (const auto& v : object[key])
+    if (v.is_string()) out.push_back(v.get<std::string>());
+  return out;
+}
+
+bool allowed(const std::vector<std::string>& values, const std::string& v) {
+  return values.empty() || std::find(values.begin(), values.end(), v) != values.end();
+}
+
+std::string joined(const std::vector<std::string>& values) {
+  std::string out;
+  for (const auto& v : values) out += (out.empty() ? "" : ", ") + v;
+  return out;
+}
+
+power_state parse_power(const std::string& s) {
+  if (s == "On") return power_state::on;
+  if (s == "Off") return power_state::off;
+  if (s == "PoweringOn") return power_state::powering_on;
+  if (s == "PoweringOff") return power_state::powering_off;
+  return power_state::unknown;
+}
+
+/// The ResetType sequences that achieve `a`, best first.
+std::vector<std::vector<std::string>> reset_plans(power_action a) {
+  switch (a) {
+    case power_action::on:
+      return {{"On"}, {"ForceOn"}};
+    case power_action::off:
+      return {{"ForceOff"}};
+    case power_action::graceful_off:
+      return {{"GracefulShutdown"}};
+    case power_action::force_restart:
+      return {{"ForceRestart"}, {"PowerCycle"}};
+    case power_action::power_cycle:
+      return {{"PowerCycle"}, {"ForceRestart"}, {"ForceOff", "On"}};
+  }
+  return {};
+}
+
+/// The ResetTypes the BMC allows: inline, or in the action's `@Redfish.ActionInfo`.
+caf::expected<std::vector<std::string>> reset_types(redfish_client& c, const json& action) {
+  auto values = allowable(action, "ResetType");
+  auto info = detail::text(action, "@Redfish.ActionInfo");
+  if (!values.empty() || info.empty()) return values;
+  auto body = c.get(info);
+  if (!body) return std::move(body.error());
+  const auto& params = body->is_object() ? body->value("Parameters", json::array()) : json();
+  if (params.is_array())
+    for (const auto& p : params)
+      if (detail::text(p, "Name") == "ResetType") return allowable(p, "");
+  return values;
+}
+
+/// Waits (bounded by the target's timeout) until the System reports `Off`.
+caf::error wait_until_off(redfish_client& c, const std::string& system,
+                          std::chrono::milliseconds limit) {
+  auto deadline = std::chrono::steady_clock::now() + limit;
+  for (;;) {
+    auto s = c.get(system);
+    if (!s) return std::move(s.error());
+    if (detail::text(*s, "PowerState") == "Off") return {};
+    if (std::chrono::steady_clock::now() >= deadline)
+      return make_error(errc::unavailable, "BMC " + c.endpoint() + " did not power off in time");
+    std::this_thread::sleep_for(std::chrono::milliseconds(200));
+  }
+}
+
+/// The first VirtualMedia member able to hold a CD or DVD, under the System or the Manager.
+caf::expected<detail::resource> find_cd(redfish_client& c, const json& system) {
+  std::vector<json> owners{system};
+  auto manager = detail::first_member(c, "Managers");
+  if (manager) owners.push_back(std::move(manager->body));
+  for (const auto& owner : owners) {
+    auto media = detail::linked_members(c, owner, "VirtualMedia");
+    if (!media) return std::move(media.error());
+    for (auto& m : *media) {
+      const auto& types = m.body.is_object() ? m.body.value("MediaTypes", json::array()) : json();
+      if (!types.is_array()) continue;
+      for (const auto& type : types)
+        if (type == "CD" || type == "DVD") return std::move(m);
+    }
+  }
+  return make_error(errc::invalid_argument,
+                    "BMC " + c.endpoint() + " offers no virtual CD/DVD media");
+}
+
+caf::error insert_or_eject(redfish_client& c, const detail::resource& m, const std::string& url) {
+  auto insert = detail::action_target(m.body, "#VirtualMedia.InsertMedia");
+  auto eject = detail::action_target(m.body, "#VirtualMedia.EjectMedia");
+  bool inserted = m.body.is_object() && m.body.value("Inserted", false);
+  if (!insert.empty() && !eject.empty()) {
+    if (inserted || url.empty()) {
+      auto a = c.send("POST", eject, json::object());
+      if (!a || url.empty()) return a ? caf::error{} : std::move(a.error());
+    }
+    auto a = c.send("POST", insert, {{"Image", url}, {"Inserted", true}, {"WriteProtected", true}});
+    return a ? caf::error{} : std::move(a.error());
+  }
+  json patch = url.empty() ? json{{"Image", nullptr}, {"Inserted", false}}
+                           : json{{"Image", url}, {"Inserted", true}};
+  auto a = c.send("PATCH", m.path, patch, detail::text(m.body, "@odata.etag"));
+  return a ? caf::error{} : std::move(a.error());
+}
+
+}  // namespace
+
+caf::expected<power_state> redfish_driver::power(const target& t) {
+  auto c = connect(t, options_);
+  if (!c) return std::move(c.error());
+  auto system = detail::first_member(**c, "Systems");
+  if (!system) return std::move(system.error());
+  return parse_power(detail::text(system->body, "PowerState"));
+}
+
+caf::error redfish_driver::set_power(const target& t, power_action a) {
+  auto c = connect(t, options_);
+  if (!c) return std::move(c.error());
+  auto system = detail::first_member(**c, "Systems");
+  if (!system) return std::move(system.error());
+  auto action_path = detail::action_target(system->body, "#ComputerSystem.Reset");
+  if (action_path.empty())
+    return make_error(errc::invalid_argument,
+                      "BMC " + t.endpoint + " offers no ComputerSystem.Reset action");
+  auto allowed_types = reset_types(**c, system->body["Actions"]["#ComputerSystem.Reset"]);
+  if (!allowed_types) return std::move(allowed_types.error());
+  const auto& values = *allowed_types;
+  for (const auto& plan : reset_plans(a)) {
+    if (!std::all_of(plan.begin(), plan.end(), [&](auto& v) { return allowed(values, v); }))
+      continue;
+    for (size_t i = 0; i < plan.size(); ++i) {
+      if (i > 0)
+        if (auto err = wait_until_off(**c, system->path, t.timeout)) return err;
+      auto r = (*c)->send("POST", action_path, {{"ResetType", plan[i]}});
+      if (!r) return std::move(r.error());
+    }
+    return {};
+  }
+  return make_error(errc::invalid_argument, "BMC " + t.endpoint + " does not allow ResetType " +
+                                                to_string(a) + " (allowed: " + joined(values) +
+                                                ")");
+}
+
+caf::error redfish_driver::set_boot(const target& t, boot_device d, bool once) {
+  auto c = connect(t, options_);
+  if (!c) return std::move(c.error());
+  auto system = detail::first_member(**c, "Systems");
+  if (!system) return std::move(system.error());
+  auto wanted = to_string(d);
+  auto boot = system->body.is_object() ? system->body.value("Boot", json::object()) : json();
+  auto values = allowable(boot, "BootSourceOverrideTarget");
+  if (!allowed(values, wanted))
+    return make_error(errc::invalid_argument, "BMC " + t.endpoint +
+                                                  " does not allow boot override " + wanted +
+                                                  " (allowed: " + joined(values) + ")");
+  json patch{{"BootSourceOverrideTarget", wanted},
+             {"BootSourceOverrideEnabled", once ? "Once" : "Continuous"}};
+  if (d == boot_device::uefi_http) patch["BootSourceOverrideMode"] = "UEFI";
+  // BMCs that version resources want the ETag back (428 or 412 otherwise).
+  auto r = (*c)->send("PATCH", system->path, {{"Boot", patch}},
+                      detail::text(system->body, "@odata.etag"));
+  return r ? caf::error{} : std::move(r.error());
+}
+
+caf::error redfish_driver::set_media(const target& t, const std::string& image_url) {
+  auto c = connect(t, options_);
+  if (!c) return std::move(c.error());
+  auto system = detail::first_member(**c, "Systems");
+  if (!system) return std::move(system.error());
+  auto cd = find_cd(**c, system->body);
+  if (!cd) return std::move(cd.error());
+  return insert_or_eject(**c, *cd, image_url);
+}
+
+}  // namespace ab::bmc

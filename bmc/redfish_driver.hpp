@@ -1,0 +1,62 @@
+#pragma once
+
+// The Redfish driver: every capability of `driver` over HTTPS with libcurl.
+
+#include <chrono>
+
+#include "bmc/driver.hpp"
+
+namespace ab::bmc {
+
+/// Tuning of a `redfish_driver`; the defaults suit real BMCs.
+struct redfish_options {
+  /// Retries of one request after a transient failure (refused connection, 5xx, 503), within
+  /// the target's timeout.
+  int retries = 2;
+  /// First backoff between retries; doubles each time (`Retry-After` wins when sent).
+  std::chrono::milliseconds backoff{200};
+  /// Interval between GETs of a task monitor.
+  std::chrono::milliseconds task_poll{2000};
+  /// Longest wait for one task (e.g. a drive's secure erase).
+  std::chrono::milliseconds task_timeout{std::chrono::hours(2)};
+};
+
+/// Drives BMCs through Redfish: navigates by links from the service root, logs in with a
+/// session (falling back to HTTP Basic), and logs out after every call.
+///
+/// Thread-safe: each call uses its own session and curl handles.
+class redfish_driver : public driver {
+ public:
+  /// A driver with default tuning.
+  redfish_driver() = default;
+
+  /// A driver with the given tuning (tests shorten the intervals).
+  explicit redfish_driver(redfish_options options) : options_(options) {}
+
+  /// `redfish`.
+  std::string name() const override { return "redfish"; }
+
+  /// The System's `PowerState`.
+  caf::expected<power_state> power(const target& t) override;
+
+  /// POSTs `ComputerSystem.Reset`, within the `ResetType`s the BMC allows (a power cycle
+  /// falls back to ForceRestart, or ForceOff then On).
+  caf::error set_power(const target& t, power_action a) override;
+
+  /// PATCHes the System's `Boot` override (UEFI mode for HTTP boot).
+  caf::error set_boot(const target& t, boot_device d, bool once) override;
+
+  /// Uses the first CD/DVD VirtualMedia of the System or the Manager, by action or PATCH.
+  caf::error set_media(const target& t, const std::string& image_url) override;
+
+  /// Reads the System, its Processors, EthernetInterfaces and drives, and the Manager.
+  caf::expected<inventory> read_inventory(const target& t) override;
+
+  /// Runs each drive's `Drive.SecureErase` and waits for its task.
+  caf::expected<std::vector<erase_result>> erase_disks(const target& t) override;
+
+ private:
+  redfish_options options_;
+};
+
+}  // namespace ab::bmc

@@ -1,0 +1,406 @@
+#include "bmc/redfish_driver.hpp"
+
+#include <algorithm>
+#include <atomic>
+#include <filesystem>
+
+#include <gtest/gtest.h>
+
+#include "core/error.hpp"
+#include "tests/bmc/fake_redfish.hpp"
+#include "tests/fakes/test_cert.hpp"
+
+namespace {
+
+using ab::bmc::boot_device;
+using ab::bmc::power_action;
+using ab::bmc::power_state;
+using ab::bmc::redfish_driver;
+using ab::testing::fake_redfish;
+using ab::testing::recorded_request;
+using nlohmann::json;
+
+const std::string rackmount = AB_SOURCE_DIR "/tests/data/redfish-mockups/public-rackmount1";
+const std::string localstorage = AB_SOURCE_DIR "/tests/data/redfish-mockups/public-localstorage";
+const std::string system_path = "/redfish/v1/Systems/437XR1138R2";
+
+ab::testing::fake_redfish_options mockup(const std::string& dir) {
+  ab::testing::fake_redfish_options o;
+  o.mockup_dir = dir;
+  return o;
+}
+
+ab::bmc::redfish_options quick() {
+  ab::bmc::redfish_options o;
+  o.backoff = std::chrono::milliseconds(10);
+  o.task_poll = std::chrono::milliseconds(10);
+  o.task_timeout = std::chrono::seconds(10);
+  return o;
+}
+
+class RedfishDriver : public ::testing::Test {
+ protected:
+  ab::bmc::target target_for(const fake_redfish& f) const {
+    ab::bmc::target t;
+    t.endpoint = f.endpoint();
+    t.user = "admin";
+    t.password = "secret";
+    t.timeout = std::chrono::seconds(5);
+    return t;
+  }
+
+  /// The mutating requests other than session logins and logouts.
+  static std::vector<recorded_request> actions(const fake_redfish& f) {
+    auto all = f.requests();
+    std::erase_if(all, [](const recorded_request& r) {
+      return r.path.find("/SessionService/Sessions") != std::string::npos;
+    });
+    return all;
+  }
+
+  redfish_driver driver_{quick()};
+};
+
+TEST_F(RedfishDriver, ReadsThePowerStateOfTheFirstSystem) {
+  fake_redfish f(mockup(rackmount));
+  auto s = driver_.power(target_for(f));
+  ASSERT_TRUE(s) << ab::message_of(s.error());
+  EXPECT_EQ(*s, power_state::on);
+}
+
+TEST_F(RedfishDriver, PostsEachResetTypeAndThePowerStateFollows) {
+  fake_redfish f(mockup(rackmount));
+  auto t = target_for(f);
+  const std::vector<std::pair<power_action, std::string>> cases{
+      {power_action::off, "ForceOff"},
+      {power_action::on, "On"},
+      {power_action::graceful_off, "GracefulShutdown"},
+      {power_action::force_restart, "ForceRestart"}};
+  for (const auto& [action, type] : cases) {
+    ASSERT_FALSE(driver_.set_power(t, action)) << type;
+    auto last = actions(f).back();
+    EXPECT_EQ(last.path, system_path + "/Actions/ComputerSystem.Reset");
+    EXPECT_EQ(json::parse(last.body), json({{"ResetType", type}}));
+    auto expected =
+        type == "ForceOff" || type == "GracefulShutdown" ? power_state::off : power_state::on;
+    EXPECT_EQ(*driver_.power(t), expected) << type;
+  }
+}
+
+TEST_F(RedfishDriver, APowerCycleTheBmcDoesNotAllowBecomesAForceRestart) {
+  fake_redfish f(mockup(rackmount));
+  ASSERT_FALSE(driver_.set_power(target_for(f), power_action::power_cycle));
+  EXPECT_EQ(json::parse(actions(f).back().body)["ResetType"], "ForceRestart");
+}
+
+TEST_F(RedfishDriver, APowerCycleFallsBackToForceOffThenOn) {
+  fake_redfish f(mockup(rackmount));
+  auto system = f.resource(system_path);
+  system["Actions"]["#ComputerSystem.Reset"]["ResetType@Redfish.AllowableValues"] = {"On",
+                                                                                     "ForceOff"};
+  f.set_resource(system_path, system);
+  ASSERT_FALSE(driver_.set_power(target_for(f), power_action::power_cycle));
+  auto posted = actions(f);
+  ASSERT_EQ(posted.size(), 2u);
+  EXPECT_EQ(json::parse(posted[0].body)["ResetType"], "ForceOff");
+  EXPECT_EQ(json::parse(posted[1].body)["ResetType"], "On");
+}
+
+TEST_F(RedfishDriver, RefusesAResetTypeOutsideTheAllowableValuesNamingThem) {
+  fake_redfish f(mockup(rackmount));
+  auto system = f.resource(system_path);
+  system["Actions"]["#ComputerSystem.Reset"]["ResetType@Redfish.AllowableValues"] = {"On"};
+  f.set_resource(system_path, system);
+  auto err = driver_.set_power(target_for(f), power_action::off);
+  ASSERT_TRUE(ab::is(err, ab::errc::invalid_argument));
+  EXPECT_NE(ab::message_of(err).find("allowed: On"), std::string::npos);
+  EXPECT_TRUE(actions(f).empty());
+}
+
+TEST_F(RedfishDriver, ReadsTheAllowedResetTypesFromActionInfo) {
+  fake_redfish f(mockup(rackmount));
+  auto system = f.resource(system_path);
+  auto& reset = system["Actions"]["#ComputerSystem.Reset"];
+  reset.erase("ResetType@Redfish.AllowableValues");
+  reset["@Redfish.ActionInfo"] = system_path + "/ResetActionInfo";
+  f.set_resource(system_path, system);
+  f.set_resource(system_path + "/ResetActionInfo",
+                 {{"Parameters", {{{"Name", "ResetType"}, {"AllowableValues", {"PowerCycle"}}}}}});
+  auto t = target_for(f);
+  EXPECT_TRUE(ab::is(driver_.set_power(t, power_action::off), ab::errc::invalid_argument));
+  ASSERT_FALSE(driver_.set_power(t, power_action::power_cycle));
+  EXPECT_EQ(json::parse(actions(f).back().body)["ResetType"], "PowerCycle");
+}
+
+TEST_F(RedfishDriver, SendsTheResourceEtagWithAPatch) {
+  fake_redfish f(mockup(rackmount));
+  auto system = f.resource(system_path);
+  system["@odata.etag"] = "W/\"12345\"";
+  f.set_resource(system_path, system);
+  ASSERT_FALSE(driver_.set_boot(target_for(f), boot_device::pxe, true));
+  EXPECT_EQ(actions(f).back().headers["if-match"], "W/\"12345\"");
+}
+
+TEST_F(RedfishDriver, PatchesTheBootOverrideAndItSticks) {
+  fake_redfish f(mockup(rackmount));
+  auto t = target_for(f);
+  ASSERT_FALSE(driver_.set_boot(t, boot_device::cd, false));
+  auto patch = actions(f).back();
+  EXPECT_EQ(patch.method, "PATCH");
+  EXPECT_EQ(patch.path, system_path);
+  EXPECT_EQ(
+      json::parse(patch.body),
+      json({{"Boot",
+             {{"BootSourceOverrideTarget", "Cd"}, {"BootSourceOverrideEnabled", "Continuous"}}}}));
+  EXPECT_EQ(f.resource(system_path)["Boot"]["BootSourceOverrideTarget"], "Cd");
+  ASSERT_FALSE(driver_.set_boot(t, boot_device::pxe, true));
+  EXPECT_EQ(f.resource(system_path)["Boot"]["BootSourceOverrideEnabled"], "Once");
+}
+
+TEST_F(RedfishDriver, HttpBootAsksForUefiModeAndIsRefusedWhereNotAllowed) {
+  fake_redfish f(mockup(rackmount));
+  auto t = target_for(f);
+  // The mockup's allowable targets lack UefiHttp.
+  EXPECT_TRUE(
+      ab::is(driver_.set_boot(t, boot_device::uefi_http, true), ab::errc::invalid_argument));
+  auto system = f.resource(system_path);
+  system["Boot"]["BootSourceOverrideTarget@Redfish.AllowableValues"].push_back("UefiHttp");
+  f.set_resource(system_path, system);
+  ASSERT_FALSE(driver_.set_boot(t, boot_device::uefi_http, true));
+  EXPECT_EQ(json::parse(actions(f).back().body)["Boot"]["BootSourceOverrideMode"], "UEFI");
+}
+
+TEST_F(RedfishDriver, InsertsAndEjectsMediaByPatchUnderTheSystem) {
+  fake_redfish f(mockup(rackmount));
+  auto t = target_for(f);
+  const std::string cd = system_path + "/VirtualMedia/CD1";
+  ASSERT_FALSE(driver_.set_media(t, "http://images/os.iso"));
+  EXPECT_EQ(actions(f).back().path, cd);
+  EXPECT_EQ(f.resource(cd)["Image"], "http://images/os.iso");
+  EXPECT_EQ(f.resource(cd)["Inserted"], true);
+  ASSERT_FALSE(driver_.set_media(t, ""));
+  EXPECT_EQ(f.resource(cd)["Inserted"], false);
+}
+
+TEST_F(RedfishDriver, InsertsAndEjectsMediaByActionUnderTheManager) {
+  fake_redfish f(mockup(localstorage));
+  const std::string cd = "/redfish/v1/Managers/BMC/VirtualMedia/CD1";
+  auto media = f.resource(cd);
+  media["Actions"] = {
+      {"#VirtualMedia.InsertMedia", {{"target", cd + "/Actions/VirtualMedia.InsertMedia"}}},
+      {"#VirtualMedia.EjectMedia", {{"target", cd + "/Actions/VirtualMedia.EjectMedia"}}}};
+  media["Inserted"] = false;
+  f.set_resource(cd, media);
+  auto t = target_for(f);
+  ASSERT_FALSE(driver_.set_media(t, "http://images/os.iso"));
+  EXPECT_EQ(actions(f).back().path, cd + "/Actions/VirtualMedia.InsertMedia");
+  EXPECT_EQ(f.resource(cd)["Image"], "http://images/os.iso");
+  ASSERT_FALSE(driver_.set_media(t, ""));
+  EXPECT_EQ(actions(f).back().path, cd + "/Actions/VirtualMedia.EjectMedia");
+  EXPECT_EQ(f.resource(cd)["Inserted"], false);
+}
+
+TEST_F(RedfishDriver, ReadsTheInventoryOfARackmountServer) {
+  fake_redfish f(mockup(rackmount));
+  auto inv = driver_.read_inventory(target_for(f));
+  ASSERT_TRUE(inv) << ab::message_of(inv.error());
+  EXPECT_EQ(inv->manufacturer, "Contoso");
+  EXPECT_EQ(inv->model, "3500");
+  EXPECT_EQ(inv->serial, "437XR1138R2");
+  EXPECT_EQ(inv->uuid, "38947555-7742-3448-3784-823347823834");
+  EXPECT_EQ(inv->bios_version, "P79 v1.45 (12/06/2017)");
+  EXPECT_EQ(inv->cpu_count, 2);
+  // CPU2's socket reports no model; the FPGA is not a CPU.
+  EXPECT_EQ(inv->cpu_models,
+            std::vector<std::string>{"Multi-Core Intel(R) Xeon(R) processor 7xxx Series"});
+  EXPECT_EQ(inv->memory_mib, 96 * 1024);
+  EXPECT_FALSE(inv->nics.empty());
+  EXPECT_FALSE(inv->bmc_firmware.empty());
+  // SimpleStorage: the present devices.
+  ASSERT_FALSE(inv->drives.empty());
+  EXPECT_EQ(inv->drives[0].model, "3000GT8");
+}
+
+TEST_F(RedfishDriver, ReadsDrivesThroughStorageLinks) {
+  fake_redfish f(mockup(localstorage));
+  auto inv = driver_.read_inventory(target_for(f));
+  ASSERT_TRUE(inv) << ab::message_of(inv.error());
+  ASSERT_EQ(inv->drives.size(), 4u);
+  auto d = std::find_if(inv->drives.begin(), inv->drives.end(),
+                        [](auto& x) { return x.id == "32ADF365C6C1B7BD"; });
+  ASSERT_NE(d, inv->drives.end());
+  EXPECT_EQ(d->serial, "1234570");
+  EXPECT_EQ(d->media_type, "HDD");
+  EXPECT_EQ(d->capacity_bytes, 899527000064);
+}
+
+TEST_F(RedfishDriver, ErasesEachDrivePollingItsTaskMonitorToCompletion) {
+  fake_redfish f(mockup(localstorage));
+  auto results = driver_.erase_disks(target_for(f));
+  ASSERT_TRUE(results) << ab::message_of(results.error());
+  ASSERT_EQ(results->size(), 4u);
+  for (const auto& r : *results) {
+    EXPECT_TRUE(r.ok) << r.drive << ": " << r.detail;
+    EXPECT_EQ(r.method, "SecureErase");
+  }
+  EXPECT_EQ(f.resource("/redfish/v1/TaskService/Tasks/erase4")["TaskState"], "Completed");
+}
+
+TEST_F(RedfishDriver, ATaskEndingInExceptionFailsItsDrive) {
+  auto o = mockup(localstorage);
+  o.task_outcome = "Exception";
+  fake_redfish f(o);
+  auto results = driver_.erase_disks(target_for(f));
+  ASSERT_TRUE(results) << ab::message_of(results.error());
+  ASSERT_EQ(results->size(), 4u);
+  EXPECT_FALSE(results->front().ok);
+  EXPECT_NE(results->front().detail.find("Exception"), std::string::npos);
+}
+
+TEST_F(RedfishDriver, DrivesItCannotEraseAreReportedNotSkipped) {
+  fake_redfish f(mockup(rackmount));
+  auto results = driver_.erase_disks(target_for(f));
+  ASSERT_TRUE(results) << ab::message_of(results.error());
+  ASSERT_FALSE(results->empty());
+  for (const auto& r : *results) {
+    EXPECT_FALSE(r.ok);
+    EXPECT_EQ(r.method, "none");
+  }
+}
+
+TEST_F(RedfishDriver, LogsInWithASessionAndLogsOut) {
+  fake_redfish f(mockup(rackmount));
+  ASSERT_TRUE(driver_.power(target_for(f)));
+  auto all = f.requests();
+  ASSERT_EQ(all.size(), 2u);
+  EXPECT_EQ(all[0].method, "POST");
+  // The password travels once, in the login body, not as HTTP Basic too.
+  EXPECT_EQ(all[0].headers.count("authorization"), 0u);
+  EXPECT_EQ(all[1].method, "DELETE");
+  EXPECT_EQ(all[1].path, "/redfish/v1/SessionService/Sessions/1");
+  EXPECT_EQ(all[1].headers["x-auth-token"], "token-1");
+}
+
+TEST_F(RedfishDriver, FallsBackToBasicAuthWhenSessionsAreRefused) {
+  auto o = mockup(rackmount);
+  o.sessions = false;
+  fake_redfish f(o);
+  auto t = target_for(f);
+  ASSERT_FALSE(driver_.set_power(t, power_action::off));
+  auto last = actions(f).back();
+  EXPECT_EQ(last.headers.count("x-auth-token"), 0u);
+  EXPECT_EQ(last.headers["authorization"].rfind("Basic ", 0), 0u);
+  t.password = "wrong";
+  EXPECT_TRUE(ab::is(driver_.power(t).error(), ab::errc::unauthenticated));
+}
+
+TEST_F(RedfishDriver, UsesBasicAuthForAGuardedServiceRoot) {
+  auto o = mockup(rackmount);
+  o.public_root = false;
+  fake_redfish f(o);
+  auto s = driver_.power(target_for(f));
+  ASSERT_TRUE(s) << ab::message_of(s.error());
+  EXPECT_EQ(*s, power_state::on);
+}
+
+TEST_F(RedfishDriver, WrongCredentialsAreUnauthenticatedNamingTheEndpointNotThePassword) {
+  fake_redfish f(mockup(rackmount));
+  auto t = target_for(f);
+  t.password = "hunter2-secret";
+  auto s = driver_.power(t);
+  ASSERT_FALSE(s);
+  EXPECT_TRUE(ab::is(s.error(), ab::errc::unauthenticated));
+  auto text = ab::message_of(s.error());
+  EXPECT_NE(text.find(f.endpoint()), std::string::npos) << text;
+  EXPECT_EQ(text.find("hunter2"), std::string::npos) << text;
+}
+
+TEST_F(RedfishDriver, SurfacesTheRedfishErrorOfA500AfterRetrying) {
+  fake_redfish f(mockup(rackmount));
+  std::atomic<int> calls{0};
+  f.intercept([&](const ab::net::http_request& r) -> std::optional<ab::net::http_response> {
+    if (r.target.find("/Systems/") == std::string::npos) return std::nullopt;
+    ++calls;
+    json body{{"error",
+               {{"code", "Base.1.0.InternalError"},
+                {"message", "The BMC is sad."},
+                {"@Message.ExtendedInfo", {{{"Message", "Fan controller is offline."}}}}}}};
+    return ab::net::http_response{500, "application/json", body.dump(), {}};
+  });
+  auto s = driver_.power(target_for(f));
+  ASSERT_FALSE(s);
+  EXPECT_TRUE(ab::is(s.error(), ab::errc::unavailable));
+  auto text = ab::message_of(s.error());
+  EXPECT_NE(text.find("The BMC is sad."), std::string::npos) << text;
+  EXPECT_NE(text.find("Fan controller is offline."), std::string::npos) << text;
+  EXPECT_EQ(calls, 3);
+}
+
+TEST_F(RedfishDriver, RetriesA503WithRetryAfterAndSucceeds) {
+  fake_redfish f(mockup(rackmount));
+  std::atomic<int> refused{0};
+  f.intercept([&](const ab::net::http_request& r) -> std::optional<ab::net::http_response> {
+    if (r.target.find("/Systems/") == std::string::npos || refused++ > 0) return std::nullopt;
+    return ab::net::http_response{503, "application/json", "{}", {{"Retry-After", "0"}}};
+  });
+  auto s = driver_.power(target_for(f));
+  ASSERT_TRUE(s) << ab::message_of(s.error());
+  EXPECT_EQ(*s, power_state::on);
+}
+
+TEST_F(RedfishDriver, AGarbageBodyIsAnErrorNotACrash) {
+  fake_redfish f(mockup(rackmount));
+  f.intercept([](const ab::net::http_request& r) -> std::optional<ab::net::http_response> {
+    if (r.target.find("/Systems") == std::string::npos) return std::nullopt;
+    return ab::net::http_response{200, "application/json", "{\"Members\": [ <html>", {}};
+  });
+  auto s = driver_.power(target_for(f));
+  ASSERT_FALSE(s);
+  EXPECT_TRUE(ab::is(s.error(), ab::errc::unavailable));
+}
+
+TEST_F(RedfishDriver, AHungBmcTimesOut) {
+  fake_redfish f(mockup(rackmount));
+  f.hang();
+  auto t = target_for(f);
+  t.timeout = std::chrono::milliseconds(300);
+  auto started = std::chrono::steady_clock::now();
+  auto s = driver_.power(t);
+  ASSERT_FALSE(s);
+  EXPECT_TRUE(ab::is(s.error(), ab::errc::unavailable));
+  EXPECT_LT(std::chrono::steady_clock::now() - started, std::chrono::seconds(5));
+}
+
+TEST_F(RedfishDriver, ARefusedConnectionIsUnavailableNamingTheEndpoint) {
+  ab::bmc::target t;
+  t.endpoint = "http://127.0.0.1:1/bmc";
+  t.timeout = std::chrono::seconds(2);
+  auto s = driver_.power(t);
+  ASSERT_FALSE(s);
+  EXPECT_TRUE(ab::is(s.error(), ab::errc::unavailable));
+  EXPECT_NE(ab::message_of(s.error()).find("http://127.0.0.1:1/bmc"), std::string::npos);
+}
+
+TEST_F(RedfishDriver, VerifiesTlsUnlessInsecure) {
+  auto dir = std::filesystem::temp_directory_path() / "ab-redfish-tls";
+  std::filesystem::create_directories(dir);
+  auto cert = ab::testing::make_test_cert(dir);
+  auto o = mockup(rackmount);
+  o.tls = {cert.cert_file, cert.key_file};
+  fake_redfish f(o);
+  auto t = target_for(f);
+  EXPECT_TRUE(ab::is(driver_.power(t).error(), ab::errc::unavailable));
+  t.ca_file = cert.cert_file;
+  EXPECT_TRUE(driver_.power(t));
+  t.ca_file.clear();
+  t.insecure = true;
+  EXPECT_TRUE(driver_.power(t));
+}
+
+TEST_F(RedfishDriver, RefusesAnEndpointThatIsNotAUrl) {
+  ab::bmc::target t;
+  t.endpoint = "bmc01.example.com";
+  EXPECT_TRUE(ab::is(driver_.power(t).error(), ab::errc::invalid_argument));
+}
+
+}  // namespace
