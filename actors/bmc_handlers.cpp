@@ -139,7 +139,7 @@ job_outcome boot_installer(const bmc_context& c, const storage::claimed_job& job
                                    c.clk->now() + c.install_timeout_ms}))
     return failed(err, "issuing the installer's callback token");
   auto url = c.installer_image + (c.installer_image.find('?') == std::string::npos ? "?" : "&") +
-             "callback=" + c.callback_base + "/v1/callbacks/" + std::to_string(job.request) +
+             "callback=" + c.callback_base() + "/v1/callbacks/" + std::to_string(job.request) +
              "&token=" + token;
   if (auto err = d.set_media(t, url)) return failed(err, "inserting the installer");
   if (auto err = d.set_boot(t, bmc::boot_device::cd, true)) return failed(err, "boot from CD");

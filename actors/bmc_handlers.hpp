@@ -22,8 +22,9 @@ struct bmc_context {
   std::function<std::shared_ptr<bmc::driver>(const std::string& endpoint)> driver_for;
   std::shared_ptr<const ab::clock> clk;
   /// Where installers report: this node's (or the site's) API base URL, e.g.
-  /// `https://autobuild.dc1:8443`; the callback URL is BASE/v1/callbacks/REQUEST.
-  std::string callback_base;
+  /// `https://autobuild.dc1:8443`; the callback URL is BASE/v1/callbacks/REQUEST. A function:
+  /// a node knows its port only once it listens.
+  std::function<std::string()> callback_base;
   /// The installer image; the boot step inserts it as virtual CD with the callback URL and a
   /// one-time token appended as query parameters (`?callback=…&token=…`).
   std::string installer_image;

@@ -4,8 +4,10 @@
 #include <pthread.h>
 #include <signal.h>
 
+#include <atomic>
 #include <csignal>
 #include <cstdio>
+#include <memory>
 #include <string>
 #include <vector>
 
@@ -14,9 +16,11 @@
 #include <caf/actor_system_config.hpp>
 #include <caf/scoped_actor.hpp>
 
+#include "actors/bmc_handlers.hpp"
 #include "actors/services.hpp"
 #include "actors/simulated_handlers.hpp"
 #include "actors/supervisor.hpp"
+#include "apps/node_bmc.hpp"
 #include "apps/node_http.hpp"
 #include "config/cluster_map.hpp"
 #include "config/node_config.hpp"
@@ -74,7 +78,14 @@ int main(int argc, char** argv) {
   std::shared_ptr<storage::store> store = std::move(*opened);
 
   auto handlers = std::make_shared<actors::handler_registry>();
-  if (cfg->handlers == "simulated")
+  // The API's base URL for installers: configured, or this node's address once it listens.
+  auto api_base = std::make_shared<std::atomic<std::shared_ptr<const std::string>>>(
+      std::make_shared<const std::string>(cfg->callback_base));
+  if (config::has_handlers(*cfg, "bmc"))
+    actors::register_bmc_handlers(*handlers, apps::make_bmc_context(*cfg, store, clk, [api_base] {
+      return *api_base->load();
+    }));
+  if (config::has_handlers(*cfg, "simulated"))
     actors::register_simulated_handlers(*handlers,
                                         {cfg->sim_step_ms, cfg->sim_log, cfg->node_id, clk});
 
@@ -103,6 +114,9 @@ int main(int argc, char** argv) {
   }
   auto address =
       config::split_host_port(cfg->listen)->first + ":" + std::to_string(http->server->port());
+  if (cfg->callback_base.empty())
+    api_base->store(std::make_shared<const std::string>(
+        (cfg->tls_cert.empty() ? "http://" : "https://") + address));
   storage::node_record me{cfg->node_id, cfg->site, "", address, 0};
   auto heartbeat = actors::spawn_heartbeat(sys, store, me, *map, cfg->heartbeat_interval_ms);
   actors::map_watcher_actor watcher;

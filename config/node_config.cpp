@@ -136,7 +136,22 @@ const std::vector<setting>& settings() {
       text("cluster-map", "cluster map file, reloaded on change and SIGHUP",
            &node_config::cluster_map),
       {"workers", "JSON object: workers per job type, \"default\" for the rest", set_workers},
-      text("handlers", "built-in job handlers: none or simulated", &node_config::handlers),
+      text("handlers", "job handlers, comma-separated: bmc, simulated, or none (default bmc)",
+           &node_config::handlers),
+      text("callback-base", "API base URL installers call back (default from listen)",
+           &node_config::callback_base),
+      text("installer-image", "URL of the installer image inserted as virtual CD",
+           &node_config::installer_image),
+      number("install-timeout-ms", "how long an installation may take",
+             &node_config::install_timeout_ms, 1000, 24 * hour),
+      number("bmc-timeout-ms", "deadline of one BMC exchange", &node_config::bmc_timeout_ms, 100,
+             hour),
+      number("bmc-max-in-flight", "BMC operations in flight at once on this node",
+             &node_config::bmc_max_in_flight, 1, 100000),
+      text("bmc-ca-file", "PEM bundle of the CAs BMC certificates are checked against",
+           &node_config::bmc_ca_file),
+      number("bmc-insecure", "1: do not verify BMC certificates (labs only)",
+             &node_config::bmc_insecure, 0, 1),
       number("sim-step-ms", "simulated handlers: duration of a sim.step job",
              &node_config::sim_step_ms, 0, hour),
       text("sim-log", "simulated handlers: append every attempt to this file",
@@ -278,8 +293,14 @@ caf::expected<node_config> load_node_config(const command_line& cl) {
     return c.tls_cert.empty()
                ? bad("tls-key", c.tls_key, "given without tls-cert; give both or neither")
                : bad("tls-cert", c.tls_cert, "given without tls-key; give both or neither");
-  if (c.handlers != "none" && c.handlers != "simulated")
-    return bad("handlers", c.handlers, "expected none or simulated");
+  for (std::size_t pos = 0; pos <= c.handlers.size();) {
+    auto comma = c.handlers.find(',', pos);
+    auto one = c.handlers.substr(pos, comma == std::string::npos ? std::string::npos : comma - pos);
+    if (one != "none" && one != "simulated" && one != "bmc")
+      return bad("handlers", c.handlers, "expected a comma-separated list of bmc, simulated, none");
+    if (comma == std::string::npos) break;
+    pos = comma + 1;
+  }
   if (c.renew_interval_ms * 2 > c.lease_ms)
     return bad("renew-interval-ms", std::to_string(c.renew_interval_ms),
                "must be at most half of lease-ms (" + std::to_string(c.lease_ms) +
@@ -290,6 +311,10 @@ caf::expected<node_config> load_node_config(const command_line& cl) {
   if (c.store.rfind("sqlite:", 0) != 0 && c.store.rfind("mysql://", 0) != 0)
     return bad("store", "(value hidden)", "expected sqlite:PATH or mysql://USER:PASS@HOST:PORT/DB");
   return c;
+}
+
+bool has_handlers(const node_config& cfg, const std::string& set) {
+  return ("," + cfg.handlers + ",").find("," + set + ",") != std::string::npos;
 }
 
 bool is_loopback(const std::string& host) {

@@ -31,8 +31,9 @@ struct node_config {
   std::string cluster_map;
   /// Workers per job type; `default` applies to every registered type not named.
   std::map<std::string, int> workers{{"default", 2}};
-  /// Built-in handler set to register: `none` or `simulated` (test and demo job types).
-  std::string handlers = "none";
+  /// Job handlers to register, comma-separated: `bmc` (the lifecycle workflows through the BMC
+  /// layer), `simulated` (test and demo job types), or `none`.
+  std::string handlers = "bmc";
   /// With simulated handlers: how long a `sim.step` job takes.
   time_ms sim_step_ms = 20;
   /// With simulated handlers: a file every attempt is appended to (empty: none).
@@ -57,6 +58,16 @@ struct node_config {
   /// listens on loopback or `allow_open_api` is set.
   std::string policy;
   bool allow_open_api = false;
+  /// BMC workflows: where installers call back (this node's API base URL; default from
+  /// `listen`), the installer image, how long an installation may take.
+  std::string callback_base;
+  std::string installer_image = "http://127.0.0.1/installer.iso";
+  time_ms install_timeout_ms = 90 * 60 * 1000;
+  /// BMC calls: deadline of one exchange, operations in flight at once, TLS toward BMCs.
+  time_ms bmc_timeout_ms = 10000;
+  int bmc_max_in_flight = 256;
+  std::string bmc_ca_file;
+  bool bmc_insecure = false;
   /// Directory logins (docs/ldap.md); an empty `url` turns them off.
   auth::ldap_options ldap;
 };
@@ -78,6 +89,9 @@ std::string usage();
 /// Builds the configuration: defaults, then the file (if any), then command-line overrides;
 /// then validates it. Errors name the file or option, the key, and what was expected.
 caf::expected<node_config> load_node_config(const command_line& cl);
+
+/// True if `set` (e.g. `simulated`) is one of the handler sets `cfg.handlers` names.
+bool has_handlers(const node_config& cfg, const std::string& set);
 
 /// True for a host that only this machine can reach: `localhost`, `::1`, `127.x.x.x`.
 bool is_loopback(const std::string& host);

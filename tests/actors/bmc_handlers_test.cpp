@@ -96,7 +96,7 @@ class BmcWorkflows : public ::testing::Test {
       return fake_;
     };
     c.clk = clk_;
-    c.callback_base = "https://ab.example:8443";
+    c.callback_base = [] { return std::string{"https://ab.example:8443"}; };
     c.installer_image = "https://images.example/installer.iso";
     c.install_timeout_ms = 600'000;
     register_bmc_handlers(registry_, c);

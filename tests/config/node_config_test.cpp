@@ -82,7 +82,7 @@ TEST(NodeConfig, BadInputNamesTheSourceTheKeyAndWhatWasExpected) {
       {{"--claim-batch", "0"}, "from 1 to 256"},
       {{"--listen", "nohost"}, "HOST:PORT"},
       {{"--listen", "h:99999"}, "0 to 65535"},
-      {{"--handlers", "magic"}, "none or simulated"},
+      {{"--handlers", "magic"}, "bmc, simulated, none"},
       {{"--store", "postgres://x"}, "sqlite:PATH"},
       {{"--lease-ms", "1000", "--renew-interval-ms", "900"}, "at most half"},
       {{"--workers", "[1]"}, "job type"},
