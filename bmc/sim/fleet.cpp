@@ -227,10 +227,14 @@ void fleet::handle(net::http_request&& req, net::responder respond) {
   auto [response, latency] = impl_->redfish(id, tail.substr(11), req);
   if (latency < 0) {
     // A hang: the responder is held until the limit, then the connection is dropped.
-    return impl_->after(impl_->options.hang_ms, [respond] { respond({0, "", "", {}, true}); });
+    return impl_->after(impl_->options.hang_ms, [respond = std::move(respond)] {
+      respond({0, "", "", {}, true});
+    });
   }
   if (latency == 0) return respond(std::move(response));
-  impl_->after(latency, [respond, r = std::move(response)]() mutable { respond(std::move(r)); });
+  impl_->after(latency, [respond = std::move(respond), r = std::move(response)]() mutable {
+    respond(std::move(r));
+  });
 }
 
 void fleet::set_faults(const std::string& id, const fault_set& faults) {

@@ -94,7 +94,9 @@ http_response patch_boot(bmc_state& b, const std::string& base, const json& body
       {"BootSourceOverrideEnabled", &boot_enabled_values()},
       {"BootSourceOverrideMode", &boot_modes()}};
   // Validate everything before changing anything.
-  for (const auto& [key, value] : body["Boot"].items()) {
+  for (const auto& item : body["Boot"].items()) {
+    const auto& key = item.key();
+    const auto& value = item.value();
     auto p =
         std::find_if(props.begin(), props.end(), [&](const auto& x) { return x.first == key; });
     if (p == props.end())
