@@ -113,6 +113,9 @@ json computer_system(const std::string& base, const bmc_state& b) {
           {"Processors", link(self + "/Processors")},
           {"EthernetInterfaces", link(self + "/EthernetInterfaces")},
           {"Storage", link(self + "/Storage")},
+          // The CD sits under the Manager (as in public-localstorage); linked here too for clients
+          // that look for it under the System (as in public-rackmount1).
+          {"VirtualMedia", link(manager_path(base) + "/VirtualMedia")},
           {"Links",
            {{"Chassis", json::array({link(chassis_path(base))})},
             {"ManagedBy", json::array({link(manager_path(base))})}}},
