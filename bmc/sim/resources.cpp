@@ -252,12 +252,12 @@ json session_service(const std::string& base) {
           {"Sessions", link(base + "/SessionService/Sessions")}};
 }
 
-json session(const std::string& base, const std::string& id) {
+json session(const std::string& base, const std::string& id, const std::string& user) {
   return {{"@odata.id", base + "/SessionService/Sessions/" + id},
           {"@odata.type", "#Session.v1_3_0.Session"},
           {"Id", id},
           {"Name", "User Session"},
-          {"UserName", "admin"}};
+          {"UserName", user}};
 }
 
 json task_service(const std::string& base) {

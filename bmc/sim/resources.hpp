@@ -54,8 +54,8 @@ nlohmann::json chassis(const std::string& base, const bmc_state& b);
 /// The SessionService.
 nlohmann::json session_service(const std::string& base);
 
-/// Session `id`.
-nlohmann::json session(const std::string& base, const std::string& id);
+/// Session `id` of `user`.
+nlohmann::json session(const std::string& base, const std::string& id, const std::string& user);
 
 /// The TaskService.
 nlohmann::json task_service(const std::string& base);

@@ -257,14 +257,14 @@ http_response create_session(bmc_state& b, const std::string& base, const net::h
   auto id = std::to_string(b.next_session++);
   auto token = auth::random_token(16);
   b.sessions[id] = token;
-  auto r = json_response(201, session(base, id).dump());
+  auto r = json_response(201, session(base, id, ctx.user).dump());
   r.headers.emplace_back("X-Auth-Token", token);
   r.headers.emplace_back("Location", base + "/SessionService/Sessions/" + id);
   return r;
 }
 
 maybe_response serve_sessions(bmc_state& b, const std::string& base, const segments& s,
-                              const net::http_request& req) {
+                              const net::http_request& req, const service_context& ctx) {
   if (s.size() == 1) return ok(session_service(base));
   if (s[1] != "Sessions" || s.size() > 3) return std::nullopt;
   auto self = base + "/SessionService/Sessions";
@@ -275,7 +275,7 @@ maybe_response serve_sessions(bmc_state& b, const std::string& base, const segme
     return ok(collection(self, "SessionCollection", members));
   }
   if (!b.sessions.contains(s[2])) return std::nullopt;
-  if (req.method == "GET") return ok(session(base, s[2]));
+  if (req.method == "GET") return ok(session(base, s[2], ctx.user));
   if (req.method != "DELETE") return not_allowed(req);
   b.sessions.erase(s[2]);
   return no_content();
@@ -309,7 +309,7 @@ maybe_response route(bmc_state& b, const std::string& base, const segments& s,
     return serve_system(b, base, s, req, ctx);
   }
   if (top == "Managers") return serve_manager(b, base, s, req);
-  if (top == "SessionService") return serve_sessions(b, base, s, req);
+  if (top == "SessionService") return serve_sessions(b, base, s, req, ctx);
   if (top == "TaskService") return serve_tasks(b, base, s, ctx);
   if (top == "Chassis") {
     if (s.size() == 1)
