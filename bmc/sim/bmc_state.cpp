@@ -51,7 +51,11 @@ void start_transition(bmc_state& b, bool on, time_ms now, time_ms delay) {
 }  // namespace
 
 std::string identity::mac(int nic) const {
-  std::uint64_t bits = (0x02ULL << 40) | (mac_bits << 8) | static_cast<std::uint64_t>(nic);
+  // Locally administered unicast: the first octet's two low bits are 1 (local) and 0 (unicast);
+  // its six high bits and the next four octets carry the 38 bits, the last octet the NIC.
+  std::uint64_t first = ((mac_bits >> 32) & 0x3fULL) << 2 | 0x02ULL;
+  std::uint64_t bits =
+      first << 40 | (mac_bits & 0xffffffffULL) << 8 | static_cast<std::uint64_t>(nic);
   std::string out;
   for (int shift = 40; shift >= 0; shift -= 8) {
     if (!out.empty()) out += ':';
@@ -69,7 +73,7 @@ identity identity_of(const std::string& id) {
   auto u = hex(a, 16) + hex(b, 16);
   out.uuid = u.substr(0, 8) + "-" + u.substr(8, 4) + "-" + u.substr(12, 4) + "-" + u.substr(16, 4) +
              "-" + u.substr(20, 12);
-  out.mac_bits = (a >> 24) & 0xffffffffULL;
+  out.mac_bits = a >> 26;
   return out;
 }
 

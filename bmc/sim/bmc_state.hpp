@@ -32,7 +32,7 @@ struct identity {
   std::string uuid;
   /// MAC address of Ethernet interface `nic` (0 or 1), locally administered.
   std::string mac(int nic) const;
-  /// The 40 bits the MACs are made of.
+  /// The 38 bits the MACs are made of.
   std::uint64_t mac_bits = 0;
 };
 
