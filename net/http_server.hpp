@@ -39,6 +39,9 @@ struct http_response {
   /// Extra header fields, e.g. `Retry-After`; framing fields (`Content-Length`,
   /// `Transfer-Encoding`, `Connection`) and fields with invalid characters are ignored.
   std::vector<std::pair<std::string, std::string>> headers;
+  /// Closes the connection without answering, everything else ignored; for test peers that
+  /// simulate a failing server.
+  bool drop = false;
 };
 
 /// Delivers the response; call exactly once, from any thread.

@@ -244,6 +244,7 @@ void session<Stream>::dispatch_request() {
 template <class Stream>
 void session<Stream>::on_response(http_response r) {
   if (closed_ || !awaiting_) return;
+  if (r.drop) return close();
   auto held = std::move(awaiting_);
   write(to_wire(std::move(r), head_, keep_alive_, core_->log()));
 }

@@ -158,6 +158,20 @@ TEST(HttpServer, Answers500WhenTheHandlerDropsTheResponder) {
   EXPECT_EQ(status(client{server->port()}.exchange(get("/"))), 500);
 }
 
+TEST(HttpServer, ADroppingResponseClosesTheConnectionWithoutAnAnswer) {
+  auto server = serve([](http_request&&, const responder& respond) {
+    http_response r;
+    r.drop = true;
+    respond(r);
+  });
+  ASSERT_TRUE(server);
+  client c{server->port()};
+  auto t0 = std::chrono::steady_clock::now();
+  EXPECT_FALSE(c.exchange(get("/")));
+  // At once, not after the client's patience ran out.
+  EXPECT_LT(std::chrono::steady_clock::now() - t0, std::chrono::seconds(5));
+}
+
 TEST(HttpServer, ClosesWhenTheClientAsksOrSpeaksHttp10) {
   auto server = serve(echo);
   ASSERT_TRUE(server);
