@@ -14,6 +14,8 @@ std::shared_ptr<bmc::driver> guarded(const std::string& name, const config::node
   if (!d) return nullptr;
   bmc::guard_options g;
   g.max_in_flight = static_cast<std::size_t>(cfg.bmc_max_in_flight);
+  g.failures_to_open = cfg.bmc_breaker_failures;
+  g.open_for = std::chrono::milliseconds{cfg.bmc_breaker_open_ms};
   // The guard keeps a reference to the clock: the lambda below keeps the clock alive.
   return std::shared_ptr<bmc::driver>(
       new bmc::guarded_driver(std::shared_ptr<bmc::driver>(std::move(*d)), g, *clk),

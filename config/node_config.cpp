@@ -148,6 +148,10 @@ const std::vector<setting>& settings() {
              hour),
       number("bmc-max-in-flight", "BMC operations in flight at once on this node",
              &node_config::bmc_max_in_flight, 1, 100000),
+      number("bmc-breaker-failures", "a BMC's circuit opens after this many failures in a row",
+             &node_config::bmc_breaker_failures, 1, 1000),
+      number("bmc-breaker-open-ms", "how long an open circuit refuses calls to its BMC",
+             &node_config::bmc_breaker_open_ms, 0, hour),
       text("bmc-ca-file", "PEM bundle of the CAs BMC certificates are checked against",
            &node_config::bmc_ca_file),
       number("bmc-insecure", "1: do not verify BMC certificates (labs only)",
@@ -177,6 +181,14 @@ const std::vector<setting>& settings() {
       number("restart-window-ms", "the window of max-restarts", &node_config::restart_window_ms, 10,
              24 * hour),
       {"priority-credit-ms", "JSON object: head start per priority class", set_credit},
+      {"retry-backoff-ms", "first retry delay of a failed job; doubles per attempt, with jitter",
+       [](node_config& c, const json& v, const std::string& origin,
+          const std::string& key) -> caf::error {
+         if (!v.is_number_integer() || v.get<std::int64_t>() < 1 || v.get<std::int64_t>() > 3600000)
+           return bad(origin, key, "expected milliseconds from 1 to 3600000");
+         c.queue.backoff_base_ms = v.get<std::int64_t>();
+         return caf::none;
+       }},
       text("policy", "access policy file (tokens, groups, roles), reloaded on change and SIGHUP",
            &node_config::policy),
       number("allow-open-api", "1: serve without a policy on a non-loopback address",

@@ -66,6 +66,9 @@ struct node_config {
   /// BMC calls: deadline of one exchange, operations in flight at once, TLS toward BMCs.
   time_ms bmc_timeout_ms = 10000;
   int bmc_max_in_flight = 256;
+  /// A BMC's circuit opens after this many failures in a row, for `bmc_breaker_open_ms`.
+  int bmc_breaker_failures = 5;
+  time_ms bmc_breaker_open_ms = 10000;
   std::string bmc_ca_file;
   bool bmc_insecure = false;
   /// Directory logins (docs/ldap.md); an empty `url` turns them off.
