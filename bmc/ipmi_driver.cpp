@@ -18,7 +18,7 @@ namespace ab::bmc {
 
 namespace {
 
-using clock = std::chrono::steady_clock;
+using clock = ipmi_driver::clock;
 
 /// ipmitool's `chassis power` word for each action.
 constexpr std::array<std::pair<power_action, std::string_view>, 5> power_words{{
@@ -58,8 +58,10 @@ std::pair<std::string, std::string> split_endpoint(const std::string& endpoint) 
     port = host.substr(colon + 1);
     host.resize(colon);
   }
-  bool numeric = !port.empty() && port.size() <= 5 &&
-                 std::all_of(port.begin(), port.end(), [](char c) { return c >= '0' && c <= '9'; });
+  bool numeric =
+      !port.empty() && port.size() <= 5 &&
+      std::all_of(port.begin(), port.end(), [](char c) { return c >= '0' && c <= '9'; }) &&
+      std::stoi(port) <= 65535;
   bool clean = std::none_of(host.begin(), host.end(), [](char c) { return c <= ' '; });
   if (!numeric || !clean || host.empty() || host.front() == '-') return {};
   return {host, port};
@@ -86,6 +88,16 @@ caf::error failure(const target& t, const std::string& err) {
       break;
   }
   return make_error(errc::conflict, where(t) + " refused the command: " + reason);
+}
+
+caf::error timed_out(const target& t) {
+  return make_error(errc::unavailable, where(t) + " did not answer within " +
+                                           std::to_string(t.timeout.count()) + " ms");
+}
+
+/// The time until `deadline`; zero or less once it passed.
+std::chrono::milliseconds left_until(clock::time_point deadline) {
+  return std::chrono::duration_cast<std::chrono::milliseconds>(deadline - clock::now());
 }
 
 std::shared_ptr<spdlog::logger> logger() {
@@ -123,27 +135,28 @@ caf::expected<std::string> ipmi_driver::run(const target& t,
   std::vector<std::string> env{"IPMI_PASSWORD=" + t.password, "PATH=/usr/bin:/bin", "LC_ALL=C"};
   auto deadline = clock::now() + t.timeout;
   auto backoff = retry_.backoff;
-  caf::error last;
-  for (int attempt = 1; attempt <= std::max(1, retry_.attempts); ++attempt) {
-    auto left = std::chrono::duration_cast<std::chrono::milliseconds>(deadline - clock::now());
-    if (left.count() <= 0) break;
-    auto result = detail::run(argv, env, left);
-    if (!result) return std::move(result.error());
-    if (result->timed_out)
-      return make_error(errc::unavailable, where(t) + " did not answer within " +
-                                               std::to_string(t.timeout.count()) + " ms");
-    if (result->exit_code == 0) return std::move(result->out);
-    last = failure(t, result->err);
-    if (!is(last, errc::unavailable)) return last;
-    log_->debug("{}: attempt {} failed, retrying: {}", where(t), attempt, message_of(last));
-    std::this_thread::sleep_for(std::min(
-        backoff, std::chrono::duration_cast<std::chrono::milliseconds>(deadline - clock::now())));
+  for (int attempt = 1;; ++attempt) {
+    auto out = run_once(t, argv, env, deadline);
+    if (out || !is(out.error(), errc::unavailable) || attempt >= retry_.attempts) return out;
+    auto pause = std::min(backoff, left_until(deadline));
+    if (pause.count() <= 0) return out;
+    log_->debug("{}: attempt {} failed, retrying: {}", where(t), attempt, message_of(out.error()));
+    std::this_thread::sleep_for(pause);
     backoff *= 2;
   }
-  if (!last)
-    last = make_error(errc::unavailable, where(t) + " did not answer within " +
-                                             std::to_string(t.timeout.count()) + " ms");
-  return last;
+}
+
+caf::expected<std::string> ipmi_driver::run_once(const target& t,
+                                                 const std::vector<std::string>& argv,
+                                                 const std::vector<std::string>& env,
+                                                 clock::time_point deadline) {
+  auto left = left_until(deadline);
+  if (left.count() <= 0) return timed_out(t);
+  auto result = detail::run(argv, env, left);
+  if (!result) return std::move(result.error());
+  if (result->timed_out) return timed_out(t);
+  if (result->exit_code == 0) return std::move(result->out);
+  return failure(t, result->err);
 }
 
 caf::expected<power_state> ipmi_driver::power(const target& t) {

@@ -30,6 +30,9 @@ struct ipmi_retry {
 /// (`IPMI_PASSWORD`, `-E`), never on its command line. Thread-safe: calls share no state.
 class ipmi_driver : public driver {
  public:
+  /// The clock of call deadlines.
+  using clock = std::chrono::steady_clock;
+
   /// Uses the ipmitool at `ipmitool_path` (`/usr/bin/ipmitool` by default).
   explicit ipmi_driver(std::string ipmitool_path = "/usr/bin/ipmitool", ipmi_retry retry = {});
 
@@ -59,6 +62,10 @@ class ipmi_driver : public driver {
  private:
   /// Runs one ipmitool command with retries; its standard output, or the error.
   caf::expected<std::string> run(const target& t, const std::vector<std::string>& command);
+  /// Runs ipmitool (`argv`, `env`) once, until `deadline` at the latest.
+  caf::expected<std::string> run_once(const target& t, const std::vector<std::string>& argv,
+                                      const std::vector<std::string>& env,
+                                      clock::time_point deadline);
 
   std::string ipmitool_;
   ipmi_retry retry_;

@@ -117,14 +117,14 @@ bool collect(pipe_pair& out, pipe_pair& err, run_result& result, clock::time_poi
   return true;
 }
 
-/// Waits for `pid` until the deadline (it may close its outputs before it exits); the status,
-/// or nothing if it is still running.
+/// Waits for `pid` until the deadline (it may close its outputs before it exits); its exit
+/// code (-1 if a signal ended it, or if it cannot be waited for), or nothing if it still runs.
 std::optional<int> wait_for(pid_t pid, clock::time_point deadline) {
   int status = 0;
   for (;;) {
     pid_t r = ::waitpid(pid, &status, WNOHANG);
-    if (r == pid) return status;
-    if (r < 0 && errno != EINTR) return 0;
+    if (r == pid) return WIFEXITED(status) ? WEXITSTATUS(status) : -1;
+    if (r < 0 && errno != EINTR) return -1;
     if (clock::now() >= deadline) return std::nullopt;
     std::this_thread::sleep_for(std::chrono::milliseconds(2));
   }
@@ -157,14 +157,14 @@ caf::expected<run_result> run(const std::vector<std::string>& argv,
   out.close_write();
   err.close_write();
   run_result result;
-  std::optional<int> status;
-  if (collect(out, err, result, deadline)) status = wait_for(pid, deadline);
-  if (!status) {
+  std::optional<int> code;
+  if (collect(out, err, result, deadline)) code = wait_for(pid, deadline);
+  if (!code) {
     kill_and_reap(pid);
     result.timed_out = true;
     return result;
   }
-  result.exit_code = WIFEXITED(*status) ? WEXITSTATUS(*status) : -1;
+  result.exit_code = *code;
   return result;
 }
 

@@ -8,6 +8,7 @@
 #include <utility>
 
 #include "core/error.hpp"
+#include "tests/bmc/target_for.hpp"
 #include "tests/fakes/ipmi_sim.hpp"
 #include "tests/fakes/wait.hpp"
 
@@ -17,24 +18,13 @@ namespace {
 using namespace std::chrono_literals;
 using testing::ipmi_sim_process;
 
-/// The target `endpoint` with `user` and `password`.
-target at(std::string endpoint, std::string user, std::string password) {
-  target t;
-  t.endpoint = std::move(endpoint);
-  t.user = std::move(user);
-  t.password = std::move(password);
-  return t;
-}
-
 /// A driver and a fresh simulated BMC for each test.
 class IpmiDriver : public ::testing::Test {
  protected:
   void SetUp() override { ASSERT_TRUE(sim.ok()) << sim.error(); }
 
   target bmc(std::chrono::milliseconds timeout = 10s) const {
-    auto t = at(sim.endpoint(), ipmi_sim_process::user, ipmi_sim_process::password);
-    t.timeout = timeout;
-    return t;
+    return target_for(sim.endpoint(), ipmi_sim_process::user, ipmi_sim_process::password, timeout);
   }
 
   bool called(const std::string& call) const {
@@ -151,7 +141,7 @@ TEST_F(IpmiDriver, ManyThreadsShareOneDriver) {
 TEST(IpmiDriverWithoutFru, InventoryIsAnInvalidArgument) {
   ipmi_sim_process sim{{.fru = false}};
   ASSERT_TRUE(sim.ok()) << sim.error();
-  auto t = at(sim.endpoint(), ipmi_sim_process::user, ipmi_sim_process::password);
+  auto t = target_for(sim.endpoint(), ipmi_sim_process::user, ipmi_sim_process::password);
   auto found = ipmi_driver{}.read_inventory(t);
   ASSERT_FALSE(found);
   EXPECT_TRUE(is(found.error(), errc::invalid_argument)) << message_of(found.error());
@@ -159,7 +149,7 @@ TEST(IpmiDriverWithoutFru, InventoryIsAnInvalidArgument) {
 
 TEST(IpmiDriverCapabilities, WhatIpmiCannotDoIsAnInvalidArgument) {
   ipmi_driver driver;
-  auto t = at("127.0.0.1:1", "admin", "secret");
+  auto t = target_for("127.0.0.1:1", "admin", "secret");
   EXPECT_EQ(driver.name(), "ipmi");
   EXPECT_TRUE(is(driver.set_media(t, "http://images/x.iso"), errc::invalid_argument));
   EXPECT_TRUE(is(driver.set_boot(t, boot_device::uefi_http, true), errc::invalid_argument));
@@ -170,7 +160,7 @@ TEST(IpmiDriverCapabilities, WhatIpmiCannotDoIsAnInvalidArgument) {
 }
 
 TEST(IpmiDriverCapabilities, ThePasswordNeverReachesTheCommandLine) {
-  auto t = at("10.1.2.3:6230", "admin", "top-secret");
+  auto t = target_for("10.1.2.3:6230", "admin", "top-secret");
   auto args = ipmi_driver::arguments(t, {"chassis", "power", "status"});
   EXPECT_EQ(std::find(args.begin(), args.end(), "top-secret"), args.end());
   EXPECT_NE(std::find(args.begin(), args.end(), "-E"), args.end());
@@ -179,7 +169,7 @@ TEST(IpmiDriverCapabilities, ThePasswordNeverReachesTheCommandLine) {
 }
 
 TEST(IpmiDriverCapabilities, AMissingIpmitoolIsABadConfigAndABadEndpointAnInvalidArgument) {
-  auto t = at("127.0.0.1:623", "admin", "secret");
+  auto t = target_for("127.0.0.1:623", "admin", "secret");
   EXPECT_TRUE(is(ipmi_driver{"/nonexistent/ipmitool"}.power(t).error(), errc::bad_config));
   t.endpoint = "-oProxyCommand=x";
   EXPECT_TRUE(is(ipmi_driver{}.power(t).error(), errc::invalid_argument));
