@@ -1,5 +1,6 @@
 #include "bmc/driver_factory.hpp"
 
+#include "bmc/ipmi_driver.hpp"
 #include "bmc/redfish_driver.hpp"
 #include "core/error.hpp"
 
@@ -7,8 +8,7 @@ namespace ab::bmc {
 
 caf::expected<std::unique_ptr<driver>> make_driver(const std::string& name) {
   if (name == "redfish") return std::unique_ptr<driver>(new redfish_driver());
-  // The IPMI driver (bmc/ipmi_driver.hpp) is added here by its own change.
-  if (name == "ipmi") return make_error(errc::invalid_argument, "driver ipmi is not built in");
+  if (name == "ipmi") return std::unique_ptr<driver>(new ipmi_driver());
   return make_error(errc::invalid_argument,
                     "unknown BMC driver '" + name + "' (known: redfish, ipmi)");
 }

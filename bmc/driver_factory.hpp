@@ -11,7 +11,7 @@
 
 namespace ab::bmc {
 
-/// The driver called `name` (`redfish`; `ipmi` once built in); an unknown or missing driver
+/// The driver called `name` (`redfish` or `ipmi`); an unknown driver
 /// is `errc::invalid_argument` naming it.
 caf::expected<std::unique_ptr<driver>> make_driver(const std::string& name);
 

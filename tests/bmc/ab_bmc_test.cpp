@@ -78,10 +78,12 @@ TEST_F(AbBmc, ABadEndpointExitsNonZeroWithOneLineReason) {
   EXPECT_EQ(std::count(r.out.begin(), r.out.end(), '\n'), 1) << r.out;
 }
 
-TEST_F(AbBmc, TheIpmiDriverIsNotBuiltInYet) {
-  auto r = run("--driver ipmi --endpoint 127.0.0.1 power status");
+TEST_F(AbBmc, TheIpmiDriverAnswersAnUnreachableBmcWithOneLine) {
+  auto r = run("--driver ipmi --endpoint 127.0.0.1:9 --user admin --password-file " +
+               password_file_.string() + " --timeout-ms 1500 power status");
   EXPECT_NE(r.status, 0);
-  EXPECT_NE(r.out.find("driver ipmi is not built in"), std::string::npos) << r.out;
+  EXPECT_EQ(r.out.rfind("ab-bmc: ", 0), 0u) << r.out;
+  EXPECT_NE(r.out.find("127.0.0.1:9"), std::string::npos) << r.out;
 }
 
 TEST(BmcCommandLine, ParsesOptionsAndCommand) {

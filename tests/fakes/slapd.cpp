@@ -1,13 +1,10 @@
 #include "tests/fakes/slapd.hpp"
 
 #include <arpa/inet.h>
-#include <fcntl.h>
 #include <netinet/in.h>
 #include <signal.h>
 #include <stdlib.h>
-#include <sys/prctl.h>
 #include <sys/socket.h>
-#include <sys/wait.h>
 #include <unistd.h>
 
 #include <chrono>
@@ -16,6 +13,7 @@
 #include <sstream>
 #include <vector>
 
+#include "tests/fakes/child_process.hpp"
 #include "tests/fakes/wait.hpp"
 
 namespace ab::testing {
@@ -121,67 +119,12 @@ void write_file(const std::string& path, const std::string& text) {
   std::ofstream{path} << text;
 }
 
-/// Starts `args` (args[0] found on PATH) with its output appended to `log_path`. The child
-/// gets SIGKILL when the calling thread dies, so a crashed test leaves no process behind.
-pid_t spawn(const std::vector<std::string>& args, const std::string& log_path) {
-  std::vector<char*> argv;
-  argv.reserve(args.size() + 1);
-  for (const auto& a : args) argv.push_back(const_cast<char*>(a.c_str()));
-  argv.push_back(nullptr);
-  int fd = ::open(log_path.c_str(), O_WRONLY | O_CREAT | O_APPEND | O_CLOEXEC, 0644);
-  pid_t parent = ::getpid();
-  pid_t pid = ::fork();
-  if (pid == 0) {
-    ::prctl(PR_SET_PDEATHSIG, SIGKILL);
-    if (::getppid() != parent) ::_exit(127);
-    if (fd >= 0) {
-      ::dup2(fd, STDOUT_FILENO);
-      ::dup2(fd, STDERR_FILENO);
-    }
-    ::execvp(argv[0], argv.data());
-    ::_exit(127);
-  }
-  if (fd >= 0) ::close(fd);
-  return pid;
-}
-
-/// True once `pid` has exited (and is reaped).
-bool reaped(pid_t pid, int* status = nullptr) {
-  int ignored = 0;
-  return ::waitpid(pid, status ? status : &ignored, WNOHANG) == pid;
-}
-
-/// The exit code of `pid`, waiting up to `limit`; -1 if it died of a signal or had to be
-/// killed.
-int wait_exit(pid_t pid, std::chrono::milliseconds limit) {
-  int status = 0;
-  if (!wait_until([&] { return reaped(pid, &status); }, limit)) {
-    ::kill(pid, SIGKILL);
-    ::waitpid(pid, &status, 0);
-    return -1;
-  }
-  return WIFEXITED(status) ? WEXITSTATUS(status) : -1;
-}
-
 sockaddr_in loopback(int port) {
   sockaddr_in addr{};
   addr.sin_family = AF_INET;
   addr.sin_port = htons(static_cast<std::uint16_t>(port));
   addr.sin_addr.s_addr = htonl(INADDR_LOOPBACK);
   return addr;
-}
-
-/// A loopback port nobody listens on right now (the kernel's choice for port 0).
-int free_port() {
-  int fd = ::socket(AF_INET, SOCK_STREAM | SOCK_CLOEXEC, 0);
-  auto addr = loopback(0);
-  socklen_t len = sizeof addr;
-  int port = 0;
-  if (::bind(fd, reinterpret_cast<sockaddr*>(&addr), len) == 0 &&
-      ::getsockname(fd, reinterpret_cast<sockaddr*>(&addr), &len) == 0)
-    port = ntohs(addr.sin_port);
-  ::close(fd);
-  return port;
 }
 
 bool accepts(int port) {
@@ -250,12 +193,12 @@ std::string slapd_process::make_certificates() {
 }
 
 bool slapd_process::start_once() {
-  port_ = free_port();
-  tls_port_ = options_.tls ? free_port() : 0;
+  port_ = free_port(SOCK_STREAM);
+  tls_port_ = options_.tls ? free_port(SOCK_STREAM) : 0;
   auto urls = options_.tls ? url() + " " + ldaps_url() : url();
   // In the foreground (-d), printing errors only.
-  pid_ = spawn({slapd_binary, "-f", dir_ + "/slapd.conf", "-h", urls, "-d", "none"},
-               dir_ + "/slapd.log");
+  pid_ = spawn_child({slapd_binary, "-f", dir_ + "/slapd.conf", "-h", urls, "-d", "none"},
+                     dir_ + "/slapd.log");
   bool settled = wait_until(
       [&] {
         if (reaped(pid_)) pid_ = -1;
@@ -268,20 +211,15 @@ bool slapd_process::start_once() {
 
 std::string slapd_process::run_tool(const std::string& what, const std::vector<std::string>& args) {
   auto log_path = dir_ + "/tools.log";
-  pid_t pid = spawn(args, log_path);
+  pid_t pid = spawn_child(args, log_path);
   int code = pid > 0 ? wait_exit(pid, 15s) : -1;
   if (code == 0) return {};
-  std::ifstream in{log_path};
-  std::stringstream text;
-  text << in.rdbuf();
-  return what + ": " + args[0] + " failed (exit " + std::to_string(code) + "): " + text.str();
+  return what + ": " + args[0] + " failed (exit " + std::to_string(code) +
+         "): " + read_text(log_path);
 }
 
 std::string slapd_process::log() const {
-  std::ifstream in{dir_ + "/slapd.log"};
-  std::stringstream text;
-  text << in.rdbuf();
-  return text.str();
+  return read_text(dir_ + "/slapd.log");
 }
 
 std::string slapd_process::url() const {
@@ -302,10 +240,7 @@ void slapd_process::resume() {
 
 void slapd_process::stop() {
   if (pid_ <= 0) return;
-  // A paused slapd would not act on SIGTERM.
-  ::kill(pid_, SIGCONT);
-  ::kill(pid_, SIGTERM);
-  wait_exit(pid_, 10s);
+  stop_child(pid_, 10s);
   pid_ = -1;
 }
 
