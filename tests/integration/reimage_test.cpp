@@ -130,6 +130,19 @@ class Reimage : public ::testing::Test {
     ASSERT_EQ(lifecycle(host), "in_service");
   }
 
+  /// Brings `host` into service, injects installer `fault` and expects the reimage to fail
+  /// with an error containing `reason`, leaving the host provisioning_failed.
+  void expect_reimage_fails(const std::string& host, const std::string& fault,
+                            const std::string& reason) {
+    bring_into_service(host);
+    auto faults = json{{fault, true}}.dump();
+    ASSERT_EQ(http_call(sim_->port(), "POST", "/sim/bmc/" + host + "/faults", faults).status, 200);
+    auto r = run("reimage", host);
+    EXPECT_EQ(r.value("state", ""), "failed");
+    EXPECT_NE(r.value("error", "").find(reason), std::string::npos) << r.dump();
+    EXPECT_EQ(lifecycle(host), "provisioning_failed");
+  }
+
   std::filesystem::path dir_;
   std::unique_ptr<node_process> sim_;
   std::unique_ptr<node_process> node_;
@@ -158,26 +171,12 @@ TEST_F(Reimage, SucceedsEndToEndAndLeavesTheHostBootedFromDisk) {
 
 TEST_F(Reimage, AFailedInstallFailsTheRequestWithTheInstallersMessage) {
   start(20000);
-  bring_into_service("r-02");
-  ASSERT_EQ(
-      http_call(sim_->port(), "POST", "/sim/bmc/r-02/faults", R"({"install_fail":true})").status,
-      200);
-  auto r = run("reimage", "r-02");
-  EXPECT_EQ(r.value("state", ""), "failed");
-  EXPECT_NE(r.value("error", "").find("injected install_fail"), std::string::npos) << r.dump();
-  EXPECT_EQ(lifecycle("r-02"), "provisioning_failed");
+  expect_reimage_fails("r-02", "install_fail", "injected install_fail");
 }
 
 TEST_F(Reimage, ALostInstallFailsAfterTheDeadlineWithAReadableReason) {
   start(2000);
-  bring_into_service("r-03");
-  ASSERT_EQ(
-      http_call(sim_->port(), "POST", "/sim/bmc/r-03/faults", R"({"install_lost":true})").status,
-      200);
-  auto r = run("reimage", "r-03");
-  EXPECT_EQ(r.value("state", ""), "failed");
-  EXPECT_NE(r.value("error", "").find("deadline"), std::string::npos) << r.dump();
-  EXPECT_EQ(lifecycle("r-03"), "provisioning_failed");
+  expect_reimage_fails("r-03", "install_lost", "deadline");
 }
 
 }  // namespace
