@@ -130,6 +130,15 @@ TEST(InstallOrder, ComesFromTheDecodedCallbackAndTokenParameters) {
   EXPECT_FALSE(ab::bmc::sim::install_order_of("http://repo/inst.iso"));
 }
 
+TEST(InstallFaults, ParseFromTheCommandLine) {
+  auto spec = ab::bmc::sim::parse_fault_spec("sim-0001:install_fail=true,install_lost=true");
+  ASSERT_TRUE(spec);
+  EXPECT_EQ(spec->bmc_id, "sim-0001");
+  EXPECT_TRUE(spec->faults.install_fail);
+  EXPECT_TRUE(spec->faults.install_lost);
+  EXPECT_FALSE(ab::bmc::sim::parse_fault_spec("install_fail=maybe"));
+}
+
 TEST_F(Installer, CallsBackWithTheTokenAndSucceededNamingTheImage) {
   callback_receiver api;
   start(4000);  // 10 ms
@@ -177,6 +186,20 @@ TEST_F(Installer, BootingFromDiskBeforeTheEndCancels) {
   boot("", "Hdd");
   ASSERT_TRUE(within_5s([&] { return kinds().size() == 2; }));
   EXPECT_EQ(kinds().back(), "cancelled");
+  std::this_thread::sleep_for(std::chrono::milliseconds(700));
+  EXPECT_TRUE(api.received().empty());
+}
+
+TEST_F(Installer, PoweringOffBeforeTheEndCancels) {
+  callback_receiver api;
+  start(200000);  // 500 ms
+  boot("http://repo/inst.iso?callback=" + api.url(12) + "&token=t");
+  ASSERT_TRUE(within_5s([&] { return kinds().size() == 1; }));
+  ASSERT_EQ(
+      call("POST", system_path + "/Actions/ComputerSystem.Reset", R"({"ResetType":"ForceOff"})"),
+      204);
+  ASSERT_TRUE(within_5s([&] { return kinds().size() == 2; }));
+  EXPECT_EQ(installs()[1]["detail"], "powered off");
   std::this_thread::sleep_for(std::chrono::milliseconds(700));
   EXPECT_TRUE(api.received().empty());
 }
