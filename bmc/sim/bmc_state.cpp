@@ -140,6 +140,13 @@ nlohmann::json to_json(const bmc_state& b, time_ms now) {
   auto boots = nlohmann::json::array();
   for (const auto& e : b.boots)
     boots.push_back({{"at", e.at}, {"target", e.target}, {"image", e.image}});
+  auto installs = nlohmann::json::array();
+  for (const auto& e : b.installs)
+    installs.push_back({{"at", e.at},
+                        {"kind", e.kind},
+                        {"image", e.image},
+                        {"http_status", e.http_status},
+                        {"detail", e.detail}});
   auto tasks = nlohmann::json::array();
   for (const auto& t : b.tasks)
     tasks.push_back({{"id", t.id}, {"drive", t.drive}, {"done", now >= t.end}});
@@ -152,6 +159,8 @@ nlohmann::json to_json(const bmc_state& b, time_ms now) {
           {"media", {{"image", b.media_image}, {"inserted", b.media_inserted}}},
           {"erase_tasks", tasks},
           {"boots", boots},
+          {"installs", installs},
+          {"installing", b.installing},
           {"sessions", b.sessions.size()},
           {"requests", b.requests},
           {"faults_injected", b.faults_injected},

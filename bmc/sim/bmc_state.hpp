@@ -49,6 +49,21 @@ struct boot_event {
   std::string image;
 };
 
+/// One step of a simulated OS installation, as `GET /sim/bmc/<id>` lists it.
+struct install_event {
+  /// When it happened (milliseconds since the epoch).
+  time_ms at = 0;
+  /// `started`, `cancelled`, `lost` (never calls back), `called_back` or `failed` (the
+  /// callback could not be delivered).
+  std::string kind;
+  /// The image being installed, without its query.
+  std::string image;
+  /// The callback's HTTP status (`called_back`, `failed`); 0 when no answer came.
+  long http_status = 0;
+  /// The callback's status (`succeeded`/`failed`), or why it was cancelled or not delivered.
+  std::string detail;
+};
+
 /// A secure erase of one drive, reported as a Redfish task.
 struct erase_task {
   /// The task id under TaskService/Tasks.
@@ -86,6 +101,10 @@ struct bmc_state {
   int next_session = 1;
   /// Boots, oldest first.
   std::vector<boot_event> boots;
+  /// Installations, oldest first; `install_run` numbers them, `installing` while one runs.
+  std::vector<install_event> installs;
+  std::uint64_t install_run = 0;
+  bool installing = false;
   /// Requests served, by method, and faults injected.
   std::map<std::string, std::uint64_t> requests;
   std::uint64_t faults_injected = 0;

@@ -101,6 +101,13 @@ const std::map<std::string, setter>& setters() {
       {"--erase-ms",
        integer("--erase-ms", 0, 1e9,
                [](command_line& cl, long long n) { cl.fleet.erase_ms = static_cast<int>(n); })},
+      {"--install-ms",
+       integer("--install-ms", 0, 1e9,
+               [](command_line& cl, long long n) { cl.fleet.install_ms = static_cast<int>(n); })},
+      {"--callback-attempts", integer("--callback-attempts", 1, 100,
+                                      [](command_line& cl, long long n) {
+                                        cl.fleet.callback_attempts = static_cast<int>(n);
+                                      })},
       {"--hang-ms",
        integer("--hang-ms", 0, 1e9,
                [](command_line& cl, long long n) { cl.fleet.hang_ms = static_cast<int>(n); })},
@@ -161,10 +168,12 @@ See docs/bmcsim.md.
   --reset-min-ms MS      shortest reset (default 2000)
   --reset-max-ms MS      longest reset (default 6000)
   --erase-ms MS          duration of a secure erase (default 30000)
+  --install-ms MS        the simulated OS installer runs this long (default 20000)
+  --callback-attempts N  installer callback attempts before giving up (default 4)
   --hang-ms MS           a hung request is dropped after MS (default 600000)
   --fault [ID:]K=V,...   inject faults in BMC ID, or all; repeatable. Keys:
                          error_rate=0..1 latency_ms=N hang= drop= garbage=
-                         auth_fail=true|false
+                         auth_fail= install_fail= install_lost=true|false
   --seed N               seed of the random source (default: random)
   --help                 this text
 )";

@@ -26,11 +26,13 @@ bool set_field(fault_set& f, const std::string& key, const nlohmann::json& v) {
     f.latency_ms = v.get<int>();
     return f.latency_ms >= 0;
   }
-  bool* flag = key == "hang"        ? &f.hang
-               : key == "drop"      ? &f.drop
-               : key == "garbage"   ? &f.garbage
-               : key == "auth_fail" ? &f.auth_fail
-                                    : nullptr;
+  bool* flag = key == "hang"           ? &f.hang
+               : key == "drop"         ? &f.drop
+               : key == "garbage"      ? &f.garbage
+               : key == "auth_fail"    ? &f.auth_fail
+               : key == "install_fail" ? &f.install_fail
+               : key == "install_lost" ? &f.install_lost
+                                       : nullptr;
   if (flag == nullptr || !v.is_boolean()) return false;
   *flag = v.get<bool>();
   return true;
@@ -44,7 +46,9 @@ nlohmann::json to_json(const fault_set& f) {
           {"hang", f.hang},
           {"drop", f.drop},
           {"garbage", f.garbage},
-          {"auth_fail", f.auth_fail}};
+          {"auth_fail", f.auth_fail},
+          {"install_fail", f.install_fail},
+          {"install_lost", f.install_lost}};
 }
 
 caf::expected<fault_set> apply_json(fault_set base, const nlohmann::json& j) {

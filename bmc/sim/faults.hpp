@@ -22,6 +22,10 @@ struct fault_set {
   bool garbage = false;
   /// Refuses every credential with 401.
   bool auth_fail = false;
+  /// The simulated installer calls back with status `failed`.
+  bool install_fail = false;
+  /// The simulated installer never calls back.
+  bool install_lost = false;
 };
 
 /// Faults as JSON, with every field.

@@ -1,5 +1,6 @@
 #include "bmc/sim/fleet.hpp"
 
+#include <atomic>
 #include <cctype>
 #include <chrono>
 #include <cstdio>
@@ -11,10 +12,12 @@
 
 #include <boost/asio/executor_work_guard.hpp>
 #include <boost/asio/io_context.hpp>
+#include <boost/asio/post.hpp>
 #include <boost/asio/steady_timer.hpp>
 #include <nlohmann/json.hpp>
 
 #include "bmc/sim/bmc_state.hpp"
+#include "bmc/sim/installer.hpp"
 #include "bmc/sim/service.hpp"
 #include "core/error.hpp"
 
@@ -68,9 +71,18 @@ struct fleet::impl {
   asio::executor_work_guard<asio::io_context::executor_type> work{io.get_executor()};
   std::thread timer_thread;
 
-  /// Runs `fn` after `ms` milliseconds on the timer thread.
-  void after(int ms, std::function<void()> fn) {
-    auto t = std::make_shared<asio::steady_timer>(io, std::chrono::milliseconds(ms));
+  // Installer callbacks block in libcurl, so they get a thread of their own.
+  asio::io_context callback_io;
+  asio::executor_work_guard<asio::io_context::executor_type> callback_work{
+      callback_io.get_executor()};
+  std::thread callback_thread;
+  std::atomic<bool> stopping{false};
+
+  /// Runs `fn` after `ms` milliseconds on `ctx` (by default the timer thread).
+  void after(std::int64_t ms, std::function<void()> fn) { after_on(io, ms, std::move(fn)); }
+
+  static void after_on(asio::io_context& ctx, std::int64_t ms, std::function<void()> fn) {
+    auto t = std::make_shared<asio::steady_timer>(ctx, std::chrono::milliseconds(ms));
     t->async_wait([t, fn = std::move(fn)](const boost::system::error_code& ec) {
       if (!ec) fn();
     });
@@ -83,6 +95,21 @@ struct fleet::impl {
     if (it == bmcs.end()) it = bmcs.emplace(id, make_bmc(id)).first;
     return it->second;
   }
+
+  /// Settles `b` at `now` and lets the installer react to a boot or a power-off. Under the lock.
+  void tick(bmc_state& b, time_ms now);
+  /// Records an install event of `b` at `now`.
+  void note(bmc_state& b, time_ms now, const std::string& kind, const std::string& image,
+            long status = 0, std::string detail = {}) {
+    b.installs.push_back({now, kind, image, status, std::move(detail)});
+  }
+  /// Settles BMC `id` when its transition ends, so boots happen even if nobody asks.
+  void settle_later(const bmc_state& b, time_ms now);
+  /// Ends installation `run` of BMC `id`: calls back, or not, as the faults say.
+  void finish_install(const std::string& id, std::uint64_t run, const install_order& order);
+  /// Delivers one callback attempt (on the callback thread) and records the outcome.
+  void send_callback(const std::string& id, const install_order& order, const std::string& body,
+                     int attempt);
 
   verdict judge(const fault_set& f) {
     if (f.drop) return verdict::drop;
@@ -100,7 +127,7 @@ struct fleet::impl {
     std::lock_guard<std::mutex> guard{mutex};
     auto& b = bmc(id);
     auto now = clk->now();
-    settle(b, now);
+    tick(b, now);
     ++b.requests[req.method];
     const auto faults = b.faults.value_or(fleet_faults);
     auto v = judge(faults);
@@ -120,6 +147,7 @@ struct fleet::impl {
         break;
       case verdict::serve:
         r = serve_redfish(b, "/bmc/" + id + "/redfish/v1", rest, req, context(now, faults));
+        settle_later(b, now);
         break;
     }
     return {std::move(r), faults.latency_ms};
@@ -140,6 +168,64 @@ struct fleet::impl {
   net::http_response control(const net::http_request& req, const std::string& path);
   net::http_response faults_call(const net::http_request& req, const std::string& id);
 };
+
+void fleet::impl::tick(bmc_state& b, time_ms now) {
+  auto boots = b.boots.size();
+  settle(b, now);
+  bool booted = b.boots.size() != boots;
+  if (b.installing && (booted || (!b.powered && b.transition.empty()))) {
+    b.installing = false;
+    note(b, now, "cancelled", "", 0, booted ? "booted again" : "powered off");
+  }
+  if (!booted || b.boots.back().target != "Cd") return;
+  auto order = install_order_of(b.boots.back().image);
+  if (!order) return;
+  auto run = ++b.install_run;
+  b.installing = true;
+  note(b, now, "started", order->image);
+  after(scaled(options.install_ms),
+        [this, id = b.id, run, o = *order] { finish_install(id, run, o); });
+}
+
+void fleet::impl::settle_later(const bmc_state& b, time_ms now) {
+  if (b.transition.empty()) return;
+  after(std::max<time_ms>(0, b.transition_end - now) + 1, [this, id = b.id] {
+    std::lock_guard<std::mutex> guard{mutex};
+    tick(bmc(id), clk->now());
+  });
+}
+
+void fleet::impl::finish_install(const std::string& id, std::uint64_t run,
+                                 const install_order& order) {
+  std::lock_guard<std::mutex> guard{mutex};
+  auto& b = bmc(id);
+  auto now = clk->now();
+  tick(b, now);
+  if (!b.installing || b.install_run != run) return;
+  b.installing = false;
+  const auto faults = b.faults.value_or(fleet_faults);
+  if (faults.install_lost) return note(b, now, "lost", order.image, 0, "injected install_lost");
+  asio::post(callback_io, [this, id, order, body = callback_body(order, faults.install_fail)] {
+    send_callback(id, order, body, 1);
+  });
+}
+
+void fleet::impl::send_callback(const std::string& id, const install_order& order,
+                                const std::string& body, int attempt) {
+  auto result =
+      post_callback(order, body, std::chrono::milliseconds(options.callback_timeout_ms), stopping);
+  std::lock_guard<std::mutex> guard{mutex};
+  auto& b = bmc(id);
+  auto status = json::parse(body).value("status", "");
+  if (result.delivered())
+    return note(b, clk->now(), "called_back", order.image, result.status, status);
+  auto why = result.status != 0 ? "HTTP " + std::to_string(result.status) : result.failure;
+  if (attempt >= options.callback_attempts)
+    return note(b, clk->now(), "failed", order.image, result.status,
+                "callback not delivered after " + std::to_string(attempt) + " attempts: " + why);
+  after_on(callback_io, static_cast<std::int64_t>(options.callback_backoff_ms) << (attempt - 1),
+           [this, id, order, body, attempt] { send_callback(id, order, body, attempt + 1); });
+}
 
 net::http_response fleet::impl::faults_call(const net::http_request& req, const std::string& id) {
   std::lock_guard<std::mutex> guard{mutex};
@@ -184,7 +270,7 @@ net::http_response fleet::impl::control(const net::http_request& req, const std:
       auto it = bmcs.find(id);
       if (it == bmcs.end())
         return error_response(404, "ResourceNotFound", "No BMC named " + id + ".", {"BMC", id});
-      settle(it->second, clk->now());
+      tick(it->second, clk->now());
       return json_response(200, to_json(it->second, clk->now()).dump());
     }
   }
@@ -200,12 +286,14 @@ fleet::fleet(fleet_options options, std::shared_ptr<ab::clock> clk)
   for (std::size_t n = 0; n < impl_->options.hosts; ++n) impl_->bmc(host_id(n));
   for (const auto& spec : impl_->options.faults) set_faults(spec.bmc_id, spec.faults);
   impl_->timer_thread = std::thread([this] { impl_->io.run(); });
+  impl_->callback_thread = std::thread([this] { impl_->callback_io.run(); });
 }
 
 fleet::~fleet() {
-  impl_->work.reset();
-  impl_->io.stop();
+  impl_->stopping = true;
+  for (auto* ctx : {&impl_->io, &impl_->callback_io}) ctx->stop();
   impl_->timer_thread.join();
+  impl_->callback_thread.join();
 }
 
 void fleet::handle(net::http_request&& req, net::responder respond) {
@@ -255,7 +343,7 @@ std::optional<nlohmann::json> fleet::state_of(const std::string& id) const {
   auto it = impl_->bmcs.find(id);
   if (it == impl_->bmcs.end()) return std::nullopt;
   auto now = impl_->clk->now();
-  settle(it->second, now);
+  impl_->tick(it->second, now);
   return to_json(it->second, now);
 }
 

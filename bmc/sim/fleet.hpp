@@ -28,6 +28,14 @@ struct fleet_options {
   int reset_max_ms = 6000;
   /// A secure erase takes this long, in ms (before scaling).
   int erase_ms = 30000;
+  /// The simulated installer runs this long, in ms (before scaling), then calls back.
+  int install_ms = 20000;
+  /// Deadline of one callback POST, in ms (not scaled).
+  int callback_timeout_ms = 5000;
+  /// Callback attempts before the installer gives up; the wait between them doubles from
+  /// `callback_backoff_ms` (not scaled).
+  int callback_attempts = 4;
+  int callback_backoff_ms = 500;
   /// A hung request is dropped after this many ms (not scaled).
   int hang_ms = 600000;
   /// BMCs created at start, named `host_prefix` + 4 digits (`sim-0000`, …).
@@ -50,7 +58,7 @@ class fleet {
   fleet(const fleet&) = delete;
   fleet& operator=(const fleet&) = delete;
 
-  /// Stops the timers; delayed and hung requests are dropped.
+  /// Stops the timers and the installer's callbacks; delayed and hung requests are dropped.
   ~fleet();
 
   /// Answers one request (the `net::handler`); never blocks.
