@@ -117,6 +117,8 @@ TEST_F(Workflows, PowerDiscoverWipeAndDecommissionRunOnSimulatedBmcs) {
   auto on = run("power_on", "h1");
   EXPECT_EQ(on["state"], "succeeded") << on.dump(1);
   EXPECT_EQ(sim_state("h1")["power"], "On");
+  auto reboot = run("ipmi_reboot", "h1");
+  EXPECT_EQ(reboot["state"], "succeeded") << reboot.dump(1);
   auto discover = run("discover", "h1");
   ASSERT_EQ(discover["state"], "succeeded") << discover.dump(1);
   auto h = host("h1");
