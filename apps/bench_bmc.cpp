@@ -126,9 +126,7 @@ int usage() {
   return 2;
 }
 
-}  // namespace
-
-int main(int argc, char** argv) {
+int run(int argc, char** argv) {
   options o;
   for (int i = 1; i < argc; ++i) {
     std::string a = argv[i];
@@ -251,4 +249,15 @@ int main(int argc, char** argv) {
   std::filesystem::remove_all(dir);
   curl_global_cleanup();
   return re.finished && failed == 0 ? 0 : 1;
+}
+
+}  // namespace
+
+int main(int argc, char** argv) {
+  try {
+    return run(argc, argv);
+  } catch (const std::exception& e) {
+    std::fprintf(stderr, "ab-bench-bmc: %s\n", e.what());
+    return 2;
+  }
 }
