@@ -84,34 +84,11 @@ bmc_step::body set_power(bmc::power_action a) {
       };
 }
 
-json facts_of(const bmc::inventory& inv) {
-  json nics = json::array();
-  for (const auto& n : inv.nics) nics.push_back({{"id", n.id}, {"mac", n.mac}});
-  json drives = json::array();
-  for (const auto& d : inv.drives)
-    drives.push_back({{"id", d.id},
-                      {"model", d.model},
-                      {"serial", d.serial},
-                      {"media_type", d.media_type},
-                      {"capacity_bytes", d.capacity_bytes}});
-  return {{"manufacturer", inv.manufacturer},
-          {"model", inv.model},
-          {"serial", inv.serial},
-          {"uuid", inv.uuid},
-          {"bios_version", inv.bios_version},
-          {"bmc_firmware", inv.bmc_firmware},
-          {"cpu_count", inv.cpu_count},
-          {"cpu_models", inv.cpu_models},
-          {"memory_mib", inv.memory_mib},
-          {"nics", nics},
-          {"drives", drives}};
-}
-
 job_outcome inventory(const bmc_context&, const storage::claimed_job&, const bmc::target& t,
                       bmc::driver& d) {
   auto inv = d.read_inventory(t);
   if (!inv) return failed(inv.error(), "inventory");
-  return job_outcome::done(facts_of(*inv).dump());
+  return job_outcome::done(json(*inv).dump());
 }
 
 /// Records what the previous step (inventory) found on the host.
@@ -186,13 +163,10 @@ job_outcome erase(const bmc_context&, const storage::claimed_job&, const bmc::ta
                   bmc::driver& d) {
   auto results = d.erase_disks(t);
   if (!results) return failed(results.error(), "erasing disks");
-  json evidence = json::array();
+  json evidence = *results;
   std::string bad;
-  for (const auto& r : *results) {
-    evidence.push_back(
-        {{"drive", r.drive}, {"method", r.method}, {"ok", r.ok}, {"detail", r.detail}});
+  for (const auto& r : *results)
     if (!r.ok) bad += (bad.empty() ? "" : ", ") + r.drive;
-  }
   if (!bad.empty()) return job_outcome::fail("erase failed on " + bad + ": " + evidence.dump());
   return job_outcome::done(json{{"erased", evidence}}.dump());
 }

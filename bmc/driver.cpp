@@ -2,6 +2,33 @@
 
 namespace ab::bmc {
 
+void to_json(nlohmann::json& j, const inventory& inv) {
+  nlohmann::json nics = nlohmann::json::array();
+  for (const auto& n : inv.nics) nics.push_back({{"id", n.id}, {"mac", n.mac}});
+  nlohmann::json drives = nlohmann::json::array();
+  for (const auto& d : inv.drives)
+    drives.push_back({{"id", d.id},
+                      {"model", d.model},
+                      {"serial", d.serial},
+                      {"media_type", d.media_type},
+                      {"capacity_bytes", d.capacity_bytes}});
+  j = {{"manufacturer", inv.manufacturer},
+       {"model", inv.model},
+       {"serial", inv.serial},
+       {"uuid", inv.uuid},
+       {"bios_version", inv.bios_version},
+       {"bmc_firmware", inv.bmc_firmware},
+       {"cpu_count", inv.cpu_count},
+       {"cpu_models", inv.cpu_models},
+       {"memory_mib", inv.memory_mib},
+       {"nics", nics},
+       {"drives", drives}};
+}
+
+void to_json(nlohmann::json& j, const erase_result& r) {
+  j = {{"drive", r.drive}, {"method", r.method}, {"ok", r.ok}, {"detail", r.detail}};
+}
+
 std::string to_string(power_state s) {
   switch (s) {
     case power_state::on:

@@ -11,6 +11,7 @@
 #include <vector>
 
 #include <caf/expected.hpp>
+#include <nlohmann/json.hpp>
 
 namespace ab::bmc {
 
@@ -60,6 +61,11 @@ struct erase_result {
   bool ok = false;
   std::string detail;
 };
+
+/// JSON of an inventory (the facts a discovery records) and of an erase result (the evidence
+/// a wipe keeps), for nlohmann::json's conversions: `nlohmann::json j = inv;`.
+void to_json(nlohmann::json& j, const inventory& inv);
+void to_json(nlohmann::json& j, const erase_result& r);
 
 std::string to_string(power_state s);
 std::string to_string(power_action a);

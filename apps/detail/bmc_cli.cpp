@@ -40,29 +40,6 @@ caf::error check_command(const std::vector<std::string>& cmd) {
   return cmd.size() == want ? caf::error{} : bad("wrong number of arguments to " + cmd[0]);
 }
 
-nlohmann::json to_json(const bmc::inventory& inv) {
-  nlohmann::json nics = nlohmann::json::array();
-  for (const auto& n : inv.nics) nics.push_back({{"id", n.id}, {"mac", n.mac}});
-  nlohmann::json drives = nlohmann::json::array();
-  for (const auto& d : inv.drives)
-    drives.push_back({{"id", d.id},
-                      {"model", d.model},
-                      {"serial", d.serial},
-                      {"media_type", d.media_type},
-                      {"capacity_bytes", d.capacity_bytes}});
-  return {{"manufacturer", inv.manufacturer},
-          {"model", inv.model},
-          {"serial", inv.serial},
-          {"uuid", inv.uuid},
-          {"bios_version", inv.bios_version},
-          {"bmc_firmware", inv.bmc_firmware},
-          {"cpu_count", inv.cpu_count},
-          {"cpu_models", inv.cpu_models},
-          {"memory_mib", inv.memory_mib},
-          {"nics", nics},
-          {"drives", drives}};
-}
-
 caf::error run_power(bmc::driver& d, const bmc_command_line& cl, std::string& out) {
   const auto& sub = cl.command[1];
   if (sub == "status") {
@@ -83,13 +60,8 @@ caf::error run_power(bmc::driver& d, const bmc_command_line& cl, std::string& ou
 caf::error run_erase(bmc::driver& d, const bmc_command_line& cl, std::string& out) {
   auto results = d.erase_disks(cl.target);
   if (!results) return std::move(results.error());
-  nlohmann::json list = nlohmann::json::array();
-  bool all_ok = true;
-  for (const auto& r : *results) {
-    list.push_back({{"drive", r.drive}, {"method", r.method}, {"ok", r.ok}, {"detail", r.detail}});
-    all_ok = all_ok && r.ok;
-  }
-  out = list.dump(2) + "\n";
+  bool all_ok = std::all_of(results->begin(), results->end(), [](const auto& r) { return r.ok; });
+  out = nlohmann::json(*results).dump(2) + "\n";
   return all_ok ? caf::error{} : make_error(errc::unavailable, "not every drive was erased");
 }
 
@@ -170,7 +142,7 @@ caf::error run_bmc_command(bmc::driver& d, const bmc_command_line& cl, std::stri
   if (cmd[0] == "erase") return run_erase(d, cl, out);
   auto inv = d.read_inventory(cl.target);
   if (!inv) return std::move(inv.error());
-  out = to_json(*inv).dump(2) + "\n";
+  out = nlohmann::json(*inv).dump(2) + "\n";
   return {};
 }
 
