@@ -14,6 +14,7 @@
 
 #include <nlohmann/json.hpp>
 
+#include "tests/fakes/bmc_node_args.hpp"
 #include "tests/fakes/node_process.hpp"
 #include "tests/fakes/wait.hpp"
 
@@ -52,32 +53,10 @@ class Reimage : public ::testing::Test {
     for (const auto& f : faults) sim_args.insert(sim_args.end(), {"--fault", f});
     sim_ = std::make_unique<node_process>(AB_BMCSIM_BIN, sim_args, (dir_ / "sim.log").string());
     ASSERT_TRUE(sim_->ok()) << sim_->output();
-    // The built-in map leaves discover, build and reimage to other clusters; this node does all.
-    std::ofstream(dir_ / "cluster-map.json")
-        << R"({"clusters": {"all": {"actions": ["*"]}}, "default_cluster": "all"})";
-    node_ = std::make_unique<node_process>(
-        AB_NODE_BIN,
-        std::vector<std::string>{"--store",
-                                 "sqlite:" + (dir_ / "node.db").string(),
-                                 "--listen",
-                                 "127.0.0.1:0",
-                                 "--site",
-                                 "dc1",
-                                 "--handlers",
-                                 "bmc",
-                                 "--poll-interval-ms",
-                                 "20",
-                                 "--idle-poll-max-ms",
-                                 "100",
-                                 "--recovery-interval-ms",
-                                 "200",
-                                 "--install-timeout-ms",
-                                 std::to_string(install_timeout_ms),
-                                 "--bmc-timeout-ms",
-                                 "2000",
-                                 "--cluster-map",
-                                 (dir_ / "cluster-map.json").string()},
-        (dir_ / "node.log").string());
+    auto args = bmc_node_args(dir_);
+    args.insert(args.end(), {"--install-timeout-ms", std::to_string(install_timeout_ms),
+                             "--bmc-timeout-ms", "2000"});
+    node_ = std::make_unique<node_process>(AB_NODE_BIN, args, (dir_ / "node.log").string());
     ASSERT_TRUE(node_->ok()) << node_->output();
   }
 

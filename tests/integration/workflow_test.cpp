@@ -11,6 +11,7 @@
 
 #include <nlohmann/json.hpp>
 
+#include "tests/fakes/bmc_node_args.hpp"
 #include "tests/fakes/node_process.hpp"
 #include "tests/fakes/wait.hpp"
 
@@ -29,36 +30,13 @@ class Workflows : public ::testing::Test {
     std::filesystem::create_directories(dir_);
     // The node resolves the hosts' credential reference env:AB_SIM_BMC from its environment.
     ::setenv("AB_SIM_BMC", "admin:password", 1);
-    // One cluster that processes every action.
-    std::ofstream(dir_ / "map.json")
-        << R"({"clusters": {"all": {"actions": ["*"]}}, "default_cluster": "all"})";
     sim_ = std::make_unique<node_process>(
         AB_BMCSIM_BIN, std::vector<std::string>{"--port", "0", "--time-scale", "0", "--seed", "7"},
         (dir_ / "sim.log").string());
     ASSERT_TRUE(sim_->ok()) << sim_->output();
-    node_ = std::make_unique<node_process>(
-        AB_NODE_BIN,
-        std::vector<std::string>{"--store",
-                                 "sqlite:" + (dir_ / "node.db").string(),
-                                 "--listen",
-                                 "127.0.0.1:0",
-                                 "--site",
-                                 "dc1",
-                                 "--handlers",
-                                 "bmc",
-                                 "--poll-interval-ms",
-                                 "20",
-                                 "--idle-poll-max-ms",
-                                 "100",
-                                 "--recovery-interval-ms",
-                                 "200",
-                                 "--retry-backoff-ms",
-                                 "50",
-                                 "--cluster-map",
-                                 (dir_ / "map.json").string(),
-                                 "--bmc-timeout-ms",
-                                 "1000"},
-        (dir_ / "node.log").string());
+    auto args = bmc_node_args(dir_);
+    args.insert(args.end(), {"--retry-backoff-ms", "50", "--bmc-timeout-ms", "1000"});
+    node_ = std::make_unique<node_process>(AB_NODE_BIN, args, (dir_ / "node.log").string());
     ASSERT_TRUE(node_->ok()) << node_->output();
   }
   void TearDown() override {
