@@ -109,5 +109,40 @@ TEST_F(ServedActions, ARequestNoLiveNodeCanTakeSaysWhatItWaitsFor) {
   }));
 }
 
+TEST(NoClusterMap, ANodeWithoutAMapIsInTheOneClusterAndTakesEveryAction) {
+  auto dir =
+      std::filesystem::temp_directory_path() / ("ab_served_nomap_" + std::to_string(::getpid()));
+  std::filesystem::remove_all(dir);
+  std::filesystem::create_directories(dir);
+  ::setenv("AB_BMC_H1", "admin:password", 1);
+  node_process node{AB_NODE_BIN,
+                    {"--node-id", "n1", "--site", "dc1", "--listen", "127.0.0.1:0", "--store",
+                     "sqlite:" + (dir / "ab.db").string(), "--handlers", "none"},
+                    (dir / "node.log").string()};
+  ASSERT_TRUE(node.ok()) << node.output();
+  auto info = json::parse(http_call(node.port(), "GET", "/v1/node").body);
+  EXPECT_EQ(info["cluster"], "all") << info.dump();
+  ASSERT_EQ(http_call(node.port(), "POST", "/v1/hosts",
+                      R"({"name": "h1", "site": "dc1", "bmc_endpoint": "https://192.0.2.10",
+                          "credential_ref": "env:AB_BMC_H1"})")
+                .status,
+            201);
+  for (const auto* action : {"discover", "power_off"}) {
+    auto r = http_call(node.port(), "POST", "/v1/requests",
+                       json{{"action", action}, {"host", "h1"}}.dump());
+    EXPECT_EQ(r.status, 202) << action << ": " << r.body;
+    auto id = json::parse(r.body)["requests"][0]["id"].get<std::int64_t>();
+    // This node is live and in the cluster that serves everything: nothing to wait for.
+    auto view =
+        json::parse(http_call(node.port(), "GET", "/v1/requests/" + std::to_string(id)).body);
+    EXPECT_FALSE(view.contains("waiting_for")) << view.dump();
+    ASSERT_EQ(
+        http_call(node.port(), "POST", "/v1/requests/" + std::to_string(id) + "/cancel").status,
+        200);
+  }
+  EXPECT_EQ(node.terminate(), 0) << node.output();
+  if (!::testing::Test::HasFailure()) std::filesystem::remove_all(dir);
+}
+
 }  // namespace
 }  // namespace ab::testing
