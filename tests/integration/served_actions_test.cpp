@@ -48,7 +48,9 @@ class ServedActions : public ::testing::Test {
     ASSERT_EQ(r.status, 201) << r.body;
   }
   void TearDown() override {
-    if (node_) EXPECT_EQ(node_->terminate(), 0) << node_->output();
+    if (node_) {
+      EXPECT_EQ(node_->terminate(), 0) << node_->output();
+    }
     if (!HasFailure()) std::filesystem::remove_all(dir_);
   }
 
@@ -132,10 +134,13 @@ TEST(NoClusterMap, ANodeWithoutAMapIsInTheOneClusterAndTakesEveryAction) {
                        json{{"action", action}, {"host", "h1"}}.dump());
     EXPECT_EQ(r.status, 202) << action << ": " << r.body;
     auto id = json::parse(r.body)["requests"][0]["id"].get<std::int64_t>();
-    // This node is live and in the cluster that serves everything: nothing to wait for.
-    auto view =
-        json::parse(http_call(node.port(), "GET", "/v1/requests/" + std::to_string(id)).body);
-    EXPECT_FALSE(view.contains("waiting_for")) << view.dump();
+    // This node (once its first heartbeat is in) is live and in the cluster that serves
+    // everything: nothing to wait for.
+    json view;
+    EXPECT_TRUE(wait_until([&] {
+      view = json::parse(http_call(node.port(), "GET", "/v1/requests/" + std::to_string(id)).body);
+      return !view.contains("waiting_for");
+    })) << view.dump();
     ASSERT_EQ(
         http_call(node.port(), "POST", "/v1/requests/" + std::to_string(id) + "/cancel").status,
         200);
