@@ -11,10 +11,10 @@
 
 namespace ab::apps {
 
-caf::expected<node_http> start_node_http(caf::actor_system& sys, const config::node_config& cfg,
-                                         const actors::supervisor_actor& supervisor,
-                                         std::shared_ptr<storage::store> store,
-                                         std::shared_ptr<const config::live_cluster_map> map) {
+caf::expected<node_http> start_node_http(
+    caf::actor_system& sys, const config::node_config& cfg,
+    const actors::supervisor_actor& supervisor, std::shared_ptr<storage::store> store,
+    const std::shared_ptr<const config::live_cluster_map>& map) {
   auto hp = config::split_host_port(cfg.listen);
   if (!hp) return hp.error();
   node_http out;

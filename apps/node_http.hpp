@@ -29,9 +29,9 @@ struct node_http {
 /// asks the supervisor for its pools. Submissions of an action no cluster of `map` (the map in
 /// force) serves are refused, and a waiting request says why. Refuses an open API (no policy)
 /// on a non-loopback address unless `cfg.allow_open_api`.
-caf::expected<node_http> start_node_http(caf::actor_system& sys, const config::node_config& cfg,
-                                         const actors::supervisor_actor& supervisor,
-                                         std::shared_ptr<storage::store> store,
-                                         std::shared_ptr<const config::live_cluster_map> map);
+caf::expected<node_http> start_node_http(
+    caf::actor_system& sys, const config::node_config& cfg,
+    const actors::supervisor_actor& supervisor, std::shared_ptr<storage::store> store,
+    const std::shared_ptr<const config::live_cluster_map>& map);
 
 }  // namespace ab::apps

@@ -50,7 +50,7 @@ std::vector<example> marked_examples(const std::string& readme) {
         inside = false;
       else
         out.back().script += line + "\n";
-    } else if (line.rfind("#", 0) == 0) {
+    } else if (line.rfind('#', 0) == 0) {
       heading = line;
     } else if (line == "<!-- test: run -->") {
       marked = true;
@@ -168,7 +168,8 @@ TEST_F(Readme, TheMarkedExamplesRunAsWrittenAndTheirRequestsSucceed) {
       // Every node the example started: its requests end, and all of them succeed.
       bool submits = std::regex_search(ex.script, std::regex{"POST.*/v1/requests"});
       std::size_t seen = 0;
-      for (const auto& [from, port] : ports) {
+      for (const auto& entry : ports) {
+        int port = entry.second;
         if (!requests_on(port)) continue;
         json list;
         bool settled = wait_until(
