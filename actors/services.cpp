@@ -106,7 +106,7 @@ bool same(const config::cluster_map& a, const config::cluster_map& b) {
 map_watcher_actor::behavior_type map_watcher(
     map_watcher_actor::stateful_pointer<watcher_state> self, const std::string& path,
     config::cluster_map current, time_ms interval_ms, const supervisor_actor& supervisor,
-    const heartbeat_actor& heartbeat) {
+    const heartbeat_actor& heartbeat, const std::shared_ptr<config::live_cluster_map>& live) {
   auto log = logger();
   self->state.stamp = stamp_of(path);
   self->state.current = std::move(current);
@@ -123,6 +123,7 @@ map_watcher_actor::behavior_type map_watcher(
     if (same(*map, self->state.current)) return;
     log->info("cluster map {} reloaded", path);
     self->state.current = *map;
+    if (live) live->replace(*map);
     self->send(supervisor, remap_atom::value, *map);
     self->send(heartbeat, remap_atom::value, *map);
   };
@@ -152,9 +153,10 @@ heartbeat_actor spawn_heartbeat(caf::actor_system& sys, std::shared_ptr<storage:
 
 map_watcher_actor spawn_map_watcher(caf::actor_system& sys, std::string path,
                                     config::cluster_map current, time_ms interval_ms,
-                                    supervisor_actor supervisor, heartbeat_actor heartbeat) {
+                                    supervisor_actor supervisor, heartbeat_actor heartbeat,
+                                    std::shared_ptr<config::live_cluster_map> live) {
   return sys.spawn<caf::detached>(map_watcher, std::move(path), std::move(current), interval_ms,
-                                  std::move(supervisor), std::move(heartbeat));
+                                  std::move(supervisor), std::move(heartbeat), std::move(live));
 }
 
 }  // namespace ab::actors

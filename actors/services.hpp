@@ -36,9 +36,11 @@ heartbeat_actor spawn_heartbeat(caf::actor_system& sys, std::shared_ptr<storage:
 /// sends a valid new map to the supervisor and the heartbeat.
 using map_watcher_actor = caf::typed_actor<caf::reacts_to<check_atom>, caf::reacts_to<tick_atom>>;
 
-/// Spawns the watcher of `path`, which held `current` at start-up.
+/// Spawns the watcher of `path`, which held `current` at start-up; a valid new map is also put
+/// in force in `live` (read by the API), when given.
 map_watcher_actor spawn_map_watcher(caf::actor_system& sys, std::string path,
                                     config::cluster_map current, time_ms interval_ms,
-                                    supervisor_actor supervisor, heartbeat_actor heartbeat);
+                                    supervisor_actor supervisor, heartbeat_actor heartbeat,
+                                    std::shared_ptr<config::live_cluster_map> live = nullptr);
 
 }  // namespace ab::actors

@@ -95,7 +95,8 @@ int main(int argc, char** argv) {
   auto supervisor = actors::spawn_supervisor(sys, sup_cfg);
   auto straggler = actors::spawn_straggler(sys, store, cfg->recovery_interval_ms);
 
-  auto http = apps::start_node_http(sys, *cfg, supervisor, store);
+  auto live_map = std::make_shared<config::live_cluster_map>(*map);
+  auto http = apps::start_node_http(sys, *cfg, supervisor, store, live_map);
   if (!http) {
     caf::anon_send_exit(supervisor, caf::exit_reason::kill);
     caf::anon_send_exit(straggler, caf::exit_reason::kill);
@@ -122,7 +123,7 @@ int main(int argc, char** argv) {
   actors::map_watcher_actor watcher;
   if (!cfg->cluster_map.empty())
     watcher = actors::spawn_map_watcher(sys, cfg->cluster_map, *map, cfg->map_check_interval_ms,
-                                        supervisor, heartbeat);
+                                        supervisor, heartbeat, live_map);
   std::printf("ab-node: node %s (site %s, cluster %s) listening on %s://%s, store %s\n",
               cfg->node_id.c_str(), cfg->site.c_str(), map->cluster_of(cfg->node_id).c_str(),
               cfg->tls_cert.empty() ? "http" : "https", address.c_str(),

@@ -7,12 +7,14 @@
 #include "actors/workflows.hpp"
 #include "core/error.hpp"
 #include "net/api_error.hpp"
+#include "net/waiting_for.hpp"
 
 namespace ab::apps {
 
-caf::expected<node_http> start_node_http(caf::actor_system& sys, const config::node_config& cfg,
-                                         const actors::supervisor_actor& supervisor,
-                                         std::shared_ptr<storage::store> store) {
+caf::expected<node_http> start_node_http(
+    caf::actor_system& sys, const config::node_config& cfg,
+    const actors::supervisor_actor& supervisor, std::shared_ptr<storage::store> store,
+    const std::shared_ptr<const config::live_cluster_map>& map) {
   auto hp = config::split_host_port(cfg.listen);
   if (!hp) return hp.error();
   node_http out;
@@ -27,6 +29,23 @@ caf::expected<node_http> start_node_http(caf::actor_system& sys, const config::n
     }
   };
   for (const auto& [action, steps] : actors::workflows()) opts.actions.push_back(action);
+  if (!cfg.cluster_map.empty())
+    opts.unserved = [map, file = cfg.cluster_map](const std::string& action) {
+      auto m = map->current();
+      return m->cluster_serving(action)
+                 ? std::nullopt
+                 : std::optional<std::string>{"no cluster of the cluster map " + file +
+                                              " processes action " + action + " (" + m->describe() +
+                                              ")"};
+    };
+  // A node counts as live for three heartbeat intervals: one late beat is not an outage.
+  opts.waiting_for = [map, store, clk = std::make_shared<system_clock>(),
+                      window = 3 * cfg.heartbeat_interval_ms](const storage::request_view& r) {
+    if (storage::is_terminal(r.state)) return std::optional<std::string>{};
+    auto nodes = store->nodes();
+    if (!nodes) return std::optional<std::string>{};
+    return net::waiting_for(r, {*nodes, *map->current(), clk->now(), window});
+  };
   opts.classes.clear();
   for (const auto& [cls, credit] : cfg.queue.class_credit_ms) opts.classes.push_back(cls);
   if (!cfg.policy.empty()) {

@@ -6,6 +6,7 @@
 #include <caf/expected.hpp>
 
 #include "actors/supervisor.hpp"
+#include "config/cluster_map.hpp"
 #include "config/node_config.hpp"
 #include "net/api.hpp"
 #include "net/http_server.hpp"
@@ -25,10 +26,12 @@ struct node_http {
 };
 
 /// Starts the REST API on `cfg.listen` with the access policy and audit trail; `GET /v1/node`
-/// asks the supervisor for its pools. Refuses an open API (no policy) on a non-loopback
-/// address unless `cfg.allow_open_api`.
-caf::expected<node_http> start_node_http(caf::actor_system& sys, const config::node_config& cfg,
-                                         const actors::supervisor_actor& supervisor,
-                                         std::shared_ptr<storage::store> store);
+/// asks the supervisor for its pools. Submissions of an action no cluster of `map` (the map in
+/// force) serves are refused, and a waiting request says why. Refuses an open API (no policy)
+/// on a non-loopback address unless `cfg.allow_open_api`.
+caf::expected<node_http> start_node_http(
+    caf::actor_system& sys, const config::node_config& cfg,
+    const actors::supervisor_actor& supervisor, std::shared_ptr<storage::store> store,
+    const std::shared_ptr<const config::live_cluster_map>& map);
 
 }  // namespace ab::apps

@@ -47,12 +47,31 @@ storage::action_filter cluster_map::filter_for(const std::string& cluster) const
   return f;
 }
 
+std::optional<std::string> cluster_map::cluster_serving(const std::string& action) const {
+  const std::string* rest = nullptr;
+  for (const auto& [name, def] : clusters)
+    for (const auto& a : def.actions) {
+      if (a == action) return name;
+      if (a == "*") rest = &name;
+    }
+  if (rest) return *rest;
+  return std::nullopt;
+}
+
+std::string cluster_map::describe() const {
+  std::string out;
+  for (const auto& [name, def] : clusters) {
+    if (!out.empty()) out += "; ";
+    out += name + " serves ";
+    for (std::size_t i = 0; i < def.actions.size(); ++i) out += (i ? ", " : "") + def.actions[i];
+  }
+  return out;
+}
+
 cluster_map cluster_map::defaults() {
   cluster_map m;
-  m.clusters["build"].actions = {"reimage"};
-  m.clusters["discover"].actions = {"discover", "build"};
-  m.clusters["others"].actions = {"*"};
-  m.default_cluster = "others";
+  m.clusters["all"].actions = {"*"};
+  m.default_cluster = "all";
   return m;
 }
 

@@ -1,6 +1,9 @@
 #pragma once
 
+#include <atomic>
 #include <map>
+#include <memory>
+#include <optional>
 #include <string>
 #include <vector>
 
@@ -31,9 +34,28 @@ struct cluster_map {
   const std::string& cluster_of(const std::string& node_id) const;
   /// The actions a node of `cluster` claims jobs of.
   storage::action_filter filter_for(const std::string& cluster) const;
-  /// The map AutoBuild uses when none is configured: build ← reimage, discover ← discover and
-  /// build (first image of new inventory), others ← everything else; nodes default to others.
+  /// The cluster whose nodes process requests of `action`; nullopt when none does (no cluster
+  /// names it and none takes `*`).
+  std::optional<std::string> cluster_serving(const std::string& action) const;
+  /// The clusters and their actions in one line, for messages: `build serves reimage; …`.
+  std::string describe() const;
+  /// The map AutoBuild uses when none is configured: one cluster, `all`, that processes every
+  /// action; every node is in it.
   static cluster_map defaults();
+};
+
+/// The cluster map in force, shared by the watcher that replaces it and the API that reads it.
+class live_cluster_map {
+ public:
+  explicit live_cluster_map(cluster_map map)
+      : map_(std::make_shared<const cluster_map>(std::move(map))) {}
+  /// The map in force now; a reader keeps the one it took while it uses it.
+  std::shared_ptr<const cluster_map> current() const { return map_.load(); }
+  /// Puts `map` in force.
+  void replace(cluster_map map) { map_.store(std::make_shared<const cluster_map>(std::move(map))); }
+
+ private:
+  std::atomic<std::shared_ptr<const cluster_map>> map_;
 };
 
 /// Parses and validates a cluster map from JSON text; `origin` (a file name) prefixes every

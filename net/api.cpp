@@ -276,7 +276,9 @@ void api_service::serve(const std::string& route, const std::vector<std::string>
     if (reading) {
       offload(respond, [this, id = *id] {
         auto r = store_->request(id);
-        return r ? json_response(200, encode_request(*r)) : fail(r.error());
+        if (!r) return fail(r.error());
+        return json_response(200, encode_request(*r, options_.waiting_for ? options_.waiting_for(*r)
+                                                                          : std::nullopt));
       });
     } else {
       offload(respond, [this, id = *id, ctx] { return cancel(id, *ctx); });
@@ -367,6 +369,9 @@ http_response api_service::submit(const http_request& req, call_context& ctx) {
   auto parsed = parse_submit(req.body, options_.actions, options_.classes);
   if (auto* e = std::get_if<api_error>(&parsed)) return fail(*e);
   const auto& cmd = std::get<submit_command>(parsed);
+  if (options_.unserved)
+    if (auto why = options_.unserved(cmd.action))
+      return fail(api_error{422, "action_not_served", *why, 0});
   ctx.entry.action += " " + cmd.action;
   ctx.entry.target = join_names(cmd.hosts);
   std::string key;

@@ -31,6 +31,12 @@ struct api_options {
   std::function<std::optional<std::string>(const std::string& action, const std::string& state)>
       refusal;
   std::function<void(storage::request_spec&)> set_lifecycle;
+  /// Why no node would ever process a request of `action` (nullopt: some cluster serves it):
+  /// such a submission is refused, 422 `action_not_served`. Unset: every action is served.
+  std::function<std::optional<std::string>(const std::string& action)> unserved;
+  /// Why an unfinished request waits (nullopt: it does not), shown as `waiting_for` by
+  /// `GET /v1/requests/{id}`; runs on the work pool (it may call the store). Unset: never shown.
+  std::function<std::optional<std::string>(const storage::request_view&)> waiting_for;
   /// Answers `GET /v1/node` (supplied by the node, which knows its actors).
   std::function<void(responder)> node_info;
   /// Who may call and what they may do; null leaves the API open: every caller is

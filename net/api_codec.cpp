@@ -283,8 +283,10 @@ json request_json(const storage::request_view& r) {
 
 }  // namespace
 
-std::string encode_request(const storage::request_view& r) {
+std::string encode_request(const storage::request_view& r,
+                           const std::optional<std::string>& waiting_for) {
   auto j = request_json(r);
+  if (waiting_for) j["waiting_for"] = *waiting_for;
   j["params"] = json::parse(r.params.empty() ? "{}" : r.params, nullptr, false);
   j["jobs"] = json::array();
   for (const auto& job : r.jobs) {

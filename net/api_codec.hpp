@@ -4,6 +4,7 @@
 // tested without a network.
 
 #include <map>
+#include <optional>
 #include <string>
 #include <variant>
 #include <vector>
@@ -54,8 +55,9 @@ std::variant<std::map<std::string, std::string>, api_error> parse_query(const st
 /// True for a host name AutoBuild accepts: 1–255 of letters, digits, `-`, `_`, `.`.
 bool valid_host_name(const std::string& name);
 
-/// JSON of a request with its jobs.
-std::string encode_request(const storage::request_view& r);
+/// JSON of a request with its jobs, and `waiting_for` (why it waits) when given.
+std::string encode_request(const storage::request_view& r,
+                           const std::optional<std::string>& waiting_for = std::nullopt);
 
 /// JSON of a page of requests.
 std::string encode_request_page(const storage::request_page& page);

@@ -20,6 +20,16 @@ namespace {
 
 using actors::job_outcome;
 
+/// The sample's three clusters: build ← reimage, discover ← discover and build, others ← the rest.
+config::cluster_map three_clusters() {
+  config::cluster_map m;
+  m.clusters["build"].actions = {"reimage"};
+  m.clusters["discover"].actions = {"discover", "build"};
+  m.clusters["others"].actions = {"*"};
+  m.default_cluster = "others";
+  return m;
+}
+
 /// A handler whose behaviour the test scripts per call.
 class scripted final : public actors::job_handler {
  public:
@@ -196,7 +206,7 @@ TEST_F(Supervisor, MovingToAnotherClusterChangesWhichActionsAreClaimed) {
   handlers_->add("t", std::make_shared<scripted>([](auto&) { return job_outcome::done(); }));
   caf::actor_system_config cfg;
   caf::actor_system sys{cfg};
-  auto map = config::cluster_map::defaults();
+  auto map = three_clusters();
   map.nodes["node-t"] = "build";
   auto sup = start(sys, map);
   auto wipe = submit("h-wipe", {"t"}, "wipe");
@@ -239,7 +249,7 @@ TEST_F(Supervisor, DrainFinishesTheRunningJobAndReleasesTheRest) {
 TEST(DesiredWorkers, ClusterOverridesNodeOverridesDefault) {
   config::node_config node;
   node.workers = {{"default", 2}, {"power_on", 4}};
-  auto map = config::cluster_map::defaults();
+  auto map = three_clusters();
   map.clusters["build"].workers["install"] = 8;
   EXPECT_EQ(actors::desired_workers(node, map, "build", "install"), 8);
   EXPECT_EQ(actors::desired_workers(node, map, "build", "power_on"), 4);

@@ -15,17 +15,47 @@ TEST(ClusterMap, TheSampleFileIsValid) {
   EXPECT_EQ(m->clusters.at("build").workers.at("install"), 8);
 }
 
-TEST(ClusterMap, NamedActionsBecomeAnIncludeFilter) {
+/// The sample's three clusters: build ← reimage, discover ← discover and build, others ← the rest.
+config::cluster_map three_clusters() {
+  auto m = parse_cluster_map(R"({"clusters": {"build": {"actions": ["reimage"]},
+      "discover": {"actions": ["discover", "build"]}, "others": {"actions": ["*"]}},
+      "default_cluster": "others"})",
+                             "m");
+  EXPECT_TRUE(m);
+  return m ? *m : config::cluster_map{};
+}
+
+TEST(ClusterMap, WithoutAMapEveryNodeProcessesEveryAction) {
   auto m = config::cluster_map::defaults();
-  auto f = m.filter_for("discover");
+  const auto& cluster = m.cluster_of("any-node");
+  EXPECT_EQ(cluster, "all");
+  auto f = m.filter_for(cluster);
+  EXPECT_TRUE(f.only.empty()) << "no include list: every action";
+  EXPECT_TRUE(f.except.empty()) << "no exclude list: every action";
+  for (const auto* action : {"discover", "build", "reimage", "wipe", "power_on", "anything"})
+    EXPECT_EQ(m.cluster_serving(action), "all") << action;
+}
+
+TEST(ClusterMap, NamedActionsBecomeAnIncludeFilter) {
+  auto f = three_clusters().filter_for("discover");
   EXPECT_EQ(f.only, (std::vector<std::string>{"discover", "build"}));
   EXPECT_TRUE(f.except.empty());
 }
 
 TEST(ClusterMap, TheStarClusterTakesEverythingTheOthersDoNotName) {
-  auto f = config::cluster_map::defaults().filter_for("others");
+  auto f = three_clusters().filter_for("others");
   EXPECT_TRUE(f.only.empty());
   EXPECT_EQ(f.except, (std::vector<std::string>{"reimage", "discover", "build"}));
+}
+
+TEST(ClusterMap, TheClusterServingAnActionIsTheOneNamingItElseTheStarCluster) {
+  auto m = three_clusters();
+  EXPECT_EQ(m.cluster_serving("reimage"), "build");
+  EXPECT_EQ(m.cluster_serving("build"), "discover");
+  EXPECT_EQ(m.cluster_serving("wipe"), "others");
+  m.clusters.erase("others");
+  EXPECT_EQ(m.cluster_serving("wipe"), std::nullopt) << "no cluster names it and none takes *";
+  EXPECT_EQ(m.describe(), "build serves reimage; discover serves discover, build");
 }
 
 TEST(ClusterMap, BadMapsAreRefusedWithTheKeyAndWhatWasExpected) {

@@ -184,7 +184,7 @@ TEST_P(NodeProcesses, ANodeAnswersHealthRunsChainsAndDrainsOnSigterm) {
   ASSERT_TRUE(registered);
   ASSERT_EQ(registered->size(), 1u);
   EXPECT_EQ(registered->at(0).id, "n1");
-  EXPECT_EQ(registered->at(0).cluster, "others");
+  EXPECT_EQ(registered->at(0).cluster, "all") << "without a map a node is in the one cluster";
   EXPECT_EQ(node.terminate(), 0) << node.output();
 }
 
