@@ -150,7 +150,7 @@ int run(int argc, char** argv) {
   auto bin = std::filesystem::path(argv[0]).parent_path();
   std::ofstream(dir / "map.json")
       << R"({"clusters": {"all": {"actions": ["*"]}}, "default_cluster": "all"})";
-  ::setenv("AB_BENCH_BMC", "admin:password", 1);
+  ::setenv("AB_BMC_BENCH", "admin:password", 1);
 
   apps::child_process sim((bin / "ab-bmcsim").string(),
                           {"--port", "0", "--time-scale", "0", "--seed", "1", "--install-ms", "0"},
@@ -168,30 +168,15 @@ int run(int argc, char** argv) {
     std::fprintf(stderr, "ab-bench-bmc: %s\n", message_of(db.error()).c_str());
     return 1;
   }
-  apps::child_process node((bin / "ab-node").string(),
-                           {"--store",
-                            o.store,
-                            "--listen",
-                            "127.0.0.1:0",
-                            "--site",
-                            "dc1",
-                            "--handlers",
-                            "bmc",
-                            "--workers",
-                            "{\"default\": " + std::to_string(o.workers) + "}",
-                            "--cluster-map",
-                            (dir / "map.json").string(),
-                            "--poll-interval-ms",
-                            "5",
-                            "--idle-poll-max-ms",
-                            "50",
-                            "--claim-batch",
-                            "2",
-                            "--retry-backoff-ms",
-                            "100",
-                            "--bmc-timeout-ms",
-                            "5000"},
-                           (dir / "node.out").string());
+  apps::child_process node(
+      (bin / "ab-node").string(),
+      {"--store", o.store, "--listen", "127.0.0.1:0", "--site", "dc1", "--handlers", "bmc",
+       "--workers", "{\"default\": " + std::to_string(o.workers) + "}", "--cluster-map",
+       (dir / "map.json").string(),
+       // The simulated BMCs listen on loopback.
+       "--bmc-allow-loopback", "1", "--poll-interval-ms", "5", "--idle-poll-max-ms", "50",
+       "--claim-batch", "2", "--retry-backoff-ms", "100", "--bmc-timeout-ms", "5000"},
+      (dir / "node.out").string());
   if (!node.port()) {
     std::fprintf(stderr, "ab-bench-bmc: ab-node did not start (see %s)\n",
                  (dir / "node.out").c_str());
@@ -204,7 +189,7 @@ int run(int argc, char** argv) {
                       {"site", "dc1"},
                       {"bmc_endpoint",
                        "http://127.0.0.1:" + std::to_string(sim.port()) + "/bmc/" + host_name(i)},
-                      {"credential_ref", "env:AB_BENCH_BMC"}});
+                      {"credential_ref", "env:AB_BMC_BENCH"}});
     if (post(node.port(), "/v1/hosts", json{{"hosts", list}}.dump()) != 201) return 1;
   }
   double rss_max = node.rss_mb();

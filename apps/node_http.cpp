@@ -5,6 +5,7 @@
 
 #include "actors/lifecycle.hpp"
 #include "actors/workflows.hpp"
+#include "apps/node_bmc.hpp"
 #include "core/error.hpp"
 #include "net/api_error.hpp"
 
@@ -27,6 +28,12 @@ caf::expected<node_http> start_node_http(caf::actor_system& sys, const config::n
     }
   };
   for (const auto& [action, steps] : actors::workflows()) opts.actions.push_back(action);
+  // Hosts are checked against the node's BMC rules before they are stored.
+  auto access = make_bmc_access(cfg, true);
+  if (!access) return std::move(access.error());
+  opts.validate_host = [access = *access](const storage::host_record& h) {
+    return host_refusal(access, h);
+  };
   opts.classes.clear();
   for (const auto& [cls, credit] : cfg.queue.class_credit_ms) opts.classes.push_back(cls);
   if (!cfg.policy.empty()) {

@@ -7,6 +7,7 @@
 #include <vector>
 
 #include "auth/authenticator.hpp"
+#include "net/api_error.hpp"
 #include "net/audit_trail.hpp"
 #include "net/http_server.hpp"
 #include "net/work_pool.hpp"
@@ -31,6 +32,10 @@ struct api_options {
   std::function<std::optional<std::string>(const std::string& action, const std::string& state)>
       refusal;
   std::function<void(storage::request_spec&)> set_lifecycle;
+  /// Why a host as `POST /v1/hosts` registers it, or as a `PATCH` leaves it, breaks the
+  /// node's BMC rules (its credential store, its endpoint policy); answered 422
+  /// `invalid_host` with the reason. Unset: no checks.
+  std::function<std::optional<std::string>(const storage::host_record&)> validate_host;
   /// Answers `GET /v1/node` (supplied by the node, which knows its actors).
   std::function<void(responder)> node_info;
   /// Who may call and what they may do; null leaves the API open: every caller is
@@ -75,6 +80,8 @@ class api_service {
   http_response submit(const http_request& req, call_context& ctx);
   http_response cancel(storage::request_id id, call_context& ctx);
   http_response put_hosts(const std::vector<storage::host_record>& hosts, call_context& ctx);
+  /// The 422 for a host that breaks `options_.validate_host`, or nullopt.
+  std::optional<api_error> invalid_host(const storage::host_record& h) const;
   http_response change_host(const std::string& method, const std::string& name,
                             const std::string& body, call_context& ctx);
   http_response audit_log(const std::string& query);

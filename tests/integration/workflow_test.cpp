@@ -28,8 +28,8 @@ class Workflows : public ::testing::Test {
             ::testing::UnitTest::GetInstance()->current_test_info()->name());
     std::filesystem::remove_all(dir_);
     std::filesystem::create_directories(dir_);
-    // The node resolves the hosts' credential reference env:AB_SIM_BMC from its environment.
-    ::setenv("AB_SIM_BMC", "admin:password", 1);
+    // The node resolves the hosts' credential reference env:AB_BMC_SIM from its environment.
+    ::setenv("AB_BMC_SIM", "admin:password", 1);
     sim_ = std::make_unique<node_process>(
         AB_BMCSIM_BIN, std::vector<std::string>{"--port", "0", "--time-scale", "0", "--seed", "7"},
         (dir_ / "sim.log").string());
@@ -45,7 +45,7 @@ class Workflows : public ::testing::Test {
     if (!HasFailure()) std::filesystem::remove_all(dir_);
   }
 
-  void add_host(const std::string& name, const std::string& credential = "env:AB_SIM_BMC") {
+  void add_host(const std::string& name, const std::string& credential = "env:AB_BMC_SIM") {
     auto r = http_call(
         node_->port(), "POST", "/v1/hosts",
         json{{"name", name},
@@ -144,11 +144,16 @@ TEST_F(Workflows, ABmcThatRefusesTheCredentialsFailsAtOnce) {
   auto r = run("power_off", "locked");
   EXPECT_EQ(r["state"], "failed") << r.dump(1);
   EXPECT_EQ(r["jobs"][0]["attempts"], 1) << "retrying a refused login does not help";
-  add_host("nocred", "env:AB_SIM_BMC_NOT_SET");
+  // A credential removed from the store after registration fails the job that needs it: the
+  // node reads credentials at use. (The store is credentials/ beside the node's database.)
+  auto file = dir_ / "credentials" / "nocred";
+  std::ofstream(file) << "admin:password\n";
+  std::filesystem::permissions(file, std::filesystem::perms::owner_read);
+  add_host("nocred", "file:nocred");
+  std::filesystem::remove(file);
   auto missing = run("power_off", "nocred");
   EXPECT_EQ(missing["state"], "failed");
-  EXPECT_NE(missing.value("error", "").find("AB_SIM_BMC_NOT_SET"), std::string::npos)
-      << missing.dump(1);
+  EXPECT_NE(missing.value("error", "").find("file:nocred"), std::string::npos) << missing.dump(1);
 }
 
 }  // namespace
