@@ -168,15 +168,33 @@ int run(int argc, char** argv) {
     std::fprintf(stderr, "ab-bench-bmc: %s\n", message_of(db.error()).c_str());
     return 1;
   }
-  apps::child_process node(
-      (bin / "ab-node").string(),
-      {"--store", o.store, "--listen", "127.0.0.1:0", "--site", "dc1", "--handlers", "bmc",
-       "--workers", "{\"default\": " + std::to_string(o.workers) + "}", "--cluster-map",
-       (dir / "map.json").string(),
-       // The simulated BMCs listen on loopback.
-       "--bmc-allow-loopback", "1", "--poll-interval-ms", "5", "--idle-poll-max-ms", "50",
-       "--claim-batch", "2", "--retry-backoff-ms", "100", "--bmc-timeout-ms", "5000"},
-      (dir / "node.out").string());
+  // The simulated BMCs listen on loopback: the node must be told to allow it.
+  apps::child_process node((bin / "ab-node").string(),
+                           {"--store",
+                            o.store,
+                            "--listen",
+                            "127.0.0.1:0",
+                            "--site",
+                            "dc1",
+                            "--handlers",
+                            "bmc",
+                            "--workers",
+                            "{\"default\": " + std::to_string(o.workers) + "}",
+                            "--cluster-map",
+                            (dir / "map.json").string(),
+                            "--bmc-allow-loopback",
+                            "1",
+                            "--poll-interval-ms",
+                            "5",
+                            "--idle-poll-max-ms",
+                            "50",
+                            "--claim-batch",
+                            "2",
+                            "--retry-backoff-ms",
+                            "100",
+                            "--bmc-timeout-ms",
+                            "5000"},
+                           (dir / "node.out").string());
   if (!node.port()) {
     std::fprintf(stderr, "ab-bench-bmc: ab-node did not start (see %s)\n",
                  (dir / "node.out").c_str());
