@@ -156,5 +156,43 @@ TEST_F(Workflows, ABmcThatRefusesTheCredentialsFailsAtOnce) {
   EXPECT_NE(missing.value("error", "").find("file:nocred"), std::string::npos) << missing.dump(1);
 }
 
+TEST(NodeBmcRules, ANodeWithoutTheLoopbackOptionRefusesLoopbackBmcsAndForeignCredentials) {
+  auto dir =
+      std::filesystem::temp_directory_path() / ("ab_bmc_rules_" + std::to_string(::getpid()));
+  std::filesystem::remove_all(dir);
+  std::filesystem::create_directories(dir);
+  ::setenv("AB_BMC_SIM", "admin:password", 1);
+  auto args = bmc_node_args(dir);
+  // The same node as the workflows run on, minus --bmc-allow-loopback.
+  ASSERT_EQ(args[args.size() - 2], "--bmc-allow-loopback");
+  args.resize(args.size() - 2);
+  node_process node(AB_NODE_BIN, args, (dir / "node.log").string());
+  ASSERT_TRUE(node.ok()) << node.output();
+  auto post = [&](const std::string& endpoint, const std::string& credential) {
+    return http_call(node.port(), "POST", "/v1/hosts",
+                     json{{"name", "h1"},
+                          {"site", "dc1"},
+                          {"bmc_endpoint", endpoint},
+                          {"credential_ref", credential}}
+                         .dump());
+  };
+  for (const auto* e : {"http://127.0.0.1:9000/bmc/h1", "http://localhost:9000/bmc/h1",
+                        "https://169.254.169.254"}) {
+    auto r = post(e, "env:AB_BMC_SIM");
+    EXPECT_EQ(r.status, 422) << e << ": " << r.body;
+    EXPECT_EQ(json::parse(r.body)["error"]["code"], "invalid_host") << r.body;
+  }
+  for (const auto* c : {"file:/etc/shadow", "file:../node.db", "env:HOME", "env:AB_SIM_BMC"}) {
+    auto r = post("https://10.0.0.1", c);
+    EXPECT_EQ(r.status, 422) << c << ": " << r.body;
+  }
+  EXPECT_EQ(post("https://10.0.0.1", "env:AB_BMC_SIM").status, 201);
+  // The credentials directory beside the database, created private.
+  auto perms = std::filesystem::status(dir / "credentials").permissions();
+  EXPECT_EQ(perms & std::filesystem::perms::all, std::filesystem::perms::owner_all);
+  EXPECT_EQ(node.terminate(), 0);
+  if (!::testing::Test::HasFailure()) std::filesystem::remove_all(dir);
+}
+
 }  // namespace
 }  // namespace ab::testing
