@@ -132,8 +132,8 @@ std::string numeric(const sockaddr_storage& s) {
 
 caf::expected<std::shared_ptr<const endpoint_policy>> endpoint_policy::make(
     endpoint_options options) {
-  std::shared_ptr<endpoint_policy> p(new endpoint_policy(options));
-  for (const auto& n : options.networks) {
+  std::shared_ptr<endpoint_policy> p(new endpoint_policy(std::move(options)));
+  for (const auto& n : p->options_.networks) {
     auto bad = [&](const std::string& why) {
       return make_error(errc::bad_config, "bmc-networks: '" + n + "': " + why);
     };
