@@ -139,7 +139,9 @@ caf::expected<http_answer> perform(const http_call& c) {
     curl_easy_setopt(h.get(), CURLOPT_OPENSOCKETDATA, &check);
   }
   auto rc = curl_easy_perform(h.get());
-  if (!check.refusal.empty()) return make_error(errc::invalid_argument, check.refusal);
+  // A refused address fails the call unless libcurl went on to an allowed one.
+  if (rc != CURLE_OK && !check.refusal.empty())
+    return make_error(errc::invalid_argument, check.refusal);
   if (rc == CURLE_COULDNT_CONNECT || rc == CURLE_COULDNT_RESOLVE_HOST) {
     answer.failure = error_text[0] != 0 ? error_text : curl_easy_strerror(rc);
     return answer;
