@@ -3,7 +3,6 @@
 #include <nlohmann/json.hpp>
 
 #include "auth/token.hpp"
-#include "bmc/credentials.hpp"
 #include "core/error.hpp"
 
 namespace ab::actors {
@@ -44,7 +43,8 @@ class bmc_step final : public job_handler {
   job_outcome with_bmc(const storage::claimed_job& job, const body& f) {
     auto host = context_.store->host(job.host);
     if (!host) return failed(host.error(), "reading host " + job.host);
-    auto creds = bmc::resolve_credentials(host->credential_ref);
+    if (!context_.credentials) return job_outcome::fail("this node has no credential store");
+    auto creds = context_.credentials->resolve(host->credential_ref);
     if (!creds) return job_outcome::fail(message_of(creds.error()));
     auto driver = context_.driver_for(host->bmc_endpoint);
     if (!driver)
@@ -58,6 +58,7 @@ class bmc_step final : public job_handler {
     t.timeout = context_.bmc_timeout;
     t.ca_file = context_.bmc_ca_file;
     t.insecure = context_.bmc_insecure;
+    t.policy = context_.endpoints;
     return f(context_, job, t, *driver);
   }
 

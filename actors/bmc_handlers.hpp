@@ -9,7 +9,9 @@
 #include <string>
 
 #include "actors/handler.hpp"
+#include "bmc/credential_store.hpp"
 #include "bmc/driver.hpp"
+#include "bmc/endpoint_policy.hpp"
 #include "core/clock.hpp"
 #include "storage/store.hpp"
 
@@ -21,6 +23,11 @@ struct bmc_context {
   /// The driver of a host's BMC endpoint (`ipmi://…` → IPMI, `http(s)://…` → Redfish).
   std::function<std::shared_ptr<bmc::driver>(const std::string& endpoint)> driver_for;
   std::shared_ptr<const ab::clock> clk;
+  /// Where hosts' credential references resolve; read at every step, so a rotated
+  /// credential takes effect on the next job.
+  std::shared_ptr<const bmc::credential_store> credentials;
+  /// Checked on every connection to a BMC (null: nothing is checked).
+  std::shared_ptr<const bmc::endpoint_policy> endpoints;
   /// Where installers report: this node's (or the site's) API base URL, e.g.
   /// `https://autobuild.dc1:8443`; the callback URL is BASE/v1/callbacks/REQUEST. A function:
   /// a node knows its port only once it listens.

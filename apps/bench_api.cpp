@@ -16,6 +16,7 @@
 #include <atomic>
 #include <chrono>
 #include <cstdio>
+#include <cstdlib>
 #include <ctime>
 #include <filesystem>
 #include <fstream>
@@ -146,6 +147,8 @@ class node_process {
     std::filesystem::create_directories(dir_);
     auto out = (dir_ / "node.out").string();
     auto binary = (std::filesystem::path(self).parent_path() / "ab-node").string();
+    // The hosts' credential: a node registers only references that resolve in its store.
+    ::setenv("AB_BMC_BENCH_API", "admin:password", 1);
     pid_ = fork();
     if (pid_ == 0) {
       freopen(out.c_str(), "w", stdout);
@@ -212,6 +215,15 @@ void in_parallel(int n, const std::function<void(int)>& fn) {
   for (auto& t : ts) t.join();
 }
 
+/// A distinct BMC endpoint per host: an IPv6 literal, so registration resolves no name.
+std::string endpoint_of(const std::string& prefix, int i) {
+  char text[64];
+  std::snprintf(text, sizeof text, "https://[fd00:ab::%x:%x:%x]",
+                static_cast<unsigned>(std::hash<std::string>{}(prefix)&0xffff),
+                static_cast<unsigned>(i >> 16) & 0xffff, static_cast<unsigned>(i) & 0xffff);
+  return text;
+}
+
 /// Registers hosts `prefix`first … `prefix`(first+count-1) in bulks of 1000; hosts/s, 0 on error.
 double register_hosts(client& c, const std::string& prefix, int first, int count) {
   auto t0 = steady::now();
@@ -220,8 +232,8 @@ double register_hosts(client& c, const std::string& prefix, int first, int count
     for (int i = at; i < std::min(first + count, at + 1000); ++i)
       list.push_back({{"name", prefix + std::to_string(i)},
                       {"site", "dc1"},
-                      {"bmc_endpoint", "https://bmc-" + prefix + std::to_string(i)},
-                      {"credential_ref", "r"}});
+                      {"bmc_endpoint", endpoint_of(prefix, i)},
+                      {"credential_ref", "env:AB_BMC_BENCH_API"}});
     if (c.call("POST", "/v1/hosts", json{{"hosts", list}}.dump()) != 201) return 0;
   }
   return count / seconds_since(t0);

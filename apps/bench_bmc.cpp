@@ -150,7 +150,7 @@ int run(int argc, char** argv) {
   auto bin = std::filesystem::path(argv[0]).parent_path();
   std::ofstream(dir / "map.json")
       << R"({"clusters": {"all": {"actions": ["*"]}}, "default_cluster": "all"})";
-  ::setenv("AB_BENCH_BMC", "admin:password", 1);
+  ::setenv("AB_BMC_BENCH", "admin:password", 1);
 
   apps::child_process sim((bin / "ab-bmcsim").string(),
                           {"--port", "0", "--time-scale", "0", "--seed", "1", "--install-ms", "0"},
@@ -168,6 +168,7 @@ int run(int argc, char** argv) {
     std::fprintf(stderr, "ab-bench-bmc: %s\n", message_of(db.error()).c_str());
     return 1;
   }
+  // The simulated BMCs listen on loopback: the node must be told to allow it.
   apps::child_process node((bin / "ab-node").string(),
                            {"--store",
                             o.store,
@@ -181,6 +182,8 @@ int run(int argc, char** argv) {
                             "{\"default\": " + std::to_string(o.workers) + "}",
                             "--cluster-map",
                             (dir / "map.json").string(),
+                            "--bmc-allow-loopback",
+                            "1",
                             "--poll-interval-ms",
                             "5",
                             "--idle-poll-max-ms",
@@ -204,7 +207,7 @@ int run(int argc, char** argv) {
                       {"site", "dc1"},
                       {"bmc_endpoint",
                        "http://127.0.0.1:" + std::to_string(sim.port()) + "/bmc/" + host_name(i)},
-                      {"credential_ref", "env:AB_BENCH_BMC"}});
+                      {"credential_ref", "env:AB_BMC_BENCH"}});
     if (post(node.port(), "/v1/hosts", json{{"hosts", list}}.dump()) != 201) return 1;
   }
   double rss_max = node.rss_mb();

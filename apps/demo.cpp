@@ -142,7 +142,7 @@ int main(int argc, char** argv) {
       char name[16];
       std::snprintf(name, sizeof name, "rack%d-%02d", rack, n);
       hosts.push_back({name, "dc1", std::string{"https://bmc."} + name + ":443",
-                       std::string{"file:/etc/autobuild/bmc/"} + name, "ready", "{}", 0, 0});
+                       std::string{"file:"} + name, "ready", "{}", 0, 0});
     }
   if (auto err = d.db->put_hosts(hosts)) {
     std::fprintf(stderr, "ab-demo: %s\n", message_of(err).c_str());

@@ -2,6 +2,7 @@
 
 #include "bmc/driver_factory.hpp"
 #include "bmc/guard.hpp"
+#include "core/error.hpp"
 
 namespace ab::apps {
 
@@ -24,6 +25,28 @@ std::shared_ptr<bmc::driver> guarded(const std::string& name, const config::node
 
 }  // namespace
 
+caf::expected<bmc_access> make_bmc_access(const config::node_config& cfg, bool prepare) {
+  bmc::credential_store_options co;
+  co.directory = cfg.credentials_dir;
+  co.env_prefix = cfg.credential_env_prefix;
+  auto credentials = std::make_shared<const bmc::credential_store>(co);
+  if (prepare)
+    if (auto err = credentials->prepare()) return err;
+  bmc::endpoint_options eo;
+  eo.networks = cfg.bmc_networks;
+  eo.allow_loopback = cfg.bmc_allow_loopback;
+  auto endpoints = bmc::endpoint_policy::make(eo);
+  if (!endpoints) return std::move(endpoints.error());
+  return bmc_access{std::move(credentials), std::move(*endpoints)};
+}
+
+std::optional<std::string> host_refusal(const bmc_access& access,
+                                        const storage::host_record& host) {
+  if (auto err = access.endpoints->check(host.bmc_endpoint)) return message_of(err);
+  if (auto err = access.credentials->validate(host.credential_ref)) return message_of(err);
+  return std::nullopt;
+}
+
 actors::bmc_context make_bmc_context(const config::node_config& cfg,
                                      std::shared_ptr<storage::store> store,
                                      std::shared_ptr<const ab::clock> clk,
@@ -36,6 +59,12 @@ actors::bmc_context make_bmc_context(const config::node_config& cfg,
     if (endpoint.rfind("ipmi://", 0) == 0) return ipmi;
     return nullptr;
   };
+  // The configuration was validated at start-up; these cannot fail.
+  auto access = make_bmc_access(cfg);
+  if (access) {
+    c.credentials = access->credentials;
+    c.endpoints = access->endpoints;
+  }
   c.store = std::move(store);
   c.clk = std::move(clk);
   c.callback_base = std::move(callback_base);

@@ -2,6 +2,7 @@
 
 #include <functional>
 #include <memory>
+#include <optional>
 #include <string>
 
 #include "actors/bmc_handlers.hpp"
@@ -9,6 +10,21 @@
 #include "storage/store.hpp"
 
 namespace ab::apps {
+
+/// The node's BMC access rules: its credential store and its endpoint policy.
+struct bmc_access {
+  std::shared_ptr<const bmc::credential_store> credentials;
+  std::shared_ptr<const bmc::endpoint_policy> endpoints;
+};
+
+/// The rules `cfg` configures (credentials-dir, credential-env-prefix, bmc-networks,
+/// bmc-allow-loopback). With `prepare`, the credentials directory is created if missing and
+/// refused (`errc::bad_config`) when it is not private.
+caf::expected<bmc_access> make_bmc_access(const config::node_config& cfg, bool prepare = false);
+
+/// Why the API must refuse to register `host` (its credential reference or BMC endpoint
+/// breaks the rules of `access`), or nullopt.
+std::optional<std::string> host_refusal(const bmc_access& access, const storage::host_record& host);
 
 /// What the node's BMC job types run with: the drivers (Redfish for `http(s)://` endpoints,
 /// IPMI for `ipmi://`), each behind one guard shared by all workers (one operation per BMC,

@@ -5,6 +5,7 @@
 
 #include "actors/lifecycle.hpp"
 #include "actors/workflows.hpp"
+#include "apps/node_bmc.hpp"
 #include "core/error.hpp"
 #include "net/api_error.hpp"
 #include "net/waiting_for.hpp"
@@ -45,6 +46,12 @@ caf::expected<node_http> start_node_http(
     auto nodes = store->nodes();
     if (!nodes) return std::optional<std::string>{};
     return net::waiting_for(r, {*nodes, *map->current(), clk->now(), window});
+  };
+  // Hosts are checked against the node's BMC rules before they are stored.
+  auto access = make_bmc_access(cfg, true);
+  if (!access) return std::move(access.error());
+  opts.validate_host = [access = *access](const storage::host_record& h) {
+    return host_refusal(access, h);
   };
   opts.classes.clear();
   for (const auto& [cls, credit] : cfg.queue.class_credit_ms) opts.classes.push_back(cls);

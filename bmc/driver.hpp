@@ -7,6 +7,7 @@
 
 #include <chrono>
 #include <cstdint>
+#include <memory>
 #include <string>
 #include <vector>
 
@@ -15,8 +16,10 @@
 
 namespace ab::bmc {
 
+class endpoint_policy;
+
 /// How to reach one BMC. Credentials are resolved from the host's credential reference by the
-/// caller (see `credentials.hpp`), never stored here longer than a call.
+/// caller (see `credential_store.hpp`), never stored here longer than a call.
 struct target {
   /// `https://HOST[:PORT][/PREFIX]` for Redfish (the service root is PREFIX/redfish/v1),
   /// `HOST[:PORT]` for IPMI.
@@ -28,6 +31,9 @@ struct target {
   std::string ca_file;
   /// Deadline of one protocol exchange.
   std::chrono::milliseconds timeout{10000};
+  /// When set, every connection's address is checked against it after name resolution and
+  /// before a byte is sent (`endpoint_policy.hpp`); null checks nothing (tools, tests).
+  std::shared_ptr<const endpoint_policy> policy;
 };
 
 enum class power_state { on, off, powering_on, powering_off, unknown };

@@ -12,6 +12,7 @@
 
 #include "bmc/detail/ipmitool_output.hpp"
 #include "bmc/detail/subprocess.hpp"
+#include "bmc/endpoint_policy.hpp"
 #include "core/error.hpp"
 
 namespace ab::bmc {
@@ -80,8 +81,7 @@ caf::error failure(const target& t, const std::string& err) {
   auto reason = detail::failure_reason(err);
   switch (detail::classify_failure(err)) {
     case detail::ipmitool_failure::auth:
-      return make_error(errc::unauthenticated,
-                        where(t) + " refused user '" + t.user + "': " + reason);
+      return make_error(errc::unauthenticated, where(t) + " refused the credentials: " + reason);
     case detail::ipmitool_failure::transient:
       return make_error(errc::unavailable, where(t) + " does not answer: " + reason);
     case detail::ipmitool_failure::other:
@@ -129,7 +129,17 @@ caf::expected<std::string> ipmi_driver::run(const target& t,
   if (::access(ipmitool_.c_str(), X_OK) != 0)
     return make_error(errc::bad_config,
                       "ipmitool is not at " + ipmitool_ + " (scripts/setup installs it)");
-  auto argv = arguments(t, command);
+  auto pinned = t;
+  if (t.policy) {
+    // Resolve here and hand ipmitool the checked address: it cannot resolve the name again to
+    // something else.
+    auto [host, port] = split_endpoint(t.endpoint);
+    auto address = t.policy->resolve(host);
+    if (!address) return std::move(address.error());
+    pinned.endpoint =
+        (address->find(':') != std::string::npos ? "[" + *address + "]" : *address) + ":" + port;
+  }
+  auto argv = arguments(pinned, command);
   argv.insert(argv.begin(), ipmitool_);
   // Only what ipmitool needs; the password never appears on its command line.
   std::vector<std::string> env{"IPMI_PASSWORD=" + t.password, "PATH=/usr/bin:/bin", "LC_ALL=C"};

@@ -2,6 +2,8 @@
 
 #include <unistd.h>
 
+#include <algorithm>
+#include <filesystem>
 #include <fstream>
 #include <functional>
 #include <map>
@@ -9,6 +11,7 @@
 
 #include <nlohmann/json.hpp>
 
+#include "bmc/endpoint_policy.hpp"
 #include "core/error.hpp"
 
 namespace ab::config {
@@ -79,6 +82,40 @@ caf::error set_credit(node_config& c, const json& v, const std::string& origin,
       return bad(origin, key + "." + cls, "expected milliseconds (>= 0)");
     c.queue.class_credit_ms[cls] = ms.get<std::int64_t>();
   }
+  return caf::none;
+}
+
+caf::error set_networks(node_config& c, const json& v, const std::string& origin,
+                        const std::string& key) {
+  c.bmc_networks.clear();
+  // A file gives a JSON array; a command line a comma-separated list.
+  if (v.is_string()) {
+    std::stringstream in(v.get<std::string>());
+    for (std::string one; std::getline(in, one, ',');)
+      if (!one.empty()) c.bmc_networks.push_back(one);
+  } else if (v.is_array()) {
+    for (const auto& one : v) {
+      if (!one.is_string()) return bad(origin, key, "expected an array of CIDRs and host patterns");
+      c.bmc_networks.push_back(one.get<std::string>());
+    }
+  } else {
+    return bad(origin, key, "expected CIDRs and host patterns (an array, or comma-separated)");
+  }
+  bmc::endpoint_options o;
+  o.networks = c.bmc_networks;
+  if (auto p = bmc::endpoint_policy::make(o); !p) return bad(origin, key, message_of(p.error()));
+  return caf::none;
+}
+
+caf::error set_prefix(node_config& c, const json& v, const std::string& origin,
+                      const std::string& key) {
+  auto ok = [](char ch) {
+    return (ch >= 'A' && ch <= 'Z') || (ch >= '0' && ch <= '9') || ch == '_';
+  };
+  auto prefix = v.is_string() ? v.get<std::string>() : std::string{};
+  if (prefix.empty() || !std::all_of(prefix.begin(), prefix.end(), ok))
+    return bad(origin, key, "expected a variable name prefix of A-Z, 0-9 and '_' (e.g. AB_BMC_)");
+  c.credential_env_prefix = prefix;
   return caf::none;
 }
 
@@ -156,6 +193,15 @@ const std::vector<setting>& settings() {
            &node_config::bmc_ca_file),
       number("bmc-insecure", "1: do not verify BMC certificates (labs only)",
              &node_config::bmc_insecure, 0, 1),
+      text("credentials-dir",
+           "directory of file:NAME BMC credentials (default: credentials beside the database)",
+           &node_config::credentials_dir),
+      {"credential-env-prefix", "prefix of env:NAME BMC credential variables (default AB_BMC_)",
+       set_prefix},
+      {"bmc-networks", "the site's BMC networks: CIDRs and host patterns, comma-separated",
+       set_networks},
+      number("bmc-allow-loopback", "1: allow BMC endpoints on loopback / this node (simulators)",
+             &node_config::bmc_allow_loopback, 0, 1),
       number("sim-step-ms", "simulated handlers: duration of a sim.step job",
              &node_config::sim_step_ms, 0, hour),
       text("sim-log", "simulated handlers: append every attempt to this file",
@@ -220,6 +266,15 @@ json value_of(const std::string& text) {
       // Not JSON after all: keep it as text and let the setting say what it expected.
     }
   return text;
+}
+
+/// `credentials` in the directory of the SQLite database file; `var/credentials` otherwise.
+std::string default_credentials_dir(const std::string& store) {
+  if (store.rfind("sqlite:", 0) == 0) {
+    auto parent = std::filesystem::path(store.substr(7)).parent_path();
+    if (!parent.empty()) return (parent / "credentials").string();
+  }
+  return "var/credentials";
 }
 
 std::string host_name() {
@@ -299,6 +354,7 @@ caf::expected<node_config> load_node_config(const command_line& cl) {
     if (auto err = find_setting(name)->set(c, value_of(text), "command line", "--" + name))
       return err;
   if (c.node_id.empty()) c.node_id = host_name();
+  if (c.credentials_dir.empty()) c.credentials_dir = default_credentials_dir(c.store);
   if (auto hp = split_host_port(c.listen); !hp)
     return bad("listen", c.listen, ab::message_of(hp.error()));
   if (c.tls_cert.empty() != c.tls_key.empty())

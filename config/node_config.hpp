@@ -71,6 +71,16 @@ struct node_config {
   time_ms bmc_breaker_open_ms = 10000;
   std::string bmc_ca_file;
   bool bmc_insecure = false;
+  /// BMC credentials (docs/bmc.md): the directory `file:NAME` references resolve in (default
+  /// `credentials` beside the SQLite database, `var/credentials` with MySQL), and the prefix
+  /// of every `env:NAME` reference's variable.
+  std::string credentials_dir;
+  std::string credential_env_prefix = "AB_BMC_";
+  /// The site's BMC networks (CIDRs and host patterns); empty: any network but the refused
+  /// addresses (loopback, link-local, unspecified, multicast, this node's own).
+  std::vector<std::string> bmc_networks;
+  /// Allows BMC endpoints on loopback and this node's addresses (simulated BMCs).
+  bool bmc_allow_loopback = false;
   /// Directory logins (docs/ldap.md); an empty `url` turns them off.
   auth::ldap_options ldap;
 };

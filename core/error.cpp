@@ -35,6 +35,8 @@ std::string to_string(errc x) {
       return "forbidden";
     case errc::unavailable:
       return "unavailable";
+    case errc::endpoint_taken:
+      return "endpoint_taken";
   }
   return "unknown";
 }

@@ -39,6 +39,8 @@ enum class errc : std::uint8_t {
   forbidden,
   /// A service other than the store (a directory, a BMC) cannot be reached; retry later.
   unavailable,
+  /// A BMC endpoint is already another host's (two hosts never name one BMC).
+  endpoint_taken,
 };
 
 /// Human-readable name of an error code.

@@ -337,9 +337,17 @@ http_response api_service::change_host(const std::string& method, const std::str
   const auto& changed = std::get<storage::host_record>(patched);
   // Moving a host to another site needs the right on both.
   if (auto d = allowed(ctx, {"hosts.write", changed.site, name, ""}); !d.allowed) return denied(d);
+  if (auto e = invalid_host(changed)) return fail(*e);
   if (auto err = store_->put_hosts({changed})) return fail(err);
   auto now = store_->host(name);
   return now ? json_response(200, encode_host(*now)) : fail(now.error());
+}
+
+std::optional<api_error> api_service::invalid_host(const storage::host_record& h) const {
+  if (!options_.validate_host) return std::nullopt;
+  auto why = options_.validate_host(h);
+  if (!why) return std::nullopt;
+  return api_error{422, "invalid_host", "host '" + h.name + "': " + *why, 0};
 }
 
 http_response api_service::put_hosts(const std::vector<storage::host_record>& hosts,
@@ -350,6 +358,8 @@ http_response api_service::put_hosts(const std::vector<storage::host_record>& ho
     names.push_back(h.name);
   }
   ctx.entry.target = join_names(names);
+  for (const auto& h : hosts)
+    if (auto e = invalid_host(h)) return fail(*e);
   if (auto err = store_->put_hosts(hosts)) return fail(err);
   return json_response(201, json{{"hosts", hosts.size()}}.dump());
 }

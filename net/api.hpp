@@ -7,6 +7,7 @@
 #include <vector>
 
 #include "auth/authenticator.hpp"
+#include "net/api_error.hpp"
 #include "net/audit_trail.hpp"
 #include "net/http_server.hpp"
 #include "net/work_pool.hpp"
@@ -37,6 +38,10 @@ struct api_options {
   /// Why an unfinished request waits (nullopt: it does not), shown as `waiting_for` by
   /// `GET /v1/requests/{id}`; runs on the work pool (it may call the store). Unset: never shown.
   std::function<std::optional<std::string>(const storage::request_view&)> waiting_for;
+  /// Why a host as `POST /v1/hosts` registers it, or as a `PATCH` leaves it, breaks the
+  /// node's BMC rules (its credential store, its endpoint policy); answered 422
+  /// `invalid_host` with the reason. Unset: no checks.
+  std::function<std::optional<std::string>(const storage::host_record&)> validate_host;
   /// Answers `GET /v1/node` (supplied by the node, which knows its actors).
   std::function<void(responder)> node_info;
   /// Who may call and what they may do; null leaves the API open: every caller is
@@ -81,6 +86,8 @@ class api_service {
   http_response submit(const http_request& req, call_context& ctx);
   http_response cancel(storage::request_id id, call_context& ctx);
   http_response put_hosts(const std::vector<storage::host_record>& hosts, call_context& ctx);
+  /// The 422 for a host that breaks `options_.validate_host`, or nullopt.
+  std::optional<api_error> invalid_host(const storage::host_record& h) const;
   http_response change_host(const std::string& method, const std::string& name,
                             const std::string& body, call_context& ctx);
   http_response audit_log(const std::string& query);

@@ -18,6 +18,8 @@ api_error to_api_error(const caf::error& err) {
       return {404, "not_found", what, 0};
     case errc::conflict:
       return {409, "conflict", what, 0};
+    case errc::endpoint_taken:
+      return {409, "bmc_endpoint_taken", what, 0};
     case errc::host_busy:
       return {409, "host_busy", what, 0};
     case errc::lease_lost:

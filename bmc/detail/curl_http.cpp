@@ -1,5 +1,7 @@
 #include "bmc/detail/curl_http.hpp"
 
+#include <sys/socket.h>
+
 #include <algorithm>
 #include <cctype>
 #include <memory>
@@ -89,6 +91,21 @@ void set_auth(CURL* h, const http_call& c) {
   curl_easy_setopt(h, CURLOPT_PASSWORD, c.password.c_str());
 }
 
+/// What the socket callback needs: the policy, the endpoint host, and why it refused.
+struct socket_check {
+  const http_call* call;
+  std::string refusal;
+};
+
+curl_socket_t open_checked(void* user, curlsocktype, curl_sockaddr* a) {
+  auto* check = static_cast<socket_check*>(user);
+  if (auto err = check->call->policy->check_address(check->call->host, &a->addr)) {
+    check->refusal = message_of(err);
+    return CURL_SOCKET_BAD;
+  }
+  return ::socket(a->family, a->socktype | SOCK_CLOEXEC, a->protocol);
+}
+
 }  // namespace
 
 caf::expected<http_answer> perform(const http_call& c) {
@@ -114,7 +131,17 @@ caf::expected<http_answer> perform(const http_call& c) {
   set_tls(h.get(), c);
   set_method(h.get(), c);
   set_auth(h.get(), c);
+  socket_check check{&c, {}};
+  if (c.policy) {
+    // The BMC itself, not a proxy, is the peer whose address is checked.
+    curl_easy_setopt(h.get(), CURLOPT_NOPROXY, "*");
+    curl_easy_setopt(h.get(), CURLOPT_OPENSOCKETFUNCTION, &open_checked);
+    curl_easy_setopt(h.get(), CURLOPT_OPENSOCKETDATA, &check);
+  }
   auto rc = curl_easy_perform(h.get());
+  // A refused address fails the call unless libcurl went on to an allowed one.
+  if (rc != CURLE_OK && !check.refusal.empty())
+    return make_error(errc::invalid_argument, check.refusal);
   if (rc == CURLE_COULDNT_CONNECT || rc == CURLE_COULDNT_RESOLVE_HOST) {
     answer.failure = error_text[0] != 0 ? error_text : curl_easy_strerror(rc);
     return answer;

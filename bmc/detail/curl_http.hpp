@@ -4,9 +4,12 @@
 
 #include <chrono>
 #include <map>
+#include <memory>
 #include <string>
 
 #include <caf/expected.hpp>
+
+#include "bmc/endpoint_policy.hpp"
 
 namespace ab::bmc::detail {
 
@@ -28,6 +31,10 @@ struct http_call {
   std::string ca_file;
   /// Deadline of the whole exchange (the connect phase included).
   std::chrono::milliseconds timeout{10000};
+  /// When set, every address libcurl is about to connect to is checked first (for the
+  /// endpoint host `host`), and no proxy is used: a refused address sends no byte.
+  std::shared_ptr<const endpoint_policy> policy;
+  std::string host;
 };
 
 /// An answer: status, lower-cased header fields and body.
@@ -42,7 +49,8 @@ struct http_answer {
 
 /// Performs `c` with a fresh easy handle; transport failures after sending (timeout, TLS,
 /// reset) are `errc::unavailable` naming the URL, never the credentials; a connection that
-/// could not be made is an answer with status 0 (always safe to retry).
+/// could not be made is an answer with status 0 (always safe to retry); an address the
+/// policy refuses is `errc::invalid_argument` saying why.
 caf::expected<http_answer> perform(const http_call& c);
 
 }  // namespace ab::bmc::detail

@@ -5,6 +5,7 @@
 
 #include <spdlog/spdlog.h>
 
+#include "bmc/endpoint_policy.hpp"
 #include "core/error.hpp"
 
 namespace ab::bmc::detail {
@@ -72,14 +73,23 @@ std::string text(const nlohmann::json& j, const std::string& key) {
 }
 
 std::string redfish_message(const nlohmann::json& body) {
+  // Only the shape of a Redfish error (`error` with a string `code` and `message`) counts: any
+  // other body is another service's, and is never quoted.
   if (!body.is_object() || !body.contains("error")) return {};
   const auto& e = body["error"];
-  std::string out = text(e, "message");
-  if (e.is_object() && e.contains("@Message.ExtendedInfo") &&
-      e["@Message.ExtendedInfo"].is_array()) {
+  if (!e.is_object() || !e.contains("code") || !e["code"].is_string()) return {};
+  // A BMC's sentence, not a channel: printable characters, a few hundred of them.
+  auto clean = [](const std::string& m) {
+    std::string out;
+    for (unsigned char ch : m)
+      if (ch >= 0x20 && ch != 0x7f && out.size() < 300) out += static_cast<char>(ch);
+    return out;
+  };
+  std::string out = clean(text(e, "message"));
+  if (e.contains("@Message.ExtendedInfo") && e["@Message.ExtendedInfo"].is_array()) {
     for (const auto& info : e["@Message.ExtendedInfo"]) {
-      auto m = text(info, "Message");
-      if (!m.empty()) out += (out.empty() ? "" : "; ") + m;
+      auto m = clean(text(info, "Message"));
+      if (!m.empty() && out.size() < 1000) out += (out.empty() ? "" : "; ") + m;
     }
   }
   return out;
@@ -100,6 +110,8 @@ http_call redfish_client::make_call(std::string method, std::string url, std::st
   call.insecure = target_.insecure;
   call.ca_file = target_.ca_file;
   call.timeout = target_.timeout;
+  call.policy = target_.policy;
+  call.host = host_;
   return call;
 }
 
@@ -116,6 +128,11 @@ caf::expected<std::unique_ptr<redfish_client>> redfish_client::open(const target
   std::string prefix = path_start == std::string::npos ? "" : t.endpoint.substr(path_start);
   while (!prefix.empty() && prefix.back() == '/') prefix.pop_back();
   std::unique_ptr<redfish_client> c(new redfish_client(t, policy, origin, prefix));
+  if (t.policy) {
+    auto parts = endpoint_policy::parse(t.endpoint);
+    if (!parts) return std::move(parts.error());
+    c->host_ = parts->host;
+  }
   auto root = c->get(prefix + "/redfish/v1/");
   if (!root && is(root.error(), errc::unauthenticated)) {
     // The root is public by the standard, but some BMCs guard even that.
@@ -123,7 +140,14 @@ caf::expected<std::unique_ptr<redfish_client>> redfish_client::open(const target
     root = c->get(prefix + "/redfish/v1/");
   }
   if (!root) return std::move(root.error());
+  // Credentials and quoted error text are for a Redfish service only.
+  if (text(*root, "RedfishVersion").empty())
+    return make_error(errc::invalid_argument,
+                      "BMC " + t.endpoint +
+                          " is not a Redfish service (its service root names no "
+                          "RedfishVersion)");
   c->root_ = std::move(*root);
+  c->redfish_ = true;
   if (auto err = c->login()) return err;
   return c;
 }
@@ -157,7 +181,7 @@ caf::error redfish_client::login() {
   if (a->status == 401 || a->status == 403)
     return make_error(
         errc::unauthenticated,
-        "BMC " + target_.endpoint + " refused the credentials of user '" + target_.user + "'");
+        "BMC " + target_.endpoint + " refused the credentials (" + std::to_string(a->status) + ")");
   auto token = a->headers.find("x-auth-token");
   if (a->status >= 300 || token == a->headers.end())
     return status_error("session login at " + target_.endpoint, a->status, "no X-Auth-Token");
@@ -177,7 +201,7 @@ caf::expected<std::string> redfish_client::url_of(const std::string& path) const
   if (p.rfind(origin_ + "/", 0) == 0) return p;
   if (p.empty() || p[0] != '/')
     return make_error(errc::unavailable,
-                      "BMC " + target_.endpoint + " linked to '" + p + "', not a path of it");
+                      "BMC " + target_.endpoint + " linked outside its own origin");
   return origin_ + p;
 }
 
@@ -222,10 +246,16 @@ caf::expected<json_answer> redfish_client::checked(const std::string& method,
     }
   }
   if (answer.status == 401)
-    return make_error(errc::unauthenticated,
-                      where + " refused the credentials of user '" + target_.user + "' (401)");
-  if (answer.status < 200 || answer.status >= 300)
-    return status_error(where, answer.status, redfish_message(out.body));
+    return make_error(errc::unauthenticated, where + " refused the credentials (401)");
+  if (answer.status < 200 || answer.status >= 300) {
+    // What the peer said is quoted only when it is a Redfish service's own error: the service
+    // root proved Redfish, and the answer is a JSON Redfish error.
+    auto type = answer.headers.find("content-type");
+    bool json_answer =
+        type != answer.headers.end() && type->second.find("json") != std::string::npos;
+    return status_error(where, answer.status,
+                        redfish_ && json_answer ? redfish_message(out.body) : std::string{});
+  }
   return out;
 }
 

@@ -77,9 +77,13 @@ class redfish_client {
   client_policy policy_;
   std::string origin_;
   std::string prefix_;
+  /// The endpoint's host, for the policy's checks of each connection.
+  std::string host_;
   std::string token_;
   /// True when requests carry HTTP Basic credentials (no session service, or a guarded root).
   bool basic_ = false;
+  /// True once the service root proved a Redfish service: only then is error text quoted.
+  bool redfish_ = false;
   std::string session_;
   nlohmann::json root_;
 };
@@ -94,7 +98,8 @@ std::vector<std::string> members(const nlohmann::json& collection);
 std::string text(const nlohmann::json& j, const std::string& key);
 
 /// The sentence a Redfish error body carries (`error.message` and each
-/// `@Message.ExtendedInfo[].Message`), or "" when the body has none.
+/// `@Message.ExtendedInfo[].Message`, printable and capped), or "" when the body is not a
+/// Redfish error (an `error` object with a string `code`).
 std::string redfish_message(const nlohmann::json& body);
 
 }  // namespace ab::bmc::detail

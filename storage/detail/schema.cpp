@@ -117,6 +117,12 @@ const std::vector<migration>& migrations() {
         "DEFAULT ''",
         "ALTER TABLE requests ADD COLUMN {if_not_exists}host_state_on_failure VARCHAR(32) NOT NULL "
         "DEFAULT ''"}},
+      {4,
+       {},
+       // Two hosts never name one BMC: a host writer must not borrow another host's BMC (and
+       // the credentials it accepts). A database holding duplicates fails this migration with
+       // the duplicate key named; give one of the hosts its own endpoint and start again.
+       {"CREATE UNIQUE INDEX IF NOT EXISTS hosts_bmc_endpoint ON hosts (bmc_endpoint)"}},
   };
   return all;
 }

@@ -180,6 +180,14 @@ caf::error sql_store::put_hosts(const std::vector<host_record>& hosts) {
   return unit_to_error(transact("put_hosts", [&](connection& c) -> caf::expected<caf::unit_t> {
     auto now = clock_->now();
     for (const auto& h : hosts) {
+      // Two hosts never name one BMC (the unique index hosts_bmc_endpoint backs this up
+      // against a concurrent registration, whose retry then lands here).
+      auto other = c.query("SELECT name FROM hosts WHERE bmc_endpoint = ? AND name <> ?",
+                           {h.bmc_endpoint, h.name});
+      if (other->next())
+        return make_error(errc::endpoint_taken, "host '" + h.name + "': BMC endpoint " +
+                                                    h.bmc_endpoint + " is already host '" +
+                                                    other->text(0) + "'");
       // Update first, insert if absent; a concurrent insert of the same name surfaces as a
       // duplicate key, and the transaction runs again (then as an update).
       auto matched = c.execute(

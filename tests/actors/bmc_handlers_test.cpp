@@ -83,7 +83,7 @@ class fake_bmc final : public bmc::driver {
 class BmcWorkflows : public ::testing::Test {
  protected:
   void SetUp() override {
-    ::setenv("AB_TEST_BMC_CRED", "admin:pw", 1);
+    ::setenv("AB_BMC_TEST_CRED", "admin:pw", 1);
     clk_ = std::make_shared<manual_clock>();
     clk_->advance(1'000'000);
     db_ = std::make_unique<testing::scratch_store>("sqlite", clk_);
@@ -91,6 +91,7 @@ class BmcWorkflows : public ::testing::Test {
     store_ = std::shared_ptr<storage::store>(&**db_, [](storage::store*) {});
     bmc_context c;
     c.store = store_;
+    c.credentials = std::make_shared<const bmc::credential_store>(bmc::credential_store_options{});
     c.driver_for = [this](const std::string& endpoint) -> std::shared_ptr<bmc::driver> {
       if (endpoint.rfind("https://", 0) != 0) return nullptr;
       return fake_;
@@ -104,12 +105,12 @@ class BmcWorkflows : public ::testing::Test {
 
   storage::request_id submit(const std::string& host, const std::string& action,
                              const std::string& state = "new",
-                             const std::string& cred = "env:AB_TEST_BMC_CRED",
-                             const std::string& endpoint = "https://bmc-01") {
+                             const std::string& cred = "env:AB_BMC_TEST_CRED",
+                             const std::string& endpoint = "") {
     storage::host_record h;
     h.name = host;
     h.site = "dc1";
-    h.bmc_endpoint = endpoint;
+    h.bmc_endpoint = endpoint.empty() ? "https://bmc-" + host : endpoint;
     h.credential_ref = cred;
     h.lifecycle_state = state;
     EXPECT_FALSE(store_->put_hosts({h}));
@@ -277,10 +278,10 @@ TEST_F(BmcWorkflows, AnUnreachableBmcIsRetriedThenFailsWithTheReason) {
 }
 
 TEST_F(BmcWorkflows, WrongCredentialsOrAnUnknownEndpointFailAtOnce) {
-  ::setenv("AB_TEST_BMC_WRONG", "admin:nope", 1);
-  auto wrong = submit("h1", "power_off", "ready", "env:AB_TEST_BMC_WRONG");
-  auto unknown = submit("h2", "power_off", "ready", "env:AB_TEST_BMC_CRED", "telnet://x");
-  auto missing = submit("h3", "power_off", "ready", "env:AB_TEST_BMC_UNSET_VAR");
+  ::setenv("AB_BMC_TEST_WRONG", "admin:nope", 1);
+  auto wrong = submit("h1", "power_off", "ready", "env:AB_BMC_TEST_WRONG");
+  auto unknown = submit("h2", "power_off", "ready", "env:AB_BMC_TEST_CRED", "telnet://x");
+  auto missing = submit("h3", "power_off", "ready", "env:AB_BMC_TEST_UNSET_VAR");
   drive();
   for (auto id : {wrong, unknown, missing}) {
     auto r = request(id);
@@ -289,6 +290,32 @@ TEST_F(BmcWorkflows, WrongCredentialsOrAnUnknownEndpointFailAtOnce) {
   }
   EXPECT_NE(request(wrong).error.find("401"), std::string::npos);
   EXPECT_EQ(request(wrong).error.find("nope"), std::string::npos) << "never the password";
+}
+
+TEST_F(BmcWorkflows, ACredentialIsReadAtUseSoARotationTakesEffectOnTheNextJob) {
+  ::setenv("AB_BMC_TEST_ROTATING", "admin:old-password", 1);
+  auto before = submit("h1", "power_off", "ready", "env:AB_BMC_TEST_ROTATING");
+  drive();
+  EXPECT_EQ(request(before).state, storage::request_state::failed);
+  ::setenv("AB_BMC_TEST_ROTATING", "admin:pw", 1);
+  auto after = submit("h1", "power_off", "ready", "env:AB_BMC_TEST_ROTATING");
+  drive();
+  EXPECT_EQ(request(after).state, storage::request_state::succeeded) << request(after).error;
+}
+
+TEST_F(BmcWorkflows, AReferenceOutsideTheStoreFailsAtUseWithoutLeaking) {
+  // Stored behind the API's back (an old row, another node's rules): refused again at use.
+  ::setenv("AB_TEST_FOREIGN_SECRET", "admin:pw", 1);
+  auto file = submit("h1", "power_off", "ready", "file:/etc/shadow");
+  auto env = submit("h2", "power_off", "ready", "env:AB_TEST_FOREIGN_SECRET");
+  drive();
+  for (auto id : {file, env}) {
+    auto r = request(id);
+    EXPECT_EQ(r.state, storage::request_state::failed);
+    EXPECT_EQ(r.error.find("/etc"), std::string::npos) << r.error;
+    EXPECT_EQ(r.error.find("admin"), std::string::npos) << r.error;
+  }
+  EXPECT_TRUE(fake_->actions.empty()) << "the BMC was never asked";
 }
 
 TEST_F(BmcWorkflows, ARetriedPowerStepReconcilesInsteadOfActingTwice) {

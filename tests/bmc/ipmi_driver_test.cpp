@@ -7,6 +7,7 @@
 #include <thread>
 #include <utility>
 
+#include "bmc/endpoint_policy.hpp"
 #include "core/error.hpp"
 #include "tests/bmc/target_for.hpp"
 #include "tests/fakes/ipmi_sim.hpp"
@@ -166,6 +167,28 @@ TEST(IpmiDriverCapabilities, ThePasswordNeverReachesTheCommandLine) {
   EXPECT_NE(std::find(args.begin(), args.end(), "-E"), args.end());
   EXPECT_NE(std::find(args.begin(), args.end(), "6230"), args.end());
   EXPECT_NE(std::find(args.begin(), args.end(), "10.1.2.3"), args.end());
+}
+
+TEST_F(IpmiDriver, ResolvesAndChecksTheHostBeforeRunningIpmitool) {
+  // The simulator listens on loopback: a node without bmc-allow-loopback never reaches it,
+  // by number or by a name that resolves to it.
+  auto t = bmc();
+  auto port = t.endpoint.substr(t.endpoint.rfind(':'));
+  endpoint_options strict;
+  t.policy = *endpoint_policy::make(strict);
+  for (const auto& e : {t.endpoint, "localhost" + port}) {
+    t.endpoint = e;
+    auto s = driver.power(t);
+    ASSERT_FALSE(s) << e;
+    EXPECT_TRUE(is(s.error(), errc::invalid_argument)) << message_of(s.error());
+  }
+  EXPECT_TRUE(sim.calls().empty()) << "ipmitool never ran against the refused address";
+  endpoint_options lab;
+  lab.allow_loopback = true;
+  t.policy = *endpoint_policy::make(lab);
+  t.endpoint = "localhost" + port;
+  auto s = driver.power(t);
+  EXPECT_TRUE(s) << message_of(s.error());
 }
 
 TEST(IpmiDriverCapabilities, AMissingIpmitoolIsABadConfigAndABadEndpointAnInvalidArgument) {

@@ -6,6 +6,8 @@
 
 #include <gtest/gtest.h>
 
+#include "bmc/detail/redfish_client.hpp"
+#include "bmc/endpoint_policy.hpp"
 #include "core/error.hpp"
 #include "tests/bmc/fake_redfish.hpp"
 #include "tests/fakes/test_cert.hpp"
@@ -401,6 +403,90 @@ TEST_F(RedfishDriver, RefusesAnEndpointThatIsNotAUrl) {
   ab::bmc::target t;
   t.endpoint = "bmc01.example.com";
   EXPECT_TRUE(ab::is(driver_.power(t).error(), ab::errc::invalid_argument));
+}
+
+}  // namespace
+
+namespace {
+
+std::shared_ptr<const ab::bmc::endpoint_policy> endpoint_rules(bool allow_loopback) {
+  ab::bmc::endpoint_options o;
+  o.allow_loopback = allow_loopback;
+  return *ab::bmc::endpoint_policy::make(o);
+}
+
+/// `endpoint` with its numeric loopback host replaced by `host`.
+std::string with_host(std::string endpoint, const std::string& host) {
+  auto at = endpoint.find("127.0.0.1");
+  return endpoint.replace(at, 9, host);
+}
+
+TEST_F(RedfishDriver, ANameThatResolvesToLoopbackIsRefusedAtConnectTimeBeforeAnyByte) {
+  fake_redfish f(mockup(rackmount));
+  std::atomic<int> seen{0};
+  f.intercept([&](const ab::net::http_request&) -> std::optional<ab::net::http_response> {
+    ++seen;
+    return std::nullopt;
+  });
+  auto t = target_for(f);
+  t.endpoint = with_host(f.endpoint(), "localhost");
+  t.policy = endpoint_rules(false);
+  auto s = driver_.power(t);
+  ASSERT_FALSE(s);
+  EXPECT_TRUE(ab::is(s.error(), ab::errc::invalid_argument)) << ab::message_of(s.error());
+  EXPECT_NE(ab::message_of(s.error()).find("loopback"), std::string::npos);
+  t.endpoint = f.endpoint();
+  EXPECT_FALSE(driver_.power(t));
+  EXPECT_EQ(seen, 0) << "no request reached the refused address";
+  // With the simulator option the same endpoint works.
+  t.policy = endpoint_rules(true);
+  auto ok = driver_.power(t);
+  ASSERT_TRUE(ok) << ab::message_of(ok.error());
+  t.endpoint = with_host(f.endpoint(), "localhost");
+  EXPECT_TRUE(driver_.power(t));
+}
+
+TEST_F(RedfishDriver, NeverQuotesTheBodyOfAServiceThatIsNotRedfish) {
+  fake_redfish f(mockup(rackmount));
+  f.intercept([&](const ab::net::http_request& r) -> std::optional<ab::net::http_response> {
+    if (r.target.find("/redfish/v1") == std::string::npos) return std::nullopt;
+    json body{{"error", {{"code", "Internal"}, {"message", "db-password=other-service-secret"}}}};
+    return ab::net::http_response{404, "application/json", body.dump(), {}};
+  });
+  auto s = driver_.power(target_for(f));
+  ASSERT_FALSE(s);
+  EXPECT_EQ(ab::message_of(s.error()).find("other-service-secret"), std::string::npos)
+      << ab::message_of(s.error());
+}
+
+TEST_F(RedfishDriver, RefusesAServiceRootThatIsNotRedfish) {
+  fake_redfish f(mockup(rackmount));
+  f.intercept([&](const ab::net::http_request& r) -> std::optional<ab::net::http_response> {
+    if (r.target.find("/redfish/v1") == std::string::npos) return std::nullopt;
+    return ab::net::http_response{200, "application/json", R"({"token":"t-secret"})", {}};
+  });
+  auto s = driver_.power(target_for(f));
+  ASSERT_FALSE(s);
+  EXPECT_NE(ab::message_of(s.error()).find("not a Redfish service"), std::string::npos);
+  EXPECT_EQ(ab::message_of(s.error()).find("t-secret"), std::string::npos);
+  EXPECT_TRUE(f.requests().empty()) << "no login was attempted";
+}
+
+TEST_F(RedfishDriver, QuotesOnlyTheShapeOfARedfishErrorAndNoControlCharacters) {
+  fake_redfish f(mockup(rackmount));
+  f.intercept([&](const ab::net::http_request& r) -> std::optional<ab::net::http_response> {
+    if (r.target.find("/Systems/") == std::string::npos) return std::nullopt;
+    if (r.target.find("Bios") != std::string::npos) return std::nullopt;
+    // No `code`: not a Redfish error, whatever it says.
+    json body{{"error", {{"message", "not-redfish-text"}}}};
+    return ab::net::http_response{400, "application/json", body.dump(), {}};
+  });
+  auto s = driver_.power(target_for(f));
+  ASSERT_FALSE(s);
+  EXPECT_EQ(ab::message_of(s.error()).find("not-redfish-text"), std::string::npos);
+  EXPECT_EQ(ab::bmc::detail::redfish_message(
+                json{{"error", {{"code", "Base.1.0.X"}, {"message", "line1\r\nInjected: x"}}}}),
+            "line1Injected: x");
 }
 
 }  // namespace

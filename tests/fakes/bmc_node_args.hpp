@@ -13,7 +13,8 @@ namespace ab::testing {
 /// Arguments of an ab-node with its embedded store in `dir`, on a free loopback port, site
 /// dc1, BMC handlers, fast polling and recovery, and a cluster map (written into `dir`) that
 /// gives it every action — the built-in map leaves discover, build and reimage to other
-/// clusters. Tests append their own options.
+/// clusters — and simulated BMCs on loopback allowed (`--bmc-allow-loopback 1`). Tests append
+/// their own options.
 inline std::vector<std::string> bmc_node_args(const std::filesystem::path& dir) {
   std::ofstream(dir / "cluster-map.json")
       << R"({"clusters": {"all": {"actions": ["*"]}}, "default_cluster": "all"})";
@@ -32,7 +33,9 @@ inline std::vector<std::string> bmc_node_args(const std::filesystem::path& dir) 
           "--recovery-interval-ms",
           "200",
           "--cluster-map",
-          (dir / "cluster-map.json").string()};
+          (dir / "cluster-map.json").string(),
+          "--bmc-allow-loopback",
+          "1"};
 }
 
 }  // namespace ab::testing

@@ -5,6 +5,7 @@
 #include <signal.h>
 #include <unistd.h>
 
+#include <cstdlib>
 #include <filesystem>
 #include <fstream>
 
@@ -39,6 +40,8 @@ class NodeAuth : public ::testing::Test {
             ::testing::UnitTest::GetInstance()->current_test_info()->name());
     std::filesystem::remove_all(dir_);
     std::filesystem::create_directories(dir_);
+    // The hosts' credential (env:AB_BMC_B) must resolve on the node to be registered.
+    ::setenv("AB_BMC_B", "admin:password", 1);
     write_policy("ops-token");
   }
   void TearDown() override {
@@ -73,9 +76,9 @@ TEST_F(NodeAuth, TokensAreCheckedCallsAuditedAndThePolicyReloadedOnSighup) {
   EXPECT_EQ(json::parse(call("GET", "/v1/node", "ops-token").body)["auth"], "policy");
   EXPECT_EQ(call("GET", "/v1/requests", "").status, 401);
   EXPECT_EQ(call("GET", "/v1/requests", "wrong").status, 401);
-  auto reg =
-      call("POST", "/v1/hosts", "ops-token",
-           R"({"name":"h1","site":"dc1","bmc_endpoint":"https://b1","credential_ref":"env:B"})");
+  auto reg = call(
+      "POST", "/v1/hosts", "ops-token",
+      R"({"name":"h1","site":"dc1","bmc_endpoint":"https://b1","credential_ref":"env:AB_BMC_B"})");
   ASSERT_EQ(reg.status, 201) << reg.body;
   auto sub = call("POST", "/v1/requests", "ops-token", R"({"action":"power_on","host":"h1"})");
   ASSERT_EQ(sub.status, 202) << sub.body;
@@ -124,8 +127,8 @@ TEST_F(NodeAuth, EveryRouteAnswersOnARealNode) {
   EXPECT_EQ(
       call(
           "POST", "/v1/hosts", ops,
-          R"({"hosts":[{"name":"h1","site":"dc1","bmc_endpoint":"https://b1","credential_ref":"env:B"},
-                              {"name":"h2","site":"dc1","bmc_endpoint":"https://b2","credential_ref":"env:B"}]})")
+          R"({"hosts":[{"name":"h1","site":"dc1","bmc_endpoint":"https://b1","credential_ref":"env:AB_BMC_B"},
+                              {"name":"h2","site":"dc1","bmc_endpoint":"https://b2","credential_ref":"env:AB_BMC_B"}]})")
           .status,
       201);
   EXPECT_EQ(call("GET", "/v1/hosts", ops).status, 200);
@@ -177,10 +180,11 @@ TEST_F(NodeAuth, PeopleLogInThroughTheDirectoryOverTlsAndActThroughTheirGroups) 
     return http_call(node_->port(), method, path, body, basic(who));
   };
   EXPECT_EQ(as("alice:alice-secret", "GET", "/v1/requests").status, 200);
-  EXPECT_EQ(as("alice:alice-secret", "POST", "/v1/hosts",
-               R"({"name":"h1","site":"dc1","bmc_endpoint":"https://b","credential_ref":"env:B"})")
-                .status,
-            201);
+  EXPECT_EQ(
+      as("alice:alice-secret", "POST", "/v1/hosts",
+         R"({"name":"h1","site":"dc1","bmc_endpoint":"https://b","credential_ref":"env:AB_BMC_B"})")
+          .status,
+      201);
   EXPECT_EQ(as("alice:alice-secret", "POST", "/v1/requests", R"({"action":"power_on","host":"h1"})")
                 .status,
             202);

@@ -31,8 +31,8 @@ class Reimage : public ::testing::Test {
             ::testing::UnitTest::GetInstance()->current_test_info()->name());
     std::filesystem::remove_all(dir_);
     std::filesystem::create_directories(dir_);
-    // The node reads the BMC credentials from here (credential_ref env:AB_SIM_CRED).
-    ::setenv("AB_SIM_CRED", "admin:password", 1);
+    // The node reads the BMC credentials from here (credential_ref env:AB_BMC_SIM_CRED).
+    ::setenv("AB_BMC_SIM_CRED", "admin:password", 1);
   }
 
   void TearDown() override {
@@ -66,7 +66,7 @@ class Reimage : public ::testing::Test {
         json{{"name", name},
              {"site", "dc1"},
              {"bmc_endpoint", "http://127.0.0.1:" + std::to_string(sim_->port()) + "/bmc/" + name},
-             {"credential_ref", "env:AB_SIM_CRED"}};
+             {"credential_ref", "env:AB_BMC_SIM_CRED"}};
     auto reg = http_call(node_->port(), "POST", "/v1/hosts", body.dump());
     ASSERT_EQ(reg.status, 201) << reg.body;
   }

@@ -28,8 +28,8 @@ class Workflows : public ::testing::Test {
             ::testing::UnitTest::GetInstance()->current_test_info()->name());
     std::filesystem::remove_all(dir_);
     std::filesystem::create_directories(dir_);
-    // The node resolves the hosts' credential reference env:AB_SIM_BMC from its environment.
-    ::setenv("AB_SIM_BMC", "admin:password", 1);
+    // The node resolves the hosts' credential reference env:AB_BMC_SIM from its environment.
+    ::setenv("AB_BMC_SIM", "admin:password", 1);
     sim_ = std::make_unique<node_process>(
         AB_BMCSIM_BIN, std::vector<std::string>{"--port", "0", "--time-scale", "0", "--seed", "7"},
         (dir_ / "sim.log").string());
@@ -45,7 +45,7 @@ class Workflows : public ::testing::Test {
     if (!HasFailure()) std::filesystem::remove_all(dir_);
   }
 
-  void add_host(const std::string& name, const std::string& credential = "env:AB_SIM_BMC") {
+  void add_host(const std::string& name, const std::string& credential = "env:AB_BMC_SIM") {
     auto r = http_call(
         node_->port(), "POST", "/v1/hosts",
         json{{"name", name},
@@ -144,11 +144,54 @@ TEST_F(Workflows, ABmcThatRefusesTheCredentialsFailsAtOnce) {
   auto r = run("power_off", "locked");
   EXPECT_EQ(r["state"], "failed") << r.dump(1);
   EXPECT_EQ(r["jobs"][0]["attempts"], 1) << "retrying a refused login does not help";
-  add_host("nocred", "env:AB_SIM_BMC_NOT_SET");
+  // A credential removed from the store after registration fails the job that needs it: the
+  // node reads credentials at use. (The store is credentials/ beside the node's database.)
+  auto file = dir_ / "credentials" / "nocred";
+  std::ofstream(file) << "admin:password\n";
+  std::filesystem::permissions(file, std::filesystem::perms::owner_read);
+  add_host("nocred", "file:nocred");
+  std::filesystem::remove(file);
   auto missing = run("power_off", "nocred");
   EXPECT_EQ(missing["state"], "failed");
-  EXPECT_NE(missing.value("error", "").find("AB_SIM_BMC_NOT_SET"), std::string::npos)
-      << missing.dump(1);
+  EXPECT_NE(missing.value("error", "").find("file:nocred"), std::string::npos) << missing.dump(1);
+}
+
+TEST(NodeBmcRules, ANodeWithoutTheLoopbackOptionRefusesLoopbackBmcsAndForeignCredentials) {
+  auto dir =
+      std::filesystem::temp_directory_path() / ("ab_bmc_rules_" + std::to_string(::getpid()));
+  std::filesystem::remove_all(dir);
+  std::filesystem::create_directories(dir);
+  ::setenv("AB_BMC_SIM", "admin:password", 1);
+  auto args = bmc_node_args(dir);
+  // The same node as the workflows run on, minus --bmc-allow-loopback.
+  ASSERT_EQ(args[args.size() - 2], "--bmc-allow-loopback");
+  args.resize(args.size() - 2);
+  node_process node(AB_NODE_BIN, args, (dir / "node.log").string());
+  ASSERT_TRUE(node.ok()) << node.output();
+  auto post = [&](const std::string& endpoint, const std::string& credential) {
+    return http_call(node.port(), "POST", "/v1/hosts",
+                     json{{"name", "h1"},
+                          {"site", "dc1"},
+                          {"bmc_endpoint", endpoint},
+                          {"credential_ref", credential}}
+                         .dump());
+  };
+  for (const auto* e : {"http://127.0.0.1:9000/bmc/h1", "http://localhost:9000/bmc/h1",
+                        "https://169.254.169.254"}) {
+    auto r = post(e, "env:AB_BMC_SIM");
+    EXPECT_EQ(r.status, 422) << e << ": " << r.body;
+    EXPECT_EQ(json::parse(r.body)["error"]["code"], "invalid_host") << r.body;
+  }
+  for (const auto* c : {"file:/etc/shadow", "file:../node.db", "env:HOME", "env:AB_SIM_BMC"}) {
+    auto r = post("https://10.0.0.1", c);
+    EXPECT_EQ(r.status, 422) << c << ": " << r.body;
+  }
+  EXPECT_EQ(post("https://10.0.0.1", "env:AB_BMC_SIM").status, 201);
+  // The credentials directory beside the database, created private.
+  auto perms = std::filesystem::status(dir / "credentials").permissions();
+  EXPECT_EQ(perms & std::filesystem::perms::all, std::filesystem::perms::owner_all);
+  EXPECT_EQ(node.terminate(), 0);
+  if (!::testing::Test::HasFailure()) std::filesystem::remove_all(dir);
 }
 
 }  // namespace

@@ -41,6 +41,24 @@ TEST_P(StoreConformance, HostsAreStoredReplacedAndListedBySite) {
   EXPECT_TRUE(is(db().host("zz").error(), errc::not_found));
 }
 
+TEST_P(StoreConformance, TwoHostsNeverNameOneBmcEndpoint) {
+  ASSERT_FALSE(db().put_hosts({host("a1")}));
+  // The same host again, with its own endpoint: a replacement, not a conflict.
+  ASSERT_FALSE(db().put_hosts({host("a1")}));
+  auto thief = host("a2");
+  thief.bmc_endpoint = host("a1").bmc_endpoint;
+  auto err = db().put_hosts({host("a3"), thief});
+  ASSERT_TRUE(is(err, errc::endpoint_taken)) << message_of(err);
+  EXPECT_NE(message_of(err).find("'a1'"), std::string::npos) << message_of(err);
+  EXPECT_TRUE(is(db().host("a3").error(), errc::not_found)) << "all or nothing";
+  EXPECT_TRUE(is(db().host("a2").error(), errc::not_found));
+  // Once a1 moves to another BMC, its old endpoint is free.
+  auto moved = host("a1");
+  moved.bmc_endpoint = "https://10.0.0.9";
+  ASSERT_FALSE(db().put_hosts({moved}));
+  EXPECT_FALSE(db().put_hosts({thief}));
+}
+
 TEST_P(StoreConformance, HostStateMovesOnlyFromTheExpectedState) {
   ASSERT_FALSE(db().put_hosts({host("a1")}));
   EXPECT_FALSE(db().set_host_state("a1", "new", "discovered"));
