@@ -117,6 +117,13 @@ const std::vector<migration>& migrations() {
         "DEFAULT ''",
         "ALTER TABLE requests ADD COLUMN {if_not_exists}host_state_on_failure VARCHAR(32) NOT NULL "
         "DEFAULT ''"}},
+      {7,
+       {},
+       // Retention (store::prune): finished requests by when they finished, pending events by
+       // when they came (audit_at on audit(at) exists since version 1). IF NOT EXISTS is
+       // MariaDB's and SQLite's, so a migration repeated after a crash skips what it did.
+       {"CREATE INDEX IF NOT EXISTS requests_finished ON requests (finished_at)",
+        "CREATE INDEX IF NOT EXISTS pending_events_received ON pending_events (received_at)"}},
   };
   return all;
 }
