@@ -11,37 +11,49 @@ namespace {
 constexpr time_ms hour = 3600 * 1000;
 constexpr time_ms day = 24 * hour;
 
+/// Submits a one-job request for `host` (with `key`) and runs it to success; returns its id.
+storage::request_id finished(storage::store& db, const std::string& host,
+                             const std::string& key = "") {
+  storage::request_spec s;
+  s.action = "test";
+  s.host = host;
+  s.site = "dc1";
+  s.submitter = "tester";
+  s.idempotency_key = key;
+  s.chain = {{"t", 3, 0}};
+  auto out = db.submit({s});
+  EXPECT_TRUE(out && out->at(0).what == storage::submit_outcome::status::created);
+  if (!out) return 0;
+  auto jobs = db.claim("node-a", "t", 1, 30000);
+  EXPECT_TRUE(jobs && jobs->size() == 1u);
+  if (jobs && !jobs->empty())
+    EXPECT_TRUE(db.complete({{{jobs->at(0).id, jobs->at(0).lease_token}, ""}}));
+  EXPECT_EQ(db.request(out->at(0).id)->state, storage::request_state::succeeded);
+  return out->at(0).id;
+}
+
+storage::prune_result prune(storage::store& db, storage::retention keep, std::size_t limit = 100) {
+  auto out = db.prune(keep, limit);
+  EXPECT_TRUE(out) << message_of(out.error());
+  return out ? *out : storage::prune_result{};
+}
+
+bool exists(storage::store& db, storage::request_id id) {
+  return static_cast<bool>(db.request(id));
+}
+
+std::size_t audit_rows(storage::store& db) {
+  storage::audit_filter f;
+  f.limit = 1000;
+  auto rows = db.audit_log(f);
+  EXPECT_TRUE(rows);
+  return rows ? rows->size() : 0;
+}
+
 }  // namespace
 
-/// The helpers of the retention tests, inside each test body (they use the fixture's).
-#define RETENTION_HELPERS                                                                    \
-  auto finished = [&](const std::string& host, const std::string& key = "") {                \
-    auto s = spec(host);                                                                     \
-    s.idempotency_key = key;                                                                 \
-    auto id = submit_one(s);                                                                 \
-    auto jobs = claim("t");                                                                  \
-    EXPECT_EQ(jobs.size(), 1u);                                                              \
-    if (!jobs.empty()) complete(jobs[0]);                                                    \
-    EXPECT_EQ(request(id).state, storage::request_state::succeeded);                         \
-    return id;                                                                               \
-  };                                                                                         \
-  auto prune = [&](storage::retention keep, std::size_t limit = 100) {                       \
-    auto out = db().prune(keep, limit);                                                      \
-    EXPECT_TRUE(out) << message_of(out.error());                                             \
-    return out ? *out : storage::prune_result{};                                             \
-  };                                                                                         \
-  auto exists = [&](storage::request_id id) { return static_cast<bool>(db().request(id)); }; \
-  auto audit_rows = [&] {                                                                    \
-    storage::audit_filter f;                                                                 \
-    f.limit = 1000;                                                                          \
-    auto rows = db().audit_log(f);                                                           \
-    return rows ? rows->size() : 0;                                                          \
-  };                                                                                         \
-  (void)finished, (void)prune, (void)exists, (void)audit_rows
-
 TEST_P(StoreConformance, RetentionOldFinishedRequestsAndAuditGoWithTheirJobsCallbacksAndEvents) {
-  RETENTION_HELPERS;
-  auto done = finished("a");
+  auto done = finished(db(), "a");
   ASSERT_FALSE(db().issue_callback({done, "digest", "install:a", clock_->now() + hour}));
   ASSERT_TRUE(db().wake("install:a", "{}")) << "kept as a pending event: nobody is parked";
   ASSERT_TRUE(db().wake("orphan", "{}"));
@@ -51,32 +63,32 @@ TEST_P(StoreConformance, RetentionOldFinishedRequestsAndAuditGoWithTheirJobsCall
   ASSERT_EQ(claim("t").size(), 1u);
   ASSERT_TRUE(db().audit({0, 0, "alice", "10.0.0.1", "GET /v1/hosts", "*", "accepted", "200"}));
   clock_->advance(3 * day);
-  auto recent = finished("d");
+  auto recent = finished(db(), "d");
   ASSERT_FALSE(db().audit(std::vector<storage::audit_entry>{
       {0, 0, "bob", "10.0.0.2", "GET /v1/hosts", "*", "accepted", "200"}}));
 
-  auto out = prune({2 * day, 2 * day});
+  auto out = prune(db(), {2 * day, 2 * day});
   EXPECT_EQ(out.requests, 2u);
   EXPECT_EQ(out.audit, 1u);
   EXPECT_EQ(out.events, 2u) << "the callback's pending event and the orphan";
-  EXPECT_FALSE(exists(done));
-  EXPECT_FALSE(exists(cancelled));
-  EXPECT_TRUE(exists(running)) << "active requests are never pruned";
+  EXPECT_FALSE(exists(db(), done));
+  EXPECT_FALSE(exists(db(), cancelled));
+  EXPECT_TRUE(exists(db(), running)) << "active requests are never pruned";
   EXPECT_EQ(request(running).jobs.size(), 2u);
-  EXPECT_TRUE(exists(recent));
-  EXPECT_EQ(audit_rows(), 1u);
+  EXPECT_TRUE(exists(db(), recent));
+  EXPECT_EQ(audit_rows(db()), 1u);
   EXPECT_TRUE(is(db().redeem_callback(done, "digest", "{}"), errc::unauthenticated))
       << "its callback token is gone";
-  auto again = prune({2 * day, 2 * day});
+  auto again = prune(db(), {2 * day, 2 * day});
   EXPECT_EQ(again.requests + again.audit + again.events, 0u);
 }
 
 TEST_P(StoreConformance,
        RetentionAFinishedRequestOutlivesTheIdempotencyWindowWhateverTheRetention) {
-  RETENTION_HELPERS;
-  auto id = finished("a", "key-1");
+  auto id = finished(db(), "a", "key-1");
   clock_->advance(storage::min_request_retention_ms - hour);
-  EXPECT_EQ(prune({1, 0}).requests, 0u) << "a retention shorter than the window is raised to it";
+  EXPECT_EQ(prune(db(), {1, 0}).requests, 0u)
+      << "a retention shorter than the window is raised to it";
   auto s = spec("a");
   s.idempotency_key = "key-1";
   auto out = db().submit({s});
@@ -84,36 +96,34 @@ TEST_P(StoreConformance,
   EXPECT_EQ(out->at(0).what, storage::submit_outcome::status::existing);
   EXPECT_EQ(out->at(0).id, id);
   clock_->advance(2 * hour);
-  EXPECT_EQ(prune({1, 0}).requests, 1u);
-  EXPECT_FALSE(exists(id));
+  EXPECT_EQ(prune(db(), {1, 0}).requests, 1u);
+  EXPECT_FALSE(exists(db(), id));
 }
 
 TEST_P(StoreConformance, RetentionPruningGoesInBoundedBatchesOldestFirst) {
-  RETENTION_HELPERS;
   std::vector<storage::request_id> ids;
   for (int i = 0; i < 5; ++i) {
-    ids.push_back(finished("h" + std::to_string(i)));
+    ids.push_back(finished(db(), "h" + std::to_string(i)));
     clock_->advance(1000);
   }
   clock_->advance(2 * day);
-  EXPECT_EQ(prune({day, 0}, 2).requests, 2u);
-  EXPECT_FALSE(exists(ids[0]));
-  EXPECT_FALSE(exists(ids[1]));
-  EXPECT_TRUE(exists(ids[2])) << "the oldest go first";
-  EXPECT_EQ(prune({day, 0}, 2).requests, 2u);
-  EXPECT_EQ(prune({day, 0}, 2).requests, 1u);
-  EXPECT_EQ(prune({day, 0}, 2).requests, 0u);
+  EXPECT_EQ(prune(db(), {day, 0}, 2).requests, 2u);
+  EXPECT_FALSE(exists(db(), ids[0]));
+  EXPECT_FALSE(exists(db(), ids[1]));
+  EXPECT_TRUE(exists(db(), ids[2])) << "the oldest go first";
+  EXPECT_EQ(prune(db(), {day, 0}, 2).requests, 2u);
+  EXPECT_EQ(prune(db(), {day, 0}, 2).requests, 1u);
+  EXPECT_EQ(prune(db(), {day, 0}, 2).requests, 0u);
 }
 
 TEST_P(StoreConformance, RetentionARetentionOfZeroKeepsEverything) {
-  RETENTION_HELPERS;
-  auto id = finished("a");
+  auto id = finished(db(), "a");
   ASSERT_TRUE(db().audit({0, 0, "alice", "s", "a", "t", "accepted", "d"}));
   clock_->advance(3650 * day);
-  auto out = prune({0, 0});
+  auto out = prune(db(), {0, 0});
   EXPECT_EQ(out.requests + out.audit + out.events, 0u);
-  EXPECT_TRUE(exists(id));
-  EXPECT_EQ(audit_rows(), 1u);
+  EXPECT_TRUE(exists(db(), id));
+  EXPECT_EQ(audit_rows(db()), 1u);
 }
 
 TEST_P(StoreConformance, AuditEntriesAreStoredBoundedAndAsValidText) {
