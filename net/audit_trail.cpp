@@ -3,6 +3,7 @@
 #include <spdlog/spdlog.h>
 
 #include "core/error.hpp"
+#include "net/failure_limiter.hpp"
 
 namespace ab::net {
 
@@ -59,7 +60,9 @@ void audit_trail::record(storage::audit_entry entry) {
 void audit_trail::record_refusal(storage::audit_entry entry, const std::string& what) {
   auto now = clock_->now();
   if (entry.at == 0) entry.at = now;
-  auto key = entry.source + '\n' + what;
+  // Counted like the rate limit counts: an IPv6 host rotating its addresses is one source.
+  auto source = source_key(entry.source);
+  auto key = source + '\n' + what;
   std::lock_guard lock{mutex_};
   close_windows(now - refusal_window_ms_, false);
   if (auto it = window_of_.find(key); it != window_of_.end()) {
@@ -76,6 +79,7 @@ void audit_trail::record_refusal(storage::audit_entry entry, const std::string& 
   }
   refusal_window w{key, entry, what, now, now, 0};
   w.summary.at = now;
+  w.summary.source = source;
   w.summary.action = what;
   w.summary.target = "*";
   w.summary.decision = "denied";

@@ -226,6 +226,14 @@ TEST_F(ApiNoise, AHundredBadTokensLeaveAHandfulOfAuditEntriesNotAHundred) {
       << "successes are recorded one by one";
 }
 
+TEST_F(ApiNoise, AnIpv6HostRotatingItsAddressesIsAuditedAsOneSource) {
+  for (int i = 0; i < 50; ++i) status("[2001:db8:1:2::" + std::to_string(i + 1) + "]", "Bearer x");
+  auto entries = trail();
+  ASSERT_EQ(entries.size(), 2u);
+  EXPECT_EQ(entries[0].source, "2001:db8:1:2::1");
+  EXPECT_EQ(entries[1].detail, "49 more failed authentications from 2001:db8:1:2::/64 in 0 s");
+}
+
 TEST_F(ApiNoise, ARefusalAfterTheAuditWindowClosedOpensANewOne) {
   for (int i = 0; i < 5; ++i) status("10.0.0.1", "Bearer guess");
   clock_->advance(2000);
