@@ -72,9 +72,8 @@ void audit_trail::record_refusal(storage::audit_entry entry, const std::string& 
     return;
   }
   if (windows_.size() >= window_limit) {
-    auto& oldest = windows_.front();
-    if (oldest.more > 0) push(oldest.summary);
-    window_of_.erase(oldest.key);
+    summarise(windows_.front());
+    window_of_.erase(windows_.front().key);
     windows_.pop_front();
   }
   refusal_window w{key, entry, what, now, now, 0};
@@ -88,17 +87,18 @@ void audit_trail::record_refusal(storage::audit_entry entry, const std::string& 
   push(std::move(entry));
 }
 
+void audit_trail::summarise(refusal_window& w) {
+  if (w.more == 0) return;
+  auto e = w.summary;
+  e.at = w.last;
+  auto seconds = (w.last - w.opened) / 1000;
+  e.detail = std::to_string(w.more) + " more " + w.what + " from " + w.summary.source + " in " +
+             std::to_string(seconds) + " s";
+  push(std::move(e));
+  w.more = 0;
+}
+
 void audit_trail::close_windows(time_ms before, bool all) {
-  auto summarise = [this](refusal_window& w) {
-    if (w.more == 0) return;
-    auto e = w.summary;
-    e.at = w.last;
-    auto seconds = (w.last - w.opened) / 1000;
-    e.detail = std::to_string(w.more) + " more " + w.what + " from " + w.summary.source + " in " +
-               std::to_string(seconds) + " s";
-    push(std::move(e));
-    w.more = 0;
-  };
   while (!windows_.empty() && windows_.front().summary.at <= before) {
     summarise(windows_.front());
     window_of_.erase(windows_.front().key);

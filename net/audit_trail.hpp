@@ -63,6 +63,8 @@ class audit_trail {
   void run();
   /// Queues `entry` (caller holds the lock); false if the queue is full.
   bool push(storage::audit_entry entry);
+  /// Queues the summary of `w`'s refusals counted since the last one, if any.
+  void summarise(refusal_window& w);
   /// Queues the summaries of windows opened before `before` and closes them; with `all`, queues
   /// every pending count and keeps the windows open.
   void close_windows(time_ms before, bool all);

@@ -234,6 +234,25 @@ TEST_F(ApiNoise, AnIpv6HostRotatingItsAddressesIsAuditedAsOneSource) {
   EXPECT_EQ(entries[1].detail, "49 more failed authentications from 2001:db8:1:2::/64 in 0 s");
 }
 
+TEST_F(ApiNoise, TheAuditTrailTracksBoundedSourcesAndClosesTheOldestWindowEarly) {
+  storage::audit_entry e{0, 0, "first", "10.0.0.0", "GET /v1/requests", "/", "denied", "401"};
+  audit_->record_refusal(e, "failed authentications");
+  audit_->record_refusal(e, "failed authentications");
+  e.actor = "other";
+  for (int i = 1; i <= 10000; ++i) {
+    e.source = "10." + std::to_string(i / 65536) + "." + std::to_string(i / 256 % 256) + "." +
+               std::to_string(i % 256);
+    audit_->record_refusal(e, "failed authentications");
+  }
+  audit_->flush();
+  storage::audit_filter f;
+  f.actor = "first";
+  auto first = store_->audit_log(f);
+  ASSERT_TRUE(first);
+  ASSERT_EQ(first->size(), 2u) << "the oldest window was closed with its count";
+  EXPECT_EQ(first->at(0).detail, "1 more failed authentications from 10.0.0.0 in 0 s");
+}
+
 TEST_F(ApiNoise, ARefusalAfterTheAuditWindowClosedOpensANewOne) {
   for (int i = 0; i < 5; ++i) status("10.0.0.1", "Bearer guess");
   clock_->advance(2000);
