@@ -182,8 +182,8 @@ std::shared_ptr<spdlog::logger> logger() {
 }
 
 /// Makes the database private before SQLite opens it. A directory created here is 0700; an
-/// existing one that others may enter is left as it is (it may be shared, like a working
-/// directory) and warned about. The file is created 0600, an existing one tightened to 0600,
+/// existing one is left as it is (it may be shared, like a working directory), with a warning
+/// when others may write to it. The file is created 0600, an existing one tightened to 0600,
 /// and so are its -wal, -shm and -journal files (SQLite gives new ones the database's mode).
 caf::error make_private(const std::string& path) {
   if (path.empty() || path == ":memory:") return {};
@@ -199,10 +199,10 @@ caf::error make_private(const std::string& path) {
                                                        " of the SQLite database: " + ec.message());
       if (::chmod(parent.c_str(), 0700) != 0)
         logger()->warn("cannot make {} private (0700): {}", parent.string(), std::strerror(errno));
-    } else if (::stat(parent.c_str(), &st) == 0 && (st.st_mode & 077) != 0) {
+    } else if (::stat(parent.c_str(), &st) == 0 && (st.st_mode & 022) != 0) {
       logger()->warn(
-          "the directory {} of the SQLite database is open to others (mode {:o}); the database "
-          "files are private, but use a directory of mode 0700",
+          "the directory {} of the SQLite database is writable by others (mode {:o}): they "
+          "could replace or delete the database; use a directory of mode 0700",
           parent.string(), st.st_mode & 07777);
     }
   }
