@@ -22,6 +22,8 @@ using deadline_atom = caf::atom_constant<caf::atom("deadline")>;
 using renew_atom = caf::atom_constant<caf::atom("renew")>;
 /// Recover stray jobs.
 using recover_atom = caf::atom_constant<caf::atom("recover")>;
+/// Prune what the retention lets go.
+using prune_atom = caf::atom_constant<caf::atom("prune")>;
 /// Record the node in the registry.
 using beat_atom = caf::atom_constant<caf::atom("beat")>;
 /// A new cluster map is in force.

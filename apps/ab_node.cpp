@@ -17,6 +17,7 @@
 #include <caf/scoped_actor.hpp>
 
 #include "actors/bmc_handlers.hpp"
+#include "actors/pruner.hpp"
 #include "actors/services.hpp"
 #include "actors/simulated_handlers.hpp"
 #include "actors/supervisor.hpp"
@@ -94,12 +95,17 @@ int main(int argc, char** argv) {
   actors::supervisor_config sup_cfg{*cfg, *map, store, handlers, clk};
   auto supervisor = actors::spawn_supervisor(sys, sup_cfg);
   auto straggler = actors::spawn_straggler(sys, store, cfg->recovery_interval_ms);
+  constexpr time_ms day = 24 * 3600 * 1000;
+  auto pruner = actors::spawn_pruner(
+      sys, store, {cfg->request_retention_days * day, cfg->audit_retention_days * day},
+      cfg->prune_interval_ms);
 
   auto live_map = std::make_shared<config::live_cluster_map>(*map);
   auto http = apps::start_node_http(sys, *cfg, supervisor, store, live_map);
   if (!http) {
     caf::anon_send_exit(supervisor, caf::exit_reason::kill);
     caf::anon_send_exit(straggler, caf::exit_reason::kill);
+    caf::anon_send_exit(pruner, caf::exit_reason::kill);
     return fail(message_of(http.error()), 1);
   }
   if (http->auth) {
@@ -157,8 +163,8 @@ int main(int argc, char** argv) {
   }
   http->server->stop();
   for (const auto& a :
-       {caf::actor_cast<caf::actor>(straggler), caf::actor_cast<caf::actor>(heartbeat),
-        caf::actor_cast<caf::actor>(watcher)})
+       {caf::actor_cast<caf::actor>(straggler), caf::actor_cast<caf::actor>(pruner),
+        caf::actor_cast<caf::actor>(heartbeat), caf::actor_cast<caf::actor>(watcher)})
     if (a) caf::anon_send_exit(a, caf::exit_reason::user_shutdown);
   log->info("stopped{}", clean ? "" : " (some jobs were handed back after the drain timeout)");
   return 0;

@@ -49,6 +49,11 @@ struct node_config {
   time_ms heartbeat_interval_ms = 10000;
   time_ms map_check_interval_ms = 1000;
   time_ms drain_timeout_ms = 30000;
+  /// Retention in days (0 = forever): audit entries, and finished requests with their jobs
+  /// (never less than a day, the idempotency window); pruned every `prune_interval_ms`.
+  int audit_retention_days = 90;
+  int request_retention_days = 30;
+  time_ms prune_interval_ms = 10 * 60 * 1000;
   /// A worker slot restarted more than this often within `restart_window_ms` is given up.
   int max_restarts = 5;
   time_ms restart_window_ms = 60000;

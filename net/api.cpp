@@ -1,5 +1,6 @@
 #include "net/api.hpp"
 
+#include <algorithm>
 #include <cstdio>
 #include <optional>
 #include <regex>
@@ -78,6 +79,15 @@ http_response denied(const auth::decision& d) {
   return error_response({403, "forbidden", d.reason, 0});
 }
 
+/// 429 for a source refused after too many failures, until `wait_ms` has passed.
+http_response too_many_failures(time_ms wait_ms) {
+  auto seconds = static_cast<int>(std::max<time_ms>(1, (wait_ms + 999) / 1000));
+  return error_response(
+      {429, "too_many_failures",
+       "too many failed attempts from this address; retry in " + std::to_string(seconds) + " s",
+       seconds});
+}
+
 /// The peer's address without its port.
 std::string address_of(const std::string& remote) {
   if (!remote.empty() && remote.front() == '[') return remote.substr(1, remote.find(']') - 1);
@@ -137,7 +147,9 @@ std::string fingerprint(const std::string& text) {
 api_service::api_service(std::shared_ptr<storage::store> store, api_options options)
     : store_(std::move(store)),
       options_(std::move(options)),
-      pool_(options_.threads, options_.max_in_flight) {}
+      pool_(options_.threads, options_.max_in_flight),
+      auth_failures_(options_.failures, options_.clock),
+      callback_failures_(options_.failures, options_.clock) {}
 
 std::vector<std::string> api_service::routes() {
   std::vector<std::string> out;
@@ -198,16 +210,33 @@ void api_service::handle(http_request&& req, responder respond) {
   if (options_.audit)
     respond = [audit = options_.audit, ctx, respond = std::move(respond)](http_response r) {
       conclude(ctx->entry, r);
-      audit->record(ctx->entry);
+      if (ctx->refusal.empty())
+        audit->record(ctx->entry);
+      else
+        audit->record_refusal(ctx->entry, ctx->refusal);
       respond(std::move(r));
     };
 
-  if (route == "POST /v1/callbacks/{id}") {
+  // A source that failed too often is refused before any token check or directory bind.
+  bool callback_route = route == "POST /v1/callbacks/{id}";
+  auto& failures = callback_route ? callback_failures_ : auth_failures_;
+  if (auto wait = failures.blocked(ctx->entry.source)) {
+    ctx->entry.actor = callback_route ? "installer" : "-";
+    ctx->refusal = callback_route ? "refused callback tokens" : "failed authentications";
+    return respond(too_many_failures(*wait));
+  }
+
+  if (callback_route) {
     // The installer proves itself with the request's one-time token, not with an account.
     ctx->who = {"installer", "callback", {}, false};
     ctx->entry.actor = "installer";
     return offload(respond, [this, id = params[0], req = std::move(req), ctx] {
-      return callback(id, req, *ctx);
+      auto r = callback(id, req, *ctx);
+      if (r.status == 401) {
+        callback_failures_.record_failure(ctx->entry.source);
+        ctx->refusal = "refused callback tokens";
+      }
+      return r;
     });
   }
   if (!options_.auth) {
@@ -224,9 +253,12 @@ void api_service::handle(http_request&& req, responder respond) {
     if (!who) {
       ctx->entry.actor = "-";
       auto r = fail(who.error());
-      if (r.status == 401)
+      if (r.status == 401) {
         r.headers.emplace_back("WWW-Authenticate",
                                R"(Bearer realm="autobuild", Basic realm="autobuild")");
+        auth_failures_.record_failure(ctx->entry.source);
+        ctx->refusal = "failed authentications";
+      }
       return respond(std::move(r));
     }
     ctx->who = std::move(*who);

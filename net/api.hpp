@@ -9,6 +9,7 @@
 #include "auth/authenticator.hpp"
 #include "net/api_error.hpp"
 #include "net/audit_trail.hpp"
+#include "net/failure_limiter.hpp"
 #include "net/http_server.hpp"
 #include "net/work_pool.hpp"
 #include "storage/store.hpp"
@@ -49,6 +50,11 @@ struct api_options {
   std::shared_ptr<auth::authenticator> auth;
   /// Where every call but the health probes is recorded; null records nothing.
   std::shared_ptr<audit_trail> audit;
+  /// Failed authentications (401) and refused callback tokens per source address, each counted
+  /// on its own: a source past the limit gets 429 before any credential is looked at.
+  failure_limits failures;
+  /// The clock of those limits; null: the system clock.
+  std::shared_ptr<const ab::clock> clock;
 };
 
 /// What the API knows about one call while serving it: who, and what to write in the audit
@@ -56,6 +62,9 @@ struct api_options {
 struct call_context {
   auth::identity who;
   storage::audit_entry entry;
+  /// Set for a failed authentication or callback token (and for a source refused for too many
+  /// of them): such calls are audited in aggregate, see `audit_trail::record_refusal`.
+  std::string refusal;
 };
 
 /// The REST API of a node, versioned under /v1: requests, hosts, health. Store calls run on a
@@ -96,6 +105,8 @@ class api_service {
   std::shared_ptr<storage::store> store_;
   api_options options_;
   work_pool pool_;
+  failure_limiter auth_failures_;
+  failure_limiter callback_failures_;
 };
 
 /// A stable 64-bit FNV-1a digest of `text`, as hex: the fingerprint of an idempotent body.

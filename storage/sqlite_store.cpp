@@ -4,10 +4,17 @@
 
 #include "storage/sqlite_store.hpp"
 
+#include <fcntl.h>
+#include <sys/stat.h>
+#include <unistd.h>
+
+#include <cerrno>
+#include <cstring>
 #include <filesystem>
 #include <mutex>
 #include <unordered_map>
 
+#include <spdlog/spdlog.h>
 #include <sqlite3.h>
 
 #include "core/error.hpp"
@@ -169,6 +176,58 @@ class sqlite_pool final : public connection_pool {
   dialect sql_;
 };
 
+std::shared_ptr<spdlog::logger> logger() {
+  auto log = spdlog::get("storage");
+  return log ? log : spdlog::default_logger()->clone("storage");
+}
+
+/// Makes the database private before SQLite opens it. A directory created here is 0700; an
+/// existing one is left as it is (it may be shared, like a working directory), with a warning
+/// when others may write to it. The file is created 0600, an existing one tightened to 0600,
+/// and so are its -wal, -shm and -journal files (SQLite gives new ones the database's mode).
+caf::error make_private(const std::string& path) {
+  if (path.empty() || path == ":memory:") return {};
+  auto parent = std::filesystem::path(path).parent_path();
+  struct stat st {};
+  if (!parent.empty()) {
+    std::error_code ec;
+    if (!std::filesystem::exists(parent, ec)) {
+      std::filesystem::create_directories(parent, ec);
+      if (ec)
+        return make_error(errc::store_unavailable, "cannot create the directory " +
+                                                       parent.string() +
+                                                       " of the SQLite database: " + ec.message());
+      if (::chmod(parent.c_str(), 0700) != 0)
+        logger()->warn("cannot make {} private (0700): {}", parent.string(), std::strerror(errno));
+    } else if (::stat(parent.c_str(), &st) == 0 && (st.st_mode & 022) != 0) {
+      logger()->warn(
+          "the directory {} of the SQLite database is writable by others (mode {:o}): they "
+          "could replace or delete the database; use a directory of mode 0700",
+          parent.string(), st.st_mode & 07777);
+    }
+  }
+  int fd = ::open(path.c_str(), O_RDWR | O_CREAT | O_CLOEXEC, 0600);
+  if (fd < 0)
+    return make_error(errc::store_unavailable,
+                      "cannot open SQLite database " + path + ": " + std::strerror(errno));
+  auto tighten = [](const std::string& file, int file_fd) {
+    struct stat fs {};
+    bool known = file_fd >= 0 ? ::fstat(file_fd, &fs) == 0 : ::stat(file.c_str(), &fs) == 0;
+    if (!known || (fs.st_mode & 077) == 0) return;
+    int rc = file_fd >= 0 ? ::fchmod(file_fd, 0600) : ::chmod(file.c_str(), 0600);
+    if (rc == 0)
+      logger()->warn("{} was readable by others (mode {:o}); made it 0600", file,
+                     fs.st_mode & 07777);
+    else
+      logger()->warn("{} is readable by others (mode {:o}) and cannot be made private: {}", file,
+                     fs.st_mode & 07777, std::strerror(errno));
+  };
+  tighten(path, fd);
+  ::close(fd);
+  for (const char* suffix : {"-wal", "-shm", "-journal"}) tighten(path + suffix, -1);
+  return {};
+}
+
 }  // namespace
 
 namespace detail {
@@ -183,9 +242,7 @@ caf::expected<std::unique_ptr<store>> open_sqlite_store(const std::string& path,
                                                         std::shared_ptr<const ab::clock> clk,
                                                         queue_policy policy) {
   try {
-    auto parent = std::filesystem::path(path).parent_path();
-    std::error_code ec;
-    if (!parent.empty()) std::filesystem::create_directories(parent, ec);
+    if (auto err = make_private(path)) return err;
     auto s = std::make_unique<sql_store>(make_sqlite_pool(path), std::move(clk), std::move(policy));
     if (auto err = s->open()) return err;
     return std::unique_ptr<store>{std::move(s)};

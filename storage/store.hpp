@@ -163,6 +163,13 @@ class store {
 
   /// Audit entries matching `filter`, newest first.
   virtual caf::expected<std::vector<audit_entry>> audit_log(const audit_filter& filter) = 0;
+
+  /// Deletes, oldest first and at most `limit` of each kind, finished requests that finished
+  /// more than `keep.requests_ms` ago (never less than `min_request_retention_ms`) with their
+  /// jobs, callback tokens and pending events; pending events that old; and audit entries
+  /// older than `keep.audit_ms`. A retention of 0 keeps that kind forever. Active requests are
+  /// never touched. Call again while full batches come back.
+  virtual caf::expected<prune_result> prune(const retention& keep, std::size_t limit) = 0;
 };
 
 /// How to reach a store: `sqlite:PATH` or `mysql://USER:PASS@HOST:PORT/DB`.

@@ -1,6 +1,8 @@
 #include "storage/types.hpp"
 
+#include <algorithm>
 #include <array>
+#include <cstring>
 #include <utility>
 
 #include "storage/detail/sql.hpp"
@@ -72,5 +74,62 @@ std::string placeholders(std::size_t n) {
 }
 
 }  // namespace detail
+
+namespace {
+
+/// Length of the valid UTF-8 sequence at `s[i]` (no overlongs, surrogates or code points past
+/// U+10FFFF), or 0 when the bytes there are not one.
+std::size_t utf8_length(const std::string& s, std::size_t i) {
+  auto byte = [&](std::size_t k) { return static_cast<unsigned char>(s[k]); };
+  unsigned char c = byte(i);
+  if (c < 0x80) return 1;
+  std::size_t n = c >= 0xc2 && c <= 0xdf   ? 2
+                  : c >= 0xe0 && c <= 0xef ? 3
+                  : c >= 0xf0 && c <= 0xf4 ? 4
+                                           : 0;
+  if (n == 0 || i + n > s.size()) return 0;
+  for (std::size_t k = 1; k < n; ++k)
+    if ((byte(i + k) & 0xc0) != 0x80) return 0;
+  unsigned char c1 = byte(i + 1);
+  if ((c == 0xe0 && c1 < 0xa0) || (c == 0xed && c1 > 0x9f) || (c == 0xf0 && c1 < 0x90) ||
+      (c == 0xf4 && c1 > 0x8f))
+    return 0;
+  return n;
+}
+
+}  // namespace
+
+std::string bounded_text(const std::string& text, std::size_t max_bytes) {
+  static const std::string replacement = "\xef\xbf\xbd";  // U+FFFD
+  const std::string marker = truncation_marker;
+  std::string out;
+  out.reserve(std::min(text.size(), max_bytes));
+  // Where the last character that leaves room for the marker ended.
+  std::size_t fits_with_marker = 0;
+  for (std::size_t i = 0; i < text.size();) {
+    auto n = utf8_length(text, i);
+    auto c = static_cast<unsigned char>(text[i]);
+    bool control = n == 1 && (c < 0x20 || c == 0x7f);
+    const std::string piece = n == 0 || control ? replacement : text.substr(i, n);
+    i += n == 0 ? 1 : n;
+    if (out.size() + piece.size() > max_bytes) {
+      out.resize(fits_with_marker);
+      return max_bytes >= marker.size() ? out + marker : out;
+    }
+    out += piece;
+    if (out.size() + marker.size() <= max_bytes) fits_with_marker = out.size();
+  }
+  return out;
+}
+
+audit_entry bounded(audit_entry e) {
+  e.actor = bounded_text(e.actor, audit_name_limit);
+  e.source = bounded_text(e.source, audit_name_limit);
+  e.action = bounded_text(e.action, audit_action_limit);
+  e.target = bounded_text(e.target, audit_text_limit);
+  e.decision = bounded_text(e.decision, audit_decision_limit);
+  e.detail = bounded_text(e.detail, audit_text_limit);
+  return e;
+}
 
 }  // namespace ab::storage

@@ -258,6 +258,23 @@ struct audit_entry {
   std::string detail;
 };
 
+/// The most bytes an audit entry keeps of each field; longer values are cut at a character
+/// boundary and end in `truncation_marker`.
+inline constexpr std::size_t audit_name_limit = 255;
+inline constexpr std::size_t audit_action_limit = 128;
+inline constexpr std::size_t audit_decision_limit = 32;
+inline constexpr std::size_t audit_text_limit = 2048;
+/// What ends a value cut short.
+inline constexpr const char* truncation_marker = "…[truncated]";
+
+/// `text` as valid UTF-8 of at most `max_bytes` bytes: invalid bytes and control characters
+/// become U+FFFD, and a longer value is cut at a character boundary and ends in
+/// `truncation_marker`.
+std::string bounded_text(const std::string& text, std::size_t max_bytes);
+
+/// `e` with every field bounded as the audit table stores it (`bounded_text`).
+audit_entry bounded(audit_entry e);
+
 /// A one-time token by which an outside party (an OS installer) reports on a request.
 struct callback_grant {
   request_id request = 0;
@@ -275,6 +292,28 @@ struct audit_filter {
   time_ms since = 0;
   std::int64_t before = 0;
   std::size_t limit = 100;
+};
+
+/// Finished requests are kept at least this long whatever the retention says, so that an
+/// Idempotency-Key is honoured for at least 24 h (docs/queue.md): pruning a request would let
+/// its key create a second one. Should the queue policy gain an idempotency window, the floor
+/// is the larger of the two.
+inline constexpr time_ms min_request_retention_ms = 24 * 3600 * 1000;
+
+/// How long finished requests (with their jobs, callbacks and events) and audit entries are
+/// kept; 0 keeps them forever.
+struct retention {
+  /// At least `min_request_retention_ms` when not 0.
+  time_ms requests_ms = 0;
+  time_ms audit_ms = 0;
+};
+
+/// What one `prune` call removed.
+struct prune_result {
+  std::size_t requests = 0;
+  std::size_t audit = 0;
+  /// Pending events nobody took, older than the request retention.
+  std::size_t events = 0;
 };
 
 /// Retry and priority rules the queue applies.

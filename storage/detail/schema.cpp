@@ -123,6 +123,13 @@ const std::vector<migration>& migrations() {
        // the credentials it accepts). A database holding duplicates fails this migration with
        // the duplicate key named; give one of the hosts its own endpoint and start again.
        {"CREATE UNIQUE INDEX IF NOT EXISTS hosts_bmc_endpoint ON hosts (bmc_endpoint)"}},
+      {7,
+       {},
+       // Retention (store::prune): finished requests by when they finished, pending events by
+       // when they came (audit_at on audit(at) exists since version 1). IF NOT EXISTS is
+       // MariaDB's and SQLite's, so a migration repeated after a crash skips what it did.
+       {"CREATE INDEX IF NOT EXISTS requests_finished ON requests (finished_at)",
+        "CREATE INDEX IF NOT EXISTS pending_events_received ON pending_events (received_at)"}},
   };
   return all;
 }

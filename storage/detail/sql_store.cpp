@@ -41,6 +41,29 @@ host_record read_host(rows& r) {
   return {r.text(0), r.text(1), r.text(2), r.text(3), r.text(4), r.text(5), r.i64(6), r.i64(7)};
 }
 
+/// Runs `head` + `(?, ?, …)` over `keys` in runs of few shapes; returns the rows changed.
+std::size_t delete_in(connection& c, const std::string& head, const args& keys) {
+  std::size_t changed = 0;
+  for_each_run(keys.size(), [&](std::size_t offset, std::size_t count) {
+    changed += c.execute(head + placeholders(count),
+                         args(keys.begin() + static_cast<std::ptrdiff_t>(offset),
+                              keys.begin() + static_cast<std::ptrdiff_t>(offset + count)));
+  });
+  return changed;
+}
+
+/// The first column of every row `sql` returns.
+args column_of(connection& c, const std::string& sql, const args& a, bool text) {
+  args out;
+  auto r = c.query(sql, a);
+  while (r->next())
+    if (text)
+      out.emplace_back(r->text(0));
+    else
+      out.emplace_back(r->i64(0));
+  return out;
+}
+
 caf::error unit_to_error(const caf::expected<caf::unit_t>& x) {
   return x ? caf::error{} : x.error();
 }
@@ -312,7 +335,8 @@ caf::expected<std::vector<node_record>> sql_store::nodes() {
   });
 }
 
-caf::expected<std::int64_t> sql_store::audit(const audit_entry& e) {
+caf::expected<std::int64_t> sql_store::audit(const audit_entry& entry) {
+  auto e = bounded(entry);
   return transact("audit", [&](connection& c) -> caf::expected<std::int64_t> {
     c.execute(
         "INSERT INTO audit (at, actor, source, action, target, decision, detail) "
@@ -333,7 +357,7 @@ caf::error sql_store::audit(const std::vector<audit_entry>& entries) {
           "VALUES ";
       args a;
       for (std::size_t i = offset; i < offset + count; ++i) {
-        const auto& e = entries[i];
+        auto e = bounded(entries[i]);
         sql += i == offset ? "(?, ?, ?, ?, ?, ?, ?)" : ", (?, ?, ?, ?, ?, ?, ?)";
         a.insert(a.end(),
                  {e.at ? e.at : now, e.actor, e.source, e.action, e.target, e.decision, e.detail});
@@ -369,6 +393,56 @@ caf::expected<std::vector<audit_entry>> sql_store::audit_log(const audit_filter&
     while (r->next())
       out.push_back({r->i64(0), r->i64(1), r->text(2), r->text(3), r->text(4), r->text(5),
                      r->text(6), r->text(7)});
+    return out;
+  });
+}
+
+caf::expected<prune_result> sql_store::prune(const retention& keep, std::size_t limit) {
+  auto batch = static_cast<std::int64_t>(std::clamp<std::size_t>(limit, 1, 10000));
+  return transact("prune", [&](connection& c) -> caf::expected<prune_result> {
+    prune_result out;
+    auto now = clock_->now();
+    if (keep.requests_ms > 0) {
+      // Never sooner than the idempotency window: a pruned request frees its key.
+      auto cutoff = now - std::max(keep.requests_ms, min_request_retention_ms);
+      // requests_finished (finished_at) makes this a range scan; active requests have 0.
+      auto ids = column_of(c,
+                           "SELECT id FROM requests WHERE finished_at > 0 AND finished_at < ? "
+                           "AND state IN ('succeeded', 'failed', 'cancelled') "
+                           "ORDER BY finished_at LIMIT ?",
+                           {cutoff, batch}, false);
+      if (!ids.empty()) {
+        args keys;
+        for_each_run(ids.size(), [&](std::size_t offset, std::size_t count) {
+          auto some = column_of(
+              c, "SELECT event_key FROM callbacks WHERE request_id IN " + placeholders(count),
+              args(ids.begin() + static_cast<std::ptrdiff_t>(offset),
+                   ids.begin() + static_cast<std::ptrdiff_t>(offset + count)),
+              true);
+          keys.insert(keys.end(), some.begin(), some.end());
+        });
+        out.events += delete_in(c, "DELETE FROM pending_events WHERE event_key IN ", keys);
+        delete_in(c, "DELETE FROM callbacks WHERE request_id IN ", ids);
+        // A chain's jobs are one range of the primary key.
+        for (const auto& id : ids) {
+          auto first = std::get<std::int64_t>(id) * max_chain_length;
+          c.execute("DELETE FROM jobs WHERE id BETWEEN ? AND ?",
+                    {first, first + max_chain_length - 1});
+        }
+        out.requests = delete_in(c, "DELETE FROM requests WHERE id IN ", ids);
+      }
+      // Events that no job ever parked for (its request ended first).
+      auto stale = column_of(c,
+                             "SELECT event_key FROM pending_events WHERE received_at < ? "
+                             "ORDER BY received_at LIMIT ?",
+                             {cutoff, batch}, true);
+      out.events += delete_in(c, "DELETE FROM pending_events WHERE event_key IN ", stale);
+    }
+    if (keep.audit_ms > 0) {
+      auto ids = column_of(c, "SELECT id FROM audit WHERE at < ? ORDER BY at LIMIT ?",
+                           {now - keep.audit_ms, batch}, false);
+      out.audit = delete_in(c, "DELETE FROM audit WHERE id IN ", ids);
+    }
     return out;
   });
 }

@@ -76,6 +76,7 @@ class sql_store final : public store {
   caf::expected<std::int64_t> audit(const audit_entry& entry) override;
   caf::error audit(const std::vector<audit_entry>& entries) override;
   caf::expected<std::vector<audit_entry>> audit_log(const audit_filter& filter) override;
+  caf::expected<prune_result> prune(const retention& keep, std::size_t limit) override;
 
   /// Runs `fn(connection&)` as one transaction, rolling back when it returns an error and
   /// running it again after a deadlock, a lock timeout or a lost connection.
