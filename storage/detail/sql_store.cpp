@@ -142,6 +142,10 @@ caf::expected<request_page> sql_store::requests(const request_filter& f) {
   if (!f.host.empty()) add(" AND host = ?", f.host);
   if (!f.action.empty()) add(" AND action = ?", f.action);
   if (!f.site.empty()) add(" AND site = ?", f.site);
+  if (!f.sites.empty()) {
+    sql += " AND site IN " + placeholders(f.sites.size());
+    a.insert(a.end(), f.sites.begin(), f.sites.end());
+  }
   if (f.since > 0) add(" AND created_at >= ?", f.since);
   if (f.before > 0) add(" AND id < ?", f.before);
   auto limit = std::clamp<std::size_t>(f.limit, 1, 1000);
@@ -179,18 +183,40 @@ caf::error sql_store::put_hosts(const std::vector<host_record>& hosts) {
       return make_error(errc::invalid_argument, "a host needs a name and a site");
   return unit_to_error(transact("put_hosts", [&](connection& c) -> caf::expected<caf::unit_t> {
     auto now = clock_->now();
+    const auto& lock = pool_->sql().for_update;
     for (const auto& h : hosts) {
-      // Update first, insert if absent; a concurrent insert of the same name surfaces as a
-      // duplicate key, and the transaction runs again (then as an update).
-      auto matched = c.execute(
-          "UPDATE hosts SET site = ?, bmc_endpoint = ?, credential_ref = ?, lifecycle_state = ?, "
-          "facts = ?, updated_at = ? WHERE name = ?",
-          {h.site, h.bmc_endpoint, h.credential_ref, h.lifecycle_state, h.facts, now, h.name});
-      if (matched == 0)
+      // The host row first: `submit` locks it too, so a change and a new request for the
+      // same host serialise, and whichever commits second sees the other.
+      auto r = c.query("SELECT site, bmc_endpoint, credential_ref FROM hosts WHERE name = ?" + lock,
+                       {h.name});
+      if (!r->next()) {
+        r.reset();
+        // A concurrent insert of the same name surfaces as a duplicate key, and the
+        // transaction runs again (then as an update).
         c.execute(
             std::string{"INSERT INTO hosts ("} + host_columns + ") VALUES (?, ?, ?, ?, ?, ?, ?, ?)",
             {h.name, h.site, h.bmc_endpoint, h.credential_ref, h.lifecycle_state, h.facts, now,
              now});
+        continue;
+      }
+      bool moves =
+          r->text(0) != h.site || r->text(1) != h.bmc_endpoint || r->text(2) != h.credential_ref;
+      r.reset();
+      if (moves) {
+        // What a running job talks to must not change under it.
+        auto busy = c.query("SELECT id FROM requests WHERE active_host = ?" + lock, {h.name});
+        if (busy->next())
+          return make_error(errc::host_busy, "host '" + h.name + "' has active request " +
+                                                 std::to_string(busy->i64(0)) +
+                                                 "; change its site, endpoint or credential "
+                                                 "once it has finished");
+      }
+      // A known host keeps its lifecycle state, facts and creation time: registering it again
+      // neither revives a decommissioned host nor forgets what discovery found.
+      c.execute(
+          "UPDATE hosts SET site = ?, bmc_endpoint = ?, credential_ref = ?, updated_at = ? "
+          "WHERE name = ?",
+          {h.site, h.bmc_endpoint, h.credential_ref, now, h.name});
     }
     return caf::unit;
   }));
@@ -228,6 +254,10 @@ caf::expected<std::vector<host_record>> sql_store::hosts(const host_filter& f) {
   if (!f.site.empty()) {
     sql += " AND site = ?";
     a.emplace_back(f.site);
+  }
+  if (!f.sites.empty()) {
+    sql += " AND site IN " + placeholders(f.sites.size());
+    a.insert(a.end(), f.sites.begin(), f.sites.end());
   }
   if (!f.lifecycle_state.empty()) {
     sql += " AND lifecycle_state = ?";
