@@ -222,7 +222,7 @@ scope policy::scope_of(const identity& who, const std::string& action) const {
     auto it = roles_.find(role);
     if (it == roles_.end()) continue;
     for (const auto& g : it->second)
-      if (matches_any(g.actions, action)) out.push_back({g.sites, g.hosts});
+      if (action.empty() || matches_any(g.actions, action)) out.push_back({g.sites, g.hosts});
   }
   return scope{std::move(out)};
 }

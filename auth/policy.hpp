@@ -124,7 +124,8 @@ class policy {
   /// Whether `who` may do `what`.
   decision allows(const struct identity& who, const operation& what) const;
 
-  /// Where `who` may do `action` (a lifecycle action or an API permission such as `read`).
+  /// Where `who` may do `action` (a lifecycle action or an API permission such as `read`);
+  /// an empty `action` gives the reach of all its grants, whatever they allow.
   scope scope_of(const struct identity& who, const std::string& action) const;
 
   /// Number of accounts, group mappings and roles, for logs.

@@ -189,6 +189,11 @@ TEST(Policy, TheReadScopeCoversOnlyTheSitesAndHostsOfReadGrants) {
   EXPECT_EQ(read.sites(), std::nullopt) << "east-* is a pattern: not pushed into the store";
   EXPECT_TRUE(read.all_hosts());
   EXPECT_TRUE(p.scope_of(ci, "wipe").empty());
+  identity op{"olga", "directory", {"operator"}, false};
+  auto any = p.scope_of(op, "");
+  EXPECT_TRUE(any.covers("lab", "db-1")) << "hosts.write at lab";
+  EXPECT_TRUE(any.covers("east-1", "web-1")) << "power_* on web-*";
+  EXPECT_FALSE(any.covers("east-1", "db-1")) << "no grant of any action reaches it";
 }
 
 TEST(Policy, AScopeOfLiteralSitesNamesThemAndHostPatternsNarrowIt) {
