@@ -277,10 +277,14 @@ auth::scope api_service::readable(const call_context& ctx) const {
   return options_.auth->scope_of(ctx.who, "read");
 }
 
+auth::scope api_service::reach(const call_context& ctx) const {
+  if (!options_.auth) return auth::scope::everything();
+  return options_.auth->scope_of(ctx.who, "");
+}
+
 bool api_service::sees(const call_context& ctx, const std::string& site,
                        const std::string& host) const {
-  if (!options_.auth) return true;
-  return options_.auth->scope_of(ctx.who, "").covers(site, host);
+  return reach(ctx).covers(site, host);
 }
 
 http_response api_service::list_requests(storage::request_filter f, const call_context& ctx) {
@@ -288,7 +292,7 @@ http_response api_service::list_requests(storage::request_filter f, const call_c
   auto sites = scope.sites();
   if (sites) {
     // Literal sites: the store narrows the listing, and a site outside them has nothing.
-    if (!f.site.empty() && !scope.covers_site(f.site))
+    if (sites->empty() || (!f.site.empty() && !scope.covers_site(f.site)))
       return json_response(200, encode_request_page({}));
     if (f.site.empty()) f.sites = *sites;
   }
@@ -337,11 +341,12 @@ http_response api_service::list_hosts(storage::host_filter f, const call_context
     return json_response(200, body + "}");
   };
   if (sites) {
-    if (!f.site.empty() && !scope.covers_site(f.site)) return answer();
+    if (sites->empty() || (!f.site.empty() && !scope.covers_site(f.site))) return answer();
     if (f.site.empty()) f.sites = *sites;
   }
   bool exact = scope.covers_all() || (sites && scope.all_hosts());
-  const auto limit = std::clamp<std::size_t>(f.limit, 1, 10000);
+  // Below the store's own cap, so that a short answer always means the end.
+  const auto limit = std::clamp<std::size_t>(f.limit, 1, 5000);
   auto q = f;
   // One row more than asked tells whether another page follows.
   q.limit = exact ? limit + 1 : std::max<std::size_t>(limit + 1, 100);
@@ -467,13 +472,15 @@ http_response api_service::put_hosts(const std::vector<storage::host_record>& ho
   if (!known) return fail(known.error());
   std::sort(known->begin(), known->end(),
             [](const auto& a, const auto& b) { return a.name < b.name; });
+  auto visible = reach(ctx);
   for (const auto& h : *known) {
     auto d = allowed(ctx, {"hosts.write", h.site, h.name, ""});
     if (d.allowed) continue;
-    if (sees(ctx, h.site, h.name)) return denied(d);
+    if (visible.covers(h.site, h.name)) return denied(d);
     // A host the caller may not see: its name is taken, and that is all it learns.
     return fail(api_error{409, "name_taken",
-                          "host name '" + h.name + "' is taken; choose another name", 0});
+                          "host name '" + printable(h.name) + "' is taken; choose another name",
+                          0});
   }
   // The store keeps a known host's lifecycle state and facts, and refuses (host_busy) to
   // change its site, endpoint or credential while it has an active request.
@@ -513,10 +520,11 @@ http_response api_service::submit(const http_request& req, call_context& ctx) {
   std::map<std::string, const storage::host_record*> by_name;
   for (const auto& h : *found) by_name[h.name] = &h;
   std::vector<storage::request_spec> specs;
+  auto visible = reach(ctx);
   for (const auto& name : cmd.hosts) {
     auto it = by_name.find(name);
     // A host outside every grant of the caller is, to it, not in the inventory.
-    if (it == by_name.end() || !sees(ctx, it->second->site, name)) return unknown_host(name);
+    if (it == by_name.end() || !visible.covers(it->second->site, name)) return unknown_host(name);
     const auto* h = it->second;
     // All or nothing: one host the caller may not touch refuses the whole submission.
     if (auto d = allowed(ctx, {cmd.action, h->site, name, cmd.priority_class}); !d.allowed)

@@ -74,6 +74,8 @@ class api_service {
   auth::decision allowed(const call_context& ctx, const auth::operation& what) const;
   /// Where the caller may read: the sites and hosts of its `read` grants; all when open.
   auth::scope readable(const call_context& ctx) const;
+  /// The reach of all the caller's grants, whatever they allow; everything when open.
+  auth::scope reach(const call_context& ctx) const;
   /// Whether host `host` at `site` is inside the caller's grants: some grant of its roles,
   /// whatever it allows, covers it. What is outside is answered as if it did not exist.
   bool sees(const call_context& ctx, const std::string& site, const std::string& host) const;

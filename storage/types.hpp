@@ -195,13 +195,13 @@ struct request_filter {
   std::string host;
   std::string action;
   std::string site;
-  /// Only requests of one of these sites; empty: every site (a caller's read grants narrow it).
-  std::vector<std::string> sites;
   /// Only requests created at or after this time.
   time_ms since = 0;
   /// Only requests with an id below this one (the previous page's `next_cursor`); 0 = first page.
   request_id before = 0;
   std::size_t limit = 100;
+  /// Only requests of one of these sites; empty: every site (a caller's read grants narrow it).
+  std::vector<std::string> sites;
 };
 
 /// One page of a request listing, newest first.
@@ -236,12 +236,12 @@ struct host_record {
 /// Filters of a host listing; empty fields do not filter.
 struct host_filter {
   std::string site;
-  /// Only hosts of one of these sites; empty: every site (a caller's read grants narrow it).
-  std::vector<std::string> sites;
   std::string lifecycle_state;
   /// Only hosts whose name sorts after this one (the previous page's last name).
   std::string after;
   std::size_t limit = 100;
+  /// Only hosts of one of these sites; empty: every site (a caller's read grants narrow it).
+  std::vector<std::string> sites;
 };
 
 /// A node in the process registry.
