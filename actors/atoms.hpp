@@ -59,7 +59,7 @@ namespace ab::storage {
 
 template <class Inspector>
 typename Inspector::result_type inspect(Inspector& f, action_filter& x) {
-  return f(caf::meta::type_name("action_filter"), x.only, x.except);
+  return f(caf::meta::type_name("action_filter"), x.only, x.except, x.site);
 }
 
 }  // namespace ab::storage

@@ -47,6 +47,13 @@ std::string owner_of(const supervisor_state& st, const slot& s) {
          std::to_string(s.incarnation);
 }
 
+/// What the node's workers claim: the actions of its cluster, of hosts in its own site only.
+storage::action_filter claim_filter(const supervisor_config& cfg, const std::string& cluster) {
+  auto f = cfg.map.filter_for(cluster);
+  f.site = cfg.node.site;
+  return f;
+}
+
 void spawn_slot(self_ptr self, slot s) {
   auto& st = self->state;
   worker_config wc;
@@ -140,7 +147,7 @@ supervisor_actor::behavior_type supervisor(self_ptr self, supervisor_config cfg)
   st.log = spdlog::get("actors");
   if (!st.log) st.log = spdlog::default_logger()->clone("actors");
   st.cluster = st.cfg.map.cluster_of(st.cfg.node.node_id);
-  st.actions = st.cfg.map.filter_for(st.cluster);
+  st.actions = claim_filter(st.cfg, st.cluster);
   self->set_down_handler([self](caf::down_msg& msg) { on_worker_down(self, msg); });
   resize(self);
   self->send(self, renew_atom::value);
@@ -154,7 +161,7 @@ supervisor_actor::behavior_type supervisor(self_ptr self, supervisor_config cfg)
           st.log->info("node {} moves from cluster {} to {}", st.cfg.node.node_id, st.cluster,
                        cluster);
         st.cluster = cluster;
-        st.actions = st.cfg.map.filter_for(cluster);
+        st.actions = claim_filter(st.cfg, cluster);
         for (const auto& [addr, s] : st.slots)
           if (!s.retiring) self->send(s.handle, filter_atom::value, st.actions);
         resize(self);

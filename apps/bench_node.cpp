@@ -119,6 +119,8 @@ int main(int argc, char** argv) {
                                       "127.0.0.1:0",
                                       "--node-id",
                                       "bench",
+                                      "--site",
+                                      "dc1",
                                       "--handlers",
                                       "simulated",
                                       "--workers",

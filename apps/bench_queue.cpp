@@ -78,13 +78,16 @@ double queue_steps_per_s(detail::sql_store& store, const options& o, int workers
   std::atomic<long> done{0};
   std::atomic<long> errors{0};
   std::atomic<long> claims{0}, empty_claims{0};
+  storage::action_filter dc1;
+  dc1.site = "dc1";
   auto t0 = steady::now();
   run_threads(workers, [&](int w) {
     auto owner = "bench-worker-" + std::to_string(w);
     // Hand back the finished batch and take the next one in the same transaction.
     std::vector<completion> finished;
     while (done.load() < total) {
-      auto cycle = store.complete_and_claim(finished, owner, "step", o.batch, 60000);
+      // As a node claims: its own site's jobs only.
+      auto cycle = store.complete_and_claim(finished, owner, "step", o.batch, 60000, dc1);
       finished.clear();
       if (!cycle) {
         ++errors;

@@ -185,4 +185,8 @@ decision authenticator::authorize(const identity& who, const operation& what) co
   return current()->allows(who, what);
 }
 
+scope authenticator::scope_of(const identity& who, const std::string& action) const {
+  return current()->scope_of(who, action);
+}
+
 }  // namespace ab::auth

@@ -70,6 +70,9 @@ class authenticator {
   /// Whether `who` may do `what` under the current policy.
   decision authorize(const identity& who, const operation& what) const;
 
+  /// Where `who` may do `action` under the current policy (`read`: what it may see).
+  scope scope_of(const identity& who, const std::string& action) const;
+
   /// The policy in force.
   std::shared_ptr<const policy> current() const;
 

@@ -181,6 +181,52 @@ std::vector<std::string> policy::roles_of_groups(const std::vector<std::string>&
   return {out.begin(), out.end()};
 }
 
+bool scope::covers(const std::string& site, const std::string& host) const {
+  return std::any_of(grants_.begin(), grants_.end(), [&](const reach& g) {
+    return matches_any(g.sites, site) && matches_any(g.hosts, host);
+  });
+}
+
+bool scope::covers_all() const {
+  auto star = [](const std::vector<std::string>& v) {
+    return std::find(v.begin(), v.end(), "*") != v.end();
+  };
+  return std::any_of(grants_.begin(), grants_.end(),
+                     [&](const reach& g) { return star(g.sites) && star(g.hosts); });
+}
+
+bool scope::covers_site(const std::string& site) const {
+  return std::any_of(grants_.begin(), grants_.end(),
+                     [&](const reach& g) { return matches_any(g.sites, site); });
+}
+
+std::optional<std::vector<std::string>> scope::sites() const {
+  std::set<std::string> out;
+  for (const auto& g : grants_)
+    for (const auto& s : g.sites) {
+      if (is_glob(s)) return std::nullopt;
+      out.insert(s);
+    }
+  return std::vector<std::string>{out.begin(), out.end()};
+}
+
+bool scope::all_hosts() const {
+  return std::all_of(grants_.begin(), grants_.end(), [](const reach& g) {
+    return std::find(g.hosts.begin(), g.hosts.end(), "*") != g.hosts.end();
+  });
+}
+
+scope policy::scope_of(const identity& who, const std::string& action) const {
+  std::vector<scope::reach> out;
+  for (const auto& role : who.roles) {
+    auto it = roles_.find(role);
+    if (it == roles_.end()) continue;
+    for (const auto& g : it->second)
+      if (action.empty() || matches_any(g.actions, action)) out.push_back({g.sites, g.hosts});
+  }
+  return scope{std::move(out)};
+}
+
 decision policy::allows(const identity& who, const operation& what) const {
   if (what.priority_class == "maas" && !who.maas)
     return {false, "the maas priority class is reserved for MaaS service accounts"};

@@ -1,6 +1,7 @@
 #pragma once
 
 #include <map>
+#include <optional>
 #include <string>
 #include <vector>
 
@@ -66,6 +67,42 @@ struct grant {
   std::vector<std::string> classes{"*"};
 };
 
+/// Where one action is allowed for one caller: the (sites, hosts) patterns of every grant of
+/// its roles that names the action. Answers "may it act on host H at site S" without the
+/// policy, and says which sites a listing may be narrowed to in the store.
+class scope {
+ public:
+  /// One grant's reach: a host is in it when its site matches one of `sites` and its name
+  /// one of `hosts` (shell-style patterns).
+  struct reach {
+    std::vector<std::string> sites;
+    std::vector<std::string> hosts;
+  };
+
+  scope() = default;
+  explicit scope(std::vector<reach> grants) : grants_(std::move(grants)) {}
+  /// A scope that covers every site and host (the open API).
+  static scope everything() { return scope{{reach{{"*"}, {"*"}}}}; }
+
+  /// True if some grant covers host `host` at site `site`.
+  bool covers(const std::string& site, const std::string& host) const;
+  /// True if some grant covers some host of `site`.
+  bool covers_site(const std::string& site) const;
+  /// True if some grant covers every site and every host.
+  bool covers_all() const;
+  /// True if no grant names the action at all.
+  bool empty() const { return grants_.empty(); }
+  /// The literal sites the grants are limited to, when every grant lists only literal site
+  /// names (no patterns); nullopt when some grant reaches sites by a pattern (`*`, `dc?`).
+  std::optional<std::vector<std::string>> sites() const;
+  /// True when every grant covers every host name of its sites (`hosts` of `*`): a listing
+  /// narrowed by `sites()` needs no further filtering.
+  bool all_hosts() const;
+
+ private:
+  std::vector<reach> grants_;
+};
+
 /// Who may do what: service accounts, directory groups mapped to roles, and the grants of
 /// each role. Anything no grant allows is denied. Immutable once parsed.
 class policy {
@@ -86,6 +123,10 @@ class policy {
 
   /// Whether `who` may do `what`.
   decision allows(const struct identity& who, const operation& what) const;
+
+  /// Where `who` may do `action` (a lifecycle action or an API permission such as `read`);
+  /// an empty `action` gives the reach of all its grants, whatever they allow.
+  scope scope_of(const struct identity& who, const std::string& action) const;
 
   /// Number of accounts, group mappings and roles, for logs.
   std::size_t accounts() const { return accounts_.size(); }

@@ -78,7 +78,8 @@ void check_hosts(const std::vector<storage::host_record>& hosts) {
   json list = json::array();
   for (const auto& h : hosts) {
     require(net::valid_host_name(h.name), "a registered host has a valid name");
-    require(!h.site.empty() && !h.credential_ref.empty(), "a registered host has every field");
+    require(net::valid_site_name(h.site), "a registered host has a valid site name");
+    require(!h.credential_ref.empty(), "a registered host has every field");
     require(h.bmc_endpoint.rfind("https://", 0) == 0 || h.bmc_endpoint.rfind("http://", 0) == 0 ||
                 h.bmc_endpoint.rfind("ipmi://", 0) == 0,
             "a registered host has a BMC URL");
@@ -95,7 +96,7 @@ void fuzz_hosts(const std::string& body) {
   auto r = net::parse_hosts(body);
   if (const auto* e = std::get_if<net::api_error>(&r)) {
     require_client_error(*e, {"malformed_json", "wrong_type", "unknown_field", "missing_field",
-                              "invalid_host", "invalid_field"});
+                              "invalid_host", "invalid_site", "invalid_field"});
     return;
   }
   check_hosts(std::get<std::vector<storage::host_record>>(r));

@@ -86,6 +86,8 @@ void fuzz_request_query(const std::string& query, bool well_formed) {
   const auto& f = std::get<storage::request_filter>(r);
   require(f.limit >= 1 && f.limit <= 1000, "a filter's limit is 1-1000");
   require(f.since >= 0 && f.before >= 0, "a filter's times and cursor are not negative");
+  require(f.host.empty() || net::valid_host_name(f.host), "a filter's host is a valid name");
+  require(f.site.empty() || net::valid_site_name(f.site), "a filter's site is a valid name");
   auto again = net::parse_request_query(encode_query(filter_fields(f)));
   const auto* same = std::get_if<storage::request_filter>(&again);
   require(same != nullptr && same_filter(*same, f), "a re-encoded filter parses to the same");

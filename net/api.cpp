@@ -88,6 +88,31 @@ http_response too_many_failures(time_ms wait_ms) {
        seconds});
 }
 
+/// The answer to a request that does not exist — and, word for word, to one the caller may
+/// not see: a caller learns nothing of what is outside its grants.
+http_response no_such_request(const std::string& id) {
+  return fail(api_error{404, "not_found", "request " + printable(id) + " does not exist", 0});
+}
+
+/// The answer to a host that is not in the inventory, and to one the caller may not see.
+http_response no_such_host(const std::string& name) {
+  return fail(
+      api_error{404, "not_found", "host '" + printable(name) + "' is not in the inventory", 0});
+}
+
+/// A submission's answer for a host that is not in the inventory, or that the caller may not
+/// see.
+http_response unknown_host(const std::string& name) {
+  return fail(api_error{
+      422, "unknown_host",
+      "host '" + printable(name) + "' is not in the inventory; register it with POST /v1/hosts",
+      0});
+}
+
+/// Rows a filtered listing reads from the store at most per call; past it the page comes back
+/// short, with a cursor to go on from.
+constexpr std::size_t scan_budget = 10000;
+
 /// The peer's address without its port.
 std::string address_of(const std::string& remote) {
   if (!remote.empty() && remote.front() == '[') return remote.substr(1, remote.find(']') - 1);
@@ -278,6 +303,107 @@ auth::decision api_service::allowed(const call_context& ctx, const auth::operati
   return options_.auth->authorize(ctx.who, what);
 }
 
+auth::scope api_service::readable(const call_context& ctx) const {
+  if (!options_.auth) return auth::scope::everything();
+  return options_.auth->scope_of(ctx.who, "read");
+}
+
+auth::scope api_service::reach(const call_context& ctx) const {
+  if (!options_.auth) return auth::scope::everything();
+  return options_.auth->scope_of(ctx.who, "");
+}
+
+bool api_service::sees(const call_context& ctx, const std::string& site,
+                       const std::string& host) const {
+  return reach(ctx).covers(site, host);
+}
+
+http_response api_service::list_requests(storage::request_filter f, const call_context& ctx) {
+  auto scope = readable(ctx);
+  auto sites = scope.sites();
+  if (sites) {
+    // Literal sites: the store narrows the listing, and a site outside them has nothing.
+    if (sites->empty() || (!f.site.empty() && !scope.covers_site(f.site)))
+      return json_response(200, encode_request_page({}));
+    if (f.site.empty()) f.sites = *sites;
+  }
+  if (scope.covers_all() || (sites && scope.all_hosts())) {
+    auto page = store_->requests(f);
+    return page ? json_response(200, encode_request_page(*page)) : fail(page.error());
+  }
+  // Host patterns (or site patterns): filter here, page by page, within a budget of rows.
+  storage::request_page out;
+  auto q = f;
+  q.limit = std::max<std::size_t>(f.limit, 100);
+  std::size_t scanned = 0;
+  for (;;) {
+    auto page = store_->requests(q);
+    if (!page) return fail(page.error());
+    for (std::size_t i = 0; i < page->items.size(); ++i) {
+      auto& r = page->items[i];
+      ++scanned;
+      if (!scope.covers(r.site, r.host)) continue;
+      out.items.push_back(std::move(r));
+      if (out.items.size() == f.limit) {
+        if (i + 1 < page->items.size() || page->next_cursor) out.next_cursor = out.items.back().id;
+        return json_response(200, encode_request_page(out));
+      }
+    }
+    if (!page->next_cursor) break;
+    if (scanned >= scan_budget) {
+      out.next_cursor = page->next_cursor;
+      break;
+    }
+    q.before = page->next_cursor;
+  }
+  return json_response(200, encode_request_page(out));
+}
+
+http_response api_service::list_hosts(storage::host_filter f, const call_context& ctx) {
+  auto scope = readable(ctx);
+  auto sites = scope.sites();
+  std::vector<storage::host_record> out;
+  std::string next;
+  auto answer = [&] {
+    std::string body = R"({"hosts":[)";
+    for (std::size_t i = 0; i < out.size(); ++i) body += (i ? "," : "") + encode_host(out[i]);
+    body += "]";
+    if (!next.empty()) body += R"(,"next_after":)" + nlohmann::json(next).dump();
+    return json_response(200, body + "}");
+  };
+  if (sites) {
+    if (sites->empty() || (!f.site.empty() && !scope.covers_site(f.site))) return answer();
+    if (f.site.empty()) f.sites = *sites;
+  }
+  bool exact = scope.covers_all() || (sites && scope.all_hosts());
+  // Below the store's own cap, so that a short answer always means the end.
+  const auto limit = std::clamp<std::size_t>(f.limit, 1, 5000);
+  auto q = f;
+  // One row more than asked tells whether another page follows.
+  q.limit = exact ? limit + 1 : std::max<std::size_t>(limit + 1, 100);
+  std::size_t scanned = 0;
+  for (;;) {
+    auto hs = store_->hosts(q);
+    if (!hs) return fail(hs.error());
+    for (auto& h : *hs) {
+      ++scanned;
+      if (!exact && !scope.covers(h.site, h.name)) continue;
+      if (out.size() == limit) {
+        next = out.back().name;
+        return answer();
+      }
+      out.push_back(std::move(h));
+    }
+    if (hs->size() < q.limit) break;
+    if (scanned >= scan_budget) {
+      next = hs->back().name;
+      break;
+    }
+    q.after = hs->back().name;
+  }
+  return answer();
+}
+
 void api_service::serve(const std::string& route, const std::vector<std::string>& params,
                         const std::string& query, http_request&& req,
                         const std::shared_ptr<call_context>& ctx, responder respond) {
@@ -298,17 +424,19 @@ void api_service::serve(const std::string& route, const std::vector<std::string>
   } else if (route == "GET /v1/requests") {
     auto filter = parse_request_query(query);
     if (auto* e = std::get_if<api_error>(&filter)) return respond(fail(*e));
-    offload(respond, [this, f = std::get<storage::request_filter>(filter)] {
-      auto page = store_->requests(f);
-      return page ? json_response(200, encode_request_page(*page)) : fail(page.error());
+    offload(respond, [this, f = std::get<storage::request_filter>(filter), ctx] {
+      return list_requests(f, *ctx);
     });
   } else if (route == "GET /v1/requests/{id}" || route == "POST /v1/requests/{id}/cancel") {
     auto id = parse_id(params[0]);
-    if (!id) return respond(fail(api_error{404, "not_found", "no request '" + params[0] + "'", 0}));
+    if (!id) return respond(no_such_request(params[0]));
     if (reading) {
-      offload(respond, [this, id = *id] {
+      offload(respond, [this, id = *id, ctx] {
         auto r = store_->request(id);
+        if (!r && is(r.error(), errc::not_found)) return no_such_request(std::to_string(id));
         if (!r) return fail(r.error());
+        if (!sees(*ctx, r->site, r->host)) return no_such_request(std::to_string(id));
+        if (auto d = allowed(*ctx, {"read", r->site, r->host, ""}); !d.allowed) return denied(d);
         return json_response(200, encode_request(*r, options_.waiting_for ? options_.waiting_for(*r)
                                                                           : std::nullopt));
       });
@@ -322,29 +450,10 @@ void api_service::serve(const std::string& route, const std::vector<std::string>
       return put_hosts(hs, *ctx);
     });
   } else if (route == "GET /v1/hosts") {
-    auto q = parse_query(query);
-    if (auto* e = std::get_if<api_error>(&q)) return respond(fail(*e));
-    storage::host_filter f;
-    for (const auto& [k, v] : std::get<std::map<std::string, std::string>>(q)) {
-      if (k == "site")
-        f.site = v;
-      else if (k == "state")
-        f.lifecycle_state = v;
-      else if (k == "after")
-        f.after = v;
-      else if (k == "limit" && !v.empty() && v.size() < 6 &&
-               v.find_first_not_of("0123456789") == std::string::npos && std::stoi(v) > 0)
-        f.limit = static_cast<std::size_t>(std::stoi(v));
-      else
-        return respond(
-            fail(api_error{400, "invalid_parameter", "bad query parameter '" + k + "'", 0}));
-    }
-    offload(respond, [this, f] {
-      auto hs = store_->hosts(f);
-      if (!hs) return fail(hs.error());
-      std::string body = R"({"hosts":[)";
-      for (std::size_t i = 0; i < hs->size(); ++i) body += (i ? "," : "") + encode_host((*hs)[i]);
-      return json_response(200, body + "]}");
+    auto filter = parse_host_query(query);
+    if (auto* e = std::get_if<api_error>(&filter)) return respond(fail(*e));
+    offload(respond, [this, f = std::get<storage::host_filter>(filter), ctx] {
+      return list_hosts(f, *ctx);
     });
   } else {
     // GET, PATCH, DELETE /v1/hosts/{name}
@@ -357,11 +466,17 @@ void api_service::serve(const std::string& route, const std::vector<std::string>
 http_response api_service::change_host(const std::string& method, const std::string& name,
                                        const std::string& body, call_context& ctx) {
   auto h = store_->host(name);
+  if (!h && is(h.error(), errc::not_found)) return no_such_host(name);
   if (!h) return fail(h.error());
+  // Existence is known only to a caller with some grant on the host.
+  if (!sees(ctx, h->site, name)) return no_such_host(name);
+  auto permission = method == "GET" ? "read" : "hosts.write";
+  if (auto d = allowed(ctx, {permission, h->site, name, ""}); !d.allowed) return denied(d);
   if (method == "GET") return json_response(200, encode_host(*h));
-  if (auto d = allowed(ctx, {"hosts.write", h->site, name, ""}); !d.allowed) return denied(d);
   if (method == "DELETE") {
-    if (auto err = store_->delete_host(name)) return fail(err);
+    auto err = store_->delete_host(name);
+    if (err && is(err, errc::not_found)) return no_such_host(name);
+    if (err) return fail(err);
     return json_response(204, "");
   }
   auto patched = parse_host_patch(body, *h);
@@ -370,6 +485,8 @@ http_response api_service::change_host(const std::string& method, const std::str
   // Moving a host to another site needs the right on both.
   if (auto d = allowed(ctx, {"hosts.write", changed.site, name, ""}); !d.allowed) return denied(d);
   if (auto e = invalid_host(changed)) return fail(*e);
+  // The store refuses (host_busy) a change of site, endpoint or credential under an active
+  // request, in the same transaction as the change.
   if (auto err = store_->put_hosts({changed})) return fail(err);
   auto now = store_->host(name);
   return now ? json_response(200, encode_host(*now)) : fail(now.error());
@@ -390,15 +507,34 @@ http_response api_service::put_hosts(const std::vector<storage::host_record>& ho
     names.push_back(h.name);
   }
   ctx.entry.target = join_names(names);
+  // Registering a known host changes it as PATCH does: the right on its present site too.
+  auto known = store_->find_hosts(names);
+  if (!known) return fail(known.error());
+  std::sort(known->begin(), known->end(),
+            [](const auto& a, const auto& b) { return a.name < b.name; });
+  auto visible = reach(ctx);
+  for (const auto& h : *known) {
+    auto d = allowed(ctx, {"hosts.write", h.site, h.name, ""});
+    if (d.allowed) continue;
+    if (visible.covers(h.site, h.name)) return denied(d);
+    // A host the caller may not see: its name is taken, and that is all it learns.
+    return fail(api_error{409, "name_taken",
+                          "host name '" + printable(h.name) + "' is taken; choose another name",
+                          0});
+  }
   for (const auto& h : hosts)
     if (auto e = invalid_host(h)) return fail(*e);
+  // The store keeps a known host's lifecycle state and facts, and refuses (host_busy) to
+  // change its site, endpoint or credential while it has an active request.
   if (auto err = store_->put_hosts(hosts)) return fail(err);
   return json_response(201, json{{"hosts", hosts.size()}}.dump());
 }
 
 http_response api_service::cancel(storage::request_id id, call_context& ctx) {
   auto r = store_->request(id);
+  if (!r && is(r.error(), errc::not_found)) return no_such_request(std::to_string(id));
   if (!r) return fail(r.error());
+  if (!sees(ctx, r->site, r->host)) return no_such_request(std::to_string(id));
   ctx.entry.target = r->host;
   if (auto d = allowed(ctx, {"cancel", r->site, r->host, ""}); !d.allowed) return denied(d);
   auto st = store_->cancel(id, "cancelled through the API by " + ctx.who.name);
@@ -429,14 +565,11 @@ http_response api_service::submit(const http_request& req, call_context& ctx) {
   std::map<std::string, const storage::host_record*> by_name;
   for (const auto& h : *found) by_name[h.name] = &h;
   std::vector<storage::request_spec> specs;
+  auto visible = reach(ctx);
   for (const auto& name : cmd.hosts) {
     auto it = by_name.find(name);
-    if (it == by_name.end())
-      return fail(api_error{422, "unknown_host",
-                            "host '" + name +
-                                "' is not in the inventory; "
-                                "register it with POST /v1/hosts",
-                            0});
+    // A host outside every grant of the caller is, to it, not in the inventory.
+    if (it == by_name.end() || !visible.covers(it->second->site, name)) return unknown_host(name);
     const auto* h = it->second;
     // All or nothing: one host the caller may not touch refuses the whole submission.
     if (auto d = allowed(ctx, {cmd.action, h->site, name, cmd.priority_class}); !d.allowed)
@@ -451,7 +584,7 @@ http_response api_service::submit(const http_request& req, call_context& ctx) {
     s.priority_class = cmd.priority_class;
     s.submitter = ctx.who.name;
     s.idempotency_key = key;
-    s.fingerprint = key.empty() ? "" : fingerprint(req.body);
+    s.fingerprint = key.empty() ? "" : fingerprint(canonical_call(cmd));
     s.params = cmd.params;
     s.chain = chain;
     if (options_.set_lifecycle) options_.set_lifecycle(s);

@@ -92,6 +92,17 @@ class api_service {
              responder respond);
   /// Whether the caller may do `what`; always when the API is open.
   auth::decision allowed(const call_context& ctx, const auth::operation& what) const;
+  /// Where the caller may read: the sites and hosts of its `read` grants; all when open.
+  auth::scope readable(const call_context& ctx) const;
+  /// The reach of all the caller's grants, whatever they allow; everything when open.
+  auth::scope reach(const call_context& ctx) const;
+  /// Whether host `host` at `site` is inside the caller's grants: some grant of its roles,
+  /// whatever it allows, covers it. What is outside is answered as if it did not exist.
+  bool sees(const call_context& ctx, const std::string& site, const std::string& host) const;
+  /// A listing narrowed to what the caller may read: literal sites go to the store, host
+  /// patterns are applied here page by page (at most `scan_budget` rows per call).
+  http_response list_requests(storage::request_filter f, const call_context& ctx);
+  http_response list_hosts(storage::host_filter f, const call_context& ctx);
   http_response submit(const http_request& req, call_context& ctx);
   http_response cancel(storage::request_id id, call_context& ctx);
   http_response put_hosts(const std::vector<storage::host_record>& hosts, call_context& ctx);
@@ -109,7 +120,8 @@ class api_service {
   failure_limiter callback_failures_;
 };
 
-/// A stable 64-bit FNV-1a digest of `text`, as hex: the fingerprint of an idempotent body.
+/// A stable 64-bit FNV-1a digest of `text`, as hex: the fingerprint of an idempotent call
+/// (of its `canonical_call`).
 std::string fingerprint(const std::string& text);
 
 }  // namespace ab::net

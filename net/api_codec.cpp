@@ -25,6 +25,38 @@ api_error bad(const std::string& code, const std::string& message, int status = 
   return {status, code, valid_utf8(message), 0};
 }
 
+}  // namespace
+
+std::string printable(const std::string& s) {
+  static const char digits[] = "0123456789abcdef";
+  std::string out;
+  for (std::size_t i = 0; i < s.size() && i < 64; ++i) {
+    auto c = static_cast<unsigned char>(s[i]);
+    if (c >= 0x20 && c < 0x7f && c != '\\') {
+      out += static_cast<char>(c);
+    } else {
+      out += "\\x";
+      out += digits[c >> 4];
+      out += digits[c & 15];
+    }
+  }
+  return s.size() > 64 ? out + "…" : out;
+}
+
+namespace {
+
+std::string invalid_host_message(const std::string& name) {
+  return "host name '" + printable(name) +
+         "' is invalid: 1 to 253 letters, digits, '.', '_' and '-', starting with a letter or "
+         "digit";
+}
+
+std::string invalid_site_message(const std::string& name) {
+  return "site name '" + printable(name) +
+         "' is invalid: 1 to 63 lowercase letters, digits and '-', starting with a letter or "
+         "digit";
+}
+
 /// Parses a JSON object, or says what is wrong with it.
 std::variant<json, api_error> parse_object(const std::string& body) {
   bool too_deep = false;
@@ -54,7 +86,7 @@ std::optional<api_error> only_fields(const json& doc, std::initializer_list<cons
   for (const auto& item : doc.items()) {
     const auto& key = item.key();
     if (std::none_of(allowed.begin(), allowed.end(), [&](const char* a) { return key == a; }))
-      return bad("unknown_field", "unknown field '" + key + "'");
+      return bad("unknown_field", "unknown field '" + printable(key) + "'");
   }
   return std::nullopt;
 }
@@ -79,7 +111,8 @@ std::variant<storage::host_record, api_error> parse_host_object(const json& doc)
   if (auto e = string_field(doc, "site", h.site, true)) return *e;
   if (auto e = string_field(doc, "bmc_endpoint", h.bmc_endpoint, true)) return *e;
   if (auto e = string_field(doc, "credential_ref", h.credential_ref, true)) return *e;
-  if (!valid_host_name(h.name)) return bad("invalid_host", "host name '" + h.name + "' is invalid");
+  if (!valid_host_name(h.name)) return bad("invalid_host", invalid_host_message(h.name));
+  if (!valid_site_name(h.site)) return bad("invalid_site", invalid_site_message(h.site));
   if (h.bmc_endpoint.rfind("https://", 0) != 0 && h.bmc_endpoint.rfind("http://", 0) != 0 &&
       h.bmc_endpoint.rfind("ipmi://", 0) != 0)
     return bad("invalid_field", "bmc_endpoint must be an https://, http:// or ipmi:// URL");
@@ -96,9 +129,27 @@ int hex(char c) {
 }  // namespace
 
 bool valid_host_name(const std::string& name) {
-  return !name.empty() && name.size() <= 255 && std::all_of(name.begin(), name.end(), [](char c) {
-    return std::isalnum(static_cast<unsigned char>(c)) || c == '-' || c == '_' || c == '.';
-  });
+  // ASCII only, by byte: no control characters, whitespace, bidi or zero-width marks.
+  auto alnum = [](char c) {
+    return (c >= 'a' && c <= 'z') || (c >= 'A' && c <= 'Z') || (c >= '0' && c <= '9');
+  };
+  return !name.empty() && name.size() <= max_host_name && alnum(name.front()) &&
+         std::all_of(name.begin(), name.end(),
+                     [&](char c) { return alnum(c) || c == '-' || c == '_' || c == '.'; });
+}
+
+bool valid_site_name(const std::string& name) {
+  auto lower_alnum = [](char c) { return (c >= 'a' && c <= 'z') || (c >= '0' && c <= '9'); };
+  return !name.empty() && name.size() <= max_site_name && lower_alnum(name.front()) &&
+         std::all_of(name.begin(), name.end(), [&](char c) { return lower_alnum(c) || c == '-'; });
+}
+
+std::string canonical_call(const submit_command& cmd) {
+  return json{{"action", cmd.action},
+              {"hosts", cmd.hosts},
+              {"priority", cmd.priority_class},
+              {"params", json::parse(cmd.params, nullptr, false)}}
+      .dump(-1, ' ', false, json::error_handler_t::replace);
 }
 
 std::variant<submit_command, api_error> parse_submit(const std::string& body,
@@ -128,7 +179,7 @@ std::variant<submit_command, api_error> parse_submit(const std::string& body,
     }
   }
   for (const auto& h : cmd.hosts)
-    if (!valid_host_name(h)) return bad("invalid_host", "host name '" + h + "' is invalid");
+    if (!valid_host_name(h)) return bad("invalid_host", invalid_host_message(h));
   if (doc.contains("priority")) {
     if (auto e = string_field(doc, "priority", cmd.priority_class, true)) return *e;
     if (std::find(classes.begin(), classes.end(), cmd.priority_class) == classes.end())
@@ -172,6 +223,7 @@ std::variant<storage::host_record, api_error> parse_host_patch(const std::string
   if (auto e = string_field(doc, "site", host.site, false)) return *e;
   if (auto e = string_field(doc, "bmc_endpoint", host.bmc_endpoint, false)) return *e;
   if (auto e = string_field(doc, "credential_ref", host.credential_ref, false)) return *e;
+  if (!valid_site_name(host.site)) return bad("invalid_site", invalid_site_message(host.site));
   return host;
 }
 
@@ -242,10 +294,12 @@ std::variant<storage::request_filter, api_error> parse_request_query(const std::
       f.state = storage::parse_request_state(val);
       if (!f.state) return bad("invalid_parameter", "unknown state '" + val + "'");
     } else if (key == "host") {
+      if (!valid_host_name(val)) return bad("invalid_parameter", invalid_host_message(val));
       f.host = val;
     } else if (key == "action") {
       f.action = val;
     } else if (key == "site") {
+      if (!valid_site_name(val)) return bad("invalid_parameter", invalid_site_message(val));
       f.site = val;
     } else if (key == "since") {
       if (!number(val, n)) return bad("invalid_parameter", "since must be epoch milliseconds");
@@ -259,6 +313,29 @@ std::variant<storage::request_filter, api_error> parse_request_query(const std::
       f.limit = static_cast<std::size_t>(n);
     } else {
       return bad("unknown_parameter", "unknown query parameter '" + key + "'");
+    }
+  }
+  return f;
+}
+
+std::variant<storage::host_filter, api_error> parse_host_query(const std::string& query) {
+  auto parsed = parse_query(query);
+  if (auto* e = std::get_if<api_error>(&parsed)) return *e;
+  storage::host_filter f;
+  for (const auto& [k, v] : std::get<std::map<std::string, std::string>>(parsed)) {
+    if (k == "site") {
+      if (!valid_site_name(v)) return bad("invalid_parameter", invalid_site_message(v));
+      f.site = v;
+    } else if (k == "state" && !v.empty() && v.size() <= 32) {
+      f.lifecycle_state = v;
+    } else if (k == "after") {
+      if (!valid_host_name(v)) return bad("invalid_parameter", invalid_host_message(v));
+      f.after = v;
+    } else if (k == "limit" && !v.empty() && v.size() < 6 &&
+               v.find_first_not_of("0123456789") == std::string::npos && std::stoi(v) > 0) {
+      f.limit = static_cast<std::size_t>(std::stoi(v));
+    } else {
+      return bad("invalid_parameter", "bad query parameter '" + printable(k) + "'");
     }
   }
   return f;

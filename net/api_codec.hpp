@@ -52,8 +52,31 @@ std::variant<storage::request_filter, api_error> parse_request_query(const std::
 /// Splits `a=1&b=2` (percent-decoded); a malformed escape is an error.
 std::variant<std::map<std::string, std::string>, api_error> parse_query(const std::string& query);
 
-/// True for a host name AutoBuild accepts: 1–255 of letters, digits, `-`, `_`, `.`.
+/// `s` as safe to quote back in a message: at most 64 characters, every byte outside
+/// printable ASCII (control characters, bidi and zero-width marks) as `\xNN`.
+std::string printable(const std::string& s);
+
+/// Longest host name and site name accepted.
+inline constexpr std::size_t max_host_name = 253;
+inline constexpr std::size_t max_site_name = 63;
+
+/// True for a host name AutoBuild accepts, DNS-like: 1–253 ASCII letters, digits, `.`, `_`
+/// and `-`, starting with a letter or digit (so never `.` or `..`, no whitespace, control
+/// characters, bidi or zero-width marks).
 bool valid_host_name(const std::string& name);
+
+/// True for a site name AutoBuild accepts: 1–63 lowercase ASCII letters, digits and `-`,
+/// starting with a letter or digit.
+bool valid_site_name(const std::string& name);
+
+/// The normalised call that an idempotency key's fingerprint covers: action, hosts, the
+/// priority class with the default applied, and the params in canonical JSON (keys sorted),
+/// so that `"priority":"user"` and no priority at all are the same call.
+std::string canonical_call(const submit_command& cmd);
+
+/// Parses the query of `GET /v1/hosts` (site, state, after, limit).
+std::variant<storage::host_filter, api_error> parse_host_query(const std::string& query);
+
 
 /// JSON of a request with its jobs, and `waiting_for` (why it waits) when given.
 std::string encode_request(const storage::request_view& r,

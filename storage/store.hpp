@@ -34,9 +34,9 @@ class store {
   virtual caf::expected<std::vector<submit_outcome>> submit(
       const std::vector<request_spec>& specs) = 0;
 
-  /// Claims up to `max_jobs` claimable jobs of `type` whose request's action passes `actions`,
-  /// for `owner`, in queue order (virtual deadline, then id), each under a lease that expires
-  /// after `lease_ms`.
+  /// Claims up to `max_jobs` claimable jobs of `type` whose request's action and site pass
+  /// `actions`, for `owner`, in queue order (virtual deadline, then id), each under a lease that
+  /// expires after `lease_ms`.
   virtual caf::expected<std::vector<claimed_job>> claim(const std::string& owner,
                                                         const std::string& type, int max_jobs,
                                                         time_ms lease_ms,
@@ -123,7 +123,10 @@ class store {
 
   // --- inventory ----------------------------------------------------------------------------
 
-  /// Inserts or replaces hosts by name, in one transaction.
+  /// Registers hosts by name, in one transaction, all or nothing. A new host is stored whole; a
+  /// known one takes the new site, BMC endpoint and credential reference and keeps its
+  /// lifecycle state, facts and creation time. Changing the site, endpoint or credential of a
+  /// host with an active request is refused (`host_busy`), atomically with `submit`.
   virtual caf::error put_hosts(const std::vector<host_record>& hosts) = 0;
 
   /// One host by name.

@@ -54,7 +54,8 @@ struct request_spec {
   /// Priority class (`maas`, `user`, `organic` by default); decides the head start in the queue.
   std::string priority_class = "user";
   std::string submitter;
-  /// Optional; a second submission with the same key and host returns the first request.
+  /// Optional; a second submission by the same submitter with the same key and host returns
+  /// the first request (keys of different submitters never meet).
   std::string idempotency_key;
   /// Digest of what was asked; a reused key with another fingerprint is a conflict.
   std::string fingerprint;
@@ -104,11 +105,13 @@ struct claimed_job {
   std::string event;
 };
 
-/// Which request actions a claim takes jobs of: those in `only` (every action when empty),
-/// minus those in `except`. A node's cluster decides it.
+/// Which jobs a claim takes: of request actions in `only` (every action when empty), minus
+/// those in `except` (a node's cluster decides them), and of hosts in `site` (a node's own
+/// site; empty: every site, for tools and tests — an unfiltered claim is not index-ordered).
 struct action_filter {
   std::vector<std::string> only;
   std::vector<std::string> except;
+  std::string site;
 };
 
 /// Names a claimed job and the lease under which it is held.
@@ -197,6 +200,8 @@ struct request_filter {
   /// Only requests with an id below this one (the previous page's `next_cursor`); 0 = first page.
   request_id before = 0;
   std::size_t limit = 100;
+  /// Only requests of one of these sites; empty: every site (a caller's read grants narrow it).
+  std::vector<std::string> sites;
 };
 
 /// One page of a request listing, newest first.
@@ -235,6 +240,8 @@ struct host_filter {
   /// Only hosts whose name sorts after this one (the previous page's last name).
   std::string after;
   std::size_t limit = 100;
+  /// Only hosts of one of these sites; empty: every site (a caller's read grants narrow it).
+  std::vector<std::string> sites;
 };
 
 /// A node in the process registry.
@@ -294,11 +301,14 @@ struct audit_filter {
   std::size_t limit = 100;
 };
 
+/// How long an idempotency key is honoured at least, by default: 24 hours.
+inline constexpr time_ms default_idempotency_window_ms = 24 * 60 * 60 * 1000;
+
 /// Finished requests are kept at least this long whatever the retention says, so that an
 /// Idempotency-Key is honoured for at least 24 h (docs/queue.md): pruning a request would let
-/// its key create a second one. Should the queue policy gain an idempotency window, the floor
-/// is the larger of the two.
-inline constexpr time_ms min_request_retention_ms = 24 * 3600 * 1000;
+/// its key create a second one. The floor is the larger of this and the queue policy's
+/// `idempotency_window_ms`.
+inline constexpr time_ms min_request_retention_ms = default_idempotency_window_ms;
 
 /// How long finished requests (with their jobs, callbacks and events) and audit entries are
 /// kept; 0 keeps them forever.
@@ -318,6 +328,10 @@ struct prune_result {
 
 /// Retry and priority rules the queue applies.
 struct queue_policy {
+  /// An idempotency key returns its request for at least this long after the request was
+  /// created: nothing may delete a request younger than this (retention pruning included),
+  /// so a client's retry within the window never runs the action twice.
+  time_ms idempotency_window_ms = default_idempotency_window_ms;
   /// Head start of each priority class in the queue, in milliseconds of waiting.
   std::map<std::string, time_ms> class_credit_ms{
       {"maas", 30 * 60 * 1000}, {"user", 10 * 60 * 1000}, {"organic", 0}};
@@ -326,5 +340,11 @@ struct queue_policy {
   /// Upper bound of a retry delay.
   time_ms backoff_max_ms = 5 * 60 * 1000;
 };
+
+/// The oldest creation time of a request that pruning may delete under `policy` at `now`:
+/// requests created after it still answer their idempotency key.
+inline time_ms idempotency_horizon(const queue_policy& policy, time_ms now) {
+  return now - policy.idempotency_window_ms;
+}
 
 }  // namespace ab::storage

@@ -123,6 +123,20 @@ const std::vector<migration>& migrations() {
        // the credentials it accepts). A database holding duplicates fails this migration with
        // the duplicate key named; give one of the hosts its own endpoint and start again.
        {"CREATE UNIQUE INDEX IF NOT EXISTS hosts_bmc_endpoint ON hosts (bmc_endpoint)"}},
+      {5,
+       {},
+       // Sites as a boundary. A job carries its request's site, and the claim index leads with
+       // it, so that a node claims only its site's jobs in queue order without a sort. An
+       // idempotency key belongs to its submitter: one account's key never meets another's.
+       // IF [NOT] EXISTS is MariaDB's and SQLite's, so a repeated migration skips what it did.
+       {"ALTER TABLE jobs ADD COLUMN {if_not_exists}site VARCHAR(64) NOT NULL DEFAULT ''",
+        "UPDATE jobs SET site = COALESCE((SELECT r.site FROM requests r WHERE r.id = "
+        "jobs.request_id), '') WHERE site = ''",
+        "CREATE INDEX IF NOT EXISTS jobs_claim_site ON jobs (type, site, state, vdeadline, id)",
+        "DROP INDEX IF EXISTS jobs_claim{on jobs}",
+        "CREATE UNIQUE INDEX IF NOT EXISTS requests_submitter_key ON requests "
+        "(submitter, idempotency_key, host)",
+        "DROP INDEX IF EXISTS requests_idempotency{on requests}"}},
       {7,
        {},
        // Retention (store::prune): finished requests by when they finished, pending events by
@@ -137,6 +151,16 @@ const std::vector<migration>& migrations() {
 std::string replace_all(std::string s, const std::string& from, const std::string& to) {
   for (auto pos = s.find(from); pos != std::string::npos; pos = s.find(from, pos + to.size()))
     s.replace(pos, from.size(), to);
+  return s;
+}
+
+/// `{on TABLE}` of a DROP INDEX: MySQL names the table (`ON TABLE`), SQLite does not.
+std::string on_table(std::string s, const dialect& d) {
+  for (auto pos = s.find("{on "); pos != std::string::npos; pos = s.find("{on ", pos)) {
+    auto end = s.find('}', pos);
+    auto table = s.substr(pos + 4, end - pos - 4);
+    s.replace(pos, end - pos + 1, d.name == "mysql" ? " ON " + table : "");
+  }
   return s;
 }
 
@@ -202,8 +226,8 @@ caf::expected<int> migrate(connection_pool& pool, time_ms now) {
       for (const auto& t : m.tables)
         for (const auto& stmt : create_statements(t, d)) c->exec_raw(stmt);
       for (const auto& stmt : m.statements)
-        c->exec_raw(
-            replace_all(stmt, "{if_not_exists}", d.name == "mysql" ? "IF NOT EXISTS " : ""));
+        c->exec_raw(on_table(
+            replace_all(stmt, "{if_not_exists}", d.name == "mysql" ? "IF NOT EXISTS " : ""), d));
       c->execute("INSERT INTO schema_migrations (version, applied_at) VALUES (?, ?)",
                  {std::int64_t{m.version}, now});
       c->commit();

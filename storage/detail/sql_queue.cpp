@@ -79,9 +79,10 @@ caf::expected<std::vector<submit_outcome>> sql_store::submit(
     // A key seen before returns its request (or a conflict if what was asked differs).
     for (std::size_t i = 0; i < specs.size(); ++i) {
       if (specs[i].idempotency_key.empty()) continue;
-      auto r =
-          c.query("SELECT id, fingerprint FROM requests WHERE idempotency_key = ? AND host = ?",
-                  {specs[i].idempotency_key, specs[i].host});
+      auto r = c.query(
+          "SELECT id, fingerprint FROM requests WHERE submitter = ? AND idempotency_key = ? AND "
+          "host = ?",
+          {specs[i].submitter, specs[i].idempotency_key, specs[i].host});
       if (!r->next()) continue;
       out[i].id = r->i64(0);
       out[i].what = r->text(1) == specs[i].fingerprint ? submit_outcome::status::existing
@@ -103,6 +104,29 @@ caf::expected<std::vector<submit_outcome>> sql_store::submit(
         while (r->next()) active.emplace(r->text(0), r->i64(1));
       });
     }
+    // The host rows, locked: a change of a host's site, endpoint or credential (put_hosts)
+    // and a request for it serialise on the row, so the change sees the request or the
+    // request sees the change. A host that moved site since the caller looked is refused.
+    std::unordered_map<std::string, std::pair<std::string, std::string>> host_rows;
+    {
+      std::vector<std::string> hosts;
+      for (std::size_t i = 0; i < specs.size(); ++i)
+        if (!settled[i] && !active.count(specs[i].host)) hosts.push_back(specs[i].host);
+      for_each_run(hosts.size(), [&](std::size_t offset, std::size_t count) {
+        args a(hosts.begin() + static_cast<std::ptrdiff_t>(offset),
+               hosts.begin() + static_cast<std::ptrdiff_t>(offset + count));
+        auto r = c.query("SELECT name, site, lifecycle_state FROM hosts WHERE name IN " +
+                             placeholders(count) + pool_->sql().for_update,
+                         a);
+        while (r->next()) host_rows[r->text(0)] = {r->text(1), r->text(2)};
+      });
+    }
+    for (std::size_t i = 0; i < specs.size(); ++i)
+      if (auto it = host_rows.find(specs[i].host);
+          !settled[i] && it != host_rows.end() && it->second.first != specs[i].site)
+        return make_error(errc::conflict, "host '" + specs[i].host +
+                                              "' moved to another site during the submission; "
+                                              "submit again");
     std::vector<std::int64_t> new_ids;
     std::vector<std::size_t> new_index;
     for (std::size_t i = 0; i < specs.size(); ++i) {
@@ -114,10 +138,7 @@ caf::expected<std::vector<submit_outcome>> sql_store::submit(
       }
       std::string before;
       if (!s.host_state_during.empty()) {
-        auto h = c.query(
-            "SELECT lifecycle_state FROM hosts WHERE name = ?" + pool_->sql().for_update, {s.host});
-        if (h->next()) before = h->text(0);
-        h.reset();
+        if (auto h = host_rows.find(s.host); h != host_rows.end()) before = h->second.second;
         c.execute("UPDATE hosts SET lifecycle_state = ?, updated_at = ? WHERE name = ?",
                   {s.host_state_during, now, s.host});
       }
@@ -147,19 +168,19 @@ caf::expected<std::vector<submit_outcome>> sql_store::submit(
         rows.push_back({new_index[k], new_ids[k], p});
     for_each_run(rows.size(), [&](std::size_t offset, std::size_t count) {
       std::string sql =
-          "INSERT INTO jobs (id, request_id, position, type, host, action, "
+          "INSERT INTO jobs (id, request_id, position, type, host, site, action, "
           "priority_class, state, max_attempts, timeout_ms, vdeadline, not_before) VALUES ";
       args a;
       for (std::size_t n = 0; n < count; ++n) {
         const auto& row = rows[offset + n];
         const auto& s = specs[row.spec];
         const auto& j = s.chain[row.pos];
-        sql += n ? ", (?,?,?,?,?,?,?,?,?,?,?,?)" : "(?,?,?,?,?,?,?,?,?,?,?,?)";
-        a.insert(a.end(),
-                 {first_job(row.req) + static_cast<std::int64_t>(row.pos), row.req,
-                  static_cast<std::int64_t>(row.pos), j.type, s.host, s.action, s.priority_class,
-                  std::string{row.pos == 0 ? "ready" : "waiting"}, std::int64_t{j.max_attempts},
-                  j.timeout_ms, now - policy_.class_credit_ms.at(s.priority_class), now});
+        sql += n ? ", (?,?,?,?,?,?,?,?,?,?,?,?,?)" : "(?,?,?,?,?,?,?,?,?,?,?,?,?)";
+        a.insert(a.end(), {first_job(row.req) + static_cast<std::int64_t>(row.pos), row.req,
+                           static_cast<std::int64_t>(row.pos), j.type, s.host, s.site, s.action,
+                           s.priority_class, std::string{row.pos == 0 ? "ready" : "waiting"},
+                           std::int64_t{j.max_attempts}, j.timeout_ms,
+                           now - policy_.class_credit_ms.at(s.priority_class), now});
       }
       c.execute(sql, a);
     });
@@ -176,10 +197,18 @@ std::vector<claimed_job> sql_store::claim_in(connection& c, const std::string& o
   {
     // The action filter is applied while walking the claim index in queue order: jobs of
     // other clusters' actions are skipped, not sorted.
+    // A node's claim names its site: the claim index (type, site, state, vdeadline, id) then
+    // yields its site's ready jobs in queue order, and other sites' jobs are never visited.
     std::string sql =
         "SELECT id, request_id, position, host, action, attempts, max_attempts, timeout_ms, "
-        "event FROM jobs WHERE type = ? AND state = 'ready' AND not_before <= ?";
-    args a{type, now};
+        "event FROM jobs WHERE type = ?";
+    args a{type};
+    if (!actions.site.empty()) {
+      sql += " AND site = ?";
+      a.emplace_back(actions.site);
+    }
+    sql += " AND state = 'ready' AND not_before <= ?";
+    a.emplace_back(now);
     if (!actions.only.empty()) {
       sql += " AND action IN " + placeholders(actions.only.size());
       a.insert(a.end(), actions.only.begin(), actions.only.end());

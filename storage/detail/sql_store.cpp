@@ -165,6 +165,10 @@ caf::expected<request_page> sql_store::requests(const request_filter& f) {
   if (!f.host.empty()) add(" AND host = ?", f.host);
   if (!f.action.empty()) add(" AND action = ?", f.action);
   if (!f.site.empty()) add(" AND site = ?", f.site);
+  if (!f.sites.empty()) {
+    sql += " AND site IN " + placeholders(f.sites.size());
+    a.insert(a.end(), f.sites.begin(), f.sites.end());
+  }
   if (f.since > 0) add(" AND created_at >= ?", f.since);
   if (f.before > 0) add(" AND id < ?", f.before);
   auto limit = std::clamp<std::size_t>(f.limit, 1, 1000);
@@ -202,6 +206,7 @@ caf::error sql_store::put_hosts(const std::vector<host_record>& hosts) {
       return make_error(errc::invalid_argument, "a host needs a name and a site");
   return unit_to_error(transact("put_hosts", [&](connection& c) -> caf::expected<caf::unit_t> {
     auto now = clock_->now();
+    const auto& lock = pool_->sql().for_update;
     for (const auto& h : hosts) {
       // Two hosts never name one BMC (the unique index hosts_bmc_endpoint backs this up
       // against a concurrent registration, whose retry then lands here).
@@ -211,17 +216,38 @@ caf::error sql_store::put_hosts(const std::vector<host_record>& hosts) {
         return make_error(errc::endpoint_taken, "host '" + h.name + "': BMC endpoint " +
                                                     h.bmc_endpoint + " is already host '" +
                                                     other->text(0) + "'");
-      // Update first, insert if absent; a concurrent insert of the same name surfaces as a
-      // duplicate key, and the transaction runs again (then as an update).
-      auto matched = c.execute(
-          "UPDATE hosts SET site = ?, bmc_endpoint = ?, credential_ref = ?, lifecycle_state = ?, "
-          "facts = ?, updated_at = ? WHERE name = ?",
-          {h.site, h.bmc_endpoint, h.credential_ref, h.lifecycle_state, h.facts, now, h.name});
-      if (matched == 0)
+      // The host row first: `submit` locks it too, so a change and a new request for the
+      // same host serialise, and whichever commits second sees the other.
+      auto r = c.query("SELECT site, bmc_endpoint, credential_ref FROM hosts WHERE name = ?" + lock,
+                       {h.name});
+      if (!r->next()) {
+        r.reset();
+        // A concurrent insert of the same name surfaces as a duplicate key, and the
+        // transaction runs again (then as an update).
         c.execute(
             std::string{"INSERT INTO hosts ("} + host_columns + ") VALUES (?, ?, ?, ?, ?, ?, ?, ?)",
             {h.name, h.site, h.bmc_endpoint, h.credential_ref, h.lifecycle_state, h.facts, now,
              now});
+        continue;
+      }
+      bool moves =
+          r->text(0) != h.site || r->text(1) != h.bmc_endpoint || r->text(2) != h.credential_ref;
+      r.reset();
+      if (moves) {
+        // What a running job talks to must not change under it.
+        auto busy = c.query("SELECT id FROM requests WHERE active_host = ?" + lock, {h.name});
+        if (busy->next())
+          return make_error(errc::host_busy, "host '" + h.name + "' has active request " +
+                                                 std::to_string(busy->i64(0)) +
+                                                 "; change its site, endpoint or credential "
+                                                 "once it has finished");
+      }
+      // A known host keeps its lifecycle state, facts and creation time: registering it again
+      // neither revives a decommissioned host nor forgets what discovery found.
+      c.execute(
+          "UPDATE hosts SET site = ?, bmc_endpoint = ?, credential_ref = ?, updated_at = ? "
+          "WHERE name = ?",
+          {h.site, h.bmc_endpoint, h.credential_ref, now, h.name});
     }
     return caf::unit;
   }));
@@ -259,6 +285,10 @@ caf::expected<std::vector<host_record>> sql_store::hosts(const host_filter& f) {
   if (!f.site.empty()) {
     sql += " AND site = ?";
     a.emplace_back(f.site);
+  }
+  if (!f.sites.empty()) {
+    sql += " AND site IN " + placeholders(f.sites.size());
+    a.insert(a.end(), f.sites.begin(), f.sites.end());
   }
   if (!f.lifecycle_state.empty()) {
     sql += " AND lifecycle_state = ?";
@@ -403,8 +433,11 @@ caf::expected<prune_result> sql_store::prune(const retention& keep, std::size_t 
     prune_result out;
     auto now = clock_->now();
     if (keep.requests_ms > 0) {
-      // Never sooner than the idempotency window: a pruned request frees its key.
-      auto cutoff = now - std::max(keep.requests_ms, min_request_retention_ms);
+      // Never sooner than the idempotency window: a pruned request frees its key. A request
+      // finishes after it was created, so this also keeps every request created since
+      // `idempotency_horizon`.
+      auto cutoff = std::min(now - std::max(keep.requests_ms, min_request_retention_ms),
+                             idempotency_horizon(policy_, now));
       // requests_finished (finished_at) makes this a range scan; active requests have 0.
       auto ids = column_of(c,
                            "SELECT id FROM requests WHERE finished_at > 0 AND finished_at < ? "

@@ -51,6 +51,7 @@ class Supervisor : public ::testing::Test {
     db_ = std::make_shared<scratch_store>("sqlite", clk_);
     ASSERT_FALSE(HasFailure());
     node_.node_id = "node-t";
+    node_.site = "dc1";
     node_.workers = {{"default", 1}};
     node_.poll_interval_ms = 20;
     node_.idle_poll_max_ms = 200;
@@ -95,11 +96,12 @@ class Supervisor : public ::testing::Test {
   }
 
   storage::request_id submit(const std::string& host, const std::vector<std::string>& types,
-                             const std::string& action = "power_on", int max_attempts = 5) {
+                             const std::string& action = "power_on", int max_attempts = 5,
+                             const std::string& site = "dc1") {
     storage::request_spec s;
     s.action = action;
     s.host = host;
-    s.site = "dc1";
+    s.site = site;
     for (const auto& t : types) s.chain.push_back({t, max_attempts, 0});
     auto out = (*db_)->submit({s});
     EXPECT_TRUE(out);
@@ -134,6 +136,22 @@ TEST_F(Supervisor, WorkersRunChainsToTheEnd) {
     return true;
   }));
   EXPECT_TRUE(drain(sys, sup));
+}
+
+TEST_F(Supervisor, WorkersClaimOnlyJobsOfTheNodesOwnSite) {
+  handlers_->add("a", std::make_shared<scripted>([](auto&) { return job_outcome::done(); }));
+  // Queued first: without the site filter the one worker's first claim would take it.
+  auto far = submit("far-1", {"a"}, "power_on", 5, "dc2");
+  auto near = submit("near-1", {"a"});
+  caf::actor_system_config cfg;
+  caf::actor_system sys{cfg};
+  auto sup = start(sys);
+  EXPECT_TRUE(wait_until([&] { return state_of(near) == storage::request_state::succeeded; }));
+  EXPECT_TRUE(drain(sys, sup));
+  auto r = (*db_)->request(far);
+  ASSERT_TRUE(r);
+  EXPECT_EQ(r->state, storage::request_state::queued);
+  EXPECT_EQ(r->jobs[0].attempts, 0) << "a dc1 node never claims a dc2 job";
 }
 
 TEST_F(Supervisor, ACrashedWorkerIsReplacedAndItsJobRetried) {

@@ -177,5 +177,45 @@ TEST(Policy, TheSamplePolicyFileIsValidForTheNodesActions) {
   EXPECT_FALSE(p->allows(admin, {"wipe", "dc9", "db-1", "maas"}).allowed);
 }
 
+TEST(Policy, TheReadScopeCoversOnlyTheSitesAndHostsOfReadGrants) {
+  auto p = sample_policy();
+  identity ci{"ci-bot", "token", {"provisioner"}, false};
+  auto read = p.scope_of(ci, "read");
+  EXPECT_FALSE(read.empty());
+  EXPECT_TRUE(read.covers("east-1", "db-1"));
+  EXPECT_FALSE(read.covers("west-1", "db-1"));
+  EXPECT_TRUE(read.covers_site("east-2"));
+  EXPECT_FALSE(read.covers_site("lab"));
+  EXPECT_EQ(read.sites(), std::nullopt) << "east-* is a pattern: not pushed into the store";
+  EXPECT_TRUE(read.all_hosts());
+  EXPECT_TRUE(p.scope_of(ci, "wipe").empty());
+  identity op{"olga", "directory", {"operator"}, false};
+  auto any = p.scope_of(op, "");
+  EXPECT_TRUE(any.covers("lab", "db-1")) << "hosts.write at lab";
+  EXPECT_TRUE(any.covers("east-1", "web-1")) << "power_* on web-*";
+  EXPECT_FALSE(any.covers("east-1", "db-1")) << "no grant of any action reaches it";
+}
+
+TEST(Policy, AScopeOfLiteralSitesNamesThemAndHostPatternsNarrowIt) {
+  auto p = sample_policy();
+  identity op{"olga", "directory", {"operator"}, false};
+  auto read = p.scope_of(op, "read");
+  EXPECT_TRUE(read.covers("anywhere", "web-7"));
+  EXPECT_FALSE(read.covers("anywhere", "db-7"));
+  EXPECT_FALSE(read.all_hosts());
+  auto write = p.scope_of(op, "hosts.write");
+  EXPECT_EQ(write.sites(), std::vector<std::string>{"lab"});
+  EXPECT_TRUE(write.covers("lab", "db-7"));
+  EXPECT_FALSE(write.covers("east-1", "db-7"));
+  identity nobody{"x", "token", {}, false};
+  EXPECT_TRUE(p.scope_of(nobody, "read").empty());
+  EXPECT_FALSE(p.scope_of(nobody, "read").covers("lab", "web-1"));
+  EXPECT_TRUE(scope::everything().covers("any", "thing"));
+  EXPECT_TRUE(scope::everything().covers_all());
+  EXPECT_FALSE(read.covers_all());
+  EXPECT_TRUE(p.scope_of({"a", "directory", {"auditor"}, false}, "read").covers_all());
+  EXPECT_EQ(scope::everything().sites(), std::nullopt);
+}
+
 }  // namespace
 }  // namespace ab::auth

@@ -175,6 +175,66 @@ TEST(Fingerprint, IsStableAndTellsBodiesApart) {
   EXPECT_EQ(net::fingerprint("").size(), 16u);
 }
 
+TEST(Names, HostNamesAreDnsLikeAsciiWithNoMarksOrSpaces) {
+  for (const auto& good :
+       std::vector<std::string>{"h1", "web-01.dc1.example", "A_b-9", std::string(253, 'a')})
+    EXPECT_TRUE(net::valid_host_name(good)) << good;
+  for (const auto& bad : std::vector<std::string>{
+           "",           ".",          "..",        "-a",        "_a",
+           ".hidden",    "a b",        "a\tb",      "a\nb",      std::string("a\0b", 3),
+           "a/b",        "a\\b",       "a%2e",      "caf\u00e9", "web\u202e1",
+           "web\u200b1", "web\u200e1", "\u2066web", "web\ufeff", std::string(254, 'a')})
+    EXPECT_FALSE(net::valid_host_name(bad)) << net::printable(bad);
+}
+
+TEST(Names, SiteNamesAreLowercaseLabels) {
+  for (const auto& good :
+       std::vector<std::string>{"dc1", "default", "eu-west-2", std::string(63, 'a')})
+    EXPECT_TRUE(net::valid_site_name(good)) << good;
+  for (const auto& bad :
+       std::vector<std::string>{"", ".", "..", "DC1", "dc_1", "dc.1", "-dc", "dc 1", "dc\t1",
+                                "dc\u202e1", "dc\u200d1", std::string(64, 'a')})
+    EXPECT_FALSE(net::valid_site_name(bad)) << net::printable(bad);
+}
+
+TEST(Names, AreCheckedWhereverTheyEnterAndNeverEchoedRaw) {
+  auto hosts = net::parse_hosts(
+      R"({"name":"h1","site":"dc\u202e1","bmc_endpoint":"https://x","credential_ref":"r"})");
+  ASSERT_TRUE(std::holds_alternative<api_error>(hosts));
+  const auto& e = std::get<api_error>(hosts);
+  EXPECT_EQ(e.code, "invalid_site");
+  EXPECT_NE(e.message.find("dc\\xe2\\x80\\xae1"), std::string::npos) << e.message;
+  storage::host_record h;
+  h.name = "h1";
+  h.site = "dc1";
+  EXPECT_TRUE(std::holds_alternative<api_error>(net::parse_host_patch(R"({"site":"Dc1"})", h)));
+  EXPECT_TRUE(std::holds_alternative<api_error>(
+      net::parse_submit(R"({"action":"reimage","hosts":["ok","a b"]})", actions, classes)));
+  EXPECT_TRUE(std::holds_alternative<api_error>(net::parse_request_query("site=..")));
+  EXPECT_TRUE(std::holds_alternative<api_error>(net::parse_request_query("host=%E2%80%8Bx")));
+  EXPECT_TRUE(std::holds_alternative<api_error>(net::parse_host_query("after=a%00b")));
+  EXPECT_TRUE(std::holds_alternative<api_error>(net::parse_host_query("site=DC1")));
+  auto f = net::parse_host_query("site=dc1&after=web-1&limit=5");
+  ASSERT_TRUE(std::holds_alternative<storage::host_filter>(f));
+  EXPECT_EQ(std::get<storage::host_filter>(f).after, "web-1");
+}
+
+TEST(Fingerprint, CoversTheNormalisedCallNotTheBody) {
+  auto parse = [](const std::string& body) {
+    return std::get<net::submit_command>(net::parse_submit(body, actions, classes));
+  };
+  auto omitted = net::canonical_call(parse(R"({"action":"reimage","host":"h1"})"));
+  EXPECT_EQ(net::canonical_call(
+                parse(R"({"priority":"user","hosts":["h1"],"action":"reimage","params":{}})")),
+            omitted);
+  EXPECT_EQ(
+      net::canonical_call(parse(R"({"action":"reimage","host":"h1","params":{"b":1,"a":2}})")),
+      net::canonical_call(parse(R"({"params":{"a":2,"b":1},"action":"reimage","host":"h1"})")));
+  EXPECT_NE(net::canonical_call(parse(R"({"action":"reimage","host":"h1","priority":"maas"})")),
+            omitted);
+  EXPECT_NE(net::canonical_call(parse(R"({"action":"reimage","hosts":["h1","h2"]})")), omitted);
+}
+
 }  // namespace ab::testing
 
 namespace ab::net {
