@@ -91,10 +91,12 @@ struct server_options {
   std::chrono::milliseconds idle_timeout{30000};
   /// Most connections served at once. At the cap, a new connection evicts the connection that
   /// has waited longest for a request (a silent new one or an idle kept-alive one; never one
-  /// with a request in progress); with none to evict it takes one of `probe_reserve` slots.
+  /// with a request in progress), which is closed without a goodbye; with none to evict it
+  /// takes one of `probe_reserve` slots.
   std::size_t max_connections = 1024;
-  /// Most connections of one peer address at once, counting every state; beyond it a new
-  /// connection of that address is closed at once, without an answer.
+  /// Most connections of one peer address at once, counting every state. A new connection of
+  /// an address at its cap evicts that address's own longest-waiting connection; with every
+  /// one of them in the middle of a request it is closed at once, without an answer.
   std::size_t max_connections_per_peer = 64;
   /// Extra slots for connections arriving when every served one is busy: such a connection
   /// may ask for one of `probe_paths` (answered, then closed); any other request gets 503

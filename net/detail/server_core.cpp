@@ -36,8 +36,8 @@ bool server_core::is_probe(std::string_view path) const {
 
 std::shared_ptr<connection> server_core::admit(boost::asio::ip::tcp::socket socket) {
   // Declared before the guard: should `emplace` throw, the session's destructor calls `leave`
-  // after the mutex is released; the evicted session is shut down (and maybe released) after
-  // it too.
+  // after the mutex is released; the evicted session is closed (and maybe released) after it
+  // too.
   std::shared_ptr<connection> s;
   std::shared_ptr<connection> victim;
   {
@@ -45,9 +45,12 @@ std::shared_ptr<connection> server_core::admit(boost::asio::ip::tcp::socket sock
     if (sealed_) return nullptr;
     auto peer = peer_of(socket);
     if (peer.empty()) return nullptr;
-    if (auto known = per_peer_.find(peer);
-        known != per_peer_.end() && known->second >= options_.max_connections_per_peer) {
-      log_->debug("{}: refused, the address has {} connections already", peer, known->second);
+    // A peer at its cap competes only with itself: its own longest-waiting connection makes
+    // room, and with all of its connections busy it is refused.
+    if (auto known = per_peer_.find(peer); known != per_peer_.end() &&
+                                           known->second >= options_.max_connections_per_peer &&
+                                           !evict_one(victim, &peer)) {
+      log_->debug("{}: refused, the address has {} busy connections", peer, known->second);
       return nullptr;
     }
     bool reserve = false;
@@ -81,18 +84,24 @@ std::shared_ptr<connection> server_core::admit(boost::asio::ip::tcp::socket sock
       stored.waiting = true;
     }
   }
-  if (victim) victim->shutdown();
+  if (victim) victim->evict();
   return s;
 }
 
-bool server_core::evict_one(std::shared_ptr<connection>& victim) {
-  if (waiting_.empty()) return false;
-  auto& e = sessions_.at(waiting_.front());
-  waiting_.pop_front();
+bool server_core::evict_one(std::shared_ptr<connection>& victim, const std::string* of_peer) {
+  auto it = waiting_.begin();
+  if (of_peer)
+    while (it != waiting_.end() && sessions_.at(*it).peer != *of_peer) ++it;
+  if (it == waiting_.end()) return false;
+  auto& e = sessions_.at(*it);
+  waiting_.erase(it);
   e.waiting = false;
+  // Its places are free at once; it closes without a goodbye, so it is gone soon after.
   e.counted = false;
+  e.evicted = true;
   --serving_;
-  // Null if it is being destroyed already; its place is free either way.
+  if (auto p = per_peer_.find(e.peer); p != per_peer_.end() && --p->second == 0) per_peer_.erase(p);
+  // Null if it is being destroyed already.
   victim = e.session.lock();
   log_->debug("{}: evicted an idle connection to make room", e.peer);
   return true;
@@ -106,7 +115,8 @@ void server_core::leave(const connection* s) {
   if (e.waiting) waiting_.erase(e.place);
   if (e.counted) --serving_;
   if (e.reserve) --reserved_;
-  if (auto p = per_peer_.find(e.peer); p != per_peer_.end() && --p->second == 0) per_peer_.erase(p);
+  if (auto p = per_peer_.find(e.peer); !e.evicted && p != per_peer_.end() && --p->second == 0)
+    per_peer_.erase(p);
   sessions_.erase(it);
 }
 

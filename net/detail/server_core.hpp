@@ -25,9 +25,10 @@ class connection;
 /// What one server shares with its sessions and with every responder it handed out.
 ///
 /// It admits connections within the caps: `max_connections` served, `probe_reserve` more that
-/// may only ask for a probe, `max_connections_per_peer` of one address. At the cap it evicts
-/// the connection that has waited longest for a request (its sessions report when they start
-/// and stop waiting), so that silent or idle connections cannot lock out the rest.
+/// may only ask for a probe, `max_connections_per_peer` of one address. At a cap it evicts
+/// the connection that has waited longest for a request (at the peer's cap, the peer's own),
+/// so that silent or idle connections cannot lock out the rest; its sessions report when they
+/// start and stop waiting.
 ///
 /// Responders may outlive the server: they reach a session only through `deliver`, which does
 /// nothing once `seal` ran, so no responder touches the I/O context after the server stopped.
@@ -51,8 +52,9 @@ class server_core : public std::enable_shared_from_this<server_core> {
   bool is_probe(std::string_view path) const;
 
   /// The session for a new connection: one that serves it (after evicting the longest-waiting
-  /// one at the cap), one in a reserve slot that serves probes only, or none (closing the
-  /// socket) when the server is stopping, the peer is at its cap or the reserve is full.
+  /// one at a cap), one in a reserve slot that serves probes only, or none (closing the socket)
+  /// when the server is stopping, the peer is at its cap with every connection busy, or the
+  /// reserve is full.
   std::shared_ptr<connection> admit(boost::asio::ip::tcp::socket socket);
 
   /// Forgets a session; called by its destructor.
@@ -83,14 +85,17 @@ class server_core : public std::enable_shared_from_this<server_core> {
     bool counted = true;
     /// Whether it holds a reserve slot.
     bool reserve = false;
+    /// Whether it was evicted (and no longer counts against its peer either).
+    bool evicted = false;
     bool waiting = false;
     /// Its place in `waiting_` while `waiting`.
     std::list<const connection*>::iterator place;
   };
 
-  /// Takes the longest-waiting session out of the count; returns it to be shut down (null if it
-  /// is already dying) or nothing to evict. Called with `mutex_` held.
-  bool evict_one(std::shared_ptr<connection>& victim);
+  /// Takes the longest-waiting session (of the address `of_peer`, if given) out of the counts
+  /// and sets `victim` to it, to be closed (null if it is being destroyed already); false if
+  /// none waits. Called with `mutex_` held.
+  bool evict_one(std::shared_ptr<connection>& victim, const std::string* of_peer = nullptr);
 
   const server_options options_;
   const handler handler_;

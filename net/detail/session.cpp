@@ -101,6 +101,13 @@ void session<Stream>::shutdown() {
 }
 
 template <class Stream>
+void session<Stream>::evict() {
+  asio::post(stream_.get_executor(), [self = self()] {
+    if (!self->closed_) self->close();
+  });
+}
+
+template <class Stream>
 void session<Stream>::respond(http_response r) {
   asio::post(stream_.get_executor(),
              [self = self(), r = std::move(r)]() mutable { self->on_response(std::move(r)); });

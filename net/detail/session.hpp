@@ -36,6 +36,10 @@ class connection : public std::enable_shared_from_this<connection> {
   /// Ends the connection from any thread; pending operations end, the response is dropped.
   virtual void shutdown() = 0;
 
+  /// Closes the connection from any thread without a goodbye (for TLS: no `close_notify`), to
+  /// make room; a connection that started a request meanwhile closes too.
+  virtual void evict() = 0;
+
   /// Hands the handler's response to the connection's strand, from any thread.
   virtual void respond(http_response r) = 0;
 };
@@ -70,6 +74,7 @@ class session final : public connection {
 
   void run() override;
   void shutdown() override;
+  void evict() override;
   void respond(http_response r) override;
 
  private:

@@ -361,22 +361,68 @@ TEST(HttpServer, ServesProbesFromTheReserveWhileEveryConnectionIsBusy) {
   EXPECT_EQ(status(busy2.receive()), 200);
 }
 
-TEST(HttpServer, RefusesAPeerBeyondItsCapWithoutAnAnswerAndServesOtherPeers) {
+TEST(HttpServer, RefusesAPeerWhoseConnectionsAreAllBusyWithoutAnAnswerAndServesOthers) {
+  parking lot;
+  auto park = lot.handler();
+  server_options options;
+  options.max_connections_per_peer = 2;
+  auto server = serve(
+      [&](http_request&& req, responder respond) {
+        if (req.target != "/slow") return echo(std::move(req), respond);
+        park(std::move(req), std::move(respond));
+      },
+      options);
+  ASSERT_TRUE(server);
+  client first{server->port()};
+  client second{server->port()};
+  ASSERT_TRUE(first.send("GET /slow HTTP/1.1\r\nHost: x\r\n\r\n"));
+  ASSERT_TRUE(second.send("GET /slow HTTP/1.1\r\nHost: x\r\n\r\n"));
+  auto r1 = lot.take();
+  auto r2 = lot.take();
+  ASSERT_TRUE(r1 && r2);
+  client third{server->port()};
+  EXPECT_FALSE(third.exchange(get("/healthz")));
+  client elsewhere{source{"127.0.0.2"}, server->port()};
+  EXPECT_EQ(status(elsewhere.exchange(get("/"))), 200);
+  // Once one of its connections ends, the address gets a place again.
+  r1({200, "text/plain", "one", {}});
+  r2({200, "text/plain", "two", {}});
+  EXPECT_EQ(status(first.receive()), 200);
+  EXPECT_EQ(status(second.receive()), 200);
+  EXPECT_TRUE(eventually_served([&] { return client{server->port()}; }));
+}
+
+TEST(HttpServer, APeerAtItsCapEvictsItsOwnIdleConnectionNotAnotherPeers) {
   server_options options;
   options.max_connections_per_peer = 2;
   auto server = serve(echo, options);
   ASSERT_TRUE(server);
-  auto first = std::make_optional<client>(server->port());
-  client second{server->port()};
-  ASSERT_EQ(status(first->exchange(get("/"))), 200);
-  ASSERT_EQ(status(second.exchange(get("/"))), 200);
-  client third{server->port()};
-  EXPECT_FALSE(third.exchange(get("/")));
+  // The other peer's connection is the idle one that waited longest.
+  client other{source{"127.0.0.2"}, server->port()};
+  ASSERT_EQ(status(other.exchange(get("/"))), 200);
+  client a{server->port()};
+  client b{server->port()};
+  ASSERT_EQ(status(a.exchange(get("/"))), 200);
+  ASSERT_EQ(status(b.exchange(get("/"))), 200);
+  client c{server->port()};
+  EXPECT_EQ(status(c.exchange(get("/"))), 200);
+  EXPECT_TRUE(a.closed_by_server());
+  EXPECT_EQ(status(other.exchange(get("/again"))), 200);
+  EXPECT_EQ(status(b.exchange(get("/again"))), 200);
+}
+
+TEST(HttpServer, AnswersAProbeFromAPeerWhoseSilentConnectionsFillItsCap) {
+  server_options options;
+  options.max_connections = 8;
+  options.max_connections_per_peer = 4;
+  options.first_byte_timeout = std::chrono::minutes(5);
+  auto server = serve(echo, options);
+  ASSERT_TRUE(server);
+  std::vector<std::unique_ptr<client>> silent;
+  for (int i = 0; i < 40; ++i) silent.push_back(std::make_unique<client>(server->port()));
+  EXPECT_EQ(status(client{server->port()}.exchange(get("/healthz"))), 200);
   client elsewhere{source{"127.0.0.2"}, server->port()};
-  EXPECT_EQ(status(elsewhere.exchange(get("/"))), 200);
-  // Once one of its connections ends, the address gets a place again.
-  first.reset();
-  EXPECT_TRUE(eventually_served([&] { return client{server->port()}; }));
+  EXPECT_EQ(status(elsewhere.exchange(get("/v1/requests"))), 200);
 }
 
 TEST(HttpServer, AnswersEveryClientCorrectlyUnderConcurrentLoad) {
