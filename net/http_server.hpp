@@ -99,7 +99,8 @@ struct server_options {
   /// one of them in the middle of a request it is closed at once, without an answer.
   std::size_t max_connections_per_peer = 64;
   /// Extra slots for connections arriving when every served one is busy: such a connection
-  /// may ask for one of `probe_paths` (answered, then closed); any other request gets 503
+  /// may ask for one of `probe_paths` (answered, then closed); any other request is served if
+  /// a place has become free or idle by the time its header arrived, and otherwise gets 503
   /// with `Retry-After: 1`. It has `first_byte_timeout` for its whole request header. Beyond
   /// the reserve a new connection is closed at once.
   std::size_t probe_reserve = 16;

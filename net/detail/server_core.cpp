@@ -140,6 +140,23 @@ bool server_core::busy(const connection* s) {
   return e.counted || e.reserve;
 }
 
+bool server_core::promote(const connection* s) {
+  // Declared before the guard: closed (and maybe released) after the mutex is released.
+  std::shared_ptr<connection> victim;
+  {
+    std::lock_guard<std::mutex> guard{mutex_};
+    auto it = sessions_.find(s);
+    if (it == sessions_.end() || !it->second.reserve) return false;
+    if (serving_ >= options_.max_connections && !evict_one(victim)) return false;
+    it->second.reserve = false;
+    it->second.counted = true;
+    --reserved_;
+    ++serving_;
+  }
+  if (victim) victim->evict();
+  return true;
+}
+
 bool server_core::deliver(const std::weak_ptr<connection>& s, http_response r) {
   std::shared_lock<std::shared_mutex> guard{gate_};
   if (!open_) return false;

@@ -67,6 +67,10 @@ class server_core : public std::enable_shared_from_this<server_core> {
   /// must close).
   bool busy(const connection* s);
 
+  /// Moves session `s` from its reserve slot to a served place if one is free or can be made
+  /// by eviction; false if none.
+  bool promote(const connection* s);
+
   /// Hands `r` to session `s` on its strand; false if the session is gone or the server sealed.
   bool deliver(const std::weak_ptr<connection>& s, http_response r);
 

@@ -213,10 +213,14 @@ void session<Stream>::on_header(beast::error_code ec, std::size_t /*bytes*/) {
   if (closed_) return;
   if (ec) return on_read_error(ec);
   const auto& req = parser_->get();
-  // A reserve slot is for the probes, which must answer while every other place is busy.
+  // A reserve slot is for the probes, which must answer while every other place is busy; any
+  // other request is served only if a place has become free (or idle) since it connected.
   if (reserve_ &&
-      !core_->is_probe(path_of(std::string_view{req.target().data(), req.target().size()})))
-    return refuse_busy();
+      !core_->is_probe(path_of(std::string_view{req.target().data(), req.target().size()}))) {
+    if (!core_->promote(this)) return refuse_busy();
+    reserve_ = false;
+    tcp().expires_after(core_->options().read_timeout);
+  }
   if (parser_->is_done() || req.version() < 11 ||
       !beast::iequals(req[http::field::expect], "100-continue"))
     return read_body();

@@ -117,7 +117,8 @@ class session final : public connection {
   // Self-reference while the handler holds the current request.
   std::shared_ptr<session> awaiting_;
   std::string remote_;
-  const bool reserve_;
+  // In a reserve slot: serves probes only, unless promoted to a served place.
+  bool reserve_;
   // Whether the current request allows the connection to stay open, and was a HEAD.
   bool keep_alive_ = false;
   bool head_ = false;

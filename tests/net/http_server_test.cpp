@@ -361,6 +361,31 @@ TEST(HttpServer, ServesProbesFromTheReserveWhileEveryConnectionIsBusy) {
   EXPECT_EQ(status(busy2.receive()), 200);
 }
 
+TEST(HttpServer, ServesAConnectionFromTheReserveOnceAPlaceHasBecomeIdle) {
+  parking lot;
+  server_options options;
+  options.max_connections = 1;
+  auto server = serve(lot.handler(), options);
+  ASSERT_TRUE(server);
+  client holder{server->port()};
+  ASSERT_TRUE(holder.send("GET /slow HTTP/1.1\r\nHost: x\r\n\r\n"));
+  auto held = lot.take();
+  ASSERT_TRUE(held);
+  // Connected while the only place is busy: in the reserve.
+  client waiting{server->port()};
+  held({200, "text/plain", "done", {}});
+  ASSERT_EQ(status(holder.receive()), 200);
+  // The holder is idle now: the request evicts it instead of getting 503.
+  ASSERT_TRUE(waiting.send("GET /real HTTP/1.1\r\nHost: x\r\n\r\n"));
+  auto next = lot.take();
+  ASSERT_TRUE(next);
+  next({200, "text/plain", "served", {}});
+  auto res = waiting.receive();
+  EXPECT_EQ(status(res), 200);
+  EXPECT_TRUE(res && res->keep_alive());
+  EXPECT_TRUE(holder.closed_by_server());
+}
+
 TEST(HttpServer, RefusesAPeerWhoseConnectionsAreAllBusyWithoutAnAnswerAndServesOthers) {
   parking lot;
   auto park = lot.handler();
