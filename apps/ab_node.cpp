@@ -1,5 +1,6 @@
 // ab-node: one per host of a site. Wires the store, the actors and the HTTP listener
-// together, then waits for signals: SIGHUP reloads the cluster map, SIGTERM/SIGINT drain.
+// together, then waits for signals: SIGHUP reloads the cluster map, the policy and the TLS
+// certificate, SIGTERM/SIGINT drain.
 
 #include <pthread.h>
 #include <signal.h>
@@ -140,7 +141,9 @@ int main(int argc, char** argv) {
     int sig = 0;
     sigwait(&signals, &sig);
     if (sig == SIGHUP) {
-      log->info("SIGHUP: reloading the cluster map and the access policy");
+      log->info("SIGHUP: reloading the cluster map, the access policy and the TLS certificate");
+      // Logged there; with a bad new pair the one in use stays.
+      (void)http->server->reload_tls();
       if (watcher) caf::anon_send(watcher, actors::check_atom::value);
       if (http->auth) {
         if (auto err = http->auth->reload())

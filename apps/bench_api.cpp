@@ -154,7 +154,9 @@ class node_process {
       freopen(out.c_str(), "w", stdout);
       freopen("/dev/null", "w", stderr);
       execl(binary.c_str(), binary.c_str(), "--store", url.c_str(), "--listen", "127.0.0.1:0",
-            "--node-id", "bench-api", "--workers", "{\"default\": 0}", nullptr);
+            "--node-id", "bench-api", "--workers", "{\"default\": 0}",
+            // Every connection of the benchmark comes from 127.0.0.1.
+            "--max-connections-per-peer", "100000", nullptr);
       _exit(127);
     }
     port_ = wait_for_port(out);

@@ -111,7 +111,11 @@ caf::expected<node_http> start_node_http(
   so.port = hp->second;
   // Two I/O threads: one alone cannot keep up with 429 answers under overload on 2 cores.
   so.threads = 2;
-  so.tls = {cfg.tls_cert, cfg.tls_key};
+  so.tls = {cfg.tls_cert, cfg.tls_key, std::chrono::milliseconds(cfg.tls_check_interval_ms)};
+  so.max_connections = cfg.max_connections;
+  so.max_connections_per_peer = cfg.max_connections_per_peer;
+  so.first_byte_timeout = std::chrono::milliseconds(cfg.first_byte_timeout_ms);
+  so.idle_timeout = std::chrono::milliseconds(cfg.idle_timeout_ms);
   auto* api = out.api.get();
   auto server = net::http_server::start(so, [api](net::http_request&& req, net::responder respond) {
     api->handle(std::move(req), std::move(respond));

@@ -22,8 +22,16 @@ struct node_config {
   std::string listen = "127.0.0.1:8080";
   /// PEM certificate chain the listener serves HTTPS with; empty: plain HTTP. Needs `tls_key`.
   std::string tls_cert;
-  /// PEM file with the unencrypted private key of `tls_cert`.
+  /// PEM file with the unencrypted private key of `tls_cert`, accessible to its owner only.
+  /// Both are reloaded on SIGHUP, and when they change (checked this often; 0: not checked).
   std::string tls_key;
+  time_ms tls_check_interval_ms = 5000;
+  /// Connections the listener serves at once, and at most from one peer address.
+  std::size_t max_connections = 1024;
+  std::size_t max_connections_per_peer = 64;
+  /// A new connection silent this long is closed; a kept-alive one idle this long too.
+  time_ms first_byte_timeout_ms = 5000;
+  time_ms idle_timeout_ms = 30000;
   /// `sqlite:PATH` or `mysql://USER:PASS@HOST:PORT/DB`.
   std::string store = "sqlite:var/autobuild.db";
   std::size_t store_pool_size = 8;

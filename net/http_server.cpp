@@ -2,6 +2,8 @@
 
 #include <algorithm>
 #include <climits>
+#include <condition_variable>
+#include <ctime>
 #include <mutex>
 #include <optional>
 #include <system_error>
@@ -144,6 +146,12 @@ class listener {
 
 struct http_server::impl {
   std::shared_ptr<detail::server_core> core;
+  // Serialises reloads of the certificate and key, and guards what the watcher knows.
+  std::mutex tls_mutex;
+  detail::file_signature tls_files{};
+  std::condition_variable tls_wake;
+  std::thread tls_watcher;
+  bool watching = true;
   std::unique_ptr<asio::io_context> ioc;
   // Keeps the I/O threads running until `stop` has handed them the last work.
   std::optional<asio::executor_work_guard<asio::io_context::executor_type>> work;
@@ -165,15 +173,30 @@ caf::error validate(const server_options& options, const std::string& where) {
   if (options.max_connections == 0) return bad("max_connections must be at least 1.");
   if (options.read_timeout.count() <= 0) return bad("read_timeout must be positive.");
   if (options.write_timeout.count() <= 0) return bad("write_timeout must be positive.");
+  if (options.first_byte_timeout.count() <= 0) return bad("first_byte_timeout must be positive.");
+  if (options.idle_timeout.count() <= 0) return bad("idle_timeout must be positive.");
+  if (options.max_connections_per_peer == 0)
+    return bad("max_connections_per_peer must be at least 1.");
+  if (options.tls.check_interval.count() < 0)
+    return bad("tls.check_interval must not be negative.");
   if (!options.tls.enabled() && !options.tls.key_file.empty())
     return bad("a TLS private key is given without a certificate.");
   return caf::none;
 }
 
-/// The TLS context `options` ask for, null for plain HTTP.
-caf::expected<std::shared_ptr<asio::ssl::context>> tls_context_for(const server_options& options) {
+/// How long before its end a certificate is warned about.
+constexpr std::chrono::hours expiry_warning{30 * 24};
+
+/// The TLS context `options` ask for, null for plain HTTP; warns on `log` about a certificate
+/// outside or near the end of its validity.
+caf::expected<std::shared_ptr<asio::ssl::context>> tls_context_for(const server_options& options,
+                                                                   spdlog::logger& log) {
   if (!options.tls.enabled()) return std::shared_ptr<asio::ssl::context>{};
-  return detail::make_tls_context(options.tls);
+  auto ctx = detail::make_tls_context(options.tls);
+  if (!ctx) return ctx;
+  if (auto warning = detail::validity_warning(**ctx, std::time(nullptr), expiry_warning))
+    log.warn("{}: {}", options.tls.cert_file, *warning);
+  return ctx;
 }
 
 }  // namespace
@@ -187,11 +210,13 @@ caf::expected<std::unique_ptr<http_server>> http_server::start(server_options op
   if (ec)
     return make_error(errc::bad_config,
                       "cannot listen on " + where + ": the host is not a numeric IP address.");
-  auto tls = tls_context_for(options);
+  auto tls = tls_context_for(options, *detail::net_logger());
   if (!tls) return tls.error();
   const char* scheme = *tls ? "HTTPS" : "HTTP";
   auto threads = options.threads;
   auto state = std::make_unique<impl>();
+  if (options.tls.enabled())
+    state->tls_files = detail::signature_of(options.tls.cert_file, options.tls.key_file);
   state->core = std::make_shared<detail::server_core>(std::move(options), std::move(h),
                                                       detail::net_logger(), std::move(*tls));
   state->ioc =
@@ -209,6 +234,8 @@ caf::expected<std::unique_ptr<http_server>> http_server::start(server_options op
     for (std::size_t i = 0; i < threads; ++i)
       self.threads.emplace_back(
           [&ioc = *self.ioc, &core = *self.core] { detail::run_io(ioc, core.log()); });
+    if (self.core->options().tls.enabled() && self.core->options().tls.check_interval.count() > 0)
+      self.tls_watcher = std::thread{[server = server.get()] { server->watch_tls(); }};
   } catch (const std::system_error& e) {
     server->stop();
     return make_error(errc::bad_config,
@@ -229,10 +256,46 @@ std::uint16_t http_server::port() const {
   return impl_->port;
 }
 
+caf::error http_server::reload_tls() {
+  const auto& options = impl_->core->options();
+  if (!options.tls.enabled()) return caf::none;
+  std::lock_guard<std::mutex> guard{impl_->tls_mutex};
+  // Taken before reading: a change while the files are read is seen by the next check.
+  impl_->tls_files = detail::signature_of(options.tls.cert_file, options.tls.key_file);
+  auto ctx = tls_context_for(options, impl_->core->log());
+  if (!ctx) {
+    impl_->core->log().error("TLS certificate or key refused, the pair in use stays: {}",
+                             message_of(ctx.error()));
+    return ctx.error();
+  }
+  impl_->core->replace_tls(std::move(*ctx));
+  impl_->core->log().info("TLS certificate {} and key {} loaded for new connections",
+                          options.tls.cert_file, options.tls.key_file);
+  return caf::none;
+}
+
+void http_server::watch_tls() {
+  const auto& tls = impl_->core->options().tls;
+  std::unique_lock<std::mutex> lock{impl_->tls_mutex};
+  while (!impl_->tls_wake.wait_for(lock, tls.check_interval, [&] { return !impl_->watching; })) {
+    if (detail::signature_of(tls.cert_file, tls.key_file) == impl_->tls_files) continue;
+    lock.unlock();
+    // Logged there; the pair in use stays, and this edit is not complained about again.
+    (void)reload_tls();
+    lock.lock();
+  }
+}
+
 void http_server::stop() {
   std::lock_guard<std::mutex> guard{impl_->stop_mutex};
   if (impl_->stopped) return;
   impl_->stopped = true;
+  {
+    std::lock_guard<std::mutex> tls_guard{impl_->tls_mutex};
+    impl_->watching = false;
+  }
+  impl_->tls_wake.notify_all();
+  if (impl_->tls_watcher.joinable()) impl_->tls_watcher.join();
   auto live = impl_->core->seal();
   impl_->acceptor->close();
   for (const auto& s : live) s->shutdown();

@@ -61,8 +61,11 @@ struct tls_settings {
   /// PEM file with the server's certificate, then any intermediate certificates; empty serves
   /// plain HTTP.
   std::string cert_file;
-  /// PEM file with the certificate's private key, unencrypted.
+  /// PEM file with the certificate's private key, unencrypted, accessible to its owner only.
   std::string key_file;
+  /// How often both files are checked for a change (modification time, inode, size); a changed
+  /// pair is loaded for new connections. Zero checks only on `http_server::reload_tls`.
+  std::chrono::milliseconds check_interval{5000};
 
   /// True if HTTPS is to be served.
   bool enabled() const { return !cert_file.empty(); }
@@ -78,16 +81,34 @@ struct server_options {
   std::size_t threads = 1;
   /// Largest accepted body in bytes; larger bodies get 413 with a JSON error body.
   std::size_t body_limit = 1 << 20;
-  /// Deadline for reading one request's header and body; idle keep-alive connections are
-  /// closed after it.
+  /// Deadline for reading one request's header and body, counted from its first byte.
   std::chrono::milliseconds read_timeout{30000};
   /// Deadline for writing one response.
   std::chrono::milliseconds write_timeout{30000};
-  /// Most connections served at once; beyond it, new connections get an immediate 503 with
-  /// `Retry-After: 1` and are closed (or closed at once while as many are being refused).
+  /// A new connection that sends no byte within it is closed (over TLS: no handshake byte).
+  std::chrono::milliseconds first_byte_timeout{5000};
+  /// A kept-alive connection that sends no byte of a next request within it is closed.
+  std::chrono::milliseconds idle_timeout{30000};
+  /// Most connections served at once. At the cap, a new connection evicts the connection that
+  /// has waited longest for a request (a silent new one or an idle kept-alive one; never one
+  /// with a request in progress), which is closed without a goodbye; with none to evict it
+  /// takes one of `probe_reserve` slots.
   std::size_t max_connections = 1024;
+  /// Most connections of one peer address at once, counting every state. A new connection of
+  /// an address at its cap evicts that address's own longest-waiting connection; with every
+  /// one of them in the middle of a request it is closed at once, without an answer.
+  std::size_t max_connections_per_peer = 64;
+  /// Extra slots for connections arriving when every served one is busy: such a connection
+  /// may ask for one of `probe_paths` (answered, then closed); any other request is served if
+  /// a place has become free or idle by the time its header arrived, and otherwise gets 503
+  /// with `Retry-After: 1`. It has `first_byte_timeout` for its whole request header. Beyond
+  /// the reserve a new connection is closed at once.
+  std::size_t probe_reserve = 16;
+  /// Paths (without query) that a reserve slot serves: the health probes.
+  std::vector<std::string> probe_paths{"/healthz", "/readyz"};
   /// With a certificate, every connection speaks TLS (1.2 or later) before HTTP; its handshake
-  /// counts against the first request's `read_timeout`.
+  /// counts against the first request's `read_timeout`. The certificate and key are reloaded
+  /// when either file changes (checked every `tls_check_interval`) or on `reload_tls`.
   tls_settings tls;
 };
 
@@ -97,7 +118,9 @@ struct server_options {
 class http_server {
  public:
   /// Binds and starts serving; a bind failure is an error naming host:port and the reason, an
-  /// unusable certificate or key one naming the file and OpenSSL's reason.
+  /// unusable certificate or key (or a key file others may read) one naming the file and the
+  /// reason. A certificate not valid yet, expired or expiring within 30 days is logged as a
+  /// warning.
   static caf::expected<std::unique_ptr<http_server>> start(server_options options, handler h);
 
   http_server(const http_server&) = delete;
@@ -108,6 +131,11 @@ class http_server {
 
   /// The port actually bound (useful with port 0).
   std::uint16_t port() const;
+
+  /// Loads the certificate and key again from their files for new connections (connections
+  /// already open keep theirs); with a file unusable the pair in use stays and the error, which
+  /// is also logged, is returned. Does nothing for plain HTTP. Callable from any thread.
+  caf::error reload_tls();
 
   /// Stops accepting, closes connections, joins the I/O threads; idempotent, also done by the
   /// destructor.
@@ -121,6 +149,9 @@ class http_server {
   struct impl;
 
   explicit http_server(std::unique_ptr<impl> state);
+
+  /// Reloads the certificate and key whenever their files change, until `stop`.
+  void watch_tls();
 
   std::unique_ptr<impl> impl_;
 };

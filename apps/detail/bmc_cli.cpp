@@ -8,6 +8,7 @@
 #include <nlohmann/json.hpp>
 
 #include "core/error.hpp"
+#include "core/private_file.hpp"
 
 namespace ab::apps {
 
@@ -119,6 +120,7 @@ caf::expected<bmc_command_line> parse_bmc_command_line(const std::vector<std::st
 
 caf::error load_password(bmc_command_line& cl) {
   if (cl.password_file.empty()) return {};
+  if (auto err = check_private_file(cl.password_file, "password file")) return err;
   std::ifstream in(cl.password_file);
   if (!in) return make_error(errc::bad_config, "cannot read password file " + cl.password_file);
   std::getline(in, cl.target.password);

@@ -31,7 +31,8 @@ std::string bmc_usage();
 /// an unknown command is `errc::invalid_argument` naming it.
 caf::expected<bmc_command_line> parse_bmc_command_line(const std::vector<std::string>& args);
 
-/// Reads the password: the first line of `cl.password_file` (none when no file is named).
+/// Reads the password: the first line of `cl.password_file` (none when no file is named); a
+/// file that group or others may access is refused.
 caf::error load_password(bmc_command_line& cl);
 
 /// Runs the command; what it prints on success goes to `out` (e.g. `On`, inventory JSON).

@@ -132,6 +132,8 @@ caf::expected<command_line> parse_command_line(const std::vector<std::string>& a
   command_line cl;
   cl.server.port = 8000;
   cl.server.threads = 2;
+  // A simulator is reached by one node, from one address, with as many connections as BMCs.
+  cl.server.max_connections_per_peer = cl.server.max_connections;
   for (std::size_t i = 0; i < args.size(); ++i) {
     if (args[i] == "--help" || args[i] == "-h") {
       cl.help = true;

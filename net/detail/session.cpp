@@ -26,6 +26,9 @@ namespace {
 /// TLS goodbye (`close_notify`) to be written.
 constexpr std::chrono::milliseconds linger_limit{1000};
 
+/// Most bytes read at once while waiting for a request.
+constexpr std::size_t read_chunk = 4096;
+
 /// The interim answer a client sending `Expect: 100-continue` waits for.
 constexpr std::string_view continue_line = "HTTP/1.1 100 Continue\r\n\r\n";
 
@@ -74,8 +77,9 @@ std::string_view path_of(std::string_view target) {
 }  // namespace
 
 template <class Stream>
-session<Stream>::session(Stream stream, std::shared_ptr<server_core> core, bool rejecting)
-    : stream_(std::move(stream)), core_(std::move(core)), rejecting_(rejecting) {
+session<Stream>::session(Stream stream, std::shared_ptr<server_core> core, bool reserve,
+                         std::shared_ptr<asio::ssl::context> tls)
+    : tls_(std::move(tls)), stream_(std::move(stream)), core_(std::move(core)), reserve_(reserve) {
   beast::error_code ec;
   auto peer = tcp().socket().remote_endpoint(ec);
   remote_ = ec ? std::string{"unknown"} : endpoint_string(peer);
@@ -83,7 +87,7 @@ session<Stream>::session(Stream stream, std::shared_ptr<server_core> core, bool 
 
 template <class Stream>
 session<Stream>::~session() {
-  core_->leave(this, rejecting_);
+  core_->leave(this);
 }
 
 template <class Stream>
@@ -94,6 +98,13 @@ void session<Stream>::run() {
 template <class Stream>
 void session<Stream>::shutdown() {
   asio::post(stream_.get_executor(), [self = self()] { self->stop(); });
+}
+
+template <class Stream>
+void session<Stream>::evict() {
+  asio::post(stream_.get_executor(), [self = self()] {
+    if (!self->closed_) self->close();
+  });
 }
 
 template <class Stream>
@@ -114,43 +125,79 @@ beast::tcp_stream& session<Stream>::tcp() {
 
 template <class Stream>
 void session<Stream>::start() {
-  // One deadline for the first request; over TLS the handshake counts against it, so a client
-  // that connects and says nothing is dropped either way.
-  tcp().expires_after(core_->options().read_timeout);
-  if constexpr (is_tls)
-    stream_.async_handshake(asio::ssl::stream_base::server,
-                            beast::bind_front_handler(&session::on_handshake, self()));
-  else
-    serve();
+  // A connection that says nothing is owed nothing: a short deadline for its first byte (over
+  // TLS, of the handshake), and until then the core may evict it.
+  await_request(core_->options().first_byte_timeout);
 }
 
 template <class Stream>
-void session<Stream>::on_handshake(beast::error_code ec) {
+void session<Stream>::await_request(std::chrono::milliseconds patience) {
+  // A pipelined request is here already.
+  if (buffer_.size() > 0) return begin_request();
+  if (!reserve_) core_->waiting(this);
+  tcp().expires_after(patience);
+  // Before the handshake the bytes are read raw and handed to it.
+  if (tls_open_)
+    stream_.async_read_some(buffer_.prepare(read_chunk),
+                            beast::bind_front_handler(&session::on_first_bytes, self()));
+  else
+    tcp().async_read_some(buffer_.prepare(read_chunk),
+                          beast::bind_front_handler(&session::on_first_bytes, self()));
+}
+
+template <class Stream>
+void session<Stream>::on_first_bytes(beast::error_code ec, std::size_t bytes) {
   if (closed_) return;
+  if (ec) {
+    // Silent past the deadline, or gone: how idle connections normally end.
+    if (ec == beast::error::timeout) core_->log().debug("{}: closing: sent nothing", remote_);
+    return close();
+  }
+  buffer_.commit(bytes);
+  // Evicted while these bytes arrived: the place is someone else's now.
+  if (!core_->busy(this)) return close();
+  if constexpr (is_tls) {
+    if (!tls_open_) {
+      // The handshake counts against the first request's deadline.
+      if (!reserve_) tcp().expires_after(core_->options().read_timeout);
+      stream_.async_handshake(asio::ssl::stream_base::server, buffer_.data(),
+                              beast::bind_front_handler(&session::on_handshake, self()));
+      return;
+    }
+  }
+  begin_request();
+}
+
+template <class Stream>
+void session<Stream>::on_handshake(beast::error_code ec, std::size_t /*used*/) {
+  if (closed_) return;
+  // What the handshake did not use is TLS records the client sent too early; they cannot be
+  // handed back to OpenSSL, and a client waits for the handshake anyway.
+  buffer_.clear();
   if (ec) {
     // Often a plain-HTTP client on the HTTPS port: nothing can be answered that it would read.
     core_->log().debug("{}: TLS handshake failed: {}", remote_, ec.message());
     return close();
   }
   tls_open_ = true;
-  serve();
+  read_header();
 }
 
 template <class Stream>
-void session<Stream>::serve() {
-  if (!rejecting_) return read_header();
-  core_->log().debug("{}: rejected, {} connections are being served", remote_,
+void session<Stream>::begin_request() {
+  // One deadline for the whole request, from its first byte; a reserve slot keeps its first
+  // deadline, which must cover the header.
+  if (!reserve_) tcp().expires_after(core_->options().read_timeout);
+  read_header();
+}
+
+template <class Stream>
+void session<Stream>::refuse_busy() {
+  core_->log().debug("{}: refused, {} connections are busy", remote_,
                      core_->options().max_connections);
   auto r = error_response(503, "overloaded", "The server is at its connection limit; retry soon.");
   r.headers.emplace_back("Retry-After", "1");
   write(to_wire(std::move(r), false, false, core_->log()));
-}
-
-template <class Stream>
-void session<Stream>::read_request() {
-  // One deadline for the whole request; while idle between requests it ends the connection.
-  tcp().expires_after(core_->options().read_timeout);
-  read_header();
 }
 
 template <class Stream>
@@ -166,6 +213,14 @@ void session<Stream>::on_header(beast::error_code ec, std::size_t /*bytes*/) {
   if (closed_) return;
   if (ec) return on_read_error(ec);
   const auto& req = parser_->get();
+  // A reserve slot is for the probes, which must answer while every other place is busy; any
+  // other request is served only if a place has become free (or idle) since it connected.
+  if (reserve_ &&
+      !core_->is_probe(path_of(std::string_view{req.target().data(), req.target().size()}))) {
+    if (!core_->promote(this)) return refuse_busy();
+    reserve_ = false;
+    tcp().expires_after(core_->options().read_timeout);
+  }
   if (parser_->is_done() || req.version() < 11 ||
       !beast::iequals(req[http::field::expect], "100-continue"))
     return read_body();
@@ -219,7 +274,7 @@ template <class Stream>
 void session<Stream>::dispatch_request() {
   const auto& req = parser_->get();
   // HTTP/1.0 connections close after one request even if the client offers keep-alive.
-  keep_alive_ = req.version() >= 11 && req.keep_alive();
+  keep_alive_ = req.version() >= 11 && req.keep_alive() && !reserve_;
   head_ = req.method() == http::verb::head;
   auto request = to_request(parser_->release(), remote_);
   parser_.reset();
@@ -272,7 +327,7 @@ void session<Stream>::on_write(beast::error_code ec, std::size_t /*bytes*/) {
   }
   if (!response_.keep_alive()) return linger();
   response_ = {};
-  read_request();
+  await_request(core_->options().idle_timeout);
 }
 
 template <class Stream>

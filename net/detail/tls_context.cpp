@@ -1,5 +1,7 @@
 #include "net/detail/tls_context.hpp"
 
+#include <sys/stat.h>
+
 #include <cerrno>
 #include <cstdio>
 #include <optional>
@@ -12,6 +14,7 @@
 #include <openssl/x509.h>
 
 #include "core/error.hpp"
+#include "core/private_file.hpp"
 
 namespace ab::net::detail {
 
@@ -53,8 +56,24 @@ std::optional<std::string> unreadable(const std::string& path) {
   return std::nullopt;
 }
 
+/// TLS 1.2 suites offered: forward-secret key exchange (ECDHE) with an AEAD cipher only, no
+/// CBC, no static RSA; TLS 1.3 suites are all of that by design and stay OpenSSL's defaults.
+constexpr const char* tls12_ciphers =
+    "ECDHE-ECDSA-AES128-GCM-SHA256:ECDHE-RSA-AES128-GCM-SHA256:"
+    "ECDHE-ECDSA-AES256-GCM-SHA384:ECDHE-RSA-AES256-GCM-SHA384:"
+    "ECDHE-ECDSA-CHACHA20-POLY1305:ECDHE-RSA-CHACHA20-POLY1305";
+
+/// `t` as OpenSSL prints it, e.g. `Dec  1 10:00:00 2026 GMT`.
+std::string asn1_text(const ASN1_TIME* t) {
+  bio_ptr out{BIO_new(BIO_s_mem()), BIO_free};
+  if (!out || ASN1_TIME_print(out.get(), t) != 1) return "an unreadable date";
+  char* data = nullptr;
+  auto n = BIO_get_mem_data(out.get(), &data);
+  return std::string(data, static_cast<std::size_t>(n));
+}
+
 /// Restricts `ctx` to what a server of this project needs.
-void harden(ssl::context& ctx) {
+caf::error harden(ssl::context& ctx) {
   ctx.set_options(ssl::context::default_workarounds | ssl::context::no_compression |
                   ssl::context::single_dh_use);
   auto* native = ctx.native_handle();
@@ -62,6 +81,9 @@ void harden(ssl::context& ctx) {
   // Client-initiated renegotiation costs the server a handshake per request of an attacker.
   SSL_CTX_set_options(native, SSL_OP_NO_RENEGOTIATION | SSL_OP_CIPHER_SERVER_PREFERENCE);
   SSL_CTX_set_default_passwd_cb(native, no_passphrase);
+  if (SSL_CTX_set_cipher_list(native, tls12_ciphers) != 1)
+    return bad("no TLS 1.2 cipher suite left (" + openssl_reason() + ")");
+  return caf::none;
 }
 
 /// The private key in the PEM file `path`.
@@ -101,15 +123,50 @@ caf::expected<std::shared_ptr<ssl::context>> make_tls_context(const tls_settings
     if (auto why = unreadable(*path))
       return bad((path == &tls.cert_file ? "certificate file " : "private key file ") + *path +
                  ": cannot be read: " + *why);
+  if (auto err = check_private_file(tls.key_file, "private key file")) return bad(message_of(err));
   try {
     auto ctx = std::make_shared<ssl::context>(ssl::context::tls_server);
-    harden(*ctx);
+    if (auto err = harden(*ctx)) return err;
     if (auto err = load_identity(*ctx, tls)) return err;
     return ctx;
   } catch (const std::exception& e) {
     // Asio throws when OpenSSL cannot even make a context (out of memory).
     return bad(std::string{"no TLS context: "} + e.what());
   }
+}
+
+file_signature signature_of(const std::string& cert_file, const std::string& key_file) {
+  file_signature out{};
+  std::size_t i = 0;
+  for (const auto* path : {&cert_file, &key_file}) {
+    struct stat st {};
+    if (::stat(path->c_str(), &st) == 0) {
+      out[i] = st.st_mtim.tv_sec;
+      out[i + 1] = st.st_mtim.tv_nsec;
+      out[i + 2] = static_cast<std::int64_t>(st.st_ino);
+      out[i + 3] = static_cast<std::int64_t>(st.st_size);
+    }
+    i += 4;
+  }
+  return out;
+}
+
+std::optional<std::string> validity_warning(const ssl::context& ctx, std::time_t now,
+                                            std::chrono::hours warn_before) {
+  auto* cert = SSL_CTX_get0_certificate(const_cast<ssl::context&>(ctx).native_handle());
+  if (!cert) return std::nullopt;
+  const ASN1_TIME* not_before = X509_get0_notBefore(cert);
+  const ASN1_TIME* not_after = X509_get0_notAfter(cert);
+  if (X509_cmp_time(not_before, &now) > 0)
+    return "the server certificate is not valid yet (valid from " + asn1_text(not_before) +
+           "); clients will refuse it";
+  if (X509_cmp_time(not_after, &now) < 0)
+    return "the server certificate expired (valid until " + asn1_text(not_after) +
+           "); clients will refuse it";
+  std::time_t soon = now + std::chrono::duration_cast<std::chrono::seconds>(warn_before).count();
+  if (X509_cmp_time(not_after, &soon) < 0)
+    return "the server certificate expires soon (valid until " + asn1_text(not_after) + ")";
+  return std::nullopt;
 }
 
 }  // namespace ab::net::detail

@@ -41,6 +41,7 @@ class AbBmc : public ::testing::Test {
     fake_ = std::make_unique<ab::testing::fake_redfish>(o);
     password_file_ = fs::temp_directory_path() / ("ab-bmc-test-" + std::to_string(getpid()));
     std::ofstream(password_file_) << "secret\n";
+    fs::permissions(password_file_, fs::perms::owner_read | fs::perms::owner_write);
   }
 
   void TearDown() override { fs::remove(password_file_); }
@@ -84,6 +85,16 @@ TEST_F(AbBmc, TheIpmiDriverAnswersAnUnreachableBmcWithOneLine) {
   EXPECT_NE(r.status, 0);
   EXPECT_EQ(r.out.rfind("ab-bmc: ", 0), 0u) << r.out;
   EXPECT_NE(r.out.find("127.0.0.1:9"), std::string::npos) << r.out;
+}
+
+TEST_F(AbBmc, RefusesAPasswordFileThatOthersCanReadNamingItAndTheFix) {
+  fs::permissions(password_file_, fs::perms::group_read | fs::perms::others_read,
+                  fs::perm_options::add);
+  auto r = run(common() + "power status");
+  EXPECT_EQ(r.status >> 8, 2) << r.out;
+  EXPECT_NE(r.out.find(password_file_.string()), std::string::npos) << r.out;
+  EXPECT_NE(r.out.find("chmod 600"), std::string::npos) << r.out;
+  EXPECT_EQ(r.out.find("On"), std::string::npos) << r.out;
 }
 
 TEST(BmcCommandLine, ParsesOptionsAndCommand) {

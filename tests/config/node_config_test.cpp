@@ -53,6 +53,19 @@ TEST(NodeConfig, TakesACertificateAndKeyTogether) {
   EXPECT_EQ(c->tls_key, "/etc/ab/node.key");
 }
 
+TEST(NodeConfig, TakesConnectionLimitsAndTimeouts) {
+  auto c = load({"--max-connections", "100", "--max-connections-per-peer", "8",
+                 "--first-byte-timeout-ms", "2000", "--idle-timeout-ms", "9000",
+                 "--tls-check-interval-ms", "0"});
+  ASSERT_TRUE(c) << message_of(c.error());
+  EXPECT_EQ(c->max_connections, 100u);
+  EXPECT_EQ(c->max_connections_per_peer, 8u);
+  EXPECT_EQ(c->first_byte_timeout_ms, 2000);
+  EXPECT_EQ(c->idle_timeout_ms, 9000);
+  EXPECT_EQ(c->tls_check_interval_ms, 0);
+  EXPECT_FALSE(load({"--max-connections-per-peer", "0"}));
+}
+
 TEST(NodeConfig, CommandLineOverridesTheFile) {
   auto file = write_temp(R"({"site": "dc1", "listen": "127.0.0.1:9000", "lease_ms": 20000})");
   auto c = load(

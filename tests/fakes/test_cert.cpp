@@ -38,16 +38,16 @@ void add_extension(X509* cert, int nid, const char* value) {
   check(X509_add_ext(cert, ext.get(), -1) == 1, value);
 }
 
-/// A self-signed certificate for `key`, valid from a minute ago for a day.
-cert_ptr self_signed(EVP_PKEY* key) {
+/// A self-signed certificate for `key`, valid from `from` to `until` seconds from now.
+cert_ptr self_signed(EVP_PKEY* key, long from, long until) {
   cert_ptr cert{X509_new(), X509_free};
   check(cert != nullptr, "X509_new");
   X509_set_version(cert.get(), 2);
   // Distinct serials keep two certificates of one test apart.
   static std::atomic<long> serial{1};
   ASN1_INTEGER_set(X509_get_serialNumber(cert.get()), serial++);
-  X509_gmtime_adj(X509_getm_notBefore(cert.get()), -60);
-  X509_gmtime_adj(X509_getm_notAfter(cert.get()), 24 * 3600);
+  X509_gmtime_adj(X509_getm_notBefore(cert.get()), from);
+  X509_gmtime_adj(X509_getm_notAfter(cert.get()), until);
   check(X509_set_pubkey(cert.get(), key) == 1, "X509_set_pubkey");
   auto* subject = X509_get_subject_name(cert.get());
   X509_NAME_add_entry_by_txt(subject, "CN", MBSTRING_ASC,
@@ -69,16 +69,20 @@ bio_ptr open_for_writing(const std::filesystem::path& path) {
 
 }  // namespace
 
-test_cert make_test_cert(const std::filesystem::path& dir, const std::string& name) {
+test_cert make_test_cert(const std::filesystem::path& dir, const std::string& name, long from,
+                         long until) {
   key_ptr key{EVP_EC_gen("P-256"), EVP_PKEY_free};
   check(key != nullptr, "EVP_EC_gen");
-  auto cert = self_signed(key.get());
+  auto cert = self_signed(key.get(), from, until);
   test_cert out{(dir / (name + ".crt")).string(), (dir / (name + ".key")).string()};
   check(PEM_write_bio_X509(open_for_writing(out.cert_file).get(), cert.get()) == 1,
         "writing the certificate");
   check(PEM_write_bio_PrivateKey(open_for_writing(out.key_file).get(), key.get(), nullptr, nullptr,
                                  0, nullptr, nullptr) == 1,
         "writing the key");
+  // As a server requires of a private key.
+  std::filesystem::permissions(
+      out.key_file, std::filesystem::perms::owner_read | std::filesystem::perms::owner_write);
   return out;
 }
 

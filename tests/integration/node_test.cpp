@@ -319,6 +319,39 @@ TEST_P(EmbeddedNode, ServesHttpsWithItsCertificateAndRefusesPlainHttp) {
   EXPECT_EQ(node.terminate(), 0) << node.output();
 }
 
+TEST_P(EmbeddedNode, RefusesToStartWithATlsKeyOthersCanRead) {
+  auto cert = make_test_cert(dir_);
+  std::filesystem::permissions(cert.key_file, std::filesystem::perms::others_read,
+                               std::filesystem::perm_options::add);
+  node_process node{AB_NODE_BIN,
+                    {"--store", db_->url(), "--listen", "127.0.0.1:0", "--handlers", "none",
+                     "--tls-cert", cert.cert_file, "--tls-key", cert.key_file},
+                    (dir_ / "leaky.out").string()};
+  EXPECT_FALSE(node.ok());
+  EXPECT_NE(node.output().find(cert.key_file), std::string::npos) << node.output();
+  EXPECT_NE(node.output().find("chmod 600"), std::string::npos) << node.output();
+}
+
+TEST_P(EmbeddedNode, ServesANewCertificateAfterSighupWithoutARestart) {
+  auto cert = make_test_cert(dir_);
+  // No watching of the files: only the signal can make the node see the new pair.
+  auto& node = start_node("rotating", {"--tls-cert", cert.cert_file, "--tls-key", cert.key_file,
+                                       "--tls-check-interval-ms", "0"});
+  ASSERT_TRUE(node.ok());
+  auto next = make_test_cert(dir_, "next");
+  std::filesystem::copy_file(next.key_file, cert.key_file,
+                             std::filesystem::copy_options::overwrite_existing);
+  std::filesystem::copy_file(next.cert_file, cert.cert_file,
+                             std::filesystem::copy_options::overwrite_existing);
+  node.signal(SIGHUP);
+  EXPECT_TRUE(wait_until(
+      [&] {
+        return https_get(node.port(), "/healthz", next.cert_file) == R"(200 {"status":"ok"})";
+      },
+      std::chrono::seconds(20)));
+  EXPECT_EQ(node.terminate(), 0) << node.output();
+}
+
 INSTANTIATE_TEST_SUITE_P(Sqlite, EmbeddedNode, ::testing::Values("sqlite"));
 
 }  // namespace ab::testing

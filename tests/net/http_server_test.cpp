@@ -7,6 +7,7 @@
 #include <optional>
 #include <stdexcept>
 #include <thread>
+#include <vector>
 
 #include <gtest/gtest.h>
 
@@ -216,36 +217,237 @@ TEST(HttpServer, ReportsABindFailureNamingHostAndPort) {
   EXPECT_NE(ab::message_of(second.error()).find(where), std::string::npos);
 }
 
-TEST(HttpServer, Answers503WithRetryAfterBeyondMaxConnections) {
+/// Whether a `GET /` from `make` (a new client each try) is answered 200 before `patience` runs
+/// out; the server frees places asynchronously.
+template <class Make>
+bool eventually_served(Make make) {
+  auto deadline = std::chrono::steady_clock::now() + patience;
+  while (std::chrono::steady_clock::now() < deadline) {
+    if (status(make().exchange(get("/"))) == 200) return true;
+    std::this_thread::sleep_for(std::chrono::milliseconds(10));
+  }
+  return false;
+}
+
+TEST(HttpServer, Answers503WithRetryAfterWhenEveryConnectionIsBusy) {
+  parking lot;
+  auto park = lot.handler();
   server_options options;
   options.max_connections = 1;
-  auto server = serve(echo, options);
+  auto server = serve(
+      [&](http_request&& req, responder respond) {
+        if (req.target != "/slow") return echo(std::move(req), respond);
+        park(std::move(req), std::move(respond));
+      },
+      options);
   ASSERT_TRUE(server);
   auto holder = std::make_optional<client>(server->port());
-  ASSERT_TRUE(holder->exchange(get("/")));
+  ASSERT_TRUE(holder->send("GET /slow HTTP/1.1\r\nHost: x\r\n\r\n"));
+  auto held = lot.take();
+  ASSERT_TRUE(held);
   client extra{server->port()};
   auto res = extra.exchange(get("/"));
   EXPECT_EQ(status(res), 503);
   EXPECT_EQ((*res)[http::field::retry_after], "1");
   EXPECT_TRUE(extra.closed_by_server());
-  // Once the holder leaves, its place is free again (the server notices asynchronously).
+  // Once the holder is answered and leaves, its place is free again.
+  held({200, "text/plain", "done", {}});
   holder.reset();
-  auto deadline = std::chrono::steady_clock::now() + patience;
-  int later = 0;
-  while (later != 200 && std::chrono::steady_clock::now() < deadline) {
-    std::this_thread::sleep_for(std::chrono::milliseconds(10));
-    later = status(client{server->port()}.exchange(get("/")));
-  }
-  EXPECT_EQ(later, 200);
+  EXPECT_TRUE(eventually_served([&] { return client{server->port()}; }));
 }
 
-TEST(HttpServer, ClosesAConnectionThatSendsNothingAfterTheReadTimeout) {
+TEST(HttpServer, ClosesAConnectionThatSendsNothingAfterTheFirstByteTimeout) {
   server_options options;
-  options.read_timeout = std::chrono::milliseconds(200);
+  // Far beyond the client's patience: only the first-byte timeout can close it in time.
+  options.read_timeout = std::chrono::minutes(5);
+  options.first_byte_timeout = std::chrono::milliseconds(100);
   auto server = serve(echo, options);
   ASSERT_TRUE(server);
-  client idle{server->port()};
-  EXPECT_TRUE(idle.closed_by_server());
+  client silent{server->port()};
+  EXPECT_TRUE(silent.closed_by_server());
+}
+
+TEST(HttpServer, GivesARequestUnderWayTheReadTimeoutNotTheFirstByteTimeout) {
+  server_options options;
+  options.first_byte_timeout = std::chrono::milliseconds(100);
+  auto server = serve(echo, options);
+  ASSERT_TRUE(server);
+  client slow{server->port()};
+  ASSERT_TRUE(slow.send("GET /slow HTTP/1.1\r\n"));
+  std::this_thread::sleep_for(std::chrono::milliseconds(400));
+  ASSERT_TRUE(slow.send("Host: x\r\n\r\n"));
+  EXPECT_EQ(status(slow.receive()), 200);
+}
+
+TEST(HttpServer, ClosesAKeptAliveConnectionIdleBeyondTheIdleTimeout) {
+  server_options options;
+  options.read_timeout = std::chrono::minutes(5);
+  options.idle_timeout = std::chrono::milliseconds(100);
+  auto server = serve(echo, options);
+  ASSERT_TRUE(server);
+  client c{server->port()};
+  auto res = c.exchange(get("/"));
+  ASSERT_EQ(status(res), 200);
+  EXPECT_TRUE(res->keep_alive());
+  EXPECT_TRUE(c.closed_by_server());
+}
+
+TEST(HttpServer, ServesProbesAndClientsWhileSilentConnectionsOfOnePeerFillTheCap) {
+  server_options options;
+  options.max_connections = 8;
+  options.max_connections_per_peer = 1000;
+  options.first_byte_timeout = std::chrono::minutes(5);
+  auto server = serve(echo, options);
+  ASSERT_TRUE(server);
+  std::vector<std::unique_ptr<client>> silent;
+  for (int i = 0; i < 40; ++i) silent.push_back(std::make_unique<client>(server->port()));
+  for (const char* target : {"/healthz", "/readyz", "/v1/requests"}) {
+    auto res = client{server->port()}.exchange(get(target));
+    EXPECT_EQ(status(res), 200) << target;
+  }
+  // The connection that waited longest made room first.
+  EXPECT_TRUE(silent.front()->closed_by_server());
+}
+
+TEST(HttpServer, EvictsTheLeastRecentlyUsedIdleConnectionAtTheCap) {
+  server_options options;
+  options.max_connections = 3;
+  auto server = serve(echo, options);
+  ASSERT_TRUE(server);
+  client a{server->port()};
+  client b{server->port()};
+  client c{server->port()};
+  for (auto* x : {&a, &b, &c}) ASSERT_EQ(status(x->exchange(get("/"))), 200);
+  // `b` and `c` were used again after `a`: `a` is the one to go.
+  ASSERT_EQ(status(b.exchange(get("/again"))), 200);
+  ASSERT_EQ(status(c.exchange(get("/again"))), 200);
+  client d{server->port()};
+  EXPECT_EQ(status(d.exchange(get("/new"))), 200);
+  EXPECT_TRUE(a.closed_by_server());
+  EXPECT_EQ(status(b.exchange(get("/still"))), 200);
+}
+
+TEST(HttpServer, ServesProbesFromTheReserveWhileEveryConnectionIsBusy) {
+  parking lot;
+  auto park = lot.handler();
+  server_options options;
+  options.max_connections = 2;
+  auto server = serve(
+      [&](http_request&& req, responder respond) {
+        if (req.target == "/healthz") return respond({200, "text/plain", "ok", {}});
+        park(std::move(req), std::move(respond));
+      },
+      options);
+  ASSERT_TRUE(server);
+  client busy1{server->port()};
+  client busy2{server->port()};
+  ASSERT_TRUE(busy1.send("GET /slow HTTP/1.1\r\nHost: x\r\n\r\n"));
+  ASSERT_TRUE(busy2.send("GET /slow HTTP/1.1\r\nHost: x\r\n\r\n"));
+  auto r1 = lot.take();
+  auto r2 = lot.take();
+  ASSERT_TRUE(r1 && r2);
+  client probe{server->port()};
+  auto res = probe.exchange(get("/healthz"));
+  EXPECT_EQ(status(res), 200);
+  EXPECT_EQ(res->body(), "ok");
+  EXPECT_TRUE(probe.closed_by_server());
+  client other{server->port()};
+  auto refused = other.exchange(get("/v1/requests"));
+  EXPECT_EQ(status(refused), 503);
+  EXPECT_EQ((*refused)[http::field::retry_after], "1");
+  r1({200, "text/plain", "one", {}});
+  r2({200, "text/plain", "two", {}});
+  EXPECT_EQ(status(busy1.receive()), 200);
+  EXPECT_EQ(status(busy2.receive()), 200);
+}
+
+TEST(HttpServer, ServesAConnectionFromTheReserveOnceAPlaceHasBecomeIdle) {
+  parking lot;
+  server_options options;
+  options.max_connections = 1;
+  auto server = serve(lot.handler(), options);
+  ASSERT_TRUE(server);
+  client holder{server->port()};
+  ASSERT_TRUE(holder.send("GET /slow HTTP/1.1\r\nHost: x\r\n\r\n"));
+  auto held = lot.take();
+  ASSERT_TRUE(held);
+  // Connected while the only place is busy: in the reserve.
+  client waiting{server->port()};
+  held({200, "text/plain", "done", {}});
+  ASSERT_EQ(status(holder.receive()), 200);
+  // The holder is idle now: the request evicts it instead of getting 503.
+  ASSERT_TRUE(waiting.send("GET /real HTTP/1.1\r\nHost: x\r\n\r\n"));
+  auto next = lot.take();
+  ASSERT_TRUE(next);
+  next({200, "text/plain", "served", {}});
+  auto res = waiting.receive();
+  EXPECT_EQ(status(res), 200);
+  EXPECT_TRUE(res && res->keep_alive());
+  EXPECT_TRUE(holder.closed_by_server());
+}
+
+TEST(HttpServer, RefusesAPeerWhoseConnectionsAreAllBusyWithoutAnAnswerAndServesOthers) {
+  parking lot;
+  auto park = lot.handler();
+  server_options options;
+  options.max_connections_per_peer = 2;
+  auto server = serve(
+      [&](http_request&& req, responder respond) {
+        if (req.target != "/slow") return echo(std::move(req), respond);
+        park(std::move(req), std::move(respond));
+      },
+      options);
+  ASSERT_TRUE(server);
+  client first{server->port()};
+  client second{server->port()};
+  ASSERT_TRUE(first.send("GET /slow HTTP/1.1\r\nHost: x\r\n\r\n"));
+  ASSERT_TRUE(second.send("GET /slow HTTP/1.1\r\nHost: x\r\n\r\n"));
+  auto r1 = lot.take();
+  auto r2 = lot.take();
+  ASSERT_TRUE(r1 && r2);
+  client third{server->port()};
+  EXPECT_FALSE(third.exchange(get("/healthz")));
+  client elsewhere{source{"127.0.0.2"}, server->port()};
+  EXPECT_EQ(status(elsewhere.exchange(get("/"))), 200);
+  // Once one of its connections ends, the address gets a place again.
+  r1({200, "text/plain", "one", {}});
+  r2({200, "text/plain", "two", {}});
+  EXPECT_EQ(status(first.receive()), 200);
+  EXPECT_EQ(status(second.receive()), 200);
+  EXPECT_TRUE(eventually_served([&] { return client{server->port()}; }));
+}
+
+TEST(HttpServer, APeerAtItsCapEvictsItsOwnIdleConnectionNotAnotherPeers) {
+  server_options options;
+  options.max_connections_per_peer = 2;
+  auto server = serve(echo, options);
+  ASSERT_TRUE(server);
+  // The other peer's connection is the idle one that waited longest.
+  client other{source{"127.0.0.2"}, server->port()};
+  ASSERT_EQ(status(other.exchange(get("/"))), 200);
+  client a{server->port()};
+  client b{server->port()};
+  ASSERT_EQ(status(a.exchange(get("/"))), 200);
+  ASSERT_EQ(status(b.exchange(get("/"))), 200);
+  client c{server->port()};
+  EXPECT_EQ(status(c.exchange(get("/"))), 200);
+  EXPECT_TRUE(a.closed_by_server());
+  EXPECT_EQ(status(other.exchange(get("/again"))), 200);
+  EXPECT_EQ(status(b.exchange(get("/again"))), 200);
+}
+
+TEST(HttpServer, AnswersAProbeFromAPeerWhoseSilentConnectionsFillItsCap) {
+  server_options options;
+  options.max_connections = 8;
+  options.max_connections_per_peer = 4;
+  options.first_byte_timeout = std::chrono::minutes(5);
+  auto server = serve(echo, options);
+  ASSERT_TRUE(server);
+  std::vector<std::unique_ptr<client>> silent;
+  for (int i = 0; i < 40; ++i) silent.push_back(std::make_unique<client>(server->port()));
+  EXPECT_EQ(status(client{server->port()}.exchange(get("/healthz"))), 200);
+  client elsewhere{source{"127.0.0.2"}, server->port()};
+  EXPECT_EQ(status(elsewhere.exchange(get("/v1/requests"))), 200);
 }
 
 TEST(HttpServer, AnswersEveryClientCorrectlyUnderConcurrentLoad) {

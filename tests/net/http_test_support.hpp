@@ -39,6 +39,11 @@ using response = http::response<http::string_body>;
 /// How long any client operation may take before the test gives up on it.
 constexpr auto patience = std::chrono::seconds(10);
 
+/// The local address a client connects from.
+struct source {
+  std::string address;
+};
+
 /// A blocking client of 127.0.0.1 whose every call gives up after `patience`.
 ///
 /// `Stream` is `beast::tcp_stream` (HTTP) or `beast::ssl_stream<beast::tcp_stream>` (HTTPS,
@@ -48,7 +53,17 @@ class basic_client {
  public:
   /// Connects to `port` (and for HTTPS shakes hands, with `ctx...` the client's TLS context).
   template <class... Context>
-  explicit basic_client(std::uint16_t port, Context&... ctx) : stream_(ioc_, ctx...) {
+  explicit basic_client(std::uint16_t port, Context&... ctx)
+      : basic_client(source{"127.0.0.1"}, port, ctx...) {}
+
+  /// Connects from the loopback address `from` (e.g. 127.0.0.2, another peer) to `port`.
+  template <class... Context>
+  basic_client(source from, std::uint16_t port, Context&... ctx) : stream_(ioc_, ctx...) {
+    auto& socket = beast::get_lowest_layer(stream_).socket();
+    beast::error_code bound;
+    socket.open(asio::ip::tcp::v4(), bound);
+    if (!bound) socket.bind({asio::ip::make_address(from.address), 0}, bound);
+    EXPECT_FALSE(bound) << "bind " << from.address << ": " << bound.message();
     auto ec = finish([&](auto done) {
       beast::get_lowest_layer(stream_).async_connect({asio::ip::make_address("127.0.0.1"), port},
                                                      done);
