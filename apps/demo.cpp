@@ -83,7 +83,7 @@ struct demo {
   /// The simulated OS installer: calls back for hosts whose install job is parked.
   void installer() {
     while (!stop) {
-      auto page = db->requests({std::nullopt, "", "reimage", "", 0, 0, 1000});
+      auto page = db->requests({std::nullopt, "", "reimage", "", 0, 0, 1000, {}});
       if (page)
         for (const auto& r : page->items) {
           if (r.state != request_state::running) continue;

@@ -57,7 +57,9 @@ TEST(Lifecycle, RefusesActionsOutsideTheirStatesWithTheReason) {
   for (const auto& r : rows) {
     auto why = refusal(r.action, r.state);
     EXPECT_EQ(!why.has_value(), r.allowed) << r.action << " on " << r.state;
-    if (why) EXPECT_NE(why->find(r.state), std::string::npos) << *why;
+    if (why) {
+      EXPECT_NE(why->find(r.state), std::string::npos) << *why;
+    }
   }
 }
 

@@ -45,7 +45,9 @@ class NodeAuth : public ::testing::Test {
     write_policy("ops-token");
   }
   void TearDown() override {
-    if (node_) EXPECT_EQ(node_->terminate(), 0);
+    if (node_) {
+      EXPECT_EQ(node_->terminate(), 0);
+    }
     node_.reset();
     if (!HasFailure()) std::filesystem::remove_all(dir_);
   }

@@ -40,7 +40,9 @@ class Workflows : public ::testing::Test {
     ASSERT_TRUE(node_->ok()) << node_->output();
   }
   void TearDown() override {
-    if (node_) EXPECT_EQ(node_->terminate(), 0);
+    if (node_) {
+      EXPECT_EQ(node_->terminate(), 0);
+    }
     if (sim_) sim_->terminate();
     if (!HasFailure()) std::filesystem::remove_all(dir_);
   }

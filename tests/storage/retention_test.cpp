@@ -26,8 +26,9 @@ storage::request_id finished(storage::store& db, const std::string& host,
   if (!out) return 0;
   auto jobs = db.claim("node-a", "t", 1, 30000);
   EXPECT_TRUE(jobs && jobs->size() == 1u);
-  if (jobs && !jobs->empty())
+  if (jobs && !jobs->empty()) {
     EXPECT_TRUE(db.complete({{{jobs->at(0).id, jobs->at(0).lease_token}, ""}}));
+  }
   EXPECT_EQ(db.request(out->at(0).id)->state, storage::request_state::succeeded);
   return out->at(0).id;
 }
