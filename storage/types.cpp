@@ -73,4 +73,8 @@ std::string placeholders(std::size_t n) {
 
 }  // namespace detail
 
+std::string owner_prefix(const std::string& node_id, const std::string& incarnation) {
+  return node_id + "@" + incarnation + "/";
+}
+
 }  // namespace ab::storage

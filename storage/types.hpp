@@ -246,6 +246,11 @@ struct node_record {
   time_ms last_seen = 0;
 };
 
+/// How every lease owner of one node process begins: `NODE_ID@INCARNATION/`. A worker's owner
+/// name appends its slot (`power_on#0.1`); the store tells a node's earlier incarnations from
+/// the current one by this prefix.
+std::string owner_prefix(const std::string& node_id, const std::string& incarnation);
+
 /// One audit trail entry: who asked for what, from where, and what was decided.
 struct audit_entry {
   std::int64_t id = 0;

@@ -4,6 +4,7 @@
 #include <unordered_set>
 
 #include "core/error.hpp"
+#include "storage/detail/schema.hpp"
 #include "storage/detail/sql_store.hpp"
 
 namespace ab::storage::detail {
@@ -66,7 +67,20 @@ std::uint64_t execute_in(connection& c, const std::string& sql_prefix,
   return changed;
 }
 
+/// The `park_locks` row of `event_key`: FNV-1a, the same in every process and build.
+std::int64_t park_slot(const std::string& event_key) {
+  std::uint64_t h = 14695981039346656037ull;
+  for (unsigned char ch : event_key) h = (h ^ ch) * 1099511628211ull;
+  return static_cast<std::int64_t>(h % park_lock_slots);
+}
+
 }  // namespace
+
+void sql_store::lock_event(connection& c, const std::string& event_key) {
+  c.query("SELECT slot FROM park_locks WHERE slot = ?" + pool_->sql().for_update,
+          {park_slot(event_key)})
+      ->next();
+}
 
 caf::expected<std::vector<submit_outcome>> sql_store::submit(
     const std::vector<request_spec>& specs) {
@@ -416,6 +430,10 @@ caf::error sql_store::park(const job_lease& job, const std::string& event_key, t
     if (!r->next() || r->i64(0) != job.token)
       return make_error(errc::lease_lost, "job " + std::to_string(job.id) + " is no longer held");
     r.reset();
+    // Park and wake of one key serialise on its lock row: without it, under READ COMMITTED,
+    // a park that looks for the event before the wake commits and a wake that looks for the
+    // parked job before the park commits both miss, and the job sleeps until its deadline.
+    lock_event(c, event_key);
     auto taken = c.query("SELECT id FROM jobs WHERE park_key = ?", {event_key});
     if (taken->next())
       return make_error(errc::conflict, "event key '" + event_key + "' is already awaited by job " +
@@ -452,6 +470,7 @@ caf::expected<bool> sql_store::wake(const std::string& event_key, const std::str
 
 bool sql_store::wake_in(connection& c, const std::string& event_key, const std::string& payload) {
   auto now = clock_->now();
+  lock_event(c, event_key);
   auto changed = c.execute(
       "UPDATE jobs SET state = 'ready', not_before = ?, event = ?, park_key = NULL, deadline = 0 "
       "WHERE park_key = ? AND state = 'parked'",
