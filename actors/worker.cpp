@@ -25,9 +25,8 @@ struct worker_state {
   std::shared_ptr<spdlog::logger> log;
   /// Claimed jobs not started yet.
   std::deque<storage::claimed_job> pending;
-  /// Finished jobs not yet handed back, and when the first of them finished.
+  /// Finished jobs not yet handed back.
   std::vector<storage::completion> finished;
-  time_ms first_finished_at = 0;
   /// Consecutive store failures, for the backoff of the next attempt.
   int store_failures = 0;
   /// Consecutive empty claims, for the idle backoff.
@@ -74,6 +73,12 @@ void release_pending(self_ptr self, const storage::action_filter* keep) {
 
 void claim_next(self_ptr self) {
   auto& st = self->state;
+  if (st.cfg.clock_ok && !st.cfg.clock_ok->in_bound()) {
+    // The node's clock is off the database's: take nothing until it agrees again.
+    flush(self);
+    self->delayed_send(self, std::chrono::milliseconds(st.cfg.idle_poll_max_ms), tick_atom::value);
+    return;
+  }
   auto cycle = st.cfg.store->complete_and_claim(st.finished, st.cfg.owner, st.cfg.type,
                                                 st.cfg.batch, st.cfg.lease_ms, st.cfg.actions);
   if (!cycle) {
@@ -108,7 +113,6 @@ void run_one(self_ptr self) {
   auto outcome = run_job(*st.cfg.handler, job);  // a worker_crash escapes and ends the actor
   switch (outcome.what) {
     case job_outcome::kind::done:
-      if (st.finished.empty()) st.first_finished_at = st.cfg.clk->now();
       st.finished.push_back({lease, outcome.text});
       break;
     case job_outcome::kind::retry:
@@ -128,10 +132,10 @@ void run_one(self_ptr self) {
                      message_of(err));
       break;
   }
-  // Hand back finished jobs promptly so that the next job of each chain is not held up by
-  // the rest of this batch.
-  if (!st.finished.empty() && st.cfg.clk->now() - st.first_finished_at >= st.cfg.flush_after_ms)
-    flush(self);
+  // Commit a finished job before the next one starts: the worker blocks inside a job, so no
+  // timer could flush it meanwhile, and the next job may run for minutes while the chain
+  // waits. (The last job of a batch is committed with the next claim, in one transaction.)
+  if (!st.pending.empty()) flush(self);
   if (!st.pending.empty())
     self->send(self, run_atom::value);
   else if (!st.draining)

@@ -166,6 +166,8 @@ const std::vector<setting>& settings() {
       number("poll-interval-ms", "an idle worker's first pause between claims",
              &node_config::poll_interval_ms, 1, hour),
       number("lease-ms", "lease of a claimed job", &node_config::lease_ms, 100, hour),
+      number("max-clock-skew-ms", "most this node's clock may differ from the database's",
+             &node_config::max_clock_skew_ms, 1, hour),
       number("renew-interval-ms", "leases are renewed this often", &node_config::renew_interval_ms,
              10, hour),
       number("recovery-interval-ms", "the straggler manager runs this often",

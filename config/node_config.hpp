@@ -44,6 +44,9 @@ struct node_config {
   time_ms poll_interval_ms = 250;
   time_ms idle_poll_max_ms = 2000;
   time_ms lease_ms = 30000;
+  /// The most this node's clock may differ from the database's; beyond it the node refuses
+  /// to start, or stops claiming and renewing until the clocks agree again.
+  time_ms max_clock_skew_ms = 5000;
   time_ms renew_interval_ms = 10000;
   time_ms recovery_interval_ms = 5000;
   time_ms heartbeat_interval_ms = 10000;
