@@ -259,12 +259,12 @@ TEST_F(Supervisor, AFinishedJobIsCommittedWhileTheWorkerRunsALongOne) {
   caf::actor_system_config cfg;
   caf::actor_system sys{cfg};
   auto sup = start(sys);
-  auto chain_done = wait_until([&] {
-    return state_of(ids->at(0).id) == storage::request_state::succeeded;
-  });
+  auto chain_done =
+      wait_until([&] { return state_of(ids->at(0).id) == storage::request_state::succeeded; });
   EXPECT_TRUE(chain_done) << "the quick chain waited behind the long job";
   release_long = true;
-  EXPECT_TRUE(wait_until([&] { return state_of(ids->at(1).id) == storage::request_state::succeeded; }));
+  EXPECT_TRUE(
+      wait_until([&] { return state_of(ids->at(1).id) == storage::request_state::succeeded; }));
   EXPECT_TRUE(drain(sys, sup));
 }
 
