@@ -72,8 +72,7 @@ heartbeat_actor::behavior_type heartbeat(heartbeat_actor::stateful_pointer<heart
         // The claim's connection keeps the node id locked; a lost connection lost the lock,
         // and a process that started meanwhile under the same id took over this one's work.
         if (st.claim && !st.claim->refresh()) {
-          log->critical("node id {} is now held by another process; this one stops",
-                        st.node.id);
+          log->critical("node id {} is now held by another process; this one stops", st.node.id);
           st.claim.reset();
           if (st.on_lost) st.on_lost();
           return;

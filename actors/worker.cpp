@@ -126,6 +126,11 @@ void run_one(self_ptr self) {
                      job.request, res->retrying ? "will retry" : "for good", outcome.text);
       break;
     }
+    case job_outcome::kind::defer:
+      if (auto err = st.cfg.store->defer(lease, outcome.deadline, outcome.text))
+        st.log->warn("{}: job {} could not be deferred ({}): {}", st.cfg.owner, job.id,
+                     outcome.text, message_of(err));
+      break;
     case job_outcome::kind::park:
       if (auto err = st.cfg.store->park(lease, outcome.text, outcome.deadline))
         st.log->warn("{}: job {} could not park on {}: {}", st.cfg.owner, job.id, outcome.text,

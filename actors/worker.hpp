@@ -14,8 +14,8 @@ namespace ab::actors {
 
 /// A worker of one job type: claims batches from the site database, runs each job's handler
 /// and completes, fails or parks it. A finished job is committed before the worker starts its
-/// next one (or with the next claim), so that its chain never waits behind another job. Runs detached (its own thread): handlers and store calls
-/// may block it, never the scheduler.
+/// next one (or with the next claim), so that its chain never waits behind another job. Runs
+/// detached (its own thread): handlers and store calls may block it, never the scheduler.
 using worker_actor = caf::typed_actor<caf::reacts_to<tick_atom>, caf::reacts_to<run_atom>,
                                       caf::reacts_to<drain_atom>,
                                       caf::reacts_to<filter_atom, storage::action_filter>>;

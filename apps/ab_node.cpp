@@ -82,7 +82,8 @@ int main(int argc, char** argv) {
   // One live process per node id: a second one refuses to start; a dead predecessor's leases
   // end now, so that its jobs are retried within seconds rather than at their deadline.
   auto claimed = store->claim_node(cfg->node_id);
-  if (!claimed) return fail(message_of(claimed.error()), is(claimed.error(), errc::conflict) ? 3 : 1);
+  if (!claimed)
+    return fail(message_of(claimed.error()), is(claimed.error(), errc::conflict) ? 3 : 1);
   std::shared_ptr<storage::node_claim> node_claim = std::move(*claimed);
   auto incarnation = actors::make_incarnation();
   if (auto n = store->expire_predecessors(cfg->node_id, incarnation); !n)

@@ -72,6 +72,11 @@ struct node_config {
   /// A BMC's circuit opens after this many failures in a row, for `bmc_breaker_open_ms`.
   int bmc_breaker_failures = 5;
   time_ms bmc_breaker_open_ms = 10000;
+  /// Transient BMC errors defer a step without spending an attempt, backing off from
+  /// `bmc_retry_base_ms` up to `bmc_retry_max_ms`, for `bmc_retry_budget_ms` per step.
+  time_ms bmc_retry_base_ms = 2000;
+  time_ms bmc_retry_max_ms = 60000;
+  time_ms bmc_retry_budget_ms = 10 * 60 * 1000;
   std::string bmc_ca_file;
   bool bmc_insecure = false;
   /// Directory logins (docs/ldap.md); an empty `url` turns them off.

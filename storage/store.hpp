@@ -83,6 +83,11 @@ class store {
   virtual caf::expected<fail_result> fail(const job_lease& job, const std::string& reason,
                                           bool retryable) = 0;
 
+  /// Hands a running job back as claimable from `not_before` without counting the attempt:
+  /// it waits for something outside it (a BMC whose circuit is open, a transient outage).
+  /// Counts the deferral and keeps when the first one was. `lease_lost` if no longer held.
+  virtual caf::error defer(const job_lease& job, time_ms not_before, const std::string& reason) = 0;
+
   /// Parks a running job until `wake(event_key)` or `deadline`; it holds no worker meanwhile.
   virtual caf::error park(const job_lease& job, const std::string& event_key, time_ms deadline) = 0;
 

@@ -102,6 +102,9 @@ struct claimed_job {
   time_ms deadline = 0;
   /// Payload of the event that woke a parked job, empty otherwise.
   std::string event;
+  /// Times the job was deferred (`store::defer`) so far, and when the first deferral was.
+  int deferrals = 0;
+  time_ms deferred_since = 0;
 };
 
 /// Which request actions a claim takes jobs of: those in `only` (every action when empty),

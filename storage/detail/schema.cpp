@@ -130,7 +130,11 @@ const std::vector<migration>& migrations() {
            // whichever commits second sees what the first did (event keys hash onto them).
            {"park_locks", {"slot INT NOT NULL PRIMARY KEY"}, {}},
        },
-       {park_lock_rows()}},
+       {park_lock_rows(),
+        // Deferrals: waits for an outside party (a BMC's open circuit, a transient outage)
+        // that spend no attempt; when the first of them began, for the retry budget.
+        "ALTER TABLE jobs ADD COLUMN {if_not_exists}deferrals INT NOT NULL DEFAULT 0",
+        "ALTER TABLE jobs ADD COLUMN {if_not_exists}deferred_since BIGINT NOT NULL DEFAULT 0"}},
   };
   return all;
 }

@@ -1,5 +1,6 @@
 // The queue: submit, claim, complete, fail, park/wake, release, renew, recover, cancel.
 
+#include <algorithm>
 #include <unordered_map>
 #include <unordered_set>
 
@@ -192,7 +193,8 @@ std::vector<claimed_job> sql_store::claim_in(connection& c, const std::string& o
     // other clusters' actions are skipped, not sorted.
     std::string sql =
         "SELECT id, request_id, position, host, action, attempts, max_attempts, timeout_ms, "
-        "event FROM jobs WHERE type = ? AND state = 'ready' AND not_before <= ?";
+        "event, deferrals, deferred_since FROM jobs WHERE type = ? AND state = 'ready' AND "
+        "not_before <= ?";
     args a{type, now};
     if (!actions.only.empty()) {
       sql += " AND action IN " + placeholders(actions.only.size());
@@ -218,6 +220,8 @@ std::vector<claimed_job> sql_store::claim_in(connection& c, const std::string& o
       auto timeout = r->i64(7);
       j.deadline = timeout > 0 ? now + timeout : 0;
       j.event = r->text(8);
+      j.deferrals = static_cast<int>(r->i64(9));
+      j.deferred_since = r->i64(10);
       jobs.push_back(std::move(j));
     }
   }
@@ -418,6 +422,23 @@ caf::expected<fail_result> sql_store::fail(const job_lease& job, const std::stri
                failure_message(job.id, type, attempts, reason), now);
     return out;
   });
+}
+
+caf::error sql_store::defer(const job_lease& job, time_ms not_before, const std::string& reason) {
+  auto res = transact("defer", [&](connection& c) -> caf::expected<caf::unit_t> {
+    auto now = clock_->now();
+    auto changed = c.execute(
+        "UPDATE jobs" + pool_->sql().by_primary_key +
+            " SET state = 'ready', attempts = attempts - 1, lease_expires_at = 0, "
+            "not_before = ?, error = ?, deferrals = deferrals + 1, deferred_since = CASE WHEN "
+            "deferred_since = 0 THEN ? ELSE deferred_since END "
+            "WHERE id = ? AND lease_token = ? AND state = 'running'",
+        {std::max(not_before, now), reason, now, job.id, job.token});
+    if (changed == 0)
+      return make_error(errc::lease_lost, "job " + std::to_string(job.id) + " is no longer held");
+    return caf::unit;
+  });
+  return res ? caf::error{} : res.error();
 }
 
 caf::error sql_store::park(const job_lease& job, const std::string& event_key, time_ms deadline) {

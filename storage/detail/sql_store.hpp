@@ -45,6 +45,7 @@ class sql_store final : public store {
                                                  const action_filter& actions) override;
   caf::expected<fail_result> fail(const job_lease& job, const std::string& reason,
                                   bool retryable) override;
+  caf::error defer(const job_lease& job, time_ms not_before, const std::string& reason) override;
   caf::error park(const job_lease& job, const std::string& event_key, time_ms deadline) override;
   caf::expected<bool> wake(const std::string& event_key, const std::string& payload) override;
   caf::error issue_callback(const callback_grant& grant) override;
