@@ -56,18 +56,24 @@ class bmc_step final : public job_handler {
   bmc_step(bmc_context context, body run, body reconcile = {})
       : context_(std::move(context)), run_(std::move(run)), reconcile_(std::move(reconcile)) {}
 
-  job_outcome run(const storage::claimed_job& job) override { return with_bmc(job, run_); }
+  job_outcome run(const storage::claimed_job& job) override {
+    // A retried attempt checked the circuit in `reconcile`, before its first call: once an
+    // attempt has called the BMC, a refusal of the open circuit is that attempt's failure.
+    return with_bmc(job, run_, !(reconcile_ && job.attempt > 1));
+  }
 
   std::optional<job_outcome> reconcile(const storage::claimed_job& job) override {
     if (!reconcile_) return std::nullopt;
-    auto out = with_bmc(job, reconcile_);
+    auto out = with_bmc(job, reconcile_, true);
     // A reconcile that finds nothing settled answers `retry` with an empty reason: go on.
     if (out.what == job_outcome::kind::retry && out.text.empty()) return std::nullopt;
     return out;
   }
 
  private:
-  job_outcome with_bmc(const storage::claimed_job& job, const body& f) {
+  /// Runs `f` on the job's BMC; with `wait_for_circuit`, first defers the job while the BMC's
+  /// circuit is open (no call is made, no attempt spent).
+  job_outcome with_bmc(const storage::claimed_job& job, const body& f, bool wait_for_circuit) {
     auto host = context_.store->host(job.host);
     if (!host) return failed(host.error(), "reading host " + job.host);
     auto creds = bmc::resolve_credentials(host->credential_ref);
@@ -85,7 +91,7 @@ class bmc_step final : public job_handler {
     t.ca_file = context_.bmc_ca_file;
     t.insecure = context_.bmc_insecure;
     // An open circuit: wait for it to half-open, spending no attempt on a call it would refuse.
-    if (auto at = driver->available_at(t); at > context_.clk->now())
+    if (auto at = driver->available_at(t); wait_for_circuit && at > context_.clk->now())
       return job_outcome::defer("BMC " + host->bmc_endpoint + " is failing; its circuit is open",
                                 at);
     return outlast(context_, job, t, *driver, f(context_, job, t, *driver));

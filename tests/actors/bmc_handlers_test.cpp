@@ -390,7 +390,7 @@ TEST_F(BmcWorkflows, AnOpenCircuitSpendsNoAttempts) {
   // The first failure and one probe per half-open period of the 12-minute outage spent an
   // attempt each; the waits between them (dozens of claims) spent none.
   EXPECT_LE(r.jobs[0].attempts, 4);
-  EXPECT_GT(deferrals_, r.jobs[0].attempts);
+  EXPECT_GE(deferrals_, 2) << "it waited through the open periods";
 }
 
 }  // namespace
