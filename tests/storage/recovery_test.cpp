@@ -359,3 +359,31 @@ TEST_P(StoreConformance, TheDatabaseTellsItsTime) {
 }
 
 }  // namespace ab::testing
+
+namespace ab::testing {
+
+TEST_P(StoreConformance, ADeferredJobWaitsWithoutSpendingAnAttempt) {
+  auto id = submit_one(spec("h1"));
+  auto first = claim("t");
+  ASSERT_EQ(first.size(), 1u);
+  auto since = clock_->now();
+  ASSERT_FALSE(db().defer({first[0].id, first[0].lease_token}, since + 30'000, "circuit open"));
+  EXPECT_TRUE(claim("t").empty()) << "not before its time";
+  EXPECT_TRUE(is(db().defer({first[0].id, first[0].lease_token}, since, "again"), errc::lease_lost))
+      << "the lease ended with the deferral";
+  clock_->advance(30'000);
+  auto second = claim("t");
+  ASSERT_EQ(second.size(), 1u);
+  EXPECT_EQ(second[0].attempt, 1) << "a deferral spends no attempt";
+  EXPECT_EQ(second[0].deferrals, 1);
+  EXPECT_EQ(second[0].deferred_since, since);
+  ASSERT_FALSE(db().defer({second[0].id, second[0].lease_token}, clock_->now(), "still open"));
+  auto third = claim("t");
+  ASSERT_EQ(third.size(), 1u);
+  EXPECT_EQ(third[0].deferrals, 2);
+  EXPECT_EQ(third[0].deferred_since, since) << "the first deferral's time stays";
+  EXPECT_EQ(complete(third[0]).completed, 1u);
+  EXPECT_EQ(request(id).state, request_state::succeeded);
+}
+
+}  // namespace ab::testing
