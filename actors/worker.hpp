@@ -13,9 +13,10 @@
 namespace ab::actors {
 
 /// A worker of one job type: claims batches from the site database, runs each job's handler
-/// and completes, fails or parks it. A finished job is committed before the worker starts its
-/// next one (or with the next claim), so that its chain never waits behind another job. Runs
-/// detached (its own thread): handlers and store calls may block it, never the scheduler.
+/// and completes, fails, parks or defers it. A job finished in the middle of a batch is
+/// committed at once on a thread of the worker's own (the last one with the next claim), so
+/// that its chain never waits behind the worker's next job. Runs detached (its own thread):
+/// handlers and store calls may block it, never the scheduler.
 using worker_actor = caf::typed_actor<caf::reacts_to<tick_atom>, caf::reacts_to<run_atom>,
                                       caf::reacts_to<drain_atom>,
                                       caf::reacts_to<filter_atom, storage::action_filter>>;
@@ -32,6 +33,8 @@ struct worker_config {
   /// `idle_poll_max_ms`, so that idle nodes do not load the database, and resets on work.
   time_ms poll_interval_ms = 250;
   time_ms idle_poll_max_ms = 2000;
+  /// When the store cannot take a finished job, the worker tries again this often.
+  time_ms flush_after_ms = 100;
   std::shared_ptr<storage::store> store;
   std::shared_ptr<job_handler> handler;
   std::shared_ptr<const ab::clock> clk;
