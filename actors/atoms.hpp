@@ -45,12 +45,14 @@ struct pool_status {
   /// Worker slots given up after too many restarts.
   std::int64_t given_up = 0;
   bool draining = false;
+  /// Clock checks that found this node's clock too far off the database's.
+  std::int64_t clock_refusals = 0;
 };
 
 template <class Inspector>
 typename Inspector::result_type inspect(Inspector& f, pool_status& x) {
   return f(caf::meta::type_name("pool_status"), x.cluster, x.workers, x.restarts, x.given_up,
-           x.draining);
+           x.draining, x.clock_refusals);
 }
 
 }  // namespace ab::actors

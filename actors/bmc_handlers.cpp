@@ -1,5 +1,7 @@
 #include "actors/bmc_handlers.hpp"
 
+#include <algorithm>
+
 #include <nlohmann/json.hpp>
 
 #include "auth/token.hpp"
@@ -11,13 +13,37 @@ namespace {
 
 using json = nlohmann::json;
 
-/// A BMC error as a job outcome: an unreachable or busy BMC is worth retrying; a refusal
-/// (wrong credentials, an unsupported operation) is not.
+/// A BMC error as a job outcome: an unreachable or busy BMC is worth retrying (through the
+/// transient budget); a refusal (wrong credentials, an unsupported operation) is not.
 job_outcome failed(const caf::error& err, const std::string& what) {
   auto why = what + ": " + message_of(err);
-  if (is(err, errc::unavailable) || is(err, errc::store_unavailable))
-    return job_outcome::retry(why);
+  if (is(err, errc::unavailable)) return job_outcome::transient_retry(why);
+  if (is(err, errc::store_unavailable)) return job_outcome::retry(why);
   return job_outcome::fail(why);
+}
+
+/// The wait before the next try of a step deferred `deferrals` times: exponential, capped,
+/// with equal jitter so that the hosts of one failed BMC network do not come back together.
+time_ms transient_backoff(const bmc_context& c, int deferrals, std::uint64_t seed) {
+  auto full = c.bmc_retry_base_ms;
+  for (int i = 0; i < deferrals && full < c.bmc_retry_max_ms; ++i) full *= 2;
+  full = std::min(full, c.bmc_retry_max_ms);
+  return full / 2 + static_cast<time_ms>(seed % static_cast<std::uint64_t>(full / 2 + 1));
+}
+
+/// Turns a transient failure into a deferral while the step's retry budget lasts (waiting at
+/// least until the BMC's circuit half-opens, if the failure opened it); past the budget it
+/// stays a retry that spends an attempt, so a BMC that never comes back fails the job.
+job_outcome outlast(const bmc_context& c, const storage::claimed_job& job, const bmc::target& t,
+                    bmc::driver& d, job_outcome out) {
+  if (out.what != job_outcome::kind::retry || !out.transient) return out;
+  auto now = c.clk->now();
+  auto since = job.deferred_since > 0 ? job.deferred_since : now;
+  if (now - since >= c.bmc_retry_budget_ms) return out;
+  auto seed = static_cast<std::uint64_t>(job.id) * 0x9E3779B97F4A7C15ull ^
+              static_cast<std::uint64_t>(job.deferrals + 1) * 0xBF58476D1CE4E5B9ull;
+  auto until = std::max(now + transient_backoff(c, job.deferrals, seed >> 7), d.available_at(t));
+  return job_outcome::defer(out.text, until);
 }
 
 /// A job type performed by one function of (context, job, target, driver).
@@ -29,18 +55,24 @@ class bmc_step final : public job_handler {
   bmc_step(bmc_context context, body run, body reconcile = {})
       : context_(std::move(context)), run_(std::move(run)), reconcile_(std::move(reconcile)) {}
 
-  job_outcome run(const storage::claimed_job& job) override { return with_bmc(job, run_); }
+  job_outcome run(const storage::claimed_job& job) override {
+    // A retried attempt checked the circuit in `reconcile`, before its first call: once an
+    // attempt has called the BMC, a refusal of the open circuit is that attempt's failure.
+    return with_bmc(job, run_, !(reconcile_ && job.attempt > 1));
+  }
 
   std::optional<job_outcome> reconcile(const storage::claimed_job& job) override {
     if (!reconcile_) return std::nullopt;
-    auto out = with_bmc(job, reconcile_);
+    auto out = with_bmc(job, reconcile_, true);
     // A reconcile that finds nothing settled answers `retry` with an empty reason: go on.
     if (out.what == job_outcome::kind::retry && out.text.empty()) return std::nullopt;
     return out;
   }
 
  private:
-  job_outcome with_bmc(const storage::claimed_job& job, const body& f) {
+  /// Runs `f` on the job's BMC; with `wait_for_circuit`, first defers the job while the BMC's
+  /// circuit is open (no call is made, no attempt spent).
+  job_outcome with_bmc(const storage::claimed_job& job, const body& f, bool wait_for_circuit) {
     auto host = context_.store->host(job.host);
     if (!host) return failed(host.error(), "reading host " + job.host);
     if (!context_.credentials) return job_outcome::fail("this node has no credential store");
@@ -59,7 +91,11 @@ class bmc_step final : public job_handler {
     t.ca_file = context_.bmc_ca_file;
     t.insecure = context_.bmc_insecure;
     t.policy = context_.endpoints;
-    return f(context_, job, t, *driver);
+    // An open circuit: wait for it to half-open, spending no attempt on a call it would refuse.
+    if (auto at = driver->available_at(t); wait_for_circuit && at > context_.clk->now())
+      return job_outcome::defer("BMC " + host->bmc_endpoint + " is failing; its circuit is open",
+                                at);
+    return outlast(context_, job, t, *driver, f(context_, job, t, *driver));
   }
 
   bmc_context context_;
@@ -166,8 +202,16 @@ job_outcome erase(const bmc_context&, const storage::claimed_job&, const bmc::ta
   if (!results) return failed(results.error(), "erasing disks");
   json evidence = *results;
   std::string bad;
+  bool all_transient = true;
   for (const auto& r : *results)
-    if (!r.ok) bad += (bad.empty() ? "" : ", ") + r.drive;
+    if (!r.ok) {
+      bad += (bad.empty() ? "" : ", ") + r.drive;
+      all_transient &= r.transient;
+    }
+  // A drive whose BMC answered 5xx or could not be reached is erased again (an erase is safe
+  // to repeat); a drive the BMC cannot or will not erase fails the wipe.
+  if (!bad.empty() && all_transient)
+    return job_outcome::transient_retry("erase failed on " + bad + ": " + evidence.dump());
   if (!bad.empty()) return job_outcome::fail("erase failed on " + bad + ": " + evidence.dump());
   return job_outcome::done(json{{"erased", evidence}}.dump());
 }

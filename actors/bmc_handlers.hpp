@@ -39,6 +39,14 @@ struct bmc_context {
   time_ms install_timeout_ms = 90 * 60 * 1000;
   /// Deadline of one BMC exchange.
   std::chrono::milliseconds bmc_timeout{10000};
+  /// Transient BMC errors (5xx, 429, timeouts, refused or reset connections) defer a step
+  /// without spending an attempt, after `bmc_retry_base_ms × 2^deferrals` (capped at
+  /// `bmc_retry_max_ms`, with jitter), until `bmc_retry_budget_ms` after the first of them;
+  /// past the budget each one spends an attempt. A BMC whose circuit is open defers the step
+  /// until the circuit half-opens, whatever the budget.
+  time_ms bmc_retry_base_ms = 2000;
+  time_ms bmc_retry_max_ms = 60000;
+  time_ms bmc_retry_budget_ms = 10 * 60 * 1000;
   /// TLS toward BMCs: a CA bundle, or no verification at all (labs only).
   std::string bmc_ca_file;
   bool bmc_insecure = false;

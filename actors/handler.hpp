@@ -23,16 +23,28 @@ struct job_outcome {
     fail,
     /// Waits for the event `text` (or until `deadline`) without holding a worker.
     park,
+    /// Runs again from `deadline` without spending an attempt (a BMC's open circuit, an
+    /// outage within the retry budget); `text` says why.
+    defer,
   };
   kind what = kind::done;
   std::string text;
   time_ms deadline = 0;
+  /// A `retry` because something outside answered "not now" (a BMC's 5xx, 429, timeout,
+  /// refused or reset connection), not because the job found the world not ready.
+  bool transient = false;
 
   static job_outcome done(std::string result = {}) { return {kind::done, std::move(result), 0}; }
   static job_outcome retry(std::string reason) { return {kind::retry, std::move(reason), 0}; }
   static job_outcome fail(std::string reason) { return {kind::fail, std::move(reason), 0}; }
   static job_outcome park(std::string event_key, time_ms deadline) {
     return {kind::park, std::move(event_key), deadline};
+  }
+  static job_outcome defer(std::string reason, time_ms until) {
+    return {kind::defer, std::move(reason), until};
+  }
+  static job_outcome transient_retry(std::string reason) {
+    return {kind::retry, std::move(reason), 0, true};
   }
 };
 

@@ -49,19 +49,34 @@ straggler_actor::behavior_type straggler(straggler_actor::stateful_pointer<strag
 
 struct heartbeat_state {
   storage::node_record node;
+  std::shared_ptr<storage::node_claim> claim;
+  std::function<void()> on_lost;
   static inline const char* name = "heartbeat";
 };
 
 heartbeat_actor::behavior_type heartbeat(heartbeat_actor::stateful_pointer<heartbeat_state> self,
                                          const std::shared_ptr<storage::store>& store,
                                          storage::node_record node, const config::cluster_map& map,
-                                         time_ms interval_ms) {
+                                         time_ms interval_ms,
+                                         std::shared_ptr<storage::node_claim> claim,
+                                         std::function<void()> on_lost) {
   auto log = logger();
   node.cluster = map.cluster_of(node.id);
   self->state.node = std::move(node);
+  self->state.claim = std::move(claim);
+  self->state.on_lost = std::move(on_lost);
   self->send(self, beat_atom::value);
   return {
       [=](beat_atom) {
+        auto& st = self->state;
+        // The claim's connection keeps the node id locked; a lost connection lost the lock,
+        // and a process that started meanwhile under the same id took over this one's work.
+        if (st.claim && !st.claim->refresh()) {
+          log->critical("node id {} is now held by another process; this one stops", st.node.id);
+          st.claim.reset();
+          if (st.on_lost) st.on_lost();
+          return;
+        }
         if (auto err = store->heartbeat(self->state.node))
           log->warn("cannot record node {} in the registry: {}", self->state.node.id,
                     message_of(err));
@@ -146,9 +161,10 @@ straggler_actor spawn_straggler(caf::actor_system& sys, std::shared_ptr<storage:
 
 heartbeat_actor spawn_heartbeat(caf::actor_system& sys, std::shared_ptr<storage::store> store,
                                 storage::node_record node, config::cluster_map map,
-                                time_ms interval_ms) {
+                                time_ms interval_ms, std::shared_ptr<storage::node_claim> claim,
+                                std::function<void()> on_lost) {
   return sys.spawn<caf::detached>(heartbeat, std::move(store), std::move(node), std::move(map),
-                                  interval_ms);
+                                  interval_ms, std::move(claim), std::move(on_lost));
 }
 
 map_watcher_actor spawn_map_watcher(caf::actor_system& sys, std::string path,

@@ -3,6 +3,7 @@
 // The node's small periodic services: the straggler manager, the node heartbeat, and the
 // cluster-map watcher. Each runs detached (they make blocking store or file calls).
 
+#include <functional>
 #include <memory>
 #include <string>
 
@@ -26,10 +27,14 @@ straggler_actor spawn_straggler(caf::actor_system& sys, std::shared_ptr<storage:
 using heartbeat_actor =
     caf::typed_actor<caf::reacts_to<beat_atom>, caf::reacts_to<remap_atom, config::cluster_map>>;
 
-/// Spawns the heartbeat; `node.cluster` follows the cluster map it is sent.
+/// Spawns the heartbeat; `node.cluster` follows the cluster map it is sent. With every beat it
+/// also refreshes `claim` (the process's claim to its node id, may be null) and calls `on_lost`
+/// once if another process holds the id now.
 heartbeat_actor spawn_heartbeat(caf::actor_system& sys, std::shared_ptr<storage::store> store,
                                 storage::node_record node, config::cluster_map map,
-                                time_ms interval_ms);
+                                time_ms interval_ms,
+                                std::shared_ptr<storage::node_claim> claim = nullptr,
+                                std::function<void()> on_lost = {});
 
 /// Watches the cluster-map file: reloads it when it changes (or on `check_atom`, sent on
 /// SIGHUP; `tick_atom` is its own timer), keeps the last good map when an edit is invalid, and

@@ -1,7 +1,9 @@
 #include "actors/supervisor.hpp"
 
+#include <cstdio>
 #include <deque>
 #include <map>
+#include <random>
 
 #include <spdlog/spdlog.h>
 #include <caf/actor_system.hpp>
@@ -43,8 +45,8 @@ struct supervisor_state {
 using self_ptr = supervisor_actor::stateful_pointer<supervisor_state>;
 
 std::string owner_of(const supervisor_state& st, const slot& s) {
-  return st.cfg.node.node_id + "/" + s.type + "#" + std::to_string(s.index) + "." +
-         std::to_string(s.incarnation);
+  return storage::owner_prefix(st.cfg.node.node_id, st.cfg.incarnation) + s.type + "#" +
+         std::to_string(s.index) + "." + std::to_string(s.incarnation);
 }
 
 /// What the node's workers claim: the actions of its cluster, of hosts in its own site only.
@@ -67,6 +69,7 @@ void spawn_slot(self_ptr self, slot s) {
   wc.store = st.cfg.store;
   wc.handler = st.cfg.handlers->find(s.type);
   wc.clk = st.cfg.clk;
+  wc.clock_ok = st.cfg.clock_ok;
   s.handle = spawn_worker(self->system(), std::move(wc));
   self->monitor(s.handle);
   auto addr = s.handle.address();
@@ -168,12 +171,26 @@ supervisor_actor::behavior_type supervisor(self_ptr self, supervisor_config cfg)
       },
       [self](renew_atom) {
         auto& st = self->state;
+        auto again = std::chrono::milliseconds(st.cfg.node.renew_interval_ms);
+        if (st.cfg.clock_ok) {
+          bool was = st.cfg.clock_ok->in_bound();
+          auto err = st.cfg.clock_ok->check();
+          if (!st.cfg.clock_ok->in_bound()) {
+            // Leases and deadlines are the database's time: a node whose clock is off must
+            // neither keep leases (renewing) nor take jobs (its workers see the same verdict).
+            st.log->error("not renewing leases nor claiming: {}", message_of(err));
+            self->delayed_send(self, again, renew_atom::value);
+            return;
+          }
+          if (!was)
+            st.log->warn("clock back within {} ms of the database's; claiming again",
+                         st.cfg.clock_ok->max_skew_ms());
+        }
         std::vector<std::string> owners;
         for (const auto& [addr, s] : st.slots) owners.push_back(owner_of(st, s));
         if (auto res = st.cfg.store->renew(owners, st.cfg.node.lease_ms); !res)
           st.log->warn("cannot renew leases: {}", message_of(res.error()));
-        self->delayed_send(self, std::chrono::milliseconds(st.cfg.node.renew_interval_ms),
-                           renew_atom::value);
+        self->delayed_send(self, again, renew_atom::value);
       },
       [self](status_atom) {
         auto& st = self->state;
@@ -184,6 +201,7 @@ supervisor_actor::behavior_type supervisor(self_ptr self, supervisor_config cfg)
         out.restarts = st.restarts;
         out.given_up = st.given_up;
         out.draining = st.draining;
+        if (st.cfg.clock_ok) out.clock_refusals = st.cfg.clock_ok->refusals();
         return out;
       },
       [self](drain_atom) -> caf::result<bool> {
@@ -216,6 +234,14 @@ supervisor_actor::behavior_type supervisor(self_ptr self, supervisor_config cfg)
 }
 
 }  // namespace
+
+std::string make_incarnation() {
+  std::random_device rd;
+  auto id = (static_cast<std::uint64_t>(rd()) << 32) ^ rd();
+  char hex[17];
+  std::snprintf(hex, sizeof hex, "%016llx", static_cast<unsigned long long>(id));
+  return hex;
+}
 
 int desired_workers(const config::node_config& node, const config::cluster_map& map,
                     const std::string& cluster, const std::string& type) {

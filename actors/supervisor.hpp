@@ -5,6 +5,7 @@
 #include <caf/typed_actor.hpp>
 
 #include "actors/atoms.hpp"
+#include "actors/clock_check.hpp"
 #include "actors/handler.hpp"
 #include "config/cluster_map.hpp"
 #include "config/node_config.hpp"
@@ -21,6 +22,9 @@ using supervisor_actor =
                      caf::reacts_to<deadline_atom>, caf::replies_to<status_atom>::with<pool_status>,
                      caf::replies_to<drain_atom>::with<bool>>;
 
+/// A fresh, random id of this process's incarnation (16 hex digits).
+std::string make_incarnation();
+
 /// What the supervisor is given.
 struct supervisor_config {
   config::node_config node;
@@ -28,6 +32,12 @@ struct supervisor_config {
   std::shared_ptr<storage::store> store;
   std::shared_ptr<const handler_registry> handlers;
   std::shared_ptr<const ab::clock> clk;
+  /// This process's incarnation (`make_incarnation`): every lease owner names it, so that a
+  /// restarted node never renews its dead predecessor's leases.
+  std::string incarnation = make_incarnation();
+  /// Checked before every renewal and consulted before every claim; null: the clock is
+  /// trusted (tests with an injected clock).
+  std::shared_ptr<clock_check> clock_ok;
 };
 
 /// Workers of `type` that a node of `cluster` runs: the cluster's count for the type, else the

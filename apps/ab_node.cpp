@@ -4,6 +4,7 @@
 
 #include <pthread.h>
 #include <signal.h>
+#include <unistd.h>
 
 #include <atomic>
 #include <csignal>
@@ -18,6 +19,7 @@
 #include <caf/scoped_actor.hpp>
 
 #include "actors/bmc_handlers.hpp"
+#include "actors/clock_check.hpp"
 #include "actors/pruner.hpp"
 #include "actors/services.hpp"
 #include "actors/simulated_handlers.hpp"
@@ -79,6 +81,24 @@ int main(int argc, char** argv) {
   if (!opened) return fail(message_of(opened.error()), 1);
   std::shared_ptr<storage::store> store = std::move(*opened);
 
+  // One live process per node id: a second one refuses to start; a dead predecessor's leases
+  // end now, so that its jobs are retried within seconds rather than at their deadline.
+  auto claimed = store->claim_node(cfg->node_id);
+  if (!claimed)
+    return fail(message_of(claimed.error()), is(claimed.error(), errc::conflict) ? 3 : 1);
+  std::shared_ptr<storage::node_claim> node_claim = std::move(*claimed);
+  auto incarnation = actors::make_incarnation();
+  if (auto n = store->expire_predecessors(cfg->node_id, incarnation); !n)
+    return fail(message_of(n.error()), 1);
+  else if (*n > 0)
+    log->warn("node {} restarted: {} job(s) its previous process held go to recovery now",
+              cfg->node_id, *n);
+  auto clock_ok = std::make_shared<actors::clock_check>([store] { return store->database_time(); },
+                                                        clk, cfg->max_clock_skew_ms);
+  if (auto err = clock_ok->check())
+    return fail(message_of(err) + " (fix the clock, e.g. with NTP, or raise --max-clock-skew-ms)",
+                4);
+
   auto handlers = std::make_shared<actors::handler_registry>();
   // The API's base URL for installers: configured, or this node's address once it listens.
   auto api_base = std::make_shared<std::atomic<std::shared_ptr<const std::string>>>(
@@ -93,7 +113,7 @@ int main(int argc, char** argv) {
 
   caf::actor_system_config sys_cfg;
   caf::actor_system sys{sys_cfg};
-  actors::supervisor_config sup_cfg{*cfg, *map, store, handlers, clk};
+  actors::supervisor_config sup_cfg{*cfg, *map, store, handlers, clk, incarnation, clock_ok};
   auto supervisor = actors::spawn_supervisor(sys, sup_cfg);
   auto straggler = actors::spawn_straggler(sys, store, cfg->recovery_interval_ms);
   constexpr time_ms day = 24 * 3600 * 1000;
@@ -126,7 +146,8 @@ int main(int argc, char** argv) {
     api_base->store(std::make_shared<const std::string>(
         (cfg->tls_cert.empty() ? "http://" : "https://") + address));
   storage::node_record me{cfg->node_id, cfg->site, "", address, 0};
-  auto heartbeat = actors::spawn_heartbeat(sys, store, me, *map, cfg->heartbeat_interval_ms);
+  auto heartbeat = actors::spawn_heartbeat(sys, store, me, *map, cfg->heartbeat_interval_ms,
+                                           node_claim, [] { ::kill(::getpid(), SIGTERM); });
   actors::map_watcher_actor watcher;
   if (!cfg->cluster_map.empty())
     watcher = actors::spawn_map_watcher(sys, cfg->cluster_map, *map, cfg->map_check_interval_ms,

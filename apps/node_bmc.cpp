@@ -71,6 +71,9 @@ actors::bmc_context make_bmc_context(const config::node_config& cfg,
   c.installer_image = cfg.installer_image;
   c.install_timeout_ms = cfg.install_timeout_ms;
   c.bmc_timeout = std::chrono::milliseconds{cfg.bmc_timeout_ms};
+  c.bmc_retry_base_ms = cfg.bmc_retry_base_ms;
+  c.bmc_retry_max_ms = cfg.bmc_retry_max_ms;
+  c.bmc_retry_budget_ms = cfg.bmc_retry_budget_ms;
   c.bmc_ca_file = cfg.bmc_ca_file;
   c.bmc_insecure = cfg.bmc_insecure;
   return c;

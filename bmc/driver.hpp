@@ -14,6 +14,8 @@
 #include <caf/expected.hpp>
 #include <nlohmann/json.hpp>
 
+#include "core/clock.hpp"
+
 namespace ab::bmc {
 
 class endpoint_policy;
@@ -66,6 +68,9 @@ struct erase_result {
   std::string method;
   bool ok = false;
   std::string detail;
+  /// The erase failed for a reason that may pass (the BMC answered 5xx or 429, or could not
+  /// be reached): the whole erase is worth running again.
+  bool transient = false;
 };
 
 /// JSON of an inventory (the facts a discovery records) and of an erase result (the evidence
@@ -84,6 +89,14 @@ class driver {
 
   /// `redfish` or `ipmi`.
   virtual std::string name() const = 0;
+
+  /// When this driver will call the BMC of `t` again: 0 (or a past time) for now; later while
+  /// a circuit breaker keeps the BMC closed (`guarded_driver`). A job waits until then
+  /// without spending an attempt.
+  virtual time_ms available_at(const target& t) {
+    (void)t;
+    return 0;
+  }
 
   virtual caf::expected<power_state> power(const target& t) = 0;
   /// Asks for a power change; returns once the BMC accepted it (not when it completed).

@@ -1,5 +1,7 @@
 #include "bmc/guard.hpp"
 
+#include <algorithm>
+
 namespace ab::bmc {
 
 guarded_driver::guarded_driver(std::shared_ptr<driver> inner, guard_options options,
@@ -44,6 +46,17 @@ void guarded_driver::leave(const target& t, const caf::error& outcome) {
     }
   }
   changed_.notify_all();
+}
+
+time_ms guarded_driver::available_at(const target& t) {
+  std::lock_guard<std::mutex> lock(mutex_);
+  auto it = bmcs_.find(t.endpoint);
+  if (it == bmcs_.end()) return 0;
+  auto now = clock_.now();
+  if (it->second.open_until > now) return it->second.open_until;
+  // Half-open: one probe is under way; its outcome decides within one BMC exchange.
+  if (it->second.probing) return now + std::min<time_ms>(t.timeout.count(), 1000);
+  return 0;
 }
 
 caf::expected<power_state> guarded_driver::power(const target& t) {

@@ -40,6 +40,10 @@ class guarded_driver : public driver {
   /// The inner driver's name.
   std::string name() const override { return inner_->name(); }
 
+  /// The end of the BMC's open period while its breaker is open; a moment from now while
+  /// another call probes a half-open breaker; 0 otherwise.
+  time_ms available_at(const target& t) override;
+
   caf::expected<power_state> power(const target& t) override;
   caf::error set_power(const target& t, power_action a) override;
   caf::error set_boot(const target& t, boot_device d, bool once) override;

@@ -146,6 +146,7 @@ caf::expected<std::vector<erase_result>> redfish_driver::erase_disks(const targe
       err = detail::wait_for_task(**c, a->location, options_.task_poll, options_.task_timeout);
     r.ok = !err;
     r.detail = err ? message_of(err) : "completed";
+    r.transient = is(err, errc::unavailable);
     out.push_back(r);
   }
   return out;

@@ -52,6 +52,9 @@ struct node_config {
   time_ms poll_interval_ms = 250;
   time_ms idle_poll_max_ms = 2000;
   time_ms lease_ms = 30000;
+  /// The most this node's clock may differ from the database's; beyond it the node refuses
+  /// to start, or stops claiming and renewing until the clocks agree again.
+  time_ms max_clock_skew_ms = 5000;
   time_ms renew_interval_ms = 10000;
   time_ms recovery_interval_ms = 5000;
   time_ms heartbeat_interval_ms = 10000;
@@ -82,6 +85,11 @@ struct node_config {
   /// A BMC's circuit opens after this many failures in a row, for `bmc_breaker_open_ms`.
   int bmc_breaker_failures = 5;
   time_ms bmc_breaker_open_ms = 10000;
+  /// Transient BMC errors defer a step without spending an attempt, backing off from
+  /// `bmc_retry_base_ms` up to `bmc_retry_max_ms`, for `bmc_retry_budget_ms` per step.
+  time_ms bmc_retry_base_ms = 2000;
+  time_ms bmc_retry_max_ms = 60000;
+  time_ms bmc_retry_budget_ms = 10 * 60 * 1000;
   std::string bmc_ca_file;
   bool bmc_insecure = false;
   /// BMC credentials (docs/bmc.md): the directory `file:NAME` references resolve in (default

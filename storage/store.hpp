@@ -11,6 +11,16 @@
 
 namespace ab::storage {
 
+/// A process's exclusive claim to its node id, held while this object lives (the lock dies
+/// with the process, so a crashed node's id is free again at once).
+class node_claim {
+ public:
+  virtual ~node_claim() = default;
+  /// Checks that the claim still holds, taking it again if its database connection was lost;
+  /// false when another process holds the id now (this one must stop).
+  virtual bool refresh() = 0;
+};
+
 /// The site database: requests and their job chains (the queue), hosts, nodes and the audit
 /// trail. Every call is one transaction; none throws. Implementations: `mysql_store`,
 /// `sqlite_store`; both pass tests/storage/conformance_test.cpp.
@@ -73,6 +83,11 @@ class store {
   virtual caf::expected<fail_result> fail(const job_lease& job, const std::string& reason,
                                           bool retryable) = 0;
 
+  /// Hands a running job back as claimable from `not_before` without counting the attempt:
+  /// it waits for something outside it (a BMC whose circuit is open, a transient outage).
+  /// Counts the deferral and keeps when the first one was. `lease_lost` if no longer held.
+  virtual caf::error defer(const job_lease& job, time_ms not_before, const std::string& reason) = 0;
+
   /// Parks a running job until `wake(event_key)` or `deadline`; it holds no worker meanwhile.
   virtual caf::error park(const job_lease& job, const std::string& event_key, time_ms deadline) = 0;
 
@@ -103,6 +118,22 @@ class store {
   /// Ends the leases of every job `owner` holds now, so that recovery retries them at once
   /// (their worker crashed; what it did may have half-happened).
   virtual caf::expected<std::size_t> expire_held(const std::string& owner) = 0;
+
+  /// Claims `node_id` for this process for as long as the returned object lives. `conflict`
+  /// when a live process holds it (MySQL: `GET_LOCK` on a connection of its own; SQLite: an
+  /// exclusive `flock` on a file beside the database).
+  virtual caf::expected<std::unique_ptr<node_claim>> claim_node(const std::string& node_id) = 0;
+
+  /// Ends now the leases that earlier incarnations of `node_id` hold: every lease whose owner
+  /// starts with `NODE_ID@` (or, from before incarnations, `NODE_ID/`) but not with
+  /// `owner_prefix(node_id, incarnation)`, so that recovery retries their jobs at once. Call
+  /// only while holding `claim_node(node_id)`: then no other live process has that id.
+  virtual caf::expected<std::size_t> expire_predecessors(const std::string& node_id,
+                                                         const std::string& incarnation) = 0;
+
+  /// The database's own clock (MySQL `NOW(3)`; SQLite, which is local, the store's clock), to
+  /// check this node's clock against.
+  virtual caf::expected<time_ms> database_time() = 0;
 
   /// Retries or fails up to `limit` jobs whose lease or deadline passed. Safe to run on
   /// several nodes at once.

@@ -132,4 +132,8 @@ audit_entry bounded(audit_entry e) {
   return e;
 }
 
+std::string owner_prefix(const std::string& node_id, const std::string& incarnation) {
+  return node_id + "@" + incarnation + "/";
+}
+
 }  // namespace ab::storage

@@ -103,6 +103,9 @@ struct claimed_job {
   time_ms deadline = 0;
   /// Payload of the event that woke a parked job, empty otherwise.
   std::string event;
+  /// Times the job was deferred (`store::defer`) so far, and when the first deferral was.
+  int deferrals = 0;
+  time_ms deferred_since = 0;
 };
 
 /// Which jobs a claim takes: of request actions in `only` (every action when empty), minus
@@ -252,6 +255,11 @@ struct node_record {
   std::string address;
   time_ms last_seen = 0;
 };
+
+/// How every lease owner of one node process begins: `NODE_ID@INCARNATION/`. A worker's owner
+/// name appends its slot (`power_on#0.1`); the store tells a node's earlier incarnations from
+/// the current one by this prefix.
+std::string owner_prefix(const std::string& node_id, const std::string& incarnation);
 
 /// One audit trail entry: who asked for what, from where, and what was decided.
 struct audit_entry {

@@ -38,9 +38,11 @@ bool retryable(const std::string& method, const caf::expected<http_answer>& a) {
 }
 
 caf::error status_error(const std::string& where, long status, const std::string& detail) {
-  auto code = status == 404   ? errc::not_found
-              : status >= 500 ? errc::unavailable
-                              : errc::invalid_argument;
+  // 429 (too many requests) and 5xx say the BMC is busy or failing now, not that the call
+  // was wrong: worth retrying later.
+  auto code = status == 404                    ? errc::not_found
+              : status >= 500 || status == 429 ? errc::unavailable
+                                               : errc::invalid_argument;
   auto what = where + " answered " + std::to_string(status);
   return make_error(code, detail.empty() ? what : what + ": " + detail);
 }

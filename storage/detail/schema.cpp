@@ -33,6 +33,13 @@ struct migration {
   std::vector<std::string> statements = {};
 };
 
+/// Fills `park_locks` with its slots; `{insert_ignore}` keeps a repeated migration harmless.
+std::string park_lock_rows() {
+  std::string sql = "{insert_ignore} INTO park_locks (slot) VALUES ";
+  for (int i = 0; i < park_lock_slots; ++i) sql += (i ? ",(" : "(") + std::to_string(i) + ")";
+  return sql;
+}
+
 // Times are milliseconds since the epoch (BIGINT); 0 means "not yet". States are short
 // lowercase words so that an operator can read the tables with plain SQL.
 const std::vector<migration>& migrations() {
@@ -137,6 +144,17 @@ const std::vector<migration>& migrations() {
         "CREATE UNIQUE INDEX IF NOT EXISTS requests_submitter_key ON requests "
         "(submitter, idempotency_key, host)",
         "DROP INDEX IF EXISTS requests_idempotency{on requests}"}},
+      {6,
+       {
+           // The rows that park and wake of one event key lock before anything else, so that
+           // whichever commits second sees what the first did (event keys hash onto them).
+           {"park_locks", {"slot INT NOT NULL PRIMARY KEY"}, {}},
+       },
+       {park_lock_rows(),
+        // Deferrals: waits for an outside party (a BMC's open circuit, a transient outage)
+        // that spend no attempt; when the first of them began, for the retry budget.
+        "ALTER TABLE jobs ADD COLUMN {if_not_exists}deferrals INT NOT NULL DEFAULT 0",
+        "ALTER TABLE jobs ADD COLUMN {if_not_exists}deferred_since BIGINT NOT NULL DEFAULT 0"}},
       {7,
        {},
        // Retention (store::prune): finished requests by when they finished, pending events by
@@ -227,7 +245,10 @@ caf::expected<int> migrate(connection_pool& pool, time_ms now) {
         for (const auto& stmt : create_statements(t, d)) c->exec_raw(stmt);
       for (const auto& stmt : m.statements)
         c->exec_raw(on_table(
-            replace_all(stmt, "{if_not_exists}", d.name == "mysql" ? "IF NOT EXISTS " : ""), d));
+            replace_all(
+                replace_all(stmt, "{if_not_exists}", d.name == "mysql" ? "IF NOT EXISTS " : ""),
+                "{insert_ignore}", d.name == "mysql" ? "INSERT IGNORE" : "INSERT OR IGNORE"),
+            d));
       c->execute("INSERT INTO schema_migrations (version, applied_at) VALUES (?, ?)",
                  {std::int64_t{m.version}, now});
       c->commit();

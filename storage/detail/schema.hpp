@@ -7,6 +7,9 @@
 
 namespace ab::storage::detail {
 
+/// Rows of `park_locks`: the event keys of park and wake hash onto this many lock rows.
+inline constexpr int park_lock_slots = 1024;
+
 /// The newest schema version this binary knows.
 int latest_schema_version();
 

@@ -1,9 +1,11 @@
 // The queue: submit, claim, complete, fail, park/wake, release, renew, recover, cancel.
 
+#include <algorithm>
 #include <unordered_map>
 #include <unordered_set>
 
 #include "core/error.hpp"
+#include "storage/detail/schema.hpp"
 #include "storage/detail/sql_store.hpp"
 
 namespace ab::storage::detail {
@@ -66,7 +68,20 @@ std::uint64_t execute_in(connection& c, const std::string& sql_prefix,
   return changed;
 }
 
+/// The `park_locks` row of `event_key`: FNV-1a, the same in every process and build.
+std::int64_t park_slot(const std::string& event_key) {
+  std::uint64_t h = 14695981039346656037ull;
+  for (unsigned char ch : event_key) h = (h ^ ch) * 1099511628211ull;
+  return static_cast<std::int64_t>(h % park_lock_slots);
+}
+
 }  // namespace
+
+void sql_store::lock_event(connection& c, const std::string& event_key) {
+  c.query("SELECT slot FROM park_locks WHERE slot = ?" + pool_->sql().for_update,
+          {park_slot(event_key)})
+      ->next();
+}
 
 caf::expected<std::vector<submit_outcome>> sql_store::submit(
     const std::vector<request_spec>& specs) {
@@ -201,7 +216,7 @@ std::vector<claimed_job> sql_store::claim_in(connection& c, const std::string& o
     // yields its site's ready jobs in queue order, and other sites' jobs are never visited.
     std::string sql =
         "SELECT id, request_id, position, host, action, attempts, max_attempts, timeout_ms, "
-        "event FROM jobs WHERE type = ?";
+        "event, deferrals, deferred_since FROM jobs WHERE type = ?";
     args a{type};
     if (!actions.site.empty()) {
       sql += " AND site = ?";
@@ -233,6 +248,8 @@ std::vector<claimed_job> sql_store::claim_in(connection& c, const std::string& o
       auto timeout = r->i64(7);
       j.deadline = timeout > 0 ? now + timeout : 0;
       j.event = r->text(8);
+      j.deferrals = static_cast<int>(r->i64(9));
+      j.deferred_since = r->i64(10);
       jobs.push_back(std::move(j));
     }
   }
@@ -435,6 +452,23 @@ caf::expected<fail_result> sql_store::fail(const job_lease& job, const std::stri
   });
 }
 
+caf::error sql_store::defer(const job_lease& job, time_ms not_before, const std::string& reason) {
+  auto res = transact("defer", [&](connection& c) -> caf::expected<caf::unit_t> {
+    auto now = clock_->now();
+    auto changed = c.execute(
+        "UPDATE jobs" + pool_->sql().by_primary_key +
+            " SET state = 'ready', attempts = attempts - 1, lease_expires_at = 0, "
+            "not_before = ?, error = ?, deferrals = deferrals + 1, deferred_since = CASE WHEN "
+            "deferred_since = 0 THEN ? ELSE deferred_since END "
+            "WHERE id = ? AND lease_token = ? AND state = 'running'",
+        {std::max(not_before, now), reason, now, job.id, job.token});
+    if (changed == 0)
+      return make_error(errc::lease_lost, "job " + std::to_string(job.id) + " is no longer held");
+    return caf::unit;
+  });
+  return res ? caf::error{} : res.error();
+}
+
 caf::error sql_store::park(const job_lease& job, const std::string& event_key, time_ms deadline) {
   if (event_key.empty()) return make_error(errc::invalid_argument, "park needs an event key");
   auto res = transact("park", [&](connection& c) -> caf::expected<caf::unit_t> {
@@ -445,6 +479,10 @@ caf::error sql_store::park(const job_lease& job, const std::string& event_key, t
     if (!r->next() || r->i64(0) != job.token)
       return make_error(errc::lease_lost, "job " + std::to_string(job.id) + " is no longer held");
     r.reset();
+    // Park and wake of one key serialise on its lock row: without it, under READ COMMITTED,
+    // a park that looks for the event before the wake commits and a wake that looks for the
+    // parked job before the park commits both miss, and the job sleeps until its deadline.
+    lock_event(c, event_key);
     auto taken = c.query("SELECT id FROM jobs WHERE park_key = ?", {event_key});
     if (taken->next())
       return make_error(errc::conflict, "event key '" + event_key + "' is already awaited by job " +
@@ -481,6 +519,7 @@ caf::expected<bool> sql_store::wake(const std::string& event_key, const std::str
 
 bool sql_store::wake_in(connection& c, const std::string& event_key, const std::string& payload) {
   auto now = clock_->now();
+  lock_event(c, event_key);
   auto changed = c.execute(
       "UPDATE jobs SET state = 'ready', not_before = ?, event = ?, park_key = NULL, deadline = 0 "
       "WHERE park_key = ? AND state = 'parked'",

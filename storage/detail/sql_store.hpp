@@ -45,6 +45,7 @@ class sql_store final : public store {
                                                  const action_filter& actions) override;
   caf::expected<fail_result> fail(const job_lease& job, const std::string& reason,
                                   bool retryable) override;
+  caf::error defer(const job_lease& job, time_ms not_before, const std::string& reason) override;
   caf::error park(const job_lease& job, const std::string& event_key, time_ms deadline) override;
   caf::expected<bool> wake(const std::string& event_key, const std::string& payload) override;
   caf::error issue_callback(const callback_grant& grant) override;
@@ -55,6 +56,10 @@ class sql_store final : public store {
                                    time_ms lease_ms) override;
   caf::expected<std::size_t> release_held(const std::string& owner) override;
   caf::expected<std::size_t> expire_held(const std::string& owner) override;
+  caf::expected<std::unique_ptr<node_claim>> claim_node(const std::string& node_id) override;
+  caf::expected<std::size_t> expire_predecessors(const std::string& node_id,
+                                                 const std::string& incarnation) override;
+  caf::expected<time_ms> database_time() override;
   caf::expected<recover_result> recover(std::size_t limit) override;
   caf::expected<request_state> cancel(request_id id, const std::string& reason) override;
   caf::expected<request_view> request(request_id id) override;
@@ -88,6 +93,8 @@ class sql_store final : public store {
                                     const std::string& type, int max_jobs, time_ms lease_ms,
                                     const action_filter& actions);
   complete_result complete_in(connection& c, const std::vector<completion>& done);
+  /// Locks the row that park and wake of `event_key` serialise on, until the transaction ends.
+  void lock_event(connection& c, const std::string& event_key);
   /// Wakes the job parked on `event_key`, or keeps the event for it; true if a job woke.
   bool wake_in(connection& c, const std::string& event_key, const std::string& payload);
   /// After a request failed (`started`) or was cancelled: its host takes the failure state, or

@@ -13,6 +13,7 @@
 #include "actors/lifecycle.hpp"
 #include "actors/workflows.hpp"
 #include "auth/token.hpp"
+#include "bmc/guard.hpp"
 #include "core/error.hpp"
 #include "tests/fakes/test_store.hpp"
 
@@ -61,6 +62,11 @@ class fake_bmc final : public bmc::driver {
   }
   caf::expected<std::vector<bmc::erase_result>> erase_disks(const bmc::target& t) override {
     if (auto err = fault(t)) return err;
+    if (erase_500s > 0) {
+      --erase_500s;
+      return std::vector<bmc::erase_result>{
+          {"d0", "SecureErase", false, "SecureErase answered 500", true}};
+    }
     return std::vector<bmc::erase_result>{
         {"d0", "SecureErase", erase_ok, erase_ok ? "" : "drive busy"}};
   }
@@ -69,6 +75,11 @@ class fake_bmc final : public bmc::driver {
     if (t.user != "admin" || t.password != "pw")
       return make_error(errc::unauthenticated, t.endpoint + ": 401");
     if (down) return make_error(errc::unavailable, t.endpoint + ": connection refused");
+    auto now = clk ? clk->now() : 0;
+    if (now < down_until) return make_error(errc::unavailable, t.endpoint + ": answered 503");
+    // Half of the calls fail while the outage lasts: every other one.
+    if (now < flaky_until && calls++ % 2 == 0)
+      return make_error(errc::unavailable, t.endpoint + ": answered 500");
     return {};
   }
 
@@ -78,6 +89,13 @@ class fake_bmc final : public bmc::driver {
   std::vector<std::string> actions;
   bool down = false;
   bool erase_ok = true;
+  /// Erases answered with a 500 before the BMC erases for real.
+  int erase_500s = 0;
+  /// With `clk`: every call fails until `down_until`; every other call until `flaky_until`.
+  std::shared_ptr<const ab::clock> clk;
+  time_ms down_until = 0;
+  time_ms flaky_until = 0;
+  int calls = 0;
 };
 
 class BmcWorkflows : public ::testing::Test {
@@ -100,6 +118,14 @@ class BmcWorkflows : public ::testing::Test {
     c.callback_base = [] { return std::string{"https://ab.example:8443"}; };
     c.installer_image = "https://images.example/installer.iso";
     c.install_timeout_ms = 600'000;
+    fake_->clk = clk_;
+    context_ = c;
+    register_bmc_handlers(registry_, c);
+  }
+
+  /// Registers the handlers again with `c` (other retry limits, a guarded driver).
+  void reregister(const bmc_context& c) {
+    registry_ = handler_registry{};
     register_bmc_handlers(registry_, c);
   }
 
@@ -154,10 +180,14 @@ class BmcWorkflows : public ::testing::Test {
             case job_outcome::kind::park:
               ASSERT_FALSE(store_->park(lease, out.text, out.deadline));
               break;
+            case job_outcome::kind::defer:
+              ++deferrals_;
+              ASSERT_FALSE(store_->defer(lease, out.deadline, out.text));
+              break;
           }
         }
       }
-      if (!any) clk_->advance(60'000);
+      if (!any) clk_->advance(step_ms_);
     }
   }
 
@@ -182,6 +212,10 @@ class BmcWorkflows : public ::testing::Test {
   std::shared_ptr<storage::store> store_;
   std::shared_ptr<fake_bmc> fake_ = std::make_shared<fake_bmc>();
   handler_registry registry_;
+  bmc_context context_;
+  /// How far `drive` moves the clock when nothing is ready.
+  time_ms step_ms_ = 60'000;
+  int deferrals_ = 0;
 };
 
 TEST_F(BmcWorkflows, DiscoverRecordsFactsAndPowersOff) {
@@ -270,7 +304,7 @@ TEST_F(BmcWorkflows, AFailedEraseFailsTheWipeNamingTheDrive) {
 TEST_F(BmcWorkflows, AnUnreachableBmcIsRetriedThenFailsWithTheReason) {
   fake_->down = true;
   auto id = submit("h1", "power_on", "ready");
-  drive(30);
+  drive(100);
   auto r = request(id);
   EXPECT_EQ(r.state, storage::request_state::failed);
   EXPECT_NE(r.error.find("connection refused"), std::string::npos) << r.error;
@@ -330,6 +364,60 @@ TEST_F(BmcWorkflows, ARetriedPowerStepReconcilesInsteadOfActingTwice) {
   drive();
   EXPECT_EQ(request(id).state, storage::request_state::succeeded);
   EXPECT_TRUE(fake_->actions.empty()) << "already on: nothing sent";
+}
+
+TEST_F(BmcWorkflows, AReimageOutlastsABmcFailingHalfItsCallsForLongerThanItsAttempts) {
+  // Every other BMC call answers 500 for 8 minutes (of the test's clock): a step of several
+  // calls cannot pass meanwhile, and five attempts would be gone in the first minutes.
+  fake_->flaky_until = clk_->now() + 8 * 60'000;
+  step_ms_ = 15'000;
+  auto id = submit("h1", "reimage", "in_service");
+  for (int round = 0; round < 150 && request(id).jobs[2].state != storage::job_state::parked;
+       ++round)
+    drive(1);
+  auto r = request(id);
+  ASSERT_EQ(r.jobs[2].state, storage::job_state::parked) << r.error;
+  EXPECT_GE(clk_->now(), fake_->flaky_until) << "the outage was outlasted, not avoided";
+  ASSERT_FALSE(call_back(id, "succeeded"));
+  drive(50);
+  r = request(id);
+  EXPECT_EQ(r.state, storage::request_state::succeeded) << r.error;
+  // The install parks once and resumes once: two claims by design.
+  for (const auto& j : r.jobs)
+    EXPECT_LE(j.attempts, j.type == "install" ? 2 : 1) << j.type << ": " << j.error;
+  EXPECT_GT(deferrals_, 0);
+}
+
+TEST_F(BmcWorkflows, AnEraseWhoseBmcAnsweredOne500IsRunAgainAndTheWipeSucceeds) {
+  fake_->erase_500s = 1;
+  auto id = submit("h1", "wipe", "ready");
+  drive();
+  auto r = request(id);
+  EXPECT_EQ(r.state, storage::request_state::succeeded) << r.error;
+  EXPECT_EQ(host_state("h1"), "ready");
+}
+
+TEST_F(BmcWorkflows, AnOpenCircuitSpendsNoAttempts) {
+  // No transient budget: each failed call spends an attempt, as before. Only the waits while
+  // the circuit is open must not.
+  auto c = context_;
+  c.bmc_retry_budget_ms = 0;
+  bmc::guard_options g;
+  g.failures_to_open = 1;
+  g.open_for = std::chrono::minutes(5);
+  auto guarded = std::make_shared<bmc::guarded_driver>(fake_, g, *clk_);
+  c.driver_for = [guarded](const std::string&) -> std::shared_ptr<bmc::driver> { return guarded; };
+  reregister(c);
+  fake_->down_until = clk_->now() + 12 * 60'000;
+  step_ms_ = 20'000;
+  auto id = submit("h1", "power_on", "ready");
+  drive(150);
+  auto r = request(id);
+  EXPECT_EQ(r.state, storage::request_state::succeeded) << r.error;
+  // The first failure and one probe per half-open period of the 12-minute outage spent an
+  // attempt each; the waits between them (dozens of claims) spent none.
+  EXPECT_LE(r.jobs[0].attempts, 4);
+  EXPECT_GE(deferrals_, 2) << "it waited through the open periods";
 }
 
 }  // namespace

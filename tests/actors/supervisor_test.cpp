@@ -8,6 +8,7 @@
 #include <caf/actor_system_config.hpp>
 #include <caf/scoped_actor.hpp>
 
+#include "actors/clock_check.hpp"
 #include "actors/services.hpp"
 #include "actors/supervisor.hpp"
 #include "core/error.hpp"
@@ -262,6 +263,127 @@ TEST_F(Supervisor, DrainFinishesTheRunningJobAndReleasesTheRest) {
   EXPECT_EQ(done, started.load());
   EXPECT_EQ(done + released, 4) << "every job is either finished or claimable again";
   EXPECT_GE(released, 1);
+}
+
+TEST_F(Supervisor, AFinishedJobIsCommittedWhileTheWorkerRunsALongOne) {
+  // One worker of type t holds two jobs of one batch: a quick one whose chain goes on, and a
+  // long one. The quick one's next job must not wait for the long one to end.
+  std::atomic<bool> release_long{false};
+  handlers_->add("t", std::make_shared<scripted>([&](const storage::claimed_job& j) {
+                   if (j.host == "long")
+                     wait_until([&] { return release_long.load(); }, std::chrono::seconds(60));
+                   return job_outcome::done();
+                 }));
+  handlers_->add("next", std::make_shared<scripted>([](auto&) { return job_outcome::done(); }));
+  storage::request_spec quick, slow;
+  quick.action = slow.action = "power_on";
+  quick.site = slow.site = "dc1";
+  quick.host = "quick";
+  slow.host = "long";
+  quick.chain = {{"t", 3, 0}, {"next", 3, 0}};
+  slow.chain = {{"t", 3, 0}};
+  auto ids = (*db_)->submit({quick, slow});
+  ASSERT_TRUE(ids);
+  caf::actor_system_config cfg;
+  caf::actor_system sys{cfg};
+  auto sup = start(sys);
+  auto chain_done =
+      wait_until([&] { return state_of(ids->at(0).id) == storage::request_state::succeeded; });
+  EXPECT_TRUE(chain_done) << "the quick chain waited behind the long job";
+  release_long = true;
+  EXPECT_TRUE(
+      wait_until([&] { return state_of(ids->at(1).id) == storage::request_state::succeeded; }));
+  EXPECT_TRUE(drain(sys, sup));
+}
+
+TEST_F(Supervisor, LeaseOwnersNameTheProcessIncarnation) {
+  std::atomic<bool> release{false};
+  handlers_->add("t", std::make_shared<scripted>([&](auto&) {
+                   wait_until([&] { return release.load(); });
+                   return job_outcome::done();
+                 }));
+  caf::actor_system_config cfg;
+  caf::actor_system sys{cfg};
+  actors::supervisor_config sc;
+  sc.node = node_;
+  sc.map = config::cluster_map::defaults();
+  sc.store = store();
+  sc.handlers = handlers_;
+  sc.clk = clk_;
+  sc.incarnation = "feedc0de";
+  auto sup = actors::spawn_supervisor(sys, sc);
+  auto id = submit("h1", {"t"});
+  std::string owner;
+  EXPECT_TRUE(wait_until([&] {
+    auto r = (*db_)->request(id);
+    owner = r ? r->jobs[0].lease_owner : "";
+    return !owner.empty();
+  }));
+  EXPECT_EQ(owner.rfind(storage::owner_prefix("node-t", "feedc0de"), 0), 0u) << owner;
+  release = true;
+  EXPECT_TRUE(wait_until([&] { return state_of(id) == storage::request_state::succeeded; }));
+  EXPECT_TRUE(drain(sys, sup));
+}
+
+TEST_F(Supervisor, NothingIsClaimedWhileTheClockIsOffTheDatabases) {
+  std::atomic<int> runs{0};
+  handlers_->add("t", std::make_shared<scripted>([&](auto&) {
+                   ++runs;
+                   return job_outcome::done();
+                 }));
+  std::atomic<time_ms> offset{-120'000};
+  auto check = std::make_shared<actors::clock_check>(
+      [&]() -> caf::expected<time_ms> { return clk_->now() + offset.load(); }, clk_, 5000);
+  EXPECT_TRUE(is(check->check(), errc::conflict)) << "two minutes off";
+  caf::actor_system_config cfg;
+  caf::actor_system sys{cfg};
+  actors::supervisor_config sc;
+  sc.node = node_;
+  sc.map = config::cluster_map::defaults();
+  sc.store = store();
+  sc.handlers = handlers_;
+  sc.clk = clk_;
+  sc.clock_ok = check;
+  auto sup = actors::spawn_supervisor(sys, sc);
+  auto id = submit("h1", {"t"});
+  EXPECT_TRUE(wait_until([&] { return status(sys, sup).clock_refusals >= 2; }));
+  EXPECT_EQ(runs.load(), 0);
+  EXPECT_EQ(state_of(id), storage::request_state::queued);
+  offset = 100;
+  EXPECT_TRUE(wait_until([&] { return state_of(id) == storage::request_state::succeeded; }));
+  EXPECT_TRUE(drain(sys, sup));
+}
+
+TEST(ClockCheck, AcceptsASmallSkewAndRefusesALargeOne) {
+  auto clk = std::make_shared<manual_clock>();
+  time_ms offset = 4000;
+  actors::clock_check check([&]() -> caf::expected<time_ms> { return clk->now() + offset; }, clk,
+                            5000);
+  EXPECT_FALSE(check.check());
+  EXPECT_TRUE(check.in_bound());
+  EXPECT_EQ(check.skew_ms(), -4000);
+  offset = -6000;
+  EXPECT_TRUE(is(check.check(), errc::conflict));
+  EXPECT_FALSE(check.in_bound());
+  EXPECT_EQ(check.refusals(), 1);
+  offset = 0;
+  EXPECT_FALSE(check.check());
+  EXPECT_TRUE(check.in_bound()) << "back within the bound";
+}
+
+TEST(ClockCheck, AnUnreachableDatabaseKeepsTheLastVerdict) {
+  auto clk = std::make_shared<manual_clock>();
+  bool reachable = true;
+  actors::clock_check check(
+      [&]() -> caf::expected<time_ms> {
+        if (!reachable) return make_error(errc::store_unavailable, "away");
+        return clk->now() + 60'000;
+      },
+      clk, 5000);
+  EXPECT_TRUE(check.check());
+  reachable = false;
+  EXPECT_TRUE(is(check.check(), errc::store_unavailable));
+  EXPECT_FALSE(check.in_bound());
 }
 
 TEST(DesiredWorkers, ClusterOverridesNodeOverridesDefault) {

@@ -81,6 +81,24 @@ TEST(GuardedDriver, LetsOneProbeThroughAfterTheCoolDownAndClosesOnSuccess) {
   EXPECT_EQ(inner->calls, 5);
 }
 
+TEST(GuardedDriver, TellsWhenAnOpenBreakerHalfOpens) {
+  auto inner = std::make_shared<scripted_driver>();
+  manual_clock clock;
+  bmc::guarded_driver d(inner, {64, 2, 60s}, clock);
+  auto t = bmc_at("https://a");
+  EXPECT_EQ(d.available_at(t), 0) << "a BMC never called is available";
+  inner->next = make_error(errc::unavailable, "refused");
+  EXPECT_FALSE(d.power(t));
+  EXPECT_EQ(d.available_at(t), 0) << "one failure does not open the breaker";
+  EXPECT_FALSE(d.power(t));
+  EXPECT_EQ(d.available_at(t), clock.now() + 60'000);
+  clock.advance(60'001);
+  EXPECT_LE(d.available_at(t), clock.now()) << "half-open: the next call probes";
+  inner->next = caf::error{};
+  EXPECT_TRUE(d.power(t));
+  EXPECT_EQ(d.available_at(t), 0);
+}
+
 TEST(GuardedDriver, BadInputOrCredentialsDoNotTripTheBreaker) {
   auto inner = std::make_shared<scripted_driver>();
   manual_clock clock;

@@ -42,6 +42,7 @@ node_process::node_process(const std::string& binary, const std::vector<std::str
     int status = 0;
     if (waitpid(pid_, &status, WNOHANG) == pid_) {
       pid_ = -1;
+      if (WIFEXITED(status)) early_exit_ = WEXITSTATUS(status);
       return;
     }
     std::this_thread::sleep_for(std::chrono::milliseconds(20));

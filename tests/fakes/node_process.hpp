@@ -24,6 +24,8 @@ class node_process {
   bool ok() const { return port_ != 0; }
   int port() const { return port_; }
   pid_t pid() const { return pid_; }
+  /// The exit code of a process that ended before it listened; -1 otherwise.
+  int early_exit_code() const { return early_exit_; }
   /// Everything the process printed so far.
   std::string output() const;
   /// Sends SIGTERM and waits for the exit; returns the exit status, or -1 on timeout/signal.
@@ -36,6 +38,7 @@ class node_process {
  private:
   pid_t pid_ = -1;
   int port_ = 0;
+  int early_exit_ = -1;
   std::string log_path_;
 };
 

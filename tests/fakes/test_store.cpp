@@ -82,6 +82,12 @@ scratch_store::~scratch_store() {
   if (backend_ == "sqlite") {
     std::error_code ec;
     for (const auto* suffix : {"", "-wal", "-shm"}) std::filesystem::remove(name_ + suffix, ec);
+    // The node-id lock files beside the database (`NAME.autobuild.node.ID.lock`).
+    auto dir = std::filesystem::path(name_).parent_path();
+    auto prefix = std::filesystem::path(name_).filename().string() + ".";
+    for (const auto& e : std::filesystem::directory_iterator(dir, ec))
+      if (e.path().filename().string().rfind(prefix, 0) == 0 && e.path().extension() == ".lock")
+        std::filesystem::remove(e.path(), ec);
     return;
   }
   try {

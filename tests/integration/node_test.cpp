@@ -4,6 +4,7 @@
 #include <gtest/gtest.h>
 #include <signal.h>
 
+#include <algorithm>
 #include <cstdio>
 #include <filesystem>
 #include <fstream>
@@ -71,6 +72,14 @@ class NodeProcesses : public ::testing::TestWithParam<std::string> {
   }
 
   node_process& start_node(const std::string& id, std::vector<std::string> extra = {}) {
+    nodes_.push_back(std::make_unique<node_process>(AB_NODE_BIN, node_args(id, std::move(extra)),
+                                                    (dir_ / (id + ".out")).string()));
+    EXPECT_TRUE(nodes_.back()->ok()) << nodes_.back()->output();
+    return *nodes_.back();
+  }
+
+  /// The command line of node `id`: the test store, simulated handlers, short intervals.
+  std::vector<std::string> node_args(const std::string& id, std::vector<std::string> extra) {
     std::vector<std::string> args{"--store",
                                   db_->url(),
                                   "--listen",
@@ -102,10 +111,7 @@ class NodeProcesses : public ::testing::TestWithParam<std::string> {
                                   "--store-pool-size",
                                   "4"};
     args.insert(args.end(), extra.begin(), extra.end());
-    nodes_.push_back(
-        std::make_unique<node_process>(AB_NODE_BIN, args, (dir_ / (id + ".out")).string()));
-    EXPECT_TRUE(nodes_.back()->ok()) << nodes_.back()->output();
-    return *nodes_.back();
+    return args;
   }
 
   std::vector<storage::request_id> submit(int n, const std::vector<std::string>& chain,
@@ -353,5 +359,58 @@ TEST_P(EmbeddedNode, ServesANewCertificateAfterSighupWithoutARestart) {
 }
 
 INSTANTIATE_TEST_SUITE_P(Sqlite, EmbeddedNode, ::testing::Values("sqlite"));
+
+/// A node restarted under its id after a crash, on either backend.
+using RestartedNode = NodeProcesses;
+
+TEST_P(RestartedNode, WorkInFlightResumesWithinSecondsOfARestartUnderTheSameId) {
+  // Leases of two minutes and steps of four seconds: before incarnations, the restarted node
+  // renewed its dead predecessor's leases (same owner names) and the killed jobs never ran again.
+  const std::vector<std::string> extra{
+      "--sim-step-ms",       "4000", "--lease-ms", "120000",
+      "--renew-interval-ms", "1000", "--workers",  R"({"default": 2})"};
+  auto& first = start_node("n1", extra);
+  auto ids = submit(4, {"sim.step", "sim.noop"});
+  std::vector<storage::job_id> in_flight;
+  ASSERT_TRUE(wait_until([&] {
+    in_flight.clear();
+    for (auto id : ids)
+      if (auto r = (*db_)->request(id); r && r->jobs[0].state == storage::job_state::running)
+        in_flight.push_back(r->jobs[0].id);
+    return !in_flight.empty();
+  }));
+  first.kill();
+  auto killed_at = clk_->now();
+  auto& second = start_node("n1", extra);
+  ASSERT_TRUE(second.ok());
+  // Well under the two-minute lease: four steps of 4 s on two workers, plus a retry's backoff.
+  EXPECT_TRUE(wait_until([&] { return all_succeeded(ids); }, std::chrono::seconds(60)))
+      << second.output();
+  EXPECT_LT(clk_->now() - killed_at, 120'000);
+  for (auto id : ids) {
+    auto r = (*db_)->request(id);
+    ASSERT_TRUE(r);
+    if (std::find(in_flight.begin(), in_flight.end(), r->jobs[0].id) != in_flight.end())
+      EXPECT_EQ(r->jobs[0].attempts, 2) << "job " << r->jobs[0].id << " ran again once";
+  }
+  EXPECT_NE(second.output().find("go to recovery now"), std::string::npos) << second.output();
+  EXPECT_EQ(second.terminate(), 0) << second.output();
+}
+
+TEST_P(RestartedNode, ASecondLiveProcessWithTheSameIdRefusesToStart) {
+  auto& first = start_node("n1");
+  node_process twin(AB_NODE_BIN, node_args("n1", {}), (dir_ / "twin.out").string());
+  EXPECT_FALSE(twin.ok());
+  EXPECT_EQ(twin.early_exit_code(), 3) << twin.output();
+  EXPECT_NE(twin.output().find("in use by another live process"), std::string::npos)
+      << twin.output();
+  auto& other = start_node("n2");
+  EXPECT_TRUE(other.ok()) << "another id starts beside it";
+  EXPECT_EQ(http_get(first.port(), "/healthz").substr(0, 3), "200") << "the first one runs on";
+  EXPECT_EQ(first.terminate(), 0);
+  EXPECT_EQ(other.terminate(), 0);
+}
+
+INSTANTIATE_TEST_SUITE_P(Backends, RestartedNode, ::testing::Values("sqlite", "mysql"));
 
 }  // namespace ab::testing

@@ -35,7 +35,10 @@ class Workflows : public ::testing::Test {
         (dir_ / "sim.log").string());
     ASSERT_TRUE(sim_->ok()) << sim_->output();
     auto args = bmc_node_args(dir_);
-    args.insert(args.end(), {"--retry-backoff-ms", "50", "--bmc-timeout-ms", "1000"});
+    // Transient BMC errors are waited out for 2 s (not 10 min) before they spend attempts.
+    args.insert(args.end(), {"--retry-backoff-ms", "50", "--bmc-timeout-ms", "1000",
+                             "--bmc-retry-base-ms", "50", "--bmc-retry-max-ms", "200",
+                             "--bmc-retry-budget-ms", "2000", "--bmc-breaker-open-ms", "500"});
     node_ = std::make_unique<node_process>(AB_NODE_BIN, args, (dir_ / "node.log").string());
     ASSERT_TRUE(node_->ok()) << node_->output();
   }

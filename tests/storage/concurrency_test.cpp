@@ -1,7 +1,8 @@
 // Conformance: many claimers on several connections never double-claim, keep chain order,
-// and concurrent recovery takes each stray job once.
+// concurrent recovery takes each stray job once, and park and wake racing never lose an event.
 
 #include <atomic>
+#include <barrier>
 #include <map>
 #include <mutex>
 #include <thread>
@@ -84,6 +85,46 @@ TEST_P(StoreConformance, ConcurrentRecoveryTakesEachStrayJobOnce) {
   auto again = claim("t", 100, "live-node");
   EXPECT_EQ(again.size(), 60u);
   for (const auto& j : again) EXPECT_EQ(j.attempt, 2);
+}
+
+TEST_P(StoreConformance, ParkAndWakeRacingNeverLeaveAJobParked) {
+  // One job per iteration parks on its own key while another thread wakes that key, both let
+  // go at the same moment: whichever commits second must see the other.
+  constexpr int iterations = 2000;
+  std::vector<storage::request_spec> specs;
+  for (int i = 0; i < iterations; ++i) specs.push_back(spec("race" + std::to_string(i), {"p"}));
+  ASSERT_TRUE(db().submit(specs));
+  auto jobs = claim("p", iterations, "node-a", 3'600'000);
+  ASSERT_EQ(jobs.size(), static_cast<std::size_t>(iterations));
+  std::barrier<> start{2};
+  std::atomic<int> park_errors{0}, wake_errors{0};
+  std::thread parker([&] {
+    for (int i = 0; i < iterations; ++i) {
+      start.arrive_and_wait();
+      const auto& j = jobs[static_cast<std::size_t>(i)];
+      if (db().park({j.id, j.lease_token}, "race:" + std::to_string(i), clock_->now() + 3'600'000))
+        ++park_errors;
+    }
+  });
+  std::thread waker([&] {
+    for (int i = 0; i < iterations; ++i) {
+      start.arrive_and_wait();
+      if (!db().wake("race:" + std::to_string(i), "event " + std::to_string(i))) ++wake_errors;
+    }
+  });
+  parker.join();
+  waker.join();
+  EXPECT_EQ(park_errors.load(), 0);
+  EXPECT_EQ(wake_errors.load(), 0);
+  auto depth = db().queue_depth();
+  ASSERT_TRUE(depth);
+  for (const auto& row : *depth)
+    EXPECT_NE(row.state, storage::job_state::parked) << row.count << " job(s) stayed parked";
+  auto woken = claim("p", iterations, "node-b");
+  ASSERT_EQ(woken.size(), static_cast<std::size_t>(iterations));
+  std::map<storage::job_id, int> index;
+  for (int i = 0; i < iterations; ++i) index[jobs[static_cast<std::size_t>(i)].id] = i;
+  for (const auto& j : woken) EXPECT_EQ(j.event, "event " + std::to_string(index[j.id]));
 }
 
 }  // namespace ab::testing

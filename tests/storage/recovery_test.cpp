@@ -314,3 +314,76 @@ TEST_P(StoreConformance, ExpiringAnOwnersLeasesHandsItsJobsToRecovery) {
   EXPECT_NE(request(id).jobs[0].error.find("crashed-worker"), std::string::npos);
 }
 }  // namespace ab::testing
+
+namespace ab::testing {
+
+TEST_P(StoreConformance, ASecondClaimOfANodeIdIsRefusedWhileTheFirstLives) {
+  auto first = db().claim_node("n1");
+  ASSERT_TRUE(first) << message_of(first.error());
+  auto second = store_->reopen();
+  ASSERT_TRUE(second) << message_of(second.error());
+  auto taken = (*second)->claim_node("n1");
+  ASSERT_FALSE(taken);
+  EXPECT_TRUE(is(taken.error(), errc::conflict)) << message_of(taken.error());
+  EXPECT_TRUE((*second)->claim_node("n2")) << "another id is free";
+  EXPECT_TRUE((*first)->refresh());
+  first->reset();
+  EXPECT_TRUE((*second)->claim_node("n1")) << "a released id can be claimed again";
+}
+
+TEST_P(StoreConformance, ARestartedNodeExpiresOnlyItsPredecessorsLeases) {
+  for (const auto* h : {"h1", "h2", "h3", "h4", "h5"}) submit_one(spec(h));
+  auto old_owner = storage::owner_prefix("n1", "dead") + "t#0.0";
+  auto new_owner = storage::owner_prefix("n1", "live") + "t#0.0";
+  claim("t", 1, old_owner, 600000);
+  claim("t", 1, "n1/t#1.0", 600000);  // a predecessor from before incarnations
+  claim("t", 1, new_owner, 600000);
+  claim("t", 1, storage::owner_prefix("n10", "other") + "t#0.0", 600000);
+  claim("t", 1, storage::owner_prefix("n2", "other") + "t#0.0", 600000);
+  auto expired = db().expire_predecessors("n1", "live");
+  ASSERT_TRUE(expired) << message_of(expired.error());
+  EXPECT_EQ(*expired, 2u);
+  auto rec = db().recover(100);
+  ASSERT_TRUE(rec);
+  EXPECT_EQ(rec->retried, 2u) << "the dead incarnations' jobs are retried long before their lease";
+  EXPECT_EQ(*db().renew({new_owner}, 600000), 1u) << "the live incarnation keeps its lease";
+}
+
+TEST_P(StoreConformance, TheDatabaseTellsItsTime) {
+  auto t = db().database_time();
+  ASSERT_TRUE(t) << message_of(t.error());
+  if (db().backend() == "sqlite")
+    EXPECT_EQ(*t, clock_->now()) << "an embedded database's clock is the node's";
+  else
+    EXPECT_NEAR(static_cast<double>(*t), static_cast<double>(system_clock{}.now()), 60'000.0);
+}
+
+}  // namespace ab::testing
+
+namespace ab::testing {
+
+TEST_P(StoreConformance, ADeferredJobWaitsWithoutSpendingAnAttempt) {
+  auto id = submit_one(spec("h1"));
+  auto first = claim("t");
+  ASSERT_EQ(first.size(), 1u);
+  auto since = clock_->now();
+  ASSERT_FALSE(db().defer({first[0].id, first[0].lease_token}, since + 30'000, "circuit open"));
+  EXPECT_TRUE(claim("t").empty()) << "not before its time";
+  EXPECT_TRUE(is(db().defer({first[0].id, first[0].lease_token}, since, "again"), errc::lease_lost))
+      << "the lease ended with the deferral";
+  clock_->advance(30'000);
+  auto second = claim("t");
+  ASSERT_EQ(second.size(), 1u);
+  EXPECT_EQ(second[0].attempt, 1) << "a deferral spends no attempt";
+  EXPECT_EQ(second[0].deferrals, 1);
+  EXPECT_EQ(second[0].deferred_since, since);
+  ASSERT_FALSE(db().defer({second[0].id, second[0].lease_token}, clock_->now(), "still open"));
+  auto third = claim("t");
+  ASSERT_EQ(third.size(), 1u);
+  EXPECT_EQ(third[0].deferrals, 2);
+  EXPECT_EQ(third[0].deferred_since, since) << "the first deferral's time stays";
+  EXPECT_EQ(complete(third[0]).completed, 1u);
+  EXPECT_EQ(request(id).state, request_state::succeeded);
+}
+
+}  // namespace ab::testing
