@@ -201,8 +201,10 @@ std::string lock_name(const std::string& name) {
 /// processes writing through different Galera nodes would not see each other's lock.
 class mysql_lock final : public held_lock {
  public:
-  mysql_lock(mysql_target target, std::string name)
-      : target_(std::move(target)), name_(lock_name(name)) {}
+  /// Named locks are server-wide: the name carries the database, so that two site databases
+  /// (or two test databases) on one server never share a lock.
+  mysql_lock(mysql_target target, const std::string& name)
+      : target_(std::move(target)), name_(lock_name(target_.database + "/" + name)) {}
 
   /// Connects and takes the lock; false when another connection holds it.
   bool take() {

@@ -331,6 +331,16 @@ TEST_P(StoreConformance, ASecondClaimOfANodeIdIsRefusedWhileTheFirstLives) {
   EXPECT_TRUE((*second)->claim_node("n1")) << "a released id can be claimed again";
 }
 
+TEST_P(StoreConformance, ANodeIdIsClaimedPerSiteDatabaseNotPerServer) {
+  // Two site databases on one database server (MariaDB's named locks are server-wide).
+  scratch_store other{GetParam(), clock_, policy()};
+  ASSERT_FALSE(HasFailure());
+  auto here = db().claim_node("n1");
+  ASSERT_TRUE(here) << message_of(here.error());
+  auto there = other->claim_node("n1");
+  EXPECT_TRUE(there) << "the same id in another database is another node";
+}
+
 TEST_P(StoreConformance, ARestartedNodeExpiresOnlyItsPredecessorsLeases) {
   for (const auto* h : {"h1", "h2", "h3", "h4", "h5"}) submit_one(spec(h));
   auto old_owner = storage::owner_prefix("n1", "dead") + "t#0.0";
