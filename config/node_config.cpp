@@ -13,6 +13,7 @@
 
 #include "bmc/endpoint_policy.hpp"
 #include "core/error.hpp"
+#include "core/private_file.hpp"
 
 namespace ab::config {
 
@@ -356,6 +357,18 @@ caf::expected<command_line> parse_command_line(const std::vector<std::string>& a
   return cl;
 }
 
+namespace {
+
+/// True for a `mysql://USER:PASS@…` URL that carries a password.
+bool holds_password(const std::string& store) {
+  if (store.rfind("mysql://", 0) != 0) return false;
+  auto at = store.find('@');
+  auto colon = store.find(':', 8);
+  return at != std::string::npos && colon != std::string::npos && colon < at && colon + 1 < at;
+}
+
+}  // namespace
+
 caf::expected<node_config> load_node_config(const command_line& cl) {
   node_config c;
   if (!cl.config_file.empty()) {
@@ -375,6 +388,11 @@ caf::expected<node_config> load_node_config(const command_line& cl) {
       if (!s) return bad(cl.config_file, key, "unknown key (see ab-node --help)");
       if (auto err = s->set(c, v, cl.config_file, key)) return err;
     }
+    // A file that holds the database password is a secret of its own.
+    if (holds_password(c.store))
+      if (auto err = check_private_file(cl.config_file, "configuration file with a password in "
+                                                        "its store URL"))
+        return err;
   }
   for (const auto& [name, text] : cl.overrides)
     if (auto err = find_setting(name)->set(c, value_of(text), "command line", "--" + name))
