@@ -390,8 +390,9 @@ caf::expected<node_config> load_node_config(const command_line& cl) {
     }
     // A file that holds the database password is a secret of its own.
     if (holds_password(c.store))
-      if (auto err = check_private_file(cl.config_file, "configuration file with a password in "
-                                                        "its store URL"))
+      if (auto err = check_private_file(cl.config_file,
+                                        "configuration file with a password in "
+                                        "its store URL"))
         return err;
   }
   for (const auto& [name, text] : cl.overrides)

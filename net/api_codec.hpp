@@ -77,7 +77,6 @@ std::string canonical_call(const submit_command& cmd);
 /// Parses the query of `GET /v1/hosts` (site, state, after, limit).
 std::variant<storage::host_filter, api_error> parse_host_query(const std::string& query);
 
-
 /// JSON of a request with its jobs, and `waiting_for` (why it waits) when given.
 std::string encode_request(const storage::request_view& r,
                            const std::optional<std::string>& waiting_for = std::nullopt);

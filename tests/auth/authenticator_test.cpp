@@ -12,6 +12,7 @@
 
 #include "auth/token.hpp"
 #include "core/error.hpp"
+#include "tests/fakes/scratch_dir.hpp"
 #include "tests/fakes/wait.hpp"
 
 namespace ab::auth {
@@ -37,10 +38,7 @@ std::string basic(const std::string& user_pass) {
 class AuthenticatorTest : public ::testing::Test {
  protected:
   void SetUp() override {
-    dir_ = std::filesystem::temp_directory_path() /
-           ("ab-auth-" + std::to_string(::getpid()) + "-" +
-            ::testing::UnitTest::GetInstance()->current_test_info()->name());
-    std::filesystem::create_directories(dir_);
+    dir_ = ab::testing::scratch_dir("ab-auth-");
     write(policy_with("secret", R"(["reimage", "read"])"));
   }
   void TearDown() override { std::filesystem::remove_all(dir_); }

@@ -12,6 +12,7 @@
 #include <gtest/gtest.h>
 
 #include "core/error.hpp"
+#include "tests/fakes/scratch_dir.hpp"
 
 namespace ab::bmc {
 namespace {
@@ -21,10 +22,7 @@ namespace fs = std::filesystem;
 class CredentialStore : public ::testing::Test {
  protected:
   void SetUp() override {
-    root_ = fs::temp_directory_path() /
-            ("ab-creds-" + std::to_string(::getpid()) + "-" +
-             ::testing::UnitTest::GetInstance()->current_test_info()->name());
-    fs::remove_all(root_);
+    root_ = ab::testing::scratch_dir("ab-creds-");
     fs::create_directories(root_ / "store");
     ::chmod((root_ / "store").c_str(), 0700);
     credential_store_options o;

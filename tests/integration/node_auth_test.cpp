@@ -14,6 +14,7 @@
 
 #include "auth/token.hpp"
 #include "tests/fakes/node_process.hpp"
+#include "tests/fakes/scratch_dir.hpp"
 #include "tests/fakes/slapd.hpp"
 #include "tests/fakes/wait.hpp"
 
@@ -35,11 +36,7 @@ std::string policy(const std::string& ops_token) {
 class NodeAuth : public ::testing::Test {
  protected:
   void SetUp() override {
-    dir_ = std::filesystem::temp_directory_path() /
-           ("ab_node_auth_" + std::to_string(::getpid()) + "_" +
-            ::testing::UnitTest::GetInstance()->current_test_info()->name());
-    std::filesystem::remove_all(dir_);
-    std::filesystem::create_directories(dir_);
+    dir_ = scratch_dir("ab_node_auth_");
     // The hosts' credential (env:AB_BMC_B) must resolve on the node to be registered.
     ::setenv("AB_BMC_B", "admin:password", 1);
     write_policy("ops-token");

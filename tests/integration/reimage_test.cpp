@@ -16,6 +16,7 @@
 
 #include "tests/fakes/bmc_node_args.hpp"
 #include "tests/fakes/node_process.hpp"
+#include "tests/fakes/scratch_dir.hpp"
 #include "tests/fakes/wait.hpp"
 
 namespace ab::testing {
@@ -26,11 +27,7 @@ using json = nlohmann::json;
 class Reimage : public ::testing::Test {
  protected:
   void SetUp() override {
-    dir_ = std::filesystem::temp_directory_path() /
-           ("ab_reimage_" + std::to_string(::getpid()) + "_" +
-            ::testing::UnitTest::GetInstance()->current_test_info()->name());
-    std::filesystem::remove_all(dir_);
-    std::filesystem::create_directories(dir_);
+    dir_ = scratch_dir("ab_reimage_");
     // The node reads the BMC credentials from here (credential_ref env:AB_BMC_SIM_CRED).
     ::setenv("AB_BMC_SIM_CRED", "admin:password", 1);
   }

@@ -13,6 +13,7 @@
 #include <nlohmann/json.hpp>
 
 #include "tests/fakes/node_process.hpp"
+#include "tests/fakes/scratch_dir.hpp"
 #include "tests/fakes/wait.hpp"
 
 namespace ab::testing {
@@ -23,11 +24,7 @@ using json = nlohmann::json;
 class ServedActions : public ::testing::Test {
  protected:
   void SetUp() override {
-    dir_ = std::filesystem::temp_directory_path() /
-           ("ab_served_" + std::to_string(::getpid()) + "_" +
-            ::testing::UnitTest::GetInstance()->current_test_info()->name());
-    std::filesystem::remove_all(dir_);
-    std::filesystem::create_directories(dir_);
+    dir_ = scratch_dir("ab_served_");
     map_ = dir_ / "cluster-map.json";
     // The host's credential, in case registration checks that it resolves.
     ::setenv("AB_BMC_H1", "admin:password", 1);

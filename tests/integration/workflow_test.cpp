@@ -13,6 +13,7 @@
 
 #include "tests/fakes/bmc_node_args.hpp"
 #include "tests/fakes/node_process.hpp"
+#include "tests/fakes/scratch_dir.hpp"
 #include "tests/fakes/wait.hpp"
 
 namespace ab::testing {
@@ -23,11 +24,7 @@ using json = nlohmann::json;
 class Workflows : public ::testing::Test {
  protected:
   void SetUp() override {
-    dir_ = std::filesystem::temp_directory_path() /
-           ("ab_workflows_" + std::to_string(::getpid()) + "_" +
-            ::testing::UnitTest::GetInstance()->current_test_info()->name());
-    std::filesystem::remove_all(dir_);
-    std::filesystem::create_directories(dir_);
+    dir_ = scratch_dir("ab_workflows_");
     // The node resolves the hosts' credential reference env:AB_BMC_SIM from its environment.
     ::setenv("AB_BMC_SIM", "admin:password", 1);
     sim_ = std::make_unique<node_process>(

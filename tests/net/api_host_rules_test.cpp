@@ -10,6 +10,7 @@
 
 #include "apps/node_bmc.hpp"
 #include "core/error.hpp"
+#include "tests/fakes/scratch_dir.hpp"
 #include "tests/net/api_fixture.hpp"
 
 namespace ab::testing {
@@ -20,11 +21,7 @@ namespace fs = std::filesystem;
 class HostRules : public Api {
  protected:
   void SetUp() override {
-    dir_ = fs::temp_directory_path() /
-           ("ab-host-rules-" + std::to_string(::getpid()) + "-" +
-            ::testing::UnitTest::GetInstance()->current_test_info()->name());
-    fs::remove_all(dir_);
-    fs::create_directories(dir_);
+    dir_ = scratch_dir("ab-host-rules-");
     std::ofstream(dir_ / "outside") << "root:outside-secret\n";
     ::chmod((dir_ / "outside").c_str(), 0600);
     ::setenv("AB_BMC_API_TEST", "admin:env-secret", 1);

@@ -19,6 +19,7 @@
 #include "auth/token.hpp"
 #include "core/error.hpp"
 #include "net/api.hpp"
+#include "tests/fakes/scratch_dir.hpp"
 #include "tests/fakes/test_store.hpp"
 
 namespace ab::testing {
@@ -35,10 +36,7 @@ const std::string basic_wrong = "Basic YWxpY2U6d3Jvbmc=";
 class ApiNoise : public ::testing::Test {
  protected:
   void SetUp() override {
-    dir_ = std::filesystem::temp_directory_path() /
-           ("ab-api-noise-" + std::to_string(::getpid()) + "-" +
-            ::testing::UnitTest::GetInstance()->current_test_info()->name());
-    std::filesystem::create_directories(dir_);
+    dir_ = scratch_dir("ab-api-noise-");
     std::ofstream(dir_ / "policy.json") << R"({
       "accounts": {"ci": {"token_sha256": ")" + auth::sha256_hex("ci-token") +
                                                R"(", "roles": ["reader"]}},

@@ -10,6 +10,7 @@
 
 #include "auth/token.hpp"
 #include "core/error.hpp"
+#include "tests/fakes/scratch_dir.hpp"
 #include "tests/net/api_fixture.hpp"
 
 namespace ab::testing {
@@ -50,10 +51,7 @@ std::string replaced(std::string text, const std::string& from, const std::strin
 class ApiSites : public Api {
  protected:
   void SetUp() override {
-    dir_ = std::filesystem::temp_directory_path() /
-           ("ab-api-sites-" + std::to_string(::getpid()) + "-" +
-            ::testing::UnitTest::GetInstance()->current_test_info()->name());
-    std::filesystem::create_directories(dir_);
+    dir_ = scratch_dir("ab-api-sites-");
     std::ofstream(dir_ / "policy.json") << policy_text();
     auth::authenticator_options o;
     o.policy_file = (dir_ / "policy.json").string();

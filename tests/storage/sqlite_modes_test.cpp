@@ -9,6 +9,7 @@
 
 #include "core/error.hpp"
 #include "storage/sqlite_store.hpp"
+#include "tests/fakes/scratch_dir.hpp"
 
 namespace ab::testing {
 
@@ -25,11 +26,7 @@ unsigned mode_of(const fs::path& p) {
 class SqliteModes : public ::testing::Test {
  protected:
   void SetUp() override {
-    dir_ = fs::temp_directory_path() /
-           ("ab-sqlite-modes-" + std::to_string(::getpid()) + "-" +
-            ::testing::UnitTest::GetInstance()->current_test_info()->name());
-    fs::remove_all(dir_);
-    fs::create_directories(dir_);
+    dir_ = scratch_dir("ab-sqlite-modes-");
     // The usual umask, under which files are created readable by everyone.
     old_umask_ = ::umask(022);
   }
