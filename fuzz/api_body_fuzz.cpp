@@ -115,10 +115,11 @@ void fuzz_host_patch(const std::string& body) {
   base.credential_ref = "ref-1";
   auto r = net::parse_host_patch(body, base);
   if (const auto* e = std::get_if<net::api_error>(&r)) {
-    require_client_error(*e, {"malformed_json", "wrong_type", "unknown_field"});
+    require_client_error(*e, {"malformed_json", "wrong_type", "unknown_field", "invalid_site"});
     return;
   }
   const auto& h = std::get<storage::host_record>(r);
+  require(net::valid_site_name(h.site), "an accepted patch leaves a valid site name");
   // The patch was accepted, so the body is a JSON object of string fields.
   auto doc = json::parse(body);
   require(h.name == base.name, "a patch keeps the host's name");
