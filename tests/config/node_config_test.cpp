@@ -141,6 +141,89 @@ TEST(NodeConfig, SplitsHostAndPort) {
   EXPECT_EQ(hp->second, 0);
 }
 
+}  // namespace ab::testing
+
+namespace ab::testing {
+namespace {
+
+TEST(NodeConfig, ANumberOutOfRangeInTheFileIsAnErrorNotACrash) {
+  auto file = write_temp(R"({"lease_ms": 1e999})");
+  auto c = load({"--config", file});
+  std::remove(file.c_str());
+  ASSERT_FALSE(c);
+  EXPECT_TRUE(is(c.error(), errc::bad_config));
+}
+
+TEST(NodeConfig, DirectoryLoginsAreCheckedAndNeedAPolicy) {
+  auto c = load(
+      {"--ldap",
+       R"({"url": "ldap://127.0.0.1:389", "bind_template": "uid={user},dc=x", "allow_plaintext": true})"});
+  ASSERT_FALSE(c);
+  EXPECT_NE(message_of(c.error()).find("need a policy"), std::string::npos)
+      << message_of(c.error());
+  c = load(
+      {"--policy", "/p.json", "--ldap",
+       R"({"url": "ldap://127.0.0.1:389", "bind_template": "uid={user},dc=x", "allow_plaintext": true, "network_timeout_ms": 500})"});
+  ASSERT_TRUE(c) << message_of(c.error());
+  EXPECT_EQ(c->ldap.network_timeout, std::chrono::milliseconds{500});
+  EXPECT_TRUE(c->ldap.allow_plaintext);
+  for (const std::string bad :
+       {R"({"url": "ldap://h", "bind_template": "uid={user},dc=x"})", R"({"url": 1})",
+        R"({"uri": "ldap://h"})", R"({"url": "ldap://h", "start_tls": "yes"})"}) {
+    auto r = load({"--policy", "/p.json", "--ldap", bad});
+    ASSERT_FALSE(r) << bad;
+    EXPECT_NE(message_of(r.error()).find("--ldap"), std::string::npos) << message_of(r.error());
+  }
+}
+
+}  // namespace
+}  // namespace ab::testing
+
+namespace ab::testing {
+
+TEST(NodeConfig, BmcCredentialsAndEndpointRulesHaveSafeDefaults) {
+  auto c = load({});
+  ASSERT_TRUE(c) << message_of(c.error());
+  EXPECT_EQ(c->credentials_dir, "var/credentials");
+  EXPECT_EQ(c->credential_env_prefix, "AB_BMC_");
+  EXPECT_TRUE(c->bmc_networks.empty());
+  EXPECT_FALSE(c->bmc_allow_loopback);
+  auto beside = load({"--store", "sqlite:/srv/ab/node.db"});
+  ASSERT_TRUE(beside);
+  EXPECT_EQ(beside->credentials_dir, "/srv/ab/credentials");
+  auto mysql = load({"--store", "mysql://u:p@127.0.0.1:3306/ab"});
+  ASSERT_TRUE(mysql);
+  EXPECT_EQ(mysql->credentials_dir, "var/credentials");
+}
+
+TEST(NodeConfig, ReadsTheBmcRulesFromTheFileAndTheCommandLine) {
+  auto file = write_temp(
+      R"({"bmc_networks": ["10.20.0.0/16", "*.bmc.dc1"], "credential_env_prefix": "DC1_BMC_"})");
+  auto c = load({"--config", file, "--bmc-allow-loopback", "1", "--credentials-dir", "/etc/ab/c"});
+  std::remove(file.c_str());
+  ASSERT_TRUE(c) << message_of(c.error());
+  EXPECT_EQ(c->bmc_networks, (std::vector<std::string>{"10.20.0.0/16", "*.bmc.dc1"}));
+  EXPECT_EQ(c->credential_env_prefix, "DC1_BMC_");
+  EXPECT_TRUE(c->bmc_allow_loopback);
+  EXPECT_EQ(c->credentials_dir, "/etc/ab/c");
+  auto listed = load({"--bmc-networks", "10.0.0.0/8,fd00::/8"});
+  ASSERT_TRUE(listed) << message_of(listed.error());
+  EXPECT_EQ(listed->bmc_networks.size(), 2u);
+}
+
+TEST(NodeConfig, RefusesBadBmcRules) {
+  for (const auto& args :
+       std::vector<std::vector<std::string>>{{"--bmc-networks", "10.0.0.0/40"},
+                                             {"--bmc-networks", "not a network"},
+                                             {"--credential-env-prefix", "lower_"},
+                                             {"--credential-env-prefix", "A=B"},
+                                             {"--bmc-allow-loopback", "2"}}) {
+    auto c = load(args);
+    ASSERT_FALSE(c) << args[0] << " " << args[1];
+    EXPECT_NE(message_of(c.error()).find(args[0]), std::string::npos) << message_of(c.error());
+  }
+}
+
 TEST(NodeConfig, AFileHoldingTheDatabasePasswordMustBePrivate) {
   // mkstemp makes the file 0600.
   auto file = write_temp(R"({"store": "mysql://ab:s3cret@127.0.0.1:3306/ab"})");
