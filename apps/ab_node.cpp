@@ -116,7 +116,7 @@ int main(int argc, char** argv) {
   actors::supervisor_config sup_cfg{*cfg, *map, store, handlers, clk, incarnation, clock_ok};
   auto supervisor = actors::spawn_supervisor(sys, sup_cfg);
   auto straggler = actors::spawn_straggler(sys, store, cfg->recovery_interval_ms);
-  constexpr time_ms day = 24 * 3600 * 1000;
+  constexpr time_ms day = time_ms{24} * 3600 * 1000;
   auto pruner = actors::spawn_pruner(
       sys, store, {cfg->request_retention_days * day, cfg->audit_retention_days * day},
       cfg->prune_interval_ms);

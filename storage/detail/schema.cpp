@@ -137,6 +137,7 @@ const std::vector<migration>& migrations() {
        // idempotency key belongs to its submitter: one account's key never meets another's.
        // IF [NOT] EXISTS is MariaDB's and SQLite's, so a repeated migration skips what it did.
        {"ALTER TABLE jobs ADD COLUMN {if_not_exists}site VARCHAR(64) NOT NULL DEFAULT ''",
+        // NOLINTNEXTLINE(bugprone-suspicious-missing-comma): one statement over two lines.
         "UPDATE jobs SET site = COALESCE((SELECT r.site FROM requests r WHERE r.id = "
         "jobs.request_id), '') WHERE site = ''",
         "CREATE INDEX IF NOT EXISTS jobs_claim_site ON jobs (type, site, state, vdeadline, id)",
