@@ -9,6 +9,7 @@
 
 #include "auth/token.hpp"
 #include "core/error.hpp"
+#include "core/hash.hpp"
 #include "net/api_codec.hpp"
 #include "net/api_error.hpp"
 
@@ -159,13 +160,8 @@ json encode_audit(const storage::audit_entry& e) {
 }  // namespace
 
 std::string fingerprint(const std::string& text) {
-  std::uint64_t h = 1469598103934665603ull;
-  for (unsigned char c : text) {
-    h ^= c;
-    h *= 1099511628211ull;
-  }
   char buf[17];
-  std::snprintf(buf, sizeof buf, "%016llx", static_cast<unsigned long long>(h));
+  std::snprintf(buf, sizeof buf, "%016llx", static_cast<unsigned long long>(fnv1a64(text)));
   return buf;
 }
 

@@ -18,6 +18,7 @@
 #include <mysql_driver.h>
 
 #include "core/error.hpp"
+#include "core/hash.hpp"
 #include "storage/detail/pools.hpp"
 #include "storage/detail/sql_store.hpp"
 
@@ -189,10 +190,8 @@ class mysql_connection final : public connection {
 /// MariaDB's named locks take at most 64 characters: a longer name is cut and keeps a hash.
 std::string lock_name(const std::string& name) {
   if (name.size() <= 64) return name;
-  std::uint64_t h = 14695981039346656037ull;
-  for (unsigned char ch : name) h = (h ^ ch) * 1099511628211ull;
   char hex[17];
-  std::snprintf(hex, sizeof hex, "%016llx", static_cast<unsigned long long>(h));
+  std::snprintf(hex, sizeof hex, "%016llx", static_cast<unsigned long long>(fnv1a64(name)));
   return name.substr(0, 47) + "#" + hex;
 }
 

@@ -6,19 +6,11 @@
 
 #include <nlohmann/json.hpp>
 
+#include "core/hash.hpp"
+
 namespace ab::bmc::sim {
 
 namespace {
-
-/// FNV-1a, 64 bits: cheap, stable and well spread for short ids.
-std::uint64_t fnv1a(const std::string& text) {
-  std::uint64_t h = 14695981039346656037ULL;
-  for (unsigned char c : text) {
-    h ^= c;
-    h *= 1099511628211ULL;
-  }
-  return h;
-}
 
 /// `bits` as `digits` lower-case hex digits.
 std::string hex(std::uint64_t bits, int digits) {
@@ -65,8 +57,8 @@ std::string identity::mac(int nic) const {
 }
 
 identity identity_of(const std::string& id) {
-  auto a = fnv1a(id);
-  auto b = fnv1a(id + "#uuid");
+  auto a = fnv1a64(id);
+  auto b = fnv1a64(id + "#uuid");
   identity out;
   out.serial = "SIM" + hex(a, 12);
   for (auto& c : out.serial) c = static_cast<char>(std::toupper(static_cast<unsigned char>(c)));

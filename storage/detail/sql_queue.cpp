@@ -5,6 +5,7 @@
 #include <unordered_set>
 
 #include "core/error.hpp"
+#include "core/hash.hpp"
 #include "storage/detail/schema.hpp"
 #include "storage/detail/sql_store.hpp"
 
@@ -70,9 +71,7 @@ std::uint64_t execute_in(connection& c, const std::string& sql_prefix,
 
 /// The `park_locks` row of `event_key`: FNV-1a, the same in every process and build.
 std::int64_t park_slot(const std::string& event_key) {
-  std::uint64_t h = 14695981039346656037ull;
-  for (unsigned char ch : event_key) h = (h ^ ch) * 1099511628211ull;
-  return static_cast<std::int64_t>(h % park_lock_slots);
+  return static_cast<std::int64_t>(fnv1a64(event_key) % park_lock_slots);
 }
 
 }  // namespace
