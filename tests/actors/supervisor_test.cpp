@@ -3,6 +3,7 @@
 #include <gtest/gtest.h>
 
 #include <atomic>
+#include <functional>
 
 #include <caf/actor_system.hpp>
 #include <caf/actor_system_config.hpp>
@@ -67,14 +68,18 @@ class Supervisor : public ::testing::Test {
     return std::shared_ptr<storage::store>(&**db_, [](storage::store*) {});
   }
 
+  /// Spawns a supervisor on the fixture's node, store and handlers; `tune` may change its
+  /// configuration first.
   actors::supervisor_actor start(caf::actor_system& sys,
-                                 config::cluster_map map = config::cluster_map::defaults()) {
+                                 config::cluster_map map = config::cluster_map::defaults(),
+                                 const std::function<void(actors::supervisor_config&)>& tune = {}) {
     actors::supervisor_config cfg;
     cfg.node = node_;
     cfg.map = std::move(map);
     cfg.store = store();
     cfg.handlers = handlers_;
     cfg.clk = clk_;
+    if (tune) tune(cfg);
     return actors::spawn_supervisor(sys, std::move(cfg));
   }
 
@@ -304,14 +309,8 @@ TEST_F(Supervisor, LeaseOwnersNameTheProcessIncarnation) {
                  }));
   caf::actor_system_config cfg;
   caf::actor_system sys{cfg};
-  actors::supervisor_config sc;
-  sc.node = node_;
-  sc.map = config::cluster_map::defaults();
-  sc.store = store();
-  sc.handlers = handlers_;
-  sc.clk = clk_;
-  sc.incarnation = "feedc0de";
-  auto sup = actors::spawn_supervisor(sys, sc);
+  auto sup = start(sys, config::cluster_map::defaults(),
+                   [](actors::supervisor_config& c) { c.incarnation = "feedc0de"; });
   auto id = submit("h1", {"t"});
   std::string owner;
   EXPECT_TRUE(wait_until([&] {
@@ -337,14 +336,8 @@ TEST_F(Supervisor, NothingIsClaimedWhileTheClockIsOffTheDatabases) {
   EXPECT_TRUE(is(check->check(), errc::conflict)) << "two minutes off";
   caf::actor_system_config cfg;
   caf::actor_system sys{cfg};
-  actors::supervisor_config sc;
-  sc.node = node_;
-  sc.map = config::cluster_map::defaults();
-  sc.store = store();
-  sc.handlers = handlers_;
-  sc.clk = clk_;
-  sc.clock_ok = check;
-  auto sup = actors::spawn_supervisor(sys, sc);
+  auto sup = start(sys, config::cluster_map::defaults(),
+                   [&](actors::supervisor_config& c) { c.clock_ok = check; });
   auto id = submit("h1", {"t"});
   EXPECT_TRUE(wait_until([&] { return status(sys, sup).clock_refusals >= 2; }));
   EXPECT_EQ(runs.load(), 0);
