@@ -1,6 +1,6 @@
 #pragma once
 
-// The job types of the lifecycle workflows (actors/workflows.cpp), performed through the BMC
+// The job types of the lifecycle workflows (lifecycle/workflows.cpp), performed through the BMC
 // layer. Every step is idempotent or reconciles first on a retried attempt, so a step that is
 // retried or recovered never does harm.
 

@@ -6,7 +6,7 @@
 #include <string>
 #include <vector>
 
-#include "apps/detail/bmc_cli.hpp"
+#include "tools/bmc_cli.hpp"
 #include "bmc/driver_factory.hpp"
 #include "core/error.hpp"
 

@@ -8,8 +8,8 @@
 #include <string>
 #include <vector>
 
-#include "bmc/sim/command_line.hpp"
-#include "bmc/sim/fleet.hpp"
+#include "bmcsim/command_line.hpp"
+#include "bmcsim/fleet.hpp"
 #include "core/error.hpp"
 
 int main(int argc, char** argv) {

@@ -12,7 +12,7 @@
 #include <nlohmann/json.hpp>
 
 #include "fuzz/fuzz_check.hpp"
-#include "net/api_codec.hpp"
+#include "net/api/codec.hpp"
 
 namespace {
 

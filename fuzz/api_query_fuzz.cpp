@@ -9,7 +9,7 @@
 #include <string>
 
 #include "fuzz/fuzz_check.hpp"
-#include "net/api_codec.hpp"
+#include "net/api/codec.hpp"
 
 namespace {
 

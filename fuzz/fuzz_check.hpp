@@ -12,7 +12,7 @@
 
 #include <nlohmann/json.hpp>
 
-#include "net/api_error.hpp"
+#include "net/api/error.hpp"
 
 namespace ab::fuzz {
 

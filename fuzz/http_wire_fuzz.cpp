@@ -21,7 +21,7 @@
 #include <nlohmann/json.hpp>
 
 #include "fuzz/fuzz_check.hpp"
-#include "net/detail/wire.hpp"
+#include "net/http/detail/wire.hpp"
 
 namespace {
 

@@ -10,8 +10,8 @@
 #include <gtest/gtest.h>
 #include <nlohmann/json.hpp>
 
-#include "actors/lifecycle.hpp"
-#include "actors/workflows.hpp"
+#include "lifecycle/lifecycle.hpp"
+#include "lifecycle/workflows.hpp"
 #include "auth/token.hpp"
 #include "bmc/guard.hpp"
 #include "core/error.hpp"

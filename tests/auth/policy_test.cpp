@@ -4,7 +4,7 @@
 
 #include <gtest/gtest.h>
 
-#include "actors/workflows.hpp"
+#include "lifecycle/workflows.hpp"
 #include "auth/token.hpp"
 #include "core/error.hpp"
 

@@ -7,7 +7,7 @@
 
 #include <gtest/gtest.h>
 
-#include "apps/detail/bmc_cli.hpp"
+#include "tools/bmc_cli.hpp"
 #include "core/error.hpp"
 #include "tests/bmc/fake_redfish.hpp"
 

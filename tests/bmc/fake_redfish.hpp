@@ -14,7 +14,7 @@
 
 #include <nlohmann/json.hpp>
 
-#include "net/http_server.hpp"
+#include "net/http/server.hpp"
 
 namespace ab::testing {
 

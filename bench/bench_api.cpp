@@ -1,0 +1,456 @@
+// ab-bench-api: the REST API of one ab-node under load, measured from outside over HTTP:
+// bulk and single submissions, GET latency both closed-loop (64 connections as fast as they
+// are answered) and open-loop (a fixed rate, latency from the scheduled send time), and an
+// overload phase offering 10x the single-submission rate the node just sustained, whose
+// accepted requests are checked against the store afterwards.
+
+#include <arpa/inet.h>
+#include <netinet/in.h>
+#include <netinet/tcp.h>
+#include <signal.h>
+#include <sys/socket.h>
+#include <sys/wait.h>
+#include <unistd.h>
+
+#include <algorithm>
+#include <atomic>
+#include <chrono>
+#include <cstdio>
+#include <cstdlib>
+#include <ctime>
+#include <filesystem>
+#include <fstream>
+#include <functional>
+#include <map>
+#include <mutex>
+#include <optional>
+#include <regex>
+#include <sstream>
+#include <string>
+#include <thread>
+#include <vector>
+
+#include <nlohmann/json.hpp>
+
+#include "bench/http_load.hpp"
+#include "core/clock.hpp"
+#include "core/error.hpp"
+#include "storage/store.hpp"
+
+namespace {
+
+using json = nlohmann::json;
+using steady = std::chrono::steady_clock;
+namespace load = ab::apps::detail;
+
+/// What to measure, from the command line.
+struct bench_options {
+  std::string url;
+  int hosts = 20000;
+  int singles = 3000;
+  int seconds = 5;
+  /// The overload phase offers this many times the measured single-submission rate.
+  double overload_factor = 10;
+  std::size_t overload_connections = 512;
+  /// Requests per second of the fixed-rate GET phase; 0 for half the closed-loop figure.
+  double get_rate = 0;
+};
+
+std::optional<bench_options> parse_args(int argc, char** argv) {
+  bench_options o;
+  using setter = std::function<void(const std::string&)>;
+  const std::map<std::string, setter> flags{
+      {"--store", [&](const std::string& v) { o.url = v; }},
+      {"--hosts", [&](const std::string& v) { o.hosts = std::stoi(v); }},
+      {"--singles", [&](const std::string& v) { o.singles = std::stoi(v); }},
+      {"--seconds", [&](const std::string& v) { o.seconds = std::stoi(v); }},
+      {"--overload-factor", [&](const std::string& v) { o.overload_factor = std::stod(v); }},
+      {"--overload-connections",
+       [&](const std::string& v) { o.overload_connections = std::stoul(v); }},
+      {"--get-rate", [&](const std::string& v) { o.get_rate = std::stod(v); }},
+  };
+  for (int i = 1; i + 1 < argc; i += 2) {
+    auto flag = flags.find(argv[i]);
+    if (flag == flags.end()) return std::nullopt;
+    flag->second(argv[i + 1]);
+  }
+  if (o.url.empty()) return std::nullopt;
+  return o;
+}
+
+/// A keep-alive HTTP/1.1 client connection to 127.0.0.1, one blocking call at a time.
+class client {
+ public:
+  explicit client(int port) : port_(port) { connect(); }
+  ~client() { ::close(fd_); }
+  client(const client&) = delete;
+  client& operator=(const client&) = delete;
+
+  /// Sends one request and reads the answer; status 0 on a broken connection (reconnects).
+  int call(const std::string& method, const std::string& path, const std::string& body) {
+    auto req = method + " " + path +
+               " HTTP/1.1\r\nHost: x\r\nContent-Length: " + std::to_string(body.size()) +
+               "\r\n\r\n" + body;
+    if (::send(fd_, req.data(), req.size(), MSG_NOSIGNAL) != static_cast<ssize_t>(req.size()))
+      return reconnect();
+    std::string buf;
+    std::size_t end;
+    while ((end = buf.find("\r\n\r\n")) == std::string::npos)
+      if (!receive(buf)) return reconnect();
+    std::size_t length = 0;
+    auto cl = buf.find("Content-Length: ");
+    if (cl != std::string::npos && cl < end) length = std::stoul(buf.substr(cl + 16));
+    while (buf.size() < end + 4 + length)
+      if (!receive(buf)) return reconnect();
+    auto status = std::stoi(buf.substr(9, 3));
+    if (buf.find("Connection: close") < end) reconnect();
+    return status;
+  }
+
+ private:
+  bool receive(std::string& buf) {
+    char chunk[8192];
+    auto n = ::recv(fd_, chunk, sizeof chunk, 0);
+    if (n <= 0) return false;
+    buf.append(chunk, static_cast<std::size_t>(n));
+    return true;
+  }
+  void connect() {
+    fd_ = ::socket(AF_INET, SOCK_STREAM, 0);
+    int one = 1;
+    ::setsockopt(fd_, IPPROTO_TCP, TCP_NODELAY, &one, sizeof one);
+    timeval limit{30, 0};
+    ::setsockopt(fd_, SOL_SOCKET, SO_RCVTIMEO, &limit, sizeof limit);
+    sockaddr_in addr{};
+    addr.sin_family = AF_INET;
+    addr.sin_port = htons(static_cast<std::uint16_t>(port_));
+    inet_pton(AF_INET, "127.0.0.1", &addr.sin_addr);
+    // A failed connect shows up as a failed first call, which reconnects.
+    [[maybe_unused]] int rc = ::connect(fd_, reinterpret_cast<sockaddr*>(&addr), sizeof addr);
+  }
+  int reconnect() {
+    ::close(fd_);
+    connect();
+    return 0;
+  }
+  int port_;
+  int fd_ = -1;
+};
+
+/// ab-node (next to this binary) as a child process on a free loopback port.
+class node_process {
+ public:
+  /// Starts the node on `url` with no workers; `port()` is 0 if it did not come up.
+  node_process(const std::string& self, const std::string& url)
+      : dir_(std::filesystem::temp_directory_path() /
+             ("ab_bench_api_" + std::to_string(getpid()))) {
+    std::filesystem::create_directories(dir_);
+    auto out = (dir_ / "node.out").string();
+    auto binary = (std::filesystem::path(self).parent_path() / "ab-node").string();
+    // The hosts' credential: a node registers only references that resolve in its store.
+    ::setenv("AB_BMC_BENCH_API", "admin:password", 1);
+    pid_ = fork();
+    if (pid_ == 0) {
+      freopen(out.c_str(), "w", stdout);
+      freopen("/dev/null", "w", stderr);
+      execl(binary.c_str(), binary.c_str(), "--store", url.c_str(), "--listen", "127.0.0.1:0",
+            "--node-id", "bench-api", "--workers", "{\"default\": 0}",
+            // Every connection of the benchmark comes from 127.0.0.1.
+            "--max-connections-per-peer", "100000", nullptr);
+      _exit(127);
+    }
+    port_ = wait_for_port(out);
+  }
+  ~node_process() {
+    stop();
+    std::filesystem::remove_all(dir_);
+  }
+  node_process(const node_process&) = delete;
+  node_process& operator=(const node_process&) = delete;
+
+  int port() const { return port_; }
+
+  /// Stops the node (SIGTERM) and waits for it.
+  void stop() {
+    if (pid_ <= 0) return;
+    kill(pid_, SIGTERM);
+    int status = 0;
+    waitpid(pid_, &status, 0);
+    pid_ = 0;
+  }
+
+ private:
+  static int wait_for_port(const std::string& out) {
+    std::regex listening{R"(listening on http://[^:]+:(\d+))"};
+    for (int i = 0; i < 300; ++i) {
+      std::ifstream in{out};
+      std::stringstream s;
+      s << in.rdbuf();
+      auto text = s.str();
+      std::smatch m;
+      if (std::regex_search(text, m, listening)) return std::stoi(m[1]);
+      std::this_thread::sleep_for(std::chrono::milliseconds(20));
+    }
+    return 0;
+  }
+
+  std::filesystem::path dir_;
+  pid_t pid_ = 0;
+  int port_ = 0;
+};
+
+double seconds_since(steady::time_point t0) {
+  return std::chrono::duration<double>(steady::now() - t0).count();
+}
+
+double percentile(std::vector<double> v, double p) {
+  if (v.empty()) return 0;
+  std::sort(v.begin(), v.end());
+  return v[std::min(v.size() - 1, static_cast<std::size_t>(p * static_cast<double>(v.size())))];
+}
+
+/// Runs `fn(thread number)` on `n` threads and waits for them.
+void in_parallel(int n, const std::function<void(int)>& fn) {
+  std::vector<std::thread> ts;
+  ts.reserve(static_cast<std::size_t>(n));
+  for (int t = 0; t < n; ++t) ts.emplace_back(fn, t);
+  for (auto& t : ts) t.join();
+}
+
+/// A distinct BMC endpoint per host: an IPv6 literal, so registration resolves no name.
+std::string endpoint_of(const std::string& prefix, int i) {
+  char text[64];
+  std::snprintf(text, sizeof text, "https://[fd00:ab::%x:%x:%x]",
+                static_cast<unsigned>(std::hash<std::string>{}(prefix)&0xffff),
+                static_cast<unsigned>(i >> 16) & 0xffff, static_cast<unsigned>(i) & 0xffff);
+  return text;
+}
+
+/// Registers hosts `prefix`first … `prefix`(first+count-1) in bulks of 1000; hosts/s, 0 on error.
+double register_hosts(client& c, const std::string& prefix, int first, int count) {
+  auto t0 = steady::now();
+  for (int at = first; at < first + count; at += 1000) {
+    json list = json::array();
+    for (int i = at; i < std::min(first + count, at + 1000); ++i)
+      list.push_back({{"name", prefix + std::to_string(i)},
+                      {"site", "dc1"},
+                      {"bmc_endpoint", endpoint_of(prefix, i)},
+                      {"credential_ref", "env:AB_BMC_BENCH_API"}});
+    if (c.call("POST", "/v1/hosts", json{{"hosts", list}}.dump()) != 201) return 0;
+  }
+  return count / seconds_since(t0);
+}
+
+/// Submits hosts `prefix`0 … `prefix`(count-1), 100 per call; hosts/s, 0 on error.
+double bulk_submit(client& c, const std::string& prefix, int count) {
+  auto t0 = steady::now();
+  for (int at = 0; at < count; at += 100) {
+    json list = json::array();
+    for (int i = at; i < std::min(count, at + 100); ++i) list.push_back(prefix + std::to_string(i));
+    if (c.call("POST", "/v1/requests", json{{"action", "power_on"}, {"hosts", list}}.dump()) != 202)
+      return 0;
+  }
+  return count / seconds_since(t0);
+}
+
+std::string single_body(const std::string& host) {
+  return R"({"action":"power_on","host":")" + host + R"("})";
+}
+
+/// Submits hosts `prefix``first` … `prefix`(`end`-1) one per call from 16 connections;
+/// requests/s.
+double single_submit(int port, const std::string& prefix, int first, int end) {
+  std::atomic<int> next{first};
+  auto t0 = steady::now();
+  in_parallel(16, [&](int) {
+    client mine{port};
+    for (int i; (i = next++) < end;)
+      mine.call("POST", "/v1/requests", single_body(prefix + std::to_string(i)));
+  });
+  return (end - first) / seconds_since(t0);
+}
+
+/// Latency figures of a GET phase.
+struct get_figures {
+  double rate = 0;
+  double p50 = 0;
+  double p99 = 0;
+  long errors = 0;
+};
+
+/// GET of one request over 64 connections for `seconds`, each as fast as it is answered.
+get_figures closed_loop_get(int port, int seconds) {
+  std::vector<double> latencies;
+  std::mutex mu;
+  std::atomic<long> gets{0}, errors{0};
+  auto t0 = steady::now();
+  in_parallel(64, [&](int) {
+    client mine{port};
+    std::vector<double> local;
+    while (seconds_since(t0) < seconds) {
+      auto s = steady::now();
+      if (mine.call("GET", "/v1/requests/1", "") != 200) ++errors;
+      local.push_back(seconds_since(s) * 1000);
+      ++gets;
+    }
+    std::lock_guard<std::mutex> guard{mu};
+    latencies.insert(latencies.end(), local.begin(), local.end());
+  });
+  auto rate = static_cast<double>(gets.load()) / seconds_since(t0);
+  return {rate, percentile(latencies, 0.5), percentile(latencies, 0.99), errors.load()};
+}
+
+/// GET of one request at a fixed `rate` for `seconds` (open loop) over 64 connections.
+get_figures open_loop_get(int port, double rate, int seconds) {
+  load::open_loop_options o;
+  o.port = static_cast<std::uint16_t>(port);
+  o.rate = rate;
+  o.seconds = seconds;
+  std::vector<double> latencies;
+  long errors = 0;
+  load::run_open_loop(
+      o,
+      [](std::size_t) {
+        return load::load_request{"GET", "/v1/requests/1", ""};
+      },
+      [&](const load::load_reply& r) {
+        latencies.push_back(r.latency_ms);
+        if (r.status != 200) ++errors;
+      });
+  return {rate, percentile(latencies, 0.5), percentile(latencies, 0.99), errors};
+}
+
+/// Counts and latencies of the overload phase.
+struct overload_figures {
+  double offered_rate = 0;
+  std::size_t connections = 0;
+  std::size_t max_backlog = 0;
+  long sent = 0, accepted = 0, rejected = 0, errors_5xx = 0, other = 0;
+  std::vector<double> accepted_ms, rejected_ms;
+  std::vector<std::int64_t> accepted_ids;
+};
+
+void count_reply(overload_figures& f, const load::load_reply& r) {
+  ++f.sent;
+  if (r.status == 202) {
+    ++f.accepted;
+    f.accepted_ms.push_back(r.latency_ms);
+    auto doc = json::parse(r.body, nullptr, false);
+    if (doc.contains("requests") && !doc["requests"].empty())
+      f.accepted_ids.push_back(doc["requests"][0].value("id", std::int64_t{0}));
+  } else if (r.status == 429) {
+    ++f.rejected;
+    f.rejected_ms.push_back(r.latency_ms);
+  } else if (r.status >= 500) {
+    ++f.errors_5xx;
+  } else {
+    ++f.other;
+  }
+}
+
+/// Single submissions for hosts `prefix`0, `prefix`1, … offered at `rate` for `seconds`, open
+/// loop.
+overload_figures overload(int port, const std::string& prefix, double rate, int seconds,
+                          std::size_t connections) {
+  load::open_loop_options o;
+  o.port = static_cast<std::uint16_t>(port);
+  o.rate = rate;
+  o.seconds = seconds;
+  o.connections = connections;
+  overload_figures f;
+  f.offered_rate = rate;
+  f.connections = connections;
+  auto summary = load::run_open_loop(
+      o,
+      [&](std::size_t i) {
+        return load::load_request{"POST", "/v1/requests", single_body(prefix + std::to_string(i))};
+      },
+      [&](const load::load_reply& r) { count_reply(f, r); });
+  f.max_backlog = summary.max_backlog;
+  return f;
+}
+
+/// Accepted requests that the store does not hold.
+long count_lost(const std::string& url, const std::vector<std::int64_t>& ids) {
+  ab::storage::store_options so;
+  so.url = url;
+  auto db = ab::storage::open_store(so, std::make_shared<ab::system_clock>());
+  if (!db) return static_cast<long>(ids.size());
+  long lost = 0;
+  for (auto id : ids) lost += (*db)->request(id) ? 0 : 1;
+  return lost;
+}
+
+void print_overload(const overload_figures& f, int seconds, long lost) {
+  std::printf(
+      "api overload latency: offered_per_s=%.0f connections=%zu accepted_per_s=%.0f "
+      "accepted_p50_ms=%.2f accepted_p99_ms=%.2f rejected_429_p50_ms=%.2f "
+      "rejected_429_p99_ms=%.2f max_waiting_for_connection=%zu\n",
+      f.offered_rate, f.connections, static_cast<double>(f.accepted) / seconds,
+      percentile(f.accepted_ms, 0.5), percentile(f.accepted_ms, 0.99),
+      percentile(f.rejected_ms, 0.5), percentile(f.rejected_ms, 0.99), f.max_backlog);
+  std::printf(
+      "api overload: sent=%ld accepted=%ld rejected_429=%ld errors_5xx=%ld other=%ld lost=%ld\n",
+      f.sent, f.accepted, f.rejected, f.errors_5xx, f.other, lost);
+}
+
+}  // namespace
+
+int run(int argc, char** argv) {
+  auto opts = parse_args(argc, argv);
+  if (!opts) {
+    std::puts(
+        "usage: ab-bench-api --store URL [--hosts N] [--singles N] [--seconds S] "
+        "[--overload-factor F] [--overload-connections N] [--get-rate R]");
+    return 2;
+  }
+  const auto& o = *opts;
+  // One line per phase as it ends, also into a pipe or a file.
+  std::setvbuf(stdout, nullptr, _IOLBF, 0);
+  node_process node{argv[0], o.url};
+  if (!node.port()) {
+    std::fprintf(stderr, "ab-node did not start\n");
+    return 1;
+  }
+  // Host names of this run, so that a store used before holds none of them.
+  const auto run_id = "b" + std::to_string(std::time(nullptr)) + "-";
+  client c{node.port()};
+  auto register_rate = register_hosts(c, run_id + "h", 0, o.hosts);
+  const int bulk_hosts = o.hosts / 2;
+  auto bulk_rate = bulk_submit(c, run_id + "h", bulk_hosts);
+  auto single_rate = single_submit(node.port(), run_id + "h", bulk_hosts,
+                                   std::min(o.hosts, bulk_hosts + o.singles));
+  if (register_rate == 0 || bulk_rate == 0) return 1;
+  std::printf(
+      "api bench: register_hosts_per_s=%.0f bulk_submit_hosts_per_s=%.0f "
+      "single_submit_per_s=%.0f\n",
+      register_rate, bulk_rate, single_rate);
+
+  // Every overload request names a host of its own, so that none is refused as busy.
+  const double offered = o.overload_factor * single_rate;
+  const int overload_hosts = static_cast<int>(offered * o.seconds);
+  if (register_hosts(c, run_id + "o", 0, overload_hosts) == 0 && overload_hosts > 0) return 1;
+
+  auto closed = closed_loop_get(node.port(), o.seconds);
+  std::printf("api get: connections=64 requests_per_s=%.0f p50_ms=%.2f p99_ms=%.2f errors=%ld\n",
+              closed.rate, closed.p50, closed.p99, closed.errors);
+  auto fixed = open_loop_get(node.port(), o.get_rate > 0 ? o.get_rate : closed.rate / 2, o.seconds);
+  std::printf(
+      "api get fixed rate: requests_per_s=%.0f connections=64 p50_ms=%.2f p99_ms=%.2f "
+      "errors=%ld\n",
+      fixed.rate, fixed.p50, fixed.p99, fixed.errors);
+
+  auto f = overload(node.port(), run_id + "o", offered, o.seconds, o.overload_connections);
+  node.stop();
+  print_overload(f, o.seconds, count_lost(o.url, f.accepted_ids));
+  return 0;
+}
+
+int main(int argc, char** argv) {
+  try {
+    return run(argc, argv);
+  } catch (const std::exception& e) {
+    std::fprintf(stderr, "ab-bench-api: %s\n", e.what());
+    return 1;
+  }
+}

@@ -1,0 +1,266 @@
+// ab-bench-bmc: BMC work through one ab-node against ab-bmcsim at zero simulated latency —
+// power operations per second, complete reimages per second (power off, boot the installer,
+// the installer's callback, boot from disk, verify), BMC operations in flight, and the
+// node's memory and CPU. Starts both programs (from this binary's directory) as children.
+
+#include <curl/curl.h>
+#include <unistd.h>
+
+#include <algorithm>
+#include <chrono>
+#include <cstdio>
+#include <cstdlib>
+#include <filesystem>
+#include <fstream>
+#include <string>
+#include <thread>
+#include <vector>
+
+#include <nlohmann/json.hpp>
+
+#include "bench/child_process.hpp"
+#include "core/clock.hpp"
+#include "core/error.hpp"
+#include "storage/store.hpp"
+
+namespace {
+
+using namespace ab;
+using json = nlohmann::json;
+using steady = std::chrono::steady_clock;
+
+struct options {
+  int hosts = 300;
+  int rounds = 2;
+  int workers = 32;
+  std::string store;
+};
+
+std::size_t collect(char* data, std::size_t size, std::size_t n, void* out) {
+  static_cast<std::string*>(out)->append(data, size * n);
+  return size * n;
+}
+
+/// POSTs `body` to the node's API; the HTTP status, 0 when the call failed.
+long post(int port, const std::string& path, const std::string& body) {
+  CURL* c = curl_easy_init();
+  std::string answer;
+  auto url = "http://127.0.0.1:" + std::to_string(port) + path;
+  curl_slist* headers = curl_slist_append(nullptr, "Content-Type: application/json");
+  curl_easy_setopt(c, CURLOPT_URL, url.c_str());
+  curl_easy_setopt(c, CURLOPT_POSTFIELDS, body.c_str());
+  curl_easy_setopt(c, CURLOPT_HTTPHEADER, headers);
+  curl_easy_setopt(c, CURLOPT_WRITEFUNCTION, collect);
+  curl_easy_setopt(c, CURLOPT_WRITEDATA, &answer);
+  curl_easy_setopt(c, CURLOPT_TIMEOUT, 60L);
+  long status = 0;
+  if (curl_easy_perform(c) == CURLE_OK) curl_easy_getinfo(c, CURLINFO_RESPONSE_CODE, &status);
+  if (status >= 300)
+    std::fprintf(stderr, "ab-bench-bmc: %s -> %ld %s\n", path.c_str(), status, answer.c_str());
+  curl_slist_free_all(headers);
+  curl_easy_cleanup(c);
+  return status;
+}
+
+std::string host_name(int i) {
+  char buf[32];
+  std::snprintf(buf, sizeof buf, "bench-%05d", i);
+  return buf;
+}
+
+/// Submits `action` for every host, in bulks of 500.
+bool submit_all(int port, const std::string& action, int hosts) {
+  for (int at = 0; at < hosts; at += 500) {
+    json list = json::array();
+    for (int i = at; i < std::min(hosts, at + 500); ++i) list.push_back(host_name(i));
+    if (post(port, "/v1/requests", json{{"action", action}, {"hosts", list}}.dump()) != 202)
+      return false;
+  }
+  return true;
+}
+
+struct progress {
+  double seconds = 0;
+  std::int64_t running_max = 0;
+  bool finished = false;
+};
+
+/// Waits until no job is unfinished (or `limit` passes), sampling jobs running meanwhile.
+progress wait_done(storage::store& db, apps::child_process& node, double& rss_max,
+                   std::chrono::seconds limit) {
+  progress p;
+  auto t0 = steady::now();
+  while (steady::now() - t0 < limit) {
+    auto depth = db.queue_depth();
+    if (depth) {
+      std::int64_t unfinished = 0, running = 0;
+      for (const auto& row : *depth) {
+        // Parked jobs wait for an installer's callback: unfinished, but holding no worker.
+        unfinished += row.count;
+        if (row.state == storage::job_state::running) running += row.count;
+      }
+      p.running_max = std::max(p.running_max, running);
+      if (unfinished == 0) {
+        p.finished = true;
+        break;
+      }
+    }
+    rss_max = std::max(rss_max, node.rss_mb());
+    std::this_thread::sleep_for(std::chrono::milliseconds(20));
+  }
+  p.seconds = std::chrono::duration<double>(steady::now() - t0).count();
+  return p;
+}
+
+std::int64_t failed_requests(storage::store& db) {
+  storage::request_filter f;
+  f.state = storage::request_state::failed;
+  f.limit = 1000;
+  auto page = db.requests(f);
+  return page ? static_cast<std::int64_t>(page->items.size()) : -1;
+}
+
+int usage() {
+  std::fprintf(stderr,
+               "usage: ab-bench-bmc [--hosts N] [--rounds R] [--workers W] [--store URL]\n");
+  return 2;
+}
+
+int run(int argc, char** argv) {
+  options o;
+  for (int i = 1; i < argc; ++i) {
+    std::string a = argv[i];
+    if (i + 1 >= argc) return usage();
+    std::string v = argv[++i];
+    if (a == "--hosts")
+      o.hosts = std::stoi(v);
+    else if (a == "--rounds")
+      o.rounds = std::stoi(v);
+    else if (a == "--workers")
+      o.workers = std::stoi(v);
+    else if (a == "--store")
+      o.store = v;
+    else
+      return usage();
+  }
+  curl_global_init(CURL_GLOBAL_DEFAULT);
+  auto dir = std::filesystem::temp_directory_path() / ("ab_bench_bmc_" + std::to_string(getpid()));
+  std::filesystem::create_directories(dir);
+  if (o.store.empty()) o.store = "sqlite:" + (dir / "bench.db").string();
+  auto bin = std::filesystem::path(argv[0]).parent_path();
+  std::ofstream(dir / "map.json")
+      << R"({"clusters": {"all": {"actions": ["*"]}}, "default_cluster": "all"})";
+  ::setenv("AB_BMC_BENCH", "admin:password", 1);
+
+  apps::child_process sim((bin / "ab-bmcsim").string(),
+                          {"--port", "0", "--time-scale", "0", "--seed", "1", "--install-ms", "0"},
+                          (dir / "sim.out").string());
+  if (!sim.port()) {
+    std::fprintf(stderr, "ab-bench-bmc: ab-bmcsim did not start (see %s)\n",
+                 (dir / "sim.out").c_str());
+    return 1;
+  }
+  storage::store_options so;
+  so.url = o.store;
+  so.pool_size = 2;
+  auto db = storage::open_store(so, std::make_shared<system_clock>());
+  if (!db) {
+    std::fprintf(stderr, "ab-bench-bmc: %s\n", message_of(db.error()).c_str());
+    return 1;
+  }
+  // The simulated BMCs listen on loopback: the node must be told to allow it.
+  apps::child_process node((bin / "ab-node").string(),
+                           {"--store",
+                            o.store,
+                            "--listen",
+                            "127.0.0.1:0",
+                            "--site",
+                            "dc1",
+                            "--handlers",
+                            "bmc",
+                            "--workers",
+                            "{\"default\": " + std::to_string(o.workers) + "}",
+                            "--cluster-map",
+                            (dir / "map.json").string(),
+                            "--bmc-allow-loopback",
+                            "1",
+                            "--poll-interval-ms",
+                            "5",
+                            "--idle-poll-max-ms",
+                            "50",
+                            "--claim-batch",
+                            "2",
+                            "--retry-backoff-ms",
+                            "100",
+                            "--bmc-timeout-ms",
+                            "5000"},
+                           (dir / "node.out").string());
+  if (!node.port()) {
+    std::fprintf(stderr, "ab-bench-bmc: ab-node did not start (see %s)\n",
+                 (dir / "node.out").c_str());
+    return 1;
+  }
+  for (int at = 0; at < o.hosts; at += 500) {
+    json list = json::array();
+    for (int i = at; i < std::min(o.hosts, at + 500); ++i)
+      list.push_back({{"name", host_name(i)},
+                      {"site", "dc1"},
+                      {"bmc_endpoint",
+                       "http://127.0.0.1:" + std::to_string(sim.port()) + "/bmc/" + host_name(i)},
+                      {"credential_ref", "env:AB_BMC_BENCH"}});
+    if (post(node.port(), "/v1/hosts", json{{"hosts", list}}.dump()) != 201) return 1;
+  }
+  double rss_max = node.rss_mb();
+  auto cpu0 = node.cpu_seconds();
+  const auto limit = std::chrono::seconds(300);
+
+  // Power: every host on, then off, `rounds` times; one BMC operation per request.
+  double power_s = 0;
+  std::int64_t inflight_max = 0;
+  for (int r = 0; r < o.rounds; ++r)
+    for (const char* action : {"power_on", "power_off"}) {
+      if (!submit_all(node.port(), action, o.hosts)) return 1;
+      auto p = wait_done(**db, node, rss_max, limit);
+      power_s += p.seconds;
+      inflight_max = std::max(inflight_max, p.running_max);
+    }
+  auto power_ops = static_cast<double>(o.hosts) * 2 * o.rounds;
+  std::printf("bmc power: ops=%.0f seconds=%.2f power_ops_per_s=%.0f\n", power_ops, power_s,
+              power_ops / power_s);
+  std::fflush(stdout);
+
+  // New inventory to service: discover, then the first image; then the measured reimages.
+  for (const char* action : {"discover", "build"}) {
+    if (!submit_all(node.port(), action, o.hosts)) return 1;
+    auto p = wait_done(**db, node, rss_max, limit);
+    std::printf("bmc %s: hosts=%d seconds=%.2f finished=%d\n", action, o.hosts, p.seconds,
+                p.finished);
+  }
+  if (!submit_all(node.port(), "reimage", o.hosts)) return 1;
+  auto re = wait_done(**db, node, rss_max, limit);
+  inflight_max = std::max(inflight_max, re.running_max);
+  auto cpu = node.cpu_seconds() - cpu0;
+  auto failed = failed_requests(**db);
+  std::printf(
+      "bmc reimage: hosts=%d seconds=%.2f finished=%d node_cpu_s=%.1f failed_requests=%lld\n",
+      o.hosts, re.seconds, re.finished, cpu, static_cast<long long>(failed));
+  std::printf("bmc bench: power_ops_per_s=%.0f reimages_per_s=%.1f inflight_max=%lld rss_mb=%.1f\n",
+              power_ops / power_s, re.finished ? o.hosts / re.seconds : 0.0,
+              static_cast<long long>(inflight_max), rss_max);
+  node.stop();
+  sim.stop();
+  std::filesystem::remove_all(dir);
+  curl_global_cleanup();
+  return re.finished && failed == 0 ? 0 : 1;
+}
+
+}  // namespace
+
+int main(int argc, char** argv) {
+  try {
+    return run(argc, argv);
+  } catch (const std::exception& e) {
+    std::fprintf(stderr, "ab-bench-bmc: %s\n", e.what());
+    return 2;
+  }
+}

@@ -1,0 +1,431 @@
+#include "net/api/codec.hpp"
+
+#include <algorithm>
+
+#include <nlohmann/json.hpp>
+
+namespace ab::net {
+
+namespace {
+
+using json = nlohmann::json;
+
+/// Deepest nesting of arrays and objects a body may have. Encoding a value recurses once per
+/// level, so a deeper body (a few hundred kilobytes of `[`) would overflow the stack.
+constexpr int max_depth = 64;
+
+/// `s` with every byte that is not part of valid UTF-8 replaced by U+FFFD, so that an error
+/// message quoting the input can travel in a JSON body.
+std::string valid_utf8(const std::string& s) {
+  auto quoted = json(s).dump(-1, ' ', false, json::error_handler_t::replace);
+  return json::parse(quoted).get<std::string>();
+}
+
+api_error bad(const std::string& code, const std::string& message, int status = 400) {
+  return {status, code, valid_utf8(message), 0};
+}
+
+}  // namespace
+
+std::string printable(const std::string& s) {
+  static const char digits[] = "0123456789abcdef";
+  std::string out;
+  for (std::size_t i = 0; i < s.size() && i < 64; ++i) {
+    auto c = static_cast<unsigned char>(s[i]);
+    if (c >= 0x20 && c < 0x7f && c != '\\') {
+      out += static_cast<char>(c);
+    } else {
+      out += "\\x";
+      out += digits[c >> 4];
+      out += digits[c & 15];
+    }
+  }
+  return s.size() > 64 ? out + "…" : out;
+}
+
+namespace {
+
+std::string invalid_host_message(const std::string& name) {
+  return "host name '" + printable(name) +
+         "' is invalid: 1 to 253 letters, digits, '.', '_' and '-', starting with a letter or "
+         "digit";
+}
+
+std::string invalid_site_message(const std::string& name) {
+  return "site name '" + printable(name) +
+         "' is invalid: 1 to 63 lowercase letters, digits and '-', starting with a letter or "
+         "digit";
+}
+
+/// Parses a JSON object, or says what is wrong with it.
+std::variant<json, api_error> parse_object(const std::string& body) {
+  bool too_deep = false;
+  auto limit_depth = [&](int depth, json::parse_event_t event, json&) {
+    if (depth >= max_depth &&
+        (event == json::parse_event_t::object_start || event == json::parse_event_t::array_start))
+      too_deep = true;
+    // Once too deep, keep nothing: the rest is scanned but never built.
+    return !too_deep;
+  };
+  json doc;
+  try {
+    doc = json::parse(body, limit_depth);
+  } catch (const json::exception& e) {
+    // Mostly parse_error; a number too large for a double (1e999) is an out_of_range.
+    return bad("malformed_json", std::string{"the body is not valid JSON: "} + e.what());
+  }
+  if (too_deep)
+    return bad("too_deep", "the body nests arrays and objects more than " +
+                               std::to_string(max_depth) + " levels deep");
+  if (!doc.is_object()) return bad("wrong_type", "the body must be a JSON object");
+  return doc;
+}
+
+/// Refuses fields outside `allowed`, naming the first such field.
+std::optional<api_error> only_fields(const json& doc, std::initializer_list<const char*> allowed) {
+  for (const auto& item : doc.items()) {
+    const auto& key = item.key();
+    if (std::none_of(allowed.begin(), allowed.end(), [&](const char* a) { return key == a; }))
+      return bad("unknown_field", "unknown field '" + printable(key) + "'");
+  }
+  return std::nullopt;
+}
+
+std::optional<api_error> string_field(const json& doc, const char* key, std::string& out,
+                                      bool required) {
+  if (!doc.contains(key)) {
+    if (required) return bad("missing_field", std::string{"field '"} + key + "' is required");
+    return std::nullopt;
+  }
+  if (!doc[key].is_string() || doc[key].get<std::string>().empty())
+    return bad("wrong_type", std::string{"field '"} + key + "' must be a non-empty string");
+  out = doc[key].get<std::string>();
+  return std::nullopt;
+}
+
+std::variant<storage::host_record, api_error> parse_host_object(const json& doc) {
+  if (!doc.is_object()) return bad("wrong_type", "a host must be a JSON object");
+  if (auto e = only_fields(doc, {"name", "site", "bmc_endpoint", "credential_ref"})) return *e;
+  storage::host_record h;
+  if (auto e = string_field(doc, "name", h.name, true)) return *e;
+  if (auto e = string_field(doc, "site", h.site, true)) return *e;
+  if (auto e = string_field(doc, "bmc_endpoint", h.bmc_endpoint, true)) return *e;
+  if (auto e = string_field(doc, "credential_ref", h.credential_ref, true)) return *e;
+  if (!valid_host_name(h.name)) return bad("invalid_host", invalid_host_message(h.name));
+  if (!valid_site_name(h.site)) return bad("invalid_site", invalid_site_message(h.site));
+  if (h.bmc_endpoint.rfind("https://", 0) != 0 && h.bmc_endpoint.rfind("http://", 0) != 0 &&
+      h.bmc_endpoint.rfind("ipmi://", 0) != 0)
+    return bad("invalid_field", "bmc_endpoint must be an https://, http:// or ipmi:// URL");
+  return h;
+}
+
+int hex(char c) {
+  if (c >= '0' && c <= '9') return c - '0';
+  if (c >= 'a' && c <= 'f') return c - 'a' + 10;
+  if (c >= 'A' && c <= 'F') return c - 'A' + 10;
+  return -1;
+}
+
+}  // namespace
+
+bool valid_host_name(const std::string& name) {
+  // ASCII only, by byte: no control characters, whitespace, bidi or zero-width marks.
+  auto alnum = [](char c) {
+    return (c >= 'a' && c <= 'z') || (c >= 'A' && c <= 'Z') || (c >= '0' && c <= '9');
+  };
+  return !name.empty() && name.size() <= max_host_name && alnum(name.front()) &&
+         std::all_of(name.begin(), name.end(),
+                     [&](char c) { return alnum(c) || c == '-' || c == '_' || c == '.'; });
+}
+
+bool valid_site_name(const std::string& name) {
+  auto lower_alnum = [](char c) { return (c >= 'a' && c <= 'z') || (c >= '0' && c <= '9'); };
+  return !name.empty() && name.size() <= max_site_name && lower_alnum(name.front()) &&
+         std::all_of(name.begin(), name.end(), [&](char c) { return lower_alnum(c) || c == '-'; });
+}
+
+std::string canonical_call(const submit_command& cmd) {
+  return json{{"action", cmd.action},
+              {"hosts", cmd.hosts},
+              {"priority", cmd.priority_class},
+              {"params", json::parse(cmd.params, nullptr, false)}}
+      .dump(-1, ' ', false, json::error_handler_t::replace);
+}
+
+std::variant<submit_command, api_error> parse_submit(const std::string& body,
+                                                     const std::vector<std::string>& known_actions,
+                                                     const std::vector<std::string>& classes) {
+  auto parsed = parse_object(body);
+  if (auto* e = std::get_if<api_error>(&parsed)) return *e;
+  const auto& doc = std::get<json>(parsed);
+  if (auto e = only_fields(doc, {"action", "host", "hosts", "priority", "params"})) return *e;
+  submit_command cmd;
+  if (auto e = string_field(doc, "action", cmd.action, true)) return *e;
+  if (std::find(known_actions.begin(), known_actions.end(), cmd.action) == known_actions.end())
+    return bad("unknown_action", "unknown action '" + cmd.action + "'", 422);
+  if (doc.contains("host") == doc.contains("hosts"))
+    return bad("missing_field", "give exactly one of 'host' or 'hosts'");
+  if (doc.contains("host")) {
+    std::string h;
+    if (auto e = string_field(doc, "host", h, true)) return *e;
+    cmd.hosts.push_back(h);
+  } else {
+    const auto& hs = doc["hosts"];
+    if (!hs.is_array() || hs.empty() || hs.size() > 10000)
+      return bad("wrong_type", "field 'hosts' must be an array of 1 to 10000 host names");
+    for (const auto& h : hs) {
+      if (!h.is_string()) return bad("wrong_type", "field 'hosts' must hold strings");
+      cmd.hosts.push_back(h.get<std::string>());
+    }
+  }
+  for (const auto& h : cmd.hosts)
+    if (!valid_host_name(h)) return bad("invalid_host", invalid_host_message(h));
+  if (doc.contains("priority")) {
+    if (auto e = string_field(doc, "priority", cmd.priority_class, true)) return *e;
+    if (std::find(classes.begin(), classes.end(), cmd.priority_class) == classes.end())
+      return bad("unknown_priority", "unknown priority class '" + cmd.priority_class + "'", 422);
+  }
+  if (doc.contains("params")) {
+    if (!doc["params"].is_object()) return bad("wrong_type", "field 'params' must be an object");
+    cmd.params = doc["params"].dump();
+  }
+  return cmd;
+}
+
+std::variant<std::vector<storage::host_record>, api_error> parse_hosts(const std::string& body) {
+  auto parsed = parse_object(body);
+  if (auto* e = std::get_if<api_error>(&parsed)) return *e;
+  const auto& doc = std::get<json>(parsed);
+  std::vector<storage::host_record> out;
+  if (doc.contains("hosts")) {
+    if (auto e = only_fields(doc, {"hosts"})) return *e;
+    if (!doc["hosts"].is_array() || doc["hosts"].empty() || doc["hosts"].size() > 10000)
+      return bad("wrong_type", "field 'hosts' must be an array of 1 to 10000 hosts");
+    for (const auto& h : doc["hosts"]) {
+      auto one = parse_host_object(h);
+      if (auto* e = std::get_if<api_error>(&one)) return *e;
+      out.push_back(std::get<storage::host_record>(one));
+    }
+    return out;
+  }
+  auto one = parse_host_object(doc);
+  if (auto* e = std::get_if<api_error>(&one)) return *e;
+  out.push_back(std::get<storage::host_record>(one));
+  return out;
+}
+
+std::variant<storage::host_record, api_error> parse_host_patch(const std::string& body,
+                                                               storage::host_record host) {
+  auto parsed = parse_object(body);
+  if (auto* e = std::get_if<api_error>(&parsed)) return *e;
+  const auto& doc = std::get<json>(parsed);
+  if (auto e = only_fields(doc, {"site", "bmc_endpoint", "credential_ref"})) return *e;
+  if (auto e = string_field(doc, "site", host.site, false)) return *e;
+  if (auto e = string_field(doc, "bmc_endpoint", host.bmc_endpoint, false)) return *e;
+  if (auto e = string_field(doc, "credential_ref", host.credential_ref, false)) return *e;
+  if (!valid_site_name(host.site)) return bad("invalid_site", invalid_site_message(host.site));
+  return host;
+}
+
+std::variant<std::map<std::string, std::string>, api_error> parse_query(const std::string& query) {
+  std::map<std::string, std::string> out;
+  auto decode = [](const std::string& s) -> std::optional<std::string> {
+    std::string r;
+    for (std::size_t i = 0; i < s.size(); ++i) {
+      if (s[i] == '+')
+        r += ' ';
+      else if (s[i] != '%')
+        r += s[i];
+      else {
+        if (i + 2 >= s.size() || hex(s[i + 1]) < 0 || hex(s[i + 2]) < 0) return std::nullopt;
+        r += static_cast<char>(hex(s[i + 1]) * 16 + hex(s[i + 2]));
+        i += 2;
+      }
+    }
+    return r;
+  };
+  std::size_t pos = 0;
+  while (pos < query.size()) {
+    auto amp = query.find('&', pos);
+    auto part = query.substr(pos, amp == std::string::npos ? std::string::npos : amp - pos);
+    pos = amp == std::string::npos ? query.size() : amp + 1;
+    if (part.empty()) continue;
+    auto eq = part.find('=');
+    auto key = decode(part.substr(0, eq));
+    auto val = decode(eq == std::string::npos ? "" : part.substr(eq + 1));
+    if (!key || !val) return bad("malformed_query", "bad percent-encoding in the query string");
+    out[*key] = *val;
+  }
+  return out;
+}
+
+std::variant<callback_report, api_error> parse_callback(const std::string& body) {
+  auto parsed = parse_object(body);
+  if (auto* e = std::get_if<api_error>(&parsed)) return *e;
+  const auto& doc = std::get<json>(parsed);
+  if (auto e = only_fields(doc, {"status", "message", "details"})) return *e;
+  if (!doc.contains("status")) return bad("missing_field", "field 'status' is required");
+  if (doc["status"] != "succeeded" && doc["status"] != "failed")
+    return bad("invalid_field", "'status' must be \"succeeded\" or \"failed\"");
+  if (doc.contains("message") && !doc["message"].is_string())
+    return bad("wrong_type", "field 'message' must be a string");
+  if (doc.contains("details") && !doc["details"].is_object())
+    return bad("wrong_type", "field 'details' must be an object");
+  callback_report r;
+  r.succeeded = doc["status"] == "succeeded";
+  // Invalid UTF-8 in strings is replaced rather than refused: the report is kept as evidence.
+  r.payload = doc.dump(-1, ' ', false, json::error_handler_t::replace);
+  return r;
+}
+
+std::variant<storage::request_filter, api_error> parse_request_query(const std::string& query) {
+  auto parsed = parse_query(query);
+  if (auto* e = std::get_if<api_error>(&parsed)) return *e;
+  storage::request_filter f;
+  auto number = [](const std::string& s, std::int64_t& out) {
+    if (s.empty() || s.size() > 18 || s.find_first_not_of("0123456789") != std::string::npos)
+      return false;
+    out = std::stoll(s);
+    return true;
+  };
+  for (const auto& [key, val] : std::get<std::map<std::string, std::string>>(parsed)) {
+    std::int64_t n = 0;
+    if (key == "state") {
+      f.state = storage::parse_request_state(val);
+      if (!f.state) return bad("invalid_parameter", "unknown state '" + val + "'");
+    } else if (key == "host") {
+      if (!valid_host_name(val)) return bad("invalid_parameter", invalid_host_message(val));
+      f.host = val;
+    } else if (key == "action") {
+      f.action = val;
+    } else if (key == "site") {
+      if (!valid_site_name(val)) return bad("invalid_parameter", invalid_site_message(val));
+      f.site = val;
+    } else if (key == "since") {
+      if (!number(val, n)) return bad("invalid_parameter", "since must be epoch milliseconds");
+      f.since = n;
+    } else if (key == "cursor") {
+      if (!number(val, n)) return bad("invalid_parameter", "cursor must be a request id");
+      f.before = n;
+    } else if (key == "limit") {
+      if (!number(val, n) || n < 1 || n > 1000)
+        return bad("invalid_parameter", "limit must be from 1 to 1000");
+      f.limit = static_cast<std::size_t>(n);
+    } else {
+      return bad("unknown_parameter", "unknown query parameter '" + key + "'");
+    }
+  }
+  return f;
+}
+
+std::variant<storage::host_filter, api_error> parse_host_query(const std::string& query) {
+  auto parsed = parse_query(query);
+  if (auto* e = std::get_if<api_error>(&parsed)) return *e;
+  storage::host_filter f;
+  for (const auto& [k, v] : std::get<std::map<std::string, std::string>>(parsed)) {
+    if (k == "site") {
+      if (!valid_site_name(v)) return bad("invalid_parameter", invalid_site_message(v));
+      f.site = v;
+    } else if (k == "state" && !v.empty() && v.size() <= 32) {
+      f.lifecycle_state = v;
+    } else if (k == "after") {
+      if (!valid_host_name(v)) return bad("invalid_parameter", invalid_host_message(v));
+      f.after = v;
+    } else if (k == "limit" && !v.empty() && v.size() < 6 &&
+               v.find_first_not_of("0123456789") == std::string::npos && std::stoi(v) > 0) {
+      f.limit = static_cast<std::size_t>(std::stoi(v));
+    } else {
+      return bad("invalid_parameter", "bad query parameter '" + printable(k) + "'");
+    }
+  }
+  return f;
+}
+
+namespace {
+
+json request_json(const storage::request_view& r) {
+  json j{{"id", r.id},
+         {"action", r.action},
+         {"host", r.host},
+         {"site", r.site},
+         {"priority", r.priority_class},
+         {"submitter", r.submitter},
+         {"state", storage::to_string(r.state)},
+         {"created_at", r.created_at}};
+  if (!r.error.empty()) j["error"] = r.error;
+  if (r.started_at) j["started_at"] = r.started_at;
+  if (r.finished_at) j["finished_at"] = r.finished_at;
+  return j;
+}
+
+}  // namespace
+
+std::string encode_request(const storage::request_view& r,
+                           const std::optional<std::string>& waiting_for) {
+  auto j = request_json(r);
+  if (waiting_for) j["waiting_for"] = *waiting_for;
+  j["params"] = json::parse(r.params.empty() ? "{}" : r.params, nullptr, false);
+  j["jobs"] = json::array();
+  for (const auto& job : r.jobs) {
+    json jj{{"position", job.position},
+            {"type", job.type},
+            {"state", storage::to_string(job.state)},
+            {"attempts", job.attempts},
+            {"max_attempts", job.max_attempts}};
+    if (job.started_at) jj["started_at"] = job.started_at;
+    if (job.finished_at) jj["finished_at"] = job.finished_at;
+    if (!job.error.empty()) jj["error"] = job.error;
+    if (!job.result.empty()) jj["result"] = json::parse(job.result, nullptr, false);
+    j["jobs"].push_back(std::move(jj));
+  }
+  return j.dump();
+}
+
+std::string encode_request_page(const storage::request_page& page) {
+  json j{{"requests", json::array()}};
+  for (const auto& r : page.items) j["requests"].push_back(request_json(r));
+  if (page.next_cursor) j["next_cursor"] = std::to_string(page.next_cursor);
+  return j.dump();
+}
+
+std::string encode_host(const storage::host_record& h) {
+  return json{{"name", h.name},
+              {"site", h.site},
+              {"bmc_endpoint", h.bmc_endpoint},
+              {"credential_ref", h.credential_ref},
+              {"lifecycle_state", h.lifecycle_state},
+              {"facts", json::parse(h.facts.empty() ? "{}" : h.facts, nullptr, false)},
+              {"created_at", h.created_at},
+              {"updated_at", h.updated_at}}
+      .dump();
+}
+
+std::string encode_outcomes(const std::vector<std::string>& hosts,
+                            const std::vector<storage::submit_outcome>& outcomes) {
+  json j{{"requests", json::array()}};
+  for (std::size_t i = 0; i < outcomes.size() && i < hosts.size(); ++i) {
+    const auto& o = outcomes[i];
+    json e{{"host", hosts[i]}, {"id", o.id}};
+    switch (o.what) {
+      case storage::submit_outcome::status::created:
+      case storage::submit_outcome::status::existing:
+        e["status"] = "accepted";
+        break;
+      case storage::submit_outcome::status::host_busy:
+        e["status"] = "refused";
+        e["error"] = {{"code", "host_busy"},
+                      {"message", "host '" + hosts[i] + "' already has active request " +
+                                      std::to_string(o.id)}};
+        break;
+      case storage::submit_outcome::status::key_conflict:
+        e["status"] = "refused";
+        e["error"] = {{"code", "idempotency_conflict"},
+                      {"message", "the Idempotency-Key was used before with another body"}};
+        break;
+    }
+    j["requests"].push_back(std::move(e));
+  }
+  return j.dump();
+}
+
+}  // namespace ab::net

@@ -1,0 +1,94 @@
+#pragma once
+
+// Parsing and validation of API input, and the JSON shapes of API output: plain functions,
+// tested without a network.
+
+#include <map>
+#include <optional>
+#include <string>
+#include <variant>
+#include <vector>
+
+#include "net/api/error.hpp"
+#include "storage/types.hpp"
+
+namespace ab::net {
+
+/// A validated `POST /v1/requests` body.
+struct submit_command {
+  std::string action;
+  std::vector<std::string> hosts;
+  std::string priority_class = "user";
+  /// Action parameters as compact JSON text.
+  std::string params = "{}";
+};
+
+/// Parses and validates a submission; `known_actions` and `classes` bound what is accepted.
+std::variant<submit_command, api_error> parse_submit(const std::string& body,
+                                                     const std::vector<std::string>& known_actions,
+                                                     const std::vector<std::string>& classes);
+
+/// Parses and validates a `POST /v1/hosts` body: one host object or `{"hosts": [...]}`.
+std::variant<std::vector<storage::host_record>, api_error> parse_hosts(const std::string& body);
+
+/// Parses a `PATCH /v1/hosts/{name}` body onto `host` (site, bmc_endpoint, credential_ref).
+std::variant<storage::host_record, api_error> parse_host_patch(const std::string& body,
+                                                               storage::host_record host);
+
+/// A validated installer callback body: `{"status": "succeeded"|"failed", "message": "…",
+/// "details": {…}}`.
+struct callback_report {
+  bool succeeded = false;
+  /// The body as compact JSON: the event the waiting job wakes with.
+  std::string payload;
+};
+
+/// Parses and validates an installer callback body.
+std::variant<callback_report, api_error> parse_callback(const std::string& body);
+
+/// Parses the query of `GET /v1/requests` (state, host, action, site, since, cursor, limit).
+std::variant<storage::request_filter, api_error> parse_request_query(const std::string& query);
+
+/// Splits `a=1&b=2` (percent-decoded); a malformed escape is an error.
+std::variant<std::map<std::string, std::string>, api_error> parse_query(const std::string& query);
+
+/// `s` as safe to quote back in a message: at most 64 characters, every byte outside
+/// printable ASCII (control characters, bidi and zero-width marks) as `\xNN`.
+std::string printable(const std::string& s);
+
+/// Longest host name and site name accepted.
+inline constexpr std::size_t max_host_name = 253;
+inline constexpr std::size_t max_site_name = 63;
+
+/// True for a host name AutoBuild accepts, DNS-like: 1–253 ASCII letters, digits, `.`, `_`
+/// and `-`, starting with a letter or digit (so never `.` or `..`, no whitespace, control
+/// characters, bidi or zero-width marks).
+bool valid_host_name(const std::string& name);
+
+/// True for a site name AutoBuild accepts: 1–63 lowercase ASCII letters, digits and `-`,
+/// starting with a letter or digit.
+bool valid_site_name(const std::string& name);
+
+/// The normalised call that an idempotency key's fingerprint covers: action, hosts, the
+/// priority class with the default applied, and the params in canonical JSON (keys sorted),
+/// so that `"priority":"user"` and no priority at all are the same call.
+std::string canonical_call(const submit_command& cmd);
+
+/// Parses the query of `GET /v1/hosts` (site, state, after, limit).
+std::variant<storage::host_filter, api_error> parse_host_query(const std::string& query);
+
+/// JSON of a request with its jobs, and `waiting_for` (why it waits) when given.
+std::string encode_request(const storage::request_view& r,
+                           const std::optional<std::string>& waiting_for = std::nullopt);
+
+/// JSON of a page of requests.
+std::string encode_request_page(const storage::request_page& page);
+
+/// JSON of a host.
+std::string encode_host(const storage::host_record& h);
+
+/// JSON of the outcomes of a submission, host by host.
+std::string encode_outcomes(const std::vector<std::string>& hosts,
+                            const std::vector<storage::submit_outcome>& outcomes);
+
+}  // namespace ab::net

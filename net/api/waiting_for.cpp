@@ -1,0 +1,54 @@
+#include "net/api/waiting_for.hpp"
+
+#include <ctime>
+
+namespace ab::net {
+
+namespace {
+
+/// `ms` as seconds for a reader: `30 s`, `1.5 s`.
+std::string seconds(time_ms ms) {
+  auto s = std::to_string(ms / 1000);
+  if (ms % 1000 >= 100) s += "." + std::to_string(ms % 1000 / 100);
+  return s + " s";
+}
+
+}  // namespace
+
+std::string iso_utc(time_ms time) {
+  std::time_t secs = static_cast<std::time_t>(time / 1000);
+  std::tm tm{};
+  gmtime_r(&secs, &tm);
+  char buf[32];
+  std::strftime(buf, sizeof buf, "%Y-%m-%dT%H:%M:%SZ", &tm);
+  return buf;
+}
+
+std::optional<std::string> waiting_for(const storage::request_view& r, const waiting_context& ctx) {
+  if (storage::is_terminal(r.state)) return std::nullopt;
+  // The chain runs in order: the first job not done is the one the request waits on.
+  const storage::job_view* current = nullptr;
+  for (const auto& j : r.jobs)
+    if (j.state != storage::job_state::done) {
+      current = &j;
+      break;
+    }
+  if (!current || current->state == storage::job_state::running) return std::nullopt;
+  if (current->state == storage::job_state::parked)
+    return "job " + current->type + " is waiting for the installer's callback" +
+           (current->deadline > 0 ? " until " + iso_utc(current->deadline) : std::string{});
+  if (current->not_before > ctx.now)
+    return "job " + current->type + ": retry at " + iso_utc(current->not_before) +
+           (current->error.empty() ? std::string{} : " after: " + current->error);
+  auto cluster = ctx.map.cluster_serving(r.action);
+  if (!cluster)
+    return "no cluster of the cluster map serves action " + r.action +
+           " (clusters: " + ctx.map.describe() + ")";
+  for (const auto& n : ctx.nodes)
+    if (n.cluster == *cluster && n.site == r.site && ctx.now - n.last_seen <= ctx.live_window_ms)
+      return std::nullopt;
+  return "no live node of cluster " + *cluster + " (serves " + r.action + ") in site " + r.site +
+         " has sent a heartbeat in the last " + seconds(ctx.live_window_ms);
+}
+
+}  // namespace ab::net

@@ -1,0 +1,82 @@
+#include "node/bmc_access.hpp"
+
+#include "bmc/driver_factory.hpp"
+#include "bmc/guard.hpp"
+#include "core/error.hpp"
+
+namespace ab::apps {
+
+namespace {
+
+/// The driver behind `name`, guarded; null if it is not built in.
+std::shared_ptr<bmc::driver> guarded(const std::string& name, const config::node_config& cfg,
+                                     const std::shared_ptr<const ab::clock>& clk) {
+  auto d = bmc::make_driver(name);
+  if (!d) return nullptr;
+  bmc::guard_options g;
+  g.max_in_flight = static_cast<std::size_t>(cfg.bmc_max_in_flight);
+  g.failures_to_open = cfg.bmc_breaker_failures;
+  g.open_for = std::chrono::milliseconds{cfg.bmc_breaker_open_ms};
+  // The guard keeps a reference to the clock: the lambda below keeps the clock alive.
+  return std::shared_ptr<bmc::driver>(
+      new bmc::guarded_driver(std::shared_ptr<bmc::driver>(std::move(*d)), g, *clk),
+      [clk](bmc::driver* p) { delete p; });
+}
+
+}  // namespace
+
+caf::expected<bmc_access> make_bmc_access(const config::node_config& cfg, bool prepare) {
+  bmc::credential_store_options co;
+  co.directory = cfg.credentials_dir;
+  co.env_prefix = cfg.credential_env_prefix;
+  auto credentials = std::make_shared<const bmc::credential_store>(co);
+  if (prepare)
+    if (auto err = credentials->prepare()) return err;
+  bmc::endpoint_options eo;
+  eo.networks = cfg.bmc_networks;
+  eo.allow_loopback = cfg.bmc_allow_loopback;
+  auto endpoints = bmc::endpoint_policy::make(eo);
+  if (!endpoints) return std::move(endpoints.error());
+  return bmc_access{std::move(credentials), std::move(*endpoints)};
+}
+
+std::optional<std::string> host_refusal(const bmc_access& access,
+                                        const storage::host_record& host) {
+  if (auto err = access.endpoints->check(host.bmc_endpoint)) return message_of(err);
+  if (auto err = access.credentials->validate(host.credential_ref)) return message_of(err);
+  return std::nullopt;
+}
+
+actors::bmc_context make_bmc_context(const config::node_config& cfg,
+                                     std::shared_ptr<storage::store> store,
+                                     std::shared_ptr<const ab::clock> clk,
+                                     std::function<std::string()> callback_base) {
+  actors::bmc_context c;
+  auto redfish = guarded("redfish", cfg, clk);
+  auto ipmi = guarded("ipmi", cfg, clk);
+  c.driver_for = [redfish, ipmi](const std::string& endpoint) -> std::shared_ptr<bmc::driver> {
+    if (endpoint.rfind("https://", 0) == 0 || endpoint.rfind("http://", 0) == 0) return redfish;
+    if (endpoint.rfind("ipmi://", 0) == 0) return ipmi;
+    return nullptr;
+  };
+  // The configuration was validated at start-up; these cannot fail.
+  auto access = make_bmc_access(cfg);
+  if (access) {
+    c.credentials = access->credentials;
+    c.endpoints = access->endpoints;
+  }
+  c.store = std::move(store);
+  c.clk = std::move(clk);
+  c.callback_base = std::move(callback_base);
+  c.installer_image = cfg.installer_image;
+  c.install_timeout_ms = cfg.install_timeout_ms;
+  c.bmc_timeout = std::chrono::milliseconds{cfg.bmc_timeout_ms};
+  c.bmc_retry_base_ms = cfg.bmc_retry_base_ms;
+  c.bmc_retry_max_ms = cfg.bmc_retry_max_ms;
+  c.bmc_retry_budget_ms = cfg.bmc_retry_budget_ms;
+  c.bmc_ca_file = cfg.bmc_ca_file;
+  c.bmc_insecure = cfg.bmc_insecure;
+  return c;
+}
+
+}  // namespace ab::apps

@@ -1,0 +1,37 @@
+#pragma once
+
+#include <memory>
+
+#include <caf/actor_system.hpp>
+#include <caf/expected.hpp>
+
+#include "actors/supervisor.hpp"
+#include "config/cluster_map.hpp"
+#include "config/node_config.hpp"
+#include "net/api/api.hpp"
+#include "net/http/server.hpp"
+#include "storage/store.hpp"
+
+namespace ab::apps {
+
+/// The node's HTTP front door: the REST API service and the server that feeds it.
+/// Members are destroyed bottom-up: the server stops before the API, which goes before the
+/// audit trail it writes to (whose destructor writes what is queued).
+struct node_http {
+  std::shared_ptr<net::audit_trail> audit;
+  /// Null when the API is open (no policy configured).
+  std::shared_ptr<auth::authenticator> auth;
+  std::unique_ptr<net::api_service> api;
+  std::unique_ptr<net::http_server> server;
+};
+
+/// Starts the REST API on `cfg.listen` with the access policy and audit trail; `GET /v1/node`
+/// asks the supervisor for its pools. Submissions of an action no cluster of `map` (the map in
+/// force) serves are refused, and a waiting request says why. Refuses an open API (no policy)
+/// on a non-loopback address unless `cfg.allow_open_api`.
+caf::expected<node_http> start_node_http(
+    caf::actor_system& sys, const config::node_config& cfg,
+    const actors::supervisor_actor& supervisor, std::shared_ptr<storage::store> store,
+    const std::shared_ptr<const config::live_cluster_map>& map);
+
+}  // namespace ab::apps
