@@ -41,7 +41,7 @@ namespace {
 
 using json = nlohmann::json;
 using steady = std::chrono::steady_clock;
-namespace load = ab::apps::detail;
+namespace load = ab::bench;
 
 /// What to measure, from the command line.
 struct bench_options {

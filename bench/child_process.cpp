@@ -11,7 +11,7 @@
 #include <sstream>
 #include <thread>
 
-namespace ab::apps {
+namespace ab::bench {
 
 child_process::child_process(const std::string& binary, const std::vector<std::string>& args,
                              std::string out_path)
@@ -77,4 +77,4 @@ double child_process::cpu_seconds() const {
   return static_cast<double>(utime + stime) / static_cast<double>(sysconf(_SC_CLK_TCK));
 }
 
-}  // namespace ab::apps
+}  // namespace ab::bench

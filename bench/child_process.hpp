@@ -7,7 +7,7 @@
 #include <string>
 #include <vector>
 
-namespace ab::apps {
+namespace ab::bench {
 
 /// Runs `binary args...` with its output in `out_path`, and waits until it prints
 /// `listening on http(s)://HOST:PORT`. Stopped (SIGTERM, then waited for) by the destructor.
@@ -35,4 +35,4 @@ class child_process {
   std::string out_path_;
 };
 
-}  // namespace ab::apps
+}  // namespace ab::bench

@@ -14,7 +14,7 @@
 #include <boost/beast/core/flat_buffer.hpp>
 #include <boost/beast/http.hpp>
 
-namespace ab::apps::detail {
+namespace ab::bench {
 
 namespace {
 
@@ -252,4 +252,4 @@ open_loop_summary run_open_loop(const open_loop_options& options,
   return g.run();
 }
 
-}  // namespace ab::apps::detail
+}  // namespace ab::bench

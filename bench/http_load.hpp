@@ -9,7 +9,7 @@
 #include <functional>
 #include <string>
 
-namespace ab::apps::detail {
+namespace ab::bench {
 
 /// One request for the generator to send.
 struct load_request {
@@ -65,4 +65,4 @@ open_loop_summary run_open_loop(const open_loop_options& options,
                                 const std::function<load_request(std::size_t)>& make,
                                 const std::function<void(const load_reply&)>& on_reply);
 
-}  // namespace ab::apps::detail
+}  // namespace ab::bench

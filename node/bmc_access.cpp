@@ -4,7 +4,7 @@
 #include "bmc/guard.hpp"
 #include "core/error.hpp"
 
-namespace ab::apps {
+namespace ab::node {
 
 namespace {
 
@@ -79,4 +79,4 @@ actors::bmc_context make_bmc_context(const config::node_config& cfg,
   return c;
 }
 
-}  // namespace ab::apps
+}  // namespace ab::node

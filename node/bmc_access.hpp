@@ -9,7 +9,7 @@
 #include "config/node_config.hpp"
 #include "storage/store.hpp"
 
-namespace ab::apps {
+namespace ab::node {
 
 /// The node's BMC access rules: its credential store and its endpoint policy.
 struct bmc_access {
@@ -35,4 +35,4 @@ actors::bmc_context make_bmc_context(const config::node_config& cfg,
                                      std::shared_ptr<const ab::clock> clk,
                                      std::function<std::string()> callback_base);
 
-}  // namespace ab::apps
+}  // namespace ab::node

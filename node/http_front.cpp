@@ -3,14 +3,14 @@
 #include <caf/event_based_actor.hpp>
 #include <nlohmann/json.hpp>
 
+#include "core/error.hpp"
 #include "lifecycle/lifecycle.hpp"
 #include "lifecycle/workflows.hpp"
-#include "node/bmc_access.hpp"
-#include "core/error.hpp"
 #include "net/api/error.hpp"
 #include "net/api/waiting_for.hpp"
+#include "node/bmc_access.hpp"
 
-namespace ab::apps {
+namespace ab::node {
 
 caf::expected<node_http> start_node_http(
     caf::actor_system& sys, const config::node_config& cfg,
@@ -125,4 +125,4 @@ caf::expected<node_http> start_node_http(
   return out;
 }
 
-}  // namespace ab::apps
+}  // namespace ab::node

@@ -12,7 +12,7 @@
 #include "net/http/server.hpp"
 #include "storage/store.hpp"
 
-namespace ab::apps {
+namespace ab::node {
 
 /// The node's HTTP front door: the REST API service and the server that feeds it.
 /// Members are destroyed bottom-up: the server stops before the API, which goes before the
@@ -34,4 +34,4 @@ caf::expected<node_http> start_node_http(
     const actors::supervisor_actor& supervisor, std::shared_ptr<storage::store> store,
     const std::shared_ptr<const config::live_cluster_map>& map);
 
-}  // namespace ab::apps
+}  // namespace ab::node

@@ -10,7 +10,7 @@
 #include "core/error.hpp"
 #include "core/private_file.hpp"
 
-namespace ab::apps {
+namespace ab::tools {
 
 namespace {
 
@@ -148,4 +148,4 @@ caf::error run_bmc_command(bmc::driver& d, const bmc_command_line& cl, std::stri
   return {};
 }
 
-}  // namespace ab::apps
+}  // namespace ab::tools

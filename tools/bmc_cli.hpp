@@ -9,7 +9,7 @@
 
 #include "bmc/driver.hpp"
 
-namespace ab::apps {
+namespace ab::tools {
 
 /// A parsed `ab-bmc` invocation.
 struct bmc_command_line {
@@ -38,4 +38,4 @@ caf::error load_password(bmc_command_line& cl);
 /// Runs the command; what it prints on success goes to `out` (e.g. `On`, inventory JSON).
 caf::error run_bmc_command(bmc::driver& d, const bmc_command_line& cl, std::string& out);
 
-}  // namespace ab::apps
+}  // namespace ab::tools

@@ -15,8 +15,8 @@ namespace ab::testing {
 
 namespace {
 
-using apps::detail::load_reply;
-using apps::detail::load_request;
+using bench::load_reply;
+using bench::load_request;
 
 /// A server on one I/O thread that echoes each body after `delay`.
 std::unique_ptr<net::http_server> echo_server(std::chrono::milliseconds delay) {
@@ -45,13 +45,13 @@ std::uint16_t closed_port() {
 TEST(OpenLoop, AnswersEveryRequestOnceAndCountsTheWaitForAConnection) {
   auto server = echo_server(std::chrono::milliseconds(20));
   ASSERT_TRUE(server);
-  apps::detail::open_loop_options o;
+  bench::open_loop_options o;
   o.port = server->port();
   o.rate = 200;
   o.seconds = 0.1;
   o.connections = 1;
   std::vector<load_reply> replies;
-  auto summary = apps::detail::run_open_loop(
+  auto summary = bench::run_open_loop(
       o,
       [](std::size_t i) {
         return load_request{"POST", "/x", std::to_string(i)};
@@ -74,13 +74,13 @@ TEST(OpenLoop, AnswersEveryRequestOnceAndCountsTheWaitForAConnection) {
 }
 
 TEST(OpenLoop, FailsEveryRequestWhenNoServerListens) {
-  apps::detail::open_loop_options o;
+  bench::open_loop_options o;
   o.port = closed_port();
   o.rate = 1000;
   o.seconds = 0.05;
   o.connections = 4;
   std::vector<int> statuses;
-  auto summary = apps::detail::run_open_loop(
+  auto summary = bench::run_open_loop(
       o, [](std::size_t) { return load_request{}; },
       [&](const load_reply& r) { statuses.push_back(r.status); });
   EXPECT_EQ(summary.requests, 50u);

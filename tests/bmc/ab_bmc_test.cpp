@@ -7,9 +7,9 @@
 
 #include <gtest/gtest.h>
 
-#include "tools/bmc_cli.hpp"
 #include "core/error.hpp"
 #include "tests/bmc/fake_redfish.hpp"
+#include "tools/bmc_cli.hpp"
 
 namespace {
 
@@ -98,8 +98,8 @@ TEST_F(AbBmc, RefusesAPasswordFileThatOthersCanReadNamingItAndTheFix) {
 }
 
 TEST(BmcCommandLine, ParsesOptionsAndCommand) {
-  auto cl = ab::apps::parse_bmc_command_line({"--endpoint", "https://b:443/x", "--insecure",
-                                              "--timeout-ms", "1500", "boot", "http", "--once"});
+  auto cl = ab::tools::parse_bmc_command_line({"--endpoint", "https://b:443/x", "--insecure",
+                                               "--timeout-ms", "1500", "boot", "http", "--once"});
   ASSERT_TRUE(cl) << ab::message_of(cl.error());
   EXPECT_EQ(cl->target.endpoint, "https://b:443/x");
   EXPECT_TRUE(cl->target.insecure);
@@ -115,7 +115,7 @@ TEST(BmcCommandLine, RefusesUnknownCommandsOptionsAndMissingArguments) {
         {"--endpoint", "https://b", "--frobnicate", "inventory"},
         {"--endpoint", "https://b", "--timeout-ms", "soon", "inventory"},
         {"power", "status"}}) {
-    auto cl = ab::apps::parse_bmc_command_line(args);
+    auto cl = ab::tools::parse_bmc_command_line(args);
     EXPECT_FALSE(cl) << args.back();
   }
 }

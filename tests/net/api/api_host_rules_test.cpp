@@ -8,8 +8,8 @@
 #include <filesystem>
 #include <fstream>
 
-#include "node/bmc_access.hpp"
 #include "core/error.hpp"
+#include "node/bmc_access.hpp"
 #include "tests/fakes/scratch_dir.hpp"
 #include "tests/net/api/api_fixture.hpp"
 
@@ -37,11 +37,11 @@ class HostRules : public Api {
     config::node_config cfg;
     cfg.credentials_dir = (dir_ / "credentials").string();
     cfg.bmc_allow_loopback = allow_loopback;
-    auto access = apps::make_bmc_access(cfg, true);
+    auto access = node::make_bmc_access(cfg, true);
     ASSERT_TRUE(access) << message_of(access.error());
     write_credential("r1-01", "admin:file-secret", 0600);
     start(2, 64, [a = *access](net::api_options& o) {
-      o.validate_host = [a](const storage::host_record& h) { return apps::host_refusal(a, h); };
+      o.validate_host = [a](const storage::host_record& h) { return node::host_refusal(a, h); };
     });
   }
 

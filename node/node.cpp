@@ -1,0 +1,164 @@
+#include "node/node.hpp"
+
+#include <unistd.h>
+
+#include <atomic>
+#include <cstdio>
+#include <memory>
+#include <string>
+
+#include <spdlog/spdlog.h>
+#include <caf/actor_system.hpp>
+#include <caf/actor_system_config.hpp>
+#include <caf/scoped_actor.hpp>
+
+#include "actors/bmc_handlers.hpp"
+#include "actors/clock_check.hpp"
+#include "actors/pruner.hpp"
+#include "actors/services.hpp"
+#include "actors/simulated_handlers.hpp"
+#include "actors/supervisor.hpp"
+#include "core/error.hpp"
+#include "node/bmc_access.hpp"
+#include "node/http_front.hpp"
+#include "storage/store.hpp"
+
+namespace ab::node {
+
+namespace {
+
+int fail(const std::string& what, int code) {
+  std::fprintf(stderr, "ab-node: %s\n", what.c_str());
+  return code;
+}
+
+}  // namespace
+
+int run(const config::node_config& cfg, const config::cluster_map& map, sigset_t signals) {
+  auto log = spdlog::default_logger()->clone("node");
+  spdlog::register_logger(log);
+  for (const auto* name : {"storage", "actors", "net"})
+    spdlog::register_logger(spdlog::default_logger()->clone(name));
+
+  auto clk = std::make_shared<system_clock>();
+  storage::store_options so;
+  so.url = cfg.store;
+  so.pool_size = cfg.store_pool_size;
+  so.policy = cfg.queue;
+  auto opened = storage::open_store(so, clk);
+  if (!opened) return fail(message_of(opened.error()), 1);
+  std::shared_ptr<storage::store> store = std::move(*opened);
+
+  // One live process per node id: a second one refuses to start; a dead predecessor's leases
+  // end now, so that its jobs are retried within seconds rather than at their deadline.
+  auto claimed = store->claim_node(cfg.node_id);
+  if (!claimed)
+    return fail(message_of(claimed.error()), is(claimed.error(), errc::conflict) ? 3 : 1);
+  std::shared_ptr<storage::node_claim> node_claim = std::move(*claimed);
+  auto incarnation = actors::make_incarnation();
+  if (auto n = store->expire_predecessors(cfg.node_id, incarnation); !n)
+    return fail(message_of(n.error()), 1);
+  else if (*n > 0)
+    log->warn("node {} restarted: {} job(s) its previous process held go to recovery now",
+              cfg.node_id, *n);
+  auto clock_ok = std::make_shared<actors::clock_check>([store] { return store->database_time(); },
+                                                        clk, cfg.max_clock_skew_ms);
+  if (auto err = clock_ok->check())
+    return fail(message_of(err) + " (fix the clock, e.g. with NTP, or raise --max-clock-skew-ms)",
+                4);
+
+  auto handlers = std::make_shared<actors::handler_registry>();
+  // The API's base URL for installers: configured, or this node's address once it listens.
+  auto api_base = std::make_shared<std::atomic<std::shared_ptr<const std::string>>>(
+      std::make_shared<const std::string>(cfg.callback_base));
+  if (config::has_handlers(cfg, "bmc"))
+    actors::register_bmc_handlers(
+        *handlers, make_bmc_context(cfg, store, clk, [api_base] { return *api_base->load(); }));
+  if (config::has_handlers(cfg, "simulated"))
+    actors::register_simulated_handlers(*handlers,
+                                        {cfg.sim_step_ms, cfg.sim_log, cfg.node_id, clk});
+
+  caf::actor_system_config sys_cfg;
+  caf::actor_system sys{sys_cfg};
+  actors::supervisor_config sup_cfg{cfg, map, store, handlers, clk, incarnation, clock_ok};
+  auto supervisor = actors::spawn_supervisor(sys, sup_cfg);
+  auto straggler = actors::spawn_straggler(sys, store, cfg.recovery_interval_ms);
+  constexpr time_ms day = time_ms{24} * 3600 * 1000;
+  auto pruner = actors::spawn_pruner(
+      sys, store, {cfg.request_retention_days * day, cfg.audit_retention_days * day},
+      cfg.prune_interval_ms);
+
+  auto live_map = std::make_shared<config::live_cluster_map>(map);
+  auto http = start_node_http(sys, cfg, supervisor, store, live_map);
+  if (!http) {
+    caf::anon_send_exit(supervisor, caf::exit_reason::kill);
+    caf::anon_send_exit(straggler, caf::exit_reason::kill);
+    caf::anon_send_exit(pruner, caf::exit_reason::kill);
+    return fail(message_of(http.error()), 1);
+  }
+  if (http->auth) {
+    auto p = http->auth->current();
+    log->info("access policy {}: {} accounts, {} groups, {} roles", cfg.policy, p->accounts(),
+              p->groups(), p->roles());
+    if (cfg.tls_cert.empty() && !config::is_loopback(config::split_host_port(cfg.listen)->first))
+      log->warn(
+          "tokens and passwords reach this node in clear text: no --tls-cert (fine only "
+          "behind a TLS-terminating proxy)");
+  } else {
+    log->warn("the API is open: no --policy, every caller may do everything");
+  }
+  auto address =
+      config::split_host_port(cfg.listen)->first + ":" + std::to_string(http->server->port());
+  if (cfg.callback_base.empty())
+    api_base->store(std::make_shared<const std::string>(
+        (cfg.tls_cert.empty() ? "http://" : "https://") + address));
+  storage::node_record me{cfg.node_id, cfg.site, "", address, 0};
+  auto heartbeat = actors::spawn_heartbeat(sys, store, me, map, cfg.heartbeat_interval_ms,
+                                           node_claim, [] { ::kill(::getpid(), SIGTERM); });
+  actors::map_watcher_actor watcher;
+  if (!cfg.cluster_map.empty())
+    watcher = actors::spawn_map_watcher(sys, cfg.cluster_map, map, cfg.map_check_interval_ms,
+                                        supervisor, heartbeat, live_map);
+  std::printf("ab-node: node %s (site %s, cluster %s) listening on %s://%s, store %s\n",
+              cfg.node_id.c_str(), cfg.site.c_str(), map.cluster_of(cfg.node_id).c_str(),
+              cfg.tls_cert.empty() ? "http" : "https", address.c_str(),
+              store->backend() == "sqlite" ? cfg.store.c_str() : "mysql");
+  std::fflush(stdout);
+
+  for (;;) {
+    int sig = 0;
+    sigwait(&signals, &sig);
+    if (sig == SIGHUP) {
+      log->info("SIGHUP: reloading the cluster map, the access policy and the TLS certificate");
+      // Logged there; with a bad new pair the one in use stays.
+      (void)http->server->reload_tls();
+      if (watcher) caf::anon_send(watcher, actors::check_atom::value);
+      if (http->auth) {
+        if (auto err = http->auth->reload())
+          log->error("policy refused, the last good policy stays: {}", message_of(err));
+        else
+          log->info("policy {} reloaded", cfg.policy);
+      }
+      continue;
+    }
+    break;
+  }
+  log->info("draining: no new claims; running jobs get {} ms", cfg.drain_timeout_ms);
+  bool clean = false;
+  {
+    caf::scoped_actor self{sys};
+    self->request(supervisor, std::chrono::milliseconds(cfg.drain_timeout_ms + 10'000),
+                  actors::drain_atom::value)
+        .receive([&](bool ok) { clean = ok; },
+                 [&](caf::error& err) { log->error("drain: {}", message_of(err)); });
+  }
+  http->server->stop();
+  for (const auto& a :
+       {caf::actor_cast<caf::actor>(straggler), caf::actor_cast<caf::actor>(pruner),
+        caf::actor_cast<caf::actor>(heartbeat), caf::actor_cast<caf::actor>(watcher)})
+    if (a) caf::anon_send_exit(a, caf::exit_reason::user_shutdown);
+  log->info("stopped{}", clean ? "" : " (some jobs were handed back after the drain timeout)");
+  return 0;
+}
+
+}  // namespace ab::node

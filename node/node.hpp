@@ -1,0 +1,17 @@
+#pragma once
+
+#include <signal.h>
+
+#include "config/cluster_map.hpp"
+#include "config/node_config.hpp"
+
+namespace ab::node {
+
+/// Runs a node as `cfg` and `map` configure it: opens the store, claims the node id, checks
+/// the clock, spawns the supervisor and the services, serves the API, then waits for one of
+/// `signals` (blocked in every thread): SIGHUP reloads the cluster map, the policy and the TLS
+/// certificate; SIGTERM or SIGINT drain. Returns the process's exit code (1: the store or
+/// the API failed, 3: the node id is taken by a live process, 4: the clock is off).
+int run(const config::node_config& cfg, const config::cluster_map& map, sigset_t signals);
+
+}  // namespace ab::node
