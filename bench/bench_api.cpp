@@ -7,9 +7,7 @@
 #include <arpa/inet.h>
 #include <netinet/in.h>
 #include <netinet/tcp.h>
-#include <signal.h>
 #include <sys/socket.h>
-#include <sys/wait.h>
 #include <unistd.h>
 
 #include <algorithm>
@@ -19,13 +17,11 @@
 #include <cstdlib>
 #include <ctime>
 #include <filesystem>
-#include <fstream>
 #include <functional>
 #include <map>
+#include <memory>
 #include <mutex>
 #include <optional>
-#include <regex>
-#include <sstream>
 #include <string>
 #include <thread>
 #include <vector>
@@ -35,6 +31,7 @@
 #include "bench/http_load.hpp"
 #include "core/clock.hpp"
 #include "core/error.hpp"
+#include "harness/server_process.hpp"
 #include "storage/store.hpp"
 
 namespace {
@@ -149,17 +146,13 @@ class node_process {
     auto binary = (std::filesystem::path(self).parent_path() / "ab-node").string();
     // The hosts' credential: a node registers only references that resolve in its store.
     ::setenv("AB_BMC_BENCH_API", "admin:password", 1);
-    pid_ = fork();
-    if (pid_ == 0) {
-      freopen(out.c_str(), "w", stdout);
-      freopen("/dev/null", "w", stderr);
-      execl(binary.c_str(), binary.c_str(), "--store", url.c_str(), "--listen", "127.0.0.1:0",
-            "--node-id", "bench-api", "--workers", "{\"default\": 0}",
-            // Every connection of the benchmark comes from 127.0.0.1.
-            "--max-connections-per-peer", "100000", nullptr);
-      _exit(127);
-    }
-    port_ = wait_for_port(out);
+    server_ = std::make_unique<ab::harness::server_process>(
+        binary,
+        std::vector<std::string>{"--store", url, "--listen", "127.0.0.1:0", "--node-id",
+                                 "bench-api", "--workers", "{\"default\": 0}",
+                                 // Every connection of the benchmark comes from 127.0.0.1.
+                                 "--max-connections-per-peer", "100000"},
+        out);
   }
   ~node_process() {
     stop();
@@ -168,35 +161,14 @@ class node_process {
   node_process(const node_process&) = delete;
   node_process& operator=(const node_process&) = delete;
 
-  int port() const { return port_; }
+  int port() const { return server_->port(); }
 
   /// Stops the node (SIGTERM) and waits for it.
-  void stop() {
-    if (pid_ <= 0) return;
-    kill(pid_, SIGTERM);
-    int status = 0;
-    waitpid(pid_, &status, 0);
-    pid_ = 0;
-  }
+  void stop() { server_->stop(); }
 
  private:
-  static int wait_for_port(const std::string& out) {
-    std::regex listening{R"(listening on http://[^:]+:(\d+))"};
-    for (int i = 0; i < 300; ++i) {
-      std::ifstream in{out};
-      std::stringstream s;
-      s << in.rdbuf();
-      auto text = s.str();
-      std::smatch m;
-      if (std::regex_search(text, m, listening)) return std::stoi(m[1]);
-      std::this_thread::sleep_for(std::chrono::milliseconds(20));
-    }
-    return 0;
-  }
-
   std::filesystem::path dir_;
-  pid_t pid_ = 0;
-  int port_ = 0;
+  std::unique_ptr<ab::harness::server_process> server_;
 };
 
 double seconds_since(steady::time_point t0) {

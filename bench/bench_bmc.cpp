@@ -18,9 +18,9 @@
 
 #include <nlohmann/json.hpp>
 
-#include "bench/child_process.hpp"
 #include "core/clock.hpp"
 #include "core/error.hpp"
+#include "harness/server_process.hpp"
 #include "storage/store.hpp"
 
 namespace {

@@ -9,46 +9,19 @@
 #include <chrono>
 #include <cstdio>
 #include <filesystem>
-#include <fstream>
 #include <string>
 #include <thread>
 #include <vector>
 
 #include "core/clock.hpp"
 #include "core/error.hpp"
+#include "harness/child_process.hpp"
 #include "storage/store.hpp"
 
 namespace {
 
 using namespace ab;
 using steady = std::chrono::steady_clock;
-
-long rss_kb(pid_t pid) {
-  std::ifstream in{"/proc/" + std::to_string(pid) + "/status"};
-  std::string key;
-  long value = 0;
-  while (in >> key) {
-    if (key == "VmRSS:") {
-      in >> value;
-      return value;
-    }
-    std::getline(in, key);
-  }
-  return 0;
-}
-
-pid_t start_node(const std::string& binary, const std::vector<std::string>& args) {
-  pid_t pid = fork();
-  if (pid == 0) {
-    std::vector<char*> argv{const_cast<char*>(binary.c_str())};
-    for (const auto& a : args) argv.push_back(const_cast<char*>(a.c_str()));
-    argv.push_back(nullptr);
-    freopen("/dev/null", "w", stdout);
-    execv(binary.c_str(), argv.data());
-    _exit(127);
-  }
-  return pid;
-}
 
 std::vector<storage::request_id> submit(storage::store& db, int n, int chain,
                                         const std::string& type, const std::string& prefix) {
@@ -133,16 +106,16 @@ int main(int argc, char** argv) {
                                       "200"};
   // Idle memory first, then the queue is filled while no node runs, so that the clock starts
   // with the node and measures only its work.
-  auto pid = start_node(binary, args);
+  auto pid = harness::spawn_child(binary, args, "/dev/null");
   std::this_thread::sleep_for(std::chrono::milliseconds(500));
-  auto idle_kb = rss_kb(pid);
+  auto idle_kb = harness::rss_kb(pid);
   kill(pid, SIGTERM);
   int status = 0;
   waitpid(pid, &status, 0);
 
   submit(db, requests, chain, "sim.noop", "noop-");
   auto t0 = steady::now();
-  pid = start_node(binary, args);
+  pid = harness::spawn_child(binary, args, "/dev/null");
   const auto total = static_cast<std::int64_t>(requests) * chain;
   for (;;) {
     auto left = depth(db, "sim.noop", storage::job_state::ready) +
@@ -153,12 +126,12 @@ int main(int argc, char** argv) {
     std::this_thread::sleep_for(std::chrono::milliseconds(100));
   }
   auto seconds = std::chrono::duration<double>(steady::now() - t0).count();
-  auto busy_kb = rss_kb(pid);
+  auto busy_kb = harness::rss_kb(pid);
 
   submit(db, parked, 1, "sim.wait", "wait-");
   while (depth(db, "sim.wait", storage::job_state::parked) < parked)
     std::this_thread::sleep_for(std::chrono::milliseconds(50));
-  auto parked_kb = rss_kb(pid);
+  auto parked_kb = harness::rss_kb(pid);
 
   kill(pid, SIGTERM);
   waitpid(pid, &status, 0);

@@ -7,7 +7,8 @@
 
 #include <gtest/gtest.h>
 
-#include "tests/fakes/node_process.hpp"
+#include "harness/server_process.hpp"
+#include "tests/fakes/http_call.hpp"
 #include "tests/fakes/test_cert.hpp"
 #include "tests/net/http/http_test_support.hpp"
 
@@ -21,8 +22,8 @@ std::string fresh_log(const std::string& name) {
 }
 
 TEST(AbBmcsim, StartsAnswersAndStopsOnSigterm) {
-  ab::testing::node_process p(AB_BMCSIM_BIN, {"--port", "0", "--hosts", "3", "--time-scale", "0"},
-                              fresh_log("ab-bmcsim"));
+  ab::harness::server_process p(AB_BMCSIM_BIN, {"--port", "0", "--hosts", "3", "--time-scale", "0"},
+                                fresh_log("ab-bmcsim"));
   ASSERT_TRUE(p.ok()) << p.output();
   auto a = ab::testing::http_call(p.port(), "GET", "/bmc/sim-0002/redfish/v1/");
   EXPECT_EQ(a.status, 200);
@@ -37,7 +38,7 @@ TEST(AbBmcsim, ServesHttpsWithTheGivenCertificate) {
       std::filesystem::path(::testing::TempDir()) / ("ab_bmcsim_tls_" + std::to_string(getpid()));
   std::filesystem::create_directories(dir);
   auto cert = ab::testing::make_test_cert(dir);
-  ab::testing::node_process p(
+  ab::harness::server_process p(
       AB_BMCSIM_BIN, {"--port", "0", "--tls-cert", cert.cert_file, "--tls-key", cert.key_file},
       fresh_log("ab-bmcsim-tls"));
   ASSERT_TRUE(p.ok()) << p.output();
@@ -54,8 +55,8 @@ TEST(AbBmcsim, ServesHttpsWithTheGivenCertificate) {
 }
 
 TEST(AbBmcsim, RefusesABadOption) {
-  ab::testing::node_process p(AB_BMCSIM_BIN, {"--fault", "error_rate=7"},
-                              fresh_log("ab-bmcsim-bad"));
+  ab::harness::server_process p(AB_BMCSIM_BIN, {"--fault", "error_rate=7"},
+                                fresh_log("ab-bmcsim-bad"));
   EXPECT_FALSE(p.ok());
   EXPECT_NE(p.output().find("error_rate"), std::string::npos) << p.output();
 }

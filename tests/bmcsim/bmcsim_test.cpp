@@ -10,7 +10,7 @@
 
 #include "bmcsim/fleet.hpp"
 #include "core/error.hpp"
-#include "tests/fakes/node_process.hpp"
+#include "tests/fakes/http_call.hpp"
 
 namespace {
 

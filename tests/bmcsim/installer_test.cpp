@@ -15,7 +15,7 @@
 #include "bmcsim/installer.hpp"
 #include "core/error.hpp"
 #include "net/http/server.hpp"
-#include "tests/fakes/node_process.hpp"
+#include "tests/fakes/http_call.hpp"
 
 namespace {
 

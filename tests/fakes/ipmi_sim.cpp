@@ -14,7 +14,7 @@
 #include <fstream>
 #include <sstream>
 
-#include "tests/fakes/child_process.hpp"
+#include "harness/child_process.hpp"
 #include "tests/fakes/wait.hpp"
 
 namespace ab::testing {
@@ -138,7 +138,7 @@ ipmi_sim_process::ipmi_sim_process(ipmi_sim_options options) {
   // A free port can be taken between choosing and binding it; then another one is tried.
   bool started = false;
   for (int attempt = 0; attempt < 3 && !started; ++attempt) started = start_once();
-  if (!started) error_ = "ipmi_sim did not start: " + read_text(dir_ + "/sim.log");
+  if (!started) error_ = "ipmi_sim did not start: " + harness::read_text(dir_ + "/sim.log");
 }
 
 ipmi_sim_process::~ipmi_sim_process() {
@@ -150,14 +150,14 @@ ipmi_sim_process::~ipmi_sim_process() {
 }
 
 bool ipmi_sim_process::start_once() {
-  port_ = free_port(SOCK_DGRAM);
+  port_ = harness::free_port(SOCK_DGRAM);
   write_file(dir_ + "/lan.conf", lan_config(dir_, port_));
-  pid_ = spawn_child(
+  pid_ = harness::spawn_child(
       {sim_binary, "-n", "-c", dir_ + "/lan.conf", "-f", dir_ + "/bmc.emu", "-s", dir_ + "/state"},
       dir_ + "/sim.log");
   bool settled = wait_until(
       [&] {
-        if (reaped(pid_)) pid_ = -1;
+        if (harness::reaped(pid_)) pid_ = -1;
         return pid_ < 0 || answers_ping();
       },
       10s);
@@ -189,7 +189,7 @@ std::string ipmi_sim_process::endpoint() const {
 }
 
 std::string ipmi_sim_process::chassis(const std::string& name) const {
-  std::istringstream in{read_text(dir_ + "/chassis.state")};
+  std::istringstream in{harness::read_text(dir_ + "/chassis.state")};
   std::string value;
   for (std::string line; std::getline(in, line);)
     if (line.rfind(name + ":", 0) == 0) value = line.substr(name.size() + 1);
@@ -197,7 +197,7 @@ std::string ipmi_sim_process::chassis(const std::string& name) const {
 }
 
 std::vector<std::string> ipmi_sim_process::calls() const {
-  std::istringstream in{read_text(dir_ + "/chassis.calls")};
+  std::istringstream in{harness::read_text(dir_ + "/chassis.calls")};
   std::vector<std::string> lines;
   for (std::string line; std::getline(in, line);) lines.push_back(line);
   return lines;
@@ -213,7 +213,7 @@ void ipmi_sim_process::resume() {
 
 void ipmi_sim_process::stop() {
   if (pid_ <= 0) return;
-  stop_child(pid_, 10s);
+  harness::stop_child(pid_, 10s);
   pid_ = -1;
 }
 

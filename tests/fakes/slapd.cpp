@@ -13,7 +13,7 @@
 #include <sstream>
 #include <vector>
 
-#include "tests/fakes/child_process.hpp"
+#include "harness/child_process.hpp"
 #include "tests/fakes/wait.hpp"
 
 namespace ab::testing {
@@ -193,15 +193,15 @@ std::string slapd_process::make_certificates() {
 }
 
 bool slapd_process::start_once() {
-  port_ = free_port(SOCK_STREAM);
-  tls_port_ = options_.tls ? free_port(SOCK_STREAM) : 0;
+  port_ = harness::free_port(SOCK_STREAM);
+  tls_port_ = options_.tls ? harness::free_port(SOCK_STREAM) : 0;
   auto urls = options_.tls ? url() + " " + ldaps_url() : url();
   // In the foreground (-d), printing errors only.
-  pid_ = spawn_child({slapd_binary, "-f", dir_ + "/slapd.conf", "-h", urls, "-d", "none"},
-                     dir_ + "/slapd.log");
+  pid_ = harness::spawn_child({slapd_binary, "-f", dir_ + "/slapd.conf", "-h", urls, "-d", "none"},
+                              dir_ + "/slapd.log");
   bool settled = wait_until(
       [&] {
-        if (reaped(pid_)) pid_ = -1;
+        if (harness::reaped(pid_)) pid_ = -1;
         return pid_ < 0 || (accepts(port_) && (!options_.tls || accepts(tls_port_)));
       },
       10s);
@@ -211,15 +211,15 @@ bool slapd_process::start_once() {
 
 std::string slapd_process::run_tool(const std::string& what, const std::vector<std::string>& args) {
   auto log_path = dir_ + "/tools.log";
-  pid_t pid = spawn_child(args, log_path);
-  int code = pid > 0 ? wait_exit(pid, 15s) : -1;
+  pid_t pid = harness::spawn_child(args, log_path);
+  int code = pid > 0 ? harness::wait_exit(pid, 15s) : -1;
   if (code == 0) return {};
   return what + ": " + args[0] + " failed (exit " + std::to_string(code) +
-         "): " + read_text(log_path);
+         "): " + harness::read_text(log_path);
 }
 
 std::string slapd_process::log() const {
-  return read_text(dir_ + "/slapd.log");
+  return harness::read_text(dir_ + "/slapd.log");
 }
 
 std::string slapd_process::url() const {
@@ -240,7 +240,7 @@ void slapd_process::resume() {
 
 void slapd_process::stop() {
   if (pid_ <= 0) return;
-  stop_child(pid_, 10s);
+  harness::stop_child(pid_, 10s);
   pid_ = -1;
 }
 

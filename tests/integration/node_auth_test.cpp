@@ -13,7 +13,8 @@
 #include <nlohmann/json.hpp>
 
 #include "auth/token.hpp"
-#include "tests/fakes/node_process.hpp"
+#include "harness/server_process.hpp"
+#include "tests/fakes/http_call.hpp"
 #include "tests/fakes/scratch_dir.hpp"
 #include "tests/fakes/slapd.hpp"
 #include "tests/fakes/wait.hpp"
@@ -65,12 +66,12 @@ class NodeAuth : public ::testing::Test {
   }
 
   std::filesystem::path dir_;
-  std::unique_ptr<node_process> node_;
+  std::unique_ptr<harness::server_process> node_;
 };
 
 TEST_F(NodeAuth, TokensAreCheckedCallsAuditedAndThePolicyReloadedOnSighup) {
-  node_ = std::make_unique<node_process>(AB_NODE_BIN, args("127.0.0.1:0"),
-                                         (dir_ / "node.log").string());
+  node_ = std::make_unique<harness::server_process>(AB_NODE_BIN, args("127.0.0.1:0"),
+                                                    (dir_ / "node.log").string());
   ASSERT_TRUE(node_->ok()) << node_->output();
   EXPECT_EQ(json::parse(call("GET", "/v1/node", "ops-token").body)["auth"], "policy");
   EXPECT_EQ(call("GET", "/v1/requests", "").status, 401);
@@ -119,8 +120,8 @@ TEST_F(NodeAuth, TokensAreCheckedCallsAuditedAndThePolicyReloadedOnSighup) {
 }
 
 TEST_F(NodeAuth, EveryRouteAnswersOnARealNode) {
-  node_ = std::make_unique<node_process>(AB_NODE_BIN, args("127.0.0.1:0"),
-                                         (dir_ / "node.log").string());
+  node_ = std::make_unique<harness::server_process>(AB_NODE_BIN, args("127.0.0.1:0"),
+                                                    (dir_ / "node.log").string());
   ASSERT_TRUE(node_->ok()) << node_->output();
   const std::string ops = "ops-token";
   EXPECT_EQ(call("GET", "/healthz", "").status, 200);
@@ -175,7 +176,7 @@ TEST_F(NodeAuth, PeopleLogInThroughTheDirectoryOverTlsAndActThroughTheirGroups) 
             {"operation_timeout_ms", 500}};
   auto a = args("127.0.0.1:0");
   a.insert(a.end(), {"--ldap", ldap.dump()});
-  node_ = std::make_unique<node_process>(AB_NODE_BIN, a, (dir_ / "node.log").string());
+  node_ = std::make_unique<harness::server_process>(AB_NODE_BIN, a, (dir_ / "node.log").string());
   ASSERT_TRUE(node_->ok()) << node_->output();
   auto as = [&](const std::string& who, const std::string& method, const std::string& path,
                 const std::string& body = "") {
@@ -206,14 +207,14 @@ TEST_F(NodeAuth, PeopleLogInThroughTheDirectoryOverTlsAndActThroughTheirGroups) 
 }
 
 TEST_F(NodeAuth, ANodeRefusesAnOpenApiOffLoopbackAndABadPolicy) {
-  node_process open(AB_NODE_BIN,
-                    {"--store", "sqlite:" + (dir_ / "open.db").string(), "--listen", "0.0.0.0:0"},
-                    (dir_ / "open.log").string());
+  harness::server_process open(
+      AB_NODE_BIN, {"--store", "sqlite:" + (dir_ / "open.db").string(), "--listen", "0.0.0.0:0"},
+      (dir_ / "open.log").string());
   EXPECT_FALSE(open.ok());
   EXPECT_NE(open.output().find("refusing to serve an open API"), std::string::npos)
       << open.output();
   std::ofstream(dir_ / "policy.json") << R"({"roles": {"r": [{"actions": ["reboot"]}]}})";
-  node_process bad(AB_NODE_BIN, args("127.0.0.1:0"), (dir_ / "bad.log").string());
+  harness::server_process bad(AB_NODE_BIN, args("127.0.0.1:0"), (dir_ / "bad.log").string());
   EXPECT_FALSE(bad.ok());
   EXPECT_NE(bad.output().find("unknown action 'reboot'"), std::string::npos) << bad.output();
 }

@@ -13,7 +13,8 @@
 #include <sstream>
 
 #include "core/error.hpp"
-#include "tests/fakes/node_process.hpp"
+#include "harness/server_process.hpp"
+#include "tests/fakes/http_call.hpp"
 #include "tests/fakes/test_cert.hpp"
 #include "tests/fakes/test_store.hpp"
 #include "tests/fakes/wait.hpp"
@@ -71,9 +72,9 @@ class NodeProcesses : public ::testing::TestWithParam<std::string> {
     if (!HasFailure()) std::filesystem::remove_all(dir_);
   }
 
-  node_process& start_node(const std::string& id, std::vector<std::string> extra = {}) {
-    nodes_.push_back(std::make_unique<node_process>(AB_NODE_BIN, node_args(id, std::move(extra)),
-                                                    (dir_ / (id + ".out")).string()));
+  harness::server_process& start_node(const std::string& id, std::vector<std::string> extra = {}) {
+    nodes_.push_back(std::make_unique<harness::server_process>(
+        AB_NODE_BIN, node_args(id, std::move(extra)), (dir_ / (id + ".out")).string()));
     EXPECT_TRUE(nodes_.back()->ok()) << nodes_.back()->output();
     return *nodes_.back();
   }
@@ -172,7 +173,7 @@ class NodeProcesses : public ::testing::TestWithParam<std::string> {
   std::shared_ptr<system_clock> clk_ = std::make_shared<system_clock>();
   std::filesystem::path dir_;
   std::unique_ptr<scratch_store> db_;
-  std::vector<std::unique_ptr<node_process>> nodes_;
+  std::vector<std::unique_ptr<harness::server_process>> nodes_;
 };
 
 }  // namespace
@@ -329,10 +330,10 @@ TEST_P(EmbeddedNode, RefusesToStartWithATlsKeyOthersCanRead) {
   auto cert = make_test_cert(dir_);
   std::filesystem::permissions(cert.key_file, std::filesystem::perms::others_read,
                                std::filesystem::perm_options::add);
-  node_process node{AB_NODE_BIN,
-                    {"--store", db_->url(), "--listen", "127.0.0.1:0", "--handlers", "none",
-                     "--tls-cert", cert.cert_file, "--tls-key", cert.key_file},
-                    (dir_ / "leaky.out").string()};
+  harness::server_process node{AB_NODE_BIN,
+                               {"--store", db_->url(), "--listen", "127.0.0.1:0", "--handlers",
+                                "none", "--tls-cert", cert.cert_file, "--tls-key", cert.key_file},
+                               (dir_ / "leaky.out").string()};
   EXPECT_FALSE(node.ok());
   EXPECT_NE(node.output().find(cert.key_file), std::string::npos) << node.output();
   EXPECT_NE(node.output().find("chmod 600"), std::string::npos) << node.output();
@@ -399,7 +400,7 @@ TEST_P(RestartedNode, WorkInFlightResumesWithinSecondsOfARestartUnderTheSameId) 
 
 TEST_P(RestartedNode, ASecondLiveProcessWithTheSameIdRefusesToStart) {
   auto& first = start_node("n1");
-  node_process twin(AB_NODE_BIN, node_args("n1", {}), (dir_ / "twin.out").string());
+  harness::server_process twin(AB_NODE_BIN, node_args("n1", {}), (dir_ / "twin.out").string());
   EXPECT_FALSE(twin.ok());
   EXPECT_EQ(twin.early_exit_code(), 3) << twin.output();
   EXPECT_NE(twin.output().find("in use by another live process"), std::string::npos)

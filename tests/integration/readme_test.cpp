@@ -22,8 +22,8 @@
 
 #include <nlohmann/json.hpp>
 
-#include "tests/fakes/child_process.hpp"
-#include "tests/fakes/node_process.hpp"
+#include "harness/child_process.hpp"
+#include "tests/fakes/http_call.hpp"
 #include "tests/fakes/wait.hpp"
 
 namespace ab::testing {
@@ -158,13 +158,13 @@ TEST_F(Readme, TheMarkedExamplesRunAsWrittenAndTheirRequestsSucceed) {
     // `build/bin/...` as from the root of a checkout.
     fs::create_directory_symlink(AB_BUILD_DIR, dir / "build");
     std::map<std::string, int> ports;
-    for (const auto* p : {"8080", "8443", "9000"}) ports[p] = free_port(SOCK_STREAM);
+    for (const auto* p : {"8080", "8443", "9000"}) ports[p] = harness::free_port(SOCK_STREAM);
     auto script = with_ports(ex.script, ports);
     auto log = dir / "output.log";
     {
       shell sh{script, dir, log};
       int code = sh.wait(std::chrono::seconds(180));
-      ASSERT_EQ(code, 0) << read_text(log.string());
+      ASSERT_EQ(code, 0) << harness::read_text(log.string());
       // Every node the example started: its requests end, and all of them succeed.
       bool submits = std::regex_search(ex.script, std::regex{"POST.*/v1/requests"});
       std::size_t seen = 0;
@@ -184,12 +184,12 @@ TEST_F(Readme, TheMarkedExamplesRunAsWrittenAndTheirRequestsSucceed) {
               return true;
             },
             std::chrono::seconds(120));
-        EXPECT_TRUE(settled) << list.dump(1) << "\n" << read_text(log.string());
+        EXPECT_TRUE(settled) << list.dump(1) << "\n" << harness::read_text(log.string());
         for (const auto& r : list) {
           auto id = std::to_string(r.value("id", 0));
           EXPECT_EQ(r.value("state", ""), "succeeded")
               << http_call(port, "GET", "/v1/requests/" + id).body << "\n"
-              << read_text(log.string());
+              << harness::read_text(log.string());
         }
         seen += list.size();
       }

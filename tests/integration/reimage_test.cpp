@@ -14,8 +14,9 @@
 
 #include <nlohmann/json.hpp>
 
+#include "harness/server_process.hpp"
 #include "tests/fakes/bmc_node_args.hpp"
-#include "tests/fakes/node_process.hpp"
+#include "tests/fakes/http_call.hpp"
 #include "tests/fakes/scratch_dir.hpp"
 #include "tests/fakes/wait.hpp"
 
@@ -48,12 +49,14 @@ class Reimage : public ::testing::Test {
   void start(int install_timeout_ms, const std::vector<std::string>& faults = {}) {
     std::vector<std::string> sim_args{"--port", "0", "--time-scale", "0.01", "--seed", "1"};
     for (const auto& f : faults) sim_args.insert(sim_args.end(), {"--fault", f});
-    sim_ = std::make_unique<node_process>(AB_BMCSIM_BIN, sim_args, (dir_ / "sim.log").string());
+    sim_ = std::make_unique<harness::server_process>(AB_BMCSIM_BIN, sim_args,
+                                                     (dir_ / "sim.log").string());
     ASSERT_TRUE(sim_->ok()) << sim_->output();
     auto args = bmc_node_args(dir_);
     args.insert(args.end(), {"--install-timeout-ms", std::to_string(install_timeout_ms),
                              "--bmc-timeout-ms", "2000"});
-    node_ = std::make_unique<node_process>(AB_NODE_BIN, args, (dir_ / "node.log").string());
+    node_ =
+        std::make_unique<harness::server_process>(AB_NODE_BIN, args, (dir_ / "node.log").string());
     ASSERT_TRUE(node_->ok()) << node_->output();
   }
 
@@ -120,8 +123,8 @@ class Reimage : public ::testing::Test {
   }
 
   std::filesystem::path dir_;
-  std::unique_ptr<node_process> sim_;
-  std::unique_ptr<node_process> node_;
+  std::unique_ptr<harness::server_process> sim_;
+  std::unique_ptr<harness::server_process> node_;
 };
 
 TEST_F(Reimage, SucceedsEndToEndAndLeavesTheHostBootedFromDisk) {

@@ -12,7 +12,8 @@
 
 #include <nlohmann/json.hpp>
 
-#include "tests/fakes/node_process.hpp"
+#include "harness/server_process.hpp"
+#include "tests/fakes/http_call.hpp"
 #include "tests/fakes/scratch_dir.hpp"
 #include "tests/fakes/wait.hpp"
 
@@ -31,7 +32,7 @@ class ServedActions : public ::testing::Test {
     // This node is in cluster power; discover belongs to a cluster with no node at all.
     write_map(R"({"clusters": {"discover": {"actions": ["discover"]},
                   "power": {"actions": ["power_on"]}}, "default_cluster": "power"})");
-    node_ = std::make_unique<node_process>(
+    node_ = std::make_unique<harness::server_process>(
         AB_NODE_BIN,
         std::vector<std::string>{"--node-id", "n1", "--site", "dc1", "--listen", "127.0.0.1:0",
                                  "--store", "sqlite:" + (dir_ / "ab.db").string(), "--handlers",
@@ -68,7 +69,7 @@ class ServedActions : public ::testing::Test {
 
   std::filesystem::path dir_;
   std::filesystem::path map_;
-  std::unique_ptr<node_process> node_;
+  std::unique_ptr<harness::server_process> node_;
 };
 
 TEST_F(ServedActions, AnActionNoClusterServesIsRefusedWithTheReasonUntilTheMapServesIt) {
@@ -114,10 +115,11 @@ TEST(NoClusterMap, ANodeWithoutAMapIsInTheOneClusterAndTakesEveryAction) {
   std::filesystem::remove_all(dir);
   std::filesystem::create_directories(dir);
   ::setenv("AB_BMC_H1", "admin:password", 1);
-  node_process node{AB_NODE_BIN,
-                    {"--node-id", "n1", "--site", "dc1", "--listen", "127.0.0.1:0", "--store",
-                     "sqlite:" + (dir / "ab.db").string(), "--handlers", "none"},
-                    (dir / "node.log").string()};
+  harness::server_process node{
+      AB_NODE_BIN,
+      {"--node-id", "n1", "--site", "dc1", "--listen", "127.0.0.1:0", "--store",
+       "sqlite:" + (dir / "ab.db").string(), "--handlers", "none"},
+      (dir / "node.log").string()};
   ASSERT_TRUE(node.ok()) << node.output();
   auto info = json::parse(http_call(node.port(), "GET", "/v1/node").body);
   EXPECT_EQ(info["cluster"], "all") << info.dump();

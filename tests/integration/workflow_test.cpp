@@ -11,8 +11,9 @@
 
 #include <nlohmann/json.hpp>
 
+#include "harness/server_process.hpp"
 #include "tests/fakes/bmc_node_args.hpp"
-#include "tests/fakes/node_process.hpp"
+#include "tests/fakes/http_call.hpp"
 #include "tests/fakes/scratch_dir.hpp"
 #include "tests/fakes/wait.hpp"
 
@@ -27,7 +28,7 @@ class Workflows : public ::testing::Test {
     dir_ = scratch_dir("ab_workflows_");
     // The node resolves the hosts' credential reference env:AB_BMC_SIM from its environment.
     ::setenv("AB_BMC_SIM", "admin:password", 1);
-    sim_ = std::make_unique<node_process>(
+    sim_ = std::make_unique<harness::server_process>(
         AB_BMCSIM_BIN, std::vector<std::string>{"--port", "0", "--time-scale", "0", "--seed", "7"},
         (dir_ / "sim.log").string());
     ASSERT_TRUE(sim_->ok()) << sim_->output();
@@ -36,7 +37,8 @@ class Workflows : public ::testing::Test {
     args.insert(args.end(), {"--retry-backoff-ms", "50", "--bmc-timeout-ms", "1000",
                              "--bmc-retry-base-ms", "50", "--bmc-retry-max-ms", "200",
                              "--bmc-retry-budget-ms", "2000", "--bmc-breaker-open-ms", "500"});
-    node_ = std::make_unique<node_process>(AB_NODE_BIN, args, (dir_ / "node.log").string());
+    node_ =
+        std::make_unique<harness::server_process>(AB_NODE_BIN, args, (dir_ / "node.log").string());
     ASSERT_TRUE(node_->ok()) << node_->output();
   }
   void TearDown() override {
@@ -88,8 +90,8 @@ class Workflows : public ::testing::Test {
   }
 
   std::filesystem::path dir_;
-  std::unique_ptr<node_process> sim_;
-  std::unique_ptr<node_process> node_;
+  std::unique_ptr<harness::server_process> sim_;
+  std::unique_ptr<harness::server_process> node_;
 };
 
 TEST_F(Workflows, PowerDiscoverWipeAndDecommissionRunOnSimulatedBmcs) {
@@ -168,7 +170,7 @@ TEST(NodeBmcRules, ANodeWithoutTheLoopbackOptionRefusesLoopbackBmcsAndForeignCre
   // The same node as the workflows run on, minus --bmc-allow-loopback.
   ASSERT_EQ(args[args.size() - 2], "--bmc-allow-loopback");
   args.resize(args.size() - 2);
-  node_process node(AB_NODE_BIN, args, (dir / "node.log").string());
+  harness::server_process node(AB_NODE_BIN, args, (dir / "node.log").string());
   ASSERT_TRUE(node.ok()) << node.output();
   auto post = [&](const std::string& endpoint, const std::string& credential) {
     return http_call(node.port(), "POST", "/v1/hosts",

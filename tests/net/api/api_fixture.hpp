@@ -13,7 +13,7 @@
 #include "lifecycle/workflows.hpp"
 #include "net/api/api.hpp"
 #include "net/http/server.hpp"
-#include "tests/fakes/node_process.hpp"
+#include "tests/fakes/http_call.hpp"
 #include "tests/fakes/test_store.hpp"
 
 namespace ab::testing {
