@@ -16,7 +16,8 @@ server_process::server_process(const std::string& binary, const std::vector<std:
                                std::string log_path)
     : log_path_(std::move(log_path)) {
   // Emptied: a listening line of an earlier run in the same file must not count.
-  std::ofstream{log_path_, std::ios::trunc};
+  std::ofstream emptied{log_path_, std::ios::trunc};
+  emptied.close();
   pid_ = spawn_child(binary, args, log_path_);
   const std::regex listening{R"(listening on https?://[^:\s]+:(\d+))"};
   auto end = std::chrono::steady_clock::now() + std::chrono::seconds(30);
