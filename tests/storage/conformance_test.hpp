@@ -12,6 +12,7 @@
 #include "core/clock.hpp"
 #include "core/error.hpp"
 #include "storage/store.hpp"
+#include "tests/fakes/manual_clock.hpp"
 #include "tests/fakes/test_store.hpp"
 
 namespace ab::testing {
