@@ -65,7 +65,9 @@ struct demo {
           db->fail({j.id, j.lease_token}, "BMC answered 503 Service Unavailable", true);
         } else if (type == "install" && j.event.empty()) {
           // Start the OS install and wait for the installer's callback without a thread.
-          db->park({j.id, j.lease_token}, "install-done:" + j.host, clock.now() + 2000);
+          auto key = "install-done:" + j.host;
+          db->issue_callback({j.request, "demo-token-" + j.host, key, clock.now() + 2000});
+          db->park({j.id, j.lease_token}, key, clock.now() + 2000);
         } else if (type == "verify" && j.host == "rack2-07" && j.attempt == 1) {
           // The worker dies holding the job and comes back under a new identity: nobody
           // renews the old lease, so it expires and the straggler thread retries the job.
@@ -90,7 +92,7 @@ struct demo {
           auto full = db->request(r.id);
           if (full && full->jobs.size() > 2 && full->jobs[2].state == job_state::parked &&
               r.host != "rack1-03")  // rack1-03's installer never calls back
-            db->wake("install-done:" + r.host, R"({"image":"debian-12"})");
+            db->redeem_callback(r.id, "demo-token-" + r.host, R"({"image":"debian-12"})");
         }
       std::this_thread::sleep_for(150ms);
     }
@@ -133,8 +135,7 @@ int main(int argc, char** argv) {
   }
   demo d;
   d.db = std::move(*opened);
-  std::printf("ab-demo: embedded store %s (schema v%d)\n", opts.url.c_str(),
-              d.db->schema_version());
+  std::printf("ab-demo: embedded store %s\n", opts.url.c_str());
 
   std::vector<host_record> hosts;
   for (int rack = 1; rack <= 2; ++rack)
