@@ -11,13 +11,13 @@ guarded_driver::guarded_driver(std::shared_ptr<driver> inner, guard_options opti
 caf::error guarded_driver::enter(const target& t) {
   std::unique_lock<std::mutex> lock(mutex_);
   auto& bmc = bmcs_[t.endpoint];
-  auto now = clock_.now();
+  auto now = clock_.monotonic();
   if (bmc.open_until > now || bmc.probing)
     return make_error(errc::unavailable, "BMC " + t.endpoint + " failed " +
                                              std::to_string(bmc.failures) +
                                              " times in a row; not calling it for now");
   // After the cool-down, one call probes the BMC while the breaker stays closed to others.
-  if (bmc.open_until != 0) bmc.probing = true;
+  if (bmc.open_until != mono_time{}) bmc.probing = true;
   bool turn = changed_.wait_for(lock, t.timeout,
                                 [&] { return !bmc.busy && in_flight_ < options_.max_in_flight; });
   if (!turn) {
@@ -40,7 +40,7 @@ void guarded_driver::leave(const target& t, const caf::error& outcome) {
     --in_flight_;
     if (is(outcome, errc::unavailable)) {
       if (++bmc.failures >= options_.failures_to_open)
-        bmc.open_until = clock_.now() + options_.open_for.count();
+        bmc.open_until = clock_.monotonic() + options_.open_for;
     } else {
       bmc = bmc_state{};
     }
@@ -52,10 +52,13 @@ time_ms guarded_driver::available_at(const target& t) {
   std::lock_guard<std::mutex> lock(mutex_);
   auto it = bmcs_.find(t.endpoint);
   if (it == bmcs_.end()) return 0;
-  auto now = clock_.now();
-  if (it->second.open_until > now) return it->second.open_until;
+  auto now = clock_.monotonic();
+  // The breaker counts its cool-down on the monotonic clock; the answer is a wall-clock time.
+  if (it->second.open_until > now)
+    return clock_.now() +
+           std::chrono::ceil<std::chrono::milliseconds>(it->second.open_until - now).count();
   // Half-open: one probe is under way; its outcome decides within one BMC exchange.
-  if (it->second.probing) return now + std::min<time_ms>(t.timeout.count(), 1000);
+  if (it->second.probing) return clock_.now() + std::min<time_ms>(t.timeout.count(), 1000);
   return 0;
 }
 

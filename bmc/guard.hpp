@@ -55,7 +55,8 @@ class guarded_driver : public driver {
   struct bmc_state {
     bool busy = false;
     int failures = 0;
-    time_ms open_until = 0;
+    /// On the monotonic clock; the epoch while the breaker never opened.
+    mono_time open_until{};
     bool probing = false;
   };
 

@@ -15,7 +15,7 @@ using nlohmann::json;
 namespace {
 
 caf::expected<std::unique_ptr<redfish_client>> connect(const target& t, const redfish_options& o) {
-  return redfish_client::open(t, {o.retries, o.backoff});
+  return redfish_client::open(t, {o.retries, o.backoff, o.clock});
 }
 
 /// The `@Redfish.AllowableValues` of `name` in `object`; empty means "anything".
@@ -81,12 +81,12 @@ caf::expected<std::vector<std::string>> reset_types(redfish_client& c, const jso
 /// Waits (bounded by the target's timeout) until the System reports `Off`.
 caf::error wait_until_off(redfish_client& c, const std::string& system,
                           std::chrono::milliseconds limit) {
-  auto deadline = std::chrono::steady_clock::now() + limit;
+  auto deadline = c.clock().monotonic() + limit;
   for (;;) {
     auto s = c.get(system);
     if (!s) return std::move(s.error());
     if (detail::text(*s, "PowerState") == "Off") return {};
-    if (std::chrono::steady_clock::now() >= deadline)
+    if (c.clock().monotonic() >= deadline)
       return make_error(errc::unavailable, "BMC " + c.endpoint() + " did not power off in time");
     std::this_thread::sleep_for(std::chrono::milliseconds(200));
   }

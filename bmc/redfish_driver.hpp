@@ -3,8 +3,10 @@
 // The Redfish driver: every capability of `driver` over HTTPS with libcurl.
 
 #include <chrono>
+#include <memory>
 
 #include "bmc/driver.hpp"
+#include "core/clock.hpp"
 
 namespace ab::bmc {
 
@@ -19,6 +21,8 @@ struct redfish_options {
   std::chrono::milliseconds task_poll{2000};
   /// Longest wait for one task (e.g. a drive's secure erase).
   std::chrono::milliseconds task_timeout{std::chrono::hours(2)};
+  /// Times the waits and polling deadlines (its monotonic reading).
+  std::shared_ptr<const ab::clock> clock = std::make_shared<system_clock>();
 };
 
 /// Drives BMCs through Redfish: navigates by links from the service root, logs in with a

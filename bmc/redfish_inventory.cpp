@@ -103,7 +103,7 @@ caf::error read_drives(redfish_client& c, const json& system, inventory& inv) {
 }  // namespace
 
 caf::expected<inventory> redfish_driver::read_inventory(const target& t) {
-  auto c = redfish_client::open(t, {options_.retries, options_.backoff});
+  auto c = redfish_client::open(t, {options_.retries, options_.backoff, options_.clock});
   if (!c) return std::move(c.error());
   auto system = detail::first_member(**c, "Systems");
   if (!system) return std::move(system.error());
@@ -117,7 +117,7 @@ caf::expected<inventory> redfish_driver::read_inventory(const target& t) {
 }
 
 caf::expected<std::vector<erase_result>> redfish_driver::erase_disks(const target& t) {
-  auto c = redfish_client::open(t, {options_.retries, options_.backoff});
+  auto c = redfish_client::open(t, {options_.retries, options_.backoff, options_.clock});
   if (!c) return std::move(c.error());
   auto system = detail::first_member(**c, "Systems");
   if (!system) return std::move(system.error());

@@ -1,6 +1,5 @@
 #pragma once
 
-#include <atomic>
 #include <chrono>
 #include <cstdint>
 
@@ -9,34 +8,33 @@ namespace ab {
 /// Milliseconds since the Unix epoch: the one time unit stored and compared everywhere.
 using time_ms = std::int64_t;
 
-/// A source of wall-clock time, injected so tests control time instead of sleeping.
+/// A reading of the monotonic clock: it never goes back, and only the difference between two
+/// readings means something (a timeout, a cool-down, a polling deadline).
+using mono_time = std::chrono::steady_clock::time_point;
+
+/// A source of time, injected so tests control time instead of sleeping.
+///
+/// Two readings: `now` is wall-clock time, for what is stored, shown or compared across
+/// machines (leases, deadlines in the database, audit entries); `monotonic` is for intervals
+/// measured inside this process, which a step of the wall clock (NTP, an operator) must not
+/// stretch or cut short.
 class clock {
  public:
   virtual ~clock() = default;
-  /// The current time in milliseconds since the Unix epoch.
+  /// The current wall-clock time in milliseconds since the Unix epoch.
   virtual time_ms now() const = 0;
+  /// The current reading of the monotonic clock.
+  virtual mono_time monotonic() const = 0;
 };
 
-/// The real wall clock.
+/// The real clocks: `std::chrono::system_clock` and `std::chrono::steady_clock`.
 class system_clock final : public clock {
  public:
   time_ms now() const override {
     using namespace std::chrono;
     return duration_cast<milliseconds>(std::chrono::system_clock::now().time_since_epoch()).count();
   }
-};
-
-/// A clock that only moves when told to; safe to read and advance from several threads.
-class manual_clock final : public clock {
- public:
-  /// Starts at `start` milliseconds.
-  explicit manual_clock(time_ms start = 1'700'000'000'000) : now_(start) {}
-  time_ms now() const override { return now_.load(); }
-  /// Moves time forward by `delta` milliseconds.
-  void advance(time_ms delta) { now_ += delta; }
-
- private:
-  std::atomic<time_ms> now_;
+  mono_time monotonic() const override { return std::chrono::steady_clock::now(); }
 };
 
 }  // namespace ab

@@ -103,7 +103,7 @@ struct claimed_job {
   time_ms deadline = 0;
   /// Payload of the event that woke a parked job, empty otherwise.
   std::string event;
-  /// Times the job was deferred (`store::defer`) so far, and when the first deferral was.
+  /// Times the job was deferred (`job_queue::defer`) so far, and when the first deferral was.
   int deferrals = 0;
   time_ms deferred_since = 0;
 };

@@ -12,7 +12,6 @@ namespace ab::bmc::detail {
 
 namespace {
 
-using clock = std::chrono::steady_clock;
 using std::chrono::milliseconds;
 
 /// The wait before retry `attempt` (0-based): `Retry-After` seconds when given, else backoff.
@@ -208,19 +207,19 @@ caf::expected<std::string> redfish_client::url_of(const std::string& path) const
 }
 
 caf::expected<http_answer> redfish_client::exchange(http_call call) {
-  auto deadline = clock::now() + target_.timeout;
+  auto deadline = policy_.clock->monotonic() + target_.timeout;
   if (basic_) {
     call.user = target_.user;
     call.password = target_.password;
   }
   call.token = token_;
   for (int attempt = 0;; ++attempt) {
-    auto left = std::chrono::duration_cast<milliseconds>(deadline - clock::now());
+    auto left = std::chrono::duration_cast<milliseconds>(deadline - policy_.clock->monotonic());
     call.timeout = std::max(milliseconds(1), left);
     auto a = perform(call);
     bool again = attempt < policy_.retries && retryable(call.method, a);
     auto wait = a ? retry_wait(*a, policy_.backoff, attempt) : policy_.backoff * (1 << attempt);
-    if (!again || clock::now() + wait >= deadline) {
+    if (!again || policy_.clock->monotonic() + wait >= deadline) {
       if (a && a->status == 0)
         return make_error(errc::unavailable,
                           "BMC " + target_.endpoint + " cannot be reached: " + a->failure);

@@ -5,6 +5,7 @@
 // Redfish error bodies into `caf::error`s. Internal to `ab_bmc`.
 
 #include <chrono>
+#include <memory>
 #include <optional>
 #include <string>
 
@@ -13,6 +14,7 @@
 
 #include "bmc/detail/curl_http.hpp"
 #include "bmc/driver.hpp"
+#include "core/clock.hpp"
 
 namespace ab::bmc::detail {
 
@@ -22,6 +24,8 @@ struct client_policy {
   int retries = 2;
   /// First backoff; doubles per retry; a `Retry-After` is honoured up to the remaining budget.
   std::chrono::milliseconds backoff{200};
+  /// Times the retries' deadlines and the driver's waits (its monotonic reading).
+  std::shared_ptr<const ab::clock> clock = std::make_shared<system_clock>();
 };
 
 /// An answer whose body parsed as JSON (null when empty).
@@ -59,6 +63,9 @@ class redfish_client {
 
   /// The endpoint as given, for error sentences.
   const std::string& endpoint() const { return target_.endpoint; }
+
+  /// The clock of waits and deadlines.
+  const ab::clock& clock() const { return *policy_.clock; }
 
   /// True once a session token is in use (false: HTTP Basic).
   bool has_session() const { return !token_.empty(); }

@@ -56,7 +56,7 @@ std::string task_messages(const nlohmann::json& task) {
 
 caf::error wait_for_task(redfish_client& c, const std::string& location,
                          std::chrono::milliseconds interval, std::chrono::milliseconds limit) {
-  auto deadline = std::chrono::steady_clock::now() + limit;
+  auto deadline = c.clock().monotonic() + limit;
   for (;;) {
     auto a = c.poll(location);
     if (!a) return std::move(a.error());
@@ -67,7 +67,7 @@ caf::error wait_for_task(redfish_client& c, const std::string& location,
     bool running = a->status == 202 || state == "New" || state == "Starting" ||
                    state == "Running" || state == "Pending" || state == "Stopping";
     if (!running) return {};
-    if (std::chrono::steady_clock::now() + interval >= deadline)
+    if (c.clock().monotonic() + interval >= deadline)
       return make_error(errc::unavailable,
                         "BMC " + c.endpoint() + " task " + location + " did not finish in time");
     std::this_thread::sleep_for(interval);

@@ -13,13 +13,14 @@
 #include <caf/unit.hpp>
 
 #include "storage/detail/sql.hpp"
+#include "storage/detail/test_hooks.hpp"
 #include "storage/store.hpp"
 
 namespace ab::storage::detail {
 
 /// The store logic shared by both backends, written once against `connection_pool`. The
 /// backends differ only in their driver adapter and `dialect`.
-class sql_store final : public store {
+class sql_store final : public store, public test_hooks {
  public:
   sql_store(std::unique_ptr<connection_pool> pool, std::shared_ptr<const ab::clock> clk,
             queue_policy policy);

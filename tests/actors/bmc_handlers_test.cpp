@@ -15,6 +15,7 @@
 #include "auth/token.hpp"
 #include "bmc/guard.hpp"
 #include "core/error.hpp"
+#include "tests/fakes/manual_clock.hpp"
 #include "tests/fakes/test_store.hpp"
 
 namespace ab::actors {

@@ -9,6 +9,7 @@
 #include <caf/send.hpp>
 
 #include "core/error.hpp"
+#include "tests/fakes/manual_clock.hpp"
 #include "tests/fakes/test_store.hpp"
 #include "tests/fakes/wait.hpp"
 

@@ -13,6 +13,7 @@
 #include "actors/services.hpp"
 #include "actors/supervisor.hpp"
 #include "core/error.hpp"
+#include "tests/fakes/manual_clock.hpp"
 #include "tests/fakes/test_store.hpp"
 #include "tests/fakes/wait.hpp"
 

@@ -5,6 +5,8 @@
 
 #include <gtest/gtest.h>
 
+#include "tests/fakes/manual_clock.hpp"
+
 namespace {
 
 using namespace ab;
@@ -141,6 +143,29 @@ TEST(GuardedDriver, GivesUpWaitingForABusyBmcAfterTheTimeout) {
   impatient.timeout = 20ms;
   EXPECT_TRUE(is(d.power(impatient).error(), errc::unavailable));
   first.join();
+}
+
+TEST(GuardedDriver, TimesTheBreakerOnTheMonotonicClockSoAWallClockStepNeitherEndsNorStretchesIt) {
+  auto inner = std::make_shared<scripted_driver>();
+  manual_clock clock;
+  bmc::guarded_driver d(inner, {64, 1, 60s}, clock);
+  inner->next = make_error(errc::unavailable, "refused");
+  auto t = bmc_at("https://a");
+  EXPECT_FALSE(d.power(t));
+  // The wall clock jumps two hours ahead (NTP, an operator): the cool-down has not passed.
+  clock.step_wall(2 * 3600 * 1000);
+  EXPECT_TRUE(is(d.power(t).error(), errc::unavailable));
+  EXPECT_EQ(inner->calls, 1);
+  EXPECT_EQ(d.available_at(t), clock.now() + 60000) << "answered in wall time";
+  // And four hours back: the cool-down ends when it would have anyway.
+  clock.step_wall(-4 * 3600 * 1000);
+  clock.advance(59999);
+  EXPECT_TRUE(is(d.power(t).error(), errc::unavailable));
+  EXPECT_EQ(d.available_at(t), clock.now() + 1);
+  clock.advance(1);
+  inner->next = {};
+  EXPECT_TRUE(d.power(t));
+  EXPECT_EQ(inner->calls, 2);
 }
 
 }  // namespace

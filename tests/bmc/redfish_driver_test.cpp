@@ -10,6 +10,7 @@
 #include "bmc/endpoint_policy.hpp"
 #include "core/error.hpp"
 #include "tests/bmc/fake_redfish.hpp"
+#include "tests/fakes/manual_clock.hpp"
 #include "tests/fakes/test_cert.hpp"
 
 namespace {
@@ -487,6 +488,29 @@ TEST_F(RedfishDriver, QuotesOnlyTheShapeOfARedfishErrorAndNoControlCharacters) {
   EXPECT_EQ(ab::bmc::detail::redfish_message(
                 json{{"error", {{"code", "Base.1.0.X"}, {"message", "line1\r\nInjected: x"}}}}),
             "line1Injected: x");
+}
+
+TEST_F(RedfishDriver, ATaskWaitEndsWhenTheInjectedMonotonicClockPassesItsLimit) {
+  auto o = mockup(localstorage);
+  o.task_polls = 300;  // 3 s of 10 ms polls per drive on the real clock
+  fake_redfish f(o);
+  auto clock = std::make_shared<ab::manual_clock>();
+  // Every poll of a task monitor takes 20 minutes of the injected clock.
+  f.intercept([clock](const ab::net::http_request& r) -> std::optional<ab::net::http_response> {
+    if (r.target.find("/TaskService/Tasks/") != std::string::npos) clock->advance(20 * 60 * 1000);
+    return std::nullopt;
+  });
+  auto options = quick();
+  options.task_timeout = std::chrono::hours(1);
+  options.clock = clock;
+  redfish_driver driver{options};
+  auto results = driver.erase_disks(target_for(f));
+  ASSERT_TRUE(results) << ab::message_of(results.error());
+  ASSERT_EQ(results->size(), 4u);
+  for (const auto& r : *results) {
+    EXPECT_FALSE(r.ok) << r.drive;
+    EXPECT_NE(r.detail.find("did not finish in time"), std::string::npos) << r.detail;
+  }
 }
 
 }  // namespace

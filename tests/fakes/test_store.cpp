@@ -35,6 +35,11 @@ std::string unique_suffix() {
 
 }  // namespace
 
+storage::detail::test_hooks& test_hooks_of(storage::store& s) {
+  // Both backends are the one SQL store, which implements the hooks beside its roles.
+  return dynamic_cast<storage::detail::test_hooks&>(s);
+}
+
 std::string mysql_test_url() {
   const char* url = std::getenv("AB_MYSQL_URL");
   return url ? url : "";
@@ -98,6 +103,10 @@ scratch_store::~scratch_store() {
   } catch (const std::exception& e) {
     ADD_FAILURE() << "cannot drop test database " << name_ << ": " << e.what();
   }
+}
+
+storage::detail::test_hooks& scratch_store::hooks() const {
+  return test_hooks_of(*store_);
 }
 
 caf::expected<std::unique_ptr<storage::store>> scratch_store::reopen(

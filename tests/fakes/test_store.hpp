@@ -6,6 +6,7 @@
 #include <string>
 
 #include "core/clock.hpp"
+#include "storage/detail/test_hooks.hpp"
 #include "storage/store.hpp"
 
 namespace ab::testing {
@@ -23,6 +24,8 @@ class scratch_store {
 
   storage::store& operator*() const { return *store_; }
   storage::store* operator->() const { return store_.get(); }
+  /// The store's test-only operations (not part of any production role).
+  storage::detail::test_hooks& hooks() const;
   /// Opens a second store on the same database (another node, or a restart).
   caf::expected<std::unique_ptr<storage::store>> reopen(storage::queue_policy policy = {}) const;
   /// Runs raw SQL against the database behind the store (for fault injection).
@@ -37,6 +40,9 @@ class scratch_store {
   std::shared_ptr<const ab::clock> clock_;
   std::unique_ptr<storage::store> store_;
 };
+
+/// The test-only operations of `s`, which every backend offers.
+storage::detail::test_hooks& test_hooks_of(storage::store& s);
 
 /// The URL of the MySQL server the tests use, from AB_MYSQL_URL; empty when unset.
 std::string mysql_test_url();

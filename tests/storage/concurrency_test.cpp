@@ -109,7 +109,7 @@ TEST_P(StoreConformance, ParkAndWakeRacingNeverLeaveAJobParked) {
   std::thread waker([&] {
     for (int i = 0; i < iterations; ++i) {
       start.arrive_and_wait();
-      if (!db().wake("race:" + std::to_string(i), "event " + std::to_string(i))) ++wake_errors;
+      if (!hooks().wake("race:" + std::to_string(i), "event " + std::to_string(i))) ++wake_errors;
     }
   });
   parker.join();

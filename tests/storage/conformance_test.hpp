@@ -12,6 +12,7 @@
 #include "core/clock.hpp"
 #include "core/error.hpp"
 #include "storage/store.hpp"
+#include "tests/fakes/manual_clock.hpp"
 #include "tests/fakes/test_store.hpp"
 
 namespace ab::testing {
@@ -34,6 +35,8 @@ class StoreConformance : public ::testing::TestWithParam<std::string> {
   }
 
   storage::store& db() { return **store_; }
+  /// The store's test-only operations.
+  storage::detail::test_hooks& hooks() { return store_->hooks(); }
 
   /// A request for `host` whose chain has one job per entry of `types`.
   static storage::request_spec spec(const std::string& host,

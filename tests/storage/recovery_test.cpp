@@ -113,7 +113,7 @@ TEST_P(StoreConformance, AParkedJobHoldsNoWorkerAndWakesOnItsEvent) {
   ASSERT_FALSE(db().park({j.id, j.lease_token}, "install-done:h1", clock_->now() + 60000));
   EXPECT_EQ(request(id).jobs[0].state, job_state::parked);
   EXPECT_TRUE(claim("install").empty());
-  auto woke = db().wake("install-done:h1", R"({"ok":true})");
+  auto woke = hooks().wake("install-done:h1", R"({"ok":true})");
   ASSERT_TRUE(woke);
   EXPECT_TRUE(*woke);
   auto again = claim("install");
@@ -121,7 +121,7 @@ TEST_P(StoreConformance, AParkedJobHoldsNoWorkerAndWakesOnItsEvent) {
   EXPECT_EQ(again[0].event, R"({"ok":true})");
   complete(again[0]);
   EXPECT_EQ(claim("verify").size(), 1u);
-  auto duplicate = db().wake("install-done:h1", "{}");
+  auto duplicate = hooks().wake("install-done:h1", "{}");
   ASSERT_TRUE(duplicate);
   EXPECT_FALSE(*duplicate) << "nothing waits any more";
 }
@@ -158,7 +158,7 @@ TEST_P(StoreConformance, AReissuedCallbackTokenReplacesTheOldOneAndTokensExpire)
 TEST_P(StoreConformance, AnEventThatArrivesBeforeTheJobParksIsKept) {
   submit_one(spec("h1", {"install"}));
   auto j = claim("install").at(0);
-  auto woke = db().wake("cb:h1", "early");
+  auto woke = hooks().wake("cb:h1", "early");
   ASSERT_TRUE(woke);
   EXPECT_FALSE(*woke);
   ASSERT_FALSE(db().park({j.id, j.lease_token}, "cb:h1", clock_->now() + 60000));

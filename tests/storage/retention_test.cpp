@@ -12,7 +12,7 @@ constexpr time_ms hour = 3600 * 1000;
 constexpr time_ms day = 24 * hour;
 
 /// Submits a one-job request for `host` (with `key`) and runs it to success; returns its id.
-storage::request_id finished(storage::store& db, const std::string& host,
+storage::request_id finished(storage::job_queue& db, const std::string& host,
                              const std::string& key = "") {
   storage::request_spec s;
   s.action = "test";
@@ -33,17 +33,18 @@ storage::request_id finished(storage::store& db, const std::string& host,
   return out->at(0).id;
 }
 
-storage::prune_result prune(storage::store& db, storage::retention keep, std::size_t limit = 100) {
+storage::prune_result prune(storage::retention_store& db, storage::retention keep,
+                            std::size_t limit = 100) {
   auto out = db.prune(keep, limit);
   EXPECT_TRUE(out) << message_of(out.error());
   return out ? *out : storage::prune_result{};
 }
 
-bool exists(storage::store& db, storage::request_id id) {
+bool exists(storage::job_queue& db, storage::request_id id) {
   return static_cast<bool>(db.request(id));
 }
 
-std::size_t audit_rows(storage::store& db) {
+std::size_t audit_rows(storage::audit_store& db) {
   storage::audit_filter f;
   f.limit = 1000;
   auto rows = db.audit_log(f);
@@ -56,8 +57,8 @@ std::size_t audit_rows(storage::store& db) {
 TEST_P(StoreConformance, RetentionOldFinishedRequestsAndAuditGoWithTheirJobsCallbacksAndEvents) {
   auto done = finished(db(), "a");
   ASSERT_FALSE(db().issue_callback({done, "digest", "install:a", clock_->now() + hour}));
-  ASSERT_TRUE(db().wake("install:a", "{}")) << "kept as a pending event: nobody is parked";
-  ASSERT_TRUE(db().wake("orphan", "{}"));
+  ASSERT_TRUE(hooks().wake("install:a", "{}")) << "kept as a pending event: nobody is parked";
+  ASSERT_TRUE(hooks().wake("orphan", "{}"));
   auto cancelled = submit_one(spec("c"));
   ASSERT_TRUE(db().cancel(cancelled, "no"));
   auto running = submit_one(spec("b", {"t", "u"}));

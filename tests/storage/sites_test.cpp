@@ -47,7 +47,7 @@ TEST_P(StoreConformance, ANodeClaimsOnlyJobsOfItsOwnSite) {
 
 TEST_P(StoreConformance, RegisteringAKnownHostAgainKeepsItsStateFactsAndCreation) {
   ASSERT_FALSE(db().put_hosts({site_host("a1")}));
-  ASSERT_FALSE(db().set_host_state("a1", "", "decommissioned"));
+  ASSERT_FALSE(hooks().set_host_state("a1", "", "decommissioned"));
   ASSERT_FALSE(db().set_host_facts("a1", R"({"cpus":64})"));
   auto created = db().host("a1")->created_at;
   clock_->advance(5000);

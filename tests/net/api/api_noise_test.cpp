@@ -19,6 +19,7 @@
 #include "auth/token.hpp"
 #include "core/error.hpp"
 #include "net/api/api.hpp"
+#include "tests/fakes/manual_clock.hpp"
 #include "tests/fakes/scratch_dir.hpp"
 #include "tests/fakes/test_store.hpp"
 

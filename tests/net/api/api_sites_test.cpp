@@ -108,7 +108,7 @@ TEST_F(ApiSites, RegisteringAHostOfAnotherSiteAgainNeedsTheRightOnThatSite) {
 
 TEST_F(ApiSites, RegisteringAKnownHostAgainKeepsItsLifecycleStateAndFacts) {
   ASSERT_EQ(call("POST", "/v1/hosts", host_body("h1", "dc1"), admin).status, 201);
-  ASSERT_FALSE((*db_)->set_host_state("h1", "", "decommissioned"));
+  ASSERT_FALSE(db_->hooks().set_host_state("h1", "", "decommissioned"));
   ASSERT_FALSE((*db_)->set_host_facts("h1", R"({"serial":"X1"})"));
   auto again = call("POST", "/v1/hosts", host_body("h1", "dc1", "https://10.9.9.9"), admin);
   ASSERT_EQ(again.status, 201) << again.body;

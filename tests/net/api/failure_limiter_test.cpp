@@ -4,6 +4,8 @@
 
 #include <memory>
 
+#include "tests/fakes/manual_clock.hpp"
+
 namespace ab::testing {
 
 namespace {
