@@ -8,6 +8,7 @@
 #include <unistd.h>
 
 #include <algorithm>
+#include <atomic>
 #include <chrono>
 #include <cstdio>
 #include <cstdlib>
@@ -20,6 +21,7 @@
 #include <nlohmann/json.hpp>
 
 #include "bench/child_process.hpp"
+#include "bmc/redfish_driver.hpp"
 #include "core/clock.hpp"
 #include "core/error.hpp"
 #include "storage/store.hpp"
@@ -105,6 +107,46 @@ bool submit_all(int port, const std::string& action, int hosts) {
       return false;
   }
   return true;
+}
+
+/// The Redfish driver alone (no node, no queue) on `threads` threads against the fleet's BMCs:
+/// what the BMC layer can do when nothing else bounds it. One operation is what a power job
+/// asks of the BMC: read the power state, then set it.
+void driver_alone(int sim_port, int hosts, int threads, int rounds) {
+  auto before = bmc_counts::of(sim_port);
+  std::atomic<int> failures{0};
+  auto t0 = steady::now();
+  {
+    bmc::redfish_driver driver;
+    std::vector<std::thread> pool;
+    pool.reserve(static_cast<std::size_t>(threads));
+    for (int n = 0; n < threads; ++n)
+      pool.emplace_back([&, n] {
+        for (int r = 0; r < rounds; ++r)
+          for (int i = n; i < hosts; i += threads) {
+            bmc::target t;
+            t.endpoint =
+                "http://127.0.0.1:" + std::to_string(sim_port) + "/bmc/alone-" + host_name(i);
+            t.user = "admin";
+            t.password = "password";
+            auto want = r % 2 == 0 ? bmc::power_state::on : bmc::power_state::off;
+            auto state = driver.power(t);
+            auto err = driver.set_power(
+                t, want == bmc::power_state::on ? bmc::power_action::on : bmc::power_action::off);
+            if (!state || err) ++failures;
+          }
+      });
+    for (auto& t : pool) t.join();
+  }
+  auto seconds = std::chrono::duration<double>(steady::now() - t0).count();
+  auto after = bmc_counts::of(sim_port);
+  double ops = static_cast<double>(hosts) * rounds;
+  std::printf(
+      "bmc driver alone: threads=%d ops=%.0f seconds=%.2f power_ops_per_s=%.0f "
+      "requests_per_power_op=%.2f logins=%.0f failures=%d\n",
+      threads, ops, seconds, ops / seconds, (after.requests - before.requests) / ops,
+      after.logins - before.logins, failures.load());
+  std::fflush(stdout);
 }
 
 struct progress {
@@ -256,6 +298,8 @@ int run(int argc, char** argv) {
   auto power_ops = static_cast<double>(o.hosts) * 2 * o.rounds;
   auto after_power = bmc_counts::of(sim.port());
   auto requests_per_power_op = (after_power.requests - before_power.requests) / power_ops;
+  driver_alone(sim.port(), o.hosts, o.workers, o.rounds * 2);
+
   std::printf("bmc power: ops=%.0f seconds=%.2f power_ops_per_s=%.0f requests=%.0f logins=%.0f\n",
               power_ops, power_s, power_ops / power_s, after_power.requests - before_power.requests,
               after_power.logins - before_power.logins);
