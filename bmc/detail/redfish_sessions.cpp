@@ -2,6 +2,7 @@
 
 #include <algorithm>
 #include <atomic>
+#include <cstdint>
 
 #include "core/hash.hpp"
 
@@ -40,6 +41,9 @@ std::uint64_t redfish_sessions::identity_of(const target& t) {
   id += '\0';
   id += t.insecure ? '1' : '0';
   id += t.ca_file;
+  // A kept connection was checked against the policy it was opened under.
+  id += '\0';
+  id += std::to_string(reinterpret_cast<std::uintptr_t>(t.policy.get()));
   auto digest = fnv1a64(id);
   std::fill(id.begin(), id.end(), '\0');
   return digest;

@@ -3,6 +3,7 @@
 #include <algorithm>
 #include <atomic>
 #include <filesystem>
+#include <thread>
 
 #include <gtest/gtest.h>
 
@@ -296,6 +297,19 @@ TEST_F(RedfishDriver, LogsInOnceForManyCallsAndLogsOutWhenDestroyed) {
   EXPECT_EQ(all.back().path, "/redfish/v1/SessionService/Sessions/1");
   EXPECT_EQ(all.back().headers["x-auth-token"], "token-1");
   EXPECT_EQ(f.open_sessions(), 0u);
+}
+
+TEST_F(RedfishDriver, ItsIdleThreadLogsOutASessionUnusedForTheLimit) {
+  fake_redfish f(mockup(rackmount));
+  auto o = quick();
+  o.session_idle = std::chrono::milliseconds(1);
+  redfish_driver driver(o);
+  ASSERT_TRUE(driver.power(target_for(f)));
+  // Nobody calls again: the driver's own thread ends the session.
+  for (int i = 0; i < 500 && f.open_sessions() != 0; ++i)
+    std::this_thread::sleep_for(std::chrono::milliseconds(10));
+  EXPECT_EQ(f.open_sessions(), 0u);
+  EXPECT_EQ(f.requests().back().method, "DELETE");
 }
 
 TEST_F(RedfishDriver, ALaterCallReadsTheSystemItFoundWithOneRequest) {

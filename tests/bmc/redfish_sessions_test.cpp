@@ -120,6 +120,19 @@ TEST_F(RedfishSessions, OtherCredentialsDoNotGetTheSessionAndEndIt) {
   EXPECT_EQ(sessions.size(), 0u);
 }
 
+TEST_F(RedfishSessions, OfTwoSessionsHandedBackForOneBmcOneIsKeptAndTheOtherEnds) {
+  redfish_sessions sessions({}, clock_);
+  auto t = target_for(f_);
+  // Two calls to one BMC at once (no guard around the driver): each logged in.
+  auto first = logged_in(t);
+  auto second = logged_in(t);
+  ASSERT_EQ(f_.open_sessions(), 2u);
+  sessions.give_back(t, std::move(first));
+  sessions.give_back(t, std::move(second));
+  EXPECT_EQ(sessions.size(), 1u);
+  EXPECT_EQ(f_.open_sessions(), 1u);
+}
+
 TEST_F(RedfishSessions, EverySessionKeptIsLoggedOutAtTheEnd) {
   fake_redfish other(mockup("/bmc/m2"));
   {
