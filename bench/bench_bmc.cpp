@@ -1,12 +1,14 @@
 // ab-bench-bmc: BMC work through one ab-node against ab-bmcsim at zero simulated latency —
 // power operations per second, complete reimages per second (power off, boot the installer,
-// the installer's callback, boot from disk, verify), BMC operations in flight, and the
-// node's memory and CPU. Starts both programs (from this binary's directory) as children.
+// the installer's callback, boot from disk, verify), the BMC HTTP requests and logins each
+// costs (counted by ab-bmcsim, `GET /sim/stats`), BMC operations in flight, and the node's
+// memory and CPU. Starts both programs (from this binary's directory) as children.
 
 #include <curl/curl.h>
 #include <unistd.h>
 
 #include <algorithm>
+#include <atomic>
 #include <chrono>
 #include <cstdio>
 #include <cstdlib>
@@ -18,6 +20,7 @@
 
 #include <nlohmann/json.hpp>
 
+#include "bmc/redfish_driver.hpp"
 #include "core/clock.hpp"
 #include "core/error.hpp"
 #include "harness/server_process.hpp"
@@ -62,6 +65,33 @@ long post(int port, const std::string& path, const std::string& body) {
   return status;
 }
 
+/// GETs `path` from `port` as JSON; null when the call failed.
+json get_json(int port, const std::string& path) {
+  CURL* c = curl_easy_init();
+  std::string answer;
+  auto url = "http://127.0.0.1:" + std::to_string(port) + path;
+  curl_easy_setopt(c, CURLOPT_URL, url.c_str());
+  curl_easy_setopt(c, CURLOPT_WRITEFUNCTION, collect);
+  curl_easy_setopt(c, CURLOPT_WRITEDATA, &answer);
+  curl_easy_setopt(c, CURLOPT_TIMEOUT, 60L);
+  long status = 0;
+  if (curl_easy_perform(c) == CURLE_OK) curl_easy_getinfo(c, CURLINFO_RESPONSE_CODE, &status);
+  curl_easy_cleanup(c);
+  return status == 200 ? json::parse(answer, nullptr, false) : json();
+}
+
+/// What ab-bmcsim counted so far: HTTP requests served and logins (sessions created).
+struct bmc_counts {
+  double requests = 0;
+  double logins = 0;
+
+  static bmc_counts of(int sim_port) {
+    auto j = get_json(sim_port, "/sim/stats");
+    if (!j.is_object()) return {};
+    return {j.value("requests", 0.0), j.value("logins", 0.0)};
+  }
+};
+
 std::string host_name(int i) {
   char buf[32];
   std::snprintf(buf, sizeof buf, "bench-%05d", i);
@@ -77,6 +107,46 @@ bool submit_all(int port, const std::string& action, int hosts) {
       return false;
   }
   return true;
+}
+
+/// The Redfish driver alone (no node, no queue) on `threads` threads against the fleet's BMCs:
+/// what the BMC layer can do when nothing else bounds it. One operation is what a power job
+/// asks of the BMC: read the power state, then set it.
+void driver_alone(int sim_port, int hosts, int threads, int rounds) {
+  auto before = bmc_counts::of(sim_port);
+  std::atomic<int> failures{0};
+  auto t0 = steady::now();
+  {
+    bmc::redfish_driver driver;
+    std::vector<std::thread> pool;
+    pool.reserve(static_cast<std::size_t>(threads));
+    for (int n = 0; n < threads; ++n)
+      pool.emplace_back([&, n] {
+        for (int r = 0; r < rounds; ++r)
+          for (int i = n; i < hosts; i += threads) {
+            bmc::target t;
+            t.endpoint =
+                "http://127.0.0.1:" + std::to_string(sim_port) + "/bmc/alone-" + host_name(i);
+            t.user = "admin";
+            t.password = "password";
+            auto want = r % 2 == 0 ? bmc::power_state::on : bmc::power_state::off;
+            auto state = driver.power(t);
+            auto err = driver.set_power(
+                t, want == bmc::power_state::on ? bmc::power_action::on : bmc::power_action::off);
+            if (!state || err) ++failures;
+          }
+      });
+    for (auto& t : pool) t.join();
+  }
+  auto seconds = std::chrono::duration<double>(steady::now() - t0).count();
+  auto after = bmc_counts::of(sim_port);
+  double ops = static_cast<double>(hosts) * rounds;
+  std::printf(
+      "bmc driver alone: threads=%d ops=%.0f seconds=%.2f power_ops_per_s=%.0f "
+      "requests_per_power_op=%.2f logins=%.0f failures=%d\n",
+      threads, ops, seconds, ops / seconds, (after.requests - before.requests) / ops,
+      after.logins - before.logins, failures.load());
+  std::fflush(stdout);
 }
 
 struct progress {
@@ -217,6 +287,7 @@ int run(int argc, char** argv) {
   // Power: every host on, then off, `rounds` times; one BMC operation per request.
   double power_s = 0;
   std::int64_t inflight_max = 0;
+  auto before_power = bmc_counts::of(sim.port());
   for (int r = 0; r < o.rounds; ++r)
     for (const char* action : {"power_on", "power_off"}) {
       if (!submit_all(node.port(), action, o.hosts)) return 1;
@@ -225,8 +296,13 @@ int run(int argc, char** argv) {
       inflight_max = std::max(inflight_max, p.running_max);
     }
   auto power_ops = static_cast<double>(o.hosts) * 2 * o.rounds;
-  std::printf("bmc power: ops=%.0f seconds=%.2f power_ops_per_s=%.0f\n", power_ops, power_s,
-              power_ops / power_s);
+  auto after_power = bmc_counts::of(sim.port());
+  auto requests_per_power_op = (after_power.requests - before_power.requests) / power_ops;
+  driver_alone(sim.port(), o.hosts, o.workers, o.rounds * 2);
+
+  std::printf("bmc power: ops=%.0f seconds=%.2f power_ops_per_s=%.0f requests=%.0f logins=%.0f\n",
+              power_ops, power_s, power_ops / power_s, after_power.requests - before_power.requests,
+              after_power.logins - before_power.logins);
   std::fflush(stdout);
 
   // New inventory to service: discover, then the first image; then the measured reimages.
@@ -236,18 +312,33 @@ int run(int argc, char** argv) {
     std::printf("bmc %s: hosts=%d seconds=%.2f finished=%d\n", action, o.hosts, p.seconds,
                 p.finished);
   }
+  auto before_reimage = bmc_counts::of(sim.port());
   if (!submit_all(node.port(), "reimage", o.hosts)) return 1;
   auto re = wait_done(**db, node, rss_max, limit);
+  auto after_reimage = bmc_counts::of(sim.port());
+  auto requests_per_reimage = (after_reimage.requests - before_reimage.requests) / o.hosts;
+  auto logins_per_reimage = (after_reimage.logins - before_reimage.logins) / o.hosts;
+  auto stats = get_json(sim.port(), "/sim/stats");
+  auto callbacks = stats.is_object() ? stats.value("callbacks", json::object()) : json::object();
   inflight_max = std::max(inflight_max, re.running_max);
   auto cpu = node.cpu_seconds() - cpu0;
   auto failed = failed_requests(**db);
   std::printf(
-      "bmc reimage: hosts=%d seconds=%.2f finished=%d node_cpu_s=%.1f failed_requests=%lld\n",
-      o.hosts, re.seconds, re.finished, cpu, static_cast<long long>(failed));
-  std::printf("bmc bench: power_ops_per_s=%.0f reimages_per_s=%.1f inflight_max=%lld rss_mb=%.1f\n",
-              power_ops / power_s, re.finished ? o.hosts / re.seconds : 0.0,
-              static_cast<long long>(inflight_max), rss_max);
+      "bmc reimage: hosts=%d seconds=%.2f finished=%d node_cpu_s=%.1f callbacks_in_flight_max=%d "
+      "failed_requests=%lld\n",
+      o.hosts, re.seconds, re.finished, cpu, callbacks.value("in_flight_max", 0),
+      static_cast<long long>(failed));
+  std::printf(
+      "bmc bench: power_ops_per_s=%.0f reimages_per_s=%.1f requests_per_power_op=%.1f "
+      "requests_per_reimage=%.1f logins_per_reimage=%.2f inflight_max=%lld rss_mb=%.1f\n",
+      power_ops / power_s, re.finished ? o.hosts / re.seconds : 0.0, requests_per_power_op,
+      requests_per_reimage, logins_per_reimage, static_cast<long long>(inflight_max), rss_max);
   node.stop();
+  // A node that stops logs out of every BMC it kept a session with.
+  auto end = get_json(sim.port(), "/sim/stats");
+  if (end.is_object())
+    std::printf("bmc sessions after the node stopped: logins=%lld logouts=%lld open=%lld\n",
+                end.value("logins", 0LL), end.value("logouts", 0LL), end.value("sessions", 0LL));
   sim.stop();
   std::filesystem::remove_all(dir);
   curl_global_cleanup();

@@ -5,6 +5,7 @@
 
 #include "bmc/detail/redfish_client.hpp"
 #include "bmc/detail/redfish_navigation.hpp"
+#include "bmc/detail/redfish_sessions.hpp"
 #include "core/error.hpp"
 
 namespace ab::bmc {
@@ -13,10 +14,6 @@ using detail::redfish_client;
 using nlohmann::json;
 
 namespace {
-
-caf::expected<std::unique_ptr<redfish_client>> connect(const target& t, const redfish_options& o) {
-  return redfish_client::open(t, {o.retries, o.backoff, o.clock});
-}
 
 /// The `@Redfish.AllowableValues` of `name` in `object`; empty means "anything".
 std::vector<std::string> allowable(const json& object, const std::string& name) {
@@ -92,23 +89,55 @@ caf::error wait_until_off(redfish_client& c, const std::string& system,
   }
 }
 
-/// The first VirtualMedia member able to hold a CD or DVD, under the System or the Manager.
-caf::expected<detail::resource> find_cd(redfish_client& c, const json& system) {
-  std::vector<json> owners{system};
+bool holds_cd(const json& media) {
+  const auto& types = media.is_object() ? media.value("MediaTypes", json::array()) : json();
+  if (!types.is_array()) return false;
+  return std::any_of(types.begin(), types.end(),
+                     [](const json& type) { return type == "CD" || type == "DVD"; });
+}
+
+/// The first VirtualMedia member able to hold a CD or DVD, under the System or the Manager;
+/// remembered in the session.
+caf::expected<detail::resource> find_cd(redfish_client& c) {
+  if (const auto* known = c.recall("cd"); known && known->is_string()) {
+    auto path = known->get<std::string>();
+    auto body = c.get(path);
+    if (body && holds_cd(*body)) return detail::resource{path, std::move(*body)};
+    if (!body && !is(body.error(), errc::not_found)) return std::move(body.error());
+  }
+  auto system = detail::first_member(c, "Systems");
+  if (!system) return std::move(system.error());
+  std::vector<json> owners{std::move(system->body)};
   auto manager = detail::first_member(c, "Managers");
   if (manager) owners.push_back(std::move(manager->body));
   for (const auto& owner : owners) {
     auto media = detail::linked_members(c, owner, "VirtualMedia");
     if (!media) return std::move(media.error());
     for (auto& m : *media) {
-      const auto& types = m.body.is_object() ? m.body.value("MediaTypes", json::array()) : json();
-      if (!types.is_array()) continue;
-      for (const auto& type : types)
-        if (type == "CD" || type == "DVD") return std::move(m);
+      if (!holds_cd(m.body)) continue;
+      c.remember("cd", m.path);
+      return std::move(m);
     }
   }
   return make_error(errc::invalid_argument,
                     "BMC " + c.endpoint() + " offers no virtual CD/DVD media");
+}
+
+/// Where the System's `ComputerSystem.Reset` goes and the ResetTypes it allows, found once
+/// per session: `{"system", "target", "types"}`.
+caf::expected<json> reset_facts(redfish_client& c) {
+  if (const auto* known = c.recall("reset")) return *known;
+  auto system = detail::first_member(c, "Systems");
+  if (!system) return std::move(system.error());
+  auto action_path = detail::action_target(system->body, "#ComputerSystem.Reset");
+  if (action_path.empty())
+    return make_error(errc::invalid_argument,
+                      "BMC " + c.endpoint() + " offers no ComputerSystem.Reset action");
+  auto types = reset_types(c, system->body["Actions"]["#ComputerSystem.Reset"]);
+  if (!types) return std::move(types.error());
+  json facts{{"system", system->path}, {"target", action_path}, {"types", *types}};
+  c.remember("reset", facts);
+  return facts;
 }
 
 caf::error insert_or_eject(redfish_client& c, const detail::resource& m, const std::string& url) {
@@ -129,73 +158,90 @@ caf::error insert_or_eject(redfish_client& c, const detail::resource& m, const s
   return a ? caf::error{} : std::move(a.error());
 }
 
-}  // namespace
-
-caf::expected<power_state> redfish_driver::power(const target& t) {
-  auto c = connect(t, options_);
-  if (!c) return std::move(c.error());
-  auto system = detail::first_member(**c, "Systems");
-  if (!system) return std::move(system.error());
-  return parse_power(detail::text(system->body, "PowerState"));
-}
-
-caf::error redfish_driver::set_power(const target& t, power_action a) {
-  auto c = connect(t, options_);
-  if (!c) return std::move(c.error());
-  auto system = detail::first_member(**c, "Systems");
-  if (!system) return std::move(system.error());
-  auto action_path = detail::action_target(system->body, "#ComputerSystem.Reset");
-  if (action_path.empty())
-    return make_error(errc::invalid_argument,
-                      "BMC " + t.endpoint + " offers no ComputerSystem.Reset action");
-  auto allowed_types = reset_types(**c, system->body["Actions"]["#ComputerSystem.Reset"]);
-  if (!allowed_types) return std::move(allowed_types.error());
-  const auto& values = *allowed_types;
+/// Runs the first ResetType sequence that achieves `a` within the allowed ones.
+caf::error reset(redfish_client& c, const json& facts, power_action a,
+                 std::chrono::milliseconds limit) {
+  std::vector<std::string> values;
+  for (const auto& v : facts["types"])
+    if (v.is_string()) values.push_back(v.get<std::string>());
+  auto action_path = facts["target"].get<std::string>();
   for (const auto& plan : reset_plans(a)) {
     if (!std::all_of(plan.begin(), plan.end(), [&](auto& v) { return allowed(values, v); }))
       continue;
     for (size_t i = 0; i < plan.size(); ++i) {
       if (i > 0)
-        if (auto err = wait_until_off(**c, system->path, t.timeout)) return err;
-      auto r = (*c)->send("POST", action_path, {{"ResetType", plan[i]}});
+        if (auto err = wait_until_off(c, facts["system"].get<std::string>(), limit)) return err;
+      auto r = c.send("POST", action_path, {{"ResetType", plan[i]}});
       if (!r) return std::move(r.error());
     }
     return {};
   }
-  return make_error(errc::invalid_argument, "BMC " + t.endpoint + " does not allow ResetType " +
+  return make_error(errc::invalid_argument, "BMC " + c.endpoint() + " does not allow ResetType " +
                                                 to_string(a) + " (allowed: " + joined(values) +
                                                 ")");
 }
 
-caf::error redfish_driver::set_boot(const target& t, boot_device d, bool once) {
-  auto c = connect(t, options_);
-  if (!c) return std::move(c.error());
-  auto system = detail::first_member(**c, "Systems");
-  if (!system) return std::move(system.error());
+/// PATCHes the boot override of `system` (read just before, for its ETag).
+caf::error patch_boot(redfish_client& c, const detail::resource& system, boot_device d, bool once) {
   auto wanted = to_string(d);
-  auto boot = system->body.is_object() ? system->body.value("Boot", json::object()) : json();
+  auto boot = system.body.is_object() ? system.body.value("Boot", json::object()) : json();
   auto values = allowable(boot, "BootSourceOverrideTarget");
   if (!allowed(values, wanted))
-    return make_error(errc::invalid_argument, "BMC " + t.endpoint +
+    return make_error(errc::invalid_argument, "BMC " + c.endpoint() +
                                                   " does not allow boot override " + wanted +
                                                   " (allowed: " + joined(values) + ")");
   json patch{{"BootSourceOverrideTarget", wanted},
              {"BootSourceOverrideEnabled", once ? "Once" : "Continuous"}};
   if (d == boot_device::uefi_http) patch["BootSourceOverrideMode"] = "UEFI";
   // BMCs that version resources want the ETag back (428 or 412 otherwise).
-  auto r = (*c)->send("PATCH", system->path, {{"Boot", patch}},
-                      detail::text(system->body, "@odata.etag"));
+  auto r =
+      c.send("PATCH", system.path, {{"Boot", patch}}, detail::text(system.body, "@odata.etag"));
   return r ? caf::error{} : std::move(r.error());
 }
 
+}  // namespace
+
+std::shared_ptr<detail::redfish_sessions> redfish_driver::make_sessions(const redfish_options& o) {
+  detail::session_limits limits;
+  limits.max_sessions = o.max_sessions;
+  limits.idle = o.session_idle;
+  return std::make_shared<detail::redfish_sessions>(limits, o.clock);
+}
+
+caf::expected<power_state> redfish_driver::power(const target& t) {
+  return detail::converse(*sessions_, t, {options_.retries, options_.backoff, options_.clock},
+                          [](redfish_client& c) -> caf::expected<power_state> {
+                            auto system = detail::first_member(c, "Systems");
+                            if (!system) return std::move(system.error());
+                            return parse_power(detail::text(system->body, "PowerState"));
+                          });
+}
+
+caf::error redfish_driver::set_power(const target& t, power_action a) {
+  return detail::converse(*sessions_, t, {options_.retries, options_.backoff, options_.clock},
+                          [&](redfish_client& c) -> caf::error {
+                            auto facts = reset_facts(c);
+                            if (!facts) return std::move(facts.error());
+                            return reset(c, *facts, a, t.timeout);
+                          });
+}
+
+caf::error redfish_driver::set_boot(const target& t, boot_device d, bool once) {
+  return detail::converse(*sessions_, t, {options_.retries, options_.backoff, options_.clock},
+                          [&](redfish_client& c) -> caf::error {
+                            auto system = detail::first_member(c, "Systems");
+                            if (!system) return std::move(system.error());
+                            return patch_boot(c, *system, d, once);
+                          });
+}
+
 caf::error redfish_driver::set_media(const target& t, const std::string& image_url) {
-  auto c = connect(t, options_);
-  if (!c) return std::move(c.error());
-  auto system = detail::first_member(**c, "Systems");
-  if (!system) return std::move(system.error());
-  auto cd = find_cd(**c, system->body);
-  if (!cd) return std::move(cd.error());
-  return insert_or_eject(**c, *cd, image_url);
+  return detail::converse(*sessions_, t, {options_.retries, options_.backoff, options_.clock},
+                          [&](redfish_client& c) -> caf::error {
+                            auto cd = find_cd(c);
+                            if (!cd) return std::move(cd.error());
+                            return insert_or_eject(c, *cd, image_url);
+                          });
 }
 
 }  // namespace ab::bmc

@@ -3,12 +3,16 @@
 // The Redfish driver: every capability of `driver` over HTTPS with libcurl.
 
 #include <chrono>
+#include <cstddef>
 #include <memory>
 
 #include "bmc/driver.hpp"
-#include "core/clock.hpp"
 
 namespace ab::bmc {
+
+namespace detail {
+class redfish_sessions;
+}
 
 /// Tuning of a `redfish_driver`; the defaults suit real BMCs.
 struct redfish_options {
@@ -21,14 +25,19 @@ struct redfish_options {
   std::chrono::milliseconds task_poll{2000};
   /// Longest wait for one task (e.g. a drive's secure erase).
   std::chrono::milliseconds task_timeout{std::chrono::hours(2)};
-  /// Times the waits and polling deadlines (its monotonic reading).
+  /// Sessions kept at most (one per BMC); one more logs out the least recently used.
+  std::size_t max_sessions = 1024;
+  /// A kept session unused this long is logged out.
+  std::chrono::milliseconds session_idle{60000};
+  /// Times the waits, polling deadlines and idle sessions (its monotonic reading).
   std::shared_ptr<const ab::clock> clock = std::make_shared<system_clock>();
 };
 
 /// Drives BMCs through Redfish: navigates by links from the service root, logs in with a
-/// session (falling back to HTTP Basic), and logs out after every call.
+/// session (falling back to HTTP Basic) and keeps it, with its connection and the resources
+/// found, for the next calls to the same BMC; logs out when idle and when destroyed.
 ///
-/// Thread-safe: each call uses its own session and curl handles.
+/// Thread-safe: a call owns its BMC's session while it runs.
 class redfish_driver : public driver {
  public:
   /// A driver with default tuning.
@@ -60,7 +69,10 @@ class redfish_driver : public driver {
   caf::expected<std::vector<erase_result>> erase_disks(const target& t) override;
 
  private:
+  static std::shared_ptr<detail::redfish_sessions> make_sessions(const redfish_options& o);
+
   redfish_options options_;
+  std::shared_ptr<detail::redfish_sessions> sessions_ = make_sessions(options_);
 };
 
 }  // namespace ab::bmc

@@ -2,6 +2,7 @@
 
 #include "bmc/detail/redfish_client.hpp"
 #include "bmc/detail/redfish_navigation.hpp"
+#include "bmc/detail/redfish_sessions.hpp"
 #include "bmc/redfish_driver.hpp"
 #include "core/error.hpp"
 
@@ -100,33 +101,27 @@ caf::error read_drives(redfish_client& c, const json& system, inventory& inv) {
   return {};
 }
 
-}  // namespace
-
-caf::expected<inventory> redfish_driver::read_inventory(const target& t) {
-  auto c = redfish_client::open(t, {options_.retries, options_.backoff, options_.clock});
-  if (!c) return std::move(c.error());
-  auto system = detail::first_member(**c, "Systems");
+caf::expected<inventory> inventory_of(redfish_client& c) {
+  auto system = detail::first_member(c, "Systems");
   if (!system) return std::move(system.error());
   inventory inv;
   read_system(system->body, inv);
-  if (auto err = read_parts(**c, system->body, inv)) return err;
-  if (auto err = read_drives(**c, system->body, inv)) return err;
-  if (auto manager = detail::first_member(**c, "Managers"))
+  if (auto err = read_parts(c, system->body, inv)) return err;
+  if (auto err = read_drives(c, system->body, inv)) return err;
+  if (auto manager = detail::first_member(c, "Managers"))
     inv.bmc_firmware = text(manager->body, "FirmwareVersion");
   return inv;
 }
 
-caf::expected<std::vector<erase_result>> redfish_driver::erase_disks(const target& t) {
-  auto c = redfish_client::open(t, {options_.retries, options_.backoff, options_.clock});
-  if (!c) return std::move(c.error());
-  auto system = detail::first_member(**c, "Systems");
+caf::expected<std::vector<erase_result>> erase_all(redfish_client& c, const redfish_options& o) {
+  auto system = detail::first_member(c, "Systems");
   if (!system) return std::move(system.error());
-  auto drives = storage_drives(**c, system->body);
+  auto drives = storage_drives(c, system->body);
   if (!drives) return std::move(drives.error());
   std::vector<erase_result> out;
   if (drives->empty()) {
     // Devices only SimpleStorage knows cannot be erased through Redfish: say so, per device.
-    auto simple = simple_drives(**c, system->body);
+    auto simple = simple_drives(c, system->body);
     if (!simple) return std::move(simple.error());
     for (const auto& d : *simple)
       out.push_back({d.id, "none", false, "a SimpleStorage device offers no erase action"});
@@ -140,16 +135,28 @@ caf::expected<std::vector<erase_result>> redfish_driver::erase_disks(const targe
       out.push_back(r);
       continue;
     }
-    auto a = (*c)->send("POST", action, json::object());
+    auto a = c.send("POST", action, json::object());
     caf::error err = a ? caf::error{} : a.error();
     if (!err && a->status == 202 && !a->location.empty())
-      err = detail::wait_for_task(**c, a->location, options_.task_poll, options_.task_timeout);
+      err = detail::wait_for_task(c, a->location, o.task_poll, o.task_timeout);
     r.ok = !err;
     r.detail = err ? message_of(err) : "completed";
     r.transient = is(err, errc::unavailable);
     out.push_back(r);
   }
   return out;
+}
+
+}  // namespace
+
+caf::expected<inventory> redfish_driver::read_inventory(const target& t) {
+  return detail::converse(*sessions_, t, {options_.retries, options_.backoff, options_.clock},
+                          [](redfish_client& c) { return inventory_of(c); });
+}
+
+caf::expected<std::vector<erase_result>> redfish_driver::erase_disks(const target& t) {
+  return detail::converse(*sessions_, t, {options_.retries, options_.backoff, options_.clock},
+                          [&](redfish_client& c) { return erase_all(c, options_); });
 }
 
 }  // namespace ab::bmc

@@ -154,6 +154,8 @@ nlohmann::json to_json(const bmc_state& b, time_ms now) {
           {"installs", installs},
           {"installing", b.installing},
           {"sessions", b.sessions.size()},
+          {"logins", b.logins},
+          {"logouts", b.logouts},
           {"requests", b.requests},
           {"faults_injected", b.faults_injected},
           {"faults", b.faults ? to_json(*b.faults) : nlohmann::json(nullptr)}};

@@ -105,6 +105,9 @@ struct bmc_state {
   std::vector<install_event> installs;
   std::uint64_t install_run = 0;
   bool installing = false;
+  /// Sessions created (logins) and deleted (logouts).
+  std::uint64_t logins = 0;
+  std::uint64_t logouts = 0;
   /// Requests served, by method, and faults injected.
   std::map<std::string, std::uint64_t> requests;
   std::uint64_t faults_injected = 0;

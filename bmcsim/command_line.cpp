@@ -108,6 +108,10 @@ const std::map<std::string, setter>& setters() {
                                       [](command_line& cl, long long n) {
                                         cl.fleet.callback_attempts = static_cast<int>(n);
                                       })},
+      {"--callback-threads", integer("--callback-threads", 1, 1024,
+                                     [](command_line& cl, long long n) {
+                                       cl.fleet.callback_threads = static_cast<std::size_t>(n);
+                                     })},
       {"--hang-ms",
        integer("--hang-ms", 0, 1e9,
                [](command_line& cl, long long n) { cl.fleet.hang_ms = static_cast<int>(n); })},
@@ -172,6 +176,7 @@ See docs/bmcsim.md.
   --erase-ms MS          duration of a secure erase (default 30000)
   --install-ms MS        the simulated OS installer runs this long (default 20000)
   --callback-attempts N  installer callback attempts before giving up (default 4)
+  --callback-threads N   installer callbacks in flight at once (default 16)
   --hang-ms MS           a hung request is dropped after MS (default 600000)
   --fault [ID:]K=V,...   inject faults in BMC ID, or all; repeatable. Keys:
                          error_rate=0..1 latency_ms=N hang= drop= garbage=

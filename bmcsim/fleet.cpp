@@ -1,5 +1,6 @@
 #include "bmcsim/fleet.hpp"
 
+#include <algorithm>
 #include <atomic>
 #include <cctype>
 #include <chrono>
@@ -9,6 +10,7 @@
 #include <random>
 #include <thread>
 #include <unordered_map>
+#include <vector>
 
 #include <boost/asio/executor_work_guard.hpp>
 #include <boost/asio/io_context.hpp>
@@ -71,12 +73,19 @@ struct fleet::impl {
   asio::executor_work_guard<asio::io_context::executor_type> work{io.get_executor()};
   std::thread timer_thread;
 
-  // Installer callbacks block in libcurl, so they get a thread of their own.
+  // Installer callbacks block in libcurl, so they get threads of their own: a few at once, as
+  // real installers call back independently.
   asio::io_context callback_io;
   asio::executor_work_guard<asio::io_context::executor_type> callback_work{
       callback_io.get_executor()};
-  std::thread callback_thread;
+  std::vector<std::thread> callback_threads;
   std::atomic<bool> stopping{false};
+
+  // What the benchmark reads from /sim/stats.
+  std::atomic<std::uint64_t> requests_served{0};
+  std::atomic<std::uint64_t> callbacks_sent{0};
+  std::atomic<int> callbacks_in_flight{0};
+  std::atomic<int> callbacks_in_flight_max{0};
 
   /// Runs `fn` after `ms` milliseconds on `ctx` (by default the timer thread).
   void after(std::int64_t ms, std::function<void()> fn) { after_on(io, ms, std::move(fn)); }
@@ -107,7 +116,7 @@ struct fleet::impl {
   void settle_later(const bmc_state& b, time_ms now);
   /// Ends installation `run` of BMC `id`: calls back, or not, as the faults say.
   void finish_install(const std::string& id, std::uint64_t run, const install_order& order);
-  /// Delivers one callback attempt (on the callback thread) and records the outcome.
+  /// Delivers one callback attempt (on a callback thread) and records the outcome.
   void send_callback(const std::string& id, const install_order& order, const std::string& body,
                      int attempt);
 
@@ -166,6 +175,8 @@ struct fleet::impl {
   }
 
   net::http_response control(const net::http_request& req, const std::string& path);
+  /// The counters `GET /sim/stats` answers.
+  json stats() const;
   net::http_response faults_call(const net::http_request& req, const std::string& id);
 };
 
@@ -212,8 +223,14 @@ void fleet::impl::finish_install(const std::string& id, std::uint64_t run,
 
 void fleet::impl::send_callback(const std::string& id, const install_order& order,
                                 const std::string& body, int attempt) {
+  auto in_flight = ++callbacks_in_flight;
+  for (auto most = callbacks_in_flight_max.load();
+       in_flight > most && !callbacks_in_flight_max.compare_exchange_weak(most, in_flight);) {
+  }
   auto result =
       post_callback(order, body, std::chrono::milliseconds(options.callback_timeout_ms), stopping);
+  --callbacks_in_flight;
+  ++callbacks_sent;
   std::lock_guard<std::mutex> guard{mutex};
   auto& b = bmc(id);
   auto status = json::parse(body).value("status", "");
@@ -254,6 +271,10 @@ net::http_response fleet::impl::faults_call(const net::http_request& req, const 
 
 net::http_response fleet::impl::control(const net::http_request& req, const std::string& path) {
   if (path == "/sim/faults") return faults_call(req, "");
+  if (path == "/sim/stats") {
+    if (req.method != "GET") return error_response(405, "OperationNotAllowed", "Use GET.");
+    return json_response(200, stats().dump());
+  }
   if (path == "/sim/bmcs") {
     std::lock_guard<std::mutex> guard{mutex};
     return json_response(200, json{{"count", bmcs.size()}}.dump());
@@ -286,19 +307,21 @@ fleet::fleet(fleet_options options, std::shared_ptr<ab::clock> clk)
   for (std::size_t n = 0; n < impl_->options.hosts; ++n) impl_->bmc(host_id(n));
   for (const auto& spec : impl_->options.faults) set_faults(spec.bmc_id, spec.faults);
   impl_->timer_thread = std::thread([this] { impl_->io.run(); });
-  impl_->callback_thread = std::thread([this] { impl_->callback_io.run(); });
+  for (std::size_t n = 0; n < std::max<std::size_t>(1, impl_->options.callback_threads); ++n)
+    impl_->callback_threads.emplace_back([this] { impl_->callback_io.run(); });
 }
 
 fleet::~fleet() {
   impl_->stopping = true;
   for (auto* ctx : {&impl_->io, &impl_->callback_io}) ctx->stop();
   impl_->timer_thread.join();
-  impl_->callback_thread.join();
+  for (auto& t : impl_->callback_threads) t.join();
 }
 
 void fleet::handle(net::http_request&& req, net::responder respond) {
   auto path = req.target.substr(0, req.target.find('?'));
   if (path.rfind("/sim/", 0) == 0) return respond(impl_->control(req, path));
+  ++impl_->requests_served;
   const std::string prefix = "/bmc/";
   auto slash = path.find('/', prefix.size());
   auto id = path.substr(prefix.size(),
@@ -345,6 +368,31 @@ std::optional<nlohmann::json> fleet::state_of(const std::string& id) const {
   auto now = impl_->clk->now();
   impl_->tick(it->second, now);
   return to_json(it->second, now);
+}
+
+json fleet::stats() const {
+  return impl_->stats();
+}
+
+json fleet::impl::stats() const {
+  std::uint64_t logins = 0, logouts = 0, sessions = 0;
+  std::size_t count = 0;
+  {
+    std::lock_guard<std::mutex> guard{mutex};
+    count = bmcs.size();
+    for (const auto& [id, b] : bmcs) {
+      logins += b.logins;
+      logouts += b.logouts;
+      sessions += b.sessions.size();
+    }
+  }
+  return {{"requests", requests_served.load()},
+          {"logins", logins},
+          {"logouts", logouts},
+          {"sessions", sessions},
+          {"bmcs", count},
+          {"callbacks",
+           {{"sent", callbacks_sent.load()}, {"in_flight_max", callbacks_in_flight_max.load()}}}};
 }
 
 std::string fleet::host_id(std::size_t n) const {

@@ -36,6 +36,9 @@ struct fleet_options {
   /// `callback_backoff_ms` (not scaled).
   int callback_attempts = 4;
   int callback_backoff_ms = 500;
+  /// Callbacks in flight at once: the threads that POST them (each blocks on its POST), as
+  /// many installers report at the same time.
+  std::size_t callback_threads = 16;
   /// A hung request is dropped after this many ms (not scaled).
   int hang_ms = 600000;
   /// BMCs created at start, named `host_prefix` + 4 digits (`sim-0000`, …).
@@ -72,6 +75,10 @@ class fleet {
 
   /// The state of BMC `id` as `GET /sim/bmc/<id>` shows it; nullopt if there is none.
   std::optional<nlohmann::json> state_of(const std::string& id) const;
+
+  /// What `GET /sim/stats` answers: requests served, logins, logouts, open sessions, BMCs,
+  /// and the installer's callbacks (sent, most in flight at once).
+  nlohmann::json stats() const;
 
   /// The id of the `n`-th BMC created at start.
   std::string host_id(std::size_t n) const;

@@ -41,7 +41,7 @@ struct callback_result {
 };
 
 /// POSTs `body` to `order.callback` with the token header, within `timeout`; blocks, so it runs
-/// on the fleet's callback thread. Gives up early once `stop` is set.
+/// on one of the fleet's callback threads. Gives up early once `stop` is set.
 callback_result post_callback(const install_order& order, const std::string& body,
                               std::chrono::milliseconds timeout, const std::atomic<bool>& stop);
 

@@ -257,6 +257,7 @@ http_response create_session(bmc_state& b, const std::string& base, const net::h
   auto id = std::to_string(b.next_session++);
   auto token = auth::random_token(16);
   b.sessions[id] = token;
+  ++b.logins;
   auto r = json_response(201, session(base, id, ctx.user).dump());
   r.headers.emplace_back("X-Auth-Token", token);
   r.headers.emplace_back("Location", base + "/SessionService/Sessions/" + id);
@@ -278,6 +279,7 @@ maybe_response serve_sessions(bmc_state& b, const std::string& base, const segme
   if (req.method == "GET") return ok(session(base, s[2], ctx.user));
   if (req.method != "DELETE") return not_allowed(req);
   b.sessions.erase(s[2]);
+  ++b.logouts;
   return no_content();
 }
 

@@ -15,7 +15,6 @@ namespace ab::bmc::detail {
 
 namespace {
 
-using easy_ptr = std::unique_ptr<CURL, decltype(&curl_easy_cleanup)>;
 using slist_ptr = std::unique_ptr<curl_slist, decltype(&curl_slist_free_all)>;
 
 void global_init() {
@@ -108,37 +107,47 @@ curl_socket_t open_checked(void* user, curlsocktype, curl_sockaddr* a) {
 
 }  // namespace
 
-caf::expected<http_answer> perform(const http_call& c) {
-  global_init();
-  easy_ptr h(curl_easy_init(), &curl_easy_cleanup);
-  if (!h) return make_error(errc::unavailable, "libcurl could not make a handle");
+http_connection::http_connection() : handle_((global_init(), curl_easy_init())) {}
+
+http_connection::~http_connection() {
+  if (handle_ != nullptr) curl_easy_cleanup(static_cast<CURL*>(handle_));
+}
+
+caf::expected<http_answer> http_connection::perform(const http_call& c) {
+  auto* h = static_cast<CURL*>(handle_);
+  if (h == nullptr) return make_error(errc::unavailable, "libcurl could not make a handle");
+  // Every option is set again for this exchange; the open connection survives the reset.
+  curl_easy_reset(h);
   http_answer answer;
   auto headers = make_headers(c);
   char error_text[CURL_ERROR_SIZE] = {0};
   auto ms = std::max<long>(1, static_cast<long>(c.timeout.count()));
-  curl_easy_setopt(h.get(), CURLOPT_URL, c.url.c_str());
-  curl_easy_setopt(h.get(), CURLOPT_NOSIGNAL, 1L);
-  curl_easy_setopt(h.get(), CURLOPT_CONNECTTIMEOUT_MS, ms);
-  curl_easy_setopt(h.get(), CURLOPT_TIMEOUT_MS, ms);
-  curl_easy_setopt(h.get(), CURLOPT_FOLLOWLOCATION, 0L);
-  curl_easy_setopt(h.get(), CURLOPT_PROTOCOLS_STR, "http,https");
-  curl_easy_setopt(h.get(), CURLOPT_HTTPHEADER, headers.get());
-  curl_easy_setopt(h.get(), CURLOPT_ERRORBUFFER, error_text);
-  curl_easy_setopt(h.get(), CURLOPT_WRITEFUNCTION, &on_body);
-  curl_easy_setopt(h.get(), CURLOPT_WRITEDATA, &answer.body);
-  curl_easy_setopt(h.get(), CURLOPT_HEADERFUNCTION, &on_header);
-  curl_easy_setopt(h.get(), CURLOPT_HEADERDATA, &answer.headers);
-  set_tls(h.get(), c);
-  set_method(h.get(), c);
-  set_auth(h.get(), c);
+  curl_easy_setopt(h, CURLOPT_URL, c.url.c_str());
+  curl_easy_setopt(h, CURLOPT_NOSIGNAL, 1L);
+  curl_easy_setopt(h, CURLOPT_CONNECTTIMEOUT_MS, ms);
+  curl_easy_setopt(h, CURLOPT_TIMEOUT_MS, ms);
+  curl_easy_setopt(h, CURLOPT_FOLLOWLOCATION, 0L);
+  curl_easy_setopt(h, CURLOPT_PROTOCOLS_STR, "http,https");
+  curl_easy_setopt(h, CURLOPT_HTTPHEADER, headers.get());
+  curl_easy_setopt(h, CURLOPT_ERRORBUFFER, error_text);
+  curl_easy_setopt(h, CURLOPT_WRITEFUNCTION, &on_body);
+  curl_easy_setopt(h, CURLOPT_WRITEDATA, &answer.body);
+  curl_easy_setopt(h, CURLOPT_HEADERFUNCTION, &on_header);
+  curl_easy_setopt(h, CURLOPT_HEADERDATA, &answer.headers);
+  set_tls(h, c);
+  set_method(h, c);
+  set_auth(h, c);
   socket_check check{&c, {}};
   if (c.policy) {
     // The BMC itself, not a proxy, is the peer whose address is checked.
-    curl_easy_setopt(h.get(), CURLOPT_NOPROXY, "*");
-    curl_easy_setopt(h.get(), CURLOPT_OPENSOCKETFUNCTION, &open_checked);
-    curl_easy_setopt(h.get(), CURLOPT_OPENSOCKETDATA, &check);
+    curl_easy_setopt(h, CURLOPT_NOPROXY, "*");
+    curl_easy_setopt(h, CURLOPT_OPENSOCKETFUNCTION, &open_checked);
+    curl_easy_setopt(h, CURLOPT_OPENSOCKETDATA, &check);
   }
-  auto rc = curl_easy_perform(h.get());
+  auto rc = curl_easy_perform(h);
+  // The handle keeps no pointer into this exchange's headers or buffers past it.
+  curl_easy_setopt(h, CURLOPT_HTTPHEADER, static_cast<curl_slist*>(nullptr));
+  curl_easy_setopt(h, CURLOPT_ERRORBUFFER, static_cast<char*>(nullptr));
   // A refused address fails the call unless libcurl went on to an allowed one.
   if (rc != CURLE_OK && !check.refusal.empty())
     return make_error(errc::invalid_argument, check.refusal);
@@ -150,8 +159,13 @@ caf::expected<http_answer> perform(const http_call& c) {
     std::string why = error_text[0] != 0 ? error_text : curl_easy_strerror(rc);
     return make_error(errc::unavailable, c.method + " " + c.url + " failed: " + why);
   }
-  curl_easy_getinfo(h.get(), CURLINFO_RESPONSE_CODE, &answer.status);
+  curl_easy_getinfo(h, CURLINFO_RESPONSE_CODE, &answer.status);
   return answer;
+}
+
+caf::expected<http_answer> perform(const http_call& c) {
+  http_connection once;
+  return once.perform(c);
 }
 
 }  // namespace ab::bmc::detail

@@ -47,10 +47,28 @@ struct http_answer {
   std::string body;
 };
 
-/// Performs `c` with a fresh easy handle; transport failures after sending (timeout, TLS,
-/// reset) are `errc::unavailable` naming the URL, never the credentials; a connection that
-/// could not be made is an answer with status 0 (always safe to retry); an address the
-/// policy refuses is `errc::invalid_argument` saying why.
+/// A libcurl handle kept between exchanges, so that they reuse its open connection (and TLS
+/// session) to a BMC instead of connecting anew. Not thread-safe: one exchange at a time.
+class http_connection {
+ public:
+  http_connection();
+  ~http_connection();
+  http_connection(const http_connection&) = delete;
+  http_connection& operator=(const http_connection&) = delete;
+
+  /// Performs `c` on this handle: transport failures after sending (timeout, TLS, reset) are
+  /// `errc::unavailable` naming the URL, never the credentials; a connection that could not
+  /// be made is an answer with status 0 (always safe to retry); an address the policy refuses
+  /// is `errc::invalid_argument` saying why. A new connection's address is checked against
+  /// the policy before a byte is sent; a kept one was checked when it was opened.
+  caf::expected<http_answer> perform(const http_call& c);
+
+ private:
+  void* handle_;
+};
+
+/// Performs `c` with a fresh easy handle (one connection for one exchange), as
+/// `http_connection::perform`.
 caf::expected<http_answer> perform(const http_call& c);
 
 }  // namespace ab::bmc::detail

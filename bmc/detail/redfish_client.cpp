@@ -96,6 +96,17 @@ std::string redfish_message(const nlohmann::json& body) {
   return out;
 }
 
+void log_out(redfish_session& s, std::chrono::milliseconds limit) {
+  if (s.logout.url.empty() || s.token.empty()) return;
+  auto call = s.logout;
+  call.token = s.token;
+  call.timeout = std::min(call.timeout, limit);
+  if (auto a = s.connection.perform(call); !a || a->status >= 300)
+    spdlog::debug("bmc: logout from {} failed", call.url);
+  s.token.clear();
+  s.logout.url.clear();
+}
+
 redfish_client::redfish_client(target t, client_policy policy, std::string origin,
                                std::string prefix)
     : target_(std::move(t)),
@@ -116,8 +127,8 @@ http_call redfish_client::make_call(std::string method, std::string url, std::st
   return call;
 }
 
-caf::expected<std::unique_ptr<redfish_client>> redfish_client::open(const target& t,
-                                                                    client_policy policy) {
+caf::expected<std::unique_ptr<redfish_client>> redfish_client::open(
+    const target& t, client_policy policy, std::unique_ptr<redfish_session> session) {
   auto scheme_end = t.endpoint.find("://");
   auto scheme = t.endpoint.substr(0, scheme_end);
   if (scheme_end == std::string::npos || (scheme != "https" && scheme != "http") ||
@@ -134,49 +145,81 @@ caf::expected<std::unique_ptr<redfish_client>> redfish_client::open(const target
     if (!parts) return std::move(parts.error());
     c->host_ = parts->host;
   }
-  auto root = c->get(prefix + "/redfish/v1/");
+  if (session) {
+    // The root proved a Redfish service when the session began.
+    c->session_ = std::move(session);
+    c->redfish_ = true;
+    // A session whose renewal was refused last time has no login left: log in now.
+    if (c->session_->token.empty() && !c->session_->basic)
+      if (auto err = c->login()) return err;
+    return c;
+  }
+  c->session_ = std::make_unique<redfish_session>();
+  if (auto err = c->start()) return err;
+  return c;
+}
+
+caf::error redfish_client::start() {
+  auto root = get(prefix_ + "/redfish/v1/");
   if (!root && is(root.error(), errc::unauthenticated)) {
     // The root is public by the standard, but some BMCs guard even that.
-    c->basic_ = true;
-    root = c->get(prefix + "/redfish/v1/");
+    session_->basic = true;
+    root = get(prefix_ + "/redfish/v1/");
   }
   if (!root) return std::move(root.error());
   // Credentials and quoted error text are for a Redfish service only.
   if (text(*root, "RedfishVersion").empty())
     return make_error(errc::invalid_argument,
-                      "BMC " + t.endpoint +
+                      "BMC " + target_.endpoint +
                           " is not a Redfish service (its service root names no "
                           "RedfishVersion)");
-  c->root_ = std::move(*root);
-  c->redfish_ = true;
-  if (auto err = c->login()) return err;
-  return c;
+  session_->root = std::move(*root);
+  redfish_ = true;
+  return login();
 }
 
 redfish_client::~redfish_client() {
-  if (session_.empty()) return;
-  auto url = url_of(session_);
-  if (!url) return;
-  auto call = make_call("DELETE", *url, "");
-  call.token = token_;
-  if (auto a = perform(call); !a || a->status >= 300)
-    spdlog::debug("bmc: logout from {} failed", target_.endpoint);
+  if (session_) log_out(*session_, target_.timeout);
+}
+
+std::unique_ptr<redfish_session> redfish_client::release() {
+  return std::move(session_);
+}
+
+const nlohmann::json* redfish_client::recall(const std::string& key) {
+  auto it = session_->found.find(key);
+  if (it == session_->found.end()) return nullptr;
+  recalled_ = true;
+  return &it->second;
+}
+
+void redfish_client::remember(const std::string& key, nlohmann::json value) {
+  session_->found[key] = std::move(value);
+}
+
+void redfish_client::forget_found() {
+  session_->found.clear();
+  recalled_ = false;
 }
 
 caf::error redfish_client::login() {
-  auto sessions = root_.contains("Links") ? link(root_["Links"], "Sessions") : "";
+  auto& s = *session_;
+  const auto& root = s.root;
+  auto sessions = root.contains("Links") ? link(root["Links"], "Sessions") : "";
   if (sessions.empty()) {
-    basic_ = true;
+    s.basic = true;
     return {};
   }
   auto url = url_of(sessions);
   if (!url) return std::move(url.error());
+  // A refused token is never sent again, not even with the login.
+  s.token.clear();
+  s.logout.url.clear();
   nlohmann::json creds{{"UserName", target_.user}, {"Password", target_.password}};
-  auto call = make_call("POST", *url, creds.dump());
-  auto a = exchange(call);
+  auto a = exchange(make_call("POST", *url, creds.dump()));
   if (!a) return std::move(a.error());
   if (a->status == 404 || a->status == 405) {  // no sessions: HTTP Basic
-    basic_ = true;
+    s.basic = true;
     return {};
   }
   if (a->status == 401 || a->status == 403)
@@ -186,13 +229,15 @@ caf::error redfish_client::login() {
   auto token = a->headers.find("x-auth-token");
   if (a->status >= 300 || token == a->headers.end())
     return status_error("session login at " + target_.endpoint, a->status, "no X-Auth-Token");
-  token_ = token->second;
-  basic_ = false;  // the token alone from now on
+  ++s.logins;
+  s.token = token->second;
+  s.basic = false;  // the token alone from now on
   auto location = a->headers.find("location");
   if (location != a->headers.end()) {
-    session_ = location->second;
+    auto path = location->second;
     // A Location may be an absolute URL of the same origin.
-    if (session_.rfind(origin_, 0) == 0) session_ = session_.substr(origin_.size());
+    if (path.rfind(origin_, 0) == 0) path = path.substr(origin_.size());
+    if (auto logout = url_of(path)) s.logout = make_call("DELETE", *logout, "");
   }
   return {};
 }
@@ -207,16 +252,31 @@ caf::expected<std::string> redfish_client::url_of(const std::string& path) const
 }
 
 caf::expected<http_answer> redfish_client::exchange(http_call call) {
+  auto a = attempts(call);
+  // A session the BMC no longer knows (expired, or deleted by someone else) is renewed once
+  // per conversation, and the request sent again with the new token.
+  if (a && a->status == 401 && !call.token.empty() && !relogged_) {
+    relogged_ = true;
+    spdlog::info("bmc: {} refused its session; logging in again", target_.endpoint);
+    if (auto err = login()) return err;
+    a = attempts(call);
+  }
+  return a;
+}
+
+caf::expected<http_answer> redfish_client::attempts(http_call& call) {
   auto deadline = policy_.clock->monotonic() + target_.timeout;
-  if (basic_) {
+  call.user.clear();
+  call.password.clear();
+  if (session_->basic) {
     call.user = target_.user;
     call.password = target_.password;
   }
-  call.token = token_;
+  call.token = session_->token;
   for (int attempt = 0;; ++attempt) {
     auto left = std::chrono::duration_cast<milliseconds>(deadline - policy_.clock->monotonic());
     call.timeout = std::max(milliseconds(1), left);
-    auto a = perform(call);
+    auto a = session_->connection.perform(call);
     bool again = attempt < policy_.retries && retryable(call.method, a);
     auto wait = a ? retry_wait(*a, policy_.backoff, attempt) : policy_.backoff * (1 << attempt);
     if (!again || policy_.clock->monotonic() + wait >= deadline) {

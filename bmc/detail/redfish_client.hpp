@@ -1,13 +1,16 @@
 #pragma once
 
 // A logged-in conversation with one Redfish service: resolves links against the endpoint's
-// origin, authenticates (session, else HTTP Basic), retries transient failures, and turns
-// Redfish error bodies into `caf::error`s. Internal to `ab_bmc`.
+// origin, authenticates (session, else HTTP Basic; once more after a 401), retries transient
+// failures, and turns Redfish error bodies into `caf::error`s. Its session (login, connection,
+// what navigation found) outlives it when handed on. Internal to `ab_bmc`.
 
 #include <chrono>
+#include <map>
 #include <memory>
 #include <optional>
 #include <string>
+#include <vector>
 
 #include <caf/expected.hpp>
 #include <nlohmann/json.hpp>
@@ -35,20 +38,49 @@ struct json_answer {
   nlohmann::json body;
 };
 
-/// One Redfish conversation; logs out on destruction. Not thread-safe: one per driver call.
+/// What the conversations with one BMC share across driver calls: the login, the open
+/// connection, the service root and the resources navigation already found. Holds no
+/// password; owned by one call at a time (`redfish_sessions` keeps it in between).
+struct redfish_session {
+  /// The X-Auth-Token; empty when requests carry HTTP Basic credentials.
+  std::string token;
+  /// True when requests carry HTTP Basic credentials (no session service, or a guarded root).
+  bool basic = false;
+  /// The DELETE that ends the session (URL, TLS settings, token); empty URL with HTTP Basic.
+  http_call logout;
+  /// The service root.
+  nlohmann::json root;
+  /// What navigation resolved, by key (e.g. the first System's path); see
+  /// `redfish_navigation.hpp`.
+  std::map<std::string, nlohmann::json> found;
+  /// Logins made for this session: 1, plus one per re-login after a 401.
+  int logins = 0;
+  /// The kept connection to the BMC.
+  http_connection connection;
+};
+
+/// Deletes the session `s` stands for, if any (best effort, within `limit`); never logs the
+/// token.
+void log_out(redfish_session& s, std::chrono::milliseconds limit);
+
+/// One Redfish conversation (one driver call). Not thread-safe.
 class redfish_client {
  public:
-  /// Reads the service root and logs in.
-  static caf::expected<std::unique_ptr<redfish_client>> open(const target& t, client_policy policy);
+  /// Resumes `session` when given (no request), else reads the service root and logs in.
+  static caf::expected<std::unique_ptr<redfish_client>> open(
+      const target& t, client_policy policy, std::unique_ptr<redfish_session> session = nullptr);
 
   redfish_client(const redfish_client&) = delete;
   redfish_client& operator=(const redfish_client&) = delete;
 
-  /// Deletes the session, if one was made.
+  /// Logs out of a session that was not handed on with `release`.
   ~redfish_client();
 
-  /// The service root, as read by `open`.
-  const nlohmann::json& root() const { return root_; }
+  /// Hands the session on for the next call to resume; the client then logs out no more.
+  std::unique_ptr<redfish_session> release();
+
+  /// The service root, as read at login.
+  const nlohmann::json& root() const { return session_->root; }
 
   /// GETs the resource at `path` (an `@odata.id`) as JSON; a non-2xx status is an error.
   caf::expected<nlohmann::json> get(const std::string& path);
@@ -68,15 +100,30 @@ class redfish_client {
   const ab::clock& clock() const { return *policy_.clock; }
 
   /// True once a session token is in use (false: HTTP Basic).
-  bool has_session() const { return !token_.empty(); }
+  bool has_session() const { return !session_->token.empty(); }
+
+  /// What navigation found under `key` in an earlier call of this session; null when unknown.
+  /// Marks the conversation as relying on it (`recalled_any`).
+  const nlohmann::json* recall(const std::string& key);
+
+  /// Remembers `value` under `key` for the later calls of this session.
+  void remember(const std::string& key, nlohmann::json value);
+
+  /// True once `recall` answered something in this conversation.
+  bool recalled_any() const { return recalled_; }
+
+  /// Forgets everything navigation found (a remembered path answered 404).
+  void forget_found();
 
  private:
   redfish_client(target t, client_policy policy, std::string origin, std::string prefix);
 
   http_call make_call(std::string method, std::string url, std::string body) const;
+  caf::error start();
   caf::error login();
   caf::expected<std::string> url_of(const std::string& path) const;
   caf::expected<http_answer> exchange(http_call call);
+  caf::expected<http_answer> attempts(http_call& call);
   caf::expected<json_answer> checked(const std::string& method, const std::string& path,
                                      http_answer answer) const;
 
@@ -86,13 +133,12 @@ class redfish_client {
   std::string prefix_;
   /// The endpoint's host, for the policy's checks of each connection.
   std::string host_;
-  std::string token_;
-  /// True when requests carry HTTP Basic credentials (no session service, or a guarded root).
-  bool basic_ = false;
   /// True once the service root proved a Redfish service: only then is error text quoted.
   bool redfish_ = false;
-  std::string session_;
-  nlohmann::json root_;
+  /// True once this conversation logged in again after a 401 (it does so once).
+  bool relogged_ = false;
+  bool recalled_ = false;
+  std::unique_ptr<redfish_session> session_;
 };
 
 /// The `@odata.id` of `resource[key]`, or "" when absent.

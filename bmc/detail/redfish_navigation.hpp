@@ -19,7 +19,8 @@ struct resource {
   nlohmann::json body;
 };
 
-/// The first member of the service root's collection `key` (`Systems`, `Managers`).
+/// The first member of the service root's collection `key` (`Systems`, `Managers`); its path
+/// is remembered in the client's session, so later calls read it at once.
 caf::expected<resource> first_member(redfish_client& c, const std::string& key);
 
 /// Every member of the collection linked from `owner[key]`; none when the link is absent.

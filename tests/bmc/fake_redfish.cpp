@@ -99,10 +99,37 @@ void fake_redfish::hang() {
   hang_ = true;
 }
 
+void fake_redfish::expire_sessions() {
+  std::lock_guard<std::mutex> lock(mutex_);
+  tokens_.clear();
+}
+
+void fake_redfish::set_credentials(const std::string& user, const std::string& password) {
+  std::lock_guard<std::mutex> lock(mutex_);
+  options_.user = user;
+  options_.password = password;
+}
+
+int fake_redfish::served() const {
+  std::lock_guard<std::mutex> lock(mutex_);
+  return served_;
+}
+
+int fake_redfish::logins() const {
+  std::lock_guard<std::mutex> lock(mutex_);
+  return logins_;
+}
+
+std::size_t fake_redfish::open_sessions() const {
+  std::lock_guard<std::mutex> lock(mutex_);
+  return tokens_.size();
+}
+
 void fake_redfish::handle(net::http_request&& req, net::responder respond) {
   decltype(intercept_) f;
   {
     std::lock_guard<std::mutex> lock(mutex_);
+    ++served_;
     if (hang_) {
       parked_.push_back(std::move(respond));
       return;
@@ -156,6 +183,7 @@ net::http_response fake_redfish::answer(const std::string& method, const std::st
         creds.value("Password", "") != options_.password)
       return json_response(401, redfish_error("bad credentials"));
     auto id = std::to_string(++counter_);
+    ++logins_;
     tokens_.push_back("token-" + id);
     auto r = json_response(201, {{"Id", id}});
     r.headers = {{"X-Auth-Token", tokens_.back()},

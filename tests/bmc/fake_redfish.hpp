@@ -72,6 +72,21 @@ class fake_redfish {
   /// Never answers again (a hung BMC).
   void hang();
 
+  /// Forgets every session, as a BMC whose sessions time out (their tokens answer 401).
+  void expire_sessions();
+
+  /// Accepts `user` and `password` from now on (a rotated credential).
+  void set_credentials(const std::string& user, const std::string& password);
+
+  /// Requests received so far, GETs included.
+  int served() const;
+
+  /// Sessions created so far (successful logins).
+  int logins() const;
+
+  /// Sessions open now.
+  std::size_t open_sessions() const;
+
  private:
   void handle(net::http_request&& req, net::responder respond);
   net::http_response answer(const std::string& method, const std::string& path,
@@ -90,6 +105,8 @@ class fake_redfish {
   bool hang_ = false;
   std::vector<net::responder> parked_;
   int counter_ = 0;
+  int served_ = 0;
+  int logins_ = 0;
   std::unique_ptr<net::http_server> server_;
 };
 

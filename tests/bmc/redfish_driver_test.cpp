@@ -3,6 +3,7 @@
 #include <algorithm>
 #include <atomic>
 #include <filesystem>
+#include <thread>
 
 #include <gtest/gtest.h>
 
@@ -271,17 +272,117 @@ TEST_F(RedfishDriver, DrivesItCannotEraseAreReportedNotSkipped) {
   }
 }
 
-TEST_F(RedfishDriver, LogsInWithASessionAndLogsOut) {
+TEST_F(RedfishDriver, LogsInOnceForManyCallsAndLogsOutWhenDestroyed) {
   fake_redfish f(mockup(rackmount));
-  ASSERT_TRUE(driver_.power(target_for(f)));
+  auto t = target_for(f);
+  {
+    redfish_driver driver(quick());
+    ASSERT_TRUE(driver.power(t));
+    ASSERT_FALSE(driver.set_power(t, power_action::off));
+    ASSERT_FALSE(driver.set_boot(t, boot_device::cd, true));
+    ASSERT_FALSE(driver.set_media(t, "http://images/os.iso"));
+    ASSERT_TRUE(driver.read_inventory(t));
+    ASSERT_TRUE(driver.power(t));
+    EXPECT_EQ(f.logins(), 1);
+    auto all = f.requests();
+    ASSERT_FALSE(all.empty());
+    EXPECT_EQ(all[0].method, "POST");
+    EXPECT_EQ(all[0].path, "/redfish/v1/SessionService/Sessions");
+    // The password travels once, in the login body, not as HTTP Basic too.
+    EXPECT_EQ(all[0].headers.count("authorization"), 0u);
+    EXPECT_TRUE(std::none_of(all.begin(), all.end(),
+                             [](const recorded_request& r) { return r.method == "DELETE"; }));
+  }
   auto all = f.requests();
-  ASSERT_EQ(all.size(), 2u);
-  EXPECT_EQ(all[0].method, "POST");
-  // The password travels once, in the login body, not as HTTP Basic too.
-  EXPECT_EQ(all[0].headers.count("authorization"), 0u);
-  EXPECT_EQ(all[1].method, "DELETE");
-  EXPECT_EQ(all[1].path, "/redfish/v1/SessionService/Sessions/1");
-  EXPECT_EQ(all[1].headers["x-auth-token"], "token-1");
+  EXPECT_EQ(all.back().method, "DELETE");
+  EXPECT_EQ(all.back().path, "/redfish/v1/SessionService/Sessions/1");
+  EXPECT_EQ(all.back().headers["x-auth-token"], "token-1");
+  EXPECT_EQ(f.open_sessions(), 0u);
+}
+
+TEST_F(RedfishDriver, ItsIdleThreadLogsOutASessionUnusedForTheLimit) {
+  fake_redfish f(mockup(rackmount));
+  auto o = quick();
+  o.session_idle = std::chrono::milliseconds(1);
+  redfish_driver driver(o);
+  ASSERT_TRUE(driver.power(target_for(f)));
+  // Nobody calls again: the driver's own thread ends the session.
+  for (int i = 0; i < 500 && f.open_sessions() != 0; ++i)
+    std::this_thread::sleep_for(std::chrono::milliseconds(10));
+  EXPECT_EQ(f.open_sessions(), 0u);
+  EXPECT_EQ(f.requests().back().method, "DELETE");
+}
+
+TEST_F(RedfishDriver, ALaterCallReadsTheSystemItFoundWithOneRequest) {
+  fake_redfish f(mockup(rackmount));
+  auto t = target_for(f);
+  ASSERT_TRUE(driver_.power(t));
+  auto before = f.served();
+  ASSERT_TRUE(driver_.power(t));
+  EXPECT_EQ(f.served() - before, 1);
+}
+
+TEST_F(RedfishDriver, LogsInAgainOnceWhenTheBmcExpiredTheSession) {
+  fake_redfish f(mockup(rackmount));
+  auto t = target_for(f);
+  ASSERT_TRUE(driver_.power(t));
+  f.expire_sessions();
+  auto s = driver_.power(t);
+  ASSERT_TRUE(s) << ab::message_of(s.error());
+  EXPECT_EQ(*s, power_state::on);
+  EXPECT_EQ(f.logins(), 2);
+  // The new session is kept in turn.
+  ASSERT_FALSE(driver_.set_power(t, power_action::off));
+  EXPECT_EQ(f.logins(), 2);
+}
+
+TEST_F(RedfishDriver, ATokenRefusedEvenAfterARenewedLoginIsUnauthenticated) {
+  fake_redfish f(mockup(rackmount));
+  f.intercept([&](const ab::net::http_request& r) -> std::optional<ab::net::http_response> {
+    if (r.headers.count("x-auth-token") == 0) return std::nullopt;
+    return ab::net::http_response{401, "application/json", "{}", {}};
+  });
+  auto s = driver_.power(target_for(f));
+  ASSERT_FALSE(s);
+  EXPECT_TRUE(ab::is(s.error(), ab::errc::unauthenticated)) << ab::message_of(s.error());
+  EXPECT_EQ(f.logins(), 2) << "one login, one renewal, no loop";
+}
+
+TEST_F(RedfishDriver, ARotatedCredentialEndsTheOldSessionAndLogsInAfresh) {
+  fake_redfish f(mockup(rackmount));
+  auto t = target_for(f);
+  ASSERT_TRUE(driver_.power(t));
+  f.set_credentials("admin", "rotated");
+  t.password = "rotated";
+  ASSERT_TRUE(driver_.power(t));
+  EXPECT_EQ(f.logins(), 2);
+  auto deleted = f.requests();
+  std::erase_if(deleted, [](const recorded_request& r) { return r.method != "DELETE"; });
+  ASSERT_EQ(deleted.size(), 1u);
+  EXPECT_EQ(deleted[0].path, "/redfish/v1/SessionService/Sessions/1");
+  EXPECT_EQ(f.open_sessions(), 1u);
+}
+
+TEST_F(RedfishDriver, FindsTheSystemAgainWhenItsRememberedPathIsGone) {
+  fake_redfish f(mockup(rackmount));
+  auto t = target_for(f);
+  ASSERT_TRUE(driver_.power(t));
+  // The BMC's firmware renamed the System.
+  const std::string moved = "/redfish/v1/Systems/Renamed";
+  auto system = f.resource(system_path);
+  system["@odata.id"] = moved;
+  system["PowerState"] = "Off";
+  f.set_resource(moved, system);
+  f.set_resource("/redfish/v1/Systems",
+                 {{"Members", {{{"@odata.id", moved}}}}, {"Members@odata.count", 1}});
+  f.intercept([&](const ab::net::http_request& r) -> std::optional<ab::net::http_response> {
+    if (r.target.find("/Systems/437XR1138R2") == std::string::npos) return std::nullopt;
+    return ab::net::http_response{404, "application/json", "{}", {}};
+  });
+  auto s = driver_.power(t);
+  ASSERT_TRUE(s) << ab::message_of(s.error());
+  EXPECT_EQ(*s, power_state::off);
+  EXPECT_EQ(f.logins(), 1);
 }
 
 TEST_F(RedfishDriver, FallsBackToBasicAuthWhenSessionsAreRefused) {

@@ -178,6 +178,27 @@ TEST_F(Bmcsim, SessionsLogInAndOut) {
       401);
 }
 
+TEST_F(Bmcsim, StatsCountEveryRequestAndEachLoginAndLogout) {
+  auto a = call("POST", h1 + "/SessionService/Sessions",
+                R"({"UserName":"admin","Password":"password"})", "");
+  ASSERT_EQ(a.status, 201);
+  auto at = a.headers.find("X-Auth-Token: ");
+  auto token = a.headers.substr(at + 14, a.headers.find("\r\n", at) - at - 14);
+  auto with_token = "X-Auth-Token: " + token + "\r\n";
+  EXPECT_EQ(call("GET", system_path, "", with_token).status, 200);
+  EXPECT_EQ(call("GET", h1 + "/NoSuchThing", "", with_token).status, 404);
+  EXPECT_EQ(call("DELETE", h1 + "/SessionService/Sessions/1", "", with_token).status, 204);
+  call("POST", h1 + "/SessionService/Sessions", R"({"UserName":"admin","Password":"x"})", "");
+  auto stats = get("/sim/stats");
+  EXPECT_EQ(stats["requests"], 5);
+  EXPECT_EQ(stats["logins"], 1) << "a refused login is no login";
+  EXPECT_EQ(stats["logouts"], 1);
+  EXPECT_EQ(stats["sessions"], 0);
+  EXPECT_EQ(sim_state("h1")["logins"], 1);
+  EXPECT_EQ(get("/sim/stats")["requests"], 5) << "the control API is not counted";
+  EXPECT_EQ(call("POST", "/sim/stats", "{}").status, 405);
+}
+
 TEST_F(Bmcsim, MissingOrWrongCredentialsGet401WithARedfishError) {
   auto a = call("GET", system_path, "", "");
   EXPECT_EQ(a.status, 401);

@@ -26,7 +26,6 @@ using json = nlohmann::json;
 
 const std::string basic = "Authorization: Basic YWRtaW46cGFzc3dvcmQ=\r\n";
 const std::string system_path = "/bmc/h1/redfish/v1/Systems/437XR1138R2";
-const std::string media_path = "/bmc/h1/redfish/v1/Managers/BMC/VirtualMedia/CD1";
 
 /// Polls `done` every 20 ms for up to 5 s.
 bool within_5s(const std::function<bool()>& done) {
@@ -68,15 +67,62 @@ class callback_receiver {
   std::unique_ptr<ab::net::http_server> server_;
 };
 
+/// Stands in for the AutoBuild API, holding every callback unanswered until `n` are in flight
+/// at once; then answers them all (and later ones at once) with 204.
+class gathering_receiver {
+ public:
+  explicit gathering_receiver(std::size_t n) : n_(n) {
+    ab::net::server_options o;
+    o.port = 0;
+    o.threads = 1;
+    auto started =
+        ab::net::http_server::start(o, [this](ab::net::http_request&&, ab::net::responder respond) {
+          std::vector<ab::net::responder> release;
+          {
+            std::lock_guard<std::mutex> guard{mutex_};
+            held_.push_back(std::move(respond));
+            most_ = std::max(most_, held_.size());
+            if (most_ >= n_) release.swap(held_);
+          }
+          for (auto& r : release) r({204, "", "", {}});
+        });
+    if (started) server_ = std::move(*started);
+  }
+
+  std::string url(int n) const {
+    return "http://127.0.0.1:" + std::to_string(server_->port()) + "/v1/callbacks/" +
+           std::to_string(n);
+  }
+
+  /// Most callbacks held at once.
+  std::size_t most() const {
+    std::lock_guard<std::mutex> guard{mutex_};
+    return most_;
+  }
+
+  ~gathering_receiver() {
+    std::lock_guard<std::mutex> guard{mutex_};
+    for (auto& r : held_) r({503, "", "", {}});
+  }
+
+ private:
+  std::size_t n_;
+  mutable std::mutex mutex_;
+  std::vector<ab::net::responder> held_;
+  std::size_t most_ = 0;
+  std::unique_ptr<ab::net::http_server> server_;
+};
+
 class Installer : public ::testing::Test {
  protected:
   /// Starts a fleet whose resets take 5-15 ms and whose installs take `install_ms`.
-  void start(int install_ms) {
+  void start(int install_ms, int callback_timeout_ms = 5000) {
     fleet_options o;
     o.time_scale = 0.0025;
     o.install_ms = install_ms;
     o.callback_attempts = 2;
     o.callback_backoff_ms = 50;
+    o.callback_timeout_ms = callback_timeout_ms;
     ab::net::server_options s;
     s.port = 0;
     auto started = fleet_server::start(o, s);
@@ -88,22 +134,26 @@ class Installer : public ::testing::Test {
     return http_call(fleet_->port(), method, path, body, basic).status;
   }
 
-  /// Inserts `image`, sets a one-time boot from `target` and powers on.
-  void boot(const std::string& image, const std::string& target = "Cd") {
+  /// Inserts `image`, sets a one-time boot from `target` and powers on BMC `id`.
+  void boot(const std::string& image, const std::string& target = "Cd",
+            const std::string& id = "h1") {
+    const auto root = "/bmc/" + id + "/redfish/v1";
+    const auto system = root + "/Systems/437XR1138R2";
     if (!image.empty()) {
-      ASSERT_EQ(call("POST", media_path + "/Actions/VirtualMedia.InsertMedia",
-                     json{{"Image", image}}.dump()),
-                204);
+      ASSERT_EQ(
+          call("POST", root + "/Managers/BMC/VirtualMedia/CD1/Actions/VirtualMedia.InsertMedia",
+               json{{"Image", image}}.dump()),
+          204);
     }
     ASSERT_EQ(
-        call("PATCH", system_path,
+        call("PATCH", system,
              json{{"Boot",
                    {{"BootSourceOverrideTarget", target}, {"BootSourceOverrideEnabled", "Once"}}}}
                  .dump()),
         200);
-    ASSERT_EQ(call("POST", system_path + "/Actions/ComputerSystem.Reset",
-                   R"({"ResetType":"ForceRestart"})"),
-              204);
+    ASSERT_EQ(
+        call("POST", system + "/Actions/ComputerSystem.Reset", R"({"ResetType":"ForceRestart"})"),
+        204);
   }
 
   json installs() { return (*fleet_->sim().state_of("h1"))["installs"]; }
@@ -212,6 +262,25 @@ TEST_F(Installer, AnUndeliveredCallbackIsRetriedThenRecordedAsFailed) {
   EXPECT_EQ(api.received().size(), 2U);
   EXPECT_EQ(kinds().back(), "failed");
   EXPECT_EQ(installs()[1]["http_status"], 503);
+}
+
+TEST_F(Installer, SeveralInstallsCallBackAtOnce) {
+  // Each callback is held until four are in flight: one at a time, none would ever be answered.
+  gathering_receiver api{4};
+  start(4000, 20000);
+  for (int n = 1; n <= 4; ++n)
+    boot("http://repo/inst.iso?callback=" + api.url(n) + "&token=t", "Cd", "p" + std::to_string(n));
+  auto called_back = [&](int n) {
+    auto installs = (*fleet_->sim().state_of("p" + std::to_string(n)))["installs"];
+    return installs.size() == 2 && installs[1]["kind"] == "called_back";
+  };
+  ASSERT_TRUE(within_5s([&] {
+    return called_back(1) && called_back(2) && called_back(3) && called_back(4);
+  })) << "callbacks held at once: "
+      << api.most();
+  EXPECT_EQ(api.most(), 4U);
+  EXPECT_EQ(fleet_->sim().stats()["callbacks"]["in_flight_max"], 4);
+  EXPECT_EQ(fleet_->sim().stats()["callbacks"]["sent"], 4);
 }
 
 TEST_F(Installer, ABootFromCdWithoutACallbackInstallsNothing) {
