@@ -92,7 +92,10 @@ caf::error wait_until_off(redfish_client& c, const std::string& system,
   }
 }
 
-/// The first VirtualMedia member able to hold a CD or DVD, under the System or the Manager.
+}  // namespace
+
+namespace detail {
+
 caf::expected<detail::resource> find_cd(redfish_client& c, const json& system) {
   std::vector<json> owners{system};
   auto manager = detail::first_member(c, "Managers");
@@ -110,6 +113,10 @@ caf::expected<detail::resource> find_cd(redfish_client& c, const json& system) {
   return make_error(errc::invalid_argument,
                     "BMC " + c.endpoint() + " offers no virtual CD/DVD media");
 }
+
+}  // namespace detail
+
+namespace {
 
 caf::error insert_or_eject(redfish_client& c, const detail::resource& m, const std::string& url) {
   auto insert = detail::action_target(m.body, "#VirtualMedia.InsertMedia");
