@@ -75,7 +75,7 @@ caf::expected<request_plan> rules::plan(const std::string& action,
     if (!missing.empty())
       return make_error(errc::unsupported_by_bmc,
                         who + action + " needs " + missing.describe() +
-                            " of the BMC, which its BMC does not offer (it offers " +
+                            ", which the host's BMC does not offer (it offers " +
                             offered->describe() + ")");
   }
   return p;
