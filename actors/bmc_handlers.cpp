@@ -6,6 +6,7 @@
 
 #include "auth/token.hpp"
 #include "core/error.hpp"
+#include "lifecycle/workflows.hpp"
 
 namespace ab::actors {
 
@@ -46,14 +47,42 @@ job_outcome outlast(const bmc_context& c, const storage::claimed_job& job, const
   return job_outcome::defer(out.text, until);
 }
 
-/// A job type performed by one function of (context, job, target, driver).
+/// The sentence of `err` without its code.
+std::string sentence_of(const caf::error& err) {
+  auto m = message_of(err);
+  auto colon = m.find(": ");
+  return colon == std::string::npos ? m : m.substr(colon + 2);
+}
+
+// The interfaces of a driver that `bmc_step` checked before it ran its body.
+bmc::power_control& power_of(bmc::driver& d) {
+  return *d.power_interface();
+}
+bmc::boot_control& boot_of(bmc::driver& d) {
+  return *d.boot_interface();
+}
+bmc::media_control& media_of(bmc::driver& d) {
+  return *d.media_interface();
+}
+bmc::inventory_reader& inventory_of(bmc::driver& d) {
+  return *d.inventory_interface();
+}
+bmc::disk_eraser& eraser_of(bmc::driver& d) {
+  return *d.erase_interface();
+}
+
+/// A job type performed by one function of (context, job, target, driver), through the
+/// driver's interfaces of the capabilities `needs`.
 class bmc_step final : public job_handler {
  public:
   using body = std::function<job_outcome(const bmc_context&, const storage::claimed_job&,
                                          const bmc::target&, bmc::driver&)>;
 
-  bmc_step(bmc_context context, body run, body reconcile = {})
-      : context_(std::move(context)), run_(std::move(run)), reconcile_(std::move(reconcile)) {}
+  bmc_step(bmc_context context, bmc::capability_set needs, body run, body reconcile = {})
+      : context_(std::move(context)),
+        needs_(needs),
+        run_(std::move(run)),
+        reconcile_(std::move(reconcile)) {}
 
   job_outcome run(const storage::claimed_job& job) override {
     // A retried attempt checked the circuit in `reconcile`, before its first call: once an
@@ -78,13 +107,19 @@ class bmc_step final : public job_handler {
     if (!context_.credentials) return job_outcome::fail("this node has no credential store");
     auto creds = context_.credentials->resolve(host->credential_ref);
     if (!creds) return job_outcome::fail(message_of(creds.error()));
-    auto driver = context_.driver_for(host->bmc_endpoint);
-    if (!driver)
-      return job_outcome::fail("no BMC driver for the endpoint of host " + job.host +
-                               " (expected https://, http:// or ipmi://)");
+    if (!context_.drivers) return job_outcome::fail("this node has no BMC drivers");
+    auto resolved = context_.drivers->resolve(host->bmc_endpoint);
+    if (!resolved)
+      return job_outcome::fail("host " + job.host + ": " + sentence_of(resolved.error()));
+    auto& driver = resolved->driver;
+    // Refused at submission by the lifecycle's rules; checked again for a request stored
+    // before them, or an endpoint changed since.
+    if (auto missing = needs_ - driver->capabilities(); !missing.empty())
+      return job_outcome::fail(job.type + " needs " + missing.describe() + " of the BMC; the " +
+                               driver->name() + " driver of host " + job.host +
+                               " offers no such interface");
     bmc::target t;
-    t.endpoint = host->bmc_endpoint;
-    if (t.endpoint.rfind("ipmi://", 0) == 0) t.endpoint = t.endpoint.substr(7);
+    t.endpoint = resolved->address;
     t.user = creds->user;
     t.password = creds->password;
     t.timeout = context_.bmc_timeout;
@@ -99,6 +134,7 @@ class bmc_step final : public job_handler {
   }
 
   bmc_context context_;
+  bmc::capability_set needs_;
   body run_;
   body reconcile_;
 };
@@ -107,7 +143,7 @@ class bmc_step final : public job_handler {
 bmc_step::body already(bmc::power_state want) {
   return [want](const bmc_context&, const storage::claimed_job&, const bmc::target& t,
                 bmc::driver& d) {
-    auto now = d.power(t);
+    auto now = power_of(d).power(t);
     if (now && *now == want) return job_outcome::done();
     return job_outcome::retry("");
   };
@@ -116,14 +152,15 @@ bmc_step::body already(bmc::power_state want) {
 bmc_step::body set_power(bmc::power_action a) {
   return
       [a](const bmc_context&, const storage::claimed_job&, const bmc::target& t, bmc::driver& d) {
-        if (auto err = d.set_power(t, a)) return failed(err, "power " + bmc::to_string(a));
+        if (auto err = power_of(d).set_power(t, a))
+          return failed(err, "power " + bmc::to_string(a));
         return job_outcome::done();
       };
 }
 
 job_outcome inventory(const bmc_context&, const storage::claimed_job&, const bmc::target& t,
                       bmc::driver& d) {
-  auto inv = d.read_inventory(t);
+  auto inv = inventory_of(d).read_inventory(t);
   if (!inv) return failed(inv.error(), "inventory");
   return job_outcome::done(json(*inv).dump());
 }
@@ -155,13 +192,14 @@ job_outcome boot_installer(const bmc_context& c, const storage::claimed_job& job
   auto url = c.installer_image + (c.installer_image.find('?') == std::string::npos ? "?" : "&") +
              "callback=" + c.callback_base() + "/v1/callbacks/" + std::to_string(job.request) +
              "&token=" + token;
-  if (auto err = d.set_media(t, url)) return failed(err, "inserting the installer");
-  if (auto err = d.set_boot(t, bmc::boot_device::cd, true)) return failed(err, "boot from CD");
-  auto state = d.power(t);
+  if (auto err = media_of(d).set_media(t, url)) return failed(err, "inserting the installer");
+  if (auto err = boot_of(d).set_boot(t, bmc::boot_device::cd, true))
+    return failed(err, "boot from CD");
+  auto state = power_of(d).power(t);
   if (!state) return failed(state.error(), "reading the power state");
   auto action =
       *state == bmc::power_state::off ? bmc::power_action::on : bmc::power_action::force_restart;
-  if (auto err = d.set_power(t, action)) return failed(err, "starting the installer");
+  if (auto err = power_of(d).set_power(t, action)) return failed(err, "starting the installer");
   return job_outcome::done();
 }
 
@@ -179,16 +217,17 @@ job_outcome install(const bmc_context& c, const storage::claimed_job& job) {
 
 job_outcome boot_disk(const bmc_context&, const storage::claimed_job&, const bmc::target& t,
                       bmc::driver& d) {
-  if (auto err = d.set_media(t, "")) return failed(err, "ejecting the installer");
-  if (auto err = d.set_boot(t, bmc::boot_device::disk, false)) return failed(err, "boot from disk");
-  if (auto err = d.set_power(t, bmc::power_action::force_restart))
+  if (auto err = media_of(d).set_media(t, "")) return failed(err, "ejecting the installer");
+  if (auto err = boot_of(d).set_boot(t, bmc::boot_device::disk, false))
+    return failed(err, "boot from disk");
+  if (auto err = power_of(d).set_power(t, bmc::power_action::force_restart))
     return failed(err, "restarting from disk");
   return job_outcome::done();
 }
 
 job_outcome verify(const bmc_context&, const storage::claimed_job&, const bmc::target& t,
                    bmc::driver& d) {
-  auto state = d.power(t);
+  auto state = power_of(d).power(t);
   if (!state) return failed(state.error(), "reading the power state");
   if (*state != bmc::power_state::on)
     return job_outcome::retry("the host is " + bmc::to_string(*state) + ", not On yet");
@@ -198,7 +237,7 @@ job_outcome verify(const bmc_context&, const storage::claimed_job&, const bmc::t
 /// Erases every disk; the evidence (method and result per disk) is the job's result.
 job_outcome erase(const bmc_context&, const storage::claimed_job&, const bmc::target& t,
                   bmc::driver& d) {
-  auto results = d.erase_disks(t);
+  auto results = eraser_of(d).erase_disks(t);
   if (!results) return failed(results.error(), "erasing disks");
   json evidence = *results;
   std::string bad;
@@ -233,19 +272,21 @@ class store_step final : public job_handler {
 void register_bmc_handlers(handler_registry& registry, const bmc_context& c) {
   using bmc::power_action;
   using bmc::power_state;
-  auto step = [&](bmc_step::body run, bmc_step::body reconcile = {}) {
-    return std::make_shared<bmc_step>(c, std::move(run), std::move(reconcile));
+  // Each BMC step uses the interfaces the workflow table says its job type needs.
+  auto add = [&](const std::string& type, bmc_step::body run, bmc_step::body reconcile = {}) {
+    registry.add(type, std::make_shared<bmc_step>(c, lifecycle::job_types().at(type),
+                                                  std::move(run), std::move(reconcile)));
   };
-  registry.add("power_on", step(set_power(power_action::on), already(power_state::on)));
-  registry.add("power_off", step(set_power(power_action::off), already(power_state::off)));
-  registry.add("ipmi_reboot", step(set_power(power_action::power_cycle)));
-  registry.add("inventory", step(inventory));
+  add("power_on", set_power(power_action::on), already(power_state::on));
+  add("power_off", set_power(power_action::off), already(power_state::off));
+  add("ipmi_reboot", set_power(power_action::power_cycle));
+  add("inventory", inventory);
   registry.add("record_facts", std::make_shared<store_step>(c, record_facts));
-  registry.add("boot_installer", step(boot_installer));
+  add("boot_installer", boot_installer);
   registry.add("install", std::make_shared<store_step>(c, install));
-  registry.add("boot_disk", step(boot_disk));
-  registry.add("verify", step(verify));
-  registry.add("erase", step(erase));
+  add("boot_disk", boot_disk);
+  add("verify", verify);
+  add("erase", erase);
   // Retiring is the lifecycle's last state change, which the store makes with the request.
   registry.add("retire",
                std::make_shared<store_step>(c, [](const bmc_context&, const storage::claimed_job&) {

@@ -1,8 +1,10 @@
 #pragma once
 
 // The job types of the lifecycle workflows (lifecycle/workflows.cpp), performed through the BMC
-// layer. Every step is idempotent or reconciles first on a retried attempt, so a step that is
-// retried or recovered never does harm.
+// layer's capability interfaces. Each step first checks that the host's driver offers the
+// interfaces its job type needs (`lifecycle::job_types`), and fails at once naming what is
+// missing. Every step is idempotent or reconciles first on a retried attempt, so a step that
+// is retried or recovered never does harm.
 
 #include <functional>
 #include <memory>
@@ -11,6 +13,7 @@
 #include "actors/handler.hpp"
 #include "bmc/credential_store.hpp"
 #include "bmc/driver.hpp"
+#include "bmc/driver_factory.hpp"
 #include "bmc/endpoint_policy.hpp"
 #include "core/clock.hpp"
 #include "storage/store.hpp"
@@ -20,8 +23,8 @@ namespace ab::actors {
 /// What the BMC job types need.
 struct bmc_context {
   std::shared_ptr<storage::store> store;
-  /// The driver of a host's BMC endpoint (`ipmi://…` → IPMI, `http(s)://…` → Redfish).
-  std::function<std::shared_ptr<bmc::driver>(const std::string& endpoint)> driver_for;
+  /// The drivers by a host's BMC endpoint (`ipmi://…` → IPMI, `http(s)://…` → Redfish).
+  std::shared_ptr<const bmc::driver_resolver> drivers;
   std::shared_ptr<const ab::clock> clk;
   /// Where hosts' credential references resolve; read at every step, so a rotated
   /// credential takes effect on the next job.

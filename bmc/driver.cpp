@@ -22,7 +22,28 @@ void to_json(nlohmann::json& j, const inventory& inv) {
        {"cpu_models", inv.cpu_models},
        {"memory_mib", inv.memory_mib},
        {"nics", nics},
-       {"drives", drives}};
+       {"drives", drives},
+       {"bmc_lacks", inv.lacks.names()}};
+}
+
+capability_set lacks_in_facts(const std::string& facts) {
+  capability_set out;
+  auto j = nlohmann::json::parse(facts, nullptr, false);
+  if (!j.is_object() || !j.contains("bmc_lacks") || !j["bmc_lacks"].is_array()) return out;
+  for (const auto& name : j["bmc_lacks"])
+    if (name.is_string())
+      if (auto c = capability_named(name.get<std::string>())) out.add(*c);
+  return out;
+}
+
+capability_set driver::capabilities() {
+  capability_set out;
+  if (power_interface()) out.add(capability::power);
+  if (boot_interface()) out.add(capability::boot);
+  if (media_interface()) out.add(capability::media);
+  if (inventory_interface()) out.add(capability::inventory);
+  if (erase_interface()) out.add(capability::erase);
+  return out;
 }
 
 void to_json(nlohmann::json& j, const erase_result& r) {

@@ -1,9 +1,10 @@
 #pragma once
 
-// The BMC driver interface, by capability. Drivers (Redfish, IPMI) implement what their
-// protocol offers; a capability a driver lacks answers `errc::invalid_argument` naming it.
-// Calls block the calling thread (a worker's own thread) for at most the target's timeout
-// and retries; they never log credentials.
+// The BMC driver and its capabilities as separate, optional interfaces (as Ironic's hardware
+// types compose power, boot, management, inspect and erase interfaces): a driver (Redfish,
+// IPMI) offers the interfaces its protocol has and none of the others, so what a BMC can
+// never do is known before a request starts. Calls block the calling thread (a worker's own
+// thread) for at most the target's timeout and retries; they never log credentials.
 
 #include <chrono>
 #include <cstdint>
@@ -14,6 +15,7 @@
 #include <caf/expected.hpp>
 #include <nlohmann/json.hpp>
 
+#include "bmc/capability.hpp"
 #include "core/clock.hpp"
 
 namespace ab::bmc {
@@ -59,6 +61,9 @@ struct inventory {
     std::int64_t capacity_bytes = 0;
   };
   std::vector<drive> drives;
+  /// What the discovery found this BMC cannot do although its driver could (no virtual CD, a
+  /// drive without secure erase): a request that needs it is refused at submission.
+  capability_set lacks;
 };
 
 /// The result of erasing one drive: the evidence a wipe keeps on its request.
@@ -78,11 +83,56 @@ struct erase_result {
 void to_json(nlohmann::json& j, const inventory& inv);
 void to_json(nlohmann::json& j, const erase_result& r);
 
+/// What the facts of a host (the JSON of its last discovery's `inventory`) say its BMC
+/// lacks; none when the facts do not say (no discovery yet, or facts of an older node).
+capability_set lacks_in_facts(const std::string& facts);
+
 std::string to_string(power_state s);
 std::string to_string(power_action a);
 std::string to_string(boot_device d);
 
-/// One protocol's way of driving BMCs; thread-safe (many workers share one driver).
+/// Power state and power actions (capability `power`).
+class power_control {
+ public:
+  virtual ~power_control() = default;
+  virtual caf::expected<power_state> power(const target& t) = 0;
+  /// Asks for a power change; returns once the BMC accepted it (not when it completed).
+  virtual caf::error set_power(const target& t, power_action a) = 0;
+};
+
+/// The next boot device (capability `boot`).
+class boot_control {
+ public:
+  virtual ~boot_control() = default;
+  /// Sets the next boot device; `once` = for the next boot only.
+  virtual caf::error set_boot(const target& t, boot_device d, bool once) = 0;
+};
+
+/// A virtual CD (capability `media`).
+class media_control {
+ public:
+  virtual ~media_control() = default;
+  /// Inserts `image_url` as virtual CD (ejecting what was there), or ejects with "".
+  virtual caf::error set_media(const target& t, const std::string& image_url) = 0;
+};
+
+/// What the machine is made of (capability `inventory`).
+class inventory_reader {
+ public:
+  virtual ~inventory_reader() = default;
+  virtual caf::expected<inventory> read_inventory(const target& t) = 0;
+};
+
+/// Disk erase (capability `erase`).
+class disk_eraser {
+ public:
+  virtual ~disk_eraser() = default;
+  /// Erases every drive, with the strongest method the BMC offers; waits for its task.
+  virtual caf::expected<std::vector<erase_result>> erase_disks(const target& t) = 0;
+};
+
+/// One protocol's way of driving BMCs: a bundle of optional capability interfaces, each null
+/// when the protocol has no such thing. Thread-safe (many workers share one driver).
 class driver {
  public:
   virtual ~driver() = default;
@@ -98,16 +148,16 @@ class driver {
     return 0;
   }
 
-  virtual caf::expected<power_state> power(const target& t) = 0;
-  /// Asks for a power change; returns once the BMC accepted it (not when it completed).
-  virtual caf::error set_power(const target& t, power_action a) = 0;
-  /// Sets the next boot device; `once` = for the next boot only.
-  virtual caf::error set_boot(const target& t, boot_device d, bool once) = 0;
-  /// Inserts `image_url` as virtual CD (ejecting what was there), or ejects with "".
-  virtual caf::error set_media(const target& t, const std::string& image_url) = 0;
-  virtual caf::expected<inventory> read_inventory(const target& t) = 0;
-  /// Erases every drive, with the strongest method the BMC offers; waits for its task.
-  virtual caf::expected<std::vector<erase_result>> erase_disks(const target& t) = 0;
+  /// The driver's interface of each capability, or null when it has none. The interfaces
+  /// live as long as the driver.
+  virtual power_control* power_interface() { return nullptr; }
+  virtual boot_control* boot_interface() { return nullptr; }
+  virtual media_control* media_interface() { return nullptr; }
+  virtual inventory_reader* inventory_interface() { return nullptr; }
+  virtual disk_eraser* erase_interface() { return nullptr; }
+
+  /// What this driver can ever do: the capabilities whose interface is not null.
+  capability_set capabilities();
 };
 
 }  // namespace ab::bmc

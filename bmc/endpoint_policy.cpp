@@ -8,6 +8,7 @@
 #include <algorithm>
 #include <cstring>
 
+#include "bmc/driver_factory.hpp"
 #include "core/error.hpp"
 
 namespace ab::bmc {
@@ -175,7 +176,8 @@ caf::expected<endpoint_parts> endpoint_policy::parse(const std::string& endpoint
   endpoint_parts e;
   auto sep = endpoint.find("://");
   e.scheme = endpoint.substr(0, sep);
-  if (sep == std::string::npos || (e.scheme != "https" && e.scheme != "http" && e.scheme != "ipmi"))
+  // The schemes are the resolver's (driver_factory): one that no driver serves is refused.
+  if (sep == std::string::npos || !route_of(endpoint))
     return refused("must start with https://, http:// (Redfish) or ipmi:// (IPMI)");
   auto rest = endpoint.substr(sep + 3);
   auto path_at = rest.find('/');

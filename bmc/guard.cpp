@@ -6,7 +6,14 @@ namespace ab::bmc {
 
 guarded_driver::guarded_driver(std::shared_ptr<driver> inner, guard_options options,
                                const clock& clock)
-    : inner_(std::move(inner)), options_(options), clock_(clock) {}
+    : inner_(std::move(inner)),
+      options_(options),
+      clock_(clock),
+      power_{this, inner_->power_interface()},
+      boot_{this, inner_->boot_interface()},
+      media_{this, inner_->media_interface()},
+      inventory_{this, inner_->inventory_interface()},
+      erase_{this, inner_->erase_interface()} {}
 
 caf::error guarded_driver::enter(const target& t) {
   std::unique_lock<std::mutex> lock(mutex_);
@@ -62,28 +69,29 @@ time_ms guarded_driver::available_at(const target& t) {
   return 0;
 }
 
-caf::expected<power_state> guarded_driver::power(const target& t) {
-  return guarded(t, [&] { return inner_->power(t); });
+caf::expected<power_state> guarded_driver::guarded_power::power(const target& t) {
+  return guard->guarded(t, [&] { return inner->power(t); });
 }
 
-caf::error guarded_driver::set_power(const target& t, power_action a) {
-  return guarded(t, [&] { return inner_->set_power(t, a); });
+caf::error guarded_driver::guarded_power::set_power(const target& t, power_action a) {
+  return guard->guarded(t, [&] { return inner->set_power(t, a); });
 }
 
-caf::error guarded_driver::set_boot(const target& t, boot_device d, bool once) {
-  return guarded(t, [&] { return inner_->set_boot(t, d, once); });
+caf::error guarded_driver::guarded_boot::set_boot(const target& t, boot_device d, bool once) {
+  return guard->guarded(t, [&] { return inner->set_boot(t, d, once); });
 }
 
-caf::error guarded_driver::set_media(const target& t, const std::string& image_url) {
-  return guarded(t, [&] { return inner_->set_media(t, image_url); });
+caf::error guarded_driver::guarded_media::set_media(const target& t, const std::string& image_url) {
+  return guard->guarded(t, [&] { return inner->set_media(t, image_url); });
 }
 
-caf::expected<inventory> guarded_driver::read_inventory(const target& t) {
-  return guarded(t, [&] { return inner_->read_inventory(t); });
+caf::expected<inventory> guarded_driver::guarded_inventory::read_inventory(const target& t) {
+  return guard->guarded(t, [&] { return inner->read_inventory(t); });
 }
 
-caf::expected<std::vector<erase_result>> guarded_driver::erase_disks(const target& t) {
-  return guarded(t, [&] { return inner_->erase_disks(t); });
+caf::expected<std::vector<erase_result>> guarded_driver::guarded_erase::erase_disks(
+    const target& t) {
+  return guard->guarded(t, [&] { return inner->erase_disks(t); });
 }
 
 }  // namespace ab::bmc

@@ -28,7 +28,9 @@ struct guard_options {
 };
 
 /// A driver that serializes calls per BMC endpoint, caps the calls in flight and trips a
-/// circuit breaker per BMC; waits for a turn at most the target's timeout.
+/// circuit breaker per BMC; waits for a turn at most the target's timeout. It offers a guarded
+/// interface for each capability interface the inner driver offers, and no other: a call
+/// through any of them takes the same turn of its BMC, slot and breaker.
 ///
 /// Thread-safe. Only `errc::unavailable` counts as a BMC failure: bad input or credentials
 /// do not say the BMC is down.
@@ -44,12 +46,14 @@ class guarded_driver : public driver {
   /// another call probes a half-open breaker; 0 otherwise.
   time_ms available_at(const target& t) override;
 
-  caf::expected<power_state> power(const target& t) override;
-  caf::error set_power(const target& t, power_action a) override;
-  caf::error set_boot(const target& t, boot_device d, bool once) override;
-  caf::error set_media(const target& t, const std::string& image_url) override;
-  caf::expected<inventory> read_inventory(const target& t) override;
-  caf::expected<std::vector<erase_result>> erase_disks(const target& t) override;
+  /// The guarded interface of each capability the inner driver has; null where it has none.
+  power_control* power_interface() override { return power_.inner ? &power_ : nullptr; }
+  boot_control* boot_interface() override { return boot_.inner ? &boot_ : nullptr; }
+  media_control* media_interface() override { return media_.inner ? &media_ : nullptr; }
+  inventory_reader* inventory_interface() override {
+    return inventory_.inner ? &inventory_ : nullptr;
+  }
+  disk_eraser* erase_interface() override { return erase_.inner ? &erase_ : nullptr; }
 
  private:
   struct bmc_state {
@@ -58,6 +62,39 @@ class guarded_driver : public driver {
     /// On the monotonic clock; the epoch while the breaker never opened.
     mono_time open_until{};
     bool probing = false;
+  };
+
+  /// The guarded interfaces: each forwards to the inner driver's inside `guarded`.
+  struct guarded_power final : power_control {
+    guarded_power(guarded_driver* g, power_control* i) : guard(g), inner(i) {}
+    guarded_driver* guard;
+    power_control* inner;
+    caf::expected<power_state> power(const target& t) override;
+    caf::error set_power(const target& t, power_action a) override;
+  };
+  struct guarded_boot final : boot_control {
+    guarded_boot(guarded_driver* g, boot_control* i) : guard(g), inner(i) {}
+    guarded_driver* guard;
+    boot_control* inner;
+    caf::error set_boot(const target& t, boot_device d, bool once) override;
+  };
+  struct guarded_media final : media_control {
+    guarded_media(guarded_driver* g, media_control* i) : guard(g), inner(i) {}
+    guarded_driver* guard;
+    media_control* inner;
+    caf::error set_media(const target& t, const std::string& image_url) override;
+  };
+  struct guarded_inventory final : inventory_reader {
+    guarded_inventory(guarded_driver* g, inventory_reader* i) : guard(g), inner(i) {}
+    guarded_driver* guard;
+    inventory_reader* inner;
+    caf::expected<inventory> read_inventory(const target& t) override;
+  };
+  struct guarded_erase final : disk_eraser {
+    guarded_erase(guarded_driver* g, disk_eraser* i) : guard(g), inner(i) {}
+    guarded_driver* guard;
+    disk_eraser* inner;
+    caf::expected<std::vector<erase_result>> erase_disks(const target& t) override;
   };
 
   /// Waits for the BMC's turn and a slot; an error when the breaker is open or time runs out.
@@ -86,6 +123,11 @@ class guarded_driver : public driver {
   std::condition_variable changed_;
   std::size_t in_flight_ = 0;
   std::map<std::string, bmc_state> bmcs_;
+  guarded_power power_;
+  guarded_boot boot_;
+  guarded_media media_;
+  guarded_inventory inventory_;
+  guarded_erase erase_;
 };
 
 }  // namespace ab::bmc

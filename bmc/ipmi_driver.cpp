@@ -189,10 +189,6 @@ caf::error ipmi_driver::set_boot(const target& t, boot_device d, bool once) {
   return out ? caf::error{} : std::move(out.error());
 }
 
-caf::error ipmi_driver::set_media(const target&, const std::string&) {
-  return cannot("insert or eject virtual media");
-}
-
 caf::expected<inventory> ipmi_driver::read_inventory(const target& t) {
   auto out = run(t, {"fru", "print", "0"});
   // A BMC without FRU data fails the command ("Device not present"); that is no outage.
@@ -202,10 +198,6 @@ caf::expected<inventory> ipmi_driver::read_inventory(const target& t) {
     return cannot("read the inventory of " + t.endpoint + ": its FRU names no product" +
                   (out ? std::string{} : " (" + message_of(out.error()) + ")"));
   return found;
-}
-
-caf::expected<std::vector<erase_result>> ipmi_driver::erase_disks(const target&) {
-  return cannot("erase disks");
 }
 
 }  // namespace ab::bmc

@@ -25,10 +25,14 @@ struct ipmi_retry {
 };
 
 /// Drives BMCs over IPMI 2.0 (RMCP+, cipher suite 3) by running `ipmitool`: power, the next
-/// boot device, and what the FRU tells of the machine. It cannot insert virtual media or erase
-/// disks (`errc::invalid_argument`). The password reaches ipmitool in its environment
+/// boot device, and what the FRU tells of the machine: the power, boot and inventory interfaces.
+/// IPMI has no virtual media and cannot erase disks: the driver offers no such interfaces. The
+/// password reaches ipmitool in its environment
 /// (`IPMI_PASSWORD`, `-E`), never on its command line. Thread-safe: calls share no state.
-class ipmi_driver : public driver {
+class ipmi_driver : public driver,
+                    public power_control,
+                    public boot_control,
+                    public inventory_reader {
  public:
   /// The clock of call deadlines.
   using clock = std::chrono::steady_clock;
@@ -39,6 +43,11 @@ class ipmi_driver : public driver {
   /// `ipmi`.
   std::string name() const override { return "ipmi"; }
 
+  /// Power, boot and inventory; no media, no erase.
+  power_control* power_interface() override { return this; }
+  boot_control* boot_interface() override { return this; }
+  inventory_reader* inventory_interface() override { return this; }
+
   /// `chassis power status`: on or off.
   caf::expected<power_state> power(const target& t) override;
   /// `chassis power on|off|soft|reset|cycle`.
@@ -46,13 +55,9 @@ class ipmi_driver : public driver {
   /// `chassis bootdev pxe|disk|cdrom`, with `options=persistent` unless `once`; UEFI HTTP boot
   /// has no IPMI device (`errc::invalid_argument`).
   caf::error set_boot(const target& t, boot_device d, bool once) override;
-  /// Always `errc::invalid_argument`: IPMI has no virtual media.
-  caf::error set_media(const target& t, const std::string& image_url) override;
   /// `fru print`: manufacturer, model and serial number; `errc::invalid_argument` if the BMC
   /// has no FRU data that names any of them.
   caf::expected<inventory> read_inventory(const target& t) override;
-  /// Always `errc::invalid_argument`: IPMI cannot erase disks.
-  caf::expected<std::vector<erase_result>> erase_disks(const target& t) override;
 
   /// The ipmitool arguments (after the program name) that run `command` against `t`;
   /// they never contain the password.

@@ -96,8 +96,10 @@ bool holds_cd(const json& media) {
                      [](const json& type) { return type == "CD" || type == "DVD"; });
 }
 
-/// The first VirtualMedia member able to hold a CD or DVD, under the System or the Manager;
-/// remembered in the session.
+}  // namespace
+
+namespace detail {
+
 caf::expected<detail::resource> find_cd(redfish_client& c) {
   if (const auto* known = c.recall("cd"); known && known->is_string()) {
     auto path = known->get<std::string>();
@@ -122,6 +124,10 @@ caf::expected<detail::resource> find_cd(redfish_client& c) {
   return make_error(errc::invalid_argument,
                     "BMC " + c.endpoint() + " offers no virtual CD/DVD media");
 }
+
+}  // namespace detail
+
+namespace {
 
 /// Where the System's `ComputerSystem.Reset` goes and the ResetTypes it allows, found once
 /// per session: `{"system", "target", "types"}`.

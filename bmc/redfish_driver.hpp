@@ -1,6 +1,6 @@
 #pragma once
 
-// The Redfish driver: every capability of `driver` over HTTPS with libcurl.
+// The Redfish driver: every capability interface of `driver` over HTTPS with libcurl.
 
 #include <chrono>
 #include <cstddef>
@@ -38,7 +38,12 @@ struct redfish_options {
 /// found, for the next calls to the same BMC; logs out when idle and when destroyed.
 ///
 /// Thread-safe: a call owns its BMC's session while it runs.
-class redfish_driver : public driver {
+class redfish_driver : public driver,
+                       public power_control,
+                       public boot_control,
+                       public media_control,
+                       public inventory_reader,
+                       public disk_eraser {
  public:
   /// A driver with default tuning.
   redfish_driver() = default;
@@ -48,6 +53,13 @@ class redfish_driver : public driver {
 
   /// `redfish`.
   std::string name() const override { return "redfish"; }
+
+  /// Every interface: power, boot, media, inventory, erase.
+  power_control* power_interface() override { return this; }
+  boot_control* boot_interface() override { return this; }
+  media_control* media_interface() override { return this; }
+  inventory_reader* inventory_interface() override { return this; }
+  disk_eraser* erase_interface() override { return this; }
 
   /// The System's `PowerState`.
   caf::expected<power_state> power(const target& t) override;
@@ -62,7 +74,8 @@ class redfish_driver : public driver {
   /// Uses the first CD/DVD VirtualMedia of the System or the Manager, by action or PATCH.
   caf::error set_media(const target& t, const std::string& image_url) override;
 
-  /// Reads the System, its Processors, EthernetInterfaces and drives, and the Manager.
+  /// Reads the System, its Processors, EthernetInterfaces and drives, and the Manager; what
+  /// it lacks: `media` without a virtual CD/DVD, `erase` when a drive offers no SecureErase.
   caf::expected<inventory> read_inventory(const target& t) override;
 
   /// Runs each drive's `Drive.SecureErase` and waits for its task.

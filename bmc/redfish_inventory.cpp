@@ -93,11 +93,18 @@ caf::error read_parts(redfish_client& c, const json& system, inventory& inv) {
 caf::error read_drives(redfish_client& c, const json& system, inventory& inv) {
   auto drives = storage_drives(c, system);
   if (!drives) return std::move(drives.error());
-  for (const auto& d : *drives) inv.drives.push_back(drive_of(d.body));
+  for (const auto& d : *drives) {
+    inv.drives.push_back(drive_of(d.body));
+    // `erase_disks` fails a wipe on a drive without the action: the BMC lacks the erase.
+    if (detail::action_target(d.body, "#Drive.SecureErase").empty())
+      inv.lacks.add(capability::erase);
+  }
   if (!inv.drives.empty()) return {};
   auto simple = simple_drives(c, system);
   if (!simple) return std::move(simple.error());
   inv.drives = std::move(*simple);
+  // SimpleStorage devices have no erase action at all.
+  if (!inv.drives.empty()) inv.lacks.add(capability::erase);
   return {};
 }
 
@@ -108,6 +115,10 @@ caf::expected<inventory> inventory_of(redfish_client& c) {
   read_system(system->body, inv);
   if (auto err = read_parts(c, system->body, inv)) return err;
   if (auto err = read_drives(c, system->body, inv)) return err;
+  // No virtual CD (none offered, or links that lead nowhere) is a finding; an outage is not.
+  auto cd = detail::find_cd(c);
+  if (!cd && is(cd.error(), errc::unavailable)) return std::move(cd.error());
+  if (!cd) inv.lacks.add(capability::media);
   if (auto manager = detail::first_member(c, "Managers"))
     inv.bmc_firmware = text(manager->body, "FirmwareVersion");
   return inv;

@@ -37,6 +37,10 @@ std::string to_string(errc x) {
       return "unavailable";
     case errc::endpoint_taken:
       return "endpoint_taken";
+    case errc::invalid_state:
+      return "invalid_state";
+    case errc::unsupported_by_bmc:
+      return "unsupported_by_bmc";
   }
   return "unknown";
 }

@@ -41,6 +41,10 @@ enum class errc : std::uint8_t {
   unavailable,
   /// A BMC endpoint is already another host's (two hosts never name one BMC).
   endpoint_taken,
+  /// The host's lifecycle state does not allow the action.
+  invalid_state,
+  /// The host's BMC cannot do what the action needs (its driver, or what discovery found).
+  unsupported_by_bmc,
 };
 
 /// Human-readable name of an error code.

@@ -1,6 +1,6 @@
 #include "lifecycle/workflows.hpp"
 
-namespace ab::actors {
+namespace ab::lifecycle {
 
 namespace {
 
@@ -35,6 +35,30 @@ const std::map<std::string, std::vector<step>>& workflows() {
   return table;
 }
 
+const std::map<std::string, bmc::capability_set>& job_types() {
+  using bmc::capability;
+  // job type         the BMC interfaces it calls
+  static const std::map<std::string, bmc::capability_set> table{
+      {"power_on", {capability::power}},
+      {"power_off", {capability::power}},
+      {"ipmi_reboot", {capability::power}},
+      {"inventory", {capability::inventory}},
+      {"record_facts", {}},
+      // Virtual CD in, boot once from it, power on or restart.
+      {"boot_installer", {capability::media, capability::boot, capability::power}},
+      {"install", {}},
+      // Virtual CD out, boot from disk, restart.
+      {"boot_disk", {capability::media, capability::boot, capability::power}},
+      {"verify", {capability::power}},
+      {"erase", {capability::erase}},
+      {"retire", {}},
+      {"sim.step", {}},
+      {"sim.noop", {}},
+      {"sim.wait", {}},
+  };
+  return table;
+}
+
 std::vector<storage::job_spec> chain_of(const std::string& action) {
   std::vector<storage::job_spec> out;
   auto it = workflows().find(action);
@@ -43,4 +67,13 @@ std::vector<storage::job_spec> chain_of(const std::string& action) {
   return out;
 }
 
-}  // namespace ab::actors
+bmc::capability_set needs_of(const std::string& action) {
+  bmc::capability_set out;
+  auto it = workflows().find(action);
+  if (it == workflows().end()) return out;
+  for (const auto& s : it->second)
+    if (auto t = job_types().find(s.type); t != job_types().end()) out = out | t->second;
+  return out;
+}
+
+}  // namespace ab::lifecycle

@@ -1,6 +1,5 @@
 #include "node/bmc_access.hpp"
 
-#include "bmc/driver_factory.hpp"
 #include "bmc/guard.hpp"
 #include "core/error.hpp"
 
@@ -8,19 +7,16 @@ namespace ab::node {
 
 namespace {
 
-/// The driver behind `name`, guarded; null if it is not built in.
-std::shared_ptr<bmc::driver> guarded(const std::string& name, const config::node_config& cfg,
+/// `d` behind a guard of the limits `cfg` sets.
+std::shared_ptr<bmc::driver> guarded(std::shared_ptr<bmc::driver> d, const config::node_config& cfg,
                                      const std::shared_ptr<const ab::clock>& clk) {
-  auto d = bmc::make_driver(name);
-  if (!d) return nullptr;
   bmc::guard_options g;
   g.max_in_flight = static_cast<std::size_t>(cfg.bmc_max_in_flight);
   g.failures_to_open = cfg.bmc_breaker_failures;
   g.open_for = std::chrono::milliseconds{cfg.bmc_breaker_open_ms};
   // The guard keeps a reference to the clock: the lambda below keeps the clock alive.
-  return std::shared_ptr<bmc::driver>(
-      new bmc::guarded_driver(std::shared_ptr<bmc::driver>(std::move(*d)), g, *clk),
-      [clk](bmc::driver* p) { delete p; });
+  return std::shared_ptr<bmc::driver>(new bmc::guarded_driver(std::move(d), g, *clk),
+                                      [clk](bmc::driver* p) { delete p; });
 }
 
 }  // namespace
@@ -37,7 +33,15 @@ caf::expected<bmc_access> make_bmc_access(const config::node_config& cfg, bool p
   eo.allow_loopback = cfg.bmc_allow_loopback;
   auto endpoints = bmc::endpoint_policy::make(eo);
   if (!endpoints) return std::move(endpoints.error());
-  return bmc_access{std::move(credentials), std::move(*endpoints)};
+  return bmc_access{std::move(credentials), std::move(*endpoints),
+                    bmc::driver_resolver::standard()};
+}
+
+caf::expected<bmc::capability_set> host_capabilities(const bmc_access& access,
+                                                     const storage::host_record& host) {
+  auto offered = access.drivers->capabilities_of(host.bmc_endpoint);
+  if (!offered) return offered;
+  return *offered - bmc::lacks_in_facts(host.facts);
 }
 
 std::optional<std::string> host_refusal(const bmc_access& access,
@@ -52,13 +56,9 @@ actors::bmc_context make_bmc_context(const config::node_config& cfg,
                                      std::shared_ptr<const ab::clock> clk,
                                      std::function<std::string()> callback_base) {
   actors::bmc_context c;
-  auto redfish = guarded("redfish", cfg, clk);
-  auto ipmi = guarded("ipmi", cfg, clk);
-  c.driver_for = [redfish, ipmi](const std::string& endpoint) -> std::shared_ptr<bmc::driver> {
-    if (endpoint.rfind("https://", 0) == 0 || endpoint.rfind("http://", 0) == 0) return redfish;
-    if (endpoint.rfind("ipmi://", 0) == 0) return ipmi;
-    return nullptr;
-  };
+  // One guard per driver, shared by all workers; it wraps each of the driver's interfaces.
+  c.drivers = bmc::driver_resolver::standard(
+      [&](std::shared_ptr<bmc::driver> d) { return guarded(std::move(d), cfg, clk); });
   // The configuration was validated at start-up; these cannot fail.
   auto access = make_bmc_access(cfg);
   if (access) {

@@ -6,15 +6,18 @@
 #include <string>
 
 #include "actors/bmc_handlers.hpp"
+#include "bmc/driver_factory.hpp"
 #include "config/node_config.hpp"
 #include "storage/store.hpp"
 
 namespace ab::node {
 
-/// The node's BMC access rules: its credential store and its endpoint policy.
+/// The node's BMC access rules: its credential store, its endpoint policy, and its drivers
+/// by endpoint (asked what a host's BMC can do; the workers' guarded drivers are apart).
 struct bmc_access {
   std::shared_ptr<const bmc::credential_store> credentials;
   std::shared_ptr<const bmc::endpoint_policy> endpoints;
+  std::shared_ptr<const bmc::driver_resolver> drivers;
 };
 
 /// The rules `cfg` configures (credentials-dir, credential-env-prefix, bmc-networks,
@@ -25,6 +28,11 @@ caf::expected<bmc_access> make_bmc_access(const config::node_config& cfg, bool p
 /// Why the API must refuse to register `host` (its credential reference or BMC endpoint
 /// breaks the rules of `access`), or nullopt.
 std::optional<std::string> host_refusal(const bmc_access& access, const storage::host_record& host);
+
+/// What the BMC of `host` can do: what its endpoint's driver can ever do, less what the
+/// host's last discovery found its BMC lacks (its facts' `bmc_lacks`).
+caf::expected<bmc::capability_set> host_capabilities(const bmc_access& access,
+                                                     const storage::host_record& host);
 
 /// What the node's BMC job types run with: the drivers (Redfish for `http(s)://` endpoints,
 /// IPMI for `ipmi://`), each behind one guard shared by all workers (one operation per BMC,

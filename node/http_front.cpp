@@ -4,8 +4,7 @@
 #include <nlohmann/json.hpp>
 
 #include "core/error.hpp"
-#include "lifecycle/lifecycle.hpp"
-#include "lifecycle/workflows.hpp"
+#include "lifecycle/rules.hpp"
 #include "net/api/error.hpp"
 #include "net/api/waiting_for.hpp"
 #include "node/bmc_access.hpp"
@@ -20,16 +19,15 @@ caf::expected<node_http> start_node_http(
   if (!hp) return hp.error();
   node_http out;
   net::api_options opts;
-  opts.chain_of = actors::chain_of;
-  opts.refusal = actors::refusal;
-  opts.set_lifecycle = [](storage::request_spec& s) {
-    if (auto t = actors::transition_of(s.action)) {
-      s.host_state_during = t->during;
-      s.host_state_on_success = t->on_success;
-      s.host_state_on_failure = t->on_failure;
-    }
+  // Hosts are checked against the node's BMC rules before they are stored; a request is
+  // planned by the lifecycle, against what the host's BMC can do.
+  auto access = make_bmc_access(cfg, true);
+  if (!access) return std::move(access.error());
+  lifecycle::rules_options rules;
+  rules.capabilities = [access = *access](const storage::host_record& h) {
+    return host_capabilities(access, h);
   };
-  for (const auto& [action, steps] : actors::workflows()) opts.actions.push_back(action);
+  opts.rules = std::make_shared<const lifecycle::rules>(std::move(rules));
   if (!cfg.cluster_map.empty())
     opts.unserved = [map, file = cfg.cluster_map](const std::string& action) {
       auto m = map->current();
@@ -47,9 +45,6 @@ caf::expected<node_http> start_node_http(
     if (!nodes) return std::optional<std::string>{};
     return net::waiting_for(r, {*nodes, *map->current(), clk->now(), window});
   };
-  // Hosts are checked against the node's BMC rules before they are stored.
-  auto access = make_bmc_access(cfg, true);
-  if (!access) return std::move(access.error());
   opts.validate_host = [access = *access](const storage::host_record& h) {
     return host_refusal(access, h);
   };
@@ -58,7 +53,7 @@ caf::expected<node_http> start_node_http(
   if (!cfg.policy.empty()) {
     auth::authenticator_options ao;
     ao.policy_file = cfg.policy;
-    ao.words = {opts.actions, opts.classes};
+    ao.words = {opts.rules->actions(), opts.classes};
     ao.watch_interval = std::chrono::milliseconds{cfg.map_check_interval_ms};
     if (!cfg.ldap.url.empty()) {
       auto directory = std::make_shared<auth::ldap_directory>(cfg.ldap);

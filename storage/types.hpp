@@ -62,12 +62,17 @@ struct request_spec {
   /// Action parameters as JSON text.
   std::string params = "{}";
   std::vector<job_spec> chain;
-  /// Host lifecycle (empty: unchanged): the host's state while the request is active, once it
-  /// succeeded, and once it failed or was cancelled after it started. Cancelled before it
-  /// started, the host goes back to the state it had.
+  /// Host lifecycle, as the lifecycle's plan of the request sets them (`lifecycle/rules.hpp`;
+  /// the store writes them, it decides none). `host_state_from`: the state the plan was made
+  /// for; the store refuses the request (`errc::conflict`) if the host left it meanwhile
+  /// (empty: no check). Then the host's state while the request is active, once it succeeded,
+  /// once it failed or was cancelled after it started, and once it was cancelled before any
+  /// job started (empty: unchanged).
+  std::string host_state_from;
   std::string host_state_during;
   std::string host_state_on_success;
   std::string host_state_on_failure;
+  std::string host_state_on_withdrawal;
 };
 
 /// What became of one submitted request.

@@ -41,7 +41,15 @@ caf::error check_command(const std::vector<std::string>& cmd) {
   return cmd.size() == want ? caf::error{} : bad("wrong number of arguments to " + cmd[0]);
 }
 
-caf::error run_power(bmc::driver& d, const bmc_command_line& cl, std::string& out) {
+/// The driver's interface `i`, or the refusal naming what the driver cannot do.
+template <class Interface>
+caf::expected<Interface*> need(bmc::driver& d, Interface* i, bmc::capability c) {
+  if (i) return i;
+  return make_error(errc::invalid_argument, "the " + d.name() + " driver has no " +
+                                                std::string{bmc::to_string(c)} + " interface");
+}
+
+caf::error run_power(bmc::power_control& d, const bmc_command_line& cl, std::string& out) {
   const auto& sub = cl.command[1];
   if (sub == "status") {
     auto s = d.power(cl.target);
@@ -58,7 +66,7 @@ caf::error run_power(bmc::driver& d, const bmc_command_line& cl, std::string& ou
   return d.set_power(cl.target, actions.at(sub));
 }
 
-caf::error run_erase(bmc::driver& d, const bmc_command_line& cl, std::string& out) {
+caf::error run_erase(bmc::disk_eraser& d, const bmc_command_line& cl, std::string& out) {
   auto results = d.erase_disks(cl.target);
   if (!results) return std::move(results.error());
   bool all_ok = std::all_of(results->begin(), results->end(), [](const auto& r) { return r.ok; });
@@ -131,18 +139,31 @@ caf::error load_password(bmc_command_line& cl) {
 
 caf::error run_bmc_command(bmc::driver& d, const bmc_command_line& cl, std::string& out) {
   const auto& cmd = cl.command;
-  if (cmd[0] == "power") return run_power(d, cl, out);
+  using bmc::capability;
+  if (cmd[0] == "power") {
+    auto power = need(d, d.power_interface(), capability::power);
+    return power ? run_power(**power, cl, out) : power.error();
+  }
   if (cmd[0] == "boot") {
     static const std::map<std::string, bmc::boot_device> devices{
         {"pxe", bmc::boot_device::pxe},
         {"disk", bmc::boot_device::disk},
         {"cd", bmc::boot_device::cd},
         {"http", bmc::boot_device::uefi_http}};
-    return d.set_boot(cl.target, devices.at(cmd[1]), cl.once);
+    auto boot = need(d, d.boot_interface(), capability::boot);
+    return boot ? (*boot)->set_boot(cl.target, devices.at(cmd[1]), cl.once) : boot.error();
   }
-  if (cmd[0] == "media") return d.set_media(cl.target, cmd[1] == "insert" ? cmd[2] : "");
-  if (cmd[0] == "erase") return run_erase(d, cl, out);
-  auto inv = d.read_inventory(cl.target);
+  if (cmd[0] == "media") {
+    auto media = need(d, d.media_interface(), capability::media);
+    return media ? (*media)->set_media(cl.target, cmd[1] == "insert" ? cmd[2] : "") : media.error();
+  }
+  if (cmd[0] == "erase") {
+    auto eraser = need(d, d.erase_interface(), capability::erase);
+    return eraser ? run_erase(**eraser, cl, out) : eraser.error();
+  }
+  auto reader = need(d, d.inventory_interface(), capability::inventory);
+  if (!reader) return std::move(reader.error());
+  auto inv = (*reader)->read_inventory(cl.target);
   if (!inv) return std::move(inv.error());
   out = nlohmann::json(*inv).dump(2) + "\n";
   return {};

@@ -30,6 +30,11 @@ caf::expected<std::vector<resource>> linked_members(redfish_client& c, const nlo
 /// The `target` of `resource.Actions[action]`, or "" when not offered.
 std::string action_target(const nlohmann::json& resource, const std::string& action);
 
+/// The first VirtualMedia member able to hold a CD or DVD, under the System or the Manager
+/// (remembered in the session); `errc::invalid_argument` when there is none (defined with the
+/// driver's media calls).
+caf::expected<resource> find_cd(redfish_client& c);
+
 /// Follows a task monitor (`location`) until it stops answering 202 or its `TaskState` is
 /// final; an `Exception`/`Killed`/`Cancelled` task is an error naming its messages.
 caf::error wait_for_task(redfish_client& c, const std::string& location,

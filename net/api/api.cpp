@@ -540,7 +540,7 @@ http_response api_service::cancel(storage::request_id id, call_context& ctx) {
 }
 
 http_response api_service::submit(const http_request& req, call_context& ctx) {
-  auto parsed = parse_submit(req.body, options_.actions, options_.classes);
+  auto parsed = parse_submit(req.body, options_.rules->actions(), options_.classes);
   if (auto* e = std::get_if<api_error>(&parsed)) return fail(*e);
   const auto& cmd = std::get<submit_command>(parsed);
   if (options_.unserved)
@@ -555,7 +555,6 @@ http_response api_service::submit(const http_request& req, call_context& ctx) {
       return fail(
           api_error{400, "invalid_header", "Idempotency-Key must be 1 to 255 characters", 0});
   }
-  auto chain = options_.chain_of(cmd.action);
   auto found = store_->find_hosts(cmd.hosts);
   if (!found) return fail(found.error());
   std::map<std::string, const storage::host_record*> by_name;
@@ -570,9 +569,9 @@ http_response api_service::submit(const http_request& req, call_context& ctx) {
     // All or nothing: one host the caller may not touch refuses the whole submission.
     if (auto d = allowed(ctx, {cmd.action, h->site, name, cmd.priority_class}); !d.allowed)
       return denied(d);
-    if (options_.refusal)
-      if (auto why = options_.refusal(cmd.action, h->lifecycle_state))
-        return fail(api_error{409, "invalid_state", "host '" + name + "': " + *why, 0});
+    // The lifecycle's word: allowed in this state, by this BMC, and the chain it makes.
+    auto plan = options_.rules->plan(cmd.action, *h);
+    if (!plan) return fail(plan.error());
     storage::request_spec s;
     s.action = cmd.action;
     s.host = name;
@@ -582,8 +581,7 @@ http_response api_service::submit(const http_request& req, call_context& ctx) {
     s.idempotency_key = key;
     s.fingerprint = key.empty() ? "" : fingerprint(canonical_call(cmd));
     s.params = cmd.params;
-    s.chain = chain;
-    if (options_.set_lifecycle) options_.set_lifecycle(s);
+    plan->apply_to(s);
     specs.push_back(std::move(s));
   }
   auto out = store_->submit(specs);

@@ -7,6 +7,7 @@
 #include <vector>
 
 #include "auth/authenticator.hpp"
+#include "lifecycle/rules.hpp"
 #include "net/api/error.hpp"
 #include "net/api/audit_trail.hpp"
 #include "net/api/failure_limiter.hpp"
@@ -18,21 +19,15 @@ namespace ab::net {
 
 /// What the REST API needs to know beyond the store.
 struct api_options {
-  /// Actions a request may ask for, and the job chain of each.
-  std::function<std::vector<storage::job_spec>(const std::string& action)> chain_of;
-  std::vector<std::string> actions;
+  /// The actions a request may ask for, and whether one may run on a host and what it makes
+  /// (its job chain, the lifecycle states it moves the host through); required.
+  std::shared_ptr<const lifecycle::rules> rules;
   /// Priority classes a request may name.
   std::vector<std::string> classes{"maas", "user", "organic"};
   /// Threads that make store calls for the API, and the most calls waiting or running at
   /// once before the node answers 429.
   std::size_t threads = 4;
   std::size_t max_in_flight = 256;
-  /// The host lifecycle: why `action` may not run on a host in lifecycle state `state`
-  /// (nullopt: it may); and the states a request of its action moves its host through, set on
-  /// the request. Unset: no lifecycle rules.
-  std::function<std::optional<std::string>(const std::string& action, const std::string& state)>
-      refusal;
-  std::function<void(storage::request_spec&)> set_lifecycle;
   /// Why no node would ever process a request of `action` (nullopt: some cluster serves it):
   /// such a submission is refused, 422 `action_not_served`. Unset: every action is served.
   std::function<std::optional<std::string>(const std::string& action)> unserved;

@@ -20,6 +20,10 @@ api_error to_api_error(const caf::error& err) {
       return {409, "conflict", what, 0};
     case errc::endpoint_taken:
       return {409, "bmc_endpoint_taken", what, 0};
+    case errc::invalid_state:
+      return {409, "invalid_state", what, 0};
+    case errc::unsupported_by_bmc:
+      return {422, "unsupported_by_bmc", what, 0};
     case errc::host_busy:
       return {409, "host_busy", what, 0};
     case errc::lease_lost:

@@ -135,12 +135,19 @@ caf::expected<std::vector<submit_outcome>> sql_store::submit(
         while (r->next()) host_rows[r->text(0)] = {r->text(1), r->text(2)};
       });
     }
-    for (std::size_t i = 0; i < specs.size(); ++i)
-      if (auto it = host_rows.find(specs[i].host);
-          !settled[i] && it != host_rows.end() && it->second.first != specs[i].site)
+    for (std::size_t i = 0; i < specs.size(); ++i) {
+      auto it = host_rows.find(specs[i].host);
+      if (settled[i] || it == host_rows.end()) continue;
+      if (it->second.first != specs[i].site)
         return make_error(errc::conflict, "host '" + specs[i].host +
                                               "' moved to another site during the submission; "
                                               "submit again");
+      // The lifecycle planned the request for the state the caller saw.
+      if (!specs[i].host_state_from.empty() && it->second.second != specs[i].host_state_from)
+        return make_error(errc::conflict,
+                          "host '" + specs[i].host + "' went from " + specs[i].host_state_from +
+                              " to " + it->second.second + " during the submission; submit again");
+    }
     std::vector<std::int64_t> new_ids;
     std::vector<std::size_t> new_index;
     for (std::size_t i = 0; i < specs.size(); ++i) {
@@ -150,12 +157,9 @@ caf::expected<std::vector<submit_outcome>> sql_store::submit(
         out[i] = {submit_outcome::status::host_busy, it->second};
         continue;
       }
-      std::string before;
-      if (!s.host_state_during.empty()) {
-        if (auto h = host_rows.find(s.host); h != host_rows.end()) before = h->second.second;
+      if (!s.host_state_during.empty())
         c.execute("UPDATE hosts SET lifecycle_state = ?, updated_at = ? WHERE name = ?",
                   {s.host_state_during, now, s.host});
-      }
       c.execute(
           "INSERT INTO requests (action, host, site, priority_class, submitter, idempotency_key, "
           "fingerprint, params, state, active_host, chain_length, created_at, host_state_before, "
@@ -163,8 +167,8 @@ caf::expected<std::vector<submit_outcome>> sql_store::submit(
           "VALUES (?, ?, ?, ?, ?, ?, ?, ?, 'queued', ?, ?, ?, ?, ?, ?)",
           {s.action, s.host, s.site, s.priority_class, s.submitter,
            s.idempotency_key.empty() ? value{nullptr} : value{s.idempotency_key}, s.fingerprint,
-           s.params, s.host, static_cast<std::int64_t>(s.chain.size()), now, before,
-           s.host_state_on_success, s.host_state_on_failure});
+           s.params, s.host, static_cast<std::int64_t>(s.chain.size()), now,
+           s.host_state_on_withdrawal, s.host_state_on_success, s.host_state_on_failure});
       out[i] = {submit_outcome::status::created, c.last_insert_id()};
       active.emplace(s.host, out[i].id);
       new_ids.push_back(out[i].id);
@@ -410,11 +414,10 @@ void sql_store::settle_host(connection& c, request_id req, bool started, time_ms
       "SELECT host, host_state_before, host_state_on_failure FROM requests WHERE id = ?", {req});
   if (!r->next()) return;
   auto host = r->text(0);
-  // Not started: nothing touched the machine, so the host is as it was.
+  // The column `host_state_before` holds the plan's state on withdrawal.
   auto state = started ? r->text(2) : r->text(1);
-  bool changes = !r->text(2).empty();
   r.reset();
-  if (changes && !state.empty())
+  if (!state.empty())
     c.execute("UPDATE hosts SET lifecycle_state = ?, updated_at = ? WHERE name = ?",
               {state, now, host});
 }

@@ -10,11 +10,11 @@
 #include <gtest/gtest.h>
 #include <nlohmann/json.hpp>
 
-#include "lifecycle/lifecycle.hpp"
-#include "lifecycle/workflows.hpp"
 #include "auth/token.hpp"
 #include "bmc/guard.hpp"
 #include "core/error.hpp"
+#include "lifecycle/rules.hpp"
+#include "lifecycle/workflows.hpp"
 #include "tests/fakes/manual_clock.hpp"
 #include "tests/fakes/test_store.hpp"
 
@@ -23,10 +23,21 @@ namespace {
 
 using json = nlohmann::json;
 
-/// A BMC in memory: power, boot and media stick; faults can be switched on.
-class fake_bmc final : public bmc::driver {
+/// A BMC in memory with every interface: power, boot and media stick; faults can be switched
+/// on.
+class fake_bmc final : public bmc::driver,
+                       public bmc::power_control,
+                       public bmc::boot_control,
+                       public bmc::media_control,
+                       public bmc::inventory_reader,
+                       public bmc::disk_eraser {
  public:
   std::string name() const override { return "fake"; }
+  bmc::power_control* power_interface() override { return this; }
+  bmc::boot_control* boot_interface() override { return this; }
+  bmc::media_control* media_interface() override { return this; }
+  bmc::inventory_reader* inventory_interface() override { return this; }
+  bmc::disk_eraser* erase_interface() override { return this; }
   caf::expected<bmc::power_state> power(const bmc::target& t) override {
     if (auto err = fault(t)) return err;
     std::lock_guard lock{m};
@@ -59,6 +70,7 @@ class fake_bmc final : public bmc::driver {
     inv.cpu_count = 2;
     inv.nics.push_back({"eth0", "52:54:00:00:00:01"});
     inv.drives.push_back({"d0", "SSD", "S0", "SSD", 960ll << 30});
+    inv.lacks = lacks;
     return inv;
   }
   caf::expected<std::vector<bmc::erase_result>> erase_disks(const bmc::target& t) override {
@@ -92,11 +104,26 @@ class fake_bmc final : public bmc::driver {
   bool erase_ok = true;
   /// Erases answered with a 500 before the BMC erases for real.
   int erase_500s = 0;
+  /// What its inventory says it lacks.
+  bmc::capability_set lacks;
   /// With `clk`: every call fails until `down_until`; every other call until `flaky_until`.
   std::shared_ptr<const ab::clock> clk;
   time_ms down_until = 0;
   time_ms flaky_until = 0;
   int calls = 0;
+};
+
+/// The same BMC through the interfaces IPMI has: power, boot, inventory; no media, no erase.
+class ipmi_like final : public bmc::driver {
+ public:
+  explicit ipmi_like(std::shared_ptr<fake_bmc> bmc) : bmc_(std::move(bmc)) {}
+  std::string name() const override { return "ipmi"; }
+  bmc::power_control* power_interface() override { return bmc_.get(); }
+  bmc::boot_control* boot_interface() override { return bmc_.get(); }
+  bmc::inventory_reader* inventory_interface() override { return bmc_.get(); }
+
+ private:
+  std::shared_ptr<fake_bmc> bmc_;
 };
 
 class BmcWorkflows : public ::testing::Test {
@@ -111,10 +138,9 @@ class BmcWorkflows : public ::testing::Test {
     bmc_context c;
     c.store = store_;
     c.credentials = std::make_shared<const bmc::credential_store>(bmc::credential_store_options{});
-    c.driver_for = [this](const std::string& endpoint) -> std::shared_ptr<bmc::driver> {
-      if (endpoint.rfind("https://", 0) != 0) return nullptr;
-      return fake_;
-    };
+    c.drivers = std::make_shared<const bmc::driver_resolver>(
+        std::map<std::string, std::shared_ptr<bmc::driver>>{
+            {"redfish", fake_}, {"ipmi", std::make_shared<ipmi_like>(fake_)}});
     c.clk = clk_;
     c.callback_base = [] { return std::string{"https://ab.example:8443"}; };
     c.installer_image = "https://images.example/installer.iso";
@@ -146,11 +172,11 @@ class BmcWorkflows : public ::testing::Test {
     s.host = host;
     s.site = "dc1";
     s.submitter = "test";
-    s.chain = chain_of(action);
-    auto t = transition_of(action);
-    s.host_state_during = t->during;
-    s.host_state_on_success = t->on_success;
-    s.host_state_on_failure = t->on_failure;
+    // The lifecycle's plan, without its capability check: a request stored behind the
+    // API's back (or before the check) meets the steps' own.
+    auto plan = lifecycle::rules{}.plan(action, h);
+    EXPECT_TRUE(plan) << message_of(plan.error());
+    plan->apply_to(s);
     auto out = store_->submit({s});
     EXPECT_TRUE(out);
     return out->at(0).id;
@@ -407,7 +433,8 @@ TEST_F(BmcWorkflows, AnOpenCircuitSpendsNoAttempts) {
   g.failures_to_open = 1;
   g.open_for = std::chrono::minutes(5);
   auto guarded = std::make_shared<bmc::guarded_driver>(fake_, g, *clk_);
-  c.driver_for = [guarded](const std::string&) -> std::shared_ptr<bmc::driver> { return guarded; };
+  c.drivers = std::make_shared<const bmc::driver_resolver>(
+      std::map<std::string, std::shared_ptr<bmc::driver>>{{"redfish", guarded}});
   reregister(c);
   fake_->down_until = clk_->now() + 12 * 60'000;
   step_ms_ = 20'000;
@@ -419,6 +446,42 @@ TEST_F(BmcWorkflows, AnOpenCircuitSpendsNoAttempts) {
   // attempt each; the waits between them (dozens of claims) spent none.
   EXPECT_LE(r.jobs[0].attempts, 4);
   EXPECT_GE(deferrals_, 2) << "it waited through the open periods";
+}
+
+TEST_F(BmcWorkflows, AStepWhoseDriverLacksAnInterfaceItNeedsFailsAtOnceNamingIt) {
+  auto id = submit("h1", "reimage", "in_service", "env:AB_BMC_TEST_CRED", "ipmi://bmc-h1");
+  drive();
+  auto r = request(id);
+  EXPECT_EQ(r.state, storage::request_state::failed);
+  ASSERT_EQ(r.jobs[1].type, "boot_installer");
+  EXPECT_EQ(r.jobs[1].attempts, 1) << "not worth a retry";
+  EXPECT_NE(r.jobs[1].error.find("needs media"), std::string::npos) << r.jobs[1].error;
+  EXPECT_EQ(fake_->media, "") << "nothing was inserted";
+  EXPECT_EQ(host_state("h1"), "provisioning_failed");
+}
+
+TEST_F(BmcWorkflows, WhatAnIpmiBmcCanDoRunsThroughItsInterfaces) {
+  auto id = submit("h1", "discover", "new", "env:AB_BMC_TEST_CRED", "ipmi://bmc-h1");
+  drive();
+  EXPECT_EQ(request(id).state, storage::request_state::succeeded) << request(id).error;
+  EXPECT_EQ(host_state("h1"), "discovered");
+}
+
+TEST_F(BmcWorkflows, DiscoveryRecordsWhatTheBmcLacks) {
+  fake_->lacks = {bmc::capability::media};
+  auto id = submit("h1", "discover");
+  drive();
+  ASSERT_EQ(request(id).state, storage::request_state::succeeded) << request(id).error;
+  EXPECT_EQ(bmc::lacks_in_facts(store_->host("h1")->facts),
+            bmc::capability_set{bmc::capability::media});
+}
+
+TEST_F(BmcWorkflows, EveryJobTypeOfTheWorkflowsHasAHandler) {
+  for (const auto& [type, needs] : lifecycle::job_types()) {
+    if (type.rfind("sim.", 0) != 0) {
+      EXPECT_NE(registry_.find(type), nullptr) << type;
+    }
+  }
 }
 
 }  // namespace

@@ -163,7 +163,7 @@ namespace {
 
 TEST(Policy, TheSamplePolicyFileIsValidForTheNodesActions) {
   vocabulary node_words;
-  for (const auto& [action, steps] : actors::workflows()) node_words.actions.push_back(action);
+  for (const auto& [action, steps] : lifecycle::workflows()) node_words.actions.push_back(action);
   node_words.classes = {"maas", "user", "organic"};
   auto p = policy::load(std::string{AB_SOURCE_DIR} + "/config/policy.sample.json", node_words);
   ASSERT_TRUE(p) << message_of(p.error());

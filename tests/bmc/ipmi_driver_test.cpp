@@ -148,16 +148,18 @@ TEST(IpmiDriverWithoutFru, InventoryIsAnInvalidArgument) {
   EXPECT_TRUE(is(found.error(), errc::invalid_argument)) << message_of(found.error());
 }
 
-TEST(IpmiDriverCapabilities, WhatIpmiCannotDoIsAnInvalidArgument) {
+TEST(IpmiDriverCapabilities, IpmiOffersNoMediaAndNoEraseInterface) {
   ipmi_driver driver;
   auto t = target_for("127.0.0.1:1", "admin", "secret");
   EXPECT_EQ(driver.name(), "ipmi");
-  EXPECT_TRUE(is(driver.set_media(t, "http://images/x.iso"), errc::invalid_argument));
-  EXPECT_TRUE(is(driver.set_boot(t, boot_device::uefi_http, true), errc::invalid_argument));
-  auto erased = driver.erase_disks(t);
-  ASSERT_FALSE(erased);
-  EXPECT_TRUE(is(erased.error(), errc::invalid_argument));
-  EXPECT_NE(message_of(erased.error()).find("IPMI cannot"), std::string::npos);
+  EXPECT_EQ(driver.media_interface(), nullptr);
+  EXPECT_EQ(driver.erase_interface(), nullptr);
+  EXPECT_EQ(driver.capabilities(),
+            (capability_set{capability::power, capability::boot, capability::inventory}));
+  // Within an interface it offers, a device IPMI has no name for is an invalid argument.
+  auto err = driver.set_boot(t, boot_device::uefi_http, true);
+  EXPECT_TRUE(is(err, errc::invalid_argument));
+  EXPECT_NE(message_of(err).find("IPMI cannot"), std::string::npos);
 }
 
 TEST(IpmiDriverCapabilities, ThePasswordNeverReachesTheCommandLine) {

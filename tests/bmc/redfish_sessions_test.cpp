@@ -170,7 +170,7 @@ class DriverOnBmcsim : public ::testing::Test {
   json stats() { return fleet_->sim().stats(); }
 
   /// What a reimage asks of one BMC, step by step, as the workflow does.
-  static void reimage(ab::bmc::driver& d, const ab::bmc::target& t) {
+  static void reimage(ab::bmc::redfish_driver& d, const ab::bmc::target& t) {
     using ab::bmc::boot_device;
     using ab::bmc::power_action;
     ASSERT_TRUE(d.power(t));

@@ -154,9 +154,11 @@ TEST_P(StoreConformance, FindHostsReadsManyHostsAtOnceAndSkipsUnknownNames) {
 TEST_P(StoreConformance, ARequestMovesItsHostThroughTheLifecycle) {
   ASSERT_FALSE(db().put_hosts({host("ok"), host("bad"), host("early"), host("late"), host("pwr")}));
   auto lifecycle = [](storage::request_spec s) {
+    s.host_state_from = "new";
     s.host_state_during = "provisioning";
     s.host_state_on_success = "in_service";
     s.host_state_on_failure = "provisioning_failed";
+    s.host_state_on_withdrawal = "new";
     return s;
   };
   auto state = [&](const std::string& name) { return db().host(name)->lifecycle_state; };
@@ -186,6 +188,23 @@ TEST_P(StoreConformance, ARequestMovesItsHostThroughTheLifecycle) {
   EXPECT_EQ(state("late"), "provisioning_failed");
   complete(claim("p").at(0));
   EXPECT_EQ(state("pwr"), "new");
+}
+
+TEST_P(StoreConformance, ARequestPlannedForAStateItsHostLeftIsRefusedAndNothingStored) {
+  ASSERT_FALSE(db().put_hosts({host("h1")}));
+  ASSERT_FALSE(hooks().set_host_state("h1", "", "in_service"));
+  auto s = spec("h1", {"a"});
+  s.host_state_from = "ready";
+  s.host_state_during = "wiping";
+  auto out = db().submit({s});
+  ASSERT_FALSE(out);
+  EXPECT_TRUE(is(out.error(), errc::conflict)) << message_of(out.error());
+  EXPECT_NE(message_of(out.error()).find("from ready to in_service"), std::string::npos)
+      << message_of(out.error());
+  EXPECT_EQ(db().host("h1")->lifecycle_state, "in_service");
+  s.host_state_from = "in_service";
+  EXPECT_TRUE(db().submit({s}));
+  EXPECT_EQ(db().host("h1")->lifecycle_state, "wiping");
 }
 
 TEST_P(StoreConformance, AuditEntriesAreWrittenInBatches) {

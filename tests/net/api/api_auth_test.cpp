@@ -50,7 +50,7 @@ class ApiAuth : public Api {
     std::ofstream(dir_ / "policy.json") << policy_text();
     auth::authenticator_options o;
     o.policy_file = (dir_ / "policy.json").string();
-    for (const auto& [action, steps] : actors::workflows()) o.words.actions.push_back(action);
+    for (const auto& [action, steps] : lifecycle::workflows()) o.words.actions.push_back(action);
     o.words.classes = {"maas", "user", "organic"};
     o.watch_interval = {};
     o.directory = [](const std::string& login,

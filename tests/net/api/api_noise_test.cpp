@@ -46,7 +46,7 @@ class ApiNoise : public ::testing::Test {
     })";
     auth::authenticator_options o;
     o.policy_file = (dir_ / "policy.json").string();
-    for (const auto& [action, steps] : actors::workflows()) o.words.actions.push_back(action);
+    for (const auto& [action, steps] : lifecycle::workflows()) o.words.actions.push_back(action);
     o.words.classes = {"maas", "user", "organic"};
     o.watch_interval = {};
     o.directory = [this](const std::string& login,
@@ -65,8 +65,7 @@ class ApiNoise : public ::testing::Test {
     audit_ = std::make_shared<net::audit_trail>(store_, std::chrono::milliseconds{10}, 100000,
                                                 clock_, 60000);
     net::api_options opts;
-    opts.chain_of = actors::chain_of;
-    for (const auto& [action, steps] : actors::workflows()) opts.actions.push_back(action);
+    opts.rules = std::make_shared<const lifecycle::rules>(lifecycle::rules_options{false, {}});
     opts.threads = 2;
     opts.auth = std::move(*a);
     opts.audit = audit_;

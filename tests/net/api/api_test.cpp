@@ -53,7 +53,7 @@ TEST_F(Api, SubmissionsAreAcceptedOnlyForKnownHostsAndIdempotent) {
   auto view = json::parse(r.body);
   EXPECT_EQ(view["state"], "queued");
   EXPECT_EQ(view["priority"], "maas");
-  EXPECT_EQ(view["jobs"].size(), actors::chain_of("reimage").size());
+  EXPECT_EQ(view["jobs"].size(), lifecycle::chain_of("reimage").size());
   EXPECT_EQ(call("GET", "/v1/requests/999999").status, 404);
   EXPECT_EQ(call("GET", "/v1/requests/abc").status, 404);
 }
@@ -142,16 +142,8 @@ TEST_F(Api, ASaturatedNodeAnswers429AtOnceAndLosesNothing) {
 namespace ab::testing {
 
 TEST_F(Api, ARequestNotAllowedInTheHostsLifecycleStateIsRefusedWithTheReason) {
-  start(2, 64, [](net::api_options& opts) {
-    opts.refusal = actors::refusal;
-    opts.set_lifecycle = [](storage::request_spec& s) {
-      if (auto t = actors::transition_of(s.action)) {
-        s.host_state_during = t->during;
-        s.host_state_on_success = t->on_success;
-        s.host_state_on_failure = t->on_failure;
-      }
-    };
-  });
+  start(2, 64,
+        [](net::api_options& opts) { opts.rules = std::make_shared<const lifecycle::rules>(); });
   register_hosts({"h1", "h2"});
   auto r = call("POST", "/v1/requests", R"({"action":"reimage","host":"h1"})");
   EXPECT_EQ(r.status, 409);
