@@ -105,10 +105,17 @@ struct slot {
   steady::time_point started;
 };
 
+/// Cycles a busy pool may have under way at once (each on a claimer, and a connection, of its
+/// own): one transaction at a time would cap quick jobs at one batch per commit latency.
+constexpr int max_cycles = 4;
+
 struct pool_state {
   pool_config cfg;
   std::shared_ptr<spdlog::logger> log;
-  claimer_actor claimer;
+  /// Every claimer the pool started (the first one also releases and fails jobs), and those
+  /// without a cycle under way.
+  std::vector<claimer_actor> claimers;
+  std::vector<claimer_actor> free_claimers;
   /// Workers by actor address.
   std::map<caf::actor_addr, slot> slots;
   /// The claimer and the workers: they end with the pool.
@@ -117,7 +124,9 @@ struct pool_state {
   std::deque<storage::claimed_job> queued;
   /// Finished, for the next cycle.
   std::vector<storage::completion> finished;
-  bool in_cycle = false;
+  /// Cycles under way, and the jobs they ask for.
+  int cycles = 0;
+  int asking = 0;
   /// False after a claim that found fewer jobs than it asked for, until the next tick.
   bool claim_due = true;
   /// The store failed: nothing until the next tick.
@@ -171,14 +180,23 @@ void report(self_ptr self) {
                pool_report{st.cfg.type, live(st), st.restarts, st.given_up});
 }
 
-/// Jobs to ask for now: one per idle worker, and, when jobs are quicker than a claim, what the
-/// workers will finish during the next one (so that quick jobs do not wait for the database).
+/// Jobs to ask for now, beyond what the cycles under way ask for: one per idle worker, and,
+/// when jobs take less time than a claim, what the workers will finish during the next two
+/// (up to a full batch for every cycle that may be under way), so that quick jobs do not wait
+/// for the database. Jobs that take longer than a claim are never held ahead.
 int wanted(const pool_state& st) {
   if (st.draining) return 0;
   int ahead = 0;
-  if (st.job_ms > 0)
-    ahead = static_cast<int>(std::min<double>(st.cfg.batch, live(st) * st.cycle_ms / st.job_ms));
-  return std::clamp(idle(st) + ahead - static_cast<int>(st.queued.size()), 0, st.cfg.batch);
+  if (st.job_ms > 0 && st.job_ms < st.cycle_ms)
+    ahead = static_cast<int>(
+        std::min<double>(max_cycles * st.cfg.batch, 2.0 * live(st) * st.cycle_ms / st.job_ms));
+  return std::clamp(idle(st) + ahead - static_cast<int>(st.queued.size()) - st.asking, 0,
+                    st.cfg.batch);
+}
+
+/// The pool's first claimer: it also releases and fails jobs.
+const claimer_actor& first_claimer(const pool_state& st) {
+  return st.claimers.front();
 }
 
 void schedule_tick(self_ptr self, time_ms pause) {
@@ -225,9 +243,17 @@ void hand_out(self_ptr self) {
   }
 }
 
-void on_cycle(self_ptr self, int asked, steady::time_point t0, storage::cycle_result& r) {
+/// A cycle ended: its claimer is free again.
+void cycle_ended(pool_state& st, const claimer_actor& c, int asked) {
+  --st.cycles;
+  st.asking -= asked;
+  st.free_claimers.push_back(c);
+}
+
+void on_cycle(self_ptr self, const claimer_actor& c, int asked, steady::time_point t0,
+              storage::cycle_result& r) {
   auto& st = self->state;
-  st.in_cycle = false;
+  cycle_ended(st, c, asked);
   st.cycle_ms = moving_average(st.cycle_ms, ms_since(t0));
   if (st.store_failures > 0) st.log->info("{}: store reachable again", st.cfg.owner);
   st.store_failures = 0;
@@ -258,9 +284,10 @@ void on_cycle(self_ptr self, int asked, steady::time_point t0, storage::cycle_re
   check_drained(self);
 }
 
-void on_cycle_failed(self_ptr self, std::vector<storage::completion>& done, const caf::error& err) {
+void on_cycle_failed(self_ptr self, const claimer_actor& c, int asked,
+                     std::vector<storage::completion>& done, const caf::error& err) {
   auto& st = self->state;
-  st.in_cycle = false;
+  cycle_ended(st, c, asked);
   // Nothing is lost: the finished jobs go with the next try.
   st.finished.insert(st.finished.begin(), done.begin(), done.end());
   if (st.store_failures++ == 0)
@@ -270,30 +297,47 @@ void on_cycle_failed(self_ptr self, std::vector<storage::completion>& done, cons
                           st.cfg.poll_interval_ms << std::min(st.store_failures - 1, 5), 10'000));
 }
 
-/// Starts a cycle if there is something to hand back or a claim is due and wanted.
+/// Starts cycles while there is something to hand back or a claim is due and worth it.
 void maybe_cycle(self_ptr self) {
   auto& st = self->state;
-  if (st.in_cycle || st.store_away) return;
-  auto ask = wanted(st);
-  // Finished jobs go back at once, with a claim: their chains' next jobs may be of this type.
-  if (st.finished.empty() && (!st.claim_due || ask == 0)) return;
-  st.in_cycle = true;
-  std::vector<storage::completion> done;
-  done.swap(st.finished);
-  auto t0 = steady::now();
-  self->request(st.claimer, caf::infinite, cycle_atom::value, done, ask, st.cfg.actions)
-      .then([self, ask, t0](storage::cycle_result& r) { on_cycle(self, ask, t0, r); },
-            [self, done](caf::error& err) mutable { on_cycle_failed(self, done, err); });
+  while (!st.store_away && st.cycles < max_cycles) {
+    auto ask = wanted(st);
+    // A worker waits for a job right now, or a claim would fetch a fair batch.
+    bool worth = ask > 0 && ((idle(st) > 0 && st.queued.empty()) || 2 * ask >= st.cfg.batch);
+    // Finished jobs go back at once (with a claim: their chains' next jobs may be of this
+    // type), or with the next cycle when one is under way.
+    bool hand_back = st.cycles == 0 && !st.finished.empty();
+    if (!hand_back && !(st.claim_due && worth)) return;
+    if (st.free_claimers.empty()) {
+      auto fresh = self->system().spawn<caf::detached>(claimer, st.cfg);
+      self->monitor(fresh);
+      st.children.add(fresh);
+      st.claimers.push_back(fresh);
+      st.free_claimers.push_back(fresh);
+    }
+    auto c = st.free_claimers.back();
+    st.free_claimers.pop_back();
+    ++st.cycles;
+    st.asking += ask;
+    std::vector<storage::completion> done;
+    done.swap(st.finished);
+    auto t0 = steady::now();
+    self->request(c, caf::infinite, cycle_atom::value, done, ask, st.cfg.actions)
+        .then([self, c, ask, t0](storage::cycle_result& r) { on_cycle(self, c, ask, t0, r); },
+              [self, c, ask, done](caf::error& err) mutable {
+                on_cycle_failed(self, c, ask, done, err);
+              });
+  }
 }
 
 void check_drained(self_ptr self) {
   auto& st = self->state;
-  if (!st.draining || st.drain_done || st.in_cycle || !st.finished.empty()) return;
+  if (!st.draining || st.drain_done || st.cycles > 0 || !st.finished.empty()) return;
   for (const auto& [addr, s] : st.slots)
     if (s.busy) return;
   st.drain_done = true;
   for (const auto& [addr, s] : st.slots) self->send_exit(s.handle, caf::exit_reason::user_shutdown);
-  self->send_exit(st.claimer, caf::exit_reason::user_shutdown);
+  for (const auto& c : st.claimers) self->send_exit(c, caf::exit_reason::user_shutdown);
   st.drained.deliver(true);
   self->quit();
 }
@@ -310,7 +354,7 @@ void release_queued(self_ptr self, const storage::action_filter* keep) {
       out.push_back({j.id, j.lease_token});
   }
   st.queued = std::move(kept);
-  if (!out.empty()) self->send(st.claimer, release_atom::value, std::move(out));
+  if (!out.empty()) self->send(first_claimer(st), release_atom::value, std::move(out));
 }
 
 void spawn_slot(self_ptr self, slot s) {
@@ -350,7 +394,8 @@ void resize(self_ptr self, int want) {
 
 void on_down(self_ptr self, const caf::down_msg& msg) {
   auto& st = self->state;
-  if (msg.source == st.claimer.address()) {
+  if (std::any_of(st.claimers.begin(), st.claimers.end(),
+                  [&](const claimer_actor& c) { return c.address() == msg.source; })) {
     // Without its claimer the pool cannot go on: the supervisor restarts both.
     self->quit(msg.reason ? msg.reason : caf::make_error(caf::exit_reason::unknown));
     return;
@@ -360,7 +405,7 @@ void on_down(self_ptr self, const caf::down_msg& msg) {
   st.children.remove(msg.source);
   auto s = std::move(it->second);
   st.slots.erase(it);
-  if (s.busy) self->send(st.claimer, crashed_atom::value, s.lease, message_of(msg.reason));
+  if (s.busy) self->send(first_claimer(st), crashed_atom::value, s.lease, message_of(msg.reason));
   if (st.draining) {
     check_drained(self);
     return;
@@ -397,9 +442,10 @@ pool_internal::behavior_type pool(self_ptr self, pool_config cfg) {
   auto& st = self->state;
   st.cfg = std::move(cfg);
   st.log = logger();
-  st.claimer = self->system().spawn<caf::detached>(claimer, st.cfg);
-  self->monitor(st.claimer);
-  st.children.add(st.claimer);
+  st.claimers.push_back(self->system().spawn<caf::detached>(claimer, st.cfg));
+  st.free_claimers = st.claimers;
+  self->monitor(st.claimers.front());
+  st.children.add(st.claimers.front());
   st.children.stop_with(self);
   self->set_down_handler([self](caf::down_msg& msg) { on_down(self, msg); });
   resize(self, st.cfg.workers);

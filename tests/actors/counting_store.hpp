@@ -32,7 +32,7 @@ class counting_store final : public storage::store {
       if (t == type) out.insert(o);
     return out.size();
   }
-  /// The most claims of any one type that were under way at once.
+  /// The most claims that were under way at once.
   int max_concurrent_claims() const { return max_in_flight_.load(); }
 
   std::string backend() const override { return inner_.backend(); }

@@ -85,8 +85,8 @@ TEST_F(Supervisor, APoolPollsTheQueueOnceForAllItsWorkers) {
   auto sup = start(sys, config::cluster_map::defaults(),
                    [&](actors::supervisor_config& c) { c.store = counted; });
   EXPECT_TRUE(wait_until([&] { return counted->claims("t") >= 3; }));
-  EXPECT_EQ(counted->owners("t"), 1u) << "one claimer for the pool";
-  EXPECT_EQ(counted->max_concurrent_claims(), 1);
+  EXPECT_EQ(counted->owners("t"), 1u) << "one lease owner for the pool";
+  EXPECT_EQ(counted->max_concurrent_claims(), 1) << "an idle pool polls with one claim at a time";
   // Work still flows through that one claimer, to all the workers.
   std::vector<storage::request_id> ids;
   for (int i = 0; i < 20; ++i) ids.push_back(submit("h" + std::to_string(i), {"t", "t"}));
@@ -95,7 +95,7 @@ TEST_F(Supervisor, APoolPollsTheQueueOnceForAllItsWorkers) {
                        [&](auto id) { return state_of(id) == storage::request_state::succeeded; });
   }));
   EXPECT_EQ(counted->owners("t"), 1u);
-  EXPECT_EQ(counted->max_concurrent_claims(), 1);
+  EXPECT_LE(counted->max_concurrent_claims(), 4) << "a busy pool overlaps a few claims at most";
   EXPECT_TRUE(drain(sys, sup));
 }
 
