@@ -125,7 +125,8 @@ class db_status {
 
 /// Waits until the node `id` has recorded itself in the registry after `since` (it is up).
 void wait_registered(storage::store& db, const std::string& id, time_ms since) {
-  for (int i = 0; i < 500; ++i) {
+  // A generous bound: on a loaded machine a node may take seconds to start.
+  for (int i = 0; i < 3000; ++i) {
     if (auto nodes = db.nodes())
       for (const auto& n : *nodes)
         if (n.id == id && n.last_seen >= since) return;
