@@ -129,6 +129,9 @@ struct pool_state {
   int asking = 0;
   /// False after a claim that found fewer jobs than it asked for, until the next tick.
   bool claim_due = true;
+  /// Not known to have work waiting (at start, after a tick, after a claim that came back
+  /// short): one claim at a time, so that an idle pool polls once for all its workers.
+  bool probing = true;
   /// The store failed: nothing until the next tick.
   bool store_away = false;
   int empty_claims = 0;
@@ -265,6 +268,7 @@ void on_cycle(self_ptr self, const claimer_actor& c, int asked, steady::time_poi
   hand_out(self);
   if (asked > 0) {
     st.last_claim = steady::now();
+    st.probing = got < asked;
     if (got >= asked) {
       st.claim_due = true;
       st.empty_claims = 0;
@@ -307,7 +311,7 @@ void maybe_cycle(self_ptr self) {
     // Finished jobs go back at once (with a claim: their chains' next jobs may be of this
     // type), or with the next cycle when one is under way.
     bool hand_back = st.cycles == 0 && !st.finished.empty();
-    if (!hand_back && !(st.claim_due && worth)) return;
+    if (!hand_back && !(st.claim_due && worth && !(st.probing && st.cycles > 0))) return;
     if (st.free_claimers.empty()) {
       auto fresh = self->system().spawn<caf::detached>(claimer, st.cfg);
       self->monitor(fresh);
@@ -473,6 +477,7 @@ pool_internal::behavior_type pool(self_ptr self, pool_config cfg) {
         auto& st = self->state;
         if (gen != st.tick_gen) return;
         st.claim_due = true;
+        st.probing = true;
         st.store_away = false;
         maybe_cycle(self);
         check_drained(self);
