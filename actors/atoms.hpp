@@ -10,10 +10,26 @@
 
 namespace ab::actors {
 
-/// Claim (and hand back) the next batch.
+/// A timer is due (a pool's next poll, the map watcher's next look at its file).
 using tick_atom = caf::atom_constant<caf::atom("tick")>;
-/// Run the next claimed job.
+/// Run this claimed job (pool → worker).
 using run_atom = caf::atom_constant<caf::atom("run")>;
+/// Hand back finished jobs and claim more, in one transaction (pool → its claimer).
+using cycle_atom = caf::atom_constant<caf::atom("cycle")>;
+/// The job of a worker that crashed: its attempt failed (pool → its claimer).
+using crashed_atom = caf::atom_constant<caf::atom("crashed")>;
+/// Hand claimed jobs back unstarted (pool → its claimer).
+using release_atom = caf::atom_constant<caf::atom("release")>;
+/// Jobs may have become ready: poll soon (supervisor → pool).
+using poke_atom = caf::atom_constant<caf::atom("poke")>;
+/// A pool committed finished jobs, so chains moved on (pool → supervisor).
+using advance_atom = caf::atom_constant<caf::atom("advance")>;
+/// A pool's new number of workers (supervisor → pool).
+using resize_atom = caf::atom_constant<caf::atom("resize")>;
+/// Run one more service actor under supervision.
+using supervise_atom = caf::atom_constant<caf::atom("supervise")>;
+/// A pool's counts changed (pool → supervisor).
+using report_atom = caf::atom_constant<caf::atom("report")>;
 /// Stop claiming, finish or release what is held, then stop.
 using drain_atom = caf::atom_constant<caf::atom("drain")>;
 /// Drain time is up.
@@ -47,12 +63,43 @@ struct pool_status {
   bool draining = false;
   /// Clock checks that found this node's clock too far off the database's.
   std::int64_t clock_refusals = 0;
+  /// Service actor (and worker pool, `pool:TYPE`) → restarts after a crash since start.
+  std::map<std::string, std::int64_t> service_restarts;
 };
 
 template <class Inspector>
 typename Inspector::result_type inspect(Inspector& f, pool_status& x) {
   return f(caf::meta::type_name("pool_status"), x.cluster, x.workers, x.restarts, x.given_up,
-           x.draining, x.clock_refusals);
+           x.draining, x.clock_refusals, x.service_restarts);
+}
+
+/// What a worker answers about the job it was handed.
+struct job_report {
+  storage::job_lease lease;
+  /// Done: the pool hands the completion back to the store. False when the worker recorded
+  /// the outcome itself (a failure, a deferral, a park) or could not.
+  bool finished = false;
+  /// The result of a finished job (JSON text, may be empty).
+  std::string result;
+};
+
+template <class Inspector>
+typename Inspector::result_type inspect(Inspector& f, job_report& x) {
+  return f(caf::meta::type_name("job_report"), x.lease, x.finished, x.result);
+}
+
+/// What a pool tells the supervisor about itself.
+struct pool_report {
+  std::string type;
+  /// Live workers, not counting those retiring.
+  int workers = 0;
+  std::int64_t restarts = 0;
+  std::int64_t given_up = 0;
+};
+
+template <class Inspector>
+typename Inspector::result_type inspect(Inspector& f, pool_report& x) {
+  return f(caf::meta::type_name("pool_report"), x.type, x.workers, x.restarts, x.given_up);
 }
 
 }  // namespace ab::actors
@@ -62,6 +109,33 @@ namespace ab::storage {
 template <class Inspector>
 typename Inspector::result_type inspect(Inspector& f, action_filter& x) {
   return f(caf::meta::type_name("action_filter"), x.only, x.except, x.site);
+}
+
+template <class Inspector>
+typename Inspector::result_type inspect(Inspector& f, job_lease& x) {
+  return f(caf::meta::type_name("job_lease"), x.id, x.token);
+}
+
+template <class Inspector>
+typename Inspector::result_type inspect(Inspector& f, completion& x) {
+  return f(caf::meta::type_name("completion"), x.job, x.result);
+}
+
+template <class Inspector>
+typename Inspector::result_type inspect(Inspector& f, claimed_job& x) {
+  return f(caf::meta::type_name("claimed_job"), x.id, x.request, x.position, x.type, x.host,
+           x.action, x.attempt, x.max_attempts, x.lease_token, x.deadline, x.event, x.deferrals,
+           x.deferred_since);
+}
+
+template <class Inspector>
+typename Inspector::result_type inspect(Inspector& f, complete_result& x) {
+  return f(caf::meta::type_name("complete_result"), x.completed, x.lost);
+}
+
+template <class Inspector>
+typename Inspector::result_type inspect(Inspector& f, cycle_result& x) {
+  return f(caf::meta::type_name("cycle_result"), x.completed, x.claimed);
 }
 
 }  // namespace ab::storage

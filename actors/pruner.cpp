@@ -55,4 +55,13 @@ pruner_actor spawn_pruner(caf::actor_system& sys, std::shared_ptr<storage::store
   return sys.spawn<caf::detached>(pruner, std::move(store), keep, interval_ms);
 }
 
+service_spec pruner_service(std::shared_ptr<storage::store> store, storage::retention keep,
+                            time_ms interval_ms) {
+  return {"pruner",
+          [store = std::move(store), keep, interval_ms](
+              caf::actor_system& sys, const supervisor_actor&, const config::cluster_map&) {
+            return caf::actor_cast<caf::actor>(spawn_pruner(sys, store, keep, interval_ms));
+          }};
+}
+
 }  // namespace ab::actors

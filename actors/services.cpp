@@ -121,7 +121,7 @@ bool same(const config::cluster_map& a, const config::cluster_map& b) {
 map_watcher_actor::behavior_type map_watcher(
     map_watcher_actor::stateful_pointer<watcher_state> self, const std::string& path,
     config::cluster_map current, time_ms interval_ms, const supervisor_actor& supervisor,
-    const heartbeat_actor& heartbeat, const std::shared_ptr<config::live_cluster_map>& live) {
+    const std::shared_ptr<config::live_cluster_map>& live) {
   auto log = logger();
   self->state.stamp = stamp_of(path);
   self->state.current = std::move(current);
@@ -140,7 +140,6 @@ map_watcher_actor::behavior_type map_watcher(
     self->state.current = *map;
     if (live) live->replace(*map);
     self->send(supervisor, remap_atom::value, *map);
-    self->send(heartbeat, remap_atom::value, *map);
   };
   self->delayed_send(self, std::chrono::milliseconds(interval_ms), tick_atom::value);
   return {
@@ -169,10 +168,42 @@ heartbeat_actor spawn_heartbeat(caf::actor_system& sys, std::shared_ptr<storage:
 
 map_watcher_actor spawn_map_watcher(caf::actor_system& sys, std::string path,
                                     config::cluster_map current, time_ms interval_ms,
-                                    supervisor_actor supervisor, heartbeat_actor heartbeat,
+                                    supervisor_actor supervisor,
                                     std::shared_ptr<config::live_cluster_map> live) {
   return sys.spawn<caf::detached>(map_watcher, std::move(path), std::move(current), interval_ms,
-                                  std::move(supervisor), std::move(heartbeat), std::move(live));
+                                  std::move(supervisor), std::move(live));
+}
+
+service_spec straggler_service(std::shared_ptr<storage::store> store, time_ms interval_ms) {
+  return {"straggler",
+          [store = std::move(store), interval_ms](caf::actor_system& sys, const supervisor_actor&,
+                                                  const config::cluster_map&) {
+            return caf::actor_cast<caf::actor>(spawn_straggler(sys, store, interval_ms));
+          }};
+}
+
+service_spec heartbeat_service(std::shared_ptr<storage::store> store, storage::node_record node,
+                               time_ms interval_ms, std::shared_ptr<storage::node_claim> claim,
+                               std::function<void()> on_lost) {
+  return {"heartbeat",
+          [store = std::move(store), node = std::move(node), interval_ms, claim = std::move(claim),
+           on_lost = std::move(on_lost)](caf::actor_system& sys, const supervisor_actor&,
+                                         const config::cluster_map& map) {
+            return caf::actor_cast<caf::actor>(
+                spawn_heartbeat(sys, store, node, map, interval_ms, claim, on_lost));
+          },
+          true};
+}
+
+service_spec map_watcher_service(std::string path, time_ms interval_ms,
+                                 std::shared_ptr<config::live_cluster_map> live) {
+  return {"map_watcher",
+          [path = std::move(path), interval_ms, live = std::move(live)](
+              caf::actor_system& sys, const supervisor_actor& sup, const config::cluster_map& map) {
+            return caf::actor_cast<caf::actor>(
+                spawn_map_watcher(sys, path, map, interval_ms, sup, live));
+          },
+          false, true};
 }
 
 }  // namespace ab::actors

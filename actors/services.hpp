@@ -1,7 +1,8 @@
 #pragma once
 
 // The node's small periodic services: the straggler manager, the node heartbeat, and the
-// cluster-map watcher. Each runs detached (they make blocking store or file calls).
+// cluster-map watcher. Each runs detached (they make blocking store or file calls); the
+// node runs them under its supervisor (`*_service` give the supervisor their specs).
 
 #include <functional>
 #include <memory>
@@ -38,14 +39,29 @@ heartbeat_actor spawn_heartbeat(caf::actor_system& sys, std::shared_ptr<storage:
 
 /// Watches the cluster-map file: reloads it when it changes (or on `check_atom`, sent on
 /// SIGHUP; `tick_atom` is its own timer), keeps the last good map when an edit is invalid, and
-/// sends a valid new map to the supervisor and the heartbeat.
+/// sends a valid new map to the supervisor (which hands it on to the heartbeat).
 using map_watcher_actor = caf::typed_actor<caf::reacts_to<check_atom>, caf::reacts_to<tick_atom>>;
 
 /// Spawns the watcher of `path`, which held `current` at start-up; a valid new map is also put
 /// in force in `live` (read by the API), when given.
 map_watcher_actor spawn_map_watcher(caf::actor_system& sys, std::string path,
                                     config::cluster_map current, time_ms interval_ms,
-                                    supervisor_actor supervisor, heartbeat_actor heartbeat,
+                                    supervisor_actor supervisor,
                                     std::shared_ptr<config::live_cluster_map> live = nullptr);
+
+/// The straggler manager as a supervised service (`straggler`).
+service_spec straggler_service(std::shared_ptr<storage::store> store, time_ms interval_ms);
+
+/// The heartbeat as a supervised service (`heartbeat`), following the cluster map; a restarted
+/// one keeps the claim (and `on_lost`).
+service_spec heartbeat_service(std::shared_ptr<storage::store> store, storage::node_record node,
+                               time_ms interval_ms,
+                               std::shared_ptr<storage::node_claim> claim = nullptr,
+                               std::function<void()> on_lost = {});
+
+/// The watcher of the cluster map at `path` as a supervised service (`map_watcher`), told of
+/// SIGHUP; a restarted one starts from the map in force.
+service_spec map_watcher_service(std::string path, time_ms interval_ms,
+                                 std::shared_ptr<config::live_cluster_map> live = nullptr);
 
 }  // namespace ab::actors

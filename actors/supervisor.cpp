@@ -4,28 +4,45 @@
 #include <deque>
 #include <map>
 #include <random>
+#include <set>
 
 #include <spdlog/spdlog.h>
 #include <caf/actor_system.hpp>
 #include <caf/stateful_actor.hpp>
 #include <caf/typed_event_based_actor.hpp>
 
-#include "actors/worker.hpp"
+#include "actors/detail/offspring.hpp"
+#include "actors/pool.hpp"
 #include "core/error.hpp"
 
 namespace ab::actors {
 
 namespace {
 
-struct slot {
+/// The supervisor's own timers, apart from what others may send it.
+using supervisor_internal =
+    supervisor_actor::extend<caf::reacts_to<renew_atom>, caf::reacts_to<deadline_atom>>;
+
+/// Restarts within the window, for the restart-intensity limit.
+using restart_log = std::deque<time_ms>;
+
+struct pool_entry {
   std::string type;
-  int index = 0;
+  /// Counts the pool's restarts: part of its lease owner name.
   int incarnation = 0;
-  worker_actor handle;
-  /// When this slot's worker was restarted, within the restart window.
-  std::deque<time_ms> restarts;
-  /// Asked to stop because its pool shrank; not restarted.
-  bool retiring = false;
+  pool_actor handle;
+  /// What it last said (its workers: what it was asked for, until it says otherwise).
+  pool_report last;
+  /// Worker restarts and given-up slots of its earlier incarnations.
+  std::int64_t past_restarts = 0;
+  std::int64_t past_given_up = 0;
+  restart_log restarts;
+};
+
+struct service_entry {
+  service_spec spec;
+  caf::actor handle;
+  restart_log restarts;
 };
 
 struct supervisor_state {
@@ -33,126 +50,185 @@ struct supervisor_state {
   std::shared_ptr<spdlog::logger> log;
   std::string cluster;
   storage::action_filter actions;
-  /// Live workers by actor address.
-  std::map<caf::actor_addr, slot> slots;
-  std::int64_t restarts = 0;
-  std::int64_t given_up = 0;
+  /// Pools by job type; every registered type has one (of zero workers, perhaps).
+  std::map<std::string, pool_entry> pools;
+  /// Services by name.
+  std::map<std::string, service_entry> services;
+  /// Pools and services: they end with the supervisor.
+  detail::offspring children;
+  /// Service (or `pool:TYPE`) → restarts since start.
+  std::map<std::string, std::int64_t> service_restarts;
+  std::int64_t services_given_up = 0;
   bool draining = false;
+  bool drain_done = false;
+  /// Pools that have not finished draining.
+  std::set<std::string> draining_pools;
   caf::typed_response_promise<bool> drained;
   static inline const char* name = "supervisor";
 };
 
-using self_ptr = supervisor_actor::stateful_pointer<supervisor_state>;
+using self_ptr = supervisor_internal::stateful_pointer<supervisor_state>;
 
-std::string owner_of(const supervisor_state& st, const slot& s) {
-  return storage::owner_prefix(st.cfg.node.node_id, st.cfg.incarnation) + s.type + "#" +
-         std::to_string(s.index) + "." + std::to_string(s.incarnation);
+supervisor_actor me(self_ptr self) {
+  return caf::actor_cast<supervisor_actor>(self);
 }
 
-/// What the node's workers claim: the actions of its cluster, of hosts in its own site only.
+std::string owner_of(const supervisor_state& st, const pool_entry& p) {
+  return storage::owner_prefix(st.cfg.node.node_id, st.cfg.incarnation) + p.type + "." +
+         std::to_string(p.incarnation);
+}
+
+/// What the node's pools claim: the actions of its cluster, of hosts in its own site only.
 storage::action_filter claim_filter(const supervisor_config& cfg, const std::string& cluster) {
   auto f = cfg.map.filter_for(cluster);
   f.site = cfg.node.site;
   return f;
 }
 
-void spawn_slot(self_ptr self, slot s) {
+/// True when another restart is within the limit (and records it); false: give up.
+bool may_restart(const supervisor_state& st, restart_log& log) {
+  auto now = st.cfg.clk->now();
+  while (!log.empty() && log.front() < now - st.cfg.node.restart_window_ms) log.pop_front();
+  if (static_cast<int>(log.size()) >= st.cfg.node.max_restarts) return false;
+  log.push_back(now);
+  return true;
+}
+
+template <class Handle>
+void watch(self_ptr self, const Handle& h) {
+  self->monitor(h);
+  self->state.children.add(h);
+}
+
+void spawn_pool(self_ptr self, pool_entry& p) {
   auto& st = self->state;
-  worker_config wc;
-  wc.type = s.type;
-  wc.owner = owner_of(st, s);
-  wc.actions = st.actions;
-  wc.batch = st.cfg.node.claim_batch;
-  wc.lease_ms = st.cfg.node.lease_ms;
-  wc.poll_interval_ms = st.cfg.node.poll_interval_ms;
-  wc.idle_poll_max_ms = st.cfg.node.idle_poll_max_ms;
-  wc.store = st.cfg.store;
-  wc.handler = st.cfg.handlers->find(s.type);
-  wc.clk = st.cfg.clk;
-  wc.clock_ok = st.cfg.clock_ok;
-  s.handle = spawn_worker(self->system(), std::move(wc));
-  self->monitor(s.handle);
-  auto addr = s.handle.address();
-  st.slots.emplace(addr, std::move(s));
+  pool_config pc;
+  pc.type = p.type;
+  pc.owner = owner_of(st, p);
+  pc.actions = st.actions;
+  pc.workers = desired_workers(st.cfg.node, st.cfg.map, st.cluster, p.type);
+  pc.batch = st.cfg.node.claim_batch;
+  pc.lease_ms = st.cfg.node.lease_ms;
+  pc.poll_interval_ms = st.cfg.node.poll_interval_ms;
+  pc.idle_poll_max_ms = st.cfg.node.idle_poll_max_ms;
+  pc.max_restarts = st.cfg.node.max_restarts;
+  pc.restart_window_ms = st.cfg.node.restart_window_ms;
+  pc.store = st.cfg.store;
+  pc.handler = st.cfg.handlers->find(p.type);
+  pc.clk = st.cfg.clk;
+  pc.clock_ok = st.cfg.clock_ok;
+  pc.parent = caf::actor_cast<pool_parent_actor>(self);
+  p.last = {p.type, pc.workers, 0, 0};
+  p.handle = actors::spawn_pool(self->system(), std::move(pc));
+  watch(self, p.handle);
 }
 
-int live_count(const supervisor_state& st, const std::string& type) {
-  int n = 0;
-  for (const auto& [addr, s] : st.slots)
-    if (s.type == type && !s.retiring) ++n;
-  return n;
+void spawn_service(self_ptr self, service_entry& s) {
+  s.handle = s.spec.spawn(self->system(), me(self), self->state.cfg.map);
+  if (s.handle) watch(self, s.handle);
 }
 
-/// Brings every pool to the size the configuration and the cluster say.
+/// Asks every pool for the size the configuration and the cluster say.
 void resize(self_ptr self) {
   auto& st = self->state;
-  for (const auto& type : st.cfg.handlers->types()) {
+  for (auto& [type, p] : st.pools) {
     auto want = desired_workers(st.cfg.node, st.cfg.map, st.cluster, type);
-    auto have = live_count(st, type);
-    for (int index = 0; have < want; ++index) {
-      bool taken = false;
-      for (const auto& [addr, s] : st.slots)
-        taken |= s.type == type && s.index == index && !s.retiring;
-      if (taken) continue;
-      spawn_slot(self, slot{type, index, 0, {}, {}, false});
-      ++have;
-    }
-    // Shrink from the highest slot down; a retiring worker finishes its job, releases the rest.
-    for (auto it = st.slots.rbegin(); have > want && it != st.slots.rend(); ++it)
-      if (it->second.type == type && !it->second.retiring) {
-        it->second.retiring = true;
-        self->send(it->second.handle, drain_atom::value);
-        --have;
-      }
+    p.last.workers = want;
+    self->send(p.handle, resize_atom::value, want);
   }
 }
 
-void on_worker_down(self_ptr self, const caf::down_msg& msg) {
+void stop_services(self_ptr self) {
+  for (auto& [name, s] : self->state.services)
+    if (s.handle) self->send_exit(s.handle, caf::exit_reason::user_shutdown);
+}
+
+void finish_drain(self_ptr self, bool clean) {
   auto& st = self->state;
-  auto it = st.slots.find(msg.source);
-  if (it == st.slots.end()) return;
-  auto s = std::move(it->second);
-  st.slots.erase(it);
-  auto owner = owner_of(st, s);
-  if (msg.reason) {
-    // It crashed: whatever it held may have half-happened; recovery retries it at once.
-    if (auto n = st.cfg.store->expire_held(owner); n && *n > 0)
-      st.log->warn("{}: {} job(s) it held go to recovery", owner, *n);
-  }
-  if (st.draining) {
-    if (st.slots.empty()) {
-      st.drained.deliver(true);
-      self->quit();
-    }
-    return;
-  }
-  if (s.retiring || !msg.reason) return;
-  auto now = st.cfg.clk->now();
-  while (!s.restarts.empty() && s.restarts.front() < now - st.cfg.node.restart_window_ms)
-    s.restarts.pop_front();
-  if (static_cast<int>(s.restarts.size()) >= st.cfg.node.max_restarts) {
-    ++st.given_up;
-    st.log->error("{} crashed {} times within {} ms; giving up on this worker slot ({})", owner,
-                  s.restarts.size() + 1, st.cfg.node.restart_window_ms, message_of(msg.reason));
-    return;
-  }
-  s.restarts.push_back(now);
-  ++st.restarts;
-  ++s.incarnation;
-  st.log->warn("{} crashed ({}); restarting it as incarnation {}", owner, message_of(msg.reason),
-               s.incarnation);
-  spawn_slot(self, std::move(s));
+  if (st.drain_done) return;
+  st.drain_done = true;
+  stop_services(self);
+  st.drained.deliver(clean);
+  self->quit();
 }
 
-supervisor_actor::behavior_type supervisor(self_ptr self, supervisor_config cfg) {
+void on_pool_down(self_ptr self, pool_entry& p, const caf::down_msg& msg) {
+  auto& st = self->state;
+  if (st.draining) {
+    st.draining_pools.erase(p.type);
+    if (st.draining_pools.empty()) finish_drain(self, true);
+    return;
+  }
+  auto owner = owner_of(st, p);
+  // Its workers went with it; what they held may have half-happened: recovery retries it now.
+  if (auto n = st.cfg.store->expire_held(owner); n && *n > 0)
+    st.log->warn("{}: {} job(s) it held go to recovery", owner, *n);
+  p.past_restarts += p.last.restarts;
+  p.past_given_up += p.last.given_up;
+  auto name = "pool:" + p.type;
+  if (!may_restart(st, p.restarts)) {
+    ++st.services_given_up;
+    p.handle = pool_actor{};
+    p.last.workers = 0;
+    st.log->error("{} crashed too often within {} ms; giving it up ({})", name,
+                  st.cfg.node.restart_window_ms, message_of(msg.reason));
+    return;
+  }
+  ++st.service_restarts[name];
+  ++p.incarnation;
+  st.log->warn("{} crashed ({}); restarting it", name, message_of(msg.reason));
+  spawn_pool(self, p);
+}
+
+void on_service_down(self_ptr self, service_entry& s, const caf::down_msg& msg) {
+  auto& st = self->state;
+  s.handle = caf::actor{};
+  if (st.draining || !msg.reason) return;
+  if (!may_restart(st, s.restarts)) {
+    ++st.services_given_up;
+    st.log->error("service {} crashed too often within {} ms; giving it up ({})", s.spec.name,
+                  st.cfg.node.restart_window_ms, message_of(msg.reason));
+    return;
+  }
+  ++st.service_restarts[s.spec.name];
+  st.log->warn("service {} crashed ({}); restarting it", s.spec.name, message_of(msg.reason));
+  spawn_service(self, s);
+}
+
+void on_down(self_ptr self, const caf::down_msg& msg) {
+  auto& st = self->state;
+  st.children.remove(msg.source);
+  for (auto& [type, p] : st.pools)
+    if (p.handle && p.handle.address() == msg.source) return on_pool_down(self, p, msg);
+  for (auto& [name, s] : st.services)
+    if (s.handle && s.handle.address() == msg.source) return on_service_down(self, s, msg);
+}
+
+void add_service(self_ptr self, service_spec spec) {
+  auto& st = self->state;
+  auto name = spec.name;
+  auto& s = st.services[name];
+  if (s.handle) self->send_exit(s.handle, caf::exit_reason::user_shutdown);
+  s.spec = std::move(spec);
+  spawn_service(self, s);
+}
+
+supervisor_internal::behavior_type supervisor(self_ptr self, supervisor_config cfg) {
   auto& st = self->state;
   st.cfg = std::move(cfg);
   st.log = spdlog::get("actors");
   if (!st.log) st.log = spdlog::default_logger()->clone("actors");
   st.cluster = st.cfg.map.cluster_of(st.cfg.node.node_id);
   st.actions = claim_filter(st.cfg, st.cluster);
-  self->set_down_handler([self](caf::down_msg& msg) { on_worker_down(self, msg); });
-  resize(self);
+  self->set_down_handler([self](caf::down_msg& msg) { on_down(self, msg); });
+  st.children.stop_with(self);
+  for (const auto& type : st.cfg.handlers->types()) {
+    auto& p = st.pools[type];
+    p.type = type;
+    spawn_pool(self, p);
+  }
+  auto specs = std::move(st.cfg.services);
+  for (auto& spec : specs) add_service(self, std::move(spec));
   self->send(self, renew_atom::value);
   return {
       [self](remap_atom, config::cluster_map& map) {
@@ -165,19 +241,40 @@ supervisor_actor::behavior_type supervisor(self_ptr self, supervisor_config cfg)
                        cluster);
         st.cluster = cluster;
         st.actions = claim_filter(st.cfg, cluster);
-        for (const auto& [addr, s] : st.slots)
-          if (!s.retiring) self->send(s.handle, filter_atom::value, st.actions);
+        for (const auto& [type, p] : st.pools)
+          if (p.handle) self->send(p.handle, filter_atom::value, st.actions);
         resize(self);
+        for (const auto& [name, s] : st.services)
+          if (s.handle && s.spec.follows_map)
+            caf::anon_send(s.handle, remap_atom::value, st.cfg.map);
+      },
+      [self](check_atom) {
+        for (const auto& [name, s] : self->state.services)
+          if (s.handle && s.spec.checks_on_hup) caf::anon_send(s.handle, check_atom::value);
+      },
+      [self](supervise_atom, service_spec& spec) {
+        if (!self->state.draining) add_service(self, std::move(spec));
+      },
+      [self](report_atom, pool_report& r) {
+        auto& st = self->state;
+        if (auto it = st.pools.find(r.type); it != st.pools.end()) it->second.last = r;
+      },
+      [self](advance_atom, const std::string& from) {
+        // Chains moved on: their next jobs may be of any type, so the other pools poll soon.
+        for (const auto& [type, p] : self->state.pools)
+          if (type != from && p.handle && p.last.workers > 0)
+            self->send(p.handle, poke_atom::value);
       },
       [self](renew_atom) {
         auto& st = self->state;
+        if (st.draining) return;
         auto again = std::chrono::milliseconds(st.cfg.node.renew_interval_ms);
         if (st.cfg.clock_ok) {
           bool was = st.cfg.clock_ok->in_bound();
           auto err = st.cfg.clock_ok->check();
           if (!st.cfg.clock_ok->in_bound()) {
             // Leases and deadlines are the database's time: a node whose clock is off must
-            // neither keep leases (renewing) nor take jobs (its workers see the same verdict).
+            // neither keep leases (renewing) nor take jobs (its pools see the same verdict).
             st.log->error("not renewing leases nor claiming: {}", message_of(err));
             self->delayed_send(self, again, renew_atom::value);
             return;
@@ -187,7 +284,8 @@ supervisor_actor::behavior_type supervisor(self_ptr self, supervisor_config cfg)
                          st.cfg.clock_ok->max_skew_ms());
         }
         std::vector<std::string> owners;
-        for (const auto& [addr, s] : st.slots) owners.push_back(owner_of(st, s));
+        for (const auto& [type, p] : st.pools)
+          if (p.handle) owners.push_back(owner_of(st, p));
         if (auto res = st.cfg.store->renew(owners, st.cfg.node.lease_ms); !res)
           st.log->warn("cannot renew leases: {}", message_of(res.error()));
         self->delayed_send(self, again, renew_atom::value);
@@ -196,39 +294,56 @@ supervisor_actor::behavior_type supervisor(self_ptr self, supervisor_config cfg)
         auto& st = self->state;
         pool_status out;
         out.cluster = st.cluster;
-        for (const auto& [addr, s] : st.slots)
-          if (!s.retiring) ++out.workers[s.type];
-        out.restarts = st.restarts;
-        out.given_up = st.given_up;
+        for (const auto& [type, p] : st.pools) {
+          if (p.last.workers > 0) out.workers[type] = p.last.workers;
+          out.restarts += p.past_restarts + p.last.restarts;
+          out.given_up += p.past_given_up + p.last.given_up;
+        }
         out.draining = st.draining;
         if (st.cfg.clock_ok) out.clock_refusals = st.cfg.clock_ok->refusals();
+        out.service_restarts = st.service_restarts;
+        for (const auto& [name, s] : st.services) out.service_restarts.try_emplace(name, 0);
         return out;
       },
       [self](drain_atom) -> caf::result<bool> {
         auto& st = self->state;
+        if (st.draining) return st.drain_done;
         st.draining = true;
         st.drained = self->make_response_promise<bool>();
-        if (st.slots.empty()) {
-          st.drained.deliver(true);
-          self->quit();
+        for (const auto& [type, p] : st.pools) {
+          if (!p.handle) continue;
+          st.draining_pools.insert(type);
+          self->request(p.handle, caf::infinite, drain_atom::value)
+              .then(
+                  [self, type = type](bool) {
+                    auto& st = self->state;
+                    st.draining_pools.erase(type);
+                    if (st.draining_pools.empty()) finish_drain(self, true);
+                  },
+                  // A pool that went down is counted by the down handler.
+                  [](caf::error&) {});
+        }
+        if (st.draining_pools.empty()) {
+          finish_drain(self, true);
           return st.drained;
         }
-        for (const auto& [addr, s] : st.slots) self->send(s.handle, drain_atom::value);
         self->delayed_send(self, std::chrono::milliseconds(st.cfg.node.drain_timeout_ms),
                            deadline_atom::value);
         return st.drained;
       },
       [self](deadline_atom) {
         auto& st = self->state;
+        if (st.drain_done) return;
         // Workers still busy after the drain timeout: hand their jobs back now rather than
         // after a lease expiry; a late completion of theirs is fenced out.
-        for (const auto& [addr, s] : st.slots) {
-          auto owner = owner_of(st, s);
+        for (const auto& type : st.draining_pools) {
+          auto& p = st.pools[type];
+          auto owner = owner_of(st, p);
           if (auto n = st.cfg.store->release_held(owner); n && *n > 0)
             st.log->warn("drain timeout: released {} job(s) of {}", *n, owner);
+          if (p.handle) self->send_exit(p.handle, caf::exit_reason::user_shutdown);
         }
-        st.drained.deliver(st.slots.empty());
-        self->quit();
+        finish_drain(self, st.draining_pools.empty());
       },
   };
 }
@@ -253,7 +368,7 @@ int desired_workers(const config::node_config& node, const config::cluster_map& 
 }
 
 supervisor_actor spawn_supervisor(caf::actor_system& sys, supervisor_config config) {
-  return sys.spawn<caf::detached>(supervisor, std::move(config));
+  return caf::actor_cast<supervisor_actor>(sys.spawn<caf::detached>(supervisor, std::move(config)));
 }
 
 }  // namespace ab::actors

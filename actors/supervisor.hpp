@@ -1,7 +1,10 @@
 #pragma once
 
+#include <functional>
 #include <memory>
 
+#include <caf/actor.hpp>
+#include <caf/allowed_unsafe_message_type.hpp>
 #include <caf/typed_actor.hpp>
 
 #include "actors/atoms.hpp"
@@ -13,14 +16,35 @@
 
 namespace ab::actors {
 
-/// Keeps the node's worker pools whole: one pool per registered job type, sized by the node
-/// configuration and its cluster; restarts a crashed worker (within a restart-intensity limit),
-/// resizes and re-filters the pools when the cluster map changes, renews the leases of every
-/// live worker, and drains on request.
-using supervisor_actor =
-    caf::typed_actor<caf::reacts_to<remap_atom, config::cluster_map>, caf::reacts_to<renew_atom>,
-                     caf::reacts_to<deadline_atom>, caf::replies_to<status_atom>::with<pool_status>,
-                     caf::replies_to<drain_atom>::with<bool>>;
+struct service_spec;
+
+/// Keeps the node's actors whole: one worker pool per registered job type, sized by the node
+/// configuration and its cluster (a pool restarts its crashed workers itself), and the node's
+/// service actors (straggler manager, pruner, heartbeat, cluster-map watcher). A crashed pool
+/// or service is restarted, within a restart-intensity limit, and counted. It resizes and
+/// re-filters the pools when the cluster map changes (and hands the map on to the services
+/// that follow it), pokes the other pools when one pool's chains move on, renews the leases of
+/// every pool after checking the clock, and drains on request.
+using supervisor_actor = caf::typed_actor<
+    caf::reacts_to<remap_atom, config::cluster_map>, caf::reacts_to<check_atom>,
+    caf::reacts_to<supervise_atom, service_spec>, caf::reacts_to<report_atom, pool_report>,
+    caf::reacts_to<advance_atom, std::string>, caf::replies_to<status_atom>::with<pool_status>,
+    caf::replies_to<drain_atom>::with<bool>>;
+
+/// One of the node's service actors as the supervisor runs it: started at once, restarted
+/// after a crash (counted in `pool_status::service_restarts` under `name`), stopped after the
+/// drain.
+struct service_spec {
+  std::string name;
+  /// Spawns the service (again); `map` is the cluster map in force.
+  std::function<caf::actor(caf::actor_system&, const supervisor_actor&,
+                           const config::cluster_map& map)>
+      spawn;
+  /// Gets every new cluster map (`remap_atom`).
+  bool follows_map = false;
+  /// Gets SIGHUP's `check_atom`.
+  bool checks_on_hup = false;
+};
 
 /// A fresh, random id of this process's incarnation (16 hex digits).
 std::string make_incarnation();
@@ -38,6 +62,8 @@ struct supervisor_config {
   /// Checked before every renewal and consulted before every claim; null: the clock is
   /// trusted (tests with an injected clock).
   std::shared_ptr<clock_check> clock_ok;
+  /// Service actors started with the pools (more may follow with `supervise_atom`).
+  std::vector<service_spec> services = {};
 };
 
 /// Workers of `type` that a node of `cluster` runs: the cluster's count for the type, else the
@@ -45,7 +71,9 @@ struct supervisor_config {
 int desired_workers(const config::node_config& node, const config::cluster_map& map,
                     const std::string& cluster, const std::string& type);
 
-/// Spawns the supervisor (detached: it makes blocking store calls) and its workers.
+/// Spawns the supervisor (detached: it makes blocking store calls), its pools and services.
 supervisor_actor spawn_supervisor(caf::actor_system& sys, supervisor_config config);
 
 }  // namespace ab::actors
+
+CAF_ALLOW_UNSAFE_MESSAGE_TYPE(ab::actors::service_spec)

@@ -84,15 +84,17 @@ caf::expected<node_http> start_node_http(
           self->request(sup, std::chrono::seconds(5), actors::status_atom::value)
               .then(
                   [=](const actors::pool_status& st) {
-                    respond(net::json_response(200, nlohmann::json{{"node_id", node_id},
-                                                                   {"site", site},
-                                                                   {"auth", auth_mode},
-                                                                   {"cluster", st.cluster},
-                                                                   {"workers", st.workers},
-                                                                   {"restarts", st.restarts},
-                                                                   {"given_up", st.given_up},
-                                                                   {"draining", st.draining}}
-                                                        .dump()));
+                    respond(net::json_response(
+                        200, nlohmann::json{{"node_id", node_id},
+                                            {"site", site},
+                                            {"auth", auth_mode},
+                                            {"cluster", st.cluster},
+                                            {"workers", st.workers},
+                                            {"restarts", st.restarts},
+                                            {"given_up", st.given_up},
+                                            {"service_restarts", st.service_restarts},
+                                            {"draining", st.draining}}
+                                 .dump()));
                   },
                   [=](const caf::error& err) {
                     respond(net::error_response({503, "unavailable", message_of(err), 1}));

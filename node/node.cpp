@@ -80,20 +80,18 @@ int run(const config::node_config& cfg, const config::cluster_map& map, sigset_t
 
   caf::actor_system_config sys_cfg;
   caf::actor_system sys{sys_cfg};
-  actors::supervisor_config sup_cfg{cfg, map, store, handlers, clk, incarnation, clock_ok};
-  auto supervisor = actors::spawn_supervisor(sys, sup_cfg);
-  auto straggler = actors::spawn_straggler(sys, store, cfg.recovery_interval_ms);
   constexpr time_ms day = time_ms{24} * 3600 * 1000;
-  auto pruner = actors::spawn_pruner(
-      sys, store, {cfg.request_retention_days * day, cfg.audit_retention_days * day},
-      cfg.prune_interval_ms);
+  actors::supervisor_config sup_cfg{cfg, map, store, handlers, clk, incarnation, clock_ok};
+  sup_cfg.services = {actors::straggler_service(store, cfg.recovery_interval_ms),
+                      actors::pruner_service(
+                          store, {cfg.request_retention_days * day, cfg.audit_retention_days * day},
+                          cfg.prune_interval_ms)};
+  auto supervisor = actors::spawn_supervisor(sys, sup_cfg);
 
   auto live_map = std::make_shared<config::live_cluster_map>(map);
   auto http = start_node_http(sys, cfg, supervisor, store, live_map);
   if (!http) {
     caf::anon_send_exit(supervisor, caf::exit_reason::kill);
-    caf::anon_send_exit(straggler, caf::exit_reason::kill);
-    caf::anon_send_exit(pruner, caf::exit_reason::kill);
     return fail(message_of(http.error()), 1);
   }
   if (http->auth) {
@@ -113,12 +111,13 @@ int run(const config::node_config& cfg, const config::cluster_map& map, sigset_t
     api_base->store(std::make_shared<const std::string>(
         (cfg.tls_cert.empty() ? "http://" : "https://") + address));
   storage::node_record me{cfg.node_id, cfg.site, "", address, 0};
-  auto heartbeat = actors::spawn_heartbeat(sys, store, me, map, cfg.heartbeat_interval_ms,
-                                           node_claim, [] { ::kill(::getpid(), SIGTERM); });
-  actors::map_watcher_actor watcher;
+  caf::anon_send(supervisor, actors::supervise_atom::value,
+                 actors::heartbeat_service(store, me, cfg.heartbeat_interval_ms, node_claim,
+                                           [] { ::kill(::getpid(), SIGTERM); }));
   if (!cfg.cluster_map.empty())
-    watcher = actors::spawn_map_watcher(sys, cfg.cluster_map, map, cfg.map_check_interval_ms,
-                                        supervisor, heartbeat, live_map);
+    caf::anon_send(
+        supervisor, actors::supervise_atom::value,
+        actors::map_watcher_service(cfg.cluster_map, cfg.map_check_interval_ms, live_map));
   std::printf("ab-node: node %s (site %s, cluster %s) listening on %s://%s, store %s\n",
               cfg.node_id.c_str(), cfg.site.c_str(), map.cluster_of(cfg.node_id).c_str(),
               cfg.tls_cert.empty() ? "http" : "https", address.c_str(),
@@ -132,7 +131,7 @@ int run(const config::node_config& cfg, const config::cluster_map& map, sigset_t
       log->info("SIGHUP: reloading the cluster map, the access policy and the TLS certificate");
       // Logged there; with a bad new pair the one in use stays.
       (void)http->server->reload_tls();
-      if (watcher) caf::anon_send(watcher, actors::check_atom::value);
+      caf::anon_send(supervisor, actors::check_atom::value);
       if (http->auth) {
         if (auto err = http->auth->reload())
           log->error("policy refused, the last good policy stays: {}", message_of(err));
@@ -152,11 +151,10 @@ int run(const config::node_config& cfg, const config::cluster_map& map, sigset_t
         .receive([&](bool ok) { clean = ok; },
                  [&](caf::error& err) { log->error("drain: {}", message_of(err)); });
   }
+  // A drained supervisor has stopped its services; one that did not answer takes them down
+  // with it (they are linked to it).
+  caf::anon_send_exit(supervisor, caf::exit_reason::user_shutdown);
   http->server->stop();
-  for (const auto& a :
-       {caf::actor_cast<caf::actor>(straggler), caf::actor_cast<caf::actor>(pruner),
-        caf::actor_cast<caf::actor>(heartbeat), caf::actor_cast<caf::actor>(watcher)})
-    if (a) caf::anon_send_exit(a, caf::exit_reason::user_shutdown);
   log->info("stopped{}", clean ? "" : " (some jobs were handed back after the drain timeout)");
   return 0;
 }

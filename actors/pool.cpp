@@ -1,0 +1,509 @@
+#include "actors/pool.hpp"
+
+#include <algorithm>
+#include <chrono>
+#include <deque>
+#include <map>
+
+#include <spdlog/spdlog.h>
+#include <caf/actor_system.hpp>
+#include <caf/stateful_actor.hpp>
+#include <caf/typed_event_based_actor.hpp>
+
+#include "actors/detail/offspring.hpp"
+#include "actors/worker.hpp"
+#include "core/error.hpp"
+
+namespace ab::actors {
+
+namespace {
+
+using steady = std::chrono::steady_clock;
+
+bool passes(const storage::action_filter& f, const std::string& action) {
+  auto in = [&](const std::vector<std::string>& list) {
+    return std::find(list.begin(), list.end(), action) != list.end();
+  };
+  return (f.only.empty() || in(f.only)) && !in(f.except);
+}
+
+std::shared_ptr<spdlog::logger> logger() {
+  auto log = spdlog::get("actors");
+  return log ? log : spdlog::default_logger()->clone("actors");
+}
+
+// --- the claimer: the pool's store calls, on a thread of their own -------------------------
+
+/// The pool's one connection to the queue: every claim and completion of the pool goes through
+/// it, one transaction at a time, so that the pool itself never blocks.
+using claimer_actor =
+    caf::typed_actor<caf::replies_to<cycle_atom, std::vector<storage::completion>, int,
+                                     storage::action_filter>::with<storage::cycle_result>,
+                     caf::reacts_to<crashed_atom, storage::job_lease, std::string>,
+                     caf::reacts_to<release_atom, std::vector<storage::job_lease>>>;
+
+struct claimer_state {
+  pool_config cfg;
+  std::shared_ptr<spdlog::logger> log;
+  static inline const char* name = "claimer";
+};
+
+claimer_actor::behavior_type claimer(claimer_actor::stateful_pointer<claimer_state> self,
+                                     pool_config cfg) {
+  self->state.cfg = std::move(cfg);
+  self->state.log = logger();
+  return {
+      [self](cycle_atom, const std::vector<storage::completion>& done, int max_jobs,
+             const storage::action_filter& actions) -> caf::result<storage::cycle_result> {
+        const auto& c = self->state.cfg;
+        // The node's clock is off the database's: hand back what finished, take nothing.
+        if (max_jobs < 1 || (c.clock_ok && !c.clock_ok->in_bound())) {
+          storage::cycle_result out;
+          if (done.empty()) return out;
+          auto res = c.store->complete(done);
+          if (!res) return res.error();
+          out.completed = std::move(*res);
+          return out;
+        }
+        auto res =
+            c.store->complete_and_claim(done, c.owner, c.type, max_jobs, c.lease_ms, actions);
+        if (!res) return res.error();
+        return std::move(*res);
+      },
+      [self](crashed_atom, const storage::job_lease& lease, const std::string& why) {
+        // What the worker did may have half-happened: the attempt counts, and the job is
+        // retried after its backoff (reconciling first) or fails once its attempts are spent.
+        auto res = self->state.cfg.store->fail(lease, "its worker crashed: " + why, true);
+        if (!res && !is(res.error(), errc::lease_lost))
+          self->state.log->warn("{}: job {} of a crashed worker goes to recovery: {}",
+                                self->state.cfg.owner, lease.id, message_of(res.error()));
+      },
+      [self](release_atom, const std::vector<storage::job_lease>& jobs) {
+        if (auto res = self->state.cfg.store->release(jobs); !res)
+          self->state.log->warn("{}: cannot release {} job(s), recovery will: {}",
+                                self->state.cfg.owner, jobs.size(), message_of(res.error()));
+      },
+  };
+}
+
+// --- the pool ---------------------------------------------------------------------------------
+
+/// The pool's own timer, apart from what others may send it.
+using pool_internal = pool_actor::extend<caf::reacts_to<tick_atom, std::uint64_t>>;
+
+struct slot {
+  int index = 0;
+  int incarnation = 0;
+  worker_actor handle;
+  /// When this slot's worker was restarted, within the restart window.
+  std::deque<time_ms> restarts;
+  /// Stops after its job (its pool shrank, or drains); not restarted.
+  bool retiring = false;
+  /// Runs `lease` since `started`.
+  bool busy = false;
+  storage::job_lease lease;
+  steady::time_point started;
+};
+
+/// Cycles a busy pool may have under way at once (each on a claimer, and a connection, of its
+/// own): one transaction at a time would cap quick jobs at one batch per commit latency.
+constexpr int max_cycles = 4;
+
+struct pool_state {
+  pool_config cfg;
+  std::shared_ptr<spdlog::logger> log;
+  /// Every claimer the pool started (the first one also releases and fails jobs), and those
+  /// without a cycle under way.
+  std::vector<claimer_actor> claimers;
+  std::vector<claimer_actor> free_claimers;
+  /// Workers by actor address.
+  std::map<caf::actor_addr, slot> slots;
+  /// The claimer and the workers: they end with the pool.
+  detail::offspring children;
+  /// Claimed, not handed out: only while every worker is busy.
+  std::deque<storage::claimed_job> queued;
+  /// Finished, for the next cycle.
+  std::vector<storage::completion> finished;
+  /// Cycles under way, and the jobs they ask for.
+  int cycles = 0;
+  int asking = 0;
+  /// False after a claim that found fewer jobs than it asked for, until the next tick.
+  bool claim_due = true;
+  /// Not known to have work waiting (at start, after a tick, after a claim that came back
+  /// short): one claim at a time, so that an idle pool polls once for all its workers.
+  bool probing = true;
+  /// The store failed: nothing until the next tick.
+  bool store_away = false;
+  int empty_claims = 0;
+  int store_failures = 0;
+  /// Only the latest scheduled tick counts.
+  std::uint64_t tick_gen = 0;
+  steady::time_point last_claim;
+  /// Moving averages of a job's run time and a cycle's round trip, in milliseconds.
+  double job_ms = 0;
+  double cycle_ms = 0;
+  std::int64_t restarts = 0;
+  std::int64_t given_up = 0;
+  bool draining = false;
+  bool drain_done = false;
+  caf::typed_response_promise<bool> drained;
+  static inline const char* name = "pool";
+};
+
+using self_ptr = pool_internal::stateful_pointer<pool_state>;
+
+double ms_since(steady::time_point t) {
+  return std::chrono::duration<double, std::milli>(steady::now() - t).count();
+}
+
+double moving_average(double avg, double sample) {
+  return avg <= 0 ? sample : 0.8 * avg + 0.2 * sample;
+}
+
+std::string name_of(const pool_state& st, const slot& s) {
+  return st.cfg.owner + "#" + std::to_string(s.index) + "." + std::to_string(s.incarnation);
+}
+
+int live(const pool_state& st) {
+  int n = 0;
+  for (const auto& [addr, s] : st.slots) n += s.retiring ? 0 : 1;
+  return n;
+}
+
+int idle(const pool_state& st) {
+  int n = 0;
+  for (const auto& [addr, s] : st.slots) n += s.retiring || s.busy ? 0 : 1;
+  return n;
+}
+
+void report(self_ptr self) {
+  auto& st = self->state;
+  if (st.cfg.parent)
+    self->send(st.cfg.parent, report_atom::value,
+               pool_report{st.cfg.type, live(st), st.restarts, st.given_up});
+}
+
+/// Jobs to ask for now, beyond what the cycles under way ask for: one per idle worker, and,
+/// when jobs take less time than a claim, what the workers will finish during the next two
+/// (up to a full batch for every cycle that may be under way), so that quick jobs do not wait
+/// for the database. Jobs that take longer than a claim are never held ahead.
+int wanted(const pool_state& st) {
+  if (st.draining) return 0;
+  int ahead = 0;
+  if (st.job_ms > 0 && st.job_ms < st.cycle_ms)
+    ahead = static_cast<int>(
+        std::min<double>(max_cycles * st.cfg.batch, 2.0 * live(st) * st.cycle_ms / st.job_ms));
+  return std::clamp(idle(st) + ahead - static_cast<int>(st.queued.size()) - st.asking, 0,
+                    st.cfg.batch);
+}
+
+/// The pool's first claimer: it also releases and fails jobs.
+const claimer_actor& first_claimer(const pool_state& st) {
+  return st.claimers.front();
+}
+
+void schedule_tick(self_ptr self, time_ms pause) {
+  auto& st = self->state;
+  self->delayed_send(self, std::chrono::milliseconds(pause), tick_atom::value, ++st.tick_gen);
+}
+
+void maybe_cycle(self_ptr self);
+void check_drained(self_ptr self);
+
+void on_report(self_ptr self, const caf::actor_addr& who, job_report& r) {
+  auto& st = self->state;
+  if (auto it = st.slots.find(who); it != st.slots.end()) {
+    auto& s = it->second;
+    st.job_ms = moving_average(st.job_ms, ms_since(s.started));
+    s.busy = false;
+    if (s.retiring) self->send_exit(s.handle, caf::exit_reason::user_shutdown);
+  }
+  if (r.finished) st.finished.push_back({r.lease, std::move(r.result)});
+}
+
+/// Gives queued jobs to idle workers, one each.
+void hand_out(self_ptr self) {
+  auto& st = self->state;
+  for (auto& [addr, s] : st.slots) {
+    if (st.queued.empty()) return;
+    if (s.retiring || s.busy) continue;
+    auto job = std::move(st.queued.front());
+    st.queued.pop_front();
+    s.busy = true;
+    s.lease = {job.id, job.lease_token};
+    s.started = steady::now();
+    auto who = addr;
+    self->request(s.handle, caf::infinite, run_atom::value, std::move(job))
+        .then(
+            [self, who](job_report& r) {
+              on_report(self, who, r);
+              hand_out(self);
+              maybe_cycle(self);
+              check_drained(self);
+            },
+            // A worker that went down answers nothing: the down handler fails its job.
+            [](caf::error&) {});
+  }
+}
+
+/// A cycle ended: its claimer is free again.
+void cycle_ended(pool_state& st, const claimer_actor& c, int asked) {
+  --st.cycles;
+  st.asking -= asked;
+  st.free_claimers.push_back(c);
+}
+
+void on_cycle(self_ptr self, const claimer_actor& c, int asked, steady::time_point t0,
+              storage::cycle_result& r) {
+  auto& st = self->state;
+  cycle_ended(st, c, asked);
+  st.cycle_ms = moving_average(st.cycle_ms, ms_since(t0));
+  if (st.store_failures > 0) st.log->info("{}: store reachable again", st.cfg.owner);
+  st.store_failures = 0;
+  for (auto id : r.completed.lost)
+    st.log->warn("{}: job {} was no longer ours when it finished (lease lost or cancelled)",
+                 st.cfg.owner, id);
+  auto got = static_cast<int>(r.claimed.size());
+  for (auto& j : r.claimed) st.queued.push_back(std::move(j));
+  hand_out(self);
+  if (asked > 0) {
+    st.last_claim = steady::now();
+    st.probing = got < asked;
+    if (got >= asked) {
+      st.claim_due = true;
+      st.empty_claims = 0;
+    } else {
+      // The queue holds no more for now: poll again after a pause, longer while it stays empty.
+      st.claim_due = false;
+      st.empty_claims = got == 0 ? st.empty_claims + 1 : 0;
+      auto shift = std::min(std::max(st.empty_claims - 1, 0), 10);
+      schedule_tick(self,
+                    std::min<time_ms>(st.cfg.poll_interval_ms << shift,
+                                      std::max(st.cfg.idle_poll_max_ms, st.cfg.poll_interval_ms)));
+    }
+  }
+  if (r.completed.completed > 0 && st.cfg.parent)
+    self->send(st.cfg.parent, advance_atom::value, st.cfg.type);
+  maybe_cycle(self);
+  check_drained(self);
+}
+
+void on_cycle_failed(self_ptr self, const claimer_actor& c, int asked,
+                     std::vector<storage::completion>& done, const caf::error& err) {
+  auto& st = self->state;
+  cycle_ended(st, c, asked);
+  // Nothing is lost: the finished jobs go with the next try.
+  st.finished.insert(st.finished.begin(), done.begin(), done.end());
+  if (st.store_failures++ == 0)
+    st.log->warn("{}: store unavailable, retrying: {}", st.cfg.owner, message_of(err));
+  st.store_away = true;
+  schedule_tick(self, std::min<time_ms>(
+                          st.cfg.poll_interval_ms << std::min(st.store_failures - 1, 5), 10'000));
+}
+
+/// Starts cycles while there is something to hand back or a claim is due and worth it.
+void maybe_cycle(self_ptr self) {
+  auto& st = self->state;
+  while (!st.store_away && st.cycles < max_cycles) {
+    auto ask = wanted(st);
+    // A worker waits for a job right now, or a claim would fetch a fair batch.
+    bool worth = ask > 0 && ((idle(st) > 0 && st.queued.empty()) || 2 * ask >= st.cfg.batch);
+    // Finished jobs go back at once (with a claim: their chains' next jobs may be of this
+    // type), or with the next cycle when one is under way.
+    bool hand_back = st.cycles == 0 && !st.finished.empty();
+    if (!hand_back && !(st.claim_due && worth && !(st.probing && st.cycles > 0))) return;
+    if (st.free_claimers.empty()) {
+      auto fresh = self->system().spawn<caf::detached>(claimer, st.cfg);
+      self->monitor(fresh);
+      st.children.add(fresh);
+      st.claimers.push_back(fresh);
+      st.free_claimers.push_back(fresh);
+    }
+    auto c = st.free_claimers.back();
+    st.free_claimers.pop_back();
+    ++st.cycles;
+    st.asking += ask;
+    std::vector<storage::completion> done;
+    done.swap(st.finished);
+    auto t0 = steady::now();
+    self->request(c, caf::infinite, cycle_atom::value, done, ask, st.cfg.actions)
+        .then([self, c, ask, t0](storage::cycle_result& r) { on_cycle(self, c, ask, t0, r); },
+              [self, c, ask, done](caf::error& err) mutable {
+                on_cycle_failed(self, c, ask, done, err);
+              });
+  }
+}
+
+void check_drained(self_ptr self) {
+  auto& st = self->state;
+  if (!st.draining || st.drain_done || st.cycles > 0 || !st.finished.empty()) return;
+  for (const auto& [addr, s] : st.slots)
+    if (s.busy) return;
+  st.drain_done = true;
+  for (const auto& [addr, s] : st.slots) self->send_exit(s.handle, caf::exit_reason::user_shutdown);
+  for (const auto& c : st.claimers) self->send_exit(c, caf::exit_reason::user_shutdown);
+  st.drained.deliver(true);
+  self->quit();
+}
+
+/// Gives back queued jobs that `keep` does not let through (all of them when null).
+void release_queued(self_ptr self, const storage::action_filter* keep) {
+  auto& st = self->state;
+  std::vector<storage::job_lease> out;
+  std::deque<storage::claimed_job> kept;
+  for (auto& j : st.queued) {
+    if (keep && passes(*keep, j.action))
+      kept.push_back(std::move(j));
+    else
+      out.push_back({j.id, j.lease_token});
+  }
+  st.queued = std::move(kept);
+  if (!out.empty()) self->send(first_claimer(st), release_atom::value, std::move(out));
+}
+
+void spawn_slot(self_ptr self, slot s) {
+  auto& st = self->state;
+  s.handle = spawn_worker(self->system(), {name_of(st, s), st.cfg.store, st.cfg.handler});
+  self->monitor(s.handle);
+  st.children.add(s.handle);
+  auto addr = s.handle.address();
+  st.slots.emplace(addr, std::move(s));
+}
+
+void resize(self_ptr self, int want) {
+  auto& st = self->state;
+  st.cfg.workers = want;
+  auto have = live(st);
+  for (int index = 0; have < want; ++index) {
+    bool taken = false;
+    for (const auto& [addr, s] : st.slots) taken |= s.index == index && !s.retiring;
+    if (taken) continue;
+    slot fresh;
+    fresh.index = index;
+    spawn_slot(self, std::move(fresh));
+    ++have;
+  }
+  // Shrink from the highest slot down, idle workers first; a busy one finishes its job.
+  for (int pass = 0; pass < 2; ++pass)
+    for (auto it = st.slots.rbegin(); have > want && it != st.slots.rend(); ++it) {
+      auto& s = it->second;
+      if (s.retiring || (pass == 0 && s.busy)) continue;
+      s.retiring = true;
+      if (!s.busy) self->send_exit(s.handle, caf::exit_reason::user_shutdown);
+      --have;
+    }
+  if (live(st) == 0) release_queued(self, nullptr);
+  report(self);
+}
+
+void on_down(self_ptr self, const caf::down_msg& msg) {
+  auto& st = self->state;
+  if (std::any_of(st.claimers.begin(), st.claimers.end(),
+                  [&](const claimer_actor& c) { return c.address() == msg.source; })) {
+    // Without its claimer the pool cannot go on: the supervisor restarts both.
+    self->quit(msg.reason ? msg.reason : caf::make_error(caf::exit_reason::unknown));
+    return;
+  }
+  auto it = st.slots.find(msg.source);
+  if (it == st.slots.end()) return;
+  st.children.remove(msg.source);
+  auto s = std::move(it->second);
+  st.slots.erase(it);
+  if (s.busy) self->send(first_claimer(st), crashed_atom::value, s.lease, message_of(msg.reason));
+  if (st.draining) {
+    check_drained(self);
+    return;
+  }
+  if (s.retiring || !msg.reason) {
+    report(self);
+    return;
+  }
+  auto name = name_of(st, s);
+  auto now = st.cfg.clk->now();
+  while (!s.restarts.empty() && s.restarts.front() < now - st.cfg.restart_window_ms)
+    s.restarts.pop_front();
+  if (static_cast<int>(s.restarts.size()) >= st.cfg.max_restarts) {
+    ++st.given_up;
+    st.log->error("{} crashed {} times within {} ms; giving up on this worker slot ({})", name,
+                  s.restarts.size() + 1, st.cfg.restart_window_ms, message_of(msg.reason));
+    if (live(st) == 0) release_queued(self, nullptr);
+    report(self);
+    return;
+  }
+  s.restarts.push_back(now);
+  ++st.restarts;
+  ++s.incarnation;
+  s.busy = false;
+  st.log->warn("{} crashed ({}); restarting it as incarnation {}", name, message_of(msg.reason),
+               s.incarnation);
+  spawn_slot(self, std::move(s));
+  report(self);
+  hand_out(self);
+  maybe_cycle(self);
+}
+
+pool_internal::behavior_type pool(self_ptr self, pool_config cfg) {
+  auto& st = self->state;
+  st.cfg = std::move(cfg);
+  st.log = logger();
+  st.claimers.push_back(self->system().spawn<caf::detached>(claimer, st.cfg));
+  st.free_claimers = st.claimers;
+  self->monitor(st.claimers.front());
+  st.children.add(st.claimers.front());
+  st.children.stop_with(self);
+  self->set_down_handler([self](caf::down_msg& msg) { on_down(self, msg); });
+  resize(self, st.cfg.workers);
+  maybe_cycle(self);
+  return {
+      [self](filter_atom, storage::action_filter& f) {
+        self->state.cfg.actions = std::move(f);
+        release_queued(self, &self->state.cfg.actions);
+      },
+      [self](resize_atom, int n) {
+        if (self->state.draining) return;
+        resize(self, std::max(n, 0));
+        hand_out(self);
+        maybe_cycle(self);
+      },
+      [self](poke_atom) {
+        auto& st = self->state;
+        // Claiming already, or waiting for the store: a poke changes nothing.
+        if (st.draining || st.store_away || st.claim_due || idle(st) == 0) return;
+        st.empty_claims = 0;
+        auto since = static_cast<time_ms>(ms_since(st.last_claim));
+        schedule_tick(self, std::max<time_ms>(st.cfg.poll_interval_ms - since, 0));
+      },
+      [self](tick_atom, std::uint64_t gen) {
+        auto& st = self->state;
+        if (gen != st.tick_gen) return;
+        st.claim_due = true;
+        st.probing = true;
+        st.store_away = false;
+        maybe_cycle(self);
+        check_drained(self);
+      },
+      [self](drain_atom) -> caf::result<bool> {
+        auto& st = self->state;
+        if (st.draining) return st.drained;
+        st.draining = true;
+        st.drained = self->make_response_promise<bool>();
+        release_queued(self, nullptr);
+        for (auto& [addr, s] : st.slots) {
+          s.retiring = true;
+          if (!s.busy) self->send_exit(s.handle, caf::exit_reason::user_shutdown);
+        }
+        // Finished jobs still go back (a cycle that claims nothing) before the pool ends.
+        maybe_cycle(self);
+        check_drained(self);
+        return st.drained;
+      },
+  };
+}
+
+}  // namespace
+
+pool_actor spawn_pool(caf::actor_system& sys, pool_config config) {
+  return caf::actor_cast<pool_actor>(sys.spawn(pool, std::move(config)));
+}
+
+}  // namespace ab::actors
