@@ -89,7 +89,7 @@ int run(const config::node_config& cfg, const config::cluster_map& map, sigset_t
       cfg.prune_interval_ms);
 
   auto live_map = std::make_shared<config::live_cluster_map>(map);
-  auto http = start_node_http(sys, cfg, supervisor, store, live_map);
+  auto http = start_node_http(sys, cfg, supervisor, live_map);
   if (!http) {
     caf::anon_send_exit(supervisor, caf::exit_reason::kill);
     caf::anon_send_exit(straggler, caf::exit_reason::kill);
