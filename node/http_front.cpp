@@ -1,5 +1,8 @@
 #include "node/http_front.hpp"
 
+#include <algorithm>
+#include <mutex>
+
 #include <caf/typed_event_based_actor.hpp>
 #include <nlohmann/json.hpp>
 
@@ -13,6 +16,36 @@
 namespace ab::node {
 
 namespace {
+
+/// The node registry as read from the store at most once per `max_age_ms`; shared by the API's
+/// store actors.
+class recent_nodes {
+ public:
+  recent_nodes(std::shared_ptr<storage::store> store, time_ms max_age_ms)
+      : store_(std::move(store)), max_age_ms_(max_age_ms) {}
+
+  /// The registry as of at most `max_age_ms` before `now`; null when the store fails.
+  std::shared_ptr<const std::vector<storage::node_record>> nodes(time_ms now) {
+    {
+      std::lock_guard<std::mutex> guard{mutex_};
+      if (nodes_ && now - read_at_ < max_age_ms_ && now >= read_at_) return nodes_;
+    }
+    auto fresh = store_->nodes();
+    if (!fresh) return nullptr;
+    auto out = std::make_shared<const std::vector<storage::node_record>>(std::move(*fresh));
+    std::lock_guard<std::mutex> guard{mutex_};
+    nodes_ = out;
+    read_at_ = now;
+    return out;
+  }
+
+ private:
+  std::shared_ptr<storage::store> store_;
+  time_ms max_age_ms_;
+  std::mutex mutex_;
+  std::shared_ptr<const std::vector<storage::node_record>> nodes_;
+  time_ms read_at_ = 0;
+};
 
 /// The node resource: `GET /v1/node` asks the supervisor for its pools, without blocking.
 net::node_actor::behavior_type node_resource(net::node_actor::pointer self,
@@ -74,11 +107,14 @@ caf::expected<node_http> start_node_http(
                                               " processes action " + action + " (" + m->describe() +
                                               ")"};
     };
-  // A node counts as live for three heartbeat intervals: one late beat is not an outage.
-  opts.waiting_for = [map, store = api_store, clk = std::make_shared<system_clock>(),
+  // A node counts as live for three heartbeat intervals: one late beat is not an outage. The
+  // registry is read at most once a second (a fraction of that window), not on every GET.
+  auto registry =
+      std::make_shared<recent_nodes>(api_store, std::min<time_ms>(1000, cfg.heartbeat_interval_ms));
+  opts.waiting_for = [map, registry, clk = std::make_shared<system_clock>(),
                       window = 3 * cfg.heartbeat_interval_ms](const storage::request_view& r) {
     if (storage::is_terminal(r.state)) return std::optional<std::string>{};
-    auto nodes = store->nodes();
+    auto nodes = registry->nodes(clk->now());
     if (!nodes) return std::optional<std::string>{};
     return net::waiting_for(r, {*nodes, *map->current(), clk->now(), window});
   };

@@ -17,6 +17,7 @@
 #include "core/error.hpp"
 #include "core/hash.hpp"
 #include "net/api/codec.hpp"
+#include "net/api/detail/reply_sink.hpp"
 #include "net/api/error.hpp"
 
 namespace ab::net {
@@ -103,8 +104,10 @@ http_response no_such_request(const std::string& id) {
 
 /// The answer to a call beyond the node's capacity.
 http_response overloaded() {
-  return error_response(
+  // Built once: at capacity this is most of what the node answers.
+  static const http_response answer = error_response(
       {429, "overloaded", "this node is at its limit of concurrent work; retry shortly", 1});
+  return answer;
 }
 
 /// The peer's address without its port.
@@ -158,28 +161,7 @@ std::string fingerprint(const std::string& text) {
   return buf;
 }
 
-namespace detail {
-
-/// A step a relay runs in its own context: send one message and install its reply handlers.
-struct relay_task {
-  std::function<void(caf::event_based_actor*)> run;
-};
-
-}  // namespace detail
-
-}  // namespace ab::net
-
-CAF_ALLOW_UNSAFE_MESSAGE_TYPE(ab::net::detail::relay_task)
-
-namespace ab::net {
-
 namespace {
-
-/// A relay: runs each task it is sent. (It takes an argument: CAF 0.17 dereferences a null
-/// argument tuple when a function actor is spawned without arguments, which UBSan rejects.)
-caf::behavior relay(caf::event_based_actor* self, std::size_t) {
-  return {[self](detail::relay_task& t) { t.run(self); }};
-}
 
 /// Frees a place among the calls in flight when the last copy of its call's responder goes,
 /// answered or dropped.
@@ -205,22 +187,18 @@ std::shared_ptr<in_flight_slot> admit(const std::shared_ptr<std::atomic<std::siz
 }  // namespace
 
 api_service::api_service(caf::actor_system& sys, api_resources resources, api_options options)
-    : resources_(std::move(resources)),
+    : sys_(sys),
+      resources_(std::move(resources)),
       options_(std::move(options)),
       in_flight_(std::make_shared<std::atomic<std::size_t>>(0)),
       auth_failures_(options_.failures, options_.clock),
-      callback_failures_(options_.failures, options_.clock) {
-  // As many relays as scheduler threads: relaying is cheap, encoding a reply is not free.
-  auto n = std::max<std::size_t>(2, sys.scheduler().num_workers());
-  for (std::size_t i = 0; i < n; ++i) relays_.push_back(sys.spawn(relay, i));
-}
+      callback_failures_(options_.failures, options_.clock) {}
 
 api_service::api_service(caf::actor_system& sys, std::shared_ptr<storage::store> store,
                          api_options options)
     : api_service(sys, spawn_api_resources(sys, std::move(store), options), options) {}
 
 api_service::~api_service() {
-  for (const auto& r : relays_) caf::anon_send_exit(r, caf::exit_reason::user_shutdown);
   resources_.stop();
 }
 
@@ -233,17 +211,21 @@ std::vector<std::string> api_service::routes() {
 template <class Handle, class Message, class OnReply, class OnError>
 void api_service::ask(const Handle& to, Message msg, responder respond, OnReply on_reply,
                       OnError on_error) {
-  using reply_type =
-      caf::detail::tl_head_t<caf::response_type_t<typename Handle::signatures, Message>>;
-  auto task = [to, msg = std::move(msg), respond = std::move(respond),
-               on_reply = std::move(on_reply),
-               on_error = std::move(on_error)](caf::event_based_actor* self) mutable {
-    self->request(to, caf::infinite, std::move(msg))
-        .then([respond, on_reply](reply_type& reply) { respond(on_reply(reply)); },
-              [respond, on_error](caf::error& err) { respond(on_error(err)); });
-  };
-  auto i = next_relay_.fetch_add(1, std::memory_order_relaxed) % relays_.size();
-  caf::anon_send(relays_[i], detail::relay_task{std::move(task)});
+  using response = caf::response_type<typename Handle::signatures, Message>;
+  static_assert(response::valid, "the resource does not take this message");
+  using reply_type = caf::detail::tl_head_t<typename response::type>;
+  // The reply is turned into the answer in the replying actor's thread: no relay between.
+  detail::request_to_sink(
+      sys_, caf::actor_cast<caf::strong_actor_ptr>(to), caf::make_message(std::move(msg)),
+      [respond = std::move(respond), on_reply = std::move(on_reply),
+       on_error = std::move(on_error)](caf::message&& m) {
+        if (m.match_elements<reply_type>())
+          respond(on_reply(m.get_mutable_as<reply_type>(0)));
+        else if (m.match_elements<caf::error>())
+          respond(on_error(m.get_as<caf::error>(0)));
+        else
+          respond(on_error(make_error(errc::store_failure, "unexpected reply of a resource")));
+      });
 }
 
 template <class Handle, class Message, class OnReply>
@@ -361,22 +343,21 @@ void api_service::handle(http_request&& req, responder respond) {
     return r;
   };
   // A directory login binds to the directory: never on an I/O thread, but on a store actor,
-  // which then serves the call from a relay.
+  // in whose thread the call is then served.
   if (options_.auth->may_block(authorization)) {
     auto call = std::make_shared<http_request>(std::move(req));
-    auto task = [this, authorization, route, params, query, call, ctx, respond,
-                 refused](caf::event_based_actor* self) {
-      self->request(resources_.chores, caf::infinite, login_call{authorization})
-          .then(
-              [this, route, params, query, call, ctx, respond](login_reply& r) {
-                ctx->who = std::move(r.who);
-                ctx->entry.actor = ctx->who.name;
-                serve(route, params, query, std::move(*call), ctx, respond);
-              },
-              [respond, refused](caf::error& err) { respond(refused(err)); });
-    };
-    auto i = next_relay_.fetch_add(1, std::memory_order_relaxed) % relays_.size();
-    caf::anon_send(relays_[i], detail::relay_task{std::move(task)});
+    detail::request_to_sink(
+        sys_, caf::actor_cast<caf::strong_actor_ptr>(resources_.chores),
+        caf::make_message(login_call{authorization}),
+        [this, route, params, query, call, ctx, respond, refused](caf::message&& m) {
+          if (!m.match_elements<login_reply>())
+            return respond(refused(m.match_elements<caf::error>()
+                                       ? m.get_as<caf::error>(0)
+                                       : make_error(errc::unavailable, "no answer to a login")));
+          ctx->who = std::move(m.get_mutable_as<login_reply>(0).who);
+          ctx->entry.actor = ctx->who.name;
+          serve(route, params, query, std::move(*call), ctx, respond);
+        });
     return;
   }
   auto who = options_.auth->authenticate(authorization);

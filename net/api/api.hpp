@@ -95,7 +95,8 @@ class api_service {
   static std::vector<std::string> routes();
 
  private:
-  /// Sends `msg` to `to` and answers with `on_reply(reply)`, or `on_error(error)`.
+  /// Sends `msg` to `to` and answers with `on_reply(reply)`, or `on_error(error)`; both run in
+  /// the replying actor's thread.
   template <class Handle, class Message, class OnReply, class OnError>
   void ask(const Handle& to, Message msg, responder respond, OnReply on_reply, OnError on_error);
   /// Same, with an error answered as `to_api_error` maps it.
@@ -112,12 +113,9 @@ class api_service {
   void callback(const std::string& id, const http_request& req,
                 const std::shared_ptr<call_context>& ctx, responder respond);
 
+  caf::actor_system& sys_;
   api_resources resources_;
   api_options options_;
-  /// Event-based actors that send the resources' messages and relay their replies: the reply
-  /// handlers run there, never on an I/O thread.
-  std::vector<caf::actor> relays_;
-  std::atomic<std::size_t> next_relay_{0};
   std::shared_ptr<std::atomic<std::size_t>> in_flight_;
   failure_limiter auth_failures_;
   failure_limiter callback_failures_;
