@@ -1,7 +1,9 @@
 #include "net/api/resources.hpp"
 
 #include <algorithm>
+#include <atomic>
 #include <map>
+#include <unordered_map>
 
 #include <caf/actor_pool.hpp>
 #include <caf/send.hpp>
@@ -348,29 +350,110 @@ caf::expected<login_reply> resource_rules::login(const login_call& c) const {
   return login_reply{std::move(*who)};
 }
 
+/// The calls given to each store actor and not finished yet, so that the pool hands a call to
+/// the least busy one: one actor whose thread the OS has put aside (or that runs a long bulk
+/// call) does not hold up the calls queued behind it while the others idle.
+struct load_board {
+  explicit load_board(std::size_t n) : counts(n) {}
+  std::vector<std::atomic<int>> counts;
+  /// Actor id → index into `counts`; written before the pool serves its first call.
+  std::unordered_map<caf::actor_id, std::size_t> index;
+};
+
+/// Marks one call of store actor `i` finished when it goes out of scope.
+struct finished {
+  finished(const std::shared_ptr<load_board>& b, std::size_t i) : board(b.get()), slot(i) {}
+  finished(const finished&) = delete;
+  finished& operator=(const finished&) = delete;
+  ~finished() { board->counts[slot].fetch_sub(1, std::memory_order_relaxed); }
+  load_board* board;
+  std::size_t slot;
+};
+
+/// The pool's policy: the store actor with the fewest unfinished calls (the first idle one).
+caf::actor_pool::policy least_busy(std::shared_ptr<load_board> board) {
+  return [board](caf::actor_system&, caf::actor_pool::uplock& guard,
+                 const caf::actor_pool::actor_vec& workers, caf::mailbox_element_ptr& ptr,
+                 caf::execution_unit* host) {
+    const caf::actor* best = nullptr;
+    std::size_t best_slot = 0;
+    int least = 0;
+    for (const auto& w : workers) {
+      auto it = board->index.find(w.id());
+      if (it == board->index.end()) continue;
+      auto n = board->counts[it->second].load(std::memory_order_relaxed);
+      if (!best || n < least) {
+        best = &w;
+        best_slot = it->second;
+        least = n;
+        if (n == 0) break;
+      }
+    }
+    if (!best) return;
+    board->counts[best_slot].fetch_add(1, std::memory_order_relaxed);
+    auto target = *best;
+    guard.unlock();
+    target->enqueue(std::move(ptr), host);
+  };
+}
+
 /// One detached actor of the pool: it owns its thread, and its store calls block only it.
 api_store_actor::behavior_type store_worker(api_store_actor::pointer,
-                                            std::shared_ptr<const resource_rules> rules) {
+                                            std::shared_ptr<const resource_rules> rules,
+                                            std::shared_ptr<load_board> board, std::size_t i) {
   return {
-      [rules](const submit_call& c) -> caf::result<submit_reply> { return rules->submit(c); },
-      [rules](const get_request_call& c) -> caf::result<request_reply> {
+      [rules, board, i](const submit_call& c) -> caf::result<submit_reply> {
+        finished done{board, i};
+        return rules->submit(c);
+      },
+      [rules, board, i](const get_request_call& c) -> caf::result<request_reply> {
+        finished done{board, i};
         return rules->request(c);
       },
-      [rules](const list_requests_call& c) -> caf::result<request_page_reply> {
+      [rules, board, i](const list_requests_call& c) -> caf::result<request_page_reply> {
+        finished done{board, i};
         return rules->requests(c);
       },
-      [rules](const cancel_call& c) -> caf::result<cancel_reply> { return rules->cancel(c); },
-      [rules](const put_hosts_call& c) -> caf::result<put_hosts_reply> {
+      [rules, board, i](const cancel_call& c) -> caf::result<cancel_reply> {
+        finished done{board, i};
+        return rules->cancel(c);
+      },
+      [rules, board, i](const put_hosts_call& c) -> caf::result<put_hosts_reply> {
+        finished done{board, i};
         return rules->put_hosts(c);
       },
-      [rules](const list_hosts_call& c) -> caf::result<host_page_reply> { return rules->hosts(c); },
-      [rules](const get_host_call& c) -> caf::result<host_reply> { return rules->host(c); },
-      [rules](const patch_host_call& c) -> caf::result<host_reply> { return rules->patch(c); },
-      [rules](const delete_host_call& c) -> caf::result<host_deleted> { return rules->remove(c); },
-      [rules](const audit_call& c) -> caf::result<audit_reply> { return rules->audit(c); },
-      [rules](const callback_call& c) -> caf::result<callback_reply> { return rules->callback(c); },
-      [rules](ready_atom) { return rules->ready(); },
-      [rules](const login_call& c) -> caf::result<login_reply> { return rules->login(c); },
+      [rules, board, i](const list_hosts_call& c) -> caf::result<host_page_reply> {
+        finished done{board, i};
+        return rules->hosts(c);
+      },
+      [rules, board, i](const get_host_call& c) -> caf::result<host_reply> {
+        finished done{board, i};
+        return rules->host(c);
+      },
+      [rules, board, i](const patch_host_call& c) -> caf::result<host_reply> {
+        finished done{board, i};
+        return rules->patch(c);
+      },
+      [rules, board, i](const delete_host_call& c) -> caf::result<host_deleted> {
+        finished done{board, i};
+        return rules->remove(c);
+      },
+      [rules, board, i](const audit_call& c) -> caf::result<audit_reply> {
+        finished done{board, i};
+        return rules->audit(c);
+      },
+      [rules, board, i](const callback_call& c) -> caf::result<callback_reply> {
+        finished done{board, i};
+        return rules->callback(c);
+      },
+      [rules, board, i](ready_atom) {
+        finished done{board, i};
+        return rules->ready();
+      },
+      [rules, board, i](const login_call& c) -> caf::result<login_reply> {
+        finished done{board, i};
+        return rules->login(c);
+      },
   };
 }
 
@@ -384,12 +467,16 @@ void api_resources::stop() const {
 api_resources spawn_api_resources(caf::actor_system& sys, std::shared_ptr<storage::store> store,
                                   const api_options& options, node_actor node) {
   auto rules = std::make_shared<const resource_rules>(std::move(store), options);
-  auto factory = [&sys, rules] {
-    return caf::actor_cast<caf::actor>(sys.spawn<caf::detached>(store_worker, rules));
+  const auto n = std::max<std::size_t>(options.store_actors, 1);
+  auto board = std::make_shared<load_board>(n);
+  std::size_t next = 0;
+  auto factory = [&sys, rules, board, &next] {
+    auto i = next++;
+    auto worker = sys.spawn<caf::detached>(store_worker, rules, board, i);
+    board->index.emplace(worker.id(), i);
+    return caf::actor_cast<caf::actor>(worker);
   };
-  auto pool = caf::actor_pool::make(sys.dummy_execution_unit(),
-                                    std::max<std::size_t>(options.store_actors, 1), factory,
-                                    caf::actor_pool::round_robin());
+  auto pool = caf::actor_pool::make(sys.dummy_execution_unit(), n, factory, least_busy(board));
   auto typed = caf::actor_cast<api_store_actor>(pool);
   return {typed, typed, typed, typed, typed, std::move(node), pool};
 }

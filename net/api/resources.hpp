@@ -230,9 +230,9 @@ struct api_resources {
 };
 
 /// Spawns `options.store_actors` detached actors (at least one) that serve the store-backed
-/// resources on `store`, behind one round-robin actor pool, with the rules of `options` (the
-/// lifecycle, authorization, host checks, `waiting_for`). `node` answers `GET /v1/node`; may
-/// be null.
+/// resources on `store`, behind one actor pool that hands each call to the least busy of them, with
+/// the rules of `options` (the lifecycle, authorization, host checks, `waiting_for`). `node`
+/// answers `GET /v1/node`; may be null.
 api_resources spawn_api_resources(caf::actor_system& sys, std::shared_ptr<storage::store> store,
                                   const api_options& options, node_actor node = {});
 
