@@ -35,6 +35,12 @@ struct node_config {
   /// `sqlite:PATH` or `mysql://USER:PASS@HOST:PORT/DB`.
   std::string store = "sqlite:var/autobuild.db";
   std::size_t store_pool_size = 8;
+  /// The API's own share of the database, apart from the workers' `store_pool_size`: this many
+  /// detached store actors, each with a connection of its own (plus one for the audit trail's
+  /// writer).
+  std::size_t api_store_pool_size = 4;
+  /// API calls served at once; one more is answered 429 with Retry-After at once.
+  std::size_t api_max_in_flight = 256;
   /// Cluster map file, watched and reloaded on change and on SIGHUP; empty: built-in defaults.
   std::string cluster_map;
   /// Workers per job type; `default` applies to every registered type not named.

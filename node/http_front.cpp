@@ -1,6 +1,9 @@
 #include "node/http_front.hpp"
 
-#include <caf/event_based_actor.hpp>
+#include <algorithm>
+#include <mutex>
+
+#include <caf/typed_event_based_actor.hpp>
 #include <nlohmann/json.hpp>
 
 #include "core/error.hpp"
@@ -11,12 +14,78 @@
 
 namespace ab::node {
 
+namespace {
+
+/// The node registry as read from the store at most once per `max_age_ms`; shared by the API's
+/// store actors.
+class recent_nodes {
+ public:
+  recent_nodes(std::shared_ptr<storage::store> store, time_ms max_age_ms)
+      : store_(std::move(store)), max_age_ms_(max_age_ms) {}
+
+  /// The registry as of at most `max_age_ms` before `now`; null when the store fails.
+  std::shared_ptr<const std::vector<storage::node_record>> nodes(time_ms now) {
+    {
+      std::lock_guard<std::mutex> guard{mutex_};
+      if (nodes_ && now - read_at_ < max_age_ms_ && now >= read_at_) return nodes_;
+    }
+    auto fresh = store_->nodes();
+    if (!fresh) return nullptr;
+    auto out = std::make_shared<const std::vector<storage::node_record>>(std::move(*fresh));
+    std::lock_guard<std::mutex> guard{mutex_};
+    nodes_ = out;
+    read_at_ = now;
+    return out;
+  }
+
+ private:
+  std::shared_ptr<storage::store> store_;
+  time_ms max_age_ms_;
+  std::mutex mutex_;
+  std::shared_ptr<const std::vector<storage::node_record>> nodes_;
+  time_ms read_at_ = 0;
+};
+
+/// The node resource: `GET /v1/node` asks the supervisor for its pools, without blocking.
+net::node_actor::behavior_type node_resource(net::node_actor::pointer self,
+                                             const actors::supervisor_actor& supervisor,
+                                             const net::node_report& base) {
+  return {[=](net::node_atom) -> caf::result<net::node_report> {
+    auto promise = self->make_response_promise<net::node_report>();
+    self->request(supervisor, std::chrono::seconds(5), actors::status_atom::value)
+        .then(
+            [=](const actors::pool_status& st) mutable {
+              auto r = base;
+              r.cluster = st.cluster;
+              r.workers = st.workers;
+              r.restarts = st.restarts;
+              r.given_up = st.given_up;
+              r.service_restarts = st.service_restarts;
+              r.draining = st.draining;
+              promise.deliver(std::move(r));
+            },
+            [=](caf::error& err) mutable { promise.deliver(std::move(err)); });
+    return promise;
+  }};
+}
+
+}  // namespace
+
 caf::expected<node_http> start_node_http(
     caf::actor_system& sys, const config::node_config& cfg,
-    const actors::supervisor_actor& supervisor, std::shared_ptr<storage::store> store,
+    const actors::supervisor_actor& supervisor,
     const std::shared_ptr<const config::live_cluster_map>& map) {
   auto hp = config::split_host_port(cfg.listen);
   if (!hp) return hp.error();
+  // The API's own share of the database, so that its calls never queue behind the workers':
+  // a store actor per connection, and one connection for the audit trail's writer.
+  storage::store_options api_so;
+  api_so.url = cfg.store;
+  api_so.pool_size = cfg.api_store_pool_size + 1;
+  api_so.policy = cfg.queue;
+  auto opened = storage::open_store(api_so, std::make_shared<system_clock>());
+  if (!opened) return opened.error();
+  std::shared_ptr<storage::store> api_store = std::move(*opened);
   node_http out;
   net::api_options opts;
   // Hosts are checked against the node's BMC rules before they are stored; a request is
@@ -37,11 +106,14 @@ caf::expected<node_http> start_node_http(
                                               " processes action " + action + " (" + m->describe() +
                                               ")"};
     };
-  // A node counts as live for three heartbeat intervals: one late beat is not an outage.
-  opts.waiting_for = [map, store, clk = std::make_shared<system_clock>(),
+  // A node counts as live for three heartbeat intervals: one late beat is not an outage. The
+  // registry is read at most once a second (a fraction of that window), not on every GET.
+  auto registry =
+      std::make_shared<recent_nodes>(api_store, std::min<time_ms>(1000, cfg.heartbeat_interval_ms));
+  opts.waiting_for = [map, registry, clk = std::make_shared<system_clock>(),
                       window = 3 * cfg.heartbeat_interval_ms](const storage::request_view& r) {
     if (storage::is_terminal(r.state)) return std::optional<std::string>{};
-    auto nodes = store->nodes();
+    auto nodes = registry->nodes(clk->now());
     if (!nodes) return std::optional<std::string>{};
     return net::waiting_for(r, {*nodes, *map->current(), clk->now(), window});
   };
@@ -69,40 +141,15 @@ caf::expected<node_http> start_node_http(
                       "refusing to serve an open API (no --policy) on " + cfg.listen +
                           "; configure a policy, listen on loopback, or set --allow-open-api 1");
   }
-  out.audit = std::make_shared<net::audit_trail>(store);
+  out.audit = std::make_shared<net::audit_trail>(api_store);
   opts.auth = out.auth;
   opts.audit = out.audit;
-  opts.node_info = [&sys, supervisor, node_id = cfg.node_id, site = cfg.site,
-                    auth_mode =
-                        std::string{out.auth ? "policy" : "open"}](const net::responder& respond) {
-    // Ask the supervisor without blocking an I/O thread: a short-lived actor relays the answer.
-    // (The supervisor is passed as a spawn argument: CAF 0.17 dereferences a null argument
-    // tuple when a function actor is spawned without arguments, which UBSan rejects.)
-    sys.spawn(
-        [respond, node_id, site, auth_mode](caf::event_based_actor* self,
-                                            const actors::supervisor_actor& sup) {
-          self->request(sup, std::chrono::seconds(5), actors::status_atom::value)
-              .then(
-                  [=](const actors::pool_status& st) {
-                    respond(net::json_response(
-                        200, nlohmann::json{{"node_id", node_id},
-                                            {"site", site},
-                                            {"auth", auth_mode},
-                                            {"cluster", st.cluster},
-                                            {"workers", st.workers},
-                                            {"restarts", st.restarts},
-                                            {"given_up", st.given_up},
-                                            {"service_restarts", st.service_restarts},
-                                            {"draining", st.draining}}
-                                 .dump()));
-                  },
-                  [=](const caf::error& err) {
-                    respond(net::error_response({503, "unavailable", message_of(err), 1}));
-                  });
-        },
-        supervisor);
-  };
-  out.api = std::make_unique<net::api_service>(std::move(store), std::move(opts));
+  opts.store_actors = cfg.api_store_pool_size;
+  opts.max_in_flight = cfg.api_max_in_flight;
+  auto node = sys.spawn(node_resource, supervisor,
+                        net::node_report{cfg.node_id, cfg.site, out.auth ? "policy" : "open"});
+  auto resources = net::spawn_api_resources(sys, api_store, opts, node);
+  out.api = std::make_unique<net::api_service>(sys, std::move(resources), std::move(opts));
   net::server_options so;
   so.host = hp->first;
   so.port = hp->second;

@@ -15,8 +15,8 @@
 namespace ab::node {
 
 /// The node's HTTP front door: the REST API service and the server that feeds it.
-/// Members are destroyed bottom-up: the server stops before the API, which goes before the
-/// audit trail it writes to (whose destructor writes what is queued).
+/// Members are destroyed bottom-up: the server stops before the API (which stops its actors),
+/// which goes before the audit trail it writes to (whose destructor writes what is queued).
 struct node_http {
   std::shared_ptr<net::audit_trail> audit;
   /// Null when the API is open (no policy configured).
@@ -25,13 +25,15 @@ struct node_http {
   std::unique_ptr<net::http_server> server;
 };
 
-/// Starts the REST API on `cfg.listen` with the access policy and audit trail; `GET /v1/node`
-/// asks the supervisor for its pools. Submissions of an action no cluster of `map` (the map in
-/// force) serves are refused, and a waiting request says why. Refuses an open API (no policy)
-/// on a non-loopback address unless `cfg.allow_open_api`.
+/// Starts the REST API on `cfg.listen` with the access policy and audit trail: its resources
+/// are actors (`net/api/resources.hpp`) on a store of the API's own (`cfg.api_store_pool_size`
+/// connections, apart from the workers'); `GET /v1/node` asks the supervisor for its pools.
+/// Submissions of an action no cluster of `map` (the map in force) serves are refused, and a
+/// waiting request says why. Refuses an open API (no policy) on a non-loopback address unless
+/// `cfg.allow_open_api`.
 caf::expected<node_http> start_node_http(
     caf::actor_system& sys, const config::node_config& cfg,
-    const actors::supervisor_actor& supervisor, std::shared_ptr<storage::store> store,
+    const actors::supervisor_actor& supervisor,
     const std::shared_ptr<const config::live_cluster_map>& map);
 
 }  // namespace ab::node

@@ -89,7 +89,7 @@ int run(const config::node_config& cfg, const config::cluster_map& map, sigset_t
   auto supervisor = actors::spawn_supervisor(sys, sup_cfg);
 
   auto live_map = std::make_shared<config::live_cluster_map>(map);
-  auto http = start_node_http(sys, cfg, supervisor, store, live_map);
+  auto http = start_node_http(sys, cfg, supervisor, live_map);
   if (!http) {
     caf::anon_send_exit(supervisor, caf::exit_reason::kill);
     return fail(message_of(http.error()), 1);

@@ -5,12 +5,19 @@
 #include <optional>
 #include <regex>
 
+#include <caf/actor_cast.hpp>
+#include <caf/allowed_unsafe_message_type.hpp>
+#include <caf/event_based_actor.hpp>
+#include <caf/response_type.hpp>
+#include <caf/scheduler/abstract_coordinator.hpp>
+#include <caf/send.hpp>
 #include <nlohmann/json.hpp>
 
 #include "auth/token.hpp"
 #include "core/error.hpp"
 #include "core/hash.hpp"
 #include "net/api/codec.hpp"
+#include "net/api/detail/reply_sink.hpp"
 #include "net/api/error.hpp"
 
 namespace ab::net {
@@ -95,24 +102,13 @@ http_response no_such_request(const std::string& id) {
   return fail(api_error{404, "not_found", "request " + printable(id) + " does not exist", 0});
 }
 
-/// The answer to a host that is not in the inventory, and to one the caller may not see.
-http_response no_such_host(const std::string& name) {
-  return fail(
-      api_error{404, "not_found", "host '" + printable(name) + "' is not in the inventory", 0});
+/// The answer to a call beyond the node's capacity.
+http_response overloaded() {
+  // Built once: at capacity this is most of what the node answers.
+  static const http_response answer = error_response(
+      {429, "overloaded", "this node is at its limit of concurrent work; retry shortly", 1});
+  return answer;
 }
-
-/// A submission's answer for a host that is not in the inventory, or that the caller may not
-/// see.
-http_response unknown_host(const std::string& name) {
-  return fail(api_error{
-      422, "unknown_host",
-      "host '" + printable(name) + "' is not in the inventory; register it with POST /v1/hosts",
-      0});
-}
-
-/// Rows a filtered listing reads from the store at most per call; past it the page comes back
-/// short, with a cursor to go on from.
-constexpr std::size_t scan_budget = 10000;
 
 /// The peer's address without its port.
 std::string address_of(const std::string& remote) {
@@ -165,12 +161,46 @@ std::string fingerprint(const std::string& text) {
   return buf;
 }
 
-api_service::api_service(std::shared_ptr<storage::store> store, api_options options)
-    : store_(std::move(store)),
+namespace {
+
+/// Frees a place among the calls in flight when the last copy of its call's responder goes,
+/// answered or dropped.
+struct in_flight_slot {
+  explicit in_flight_slot(std::shared_ptr<std::atomic<std::size_t>> c) : count(std::move(c)) {}
+  in_flight_slot(const in_flight_slot&) = delete;
+  in_flight_slot& operator=(const in_flight_slot&) = delete;
+  ~in_flight_slot() { count->fetch_sub(1, std::memory_order_relaxed); }
+
+  std::shared_ptr<std::atomic<std::size_t>> count;
+};
+
+/// Takes a place among at most `limit` calls in flight, or none when all are taken.
+std::shared_ptr<in_flight_slot> admit(const std::shared_ptr<std::atomic<std::size_t>>& count,
+                                      std::size_t limit) {
+  auto now = count->load(std::memory_order_relaxed);
+  do {
+    if (now >= limit) return nullptr;
+  } while (!count->compare_exchange_weak(now, now + 1, std::memory_order_relaxed));
+  return std::make_shared<in_flight_slot>(count);
+}
+
+}  // namespace
+
+api_service::api_service(caf::actor_system& sys, api_resources resources, api_options options)
+    : sys_(sys),
+      resources_(std::move(resources)),
       options_(std::move(options)),
-      pool_(options_.threads, options_.max_in_flight),
+      in_flight_(std::make_shared<std::atomic<std::size_t>>(0)),
       auth_failures_(options_.failures, options_.clock),
       callback_failures_(options_.failures, options_.clock) {}
+
+api_service::api_service(caf::actor_system& sys, std::shared_ptr<storage::store> store,
+                         api_options options)
+    : api_service(sys, spawn_api_resources(sys, std::move(store), options), options) {}
+
+api_service::~api_service() {
+  resources_.stop();
+}
 
 std::vector<std::string> api_service::routes() {
   std::vector<std::string> out;
@@ -178,11 +208,30 @@ std::vector<std::string> api_service::routes() {
   return out;
 }
 
-void api_service::offload(const responder& respond, std::function<http_response()> work) {
-  auto task = [respond, work = std::move(work)]() mutable { respond(work()); };
-  if (!pool_.try_post(std::move(task)))
-    respond(error_response(
-        {429, "overloaded", "this node is at its limit of concurrent work; retry shortly", 1}));
+template <class Handle, class Message, class OnReply, class OnError>
+void api_service::ask(const Handle& to, Message msg, responder respond, OnReply on_reply,
+                      OnError on_error) {
+  using response = caf::response_type<typename Handle::signatures, Message>;
+  static_assert(response::valid, "the resource does not take this message");
+  using reply_type = caf::detail::tl_head_t<typename response::type>;
+  // The reply is turned into the answer in the replying actor's thread: no relay between.
+  detail::request_to_sink(
+      sys_, caf::actor_cast<caf::strong_actor_ptr>(to), caf::make_message(std::move(msg)),
+      [respond = std::move(respond), on_reply = std::move(on_reply),
+       on_error = std::move(on_error)](caf::message&& m) {
+        if (m.match_elements<reply_type>())
+          respond(on_reply(m.get_mutable_as<reply_type>(0)));
+        else if (m.match_elements<caf::error>())
+          respond(on_error(m.get_as<caf::error>(0)));
+        else
+          respond(on_error(make_error(errc::store_failure, "unexpected reply of a resource")));
+      });
+}
+
+template <class Handle, class Message, class OnReply>
+void api_service::ask(const Handle& to, Message msg, responder respond, OnReply on_reply) {
+  ask(to, std::move(msg), std::move(respond), std::move(on_reply),
+      [](const caf::error& err) { return fail(err); });
 }
 
 void api_service::handle(http_request&& req, responder respond) {
@@ -218,10 +267,31 @@ void api_service::handle(http_request&& req, responder respond) {
 
   // Health probes: no credentials, no audit.
   if (route == "GET /healthz") return respond(json_response(200, R"({"status":"ok"})"));
+
+  // Capacity first, before any credential check, body parsing or store work: a node at its
+  // limit answers at once. The place is held until the call is answered.
+  auto slot = admit(in_flight_, options_.max_in_flight);
+  if (!slot) {
+    if (options_.audit && route != "GET /readyz") {
+      storage::audit_entry e;
+      e.source = address_of(req.remote);
+      e.actor = "-";
+      e.action = route;
+      e.target = path;
+      e.decision = "failed";
+      e.detail = "429 overloaded";
+      options_.audit->record_refusal(std::move(e), "calls refused at capacity");
+    }
+    return respond(overloaded());
+  }
+  respond = [slot = std::move(slot), respond = std::move(respond)](http_response r) {
+    respond(std::move(r));
+  };
+
   if (route == "GET /readyz")
-    return offload(respond, [this] {
-      if (auto err = store_->ping()) return fail(err);
-      return json_response(200, R"({"status":"ready"})");
+    return ask(resources_.chores, ready_atom::value, std::move(respond), [](bool ok) {
+      return ok ? json_response(200, R"({"status":"ready"})")
+                : fail(make_error(errc::store_unavailable, "the store does not answer"));
     });
 
   auto ctx = std::make_shared<call_context>();
@@ -251,14 +321,7 @@ void api_service::handle(http_request&& req, responder respond) {
     // The installer proves itself with the request's one-time token, not with an account.
     ctx->who = {"installer", "callback", {}, false};
     ctx->entry.actor = "installer";
-    return offload(respond, [this, id = params[0], req = std::move(req), ctx] {
-      auto r = callback(id, req, *ctx);
-      if (r.status == 401) {
-        callback_failures_.record_failure(ctx->entry.source);
-        ctx->refusal = "refused callback tokens";
-      }
-      return r;
-    });
+    return callback(params[0], req, ctx, std::move(respond));
   }
   if (!options_.auth) {
     ctx->who = {"anonymous", "none", {}, true};
@@ -268,136 +331,45 @@ void api_service::handle(http_request&& req, responder respond) {
   std::string authorization;
   if (auto it = req.headers.find("authorization"); it != req.headers.end())
     authorization = it->second;
-  auto authenticate_and_serve = [this, route, params = std::move(params), query = std::move(query),
-                                 req = std::move(req), ctx, respond, authorization]() mutable {
-    auto who = options_.auth->authenticate(authorization);
-    if (!who) {
-      ctx->entry.actor = "-";
-      auto r = fail(who.error());
-      if (r.status == 401) {
-        r.headers.emplace_back("WWW-Authenticate",
-                               R"(Bearer realm="autobuild", Basic realm="autobuild")");
-        auth_failures_.record_failure(ctx->entry.source);
-        ctx->refusal = "failed authentications";
-      }
-      return respond(std::move(r));
+  auto refused = [this, ctx](const caf::error& err) {
+    ctx->entry.actor = "-";
+    auto r = fail(err);
+    if (r.status == 401) {
+      r.headers.emplace_back("WWW-Authenticate",
+                             R"(Bearer realm="autobuild", Basic realm="autobuild")");
+      auth_failures_.record_failure(ctx->entry.source);
+      ctx->refusal = "failed authentications";
     }
-    ctx->who = std::move(*who);
-    ctx->entry.actor = ctx->who.name;
-    serve(route, params, query, std::move(req), ctx, std::move(respond));
+    return r;
   };
-  // A directory login binds to the directory: never on an I/O thread.
-  if (!options_.auth->may_block(authorization)) return authenticate_and_serve();
-  auto task = std::make_shared<decltype(authenticate_and_serve)>(std::move(authenticate_and_serve));
-  if (!pool_.try_post([task] { (*task)(); }))
-    respond(error_response(
-        {429, "overloaded", "this node is at its limit of concurrent work; retry shortly", 1}));
+  // A directory login binds to the directory: never on an I/O thread, but on a store actor,
+  // in whose thread the call is then served.
+  if (options_.auth->may_block(authorization)) {
+    auto call = std::make_shared<http_request>(std::move(req));
+    detail::request_to_sink(
+        sys_, caf::actor_cast<caf::strong_actor_ptr>(resources_.chores),
+        caf::make_message(login_call{authorization}),
+        [this, route, params, query, call, ctx, respond, refused](caf::message&& m) {
+          if (!m.match_elements<login_reply>())
+            return respond(refused(m.match_elements<caf::error>()
+                                       ? m.get_as<caf::error>(0)
+                                       : make_error(errc::unavailable, "no answer to a login")));
+          ctx->who = std::move(m.get_mutable_as<login_reply>(0).who);
+          ctx->entry.actor = ctx->who.name;
+          serve(route, params, query, std::move(*call), ctx, respond);
+        });
+    return;
+  }
+  auto who = options_.auth->authenticate(authorization);
+  if (!who) return respond(refused(who.error()));
+  ctx->who = std::move(*who);
+  ctx->entry.actor = ctx->who.name;
+  serve(route, params, query, std::move(req), ctx, std::move(respond));
 }
 
 auth::decision api_service::allowed(const call_context& ctx, const auth::operation& what) const {
   if (!options_.auth) return {true, "the API is open"};
   return options_.auth->authorize(ctx.who, what);
-}
-
-auth::scope api_service::readable(const call_context& ctx) const {
-  if (!options_.auth) return auth::scope::everything();
-  return options_.auth->scope_of(ctx.who, "read");
-}
-
-auth::scope api_service::reach(const call_context& ctx) const {
-  if (!options_.auth) return auth::scope::everything();
-  return options_.auth->scope_of(ctx.who, "");
-}
-
-bool api_service::sees(const call_context& ctx, const std::string& site,
-                       const std::string& host) const {
-  return reach(ctx).covers(site, host);
-}
-
-http_response api_service::list_requests(storage::request_filter f, const call_context& ctx) {
-  auto scope = readable(ctx);
-  auto sites = scope.sites();
-  if (sites) {
-    // Literal sites: the store narrows the listing, and a site outside them has nothing.
-    if (sites->empty() || (!f.site.empty() && !scope.covers_site(f.site)))
-      return json_response(200, encode_request_page({}));
-    if (f.site.empty()) f.sites = *sites;
-  }
-  if (scope.covers_all() || (sites && scope.all_hosts())) {
-    auto page = store_->requests(f);
-    return page ? json_response(200, encode_request_page(*page)) : fail(page.error());
-  }
-  // Host patterns (or site patterns): filter here, page by page, within a budget of rows.
-  storage::request_page out;
-  auto q = f;
-  q.limit = std::max<std::size_t>(f.limit, 100);
-  std::size_t scanned = 0;
-  for (;;) {
-    auto page = store_->requests(q);
-    if (!page) return fail(page.error());
-    for (std::size_t i = 0; i < page->items.size(); ++i) {
-      auto& r = page->items[i];
-      ++scanned;
-      if (!scope.covers(r.site, r.host)) continue;
-      out.items.push_back(std::move(r));
-      if (out.items.size() == f.limit) {
-        if (i + 1 < page->items.size() || page->next_cursor) out.next_cursor = out.items.back().id;
-        return json_response(200, encode_request_page(out));
-      }
-    }
-    if (!page->next_cursor) break;
-    if (scanned >= scan_budget) {
-      out.next_cursor = page->next_cursor;
-      break;
-    }
-    q.before = page->next_cursor;
-  }
-  return json_response(200, encode_request_page(out));
-}
-
-http_response api_service::list_hosts(storage::host_filter f, const call_context& ctx) {
-  auto scope = readable(ctx);
-  auto sites = scope.sites();
-  std::vector<storage::host_record> out;
-  std::string next;
-  auto answer = [&] {
-    std::string body = R"({"hosts":[)";
-    for (std::size_t i = 0; i < out.size(); ++i) body += (i ? "," : "") + encode_host(out[i]);
-    body += "]";
-    if (!next.empty()) body += R"(,"next_after":)" + nlohmann::json(next).dump();
-    return json_response(200, body + "}");
-  };
-  if (sites) {
-    if (sites->empty() || (!f.site.empty() && !scope.covers_site(f.site))) return answer();
-    if (f.site.empty()) f.sites = *sites;
-  }
-  bool exact = scope.covers_all() || (sites && scope.all_hosts());
-  // Below the store's own cap, so that a short answer always means the end.
-  const auto limit = std::clamp<std::size_t>(f.limit, 1, 5000);
-  auto q = f;
-  // One row more than asked tells whether another page follows.
-  q.limit = exact ? limit + 1 : std::max<std::size_t>(limit + 1, 100);
-  std::size_t scanned = 0;
-  for (;;) {
-    auto hs = store_->hosts(q);
-    if (!hs) return fail(hs.error());
-    for (auto& h : *hs) {
-      ++scanned;
-      if (!exact && !scope.covers(h.site, h.name)) continue;
-      if (out.size() == limit) {
-        next = out.back().name;
-        return answer();
-      }
-      out.push_back(std::move(h));
-    }
-    if (hs->size() < q.limit) break;
-    if (scanned >= scan_budget) {
-      next = hs->back().name;
-      break;
-    }
-    q.after = hs->back().name;
-  }
-  return answer();
 }
 
 void api_service::serve(const std::string& route, const std::vector<std::string>& params,
@@ -408,202 +380,122 @@ void api_service::serve(const std::string& route, const std::vector<std::string>
     auto permission = route == "GET /v1/audit" ? "audit.read" : "read";
     if (auto d = allowed(*ctx, {permission, "", "", ""}); !d.allowed) return respond(denied(d));
   }
+  const auto& who = ctx->who;
   if (route == "GET /v1/node") {
-    if (options_.node_info)
-      options_.node_info(std::move(respond));
-    else
-      respond(json_response(200, "{}"));
+    if (!resources_.node) return respond(json_response(200, "{}"));
+    ask(
+        resources_.node, node_atom::value, std::move(respond),
+        [](const node_report& n) {
+          return json_response(200, json{{"node_id", n.node_id},
+                                         {"site", n.site},
+                                         {"auth", n.auth},
+                                         {"cluster", n.cluster},
+                                         {"workers", n.workers},
+                                         {"restarts", n.restarts},
+                                         {"given_up", n.given_up},
+                                         {"service_restarts", n.service_restarts},
+                                         {"draining", n.draining}}
+                                        .dump());
+        },
+        [](const caf::error& err) {
+          return error_response({503, "unavailable", message_of(err), 1});
+        });
   } else if (route == "GET /v1/audit") {
-    offload(respond, [this, query] { return audit_log(query); });
+    audit_log(query, std::move(respond));
   } else if (route == "POST /v1/requests") {
-    offload(respond, [this, req = std::move(req), ctx] { return submit(req, *ctx); });
+    submit(req, ctx, std::move(respond));
   } else if (route == "GET /v1/requests") {
     auto filter = parse_request_query(query);
     if (auto* e = std::get_if<api_error>(&filter)) return respond(fail(*e));
-    offload(respond, [this, f = std::get<storage::request_filter>(filter), ctx] {
-      return list_requests(f, *ctx);
-    });
-  } else if (route == "GET /v1/requests/{id}" || route == "POST /v1/requests/{id}/cancel") {
+    ask(resources_.requests, list_requests_call{who, std::get<storage::request_filter>(filter)},
+        std::move(respond), [](const request_page_reply& r) {
+          return json_response(200, encode_request_page(r.page));
+        });
+  } else if (route == "GET /v1/requests/{id}") {
     auto id = parse_id(params[0]);
     if (!id) return respond(no_such_request(params[0]));
-    if (reading) {
-      offload(respond, [this, id = *id, ctx] {
-        auto r = store_->request(id);
-        if (!r && is(r.error(), errc::not_found)) return no_such_request(std::to_string(id));
-        if (!r) return fail(r.error());
-        if (!sees(*ctx, r->site, r->host)) return no_such_request(std::to_string(id));
-        if (auto d = allowed(*ctx, {"read", r->site, r->host, ""}); !d.allowed) return denied(d);
-        return json_response(200, encode_request(*r, options_.waiting_for ? options_.waiting_for(*r)
-                                                                          : std::nullopt));
-      });
-    } else {
-      offload(respond, [this, id = *id, ctx] { return cancel(id, *ctx); });
-    }
+    ask(resources_.requests, get_request_call{who, *id}, std::move(respond),
+        [](const request_reply& r) {
+          return json_response(200, encode_request(r.view, r.waiting_for));
+        });
+  } else if (route == "POST /v1/requests/{id}/cancel") {
+    auto id = parse_id(params[0]);
+    if (!id) return respond(no_such_request(params[0]));
+    ask(resources_.requests, cancel_call{who, *id}, std::move(respond),
+        [ctx](const cancel_reply& r) {
+          ctx->entry.target = r.host;
+          ctx->entry.detail = "request " + std::to_string(r.id);
+          return json_response(200,
+                               json{{"id", r.id}, {"state", storage::to_string(r.state)}}.dump());
+        });
   } else if (route == "POST /v1/hosts") {
     auto hosts = parse_hosts(req.body);
     if (auto* e = std::get_if<api_error>(&hosts)) return respond(fail(*e));
-    offload(respond, [this, hs = std::get<std::vector<storage::host_record>>(hosts), ctx] {
-      return put_hosts(hs, *ctx);
-    });
+    auto& hs = std::get<std::vector<storage::host_record>>(hosts);
+    std::vector<std::string> names;
+    names.reserve(hs.size());
+    for (const auto& h : hs) names.push_back(h.name);
+    ctx->entry.target = join_names(names);
+    ask(resources_.hosts, put_hosts_call{who, std::move(hs)}, std::move(respond),
+        [](const put_hosts_reply& r) {
+          return json_response(201, json{{"hosts", r.stored}}.dump());
+        });
   } else if (route == "GET /v1/hosts") {
     auto filter = parse_host_query(query);
     if (auto* e = std::get_if<api_error>(&filter)) return respond(fail(*e));
-    offload(respond, [this, f = std::get<storage::host_filter>(filter), ctx] {
-      return list_hosts(f, *ctx);
-    });
+    ask(resources_.hosts, list_hosts_call{who, std::get<storage::host_filter>(filter)},
+        std::move(respond), [](const host_page_reply& r) {
+          std::string body = R"({"hosts":[)";
+          for (std::size_t i = 0; i < r.hosts.size(); ++i)
+            body += (i ? "," : "") + encode_host(r.hosts[i]);
+          body += "]";
+          if (!r.next_after.empty()) body += R"(,"next_after":)" + json(r.next_after).dump();
+          return json_response(200, body + "}");
+        });
+  } else if (route == "GET /v1/hosts/{name}") {
+    ask(resources_.hosts, get_host_call{who, params[0]}, std::move(respond),
+        [](const host_reply& r) { return json_response(200, encode_host(r.host)); });
+  } else if (route == "DELETE /v1/hosts/{name}") {
+    ask(resources_.hosts, delete_host_call{who, params[0]}, std::move(respond),
+        [](const host_deleted&) { return json_response(204, ""); });
   } else {
-    // GET, PATCH, DELETE /v1/hosts/{name}
-    offload(respond,
-            [this, name = params[0], method = route.substr(0, route.find(' ')),
-             body = std::move(req.body), ctx] { return change_host(method, name, body, *ctx); });
+    // PATCH /v1/hosts/{name}
+    auto changes = parse_host_changes(req.body);
+    if (auto* e = std::get_if<api_error>(&changes)) return respond(fail(*e));
+    ask(resources_.hosts, patch_host_call{who, params[0], std::get<host_changes>(changes)},
+        std::move(respond),
+        [](const host_reply& r) { return json_response(200, encode_host(r.host)); });
   }
 }
 
-http_response api_service::change_host(const std::string& method, const std::string& name,
-                                       const std::string& body, call_context& ctx) {
-  auto h = store_->host(name);
-  if (!h && is(h.error(), errc::not_found)) return no_such_host(name);
-  if (!h) return fail(h.error());
-  // Existence is known only to a caller with some grant on the host.
-  if (!sees(ctx, h->site, name)) return no_such_host(name);
-  auto permission = method == "GET" ? "read" : "hosts.write";
-  if (auto d = allowed(ctx, {permission, h->site, name, ""}); !d.allowed) return denied(d);
-  if (method == "GET") return json_response(200, encode_host(*h));
-  if (method == "DELETE") {
-    auto err = store_->delete_host(name);
-    if (err && is(err, errc::not_found)) return no_such_host(name);
-    if (err) return fail(err);
-    return json_response(204, "");
-  }
-  auto patched = parse_host_patch(body, *h);
-  if (auto* e = std::get_if<api_error>(&patched)) return fail(*e);
-  const auto& changed = std::get<storage::host_record>(patched);
-  // Moving a host to another site needs the right on both.
-  if (auto d = allowed(ctx, {"hosts.write", changed.site, name, ""}); !d.allowed) return denied(d);
-  if (auto e = invalid_host(changed)) return fail(*e);
-  // The store refuses (host_busy) a change of site, endpoint or credential under an active
-  // request, in the same transaction as the change.
-  if (auto err = store_->put_hosts({changed})) return fail(err);
-  auto now = store_->host(name);
-  return now ? json_response(200, encode_host(*now)) : fail(now.error());
-}
-
-std::optional<api_error> api_service::invalid_host(const storage::host_record& h) const {
-  if (!options_.validate_host) return std::nullopt;
-  auto why = options_.validate_host(h);
-  if (!why) return std::nullopt;
-  return api_error{422, "invalid_host", "host '" + h.name + "': " + *why, 0};
-}
-
-http_response api_service::put_hosts(const std::vector<storage::host_record>& hosts,
-                                     call_context& ctx) {
-  std::vector<std::string> names;
-  for (const auto& h : hosts) {
-    if (auto d = allowed(ctx, {"hosts.write", h.site, h.name, ""}); !d.allowed) return denied(d);
-    names.push_back(h.name);
-  }
-  ctx.entry.target = join_names(names);
-  // Registering a known host changes it as PATCH does: the right on its present site too.
-  auto known = store_->find_hosts(names);
-  if (!known) return fail(known.error());
-  std::sort(known->begin(), known->end(),
-            [](const auto& a, const auto& b) { return a.name < b.name; });
-  auto visible = reach(ctx);
-  for (const auto& h : *known) {
-    auto d = allowed(ctx, {"hosts.write", h.site, h.name, ""});
-    if (d.allowed) continue;
-    if (visible.covers(h.site, h.name)) return denied(d);
-    // A host the caller may not see: its name is taken, and that is all it learns.
-    return fail(api_error{409, "name_taken",
-                          "host name '" + printable(h.name) + "' is taken; choose another name",
-                          0});
-  }
-  for (const auto& h : hosts)
-    if (auto e = invalid_host(h)) return fail(*e);
-  // The store keeps a known host's lifecycle state and facts, and refuses (host_busy) to
-  // change its site, endpoint or credential while it has an active request.
-  if (auto err = store_->put_hosts(hosts)) return fail(err);
-  return json_response(201, json{{"hosts", hosts.size()}}.dump());
-}
-
-http_response api_service::cancel(storage::request_id id, call_context& ctx) {
-  auto r = store_->request(id);
-  if (!r && is(r.error(), errc::not_found)) return no_such_request(std::to_string(id));
-  if (!r) return fail(r.error());
-  if (!sees(ctx, r->site, r->host)) return no_such_request(std::to_string(id));
-  ctx.entry.target = r->host;
-  if (auto d = allowed(ctx, {"cancel", r->site, r->host, ""}); !d.allowed) return denied(d);
-  auto st = store_->cancel(id, "cancelled through the API by " + ctx.who.name);
-  if (!st) return fail(st.error());
-  ctx.entry.detail = "request " + std::to_string(id);
-  return json_response(200, json{{"id", id}, {"state", storage::to_string(*st)}}.dump());
-}
-
-http_response api_service::submit(const http_request& req, call_context& ctx) {
+void api_service::submit(const http_request& req, const std::shared_ptr<call_context>& ctx,
+                         responder respond) {
   auto parsed = parse_submit(req.body, options_.rules->actions(), options_.classes);
-  if (auto* e = std::get_if<api_error>(&parsed)) return fail(*e);
-  const auto& cmd = std::get<submit_command>(parsed);
-  if (options_.unserved)
-    if (auto why = options_.unserved(cmd.action))
-      return fail(api_error{422, "action_not_served", *why, 0});
-  ctx.entry.action += " " + cmd.action;
-  ctx.entry.target = join_names(cmd.hosts);
+  if (auto* e = std::get_if<api_error>(&parsed)) return respond(fail(*e));
+  auto& cmd = std::get<submit_command>(parsed);
+  ctx->entry.action += " " + cmd.action;
+  ctx->entry.target = join_names(cmd.hosts);
   std::string key;
   if (auto it = req.headers.find("idempotency-key"); it != req.headers.end()) {
     key = it->second;
     if (key.empty() || key.size() > 255)
-      return fail(
-          api_error{400, "invalid_header", "Idempotency-Key must be 1 to 255 characters", 0});
+      return respond(
+          fail(api_error{400, "invalid_header", "Idempotency-Key must be 1 to 255 characters", 0}));
   }
-  auto found = store_->find_hosts(cmd.hosts);
-  if (!found) return fail(found.error());
-  std::map<std::string, const storage::host_record*> by_name;
-  for (const auto& h : *found) by_name[h.name] = &h;
-  std::vector<storage::request_spec> specs;
-  auto visible = reach(ctx);
-  for (const auto& name : cmd.hosts) {
-    auto it = by_name.find(name);
-    // A host outside every grant of the caller is, to it, not in the inventory.
-    if (it == by_name.end() || !visible.covers(it->second->site, name)) return unknown_host(name);
-    const auto* h = it->second;
-    // All or nothing: one host the caller may not touch refuses the whole submission.
-    if (auto d = allowed(ctx, {cmd.action, h->site, name, cmd.priority_class}); !d.allowed)
-      return denied(d);
-    // The lifecycle's word: allowed in this state, by this BMC, and the chain it makes.
-    auto plan = options_.rules->plan(cmd.action, *h);
-    if (!plan) return fail(plan.error());
-    storage::request_spec s;
-    s.action = cmd.action;
-    s.host = name;
-    s.site = h->site;
-    s.priority_class = cmd.priority_class;
-    s.submitter = ctx.who.name;
-    s.idempotency_key = key;
-    s.fingerprint = key.empty() ? "" : fingerprint(canonical_call(cmd));
-    s.params = cmd.params;
-    plan->apply_to(s);
-    specs.push_back(std::move(s));
-  }
-  auto out = store_->submit(specs);
-  if (!out) return fail(out.error());
-  if (out->size() == 1 && out->front().what == storage::submit_outcome::status::host_busy)
-    return fail(api_error{409, "host_busy",
-                          "host '" + cmd.hosts.front() + "' already has active request " +
-                              std::to_string(out->front().id),
-                          0});
-  if (out->size() == 1 && out->front().what == storage::submit_outcome::status::key_conflict)
-    return fail(api_error{409, "idempotency_conflict",
-                          "the Idempotency-Key was used before with another body", 0});
-  std::vector<std::string> ids;
-  for (const auto& o : *out)
-    if (o.id) ids.push_back(std::to_string(o.id));
-  ctx.entry.detail = "requests " + join_names(ids);
-  return json_response(202, encode_outcomes(cmd.hosts, *out));
+  auto hosts = cmd.hosts;
+  ask(resources_.requests, submit_call{ctx->who, std::move(cmd), std::move(key)},
+      std::move(respond), [ctx, hosts = std::move(hosts)](const submit_reply& r) {
+        std::vector<std::string> ids;
+        for (const auto& o : r.outcomes)
+          if (o.id) ids.push_back(std::to_string(o.id));
+        ctx->entry.detail = "requests " + join_names(ids);
+        return json_response(202, encode_outcomes(hosts, r.outcomes));
+      });
 }
 
-http_response api_service::audit_log(const std::string& query) {
+void api_service::audit_log(const std::string& query, responder respond) {
   auto q = parse_query(query);
-  if (auto* e = std::get_if<api_error>(&q)) return fail(*e);
+  if (auto* e = std::get_if<api_error>(&q)) return respond(fail(*e));
   storage::audit_filter f;
   auto number = [](const std::string& v) -> std::optional<std::int64_t> {
     if (v.empty() || v.size() > 15 || v.find_first_not_of("0123456789") != std::string::npos)
@@ -621,31 +513,44 @@ http_response api_service::audit_log(const std::string& query) {
     else if (k == "limit" && n && *n >= 1 && *n <= 1000)
       f.limit = static_cast<std::size_t>(*n);
     else
-      return fail(api_error{400, "invalid_parameter", "bad query parameter '" + k + "'", 0});
+      return respond(
+          fail(api_error{400, "invalid_parameter", "bad query parameter '" + k + "'", 0}));
   }
-  auto entries = store_->audit_log(f);
-  if (!entries) return fail(entries.error());
-  json out{{"entries", json::array()}};
-  for (const auto& e : *entries) out["entries"].push_back(encode_audit(e));
-  out["next"] = entries->size() == f.limit ? json(entries->back().id) : json(nullptr);
-  return json_response(200, out.dump());
+  ask(resources_.audit, audit_call{f}, std::move(respond), [limit = f.limit](const audit_reply& r) {
+    json out{{"entries", json::array()}};
+    for (const auto& e : r.entries) out["entries"].push_back(encode_audit(e));
+    out["next"] = r.entries.size() == limit ? json(r.entries.back().id) : json(nullptr);
+    return json_response(200, out.dump());
+  });
 }
 
-http_response api_service::callback(const std::string& id_text, const http_request& req,
-                                    call_context& ctx) {
+void api_service::callback(const std::string& id_text, const http_request& req,
+                           const std::shared_ptr<call_context>& ctx, responder respond) {
   auto id = parse_id(id_text);
-  if (!id) return fail(api_error{404, "not_found", "no request '" + id_text + "'", 0});
+  if (!id) return respond(fail(api_error{404, "not_found", "no request '" + id_text + "'", 0}));
+  auto refused = [this, ctx](http_response r) {
+    if (r.status == 401) {
+      callback_failures_.record_failure(ctx->entry.source);
+      ctx->refusal = "refused callback tokens";
+    }
+    return r;
+  };
   auto token = req.headers.find("x-callback-token");
   if (token == req.headers.end() || token->second.empty())
-    return fail(api_error{401, "unauthenticated",
-                          "a callback needs the request's one-time token in X-Callback-Token", 0});
+    return respond(refused(
+        fail(api_error{401, "unauthenticated",
+                       "a callback needs the request's one-time token in X-Callback-Token", 0})));
   auto parsed = parse_callback(req.body);
-  if (auto* e = std::get_if<api_error>(&parsed)) return fail(*e);
-  const auto& report = std::get<callback_report>(parsed);
-  if (auto err = store_->redeem_callback(*id, auth::sha256_hex(token->second), report.payload))
-    return fail(err);
-  ctx.entry.detail = "request " + id_text + (report.succeeded ? " succeeded" : " failed");
-  return json_response(202, json{{"request", *id}, {"accepted", true}}.dump());
+  if (auto* e = std::get_if<api_error>(&parsed)) return respond(fail(*e));
+  ask(
+      resources_.callbacks,
+      callback_call{*id, auth::sha256_hex(token->second), std::get<callback_report>(parsed)},
+      std::move(respond),
+      [ctx, id_text](const callback_reply& r) {
+        ctx->entry.detail = "request " + id_text + (r.succeeded ? " succeeded" : " failed");
+        return json_response(202, json{{"request", r.id}, {"accepted", true}}.dump());
+      },
+      [refused](const caf::error& err) { return refused(fail(err)); });
 }
 
 }  // namespace ab::net

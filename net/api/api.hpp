@@ -1,18 +1,22 @@
 #pragma once
 
+#include <atomic>
 #include <functional>
 #include <memory>
 #include <optional>
 #include <string>
 #include <vector>
 
+#include <caf/actor.hpp>
+#include <caf/actor_system.hpp>
+
 #include "auth/authenticator.hpp"
 #include "lifecycle/rules.hpp"
-#include "net/api/error.hpp"
 #include "net/api/audit_trail.hpp"
+#include "net/api/error.hpp"
 #include "net/api/failure_limiter.hpp"
+#include "net/api/resources.hpp"
 #include "net/http/server.hpp"
-#include "net/api/work_pool.hpp"
 #include "storage/store.hpp"
 
 namespace ab::net {
@@ -24,22 +28,20 @@ struct api_options {
   std::shared_ptr<const lifecycle::rules> rules;
   /// Priority classes a request may name.
   std::vector<std::string> classes{"maas", "user", "organic"};
-  /// Threads that make store calls for the API, and the most calls waiting or running at
-  /// once before the node answers 429.
-  std::size_t threads = 4;
+  /// Detached actors that make the API's store calls (each blocks only itself), and the most
+  /// calls being served at once before the node answers 429.
+  std::size_t store_actors = 4;
   std::size_t max_in_flight = 256;
   /// Why no node would ever process a request of `action` (nullopt: some cluster serves it):
   /// such a submission is refused, 422 `action_not_served`. Unset: every action is served.
   std::function<std::optional<std::string>(const std::string& action)> unserved;
   /// Why an unfinished request waits (nullopt: it does not), shown as `waiting_for` by
-  /// `GET /v1/requests/{id}`; runs on the work pool (it may call the store). Unset: never shown.
+  /// `GET /v1/requests/{id}`; runs on a store actor (it may call the store). Unset: never shown.
   std::function<std::optional<std::string>(const storage::request_view&)> waiting_for;
   /// Why a host as `POST /v1/hosts` registers it, or as a `PATCH` leaves it, breaks the
   /// node's BMC rules (its credential store, its endpoint policy); answered 422
   /// `invalid_host` with the reason. Unset: no checks.
   std::function<std::optional<std::string>(const storage::host_record&)> validate_host;
-  /// Answers `GET /v1/node` (supplied by the node, which knows its actors).
-  std::function<void(responder)> node_info;
   /// Who may call and what they may do; null leaves the API open: every caller is
   /// `anonymous` and may do everything (for development and demos only).
   std::shared_ptr<auth::authenticator> auth;
@@ -62,55 +64,54 @@ struct call_context {
   std::string refusal;
 };
 
-/// The REST API of a node, versioned under /v1: requests, hosts, health. Store calls run on a
-/// bounded work pool, never on the HTTP I/O threads; a full pool answers 429 with Retry-After,
-/// an unreachable store 503 with Retry-After.
+/// The REST API of a node, versioned under /v1: requests, hosts, audit, callbacks, node,
+/// health. Its HTTP frontend: it routes, authenticates and validates a call, sends the typed
+/// message of its resource (`net/api/resources.hpp`) and turns the typed reply, or the error,
+/// into the HTTP answer; it never blocks an I/O thread. At most `max_in_flight` calls are
+/// being served at once: one more is answered 429 with Retry-After before its body is parsed;
+/// an unreachable store is answered 503 with Retry-After.
 class api_service {
  public:
-  api_service(std::shared_ptr<storage::store> store, api_options options);
+  /// Serves the API through `resources`, which it stops when destroyed.
+  api_service(caf::actor_system& sys, api_resources resources, api_options options);
+  /// Serves the API through resources of its own on `store` (`spawn_api_resources`).
+  api_service(caf::actor_system& sys, std::shared_ptr<storage::store> store, api_options options);
+  ~api_service();
+  api_service(const api_service&) = delete;
+  api_service& operator=(const api_service&) = delete;
 
   /// The HTTP handler: routes, validates and answers one request.
   void handle(http_request&& req, responder respond);
 
-  /// Store calls queued or running on the work pool now.
-  std::size_t in_flight() const { return pool_.in_flight(); }
+  /// Calls being served now (admitted and not answered yet).
+  std::size_t in_flight() const { return in_flight_->load(); }
 
   /// Every route as "METHOD /path/{param}", as the OpenAPI document lists them.
   static std::vector<std::string> routes();
 
  private:
-  /// Runs `work` on the pool and sends its response; 429 at once when the pool is full.
-  void offload(const responder& respond, std::function<http_response()> work);
+  /// Sends `msg` to `to` and answers with `on_reply(reply)`, or `on_error(error)`; both run in
+  /// the replying actor's thread.
+  template <class Handle, class Message, class OnReply, class OnError>
+  void ask(const Handle& to, Message msg, responder respond, OnReply on_reply, OnError on_error);
+  /// Same, with an error answered as `to_api_error` maps it.
+  template <class Handle, class Message, class OnReply>
+  void ask(const Handle& to, Message msg, responder respond, OnReply on_reply);
   /// Serves an authenticated call to `route`.
   void serve(const std::string& route, const std::vector<std::string>& params,
              const std::string& query, http_request&& req, const std::shared_ptr<call_context>& ctx,
              responder respond);
   /// Whether the caller may do `what`; always when the API is open.
   auth::decision allowed(const call_context& ctx, const auth::operation& what) const;
-  /// Where the caller may read: the sites and hosts of its `read` grants; all when open.
-  auth::scope readable(const call_context& ctx) const;
-  /// The reach of all the caller's grants, whatever they allow; everything when open.
-  auth::scope reach(const call_context& ctx) const;
-  /// Whether host `host` at `site` is inside the caller's grants: some grant of its roles,
-  /// whatever it allows, covers it. What is outside is answered as if it did not exist.
-  bool sees(const call_context& ctx, const std::string& site, const std::string& host) const;
-  /// A listing narrowed to what the caller may read: literal sites go to the store, host
-  /// patterns are applied here page by page (at most `scan_budget` rows per call).
-  http_response list_requests(storage::request_filter f, const call_context& ctx);
-  http_response list_hosts(storage::host_filter f, const call_context& ctx);
-  http_response submit(const http_request& req, call_context& ctx);
-  http_response cancel(storage::request_id id, call_context& ctx);
-  http_response put_hosts(const std::vector<storage::host_record>& hosts, call_context& ctx);
-  /// The 422 for a host that breaks `options_.validate_host`, or nullopt.
-  std::optional<api_error> invalid_host(const storage::host_record& h) const;
-  http_response change_host(const std::string& method, const std::string& name,
-                            const std::string& body, call_context& ctx);
-  http_response audit_log(const std::string& query);
-  http_response callback(const std::string& id, const http_request& req, call_context& ctx);
+  void submit(const http_request& req, const std::shared_ptr<call_context>& ctx, responder respond);
+  void audit_log(const std::string& query, responder respond);
+  void callback(const std::string& id, const http_request& req,
+                const std::shared_ptr<call_context>& ctx, responder respond);
 
-  std::shared_ptr<storage::store> store_;
+  caf::actor_system& sys_;
+  api_resources resources_;
   api_options options_;
-  work_pool pool_;
+  std::shared_ptr<std::atomic<std::size_t>> in_flight_;
   failure_limiter auth_failures_;
   failure_limiter callback_failures_;
 };

@@ -214,15 +214,39 @@ std::variant<std::vector<storage::host_record>, api_error> parse_hosts(const std
   return out;
 }
 
-std::variant<storage::host_record, api_error> parse_host_patch(const std::string& body,
-                                                               storage::host_record host) {
+std::variant<host_changes, api_error> parse_host_changes(const std::string& body) {
   auto parsed = parse_object(body);
   if (auto* e = std::get_if<api_error>(&parsed)) return *e;
   const auto& doc = std::get<json>(parsed);
   if (auto e = only_fields(doc, {"site", "bmc_endpoint", "credential_ref"})) return *e;
-  if (auto e = string_field(doc, "site", host.site, false)) return *e;
-  if (auto e = string_field(doc, "bmc_endpoint", host.bmc_endpoint, false)) return *e;
-  if (auto e = string_field(doc, "credential_ref", host.credential_ref, false)) return *e;
+  host_changes out;
+  auto field = [&](const char* key, std::optional<std::string>& to) -> std::optional<api_error> {
+    if (!doc.contains(key)) return std::nullopt;
+    std::string value;
+    if (auto e = string_field(doc, key, value, false)) return e;
+    to = std::move(value);
+    return std::nullopt;
+  };
+  if (auto e = field("site", out.site)) return *e;
+  if (auto e = field("bmc_endpoint", out.bmc_endpoint)) return *e;
+  if (auto e = field("credential_ref", out.credential_ref)) return *e;
+  if (out.site && !valid_site_name(*out.site))
+    return bad("invalid_site", invalid_site_message(*out.site));
+  return out;
+}
+
+storage::host_record apply_changes(const host_changes& changes, storage::host_record host) {
+  if (changes.site) host.site = *changes.site;
+  if (changes.bmc_endpoint) host.bmc_endpoint = *changes.bmc_endpoint;
+  if (changes.credential_ref) host.credential_ref = *changes.credential_ref;
+  return host;
+}
+
+std::variant<storage::host_record, api_error> parse_host_patch(const std::string& body,
+                                                               storage::host_record host) {
+  auto changes = parse_host_changes(body);
+  if (auto* e = std::get_if<api_error>(&changes)) return *e;
+  host = apply_changes(std::get<host_changes>(changes), std::move(host));
   if (!valid_site_name(host.site)) return bad("invalid_site", invalid_site_message(host.site));
   return host;
 }

@@ -31,6 +31,19 @@ std::variant<submit_command, api_error> parse_submit(const std::string& body,
 /// Parses and validates a `POST /v1/hosts` body: one host object or `{"hosts": [...]}`.
 std::variant<std::vector<storage::host_record>, api_error> parse_hosts(const std::string& body);
 
+/// A validated `PATCH /v1/hosts/{name}` body: the fields it changes.
+struct host_changes {
+  std::optional<std::string> site;
+  std::optional<std::string> bmc_endpoint;
+  std::optional<std::string> credential_ref;
+};
+
+/// Parses and validates a `PATCH /v1/hosts/{name}` body (site, bmc_endpoint, credential_ref).
+std::variant<host_changes, api_error> parse_host_changes(const std::string& body);
+
+/// `host` with `changes` applied.
+storage::host_record apply_changes(const host_changes& changes, storage::host_record host);
+
 /// Parses a `PATCH /v1/hosts/{name}` body onto `host` (site, bmc_endpoint, credential_ref).
 std::variant<storage::host_record, api_error> parse_host_patch(const std::string& body,
                                                                storage::host_record host);

@@ -2,11 +2,46 @@
 
 #include <nlohmann/json.hpp>
 
+#include <caf/atom.hpp>
+#include <caf/message.hpp>
+
 #include "core/error.hpp"
 
 namespace ab::net {
 
+caf::error make_error(api_errc code, std::string what) {
+  return caf::error{static_cast<std::uint8_t>(code), caf::atom("api"),
+                    caf::make_message(std::move(what))};
+}
+
+namespace {
+
+/// The answer to an error of category `api`.
+api_error api_category(const caf::error& err) {
+  auto what = err.context().match_elements<std::string>() ? err.context().get_as<std::string>(0)
+                                                          : to_string(err);
+  switch (static_cast<api_errc>(err.code())) {
+    case api_errc::unknown_host:
+      return {422, "unknown_host", what, 0};
+    case api_errc::invalid_state:
+      return {409, "invalid_state", what, 0};
+    case api_errc::name_taken:
+      return {409, "name_taken", what, 0};
+    case api_errc::idempotency_conflict:
+      return {409, "idempotency_conflict", what, 0};
+    case api_errc::action_not_served:
+      return {422, "action_not_served", what, 0};
+    case api_errc::invalid_host:
+      return {422, "invalid_host", what, 0};
+    default:
+      return {500, "internal", what, 0};
+  }
+}
+
+}  // namespace
+
 api_error to_api_error(const caf::error& err) {
+  if (err && err.category() == caf::atom("api")) return api_category(err);
   auto what = message_of(err);
   // Drop the "code: " prefix of message_of: the code travels in its own field.
   if (auto colon = what.find(": "); colon != std::string::npos) what = what.substr(colon + 2);

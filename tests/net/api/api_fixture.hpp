@@ -7,6 +7,8 @@
 #include <functional>
 #include <memory>
 
+#include <caf/actor_system.hpp>
+#include <caf/actor_system_config.hpp>
 #include <nlohmann/json.hpp>
 
 #include "lifecycle/rules.hpp"
@@ -22,19 +24,21 @@ using json = nlohmann::json;
 
 class Api : public ::testing::Test {
  protected:
-  /// Serves the API on a fresh SQLite store; `tune` may change its options first.
+  /// Serves the API on a fresh SQLite store with `threads` store actors; `tune` may change its
+  /// options first.
   void start(std::size_t threads = 2, std::size_t max_in_flight = 64,
              const std::function<void(net::api_options&)>& tune = {}) {
     db_ = std::make_unique<scratch_store>("sqlite", std::make_shared<system_clock>());
     ASSERT_FALSE(HasFailure());
+    sys_ = std::make_unique<caf::actor_system>(sys_cfg_);
     net::api_options opts;
     // Without the lifecycle: tests of other rules submit any action on new hosts.
     opts.rules = std::make_shared<const lifecycle::rules>(lifecycle::rules_options{false, {}});
-    opts.threads = threads;
+    opts.store_actors = threads;
     opts.max_in_flight = max_in_flight;
     if (tune) tune(opts);
     api_ = std::make_unique<net::api_service>(
-        std::shared_ptr<storage::store>(&**db_, [](storage::store*) {}), opts);
+        *sys_, std::shared_ptr<storage::store>(&**db_, [](storage::store*) {}), opts);
     net::server_options so;
     so.port = 0;
     so.threads = 2;
@@ -48,6 +52,7 @@ class Api : public ::testing::Test {
     if (server_) server_->stop();
     server_.reset();
     api_.reset();
+    sys_.reset();
     db_.reset();
   }
 
@@ -68,6 +73,8 @@ class Api : public ::testing::Test {
   }
 
   std::unique_ptr<scratch_store> db_;
+  caf::actor_system_config sys_cfg_;
+  std::unique_ptr<caf::actor_system> sys_;
   std::unique_ptr<net::api_service> api_;
   std::unique_ptr<net::http_server> server_;
 };

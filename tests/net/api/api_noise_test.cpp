@@ -13,11 +13,13 @@
 #include <map>
 #include <memory>
 
+#include <caf/actor_system.hpp>
+#include <caf/actor_system_config.hpp>
 #include <nlohmann/json.hpp>
 
-#include "lifecycle/workflows.hpp"
 #include "auth/token.hpp"
 #include "core/error.hpp"
+#include "lifecycle/workflows.hpp"
 #include "net/api/api.hpp"
 #include "tests/fakes/manual_clock.hpp"
 #include "tests/fakes/scratch_dir.hpp"
@@ -66,15 +68,17 @@ class ApiNoise : public ::testing::Test {
                                                 clock_, 60000);
     net::api_options opts;
     opts.rules = std::make_shared<const lifecycle::rules>(lifecycle::rules_options{false, {}});
-    opts.threads = 2;
+    opts.store_actors = 2;
     opts.auth = std::move(*a);
     opts.audit = audit_;
     opts.failures = {10, 60000, 1000};
     opts.clock = clock_;
-    api_ = std::make_unique<net::api_service>(store_, opts);
+    sys_ = std::make_unique<caf::actor_system>(sys_cfg_);
+    api_ = std::make_unique<net::api_service>(*sys_, store_, opts);
   }
   void TearDown() override {
     api_.reset();
+    sys_.reset();
     audit_.reset();
     db_.reset();
     std::filesystem::remove_all(dir_);
@@ -124,6 +128,8 @@ class ApiNoise : public ::testing::Test {
   std::unique_ptr<scratch_store> db_;
   std::shared_ptr<storage::store> store_;
   std::shared_ptr<net::audit_trail> audit_;
+  caf::actor_system_config sys_cfg_;
+  std::unique_ptr<caf::actor_system> sys_;
   std::unique_ptr<net::api_service> api_;
   std::atomic<int> binds_{0};
 };

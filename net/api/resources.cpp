@@ -1,0 +1,482 @@
+#include "net/api/resources.hpp"
+
+#include <algorithm>
+#include <atomic>
+#include <map>
+#include <unordered_map>
+
+#include <caf/actor_pool.hpp>
+#include <caf/send.hpp>
+#include <caf/typed_event_based_actor.hpp>
+
+#include "auth/authenticator.hpp"
+#include "core/error.hpp"
+#include "net/api/api.hpp"
+#include "net/api/error.hpp"
+
+namespace ab::net {
+
+namespace {
+
+/// Rows a filtered listing reads from the store at most per call; past it the page comes back
+/// short, with a cursor to go on from.
+constexpr std::size_t scan_budget = 10000;
+
+caf::error no_such_request(storage::request_id id) {
+  return ab::make_error(errc::not_found, "request " + std::to_string(id) + " does not exist");
+}
+
+caf::error no_such_host(const std::string& name) {
+  return ab::make_error(errc::not_found, "host '" + printable(name) + "' is not in the inventory");
+}
+
+caf::error denied(const auth::decision& d) {
+  return ab::make_error(errc::forbidden, d.reason);
+}
+
+/// The rules and the store behind the store-backed resources; shared, read-only, by every
+/// actor of the pool. Each call runs on the calling actor's own thread.
+class resource_rules {
+ public:
+  resource_rules(std::shared_ptr<storage::store> store, const api_options& options)
+      : store_(std::move(store)), options_(options) {}
+
+  caf::expected<submit_reply> submit(const submit_call& c) const;
+  caf::expected<request_reply> request(const get_request_call& c) const;
+  caf::expected<request_page_reply> requests(const list_requests_call& c) const;
+  caf::expected<cancel_reply> cancel(const cancel_call& c) const;
+  caf::expected<put_hosts_reply> put_hosts(const put_hosts_call& c) const;
+  caf::expected<host_page_reply> hosts(const list_hosts_call& c) const;
+  caf::expected<host_reply> host(const get_host_call& c) const;
+  caf::expected<host_reply> patch(const patch_host_call& c) const;
+  caf::expected<host_deleted> remove(const delete_host_call& c) const;
+  caf::expected<audit_reply> audit(const audit_call& c) const;
+  caf::expected<callback_reply> callback(const callback_call& c) const;
+  bool ready() const { return !store_->ping(); }
+  caf::expected<login_reply> login(const login_call& c) const;
+
+ private:
+  /// The jobs of a submission: the lifecycle's rules for every host, in one place.
+  caf::expected<std::vector<storage::request_spec>> specs_for(const submit_call& c) const;
+  /// Whether the caller may do `what`; always when the API is open.
+  auth::decision allowed(const auth::identity& who, const auth::operation& what) const {
+    if (!options_.auth) return {true, "the API is open"};
+    return options_.auth->authorize(who, what);
+  }
+  /// Where the caller may read: the sites and hosts of its `read` grants; all when open.
+  auth::scope readable(const auth::identity& who) const {
+    if (!options_.auth) return auth::scope::everything();
+    return options_.auth->scope_of(who, "read");
+  }
+  /// The reach of all the caller's grants, whatever they allow; everything when open. What is
+  /// outside is answered as if it did not exist.
+  auth::scope reach(const auth::identity& who) const {
+    if (!options_.auth) return auth::scope::everything();
+    return options_.auth->scope_of(who, "");
+  }
+  /// The host (visible to `who`) named `name`.
+  caf::expected<storage::host_record> visible_host(const auth::identity& who,
+                                                   const std::string& name) const;
+  /// The request (visible to `who`) with id `id`.
+  caf::expected<storage::request_view> visible_request(const auth::identity& who,
+                                                       storage::request_id id) const;
+  /// The refusal of a host that breaks `options_.validate_host`, or none.
+  caf::error invalid_host(const storage::host_record& h) const;
+
+  std::shared_ptr<storage::store> store_;
+  api_options options_;
+};
+
+caf::expected<storage::request_view> resource_rules::visible_request(const auth::identity& who,
+                                                                     storage::request_id id) const {
+  auto r = store_->request(id);
+  if (!r && is(r.error(), errc::not_found)) return no_such_request(id);
+  if (!r) return r.error();
+  if (!reach(who).covers(r->site, r->host)) return no_such_request(id);
+  return r;
+}
+
+caf::expected<storage::host_record> resource_rules::visible_host(const auth::identity& who,
+                                                                 const std::string& name) const {
+  auto h = store_->host(name);
+  if (!h && is(h.error(), errc::not_found)) return no_such_host(name);
+  if (!h) return h.error();
+  // Existence is known only to a caller with some grant on the host.
+  if (!reach(who).covers(h->site, name)) return no_such_host(name);
+  return h;
+}
+
+caf::error resource_rules::invalid_host(const storage::host_record& h) const {
+  if (!options_.validate_host) return {};
+  auto why = options_.validate_host(h);
+  if (!why) return {};
+  return make_error(api_errc::invalid_host, "host '" + h.name + "': " + *why);
+}
+
+caf::expected<std::vector<storage::request_spec>> resource_rules::specs_for(
+    const submit_call& c) const {
+  const auto& cmd = c.cmd;
+  if (options_.unserved)
+    if (auto why = options_.unserved(cmd.action))
+      return make_error(api_errc::action_not_served, *why);
+  auto found = store_->find_hosts(cmd.hosts);
+  if (!found) return found.error();
+  std::map<std::string, const storage::host_record*> by_name;
+  for (const auto& h : *found) by_name[h.name] = &h;
+  std::vector<storage::request_spec> specs;
+  auto visible = reach(c.who);
+  auto fp = c.idempotency_key.empty() ? "" : fingerprint(canonical_call(cmd));
+  for (const auto& name : cmd.hosts) {
+    auto it = by_name.find(name);
+    // A host outside every grant of the caller is, to it, not in the inventory.
+    if (it == by_name.end() || !visible.covers(it->second->site, name))
+      return make_error(api_errc::unknown_host,
+                        "host '" + printable(name) +
+                            "' is not in the inventory; register it with POST /v1/hosts");
+    const auto* h = it->second;
+    // All or nothing: one host the caller may not touch refuses the whole submission.
+    if (auto d = allowed(c.who, {cmd.action, h->site, name, cmd.priority_class}); !d.allowed)
+      return denied(d);
+    // The lifecycle's word: allowed in this state, by this BMC, and the chain it makes.
+    auto plan = options_.rules->plan(cmd.action, *h);
+    if (!plan) return plan.error();
+    storage::request_spec s;
+    s.action = cmd.action;
+    s.host = name;
+    s.site = h->site;
+    s.priority_class = cmd.priority_class;
+    s.submitter = c.who.name;
+    s.idempotency_key = c.idempotency_key;
+    s.fingerprint = fp;
+    s.params = cmd.params;
+    plan->apply_to(s);
+    specs.push_back(std::move(s));
+  }
+  return specs;
+}
+
+caf::expected<submit_reply> resource_rules::submit(const submit_call& c) const {
+  auto specs = specs_for(c);
+  if (!specs) return specs.error();
+  auto out = store_->submit(*specs);
+  if (!out) return out.error();
+  if (out->size() == 1 && out->front().what == storage::submit_outcome::status::host_busy)
+    return ab::make_error(errc::host_busy, "host '" + c.cmd.hosts.front() +
+                                               "' already has active request " +
+                                               std::to_string(out->front().id));
+  if (out->size() == 1 && out->front().what == storage::submit_outcome::status::key_conflict)
+    return make_error(api_errc::idempotency_conflict,
+                      "the Idempotency-Key was used before with another body");
+  return submit_reply{std::move(*out)};
+}
+
+caf::expected<request_reply> resource_rules::request(const get_request_call& c) const {
+  auto r = visible_request(c.who, c.id);
+  if (!r) return r.error();
+  if (auto d = allowed(c.who, {"read", r->site, r->host, ""}); !d.allowed) return denied(d);
+  auto why = options_.waiting_for ? options_.waiting_for(*r) : std::nullopt;
+  return request_reply{std::move(*r), std::move(why)};
+}
+
+caf::expected<request_page_reply> resource_rules::requests(const list_requests_call& c) const {
+  auto f = c.filter;
+  auto scope = readable(c.who);
+  auto sites = scope.sites();
+  if (sites) {
+    // Literal sites: the store narrows the listing, and a site outside them has nothing.
+    if (sites->empty() || (!f.site.empty() && !scope.covers_site(f.site)))
+      return request_page_reply{};
+    if (f.site.empty()) f.sites = *sites;
+  }
+  if (scope.covers_all() || (sites && scope.all_hosts())) {
+    auto page = store_->requests(f);
+    if (!page) return page.error();
+    return request_page_reply{std::move(*page)};
+  }
+  // Host patterns (or site patterns): filter here, page by page, within a budget of rows.
+  storage::request_page out;
+  auto q = f;
+  q.limit = std::max<std::size_t>(f.limit, 100);
+  std::size_t scanned = 0;
+  for (;;) {
+    auto page = store_->requests(q);
+    if (!page) return page.error();
+    for (std::size_t i = 0; i < page->items.size(); ++i) {
+      auto& r = page->items[i];
+      ++scanned;
+      if (!scope.covers(r.site, r.host)) continue;
+      out.items.push_back(std::move(r));
+      if (out.items.size() == f.limit) {
+        if (i + 1 < page->items.size() || page->next_cursor) out.next_cursor = out.items.back().id;
+        return request_page_reply{std::move(out)};
+      }
+    }
+    if (!page->next_cursor) break;
+    if (scanned >= scan_budget) {
+      out.next_cursor = page->next_cursor;
+      break;
+    }
+    q.before = page->next_cursor;
+  }
+  return request_page_reply{std::move(out)};
+}
+
+caf::expected<cancel_reply> resource_rules::cancel(const cancel_call& c) const {
+  auto r = visible_request(c.who, c.id);
+  if (!r) return r.error();
+  if (auto d = allowed(c.who, {"cancel", r->site, r->host, ""}); !d.allowed) return denied(d);
+  auto st = store_->cancel(c.id, "cancelled through the API by " + c.who.name);
+  if (!st) return st.error();
+  return cancel_reply{c.id, *st, r->host};
+}
+
+caf::expected<put_hosts_reply> resource_rules::put_hosts(const put_hosts_call& c) const {
+  std::vector<std::string> names;
+  for (const auto& h : c.hosts) {
+    if (auto d = allowed(c.who, {"hosts.write", h.site, h.name, ""}); !d.allowed) return denied(d);
+    names.push_back(h.name);
+  }
+  // Registering a known host changes it as PATCH does: the right on its present site too.
+  auto known = store_->find_hosts(names);
+  if (!known) return known.error();
+  std::sort(known->begin(), known->end(),
+            [](const auto& a, const auto& b) { return a.name < b.name; });
+  auto visible = reach(c.who);
+  for (const auto& h : *known) {
+    auto d = allowed(c.who, {"hosts.write", h.site, h.name, ""});
+    if (d.allowed) continue;
+    if (visible.covers(h.site, h.name)) return denied(d);
+    // A host the caller may not see: its name is taken, and that is all it learns.
+    return make_error(api_errc::name_taken,
+                      "host name '" + printable(h.name) + "' is taken; choose another name");
+  }
+  for (const auto& h : c.hosts)
+    if (auto e = invalid_host(h)) return e;
+  // The store keeps a known host's lifecycle state and facts, and refuses (host_busy) to
+  // change its site, endpoint or credential while it has an active request.
+  if (auto err = store_->put_hosts(c.hosts)) return err;
+  return put_hosts_reply{c.hosts.size()};
+}
+
+caf::expected<host_page_reply> resource_rules::hosts(const list_hosts_call& c) const {
+  auto f = c.filter;
+  auto scope = readable(c.who);
+  auto sites = scope.sites();
+  host_page_reply out;
+  if (sites) {
+    if (sites->empty() || (!f.site.empty() && !scope.covers_site(f.site))) return out;
+    if (f.site.empty()) f.sites = *sites;
+  }
+  bool exact = scope.covers_all() || (sites && scope.all_hosts());
+  // Below the store's own cap, so that a short answer always means the end.
+  const auto limit = std::clamp<std::size_t>(f.limit, 1, 5000);
+  auto q = f;
+  // One row more than asked tells whether another page follows.
+  q.limit = exact ? limit + 1 : std::max<std::size_t>(limit + 1, 100);
+  std::size_t scanned = 0;
+  for (;;) {
+    auto hs = store_->hosts(q);
+    if (!hs) return hs.error();
+    for (auto& h : *hs) {
+      ++scanned;
+      if (!exact && !scope.covers(h.site, h.name)) continue;
+      if (out.hosts.size() == limit) {
+        out.next_after = out.hosts.back().name;
+        return out;
+      }
+      out.hosts.push_back(std::move(h));
+    }
+    if (hs->size() < q.limit) break;
+    if (scanned >= scan_budget) {
+      out.next_after = hs->back().name;
+      break;
+    }
+    q.after = hs->back().name;
+  }
+  return out;
+}
+
+caf::expected<host_reply> resource_rules::host(const get_host_call& c) const {
+  auto h = visible_host(c.who, c.name);
+  if (!h) return h.error();
+  if (auto d = allowed(c.who, {"read", h->site, c.name, ""}); !d.allowed) return denied(d);
+  return host_reply{std::move(*h)};
+}
+
+caf::expected<host_deleted> resource_rules::remove(const delete_host_call& c) const {
+  auto h = visible_host(c.who, c.name);
+  if (!h) return h.error();
+  if (auto d = allowed(c.who, {"hosts.write", h->site, c.name, ""}); !d.allowed) return denied(d);
+  auto err = store_->delete_host(c.name);
+  if (err && is(err, errc::not_found)) return no_such_host(c.name);
+  if (err) return err;
+  return host_deleted{c.name};
+}
+
+caf::expected<host_reply> resource_rules::patch(const patch_host_call& c) const {
+  auto h = visible_host(c.who, c.name);
+  if (!h) return h.error();
+  if (auto d = allowed(c.who, {"hosts.write", h->site, c.name, ""}); !d.allowed) return denied(d);
+  auto changed = apply_changes(c.changes, *h);
+  // Moving a host to another site needs the right on both.
+  if (auto d = allowed(c.who, {"hosts.write", changed.site, c.name, ""}); !d.allowed)
+    return denied(d);
+  if (auto e = invalid_host(changed)) return e;
+  // The store refuses (host_busy) a change of site, endpoint or credential under an active
+  // request, in the same transaction as the change.
+  if (auto err = store_->put_hosts({changed})) return err;
+  auto now = store_->host(c.name);
+  if (!now) return now.error();
+  return host_reply{std::move(*now)};
+}
+
+caf::expected<audit_reply> resource_rules::audit(const audit_call& c) const {
+  auto entries = store_->audit_log(c.filter);
+  if (!entries) return entries.error();
+  return audit_reply{std::move(*entries)};
+}
+
+caf::expected<callback_reply> resource_rules::callback(const callback_call& c) const {
+  if (auto err = store_->redeem_callback(c.id, c.token_sha256, c.report.payload)) return err;
+  return callback_reply{c.id, c.report.succeeded};
+}
+
+caf::expected<login_reply> resource_rules::login(const login_call& c) const {
+  if (!options_.auth) return login_reply{{"anonymous", "none", {}, true}};
+  auto who = options_.auth->authenticate(c.authorization);
+  if (!who) return who.error();
+  return login_reply{std::move(*who)};
+}
+
+/// The calls given to each store actor and not finished yet, so that the pool hands a call to
+/// the least busy one: one actor whose thread the OS has put aside (or that runs a long bulk
+/// call) does not hold up the calls queued behind it while the others idle.
+struct load_board {
+  explicit load_board(std::size_t n) : counts(n) {}
+  std::vector<std::atomic<int>> counts;
+  /// Actor id → index into `counts`; written before the pool serves its first call.
+  std::unordered_map<caf::actor_id, std::size_t> index;
+};
+
+/// Marks one call of store actor `i` finished when it goes out of scope.
+struct finished {
+  finished(const std::shared_ptr<load_board>& b, std::size_t i) : board(b.get()), slot(i) {}
+  finished(const finished&) = delete;
+  finished& operator=(const finished&) = delete;
+  ~finished() { board->counts[slot].fetch_sub(1, std::memory_order_relaxed); }
+  load_board* board;
+  std::size_t slot;
+};
+
+/// The pool's policy: the store actor with the fewest unfinished calls (the first idle one).
+caf::actor_pool::policy least_busy(std::shared_ptr<load_board> board) {
+  return [board](caf::actor_system&, caf::actor_pool::uplock& guard,
+                 const caf::actor_pool::actor_vec& workers, caf::mailbox_element_ptr& ptr,
+                 caf::execution_unit* host) {
+    const caf::actor* best = nullptr;
+    std::size_t best_slot = 0;
+    int least = 0;
+    for (const auto& w : workers) {
+      auto it = board->index.find(w.id());
+      if (it == board->index.end()) continue;
+      auto n = board->counts[it->second].load(std::memory_order_relaxed);
+      if (!best || n < least) {
+        best = &w;
+        best_slot = it->second;
+        least = n;
+        if (n == 0) break;
+      }
+    }
+    if (!best) return;
+    board->counts[best_slot].fetch_add(1, std::memory_order_relaxed);
+    auto target = *best;
+    guard.unlock();
+    target->enqueue(std::move(ptr), host);
+  };
+}
+
+/// One detached actor of the pool: it owns its thread, and its store calls block only it.
+api_store_actor::behavior_type store_worker(api_store_actor::pointer,
+                                            std::shared_ptr<const resource_rules> rules,
+                                            std::shared_ptr<load_board> board, std::size_t i) {
+  return {
+      [rules, board, i](const submit_call& c) -> caf::result<submit_reply> {
+        finished done{board, i};
+        return rules->submit(c);
+      },
+      [rules, board, i](const get_request_call& c) -> caf::result<request_reply> {
+        finished done{board, i};
+        return rules->request(c);
+      },
+      [rules, board, i](const list_requests_call& c) -> caf::result<request_page_reply> {
+        finished done{board, i};
+        return rules->requests(c);
+      },
+      [rules, board, i](const cancel_call& c) -> caf::result<cancel_reply> {
+        finished done{board, i};
+        return rules->cancel(c);
+      },
+      [rules, board, i](const put_hosts_call& c) -> caf::result<put_hosts_reply> {
+        finished done{board, i};
+        return rules->put_hosts(c);
+      },
+      [rules, board, i](const list_hosts_call& c) -> caf::result<host_page_reply> {
+        finished done{board, i};
+        return rules->hosts(c);
+      },
+      [rules, board, i](const get_host_call& c) -> caf::result<host_reply> {
+        finished done{board, i};
+        return rules->host(c);
+      },
+      [rules, board, i](const patch_host_call& c) -> caf::result<host_reply> {
+        finished done{board, i};
+        return rules->patch(c);
+      },
+      [rules, board, i](const delete_host_call& c) -> caf::result<host_deleted> {
+        finished done{board, i};
+        return rules->remove(c);
+      },
+      [rules, board, i](const audit_call& c) -> caf::result<audit_reply> {
+        finished done{board, i};
+        return rules->audit(c);
+      },
+      [rules, board, i](const callback_call& c) -> caf::result<callback_reply> {
+        finished done{board, i};
+        return rules->callback(c);
+      },
+      [rules, board, i](ready_atom) {
+        finished done{board, i};
+        return rules->ready();
+      },
+      [rules, board, i](const login_call& c) -> caf::result<login_reply> {
+        finished done{board, i};
+        return rules->login(c);
+      },
+  };
+}
+
+}  // namespace
+
+void api_resources::stop() const {
+  if (pool) caf::anon_send_exit(pool, caf::exit_reason::user_shutdown);
+  if (node) caf::anon_send_exit(node, caf::exit_reason::user_shutdown);
+}
+
+api_resources spawn_api_resources(caf::actor_system& sys, std::shared_ptr<storage::store> store,
+                                  const api_options& options, node_actor node) {
+  auto rules = std::make_shared<const resource_rules>(std::move(store), options);
+  const auto n = std::max<std::size_t>(options.store_actors, 1);
+  auto board = std::make_shared<load_board>(n);
+  std::size_t next = 0;
+  auto factory = [&sys, rules, board, &next] {
+    auto i = next++;
+    auto worker = sys.spawn<caf::detached>(store_worker, rules, board, i);
+    board->index.emplace(worker.id(), i);
+    return caf::actor_cast<caf::actor>(worker);
+  };
+  auto pool = caf::actor_pool::make(sys.dummy_execution_unit(), n, factory, least_busy(board));
+  auto typed = caf::actor_cast<api_store_actor>(pool);
+  return {typed, typed, typed, typed, typed, std::move(node), pool};
+}
+
+}  // namespace ab::net

@@ -1,0 +1,266 @@
+#pragma once
+
+// The API's resources as typed actors: a typed message in, a typed reply (or a `caf::error`)
+// out. They know nothing of HTTP: the frontend (`api_service`) parses, authenticates and
+// validates a call, sends one of these messages and turns the reply into the HTTP answer.
+
+#include <cstddef>
+#include <cstdint>
+#include <map>
+#include <memory>
+#include <optional>
+#include <string>
+#include <vector>
+
+#include <caf/actor.hpp>
+#include <caf/actor_system.hpp>
+#include <caf/allowed_unsafe_message_type.hpp>
+#include <caf/atom.hpp>
+#include <caf/replies_to.hpp>
+#include <caf/typed_actor.hpp>
+
+#include "auth/policy.hpp"
+#include "net/api/codec.hpp"
+#include "storage/store.hpp"
+
+namespace ab::net {
+
+struct api_options;
+
+/// `POST /v1/requests`: a validated submission by `who`, all or nothing.
+struct submit_call {
+  auth::identity who;
+  submit_command cmd;
+  /// The Idempotency-Key, empty for none.
+  std::string idempotency_key;
+};
+
+/// What the store made of a submission, host by host (in the order of `cmd.hosts`).
+struct submit_reply {
+  std::vector<storage::submit_outcome> outcomes;
+};
+
+/// `GET /v1/requests/{id}`.
+struct get_request_call {
+  auth::identity who;
+  storage::request_id id = 0;
+};
+
+/// A request with its jobs, and why it waits (when it does and the node knows).
+struct request_reply {
+  storage::request_view view;
+  std::optional<std::string> waiting_for;
+};
+
+/// `GET /v1/requests`: a validated filter, narrowed to what `who` may read.
+struct list_requests_call {
+  auth::identity who;
+  storage::request_filter filter;
+};
+
+/// One page of requests.
+struct request_page_reply {
+  storage::request_page page;
+};
+
+/// `POST /v1/requests/{id}/cancel`.
+struct cancel_call {
+  auth::identity who;
+  storage::request_id id = 0;
+};
+
+/// The state a cancelled request is in now, and its host.
+struct cancel_reply {
+  storage::request_id id = 0;
+  storage::request_state state = storage::request_state::cancelled;
+  std::string host;
+};
+
+/// `POST /v1/hosts`: validated hosts to register or change.
+struct put_hosts_call {
+  auth::identity who;
+  std::vector<storage::host_record> hosts;
+};
+
+/// How many hosts were stored.
+struct put_hosts_reply {
+  std::size_t stored = 0;
+};
+
+/// `GET /v1/hosts`: a validated filter, narrowed to what `who` may read.
+struct list_hosts_call {
+  auth::identity who;
+  storage::host_filter filter;
+};
+
+/// One page of hosts; `next_after` names the last one when another page follows.
+struct host_page_reply {
+  std::vector<storage::host_record> hosts;
+  std::string next_after;
+};
+
+/// `GET /v1/hosts/{name}`.
+struct get_host_call {
+  auth::identity who;
+  std::string name;
+};
+
+/// `PATCH /v1/hosts/{name}`: validated changes.
+struct patch_host_call {
+  auth::identity who;
+  std::string name;
+  host_changes changes;
+};
+
+/// `DELETE /v1/hosts/{name}`.
+struct delete_host_call {
+  auth::identity who;
+  std::string name;
+};
+
+/// One host as stored.
+struct host_reply {
+  storage::host_record host;
+};
+
+/// A host is gone.
+struct host_deleted {
+  std::string name;
+};
+
+/// `GET /v1/audit`: a validated filter.
+struct audit_call {
+  storage::audit_filter filter;
+};
+
+/// Audit entries, newest first.
+struct audit_reply {
+  std::vector<storage::audit_entry> entries;
+};
+
+/// `POST /v1/callbacks/{id}`: an installer's report with the digest of its one-time token.
+struct callback_call {
+  storage::request_id id = 0;
+  std::string token_sha256;
+  callback_report report;
+};
+
+/// The report woke its request.
+struct callback_reply {
+  storage::request_id id = 0;
+  bool succeeded = false;
+};
+
+/// A directory login (`Authorization: Basic …`), which binds to the directory: blocking work.
+struct login_call {
+  std::string authorization;
+};
+
+/// Who a login proved to be.
+struct login_reply {
+  auth::identity who;
+};
+
+/// Ask whether the API's store answers (`GET /readyz`).
+using ready_atom = caf::atom_constant<caf::atom("ready")>;
+/// Ask the node for its report (`GET /v1/node`).
+using node_atom = caf::atom_constant<caf::atom("node")>;
+
+/// What `GET /v1/node` reports: the node and its worker pools.
+struct node_report {
+  std::string node_id;
+  std::string site;
+  /// `policy` or `open`.
+  std::string auth;
+  std::string cluster;
+  /// Job type → live workers.
+  std::map<std::string, int> workers;
+  std::int64_t restarts = 0;
+  std::int64_t given_up = 0;
+  /// Service actor (straggler manager, pruner, heartbeat, map watcher) → restarts.
+  std::map<std::string, std::int64_t> service_restarts;
+  bool draining = false;
+};
+
+/// The requests resource: submit, read, list, cancel.
+using requests_actor =
+    caf::typed_actor<caf::replies_to<submit_call>::with<submit_reply>,
+                     caf::replies_to<get_request_call>::with<request_reply>,
+                     caf::replies_to<list_requests_call>::with<request_page_reply>,
+                     caf::replies_to<cancel_call>::with<cancel_reply>>;
+
+/// The hosts resource: register, list, read, change, delete.
+using hosts_actor = caf::typed_actor<caf::replies_to<put_hosts_call>::with<put_hosts_reply>,
+                                     caf::replies_to<list_hosts_call>::with<host_page_reply>,
+                                     caf::replies_to<get_host_call>::with<host_reply>,
+                                     caf::replies_to<patch_host_call>::with<host_reply>,
+                                     caf::replies_to<delete_host_call>::with<host_deleted>>;
+
+/// The audit resource: read the trail (writing it is `audit_trail`'s).
+using audit_actor = caf::typed_actor<caf::replies_to<audit_call>::with<audit_reply>>;
+
+/// The callbacks resource: installers report back.
+using callbacks_actor = caf::typed_actor<caf::replies_to<callback_call>::with<callback_reply>>;
+
+/// The node resource: supplied by the node, which knows its supervisor.
+using node_actor = caf::typed_actor<caf::replies_to<node_atom>::with<node_report>>;
+
+/// The API's blocking work that is not a resource of its own: readiness and directory logins.
+using api_chores_actor = caf::typed_actor<caf::replies_to<ready_atom>::with<bool>,
+                                          caf::replies_to<login_call>::with<login_reply>>;
+
+/// One detached actor of the API's store pool: it serves every resource but the node, so that
+/// one bounded set of threads (and store connections) carries all of the API's blocking work.
+using api_store_actor =
+    requests_actor::extend_with<hosts_actor, audit_actor, callbacks_actor, api_chores_actor>;
+
+/// The handles of a node's API resources.
+struct api_resources {
+  requests_actor requests;
+  hosts_actor hosts;
+  audit_actor audit;
+  callbacks_actor callbacks;
+  api_chores_actor chores;
+  /// Null when no node answers `GET /v1/node` (tests): it then answers `{}`.
+  node_actor node;
+  /// The pool that serves the store-backed resources; exited by `stop`.
+  caf::actor pool;
+
+  /// Sends the pool (and through it its workers) and the node resource an exit; what is queued
+  /// is answered with an error.
+  void stop() const;
+};
+
+/// Spawns `options.store_actors` detached actors (at least one) that serve the store-backed
+/// resources on `store`, behind one actor pool that hands each call to the least busy of them, with
+/// the rules of `options` (the lifecycle, authorization, host checks, `waiting_for`). `node`
+/// answers `GET /v1/node`; may be null.
+api_resources spawn_api_resources(caf::actor_system& sys, std::shared_ptr<storage::store> store,
+                                  const api_options& options, node_actor node = {});
+
+}  // namespace ab::net
+
+CAF_ALLOW_UNSAFE_MESSAGE_TYPE(ab::net::submit_call)
+CAF_ALLOW_UNSAFE_MESSAGE_TYPE(ab::net::submit_reply)
+CAF_ALLOW_UNSAFE_MESSAGE_TYPE(ab::net::get_request_call)
+CAF_ALLOW_UNSAFE_MESSAGE_TYPE(ab::net::request_reply)
+CAF_ALLOW_UNSAFE_MESSAGE_TYPE(ab::net::list_requests_call)
+CAF_ALLOW_UNSAFE_MESSAGE_TYPE(ab::net::request_page_reply)
+CAF_ALLOW_UNSAFE_MESSAGE_TYPE(ab::net::cancel_call)
+CAF_ALLOW_UNSAFE_MESSAGE_TYPE(ab::net::cancel_reply)
+CAF_ALLOW_UNSAFE_MESSAGE_TYPE(ab::net::put_hosts_call)
+CAF_ALLOW_UNSAFE_MESSAGE_TYPE(ab::net::put_hosts_reply)
+CAF_ALLOW_UNSAFE_MESSAGE_TYPE(ab::net::list_hosts_call)
+CAF_ALLOW_UNSAFE_MESSAGE_TYPE(ab::net::host_page_reply)
+CAF_ALLOW_UNSAFE_MESSAGE_TYPE(ab::net::get_host_call)
+CAF_ALLOW_UNSAFE_MESSAGE_TYPE(ab::net::patch_host_call)
+CAF_ALLOW_UNSAFE_MESSAGE_TYPE(ab::net::delete_host_call)
+CAF_ALLOW_UNSAFE_MESSAGE_TYPE(ab::net::host_reply)
+CAF_ALLOW_UNSAFE_MESSAGE_TYPE(ab::net::host_deleted)
+CAF_ALLOW_UNSAFE_MESSAGE_TYPE(ab::net::audit_call)
+CAF_ALLOW_UNSAFE_MESSAGE_TYPE(ab::net::audit_reply)
+CAF_ALLOW_UNSAFE_MESSAGE_TYPE(ab::net::callback_call)
+CAF_ALLOW_UNSAFE_MESSAGE_TYPE(ab::net::callback_reply)
+CAF_ALLOW_UNSAFE_MESSAGE_TYPE(ab::net::login_call)
+CAF_ALLOW_UNSAFE_MESSAGE_TYPE(ab::net::login_reply)
+CAF_ALLOW_UNSAFE_MESSAGE_TYPE(ab::net::node_report)
