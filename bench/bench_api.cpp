@@ -3,11 +3,13 @@
 // are answered) and open-loop (a fixed rate, latency from the scheduled send time), and an
 // overload phase offering 10x the single-submission rate the node just sustained, whose
 // accepted requests are checked against the store afterwards; the goodput line compares the
-// rate accepted under that overload with the capacity.
+// rate accepted under that overload with the capacity, and two cpu lines say where the
+// machine's cores went meanwhile (the node, this load generator, the rest: database, kernel).
 
 #include <arpa/inet.h>
 #include <netinet/in.h>
 #include <netinet/tcp.h>
+#include <sys/resource.h>
 #include <sys/socket.h>
 #include <unistd.h>
 
@@ -18,6 +20,7 @@
 #include <cstdlib>
 #include <ctime>
 #include <filesystem>
+#include <fstream>
 #include <functional>
 #include <map>
 #include <memory>
@@ -164,12 +167,67 @@ class node_process {
 
   int port() const { return server_->port(); }
 
+  /// User plus system CPU time the node used so far, in seconds.
+  double cpu_seconds() const { return server_->cpu_seconds(); }
+
   /// Stops the node (SIGTERM) and waits for it.
   void stop() { server_->stop(); }
 
  private:
   std::filesystem::path dir_;
   std::unique_ptr<ab::harness::server_process> server_;
+};
+
+/// CPU seconds the whole machine spent busy so far (all cores; /proc/stat: everything but
+/// idle and iowait).
+double machine_busy_seconds() {
+  std::ifstream in("/proc/stat");
+  std::string cpu;
+  long long user = 0, nice = 0, system = 0, idle = 0, iowait = 0, irq = 0, softirq = 0, steal = 0;
+  in >> cpu >> user >> nice >> system >> idle >> iowait >> irq >> softirq >> steal;
+  return static_cast<double>(user + nice + system + irq + softirq + steal) /
+         static_cast<double>(sysconf(_SC_CLK_TCK));
+}
+
+/// CPU seconds this process (the load generator) used so far.
+double own_cpu_seconds() {
+  rusage u{};
+  getrusage(RUSAGE_SELF, &u);
+  return static_cast<double>(u.ru_utime.tv_sec + u.ru_stime.tv_sec) +
+         static_cast<double>(u.ru_utime.tv_usec + u.ru_stime.tv_usec) / 1e6;
+}
+
+/// Where the machine's CPU went during one phase: the node, the load generator, and the rest
+/// (the database, the kernel's networking outside those processes, anything else running).
+class cpu_meter {
+ public:
+  explicit cpu_meter(const node_process& node)
+      : node_(node),
+        t0_(steady::now()),
+        machine0_(machine_busy_seconds()),
+        node0_(node.cpu_seconds()),
+        own0_(own_cpu_seconds()) {}
+
+  /// Ends the phase: `api NAME cpu: ...` in cores (CPU seconds per second of the phase).
+  std::string line(const char* name) const {
+    auto s = std::max(1e-3, std::chrono::duration<double>(steady::now() - t0_).count());
+    auto machine = (machine_busy_seconds() - machine0_) / s;
+    auto node = (node_.cpu_seconds() - node0_) / s;
+    auto own = (own_cpu_seconds() - own0_) / s;
+    char out[256];
+    std::snprintf(
+        out, sizeof out,
+        "api %s cpu: cores=%ld machine_busy_cores=%.2f node_cores=%.2f load_generator_cores=%.2f "
+        "rest_cores=%.2f\n",
+        name, sysconf(_SC_NPROCESSORS_ONLN), machine, node, own,
+        std::max(0.0, machine - node - own));
+    return out;
+  }
+
+ private:
+  const node_process& node_;
+  steady::time_point t0_;
+  double machine0_, node0_, own0_;
 };
 
 double seconds_since(steady::time_point t0) {
@@ -391,8 +449,10 @@ int run(int argc, char** argv) {
   auto register_rate = register_hosts(c, run_id + "h", 0, o.hosts);
   const int bulk_hosts = o.hosts / 2;
   auto bulk_rate = bulk_submit(c, run_id + "h", bulk_hosts);
+  cpu_meter capacity_cpu{node};
   auto single_rate = single_submit(node.port(), run_id + "h", bulk_hosts,
                                    std::min(o.hosts, bulk_hosts + o.singles));
+  auto capacity_cpu_line = capacity_cpu.line("capacity");
   if (register_rate == 0 || bulk_rate == 0) return 1;
   std::printf(
       "api bench: register_hosts_per_s=%.0f bulk_submit_hosts_per_s=%.0f "
@@ -413,14 +473,21 @@ int run(int argc, char** argv) {
       "errors=%ld\n",
       fixed.rate, fixed.p50, fixed.p99, fixed.errors);
 
+  cpu_meter overload_cpu{node};
   auto f = overload(node.port(), run_id + "o", offered, o.seconds, o.overload_connections);
+  auto overload_cpu_line = overload_cpu.line("overload");
   node.stop();
   print_overload(f, o.seconds, count_lost(o.url, f.accepted_ids));
   // Goodput: what the node still accepts when offered 10x its capacity, against that capacity
   // (the single-submission rate it sustained unloaded).
   const double overloaded_rate = static_cast<double>(f.accepted) / o.seconds;
-  std::printf("api goodput: capacity_per_s=%.0f overloaded_accepted_per_s=%.0f goodput_ratio=%.2f\n",
-              single_rate, overloaded_rate, single_rate > 0 ? overloaded_rate / single_rate : 0.0);
+  std::printf(
+      "api goodput: capacity_per_s=%.0f overloaded_accepted_per_s=%.0f goodput_ratio=%.2f\n",
+      single_rate, overloaded_rate, single_rate > 0 ? overloaded_rate / single_rate : 0.0);
+  // Where the CPU went while the capacity was measured and under the overload: on a machine
+  // whose cores the load generator and the database share, this is what bounds the ratio.
+  std::fputs(capacity_cpu_line.c_str(), stdout);
+  std::fputs(overload_cpu_line.c_str(), stdout);
   return 0;
 }
 
