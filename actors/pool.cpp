@@ -40,7 +40,7 @@ using claimer_actor =
     caf::typed_actor<caf::replies_to<cycle_atom, std::vector<storage::completion>, int,
                                      storage::action_filter>::with<storage::cycle_result>,
                      caf::reacts_to<crashed_atom, storage::job_lease, std::string>,
-                     caf::reacts_to<release_atom, std::vector<storage::job_lease>>>;
+                     caf::replies_to<release_atom, std::vector<storage::job_lease>>::with<bool>>;
 
 struct claimer_state {
   pool_config cfg;
@@ -79,9 +79,11 @@ claimer_actor::behavior_type claimer(claimer_actor::stateful_pointer<claimer_sta
                                 self->state.cfg.owner, lease.id, message_of(res.error()));
       },
       [self](release_atom, const std::vector<storage::job_lease>& jobs) {
-        if (auto res = self->state.cfg.store->release(jobs); !res)
+        auto res = self->state.cfg.store->release(jobs);
+        if (!res)
           self->state.log->warn("{}: cannot release {} job(s), recovery will: {}",
                                 self->state.cfg.owner, jobs.size(), message_of(res.error()));
+        return static_cast<bool>(res);
       },
   };
 }
@@ -126,6 +128,8 @@ struct pool_state {
   std::vector<storage::completion> finished;
   /// Cycles under way, and the jobs they ask for.
   int cycles = 0;
+  /// Releases of queued jobs under way; a drain ends only after them.
+  int releases = 0;
   int asking = 0;
   /// False after a claim that found fewer jobs than it asked for, until the next tick.
   bool claim_due = true;
@@ -209,6 +213,7 @@ void schedule_tick(self_ptr self, time_ms pause) {
 
 void maybe_cycle(self_ptr self);
 void check_drained(self_ptr self);
+void release_queued(self_ptr self, const storage::action_filter* keep);
 
 void on_report(self_ptr self, const caf::actor_addr& who, job_report& r) {
   auto& st = self->state;
@@ -265,6 +270,8 @@ void on_cycle(self_ptr self, const claimer_actor& c, int asked, steady::time_poi
                  st.cfg.owner, id);
   auto got = static_cast<int>(r.claimed.size());
   for (auto& j : r.claimed) st.queued.push_back(std::move(j));
+  // A claim that was under way when the drain began: what it brought goes back at once.
+  if (st.draining) release_queued(self, nullptr);
   hand_out(self);
   if (asked > 0) {
     st.last_claim = steady::now();
@@ -336,7 +343,8 @@ void maybe_cycle(self_ptr self) {
 
 void check_drained(self_ptr self) {
   auto& st = self->state;
-  if (!st.draining || st.drain_done || st.cycles > 0 || !st.finished.empty()) return;
+  if (!st.draining || st.drain_done || st.cycles > 0 || st.releases > 0 || !st.finished.empty())
+    return;
   for (const auto& [addr, s] : st.slots)
     if (s.busy) return;
   st.drain_done = true;
@@ -358,7 +366,15 @@ void release_queued(self_ptr self, const storage::action_filter* keep) {
       out.push_back({j.id, j.lease_token});
   }
   st.queued = std::move(kept);
-  if (!out.empty()) self->send(first_claimer(st), release_atom::value, std::move(out));
+  if (out.empty()) return;
+  // Answered, so that a drain waits for it: the claimers end with the pool.
+  ++st.releases;
+  auto done = [self] {
+    --self->state.releases;
+    check_drained(self);
+  };
+  self->request(first_claimer(st), caf::infinite, release_atom::value, std::move(out))
+      .then([done](bool) { done(); }, [done](caf::error&) { done(); });
 }
 
 void spawn_slot(self_ptr self, slot s) {
