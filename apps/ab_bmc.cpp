@@ -6,9 +6,9 @@
 #include <string>
 #include <vector>
 
-#include "tools/bmc_cli.hpp"
 #include "bmc/driver_factory.hpp"
 #include "core/error.hpp"
+#include "tools/bmc_cli.hpp"
 
 namespace {
 

@@ -2,8 +2,8 @@
 
 // The Redfish driver's sessions, kept between calls and jobs: one per BMC, keyed by its
 // endpoint and the identity of the credentials (and TLS settings and endpoint policy) it was
-// opened with, so that a rotated credential logs in afresh. Bounded; idle sessions and, at the end, all of them
-// are logged out. Internal to `ab_bmc`.
+// opened with, so that a rotated credential logs in afresh. Bounded; idle sessions and, at the end,
+// all of them are logged out. Internal to `ab_bmc`.
 
 #include <chrono>
 #include <condition_variable>

@@ -4,9 +4,9 @@
 
 #include <gtest/gtest.h>
 
-#include "lifecycle/workflows.hpp"
 #include "auth/token.hpp"
 #include "core/error.hpp"
+#include "lifecycle/workflows.hpp"
 
 namespace ab::auth {
 namespace {
