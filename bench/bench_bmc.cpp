@@ -156,7 +156,7 @@ struct progress {
 };
 
 /// Waits until no job is unfinished (or `limit` passes), sampling jobs running meanwhile.
-progress wait_done(storage::store& db, bench::child_process& node, double& rss_max,
+progress wait_done(storage::store& db, harness::server_process& node, double& rss_max,
                    std::chrono::seconds limit) {
   progress p;
   auto t0 = steady::now();
@@ -222,9 +222,10 @@ int run(int argc, char** argv) {
       << R"({"clusters": {"all": {"actions": ["*"]}}, "default_cluster": "all"})";
   ::setenv("AB_BMC_BENCH", "admin:password", 1);
 
-  bench::child_process sim((bin / "ab-bmcsim").string(),
-                           {"--port", "0", "--time-scale", "0", "--seed", "1", "--install-ms", "0"},
-                           (dir / "sim.out").string());
+  harness::server_process sim(
+      (bin / "ab-bmcsim").string(),
+      {"--port", "0", "--time-scale", "0", "--seed", "1", "--install-ms", "0"},
+      (dir / "sim.out").string());
   if (!sim.port()) {
     std::fprintf(stderr, "ab-bench-bmc: ab-bmcsim did not start (see %s)\n",
                  (dir / "sim.out").c_str());
@@ -239,32 +240,32 @@ int run(int argc, char** argv) {
     return 1;
   }
   // The simulated BMCs listen on loopback: the node must be told to allow it.
-  bench::child_process node((bin / "ab-node").string(),
-                            {"--store",
-                             o.store,
-                             "--listen",
-                             "127.0.0.1:0",
-                             "--site",
-                             "dc1",
-                             "--handlers",
-                             "bmc",
-                             "--workers",
-                             "{\"default\": " + std::to_string(o.workers) + "}",
-                             "--cluster-map",
-                             (dir / "map.json").string(),
-                             "--bmc-allow-loopback",
-                             "1",
-                             "--poll-interval-ms",
-                             "5",
-                             "--idle-poll-max-ms",
-                             "50",
-                             "--claim-batch",
-                             "2",
-                             "--retry-backoff-ms",
-                             "100",
-                             "--bmc-timeout-ms",
-                             "5000"},
-                            (dir / "node.out").string());
+  harness::server_process node((bin / "ab-node").string(),
+                               {"--store",
+                                o.store,
+                                "--listen",
+                                "127.0.0.1:0",
+                                "--site",
+                                "dc1",
+                                "--handlers",
+                                "bmc",
+                                "--workers",
+                                "{\"default\": " + std::to_string(o.workers) + "}",
+                                "--cluster-map",
+                                (dir / "map.json").string(),
+                                "--bmc-allow-loopback",
+                                "1",
+                                "--poll-interval-ms",
+                                "5",
+                                "--idle-poll-max-ms",
+                                "50",
+                                "--claim-batch",
+                                "2",
+                                "--retry-backoff-ms",
+                                "100",
+                                "--bmc-timeout-ms",
+                                "5000"},
+                               (dir / "node.out").string());
   if (!node.port()) {
     std::fprintf(stderr, "ab-bench-bmc: ab-node did not start (see %s)\n",
                  (dir / "node.out").c_str());

@@ -55,11 +55,3 @@ class server_process {
 };
 
 }  // namespace ab::harness
-
-namespace ab::bench {
-
-/// The benchmarks' former name of `harness::server_process`, kept while benchmark code that
-/// says `bench::child_process` is edited elsewhere; new code names the harness type.
-using child_process = harness::server_process;
-
-}  // namespace ab::bench
