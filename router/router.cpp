@@ -188,6 +188,8 @@ struct router_service::impl : std::enable_shared_from_this<impl> {
   void to_site(const std::string& site, outgoing_call call, std::function<void(call_result)> done,
                std::vector<std::string> tried = {}) {
     auto self = shared_from_this();
+    // Built before `tried` moves into the reply handler.
+    pick_msg msg{site, tried};
     ask<node_choice>(
         [self, site, call = std::move(call), done = std::move(done),
          tried = std::move(tried)](caf::expected<node_choice> choice) mutable {
@@ -218,7 +220,7 @@ struct router_service::impl : std::enable_shared_from_this<impl> {
                 done(std::move(r));
               });
         },
-        pick_atom::value, pick_msg{site, tried});
+        pick_atom::value, std::move(msg));
   }
 
   /// The caller's answer to what came of a proxied call.
@@ -734,6 +736,12 @@ struct router_service::impl : std::enable_shared_from_this<impl> {
         return respond(error(405, "method_not_allowed", req.method + " is not allowed on " + path));
       return heartbeat(req, std::move(respond));
     }
+    // The router's own view: served under overload too, for the operator who looks at it.
+    if (path == "/v1/cluster") {
+      if (req.method != "GET")
+        return respond(error(405, "method_not_allowed", req.method + " is not allowed on " + path));
+      return cluster_view(std::move(respond));
+    }
     if (path.rfind("/v1/", 0) != 0)
       return respond(error(404, "not_found", "no such resource: " + net::printable(path)));
     // Capacity first, before any work: the place is held until the call is answered.
@@ -745,11 +753,6 @@ struct router_service::impl : std::enable_shared_from_this<impl> {
     respond = [slot = std::move(slot), respond = std::move(respond)](http_response r) {
       respond(std::move(r));
     };
-    if (path == "/v1/cluster") {
-      if (req.method != "GET")
-        return respond(error(405, "method_not_allowed", req.method + " is not allowed on " + path));
-      return cluster_view(std::move(respond));
-    }
     std::string site;
     auto q = net::parse_query(query);
     if (auto* e = std::get_if<net::api_error>(&q)) return respond(net::error_response(*e));
