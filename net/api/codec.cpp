@@ -4,6 +4,8 @@
 
 #include <nlohmann/json.hpp>
 
+#include "core/site_name.hpp"
+
 namespace ab::net {
 
 namespace {
@@ -139,9 +141,7 @@ bool valid_host_name(const std::string& name) {
 }
 
 bool valid_site_name(const std::string& name) {
-  auto lower_alnum = [](char c) { return (c >= 'a' && c <= 'z') || (c >= '0' && c <= '9'); };
-  return !name.empty() && name.size() <= max_site_name && lower_alnum(name.front()) &&
-         std::all_of(name.begin(), name.end(), [&](char c) { return lower_alnum(c) || c == '-'; });
+  return ab::valid_site_name(name);
 }
 
 std::string canonical_call(const submit_command& cmd) {

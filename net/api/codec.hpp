@@ -79,7 +79,7 @@ inline constexpr std::size_t max_site_name = 63;
 bool valid_host_name(const std::string& name);
 
 /// True for a site name AutoBuild accepts: 1–63 lowercase ASCII letters, digits and `-`,
-/// starting with a letter or digit.
+/// starting with a letter or digit (the rule of `ab::valid_site_name`, core/site_name.hpp).
 bool valid_site_name(const std::string& name);
 
 /// The normalised call that an idempotency key's fingerprint covers: action, hosts, the

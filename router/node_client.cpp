@@ -1,0 +1,377 @@
+#include "router/node_client.hpp"
+
+#include <atomic>
+#include <deque>
+#include <map>
+#include <mutex>
+#include <optional>
+#include <thread>
+
+#include <openssl/ssl.h>
+#include <boost/asio/io_context.hpp>
+#include <boost/asio/ip/tcp.hpp>
+#include <boost/asio/ssl.hpp>
+#include <boost/asio/strand.hpp>
+#include <boost/beast/core.hpp>
+#include <boost/beast/http.hpp>
+#include <boost/beast/ssl.hpp>
+
+#include "core/error.hpp"
+
+namespace ab::router {
+
+namespace {
+
+namespace asio = boost::asio;
+namespace beast = boost::beast;
+namespace http = beast::http;
+namespace ssl = asio::ssl;
+using tcp = asio::ip::tcp;
+using steady = std::chrono::steady_clock;
+
+/// Where a node listens, from its base URL.
+struct origin {
+  bool tls = false;
+  std::string host;
+  std::string port;
+  std::string key() const { return (tls ? "https://" : "http://") + host + ":" + port; }
+};
+
+std::optional<origin> parse_origin(const std::string& url) {
+  origin o;
+  std::string rest;
+  if (url.rfind("http://", 0) == 0) {
+    rest = url.substr(7);
+  } else if (url.rfind("https://", 0) == 0) {
+    o.tls = true;
+    rest = url.substr(8);
+  } else {
+    return std::nullopt;
+  }
+  rest = rest.substr(0, rest.find('/'));
+  std::string port;
+  if (!rest.empty() && rest.front() == '[') {
+    auto close = rest.find(']');
+    if (close == std::string::npos) return std::nullopt;
+    o.host = rest.substr(1, close - 1);
+    if (close + 1 < rest.size()) {
+      if (rest[close + 1] != ':') return std::nullopt;
+      port = rest.substr(close + 2);
+    }
+  } else {
+    auto colon = rest.rfind(':');
+    o.host = rest.substr(0, colon);
+    if (colon != std::string::npos) port = rest.substr(colon + 1);
+  }
+  if (port.empty()) port = o.tls ? "443" : "80";
+  if (o.host.empty() || port.size() > 5 ||
+      port.find_first_not_of("0123456789") != std::string::npos)
+    return std::nullopt;
+  o.port = port;
+  return o;
+}
+
+call_result failure(call_result::outcome what, std::string detail) {
+  call_result r;
+  r.what = what;
+  r.detail = std::move(detail);
+  return r;
+}
+
+/// A call waiting for, or running on, a connection.
+struct pending {
+  outgoing_call call;
+  std::function<void(call_result)> done;
+  /// Already sent again once after a reused connection turned out closed.
+  bool retried = false;
+};
+
+/// One kept-alive connection to a node, used by one call at a time.
+struct connection {
+  connection(asio::io_context& io, ssl::context* tls) {
+    if (tls)
+      secure = std::make_unique<beast::ssl_stream<beast::tcp_stream>>(asio::make_strand(io), *tls);
+    else
+      plain = std::make_unique<beast::tcp_stream>(asio::make_strand(io));
+  }
+  beast::tcp_stream& lowest() { return secure ? beast::get_lowest_layer(*secure) : *plain; }
+  /// Runs `f` on the stream HTTP is spoken over.
+  template <class F>
+  void with_stream(F&& f) {
+    if (secure)
+      f(*secure);
+    else
+      f(*plain);
+  }
+  void close() {
+    beast::error_code ignored;
+    lowest().socket().shutdown(tcp::socket::shutdown_both, ignored);
+    lowest().close();
+  }
+
+  std::unique_ptr<beast::tcp_stream> plain;
+  std::unique_ptr<beast::ssl_stream<beast::tcp_stream>> secure;
+  beast::flat_buffer buffer;
+  http::request<http::string_body> request;
+  std::optional<http::response_parser<http::string_body>> parser;
+};
+
+/// The connections of one node, and the calls waiting for one.
+struct pool {
+  origin where;
+  std::mutex mutex;
+  std::vector<std::pair<std::shared_ptr<connection>, steady::time_point>> idle;
+  std::size_t open = 0;
+  std::deque<std::shared_ptr<pending>> waiting;
+};
+
+}  // namespace
+
+struct node_client::impl {
+  explicit impl(client_options o) : options(std::move(o)), tls(ssl::context::tls_client) {}
+
+  client_options options;
+  asio::io_context io;
+  std::optional<asio::executor_work_guard<asio::io_context::executor_type>> work;
+  std::vector<std::thread> threads;
+  ssl::context tls;
+  std::mutex mutex;
+  std::map<std::string, std::shared_ptr<pool>> pools;
+  std::atomic<bool> stopped{false};
+
+  std::shared_ptr<pool> pool_for(const origin& o) {
+    std::lock_guard<std::mutex> guard{mutex};
+    auto& p = pools[o.key()];
+    if (!p) {
+      p = std::make_shared<pool>();
+      p->where = o;
+    }
+    return p;
+  }
+
+  /// Runs `p` on an idle connection, a new one, or queues it.
+  void dispatch(const std::shared_ptr<pool>& pl, std::shared_ptr<pending> p) {
+    std::unique_lock<std::mutex> lock{pl->mutex};
+    auto now = steady::now();
+    while (!pl->idle.empty()) {
+      auto [conn, since] = std::move(pl->idle.back());
+      pl->idle.pop_back();
+      if (now - since > options.idle_timeout) {
+        --pl->open;
+        conn->close();
+        continue;
+      }
+      lock.unlock();
+      return run(pl, std::move(conn), std::move(p), true);
+    }
+    if (pl->open < options.pool_size) {
+      ++pl->open;
+      lock.unlock();
+      return connect(pl, std::move(p));
+    }
+    if (pl->waiting.size() < options.queue_limit) {
+      pl->waiting.push_back(std::move(p));
+      return;
+    }
+    lock.unlock();
+    p->done(failure(call_result::outcome::busy,
+                    "every connection to " + pl->where.key() + " is busy and its queue is full"));
+  }
+
+  /// A connection slot of `pl` was given up: a waiting call gets a new connection.
+  void slot_freed(const std::shared_ptr<pool>& pl) {
+    std::unique_lock<std::mutex> lock{pl->mutex};
+    if (pl->waiting.empty()) {
+      --pl->open;
+      return;
+    }
+    auto next = std::move(pl->waiting.front());
+    pl->waiting.pop_front();
+    lock.unlock();
+    connect(pl, std::move(next));
+  }
+
+  /// A connection is free again: the next waiting call takes it, or it idles.
+  void recycle(const std::shared_ptr<pool>& pl, std::shared_ptr<connection> conn) {
+    std::unique_lock<std::mutex> lock{pl->mutex};
+    if (pl->waiting.empty() || stopped) {
+      pl->idle.emplace_back(std::move(conn), steady::now());
+      return;
+    }
+    auto next = std::move(pl->waiting.front());
+    pl->waiting.pop_front();
+    lock.unlock();
+    run(pl, std::move(conn), std::move(next), true);
+  }
+
+  /// Opens a new connection (the slot is counted already) and runs `p` on it.
+  void connect(const std::shared_ptr<pool>& pl, std::shared_ptr<pending> p) {
+    auto conn = std::make_shared<connection>(io, pl->where.tls ? &tls : nullptr);
+    auto resolver = std::make_shared<tcp::resolver>(io);
+    auto* self = this;
+    auto fail = [self, pl, p](call_result::outcome what, std::string why) {
+      self->slot_freed(pl);
+      p->done(failure(what, std::move(why)));
+    };
+    resolver->async_resolve(
+        pl->where.host, pl->where.port,
+        [self, pl, p, conn, resolver, fail](beast::error_code ec, tcp::resolver::results_type eps) {
+          if (ec)
+            return fail(call_result::outcome::unreachable,
+                        "cannot resolve " + pl->where.host + ": " + ec.message());
+          conn->lowest().expires_after(self->options.connect_timeout);
+          conn->lowest().async_connect(eps, [self, pl, p, conn, fail](beast::error_code ec,
+                                                                      const tcp::endpoint&) {
+            if (ec == asio::error::connection_refused)
+              return fail(call_result::outcome::refused,
+                          pl->where.key() + " refused the connection");
+            if (ec)
+              return fail(call_result::outcome::unreachable,
+                          "cannot connect to " + pl->where.key() + ": " + ec.message());
+            if (!conn->secure) return self->run(pl, conn, p, false);
+            if (!SSL_set_tlsext_host_name(conn->secure->native_handle(), pl->where.host.c_str()))
+              return fail(call_result::outcome::unreachable, "cannot set the TLS server name");
+            conn->secure->set_verify_callback(ssl::host_name_verification(pl->where.host));
+            conn->secure->async_handshake(ssl::stream_base::client, [self, pl, p, conn,
+                                                                     fail](beast::error_code ec) {
+              if (ec)
+                return fail(call_result::outcome::unreachable,
+                            "TLS handshake with " + pl->where.key() + " failed: " + ec.message());
+              self->run(pl, conn, p, false);
+            });
+          });
+        });
+  }
+
+  /// Sends `p` on `conn` and reads the answer.
+  void run(const std::shared_ptr<pool>& pl, std::shared_ptr<connection> conn,
+           std::shared_ptr<pending> p, bool reused) {
+    auto& req = conn->request;
+    req = {};
+    req.version(11);
+    req.method_string(p->call.method);
+    req.target(p->call.target);
+    req.set(http::field::host, pl->where.host + ":" + pl->where.port);
+    for (const auto& [name, value] : p->call.headers) req.set(name, value);
+    req.body() = p->call.body;
+    req.keep_alive(true);
+    req.prepare_payload();
+    conn->lowest().expires_after(options.request_timeout);
+    auto* self = this;
+    conn->with_stream([&](auto& stream) {
+      http::async_write(
+          stream, req, [self, pl, conn, p, reused](beast::error_code ec, std::size_t) {
+            if (ec) return self->broken(pl, conn, p, reused, true, ec);
+            conn->parser.emplace();
+            conn->parser->body_limit(self->options.body_limit);
+            conn->with_stream([&](auto& s) {
+              http::async_read(s, conn->buffer, *conn->parser,
+                               [self, pl, conn, p, reused](beast::error_code ec, std::size_t) {
+                                 if (ec)
+                                   return self->broken(pl, conn, p, reused,
+                                                       !conn->parser->got_some(), ec);
+                                 self->answered(pl, conn, p);
+                               });
+            });
+          });
+    });
+  }
+
+  void answered(const std::shared_ptr<pool>& pl, const std::shared_ptr<connection>& conn,
+                const std::shared_ptr<pending>& p) {
+    auto res = conn->parser->release();
+    call_result r;
+    r.status = static_cast<int>(res.result_int());
+    for (const auto& f : res) r.headers.emplace_back(f.name_string(), f.value());
+    r.body = std::move(res.body());
+    if (res.keep_alive() && !stopped) {
+      conn->lowest().expires_never();
+      recycle(pl, conn);
+    } else {
+      conn->close();
+      slot_freed(pl);
+    }
+    p->done(std::move(r));
+  }
+
+  void broken(const std::shared_ptr<pool>& pl, const std::shared_ptr<connection>& conn,
+              const std::shared_ptr<pending>& p, bool reused, bool nothing_came,
+              beast::error_code ec) {
+    conn->close();
+    // A kept-alive connection the node closed while it idled: the call never reached the
+    // node, so it goes again, once, on a new connection (the slot passes to it).
+    if (reused && nothing_came && !p->retried && !stopped && ec != beast::error::timeout) {
+      p->retried = true;
+      return connect(pl, p);
+    }
+    slot_freed(pl);
+    p->done(failure(call_result::outcome::lost,
+                    "no whole answer from " + pl->where.key() + ": " + ec.message()));
+  }
+};
+
+caf::expected<std::unique_ptr<node_client>> node_client::start(client_options options) {
+  if (options.threads == 0 || options.pool_size == 0)
+    return make_error(errc::bad_config, "the node client needs at least 1 thread and 1 connection");
+  auto state = std::make_shared<impl>(std::move(options));
+  auto& ctx = state->tls;
+  ctx.set_options(ssl::context::default_workarounds | ssl::context::no_sslv2 |
+                  ssl::context::no_sslv3 | ssl::context::no_tlsv1 | ssl::context::no_tlsv1_1);
+  ctx.set_verify_mode(ssl::verify_peer);
+  beast::error_code ec;
+  if (state->options.ca_file.empty())
+    ctx.set_default_verify_paths(ec);
+  else
+    ctx.load_verify_file(state->options.ca_file, ec);
+  if (ec)
+    return make_error(errc::bad_config,
+                      (state->options.ca_file.empty() ? std::string{"the system trust store"}
+                                                      : state->options.ca_file) +
+                          ": cannot be loaded as PEM CA certificates: " + ec.message());
+  state->work.emplace(state->io.get_executor());
+  for (std::size_t i = 0; i < state->options.threads; ++i)
+    state->threads.emplace_back([s = state.get()] { s->io.run(); });
+  return std::unique_ptr<node_client>(new node_client(std::move(state)));
+}
+
+node_client::node_client(std::shared_ptr<impl> state) : impl_(std::move(state)) {}
+
+node_client::~node_client() {
+  stop();
+}
+
+void node_client::send(const std::string& base_url, outgoing_call call,
+                       std::function<void(call_result)> done) {
+  auto o = parse_origin(base_url);
+  if (!o)
+    return done(failure(call_result::outcome::bad_url,
+                        "not an http(s)://HOST:PORT URL: " + base_url.substr(0, 200)));
+  if (impl_->stopped)
+    return done(failure(call_result::outcome::unreachable, "the router is stopping"));
+  auto p = std::make_shared<pending>();
+  p->call = std::move(call);
+  p->done = std::move(done);
+  impl_->dispatch(impl_->pool_for(*o), std::move(p));
+}
+
+void node_client::stop() {
+  if (impl_->stopped.exchange(true)) return;
+  {
+    std::lock_guard<std::mutex> guard{impl_->mutex};
+    for (auto& [key, pl] : impl_->pools) {
+      std::lock_guard<std::mutex> g{pl->mutex};
+      for (auto& [conn, since] : pl->idle)
+        asio::post(conn->lowest().get_executor(), [conn = conn] { conn->close(); });
+      pl->idle.clear();
+    }
+  }
+  impl_->work.reset();
+  impl_->io.stop();
+  for (auto& t : impl_->threads)
+    if (t.joinable()) t.join();
+  // Whatever was still queued or running is dropped with its callback.
+  std::lock_guard<std::mutex> guard{impl_->mutex};
+  impl_->pools.clear();
+}
+
+}  // namespace ab::router

@@ -1,0 +1,152 @@
+#pragma once
+
+// The router's picture of the nodes: who they are, where, how loaded, and whether a call may
+// go to them. A plain class (tested with a manual clock) and the actor that owns one.
+
+#include <chrono>
+#include <cstdint>
+#include <map>
+#include <memory>
+#include <optional>
+#include <string>
+#include <vector>
+
+#include <caf/allowed_unsafe_message_type.hpp>
+#include <caf/atom.hpp>
+#include <caf/typed_actor.hpp>
+
+#include "cluster/heartbeat.hpp"
+#include "core/clock.hpp"
+
+namespace ab::router {
+
+/// How long a node is trusted after a heartbeat, and after a refused connection.
+struct table_options {
+  /// A node whose last heartbeat is older than this is not routed to.
+  time_ms freshness_ms = 180000;
+  /// A node that refused a connection is not routed to for this long, or until its next
+  /// heartbeat, whichever comes first.
+  time_ms set_aside_ms = 5000;
+  /// A node silent this long is forgotten (it leaves `GET /v1/cluster`).
+  time_ms forget_after_ms = 24 * 3600 * 1000;
+};
+
+/// A node chosen for one call; `key` names it to `release` and `refused`.
+struct node_choice {
+  std::string key;
+  std::string node_id;
+  std::string site;
+  std::string api_url;
+};
+
+/// One node as `GET /v1/cluster` shows it.
+struct node_status {
+  std::string node_id;
+  std::string site;
+  std::int64_t site_id = 0;
+  std::string cluster;
+  std::string api_url;
+  std::string version;
+  double load = 0;
+  std::int64_t api_in_flight = 0;
+  /// Calls this router has in flight to the node now.
+  std::int64_t in_flight = 0;
+  /// Milliseconds since its last heartbeat arrived.
+  std::int64_t heartbeat_age_ms = 0;
+  /// Connections it refused since it was first seen.
+  std::int64_t refusals = 0;
+  /// `fresh` (routed to), `set_aside` (refused a connection lately) or `stale` (heartbeat older
+  /// than the freshness window).
+  std::string health;
+};
+
+/// The node table: updated by heartbeats and by what calls to the nodes met.
+///
+/// Nodes are keyed by site and node id. Not thread-safe: the node table actor owns one.
+class node_table {
+ public:
+  node_table(table_options options, std::shared_ptr<const ab::clock> clock);
+
+  /// Records a verified heartbeat; false (and nothing changes) when it is not newer than the
+  /// last one of that node (a replay), or names a site id another site holds.
+  bool beat(const cluster::heartbeat& hb);
+
+  /// The fresh node of `site` not set aside and not in `exclude` with the fewest calls of this
+  /// router in flight, then the lowest heartbeat load, taking turns among equals; it counts
+  /// one more call in flight until `release`. Nullopt when the site has none.
+  std::optional<node_choice> pick(const std::string& site, const std::vector<std::string>& exclude);
+
+  /// A call to the node `key` ended.
+  void release(const std::string& key);
+
+  /// The node `key` refused a connection: set aside until its next heartbeat or for
+  /// `set_aside_ms`.
+  void refused(const std::string& key);
+
+  /// The site whose heartbeats carry `site_id`, if any node of it was ever seen.
+  std::optional<std::string> site_of(std::int64_t site_id) const;
+
+  /// Every site that has a node a call could go to now, sorted.
+  std::vector<std::string> live_sites() const;
+
+  /// Every node, sorted by site and node id.
+  std::vector<node_status> view() const;
+
+ private:
+  struct entry {
+    cluster::heartbeat hb;
+    mono_time seen{};
+    mono_time aside_until{};
+    std::int64_t in_flight = 0;
+    std::int64_t refusals = 0;
+  };
+  bool usable(const entry& e, mono_time now) const;
+  void forget_silent(mono_time now);
+
+  table_options options_;
+  std::shared_ptr<const ab::clock> clock_;
+  std::map<std::string, entry> nodes_;
+  std::map<std::int64_t, std::string> sites_by_id_;
+  std::uint64_t turn_ = 0;
+};
+
+/// A verified heartbeat, as the node table actor receives it.
+struct beat_msg {
+  cluster::heartbeat hb;
+};
+
+/// Nodes to leave out of a pick (already tried for this call).
+struct pick_msg {
+  std::string site;
+  std::vector<std::string> exclude;
+};
+
+using beat_atom = caf::atom_constant<caf::atom("beat")>;
+using pick_atom = caf::atom_constant<caf::atom("pick")>;
+using release_atom = caf::atom_constant<caf::atom("release")>;
+using refused_atom = caf::atom_constant<caf::atom("refused")>;
+using site_of_atom = caf::atom_constant<caf::atom("site_of")>;
+using sites_atom = caf::atom_constant<caf::atom("sites")>;
+using view_atom = caf::atom_constant<caf::atom("view")>;
+
+/// The node table actor: the one owner of a `node_table`. A pick with no node to offer is
+/// answered with an error of code `errc::unavailable`.
+using node_table_actor =
+    caf::typed_actor<caf::replies_to<beat_atom, beat_msg>::with<bool>,
+                     caf::replies_to<pick_atom, pick_msg>::with<node_choice>,
+                     caf::reacts_to<release_atom, std::string>,
+                     caf::reacts_to<refused_atom, std::string>,
+                     caf::replies_to<site_of_atom, std::int64_t>::with<std::string>,
+                     caf::replies_to<sites_atom>::with<std::vector<std::string>>,
+                     caf::replies_to<view_atom>::with<std::vector<node_status>>>;
+
+/// Spawns a node table actor.
+node_table_actor spawn_node_table(caf::actor_system& sys, table_options options,
+                                  std::shared_ptr<const ab::clock> clock);
+
+}  // namespace ab::router
+
+CAF_ALLOW_UNSAFE_MESSAGE_TYPE(ab::router::beat_msg)
+CAF_ALLOW_UNSAFE_MESSAGE_TYPE(ab::router::pick_msg)
+CAF_ALLOW_UNSAFE_MESSAGE_TYPE(ab::router::node_choice)
+CAF_ALLOW_UNSAFE_MESSAGE_TYPE(std::vector<ab::router::node_status>)

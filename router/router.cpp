@@ -1,0 +1,805 @@
+#include "router/router.hpp"
+
+#include <map>
+#include <mutex>
+#include <set>
+
+#include <openssl/rand.h>
+#include <spdlog/spdlog.h>
+#include <caf/actor_cast.hpp>
+#include <caf/send.hpp>
+#include <nlohmann/json.hpp>
+
+#include "cluster/heartbeat.hpp"
+#include "core/error.hpp"
+#include "net/api/codec.hpp"
+#include "net/api/detail/reply_sink.hpp"
+#include "net/api/error.hpp"
+#include "router/split.hpp"
+
+namespace ab::router {
+
+namespace {
+
+using json = nlohmann::json;
+using net::http_response;
+using net::responder;
+
+http_response error(int status, const std::string& code, const std::string& message,
+                    int retry_after = 0) {
+  return net::error_response({status, code, message, retry_after});
+}
+
+http_response overloaded() {
+  static const http_response answer =
+      error(429, "overloaded", "this router is at its limit of calls in flight; retry shortly", 1);
+  return answer;
+}
+
+/// The peer's address without its port.
+std::string address_of(const std::string& remote) {
+  if (!remote.empty() && remote.front() == '[') return remote.substr(1, remote.find(']') - 1);
+  return remote.substr(0, remote.rfind(':'));
+}
+
+/// A new idempotency key for a submission that came without one.
+std::string new_key() {
+  unsigned char raw[16];
+  if (RAND_bytes(raw, sizeof raw) != 1) return {};
+  static const char* digits = "0123456789abcdef";
+  std::string out = "router-";
+  for (auto b : raw) {
+    out += digits[b >> 4];
+    out += digits[b & 15];
+  }
+  return out;
+}
+
+/// `query` without its `site=` parameters.
+std::string without_site(const std::string& query) {
+  std::string out;
+  std::size_t start = 0;
+  while (start <= query.size()) {
+    auto end = query.find('&', start);
+    if (end == std::string::npos) end = query.size();
+    auto part = query.substr(start, end - start);
+    if (!part.empty() && part.rfind("site=", 0) != 0 && part != "site")
+      out += (out.empty() ? "" : "&") + part;
+    start = end + 1;
+  }
+  return out;
+}
+
+/// Splits `/v1/a/b` into its segments.
+std::vector<std::string> segments(const std::string& path) {
+  std::vector<std::string> out;
+  std::size_t start = 1;
+  while (start <= path.size()) {
+    auto end = path.find('/', start);
+    if (end == std::string::npos) end = path.size();
+    out.push_back(path.substr(start, end - start));
+    start = end + 1;
+  }
+  return out;
+}
+
+/// Frees a place among the calls in flight when the call's last responder copy goes.
+struct in_flight_slot {
+  explicit in_flight_slot(std::shared_ptr<std::atomic<std::size_t>> c) : count(std::move(c)) {}
+  in_flight_slot(const in_flight_slot&) = delete;
+  in_flight_slot& operator=(const in_flight_slot&) = delete;
+  ~in_flight_slot() { count->fetch_sub(1, std::memory_order_relaxed); }
+  std::shared_ptr<std::atomic<std::size_t>> count;
+};
+
+std::shared_ptr<in_flight_slot> admit(const std::shared_ptr<std::atomic<std::size_t>>& count,
+                                      std::size_t limit) {
+  auto now = count->load(std::memory_order_relaxed);
+  do {
+    if (now >= limit) return nullptr;
+  } while (!count->compare_exchange_weak(now, now + 1, std::memory_order_relaxed));
+  return std::make_shared<in_flight_slot>(count);
+}
+
+/// Header fields passed from the caller to the node (names as the node sees them).
+constexpr std::pair<const char*, const char*> forwarded_in[] = {
+    {"authorization", "Authorization"},
+    {"content-type", "Content-Type"},
+    {"idempotency-key", "Idempotency-Key"},
+    {"x-callback-token", "X-Callback-Token"},
+    {"accept", "Accept"},
+};
+
+/// Header fields passed from the node's answer to the caller.
+bool forwarded_out(std::string name) {
+  for (auto& c : name) c = static_cast<char>(std::tolower(static_cast<unsigned char>(c)));
+  return name == "retry-after" || name == "www-authenticate" || name == "allow" ||
+         name == "location" || name == "idempotency-key";
+}
+
+std::shared_ptr<spdlog::logger> log() {
+  static auto logger = [] {
+    auto l = spdlog::get("router");
+    return l ? l : spdlog::default_logger()->clone("router");
+  }();
+  return logger;
+}
+
+/// What a host's site is, as the resolution found it, or the answer that ends the call.
+struct resolution {
+  std::map<std::string, std::string> site_of;
+  std::optional<http_response> refusal;
+};
+
+/// How an unknown host is answered: as a submission's (422) or a host call's (404).
+enum class unknown_as { submission, host_call };
+
+}  // namespace
+
+struct router_service::impl : std::enable_shared_from_this<impl> {
+  impl(caf::actor_system& s, node_table_actor t, std::shared_ptr<node_client> c, router_options o,
+       std::shared_ptr<router_counters> n)
+      : sys(s),
+        table(std::move(t)),
+        client(std::move(c)),
+        options(std::move(o)),
+        counters(std::move(n)),
+        clock(options.clock ? options.clock : std::make_shared<system_clock>()),
+        cache(options.host_cache_ms, 100000, clock),
+        in_flight(std::make_shared<std::atomic<std::size_t>>(0)) {}
+
+  caf::actor_system& sys;
+  node_table_actor table;
+  std::shared_ptr<node_client> client;
+  router_options options;
+  std::shared_ptr<router_counters> counters;
+  std::shared_ptr<const ab::clock> clock;
+  site_cache cache;
+  std::shared_ptr<std::atomic<std::size_t>> in_flight;
+
+  /// Asks the node table; `f` gets the reply or the error, in the table's thread.
+  template <class Reply, class F, class... Ts>
+  void ask(F f, Ts&&... xs) {
+    net::detail::request_to_sink(
+        sys, caf::actor_cast<caf::strong_actor_ptr>(table),
+        caf::make_message(std::forward<Ts>(xs)...), [f = std::move(f)](caf::message&& m) mutable {
+          if (m.match_elements<Reply>())
+            f(caf::expected<Reply>{std::move(m.get_mutable_as<Reply>(0))});
+          else if (m.match_elements<caf::error>())
+            f(caf::expected<Reply>{m.get_as<caf::error>(0)});
+          else
+            f(caf::expected<Reply>{make_error(errc::unavailable, "unexpected node table reply")});
+        });
+  }
+
+  /// The call as the node gets it: the caller's fields that matter, and who the caller is.
+  static outgoing_call outgoing(const net::http_request& req, std::string target,
+                                std::string body) {
+    outgoing_call out{req.method, std::move(target), std::move(body), {}};
+    for (const auto& [in, name] : forwarded_in)
+      if (auto it = req.headers.find(in); it != req.headers.end())
+        out.headers.emplace_back(name, it->second);
+    out.headers.emplace_back("X-Forwarded-For", address_of(req.remote));
+    return out;
+  }
+
+  /// Sends `call` to a live node of `site`, another one of the site at once when a node
+  /// cannot be reached (nothing was sent), and hands over what came of it.
+  void to_site(const std::string& site, outgoing_call call, std::function<void(call_result)> done,
+               std::vector<std::string> tried = {}) {
+    auto self = shared_from_this();
+    ask<node_choice>(
+        [self, site, call = std::move(call), done = std::move(done),
+         tried = std::move(tried)](caf::expected<node_choice> choice) mutable {
+          if (!choice) {
+            call_result r;
+            r.what = call_result::outcome::unreachable;
+            r.status = 0;
+            r.detail = tried.empty() ? "no live node of site " + site
+                                     : "no node of site " + site + " could be reached";
+            return done(std::move(r));
+          }
+          auto key = choice->key;
+          auto url = choice->api_url;
+          auto copy = call;
+          self->client->send(
+              url, std::move(copy),
+              [self, site, key, call = std::move(call), done = std::move(done),
+               tried = std::move(tried)](call_result r) mutable {
+                caf::anon_send(self->table, release_atom::value, key);
+                using o = call_result::outcome;
+                if (r.what == o::refused || r.what == o::unreachable || r.what == o::bad_url) {
+                  log()->info("site {}: {}; trying another node", site, r.detail);
+                  caf::anon_send(self->table, refused_atom::value, key);
+                  ++self->counters->failovers;
+                  tried.push_back(key);
+                  return self->to_site(site, std::move(call), std::move(done), std::move(tried));
+                }
+                done(std::move(r));
+              });
+        },
+        pick_atom::value, pick_msg{site, tried});
+  }
+
+  /// The caller's answer to what came of a proxied call.
+  static http_response answer_of(const std::string& site, call_result r,
+                                 const std::string& key = {}) {
+    using o = call_result::outcome;
+    http_response out;
+    switch (r.what) {
+      case o::answered: {
+        out.status = r.status;
+        out.content_type.clear();
+        for (auto& [name, value] : r.headers) {
+          if (name.size() == 12 && strcasecmp(name.c_str(), "content-type") == 0)
+            out.content_type = value;
+          else if (forwarded_out(name))
+            out.headers.emplace_back(name, value);
+        }
+        out.body = std::move(r.body);
+        break;
+      }
+      case o::busy:
+        out = overloaded();
+        break;
+      case o::lost:
+        out = error(
+            502, "node_lost",
+            "a node of site " + site + " took the call but gave no whole answer (" + r.detail +
+                ")" +
+                (key.empty() ? std::string{}
+                             : "; it may have been accepted: retry with Idempotency-Key " + key));
+        break;
+      default:
+        out = error(503, "site_unavailable", r.detail, 5);
+        break;
+    }
+    if (!key.empty()) {
+      bool has = false;
+      for (const auto& [name, value] : out.headers)
+        has = has || strcasecmp(name.c_str(), "idempotency-key") == 0;
+      if (!has) out.headers.emplace_back("Idempotency-Key", key);
+    }
+    return out;
+  }
+
+  /// Finds the site of every host of a call, in order: `explicit_site`, the cache, the sites'
+  /// inventories (asked with the caller's own credentials), the hostname rules.
+  void resolve(const net::http_request& req, std::vector<std::string> hosts,
+               std::optional<std::string> explicit_site, unknown_as as,
+               std::function<void(resolution)> done) {
+    resolution out;
+    if (explicit_site) {
+      for (const auto& h : hosts) out.site_of[h] = *explicit_site;
+      return done(std::move(out));
+    }
+    std::vector<std::string> unknown;
+    std::set<std::string> seen;
+    for (const auto& h : hosts) {
+      if (!seen.insert(h).second) continue;
+      if (auto s = cache.find(h))
+        out.site_of[h] = *s;
+      else
+        unknown.push_back(h);
+    }
+    if (unknown.empty()) return done(std::move(out));
+    auto self = shared_from_this();
+    auto probe = outgoing(req, "", "");
+    probe.method = "GET";
+    probe.body.clear();
+    std::erase_if(probe.headers, [](const auto& h) {
+      return h.first == "Content-Type" || h.first == "Idempotency-Key" ||
+             h.first == "X-Callback-Token";
+    });
+    ask<std::vector<std::string>>(
+        [self, unknown = std::move(unknown), out = std::move(out), probe = std::move(probe), as,
+         done = std::move(done)](caf::expected<std::vector<std::string>> sites) mutable {
+          self->look_up(sites ? std::move(*sites) : std::vector<std::string>{}, std::move(unknown),
+                        std::move(out), std::move(probe), as, std::move(done));
+        },
+        sites_atom::value);
+  }
+
+  /// The inventory look-ups of `resolve`: every unknown host at every live site, a bounded
+  /// number at a time.
+  void look_up(std::vector<std::string> sites, std::vector<std::string> hosts, resolution out,
+               outgoing_call probe, unknown_as as, std::function<void(resolution)> done) {
+    struct state {
+      std::mutex mutex;
+      std::vector<std::string> sites, hosts;
+      outgoing_call probe;
+      resolution out;
+      std::function<void(resolution)> done;
+      unknown_as as;
+      std::size_t next = 0, running = 0;
+      /// Per host: sites that hold it (with the site its record names), sites that did not
+      /// answer.
+      std::map<std::string, std::vector<std::pair<std::string, std::string>>> found;
+      std::map<std::string, std::vector<std::string>> unanswered;
+      std::size_t pending_hosts = 0;
+      bool finished = false;
+    };
+    auto st = std::make_shared<state>();
+    st->sites = std::move(sites);
+    st->hosts = std::move(hosts);
+    st->probe = std::move(probe);
+    st->out = std::move(out);
+    st->done = std::move(done);
+    st->as = as;
+    st->pending_hosts = st->hosts.size();
+    auto self = shared_from_this();
+    // Decides one host once every site answered for it; the last one ends the resolution.
+    auto decide = [self, st](const std::string& host) {
+      auto& found = st->found[host];
+      std::optional<std::string> site;
+      if (found.size() > 1) {
+        std::vector<std::string> own;
+        for (const auto& [at, named] : found)
+          if (at == named) own.push_back(at);
+        if (own.size() != 1) {
+          std::string names;
+          for (const auto& [at, named] : found) names += (names.empty() ? "" : ", ") + at;
+          if (!st->out.refusal)
+            st->out.refusal = error(409, "ambiguous_site",
+                                    "host '" + net::printable(host) + "' is in the inventory of " +
+                                        names + "; name the site with site=");
+          return;
+        }
+        site = own.front();
+      } else if (found.size() == 1) {
+        site = found.front().first;
+      }
+      if (site) {
+        self->cache.put(host, *site);
+      } else {
+        site = self->options.rules.site_of(host);
+      }
+      if (site) {
+        st->out.site_of[host] = *site;
+        return;
+      }
+      if (st->out.refusal) return;
+      if (!st->unanswered[host].empty()) {
+        std::string names;
+        for (const auto& s : st->unanswered[host]) names += (names.empty() ? "" : ", ") + s;
+        st->out.refusal = error(503, "site_unavailable",
+                                "cannot tell the site of host '" + net::printable(host) +
+                                    "': no answer from site " + names,
+                                5);
+      } else if (st->sites.empty()) {
+        st->out.refusal =
+            error(503, "site_unavailable",
+                  "no live node of any site to look host '" + net::printable(host) + "' up", 5);
+      } else if (st->as == unknown_as::submission) {
+        st->out.refusal = error(422, "unknown_host",
+                                "host '" + net::printable(host) +
+                                    "' is not in the inventory; register it with POST /v1/hosts");
+      } else {
+        st->out.refusal =
+            error(404, "not_found", "host '" + net::printable(host) + "' is not in the inventory");
+      }
+    };
+    // Starts look-ups while there is room; each host asks every site at once.
+    auto pump = std::make_shared<std::function<void()>>();
+    *pump = [self, st, decide, weak = std::weak_ptr<std::function<void()>>(pump)] {
+      std::vector<std::string> start;
+      std::optional<resolution> finish;
+      {
+        std::lock_guard<std::mutex> guard{st->mutex};
+        while (st->running < self->options.lookup_parallelism && st->next < st->hosts.size() &&
+               !st->out.refusal) {
+          start.push_back(st->hosts[st->next++]);
+          ++st->running;
+        }
+        if (!st->finished && st->running == 0 &&
+            (st->pending_hosts == 0 || st->out.refusal || st->sites.empty())) {
+          if (st->sites.empty())
+            for (; st->next < st->hosts.size(); ++st->next) decide(st->hosts[st->next]);
+          st->finished = true;
+          finish = std::move(st->out);
+        }
+      }
+      if (finish) return st->done(std::move(*finish));
+      for (const auto& host : start) {
+        auto left = std::make_shared<std::size_t>(st->sites.size());
+        for (const auto& site : st->sites) {
+          auto call = st->probe;
+          call.target = "/v1/hosts/" + host;
+          self->to_site(site, std::move(call),
+                        [self, st, decide, weak, host, site, left](call_result r) {
+                          auto again = weak.lock();
+                          {
+                            std::lock_guard<std::mutex> guard{st->mutex};
+                            if (r.what == call_result::outcome::answered && r.status == 200) {
+                              auto doc = json::parse(r.body, nullptr, false);
+                              std::string named =
+                                  doc.is_object() && doc.contains("site") && doc["site"].is_string()
+                                      ? doc["site"].get<std::string>()
+                                      : site;
+                              st->found[host].emplace_back(site, named);
+                            } else if (r.what != call_result::outcome::answered ||
+                                       r.status >= 500 || r.status == 429) {
+                              st->unanswered[host].push_back(site);
+                            }
+                            if (--*left != 0) return;
+                            decide(host);
+                            --st->running;
+                            --st->pending_hosts;
+                          }
+                          if (again) (*again)();
+                        });
+        }
+      }
+    };
+    // The pump lives as long as a look-up can still call it.
+    st->done = [keep = pump, done = std::move(st->done)](resolution r) mutable {
+      auto d = std::move(done);
+      keep.reset();
+      d(std::move(r));
+    };
+    (*pump)();
+  }
+
+  /// A live site when the call names none and only one site has live nodes; otherwise the
+  /// answer saying so.
+  void sole_site(std::function<void(std::optional<std::string>, std::optional<http_response>)> f) {
+    ask<std::vector<std::string>>(
+        [f = std::move(f)](caf::expected<std::vector<std::string>> sites) {
+          if (!sites || sites->empty())
+            return f(std::nullopt, error(503, "site_unavailable", "no live node of any site", 5));
+          if (sites->size() > 1) {
+            std::string names;
+            for (const auto& s : *sites) names += (names.empty() ? "" : ", ") + s;
+            return f(
+                std::nullopt,
+                error(400, "site_required",
+                      "this call is answered by one site: add site= (live sites: " + names + ")"));
+          }
+          f(sites->front(), std::nullopt);
+        },
+        sites_atom::value);
+  }
+
+  /// Proxies `req` to `site` (or the sole live site when none is named).
+  void proxy(const std::optional<std::string>& site, net::http_request req, std::string target,
+             std::string body, responder respond, std::string key = {}) {
+    auto self = shared_from_this();
+    auto call = outgoing(req, std::move(target), std::move(body));
+    if (!key.empty() && !req.headers.count("idempotency-key"))
+      call.headers.emplace_back("Idempotency-Key", key);
+    if (site) {
+      return to_site(*site, std::move(call), [site = *site, respond, key](call_result r) {
+        respond(answer_of(site, std::move(r), key));
+      });
+    }
+    sole_site([self, call = std::move(call), respond, key](std::optional<std::string> s,
+                                                           std::optional<http_response> no) {
+      if (!s) return respond(std::move(*no));
+      self->to_site(*s, std::move(call), [site = *s, respond, key](call_result r) {
+        respond(answer_of(site, std::move(r), key));
+      });
+    });
+  }
+
+  /// Sends the parts of a split call, one per site, and hands the outcomes over in order.
+  void parts(const net::http_request& req, const std::string& target,
+             std::vector<std::pair<std::string, std::vector<std::string>>> groups,
+             std::vector<std::string> bodies, const std::string& key,
+             std::function<void(std::vector<part_outcome>)> done) {
+    struct state {
+      std::mutex mutex;
+      std::vector<part_outcome> parts;
+      std::size_t left = 0;
+      std::function<void(std::vector<part_outcome>)> done;
+    };
+    auto st = std::make_shared<state>();
+    st->left = groups.size();
+    st->done = std::move(done);
+    for (auto& [site, hosts] : groups) st->parts.push_back({site, hosts, 0, {}});
+    for (std::size_t i = 0; i < groups.size(); ++i) {
+      auto call = outgoing(req, target, std::move(bodies[i]));
+      if (!key.empty() && !req.headers.count("idempotency-key"))
+        call.headers.emplace_back("Idempotency-Key", key);
+      auto site = groups[i].first;
+      to_site(site, std::move(call), [st, i, site, key](call_result r) {
+        auto a = answer_of(site, std::move(r), key);
+        std::vector<part_outcome> all;
+        {
+          std::lock_guard<std::mutex> guard{st->mutex};
+          st->parts[i].status = a.status;
+          st->parts[i].body = std::move(a.body);
+          if (--st->left != 0) return;
+          all = std::move(st->parts);
+        }
+        st->done(std::move(all));
+      });
+    }
+  }
+
+  void submit(net::http_request req, const std::string& query_site, responder respond) {
+    auto read = read_submission(req.body);
+    if (auto* e = std::get_if<net::api_error>(&read)) return respond(net::error_response(*e));
+    auto s = std::get<submission>(std::move(read));
+    if (!query_site.empty()) {
+      if (s.site && *s.site != query_site)
+        return respond(error(400, "invalid_site", "site= and the body's 'site' differ"));
+      s.site = query_site;
+    }
+    std::string key;
+    if (auto it = req.headers.find("idempotency-key"); it != req.headers.end())
+      key = it->second;
+    else
+      key = new_key();
+    if (s.hosts.empty()) {
+      // Not a submission the router can route by host: the node's answer says what is wrong.
+      auto body = s.doc.is_object() ? s.doc.dump() : req.body;
+      return proxy(s.site, std::move(req), "/v1/requests", std::move(body), std::move(respond),
+                   key);
+    }
+    auto self = shared_from_this();
+    auto hosts = s.hosts;
+    auto site = s.site;
+    auto keep = std::make_shared<net::http_request>(std::move(req));
+    resolve(*keep, hosts, site, unknown_as::submission,
+            [self, keep, s = std::move(s), respond, key](resolution r) {
+              if (r.refusal) return respond(std::move(*r.refusal));
+              std::vector<std::pair<std::string, std::vector<std::string>>> groups;
+              for (const auto& h : s.hosts) {
+                const auto& site = r.site_of.at(h);
+                auto it = std::find_if(groups.begin(), groups.end(),
+                                       [&](const auto& g) { return g.first == site; });
+                if (it == groups.end())
+                  groups.push_back({site, {h}});
+                else
+                  it->second.push_back(h);
+              }
+              if (groups.size() == 1) {
+                auto site = groups.front().first;
+                auto hosts = groups.front().second;
+                return self->proxy(
+                    site, std::move(*keep), "/v1/requests", submission_part(s, hosts),
+                    [self, hosts, respond](http_response a) {
+                      if (a.status == 422) self->forget(hosts);
+                      respond(std::move(a));
+                    },
+                    key);
+              }
+              std::vector<std::string> bodies;
+              for (const auto& [site, hosts] : groups) bodies.push_back(submission_part(s, hosts));
+              self->parts(*keep, "/v1/requests", std::move(groups), std::move(bodies), key,
+                          [self, hosts = s.hosts, respond, key](std::vector<part_outcome> parts) {
+                            for (const auto& p : parts)
+                              if (p.status == 422) self->forget(p.hosts);
+                            auto a = merge_submission(hosts, parts);
+                            a.headers.emplace_back("Idempotency-Key", key);
+                            respond(std::move(a));
+                          });
+            });
+  }
+
+  void register_hosts(net::http_request req, const std::string& query_site, responder respond) {
+    auto r = read_registration(req.body);
+    if (!r.routable || !query_site.empty()) {
+      std::optional<std::string> site;
+      if (!query_site.empty()) site = query_site;
+      auto body = req.body;
+      return proxy(site, std::move(req), "/v1/hosts", std::move(body), std::move(respond));
+    }
+    std::vector<std::pair<std::string, std::vector<std::string>>> groups;
+    std::vector<std::vector<json>> objects;
+    for (std::size_t i = 0; i < r.hosts.size(); ++i) {
+      auto name = r.hosts[i]["name"].get<std::string>();
+      cache.drop(name);
+      auto it = std::find_if(groups.begin(), groups.end(),
+                             [&](const auto& g) { return g.first == r.sites[i]; });
+      if (it == groups.end()) {
+        groups.push_back({r.sites[i], {name}});
+        objects.push_back({r.hosts[i]});
+      } else {
+        it->second.push_back(name);
+        objects[static_cast<std::size_t>(it - groups.begin())].push_back(r.hosts[i]);
+      }
+    }
+    if (groups.size() == 1) {
+      auto site = groups.front().first;
+      auto body = req.body;
+      return proxy(site, std::move(req), "/v1/hosts", std::move(body), std::move(respond));
+    }
+    std::vector<std::string> bodies;
+    for (const auto& o : objects) bodies.push_back(registration_part(o));
+    parts(req, "/v1/hosts", std::move(groups), std::move(bodies), "",
+          [respond](std::vector<part_outcome> parts) { respond(merge_registration(parts)); });
+  }
+
+  void forget(const std::vector<std::string>& hosts) {
+    for (const auto& h : hosts) cache.drop(h);
+  }
+
+  /// A call about one request: its site from the id's site part.
+  void by_request(net::http_request req, const std::string& id, std::string target,
+                  responder respond) {
+    auto no_such = error(404, "not_found", "request " + net::printable(id) + " does not exist");
+    auto site_id = site_id_of_request(id);
+    if (!site_id) return respond(std::move(no_such));
+    auto self = shared_from_this();
+    auto keep = std::make_shared<net::http_request>(std::move(req));
+    ask<std::string>(
+        [self, keep, target = std::move(target), respond, no_such](caf::expected<std::string> s) {
+          if (!s || s->empty()) return respond(no_such);
+          auto body = keep->body;
+          self->proxy(*s, std::move(*keep), target, std::move(body), respond);
+        },
+        site_of_atom::value, *site_id);
+  }
+
+  /// A call about one host: its site by `resolve`.
+  void by_host(net::http_request req, const std::string& name, std::string target,
+               const std::string& query_site, responder respond) {
+    std::optional<std::string> site;
+    if (!query_site.empty()) site = query_site;
+    if (!net::valid_host_name(name)) {
+      auto body = req.body;
+      return proxy(site, std::move(req), std::move(target), std::move(body), std::move(respond));
+    }
+    auto self = shared_from_this();
+    auto keep = std::make_shared<net::http_request>(std::move(req));
+    resolve(*keep, {name}, site, unknown_as::host_call,
+            [self, keep, name, target = std::move(target), respond](resolution r) {
+              if (r.refusal) return respond(std::move(*r.refusal));
+              auto body = keep->body;
+              self->proxy(r.site_of.at(name), std::move(*keep), target, std::move(body),
+                          [self, name, respond](http_response a) {
+                            if (a.status == 404) self->forget({name});
+                            respond(std::move(a));
+                          });
+            });
+  }
+
+  void heartbeat(const net::http_request& req, responder respond) {
+    std::string signature;
+    if (auto it = req.headers.find("x-ab-signature"); it != req.headers.end())
+      signature = it->second;
+    auto hb = cluster::verify(req.body, signature, options.heartbeat_secret, clock->now(),
+                              options.max_skew_ms);
+    if (!hb) {
+      ++counters->heartbeats_refused;
+      log()->warn("refused a heartbeat from {}: {}", address_of(req.remote),
+                  message_of(hb.error()));
+      return respond(error(401, "bad_heartbeat", message_of(hb.error())));
+    }
+    auto self = shared_from_this();
+    ask<bool>(
+        [self, respond](caf::expected<bool> taken) {
+          if (taken && *taken) {
+            ++self->counters->heartbeats_accepted;
+            return respond(http_response{204, "", "", {}, false});
+          }
+          respond(error(409, "stale_heartbeat",
+                        "not newer than this node's last heartbeat, or its site id is another "
+                        "site's"));
+        },
+        beat_atom::value, beat_msg{std::move(*hb)});
+  }
+
+  void cluster_view(responder respond) {
+    auto self = shared_from_this();
+    ask<std::vector<node_status>>(
+        [self, respond](caf::expected<std::vector<node_status>> nodes) {
+          if (!nodes)
+            return respond(error(503, "unavailable", "the node table does not answer", 1));
+          json sites = json::array();
+          for (const auto& n : *nodes) {
+            if (sites.empty() || sites.back()["site"] != n.site)
+              sites.push_back({{"site", n.site},
+                               {"site_id", n.site_id},
+                               {"clusters", json::object()},
+                               {"live_nodes", 0}});
+            auto& site = sites.back();
+            site["clusters"][n.cluster].push_back({{"node_id", n.node_id},
+                                                   {"api_url", n.api_url},
+                                                   {"version", n.version},
+                                                   {"health", n.health},
+                                                   {"heartbeat_age_ms", n.heartbeat_age_ms},
+                                                   {"load", n.load},
+                                                   {"api_in_flight", n.api_in_flight},
+                                                   {"router_in_flight", n.in_flight},
+                                                   {"refusals", n.refusals}});
+            if (n.health == "fresh") site["live_nodes"] = site["live_nodes"].get<int>() + 1;
+          }
+          const auto& c = *self->counters;
+          json doc{{"sites", sites},
+                   {"router",
+                    {{"in_flight", self->in_flight->load()},
+                     {"max_in_flight", self->options.max_in_flight},
+                     {"heartbeats_accepted", c.heartbeats_accepted.load()},
+                     {"heartbeats_refused", c.heartbeats_refused.load()},
+                     {"shed", c.shed.load()},
+                     {"failovers", c.failovers.load()}}}};
+          respond(net::json_response(200, doc.dump()));
+        },
+        view_atom::value);
+  }
+
+  void handle(net::http_request&& req, responder respond) {
+    auto qpos = req.target.find('?');
+    auto path = req.target.substr(0, qpos);
+    auto query = qpos == std::string::npos ? std::string{} : req.target.substr(qpos + 1);
+    if (path == "/healthz") {
+      if (req.method != "GET" && req.method != "HEAD")
+        return respond(error(405, "method_not_allowed", req.method + " is not allowed on " + path));
+      return respond(net::json_response(200, R"({"status":"ok"})"));
+    }
+    if (path == "/v1/heartbeats") {
+      if (req.method != "POST")
+        return respond(error(405, "method_not_allowed", req.method + " is not allowed on " + path));
+      return heartbeat(req, std::move(respond));
+    }
+    if (path.rfind("/v1/", 0) != 0)
+      return respond(error(404, "not_found", "no such resource: " + net::printable(path)));
+    // Capacity first, before any work: the place is held until the call is answered.
+    auto slot = admit(in_flight, options.max_in_flight);
+    if (!slot) {
+      ++counters->shed;
+      return respond(overloaded());
+    }
+    respond = [slot = std::move(slot), respond = std::move(respond)](http_response r) {
+      respond(std::move(r));
+    };
+    if (path == "/v1/cluster") {
+      if (req.method != "GET")
+        return respond(error(405, "method_not_allowed", req.method + " is not allowed on " + path));
+      return cluster_view(std::move(respond));
+    }
+    std::string site;
+    auto q = net::parse_query(query);
+    if (auto* e = std::get_if<net::api_error>(&q)) return respond(net::error_response(*e));
+    if (auto& params = std::get<std::map<std::string, std::string>>(q); params.count("site")) {
+      site = params["site"];
+      if (!net::valid_site_name(site))
+        return respond(error(400, "invalid_site", "site= must be a site name"));
+    }
+    auto seg = segments(path);
+    // seg[0] is "v1".
+    auto stripped = [&] {
+      auto rest = without_site(query);
+      return rest.empty() ? path : path + "?" + rest;
+    };
+    if (seg.size() == 2 && seg[1] == "requests" && req.method == "POST")
+      return submit(std::move(req), site, std::move(respond));
+    if (seg.size() == 2 && seg[1] == "hosts" && req.method == "POST")
+      return register_hosts(std::move(req), site, std::move(respond));
+    if ((seg.size() == 3 && seg[1] == "requests") ||
+        (seg.size() == 4 && seg[1] == "requests" && seg[3] == "cancel") ||
+        (seg.size() == 3 && seg[1] == "callbacks"))
+      return by_request(std::move(req), seg[2], stripped(), std::move(respond));
+    if (seg.size() == 3 && seg[1] == "hosts")
+      return by_host(std::move(req), seg[2], stripped(), site, std::move(respond));
+    // Lists and everything else: the site named, or the only one there is. The node filters
+    // lists by site= itself.
+    bool filters = (seg.size() == 2 && (seg[1] == "requests" || seg[1] == "hosts"));
+    auto target = filters ? req.target : stripped();
+    std::optional<std::string> to;
+    if (!site.empty()) to = site;
+    auto body = req.body;
+    proxy(to, std::move(req), std::move(target), std::move(body), std::move(respond));
+  }
+};
+
+router_service::router_service(caf::actor_system& sys, node_table_actor table,
+                               std::shared_ptr<node_client> client, router_options options)
+    : counters_(std::make_shared<router_counters>()) {
+  impl_ = std::make_shared<impl>(sys, std::move(table), std::move(client), std::move(options),
+                                 counters_);
+}
+
+router_service::~router_service() = default;
+
+void router_service::handle(net::http_request&& req, net::responder respond) {
+  impl_->handle(std::move(req), std::move(respond));
+}
+
+std::vector<std::string> router_service::own_routes() {
+  return {"GET /healthz", "POST /v1/heartbeats", "GET /v1/cluster"};
+}
+
+}  // namespace ab::router

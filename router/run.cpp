@@ -1,0 +1,101 @@
+#include "router/run.hpp"
+
+#include <cstdio>
+
+#include <spdlog/spdlog.h>
+#include <caf/actor_system.hpp>
+#include <caf/actor_system_config.hpp>
+#include <caf/send.hpp>
+
+#include "cluster/heartbeat.hpp"
+#include "config/node_config.hpp"
+#include "core/error.hpp"
+#include "net/http/server.hpp"
+#include "router/router.hpp"
+
+namespace ab::router {
+
+namespace {
+
+int fail(const std::string& what) {
+  std::fprintf(stderr, "ab-router: %s\n", what.c_str());
+  return 1;
+}
+
+}  // namespace
+
+int run(const router_config& cfg, sigset_t signals) {
+  auto log = spdlog::default_logger()->clone("router");
+  spdlog::register_logger(log);
+  for (const auto* name : {"net"})
+    if (!spdlog::get(name)) spdlog::register_logger(spdlog::default_logger()->clone(name));
+
+  auto secret = cluster::read_secret_file(cfg.heartbeat_secret_file);
+  if (!secret) return fail(message_of(secret.error()));
+  auto rules = hostname_rules::make(cfg.hostname_rules);
+  if (!rules) return fail(message_of(rules.error()));
+  client_options co;
+  co.threads = cfg.client_threads;
+  co.pool_size = cfg.pool_size;
+  co.queue_limit = cfg.pool_queue;
+  co.connect_timeout = std::chrono::milliseconds(cfg.connect_timeout_ms);
+  co.request_timeout = std::chrono::milliseconds(cfg.request_timeout_ms);
+  co.idle_timeout = std::chrono::milliseconds(cfg.pool_idle_ms);
+  co.ca_file = cfg.node_ca_file;
+  auto client = node_client::start(co);
+  if (!client) return fail(message_of(client.error()));
+  std::shared_ptr<node_client> nodes = std::move(*client);
+
+  caf::actor_system_config sys_cfg;
+  caf::actor_system sys{sys_cfg};
+  auto clk = std::make_shared<system_clock>();
+  auto table = spawn_node_table(sys, {cfg.freshness_ms, cfg.set_aside_ms}, clk);
+  router_options ro;
+  ro.heartbeat_secret = *secret;
+  ro.max_in_flight = cfg.max_in_flight;
+  ro.rules = std::move(*rules);
+  ro.host_cache_ms = cfg.host_cache_ms;
+  ro.clock = clk;
+  auto service = std::make_shared<router_service>(sys, table, nodes, std::move(ro));
+
+  auto hp = config::split_host_port(cfg.listen);
+  if (!hp) return fail(message_of(hp.error()));
+  net::server_options so;
+  so.host = hp->first;
+  so.port = hp->second;
+  so.threads = cfg.server_threads;
+  so.body_limit = cfg.body_limit;
+  so.tls = {cfg.tls_cert, cfg.tls_key, std::chrono::milliseconds(cfg.tls_check_interval_ms)};
+  so.max_connections = cfg.max_connections;
+  so.max_connections_per_peer = cfg.max_connections_per_peer;
+  so.first_byte_timeout = std::chrono::milliseconds(cfg.first_byte_timeout_ms);
+  so.idle_timeout = std::chrono::milliseconds(cfg.idle_timeout_ms);
+  so.probe_paths = {"/healthz"};
+  auto server =
+      net::http_server::start(so, [service](net::http_request&& req, net::responder respond) {
+        service->handle(std::move(req), std::move(respond));
+      });
+  if (!server) {
+    caf::anon_send_exit(table, caf::exit_reason::kill);
+    return fail(message_of(server.error()));
+  }
+  std::printf("ab-router: freshness %lld ms, listening on %s://%s:%u\n",
+              static_cast<long long>(cfg.freshness_ms), cfg.tls_cert.empty() ? "http" : "https",
+              hp->first.c_str(), static_cast<unsigned>((*server)->port()));
+  std::fflush(stdout);
+
+  for (;;) {
+    int sig = 0;
+    sigwait(&signals, &sig);
+    if (sig != SIGHUP) break;
+    log->info("SIGHUP: reloading the TLS certificate");
+    (void)(*server)->reload_tls();
+  }
+  log->info("stopping");
+  (*server)->stop();
+  nodes->stop();
+  caf::anon_send_exit(table, caf::exit_reason::user_shutdown);
+  return 0;
+}
+
+}  // namespace ab::router
