@@ -98,7 +98,10 @@ double throughput(int port, const bench_options& o, long& errors) {
   lo.connections = o.connections;
   long ok = 0;
   auto summary = load::run_open_loop(
-      lo, [&](std::size_t) { return load::load_request{"GET", o.target, ""}; },
+      lo,
+      [&](std::size_t) {
+        return load::load_request{"GET", o.target, ""};
+      },
       [&](const load::load_reply& r) { r.status == 200 ? ++ok : ++errors; });
   return summary.elapsed_seconds > 0 ? static_cast<double>(ok) / summary.elapsed_seconds : 0;
 }
@@ -112,7 +115,10 @@ void latency(int port, const bench_options& o, double rate, figures& f) {
   lo.connections = o.connections;
   std::vector<double> ms;
   load::run_open_loop(
-      lo, [&](std::size_t) { return load::load_request{"GET", o.target, ""}; },
+      lo,
+      [&](std::size_t) {
+        return load::load_request{"GET", o.target, ""};
+      },
       [&](const load::load_reply& r) {
         r.status == 200 ? ms.push_back(r.latency_ms) : static_cast<void>(++f.errors);
       });
@@ -161,21 +167,20 @@ int main(int argc, char** argv) {
   }
   auto bin = fs::absolute(argv[0]).parent_path();
   if (opts->haproxy_config.empty())
-    opts->haproxy_config = (bin.parent_path().parent_path() / "deploy/haproxy/haproxy.cfg").string();
+    opts->haproxy_config =
+        (bin.parent_path().parent_path() / "deploy/haproxy/haproxy.cfg").string();
   auto dir = fs::temp_directory_path() / ("ab_bench_router_" + std::to_string(::getpid()));
   fs::remove_all(dir);
   fs::create_directories(dir);
-  {
-    std::ofstream{dir / "hb.secret"} << secret << "\n";
-  }
+  { std::ofstream{dir / "hb.secret"} << secret << "\n"; }
   ::chmod((dir / "hb.secret").c_str(), 0600);
 
   int rc = 1;
   {
     ab::harness::server_process node{
         (bin / "ab-node").string(),
-        {"--store", "sqlite:" + (dir / "bench.db").string(), "--listen", "127.0.0.1:0",
-         "--node-id", "bench", "--site", "dc1", "--workers", R"({"default": 0})",
+        {"--store", "sqlite:" + (dir / "bench.db").string(), "--listen", "127.0.0.1:0", "--node-id",
+         "bench", "--site", "dc1", "--workers", R"({"default": 0})",
          // Every connection of the benchmark comes from 127.0.0.1.
          "--max-connections-per-peer", "100000"},
         (dir / "node.log").string()};

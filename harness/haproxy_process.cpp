@@ -4,6 +4,7 @@
 #include <signal.h>
 #include <sys/socket.h>
 #include <sys/un.h>
+#include <sys/wait.h>
 #include <unistd.h>
 
 #include <chrono>
@@ -71,8 +72,7 @@ std::string haproxy_binary() {
 }
 
 haproxy_process::haproxy_process(const std::string& template_path,
-                                 std::map<std::string, std::string> values,
-                                 const std::string& dir)
+                                 std::map<std::string, std::string> values, const std::string& dir)
     : log_path_(dir + "/haproxy.log"), stats_path_(dir + "/stats.sock") {
   int port = free_port(SOCK_STREAM);
   values["AB_LB_BIND"] = "127.0.0.1:" + std::to_string(port);
@@ -160,9 +160,23 @@ std::string haproxy_process::server_status(const std::string& backend,
 
 int haproxy_process::stop() {
   if (pid_ <= 0) return -1;
-  int code = stop_child(pid_, std::chrono::seconds(10));
+  ::kill(pid_, SIGTERM);
+  int status = 0;
+  auto end = std::chrono::steady_clock::now() + std::chrono::seconds(10);
+  bool exited = reaped(pid_, &status);
+  while (!exited && std::chrono::steady_clock::now() < end) {
+    std::this_thread::sleep_for(std::chrono::milliseconds(10));
+    exited = reaped(pid_, &status);
+  }
+  if (!exited) {
+    ::kill(pid_, SIGKILL);
+    wait_exit(pid_, std::chrono::seconds(10));
+  }
   pid_ = -1;
-  return code;
+  if (!exited) return -1;
+  // HAProxy ends on SIGTERM by the signal itself (its "hard stop"): that is a clean stop.
+  if (WIFSIGNALED(status)) return WTERMSIG(status) == SIGTERM ? 0 : -1;
+  return WEXITSTATUS(status);
 }
 
 }  // namespace ab::harness

@@ -42,7 +42,8 @@ class haproxy_process {
   /// `status` of server `server` of backend `backend` in `show stat` ("UP", "DOWN",
   /// "UP 1/2", ...), or "" if not found.
   std::string server_status(const std::string& backend, const std::string& server) const;
-  /// Sends SIGTERM (SIGKILL after 10 s) and reaps it; returns its exit code or -1. Idempotent.
+  /// Sends SIGTERM (SIGKILL after 10 s) and reaps it; returns 0 if it ended on the SIGTERM,
+  /// its exit code if it exited, -1 otherwise. Idempotent.
   int stop();
 
  private:

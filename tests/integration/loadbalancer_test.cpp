@@ -13,6 +13,8 @@
 #include <fstream>
 #include <map>
 #include <mutex>
+#include <set>
+#include <sstream>
 #include <thread>
 
 #include <nlohmann/json.hpp>
@@ -44,9 +46,7 @@ class LoadBalancer : public ::testing::Test {
  protected:
   void SetUp() override {
     dir_ = scratch_dir("ab_lb_");
-    {
-      std::ofstream{dir_ / "hb.secret"} << secret << "\n";
-    }
+    { std::ofstream{dir_ / "hb.secret"} << secret << "\n"; }
     ::chmod((dir_ / "hb.secret").c_str(), 0600);
     ::setenv("AB_BMC_LB", "admin:password", 1);
     for (int i = 0; i < 2; ++i) start_router(i, 0);
@@ -166,16 +166,16 @@ class LoadBalancer : public ::testing::Test {
       if (line.rfind("# ", 0) == 0) {
         for (std::size_t i = 0; i < f.size(); ++i)
           if (f[i] == "stot") column = static_cast<int>(i);
-      } else if (column >= 0 && f.size() > static_cast<std::size_t>(column) &&
-                 f[0] == "routers" && f[1] == server) {
+      } else if (column >= 0 && f.size() > static_cast<std::size_t>(column) && f[0] == "routers" &&
+                 f[1] == server) {
         return std::stol(f[static_cast<std::size_t>(column)]);
       }
     }
     return -1;
   }
 
-  http_answer call(const std::string& method, const std::string& path,
-                   const std::string& body = "", const std::string& headers = "") {
+  http_answer call(const std::string& method, const std::string& path, const std::string& body = "",
+                   const std::string& headers = "") {
     return http_call(lb_->port(), method, path, body, headers);
   }
 
@@ -199,11 +199,12 @@ class LoadBalancer : public ::testing::Test {
 
 TEST_F(LoadBalancer, AKilledRouterIsTakenOutNoCallFailsAndARestartedOneIsUsedAgain) {
   // Clients calling through HAProxy without pause: reads of both sites' hosts, and
-  // submissions that carry an idempotency key (each its own).
+  // submissions that carry an idempotency key.
   std::atomic<bool> done{false};
   std::atomic<long> calls{0};
   std::mutex failures_mutex;
   std::vector<std::string> failures;
+  std::map<std::string, std::set<std::int64_t>> ids;
   auto client = [&](int c) {
     for (long i = 0; !done; ++i) {
       http_answer r;
@@ -221,11 +222,21 @@ TEST_F(LoadBalancer, AKilledRouterIsTakenOutNoCallFailsAndARestartedOneIsUsedAga
           ok = r.status == 200;
           break;
         default: {
-          auto key = "lb-" + std::to_string(c) + "-" + std::to_string(i);
-          what = "POST /v1/requests " + key;
-          r = call("POST", "/v1/requests", R"({"action":"discover","host":"b1"})",
-                   "Idempotency-Key: " + key + "\r\n");
+          // One key per host, sent again and again: each answer is that one request (the
+          // node answers a repeated key with the request it made), never a second one, also
+          // when HAProxy sent the call again after a router died with it.
+          auto host = (i / 3) % 2 ? std::string{"a1"} : std::string{"b1"};
+          what = "POST /v1/requests " + host;
+          r = call("POST", "/v1/requests", R"({"action":"discover","host":")" + host + R"("})",
+                   "Idempotency-Key: lb-" + host + "\r\n");
           ok = r.status == 202 || r.status == 200;
+          auto doc = json::parse(r.body, nullptr, false);
+          if (ok && doc.is_object() && doc.contains("requests") && !doc["requests"].empty()) {
+            std::lock_guard<std::mutex> guard{failures_mutex};
+            ids[host].insert(doc["requests"][0].value("id", std::int64_t{0}));
+          } else {
+            ok = false;
+          }
         }
       }
       ++calls;
@@ -250,8 +261,9 @@ TEST_F(LoadBalancer, AKilledRouterIsTakenOutNoCallFailsAndARestartedOneIsUsedAga
   // Router 1 dies: HAProxy takes it out, and the calls keep succeeding through router 2.
   int port = router_port(0);
   routers_[0]->kill();
-  EXPECT_TRUE(wait_until([&] { return lb_->server_status("routers", "router1").rfind("DOWN", 0) == 0; }))
-      << lb_->admin("show stat");
+  EXPECT_TRUE(wait_until([&] {
+    return lb_->server_status("routers", "router1").rfind("DOWN", 0) == 0;
+  })) << lb_->admin("show stat");
   EXPECT_TRUE(wait_calls(100));
   long while_down = sessions_of("router1");
   EXPECT_TRUE(wait_calls(100));
@@ -269,8 +281,9 @@ TEST_F(LoadBalancer, AKilledRouterIsTakenOutNoCallFailsAndARestartedOneIsUsedAga
   done = true;
   for (auto& t : clients) t.join();
   std::lock_guard<std::mutex> guard{failures_mutex};
-  EXPECT_TRUE(failures.empty()) << failures.size() << " of " << calls << " calls failed, first: "
-                                << failures.front();
+  EXPECT_TRUE(failures.empty()) << failures.size() << " of " << calls
+                                << " calls failed, first: " << failures.front();
+  for (const auto* host : {"a1", "b1"}) EXPECT_EQ(ids[host].size(), 1u) << host;
   RecordProperty("calls", std::to_string(calls.load()));
 }
 
