@@ -1,7 +1,8 @@
 // README's examples, run as a new user would: every shell block that follows a line
 // `<!-- test: run -->` in README.md (read at test time, so the test follows README as it is
 // edited) runs with bash in a fresh directory where `build/bin/...` names the built binaries.
-// The only change to the text: the ports it names (8080, 8443, 9000) become free ones. The
+// The only change to the text: the ports it names (8080, 8081, 8090, 8091, 8443, 9000)
+// become free ones. docs/loadbalancer.md's marked blocks run the same way, with deploy/ too. The
 // block must exit 0, and every request it submitted to a node it started must succeed.
 
 #include <fcntl.h>
@@ -127,11 +128,14 @@ class Readme : public ::testing::Test {
     // Orphans (the example's background processes, once bash exits) come back to this
     // process, which can then reap them.
     ::prctl(PR_SET_CHILD_SUBREAPER, 1);
-    std::ifstream in{std::string{AB_SOURCE_DIR} + "/README.md"};
-    ASSERT_TRUE(in) << "README.md is missing";
-    std::stringstream text;
-    text << in.rdbuf();
-    examples_ = marked_examples(text.str());
+    // README first, then the docs whose examples run too.
+    for (const auto* file : {"/README.md", "/docs/loadbalancer.md"}) {
+      std::ifstream in{std::string{AB_SOURCE_DIR} + file};
+      ASSERT_TRUE(in) << file << " is missing";
+      std::stringstream text;
+      text << in.rdbuf();
+      for (auto& ex : marked_examples(text.str())) examples_.push_back(std::move(ex));
+    }
   }
 
   std::vector<example> examples_;
@@ -157,8 +161,10 @@ TEST_F(Readme, TheMarkedExamplesRunAsWrittenAndTheirRequestsSucceed) {
     fs::create_directories(dir);
     // `build/bin/...` as from the root of a checkout.
     fs::create_directory_symlink(AB_BUILD_DIR, dir / "build");
+    fs::create_directory_symlink(std::string{AB_SOURCE_DIR} + "/deploy", dir / "deploy");
     std::map<std::string, int> ports;
-    for (const auto* p : {"8080", "8443", "9000"}) ports[p] = harness::free_port(SOCK_STREAM);
+    for (const auto* p : {"8080", "8081", "8090", "8091", "8443", "9000"})
+      ports[p] = harness::free_port(SOCK_STREAM);
     auto script = with_ports(ex.script, ports);
     auto log = dir / "output.log";
     {

@@ -1,0 +1,272 @@
+// ab-bench-router: what one ab-router costs on the path of a call. One ab-node (SQLite, no
+// workers), one ab-router that knows it from signed heartbeats, and HAProxy (the sample
+// config, deploy/haproxy/haproxy.cfg, with both servers set to the node) proxying to the same
+// node. The same GET, the same connections and the same schedule go to each of the three:
+//   1. throughput: an offered rate far above what any of them serves, for --seconds; the
+//      answered calls over the time they took (the connections stay busy all along);
+//   2. latency: a fixed rate below the slowest one's throughput (half of it unless --rate),
+//      for --seconds; p50/p99 from each call's scheduled time (bench/http_load).
+// It prints
+//   router bench: direct_per_s=A router_per_s=B haproxy_per_s=C added_p50_ms=D added_p99_ms=E
+// where "added" is the router's latency minus the direct one at the same rate, and a line of
+// the three targets' latencies and CPU use.
+
+#include <curl/curl.h>
+#include <sys/stat.h>
+#include <unistd.h>
+
+#include <algorithm>
+#include <atomic>
+#include <chrono>
+#include <cstdio>
+#include <filesystem>
+#include <fstream>
+#include <functional>
+#include <map>
+#include <memory>
+#include <optional>
+#include <string>
+#include <thread>
+#include <vector>
+
+#include "bench/http_load.hpp"
+#include "cluster/heartbeat.hpp"
+#include "core/clock.hpp"
+#include "harness/child_process.hpp"
+#include "harness/haproxy_process.hpp"
+#include "harness/server_process.hpp"
+
+namespace {
+
+namespace fs = std::filesystem;
+namespace load = ab::bench;
+
+constexpr const char* secret = "bench-router-secret";
+
+/// What to measure, from the command line.
+struct bench_options {
+  double seconds = 3;
+  std::size_t connections = 32;
+  /// Requests per second offered in the throughput phase.
+  double offered_rate = 20000;
+  /// Requests per second of the latency phase; 0 for half the slowest throughput.
+  double rate = 0;
+  std::string target = "/v1/node";
+  /// The sample HAProxy config; found from the binary's checkout when empty.
+  std::string haproxy_config;
+};
+
+std::optional<bench_options> parse_args(int argc, char** argv) {
+  bench_options o;
+  using setter = std::function<void(const std::string&)>;
+  const std::map<std::string, setter> flags{
+      {"--seconds", [&](const std::string& v) { o.seconds = std::stod(v); }},
+      {"--connections", [&](const std::string& v) { o.connections = std::stoul(v); }},
+      {"--offered-rate", [&](const std::string& v) { o.offered_rate = std::stod(v); }},
+      {"--rate", [&](const std::string& v) { o.rate = std::stod(v); }},
+      {"--target", [&](const std::string& v) { o.target = v; }},
+      {"--haproxy-config", [&](const std::string& v) { o.haproxy_config = v; }},
+  };
+  for (int i = 1; i < argc; i += 2) {
+    auto flag = flags.find(argv[i]);
+    if (flag == flags.end() || i + 1 >= argc) return std::nullopt;
+    flag->second(argv[i + 1]);
+  }
+  if (o.seconds <= 0 || o.connections == 0 || o.offered_rate <= 0) return std::nullopt;
+  return o;
+}
+
+double percentile(std::vector<double> v, double p) {
+  if (v.empty()) return 0;
+  std::sort(v.begin(), v.end());
+  return v[static_cast<std::size_t>(p * static_cast<double>(v.size() - 1))];
+}
+
+/// One target's figures.
+struct figures {
+  double per_s = 0;
+  double p50_ms = 0, p99_ms = 0;
+  long errors = 0;
+};
+
+/// The throughput phase on `port`: answered calls (200) over the time they took.
+double throughput(int port, const bench_options& o, long& errors) {
+  load::open_loop_options lo;
+  lo.port = static_cast<std::uint16_t>(port);
+  lo.rate = o.offered_rate;
+  lo.seconds = o.seconds;
+  lo.connections = o.connections;
+  long ok = 0;
+  auto summary = load::run_open_loop(
+      lo,
+      [&](std::size_t) {
+        return load::load_request{"GET", o.target, ""};
+      },
+      [&](const load::load_reply& r) { r.status == 200 ? ++ok : ++errors; });
+  return summary.elapsed_seconds > 0 ? static_cast<double>(ok) / summary.elapsed_seconds : 0;
+}
+
+/// The latency phase on `port` at `rate`.
+void latency(int port, const bench_options& o, double rate, figures& f) {
+  load::open_loop_options lo;
+  lo.port = static_cast<std::uint16_t>(port);
+  lo.rate = rate;
+  lo.seconds = o.seconds;
+  lo.connections = o.connections;
+  std::vector<double> ms;
+  load::run_open_loop(
+      lo,
+      [&](std::size_t) {
+        return load::load_request{"GET", o.target, ""};
+      },
+      [&](const load::load_reply& r) {
+        r.status == 200 ? ms.push_back(r.latency_ms) : static_cast<void>(++f.errors);
+      });
+  f.p50_ms = percentile(ms, 0.5);
+  f.p99_ms = percentile(ms, 0.99);
+}
+
+/// The heartbeat the node's sender would send, signed, POSTed to the router on `router_port`;
+/// true if it answered 204.
+bool send_heartbeat(int router_port, int node_port, std::int64_t& last_sent) {
+  ab::cluster::heartbeat hb;
+  hb.node_id = "bench";
+  hb.site = "dc1";
+  hb.cluster = "all";
+  hb.api_url = "http://127.0.0.1:" + std::to_string(node_port);
+  hb.version = "bench";
+  hb.sent_at_ms = std::max(ab::system_clock{}.now(), last_sent + 1);
+  last_sent = hb.sent_at_ms;
+  auto body = ab::cluster::encode(hb);
+  auto signature = "X-AB-Signature: " + ab::cluster::sign(body, hb.sent_at_ms, secret);
+  auto url = "http://127.0.0.1:" + std::to_string(router_port) + "/v1/heartbeats";
+  CURL* curl = curl_easy_init();
+  if (!curl) return false;
+  curl_slist* headers = curl_slist_append(nullptr, "Content-Type: application/json");
+  headers = curl_slist_append(headers, signature.c_str());
+  curl_easy_setopt(curl, CURLOPT_URL, url.c_str());
+  curl_easy_setopt(curl, CURLOPT_HTTPHEADER, headers);
+  curl_easy_setopt(curl, CURLOPT_POSTFIELDS, body.c_str());
+  curl_easy_setopt(curl, CURLOPT_TIMEOUT_MS, 5000L);
+  long status = 0;
+  if (curl_easy_perform(curl) == CURLE_OK) curl_easy_getinfo(curl, CURLINFO_RESPONSE_CODE, &status);
+  curl_slist_free_all(headers);
+  curl_easy_cleanup(curl);
+  return status == 204;
+}
+
+}  // namespace
+
+int main(int argc, char** argv) {
+  auto opts = parse_args(argc, argv);
+  if (!opts) {
+    std::fprintf(stderr,
+                 "usage: ab-bench-router [--seconds S] [--connections N] [--offered-rate R] "
+                 "[--rate R] [--target PATH] [--haproxy-config FILE]\n");
+    return 2;
+  }
+  auto bin = fs::absolute(argv[0]).parent_path();
+  if (opts->haproxy_config.empty())
+    opts->haproxy_config =
+        (bin.parent_path().parent_path() / "deploy/haproxy/haproxy.cfg").string();
+  auto dir = fs::temp_directory_path() / ("ab_bench_router_" + std::to_string(::getpid()));
+  fs::remove_all(dir);
+  fs::create_directories(dir);
+  { std::ofstream{dir / "hb.secret"} << secret << "\n"; }
+  ::chmod((dir / "hb.secret").c_str(), 0600);
+
+  int rc = 1;
+  {
+    ab::harness::server_process node{
+        (bin / "ab-node").string(),
+        {"--store", "sqlite:" + (dir / "bench.db").string(), "--listen", "127.0.0.1:0", "--node-id",
+         "bench", "--site", "dc1", "--workers", R"({"default": 0})",
+         // Every connection of the benchmark comes from 127.0.0.1.
+         "--max-connections-per-peer", "100000"},
+        (dir / "node.log").string()};
+    ab::harness::server_process router{
+        (bin / "ab-router").string(),
+        {"--listen", "127.0.0.1:0", "--heartbeat-secret-file", (dir / "hb.secret").string(),
+         "--max-connections-per-peer", "100000"},
+        (dir / "router.log").string()};
+    if (!node.ok() || !router.ok()) {
+      std::fprintf(stderr, "ab-bench-router: node or router did not start:\n%s\n%s\n",
+                   node.output().c_str(), router.output().c_str());
+    } else {
+      auto node_address = "127.0.0.1:" + std::to_string(node.port());
+      ab::harness::haproxy_process lb{opts->haproxy_config,
+                                      {{"AB_ROUTER1", node_address}, {"AB_ROUTER2", node_address}},
+                                      dir.string()};
+      std::int64_t last_sent = 0;
+      if (!lb.ok()) {
+        std::fprintf(stderr, "ab-bench-router: haproxy did not start:\n%s\n", lb.output().c_str());
+      } else if (!send_heartbeat(router.port(), node.port(), last_sent)) {
+        std::fprintf(stderr, "ab-bench-router: the router refused the heartbeat:\n%s\n",
+                     router.output().c_str());
+      } else {
+        rc = 0;
+      }
+      if (rc == 0) {
+        const std::vector<std::pair<std::string, int>> targets{
+            {"direct", node.port()}, {"router", router.port()}, {"haproxy", lb.port()}};
+        std::map<std::string, figures> f;
+        std::map<std::string, double> cpu_s;
+        auto cpu_now = [&] {
+          return std::vector<double>{node.cpu_seconds(), router.cpu_seconds(),
+                                     ab::harness::cpu_seconds(lb.pid())};
+        };
+        // Warm-up: connections, pools and caches of all three.
+        for (const auto& [name, port] : targets) {
+          bench_options warm = *opts;
+          warm.seconds = 0.5;
+          warm.offered_rate = 2000;
+          long ignored = 0;
+          throughput(port, warm, ignored);
+        }
+        // A heartbeat before each phase keeps the node fresh in the router however long it runs.
+        for (const auto& [name, port] : targets) {
+          send_heartbeat(router.port(), node.port(), last_sent);
+          f[name].per_s = throughput(port, *opts, f[name].errors);
+        }
+        double rate = opts->rate;
+        if (rate <= 0)
+          rate = 0.5 * std::min({f["direct"].per_s, f["router"].per_s, f["haproxy"].per_s});
+        rate = std::max(rate, 10.0);
+        for (const auto& [name, port] : targets) {
+          send_heartbeat(router.port(), node.port(), last_sent);
+          auto before = cpu_now();
+          latency(port, *opts, rate, f[name]);
+          auto after = cpu_now();
+          cpu_s[name + "_node"] = after[0] - before[0];
+          cpu_s[name + "_router"] = after[1] - before[1];
+          cpu_s[name + "_haproxy"] = after[2] - before[2];
+        }
+        std::printf(
+            "router bench: direct_per_s=%.0f router_per_s=%.0f haproxy_per_s=%.0f "
+            "added_p50_ms=%.3f added_p99_ms=%.3f\n",
+            f["direct"].per_s, f["router"].per_s, f["haproxy"].per_s,
+            f["router"].p50_ms - f["direct"].p50_ms, f["router"].p99_ms - f["direct"].p99_ms);
+        std::printf(
+            "router bench latency: rate_per_s=%.0f connections=%zu seconds=%.1f target=%s "
+            "direct_p50_ms=%.3f direct_p99_ms=%.3f router_p50_ms=%.3f router_p99_ms=%.3f "
+            "haproxy_p50_ms=%.3f haproxy_p99_ms=%.3f haproxy_added_p50_ms=%.3f "
+            "router_vs_haproxy=%.2f errors=%ld\n",
+            rate, opts->connections, opts->seconds, opts->target.c_str(), f["direct"].p50_ms,
+            f["direct"].p99_ms, f["router"].p50_ms, f["router"].p99_ms, f["haproxy"].p50_ms,
+            f["haproxy"].p99_ms, f["haproxy"].p50_ms - f["direct"].p50_ms,
+            f["haproxy"].per_s > 0 ? f["router"].per_s / f["haproxy"].per_s : 0,
+            f["direct"].errors + f["router"].errors + f["haproxy"].errors);
+        std::printf(
+            "router bench cpu (latency phase, seconds): direct: node=%.2f | router: node=%.2f "
+            "router=%.2f | haproxy: node=%.2f haproxy=%.2f\n",
+            cpu_s["direct_node"], cpu_s["router_node"], cpu_s["router_router"],
+            cpu_s["haproxy_node"], cpu_s["haproxy_haproxy"]);
+      }
+      lb.stop();
+    }
+    router.stop();
+    node.stop();
+  }
+  fs::remove_all(dir);
+  return rc;
+}
