@@ -266,12 +266,23 @@ void on_ran(self_ptr self, const caf::actor_addr& who) {
   if (s.retiring) self->send_exit(s.handle, caf::exit_reason::user_shutdown);
 }
 
-/// While a worker runs a batch of several jobs, looks again soon for what it finished.
+/// While a worker may run a second job of its batch (the batch has more jobs than workers told
+/// of it), looks again soon for what it finished: slow jobs, one per worker, need no look.
 void schedule_collect(self_ptr self) {
   auto& st = self->state;
   if (st.collect_scheduled) return;
-  for (const auto& [addr, s] : st.slots)
-    if (s.batch && s.batch->size() > 1) {
+  std::vector<std::pair<const job_batch*, std::size_t>> told;
+  for (const auto& [addr, s] : st.slots) {
+    if (!s.batch) continue;
+    auto it = std::find_if(told.begin(), told.end(),
+                           [&](const auto& t) { return t.first == s.batch.get(); });
+    if (it == told.end())
+      told.emplace_back(s.batch.get(), 1);
+    else
+      ++it->second;
+  }
+  for (const auto& [b, workers] : told)
+    if (b->size() > workers) {
       st.collect_scheduled = true;
       self->delayed_send(self, collect_every, collect_atom::value);
       return;
