@@ -90,8 +90,13 @@ claimer_actor::behavior_type claimer(claimer_actor::stateful_pointer<claimer_sta
 
 // --- the pool ---------------------------------------------------------------------------------
 
-/// The pool's own timer, apart from what others may send it.
-using pool_internal = pool_actor::extend<caf::reacts_to<tick_atom, std::uint64_t>>;
+/// Collect what the workers finished so far (pool → itself, while a worker runs a batch of
+/// several jobs).
+using collect_atom = caf::atom_constant<caf::atom("collect")>;
+
+/// The pool's own timers, apart from what others may send it.
+using pool_internal =
+    pool_actor::extend<caf::reacts_to<tick_atom, std::uint64_t>, caf::reacts_to<collect_atom>>;
 
 struct slot {
   int index = 0;
@@ -101,15 +106,19 @@ struct slot {
   std::deque<time_ms> restarts;
   /// Stops after its job (its pool shrank, or drains); not restarted.
   bool retiring = false;
-  /// Runs `lease` since `started`.
-  bool busy = false;
-  storage::job_lease lease;
-  steady::time_point started;
+  /// The batch the worker takes jobs from (null: idle), under the taker id `taker`.
+  job_batch_ptr batch;
+  std::int64_t taker = 0;
+  bool busy() const { return batch != nullptr; }
 };
 
 /// Cycles a busy pool may have under way at once (each on a claimer, and a connection, of its
 /// own): one transaction at a time would cap quick jobs at one batch per commit latency.
 constexpr int max_cycles = 4;
+
+/// How often a pool collects what its workers finished while one runs a batch of several
+/// jobs: a job finished before a long one of the same batch is committed promptly.
+constexpr auto collect_every = std::chrono::milliseconds(2);
 
 struct pool_state {
   pool_config cfg;
@@ -122,8 +131,12 @@ struct pool_state {
   std::map<caf::actor_addr, slot> slots;
   /// The claimer and the workers: they end with the pool.
   detail::offspring children;
-  /// Claimed, not handed out: only while every worker is busy.
-  std::deque<storage::claimed_job> queued;
+  /// Claimed jobs not all collected yet, one batch per claim; a batch's untaken jobs wait
+  /// only while every worker is busy.
+  std::vector<job_batch_ptr> batches;
+  /// The id of the next tell of a batch to a worker.
+  std::int64_t next_taker = 0;
+  bool collect_scheduled = false;
   /// Finished, for the next cycle.
   std::vector<storage::completion> finished;
   /// Cycles under way, and the jobs they ask for.
@@ -176,8 +189,15 @@ int live(const pool_state& st) {
 
 int idle(const pool_state& st) {
   int n = 0;
-  for (const auto& [addr, s] : st.slots) n += s.retiring || s.busy ? 0 : 1;
+  for (const auto& [addr, s] : st.slots) n += s.retiring || s.busy() ? 0 : 1;
   return n;
+}
+
+/// Claimed jobs that no worker has taken yet.
+int untaken(const pool_state& st) {
+  std::size_t n = 0;
+  for (const auto& b : st.batches) n += b->untaken();
+  return static_cast<int>(n);
 }
 
 void report(self_ptr self) {
@@ -197,8 +217,7 @@ int wanted(const pool_state& st) {
   if (st.job_ms > 0 && st.job_ms < st.cycle_ms)
     ahead = static_cast<int>(
         std::min<double>(max_cycles * st.cfg.batch, 2.0 * live(st) * st.cycle_ms / st.job_ms));
-  return std::clamp(idle(st) + ahead - static_cast<int>(st.queued.size()) - st.asking, 0,
-                    st.cfg.batch);
+  return std::clamp(idle(st) + ahead - untaken(st) - st.asking, 0, st.cfg.batch);
 }
 
 /// The pool's first claimer: it also releases and fails jobs.
@@ -215,33 +234,86 @@ void maybe_cycle(self_ptr self);
 void check_drained(self_ptr self);
 void release_queued(self_ptr self, const storage::action_filter* keep);
 
-void on_report(self_ptr self, const caf::actor_addr& who, job_report& r) {
-  auto& st = self->state;
-  if (auto it = st.slots.find(who); it != st.slots.end()) {
-    auto& s = it->second;
-    st.job_ms = moving_average(st.job_ms, ms_since(s.started));
-    s.busy = false;
-    if (s.retiring) self->send_exit(s.handle, caf::exit_reason::user_shutdown);
+/// Takes in what the workers finished of `b` since the last look.
+void collect(pool_state& st, job_batch& b) {
+  for (std::size_t i = 0; i < b.size(); ++i) {
+    if (b.collected[i] || !b.finished(i)) continue;
+    b.collected[i] = true;
+    st.job_ms = moving_average(st.job_ms, b.ms(i));
+    auto& r = b.report(i);
+    if (r.finished) st.finished.push_back({r.lease, std::move(r.result)});
   }
-  if (r.finished) st.finished.push_back({r.lease, std::move(r.result)});
 }
 
-/// Gives queued jobs to idle workers, one each.
+/// Forgets the batches whose every job is collected.
+void sweep(pool_state& st) {
+  st.batches.erase(std::remove_if(st.batches.begin(), st.batches.end(),
+                                  [](const job_batch_ptr& b) {
+                                    return std::all_of(b->collected.begin(), b->collected.end(),
+                                                       [](bool c) { return c; });
+                                  }),
+                   st.batches.end());
+}
+
+void on_ran(self_ptr self, const caf::actor_addr& who) {
+  auto& st = self->state;
+  auto it = st.slots.find(who);
+  if (it == st.slots.end()) return;
+  auto& s = it->second;
+  if (s.batch) collect(st, *s.batch);
+  s.batch = nullptr;
+  sweep(st);
+  if (s.retiring) self->send_exit(s.handle, caf::exit_reason::user_shutdown);
+}
+
+/// While a worker may run a second job of its batch (the batch has more jobs than workers told
+/// of it), looks again soon for what it finished: slow jobs, one per worker, need no look.
+void schedule_collect(self_ptr self) {
+  auto& st = self->state;
+  if (st.collect_scheduled) return;
+  std::vector<std::pair<const job_batch*, std::size_t>> told;
+  for (const auto& [addr, s] : st.slots) {
+    if (!s.batch) continue;
+    auto it = std::find_if(told.begin(), told.end(),
+                           [&](const auto& t) { return t.first == s.batch.get(); });
+    if (it == told.end())
+      told.emplace_back(s.batch.get(), 1);
+    else
+      ++it->second;
+  }
+  for (const auto& [b, workers] : told)
+    if (b->size() > workers) {
+      st.collect_scheduled = true;
+      self->delayed_send(self, collect_every, collect_atom::value);
+      return;
+    }
+}
+
+/// Tells each idle worker of the batch with the most jobs left to take: a claimed job never
+/// waits while a worker is idle, and a worker runs a stream of quick jobs without a message
+/// per job.
 void hand_out(self_ptr self) {
   auto& st = self->state;
+  // What each batch had left to take when this pass began, less the workers told of it since:
+  // a batch with one job left goes to one worker. (Read live, the count would also drop by
+  // the jobs that workers told in this pass already took, and leave a worker idle.)
+  std::vector<std::pair<job_batch*, int>> left;
+  for (const auto& b : st.batches) left.emplace_back(b.get(), static_cast<int>(b->untaken()));
   for (auto& [addr, s] : st.slots) {
-    if (st.queued.empty()) return;
-    if (s.retiring || s.busy) continue;
-    auto job = std::move(st.queued.front());
-    st.queued.pop_front();
-    s.busy = true;
-    s.lease = {job.id, job.lease_token};
-    s.started = steady::now();
+    if (s.retiring || s.busy()) continue;
+    std::size_t best = left.size();
+    for (std::size_t i = 0; i < left.size(); ++i)
+      if (left[i].second > 0 && (best == left.size() || left[i].second > left[best].second))
+        best = i;
+    if (best == left.size()) break;
+    --left[best].second;
+    s.batch = st.batches[best];
+    s.taker = ++st.next_taker;
     auto who = addr;
-    self->request(s.handle, caf::infinite, run_atom::value, std::move(job))
+    self->request(s.handle, caf::infinite, run_atom::value, s.batch, s.taker)
         .then(
-            [self, who](job_report& r) {
-              on_report(self, who, r);
+            [self, who](int) {
+              on_ran(self, who);
               hand_out(self);
               maybe_cycle(self);
               check_drained(self);
@@ -249,6 +321,7 @@ void hand_out(self_ptr self) {
             // A worker that went down answers nothing: the down handler fails its job.
             [](caf::error&) {});
   }
+  schedule_collect(self);
 }
 
 /// A cycle ended: its claimer is free again.
@@ -269,7 +342,7 @@ void on_cycle(self_ptr self, const claimer_actor& c, int asked, steady::time_poi
     st.log->warn("{}: job {} was no longer ours when it finished (lease lost or cancelled)",
                  st.cfg.owner, id);
   auto got = static_cast<int>(r.claimed.size());
-  for (auto& j : r.claimed) st.queued.push_back(std::move(j));
+  if (got > 0) st.batches.push_back(std::make_shared<job_batch>(std::move(r.claimed)));
   // A claim that was under way when the drain began: what it brought goes back at once.
   if (st.draining) release_queued(self, nullptr);
   hand_out(self);
@@ -314,7 +387,7 @@ void maybe_cycle(self_ptr self) {
   while (!st.store_away && st.cycles < max_cycles) {
     auto ask = wanted(st);
     // A worker waits for a job right now, or a claim would fetch a fair batch.
-    bool worth = ask > 0 && ((idle(st) > 0 && st.queued.empty()) || 2 * ask >= st.cfg.batch);
+    bool worth = ask > 0 && ((idle(st) > 0 && untaken(st) == 0) || 2 * ask >= st.cfg.batch);
     // Finished jobs go back at once (with a claim: their chains' next jobs may be of this
     // type), or with the next cycle when one is under way.
     bool hand_back = st.cycles == 0 && !st.finished.empty();
@@ -346,7 +419,7 @@ void check_drained(self_ptr self) {
   if (!st.draining || st.drain_done || st.cycles > 0 || st.releases > 0 || !st.finished.empty())
     return;
   for (const auto& [addr, s] : st.slots)
-    if (s.busy) return;
+    if (s.busy()) return;
   st.drain_done = true;
   for (const auto& [addr, s] : st.slots) self->send_exit(s.handle, caf::exit_reason::user_shutdown);
   for (const auto& c : st.claimers) self->send_exit(c, caf::exit_reason::user_shutdown);
@@ -354,18 +427,23 @@ void check_drained(self_ptr self) {
   self->quit();
 }
 
-/// Gives back queued jobs that `keep` does not let through (all of them when null).
+/// Gives back claimed jobs not taken yet that `keep` does not let through (all of them when
+/// null); those it lets through stay, in a batch of their own.
 void release_queued(self_ptr self, const storage::action_filter* keep) {
   auto& st = self->state;
   std::vector<storage::job_lease> out;
-  std::deque<storage::claimed_job> kept;
-  for (auto& j : st.queued) {
-    if (keep && passes(*keep, j.action))
-      kept.push_back(std::move(j));
-    else
-      out.push_back({j.id, j.lease_token});
-  }
-  st.queued = std::move(kept);
+  std::vector<storage::claimed_job> kept;
+  for (const auto& b : st.batches)
+    for (auto i : b->take_rest()) {
+      b->collected[i] = true;
+      const auto& j = b->job(i);
+      if (keep && passes(*keep, j.action))
+        kept.push_back(j);
+      else
+        out.push_back({j.id, j.lease_token});
+    }
+  sweep(st);
+  if (!kept.empty()) st.batches.push_back(std::make_shared<job_batch>(std::move(kept)));
   if (out.empty()) return;
   // Answered, so that a drain waits for it: the claimers end with the pool.
   ++st.releases;
@@ -403,9 +481,9 @@ void resize(self_ptr self, int want) {
   for (int pass = 0; pass < 2; ++pass)
     for (auto it = st.slots.rbegin(); have > want && it != st.slots.rend(); ++it) {
       auto& s = it->second;
-      if (s.retiring || (pass == 0 && s.busy)) continue;
+      if (s.retiring || (pass == 0 && s.busy())) continue;
       s.retiring = true;
-      if (!s.busy) self->send_exit(s.handle, caf::exit_reason::user_shutdown);
+      if (!s.busy()) self->send_exit(s.handle, caf::exit_reason::user_shutdown);
       --have;
     }
   if (live(st) == 0) release_queued(self, nullptr);
@@ -425,7 +503,20 @@ void on_down(self_ptr self, const caf::down_msg& msg) {
   st.children.remove(msg.source);
   auto s = std::move(it->second);
   st.slots.erase(it);
-  if (s.busy) self->send(first_claimer(st), crashed_atom::value, s.lease, message_of(msg.reason));
+  if (s.batch) {
+    // The job it had taken and not finished failed with it; what it finished still counts.
+    auto& b = *s.batch;
+    for (std::size_t i = 0; i < b.size(); ++i)
+      if (!b.collected[i] && !b.finished(i) && b.taker(i) == s.taker) {
+        b.collected[i] = true;
+        const auto& j = b.job(i);
+        self->send(first_claimer(st), crashed_atom::value, storage::job_lease{j.id, j.lease_token},
+                   message_of(msg.reason));
+      }
+    collect(st, b);
+    s.batch = nullptr;
+    sweep(st);
+  }
   if (st.draining) {
     check_drained(self);
     return;
@@ -449,7 +540,6 @@ void on_down(self_ptr self, const caf::down_msg& msg) {
   s.restarts.push_back(now);
   ++st.restarts;
   ++s.incarnation;
-  s.busy = false;
   st.log->warn("{} crashed ({}); restarting it as incarnation {}", name, message_of(msg.reason),
                s.incarnation);
   spawn_slot(self, std::move(s));
@@ -498,6 +588,15 @@ pool_internal::behavior_type pool(self_ptr self, pool_config cfg) {
         maybe_cycle(self);
         check_drained(self);
       },
+      [self](collect_atom) {
+        auto& st = self->state;
+        st.collect_scheduled = false;
+        for (const auto& b : st.batches) collect(st, *b);
+        sweep(st);
+        maybe_cycle(self);
+        check_drained(self);
+        schedule_collect(self);
+      },
       [self](drain_atom) -> caf::result<bool> {
         auto& st = self->state;
         if (st.draining) return st.drained;
@@ -506,7 +605,7 @@ pool_internal::behavior_type pool(self_ptr self, pool_config cfg) {
         release_queued(self, nullptr);
         for (auto& [addr, s] : st.slots) {
           s.retiring = true;
-          if (!s.busy) self->send_exit(s.handle, caf::exit_reason::user_shutdown);
+          if (!s.busy()) self->send_exit(s.handle, caf::exit_reason::user_shutdown);
         }
         // Finished jobs still go back (a cycle that claims nothing) before the pool ends.
         maybe_cycle(self);

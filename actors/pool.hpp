@@ -19,8 +19,9 @@ using pool_parent_actor = caf::typed_actor<caf::reacts_to<report_atom, pool_repo
 
 /// The workers of one job type and the one claimer that feeds them. The pool claims as many
 /// jobs as it has idle workers (plus, for jobs that take less time than a claim, as many as
-/// its workers finish during one claim), in one transaction, and hands each to one idle worker
-/// as a message; a claimed job never waits while a worker of its type is idle. Finished jobs go
+/// its workers finish during one claim), in one transaction, and tells idle workers of the
+/// claim's batch (`job_batch`): each takes the next job nobody has taken, until none is left,
+/// so a claimed job never waits while a worker of its type is idle. Finished jobs go
 /// back with the next claim (`complete_and_claim`), which starts as soon as a worker reports,
 /// so a chain's next job of the same type is claimable at once. When a claim finds nothing the
 /// pool polls again after a pause that doubles up to `idle_poll_max_ms`; a `poke_atom` (the

@@ -1,5 +1,7 @@
 #include "actors/worker.hpp"
 
+#include <chrono>
+
 #include <spdlog/spdlog.h>
 #include <caf/actor_system.hpp>
 #include <caf/stateful_actor.hpp>
@@ -8,6 +10,52 @@
 #include "core/error.hpp"
 
 namespace ab::actors {
+
+job_batch::job_batch(std::vector<storage::claimed_job> jobs)
+    : collected(jobs.size(), false),
+      jobs_(std::move(jobs)),
+      reports_(jobs_.size()),
+      ms_(jobs_.size(), 0.0),
+      takers_(new std::atomic<std::int64_t>[jobs_.size()]),
+      finished_(new std::atomic<bool>[jobs_.size()]) {
+  for (std::size_t i = 0; i < jobs_.size(); ++i) {
+    takers_[i].store(-1, std::memory_order_relaxed);
+    finished_[i].store(false, std::memory_order_relaxed);
+  }
+}
+
+std::optional<std::size_t> job_batch::take(std::int64_t taker) {
+  auto index = next_.fetch_add(1, std::memory_order_acq_rel);
+  if (index >= jobs_.size()) return std::nullopt;
+  takers_[index].store(taker, std::memory_order_release);
+  return index;
+}
+
+void job_batch::finish(std::size_t index, job_report report, double ms) {
+  reports_[index] = std::move(report);
+  ms_[index] = ms;
+  finished_[index].store(true, std::memory_order_release);
+}
+
+std::vector<std::size_t> job_batch::take_rest() {
+  auto from = next_.exchange(jobs_.size(), std::memory_order_acq_rel);
+  std::vector<std::size_t> out;
+  for (auto i = from; i < jobs_.size(); ++i) out.push_back(i);
+  return out;
+}
+
+std::size_t job_batch::untaken() const {
+  auto next = next_.load(std::memory_order_acquire);
+  return next >= jobs_.size() ? 0 : jobs_.size() - next;
+}
+
+std::int64_t job_batch::taker(std::size_t index) const {
+  return takers_[index].load(std::memory_order_acquire);
+}
+
+bool job_batch::finished(std::size_t index) const {
+  return finished_[index].load(std::memory_order_acquire);
+}
 
 namespace {
 
@@ -69,7 +117,20 @@ worker_actor::behavior_type worker(self_ptr self, worker_config cfg) {
     }
   });
   return {
-      [self](run_atom, const storage::claimed_job& job) { return run_one(self->state, job); },
+      [self](run_atom, const job_batch_ptr& batch, std::int64_t taker) {
+        // A crash (worker_crash) leaves the job taken and unfinished: the pool fails it.
+        int ran = 0;
+        while (auto index = batch->take(taker)) {
+          auto t0 = std::chrono::steady_clock::now();
+          auto report = run_one(self->state, batch->job(*index));
+          batch->finish(
+              *index, std::move(report),
+              std::chrono::duration<double, std::milli>(std::chrono::steady_clock::now() - t0)
+                  .count());
+          ++ran;
+        }
+        return ran;
+      },
   };
 }
 

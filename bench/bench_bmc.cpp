@@ -36,6 +36,8 @@ struct options {
   int hosts = 300;
   int rounds = 2;
   int workers = 32;
+  /// The node's --claim-batch: the most jobs one claim of a pool takes.
+  int claim_batch = 2;
   std::string store;
 };
 
@@ -192,7 +194,8 @@ std::int64_t failed_requests(storage::store& db) {
 
 int usage() {
   std::fprintf(stderr,
-               "usage: ab-bench-bmc [--hosts N] [--rounds R] [--workers W] [--store URL]\n");
+               "usage: ab-bench-bmc [--hosts N] [--rounds R] [--workers W] [--claim-batch B] "
+               "[--store URL]\n");
   return 2;
 }
 
@@ -208,6 +211,8 @@ int run(int argc, char** argv) {
       o.rounds = std::stoi(v);
     else if (a == "--workers")
       o.workers = std::stoi(v);
+    else if (a == "--claim-batch")
+      o.claim_batch = std::stoi(v);
     else if (a == "--store")
       o.store = v;
     else
@@ -260,7 +265,7 @@ int run(int argc, char** argv) {
                                 "--idle-poll-max-ms",
                                 "50",
                                 "--claim-batch",
-                                "2",
+                                std::to_string(o.claim_batch),
                                 "--retry-backoff-ms",
                                 "100",
                                 "--bmc-timeout-ms",

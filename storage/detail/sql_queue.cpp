@@ -49,22 +49,44 @@ std::string failure_message(job_id id, const std::string& type, int attempts,
          std::to_string(attempts) + " attempt(s): " + reason;
 }
 
-/// Appends the ids in `ids[offset, offset + count)` to `out`.
+/// Ids bound to one statement of the claim and completion paths, at most.
+constexpr std::size_t max_id_run = 64;
+
+/// The placeholders of a statement for `count` ids: `count` rounded up to a power of two, so
+/// that any number of ids up to `max_id_run` costs one statement of one of seven shapes (each
+/// prepared once per connection). `append_ids` fills the placeholders beyond `count` with the
+/// run's last id again, which changes nothing for an `IN`.
+std::size_t shape_of(std::size_t count) {
+  std::size_t shape = 1;
+  while (shape < count) shape *= 2;
+  return shape;
+}
+
+/// Calls `fn(offset, count)` for the ids `[0, n)` in runs of at most `max_id_run`.
+template <class F>
+void for_each_id_run(std::size_t n, F&& fn) {
+  for (std::size_t offset = 0; offset < n; offset += max_id_run)
+    fn(offset, std::min(max_id_run, n - offset));
+}
+
+/// Appends the ids in `ids[offset, offset + count)` to `out`, then the last of them again up
+/// to `shape_of(count)` ids.
 void append_ids(args& out, const std::vector<std::int64_t>& ids, std::size_t offset,
                 std::size_t count) {
   for (std::size_t i = 0; i < count; ++i) out.emplace_back(ids[offset + i]);
+  for (auto i = count; i < shape_of(count); ++i) out.emplace_back(ids[offset + count - 1]);
 }
 
-/// Runs `sql_prefix (?,…) sql_suffix` for every id in runs of few shapes; `leading` are bound
-/// before the ids. Returns the rows changed.
+/// Runs `sql_prefix (?,…) sql_suffix` for every id, one statement per `max_id_run` ids;
+/// `leading` are bound before the ids. Returns the rows changed.
 std::uint64_t execute_in(connection& c, const std::string& sql_prefix,
                          const std::vector<std::int64_t>& ids, const args& leading,
                          const std::string& sql_suffix = "") {
   std::uint64_t changed = 0;
-  for_each_run(ids.size(), [&](std::size_t offset, std::size_t count) {
+  for_each_id_run(ids.size(), [&](std::size_t offset, std::size_t count) {
     args a = leading;
     append_ids(a, ids, offset, count);
-    changed += c.execute(sql_prefix + placeholders(count) + sql_suffix, a);
+    changed += c.execute(sql_prefix + placeholders(shape_of(count)) + sql_suffix, a);
   });
   return changed;
 }
@@ -310,40 +332,50 @@ caf::expected<complete_result> sql_store::complete(const std::vector<completion>
 }
 
 complete_result sql_store::complete_in(connection& c, const std::vector<completion>& done) {
-  // Group the jobs by lease token (one claim hands one token to its whole batch).
-  std::unordered_map<std::int64_t, std::vector<std::int64_t>> by_token;
+  std::vector<std::int64_t> ids, tokens;
   std::unordered_map<job_id, const completion*> wanted;
   for (const auto& d : done)
-    if (wanted.emplace(d.job.id, &d).second) by_token[d.job.token].push_back(d.job.id);
+    if (wanted.emplace(d.job.id, &d).second) {
+      ids.push_back(d.job.id);
+      tokens.push_back(d.job.token);
+    }
   const auto& by_pk = pool_->sql().by_primary_key;
   auto now = clock_->now();
   complete_result out;
   // Mark done what is still held under the caller's lease: the token fences out a worker
-  // whose lease expired or whose request was cancelled.
+  // whose lease expired or whose request was cancelled. Each job names its own token (the
+  // jobs of one call come from several claims), in one statement per run of ids.
   std::vector<std::int64_t> held;
   // A done job's lease expiry means nothing any more; it takes a stamp unique to this call,
   // so that when some jobs were lost the ones this call finished can be told apart.
   const auto stamp = -new_token();
-  for (const auto& group : by_token) {
-    const auto token = group.first;
-    const auto& ids = group.second;
-    auto changed =
-        execute_in(c,
-                   "UPDATE jobs" + by_pk +
-                       " SET state = 'done', finished_at = ?, error = NULL, "
-                       "lease_expires_at = ? WHERE lease_token = ? AND state = 'running' "
-                       "AND id IN ",
-                   ids, {now, stamp, token});
-    if (changed == ids.size()) {
-      held.insert(held.end(), ids.begin(), ids.end());
-      continue;
+  std::uint64_t changed = 0;
+  for_each_id_run(ids.size(), [&](std::size_t offset, std::size_t count) {
+    const auto shape = shape_of(count);
+    std::string sql = "UPDATE jobs" + by_pk +
+                      " SET state = 'done', finished_at = ?, error = NULL, lease_expires_at = ? "
+                      "WHERE state = 'running' AND id IN " +
+                      placeholders(shape) + " AND lease_token = CASE id";
+    args a{now, stamp};
+    append_ids(a, ids, offset, count);
+    for (std::size_t i = 0; i < shape; ++i) {
+      sql += " WHEN ? THEN ?";
+      auto k = offset + std::min(i, count - 1);
+      a.emplace_back(ids[k]);
+      a.emplace_back(tokens[k]);
     }
+    changed += c.execute(sql + " END", a);
+  });
+  if (changed == ids.size()) {
+    held = ids;
+  } else {
     std::unordered_set<job_id> mine;
-    for_each_run(ids.size(), [&](std::size_t offset, std::size_t count) {
+    for_each_id_run(ids.size(), [&](std::size_t offset, std::size_t count) {
       args a{stamp};
       append_ids(a, ids, offset, count);
-      auto r = c.query(
-          "SELECT id FROM jobs WHERE lease_expires_at = ? AND id IN " + placeholders(count), a);
+      auto r = c.query("SELECT id FROM jobs WHERE lease_expires_at = ? AND id IN " +
+                           placeholders(shape_of(count)),
+                       a);
       while (r->next()) mine.insert(r->i64(0));
     });
     for (auto id : ids) (mine.count(id) ? held : out.lost).push_back(id);
@@ -362,30 +394,34 @@ complete_result sql_store::complete_in(connection& c, const std::vector<completi
                  " SET state = 'ready', not_before = ? WHERE state = 'waiting' AND id IN ",
              next, {now});
   // A request is finished when the job just done is its last: id * 64 + chain_length - 1.
-  for_each_run(held.size(), [&](std::size_t offset, std::size_t count) {
+  std::vector<std::int64_t> requests;
+  requests.reserve(held.size());
+  for (auto id : held) requests.push_back(id / max_chain_length);
+  for_each_id_run(held.size(), [&](std::size_t offset, std::size_t count) {
+    const auto in = placeholders(shape_of(count));
     args a{now};
-    for (std::size_t i = 0; i < count; ++i) a.emplace_back(held[offset + i] / max_chain_length);
+    append_ids(a, requests, offset, count);
     append_ids(a, held, offset, count);
-    auto finished = c.execute("UPDATE requests" + by_pk +
-                                  " SET state = 'succeeded', active_host = NULL, finished_at = ? "
-                                  "WHERE id IN " +
-                                  placeholders(count) + " AND id * " +
-                                  std::to_string(max_chain_length) + " + chain_length - 1 IN " +
-                                  placeholders(count) + " AND state IN ('queued', 'running')",
-                              a);
+    auto finished =
+        c.execute("UPDATE requests" + by_pk +
+                      " SET state = 'succeeded', active_host = NULL, finished_at = ? "
+                      "WHERE id IN " +
+                      in + " AND id * " + std::to_string(max_chain_length) +
+                      " + chain_length - 1 IN " + in + " AND state IN ('queued', 'running')",
+                  a);
     if (finished == 0) return;
     // Hosts of the requests that just succeeded take their next lifecycle state.
     args h{now};
-    for (std::size_t i = 0; i < count; ++i) h.emplace_back(held[offset + i] / max_chain_length);
+    append_ids(h, requests, offset, count);
     h.emplace_back(now);
-    for (std::size_t i = 0; i < count; ++i) h.emplace_back(held[offset + i] / max_chain_length);
+    append_ids(h, requests, offset, count);
     c.execute(
         "UPDATE hosts SET updated_at = ?, lifecycle_state = (SELECT r.host_state_on_success FROM "
         "requests r WHERE r.host = hosts.name AND r.id IN " +
-            placeholders(count) +
+            in +
             ") WHERE name IN (SELECT r.host FROM requests r WHERE r.state = 'succeeded' AND "
             "r.finished_at = ? AND r.host_state_on_success <> '' AND r.id IN " +
-            placeholders(count) + ")",
+            in + ")",
         h);
   });
   out.completed = held.size();

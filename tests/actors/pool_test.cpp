@@ -6,6 +6,11 @@
 #include <atomic>
 #include <condition_variable>
 #include <mutex>
+#include <thread>
+#include <vector>
+
+#include "actors/services.hpp"
+#include "actors/worker.hpp"
 
 #include "tests/actors/counting_store.hpp"
 #include "tests/actors/supervisor_fixture.hpp"
@@ -50,6 +55,34 @@ class side_by_side final : public actors::job_handler {
 };
 
 }  // namespace
+
+TEST(JobBatch, EveryJobIsTakenOnceWhateverTheRaceOfItsTakers) {
+  // Four takers and the pool's own give-back race for 5,000 jobs: each is taken exactly once.
+  std::vector<storage::claimed_job> jobs(5000);
+  for (std::size_t i = 0; i < jobs.size(); ++i) jobs[i].id = static_cast<storage::job_id>(i);
+  actors::job_batch batch{jobs};
+  std::vector<std::atomic<int>> taken(jobs.size());
+  std::vector<std::thread> takers;
+  for (int t = 1; t <= 4; ++t)
+    takers.emplace_back([&, t] {
+      while (auto i = batch.take(t)) {
+        ++taken[*i];
+        EXPECT_EQ(batch.taker(*i), t);
+        batch.finish(*i, {{batch.job(*i).id, 0}, true, {}}, 0.0);
+      }
+    });
+  std::this_thread::yield();
+  auto rest = batch.take_rest();
+  for (auto& t : takers) t.join();
+  for (auto i : rest) {
+    ++taken[i];
+    EXPECT_EQ(batch.taker(i), -1) << "given back, never taken by a worker";
+    EXPECT_FALSE(batch.finished(i));
+  }
+  for (std::size_t i = 0; i < jobs.size(); ++i) EXPECT_EQ(taken[i].load(), 1) << "job " << i;
+  EXPECT_EQ(batch.untaken(), 0u);
+  EXPECT_FALSE(batch.take(9));
+}
 
 TEST_F(Supervisor, AClaimedJobNeverWaitsWhileAWorkerOfItsTypeIsIdle) {
   // Eight slow jobs, eight workers and claims of up to eight: a worker that kept a batch and
@@ -96,6 +129,41 @@ TEST_F(Supervisor, APoolPollsTheQueueOnceForAllItsWorkers) {
   }));
   EXPECT_EQ(counted->owners("t"), 1u);
   EXPECT_LE(counted->max_concurrent_claims(), 4) << "a busy pool overlaps a few claims at most";
+  EXPECT_TRUE(drain(sys, sup));
+}
+
+TEST_F(Supervisor, AWorkerThatCrashesInABatchCostsOnlyTheAttemptItWasRunning) {
+  // Quick jobs: the pool claims ahead and its two workers take them from shared batches. The
+  // worker that crashes had finished jobs of its batch (they still count) and left jobs untaken
+  // (the other worker, or its successor, runs them): one job runs twice, no other.
+  constexpr int jobs = 60;
+  node_.workers = {{"quick", 2}};
+  node_.claim_batch = 16;
+  std::atomic<int> runs{0};
+  handlers_->add("quick", std::make_shared<scripted>([&](const storage::claimed_job& j) {
+                   if (++runs == 25 && j.attempt == 1) throw actors::worker_crash("simulated");
+                   return job_outcome::done();
+                 }));
+  std::vector<storage::request_id> ids;
+  for (int i = 0; i < jobs; ++i) ids.push_back(submit("h" + std::to_string(i), {"quick"}));
+  caf::actor_system_config cfg;
+  caf::actor_system sys{cfg};
+  auto sup = start(sys);
+  auto straggler = actors::spawn_straggler(sys, store(), 50);
+  EXPECT_TRUE(wait_until([&] {
+    return std::all_of(ids.begin(), ids.end(),
+                       [&](auto id) { return state_of(id) == storage::request_state::succeeded; });
+  }));
+  int twice = 0;
+  for (auto id : ids) {
+    auto attempts = (*db_)->request(id)->jobs[0].attempts;
+    EXPECT_LE(attempts, 2) << "request " << id;
+    twice += attempts == 2 ? 1 : 0;
+  }
+  EXPECT_EQ(twice, 1) << "only the job the worker was running when it crashed ran again";
+  EXPECT_EQ(runs.load(), jobs + 1);
+  EXPECT_EQ(status(sys, sup).restarts, 1);
+  caf::anon_send_exit(straggler, caf::exit_reason::user_shutdown);
   EXPECT_TRUE(drain(sys, sup));
 }
 

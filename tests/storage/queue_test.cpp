@@ -257,6 +257,47 @@ TEST_P(StoreConformance, CompleteAndClaimHandsBackAndTakesInOneStep) {
   EXPECT_TRUE(stale->claimed.empty());
 }
 
+TEST_P(StoreConformance, OneCompletionOfJobsFromSeveralClaimsFencesEachByItsOwnToken) {
+  // 37 chains of two jobs, claimed in three claims (three tokens); one call hands back all but
+  // one job, and one of them under another claim's token: any id count, one statement per run.
+  std::vector<storage::request_spec> specs;
+  for (int i = 0; i < 37; ++i) specs.push_back(spec("h" + std::to_string(i), {"t", "t"}));
+  ASSERT_TRUE(db().submit(specs));
+  std::vector<storage::claimed_job> jobs;
+  for (int n : {5, 3, 29}) {
+    auto got = claim("t", n);
+    ASSERT_EQ(got.size(), static_cast<std::size_t>(n));
+    jobs.insert(jobs.end(), got.begin(), got.end());
+  }
+  std::vector<storage::completion> done;
+  for (std::size_t i = 0; i + 1 < jobs.size(); ++i)
+    done.push_back({{jobs[i].id, jobs[i].lease_token}, ""});
+  // A token of the last claim for a job of the first: not that job's lease.
+  done[1].job.token = jobs.back().lease_token;
+  auto out = db().complete(done);
+  ASSERT_TRUE(out) << message_of(out.error());
+  EXPECT_EQ(out->completed, jobs.size() - 2);
+  ASSERT_EQ(out->lost.size(), 1u);
+  EXPECT_EQ(out->lost[0], jobs[1].id);
+  EXPECT_EQ(request(jobs[1].request).jobs[0].state, job_state::running);
+  EXPECT_EQ(request(jobs.back().request).jobs[0].state, job_state::running);
+  for (std::size_t i = 0; i + 1 < jobs.size(); ++i) {
+    if (i == 1) continue;
+    auto r = request(jobs[i].request);
+    EXPECT_EQ(r.jobs[0].state, job_state::done) << "job " << jobs[i].id;
+    EXPECT_EQ(r.jobs[1].state, job_state::ready) << "the chain's next job of " << jobs[i].id;
+  }
+  // The second jobs, handed back in one call, finish their requests.
+  auto next = claim("t", 100);
+  ASSERT_EQ(next.size(), jobs.size() - 2);
+  std::vector<storage::completion> last;
+  for (const auto& j : next) last.push_back({{j.id, j.lease_token}, ""});
+  auto finished = db().complete(last);
+  ASSERT_TRUE(finished);
+  EXPECT_EQ(finished->completed, next.size());
+  for (const auto& j : next) EXPECT_EQ(request(j.request).state, request_state::succeeded);
+}
+
 }  // namespace ab::testing
 
 namespace ab::testing {
