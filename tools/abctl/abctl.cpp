@@ -20,6 +20,12 @@ void context::note(const std::string& what) const {
   io.err.flush();
 }
 
+std::string with_site(const context& ctx, std::string path) {
+  if (ctx.cl.site.empty()) return path;
+  return path + (path.find('?') == std::string::npos ? "?" : "&") +
+         "site=" + url_escape(ctx.cl.site);
+}
+
 int code_for_status(long status) {
   if (status == 404) return exit_not_found;
   if (status == 401 || status == 403) return exit_auth;

@@ -275,14 +275,14 @@ caf::expected<std::vector<node_info>> parse_cluster_nodes(const json& j) {
             return;
           }
           for (const auto& [k, child] : v.items()) {
-            // A map keyed by site or cluster name: `{"sites": {"dc1": {...}}}`.
+            // A map keyed by site or cluster name: `{"clusters": {"build": [...]}}`.
             auto s = site, c = cluster;
-            if (key == "sites" && child.is_object()) s = k;
-            if (key == "clusters" && child.is_object()) c = k;
+            if (key == "sites") s = k;
+            if (key == "clusters") c = k;
             walk(child, k, s, c, depth + 1);
           }
         } else if (v.is_array()) {
-          for (const auto& child : v) walk(child, key, site, cluster, depth + 1);
+          for (const auto& child : v) walk(child, "", site, cluster, depth + 1);
         }
       };
   if (!j.is_object())

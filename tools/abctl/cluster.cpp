@@ -65,7 +65,7 @@ int run_show(const context& ctx) {
   json out{{"cluster", nullptr}, {"cluster_map", nullptr}};
   std::string text;
   // The routers' table: a node answers 404 here, which is no failure while the map answers.
-  auto table = ctx.client.call(get("/v1/cluster"));
+  auto table = ctx.client.call(get(with_site(ctx, "/v1/cluster")));
   bool any = false;
   if (!table) {
     ctx.note("cluster: " + table.failure.message);
@@ -84,13 +84,21 @@ int run_show(const context& ctx) {
     for (const auto& n : *nodes)
       rows.push_back({n.node_id, n.site, n.cluster, n.health, load_text(n.load),
                       age_text(n.heartbeat_age_ms), n.api_url});
+    // The answering router's own counters, when it gives them.
+    if (auto rt = j->find("router"); rt != j->end() && rt->is_object()) {
+      std::string line = "router " + table.answer->router;
+      for (const auto& [k, v] : rt->items())
+        if (v.is_primitive())
+          line += " " + k + "=" + (v.is_string() ? v.get<std::string>() : v.dump());
+      text += printable(line) + "\n";
+    }
     text += render_table({"NODE", "SITE", "CLUSTER", "HEALTH", "LOAD", "HEARTBEAT_AGE", "API_URL"},
                          rows) +
             "\n";
   } else if (table.answer->status != 404) {
     return interpret(ctx, table, "cluster").code;
   }
-  auto map = exchange(ctx, get("/v1/cluster-map"), "cluster map");
+  auto map = exchange(ctx, get(with_site(ctx, "/v1/cluster-map")), "cluster map");
   if (map.code == exit_ok) {
     auto m = parse_cluster_map(map.body);
     if (!m) {
@@ -111,7 +119,7 @@ int run_show(const context& ctx) {
 int run_move(const context& ctx) {
   json body{{"node", ctx.cl.node}, {"cluster", ctx.cl.cluster}};
   // Moving a node to the cluster it is in changes nothing: safe to repeat.
-  api_call c{"POST", "/v1/cluster-map/moves",
+  api_call c{"POST", with_site(ctx, "/v1/cluster-map/moves"),
              body.dump(-1, ' ', false, json::error_handler_t::replace), "", true};
   auto r = exchange(ctx, c, "cluster move");
   if (r.code != exit_ok) return r.code;

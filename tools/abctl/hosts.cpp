@@ -44,8 +44,8 @@ int run_register(const context& ctx) {
   }
   auto n = (*body)["hosts"].size();
   // Registering a known host again with the same fields changes nothing: safe to repeat.
-  api_call c{"POST", "/v1/hosts", body->dump(-1, ' ', false, json::error_handler_t::replace), "",
-             true};
+  api_call c{"POST", with_site(ctx, "/v1/hosts"),
+             body->dump(-1, ' ', false, json::error_handler_t::replace), "", true};
   auto r = exchange(ctx, c, "hosts register", {201});
   if (r.code != exit_ok) return r.code;
   if (!r.body.is_object() || !r.body.contains("hosts") || !r.body["hosts"].is_number_integer()) {
@@ -103,7 +103,8 @@ int run_list_hosts(const context& ctx) {
 }
 
 int run_show_host(const context& ctx) {
-  auto r = exchange(ctx, get("/v1/hosts/" + url_escape(ctx.cl.name)), "host " + ctx.cl.name);
+  auto r = exchange(ctx, get(with_site(ctx, "/v1/hosts/" + url_escape(ctx.cl.name))),
+                    "host " + ctx.cl.name);
   if (r.code != exit_ok) return r.code;
   auto h = parse_host(r.body);
   if (!h) {

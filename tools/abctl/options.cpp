@@ -79,6 +79,9 @@ caf::error none() {
 const std::map<std::string, option_spec>& options() {
   static const std::set<std::string> watching{"submit", "watch"};
   static const std::set<std::string> listing{"list", "hosts list"};
+  static const std::set<std::string> sited{"list",        "hosts list",     "submit",
+                                           "hosts show",  "hosts register", "cluster show",
+                                           "cluster move"};
   static const std::map<std::string, option_spec> all{
       {"--router",
        {true,
@@ -226,7 +229,7 @@ const std::map<std::string, option_spec>& options() {
           return none();
         }}},
       {"--site",
-       {true, listing,
+       {true, sited,
         [](command_line& c, const std::string& v) {
           c.site = v;
           return none();
@@ -362,6 +365,7 @@ Commands:
   hosts show NAME
   cluster show                     the routers' node table and the site's cluster map
   cluster move NODE CLUSTER        move a node to another cluster of the site's map
+  (submit, hosts and cluster take --site S: the site a router sends the call to)
 
 Global options:
   --router URL        a router (or node) base URL; repeatable, tried in order with failover

@@ -78,8 +78,11 @@ struct command_line {
   std::chrono::milliseconds interval{2000};
   std::optional<std::chrono::milliseconds> max_wait;
 
+  /// `--site`: a filter of `list` and `hosts list`; elsewhere the site a router sends the
+  /// call to (`?site=`, which a node ignores).
+  std::string site;
   // list, hosts list
-  std::string state, host, site, action_filter, cursor, after;
+  std::string state, host, action_filter, cursor, after;
   std::optional<std::int64_t> since;
   std::optional<int> limit;
   /// `--all`: follow the pages to the end.

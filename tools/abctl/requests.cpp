@@ -92,8 +92,8 @@ int run_submit(const context& ctx) {
     ctx.note("idempotency key " + key + " (repeat with --idempotency-key " + key +
              " to retry this submission safely)");
   }
-  api_call c{"POST", "/v1/requests", body.dump(-1, ' ', false, json::error_handler_t::replace), key,
-             true};
+  api_call c{"POST", with_site(ctx, "/v1/requests"),
+             body.dump(-1, ' ', false, json::error_handler_t::replace), key, true};
   auto r = exchange(ctx, c, "submit", {202});
   if (r.code != exit_ok) {
     if (r.code == exit_unreachable)

@@ -46,6 +46,10 @@ exchange_result exchange(const context& ctx, const api_call& c, const std::strin
 exchange_result interpret(const context& ctx, const call_result& res, const std::string& what,
                           const std::vector<long>& ok = {200});
 
+/// `path` with `?site=` (or `&site=`) when `--site` was given: the site a router sends the call
+/// to.
+std::string with_site(const context& ctx, std::string path);
+
 /// The exit code for an answer status that is not a success.
 int code_for_status(long status);
 
