@@ -68,7 +68,7 @@ exchange_result interpret(const context& ctx, const call_result& res, const std:
   if (a.body.empty()) return r;
   auto j = parse_body(a.body);
   if (!j) {
-    ctx.note(what + ": " + message_of(j.error()) + " (from " + a.router + ")");
+    ctx.note(what + ": " + sentence(j.error()) + " (from " + a.router + ")");
     r.code = exit_bad_answer;
     return r;
   }
@@ -125,7 +125,7 @@ std::optional<std::string> read_input(const context& ctx, const std::string& pat
 int run(const std::vector<std::string>& args, const environment& env, streams io) {
   auto cl = parse_command_line(args);
   if (!cl) {
-    io.err << "abctl: " << message_of(cl.error()) << "\n";
+    io.err << "abctl: " << sentence(cl.error()) << "\n";
     return exit_usage;
   }
   if (cl->help) {
@@ -134,7 +134,7 @@ int run(const std::vector<std::string>& args, const environment& env, streams io
   }
   auto s = resolve_settings(*cl, env);
   if (!s) {
-    io.err << "abctl: " << printable(message_of(s.error())) << "\n";
+    io.err << "abctl: " << printable(sentence(s.error())) << "\n";
     return exit_usage;
   }
   api_client client{*s, [&io](const std::string& line) {

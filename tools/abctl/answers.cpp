@@ -4,6 +4,7 @@
 #include <functional>
 
 #include "core/error.hpp"
+#include "tools/abctl/options.hpp"
 
 namespace ab::abctl {
 
@@ -266,7 +267,7 @@ caf::expected<std::vector<node_info>> parse_cluster_nodes(const json& j) {
             if (auto h = v.find("healthy"); n.health.empty() && h != v.end() && h->is_boolean())
               n.health = h->get<bool>() ? "healthy" : "unhealthy";
             if (auto err = f.error()) {
-              problem = message_of(err);
+              problem = sentence(err);
               return;
             }
             n.site = site;

@@ -75,7 +75,7 @@ int run_show(const context& ctx) {
     auto j = parse_body(table.answer->body);
     auto nodes = j ? parse_cluster_nodes(*j) : caf::expected<std::vector<node_info>>{j.error()};
     if (!nodes) {
-      ctx.note("cluster: " + message_of(nodes.error()));
+      ctx.note("cluster: " + sentence(nodes.error()));
       return exit_bad_answer;
     }
     any = true;
@@ -102,7 +102,7 @@ int run_show(const context& ctx) {
   if (map.code == exit_ok) {
     auto m = parse_cluster_map(map.body);
     if (!m) {
-      ctx.note("cluster map: " + message_of(m.error()));
+      ctx.note("cluster map: " + sentence(m.error()));
       return exit_bad_answer;
     }
     any = true;
@@ -125,7 +125,7 @@ int run_move(const context& ctx) {
   if (r.code != exit_ok) return r.code;
   auto m = parse_cluster_map(r.body);
   if (!m) {
-    ctx.note("cluster move: " + message_of(m.error()));
+    ctx.note("cluster move: " + sentence(m.error()));
     return exit_bad_answer;
   }
   if (ctx.json())

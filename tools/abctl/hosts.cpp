@@ -39,7 +39,7 @@ int run_register(const context& ctx) {
   }
   auto body = registration(*text);
   if (!body) {
-    ctx.note("hosts register: " + ctx.cl.file + ": " + message_of(body.error()));
+    ctx.note("hosts register: " + ctx.cl.file + ": " + sentence(body.error()));
     return exit_usage;
   }
   auto n = (*body)["hosts"].size();
@@ -79,7 +79,7 @@ int run_list_hosts(const context& ctx) {
     if (r.code != exit_ok) return r.code;
     auto page = parse_host_page(r.body);
     if (!page) {
-      ctx.note("hosts list: " + message_of(page.error()));
+      ctx.note("hosts list: " + sentence(page.error()));
       return exit_bad_answer;
     }
     for (auto& h : r.body["hosts"]) items.push_back(std::move(h));
@@ -108,7 +108,7 @@ int run_show_host(const context& ctx) {
   if (r.code != exit_ok) return r.code;
   auto h = parse_host(r.body);
   if (!h) {
-    ctx.note("host " + ctx.cl.name + ": " + message_of(h.error()));
+    ctx.note("host " + ctx.cl.name + ": " + sentence(h.error()));
     return exit_bad_answer;
   }
   if (ctx.json()) {

@@ -429,6 +429,12 @@ caf::expected<command_line> parse_command_line(const std::vector<std::string>& a
   return cl;
 }
 
+std::string sentence(const caf::error& err) {
+  if (err && err.category() == caf::atom("ab") && err.context().match_elements<std::string>())
+    return err.context().get_as<std::string>(0);
+  return message_of(err);
+}
+
 std::string default_config_file(const environment& env) {
   if (auto x = env("XDG_CONFIG_HOME"); x && !x->empty()) return *x + "/autobuild/abctl.json";
   if (auto h = env("HOME"); h && !h->empty()) return *h + "/.config/autobuild/abctl.json";
@@ -537,7 +543,7 @@ caf::expected<std::string> read_token(const std::string& path) {
     return make_error(errc::invalid_argument, "token file " + path + ": " + why);
   };
   if (auto err = check_private_file(path, "token file"))
-    return make_error(errc::invalid_argument, message_of(err));
+    return make_error(errc::invalid_argument, sentence(err));
   std::ifstream in{path};
   if (!in) return refuse("cannot be read");
   std::string line;

@@ -125,6 +125,9 @@ std::string default_config_file(const environment& env);
 /// URL, a bad file, or a token file that group or others may read is `errc::invalid_argument`.
 caf::expected<settings> resolve_settings(const command_line& cl, const environment& env);
 
+/// The sentence an `abctl` error carries, without the name of its code.
+std::string sentence(const caf::error& err);
+
 /// `url` checked and normalised (`http://` or `https://`, a host, no whitespace or control
 /// characters; the trailing `/` removed).
 caf::expected<std::string> normalise_url(const std::string& url);

@@ -105,7 +105,7 @@ int run_submit(const context& ctx) {
   }
   auto outcomes = parse_outcomes(r.body);
   if (!outcomes) {
-    ctx.note("submit: " + message_of(outcomes.error()));
+    ctx.note("submit: " + sentence(outcomes.error()));
     return exit_bad_answer;
   }
   int code = exit_ok;
@@ -143,7 +143,7 @@ int run_status(const context& ctx) {
     }
     auto info = parse_request(r.body);
     if (!info) {
-      ctx.note("request " + std::to_string(id) + ": " + message_of(info.error()));
+      ctx.note("request " + std::to_string(id) + ": " + sentence(info.error()));
       code = worse(code, exit_bad_answer);
       continue;
     }
@@ -212,7 +212,7 @@ int run_list(const context& ctx) {
     if (r.code != exit_ok) return r.code;
     auto page = parse_request_page(r.body);
     if (!page) {
-      ctx.note("list: " + message_of(page.error()));
+      ctx.note("list: " + sentence(page.error()));
       return exit_bad_answer;
     }
     for (auto& item : r.body["requests"]) items.push_back(std::move(item));

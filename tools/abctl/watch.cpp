@@ -127,7 +127,7 @@ int watch_requests(const context& ctx, const std::vector<std::int64_t>& given) {
       auto j = parse_body(a.body);
       auto info = j ? parse_request(*j) : caf::expected<request_info>{j.error()};
       if (!info) {
-        ctx.note("request " + std::to_string(id) + ": " + message_of(info.error()));
+        ctx.note("request " + std::to_string(id) + ": " + sentence(info.error()));
         return exit_bad_answer;
       }
       auto line = describe(*info);
@@ -156,16 +156,16 @@ int watch_requests(const context& ctx, const std::vector<std::int64_t>& given) {
     if (bar) {
       // One request: its jobs fill the bar; many: the requests that ended.
       std::size_t done = t.ended(), total = ids.size();
-      std::string extra;
+      std::string text = summary(t, ids.size());
       if (ids.size() == 1 && last.count(ids[0])) {
         const auto& r = last[ids[0]];
         total = r.jobs.size();
         done = 0;
         for (const auto& j : r.jobs) done += j.state == "done";
-        extra = " " + describe(r);
+        text = describe(r);
       }
-      ctx.io.out << "\r\x1b[2K" << progress_bar(done, total) << " "
-                 << printable(summary(t, ids.size()) + extra);
+      // Our own sequence: back to the line's start and clear it; the text itself is sanitised.
+      ctx.io.out << "\r\x1b[2K" << progress_bar(done, total) << " " << printable(text);
       ctx.io.out.flush();
     } else if (lines) {
       ctx.io.out.flush();
@@ -216,7 +216,7 @@ int run_watch(const context& ctx) {
     }
     auto more = batch_ids(*text);
     if (!more) {
-      ctx.note("watch: batch file " + ctx.cl.batch_file + ": " + message_of(more.error()));
+      ctx.note("watch: batch file " + ctx.cl.batch_file + ": " + sentence(more.error()));
       return exit_usage;
     }
     ids.insert(ids.end(), more->begin(), more->end());
