@@ -15,6 +15,7 @@
 #include "harness/child_process.hpp"
 #include "harness/server_process.hpp"
 #include "tests/fakes/scratch_dir.hpp"
+#include "tests/fakes/test_cert.hpp"
 
 namespace ab::testing {
 namespace {
@@ -202,6 +203,39 @@ TEST_F(AbctlNode, ExitCodesForWhatDoesNotExistOrIsRefused) {
   EXPECT_EQ(on_node({"submit", "sim.chain", "h1", "--token", "x"}).code, 2);
   auto dead = "http://127.0.0.1:" + std::to_string(harness::free_port(SOCK_STREAM));
   EXPECT_EQ(abctl({"--router", dead, "--retries", "0", "list"}).code, 5);
+}
+
+}  // namespace
+}  // namespace ab::testing
+
+namespace ab::testing {
+namespace {
+
+TEST(AbctlTls, AnHttpsNodeIsTrustedThroughTheCaFileOnly) {
+  auto dir = scratch_dir("abctl-tls-");
+  auto cert = make_test_cert(dir, "node");
+  auto other = make_test_cert(dir, "other");
+  harness::server_process node{AB_NODE_BIN,
+                               {"--node-id", "n1", "--site", "dc1", "--listen", "127.0.0.1:0",
+                                "--store", "sqlite:" + (dir / "ab.db").string(), "--handlers",
+                                "none", "--tls-cert", cert.cert_file, "--tls-key", cert.key_file},
+                               (dir / "node.log").string()};
+  ASSERT_TRUE(node.ok()) << node.output();
+  auto url = "https://127.0.0.1:" + std::to_string(node.port());
+  auto run = [&](const std::vector<std::string>& args) {
+    std::string cmd = std::string{"exec "} + AB_ABCTL_BIN;
+    for (const auto& a : args) cmd += " " + quoted(a);
+    cmd += " >>" + quoted((dir / "abctl.log").string()) + " 2>&1 </dev/null";
+    auto pid = harness::spawn_child({"/bin/sh", "-c", cmd}, (dir / "sh.log").string());
+    return harness::wait_exit(pid, std::chrono::seconds(60));
+  };
+  EXPECT_EQ(run({"--router", url, "--ca-file", cert.cert_file, "list"}), 0)
+      << harness::read_text((dir / "abctl.log").string());
+  EXPECT_EQ(run({"--router", url, "--ca-file", other.cert_file, "--retries", "0", "list"}), 5)
+      << "a certificate the CA file does not vouch for is refused";
+  EXPECT_EQ(run({"--router", url, "--retries", "0", "list"}), 5)
+      << "a self-signed certificate is not trusted by default";
+  node.stop();
 }
 
 }  // namespace
