@@ -95,6 +95,7 @@ int run_list_hosts(const context& ctx) {
     return exit_ok;
   }
   std::vector<std::vector<std::string>> rows;
+  rows.reserve(found.size());
   for (const auto& h : found)
     rows.push_back({h.name, h.site, h.lifecycle_state, h.bmc_endpoint, h.credential_ref});
   ctx.io.out << render_table({"NAME", "SITE", "STATE", "BMC_ENDPOINT", "CREDENTIAL_REF"}, rows);

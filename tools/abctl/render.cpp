@@ -115,6 +115,7 @@ std::string render_table(const std::vector<std::string>& header,
   cells.push_back(header);
   for (const auto& r : rows) {
     std::vector<std::string> row;
+    row.reserve(r.size());
     for (const auto& c : r) row.push_back(cut(printable(c), max_cell));
     cells.push_back(std::move(row));
   }

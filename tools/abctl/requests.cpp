@@ -229,6 +229,7 @@ int run_list(const context& ctx) {
     return exit_ok;
   }
   std::vector<std::vector<std::string>> rows;
+  rows.reserve(found.size());
   for (const auto& r : found)
     rows.push_back({std::to_string(r.id), r.host, r.site, r.action, r.state, r.priority,
                     r.submitter, utc_time(r.created_at)});
