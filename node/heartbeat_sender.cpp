@@ -24,7 +24,11 @@ std::string without_trailing_slash(std::string url) {
 }  // namespace
 
 heartbeat_stats::heartbeat_stats(const std::vector<std::string>& routers) {
-  for (const auto& url : routers) state_.routers.push_back({url});
+  for (const auto& url : routers) {
+    router_stats r;
+    r.url = url;
+    state_.routers.push_back(std::move(r));
+  }
   state_.not_announcing_because = "not started yet";
 }
 

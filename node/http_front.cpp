@@ -150,7 +150,10 @@ caf::expected<node_http> start_node_http(caf::actor_system& sys, const config::n
   opts.store_actors = cfg.api_store_pool_size;
   opts.max_in_flight = cfg.api_max_in_flight;
   opts.trusted_routers = *routers;
-  net::node_report base{cfg.node_id, cfg.site, out.auth ? "policy" : "open"};
+  net::node_report base;
+  base.node_id = cfg.node_id;
+  base.site = cfg.site;
+  base.auth = out.auth ? "policy" : "open";
   base.site_id = cfg.site_id;
   auto node = sys.spawn(node_resource, supervisor, base, std::move(add_to_report));
   auto resources = net::spawn_api_resources(sys, api_store, opts, node);
