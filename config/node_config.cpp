@@ -7,12 +7,14 @@
 #include <fstream>
 #include <functional>
 #include <map>
+#include <optional>
 #include <sstream>
 
 #include <nlohmann/json.hpp>
 
 #include "bmc/endpoint_policy.hpp"
 #include "core/error.hpp"
+#include "core/ip_networks.hpp"
 #include "core/private_file.hpp"
 
 namespace ab::config {
@@ -159,6 +161,50 @@ caf::error set_ldap(node_config& c, const json& v, const std::string& origin,
   return caf::none;
 }
 
+// Sites and routers: list settings and their checks.
+
+/// An `http://` or `https://` URL with a host.
+std::optional<std::string> check_url(const std::string& v) {
+  auto rest = v.rfind("https://", 0) == 0  ? v.substr(8)
+              : v.rfind("http://", 0) == 0 ? v.substr(7)
+                                           : std::string{};
+  if (rest.empty() || rest.front() == '/' || rest.find_first_of(" \t\r\n") != std::string::npos)
+    return "expected http://HOST:PORT or https://HOST:PORT URLs";
+  return std::nullopt;
+}
+
+std::optional<std::string> check_network(const std::string& v) {
+  if (auto n = ip_networks::parse({v}); !n) return ab::message_of(n.error());
+  return std::nullopt;
+}
+
+/// A list: a JSON array of strings (file) or comma-separated text (command line); every entry
+/// passes `check`.
+setting list(const char* key, const char* help, std::vector<std::string> node_config::*field,
+             std::optional<std::string> (*check)(const std::string&)) {
+  return {key, help,
+          [=](node_config& c, const json& v, const std::string& origin,
+              const std::string& key) -> caf::error {
+            std::vector<std::string> out;
+            if (v.is_string()) {
+              std::stringstream in(v.get<std::string>());
+              for (std::string one; std::getline(in, one, ',');)
+                if (!one.empty()) out.push_back(one);
+            } else if (v.is_array()) {
+              for (const auto& one : v) {
+                if (!one.is_string()) return bad(origin, key, "expected an array of strings");
+                out.push_back(one.get<std::string>());
+              }
+            } else {
+              return bad(origin, key, "expected an array of strings, or comma-separated text");
+            }
+            for (const auto& one : out)
+              if (auto why = check(one)) return bad(origin, key, "'" + one + "': " + *why);
+            c.*field = std::move(out);
+            return caf::none;
+          }};
+}
+
 const std::vector<setting>& settings() {
   constexpr std::int64_t hour = std::int64_t{3600} * 1000;
   static const std::vector<setting> all{
@@ -271,6 +317,21 @@ const std::vector<setting>& settings() {
       number("allow-open-api", "1: serve without a policy on a non-loopback address",
              &node_config::allow_open_api, 0, 1),
       {"ldap", "JSON object: directory logins (url, bind_template, ...; docs/ldap.md)", set_ldap},
+      // Sites and routers.
+      number("site-id", "this site's number, 0..9000: request ids are site-id * 10^12 + n",
+             &node_config::site_id, 0, 9000),
+      list("routers", "router URLs this node announces itself to, comma-separated",
+           &node_config::routers, check_url),
+      text("heartbeat-secret-file", "shared secret of the heartbeats to routers (mode 600)",
+           &node_config::heartbeat_secret_file),
+      text("advertise-url", "API URL announced to routers (default from listen)",
+           &node_config::advertise_url),
+      number("router-heartbeat-interval-ms", "the node announces itself to routers this often",
+             &node_config::router_heartbeat_interval_ms, 100, hour),
+      text("router-ca-file", "PEM bundle of the CAs of the routers' and this node's certificates",
+           &node_config::router_ca_file),
+      list("trusted-routers", "router IPs/CIDRs whose X-Forwarded-For is believed, comma-separated",
+           &node_config::trusted_routers, check_network),
   };
   return all;
 }
@@ -427,6 +488,11 @@ caf::expected<node_config> load_node_config(const command_line& cl) {
                "directory logins need a policy (--policy) to map groups to roles");
   if (c.store.rfind("sqlite:", 0) != 0 && c.store.rfind("mysql://", 0) != 0)
     return bad("store", "(value hidden)", "expected sqlite:PATH or mysql://USER:PASS@HOST:PORT/DB");
+  if (!c.routers.empty() && c.heartbeat_secret_file.empty())
+    return bad("routers", c.routers.front(),
+               "heartbeats to routers are signed: give heartbeat-secret-file too");
+  if (!c.advertise_url.empty())
+    if (auto why = check_url(c.advertise_url)) return bad("advertise-url", c.advertise_url, *why);
   return c;
 }
 

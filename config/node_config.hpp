@@ -110,6 +110,24 @@ struct node_config {
   bool bmc_allow_loopback = false;
   /// Directory logins (docs/ldap.md); an empty `url` turns them off.
   auth::ldap_options ldap;
+
+  // Sites and routers (docs/node.md, "Routers and sites").
+  /// The site's number, 0..9000: its request ids are `site_id * 10^12 + n`. Stored in the site
+  /// database by the first node; a node with another one refuses to start.
+  std::int64_t site_id = 0;
+  /// Router base URLs (`http://` or `https://`) this node announces itself to; empty: none.
+  std::vector<std::string> routers;
+  /// The deployment's shared heartbeat secret (mode 600 or stricter); needed with `routers`.
+  std::string heartbeat_secret_file;
+  /// The API URL announced to routers; default: `listen`'s address with the node's scheme.
+  std::string advertise_url;
+  /// How often the node checks its own `/readyz` and announces itself to every router.
+  time_ms router_heartbeat_interval_ms = 30000;
+  /// PEM bundle of CAs for the routers' and the node's own certificates (default: system's).
+  std::string router_ca_file;
+  /// Routers' addresses (IPs or CIDRs) whose `X-Forwarded-For` names the client, and which are
+  /// exempt from `max_connections_per_peer`; empty: every call is its peer's.
+  std::vector<std::string> trusted_routers;
 };
 
 /// What the command line said: a config file, overrides, or a request for help.

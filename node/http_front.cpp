@@ -47,9 +47,9 @@ class recent_nodes {
 };
 
 /// The node resource: `GET /v1/node` asks the supervisor for its pools, without blocking.
-net::node_actor::behavior_type node_resource(net::node_actor::pointer self,
-                                             const actors::supervisor_actor& supervisor,
-                                             const net::node_report& base) {
+net::node_actor::behavior_type node_resource(
+    net::node_actor::pointer self, const actors::supervisor_actor& supervisor,
+    const net::node_report& base, const std::function<void(net::node_report&)>& add_to_report) {
   return {[=](net::node_atom) -> caf::result<net::node_report> {
     auto promise = self->make_response_promise<net::node_report>();
     self->request(supervisor, std::chrono::seconds(5), actors::status_atom::value)
@@ -62,6 +62,7 @@ net::node_actor::behavior_type node_resource(net::node_actor::pointer self,
               r.given_up = st.given_up;
               r.service_restarts = st.service_restarts;
               r.draining = st.draining;
+              if (add_to_report) add_to_report(r);
               promise.deliver(std::move(r));
             },
             [=](caf::error& err) mutable { promise.deliver(std::move(err)); });
@@ -71,12 +72,14 @@ net::node_actor::behavior_type node_resource(net::node_actor::pointer self,
 
 }  // namespace
 
-caf::expected<node_http> start_node_http(
-    caf::actor_system& sys, const config::node_config& cfg,
-    const actors::supervisor_actor& supervisor,
-    const std::shared_ptr<const config::live_cluster_map>& map) {
+caf::expected<node_http> start_node_http(caf::actor_system& sys, const config::node_config& cfg,
+                                         const actors::supervisor_actor& supervisor,
+                                         const std::shared_ptr<const config::live_cluster_map>& map,
+                                         std::function<void(net::node_report&)> add_to_report) {
   auto hp = config::split_host_port(cfg.listen);
   if (!hp) return hp.error();
+  auto routers = ip_networks::parse(cfg.trusted_routers);
+  if (!routers) return routers.error();
   // The API's own share of the database, so that its calls never queue behind the workers':
   // a store actor per connection, and one connection for the audit trail's writer.
   storage::store_options api_so;
@@ -146,8 +149,13 @@ caf::expected<node_http> start_node_http(
   opts.audit = out.audit;
   opts.store_actors = cfg.api_store_pool_size;
   opts.max_in_flight = cfg.api_max_in_flight;
-  auto node = sys.spawn(node_resource, supervisor,
-                        net::node_report{cfg.node_id, cfg.site, out.auth ? "policy" : "open"});
+  opts.trusted_routers = *routers;
+  net::node_report base;
+  base.node_id = cfg.node_id;
+  base.site = cfg.site;
+  base.auth = out.auth ? "policy" : "open";
+  base.site_id = cfg.site_id;
+  auto node = sys.spawn(node_resource, supervisor, base, std::move(add_to_report));
   auto resources = net::spawn_api_resources(sys, api_store, opts, node);
   out.api = std::make_unique<net::api_service>(sys, std::move(resources), std::move(opts));
   net::server_options so;
@@ -160,6 +168,10 @@ caf::expected<node_http> start_node_http(
   so.max_connections_per_peer = cfg.max_connections_per_peer;
   so.first_byte_timeout = std::chrono::milliseconds(cfg.first_byte_timeout_ms);
   so.idle_timeout = std::chrono::milliseconds(cfg.idle_timeout_ms);
+  if (!routers->empty())
+    so.peer_cap_exempt = [routers = *routers](const std::string& peer) {
+      return routers.contains(peer);
+    };
   auto* api = out.api.get();
   auto server = net::http_server::start(so, [api](net::http_request&& req, net::responder respond) {
     api->handle(std::move(req), std::move(respond));

@@ -1,5 +1,6 @@
 #pragma once
 
+#include <functional>
 #include <memory>
 
 #include <caf/actor_system.hpp>
@@ -31,9 +32,13 @@ struct node_http {
 /// Submissions of an action no cluster of `map` (the map in force) serves are refused, and a
 /// waiting request says why. Refuses an open API (no policy) on a non-loopback address unless
 /// `cfg.allow_open_api`.
-caf::expected<node_http> start_node_http(
-    caf::actor_system& sys, const config::node_config& cfg,
-    const actors::supervisor_actor& supervisor,
-    const std::shared_ptr<const config::live_cluster_map>& map);
+///
+/// Calls from `cfg.trusted_routers` are counted and audited under the client their
+/// `X-Forwarded-For` names, and are exempt from the per-peer connection cap; `add_to_report`
+/// (may be empty) fills in what others know of the node (its router heartbeats).
+caf::expected<node_http> start_node_http(caf::actor_system& sys, const config::node_config& cfg,
+                                         const actors::supervisor_actor& supervisor,
+                                         const std::shared_ptr<const config::live_cluster_map>& map,
+                                         std::function<void(net::node_report&)> add_to_report = {});
 
 }  // namespace ab::node

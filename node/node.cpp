@@ -2,6 +2,7 @@
 
 #include <unistd.h>
 
+#include <algorithm>
 #include <atomic>
 #include <cstdio>
 #include <memory>
@@ -20,6 +21,7 @@
 #include "actors/supervisor.hpp"
 #include "core/error.hpp"
 #include "node/bmc_access.hpp"
+#include "node/heartbeat_sender.hpp"
 #include "node/http_front.hpp"
 #include "storage/store.hpp"
 
@@ -40,9 +42,19 @@ int run(const config::node_config& cfg, const config::cluster_map& map, sigset_t
   for (const auto* name : {"storage", "actors", "net"})
     spdlog::register_logger(spdlog::default_logger()->clone(name));
 
+  // Heartbeats to routers are signed with the deployment's secret: read it before anything.
+  std::string heartbeat_secret;
+  if (!cfg.routers.empty()) {
+    auto secret = cluster::read_secret_file(cfg.heartbeat_secret_file);
+    if (!secret) return fail(message_of(secret.error()), 1);
+    heartbeat_secret = std::move(*secret);
+  }
+
   auto clk = std::make_shared<system_clock>();
   storage::store_options so;
   so.url = cfg.store;
+  // The database belongs to one site: a node of another site_id refuses to start.
+  so.site_id = cfg.site_id;
   so.pool_size = cfg.store_pool_size;
   so.policy = cfg.queue;
   auto opened = storage::open_store(so, clk);
@@ -77,6 +89,8 @@ int run(const config::node_config& cfg, const config::cluster_map& map, sigset_t
   if (config::has_handlers(cfg, "simulated"))
     actors::register_simulated_handlers(*handlers,
                                         {cfg.sim_step_ms, cfg.sim_log, cfg.node_id, clk});
+  auto busy_workers = std::make_shared<std::atomic<std::int64_t>>(0);
+  count_busy_workers(*handlers, busy_workers);
 
   caf::actor_system_config sys_cfg;
   caf::actor_system sys{sys_cfg};
@@ -89,7 +103,17 @@ int run(const config::node_config& cfg, const config::cluster_map& map, sigset_t
   auto supervisor = actors::spawn_supervisor(sys, sup_cfg);
 
   auto live_map = std::make_shared<config::live_cluster_map>(map);
-  auto http = start_node_http(sys, cfg, supervisor, live_map);
+  auto heartbeats = std::make_shared<heartbeat_stats>(cfg.routers);
+  auto http = start_node_http(
+      sys, cfg, supervisor, live_map,
+      [heartbeats, has = !cfg.routers.empty()](net::node_report& r) {
+        if (!has) return;
+        auto s = heartbeats->read();
+        r.announced = s.announcing;
+        r.not_announced_because = s.not_announcing_because;
+        for (const auto& one : s.routers)
+          r.routers.push_back({one.url, one.sent, one.failures, one.last_sent_ms, one.last_error});
+      });
   if (!http) {
     caf::anon_send_exit(supervisor, caf::exit_reason::kill);
     return fail(message_of(http.error()), 1);
@@ -118,6 +142,32 @@ int run(const config::node_config& cfg, const config::cluster_map& map, sigset_t
     caf::anon_send(
         supervisor, actors::supervise_atom::value,
         actors::map_watcher_service(cfg.cluster_map, cfg.map_check_interval_ms, live_map));
+  if (!cfg.routers.empty()) {
+    auto url = advertised_url(cfg, http->server->port());
+    if (!url) {
+      caf::anon_send_exit(supervisor, caf::exit_reason::kill);
+      http->server->stop();
+      return fail(message_of(url.error()), 1);
+    }
+    heartbeat_sender_config hc;
+    hc.identity = {cfg.node_id, cfg.site, cfg.site_id, "", *url, 0, 0, AB_VERSION, 0};
+    hc.routers = cfg.routers;
+    hc.secret = heartbeat_secret;
+    hc.interval_ms = cfg.router_heartbeat_interval_ms;
+    hc.calls.timeout =
+        std::chrono::milliseconds(std::min<time_ms>(5000, cfg.router_heartbeat_interval_ms));
+    hc.calls.ca_file = cfg.router_ca_file;
+    hc.busy_workers = [busy_workers] { return busy_workers->load(); };
+    hc.api_in_flight = [api = http->api.get()] {
+      return static_cast<std::int64_t>(api->in_flight());
+    };
+    hc.stats = heartbeats;
+    hc.clk = clk;
+    log->info("announcing {} to {} router(s) every {} ms", *url, cfg.routers.size(),
+              cfg.router_heartbeat_interval_ms);
+    caf::anon_send(supervisor, actors::supervise_atom::value,
+                   heartbeat_sender_service(std::move(hc)));
+  }
   std::printf("ab-node: node %s (site %s, cluster %s) listening on %s://%s, store %s\n",
               cfg.node_id.c_str(), cfg.site.c_str(), map.cluster_of(cfg.node_id).c_str(),
               cfg.tls_cert.empty() ? "http" : "https", address.c_str(),

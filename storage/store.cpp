@@ -6,8 +6,14 @@
 
 namespace ab::storage {
 
-caf::expected<std::unique_ptr<store>> open_store(const store_options& options,
-                                                 std::shared_ptr<const ab::clock> clk) {
+caf::error store::bind_site(std::int64_t site_id) {
+  return make_error(errc::bad_config, "this store cannot hold a site id");
+}
+
+namespace {
+
+caf::expected<std::unique_ptr<store>> open_backend(const store_options& options,
+                                                   std::shared_ptr<const ab::clock> clk) {
   const std::string sqlite_prefix = "sqlite:";
   if (options.url.rfind(sqlite_prefix, 0) == 0) {
     auto path = options.url.substr(sqlite_prefix.size());
@@ -21,6 +27,16 @@ caf::expected<std::unique_ptr<store>> open_store(const store_options& options,
   }
   return make_error(errc::bad_config,
                     "store URL must be sqlite:PATH or mysql://USER:PASS@HOST:PORT/DB");
+}
+
+}  // namespace
+
+caf::expected<std::unique_ptr<store>> open_store(const store_options& options,
+                                                 std::shared_ptr<const ab::clock> clk) {
+  auto s = open_backend(options, std::move(clk));
+  if (!s || !options.site_id) return s;
+  if (auto err = (*s)->bind_site(*options.site_id)) return err;
+  return s;
 }
 
 }  // namespace ab::storage

@@ -1,6 +1,7 @@
 #pragma once
 
 #include <memory>
+#include <optional>
 #include <string>
 
 #include <caf/error.hpp>
@@ -35,6 +36,12 @@ class store : public job_queue,
 
   /// Runs a trivial query: can this process reach its database right now?
   virtual caf::error ping() = 0;
+
+  /// Binds the database to `site_id` (0..`max_site_id`): the first call stores it and moves
+  /// the next request id into the site's block (`site_id * site_id_block + n`; ids already
+  /// given keep their value); later calls check it, and a different id is a `bad_config`
+  /// error naming both. A decorator that cannot hold a site id refuses.
+  virtual caf::error bind_site(std::int64_t site_id);
 };
 
 /// How to reach a store: `sqlite:PATH` or `mysql://USER:PASS@HOST:PORT/DB`.
@@ -43,6 +50,8 @@ struct store_options {
   /// Connections in the pool (MySQL).
   std::size_t pool_size = 8;
   queue_policy policy;
+  /// The site id to bind the database to (`store::bind_site`); none: not checked (tools).
+  std::optional<std::int64_t> site_id;
 };
 
 /// Opens the store `options.url` names and brings its schema up to date.

@@ -1,6 +1,7 @@
 #pragma once
 
 #include <cstdint>
+#include <limits>
 #include <map>
 #include <optional>
 #include <string>
@@ -16,8 +17,17 @@ using request_id = std::int64_t;
 /// Identifies a job: `request id × max_chain_length + position in the chain`.
 using job_id = std::int64_t;
 
+/// Request ids of one site come from their own block, `site_id * site_id_block + n`, so that
+/// ids are unique across sites and `id / site_id_block` names the site.
+inline constexpr std::int64_t site_id_block = 1'000'000'000'000;
+/// Largest site id a node accepts.
+inline constexpr std::int64_t max_site_id = 9000;
+
 /// The most jobs one request's chain may hold.
 inline constexpr int max_chain_length = 64;
+static_assert((max_site_id + 1) * site_id_block <=
+                  std::numeric_limits<std::int64_t>::max() / max_chain_length,
+              "the job ids of the last site's last request must fit in int64");
 
 /// Where a request is in its life; the last three are terminal.
 enum class request_state { queued, running, succeeded, failed, cancelled };

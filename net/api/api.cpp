@@ -110,12 +110,6 @@ http_response overloaded() {
   return answer;
 }
 
-/// The peer's address without its port.
-std::string address_of(const std::string& remote) {
-  if (!remote.empty() && remote.front() == '[') return remote.substr(1, remote.find(']') - 1);
-  return remote.substr(0, remote.rfind(':'));
-}
-
 /// Fills in the decision and detail of an audit entry from the answer it got.
 void conclude(storage::audit_entry& e, const http_response& r) {
   auto status = std::to_string(r.status);
@@ -274,7 +268,7 @@ void api_service::handle(http_request&& req, responder respond) {
   if (!slot) {
     if (options_.audit && route != "GET /readyz") {
       storage::audit_entry e;
-      e.source = address_of(req.remote);
+      e.source = client_address(req, options_.trusted_routers);
       e.actor = "-";
       e.action = route;
       e.target = path;
@@ -295,7 +289,7 @@ void api_service::handle(http_request&& req, responder respond) {
     });
 
   auto ctx = std::make_shared<call_context>();
-  ctx->entry.source = address_of(req.remote);
+  ctx->entry.source = client_address(req, options_.trusted_routers);
   ctx->entry.action = route;
   ctx->entry.target = path;
   if (options_.audit)
@@ -386,16 +380,30 @@ void api_service::serve(const std::string& route, const std::vector<std::string>
     ask(
         resources_.node, node_atom::value, std::move(respond),
         [](const node_report& n) {
-          return json_response(200, json{{"node_id", n.node_id},
-                                         {"site", n.site},
-                                         {"auth", n.auth},
-                                         {"cluster", n.cluster},
-                                         {"workers", n.workers},
-                                         {"restarts", n.restarts},
-                                         {"given_up", n.given_up},
-                                         {"service_restarts", n.service_restarts},
-                                         {"draining", n.draining}}
-                                        .dump());
+          json out{{"node_id", n.node_id},
+                   {"site", n.site},
+                   {"site_id", n.site_id},
+                   {"auth", n.auth},
+                   {"cluster", n.cluster},
+                   {"workers", n.workers},
+                   {"restarts", n.restarts},
+                   {"given_up", n.given_up},
+                   {"service_restarts", n.service_restarts},
+                   {"draining", n.draining}};
+          // The router heartbeats, when the node has routers.
+          if (!n.routers.empty()) {
+            json routers = json::array();
+            for (const auto& r : n.routers)
+              routers.push_back({{"url", r.url},
+                                 {"sent", r.sent},
+                                 {"failures", r.failures},
+                                 {"last_sent_ms", r.last_sent_ms},
+                                 {"last_error", r.last_error}});
+            out["heartbeats"] = {{"announced", n.announced},
+                                 {"not_announced_because", n.not_announced_because},
+                                 {"routers", std::move(routers)}};
+          }
+          return json_response(200, out.dump(-1, ' ', false, json::error_handler_t::replace));
         },
         [](const caf::error& err) {
           return error_response({503, "unavailable", message_of(err), 1});

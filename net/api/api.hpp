@@ -15,6 +15,7 @@
 #include "net/api/audit_trail.hpp"
 #include "net/api/error.hpp"
 #include "net/api/failure_limiter.hpp"
+#include "net/api/forwarded.hpp"
 #include "net/api/resources.hpp"
 #include "net/http/server.hpp"
 #include "storage/store.hpp"
@@ -52,6 +53,9 @@ struct api_options {
   failure_limits failures;
   /// The clock of those limits; null: the system clock.
   std::shared_ptr<const ab::clock> clock;
+  /// Routers whose `X-Forwarded-For` names the client: failures are counted and calls audited
+  /// under that address (net/api/forwarded.hpp); empty: every call is its peer's.
+  ip_networks trusted_routers;
 };
 
 /// What the API knows about one call while serving it: who, and what to write in the audit

@@ -180,6 +180,19 @@ struct node_report {
   /// Service actor (straggler manager, pruner, heartbeat, map watcher) → restarts.
   std::map<std::string, std::int64_t> service_restarts;
   bool draining = false;
+  /// The site's number: its request ids are `site_id * 10^12 + n`.
+  std::int64_t site_id = 0;
+  /// The router heartbeats (empty when the node has no routers): whether the node is announced,
+  /// why not, and each router's counters.
+  struct router {
+    std::string url;
+    std::int64_t sent = 0, failures = 0;
+    time_ms last_sent_ms = 0;
+    std::string last_error;
+  };
+  std::vector<router> routers;
+  bool announced = false;
+  std::string not_announced_because;
 };
 
 /// The requests resource: submit, read, list, cancel.

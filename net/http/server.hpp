@@ -98,6 +98,10 @@ struct server_options {
   /// an address at its cap evicts that address's own longest-waiting connection; with every
   /// one of them in the middle of a request it is closed at once, without an answer.
   std::size_t max_connections_per_peer = 64;
+  /// Peer addresses (numeric, IPv4-mapped as IPv4) exempt from `max_connections_per_peer`:
+  /// routers that carry many clients' calls. Called under the server's lock, from any I/O
+  /// thread: it must be cheap and thread-safe. Unset: none.
+  std::function<bool(const std::string& address)> peer_cap_exempt;
   /// Extra slots for connections arriving when every served one is busy: such a connection
   /// may ask for one of `probe_paths` (answered, then closed); any other request is served if
   /// a place has become free or idle by the time its header arrived, and otherwise gets 503

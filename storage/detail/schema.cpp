@@ -163,6 +163,15 @@ const std::vector<migration>& migrations() {
        // MariaDB's and SQLite's, so a migration repeated after a crash skips what it did.
        {"CREATE INDEX IF NOT EXISTS requests_finished ON requests (finished_at)",
         "CREATE INDEX IF NOT EXISTS pending_events_received ON pending_events (received_at)"}},
+      {8,
+       {
+           // The site this database belongs to (one row, written by the first node that starts
+           // on it): its request ids come from the block site_id * 10^12 (sql_site.cpp).
+           {"site_identity",
+            {"singleton INT NOT NULL PRIMARY KEY", "site_id BIGINT NOT NULL",
+             "bound_at BIGINT NOT NULL"},
+            {}},
+       }},
   };
   return all;
 }

@@ -31,6 +31,7 @@ class sql_store final : public store, public test_hooks {
   std::string backend() const override { return pool_->sql().name; }
   int schema_version() override { return schema_version_; }
   caf::error ping() override;
+  caf::error bind_site(std::int64_t site_id) override;
 
   caf::expected<std::vector<submit_outcome>> submit(
       const std::vector<request_spec>& specs) override;

@@ -238,4 +238,58 @@ TEST(NodeConfig, AFileHoldingTheDatabasePasswordMustBePrivate) {
   std::remove(file.c_str());
 }
 
+// Sites and routers.
+
+TEST(NodeConfig, RoutersAndSitesHaveQuietDefaults) {
+  auto c = load({});
+  ASSERT_TRUE(c) << message_of(c.error());
+  EXPECT_EQ(c->site_id, 0);
+  EXPECT_TRUE(c->routers.empty());
+  EXPECT_TRUE(c->trusted_routers.empty());
+  EXPECT_EQ(c->router_heartbeat_interval_ms, 30000);
+}
+
+TEST(NodeConfig, ReadsRoutersFromTheFileAndTheCommandLine) {
+  auto file =
+      write_temp(R"({"site_id": 12, "routers": ["https://r1.example:9443", "http://r2:9080"],
+    "heartbeat_secret_file": "/etc/ab/hb.secret", "trusted_routers": ["10.9.0.0/16", "10.8.0.1"],
+    "advertise_url": "https://node-a1.example:8443", "router_heartbeat_interval_ms": 5000,
+    "router_ca_file": "/etc/ab/ca.pem"})");
+  auto c = load({"--config", file});
+  ASSERT_TRUE(c) << message_of(c.error());
+  EXPECT_EQ(c->site_id, 12);
+  EXPECT_EQ(c->routers, (std::vector<std::string>{"https://r1.example:9443", "http://r2:9080"}));
+  EXPECT_EQ(c->trusted_routers, (std::vector<std::string>{"10.9.0.0/16", "10.8.0.1"}));
+  EXPECT_EQ(c->advertise_url, "https://node-a1.example:8443");
+  EXPECT_EQ(c->router_heartbeat_interval_ms, 5000);
+  EXPECT_EQ(c->router_ca_file, "/etc/ab/ca.pem");
+  auto cl = load({"--config", file, "--routers", "http://127.0.0.1:9001,http://127.0.0.1:9002",
+                  "--trusted-routers", "127.0.0.1"});
+  ASSERT_TRUE(cl) << message_of(cl.error());
+  EXPECT_EQ(cl->routers.size(), 2u);
+  EXPECT_EQ(cl->trusted_routers, std::vector<std::string>{"127.0.0.1"});
+  std::remove(file.c_str());
+}
+
+TEST(NodeConfig, RefusesBadRouterSettings) {
+  for (const auto& args : std::vector<std::vector<std::string>>{
+           {"--site-id", "9001"},
+           {"--site-id", "-1"},
+           {"--routers", "r1.example:9443", "--heartbeat-secret-file", "/x"},
+           {"--routers", "ftp://r1", "--heartbeat-secret-file", "/x"},
+           {"--routers", "http://r1:9080"},
+           {"--trusted-routers", "10.0.0.0/33"},
+           {"--trusted-routers", "router.example"},
+           {"--advertise-url", "node-a1:8443"},
+           {"--router-heartbeat-interval-ms", "0"},
+       }) {
+    auto c = load(args);
+    ASSERT_FALSE(c) << args[0] << " " << args[1];
+    EXPECT_TRUE(is(c.error(), errc::bad_config));
+  }
+  auto c = load({"--routers", "http://r1:9080"});
+  ASSERT_FALSE(c);
+  EXPECT_NE(message_of(c.error()).find("heartbeat-secret-file"), std::string::npos);
+}
+
 }  // namespace ab::testing

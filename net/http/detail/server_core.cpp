@@ -47,7 +47,9 @@ std::shared_ptr<connection> server_core::admit(boost::asio::ip::tcp::socket sock
     if (peer.empty()) return nullptr;
     // A peer at its cap competes only with itself: its own longest-waiting connection makes
     // room, and with all of its connections busy it is refused.
-    if (auto known = per_peer_.find(peer); known != per_peer_.end() &&
+    // A router carries many clients' calls: its own cap would limit all of them at once.
+    bool exempt = options_.peer_cap_exempt && options_.peer_cap_exempt(peer);
+    if (auto known = per_peer_.find(peer); !exempt && known != per_peer_.end() &&
                                            known->second >= options_.max_connections_per_peer &&
                                            !evict_one(victim, &peer)) {
       log_->debug("{}: refused, the address has {} busy connections", peer, known->second);

@@ -73,6 +73,8 @@ class ApiNoise : public ::testing::Test {
     opts.audit = audit_;
     opts.failures = {10, 60000, 1000};
     opts.clock = clock_;
+    // Routers whose X-Forwarded-For names the client (the tests at the end).
+    opts.trusted_routers = *ip_networks::parse({"10.9.0.0/16"});
     sys_ = std::make_unique<caf::actor_system>(sys_cfg_);
     api_ = std::make_unique<net::api_service>(*sys_, store_, opts);
   }
@@ -281,6 +283,44 @@ TEST_F(ApiNoise, HugeOrMalformedFieldsAreCutToTheirBoundInTheTrail) {
   EXPECT_EQ(target.rfind("/v1/hosts/aaaa", 0), 0u);
   EXPECT_EQ(target.substr(target.size() - std::string{storage::truncation_marker}.size()),
             storage::truncation_marker);
+}
+
+// Forwarded calls: a trusted router's X-Forwarded-For names the client, anyone else's is ignored.
+
+TEST_F(ApiNoise, ATrustedRoutersClientIsLimitedAloneAndTheRouterStaysOpenForOthers) {
+  auto via_router = [&](const std::string& client, const std::string& authorization) {
+    return call("GET", "/v1/requests", "10.9.0.1",
+                {{"authorization", authorization}, {"x-forwarded-for", client}})
+        .status;
+  };
+  for (int i = 0; i < 10; ++i) EXPECT_EQ(via_router("192.0.2.7", "Bearer guess"), 401) << i;
+  EXPECT_EQ(via_router("192.0.2.7", good_token), 429) << "the guessing client is limited";
+  EXPECT_EQ(via_router("192.0.2.8", good_token), 200) << "another client of the same router";
+  EXPECT_EQ(via_router("192.0.2.8", "Bearer guess"), 401) << "counted apart";
+  // The trail names the clients, not the router.
+  bool client_audited = false;
+  for (const auto& e : trail()) {
+    EXPECT_NE(e.source, "10.9.0.1") << e.action << " " << e.detail;
+    if (e.source == "192.0.2.7") client_audited = true;
+  }
+  EXPECT_TRUE(client_audited);
+  EXPECT_EQ(status("10.9.0.1", good_token), 200) << "the router's own calls are not limited";
+}
+
+TEST_F(ApiNoise, AnUntrustedPeersForwardedForIsIgnored) {
+  // A client that rotates the header it sends is still one source: its own address.
+  for (int i = 0; i < 10; ++i)
+    EXPECT_EQ(call("GET", "/v1/requests", "10.0.0.1",
+                   {{"authorization", "Bearer guess"},
+                    {"x-forwarded-for", "192.0.2." + std::to_string(i)}})
+                  .status,
+              401)
+        << i;
+  EXPECT_EQ(call("GET", "/v1/requests", "10.0.0.1",
+                 {{"authorization", good_token}, {"x-forwarded-for", "192.0.2.200"}})
+                .status,
+            429);
+  for (const auto& e : trail()) EXPECT_EQ(e.source, "10.0.0.1");
 }
 
 }  // namespace ab::testing

@@ -417,6 +417,47 @@ TEST(HttpServer, RefusesAPeerWhoseConnectionsAreAllBusyWithoutAnAnswerAndServesO
   EXPECT_TRUE(eventually_served([&] { return client{server->port()}; }));
 }
 
+TEST(HttpServer, APeerExemptFromTheCapIsServedWhileItsConnectionsAreBusy) {
+  parking lot;
+  auto park = lot.handler();
+  server_options options;
+  options.max_connections_per_peer = 2;
+  options.peer_cap_exempt = [](const std::string& peer) { return peer == "127.0.0.3"; };
+  auto server = serve(
+      [&](http_request&& req, responder respond) {
+        if (req.target != "/slow") return echo(std::move(req), respond);
+        park(std::move(req), std::move(respond));
+      },
+      options);
+  ASSERT_TRUE(server);
+  // A router carries many clients' calls: three of them busy at once, and a fourth.
+  std::vector<std::unique_ptr<client>> busy;
+  std::vector<responder> parked;
+  for (int i = 0; i < 3; ++i) {
+    busy.push_back(std::make_unique<client>(source{"127.0.0.3"}, server->port()));
+    ASSERT_TRUE(busy.back()->send("GET /slow HTTP/1.1\r\nHost: x\r\n\r\n"));
+    auto r = lot.take();
+    ASSERT_TRUE(r);
+    parked.push_back(std::move(r));
+  }
+  client router{source{"127.0.0.3"}, server->port()};
+  EXPECT_EQ(status(router.exchange(get("/"))), 200);
+  // Anyone else keeps the cap.
+  client first{server->port()};
+  client second{server->port()};
+  ASSERT_TRUE(first.send("GET /slow HTTP/1.1\r\nHost: x\r\n\r\n"));
+  ASSERT_TRUE(second.send("GET /slow HTTP/1.1\r\nHost: x\r\n\r\n"));
+  auto r1 = lot.take();
+  auto r2 = lot.take();
+  ASSERT_TRUE(r1 && r2);
+  client third{server->port()};
+  EXPECT_FALSE(third.exchange(get("/healthz")));
+  for (auto& r : parked) r({200, "text/plain", "done", {}});
+  r1({200, "text/plain", "one", {}});
+  r2({200, "text/plain", "two", {}});
+  for (auto& c : busy) EXPECT_EQ(status(c->receive()), 200);
+}
+
 TEST(HttpServer, APeerAtItsCapEvictsItsOwnIdleConnectionNotAnotherPeers) {
   server_options options;
   options.max_connections_per_peer = 2;
