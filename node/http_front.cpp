@@ -1,8 +1,10 @@
 #include "node/http_front.hpp"
 
 #include <algorithm>
+#include <atomic>
 #include <mutex>
 
+#include <caf/send.hpp>
 #include <caf/typed_event_based_actor.hpp>
 #include <nlohmann/json.hpp>
 
@@ -47,9 +49,10 @@ class recent_nodes {
 };
 
 /// The node resource: `GET /v1/node` asks the supervisor for its pools, without blocking.
-net::node_actor::behavior_type node_resource(net::node_actor::pointer self,
-                                             const actors::supervisor_actor& supervisor,
-                                             const net::node_report& base) {
+net::node_actor::behavior_type node_resource(
+    net::node_actor::pointer self, const actors::supervisor_actor& supervisor,
+    const net::node_report& base,
+    std::shared_ptr<const std::atomic<std::int64_t>> api_store_restarts) {
   return {[=](net::node_atom) -> caf::result<net::node_report> {
     auto promise = self->make_response_promise<net::node_report>();
     self->request(supervisor, std::chrono::seconds(5), actors::status_atom::value)
@@ -61,6 +64,7 @@ net::node_actor::behavior_type node_resource(net::node_actor::pointer self,
               r.restarts = st.restarts;
               r.given_up = st.given_up;
               r.service_restarts = st.service_restarts;
+              r.service_restarts["api_store"] = api_store_restarts->load();
               r.draining = st.draining;
               promise.deliver(std::move(r));
             },
@@ -120,6 +124,10 @@ caf::expected<node_http> start_node_http(
   opts.validate_host = [access = *access](const storage::host_record& h) {
     return host_refusal(access, h);
   };
+  // A redeemed callback wakes its parked job: the pool of its type claims it at once.
+  opts.on_callback = [supervisor](storage::request_id id) {
+    caf::anon_send(supervisor, actors::wake_atom::value, id);
+  };
   opts.classes.clear();
   for (const auto& [cls, credit] : cfg.queue.class_credit_ms) opts.classes.push_back(cls);
   if (!cfg.policy.empty()) {
@@ -145,9 +153,11 @@ caf::expected<node_http> start_node_http(
   opts.auth = out.auth;
   opts.audit = out.audit;
   opts.store_actors = cfg.api_store_pool_size;
+  opts.store_restarts = std::make_shared<std::atomic<std::int64_t>>(0);
   opts.max_in_flight = cfg.api_max_in_flight;
   auto node = sys.spawn(node_resource, supervisor,
-                        net::node_report{cfg.node_id, cfg.site, out.auth ? "policy" : "open"});
+                        net::node_report{cfg.node_id, cfg.site, out.auth ? "policy" : "open"},
+                        std::shared_ptr<const std::atomic<std::int64_t>>(opts.store_restarts));
   auto resources = net::spawn_api_resources(sys, api_store, opts, node);
   out.api = std::make_unique<net::api_service>(sys, std::move(resources), std::move(opts));
   net::server_options so;
