@@ -55,7 +55,8 @@ bool clear_leftovers(storage::job_queue& db, const std::vector<std::string>& pre
     const auto& first = left->front();
     std::fprintf(stderr,
                  "%s: the database holds %zu active request(s) for this benchmark's hosts (e.g. "
-                 "request %lld for host %s), left by an interrupted run: their hosts are busy, "
+                 "request %lld for host %s), left by an earlier run (interrupted, or parked by "
+                 "it): their hosts are busy, "
                  "so this run would wait for them forever. Use a fresh database (e.g. "
                  "scripts/mariadb start --dir /tmp/NEW-db), or pass --reset to cancel them "
                  "first.\n",
@@ -64,12 +65,12 @@ bool clear_leftovers(storage::job_queue& db, const std::vector<std::string>& pre
     return false;
   }
   for (const auto& r : *left)
-    if (auto st = db.cancel(r.id, program + " --reset: left by an interrupted run"); !st) {
+    if (auto st = db.cancel(r.id, program + " --reset: left by an earlier run"); !st) {
       std::fprintf(stderr, "%s: cannot cancel request %lld: %s\n", program.c_str(),
                    static_cast<long long>(r.id), message_of(st.error()).c_str());
       return false;
     }
-  std::fprintf(stderr, "%s: cancelled %zu active request(s) left by an interrupted run\n",
+  std::fprintf(stderr, "%s: cancelled %zu active request(s) left by an earlier run\n",
                program.c_str(), left->size());
   return true;
 }
