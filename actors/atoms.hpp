@@ -22,6 +22,9 @@ using crashed_atom = caf::atom_constant<caf::atom("crashed")>;
 using release_atom = caf::atom_constant<caf::atom("release")>;
 /// Jobs may have become ready: poll soon (supervisor → pool).
 using poke_atom = caf::atom_constant<caf::atom("poke")>;
+/// An installer's callback woke a parked job (node → supervisor, with the request id), so a
+/// job of this pool's type is claimable now (supervisor → pool).
+using wake_atom = caf::atom_constant<caf::atom("wake")>;
 /// A pool committed finished jobs, so chains moved on (pool → supervisor).
 using advance_atom = caf::atom_constant<caf::atom("advance")>;
 /// A pool's new number of workers (supervisor → pool).

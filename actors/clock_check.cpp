@@ -2,6 +2,10 @@
 
 #include <cstdlib>
 
+#include <spdlog/spdlog.h>
+#include <caf/stateful_actor.hpp>
+#include <caf/typed_event_based_actor.hpp>
+
 #include "core/error.hpp"
 
 namespace ab::actors {
@@ -27,6 +31,39 @@ caf::error clock_check::check() {
   return make_error(errc::conflict, "this node's clock is " + std::to_string(skew) +
                                         " ms off the database's, more than the " +
                                         std::to_string(max_skew_ms_) + " ms allowed");
+}
+
+namespace {
+
+struct clock_check_state {
+  static inline const char* name = "clock_check";
+};
+
+clock_check_actor::behavior_type checker(clock_check_actor::stateful_pointer<clock_check_state>,
+                                         const std::shared_ptr<clock_check>& check) {
+  auto log = spdlog::get("actors");
+  if (!log) log = spdlog::default_logger()->clone("actors");
+  return {
+      [check, log](check_atom) {
+        bool was = check->in_bound();
+        auto err = check->check();
+        // Leases and deadlines are the database's time: a node whose clock is off must neither
+        // keep leases (renewing) nor take jobs (its pools see the same verdict).
+        if (!check->in_bound())
+          log->error("not renewing leases nor claiming: {}",
+                     err ? message_of(err) : std::string{"the clock is off the database's"});
+        else if (!was)
+          log->warn("clock back within {} ms of the database's; claiming again",
+                    check->max_skew_ms());
+        return check->in_bound();
+      },
+  };
+}
+
+}  // namespace
+
+clock_check_actor spawn_clock_check(caf::actor_system& sys, std::shared_ptr<clock_check> check) {
+  return sys.spawn<caf::detached>(checker, std::move(check));
 }
 
 }  // namespace ab::actors

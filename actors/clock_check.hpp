@@ -8,8 +8,11 @@
 #include <functional>
 #include <memory>
 
+#include <caf/actor_system.hpp>
 #include <caf/expected.hpp>
+#include <caf/typed_actor.hpp>
 
+#include "actors/atoms.hpp"
 #include "core/clock.hpp"
 
 namespace ab::actors {
@@ -42,5 +45,13 @@ class clock_check {
   std::atomic<time_ms> skew_{0};
   std::atomic<std::int64_t> refusals_{0};
 };
+
+/// The clock check as a service actor: `check_atom` measures the skew now and answers whether
+/// the clock is within the bound (the supervisor asks before every lease renewal).
+using clock_check_actor = caf::typed_actor<caf::replies_to<check_atom>::with<bool>>;
+
+/// Spawns the clock check on `check` (detached: it reads the database's clock); it logs each
+/// refusal and the clock's return within the bound.
+clock_check_actor spawn_clock_check(caf::actor_system& sys, std::shared_ptr<clock_check> check);
 
 }  // namespace ab::actors

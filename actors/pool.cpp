@@ -579,6 +579,16 @@ pool_internal::behavior_type pool(self_ptr self, pool_config cfg) {
         auto since = static_cast<time_ms>(ms_since(st.last_claim));
         schedule_tick(self, std::max<time_ms>(st.cfg.poll_interval_ms - since, 0));
       },
+      // --- issue 10 (polish): a callback woke a parked job of this type --------------------
+      [self](wake_atom) {
+        auto& st = self->state;
+        // Claim now rather than at the next poll (up to `idle_poll_max_ms` away while idle);
+        // claiming already, waiting for the store or no idle worker: a wake changes nothing.
+        if (st.draining || st.store_away || st.claim_due || idle(st) == 0) return;
+        st.empty_claims = 0;
+        schedule_tick(self, 0);
+      },
+      // --- end of issue 10 (polish) ------------------------------------------------------
       [self](tick_atom, std::uint64_t gen) {
         auto& st = self->state;
         if (gen != st.tick_gen) return;

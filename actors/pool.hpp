@@ -30,7 +30,9 @@ using pool_parent_actor = caf::typed_actor<caf::reacts_to<report_atom, pool_repo
 /// worker was running. The pool itself makes no blocking call: its claimer (detached) does.
 using pool_actor = caf::typed_actor<caf::reacts_to<filter_atom, storage::action_filter>,
                                     caf::reacts_to<resize_atom, int>, caf::reacts_to<poke_atom>,
-                                    caf::replies_to<drain_atom>::with<bool>>;
+                                    caf::replies_to<drain_atom>::with<bool>,
+                                    // issue 10 (polish): a woken parked job, claim at once.
+                                    caf::reacts_to<wake_atom>>;
 
 /// What a pool is told when spawned.
 struct pool_config {

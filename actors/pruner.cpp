@@ -21,7 +21,7 @@ struct pruner_state {
 };
 
 pruner_actor::behavior_type pruner(pruner_actor::stateful_pointer<pruner_state> self,
-                                   const std::shared_ptr<storage::store>& store,
+                                   const std::shared_ptr<storage::retention_store>& store,
                                    storage::retention keep, time_ms interval_ms) {
   auto log = spdlog::get("actors");
   if (!log) log = spdlog::default_logger()->clone("actors");
@@ -50,13 +50,13 @@ pruner_actor::behavior_type pruner(pruner_actor::stateful_pointer<pruner_state> 
 
 }  // namespace
 
-pruner_actor spawn_pruner(caf::actor_system& sys, std::shared_ptr<storage::store> store,
+pruner_actor spawn_pruner(caf::actor_system& sys, std::shared_ptr<storage::retention_store> store,
                           storage::retention keep, time_ms interval_ms) {
   return sys.spawn<caf::detached>(pruner, std::move(store), keep, interval_ms);
 }
 
-service_spec pruner_service(std::shared_ptr<storage::store> store, storage::retention keep,
-                            time_ms interval_ms) {
+service_spec pruner_service(std::shared_ptr<storage::retention_store> store,
+                            storage::retention keep, time_ms interval_ms) {
   return {"pruner",
           [store = std::move(store), keep, interval_ms](
               caf::actor_system& sys, const supervisor_actor&, const config::cluster_map&) {

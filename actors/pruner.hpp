@@ -8,7 +8,7 @@
 
 #include "actors/atoms.hpp"
 #include "actors/supervisor.hpp"
-#include "storage/store.hpp"
+#include "storage/retention_store.hpp"
 
 namespace ab::actors {
 
@@ -17,11 +17,11 @@ namespace ab::actors {
 using pruner_actor = caf::typed_actor<caf::reacts_to<prune_atom>>;
 
 /// Spawns the pruner; a `keep` of all zeros keeps everything and makes it idle.
-pruner_actor spawn_pruner(caf::actor_system& sys, std::shared_ptr<storage::store> store,
+pruner_actor spawn_pruner(caf::actor_system& sys, std::shared_ptr<storage::retention_store> store,
                           storage::retention keep, time_ms interval_ms);
 
 /// The pruner as a supervised service (`pruner`).
-service_spec pruner_service(std::shared_ptr<storage::store> store, storage::retention keep,
-                            time_ms interval_ms);
+service_spec pruner_service(std::shared_ptr<storage::retention_store> store,
+                            storage::retention keep, time_ms interval_ms);
 
 }  // namespace ab::actors

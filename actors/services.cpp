@@ -23,7 +23,7 @@ struct straggler_state {
 };
 
 straggler_actor::behavior_type straggler(straggler_actor::stateful_pointer<straggler_state> self,
-                                         const std::shared_ptr<storage::store>& store,
+                                         const std::shared_ptr<storage::job_queue>& store,
                                          time_ms interval_ms) {
   auto log = logger();
   self->send(self, recover_atom::value);
@@ -55,7 +55,7 @@ struct heartbeat_state {
 };
 
 heartbeat_actor::behavior_type heartbeat(heartbeat_actor::stateful_pointer<heartbeat_state> self,
-                                         const std::shared_ptr<storage::store>& store,
+                                         const std::shared_ptr<storage::node_registry>& store,
                                          storage::node_record node, const config::cluster_map& map,
                                          time_ms interval_ms,
                                          std::shared_ptr<storage::node_claim> claim,
@@ -153,12 +153,13 @@ map_watcher_actor::behavior_type map_watcher(
 
 }  // namespace
 
-straggler_actor spawn_straggler(caf::actor_system& sys, std::shared_ptr<storage::store> store,
+straggler_actor spawn_straggler(caf::actor_system& sys, std::shared_ptr<storage::job_queue> store,
                                 time_ms interval_ms) {
   return sys.spawn<caf::detached>(straggler, std::move(store), interval_ms);
 }
 
-heartbeat_actor spawn_heartbeat(caf::actor_system& sys, std::shared_ptr<storage::store> store,
+heartbeat_actor spawn_heartbeat(caf::actor_system& sys,
+                                std::shared_ptr<storage::node_registry> store,
                                 storage::node_record node, config::cluster_map map,
                                 time_ms interval_ms, std::shared_ptr<storage::node_claim> claim,
                                 std::function<void()> on_lost) {
@@ -174,7 +175,7 @@ map_watcher_actor spawn_map_watcher(caf::actor_system& sys, std::string path,
                                   std::move(supervisor), std::move(live));
 }
 
-service_spec straggler_service(std::shared_ptr<storage::store> store, time_ms interval_ms) {
+service_spec straggler_service(std::shared_ptr<storage::job_queue> store, time_ms interval_ms) {
   return {"straggler",
           [store = std::move(store), interval_ms](caf::actor_system& sys, const supervisor_actor&,
                                                   const config::cluster_map&) {
@@ -182,8 +183,9 @@ service_spec straggler_service(std::shared_ptr<storage::store> store, time_ms in
           }};
 }
 
-service_spec heartbeat_service(std::shared_ptr<storage::store> store, storage::node_record node,
-                               time_ms interval_ms, std::shared_ptr<storage::node_claim> claim,
+service_spec heartbeat_service(std::shared_ptr<storage::node_registry> store,
+                               storage::node_record node, time_ms interval_ms,
+                               std::shared_ptr<storage::node_claim> claim,
                                std::function<void()> on_lost) {
   return {"heartbeat",
           [store = std::move(store), node = std::move(node), interval_ms, claim = std::move(claim),
@@ -204,6 +206,14 @@ service_spec map_watcher_service(std::string path, time_ms interval_ms,
                 spawn_map_watcher(sys, path, map, interval_ms, sup, live));
           },
           false, true};
+}
+
+service_spec clock_check_service(std::shared_ptr<clock_check> check) {
+  return {clock_check_name,
+          [check = std::move(check)](caf::actor_system& sys, const supervisor_actor&,
+                                     const config::cluster_map&) {
+            return caf::actor_cast<caf::actor>(spawn_clock_check(sys, check));
+          }};
 }
 
 }  // namespace ab::actors

@@ -1,8 +1,8 @@
 #pragma once
 
-// The node's small periodic services: the straggler manager, the node heartbeat, and the
-// cluster-map watcher. Each runs detached (they make blocking store or file calls); the
-// node runs them under its supervisor (`*_service` give the supervisor their specs).
+// The node's small periodic services: the straggler manager, the node heartbeat, the
+// cluster-map watcher and the clock check. Each runs detached (they make blocking store or file
+// calls); the node runs them under its supervisor (`*_service` give the supervisor their specs).
 
 #include <functional>
 #include <memory>
@@ -11,9 +11,11 @@
 #include <caf/typed_actor.hpp>
 
 #include "actors/atoms.hpp"
+#include "actors/clock_check.hpp"
 #include "actors/supervisor.hpp"
 #include "config/cluster_map.hpp"
-#include "storage/store.hpp"
+#include "storage/job_queue.hpp"
+#include "storage/node_registry.hpp"
 
 namespace ab::actors {
 
@@ -21,7 +23,7 @@ namespace ab::actors {
 using straggler_actor = caf::typed_actor<caf::reacts_to<recover_atom>>;
 
 /// Spawns the straggler manager.
-straggler_actor spawn_straggler(caf::actor_system& sys, std::shared_ptr<storage::store> store,
+straggler_actor spawn_straggler(caf::actor_system& sys, std::shared_ptr<storage::job_queue> store,
                                 time_ms interval_ms);
 
 /// Records the node (id, site, cluster, address, last seen) in the site database.
@@ -31,7 +33,8 @@ using heartbeat_actor =
 /// Spawns the heartbeat; `node.cluster` follows the cluster map it is sent. With every beat it
 /// also refreshes `claim` (the process's claim to its node id, may be null) and calls `on_lost`
 /// once if another process holds the id now.
-heartbeat_actor spawn_heartbeat(caf::actor_system& sys, std::shared_ptr<storage::store> store,
+heartbeat_actor spawn_heartbeat(caf::actor_system& sys,
+                                std::shared_ptr<storage::node_registry> store,
                                 storage::node_record node, config::cluster_map map,
                                 time_ms interval_ms,
                                 std::shared_ptr<storage::node_claim> claim = nullptr,
@@ -50,12 +53,12 @@ map_watcher_actor spawn_map_watcher(caf::actor_system& sys, std::string path,
                                     std::shared_ptr<config::live_cluster_map> live = nullptr);
 
 /// The straggler manager as a supervised service (`straggler`).
-service_spec straggler_service(std::shared_ptr<storage::store> store, time_ms interval_ms);
+service_spec straggler_service(std::shared_ptr<storage::job_queue> store, time_ms interval_ms);
 
 /// The heartbeat as a supervised service (`heartbeat`), following the cluster map; a restarted
 /// one keeps the claim (and `on_lost`).
-service_spec heartbeat_service(std::shared_ptr<storage::store> store, storage::node_record node,
-                               time_ms interval_ms,
+service_spec heartbeat_service(std::shared_ptr<storage::node_registry> store,
+                               storage::node_record node, time_ms interval_ms,
                                std::shared_ptr<storage::node_claim> claim = nullptr,
                                std::function<void()> on_lost = {});
 
@@ -63,5 +66,12 @@ service_spec heartbeat_service(std::shared_ptr<storage::store> store, storage::n
 /// SIGHUP; a restarted one starts from the map in force.
 service_spec map_watcher_service(std::string path, time_ms interval_ms,
                                  std::shared_ptr<config::live_cluster_map> live = nullptr);
+
+/// The name the clock check runs under (`clock_check_service`).
+inline constexpr const char* clock_check_name = "clock_check";
+
+/// The clock check on `check` as a supervised service (`clock_check`): the supervisor asks it
+/// before every lease renewal, and adds it itself when its configuration has a clock check.
+service_spec clock_check_service(std::shared_ptr<clock_check> check);
 
 }  // namespace ab::actors

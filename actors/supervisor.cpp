@@ -1,5 +1,6 @@
 #include "actors/supervisor.hpp"
 
+#include <algorithm>
 #include <cstdio>
 #include <deque>
 #include <map>
@@ -13,6 +14,7 @@
 
 #include "actors/detail/offspring.hpp"
 #include "actors/pool.hpp"
+#include "actors/services.hpp"
 #include "core/error.hpp"
 
 namespace ab::actors {
@@ -213,6 +215,16 @@ void add_service(self_ptr self, service_spec spec) {
   spawn_service(self, s);
 }
 
+/// Extends the leases of every pool's jobs.
+void renew_leases(self_ptr self) {
+  auto& st = self->state;
+  std::vector<std::string> owners;
+  for (const auto& [type, p] : st.pools)
+    if (p.handle) owners.push_back(owner_of(st, p));
+  if (auto res = st.cfg.store->renew(owners, st.cfg.node.lease_ms); !res)
+    st.log->warn("cannot renew leases: {}", message_of(res.error()));
+}
+
 supervisor_internal::behavior_type supervisor(self_ptr self, supervisor_config cfg) {
   auto& st = self->state;
   st.cfg = std::move(cfg);
@@ -228,6 +240,11 @@ supervisor_internal::behavior_type supervisor(self_ptr self, supervisor_config c
     spawn_pool(self, p);
   }
   auto specs = std::move(st.cfg.services);
+  // The clock check is a service like the others: monitored, restarted, counted.
+  if (st.cfg.clock_ok && std::none_of(specs.begin(), specs.end(), [](const service_spec& s) {
+        return s.name == clock_check_name;
+      }))
+    specs.push_back(clock_check_service(st.cfg.clock_ok));
   for (auto& spec : specs) add_service(self, std::move(spec));
   self->send(self, renew_atom::value);
   return {
@@ -265,30 +282,43 @@ supervisor_internal::behavior_type supervisor(self_ptr self, supervisor_config c
           if (type != from && p.handle && p.last.workers > 0)
             self->send(p.handle, poke_atom::value);
       },
+      [self](wake_atom, storage::request_id id) {
+        // A callback made the request's parked job claimable: its pool claims it now instead of
+        // at its next poll. One read of the request says which job (and so which pool) woke.
+        auto& st = self->state;
+        if (st.draining) return;
+        auto r = st.cfg.store->request(id);
+        if (!r) return;
+        for (const auto& j : r->jobs) {
+          if (j.state != storage::job_state::ready) continue;
+          if (auto it = st.pools.find(j.type); it != st.pools.end() && it->second.handle)
+            self->send(it->second.handle, wake_atom::value);
+        }
+      },
       [self](renew_atom) {
         auto& st = self->state;
         if (st.draining) return;
         auto again = std::chrono::milliseconds(st.cfg.node.renew_interval_ms);
-        if (st.cfg.clock_ok) {
-          bool was = st.cfg.clock_ok->in_bound();
-          auto err = st.cfg.clock_ok->check();
-          if (!st.cfg.clock_ok->in_bound()) {
-            // Leases and deadlines are the database's time: a node whose clock is off must
-            // neither keep leases (renewing) nor take jobs (its pools see the same verdict).
-            st.log->error("not renewing leases nor claiming: {}", message_of(err));
-            self->delayed_send(self, again, renew_atom::value);
-            return;
-          }
-          if (!was)
-            st.log->warn("clock back within {} ms of the database's; claiming again",
-                         st.cfg.clock_ok->max_skew_ms());
-        }
-        std::vector<std::string> owners;
-        for (const auto& [type, p] : st.pools)
-          if (p.handle) owners.push_back(owner_of(st, p));
-        if (auto res = st.cfg.store->renew(owners, st.cfg.node.lease_ms); !res)
-          st.log->warn("cannot renew leases: {}", message_of(res.error()));
         self->delayed_send(self, again, renew_atom::value);
+        if (!st.cfg.clock_ok) return renew_leases(self);
+        auto it = st.services.find(clock_check_name);
+        if (it == st.services.end() || !it->second.handle) {
+          // The clock check is down (restarting, or given up): its last verdict holds.
+          if (st.cfg.clock_ok->in_bound()) renew_leases(self);
+          return;
+        }
+        // The check reads the database's clock: the clock check service does it, and the
+        // leases are renewed only when it says the clock is within the bound.
+        self->request(caf::actor_cast<clock_check_actor>(it->second.handle), again,
+                      check_atom::value)
+            .then(
+                [self](bool ok) {
+                  if (ok && !self->state.draining) renew_leases(self);
+                },
+                [self](caf::error&) {
+                  auto& st = self->state;
+                  if (st.cfg.clock_ok->in_bound() && !st.draining) renew_leases(self);
+                });
       },
       [self](status_atom) {
         auto& st = self->state;

@@ -20,16 +20,17 @@ struct service_spec;
 
 /// Keeps the node's actors whole: one worker pool per registered job type, sized by the node
 /// configuration and its cluster (a pool restarts its crashed workers itself), and the node's
-/// service actors (straggler manager, pruner, heartbeat, cluster-map watcher). A crashed pool
-/// or service is restarted, within a restart-intensity limit, and counted. It resizes and
-/// re-filters the pools when the cluster map changes (and hands the map on to the services
-/// that follow it), pokes the other pools when one pool's chains move on, renews the leases of
-/// every pool after checking the clock, and drains on request.
+/// service actors (straggler manager, pruner, heartbeat, cluster-map watcher, clock check). A
+/// crashed pool or service is restarted, within a restart-intensity limit, and counted. It resizes
+/// and re-filters the pools when the cluster map changes (and hands the map on to the services that
+/// follow it), pokes the other pools when one pool's chains move on, renews the leases of every
+/// pool after checking the clock, wakes the pool of a job an installer's callback woke
+/// (`wake_atom` with its request), and drains on request.
 using supervisor_actor = caf::typed_actor<
     caf::reacts_to<remap_atom, config::cluster_map>, caf::reacts_to<check_atom>,
     caf::reacts_to<supervise_atom, service_spec>, caf::reacts_to<report_atom, pool_report>,
-    caf::reacts_to<advance_atom, std::string>, caf::replies_to<status_atom>::with<pool_status>,
-    caf::replies_to<drain_atom>::with<bool>>;
+    caf::reacts_to<advance_atom, std::string>, caf::reacts_to<wake_atom, storage::request_id>,
+    caf::replies_to<status_atom>::with<pool_status>, caf::replies_to<drain_atom>::with<bool>>;
 
 /// One of the node's service actors as the supervisor runs it: started at once, restarted
 /// after a crash (counted in `pool_status::service_restarts` under `name`), stopped after the
@@ -59,8 +60,8 @@ struct supervisor_config {
   /// This process's incarnation (`make_incarnation`): every lease owner names it, so that a
   /// restarted node never renews its dead predecessor's leases.
   std::string incarnation = make_incarnation();
-  /// Checked before every renewal and consulted before every claim; null: the clock is
-  /// trusted (tests with an injected clock).
+  /// Checked before every renewal (by the `clock_check` service the supervisor runs on it) and
+  /// consulted before every claim; null: the clock is trusted (tests with an injected clock).
   std::shared_ptr<clock_check> clock_ok;
   /// Service actors started with the pools (more may follow with `supervise_atom`).
   std::vector<service_spec> services = {};

@@ -20,6 +20,7 @@
 
 #include <nlohmann/json.hpp>
 
+#include "bench/leftovers.hpp"
 #include "bmc/redfish_driver.hpp"
 #include "core/clock.hpp"
 #include "core/error.hpp"
@@ -200,6 +201,8 @@ int usage() {
 }
 
 int run(int argc, char** argv) {
+  // Start-up check: `--reset` cancels what an interrupted run left (see below).
+  const bool reset = bench::take_flag(argc, argv, "--reset");
   options o;
   for (int i = 1; i < argc; ++i) {
     std::string a = argv[i];
@@ -244,6 +247,7 @@ int run(int argc, char** argv) {
     std::fprintf(stderr, "ab-bench-bmc: %s\n", message_of(db.error()).c_str());
     return 1;
   }
+  if (!bench::clear_leftovers(**db, {"bench-"}, reset, "ab-bench-bmc")) return 1;
   // The simulated BMCs listen on loopback: the node must be told to allow it.
   harness::server_process node((bin / "ab-node").string(),
                                {"--store",

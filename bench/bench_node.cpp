@@ -15,6 +15,7 @@
 #include <thread>
 #include <vector>
 
+#include "bench/leftovers.hpp"
 #include "core/clock.hpp"
 #include "core/error.hpp"
 #include "harness/child_process.hpp"
@@ -117,6 +118,8 @@ void wait_registered(storage::store& db, const std::string& id, time_ms since) {
 }  // namespace
 
 int main(int argc, char** argv) {
+  // Start-up check: `--reset` cancels what an interrupted run left (see below).
+  const bool reset = bench::take_flag(argc, argv, "--reset");
   std::string url;
   int requests = 5000, chain = 4, workers = 4, parked = 10000;
   // Slow jobs: chains of `slow_chain` sim.step jobs of `slow_job_ms` each, on `slow_workers`.
@@ -160,6 +163,7 @@ int main(int argc, char** argv) {
     return 1;
   }
   auto& db = **opened;
+  if (!bench::clear_leftovers(db, {"noop-", "wait-", "slow-"}, reset, "ab-bench-node")) return 1;
   db_status stats{url};
   auto clk = std::make_shared<system_clock>();
   auto workers_json = "{\"default\": 0, \"sim.noop\": " + std::to_string(workers) +

@@ -43,10 +43,13 @@ caf::expected<endpoint_route> route_of(const std::string& endpoint) {
                     "ipmi://)");
 }
 
-std::shared_ptr<const driver_resolver> driver_resolver::standard(const wrapper& wrap) {
+std::shared_ptr<const driver_resolver> driver_resolver::standard(const wrapper& wrap,
+                                                                 const redfish_options& redfish) {
   std::map<std::string, std::shared_ptr<driver>> drivers;
   for (const auto* name : {"redfish", "ipmi"}) {
-    std::shared_ptr<driver> d = std::move(*make_driver(name));
+    std::shared_ptr<driver> d = std::string_view{name} == "redfish"
+                                    ? std::make_shared<redfish_driver>(redfish)
+                                    : std::shared_ptr<driver>(std::move(*make_driver(name)));
     drivers[name] = wrap ? wrap(std::move(d)) : std::move(d);
   }
   return std::make_shared<const driver_resolver>(std::move(drivers));

@@ -13,6 +13,7 @@
 
 #include "bmc/capability.hpp"
 #include "bmc/driver.hpp"
+#include "bmc/redfish_driver.hpp"
 
 namespace ab::bmc {
 
@@ -38,8 +39,10 @@ class driver_resolver {
   /// Turns a built-in driver into the one callers get (e.g. wraps it in a guard).
   using wrapper = std::function<std::shared_ptr<driver>(std::shared_ptr<driver>)>;
 
-  /// Every built-in driver, each through `wrap` when it is set.
-  static std::shared_ptr<const driver_resolver> standard(const wrapper& wrap = {});
+  /// Every built-in driver, each through `wrap` when it is set; the Redfish driver with
+  /// `redfish` (its sessions' limits).
+  static std::shared_ptr<const driver_resolver> standard(const wrapper& wrap = {},
+                                                         const redfish_options& redfish = {});
 
   /// Resolves to `drivers`, by driver name (`redfish`, `ipmi`); tests pass fakes.
   explicit driver_resolver(std::map<std::string, std::shared_ptr<driver>> drivers);

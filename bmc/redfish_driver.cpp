@@ -187,10 +187,27 @@ caf::error reset(redfish_client& c, const json& facts, power_action a,
                                                 ")");
 }
 
-/// PATCHes the boot override of `system` (read just before, for its ETag).
-caf::error patch_boot(redfish_client& c, const detail::resource& system, boot_device d, bool once) {
+/// What `set_boot` needs of the System, as its last read in this session showed it: its path,
+/// its ETag ("" when the BMC versions nothing) and its `Boot` object (the targets it allows).
+void remember_boot(redfish_client& c, const detail::resource& system) {
+  auto boot = system.body.is_object() ? system.body.value("Boot", json::object()) : json::object();
+  c.remember("boot", json{{"path", system.path},
+                          {"etag", detail::text(system.body, "@odata.etag")},
+                          {"boot", std::move(boot)}});
+}
+
+/// After a write that changed the System: an ETag remembered for it is stale now.
+void system_changed(redfish_client& c) {
+  if (const auto* known = c.recall("boot"); known && !detail::text(*known, "etag").empty())
+    c.forget("boot");
+}
+
+/// PATCHes the boot override of the System at `path`, whose `Boot` object is `boot`, with
+/// `If-Match: etag` when one is known.
+caf::expected<detail::json_answer> patch_boot(redfish_client& c, const std::string& path,
+                                              const json& boot, const std::string& etag,
+                                              boot_device d, bool once) {
   auto wanted = to_string(d);
-  auto boot = system.body.is_object() ? system.body.value("Boot", json::object()) : json();
   auto values = allowable(boot, "BootSourceOverrideTarget");
   if (!allowed(values, wanted))
     return make_error(errc::invalid_argument, "BMC " + c.endpoint() +
@@ -200,9 +217,44 @@ caf::error patch_boot(redfish_client& c, const detail::resource& system, boot_de
              {"BootSourceOverrideEnabled", once ? "Once" : "Continuous"}};
   if (d == boot_device::uefi_http) patch["BootSourceOverrideMode"] = "UEFI";
   // BMCs that version resources want the ETag back (428 or 412 otherwise).
-  auto r =
-      c.send("PATCH", system.path, {{"Boot", patch}}, detail::text(system.body, "@odata.etag"));
-  return r ? caf::error{} : std::move(r.error());
+  return c.send("PATCH", path, {{"Boot", patch}}, etag);
+}
+
+/// Sets the boot override: with the ETag of the System's last read in this session when there
+/// was one (no GET), else, or when the BMC says that ETag is stale (412/428), after reading it.
+caf::error set_boot_of(redfish_client& c, boot_device d, bool once) {
+  const auto* known = c.recall("boot");
+  // A target the last read did not allow may be allowed now: only a fresh read can refuse it.
+  if (known && known->is_object() &&
+      !allowed(allowable(known->value("boot", json::object()), "BootSourceOverrideTarget"),
+               to_string(d)))
+    known = nullptr;
+  if (known && known->is_object()) {
+    auto r = patch_boot(c, detail::text(*known, "path"), known->value("boot", json::object()),
+                        detail::text(*known, "etag"), d, once);
+    if (r) {
+      // The answer's System, when the BMC sends it, carries the new ETag; else a versioned
+      // System must be read again next time.
+      if (detail::text(r->body, "@odata.etag").empty())
+        system_changed(c);
+      else
+        remember_boot(c, {detail::text(*known, "path"), std::move(r->body)});
+      return {};
+    }
+    if (!is(r.error(), errc::conflict)) return std::move(r.error());
+    c.forget("boot");
+  }
+  auto system = detail::first_member(c, "Systems");
+  if (!system) return std::move(system.error());
+  remember_boot(c, *system);
+  auto boot = system->body.is_object() ? system->body.value("Boot", json::object()) : json();
+  auto r = patch_boot(c, system->path, boot, detail::text(system->body, "@odata.etag"), d, once);
+  if (!r) return std::move(r.error());
+  if (detail::text(r->body, "@odata.etag").empty())
+    system_changed(c);
+  else
+    remember_boot(c, {system->path, std::move(r->body)});
+  return {};
 }
 
 }  // namespace
@@ -214,40 +266,45 @@ std::shared_ptr<detail::redfish_sessions> redfish_driver::make_sessions(const re
   return std::make_shared<detail::redfish_sessions>(limits, o.clock);
 }
 
+detail::client_policy redfish_driver::policy() const {
+  detail::client_policy p{options_.retries, options_.backoff, options_.clock};
+  // Sessions idle no longer than any BMC's shortest SessionTimeout allows need not know it.
+  p.read_session_timeout =
+      options_.session_idle > detail::usable_idle(detail::shortest_session_timeout);
+  return p;
+}
+
 caf::expected<power_state> redfish_driver::power(const target& t) {
-  return detail::converse(*sessions_, t, {options_.retries, options_.backoff, options_.clock},
+  return detail::converse(*sessions_, t, policy(),
                           [](redfish_client& c) -> caf::expected<power_state> {
                             auto system = detail::first_member(c, "Systems");
                             if (!system) return std::move(system.error());
+                            remember_boot(c, *system);
                             return parse_power(detail::text(system->body, "PowerState"));
                           });
 }
 
 caf::error redfish_driver::set_power(const target& t, power_action a) {
-  return detail::converse(*sessions_, t, {options_.retries, options_.backoff, options_.clock},
-                          [&](redfish_client& c) -> caf::error {
-                            auto facts = reset_facts(c);
-                            if (!facts) return std::move(facts.error());
-                            return reset(c, *facts, a, t.timeout);
-                          });
+  return detail::converse(*sessions_, t, policy(), [&](redfish_client& c) -> caf::error {
+    auto facts = reset_facts(c);
+    if (!facts) return std::move(facts.error());
+    auto err = reset(c, *facts, a, t.timeout);
+    system_changed(c);
+    return err;
+  });
 }
 
 caf::error redfish_driver::set_boot(const target& t, boot_device d, bool once) {
-  return detail::converse(*sessions_, t, {options_.retries, options_.backoff, options_.clock},
-                          [&](redfish_client& c) -> caf::error {
-                            auto system = detail::first_member(c, "Systems");
-                            if (!system) return std::move(system.error());
-                            return patch_boot(c, *system, d, once);
-                          });
+  return detail::converse(*sessions_, t, policy(),
+                          [&](redfish_client& c) { return set_boot_of(c, d, once); });
 }
 
 caf::error redfish_driver::set_media(const target& t, const std::string& image_url) {
-  return detail::converse(*sessions_, t, {options_.retries, options_.backoff, options_.clock},
-                          [&](redfish_client& c) -> caf::error {
-                            auto cd = find_cd(c);
-                            if (!cd) return std::move(cd.error());
-                            return insert_or_eject(c, *cd, image_url);
-                          });
+  return detail::converse(*sessions_, t, policy(), [&](redfish_client& c) -> caf::error {
+    auto cd = find_cd(c);
+    if (!cd) return std::move(cd.error());
+    return insert_or_eject(c, *cd, image_url);
+  });
 }
 
 }  // namespace ab::bmc

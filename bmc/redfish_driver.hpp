@@ -12,7 +12,8 @@ namespace ab::bmc {
 
 namespace detail {
 class redfish_sessions;
-}
+struct client_policy;
+}  // namespace detail
 
 /// Tuning of a `redfish_driver`; the defaults suit real BMCs.
 struct redfish_options {
@@ -68,7 +69,9 @@ class redfish_driver : public driver,
   /// falls back to ForceRestart, or ForceOff then On).
   caf::error set_power(const target& t, power_action a) override;
 
-  /// PATCHes the System's `Boot` override (UEFI mode for HTTP boot).
+  /// PATCHes the System's `Boot` override (UEFI mode for HTTP boot), with the ETag of the
+  /// System's last read in this session when there was one (no GET); it reads the System
+  /// first when none is known, or again when the BMC answers that ETag stale (412/428).
   caf::error set_boot(const target& t, boot_device d, bool once) override;
 
   /// Uses the first CD/DVD VirtualMedia of the System or the Manager, by action or PATCH.
@@ -83,6 +86,7 @@ class redfish_driver : public driver,
 
  private:
   static std::shared_ptr<detail::redfish_sessions> make_sessions(const redfish_options& o);
+  detail::client_policy policy() const;
 
   redfish_options options_;
   std::shared_ptr<detail::redfish_sessions> sessions_ = make_sessions(options_);

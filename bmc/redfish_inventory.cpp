@@ -161,12 +161,12 @@ caf::expected<std::vector<erase_result>> erase_all(redfish_client& c, const redf
 }  // namespace
 
 caf::expected<inventory> redfish_driver::read_inventory(const target& t) {
-  return detail::converse(*sessions_, t, {options_.retries, options_.backoff, options_.clock},
+  return detail::converse(*sessions_, t, policy(),
                           [](redfish_client& c) { return inventory_of(c); });
 }
 
 caf::expected<std::vector<erase_result>> redfish_driver::erase_disks(const target& t) {
-  return detail::converse(*sessions_, t, {options_.retries, options_.backoff, options_.clock},
+  return detail::converse(*sessions_, t, policy(),
                           [&](redfish_client& c) { return erase_all(c, options_); });
 }
 

@@ -251,6 +251,12 @@ const std::vector<setting>& settings() {
              &node_config::bmc_breaker_failures, 1, 1000),
       number("bmc-breaker-open-ms", "how long an open circuit refuses calls to its BMC",
              &node_config::bmc_breaker_open_ms, 0, hour),
+      number("bmc-session-idle-ms",
+             "a kept Redfish session unused this long is logged out (sooner if the BMC's "
+             "SessionTimeout is shorter)",
+             &node_config::bmc_session_idle_ms, 1000, 24 * hour),
+      number("bmc-max-sessions", "Redfish sessions kept at most; one more ends the oldest",
+             &node_config::bmc_max_sessions, 1, 1000000),
       number("bmc-retry-base-ms", "first wait after a transient BMC error; doubles per error",
              &node_config::bmc_retry_base_ms, 1, hour),
       number("bmc-retry-max-ms", "longest wait between tries of a failing BMC",

@@ -91,6 +91,10 @@ struct node_config {
   /// A BMC's circuit opens after this many failures in a row, for `bmc_breaker_open_ms`.
   int bmc_breaker_failures = 5;
   time_ms bmc_breaker_open_ms = 10000;
+  /// Redfish sessions kept between calls: one unused this long is logged out (sooner when the
+  /// BMC's SessionTimeout is shorter), and at most this many (the least recently used goes).
+  time_ms bmc_session_idle_ms = 60000;
+  int bmc_max_sessions = 1024;
   /// Transient BMC errors defer a step without spending an attempt, backing off from
   /// `bmc_retry_base_ms` up to `bmc_retry_max_ms`, for `bmc_retry_budget_ms` per step.
   time_ms bmc_retry_base_ms = 2000;

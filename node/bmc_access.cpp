@@ -57,8 +57,11 @@ actors::bmc_context make_bmc_context(const config::node_config& cfg,
                                      std::function<std::string()> callback_base) {
   actors::bmc_context c;
   // One guard per driver, shared by all workers; it wraps each of the driver's interfaces.
+  bmc::redfish_options redfish;
+  redfish.session_idle = std::chrono::milliseconds{cfg.bmc_session_idle_ms};
+  redfish.max_sessions = static_cast<std::size_t>(cfg.bmc_max_sessions);
   c.drivers = bmc::driver_resolver::standard(
-      [&](std::shared_ptr<bmc::driver> d) { return guarded(std::move(d), cfg, clk); });
+      [&](std::shared_ptr<bmc::driver> d) { return guarded(std::move(d), cfg, clk); }, redfish);
   // The configuration was validated at start-up; these cannot fail.
   auto access = make_bmc_access(cfg);
   if (access) {

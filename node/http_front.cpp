@@ -1,8 +1,10 @@
 #include "node/http_front.hpp"
 
 #include <algorithm>
+#include <atomic>
 #include <mutex>
 
+#include <caf/send.hpp>
 #include <caf/typed_event_based_actor.hpp>
 #include <nlohmann/json.hpp>
 
@@ -49,7 +51,8 @@ class recent_nodes {
 /// The node resource: `GET /v1/node` asks the supervisor for its pools, without blocking.
 net::node_actor::behavior_type node_resource(
     net::node_actor::pointer self, const actors::supervisor_actor& supervisor,
-    const net::node_report& base, const std::function<void(net::node_report&)>& add_to_report) {
+    const net::node_report& base, const std::function<void(net::node_report&)>& add_to_report,
+    std::shared_ptr<const std::atomic<std::int64_t>> api_store_restarts) {
   return {[=](net::node_atom) -> caf::result<net::node_report> {
     auto promise = self->make_response_promise<net::node_report>();
     self->request(supervisor, std::chrono::seconds(5), actors::status_atom::value)
@@ -61,6 +64,7 @@ net::node_actor::behavior_type node_resource(
               r.restarts = st.restarts;
               r.given_up = st.given_up;
               r.service_restarts = st.service_restarts;
+              r.service_restarts["api_store"] = api_store_restarts->load();
               r.draining = st.draining;
               if (add_to_report) add_to_report(r);
               promise.deliver(std::move(r));
@@ -123,6 +127,10 @@ caf::expected<node_http> start_node_http(caf::actor_system& sys, const config::n
   opts.validate_host = [access = *access](const storage::host_record& h) {
     return host_refusal(access, h);
   };
+  // A redeemed callback wakes its parked job: the pool of its type claims it at once.
+  opts.on_callback = [supervisor](storage::request_id id) {
+    caf::anon_send(supervisor, actors::wake_atom::value, id);
+  };
   opts.classes.clear();
   for (const auto& [cls, credit] : cfg.queue.class_credit_ms) opts.classes.push_back(cls);
   if (!cfg.policy.empty()) {
@@ -148,6 +156,7 @@ caf::expected<node_http> start_node_http(caf::actor_system& sys, const config::n
   opts.auth = out.auth;
   opts.audit = out.audit;
   opts.store_actors = cfg.api_store_pool_size;
+  opts.store_restarts = std::make_shared<std::atomic<std::int64_t>>(0);
   opts.max_in_flight = cfg.api_max_in_flight;
   opts.trusted_routers = *routers;
   net::node_report base;
@@ -155,7 +164,8 @@ caf::expected<node_http> start_node_http(caf::actor_system& sys, const config::n
   base.site = cfg.site;
   base.auth = out.auth ? "policy" : "open";
   base.site_id = cfg.site_id;
-  auto node = sys.spawn(node_resource, supervisor, base, std::move(add_to_report));
+  auto node = sys.spawn(node_resource, supervisor, base, std::move(add_to_report),
+                        std::shared_ptr<const std::atomic<std::int64_t>>(opts.store_restarts));
   auto resources = net::spawn_api_resources(sys, api_store, opts, node);
   out.api = std::make_unique<net::api_service>(sys, std::move(resources), std::move(opts));
   net::server_options so;

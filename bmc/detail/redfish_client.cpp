@@ -39,8 +39,10 @@ bool retryable(const std::string& method, const caf::expected<http_answer>& a) {
 caf::error status_error(const std::string& where, long status, const std::string& detail) {
   // 429 (too many requests) and 5xx say the BMC is busy or failing now, not that the call
   // was wrong: worth retrying later.
+  // 412 and 428: the ETag sent is stale, or one is needed (read the resource again).
   auto code = status == 404                    ? errc::not_found
               : status >= 500 || status == 429 ? errc::unavailable
+              : status == 412 || status == 428 ? errc::conflict
                                                : errc::invalid_argument;
   auto what = where + " answered " + std::to_string(status);
   return make_error(code, detail.empty() ? what : what + ": " + detail);
@@ -202,6 +204,29 @@ void redfish_client::forget_found() {
   recalled_ = false;
 }
 
+void redfish_client::forget(const std::string& key) {
+  session_->found.erase(key);
+}
+
+void redfish_client::read_session_timeout() {
+  auto& s = *session_;
+  s.timeout = std::chrono::milliseconds{0};
+  auto path = link(s.root, "SessionService");
+  if (path.empty()) return;
+  // Best effort: without it the session is kept for the driver's own idle limit. A 401 here
+  // does not log in again from within a login.
+  bool relogged = relogged_;
+  relogged_ = true;
+  auto service = get(path);
+  relogged_ = relogged;
+  if (!service || !service->is_object()) return;
+  auto it = service->find("SessionTimeout");
+  if (it == service->end() || !it->is_number()) return;
+  // Seconds; the standard allows 30 to 86400, a hostile BMC anything: kept within 1 s .. 1 day.
+  auto seconds = std::clamp(it->get<double>(), 1.0, 86400.0);
+  s.timeout = std::chrono::milliseconds{static_cast<std::int64_t>(seconds * 1000)};
+}
+
 caf::error redfish_client::login() {
   auto& s = *session_;
   const auto& root = s.root;
@@ -239,6 +264,7 @@ caf::error redfish_client::login() {
     if (path.rfind(origin_, 0) == 0) path = path.substr(origin_.size());
     if (auto logout = url_of(path)) s.logout = make_call("DELETE", *logout, "");
   }
+  if (policy_.read_session_timeout) read_session_timeout();
   return {};
 }
 

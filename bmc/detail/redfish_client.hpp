@@ -29,6 +29,10 @@ struct client_policy {
   std::chrono::milliseconds backoff{200};
   /// Times the retries' deadlines and the driver's waits (its monotonic reading).
   std::shared_ptr<const ab::clock> clock = std::make_shared<system_clock>();
+  /// Reads the SessionService's `SessionTimeout` after each login (one GET), so that a kept
+  /// session is renewed before the BMC expires it; false when sessions are never kept idle
+  /// as long as the shortest timeout a BMC may set.
+  bool read_session_timeout = true;
 };
 
 /// An answer whose body parsed as JSON (null when empty).
@@ -55,6 +59,8 @@ struct redfish_session {
   std::map<std::string, nlohmann::json> found;
   /// Logins made for this session: 1, plus one per re-login after a 401.
   int logins = 0;
+  /// The BMC's `SessionTimeout` (it ends a session unused this long); 0 when unknown.
+  std::chrono::milliseconds timeout{0};
   /// The kept connection to the BMC.
   http_connection connection;
 };
@@ -115,12 +121,16 @@ class redfish_client {
   /// Forgets everything navigation found (a remembered path answered 404).
   void forget_found();
 
+  /// Forgets what navigation found under `key` alone (it went stale).
+  void forget(const std::string& key);
+
  private:
   redfish_client(target t, client_policy policy, std::string origin, std::string prefix);
 
   http_call make_call(std::string method, std::string url, std::string body) const;
   caf::error start();
   caf::error login();
+  void read_session_timeout();
   caf::expected<std::string> url_of(const std::string& path) const;
   caf::expected<http_answer> exchange(http_call call);
   caf::expected<http_answer> attempts(http_call& call);

@@ -15,6 +15,11 @@ constexpr std::size_t logout_threads = 8;
 
 }  // namespace
 
+std::chrono::milliseconds usable_idle(std::chrono::milliseconds timeout) {
+  auto margin = std::max<std::chrono::milliseconds>(timeout / 10, std::chrono::seconds(1));
+  return std::max(timeout - margin, std::chrono::milliseconds{0});
+}
+
 redfish_sessions::redfish_sessions(session_limits limits, std::shared_ptr<const ab::clock> clk)
     : limits_(limits), clock_(clk ? std::move(clk) : std::make_shared<system_clock>()) {
   idle_thread_ = std::thread([this] { watch_idle(); });
@@ -49,22 +54,33 @@ std::uint64_t redfish_sessions::identity_of(const target& t) {
   return digest;
 }
 
+std::chrono::milliseconds redfish_sessions::idle_limit(const entry& e) const {
+  if (!e.session || e.session->timeout <= std::chrono::milliseconds{0}) return limits_.idle;
+  return std::min(limits_.idle, usable_idle(e.session->timeout));
+}
+
 std::unique_ptr<redfish_session> redfish_sessions::take(const target& t) {
   auto identity = identity_of(t);
   std::vector<std::unique_ptr<redfish_session>> stale;
   std::unique_ptr<redfish_session> out;
+  bool expiring = false;
   {
     std::lock_guard<std::mutex> lock(mutex_);
     auto it = kept_.find(t.endpoint);
     if (it == kept_.end()) return nullptr;
     // Other credentials (a rotation) or TLS settings: that session ends, a new one begins.
-    if (it->second.identity == identity)
+    if (it->second.identity == identity) {
+      expiring = clock_->monotonic() - it->second.last_used >= idle_limit(it->second);
       out = std::move(it->second.session);
-    else
+    } else {
       stale.push_back(std::move(it->second.session));
+    }
     kept_.erase(it);
   }
   log_out(std::move(stale));
+  // Renewed before the BMC ends it: logged out now, logged in again by the client, which keeps
+  // the connection and what navigation found.
+  if (out && expiring) detail::log_out(*out, limits_.logout_timeout);
   return out;
 }
 
@@ -102,7 +118,7 @@ void redfish_sessions::log_out_idle() {
     std::lock_guard<std::mutex> lock(mutex_);
     auto now = clock_->monotonic();
     for (auto it = kept_.begin(); it != kept_.end();) {
-      if (now - it->second.last_used >= limits_.idle) {
+      if (now - it->second.last_used >= idle_limit(it->second)) {
         idle.push_back(std::move(it->second.session));
         it = kept_.erase(it);
       } else {

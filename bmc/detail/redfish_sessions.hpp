@@ -25,11 +25,19 @@
 
 namespace ab::bmc::detail {
 
+/// How long a session of a BMC whose `SessionTimeout` is `timeout` may stay unused and still
+/// be resumed: a margin (a tenth, at least a second) before the BMC would end it.
+std::chrono::milliseconds usable_idle(std::chrono::milliseconds timeout);
+
+/// The shortest `SessionTimeout` the Redfish standard allows a BMC to set.
+inline constexpr std::chrono::milliseconds shortest_session_timeout{30000};
+
 /// Limits of a `redfish_sessions`.
 struct session_limits {
   /// Sessions kept at most; handing back one more logs out the least recently used.
   std::size_t max_sessions = 1024;
-  /// A session unused this long is logged out.
+  /// A session unused this long is logged out; sooner when its BMC's `SessionTimeout` is
+  /// shorter (`usable_idle`).
   std::chrono::milliseconds idle{60000};
   /// Deadline of one logout.
   std::chrono::milliseconds logout_timeout{2000};
@@ -49,7 +57,9 @@ class redfish_sessions {
   ~redfish_sessions();
 
   /// The session kept for `t`, now owned by the caller; null when none is kept for its
-  /// endpoint and credentials (one kept for other credentials is logged out).
+  /// endpoint and credentials (one kept for other credentials is logged out). A session
+  /// unused for nearly its BMC's `SessionTimeout` is logged out first and comes back without
+  /// a login (the client logs in again, keeping what navigation found).
   std::unique_ptr<redfish_session> take(const target& t);
 
   /// Keeps `s` (null: nothing) for the next call to `t`.
@@ -69,6 +79,8 @@ class redfish_sessions {
   };
 
   static std::uint64_t identity_of(const target& t);
+  /// How long `e` may stay unused before it is logged out.
+  std::chrono::milliseconds idle_limit(const entry& e) const;
   void log_out(std::vector<std::unique_ptr<redfish_session>> sessions) const;
   void watch_idle();
 

@@ -33,6 +33,8 @@ struct api_options {
   /// calls being served at once before the node answers 429.
   std::size_t store_actors = 4;
   std::size_t max_in_flight = 256;
+  /// Counts the store actors put in the place of one that died; may be null.
+  std::shared_ptr<std::atomic<std::int64_t>> store_restarts;
   /// Why no node would ever process a request of `action` (nullopt: some cluster serves it):
   /// such a submission is refused, 422 `action_not_served`. Unset: every action is served.
   std::function<std::optional<std::string>(const std::string& action)> unserved;
@@ -43,6 +45,9 @@ struct api_options {
   /// node's BMC rules (its credential store, its endpoint policy); answered 422
   /// `invalid_host` with the reason. Unset: no checks.
   std::function<std::optional<std::string>(const storage::host_record&)> validate_host;
+  /// Told of each request whose installer's callback was redeemed (its parked job may run
+  /// now), on a store actor: the node wakes the job's pool. Unset: nobody is told.
+  std::function<void(storage::request_id)> on_callback;
   /// Who may call and what they may do; null leaves the API open: every caller is
   /// `anonymous` and may do everything (for development and demos only).
   std::shared_ptr<auth::authenticator> auth;

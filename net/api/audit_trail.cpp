@@ -17,7 +17,7 @@ constexpr std::size_t window_limit = 10000;
 
 }  // namespace
 
-audit_trail::audit_trail(std::shared_ptr<storage::store> store,
+audit_trail::audit_trail(std::shared_ptr<storage::audit_store> store,
                          std::chrono::milliseconds flush_interval, std::size_t capacity,
                          std::shared_ptr<const ab::clock> clk, time_ms refusal_window_ms)
     : store_(std::move(store)),

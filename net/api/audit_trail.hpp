@@ -12,7 +12,7 @@
 #include <vector>
 
 #include "core/clock.hpp"
-#include "storage/store.hpp"
+#include "storage/audit_store.hpp"
 
 namespace ab::net {
 
@@ -28,7 +28,7 @@ namespace ab::net {
 /// window closes, at `flush` and at destruction.
 class audit_trail {
  public:
-  explicit audit_trail(std::shared_ptr<storage::store> store,
+  explicit audit_trail(std::shared_ptr<storage::audit_store> store,
                        std::chrono::milliseconds flush_interval = std::chrono::milliseconds{100},
                        std::size_t capacity = 100000, std::shared_ptr<const ab::clock> clk = {},
                        time_ms refusal_window_ms = 60000);
@@ -71,7 +71,7 @@ class audit_trail {
   /// Writes one batch; false (batch kept) if the store refused it.
   bool write_batch(std::unique_lock<std::mutex>& lock);
 
-  std::shared_ptr<storage::store> store_;
+  std::shared_ptr<storage::audit_store> store_;
   std::chrono::milliseconds interval_;
   std::size_t capacity_;
   std::shared_ptr<const ab::clock> clock_;

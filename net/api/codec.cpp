@@ -105,6 +105,14 @@ std::optional<api_error> string_field(const json& doc, const char* key, std::str
   return std::nullopt;
 }
 
+/// The refusal of a BMC endpoint that is not an https://, http:// or ipmi:// URL, or none.
+std::optional<api_error> endpoint_scheme_error(const std::string& endpoint) {
+  if (endpoint.rfind("https://", 0) != 0 && endpoint.rfind("http://", 0) != 0 &&
+      endpoint.rfind("ipmi://", 0) != 0)
+    return bad("invalid_field", "bmc_endpoint must be an https://, http:// or ipmi:// URL");
+  return std::nullopt;
+}
+
 std::variant<storage::host_record, api_error> parse_host_object(const json& doc) {
   if (!doc.is_object()) return bad("wrong_type", "a host must be a JSON object");
   if (auto e = only_fields(doc, {"name", "site", "bmc_endpoint", "credential_ref"})) return *e;
@@ -115,9 +123,7 @@ std::variant<storage::host_record, api_error> parse_host_object(const json& doc)
   if (auto e = string_field(doc, "credential_ref", h.credential_ref, true)) return *e;
   if (!valid_host_name(h.name)) return bad("invalid_host", invalid_host_message(h.name));
   if (!valid_site_name(h.site)) return bad("invalid_site", invalid_site_message(h.site));
-  if (h.bmc_endpoint.rfind("https://", 0) != 0 && h.bmc_endpoint.rfind("http://", 0) != 0 &&
-      h.bmc_endpoint.rfind("ipmi://", 0) != 0)
-    return bad("invalid_field", "bmc_endpoint must be an https://, http:// or ipmi:// URL");
+  if (auto e = endpoint_scheme_error(h.bmc_endpoint)) return *e;
   return h;
 }
 
@@ -232,6 +238,10 @@ std::variant<host_changes, api_error> parse_host_changes(const std::string& body
   if (auto e = field("credential_ref", out.credential_ref)) return *e;
   if (out.site && !valid_site_name(*out.site))
     return bad("invalid_site", invalid_site_message(*out.site));
+  // The same checks as POST makes, before the host is looked up: a bad body is a 400 whether
+  // or not the host exists.
+  if (out.bmc_endpoint)
+    if (auto e = endpoint_scheme_error(*out.bmc_endpoint)) return *e;
   return out;
 }
 

@@ -3,10 +3,13 @@
 #include <algorithm>
 #include <atomic>
 #include <map>
+#include <optional>
 #include <unordered_map>
 
+#include <spdlog/spdlog.h>
 #include <caf/actor_pool.hpp>
 #include <caf/send.hpp>
+#include <caf/stateful_actor.hpp>
 #include <caf/typed_event_based_actor.hpp>
 
 #include "auth/authenticator.hpp"
@@ -338,6 +341,7 @@ caf::expected<audit_reply> resource_rules::audit(const audit_call& c) const {
 
 caf::expected<callback_reply> resource_rules::callback(const callback_call& c) const {
   if (auto err = store_->redeem_callback(c.id, c.token_sha256, c.report.payload)) return err;
+  if (options_.on_callback) options_.on_callback(c.id);
   return callback_reply{c.id, c.report.succeeded};
 }
 
@@ -352,10 +356,12 @@ caf::expected<login_reply> resource_rules::login(const login_call& c) const {
 /// the least busy one: one actor whose thread the OS has put aside (or that runs a long bulk
 /// call) does not hold up the calls queued behind it while the others idle.
 struct load_board {
-  explicit load_board(std::size_t n) : counts(n) {}
+  using index_map = std::unordered_map<caf::actor_id, std::size_t>;
+  explicit load_board(std::size_t n) : counts(n), index(std::make_shared<const index_map>()) {}
   std::vector<std::atomic<int>> counts;
-  /// Actor id → index into `counts`; written before the pool serves its first call.
-  std::unordered_map<caf::actor_id, std::size_t> index;
+  /// Actor id → index into `counts`; replaced whole (never changed in place) when a store
+  /// actor takes the place of one that died.
+  std::atomic<std::shared_ptr<const index_map>> index;
 };
 
 /// Marks one call of store actor `i` finished when it goes out of scope.
@@ -376,9 +382,10 @@ caf::actor_pool::policy least_busy(std::shared_ptr<load_board> board) {
     const caf::actor* best = nullptr;
     std::size_t best_slot = 0;
     int least = 0;
+    auto index = board->index.load(std::memory_order_acquire);
     for (const auto& w : workers) {
-      auto it = board->index.find(w.id());
-      if (it == board->index.end()) continue;
+      auto it = index->find(w.id());
+      if (it == index->end()) continue;
       auto n = board->counts[it->second].load(std::memory_order_relaxed);
       if (!best || n < least) {
         best = &w;
@@ -387,7 +394,15 @@ caf::actor_pool::policy least_busy(std::shared_ptr<load_board> board) {
         if (n == 0) break;
       }
     }
-    if (!best) return;
+    if (!best) {
+      // No store actor right now (one is being replaced): the keeper, the pool's one other
+      // member, answers the call with an error rather than leaving it unanswered.
+      if (workers.empty()) return;
+      auto keeper = workers.front();
+      guard.unlock();
+      keeper->enqueue(std::move(ptr), host);
+      return;
+    }
     board->counts[best_slot].fetch_add(1, std::memory_order_relaxed);
     auto target = *best;
     guard.unlock();
@@ -455,6 +470,80 @@ api_store_actor::behavior_type store_worker(api_store_actor::pointer,
   };
 }
 
+/// Spawns the store actor of slot `i` and enters it in the board's index.
+caf::actor spawn_store_worker(caf::actor_system& sys,
+                              const std::shared_ptr<const resource_rules>& rules,
+                              const std::shared_ptr<load_board>& board, std::size_t i,
+                              const std::optional<caf::actor_id>& replaces = std::nullopt) {
+  auto worker = sys.spawn<caf::detached>(store_worker, rules, board, i);
+  // Calls the dead one had taken will never finish: the slot starts again from zero.
+  board->counts[i].store(0, std::memory_order_relaxed);
+  auto index = std::make_shared<load_board::index_map>(*board->index.load());
+  if (replaces) index->erase(*replaces);
+  index->emplace(worker.id(), i);
+  board->index.store(std::move(index), std::memory_order_release);
+  return caf::actor_cast<caf::actor>(worker);
+}
+
+/// What the keeper needs to replace a store actor.
+struct keeper_state {
+  std::shared_ptr<const resource_rules> rules;
+  std::shared_ptr<load_board> board;
+  std::shared_ptr<std::atomic<std::int64_t>> restarts;
+  /// Store actor → its slot.
+  std::map<caf::actor_addr, std::size_t> slots;
+  /// Weak: the pool holds the keeper.
+  caf::actor_addr pool;
+  static inline const char* name = "api_store_keeper";
+};
+
+/// Keeps the pool of store actors whole: it monitors each one and puts a fresh one in the place
+/// of one that died (counted). It is a member of the pool itself, never chosen for a call while
+/// a store actor is there, so that the pool does not end when its last store actor dies, and it
+/// ends with the pool.
+caf::behavior store_keeper(caf::stateful_actor<keeper_state>* self,
+                           std::shared_ptr<const resource_rules> rules,
+                           std::shared_ptr<load_board> board,
+                           std::shared_ptr<std::atomic<std::int64_t>> restarts) {
+  self->state.rules = std::move(rules);
+  self->state.board = std::move(board);
+  self->state.restarts = std::move(restarts);
+  self->set_down_handler([self](caf::down_msg& msg) {
+    auto& st = self->state;
+    auto it = st.slots.find(msg.source);
+    if (it == st.slots.end()) return;
+    auto slot = it->second;
+    st.slots.erase(it);
+    // A store actor stopped with the pool is not replaced.
+    auto pool = caf::actor_cast<caf::actor>(st.pool);
+    if (!pool || !msg.reason || msg.reason == caf::exit_reason::user_shutdown) return;
+    auto dead = msg.source.id();
+    auto fresh = spawn_store_worker(self->system(), st.rules, st.board, slot, dead);
+    self->monitor(fresh);
+    st.slots.emplace(fresh.address(), slot);
+    self->send(pool, caf::sys_atom::value, caf::put_atom::value, fresh);
+    if (st.restarts) st.restarts->fetch_add(1, std::memory_order_relaxed);
+    spdlog::warn("api: store actor {} died ({}); a fresh one takes its place", slot,
+                 message_of(msg.reason));
+  });
+  // A call that found no store actor (one was being replaced).
+  self->set_default_handler(
+      [](caf::scheduled_actor*, caf::message_view&) -> caf::result<caf::message> {
+        return ab::make_error(errc::unavailable, "no store actor is serving API calls right now");
+      });
+  return {
+      // The pool and its store actors, once the pool exists.
+      [self](const caf::actor& pool, const std::vector<caf::actor>& workers) {
+        auto& st = self->state;
+        st.pool = pool.address();
+        for (std::size_t i = 0; i < workers.size(); ++i) {
+          self->monitor(workers[i]);
+          st.slots.emplace(workers[i].address(), i);
+        }
+      },
+  };
+}
+
 }  // namespace
 
 void api_resources::stop() const {
@@ -467,14 +556,18 @@ api_resources spawn_api_resources(caf::actor_system& sys, std::shared_ptr<storag
   auto rules = std::make_shared<const resource_rules>(std::move(store), options);
   const auto n = std::max<std::size_t>(options.store_actors, 1);
   auto board = std::make_shared<load_board>(n);
+  auto keeper = sys.spawn(store_keeper, rules, board, options.store_restarts);
+  std::vector<caf::actor> workers;
+  // The keeper first: it answers a call that finds no store actor (`least_busy`).
   std::size_t next = 0;
-  auto factory = [&sys, rules, board, &next] {
-    auto i = next++;
-    auto worker = sys.spawn<caf::detached>(store_worker, rules, board, i);
-    board->index.emplace(worker.id(), i);
-    return caf::actor_cast<caf::actor>(worker);
+  auto factory = [&] {
+    if (next++ == 0) return keeper;
+    auto w = spawn_store_worker(sys, rules, board, next - 2);
+    workers.push_back(w);
+    return w;
   };
-  auto pool = caf::actor_pool::make(sys.dummy_execution_unit(), n, factory, least_busy(board));
+  auto pool = caf::actor_pool::make(sys.dummy_execution_unit(), n + 1, factory, least_busy(board));
+  caf::anon_send(keeper, pool, std::move(workers));
   auto typed = caf::actor_cast<api_store_actor>(pool);
   return {typed, typed, typed, typed, typed, std::move(node), pool};
 }

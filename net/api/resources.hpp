@@ -177,7 +177,8 @@ struct node_report {
   std::map<std::string, int> workers;
   std::int64_t restarts = 0;
   std::int64_t given_up = 0;
-  /// Service actor (straggler manager, pruner, heartbeat, map watcher) → restarts.
+  /// Service actor (straggler manager, pruner, heartbeat, map watcher, clock check, and
+  /// `api_store`: the API's store actors) → restarts.
   std::map<std::string, std::int64_t> service_restarts;
   bool draining = false;
   /// The site's number: its request ids are `site_id * 10^12 + n`.

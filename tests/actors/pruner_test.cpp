@@ -4,6 +4,8 @@
 
 #include <gtest/gtest.h>
 
+#include <atomic>
+
 #include <caf/actor_system.hpp>
 #include <caf/actor_system_config.hpp>
 #include <caf/send.hpp>
@@ -46,6 +48,36 @@ TEST(Pruner, PrunesOldFinishedRequestsAndAuditAtStartAndKeepsActiveOnes) {
     caf::anon_send_exit(pruner, caf::exit_reason::user_shutdown);
   }
   EXPECT_TRUE(db->request(active->at(0).id)) << "an active request is never pruned";
+}
+
+namespace {
+
+/// Only the retention role: all the pruner may touch.
+class retention_only final : public storage::retention_store {
+ public:
+  caf::expected<storage::prune_result> prune(const storage::retention& keep,
+                                             std::size_t limit) override {
+    ++calls;
+    last_keep_ms = keep.requests_ms;
+    last_limit = limit;
+    return storage::prune_result{};
+  }
+  std::atomic<int> calls{0};
+  std::atomic<time_ms> last_keep_ms{0};
+  std::atomic<std::size_t> last_limit{0};
+};
+
+}  // namespace
+
+TEST(Pruner, NeedsOnlyTheRetentionRoleOfTheStore) {
+  auto store = std::make_shared<retention_only>();
+  caf::actor_system_config cfg;
+  caf::actor_system sys{cfg};
+  auto pruner = actors::spawn_pruner(sys, store, {1000, 0}, 3600 * 1000);
+  EXPECT_TRUE(wait_until([&] { return store->calls.load() >= 1; }));
+  EXPECT_EQ(store->last_keep_ms.load(), 1000);
+  EXPECT_GT(store->last_limit.load(), 0u);
+  caf::anon_send_exit(pruner, caf::exit_reason::user_shutdown);
 }
 
 }  // namespace ab::testing

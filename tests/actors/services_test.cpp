@@ -3,6 +3,7 @@
 
 #include <gtest/gtest.h>
 
+#include <atomic>
 #include <mutex>
 
 #include "actors/services.hpp"
@@ -70,6 +71,51 @@ TEST_F(Supervisor, AKilledStragglerManagerIsRestartedCountedAndRecoversAgain) {
     auto r = (*db_)->request(id);
     return r && r->jobs[0].state == storage::job_state::ready && r->jobs[0].attempts == 1;
   }));
+  EXPECT_TRUE(drain(sys, sup));
+}
+
+TEST_F(Supervisor, AKilledClockCheckIsRestartedCountedAndChecksAgain) {
+  std::atomic<time_ms> offset{0};
+  std::atomic<int> reads{0};
+  auto check = std::make_shared<actors::clock_check>(
+      [&]() -> caf::expected<time_ms> {
+        ++reads;
+        return clk_->now() + offset.load();
+      },
+      clk_, 5000);
+  node_.renew_interval_ms = 50;
+  caf::actor_system_config cfg;
+  caf::actor_system sys{cfg};
+  spawned clock;
+  auto sup = start(sys, config::cluster_map::defaults(), [&](actors::supervisor_config& c) {
+    c.clock_ok = check;
+    c.services = {clock.watch(actors::clock_check_service(check))};
+  });
+  ASSERT_TRUE(wait_until([&] { return clock.count() == 1; }));
+  // The supervisor asks the service before its renewals.
+  EXPECT_TRUE(wait_until([&] { return reads.load() >= 2; }));
+  EXPECT_EQ(status(sys, sup).service_restarts["clock_check"], 0);
+  auto first = clock.last();
+  caf::anon_send_exit(first, caf::exit_reason::kill);
+  EXPECT_TRUE(wait_until([&] { return status(sys, sup).service_restarts["clock_check"] == 1; }));
+  EXPECT_EQ(clock.count(), 2);
+  EXPECT_NE(clock.last(), first);
+  // The new one checks again: a clock two minutes off is refused.
+  offset = -120'000;
+  EXPECT_TRUE(wait_until([&] { return status(sys, sup).clock_refusals >= 1; }));
+  EXPECT_FALSE(check->in_bound());
+  EXPECT_TRUE(drain(sys, sup));
+}
+
+TEST_F(Supervisor, ASupervisorWithAClockCheckRunsItAsAService) {
+  auto check = std::make_shared<actors::clock_check>(
+      [&]() -> caf::expected<time_ms> { return clk_->now(); }, clk_, 5000);
+  caf::actor_system_config cfg;
+  caf::actor_system sys{cfg};
+  auto sup = start(sys, config::cluster_map::defaults(),
+                   [&](actors::supervisor_config& c) { c.clock_ok = check; });
+  auto restarts = status(sys, sup).service_restarts;
+  EXPECT_EQ(restarts.count("clock_check"), 1u);
   EXPECT_TRUE(drain(sys, sup));
 }
 

@@ -7,7 +7,9 @@
 
 #include "actors/clock_check.hpp"
 #include "actors/services.hpp"
+#include "auth/token.hpp"
 #include "core/error.hpp"
+#include "tests/actors/counting_store.hpp"
 #include "tests/actors/supervisor_fixture.hpp"
 #include "tests/fakes/manual_clock.hpp"
 #include "tests/fakes/test_store.hpp"
@@ -232,6 +234,35 @@ TEST_F(Supervisor, NothingIsClaimedWhileTheClockIsOffTheDatabases) {
   EXPECT_EQ(runs.load(), 0);
   EXPECT_EQ(state_of(id), storage::request_state::queued);
   offset = 100;
+  EXPECT_TRUE(wait_until([&] { return state_of(id) == storage::request_state::succeeded; }));
+  EXPECT_TRUE(drain(sys, sup));
+}
+
+TEST_F(Supervisor, AJobWokenByItsCallbackRunsWithoutWaitingForThePoolsNextPoll) {
+  // Idle pools poll once an hour here: only the wake can start the woken job within the test.
+  node_.poll_interval_ms = 3'600'000;
+  node_.idle_poll_max_ms = 3'600'000;
+  handlers_->add("t", std::make_shared<scripted>([&](const storage::claimed_job& job) {
+                   return job.event.empty()
+                              ? job_outcome::park("install:" + std::to_string(job.request),
+                                                  clk_->now() + 3'600'000)
+                              : job_outcome::done();
+                 }));
+  auto id = submit("h1", {"t"});
+  ASSERT_FALSE((*db_)->issue_callback(
+      {id, auth::sha256_hex("tok"), "install:" + std::to_string(id), clk_->now() + 3'600'000}));
+  auto counted = std::make_shared<counting_store>(**db_);
+  caf::actor_system_config cfg;
+  caf::actor_system sys{cfg};
+  auto sup = start(sys, config::cluster_map::defaults(),
+                   [&](actors::supervisor_config& c) { c.store = counted; });
+  // Parked, and the pool's claim after the park came back empty: it sleeps now.
+  ASSERT_TRUE(wait_until([&] {
+    auto r = (*db_)->request(id);
+    return r && r->jobs[0].state == storage::job_state::parked && counted->claims("t") >= 2;
+  }));
+  ASSERT_FALSE((*db_)->redeem_callback(id, auth::sha256_hex("tok"), R"({"ok":true})"));
+  caf::anon_send(sup, actors::wake_atom::value, id);
   EXPECT_TRUE(wait_until([&] { return state_of(id) == storage::request_state::succeeded; }));
   EXPECT_TRUE(drain(sys, sup));
 }

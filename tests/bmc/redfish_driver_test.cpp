@@ -145,6 +145,67 @@ TEST_F(RedfishDriver, SendsTheResourceEtagWithAPatch) {
   EXPECT_EQ(actions(f).back().headers["if-match"], "W/\"12345\"");
 }
 
+TEST_F(RedfishDriver, ASetBootAfterAReadOfTheSystemSendsItsEtagWithoutAGet) {
+  fake_redfish f(mockup(rackmount));
+  auto system = f.resource(system_path);
+  system["@odata.etag"] = "W/\"7\"";
+  f.set_resource(system_path, system);
+  auto t = target_for(f);
+  ASSERT_TRUE(driver_.power(t));
+  auto before = f.served();
+  ASSERT_FALSE(driver_.set_boot(t, boot_device::pxe, true));
+  EXPECT_EQ(f.served() - before, 1) << "the PATCH alone";
+  EXPECT_EQ(actions(f).back().method, "PATCH");
+  EXPECT_EQ(actions(f).back().headers["if-match"], "W/\"7\"");
+  // The PATCH's answer carried the System back, with its ETag: the next one needs no GET.
+  before = f.served();
+  ASSERT_FALSE(driver_.set_boot(t, boot_device::disk, false));
+  EXPECT_EQ(f.served() - before, 1);
+  EXPECT_EQ(f.resource(system_path)["Boot"]["BootSourceOverrideTarget"], "Hdd");
+}
+
+TEST_F(RedfishDriver, AStaleEtagIsReadAgainAndThePatchSentOnceMore) {
+  fake_redfish f(mockup(rackmount));
+  auto system = f.resource(system_path);
+  system["@odata.etag"] = "W/\"1\"";
+  f.set_resource(system_path, system);
+  auto t = target_for(f);
+  ASSERT_TRUE(driver_.power(t));
+  // Someone else changed the System since: the BMC refuses the old ETag.
+  system["@odata.etag"] = "W/\"2\"";
+  f.set_resource(system_path, system);
+  f.intercept([&](const ab::net::http_request& r) -> std::optional<ab::net::http_response> {
+    auto m = r.headers.find("if-match");
+    if (r.method != "PATCH" || m == r.headers.end() || m->second == "W/\"2\"") return std::nullopt;
+    return ab::net::http_response{412, "application/json", "{}", {}};
+  });
+  ASSERT_FALSE(driver_.set_boot(t, boot_device::cd, true));
+  EXPECT_EQ(f.resource(system_path)["Boot"]["BootSourceOverrideTarget"], "Cd");
+  EXPECT_EQ(actions(f).back().headers["if-match"], "W/\"2\"");
+  // A stale ETag again after the fresh read: an error, not a loop.
+  system["@odata.etag"] = "W/\"3\"";
+  f.set_resource(system_path, system);
+  f.intercept([&](const ab::net::http_request& r) -> std::optional<ab::net::http_response> {
+    if (r.method != "PATCH") return std::nullopt;
+    return ab::net::http_response{412, "application/json", "{}", {}};
+  });
+  auto err = driver_.set_boot(t, boot_device::pxe, true);
+  EXPECT_TRUE(ab::is(err, ab::errc::conflict)) << ab::message_of(err);
+}
+
+TEST_F(RedfishDriver, AResetMakesTheNextSetBootReadAVersionedSystemAgain) {
+  fake_redfish f(mockup(rackmount));
+  auto system = f.resource(system_path);
+  system["@odata.etag"] = "W/\"1\"";
+  f.set_resource(system_path, system);
+  auto t = target_for(f);
+  ASSERT_TRUE(driver_.power(t));
+  ASSERT_FALSE(driver_.set_power(t, power_action::off));
+  auto before = f.served();
+  ASSERT_FALSE(driver_.set_boot(t, boot_device::pxe, true));
+  EXPECT_EQ(f.served() - before, 2) << "a GET for the System's new ETag, then the PATCH";
+}
+
 TEST_F(RedfishDriver, PatchesTheBootOverrideAndItSticks) {
   fake_redfish f(mockup(rackmount));
   auto t = target_for(f);

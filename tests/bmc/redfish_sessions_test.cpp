@@ -64,19 +64,77 @@ class RedfishSessions : public ::testing::Test {
 };
 
 TEST_F(RedfishSessions, ASessionIdleLongerThanTheLimitIsLoggedOut) {
-  redfish_sessions sessions(idle_after(60s), clock_);
+  // Within the mockup's SessionTimeout (30 s), the driver's own limit is the shorter one.
+  redfish_sessions sessions(idle_after(20s), clock_);
   auto t = target_for(f_);
   sessions.give_back(t, logged_in(t));
   ASSERT_EQ(f_.open_sessions(), 1u);
-  clock_->advance(30'000);
+  clock_->advance(10'000);
   sessions.log_out_idle();
   EXPECT_EQ(f_.open_sessions(), 1u);
   EXPECT_EQ(sessions.size(), 1u);
-  clock_->advance(31'000);
+  clock_->advance(11'000);
   sessions.log_out_idle();
   EXPECT_EQ(f_.open_sessions(), 0u);
   EXPECT_EQ(sessions.size(), 0u);
   EXPECT_EQ(sessions.take(t), nullptr);
+}
+
+TEST_F(RedfishSessions, ASessionIsLoggedOutBeforeTheBmcsSessionTimeoutWouldEndIt) {
+  // The mockup's SessionService says SessionTimeout 30 (seconds): well below the 60 s limit.
+  redfish_sessions sessions(idle_after(60s), clock_);
+  auto t = target_for(f_);
+  auto s = logged_in(t);
+  ASSERT_NE(s, nullptr);
+  EXPECT_EQ(s->timeout, 30s);
+  sessions.give_back(t, std::move(s));
+  clock_->advance(26'000);
+  sessions.log_out_idle();
+  EXPECT_EQ(f_.open_sessions(), 1u);
+  clock_->advance(2'000);
+  sessions.log_out_idle();
+  EXPECT_EQ(f_.open_sessions(), 0u) << "a tenth before the BMC's timeout";
+  EXPECT_EQ(sessions.size(), 0u);
+}
+
+TEST_F(RedfishSessions, ASessionTakenNearItsTimeoutIsRenewedKeepingWhatWasFound) {
+  redfish_sessions sessions(idle_after(60s), clock_);
+  auto t = target_for(f_);
+  auto s = logged_in(t);
+  ASSERT_NE(s, nullptr);
+  s->found["first:Systems"] = "/redfish/v1/Systems/437XR1138R2";
+  sessions.give_back(t, std::move(s));
+  clock_->advance(28'000);
+  auto again = sessions.take(t);
+  ASSERT_NE(again, nullptr);
+  EXPECT_TRUE(again->token.empty()) << "logged out before the BMC ends it";
+  EXPECT_EQ(f_.open_sessions(), 0u);
+  auto c = redfish_client::open(t, {}, std::move(again));
+  ASSERT_TRUE(c) << ab::message_of(c.error());
+  EXPECT_TRUE((*c)->has_session());
+  EXPECT_EQ(f_.logins(), 2);
+  EXPECT_EQ(f_.open_sessions(), 1u);
+  EXPECT_NE((*c)->recall("first:Systems"), nullptr);
+}
+
+TEST_F(RedfishSessions, ALongOrUnreadableSessionTimeoutLeavesTheDriversLimit) {
+  auto service = f_.resource("/redfish/v1/SessionService");
+  for (const json& timeout : {json(3600), json("soon"), json(-5)}) {
+    service["SessionTimeout"] = timeout;
+    f_.set_resource("/redfish/v1/SessionService", service);
+    redfish_sessions sessions(idle_after(20s), clock_);
+    auto t = target_for(f_);
+    auto s = logged_in(t);
+    ASSERT_NE(s, nullptr);
+    sessions.give_back(t, std::move(s));
+    clock_->advance(19'000);
+    sessions.log_out_idle();
+    // A negative timeout is clamped to a second: that session is gone already.
+    EXPECT_EQ(f_.open_sessions(), timeout == json(-5) ? 0u : 1u) << timeout;
+    clock_->advance(2'000);
+    sessions.log_out_idle();
+    EXPECT_EQ(f_.open_sessions(), 0u) << timeout;
+  }
 }
 
 TEST_F(RedfishSessions, ATakenSessionIsNotLoggedOutUnderItsCall) {

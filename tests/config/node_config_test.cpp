@@ -6,6 +6,11 @@
 #include <cstdio>
 #include <fstream>
 #include <sstream>
+#include <string>
+#include <utility>
+#include <vector>
+
+#include <nlohmann/json.hpp>
 
 #include "config/node_config.hpp"
 #include "core/error.hpp"
@@ -54,6 +59,56 @@ TEST(NodeConfig, TheSampleFileIsValid) {
   EXPECT_EQ(c->node_id, "node-a1");
   EXPECT_EQ(c->workers.at("power_on"), 4);
   EXPECT_EQ(c->queue.class_credit_ms.at("maas"), 1800000);
+}
+
+TEST(NodeConfig, TakesTheRedfishSessionLimits) {
+  auto c = load({});
+  ASSERT_TRUE(c) << message_of(c.error());
+  EXPECT_EQ(c->bmc_session_idle_ms, 60000);
+  EXPECT_EQ(c->bmc_max_sessions, 1024);
+  c = load({"--bmc-session-idle-ms", "20000", "--bmc-max-sessions", "16"});
+  ASSERT_TRUE(c) << message_of(c.error());
+  EXPECT_EQ(c->bmc_session_idle_ms, 20000);
+  EXPECT_EQ(c->bmc_max_sessions, 16);
+  for (const auto& [key, bad] : std::vector<std::pair<std::string, std::string>>{
+           {"--bmc-session-idle-ms", "10"}, {"--bmc-max-sessions", "0"}}) {
+    auto r = load({key, bad});
+    ASSERT_FALSE(r) << key;
+    EXPECT_TRUE(is(r.error(), errc::bad_config));
+    EXPECT_NE(message_of(r.error()).find(key.substr(2)), std::string::npos)
+        << message_of(r.error());
+  }
+}
+
+TEST(NodeConfig, TheLdapExamplesOfTheDocsAreValidOptions) {
+  std::ifstream in{std::string{AB_SOURCE_DIR} + "/docs/ldap.md"};
+  ASSERT_TRUE(in);
+  std::string line, block;
+  bool inside = false;
+  int checked = 0;
+  while (std::getline(in, line)) {
+    if (!inside) {
+      inside = line == "```json";
+      block.clear();
+      continue;
+    }
+    if (line != "```") {
+      block += line + "\n";
+      continue;
+    }
+    inside = false;
+    if (block.rfind("\"ldap\":", 0) != 0) continue;
+    auto doc = nlohmann::json::parse("{" + block + "}", nullptr, false);
+    ASSERT_FALSE(doc.is_discarded()) << block;
+    // The CA file must be readable where the node runs: here a file of the test's own.
+    auto ca = write_temp("-----BEGIN CERTIFICATE-----\n");
+    if (doc["ldap"].contains("ca_file")) doc["ldap"]["ca_file"] = ca;
+    auto c = load({"--policy", "/etc/autobuild/policy.json", "--ldap", doc["ldap"].dump()});
+    std::remove(ca.c_str());
+    EXPECT_TRUE(c) << block << (c ? "" : message_of(c.error()));
+    ++checked;
+  }
+  EXPECT_GE(checked, 3) << "docs/ldap.md shows its examples as \"ldap\" blocks";
 }
 
 TEST(NodeConfig, TakesACertificateAndKeyTogether) {

@@ -1,9 +1,10 @@
-// README's examples, run as a new user would: every shell block that follows a line
-// `<!-- test: run -->` in README.md (read at test time, so the test follows README as it is
-// edited) runs with bash in a fresh directory where `build/bin/...` names the built binaries.
-// The only change to the text: the ports it names (8080, 8081, 8090, 8091, 8443, 9000)
-// become free ones. docs/loadbalancer.md's marked blocks run the same way, with deploy/ too. The
-// block must exit 0, and every request it submitted to a node it started must succeed.
+// README's and docs/'s examples, run as a new user would: every shell block that follows a
+// line `<!-- test: run -->` in README.md or docs/*.md (read at test time, so the test follows
+// them as they are edited) runs with bash in a fresh directory where `build/bin/...` names the
+// built binaries and deploy/ the deployment samples. The only change to the text: the ports it
+// names (8080, 8081, 8090, 8091, 8443, 9000) become free ones. The block must exit 0, and every
+// request it submitted to a node it started must succeed. Every other shell block says why it
+// is not run (`<!-- test: not run: WHY -->`).
 
 #include <fcntl.h>
 #include <gtest/gtest.h>
@@ -17,9 +18,12 @@
 #include <cstdlib>
 #include <filesystem>
 #include <fstream>
+#include <map>
 #include <regex>
 #include <sstream>
+#include <string>
 #include <thread>
+#include <vector>
 
 #include <nlohmann/json.hpp>
 
@@ -60,6 +64,44 @@ std::vector<example> marked_examples(const std::string& readme) {
       inside = true;
       marked = false;
     }
+  }
+  return out;
+}
+
+/// The headings of the shell blocks that follow neither a `<!-- test: run -->` line nor a
+/// `<!-- test: not run: WHY -->` line (since the block before).
+std::vector<std::string> unmarked_blocks(const std::string& text) {
+  std::vector<std::string> out;
+  std::istringstream in{text};
+  std::string line, heading;
+  bool marked = false, inside = false;
+  while (std::getline(in, line)) {
+    if (inside) {
+      inside = line.rfind("```", 0) != 0;
+    } else if (line.rfind('#', 0) == 0) {
+      heading = line;
+    } else if (line == "<!-- test: run -->" || line.rfind("<!-- test: not run: ", 0) == 0) {
+      marked = true;
+    } else if (line.rfind("```", 0) == 0) {
+      inside = true;
+      if ((line == "```sh" || line == "```bash") && !marked) out.push_back(heading);
+      marked = false;
+    }
+  }
+  return out;
+}
+
+/// README.md and docs/*.md by path relative to the checkout, read now.
+std::map<std::string, std::string> documents() {
+  std::map<std::string, std::string> out;
+  std::vector<fs::path> files{fs::path{AB_SOURCE_DIR} / "README.md"};
+  for (const auto& e : fs::directory_iterator{fs::path{AB_SOURCE_DIR} / "docs"})
+    if (e.path().extension() == ".md") files.push_back(e.path());
+  for (const auto& f : files) {
+    std::ifstream in{f};
+    std::stringstream text;
+    text << in.rdbuf();
+    out[fs::relative(f, AB_SOURCE_DIR).string()] = text.str();
   }
   return out;
 }
@@ -128,14 +170,13 @@ class Readme : public ::testing::Test {
     // Orphans (the example's background processes, once bash exits) come back to this
     // process, which can then reap them.
     ::prctl(PR_SET_CHILD_SUBREAPER, 1);
-    // README first, then the docs whose examples run too.
-    for (const auto* file : {"/README.md", "/docs/loadbalancer.md"}) {
-      std::ifstream in{std::string{AB_SOURCE_DIR} + file};
-      ASSERT_TRUE(in) << file << " is missing";
-      std::stringstream text;
-      text << in.rdbuf();
-      for (auto& ex : marked_examples(text.str())) examples_.push_back(std::move(ex));
-    }
+    auto docs = documents();
+    ASSERT_EQ(docs.count("README.md"), 1u) << "README.md is missing";
+    for (const auto& [file, text] : docs)
+      for (auto& ex : marked_examples(text)) {
+        ex.heading = file + ": " + ex.heading;
+        examples_.push_back(std::move(ex));
+      }
   }
 
   std::vector<example> examples_;
@@ -151,7 +192,7 @@ std::optional<json> requests_on(int port) {
 }
 
 TEST_F(Readme, TheMarkedExamplesRunAsWrittenAndTheirRequestsSucceed) {
-  ASSERT_GE(examples_.size(), 2u) << "README marks its examples with <!-- test: run -->";
+  ASSERT_GE(examples_.size(), 4u) << "README and docs mark their examples with <!-- test: run -->";
   int n = 0;
   for (const auto& ex : examples_) {
     SCOPED_TRACE(ex.heading + "\n" + ex.script);
@@ -214,6 +255,22 @@ TEST(ReadmeExamples, OnlyBlocksAfterTheMarkerAreTaken) {
   ASSERT_EQ(ex.size(), 1u);
   EXPECT_EQ(ex[0].heading, "## B");
   EXPECT_EQ(ex[0].script, "this\nand this\n");
+}
+
+TEST(ReadmeExamples, EveryShellBlockOfReadmeAndDocsIsRunOrSaysWhyNot) {
+  for (const auto& [file, text] : documents())
+    for (const auto& heading : unmarked_blocks(text))
+      ADD_FAILURE() << file << ", under '" << heading
+                    << "': a shell block neither run (<!-- test: run -->) nor saying why not "
+                       "(<!-- test: not run: WHY -->)";
+}
+
+TEST(ReadmeExamples, AShellBlockWithoutAMarkerIsFound) {
+  auto missing = unmarked_blocks(
+      "# A\n<!-- test: run -->\n```sh\nok\n```\n## B\n```sh\nunmarked\n```\n"
+      "<!-- test: not run: needs a BMC -->\n```bash\nfine\n```\n```json\n{}\n```\n");
+  ASSERT_EQ(missing.size(), 1u);
+  EXPECT_EQ(missing[0], "## B");
 }
 
 TEST(ReadmeExamples, PortsAreReplacedOnlyWhereTheyStandAlone) {

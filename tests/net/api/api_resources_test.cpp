@@ -3,9 +3,11 @@
 
 #include <gtest/gtest.h>
 
+#include <atomic>
 #include <chrono>
 #include <memory>
 #include <optional>
+#include <stdexcept>
 
 #include <caf/actor_system.hpp>
 #include <caf/actor_system_config.hpp>
@@ -20,6 +22,7 @@
 #include "net/api/error.hpp"
 #include "net/api/resources.hpp"
 #include "tests/fakes/test_store.hpp"
+#include "tests/fakes/wait.hpp"
 
 namespace ab::testing {
 
@@ -202,6 +205,60 @@ TEST_F(ApiResources, AStoppedPoolAnswersWithAnErrorNotSilence) {
   auto late = ask<bool>(resources_.chores, net::ready_atom::value);
   EXPECT_FALSE(late.reply);
   EXPECT_TRUE(late.error);
+}
+
+TEST_F(ApiResources, AStoreActorThatDiedIsReplacedAndCounted) {
+  auto restarts = std::make_shared<std::atomic<std::int64_t>>(0);
+  std::atomic<bool> crash{true};
+  spawn([&](net::api_options& o) {
+    // One store actor: without a replacement the pool would have none left.
+    o.store_actors = 1;
+    o.store_restarts = restarts;
+    o.waiting_for = [&crash](const storage::request_view&) -> std::optional<std::string> {
+      if (crash.exchange(false)) throw std::runtime_error("a store actor breaks");
+      return std::nullopt;
+    };
+  });
+  register_host("h1");
+  auto sub = ask<net::submit_reply>(resources_.requests, submission("power_on", "h1"));
+  ASSERT_TRUE(sub.reply) << message_of(sub.error);
+  auto id = sub.reply->outcomes[0].id;
+  auto broke = ask<net::request_reply>(resources_.requests, net::get_request_call{anyone_, id});
+  EXPECT_FALSE(broke.reply);
+  EXPECT_TRUE(broke.error);
+  // The replacement serves every resource again; a call that raced the replacement may be
+  // answered with an error, never left unanswered.
+  ASSERT_TRUE(wait_until([&] { return restarts->load() == 1; }));
+  ASSERT_TRUE(wait_until([&] {
+    return ask<net::request_reply>(resources_.requests, net::get_request_call{anyone_, id})
+        .reply.has_value();
+  }));
+  auto got = ask<net::request_reply>(resources_.requests, net::get_request_call{anyone_, id});
+  ASSERT_TRUE(got.reply) << message_of(got.error);
+  EXPECT_EQ(got.reply->view.host, "h1");
+  auto ready = ask<bool>(resources_.chores, net::ready_atom::value);
+  ASSERT_TRUE(ready.reply);
+  EXPECT_EQ(restarts->load(), 1);
+}
+
+TEST_F(ApiResources, ARedeemedCallbackTellsTheNodeWhichRequestWoke) {
+  std::atomic<storage::request_id> woke{0};
+  spawn(
+      [&](net::api_options& o) { o.on_callback = [&woke](storage::request_id id) { woke = id; }; });
+  register_host("h1");
+  auto sub = ask<net::submit_reply>(resources_.requests, submission("power_on", "h1"));
+  ASSERT_TRUE(sub.reply) << message_of(sub.error);
+  auto id = sub.reply->outcomes[0].id;
+  ASSERT_FALSE((*db_)->issue_callback({id, auth::sha256_hex("tok"), "install:" + std::to_string(id),
+                                       (*db_)->database_time().value() + 60'000}));
+  auto refused = ask<net::callback_reply>(
+      resources_.callbacks, net::callback_call{id, auth::sha256_hex("guess"), {true, "{}"}});
+  EXPECT_FALSE(refused.reply);
+  EXPECT_EQ(woke.load(), 0) << "a refused token wakes nothing";
+  auto ok = ask<net::callback_reply>(resources_.callbacks,
+                                     net::callback_call{id, auth::sha256_hex("tok"), {true, "{}"}});
+  ASSERT_TRUE(ok.reply) << message_of(ok.error);
+  EXPECT_EQ(woke.load(), id);
 }
 
 }  // namespace ab::testing

@@ -29,6 +29,21 @@ TEST_F(Api, HostsAreRegisteredReadPatchedAndDeleted) {
   EXPECT_EQ(call("GET", "/v1/hosts?colour=red").status, 400);
 }
 
+TEST_F(Api, APatchWithABadBodyIsRefusedBeforeTheHostIsLookedUp) {
+  start();
+  register_hosts({"h1"});
+  // As POST refuses it: a 400, for a known host and an unknown one alike (not a 404 first).
+  for (const auto* name : {"h1", "ghost"}) {
+    auto r =
+        call("PATCH", std::string{"/v1/hosts/"} + name, R"({"bmc_endpoint":"ftp://10.1.1.1"})");
+    EXPECT_EQ(r.status, 400) << name << ": " << r.body;
+    EXPECT_EQ(json::parse(r.body)["error"]["code"], "invalid_field") << name;
+    EXPECT_EQ(call("PATCH", std::string{"/v1/hosts/"} + name, R"({"site":""})").status, 400);
+  }
+  EXPECT_EQ(json::parse(call("GET", "/v1/hosts/h1").body)["bmc_endpoint"], "https://bmc-h1");
+  EXPECT_EQ(call("PATCH", "/v1/hosts/ghost", R"({"bmc_endpoint":"https://10.1.1.1"})").status, 404);
+}
+
 TEST_F(Api, SubmissionsAreAcceptedOnlyForKnownHostsAndIdempotent) {
   start();
   register_hosts({"h1", "h2"});
