@@ -24,7 +24,6 @@
 #include <functional>
 #include <map>
 #include <memory>
-#include <mutex>
 #include <optional>
 #include <string>
 #include <thread>
@@ -36,6 +35,8 @@
 #include "core/clock.hpp"
 #include "core/error.hpp"
 #include "harness/server_process.hpp"
+#include "storage/detail/pools.hpp"
+#include "storage/mysql_store.hpp"
 #include "storage/store.hpp"
 
 namespace {
@@ -55,6 +56,8 @@ struct bench_options {
   std::size_t overload_connections = 512;
   /// Requests per second of the fixed-rate GET phase; 0 for half the closed-loop figure.
   double get_rate = 0;
+  /// More command-line options for the node, as `--name value` pairs.
+  std::vector<std::string> node_args;
 };
 
 std::optional<bench_options> parse_args(int argc, char** argv) {
@@ -69,6 +72,14 @@ std::optional<bench_options> parse_args(int argc, char** argv) {
       {"--overload-connections",
        [&](const std::string& v) { o.overload_connections = std::stoul(v); }},
       {"--get-rate", [&](const std::string& v) { o.get_rate = std::stod(v); }},
+      // NAME=VALUE: the node is started with --NAME VALUE.
+      {"--node-option",
+       [&](const std::string& v) {
+         auto eq = v.find('=');
+         if (eq == std::string::npos || eq == 0) throw std::invalid_argument("--node-option " + v);
+         o.node_args.push_back("--" + v.substr(0, eq));
+         o.node_args.push_back(v.substr(eq + 1));
+       }},
   };
   for (int i = 1; i + 1 < argc; i += 2) {
     auto flag = flags.find(argv[i]);
@@ -142,7 +153,8 @@ class client {
 class node_process {
  public:
   /// Starts the node on `url` with no workers; `port()` is 0 if it did not come up.
-  node_process(const std::string& self, const std::string& url)
+  node_process(const std::string& self, const std::string& url,
+               const std::vector<std::string>& more_args)
       : dir_(std::filesystem::temp_directory_path() /
              ("ab_bench_api_" + std::to_string(getpid()))) {
     std::filesystem::create_directories(dir_);
@@ -150,13 +162,12 @@ class node_process {
     auto binary = (std::filesystem::path(self).parent_path() / "ab-node").string();
     // The hosts' credential: a node registers only references that resolve in its store.
     ::setenv("AB_BMC_BENCH_API", "admin:password", 1);
-    server_ = std::make_unique<ab::harness::server_process>(
-        binary,
-        std::vector<std::string>{"--store", url, "--listen", "127.0.0.1:0", "--node-id",
-                                 "bench-api", "--workers", "{\"default\": 0}",
-                                 // Every connection of the benchmark comes from 127.0.0.1.
-                                 "--max-connections-per-peer", "100000"},
-        out);
+    std::vector<std::string> args{"--store", url, "--listen", "127.0.0.1:0", "--node-id",
+                                  "bench-api", "--workers", "{\"default\": 0}",
+                                  // Every connection of the benchmark comes from 127.0.0.1.
+                                  "--max-connections-per-peer", "100000"};
+    args.insert(args.end(), more_args.begin(), more_args.end());
+    server_ = std::make_unique<ab::harness::server_process>(binary, args, out);
   }
   ~node_process() {
     stop();
@@ -169,6 +180,22 @@ class node_process {
 
   /// User plus system CPU time the node used so far, in seconds.
   double cpu_seconds() const { return server_->cpu_seconds(); }
+
+  /// Context switches of all the node's threads so far (each time one of them gave up or lost
+  /// its core); 0 when unknown.
+  long long context_switches() const {
+    long long n = 0;
+    std::error_code ec;
+    auto tasks = std::filesystem::path("/proc") / std::to_string(server_->pid()) / "task";
+    for (const auto& task : std::filesystem::directory_iterator(tasks, ec)) {
+      std::ifstream in(task.path() / "status");
+      for (std::string line; std::getline(in, line);)
+        if (line.rfind("voluntary_ctxt_switches:", 0) == 0 ||
+            line.rfind("nonvoluntary_ctxt_switches:", 0) == 0)
+          n += std::stoll(line.substr(line.find(':') + 1));
+    }
+    return n;
+  }
 
   /// Stops the node (SIGTERM) and waits for it.
   void stop() { server_->stop(); }
@@ -206,21 +233,30 @@ class cpu_meter {
         t0_(steady::now()),
         machine0_(machine_busy_seconds()),
         node0_(node.cpu_seconds()),
-        own0_(own_cpu_seconds()) {}
+        own0_(own_cpu_seconds()),
+        switches0_(node.context_switches()) {}
 
-  /// Ends the phase: `api NAME cpu: ...` in cores (CPU seconds per second of the phase).
-  std::string line(const char* name) const {
-    auto s = std::max(1e-3, std::chrono::duration<double>(steady::now() - t0_).count());
-    auto machine = (machine_busy_seconds() - machine0_) / s;
-    auto node = (node_.cpu_seconds() - node0_) / s;
-    auto own = (own_cpu_seconds() - own0_) / s;
-    char out[256];
-    std::snprintf(
-        out, sizeof out,
-        "api %s cpu: cores=%ld machine_busy_cores=%.2f node_cores=%.2f load_generator_cores=%.2f "
-        "rest_cores=%.2f\n",
-        name, sysconf(_SC_NPROCESSORS_ONLN), machine, node, own,
-        std::max(0.0, machine - node - own));
+  /// Ends the phase.
+  void stop() {
+    seconds_ = std::max(1e-3, std::chrono::duration<double>(steady::now() - t0_).count());
+    machine_ = machine_busy_seconds() - machine0_;
+    node_cpu_ = node_.cpu_seconds() - node0_;
+    own_ = own_cpu_seconds() - own0_;
+    switches_ = node_.context_switches() - switches0_;
+  }
+
+  /// `api NAME cpu: ...` in cores (CPU seconds per second of the phase), and the node's CPU
+  /// time per call of the `calls` the phase made.
+  std::string line(const char* name, double calls) const {
+    char out[320];
+    std::snprintf(out, sizeof out,
+                  "api %s cpu: cores=%ld machine_busy_cores=%.2f node_cores=%.2f "
+                  "load_generator_cores=%.2f rest_cores=%.2f node_us_per_call=%.0f "
+                  "node_switches_per_call=%.1f\n",
+                  name, sysconf(_SC_NPROCESSORS_ONLN), machine_ / seconds_, node_cpu_ / seconds_,
+                  own_ / seconds_, std::max(0.0, machine_ - node_cpu_ - own_) / seconds_,
+                  calls > 0 ? node_cpu_ * 1e6 / calls : 0.0,
+                  calls > 0 ? static_cast<double>(switches_) / calls : 0.0);
     return out;
   }
 
@@ -228,6 +264,40 @@ class cpu_meter {
   const node_process& node_;
   steady::time_point t0_;
   double machine0_, node0_, own0_;
+  long long switches0_;
+  double seconds_ = 1e-3, machine_ = 0, node_cpu_ = 0, own_ = 0;
+  long long switches_ = 0;
+};
+
+/// The statements a MySQL server was sent so far (its `Questions`), to count the database's
+/// round trips per call; nothing for SQLite.
+class db_meter {
+ public:
+  explicit db_meter(const std::string& url) {
+    auto target = ab::storage::parse_mysql_url(url);
+    if (target) pool_ = ab::storage::detail::make_mysql_pool(*target, 1);
+  }
+
+  /// `Questions` now, minus this meter's own statements; -1 without a MySQL server.
+  long long statements() {
+    if (!pool_) return -1;
+    try {
+      auto c = pool_->acquire_for_reads();
+      c->autocommit();
+      auto r = c->query(
+          "SELECT VARIABLE_VALUE FROM information_schema.GLOBAL_STATUS "
+          "WHERE VARIABLE_NAME = 'QUESTIONS'",
+          {});
+      auto n = r->next() ? std::stoll(r->text(0)) : -1;
+      return n < 0 ? n : n - own_++;
+    } catch (const std::exception&) {
+      return -1;
+    }
+  }
+
+ private:
+  std::unique_ptr<ab::storage::detail::connection_pool> pool_;
+  long long own_ = 0;
 };
 
 double seconds_since(steady::time_point t0) {
@@ -303,32 +373,35 @@ double single_submit(int port, const std::string& prefix, int first, int end) {
 
 /// Latency figures of a GET phase.
 struct get_figures {
+  double calls = 0;
   double rate = 0;
   double p50 = 0;
   double p99 = 0;
   long errors = 0;
 };
 
-/// GET of one request over 64 connections for `seconds`, each as fast as it is answered.
+/// GET of one request over 64 connections for `seconds`, each as fast as it is answered (one
+/// generator thread for all of them, so that the generator's own switching does not crowd the
+/// node and the database out of a small machine).
 get_figures closed_loop_get(int port, int seconds) {
+  load::closed_loop_options o;
+  o.port = static_cast<std::uint16_t>(port);
+  o.connections = 64;
+  o.seconds = seconds;
   std::vector<double> latencies;
-  std::mutex mu;
-  std::atomic<long> gets{0}, errors{0};
-  auto t0 = steady::now();
-  in_parallel(64, [&](int) {
-    client mine{port};
-    std::vector<double> local;
-    while (seconds_since(t0) < seconds) {
-      auto s = steady::now();
-      if (mine.call("GET", "/v1/requests/1", "") != 200) ++errors;
-      local.push_back(seconds_since(s) * 1000);
-      ++gets;
-    }
-    std::lock_guard<std::mutex> guard{mu};
-    latencies.insert(latencies.end(), local.begin(), local.end());
-  });
-  auto rate = static_cast<double>(gets.load()) / seconds_since(t0);
-  return {rate, percentile(latencies, 0.5), percentile(latencies, 0.99), errors.load()};
+  long errors = 0;
+  auto summary = load::run_closed_loop(
+      o,
+      [](std::size_t) {
+        return load::load_request{"GET", "/v1/requests/1", ""};
+      },
+      [&](const load::load_reply& r) {
+        latencies.push_back(r.latency_ms);
+        if (r.status != 200) ++errors;
+      });
+  auto calls = static_cast<double>(summary.requests);
+  return {calls, calls / std::max(1e-3, summary.elapsed_seconds), percentile(latencies, 0.5),
+          percentile(latencies, 0.99), errors};
 }
 
 /// GET of one request at a fixed `rate` for `seconds` (open loop) over 64 connections.
@@ -348,7 +421,8 @@ get_figures open_loop_get(int port, double rate, int seconds) {
         latencies.push_back(r.latency_ms);
         if (r.status != 200) ++errors;
       });
-  return {rate, percentile(latencies, 0.5), percentile(latencies, 0.99), errors};
+  return {static_cast<double>(latencies.size()), rate, percentile(latencies, 0.5),
+          percentile(latencies, 0.99), errors};
 }
 
 /// Counts and latencies of the overload phase.
@@ -432,13 +506,14 @@ int run(int argc, char** argv) {
   if (!opts) {
     std::puts(
         "usage: ab-bench-api --store URL [--hosts N] [--singles N] [--seconds S] "
-        "[--overload-factor F] [--overload-connections N] [--get-rate R]");
+        "[--overload-factor F] [--overload-connections N] [--get-rate R] "
+        "[--node-option NAME=VALUE]...");
     return 2;
   }
   const auto& o = *opts;
   // One line per phase as it ends, also into a pipe or a file.
   std::setvbuf(stdout, nullptr, _IOLBF, 0);
-  node_process node{argv[0], o.url};
+  node_process node{argv[0], o.url, o.node_args};
   if (!node.port()) {
     std::fprintf(stderr, "ab-node did not start\n");
     return 1;
@@ -450,9 +525,10 @@ int run(int argc, char** argv) {
   const int bulk_hosts = o.hosts / 2;
   auto bulk_rate = bulk_submit(c, run_id + "h", bulk_hosts);
   cpu_meter capacity_cpu{node};
-  auto single_rate = single_submit(node.port(), run_id + "h", bulk_hosts,
-                                   std::min(o.hosts, bulk_hosts + o.singles));
-  auto capacity_cpu_line = capacity_cpu.line("capacity");
+  const int singles_end = std::min(o.hosts, bulk_hosts + o.singles);
+  auto single_rate = single_submit(node.port(), run_id + "h", bulk_hosts, singles_end);
+  capacity_cpu.stop();
+  auto capacity_cpu_line = capacity_cpu.line("capacity", singles_end - bulk_hosts);
   if (register_rate == 0 || bulk_rate == 0) return 1;
   std::printf(
       "api bench: register_hosts_per_s=%.0f bulk_submit_hosts_per_s=%.0f "
@@ -464,9 +540,19 @@ int run(int argc, char** argv) {
   const int overload_hosts = static_cast<int>(offered * o.seconds);
   if (register_hosts(c, run_id + "o", 0, overload_hosts) == 0 && overload_hosts > 0) return 1;
 
+  db_meter db{o.url};
+  auto statements0 = db.statements();
+  cpu_meter get_cpu{node};
   auto closed = closed_loop_get(node.port(), o.seconds);
+  get_cpu.stop();
+  auto statements = db.statements() - statements0;
   std::printf("api get: connections=64 requests_per_s=%.0f p50_ms=%.2f p99_ms=%.2f errors=%ld\n",
               closed.rate, closed.p50, closed.p99, closed.errors);
+  std::fputs(get_cpu.line("get", closed.calls).c_str(), stdout);
+  // Every statement the database was sent meanwhile (the GETs' and the audit trail's writes).
+  if (statements0 >= 0 && closed.calls > 0)
+    std::printf("api get db: statements_per_call=%.2f\n",
+                static_cast<double>(statements) / closed.calls);
   auto fixed = open_loop_get(node.port(), o.get_rate > 0 ? o.get_rate : closed.rate / 2, o.seconds);
   std::printf(
       "api get fixed rate: requests_per_s=%.0f connections=64 p50_ms=%.2f p99_ms=%.2f "
@@ -475,7 +561,8 @@ int run(int argc, char** argv) {
 
   cpu_meter overload_cpu{node};
   auto f = overload(node.port(), run_id + "o", offered, o.seconds, o.overload_connections);
-  auto overload_cpu_line = overload_cpu.line("overload");
+  overload_cpu.stop();
+  auto overload_cpu_line = overload_cpu.line("overload", static_cast<double>(f.sent));
   node.stop();
   print_overload(f, o.seconds, count_lost(o.url, f.accepted_ids));
   // Goodput: what the node still accepts when offered 10x its capacity, against that capacity

@@ -23,12 +23,26 @@ namespace http = boost::beast::http;
 using tcp = asio::ip::tcp;
 using steady = std::chrono::steady_clock;
 
-class generator;
+class connection;
+
+/// What a connection reports to the generator that drives it.
+class owner {
+ public:
+  virtual ~owner() = default;
+  /// Takes the answer to a request; `reusable` says the connection can carry another.
+  virtual void done(connection& c, load_reply&& reply, bool reusable) = 0;
+  /// A connection is connected again and free.
+  virtual void ready(connection& c) = 0;
+  /// A connection is gone for good.
+  virtual void lost(connection& c) = 0;
+  /// True once connections must no longer reconnect.
+  virtual bool closing() const = 0;
+};
 
 /// One keep-alive connection carrying one request at a time.
 class connection {
  public:
-  connection(generator& owner, asio::io_context& io, tcp::endpoint peer)
+  connection(owner& owner, asio::io_context& io, tcp::endpoint peer)
       : owner_(owner), socket_(io), peer_(std::move(peer)) {}
 
   /// Connects at once (before the schedule starts); false if the server refused.
@@ -53,7 +67,7 @@ class connection {
   void finish(int status, std::string body, bool reusable);
   void reconnect();
 
-  generator& owner_;
+  owner& owner_;
   tcp::socket socket_;
   tcp::endpoint peer_;
   boost::beast::flat_buffer buffer_;
@@ -64,7 +78,7 @@ class connection {
 };
 
 /// Keeps the schedule, the idle connections and the requests waiting for one.
-class generator {
+class generator final : public owner {
  public:
   generator(const open_loop_options& o, const std::function<load_request(std::size_t)>& make,
             const std::function<void(const load_reply&)>& on_reply)
@@ -77,19 +91,14 @@ class generator {
 
   open_loop_summary run();
 
-  /// Takes the answer to a request; `reusable` says the connection can carry another.
-  void done(connection& c, load_reply&& reply, bool reusable);
-
-  /// A connection is connected again and free.
-  void ready(connection& c) { hand_out(c); }
-
-  /// A connection is gone for good; with none left, the waiting requests fail.
-  void lost(connection&) {
+  void done(connection& c, load_reply&& reply, bool reusable) override;
+  void ready(connection& c) override { hand_out(c); }
+  /// With no connection left, the waiting requests fail.
+  void lost(connection&) override {
     if (--live_ == 0) fail_backlog();
   }
-
-  /// True once the grace period ended: connections no longer reconnect.
-  bool closing() const { return closing_; }
+  /// True once the grace period ended.
+  bool closing() const override { return closing_; }
 
  private:
   steady::time_point due(std::size_t i) const {
@@ -243,7 +252,88 @@ void generator::close_all() {
   for (; next_ < total_; ++next_) fail(next_, due(next_));
 }
 
+/// Keeps every connection busy until the end: each sends its next request when it has its
+/// answer.
+class closed_generator final : public owner {
+ public:
+  closed_generator(const closed_loop_options& o,
+                   const std::function<load_request(std::size_t)>& make,
+                   const std::function<void(const load_reply&)>& on_reply)
+      : options_(o), make_(make), on_reply_(on_reply), deadline_(io_) {}
+
+  closed_loop_summary run() {
+    tcp::endpoint peer{asio::ip::make_address("127.0.0.1"), options_.port};
+    for (std::size_t i = 0; i < options_.connections; ++i) {
+      connections_.push_back(std::make_unique<connection>(*this, io_, peer));
+      if (!connections_.back()->connect()) {
+        connections_.pop_back();
+        break;
+      }
+    }
+    start_ = steady::now();
+    end_ = start_ + std::chrono::duration_cast<steady::duration>(
+                        std::chrono::duration<double>(options_.seconds));
+    // Answers still missing long after the end fail with their closed connections.
+    deadline_.expires_at(end_ + std::chrono::duration_cast<steady::duration>(
+                                    std::chrono::duration<double>(options_.grace_seconds)));
+    deadline_.async_wait([this](boost::system::error_code ec) {
+      if (!ec) close_all();
+    });
+    for (auto& c : connections_) {
+      ++live_;
+      send_next(*c);
+    }
+    if (live_ == 0) deadline_.cancel();
+    io_.run();
+    return {sent_, std::chrono::duration<double>(steady::now() - start_).count()};
+  }
+
+  void done(connection& c, load_reply&& reply, bool reusable) override {
+    on_reply_(reply);
+    if (reusable) send_next(c);
+  }
+  void ready(connection& c) override { send_next(c); }
+  void lost(connection&) override { retire(); }
+  bool closing() const override { return closing_; }
+
+ private:
+  void send_next(connection& c) {
+    auto now = steady::now();
+    if (closing_ || now >= end_) return retire();
+    c.send(sent_, make_(sent_), now);
+    ++sent_;
+  }
+  /// One connection is done; with the last, the run ends.
+  void retire() {
+    if (--live_ == 0) close_all();
+  }
+  void close_all() {
+    if (closing_) return;
+    closing_ = true;
+    deadline_.cancel();
+    for (auto& c : connections_) c->close();
+  }
+
+  closed_loop_options options_;
+  const std::function<load_request(std::size_t)>& make_;
+  const std::function<void(const load_reply&)>& on_reply_;
+  asio::io_context io_;
+  asio::steady_timer deadline_;
+  std::vector<std::unique_ptr<connection>> connections_;
+  std::size_t live_ = 0;
+  std::size_t sent_ = 0;
+  bool closing_ = false;
+  steady::time_point start_, end_;
+};
+
 }  // namespace
+
+closed_loop_summary run_closed_loop(const closed_loop_options& options,
+                                    const std::function<load_request(std::size_t)>& make,
+                                    const std::function<void(const load_reply&)>& on_reply) {
+  closed_generator g{options, make, on_reply};
+  return g.run();
+}
 
 open_loop_summary run_open_loop(const open_loop_options& options,
                                 const std::function<load_request(std::size_t)>& make,

@@ -4,6 +4,7 @@
 
 #include "storage/mysql_store.hpp"
 
+#include <algorithm>
 #include <condition_variable>
 #include <cstdio>
 #include <mutex>
@@ -114,7 +115,25 @@ class mysql_connection final : public connection {
     });
   }
 
-  void begin() override {}  // autocommit is off: the first statement opens the transaction
+  // Autocommit is off: the first statement opens the transaction.
+  void begin() override {
+    if (!autocommit_) return;
+    guarded("begin", [&] {
+      con_->setAutoCommit(false);
+      return 0;
+    });
+    autocommit_ = false;
+  }
+  void autocommit() override {
+    if (autocommit_) return;
+    guarded("autocommit", [&] {
+      con_->setAutoCommit(true);
+      return 0;
+    });
+    autocommit_ = true;
+  }
+  /// Whether statements commit on their own (`autocommit`) rather than in a transaction.
+  bool in_autocommit() const { return autocommit_; }
   void commit() override {
     guarded("commit", [&] {
       con_->commit();
@@ -185,6 +204,7 @@ class mysql_connection final : public connection {
 
   std::unique_ptr<sql::Connection> con_;
   std::unordered_map<std::string, std::unique_ptr<sql::PreparedStatement>> cache_;
+  bool autocommit_ = false;
 };
 
 /// MariaDB's named locks take at most 64 characters: a longer name is cut and keeps a hash.
@@ -251,26 +271,8 @@ class mysql_pool final : public connection_pool {
     sql_.table_options = " ENGINE=InnoDB DEFAULT CHARSET=utf8mb4 COLLATE=utf8mb4_bin";
   }
 
-  pooled acquire() override {
-    ensure_thread_init();
-    std::unique_lock<std::mutex> lock{mutex_};
-    cv_.wait(lock, [&] { return !idle_.empty() || open_ < size_; });
-    if (!idle_.empty()) {
-      auto* c = idle_.back().release();
-      idle_.pop_back();
-      return lend(c);
-    }
-    ++open_;
-    lock.unlock();
-    try {
-      return lend(new mysql_connection(target_));
-    } catch (...) {
-      lock.lock();
-      --open_;
-      cv_.notify_one();
-      throw;
-    }
-  }
+  pooled acquire() override { return acquire_in(false); }
+  pooled acquire_for_reads() override { return acquire_in(true); }
 
   void lock_migrations(connection& c) override {
     auto r = c.query("SELECT GET_LOCK('autobuild_schema', 60)", {});
@@ -296,6 +298,32 @@ class mysql_pool final : public connection_pool {
   }
 
  private:
+  /// An idle connection, the most recently used one whose mode is `autocommit` if any, or a
+  /// new one.
+  pooled acquire_in(bool autocommit) {
+    ensure_thread_init();
+    std::unique_lock<std::mutex> lock{mutex_};
+    cv_.wait(lock, [&] { return !idle_.empty() || open_ < size_; });
+    if (!idle_.empty()) {
+      auto it = std::find_if(idle_.rbegin(), idle_.rend(),
+                             [&](const auto& c) { return c->in_autocommit() == autocommit; });
+      auto chosen = it == idle_.rend() ? std::prev(idle_.end()) : std::prev(it.base());
+      auto* c = chosen->release();
+      idle_.erase(chosen);
+      return lend(c);
+    }
+    ++open_;
+    lock.unlock();
+    try {
+      return lend(new mysql_connection(target_));
+    } catch (...) {
+      lock.lock();
+      --open_;
+      cv_.notify_one();
+      throw;
+    }
+  }
+
   pooled lend(mysql_connection* c) {
     return pooled{c, [this](connection* conn, bool broken) {
                     std::unique_ptr<mysql_connection> owned{static_cast<mysql_connection*>(conn)};

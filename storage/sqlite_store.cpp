@@ -89,6 +89,8 @@ class sqlite_connection final : public connection {
   sqlite_connection& operator=(const sqlite_connection&) = delete;
 
   void begin() override { exec_raw("BEGIN IMMEDIATE"); }
+  // Outside BEGIN … COMMIT every statement is a transaction of its own already.
+  void autocommit() override {}
   void commit() override { exec_raw("COMMIT"); }
   void rollback() noexcept override {
     if (!sqlite3_get_autocommit(db_)) sqlite3_exec(db_, "ROLLBACK", nullptr, nullptr, nullptr);

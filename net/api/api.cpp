@@ -69,6 +69,19 @@ bool match(const std::string& pattern, const std::string& path, std::vector<std:
   return p == pattern.size() && q == path.size();
 }
 
+/// The route of `method` on `path`, its `{param}` segments in `params`; null if none, with
+/// the methods that `path` does have in `allowed`.
+const route* find_route(const std::string& method, const std::string& path,
+                        std::vector<std::string>& params, std::vector<std::string>& allowed) {
+  for (const auto& r : table)
+    if (match(r.pattern, path, params)) {
+      allowed.emplace_back(r.method);
+      // `params` holds the segments of this route: the loop stops right after matching it.
+      if (method == r.method) return &r;
+    }
+  return nullptr;
+}
+
 std::optional<storage::request_id> parse_id(const std::string& s) {
   if (s.empty() || s.size() > 15 || s.find_first_not_of("0123456789") != std::string::npos)
     return std::nullopt;
@@ -157,15 +170,23 @@ std::string fingerprint(const std::string& text) {
 
 namespace {
 
-/// Frees a place among the calls in flight when the last copy of its call's responder goes,
-/// answered or dropped.
+/// A place among the calls in flight: freed as its call is answered (before the answer is
+/// handed to the transport, so that a client's next call never finds it still taken), or when
+/// the last copy of the call's responder goes unanswered.
 struct in_flight_slot {
   explicit in_flight_slot(std::shared_ptr<std::atomic<std::size_t>> c) : count(std::move(c)) {}
   in_flight_slot(const in_flight_slot&) = delete;
   in_flight_slot& operator=(const in_flight_slot&) = delete;
-  ~in_flight_slot() { count->fetch_sub(1, std::memory_order_relaxed); }
+  ~in_flight_slot() { release(); }
+
+  /// Frees the place; only the first call does.
+  void release() {
+    if (!released.exchange(true, std::memory_order_relaxed))
+      count->fetch_sub(1, std::memory_order_relaxed);
+  }
 
   std::shared_ptr<std::atomic<std::size_t>> count;
+  std::atomic<bool> released{false};
 };
 
 /// Takes a place among at most `limit` calls in flight, or none when all are taken.
@@ -185,6 +206,11 @@ api_service::api_service(caf::actor_system& sys, api_resources resources, api_op
       resources_(std::move(resources)),
       options_(std::move(options)),
       in_flight_(std::make_shared<std::atomic<std::size_t>>(0)),
+      limit_(
+          options_.calls_per_store_actor == 0
+              ? options_.max_in_flight
+              : std::min(options_.max_in_flight, std::max<std::size_t>(options_.store_actors, 1) *
+                                                     options_.calls_per_store_actor)),
       auth_failures_(options_.failures, options_.clock),
       callback_failures_(options_.failures, options_.clock) {}
 
@@ -228,21 +254,48 @@ void api_service::ask(const Handle& to, Message msg, responder respond, OnReply 
       [](const caf::error& err) { return fail(err); });
 }
 
+void api_service::refuse_at_capacity(const http_request& req, const responder& respond) {
+  auto path = req.target.substr(0, req.target.find('?'));
+  if (options_.audit && path != "/readyz") {
+    auto source = client_address(req, options_.trusted_routers);
+    static const std::string what = "calls refused at capacity";
+    // Most refusals are only counted, into the summary of their source's window.
+    if (!options_.audit->count_refusal(source, what)) {
+      storage::audit_entry e;
+      e.source = std::move(source);
+      e.actor = "-";
+      std::vector<std::string> params, allowed;
+      const auto* r = find_route(req.method, path, params, allowed);
+      e.action = r ? std::string{r->method} + " " + r->pattern : req.method + " " + printable(path);
+      e.target = path;
+      e.decision = "failed";
+      e.detail = "429 overloaded";
+      options_.audit->record_refusal(std::move(e), what);
+    }
+  }
+  respond(overloaded());
+}
+
 void api_service::handle(http_request&& req, responder respond) {
+  // Capacity first, before routing, credentials, body parsing or store work: a node at its
+  // limit answers at once, in this I/O thread. Only the liveness probe is never refused. The
+  // place is held until the call is answered.
+  std::shared_ptr<in_flight_slot> slot;
+  if (!(req.method == "GET" && req.target.compare(0, req.target.find('?'), "/healthz") == 0)) {
+    slot = admit(in_flight_, limit_);
+    if (!slot) return refuse_at_capacity(req, respond);
+    respond = [slot, respond = std::move(respond)](http_response r) {
+      slot->release();
+      respond(std::move(r));
+    };
+  }
+
   auto qpos = req.target.find('?');
   auto path = req.target.substr(0, qpos);
   auto query = qpos == std::string::npos ? std::string{} : req.target.substr(qpos + 1);
   std::vector<std::string> params;
-  const route* found = nullptr;
   std::vector<std::string> allowed;
-  for (const auto& r : table)
-    if (match(r.pattern, path, params)) {
-      allowed.emplace_back(r.method);
-      if (req.method == r.method) {
-        found = &r;
-        break;
-      }
-    }
+  const route* found = find_route(req.method, path, params, allowed);
   if (!found) {
     if (allowed.empty()) {
       respond(fail(api_error{404, "not_found", "no such resource: " + path, 0}));
@@ -256,31 +309,10 @@ void api_service::handle(http_request&& req, responder respond) {
     respond(std::move(r));
     return;
   }
-  // `params` holds the segments of `found`: the loop stopped right after matching it.
   std::string route = std::string{found->method} + " " + found->pattern;
 
   // Health probes: no credentials, no audit.
   if (route == "GET /healthz") return respond(json_response(200, R"({"status":"ok"})"));
-
-  // Capacity first, before any credential check, body parsing or store work: a node at its
-  // limit answers at once. The place is held until the call is answered.
-  auto slot = admit(in_flight_, options_.max_in_flight);
-  if (!slot) {
-    if (options_.audit && route != "GET /readyz") {
-      storage::audit_entry e;
-      e.source = client_address(req, options_.trusted_routers);
-      e.actor = "-";
-      e.action = route;
-      e.target = path;
-      e.decision = "failed";
-      e.detail = "429 overloaded";
-      options_.audit->record_refusal(std::move(e), "calls refused at capacity");
-    }
-    return respond(overloaded());
-  }
-  respond = [slot = std::move(slot), respond = std::move(respond)](http_response r) {
-    respond(std::move(r));
-  };
 
   if (route == "GET /readyz")
     return ask(resources_.chores, ready_atom::value, std::move(respond), [](bool ok) {

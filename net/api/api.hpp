@@ -35,6 +35,11 @@ struct api_options {
   std::size_t max_in_flight = 256;
   /// Counts the store actors put in the place of one that died; may be null.
   std::shared_ptr<std::atomic<std::int64_t>> store_restarts;
+  /// The most calls admitted per store actor (queued for it or being served): the admission
+  /// limit is the smaller of this times `store_actors` and `max_in_flight`, so that what is
+  /// admitted is what the API's share of the database can serve soon, and the rest is refused
+  /// at once rather than queued. 0: `max_in_flight` alone.
+  std::size_t calls_per_store_actor = 32;
   /// Why no node would ever process a request of `action` (nullopt: some cluster serves it):
   /// such a submission is refused, 422 `action_not_served`. Unset: every action is served.
   std::function<std::optional<std::string>(const std::string& action)> unserved;
@@ -76,9 +81,10 @@ struct call_context {
 /// The REST API of a node, versioned under /v1: requests, hosts, audit, callbacks, node,
 /// health. Its HTTP frontend: it routes, authenticates and validates a call, sends the typed
 /// message of its resource (`net/api/resources.hpp`) and turns the typed reply, or the error,
-/// into the HTTP answer; it never blocks an I/O thread. At most `max_in_flight` calls are
-/// being served at once: one more is answered 429 with Retry-After before its body is parsed;
-/// an unreachable store is answered 503 with Retry-After.
+/// into the HTTP answer; it never blocks an I/O thread. At most `admission_limit()` calls are
+/// being served at once: one more is answered 429 with Retry-After before it is routed, its
+/// credentials checked or its body parsed, in the I/O thread that read it; an unreachable store
+/// is answered 503 with Retry-After.
 class api_service {
  public:
   /// Serves the API through `resources`, which it stops when destroyed.
@@ -94,6 +100,9 @@ class api_service {
 
   /// Calls being served now (admitted and not answered yet).
   std::size_t in_flight() const { return in_flight_->load(); }
+
+  /// The most calls served at once (see `api_options::calls_per_store_actor`).
+  std::size_t admission_limit() const { return limit_; }
 
   /// Every route as "METHOD /path/{param}", as the OpenAPI document lists them.
   static std::vector<std::string> routes();
@@ -112,6 +121,8 @@ class api_service {
              responder respond);
   /// Whether the caller may do `what`; always when the API is open.
   auth::decision allowed(const call_context& ctx, const auth::operation& what) const;
+  /// Answers 429 to a call beyond the admission limit, counting it in the audit trail.
+  void refuse_at_capacity(const http_request& req, const responder& respond);
   void submit(const http_request& req, const std::shared_ptr<call_context>& ctx, responder respond);
   void audit_log(const std::string& query, responder respond);
   void callback(const std::string& id, const http_request& req,
@@ -121,6 +132,7 @@ class api_service {
   api_resources resources_;
   api_options options_;
   std::shared_ptr<std::atomic<std::size_t>> in_flight_;
+  std::size_t limit_;
   failure_limiter auth_failures_;
   failure_limiter callback_failures_;
 };

@@ -64,13 +64,7 @@ void audit_trail::record_refusal(storage::audit_entry entry, const std::string& 
   auto source = source_key(entry.source);
   auto key = source + '\n' + what;
   std::lock_guard lock{mutex_};
-  close_windows(now - refusal_window_ms_, false);
-  if (auto it = window_of_.find(key); it != window_of_.end()) {
-    auto& w = *it->second;
-    if (w.more++ == 0) w.opened = now;
-    w.last = now;
-    return;
-  }
+  if (count_in_window(key, now)) return;
   if (windows_.size() >= window_limit) {
     summarise(windows_.front());
     window_of_.erase(windows_.front().key);
@@ -85,6 +79,23 @@ void audit_trail::record_refusal(storage::audit_entry entry, const std::string& 
   windows_.push_back(std::move(w));
   window_of_.emplace(std::move(key), std::prev(windows_.end()));
   push(std::move(entry));
+}
+
+bool audit_trail::count_refusal(const std::string& source, const std::string& what) {
+  auto now = clock_->now();
+  auto key = source_key(source) + '\n' + what;
+  std::lock_guard lock{mutex_};
+  return count_in_window(key, now);
+}
+
+bool audit_trail::count_in_window(const std::string& key, time_ms now) {
+  close_windows(now - refusal_window_ms_, false);
+  auto it = window_of_.find(key);
+  if (it == window_of_.end()) return false;
+  auto& w = *it->second;
+  if (w.more++ == 0) w.opened = now;
+  w.last = now;
+  return true;
 }
 
 void audit_trail::summarise(refusal_window& w) {

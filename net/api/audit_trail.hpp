@@ -43,6 +43,11 @@ class audit_trail {
   /// from its source in a window as is, the rest as a count in the window's summary entry.
   void record_refusal(storage::audit_entry entry, const std::string& what);
 
+  /// Counts a refusal of kind `what` from `source` (an address) into the window open for them,
+  /// as `record_refusal` would; false, counting nothing, when no window is open: the caller
+  /// then records the refusal with its entry. Spares building an entry for most refusals.
+  bool count_refusal(const std::string& source, const std::string& what);
+
   /// Writes everything queued so far before returning (or fails trying: then it stays queued).
   void flush();
 
@@ -63,6 +68,9 @@ class audit_trail {
   void run();
   /// Queues `entry` (caller holds the lock); false if the queue is full.
   bool push(storage::audit_entry entry);
+  /// Counts a refusal into the window open for `key` (caller holds the lock), after closing
+  /// the windows past their time; false if none is open for it.
+  bool count_in_window(const std::string& key, time_ms now);
   /// Queues the summary of `w`'s refusals counted since the last one, if any.
   void summarise(refusal_window& w);
   /// Queues the summaries of windows opened before `before` and closes them; with `all`, queues

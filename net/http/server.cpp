@@ -1,11 +1,9 @@
 #include "net/http/server.hpp"
 
 #include <algorithm>
-#include <climits>
 #include <condition_variable>
 #include <ctime>
 #include <mutex>
-#include <optional>
 #include <system_error>
 #include <thread>
 
@@ -70,12 +68,13 @@ bool is_resource_shortage(const error_code& ec) {
 
 }  // namespace
 
-/// Accepts connections and hands them to the core; everything runs on the acceptor's strand.
+/// Accepts connections and hands them to the core, each to the next of the I/O contexts in
+/// turn; everything of its own runs on the acceptor's strand (on the first context).
 class listener {
  public:
-  listener(asio::io_context& ioc, std::shared_ptr<server_core> core)
-      : ioc_(ioc),
-        acceptor_(asio::make_strand(ioc)),
+  listener(std::vector<asio::io_context*> contexts, std::shared_ptr<server_core> core)
+      : contexts_(std::move(contexts)),
+        acceptor_(asio::make_strand(*contexts_.front())),
         retry_(acceptor_.get_executor()),
         core_(std::move(core)) {}
 
@@ -95,9 +94,10 @@ class listener {
     return acceptor_.local_endpoint(ec).port();
   }
 
-  /// Accepts the next connection, each on its own strand.
+  /// Accepts the next connection, on a strand of its own on the next context.
   void accept() {
-    acceptor_.async_accept(asio::make_strand(ioc_), [this](error_code ec, tcp::socket socket) {
+    auto& ioc = *contexts_[next_++ % contexts_.size()];
+    acceptor_.async_accept(asio::make_strand(ioc), [this](error_code ec, tcp::socket socket) {
       on_accept(ec, std::move(socket));
     });
   }
@@ -136,7 +136,8 @@ class listener {
     accept();
   }
 
-  asio::io_context& ioc_;
+  std::vector<asio::io_context*> contexts_;
+  std::size_t next_ = 0;
   tcp::acceptor acceptor_;
   asio::steady_timer retry_;
   std::shared_ptr<server_core> core_;
@@ -152,9 +153,11 @@ struct http_server::impl {
   std::condition_variable tls_wake;
   std::thread tls_watcher;
   bool watching = true;
-  std::unique_ptr<asio::io_context> ioc;
-  // Keeps the I/O threads running until `stop` has handed them the last work.
-  std::optional<asio::executor_work_guard<asio::io_context::executor_type>> work;
+  // One context per I/O thread: a connection's handlers, and the answers handed to it, wake
+  // only its own thread, never a second one to share the work.
+  std::vector<std::unique_ptr<asio::io_context>> contexts;
+  // Keep the I/O threads running until `stop` has handed them the last work.
+  std::vector<asio::executor_work_guard<asio::io_context::executor_type>> work;
   std::unique_ptr<detail::listener> acceptor;
   std::vector<std::thread> threads;
   std::uint16_t port = 0;
@@ -219,10 +222,13 @@ caf::expected<std::unique_ptr<http_server>> http_server::start(server_options op
     state->tls_files = detail::signature_of(options.tls.cert_file, options.tls.key_file);
   state->core = std::make_shared<detail::server_core>(std::move(options), std::move(h),
                                                       detail::net_logger(), std::move(*tls));
-  state->ioc =
-      std::make_unique<asio::io_context>(static_cast<int>(std::min<std::size_t>(threads, INT_MAX)));
-  state->work.emplace(state->ioc->get_executor());
-  state->acceptor = std::make_unique<detail::listener>(*state->ioc, state->core);
+  std::vector<asio::io_context*> contexts;
+  for (std::size_t i = 0; i < threads; ++i) {
+    state->contexts.push_back(std::make_unique<asio::io_context>(1));
+    state->work.push_back(asio::make_work_guard(*state->contexts.back()));
+    contexts.push_back(state->contexts.back().get());
+  }
+  state->acceptor = std::make_unique<detail::listener>(std::move(contexts), state->core);
   if (auto err = state->acceptor->listen(tcp::endpoint{address, state->core->options().port}))
     return make_error(err == asio::error::address_in_use ? errc::conflict : errc::bad_config,
                       "cannot listen on " + where + ": " + err.message() + ".");
@@ -231,9 +237,9 @@ caf::expected<std::unique_ptr<http_server>> http_server::start(server_options op
   std::unique_ptr<http_server> server{new http_server(std::move(state))};
   auto& self = *server->impl_;
   try {
-    for (std::size_t i = 0; i < threads; ++i)
+    for (auto& ioc : self.contexts)
       self.threads.emplace_back(
-          [&ioc = *self.ioc, &core = *self.core] { detail::run_io(ioc, core.log()); });
+          [&ioc = *ioc, &core = *self.core] { detail::run_io(ioc, core.log()); });
     if (self.core->options().tls.enabled() && self.core->options().tls.check_interval.count() > 0)
       self.tls_watcher = std::thread{[server = server.get()] { server->watch_tls(); }};
   } catch (const std::system_error& e) {
@@ -300,13 +306,13 @@ void http_server::stop() {
   impl_->acceptor->close();
   for (const auto& s : live) s->shutdown();
   live.clear();
-  // With the acceptor and every connection closed, the I/O context runs out of work.
-  impl_->work.reset();
+  // With the acceptor and every connection closed, the I/O contexts run out of work.
+  impl_->work.clear();
   for (auto& t : impl_->threads) t.join();
   impl_->threads.clear();
-  // Before the context: the acceptor's socket needs it.
+  // Before the contexts: the acceptor's socket needs the first.
   impl_->acceptor.reset();
-  impl_->ioc.reset();
+  impl_->contexts.clear();
   impl_->core->log().info("stopped serving HTTP on port {}", impl_->port);
 }
 

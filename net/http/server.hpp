@@ -77,7 +77,8 @@ struct server_options {
   std::string host = "127.0.0.1";
   /// Port to bind; 0 picks any free port (see `http_server::port`).
   std::uint16_t port = 8080;
-  /// Number of I/O threads, at least 1.
+  /// Number of I/O threads, at least 1; each runs an I/O context of its own, and new
+  /// connections go to them in turn.
   std::size_t threads = 1;
   /// Largest accepted body in bytes; larger bodies get 413 with a JSON error body.
   std::size_t body_limit = 1 << 20;

@@ -57,8 +57,12 @@ class rows {
 class connection {
  public:
   virtual ~connection() = default;
-  /// Starts a transaction (for writers, one that takes the write lock where that matters).
+  /// Starts a transaction (for writers, one that takes the write lock where that matters),
+  /// leaving the mode `autocommit` set.
   virtual void begin() = 0;
+  /// Until the next `begin`, every statement is a transaction of its own: a read that is one
+  /// statement (one snapshot) then costs one round trip, with no COMMIT after it.
+  virtual void autocommit() = 0;
   virtual void commit() = 0;
   /// Rolls back; never throws.
   virtual void rollback() noexcept = 0;
@@ -131,6 +135,9 @@ class connection_pool {
   virtual ~connection_pool() = default;
   /// Lends a connection, opening one if needed; throws db_error when it cannot connect.
   virtual pooled acquire() = 0;
+  /// Lends a connection for statements that each stand alone (`connection::autocommit`),
+  /// preferring one left in that mode, so that readers and writers rarely switch one.
+  virtual pooled acquire_for_reads() { return acquire(); }
   /// Serializes schema migrations across processes until `unlock_migrations`.
   virtual void lock_migrations(connection& c) = 0;
   virtual void unlock_migrations(connection& c) noexcept = 0;

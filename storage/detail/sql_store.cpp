@@ -16,6 +16,42 @@ constexpr const char* request_columns =
     "id, action, host, site, priority_class, submitter, idempotency_key, params, state, error, "
     "created_at, started_at, finished_at";
 
+constexpr int request_column_count = 13;
+
+/// Columns of `jobs` read by `read_job_view`, in its order.
+constexpr const char* job_view_columns =
+    "id, position, type, state, attempts, max_attempts, lease_owner, not_before, deadline, "
+    "started_at, finished_at, result, error";
+
+/// `columns` (comma-separated) each prefixed with `prefix`, e.g. "r.".
+std::string qualified(const char* columns, const char* prefix) {
+  std::string out = prefix;
+  for (const char* c = columns; *c; ++c) {
+    out += *c;
+    if (*c == ' ' && c > columns && c[-1] == ',') out += prefix;
+  }
+  return out;
+}
+
+/// The job whose `job_view_columns` start at column `at` of the current row.
+job_view read_job_view(rows& r, int at) {
+  job_view jv;
+  jv.id = r.i64(at);
+  jv.position = static_cast<int>(r.i64(at + 1));
+  jv.type = r.text(at + 2);
+  jv.state = parse_job_state(r.text(at + 3)).value_or(job_state::failed);
+  jv.attempts = static_cast<int>(r.i64(at + 4));
+  jv.max_attempts = static_cast<int>(r.i64(at + 5));
+  jv.lease_owner = r.text(at + 6);
+  jv.not_before = r.i64(at + 7);
+  jv.deadline = r.i64(at + 8);
+  jv.started_at = r.i64(at + 9);
+  jv.finished_at = r.i64(at + 10);
+  jv.result = r.text(at + 11);
+  jv.error = r.text(at + 12);
+  return jv;
+}
+
 request_view read_request(rows& r) {
   request_view v;
   v.id = r.i64(0);
@@ -121,34 +157,21 @@ caf::error sql_store::ping() {
 }
 
 caf::expected<request_view> sql_store::request(request_id id) {
-  return transact("request", [&](connection& c) -> caf::expected<request_view> {
+  // One statement, so one snapshot of the request and its jobs, in one round trip.
+  static const std::string sql = std::string{"SELECT "} + qualified(request_columns, "r.") + ", " +
+                                 qualified(job_view_columns, "j.") +
+                                 " FROM requests r LEFT JOIN jobs j ON j.id BETWEEN ? AND ? "
+                                 "WHERE r.id = ? ORDER BY j.id";
+  return read_alone("request", [&](connection& c) -> caf::expected<request_view> {
     auto r =
-        c.query(std::string{"SELECT "} + request_columns + " FROM requests WHERE id = ?", {id});
+        c.query(sql, {id * max_chain_length, id * max_chain_length + max_chain_length - 1, id});
     if (!r->next())
       return make_error(errc::not_found, "request " + std::to_string(id) + " does not exist");
     auto v = read_request(*r);
-    r.reset();
-    auto j = c.query(
-        "SELECT id, position, type, state, attempts, max_attempts, lease_owner, not_before, "
-        "deadline, started_at, finished_at, result, error FROM jobs WHERE id BETWEEN ? AND ? "
-        "ORDER BY id",
-        {id * max_chain_length, id * max_chain_length + max_chain_length - 1});
-    while (j->next()) {
-      job_view jv;
-      jv.id = j->i64(0);
-      jv.position = static_cast<int>(j->i64(1));
-      jv.type = j->text(2);
-      jv.state = parse_job_state(j->text(3)).value_or(job_state::failed);
-      jv.attempts = static_cast<int>(j->i64(4));
-      jv.max_attempts = static_cast<int>(j->i64(5));
-      jv.lease_owner = j->text(6);
-      jv.not_before = j->i64(7);
-      jv.deadline = j->i64(8);
-      jv.started_at = j->i64(9);
-      jv.finished_at = j->i64(10);
-      jv.result = j->text(11);
-      jv.error = j->text(12);
-      v.jobs.push_back(std::move(jv));
+    // Without jobs, the one row carries NULL job columns.
+    if (!r->is_null(request_column_count)) {
+      do v.jobs.push_back(read_job_view(*r, request_column_count));
+      while (r->next());
     }
     return v;
   });
@@ -173,7 +196,7 @@ caf::expected<request_page> sql_store::requests(const request_filter& f) {
   if (f.before > 0) add(" AND id < ?", f.before);
   auto limit = std::clamp<std::size_t>(f.limit, 1, 1000);
   add(" ORDER BY id DESC LIMIT ?", static_cast<std::int64_t>(limit + 1));
-  return transact("requests", [&](connection& c) -> caf::expected<request_page> {
+  return read_alone("requests", [&](connection& c) -> caf::expected<request_page> {
     request_page page;
     auto r = c.query(sql, a);
     while (r->next()) page.items.push_back(read_request(*r));
@@ -254,7 +277,7 @@ caf::error sql_store::put_hosts(const std::vector<host_record>& hosts) {
 }
 
 caf::expected<host_record> sql_store::host(const std::string& name) {
-  return transact("host", [&](connection& c) -> caf::expected<host_record> {
+  return read_alone("host", [&](connection& c) -> caf::expected<host_record> {
     auto r = c.query(std::string{"SELECT "} + host_columns + " FROM hosts WHERE name = ?", {name});
     if (!r->next())
       return make_error(errc::not_found, "host '" + name + "' is not in the inventory");
@@ -264,7 +287,9 @@ caf::expected<host_record> sql_store::host(const std::string& name) {
 
 caf::expected<std::vector<host_record>> sql_store::find_hosts(
     const std::vector<std::string>& names) {
-  return transact("find_hosts", [&](connection& c) -> caf::expected<std::vector<host_record>> {
+  // Each run of names is a snapshot of its own: a submission checks every host again under its
+  // row lock, in its own transaction.
+  return read_alone("find_hosts", [&](connection& c) -> caf::expected<std::vector<host_record>> {
     std::vector<host_record> out;
     // IN lists of a few fixed lengths, so that prepared statements are reused.
     for_each_run(names.size(), [&](std::size_t offset, std::size_t count) {
@@ -296,7 +321,7 @@ caf::expected<std::vector<host_record>> sql_store::hosts(const host_filter& f) {
   }
   sql += " ORDER BY name LIMIT ?";
   a.emplace_back(static_cast<std::int64_t>(std::clamp<std::size_t>(f.limit, 1, 10000)));
-  return transact("hosts", [&](connection& c) -> caf::expected<std::vector<host_record>> {
+  return read_alone("hosts", [&](connection& c) -> caf::expected<std::vector<host_record>> {
     std::vector<host_record> out;
     auto r = c.query(sql, a);
     while (r->next()) out.push_back(read_host(*r));

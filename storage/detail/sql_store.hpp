@@ -90,6 +90,12 @@ class sql_store final : public store, public test_hooks {
   template <class F>
   auto transact(const char* what, F&& fn) -> std::invoke_result_t<F, connection&>;
 
+  /// Runs `fn(connection&)` with every statement a transaction of its own: for a read that is
+  /// one statement, consistent by itself, which then costs one round trip (no BEGIN, no
+  /// COMMIT) and, on SQLite, no write lock. Retried like `transact` after a lost connection.
+  template <class F>
+  auto read_alone(const char* what, F&& fn) -> std::invoke_result_t<F, connection&>;
+
  private:
   std::vector<claimed_job> claim_in(connection& c, const std::string& owner,
                                     const std::string& type, int max_jobs, time_ms lease_ms,
@@ -149,6 +155,31 @@ auto sql_store::transact(const char* what, F&& fn) -> std::invoke_result_t<F, co
         return result;
       } catch (const db_error& e) {
         c->rollback();
+        if (e.what_kind() == db_error::kind::connection) c.mark_broken();
+        throw;
+      }
+    } catch (const db_error& e) {
+      if (e.what_kind() == db_error::kind::other || attempt == max_attempts) {
+        log_->warn("{} failed after {} attempt(s): {}", what, attempt, e.what());
+        return to_error(e, what);
+      }
+      log_->debug("{}: retrying after {}", what, e.what());
+      std::this_thread::sleep_for(std::chrono::milliseconds(std::min(25 << attempt, 1600)));
+    }
+  }
+}
+
+template <class F>
+auto sql_store::read_alone(const char* what, F&& fn) -> std::invoke_result_t<F, connection&> {
+  // As in `transact`: a restarting server takes a few seconds.
+  constexpr int max_attempts = 8;
+  for (int attempt = 1;; ++attempt) {
+    try {
+      auto c = pool_->acquire_for_reads();
+      try {
+        c->autocommit();
+        return fn(*c);
+      } catch (const db_error& e) {
         if (e.what_kind() == db_error::kind::connection) c.mark_broken();
         throw;
       }

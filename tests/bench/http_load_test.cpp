@@ -87,4 +87,44 @@ TEST(OpenLoop, FailsEveryRequestWhenNoServerListens) {
   EXPECT_EQ(statuses, std::vector<int>(50, 0));
 }
 
+TEST(ClosedLoop, SendsEachConnectionsNextRequestOnItsAnswerAndAnswersEveryOne) {
+  auto server = echo_server(std::chrono::milliseconds(2));
+  ASSERT_TRUE(server);
+  bench::closed_loop_options o;
+  o.port = server->port();
+  o.connections = 3;
+  o.seconds = 0.1;
+  std::vector<load_reply> replies;
+  auto summary = bench::run_closed_loop(
+      o,
+      [](std::size_t i) {
+        return load_request{"POST", "/x", std::to_string(i)};
+      },
+      [&](const load_reply& r) { replies.push_back(r); });
+
+  ASSERT_GT(summary.requests, 0u);
+  ASSERT_EQ(replies.size(), summary.requests);
+  std::set<std::size_t> seen;
+  for (const auto& r : replies) {
+    EXPECT_EQ(r.status, 200);
+    EXPECT_EQ(r.body, std::to_string(r.index));
+    seen.insert(r.index);
+  }
+  // Every index from 0 up once: nothing sent twice, nothing lost.
+  EXPECT_EQ(seen.size(), replies.size());
+  EXPECT_EQ(*seen.rbegin(), replies.size() - 1);
+}
+
+TEST(ClosedLoop, SendsNothingWhenNoServerListens) {
+  bench::closed_loop_options o;
+  o.port = closed_port();
+  o.connections = 4;
+  o.seconds = 0.05;
+  int replies = 0;
+  auto summary = bench::run_closed_loop(
+      o, [](std::size_t) { return load_request{}; }, [&](const load_reply&) { ++replies; });
+  EXPECT_EQ(summary.requests, 0u);
+  EXPECT_EQ(replies, 0);
+}
+
 }  // namespace ab::testing

@@ -109,8 +109,10 @@ void session<Stream>::evict() {
 
 template <class Stream>
 void session<Stream>::respond(http_response r) {
-  asio::post(stream_.get_executor(),
-             [self = self(), r = std::move(r)]() mutable { self->on_response(std::move(r)); });
+  // A handler that answers at once (a 429 at capacity) is written at once, in the I/O thread
+  // that read the request; an answer from another thread is posted to the strand.
+  asio::dispatch(stream_.get_executor(),
+                 [self = self(), r = std::move(r)]() mutable { self->on_response(std::move(r)); });
 }
 
 template <class Stream>

@@ -259,6 +259,22 @@ TEST_F(ApiNoise, TheAuditTrailTracksBoundedSourcesAndClosesTheOldestWindowEarly)
   EXPECT_EQ(first->at(0).detail, "1 more failed authentications from 10.0.0.0 in 0 s");
 }
 
+TEST_F(ApiNoise, ARefusalCountedIntoAnOpenWindowIsSummarisedLikeARecordedOne) {
+  // Nothing is open for the source yet: nothing is counted, the caller records the first.
+  EXPECT_FALSE(audit_->count_refusal("10.0.0.7", "calls refused at capacity"));
+  storage::audit_entry e{
+      0, 0, "-", "10.0.0.7", "POST /v1/requests", "/v1/requests", "failed", "429 overloaded"};
+  audit_->record_refusal(e, "calls refused at capacity");
+  for (int i = 0; i < 3; ++i)
+    EXPECT_TRUE(audit_->count_refusal("10.0.0.7", "calls refused at capacity"));
+  // Another kind from the same source has a window of its own.
+  EXPECT_FALSE(audit_->count_refusal("10.0.0.7", "failed authentications"));
+  auto entries = trail();
+  ASSERT_EQ(entries.size(), 2u);
+  EXPECT_EQ(entries[0].action, "POST /v1/requests");
+  EXPECT_EQ(entries[1].detail, "3 more calls refused at capacity from 10.0.0.7 in 0 s");
+}
+
 TEST_F(ApiNoise, ARefusalAfterTheAuditWindowClosedOpensANewOne) {
   for (int i = 0; i < 5; ++i) status("10.0.0.1", "Bearer guess");
   clock_->advance(2000);

@@ -156,6 +156,55 @@ TEST_F(Api, ASaturatedNodeAnswers429AtOnceAndLosesNothing) {
 
 namespace ab::testing {
 
+TEST_F(Api, TheAdmissionLimitIsTheStoreShareTimesItsCallsPerActorWithinTheCap) {
+  start(2, 64, [](net::api_options& o) { o.calls_per_store_actor = 3; });
+  EXPECT_EQ(api_->admission_limit(), 6u);
+  TearDown();
+  start(2, 64, [](net::api_options& o) { o.calls_per_store_actor = 100; });
+  EXPECT_EQ(api_->admission_limit(), 64u);
+  TearDown();
+  start(2, 64, [](net::api_options& o) { o.calls_per_store_actor = 0; });
+  EXPECT_EQ(api_->admission_limit(), 64u);
+}
+
+TEST_F(Api, AtCapacityEveryCallButTheLivenessProbeIsRefusedBeforeItIsRoutedOrParsed) {
+  start(1, 1);
+  register_hosts({"h0"});
+  ASSERT_TRUE(wait_until([&] { return api_->in_flight() == 0; }));
+  // Hold SQLite's write lock from outside: the one admitted submission waits in the store.
+  sqlite3* holder = nullptr;
+  ASSERT_EQ(sqlite3_open(db_->url().substr(7).c_str(), &holder), SQLITE_OK);
+  ASSERT_EQ(sqlite3_exec(holder, "BEGIN IMMEDIATE", nullptr, nullptr, nullptr), SQLITE_OK);
+  auto held = std::async(std::launch::async, [this] {
+    return call("POST", "/v1/requests", R"({"action":"power_on","host":"h0"})");
+  });
+  ASSERT_TRUE(wait_until([&] { return api_->in_flight() == 1; }));
+  // No route, a body that does not parse, a route of no store: all 429, never 404 or 400.
+  auto nowhere = call("GET", "/nowhere");
+  auto garbage = call("POST", "/v1/requests", "{not json");
+  auto node = call("GET", "/v1/node");
+  auto alive = call("GET", "/healthz");
+  sqlite3_exec(holder, "ROLLBACK", nullptr, nullptr, nullptr);
+  sqlite3_close(holder);
+  EXPECT_EQ(held.get().status, 202);
+  EXPECT_EQ(nowhere.status, 429);
+  EXPECT_EQ(garbage.status, 429);
+  EXPECT_EQ(node.status, 429);
+  EXPECT_NE(garbage.headers.find("Retry-After: 1"), std::string::npos);
+  EXPECT_EQ(alive.status, 200);
+  // Refused calls did not count against the place: the next call is served.
+  EXPECT_EQ(call("GET", "/nowhere").status, 404);
+}
+
+TEST_F(Api, AClientsNextCallNeverFindsThePlaceOfItsAnsweredCallStillTaken) {
+  // One place: a call sent once the previous one was answered must get it, every time (the
+  // place is freed before the answer leaves, not after).
+  start(2, 1);
+  int refused = 0;
+  for (int i = 0; i < 200; ++i) refused += call("GET", "/v1/requests/1").status == 429;
+  EXPECT_EQ(refused, 0);
+}
+
 TEST_F(Api, ARequestNotAllowedInTheHostsLifecycleStateIsRefusedWithTheReason) {
   start(2, 64,
         [](net::api_options& opts) { opts.rules = std::make_shared<const lifecycle::rules>(); });

@@ -1,0 +1,201 @@
+// Conformance: the store's reads of requests and hosts are single statements outside any
+// transaction (one round trip each), and a connection that served such reads still runs the
+// next transaction as one.
+
+#include <atomic>
+
+#include "storage/detail/pools.hpp"
+#include "storage/detail/sql_store.hpp"
+#include "storage/mysql_store.hpp"
+#include "tests/storage/conformance_test.hpp"
+
+namespace ab::testing {
+
+namespace {
+
+using storage::detail::connection;
+using storage::detail::connection_pool;
+using storage::detail::db_error;
+using storage::detail::pooled;
+using storage::detail::rows;
+using storage::detail::value;
+
+/// What the store asked of its connections.
+struct statement_counts {
+  std::atomic<int> begins{0}, commits{0}, queries{0}, executes{0};
+  /// Execute statements left before one fails (negative: none fails).
+  std::atomic<int> fail_after_executes{-1};
+
+  /// Forgets what was counted so far.
+  void reset() {
+    begins = 0;
+    commits = 0;
+    queries = 0;
+    executes = 0;
+  }
+};
+
+/// A connection that counts the calls it passes on to the real one.
+class counting_connection final : public connection {
+ public:
+  counting_connection(connection& real, statement_counts& counts) : real_(real), n_(counts) {}
+  void begin() override {
+    ++n_.begins;
+    real_.begin();
+  }
+  void autocommit() override { real_.autocommit(); }
+  void commit() override {
+    ++n_.commits;
+    real_.commit();
+  }
+  void rollback() noexcept override { real_.rollback(); }
+  std::uint64_t execute(const std::string& sql, const std::vector<value>& args) override {
+    ++n_.executes;
+    if (n_.fail_after_executes.load() >= 0 && n_.fail_after_executes-- == 0)
+      throw db_error(db_error::kind::other, 0, "injected failure");
+    return real_.execute(sql, args);
+  }
+  std::unique_ptr<rows> query(const std::string& sql, const std::vector<value>& args) override {
+    ++n_.queries;
+    return real_.query(sql, args);
+  }
+  void exec_raw(const std::string& sql) override { real_.exec_raw(sql); }
+  std::int64_t last_insert_id() override { return real_.last_insert_id(); }
+
+ private:
+  connection& real_;
+  statement_counts& n_;
+};
+
+/// A pool that lends the real pool's connections wrapped in `counting_connection`.
+class counting_pool final : public connection_pool {
+ public:
+  counting_pool(std::unique_ptr<connection_pool> real, statement_counts& counts)
+      : real_(std::move(real)), n_(counts) {}
+  pooled acquire() override { return wrap(real_->acquire()); }
+  pooled acquire_for_reads() override { return wrap(real_->acquire_for_reads()); }
+  void lock_migrations(connection& c) override { real_->lock_migrations(c); }
+  void unlock_migrations(connection& c) noexcept override { real_->unlock_migrations(c); }
+  const storage::detail::dialect& sql() const override { return real_->sql(); }
+  std::unique_ptr<storage::detail::held_lock> hold_lock(const std::string& name) override {
+    return real_->hold_lock(name);
+  }
+  std::string now_ms_sql() const override { return real_->now_ms_sql(); }
+
+ private:
+  pooled wrap(pooled real) {
+    auto held = std::make_shared<pooled>(std::move(real));
+    auto* c = new counting_connection(**held, n_);
+    return pooled{c, [held](connection* conn, bool broken) mutable {
+                    delete conn;
+                    if (broken) held->mark_broken();
+                    held.reset();
+                  }};
+  }
+
+  std::unique_ptr<connection_pool> real_;
+  statement_counts& n_;
+};
+
+/// A second store on the database of `db` (backend `backend`) whose statements go to
+/// `counts`, with `connections` connections (SQLite has one).
+std::unique_ptr<storage::detail::sql_store> counted_store(const scratch_store& db,
+                                                          const std::string& backend,
+                                                          std::shared_ptr<const ab::clock> clk,
+                                                          statement_counts& counts,
+                                                          std::size_t connections) {
+  std::unique_ptr<connection_pool> real;
+  if (backend == "sqlite") {
+    real = storage::detail::make_sqlite_pool(db.url().substr(std::string{"sqlite:"}.size()));
+  } else {
+    auto target = storage::parse_mysql_url(db.url());
+    EXPECT_TRUE(target);
+    if (!target) return nullptr;
+    real = storage::detail::make_mysql_pool(*target, connections);
+  }
+  auto s = std::make_unique<storage::detail::sql_store>(
+      std::make_unique<counting_pool>(std::move(real), counts), std::move(clk),
+      storage::queue_policy{});
+  EXPECT_FALSE(s->open());
+  return s;
+}
+
+storage::host_record host(const std::string& name) {
+  storage::host_record h;
+  h.name = name;
+  h.site = "dc1";
+  h.bmc_endpoint = "https://bmc-" + name;
+  h.credential_ref = "file:/etc/ab/bmc";
+  return h;
+}
+
+}  // namespace
+
+TEST_P(StoreConformance, ARequestWithItsJobsIsReadInOneStatementWithoutATransaction) {
+  statement_counts counts;
+  auto counted = counted_store(*store_, GetParam(), clock_, counts, 1);
+  ASSERT_TRUE(counted);
+  auto id = submit_one(spec("h1", {"a", "b", "c"}));
+  counts.reset();
+  auto r = counted->request(id);
+  ASSERT_TRUE(r) << message_of(r.error());
+  EXPECT_EQ(counts.queries.load(), 1);
+  EXPECT_EQ(counts.begins.load(), 0);
+  EXPECT_EQ(counts.commits.load(), 0);
+  EXPECT_EQ(r->host, "h1");
+  ASSERT_EQ(r->jobs.size(), 3u);
+  EXPECT_EQ(r->jobs[0].type, "a");
+  EXPECT_EQ(r->jobs[2].type, "c");
+  EXPECT_EQ(r->jobs[2].position, 2);
+  // One that does not exist is not found.
+  auto missing = counted->request(id + 1000);
+  ASSERT_FALSE(missing);
+  EXPECT_TRUE(is(missing.error(), errc::not_found));
+}
+
+TEST_P(StoreConformance, HostsAreReadWithoutATransaction) {
+  statement_counts counts;
+  auto counted = counted_store(*store_, GetParam(), clock_, counts, 1);
+  ASSERT_TRUE(counted);
+  ASSERT_FALSE(db().put_hosts({host("h1"), host("h2")}));
+  counts.reset();
+  auto one = counted->host("h1");
+  ASSERT_TRUE(one) << message_of(one.error());
+  auto found = counted->find_hosts({"h1", "h2", "h3", "h4"});
+  ASSERT_TRUE(found) << message_of(found.error());
+  EXPECT_EQ(found->size(), 2u);
+  auto listed = counted->hosts({});
+  ASSERT_TRUE(listed) << message_of(listed.error());
+  EXPECT_EQ(listed->size(), 2u);
+  EXPECT_EQ(counts.queries.load(), 3);
+  EXPECT_EQ(counts.begins.load(), 0);
+  EXPECT_EQ(counts.commits.load(), 0);
+}
+
+TEST_P(StoreConformance, ATransactionAfterReadsOnTheSameConnectionStillRollsBackAsAWhole) {
+  // One connection: the reads leave it committing each statement, the submission must make it
+  // transactional again.
+  statement_counts counts;
+  auto counted = counted_store(*store_, GetParam(), clock_, counts, 1);
+  ASSERT_TRUE(counted);
+  auto id = submit_one(spec("h1", {"a"}));
+  ASSERT_TRUE(counted->request(id));
+  // The submission inserts its request, then fails inserting its jobs.
+  counts.fail_after_executes = 1;
+  auto out = counted->submit({spec("h2", {"a", "b"})});
+  EXPECT_FALSE(out);
+  counts.fail_after_executes = -1;
+  storage::request_filter f;
+  f.host = "h2";
+  auto page = db().requests(f);
+  ASSERT_TRUE(page) << message_of(page.error());
+  EXPECT_TRUE(page->items.empty()) << "the failed submission left its request behind";
+  // And the connection serves the next submission and read as before.
+  auto again = counted->submit({spec("h2", {"a", "b"})});
+  ASSERT_TRUE(again) << message_of(again.error());
+  auto r = counted->request(again->at(0).id);
+  ASSERT_TRUE(r) << message_of(r.error());
+  EXPECT_EQ(r->jobs.size(), 2u);
+}
+
+}  // namespace ab::testing
