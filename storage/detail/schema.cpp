@@ -163,6 +163,19 @@ const std::vector<migration>& migrations() {
        // MariaDB's and SQLite's, so a migration repeated after a crash skips what it did.
        {"CREATE INDEX IF NOT EXISTS requests_finished ON requests (finished_at)",
         "CREATE INDEX IF NOT EXISTS pending_events_received ON pending_events (received_at)"}},
+      // (8 belongs to the site id of request ids, added beside this one.)
+      {9,
+       {
+           // The site's one cluster map (row id 1), versioned: a change is a compare-and-set
+           // on `version`, audited. Version 0 (the row as created) is "never set".
+           {"cluster_map",
+            {"id INT NOT NULL PRIMARY KEY", "version BIGINT NOT NULL",
+             "document MEDIUMTEXT NOT NULL", "changed_at BIGINT NOT NULL",
+             "changed_by VARCHAR(255) NOT NULL"},
+            {}},
+       },
+       {"{insert_ignore} INTO cluster_map (id, version, document, changed_at, changed_by) "
+        "VALUES (1, 0, '', 0, '')"}},
   };
   return all;
 }
