@@ -112,7 +112,7 @@ TEST(ClusterMap, HostileNamesSizesAndCountsAreRefused) {
   std::string many_clusters = R"({"clusters": {)";
   for (int i = 0; i <= 64; ++i)
     many_clusters += (i ? "," : "") + std::string{"\"c"} + std::to_string(i) +
-                     R"(": {"actions": ["a)" + std::to_string(i) + R"("]}})";
+                     R"(": {"actions": ["a)" + std::to_string(i) + R"("]})";
   many_clusters += R"(}, "default_cluster": "c0"})";
   const bad_case cases[] = {
       {R"({"clusters": {"a b": {"actions": ["x"]}}})", "a cluster name is"},
