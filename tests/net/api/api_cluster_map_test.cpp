@@ -80,6 +80,8 @@ class ApiClusterMap : public Api {
     server_ = std::move(*s);
   }
   void TearDown() override {
+    // The handle must go before the actor system it belongs to.
+    maps_ = nullptr;
     Api::TearDown();
     if (!dir_.empty()) std::filesystem::remove_all(dir_);
   }
