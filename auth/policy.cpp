@@ -92,7 +92,8 @@ std::string join(const std::vector<std::string>& v) {
 }  // namespace
 
 const std::vector<std::string>& api_permissions() {
-  static const std::vector<std::string> all{"read", "cancel", "hosts.write", "audit.read"};
+  static const std::vector<std::string> all{"read",       "cancel",       "hosts.write",
+                                            "audit.read", "cluster.read", "cluster.write"};
   return all;
 }
 

@@ -234,6 +234,11 @@ const std::vector<setting>& settings() {
              &node_config::api_max_in_flight, 1, 1000000),
       text("cluster-map", "cluster map file, reloaded on change and SIGHUP",
            &node_config::cluster_map),
+      text("cluster-map-source",
+           "file or database (default: file when cluster-map is given, else database)",
+           &node_config::cluster_map_source),
+      number("cluster-map-poll-ms", "the site database's cluster map version is read this often",
+             &node_config::cluster_map_poll_ms, 10, hour),
       {"workers", "JSON object: workers per job type, \"default\" for the rest", set_workers},
       text("handlers", "job handlers, comma-separated: bmc, simulated, or none (default bmc)",
            &node_config::handlers),
@@ -485,6 +490,13 @@ caf::expected<node_config> load_node_config(const command_line& cl) {
     if (comma == std::string::npos) break;
     pos = comma + 1;
   }
+  if (c.cluster_map_source.empty())
+    c.cluster_map_source = c.cluster_map.empty() ? "database" : "file";
+  if (c.cluster_map_source != "file" && c.cluster_map_source != "database")
+    return bad("cluster-map-source", c.cluster_map_source, "expected file or database");
+  if (c.cluster_map_source == "file" && c.cluster_map.empty())
+    return bad("cluster-map-source", c.cluster_map_source,
+               "file needs the cluster map file (--cluster-map)");
   if (c.renew_interval_ms * 2 > c.lease_ms)
     return bad("renew-interval-ms", std::to_string(c.renew_interval_ms),
                "must be at most half of lease-ms (" + std::to_string(c.lease_ms) +

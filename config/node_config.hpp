@@ -43,6 +43,12 @@ struct node_config {
   std::size_t api_max_in_flight = 256;
   /// Cluster map file, watched and reloaded on change and on SIGHUP; empty: built-in defaults.
   std::string cluster_map;
+  /// Where the node's cluster map comes from: `file` (`cluster_map`, watched) or `database` (the
+  /// site database's map, polled every `cluster_map_poll_ms`; a `cluster_map` file given too
+  /// seeds the database when it holds no map yet). Empty until loaded: then `file` when a
+  /// `cluster_map` file is given, else `database`.
+  std::string cluster_map_source;
+  time_ms cluster_map_poll_ms = 2000;
   /// Workers per job type; `default` applies to every registered type not named.
   std::map<std::string, int> workers{{"default", 2}};
   /// Job handlers to register, comma-separated: `bmc` (the lifecycle workflows through the BMC

@@ -104,12 +104,14 @@ caf::expected<node_http> start_node_http(caf::actor_system& sys, const config::n
     return host_capabilities(access, h);
   };
   opts.rules = std::make_shared<const lifecycle::rules>(std::move(rules));
-  if (!cfg.cluster_map.empty())
-    opts.unserved = [map, file = cfg.cluster_map](const std::string& action) {
+  if (!cfg.cluster_map.empty() || cfg.cluster_map_source == "database")
+    opts.unserved = [map, origin = cfg.cluster_map_source == "database"
+                                       ? std::string{"of the site database"}
+                                       : cfg.cluster_map](const std::string& action) {
       auto m = map->current();
       return m->cluster_serving(action)
                  ? std::nullopt
-                 : std::optional<std::string>{"no cluster of the cluster map " + file +
+                 : std::optional<std::string>{"no cluster of the cluster map " + origin +
                                               " processes action " + action + " (" + m->describe() +
                                               ")"};
     };
@@ -167,6 +169,7 @@ caf::expected<node_http> start_node_http(caf::actor_system& sys, const config::n
   auto node = sys.spawn(node_resource, supervisor, base, std::move(add_to_report),
                         std::shared_ptr<const std::atomic<std::int64_t>>(opts.store_restarts));
   auto resources = net::spawn_api_resources(sys, api_store, opts, node);
+  resources.cluster_map = net::spawn_cluster_map_resource(sys, api_store, {cfg.site, out.auth});
   out.api = std::make_unique<net::api_service>(sys, std::move(resources), std::move(opts));
   net::server_options so;
   so.host = hp->first;

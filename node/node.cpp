@@ -15,10 +15,12 @@
 
 #include "actors/bmc_handlers.hpp"
 #include "actors/clock_check.hpp"
+#include "actors/map_follower.hpp"
 #include "actors/pruner.hpp"
 #include "actors/services.hpp"
 #include "actors/simulated_handlers.hpp"
 #include "actors/supervisor.hpp"
+#include "config/site_cluster_map.hpp"
 #include "core/error.hpp"
 #include "node/bmc_access.hpp"
 #include "node/heartbeat_sender.hpp"
@@ -36,7 +38,7 @@ int fail(const std::string& what, int code) {
 
 }  // namespace
 
-int run(const config::node_config& cfg, const config::cluster_map& map, sigset_t signals) {
+int run(const config::node_config& cfg, const config::cluster_map& file_map, sigset_t signals) {
   auto log = spdlog::default_logger()->clone("node");
   spdlog::register_logger(log);
   for (const auto* name : {"storage", "actors", "net"})
@@ -78,6 +80,24 @@ int run(const config::node_config& cfg, const config::cluster_map& map, sigset_t
   if (auto err = clock_ok->check())
     return fail(message_of(err) + " (fix the clock, e.g. with NTP, or raise --max-clock-skew-ms)",
                 4);
+
+  // The map in force at start: the file's, or the site database's (which the file, if one is
+  // given, seeds while the database holds none).
+  auto map = file_map;
+  if (cfg.cluster_map_source == "database") {
+    auto site = config::read_site_cluster_map(*store);
+    if (site && site->version == 0 && !cfg.cluster_map.empty()) {
+      site = config::change_site_cluster_map(
+          *store, file_map, 0, {"node:" + cfg.node_id, "seeded from " + cfg.cluster_map});
+      // Another node seeded it first: theirs stands.
+      if (!site && is(site.error(), errc::conflict)) site = config::read_site_cluster_map(*store);
+      if (site)
+        log->info("cluster map {} stored in the site database as version {}", cfg.cluster_map,
+                  site->version);
+    }
+    if (!site) return fail(message_of(site.error()), is(site.error(), errc::bad_config) ? 2 : 1);
+    map = site->map;
+  }
 
   auto handlers = std::make_shared<actors::handler_registry>();
   // The API's base URL for installers: configured, or this node's address once it listens.
@@ -138,7 +158,10 @@ int run(const config::node_config& cfg, const config::cluster_map& map, sigset_t
   caf::anon_send(supervisor, actors::supervise_atom::value,
                  actors::heartbeat_service(store, me, cfg.heartbeat_interval_ms, node_claim,
                                            [] { ::kill(::getpid(), SIGTERM); }));
-  if (!cfg.cluster_map.empty())
+  if (cfg.cluster_map_source == "database")
+    caf::anon_send(supervisor, actors::supervise_atom::value,
+                   actors::map_follower_service(store, cfg.cluster_map_poll_ms, live_map));
+  else if (!cfg.cluster_map.empty())
     caf::anon_send(
         supervisor, actors::supervise_atom::value,
         actors::map_watcher_service(cfg.cluster_map, cfg.map_check_interval_ms, live_map));

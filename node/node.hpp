@@ -7,11 +7,14 @@
 
 namespace ab::node {
 
-/// Runs a node as `cfg` and `map` configure it: opens the store, claims the node id, checks
-/// the clock, spawns the supervisor and the services, serves the API, then waits for one of
-/// `signals` (blocked in every thread): SIGHUP reloads the cluster map, the policy and the TLS
-/// certificate; SIGTERM or SIGINT drain. Returns the process's exit code (1: the store or
-/// the API failed, 3: the node id is taken by a live process, 4: the clock is off).
-int run(const config::node_config& cfg, const config::cluster_map& map, sigset_t signals);
+/// Runs a node as `cfg` and `file_map` configure it: opens the store, claims the node id,
+/// checks the clock, takes the cluster map (`file_map`, the file's or the built-in one; with
+/// `cfg.cluster_map_source` `database` the site database's, which `file_map` seeds when the
+/// database holds none and a file was given), spawns the supervisor and the services, serves
+/// the API, then waits for one of `signals` (blocked in every thread): SIGHUP reloads the
+/// cluster map, the policy and the TLS certificate; SIGTERM or SIGINT drain. Returns the
+/// process's exit code (1: the store or the API failed, 2: the site database's map is bad,
+/// 3: the node id is taken by a live process, 4: the clock is off).
+int run(const config::node_config& cfg, const config::cluster_map& file_map, sigset_t signals);
 
 }  // namespace ab::node

@@ -47,6 +47,9 @@ constexpr route table[] = {
     {"DELETE", "/v1/hosts/{name}"},
     {"GET", "/v1/audit"},
     {"POST", "/v1/callbacks/{id}"},
+    {"GET", "/v1/cluster-map"},
+    {"PUT", "/v1/cluster-map"},
+    {"POST", "/v1/cluster-map/moves"},
 };
 
 /// Matches `path` against `pattern`, collecting `{param}` segments.
@@ -401,6 +404,9 @@ auth::decision api_service::allowed(const call_context& ctx, const auth::operati
 void api_service::serve(const std::string& route, const std::vector<std::string>& params,
                         const std::string& query, http_request&& req,
                         const std::shared_ptr<call_context>& ctx, responder respond) {
+  // The cluster map's routes check their own grants (cluster.read, cluster.write).
+  if (route.find(" /v1/cluster-map") != std::string::npos)
+    return serve_cluster_map(sys_, resources_.cluster_map, route, req, ctx, std::move(respond));
   bool reading = route.rfind("GET ", 0) == 0;
   if (reading) {
     auto permission = route == "GET /v1/audit" ? "audit.read" : "read";

@@ -33,6 +33,10 @@ api_error api_category(const caf::error& err) {
       return {422, "action_not_served", what, 0};
     case api_errc::invalid_host:
       return {422, "invalid_host", what, 0};
+    case api_errc::invalid_cluster_map:
+      return {422, "invalid_cluster_map", what, 0};
+    case api_errc::unknown_cluster:
+      return {422, "unknown_cluster", what, 0};
     default:
       return {500, "internal", what, 0};
   }

@@ -28,6 +28,10 @@ enum class api_errc : std::uint8_t {
   action_not_served,
   /// A host breaks the node's BMC rules (credential store, endpoint policy).
   invalid_host,
+  /// A cluster map that `config::parse_cluster_map` refuses.
+  invalid_cluster_map,
+  /// A cluster the cluster map does not define.
+  unknown_cluster,
 };
 
 /// Builds a `caf::error` of category `api` with a human sentence as context.

@@ -549,6 +549,7 @@ caf::behavior store_keeper(caf::stateful_actor<keeper_state>* self,
 void api_resources::stop() const {
   if (pool) caf::anon_send_exit(pool, caf::exit_reason::user_shutdown);
   if (node) caf::anon_send_exit(node, caf::exit_reason::user_shutdown);
+  if (cluster_map) caf::anon_send_exit(cluster_map, caf::exit_reason::user_shutdown);
 }
 
 api_resources spawn_api_resources(caf::actor_system& sys, std::shared_ptr<storage::store> store,

@@ -20,6 +20,7 @@
 #include <caf/typed_actor.hpp>
 
 #include "auth/policy.hpp"
+#include "net/api/cluster_map_resource.hpp"
 #include "net/api/codec.hpp"
 #include "storage/store.hpp"
 
@@ -239,6 +240,8 @@ struct api_resources {
   node_actor node;
   /// The pool that serves the store-backed resources; exited by `stop`.
   caf::actor pool;
+  /// The site's cluster map (`net/api/cluster_map_resource`); null: the routes answer 404.
+  cluster_map_actor cluster_map = {};
 
   /// Sends the pool (and through it its workers) and the node resource an exit; what is queued
   /// is answered with an error.

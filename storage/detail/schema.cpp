@@ -172,6 +172,18 @@ const std::vector<migration>& migrations() {
              "bound_at BIGINT NOT NULL"},
             {}},
        }},
+      {9,
+       {
+           // The site's one cluster map (row id 1), versioned: a change is a compare-and-set
+           // on `version`, audited. Version 0 (the row as created) is "never set".
+           {"cluster_map",
+            {"id INT NOT NULL PRIMARY KEY", "version BIGINT NOT NULL",
+             "document MEDIUMTEXT NOT NULL", "changed_at BIGINT NOT NULL",
+             "changed_by VARCHAR(255) NOT NULL"},
+            {}},
+       },
+       {"{insert_ignore} INTO cluster_map (id, version, document, changed_at, changed_by) "
+        "VALUES (1, 0, '', 0, '')"}},
   };
   return all;
 }

@@ -84,6 +84,9 @@ class sql_store final : public store, public test_hooks {
   caf::error audit(const std::vector<audit_entry>& entries) override;
   caf::expected<std::vector<audit_entry>> audit_log(const audit_filter& filter) override;
   caf::expected<prune_result> prune(const retention& keep, std::size_t limit) override;
+  caf::expected<std::int64_t> cluster_map_version() override;
+  caf::expected<cluster_map_document> read_cluster_map() override;
+  caf::expected<cluster_map_document> change_cluster_map(const cluster_map_change& change) override;
 
   /// Runs `fn(connection&)` as one transaction, rolling back when it returns an error and
   /// running it again after a deadlock, a lock timeout or a lost connection.

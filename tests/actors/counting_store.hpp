@@ -135,6 +135,16 @@ class counting_store final : public storage::store {
   caf::error delete_host(const std::string& name) override { return inner_.delete_host(name); }
   caf::error heartbeat(const storage::node_record& node) override { return inner_.heartbeat(node); }
   caf::expected<std::vector<storage::node_record>> nodes() override { return inner_.nodes(); }
+  caf::expected<std::int64_t> cluster_map_version() override {
+    return inner_.cluster_map_version();
+  }
+  caf::expected<storage::cluster_map_document> read_cluster_map() override {
+    return inner_.read_cluster_map();
+  }
+  caf::expected<storage::cluster_map_document> change_cluster_map(
+      const storage::cluster_map_change& change) override {
+    return inner_.change_cluster_map(change);
+  }
   caf::expected<std::int64_t> audit(const storage::audit_entry& entry) override {
     return inner_.audit(entry);
   }

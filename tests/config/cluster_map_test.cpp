@@ -104,4 +104,82 @@ TEST(ClusterMap, AMissingFileIsAConfigurationError) {
   EXPECT_NE(message_of(m.error()).find("/nonexistent/map.json"), std::string::npos);
 }
 
+TEST(ClusterMap, HostileNamesSizesAndCountsAreRefused) {
+  struct bad_case {
+    std::string json;
+    const char* key;
+  };
+  std::string many_clusters = R"({"clusters": {)";
+  for (int i = 0; i <= 64; ++i)
+    many_clusters += (i ? "," : "") + std::string{"\"c"} + std::to_string(i) +
+                     R"(": {"actions": ["a)" + std::to_string(i) + R"("]})";
+  many_clusters += R"(}, "default_cluster": "c0"})";
+  const bad_case cases[] = {
+      {R"({"clusters": {"a b": {"actions": ["x"]}}})", "a cluster name is"},
+      {R"({"clusters": {"": {"actions": ["x"]}}})", "a cluster name is"},
+      {R"({"clusters": {")" + std::string(65, 'c') + R"(": {"actions": ["x"]}}})",
+       "a cluster name is"},
+      {R"({"clusters": {"a": {"actions": ["x;drop"]}}})", "action names"},
+      {R"({"clusters": {"a": {"actions": ["x"]}}, "nodes": {"n 1": "a"}})", "a node id is"},
+      {R"({"clusters": {"a": {"actions": ["x"]}}, "nodes": {")" + std::string(129, 'n') +
+           R"(": "a"}})",
+       "a node id is"},
+      {R"({"clusters": {"a": {"actions": ["x"], "workers": {"t\u0000": 1}}}})", "a job type is"},
+      {R"({"clusters": {"a": {"actions": ["x"], "workers": {"t": 4294967297}}}})",
+       "clusters.a.workers.t"},
+      {many_clusters, "at most 64 clusters"},
+      {R"({"clusters": {"a": {"actions": ["x"]}}, "nodes": {"n": ")" +
+           std::string(config::cluster_map_max_bytes, 'a') + R"("}})",
+       "larger than"},
+  };
+  for (const auto& c : cases) {
+    auto m = parse_cluster_map(c.json, "map.json");
+    ASSERT_FALSE(m) << c.json.substr(0, 200);
+    EXPECT_TRUE(is(m.error(), errc::bad_config));
+    auto msg = message_of(m.error());
+    EXPECT_NE(msg.find(c.key), std::string::npos) << msg;
+    EXPECT_LT(msg.size(), 1000u) << "a hostile key is not echoed whole";
+  }
+}
+
+TEST(ClusterMap, ItsJsonReadsBackAsTheSameMap) {
+  auto m = three_clusters();
+  m.nodes["n1"] = "build";
+  m.clusters["build"].workers["install"] = 8;
+  auto text = config::to_json(m);
+  auto back = parse_cluster_map(text, "m");
+  ASSERT_TRUE(back) << message_of(back.error());
+  EXPECT_EQ(*back, m);
+  EXPECT_EQ(config::to_json(*back), text) << "equal maps give equal text";
+}
+
+TEST(ClusterMap, AMoveNamesAClusterOfTheMapAndAValidNode) {
+  auto m = three_clusters();
+  auto moved = config::with_move(m, "n9", "build");
+  ASSERT_TRUE(moved) << message_of(moved.error());
+  EXPECT_EQ(moved->cluster_of("n9"), "build");
+  EXPECT_EQ(config::describe_changes(m, *moved), "n9: others → build");
+  auto unknown = config::with_move(m, "n9", "nope");
+  ASSERT_FALSE(unknown);
+  EXPECT_TRUE(is(unknown.error(), errc::not_found)) << message_of(unknown.error());
+  auto bad_node = config::with_move(m, "n 9", "build");
+  ASSERT_FALSE(bad_node);
+  EXPECT_TRUE(is(bad_node.error(), errc::invalid_argument));
+}
+
+TEST(ClusterMap, ChangesAreDescribedByWhatMoved) {
+  auto before = three_clusters();
+  before.nodes["n1"] = "build";
+  auto after = before;
+  after.nodes.erase("n1");
+  after.nodes["n2"] = "discover";
+  after.clusters["extra"].actions = {"wipe"};
+  after.clusters.erase("others");
+  after.default_cluster = "build";
+  EXPECT_EQ(config::describe_changes(before, after),
+            "n2: others → discover; default_cluster: others → build; "
+            "cluster extra added; cluster others removed");
+  EXPECT_EQ(config::describe_changes(before, before), "no change");
+}
+
 }  // namespace ab::testing
