@@ -1,8 +1,8 @@
 #pragma once
 
 // The benchmarks' start-up check: a database that still holds active requests for a
-// benchmark's host names (left by an earlier run: interrupted, or parked by it) would keep those hosts busy, so that the
-// benchmark's own submissions are refused and it waits for them forever.
+// benchmark's host names (left by an earlier run: interrupted, or parked by it) would keep those
+// hosts busy, so that the benchmark's own submissions are refused and it waits for them forever.
 
 #include <string>
 #include <vector>
