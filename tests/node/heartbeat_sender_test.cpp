@@ -242,9 +242,13 @@ TEST(HeartbeatSender, TheActorKeepsAnnouncingUntilTheNodeDrains) {
   auto draining = std::make_shared<std::atomic<bool>>(false);
   caf::actor_system_config sys_cfg;
   caf::actor_system sys{sys_cfg};
-  auto status = sys.spawn([draining]() -> node::status_source::behavior_type {
-    return {[draining](actors::status_atom) { return serving(draining->load()); }};
-  });
+  // The state comes as a spawn argument: CAF 0.17 dereferences a null argument tuple when a
+  // function is spawned with none (UBSan reports it).
+  auto status = sys.spawn(
+      [](std::shared_ptr<std::atomic<bool>> d) -> node::status_source::behavior_type {
+        return {[d](actors::status_atom) { return serving(d->load()); }};
+      },
+      draining);
   auto actor = node::spawn_heartbeat_sender(sys, cfg, status);
   EXPECT_TRUE(wait_until([&] { return router.received().size() >= 2; }));
   draining->store(true);

@@ -238,7 +238,8 @@ TEST_F(RouterProcess, CallsLandOnANodeOfTheSiteTheirHostIsIn) {
   EXPECT_EQ(call("GET", "/v1/requests").status, 400);
   auto listed = call("GET", "/v1/requests?site=dc2");
   ASSERT_EQ(listed.status, 200) << listed.body;
-  for (const auto& e : json::parse(listed.body)["requests"]) EXPECT_EQ(e["site"], "dc2");
+  auto listed_json = json::parse(listed.body);
+  for (const auto& e : listed_json["requests"]) EXPECT_EQ(e["site"], "dc2");
 }
 
 TEST_F(RouterProcess, AKilledNodeIsSkippedAtOnceAStaleOneIsNotUsedAndARestartedOneIsUsedAgain) {
