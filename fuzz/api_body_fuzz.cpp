@@ -115,8 +115,8 @@ void fuzz_host_patch(const std::string& body) {
   base.credential_ref = "ref-1";
   auto r = net::parse_host_patch(body, base);
   if (const auto* e = std::get_if<net::api_error>(&r)) {
-    require_client_error(*e, {"malformed_json", "wrong_type", "unknown_field", "invalid_site",
-                              "invalid_field"});
+    require_client_error(
+        *e, {"malformed_json", "wrong_type", "unknown_field", "invalid_site", "invalid_field"});
     return;
   }
   const auto& h = std::get<storage::host_record>(r);
