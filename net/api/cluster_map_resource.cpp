@@ -31,23 +31,9 @@ std::variant<api_error, json> object_of(const std::string& body,
   if (body.size() > 2 * config::cluster_map_max_bytes)
     return bad("too_large", "the body is larger than " +
                                 std::to_string(2 * config::cluster_map_max_bytes) + " bytes");
-  bool too_deep = false;
-  auto limit_depth = [&](int depth, json::parse_event_t event, json&) {
-    if (depth >= max_depth &&
-        (event == json::parse_event_t::object_start || event == json::parse_event_t::array_start))
-      too_deep = true;
-    return !too_deep;
-  };
-  json doc;
-  try {
-    doc = json::parse(body, limit_depth);
-  } catch (const json::exception& e) {
-    return bad("malformed_json", std::string{"the body is not valid JSON: "} + e.what());
-  }
-  if (too_deep)
-    return bad("too_deep", "the body nests arrays and objects more than " +
-                               std::to_string(max_depth) + " levels deep");
-  if (!doc.is_object()) return bad("wrong_type", "the body must be a JSON object");
+  auto parsed = parse_object(body, max_depth);
+  if (auto* e = std::get_if<api_error>(&parsed)) return *e;
+  auto doc = std::get<json>(std::move(parsed));
   for (const auto& item : doc.items())
     if (std::none_of(allowed.begin(), allowed.end(),
                      [&](const char* a) { return item.key() == a; }))

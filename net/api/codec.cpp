@@ -59,30 +59,6 @@ std::string invalid_site_message(const std::string& name) {
          "digit";
 }
 
-/// Parses a JSON object, or says what is wrong with it.
-std::variant<json, api_error> parse_object(const std::string& body) {
-  bool too_deep = false;
-  auto limit_depth = [&](int depth, json::parse_event_t event, json&) {
-    if (depth >= max_depth &&
-        (event == json::parse_event_t::object_start || event == json::parse_event_t::array_start))
-      too_deep = true;
-    // Once too deep, keep nothing: the rest is scanned but never built.
-    return !too_deep;
-  };
-  json doc;
-  try {
-    doc = json::parse(body, limit_depth);
-  } catch (const json::exception& e) {
-    // Mostly parse_error; a number too large for a double (1e999) is an out_of_range.
-    return bad("malformed_json", std::string{"the body is not valid JSON: "} + e.what());
-  }
-  if (too_deep)
-    return bad("too_deep", "the body nests arrays and objects more than " +
-                               std::to_string(max_depth) + " levels deep");
-  if (!doc.is_object()) return bad("wrong_type", "the body must be a JSON object");
-  return doc;
-}
-
 /// Refuses fields outside `allowed`, naming the first such field.
 std::optional<api_error> only_fields(const json& doc, std::initializer_list<const char*> allowed) {
   for (const auto& item : doc.items()) {
@@ -161,7 +137,7 @@ std::string canonical_call(const submit_command& cmd) {
 std::variant<submit_command, api_error> parse_submit(const std::string& body,
                                                      const std::vector<std::string>& known_actions,
                                                      const std::vector<std::string>& classes) {
-  auto parsed = parse_object(body);
+  auto parsed = parse_object(body, max_depth);
   if (auto* e = std::get_if<api_error>(&parsed)) return *e;
   const auto& doc = std::get<json>(parsed);
   if (auto e = only_fields(doc, {"action", "host", "hosts", "priority", "params"})) return *e;
@@ -199,7 +175,7 @@ std::variant<submit_command, api_error> parse_submit(const std::string& body,
 }
 
 std::variant<std::vector<storage::host_record>, api_error> parse_hosts(const std::string& body) {
-  auto parsed = parse_object(body);
+  auto parsed = parse_object(body, max_depth);
   if (auto* e = std::get_if<api_error>(&parsed)) return *e;
   const auto& doc = std::get<json>(parsed);
   std::vector<storage::host_record> out;
@@ -221,7 +197,7 @@ std::variant<std::vector<storage::host_record>, api_error> parse_hosts(const std
 }
 
 std::variant<host_changes, api_error> parse_host_changes(const std::string& body) {
-  auto parsed = parse_object(body);
+  auto parsed = parse_object(body, max_depth);
   if (auto* e = std::get_if<api_error>(&parsed)) return *e;
   const auto& doc = std::get<json>(parsed);
   if (auto e = only_fields(doc, {"site", "bmc_endpoint", "credential_ref"})) return *e;
@@ -294,7 +270,7 @@ std::variant<std::map<std::string, std::string>, api_error> parse_query(const st
 }
 
 std::variant<callback_report, api_error> parse_callback(const std::string& body) {
-  auto parsed = parse_object(body);
+  auto parsed = parse_object(body, max_depth);
   if (auto* e = std::get_if<api_error>(&parsed)) return *e;
   const auto& doc = std::get<json>(parsed);
   if (auto e = only_fields(doc, {"status", "message", "details"})) return *e;
@@ -460,6 +436,29 @@ std::string encode_outcomes(const std::vector<std::string>& hosts,
     j["requests"].push_back(std::move(e));
   }
   return j.dump();
+}
+
+std::variant<nlohmann::json, api_error> parse_object(const std::string& body, int max_depth) {
+  bool too_deep = false;
+  auto limit_depth = [&](int depth, json::parse_event_t event, json&) {
+    if (depth >= max_depth &&
+        (event == json::parse_event_t::object_start || event == json::parse_event_t::array_start))
+      too_deep = true;
+    // Once too deep, keep nothing: the rest is scanned but never built.
+    return !too_deep;
+  };
+  json doc;
+  try {
+    doc = json::parse(body, limit_depth);
+  } catch (const json::exception& e) {
+    // Mostly parse_error; a number too large for a double (1e999) is an out_of_range.
+    return bad("malformed_json", std::string{"the body is not valid JSON: "} + e.what());
+  }
+  if (too_deep)
+    return bad("too_deep", "the body nests arrays and objects more than " +
+                               std::to_string(max_depth) + " levels deep");
+  if (!doc.is_object()) return bad("wrong_type", "the body must be a JSON object");
+  return doc;
 }
 
 }  // namespace ab::net

@@ -9,6 +9,8 @@
 #include <variant>
 #include <vector>
 
+#include <nlohmann/json.hpp>
+
 #include "net/api/error.hpp"
 #include "storage/types.hpp"
 
@@ -24,6 +26,10 @@ struct submit_command {
 };
 
 /// Parses and validates a submission; `known_actions` and `classes` bound what is accepted.
+/// Parses a request body that must be one JSON object nesting at most `max_depth` levels, or
+/// says what is wrong with it (`malformed_json`, `too_deep`, `wrong_type`, all 400).
+std::variant<nlohmann::json, api_error> parse_object(const std::string& body, int max_depth);
+
 std::variant<submit_command, api_error> parse_submit(const std::string& body,
                                                      const std::vector<std::string>& known_actions,
                                                      const std::vector<std::string>& classes);
