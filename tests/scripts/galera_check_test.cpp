@@ -8,7 +8,9 @@
 #include <chrono>
 #include <filesystem>
 #include <fstream>
+#include <sstream>
 #include <string>
+#include <vector>
 
 #include "harness/child_process.hpp"
 
@@ -103,6 +105,37 @@ TEST_F(GaleraCheck, AsksTheServerHaproxyNamesAndRefusesABadPort) {
   // The fake answers only for 127.0.0.9:3307: another port is not the node asked about.
   EXPECT_EQ(check("ON\tPrimary\t4\tNONE", 0, "3308"), 1);
   EXPECT_EQ(check("ON\tPrimary\t4\tNONE", 0, "33x7"), 1);
+}
+
+/// The lines of `text` that start (after blanks) with `word`.
+std::vector<std::string> lines_starting(const std::string& text, const std::string& word) {
+  std::vector<std::string> out;
+  std::istringstream in{text};
+  std::string line;
+  while (std::getline(in, line)) {
+    auto at = line.find_first_not_of(' ');
+    if (at != std::string::npos && line.compare(at, word.size(), word) == 0) out.push_back(line);
+  }
+  return out;
+}
+
+TEST(GaleraDeploy, TheHaproxySampleIsValidWithOneActiveServerAndTheOthersBackup) {
+  auto config = std::string(AB_SOURCE_DIR) + "/deploy/galera/haproxy.cfg";
+  auto log = (fs::temp_directory_path() / ("ab_galera_cfg_" + std::to_string(::getpid()))).string();
+  auto code = ab::harness::wait_exit(
+      ab::harness::spawn_child({"haproxy", "-c", "-q", "-f", config}, log), 20s);
+  EXPECT_EQ(code, 0) << ab::harness::read_text(log);
+  fs::remove(log);
+  auto text = ab::harness::read_text(config);
+  auto servers = lines_starting(text, "server ");
+  ASSERT_EQ(servers.size(), 3u) << text;
+  int active = 0;
+  for (const auto& s : servers)
+    if (s.find(" backup") == std::string::npos) ++active;
+  EXPECT_EQ(active, 1) << "one writer at a time";
+  EXPECT_NE(text.find("on-marked-down shutdown-sessions"), std::string::npos);
+  EXPECT_EQ(lines_starting(text, "option allbackups").size(), 0u) << "one backup at a time";
+  EXPECT_EQ(lines_starting(text, "option external-check").size(), 1u);
 }
 
 }  // namespace
