@@ -138,4 +138,40 @@ TEST(GaleraDeploy, TheHaproxySampleIsValidWithOneActiveServerAndTheOthersBackup)
   EXPECT_EQ(lines_starting(text, "option external-check").size(), 1u);
 }
 
+/// The exit code of `scripts/galera args...` (its output in `output`).
+int galera_script(const std::vector<std::string>& args, std::string& output) {
+  auto log =
+      (fs::temp_directory_path() / ("ab_galera_script_" + std::to_string(::getpid()))).string();
+  std::vector<std::string> argv{std::string(AB_SOURCE_DIR) + "/scripts/galera"};
+  argv.insert(argv.end(), args.begin(), args.end());
+  auto code = ab::harness::wait_exit(ab::harness::spawn_child(argv, log), 30s);
+  output = ab::harness::read_text(log);
+  fs::remove(log);
+  return code;
+}
+
+TEST(GaleraScript, RefusesANodeNumberOutsideOneToThreeAndAnUnknownCommand) {
+  std::string out;
+  auto dir =
+      (fs::temp_directory_path() / ("ab_galera_none_" + std::to_string(::getpid()))).string();
+  EXPECT_EQ(galera_script({"kill", "--dir", dir}, out), 2) << out;
+  EXPECT_EQ(galera_script({"kill", "4", "--dir", dir}, out), 2) << out;
+  EXPECT_EQ(galera_script({"restart", "0", "--dir", dir}, out), 2) << out;
+  EXPECT_EQ(galera_script({"restart", "1;true", "--dir", dir}, out), 2) << out;
+  EXPECT_EQ(galera_script({"explode", "--dir", dir}, out), 2) << out;
+  EXPECT_FALSE(fs::exists(dir)) << "a refused command creates nothing";
+}
+
+TEST(GaleraScript, SaysWhenNoClusterRunsInItsDirectory) {
+  std::string out;
+  auto dir =
+      (fs::temp_directory_path() / ("ab_galera_none_" + std::to_string(::getpid()))).string();
+  EXPECT_EQ(galera_script({"status", "--dir", dir}, out), 3) << out;
+  EXPECT_EQ(galera_script({"env", "--dir", dir}, out), 1) << out;
+  EXPECT_EQ(galera_script({"kill", "2", "--dir", dir}, out), 1) << out;
+  EXPECT_EQ(galera_script({"restart", "2", "--dir", dir}, out), 1) << out;
+  EXPECT_EQ(galera_script({"stop", "--dir", dir}, out), 0) << out;
+  EXPECT_FALSE(fs::exists(dir));
+}
+
 }  // namespace
