@@ -100,6 +100,12 @@ int galera_cluster::node_port(int node) const {
   return port_of("sql" + std::to_string(node));
 }
 
+std::string galera_cluster::node_url(int node) const {
+  auto at = url_.rfind('@');
+  if (at == std::string::npos || node_port(node) == 0) return "";
+  return url_.substr(0, at) + "@127.0.0.1:" + std::to_string(node_port(node)) + "/autobuild";
+}
+
 bool galera_cluster::kill(int node) {
   return script("kill", {std::to_string(node)}, 60s).ok();
 }

@@ -50,6 +50,8 @@ class galera_cluster {
   int proxy_port() const;
   /// Node `node`'s own SQL port (1..3), or 0.
   int node_port(int node) const;
+  /// The URL's login to node `node` directly, bypassing HAProxy ("" if not ok).
+  std::string node_url(int node) const;
 
   /// SIGKILLs node `node`.
   bool kill(int node);

@@ -62,6 +62,9 @@ TEST(GaleraCluster, AKilledWriterIsTakenOutWritesGoToTheNextNodeAndItRejoins) {
   EXPECT_NE(cluster.url().find("@127.0.0.1:" + std::to_string(cluster.proxy_port()) + "/autobuild"),
             std::string::npos)
       << cluster.url();
+  EXPECT_EQ(cluster.node_url(3), cluster.url().substr(0, cluster.url().rfind('@')) + "@127.0.0.1:" +
+                                     std::to_string(cluster.node_port(3)) + "/autobuild");
+  EXPECT_NE(cluster.node_port(3), cluster.proxy_port());
   EXPECT_EQ(cluster.writer(), 1) << cluster.status();
   EXPECT_EQ(value(cluster.proxy_sql("SELECT @@wsrep_node_name")), "node1");
   ASSERT_TRUE(cluster
