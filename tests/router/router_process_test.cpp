@@ -204,7 +204,8 @@ TEST_F(RouterProcess, ANodeRereadsItsHeartbeatSecretOnSighupAndKeepsItOverABadFi
   ASSERT_TRUE(node->ok()) << node->output();
   auto to_router = [&] {
     auto doc = json::parse(http_call(node->port(), "GET", "/v1/node").body, nullptr, false);
-    return doc.is_object() ? doc["heartbeats"]["routers"][0] : json{};
+    auto r = doc.is_object() ? doc["heartbeats"]["routers"][0] : json{};
+    return r.is_object() ? r : json::object();
   };
   ASSERT_TRUE(wait_until([&] { return to_router().value("last_error", "") == "answered 401"; }))
       << to_router();
@@ -213,7 +214,7 @@ TEST_F(RouterProcess, ANodeRereadsItsHeartbeatSecretOnSighupAndKeepsItOverABadFi
   // The deployment's secret in the file, and SIGHUP: the router takes the next heartbeats.
   write_secret_file(dir_, secret, "node.secret");
   node->signal(SIGHUP);
-  ASSERT_TRUE(wait_until([&] { return node_view("s9").value("health", "") == "fresh"; }))
+  ASSERT_TRUE(wait_until([&] { return node_view("s9")["health"] == "fresh"; }))
       << to_router() << node->output();
 
   // A bad file (readable by others): the node says why and keeps the secret in use.
