@@ -9,6 +9,7 @@
 
 #include "core/clock.hpp"
 #include "tests/fakes/http_call.hpp"
+#include "tests/fakes/wait.hpp"
 
 namespace ab::testing {
 
@@ -43,6 +44,25 @@ std::unique_ptr<harness::server_process> start_node(const std::string& id, const
   return std::make_unique<harness::server_process>(AB_NODE_BIN, args, log.string());
 }
 
+std::unique_ptr<harness::haproxy_process> start_haproxy(const std::filesystem::path& dir,
+                                                        const std::string& router1,
+                                                        const std::string& router2) {
+  auto lb = std::make_unique<harness::haproxy_process>(
+      std::string{AB_SOURCE_DIR} + "/deploy/haproxy/haproxy.cfg",
+      std::map<std::string, std::string>{{"AB_ROUTER1", router1}, {"AB_ROUTER2", router2}},
+      dir.string());
+  if (!lb->ok()) {
+    ADD_FAILURE() << "haproxy did not start: " << lb->output();
+    return nullptr;
+  }
+  for (const auto* r : {"router1", "router2"})
+    if (!wait_until([&] { return lb->server_status("routers", r) == "UP"; })) {
+      ADD_FAILURE() << r << " is not up: " << lb->admin("show stat");
+      return nullptr;
+    }
+  return lb;
+}
+
 cluster::heartbeat heartbeat_of(const std::string& id, const std::string& site,
                                 std::int64_t site_id, const std::string& api_url,
                                 std::int64_t sent_at_ms, const std::string& cluster) {
@@ -63,6 +83,20 @@ int post_heartbeat(int router_port, const cluster::heartbeat& hb, const std::str
                    "Content-Type: application/json\r\nX-AB-Signature: " +
                        cluster::sign(body, hb.sent_at_ms, secret) + "\r\n")
       .status;
+}
+
+keyed_submission submit_keyed(int port, const std::string& action, const std::string& host,
+                              const std::string& key) {
+  auto r = http_call(port, "POST", "/v1/requests", json{{"action", action}, {"host", host}}.dump(),
+                     "Idempotency-Key: " + key + "\r\n");
+  auto doc = json::parse(r.body, nullptr, false);
+  // 202 for a new request, 200 for the one an earlier call with the key made.
+  if ((r.status != 202 && r.status != 200) || !doc.is_object() || !doc.contains("requests") ||
+      !doc["requests"].is_array() || doc["requests"].empty() || !doc["requests"][0].is_object() ||
+      !doc["requests"][0]["id"].is_number_integer())
+    return {0, "POST /v1/requests " + action + " " + host + " -> " + std::to_string(r.status) +
+                   " " + r.body};
+  return {doc["requests"][0]["id"].get<std::int64_t>(), ""};
 }
 
 json router_cluster(int router_port) {

@@ -19,6 +19,7 @@
 #include <nlohmann/json.hpp>
 
 #include "cluster/heartbeat.hpp"
+#include "harness/haproxy_process.hpp"
 #include "harness/server_process.hpp"
 
 namespace ab::testing {
@@ -41,6 +42,13 @@ std::unique_ptr<harness::server_process> start_node(const std::string& id, const
                                                     const std::filesystem::path& log,
                                                     const std::vector<std::string>& extra = {});
 
+/// HAProxy with the deployment's sample config (deploy/haproxy/haproxy.cfg) in front of the
+/// routers at `router1` and `router2` (HOST:PORT), its files in `dir`, once it sees both up;
+/// null, with a test failure that says why, if it does not within 30 s.
+std::unique_ptr<harness::haproxy_process> start_haproxy(const std::filesystem::path& dir,
+                                                        const std::string& router1,
+                                                        const std::string& router2);
+
 /// The heartbeat a node's sender would send for a node at `api_url`, sent at `sent_at_ms`.
 cluster::heartbeat heartbeat_of(const std::string& id, const std::string& site,
                                 std::int64_t site_id, const std::string& api_url,
@@ -49,6 +57,17 @@ cluster::heartbeat heartbeat_of(const std::string& id, const std::string& site,
 /// POSTs `hb` to the router on `router_port`, signed with `secret`; the HTTP status (0: no
 /// answer).
 int post_heartbeat(int router_port, const cluster::heartbeat& hb, const std::string& secret);
+
+/// What a submission with an idempotency key got: the id of the request it answers with
+/// (made now or by an earlier call with the key), or 0 and what failed.
+struct keyed_submission {
+  std::int64_t id = 0;
+  std::string failure;
+};
+/// `POST /v1/requests` of `action` on `host` with `Idempotency-Key: key` to 127.0.0.1:`port`
+/// (a node, a router or a load balancer).
+keyed_submission submit_keyed(int port, const std::string& action, const std::string& host,
+                              const std::string& key);
 
 /// The router's `GET /v1/cluster`, parsed; null when it gave no JSON object.
 nlohmann::json router_cluster(int router_port);

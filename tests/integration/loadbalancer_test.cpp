@@ -52,14 +52,8 @@ class LoadBalancer : public ::testing::Test {
     for (int i = 0; i < 2; ++i)
       ASSERT_TRUE(wait_until([&] { return live_nodes(router_port(i)) == 2; }))
           << router_cluster(router_port(i)).dump();
-    lb_ = std::make_unique<harness::haproxy_process>(
-        std::string{AB_SOURCE_DIR} + "/deploy/haproxy/haproxy.cfg",
-        std::map<std::string, std::string>{{"AB_ROUTER1", address(0)}, {"AB_ROUTER2", address(1)}},
-        dir_.string());
-    ASSERT_TRUE(lb_->ok()) << lb_->output();
-    for (const auto* r : {"router1", "router2"})
-      ASSERT_TRUE(wait_until([&] { return lb_->server_status("routers", r) == "UP"; }))
-          << lb_->admin("show stat");
+    lb_ = start_haproxy(dir_, address(0), address(1));
+    ASSERT_TRUE(lb_);
     auto reg = call("POST", "/v1/hosts",
                     R"({"hosts":[
                       {"name":"a1","site":"dc1","bmc_endpoint":"https://192.0.2.11","credential_ref":"env:AB_BMC_LB"},
@@ -117,36 +111,29 @@ TEST_F(LoadBalancer, AKilledRouterIsTakenOutNoCallFailsAndARestartedOneIsUsedAga
   // submissions that carry an idempotency key.
   std::mutex ids_mutex;
   std::map<std::string, std::set<std::int64_t>> ids;
-  call_loop clients{
-      4, [&](int, long i) -> std::string {
-        switch (i % 3) {
-          case 0:
-          case 1: {
-            auto host = i % 3 ? std::string{"b1"} : std::string{"a1"};
-            auto r = call("GET", "/v1/hosts/" + host);
-            return r.status == 200
-                       ? ""
-                       : "GET /v1/hosts/" + host + " -> " + std::to_string(r.status) + " " + r.body;
-          }
-          default: {
-            // One key per host, sent again and again: each answer is that one
-            // request (the node answers a repeated key with the request it
-            // made), never a second one, also when HAProxy sent the call again
-            // after a router died with it.
-            auto host = (i / 3) % 2 ? std::string{"a1"} : std::string{"b1"};
-            auto r =
-                call("POST", "/v1/requests", R"({"action":"discover","host":")" + host + R"("})",
-                     "Idempotency-Key: lb-" + host + "\r\n");
-            auto doc = json::parse(r.body, nullptr, false);
-            if ((r.status != 202 && r.status != 200) || !doc.is_object() ||
-                !doc.contains("requests") || doc["requests"].empty())
-              return "POST /v1/requests " + host + " -> " + std::to_string(r.status) + " " + r.body;
-            std::lock_guard<std::mutex> guard{ids_mutex};
-            ids[host].insert(doc["requests"][0].value("id", std::int64_t{0}));
-            return "";
-          }
-        }
-      }};
+  call_loop clients{4, [&](int, long i) -> std::string {
+                      switch (i % 3) {
+                        case 0:
+                        case 1: {
+                          auto host = i % 3 ? std::string{"b1"} : std::string{"a1"};
+                          auto r = call("GET", "/v1/hosts/" + host);
+                          return r.status == 200 ? ""
+                                                 : "GET /v1/hosts/" + host + " -> " +
+                                                       std::to_string(r.status) + " " + r.body;
+                        }
+                        default: {
+                          // One key per host, sent again and again: each answer is that one
+                          // request (the node answers a repeated key with the request it
+                          // made), never a second one, also when HAProxy sent the call again
+                          // after a router died with it.
+                          auto host = (i / 3) % 2 ? std::string{"a1"} : std::string{"b1"};
+                          auto got = submit_keyed(lb_->port(), "discover", host, "lb-" + host);
+                          std::lock_guard<std::mutex> guard{ids_mutex};
+                          if (got.id) ids[host].insert(got.id);
+                          return got.failure;
+                        }
+                      }
+                    }};
 
   // Both routers take calls.
   EXPECT_TRUE(clients.wait_calls(100));

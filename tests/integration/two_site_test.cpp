@@ -21,6 +21,7 @@
 #include "harness/haproxy_process.hpp"
 #include "harness/mariadb_server.hpp"
 #include "harness/server_process.hpp"
+#include "tests/fakes/bmc_node_args.hpp"
 #include "tests/fakes/call_loop.hpp"
 #include "tests/fakes/cluster_fixture.hpp"
 #include "tests/fakes/http_call.hpp"
@@ -89,14 +90,8 @@ class TwoSites : public ::testing::Test {
       ASSERT_TRUE(wait_until([&] { return live_nodes(routers_[i]->port()) == 3; }))
           << router_cluster(routers_[i]->port()).dump(1) << nodes_["a1"]->output();
 
-    lb_ = std::make_unique<harness::haproxy_process>(
-        std::string{AB_SOURCE_DIR} + "/deploy/haproxy/haproxy.cfg",
-        std::map<std::string, std::string>{{"AB_ROUTER1", address(0)}, {"AB_ROUTER2", address(1)}},
-        dir_.string());
-    ASSERT_TRUE(lb_->ok()) << lb_->output();
-    for (const auto* r : {"router1", "router2"})
-      ASSERT_TRUE(wait_until([&] { return lb_->server_status("routers", r) == "UP"; }))
-          << lb_->admin("show stat");
+    lb_ = start_haproxy(dir_, address(0), address(1));
+    ASSERT_TRUE(lb_);
 
     json hosts = json::array();
     for (const auto& [host, s] : host_sites_)
@@ -125,30 +120,12 @@ class TwoSites : public ::testing::Test {
   /// Starts (or restarts) node `id` of site `s`, announcing itself to both routers.
   void start(const std::string& id, const std::string& s) {
     const auto& st = sites_[s];
-    std::vector<std::string> extra{"--site-id",
-                                   std::to_string(st.id),
-                                   "--routers",
-                                   "http://" + address(0) + ",http://" + address(1),
-                                   "--heartbeat-secret-file",
-                                   secret_file_,
-                                   "--router-heartbeat-interval-ms",
-                                   "200",
-                                   "--trusted-routers",
-                                   "127.0.0.1",
-                                   "--handlers",
-                                   "bmc",
-                                   "--bmc-allow-loopback",
-                                   "1",
-                                   "--poll-interval-ms",
-                                   "20",
-                                   "--idle-poll-max-ms",
-                                   "100",
-                                   "--recovery-interval-ms",
-                                   "200",
-                                   "--cluster-map-poll-ms",
-                                   "200",
-                                   "--store-pool-size",
-                                   "4"};
+    auto extra = fast_bmc_options();
+    extra.insert(extra.end(),
+                 {"--site-id", std::to_string(st.id), "--routers",
+                  "http://" + address(0) + ",http://" + address(1), "--heartbeat-secret-file",
+                  secret_file_, "--router-heartbeat-interval-ms", "200", "--trusted-routers",
+                  "127.0.0.1", "--cluster-map-poll-ms", "200", "--store-pool-size", "4"});
     if (s == "dc-a")
       extra.insert(extra.end(), {"--cluster-map", (dir_ / "map-a.json").string(),
                                  "--cluster-map-source", "database"});
@@ -287,17 +264,11 @@ TEST_F(TwoSites, RoutedByHostSiteSurvivingDeadNodesAndRoutersWithOneClusterMapPe
                           return r.status == 200 ? "" : "GET " + host + " -> " + r.body;
                         }
                         // One key per host, again and again: always that one request.
-                        const std::string mine = hosts[t];
-                        auto r = call("POST", "/v1/requests",
-                                      json{{"action", "power_on"}, {"host", mine}}.dump(),
-                                      "Idempotency-Key: kill-router-" + mine + "\r\n");
-                        auto doc = json::parse(r.body, nullptr, false);
-                        if ((r.status != 202 && r.status != 200) || !doc.is_object() ||
-                            !doc.contains("requests") || doc["requests"].empty())
-                          return "POST " + mine + " -> " + std::to_string(r.status) + " " + r.body;
+                        auto got = submit_keyed(lb_->port(), "power_on", hosts[t],
+                                                std::string{"kill-router-"} + hosts[t]);
                         std::lock_guard<std::mutex> guard{ids_mutex};
-                        ids[mine].insert(doc["requests"][0].value("id", std::int64_t{0}));
-                        return "";
+                        if (got.id) ids[hosts[t]].insert(got.id);
+                        return got.failure;
                       }};
     EXPECT_TRUE(clients.wait_calls(60));
     EXPECT_GT(std::stol("0" + lb_->server_field("routers", "router1", "stot")), 0);
