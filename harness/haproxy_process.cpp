@@ -12,6 +12,7 @@
 #include <cstring>
 #include <filesystem>
 #include <fstream>
+#include <functional>
 #include <sstream>
 #include <thread>
 #include <vector>
@@ -74,6 +75,9 @@ std::string haproxy_binary() {
 haproxy_process::haproxy_process(const std::string& template_path,
                                  std::map<std::string, std::string> values, const std::string& dir)
     : log_path_(dir + "/haproxy.log"), stats_path_(dir + "/stats.sock") {
+  // HAProxy takes a socket path of at most 97 bytes: a long directory gets one under /tmp.
+  if (stats_path_.size() > 90)
+    stats_path_ = "/tmp/ab-haproxy-" + std::to_string(std::hash<std::string>{}(dir)) + ".sock";
   int port = free_port(SOCK_STREAM);
   values["AB_LB_BIND"] = "127.0.0.1:" + std::to_string(port);
   values["AB_LB_STATS"] = stats_path_;
@@ -84,8 +88,9 @@ haproxy_process::haproxy_process(const std::string& template_path,
   }
   std::ofstream emptied{log_path_, std::ios::trunc};
   emptied.close();
-  // A config HAProxy refuses says why in the log, and the process is not started.
-  if (wait_exit(spawn_child(haproxy_binary(), {"-c", "-q", "-f", config}, log_path_),
+  // A config HAProxy refuses says why in the log (not with -q, which hides the alerts too),
+  // and the process is not started.
+  if (wait_exit(spawn_child(haproxy_binary(), {"-c", "-f", config}, log_path_),
                 std::chrono::seconds(10)) != 0)
     return;
   pid_ = spawn_child(haproxy_binary(), {"-db", "-f", config}, log_path_);
@@ -104,9 +109,12 @@ haproxy_process::haproxy_process(const std::string& template_path,
 }
 
 haproxy_process::~haproxy_process() {
-  if (pid_ <= 0) return;
-  ::kill(pid_, SIGKILL);
-  wait_exit(pid_, std::chrono::seconds(10));
+  if (pid_ > 0) {
+    ::kill(pid_, SIGKILL);
+    wait_exit(pid_, std::chrono::seconds(10));
+  }
+  std::error_code ignored;
+  std::filesystem::remove(stats_path_, ignored);
 }
 
 std::string haproxy_process::output() const {
@@ -142,18 +150,23 @@ std::string haproxy_process::admin(const std::string& command) const {
 
 std::string haproxy_process::server_status(const std::string& backend,
                                            const std::string& server) const {
+  return server_field(backend, server, "status");
+}
+
+std::string haproxy_process::server_field(const std::string& backend, const std::string& server,
+                                          const std::string& field) const {
   std::stringstream in{admin("show stat")};
   std::string line;
-  std::size_t status_column = std::string::npos;
+  std::size_t column = std::string::npos;
   while (std::getline(in, line)) {
     auto fields = csv_fields(line.rfind("# ", 0) == 0 ? line.substr(2) : line);
     if (line.rfind("# ", 0) == 0) {
       for (std::size_t i = 0; i < fields.size(); ++i)
-        if (fields[i] == "status") status_column = i;
+        if (fields[i] == field) column = i;
       continue;
     }
-    if (fields.size() > status_column && fields[0] == backend && fields[1] == server)
-      return fields[status_column];
+    if (fields.size() > column && fields[0] == backend && fields[1] == server)
+      return fields[column];
   }
   return "";
 }

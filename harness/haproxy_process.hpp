@@ -20,7 +20,8 @@ std::string render_haproxy_config(const std::string& text,
 class haproxy_process {
  public:
   /// Writes `dir`/haproxy.cfg from the template at `template_path` with `values` (AB_LB_BIND
-  /// and AB_LB_STATS are set here to a free 127.0.0.1 port and `dir`/stats.sock), checks it
+  /// and AB_LB_STATS are set here to a free 127.0.0.1 port and `dir`/stats.sock, or a socket
+  /// under /tmp when that path is too long for HAProxy), checks it
   /// (`haproxy -c`), starts `haproxy -db -f` with its output in `dir`/haproxy.log, and waits
   /// up to 10 s until it accepts connections. `ok()` tells whether that happened.
   haproxy_process(const std::string& template_path, std::map<std::string, std::string> values,
@@ -42,6 +43,10 @@ class haproxy_process {
   /// `status` of server `server` of backend `backend` in `show stat` ("UP", "DOWN",
   /// "UP 1/2", ...), or "" if not found.
   std::string server_status(const std::string& backend, const std::string& server) const;
+  /// Column `field` of server `server` of backend `backend` in `show stat` (e.g. "stot", the
+  /// sessions sent to it so far), or "" if not found.
+  std::string server_field(const std::string& backend, const std::string& server,
+                           const std::string& field) const;
   /// Sends SIGTERM (SIGKILL after 10 s) and reaps it; returns 0 if it ended on the SIGTERM,
   /// its exit code if it exited, -1 otherwise. Idempotent.
   int stop();

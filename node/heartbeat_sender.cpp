@@ -23,6 +23,29 @@ std::string without_trailing_slash(std::string url) {
 
 }  // namespace
 
+heartbeat_secret::heartbeat_secret(std::string path, std::string secret)
+    : path_(std::move(path)), secret_(std::move(secret)) {}
+
+caf::expected<std::shared_ptr<heartbeat_secret>> heartbeat_secret::load(const std::string& path) {
+  auto secret = cluster::read_secret_file(path);
+  if (!secret) return secret.error();
+  return std::make_shared<heartbeat_secret>(path, std::move(*secret));
+}
+
+std::string heartbeat_secret::current() const {
+  std::lock_guard<std::mutex> guard{mutex_};
+  return secret_;
+}
+
+caf::error heartbeat_secret::reload() {
+  if (path_.empty()) return make_error(errc::bad_config, "the heartbeat secret has no file");
+  auto secret = cluster::read_secret_file(path_);
+  if (!secret) return secret.error();
+  std::lock_guard<std::mutex> guard{mutex_};
+  secret_ = std::move(*secret);
+  return {};
+}
+
 heartbeat_stats::heartbeat_stats(const std::vector<std::string>& routers) {
   for (const auto& url : routers) {
     router_stats r;
@@ -70,19 +93,45 @@ double load_of(std::int64_t busy, const actors::pool_status& status) {
   return std::min(1.0, static_cast<double>(busy) / static_cast<double>(workers));
 }
 
+namespace {
+
+/// Records that this round announced nothing, and says so in the log when the reason is new
+/// (a node that is never announced must not be silent about why).
+void withhold(const heartbeat_sender_config& cfg, std::string why) {
+  auto before = cfg.stats->read();
+  if (before.announcing || before.not_announcing_because != why) {
+    if (why == "the node drains")
+      logger()->info("no longer announced to routers: {}", why);
+    else
+      logger()->warn("not announced to routers: {}", why);
+  }
+  cfg.stats->withheld(std::move(why));
+}
+
+}  // namespace
+
+caf::error check_identity(const heartbeat_sender_config& cfg) {
+  auto hb = cfg.identity;
+  hb.cluster = "all";
+  hb.sent_at_ms = cfg.clk ? cfg.clk->now() : 0;
+  if (auto err = cluster::check(hb))
+    return make_error(errc::bad_config, "this node cannot be announced to routers: " +
+                                            message_of(err) + " (see docs/node.md)");
+  return {};
+}
+
 void announce_once(const heartbeat_sender_config& cfg, const actors::pool_status& status) {
   auto log = logger();
   if (status.draining) {
     // Routers stop sending calls once the last heartbeat is stale; nothing new is promised.
-    cfg.stats->withheld("the node drains");
+    withhold(cfg, "the node drains");
     return;
   }
   auto ready = probe(without_trailing_slash(cfg.identity.api_url) + "/readyz", cfg.calls);
   if (!ready.error.empty() || ready.status != 200) {
-    auto why = "its own API does not answer /readyz: " +
-               (ready.error.empty() ? "status " + std::to_string(ready.status) : ready.error);
-    if (cfg.stats->read().announcing) log->warn("no longer announced to routers: {}", why);
-    cfg.stats->withheld(std::move(why));
+    withhold(cfg,
+             "its own API does not answer /readyz: " +
+                 (ready.error.empty() ? "status " + std::to_string(ready.status) : ready.error));
     return;
   }
   auto hb = cfg.identity;
@@ -91,11 +140,11 @@ void announce_once(const heartbeat_sender_config& cfg, const actors::pool_status
   hb.api_in_flight = cfg.api_in_flight ? std::max<std::int64_t>(0, cfg.api_in_flight()) : 0;
   hb.sent_at_ms = cfg.clk->now();
   if (auto err = cluster::check(hb)) {
-    cfg.stats->withheld("the heartbeat is invalid: " + message_of(err));
+    withhold(cfg, "the heartbeat is invalid: " + message_of(err));
     return;
   }
   auto body = cluster::encode(hb);
-  auto signature = cluster::sign(body, hb.sent_at_ms, cfg.secret);
+  auto signature = cluster::sign(body, hb.sent_at_ms, cfg.secret->current());
   std::vector<heartbeat_post> posts;
   for (const auto& router : cfg.routers)
     posts.push_back({without_trailing_slash(router) + "/v1/heartbeats", body, signature});

@@ -60,6 +60,28 @@ class heartbeat_stats {
   snapshot state_;
 };
 
+/// The deployment's heartbeat secret, read from its file (`heartbeat_secret_file`) and reread
+/// on demand (the node does on SIGHUP). Thread-safe.
+class heartbeat_secret {
+ public:
+  /// The secret `secret`, read from `path` ("" when given directly, e.g. by a test).
+  heartbeat_secret(std::string path, std::string secret);
+  /// Reads the file at `path` (mode 600, at most 4 KiB: `cluster::read_secret_file`).
+  static caf::expected<std::shared_ptr<heartbeat_secret>> load(const std::string& path);
+
+  /// The secret in force.
+  std::string current() const;
+  /// Rereads the file: a good one replaces the secret; with a bad one (missing, mode too open,
+  /// empty, too large) the one in force stays, and the error says why.
+  caf::error reload();
+  const std::string& path() const { return path_; }
+
+ private:
+  const std::string path_;
+  mutable std::mutex mutex_;
+  std::string secret_;
+};
+
 /// What the supervisor's `status_atom` answers; the sender asks it for the cluster, the
 /// workers and whether the node drains.
 using status_source =
@@ -72,7 +94,8 @@ struct heartbeat_sender_config {
   cluster::heartbeat identity;
   /// Router base URLs; each gets `POST /v1/heartbeats`.
   std::vector<std::string> routers;
-  std::string secret;
+  /// Read at each round, so that a reloaded secret signs the next heartbeat.
+  std::shared_ptr<const heartbeat_secret> secret;
   time_ms interval_ms = 30000;
   /// Deadline of each call, and the CA bundle for HTTPS.
   call_options calls;
@@ -83,10 +106,15 @@ struct heartbeat_sender_config {
   std::shared_ptr<const ab::clock> clk;
 };
 
+/// Whether `cfg.identity` (node id, site, site id, API URL, version) makes a heartbeat a
+/// router accepts: a `bad_config` error that says which field does not, checked at start so
+/// that such a node refuses to start rather than never being announced.
+caf::error check_identity(const heartbeat_sender_config& cfg);
+
 /// One round: checks that `cfg.identity.api_url` answers `/readyz` with 200, then POSTs the
 /// signed heartbeat (with `status`'s cluster and load) to every router at once. A draining
-/// node, or one whose API does not answer, announces nothing. Blocks for at most two call
-/// deadlines.
+/// node, or one whose API does not answer, announces nothing (and logs why once). Blocks for at
+/// most two call deadlines.
 void announce_once(const heartbeat_sender_config& cfg, const actors::pool_status& status);
 
 /// The router heartbeat sender: every `interval_ms` it asks `status` for the node's state and

@@ -45,9 +45,9 @@ int run(const config::node_config& cfg, const config::cluster_map& file_map, sig
     spdlog::register_logger(spdlog::default_logger()->clone(name));
 
   // Heartbeats to routers are signed with the deployment's secret: read it before anything.
-  std::string heartbeat_secret;
+  std::shared_ptr<node::heartbeat_secret> heartbeat_secret;
   if (!cfg.routers.empty()) {
-    auto secret = cluster::read_secret_file(cfg.heartbeat_secret_file);
+    auto secret = heartbeat_secret::load(cfg.heartbeat_secret_file);
     if (!secret) return fail(message_of(secret.error()), 1);
     heartbeat_secret = std::move(*secret);
   }
@@ -186,6 +186,11 @@ int run(const config::node_config& cfg, const config::cluster_map& file_map, sig
     };
     hc.stats = heartbeats;
     hc.clk = clk;
+    if (auto err = check_identity(hc)) {
+      caf::anon_send_exit(supervisor, caf::exit_reason::kill);
+      http->server->stop();
+      return fail(message_of(err), 2);
+    }
     log->info("announcing {} to {} router(s) every {} ms", *url, cfg.routers.size(),
               cfg.router_heartbeat_interval_ms);
     caf::anon_send(supervisor, actors::supervise_atom::value,
@@ -201,7 +206,9 @@ int run(const config::node_config& cfg, const config::cluster_map& file_map, sig
     int sig = 0;
     sigwait(&signals, &sig);
     if (sig == SIGHUP) {
-      log->info("SIGHUP: reloading the cluster map, the access policy and the TLS certificate");
+      log->info(
+          "SIGHUP: reloading the cluster map, the access policy, the TLS certificate and the "
+          "heartbeat secret");
       // Logged there; with a bad new pair the one in use stays.
       (void)http->server->reload_tls();
       caf::anon_send(supervisor, actors::check_atom::value);
@@ -210,6 +217,12 @@ int run(const config::node_config& cfg, const config::cluster_map& file_map, sig
           log->error("policy refused, the last good policy stays: {}", message_of(err));
         else
           log->info("policy {} reloaded", cfg.policy);
+      }
+      if (heartbeat_secret) {
+        if (auto err = heartbeat_secret->reload())
+          log->error("heartbeat secret refused, the one in use stays: {}", message_of(err));
+        else
+          log->info("heartbeat secret {} reloaded", cfg.heartbeat_secret_file);
       }
       continue;
     }

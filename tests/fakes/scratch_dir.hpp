@@ -12,11 +12,13 @@
 
 namespace ab::testing {
 
-/// `<tmp>/<prefix><pid>-<test name>`, emptied and created.
+/// `<tmp>/<prefix><pid>-<test name>` (a parameterised test's '/' as '_'), emptied and created.
 inline std::filesystem::path scratch_dir(const std::string& prefix) {
-  auto dir = std::filesystem::temp_directory_path() /
-             (prefix + std::to_string(::getpid()) + "-" +
-              ::testing::UnitTest::GetInstance()->current_test_info()->name());
+  std::string name = ::testing::UnitTest::GetInstance()->current_test_info()->name();
+  for (auto& ch : name)
+    if (ch == '/') ch = '_';
+  auto dir =
+      std::filesystem::temp_directory_path() / (prefix + std::to_string(::getpid()) + "-" + name);
   std::filesystem::remove_all(dir);
   std::filesystem::create_directories(dir);
   return dir;

@@ -3,7 +3,6 @@
 // request is lost or run twice. A node given a map file seeds the database with it.
 
 #include <gtest/gtest.h>
-#include <unistd.h>
 
 #include <filesystem>
 #include <fstream>
@@ -13,8 +12,9 @@
 #include <nlohmann/json.hpp>
 
 #include "core/error.hpp"
-#include "harness/server_process.hpp"
+#include "tests/fakes/cluster_fixture.hpp"
 #include "tests/fakes/http_call.hpp"
+#include "tests/fakes/scratch_dir.hpp"
 #include "tests/fakes/test_store.hpp"
 #include "tests/fakes/wait.hpp"
 
@@ -32,20 +32,10 @@ struct attempt {
   time_ms start, end;
 };
 
-std::string test_name() {
-  std::string name = ::testing::UnitTest::GetInstance()->current_test_info()->name();
-  for (auto& ch : name)
-    if (ch == '/') ch = '_';
-  return name;
-}
-
 class SiteClusterMapNodes : public ::testing::TestWithParam<std::string> {
  protected:
   void SetUp() override {
-    dir_ = std::filesystem::temp_directory_path() /
-           ("ab_site_map_" + std::to_string(::getpid()) + "_" + test_name());
-    std::filesystem::remove_all(dir_);
-    std::filesystem::create_directories(dir_);
+    dir_ = scratch_dir("ab_site_map_");
     db_ = std::make_unique<scratch_store>(GetParam(), std::make_shared<system_clock>());
     ASSERT_FALSE(HasFailure());
   }
@@ -56,15 +46,7 @@ class SiteClusterMapNodes : public ::testing::TestWithParam<std::string> {
   }
 
   harness::server_process& start_node(const std::string& id, std::vector<std::string> extra = {}) {
-    std::vector<std::string> args{"--store",
-                                  db_->url(),
-                                  "--listen",
-                                  "127.0.0.1:0",
-                                  "--node-id",
-                                  id,
-                                  "--site",
-                                  "dc1",
-                                  "--handlers",
+    std::vector<std::string> args{"--handlers",
                                   "simulated",
                                   "--sim-log",
                                   (dir_ / "attempts.log").string(),
@@ -89,8 +71,7 @@ class SiteClusterMapNodes : public ::testing::TestWithParam<std::string> {
                                   "--cluster-map-poll-ms",
                                   "100"};
     args.insert(args.end(), extra.begin(), extra.end());
-    nodes_.push_back(std::make_unique<harness::server_process>(AB_NODE_BIN, args,
-                                                               (dir_ / (id + ".out")).string()));
+    nodes_.push_back(testing::start_node(id, "dc1", db_->url(), dir_ / (id + ".out"), args));
     EXPECT_TRUE(nodes_.back()->ok()) << nodes_.back()->output();
     return *nodes_.back();
   }

@@ -7,6 +7,7 @@
 #include <chrono>
 #include <condition_variable>
 #include <filesystem>
+#include <fstream>
 #include <future>
 #include <memory>
 #include <mutex>
@@ -107,7 +108,7 @@ node::heartbeat_sender_config sender(const std::string& api_url, std::vector<std
   node::heartbeat_sender_config c;
   c.identity = {"node-a1", "dc-east", 4, "", api_url, 0, 0, "0.1.0", 0};
   c.routers = std::move(routers);
-  c.secret = secret;
+  c.secret = std::make_shared<node::heartbeat_secret>("", secret);
   c.interval_ms = 50;
   c.calls.timeout = std::chrono::milliseconds(8000);
   c.busy_workers = [] { return std::int64_t{1}; };
@@ -180,12 +181,56 @@ TEST(HeartbeatSender, CountsARefusedHeartbeatAsAFailure) {
   fake_api api{200};
   fake_router router;
   auto cfg = sender(api.url(), {router.url()});
-  cfg.secret = "not the deployment's secret";
+  cfg.secret = std::make_shared<node::heartbeat_secret>("", "not the deployment's secret");
   node::announce_once(cfg, serving());
   EXPECT_TRUE(router.received().empty());
   auto s = cfg.stats->read();
   EXPECT_EQ(s.routers[0].failures, 1);
   EXPECT_EQ(s.routers[0].last_error, "answered 401");
+}
+
+TEST(HeartbeatSender, SignsWithTheSecretItsFileHoldsOnceReloadedAndKeepsItOverABadFile) {
+  auto dir = scratch_dir("ab-hb-secret-");
+  auto path = (dir / "hb.secret").string();
+  auto write = [&](const std::string& text, mode_t mode) {
+    std::filesystem::remove(path);
+    std::ofstream{path} << text;
+    std::filesystem::permissions(path, static_cast<std::filesystem::perms>(mode));
+  };
+  write("the old secret\n", 0600);
+  auto held = node::heartbeat_secret::load(path);
+  ASSERT_TRUE(held) << message_of(held.error());
+  fake_api api{200};
+  fake_router router;
+  auto cfg = sender(api.url(), {router.url()});
+  cfg.secret = *held;
+  node::announce_once(cfg, serving());
+  EXPECT_TRUE(router.received().empty()) << "the router holds another secret";
+
+  // The deployment's secret is written: the next round after a reload is accepted.
+  write(std::string{secret} + "\n", 0600);
+  node::announce_once(cfg, serving());
+  EXPECT_TRUE(router.received().empty()) << "read at reload, not at each round";
+  ASSERT_FALSE((*held)->reload());
+  EXPECT_EQ((*held)->current(), secret);
+  node::announce_once(cfg, serving());
+  EXPECT_EQ(router.received().size(), 1u);
+
+  // A file readable by others, an empty one, or none at all: refused, and the secret stays.
+  write("a leaked secret", 0644);
+  auto open_mode = (*held)->reload();
+  ASSERT_TRUE(open_mode);
+  EXPECT_NE(message_of(open_mode).find("chmod 600"), std::string::npos) << message_of(open_mode);
+  write("", 0600);
+  EXPECT_TRUE((*held)->reload());
+  std::filesystem::remove(path);
+  EXPECT_TRUE((*held)->reload());
+  EXPECT_EQ((*held)->current(), secret);
+  node::announce_once(cfg, serving());
+  EXPECT_EQ(router.received().size(), 2u);
+  node::heartbeat_secret given{"", "given"};
+  EXPECT_TRUE(given.reload()) << "no file to reread";
+  std::filesystem::remove_all(dir);
 }
 
 TEST(HeartbeatSender, AnnouncesNothingWhileItsOwnApiDoesNotAnswer) {
@@ -256,6 +301,26 @@ TEST(HeartbeatSender, TheActorKeepsAnnouncingUntilTheNodeDrains) {
       [&] { return stats->read().not_announcing_because.find("drains") != std::string::npos; }));
   caf::anon_send_exit(actor, caf::exit_reason::user_shutdown);
   caf::anon_send_exit(status, caf::exit_reason::user_shutdown);
+}
+
+TEST(HeartbeatSender, AnIdentityNoRouterWouldAcceptIsABadConfig) {
+  auto cfg = sender("http://127.0.0.1:1", {"http://127.0.0.1:2"});
+  EXPECT_FALSE(node::check_identity(cfg));
+  cfg.identity.site = "DC-East";
+  auto err = node::check_identity(cfg);
+  ASSERT_TRUE(err);
+  EXPECT_TRUE(is(err, errc::bad_config));
+  EXPECT_NE(message_of(err).find("'site'"), std::string::npos) << message_of(err);
+  // A cluster name of the map that no heartbeat may carry: not announced, and it says why.
+  fake_api api{200};
+  fake_router router;
+  auto odd = sender(api.url(), {router.url()});
+  auto st = serving();
+  st.cluster = "build one";
+  node::announce_once(odd, st);
+  EXPECT_TRUE(router.received().empty());
+  EXPECT_NE(odd.stats->read().not_announcing_because.find("'cluster'"), std::string::npos)
+      << odd.stats->read().not_announcing_because;
 }
 
 TEST(HeartbeatSender, LoadIsBusyWorkersOverLiveWorkers) {

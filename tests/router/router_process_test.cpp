@@ -2,28 +2,25 @@
 // database, one node serves dc2's): calls land on a node of the host's site, a killed node is
 // skipped at once on refusal and after staleness, a restarted node is used again, overload is
 // 429, and a call lost after the node took it tells the idempotency key to retry with.
-// Heartbeats are sent by the test itself, signed with the deployment's secret.
+// Heartbeats are sent by the test itself, signed with the deployment's secret; a node with
+// routers configured sends its own, signed with the secret it rereads on SIGHUP.
 
 #include <gtest/gtest.h>
 #include <netinet/in.h>
+#include <signal.h>
 #include <sys/socket.h>
 #include <sys/stat.h>
 #include <unistd.h>
 
-#include <atomic>
 #include <cstdlib>
 #include <filesystem>
 #include <fstream>
 #include <future>
-#include <map>
-#include <mutex>
-#include <thread>
 
 #include <nlohmann/json.hpp>
 
-#include "cluster/heartbeat.hpp"
 #include "core/clock.hpp"
-#include "harness/server_process.hpp"
+#include "tests/fakes/cluster_fixture.hpp"
 #include "tests/fakes/http_call.hpp"
 #include "tests/fakes/scratch_dir.hpp"
 #include "tests/fakes/wait.hpp"
@@ -39,91 +36,24 @@ class RouterProcess : public ::testing::Test {
  protected:
   void SetUp() override {
     dir_ = scratch_dir("ab_router_");
-    { std::ofstream{dir_ / "hb.secret"} << secret << "\n"; }
-    ::chmod((dir_ / "hb.secret").c_str(), 0600);
+    secret_file_ = write_secret_file(dir_, secret);
     ::setenv("AB_BMC_ROUTER", "admin:password", 1);
-    router_ = std::make_unique<harness::server_process>(
-        AB_ROUTER_BIN,
-        std::vector<std::string>{"--listen", "127.0.0.1:0", "--heartbeat-secret-file",
-                                 (dir_ / "hb.secret").string(), "--freshness-ms", "1500",
-                                 "--set-aside-ms", "600000", "--request-timeout-ms", "1500"},
-        (dir_ / "router.log").string());
+    router_ = start_router(
+        secret_file_, dir_ / "router.log",
+        {"--freshness-ms", "1500", "--set-aside-ms", "600000", "--request-timeout-ms", "1500"});
     ASSERT_TRUE(router_->ok()) << router_->output();
-    start_node("n1", "dc1", 0);
-    start_node("n2", "dc1", 0);
-    start_node("n3", "dc2", 1);
-    beater_ = std::thread([this] {
-      while (!stop_) {
-        {
-          std::lock_guard<std::mutex> guard{mutex_};
-          for (const auto& [id, n] : nodes_)
-            if (n.beating) send_beat(n);
-        }
-        std::this_thread::sleep_for(std::chrono::milliseconds(200));
-      }
-    });
-    ASSERT_TRUE(wait_until([&] { return live_nodes() == 3; })) << call("GET", "/v1/cluster").body;
+    nodes_ = std::make_unique<announced_nodes>(
+        dir_, secret, [port = router_->port()] { return std::vector<int>{port}; });
+    ASSERT_TRUE(nodes_->start("n1", "dc1", 0));
+    ASSERT_TRUE(nodes_->start("n2", "dc1", 0));
+    ASSERT_TRUE(nodes_->start("n3", "dc2", 1));
+    ASSERT_TRUE(wait_until([&] { return live_nodes(router_->port()) == 3; }))
+        << call("GET", "/v1/cluster").body;
   }
   void TearDown() override {
-    stop_ = true;
-    if (beater_.joinable()) beater_.join();
-    std::lock_guard<std::mutex> guard{mutex_};
-    for (auto& [id, n] : nodes_)
-      if (n.process) n.process->kill();
+    nodes_.reset();
     if (router_) EXPECT_EQ(router_->terminate(), 0) << router_->output();
     if (!HasFailure()) std::filesystem::remove_all(dir_);
-  }
-
-  struct node {
-    std::string id, site;
-    std::int64_t site_id = 0;
-    std::unique_ptr<harness::server_process> process;
-    int port = 0;
-    bool beating = true;
-  };
-
-  void start_node(const std::string& id, const std::string& site, std::int64_t site_id) {
-    auto p = std::make_unique<harness::server_process>(
-        AB_NODE_BIN,
-        std::vector<std::string>{"--node-id", id, "--site", site, "--listen", "127.0.0.1:0",
-                                 "--store", "sqlite:" + (dir_ / (site + ".db")).string(),
-                                 "--handlers", "none"},
-        (dir_ / (id + ".log")).string());
-    ASSERT_TRUE(p->ok()) << p->output();
-    std::lock_guard<std::mutex> guard{mutex_};
-    auto& n = nodes_[id];
-    n.id = id;
-    n.site = site;
-    n.site_id = site_id;
-    n.port = p->port();
-    n.process = std::move(p);
-    n.beating = true;
-    send_beat(n);
-  }
-
-  /// A heartbeat as the node's sender would send it.
-  int send_beat(const node& n) {
-    cluster::heartbeat hb;
-    hb.node_id = n.id;
-    hb.site = n.site;
-    hb.site_id = n.site_id;
-    hb.cluster = "all";
-    hb.api_url = "http://127.0.0.1:" + std::to_string(n.port);
-    hb.version = "test";
-    hb.sent_at_ms = system_clock{}.now() + (++sequence_ % 1000) / 1000;
-    // Strictly newer than the last one of the node, even within one millisecond.
-    hb.sent_at_ms = std::max(hb.sent_at_ms, last_sent_ + 1);
-    last_sent_ = hb.sent_at_ms;
-    auto body = cluster::encode(hb);
-    return http_call(router_->port(), "POST", "/v1/heartbeats", body,
-                     "Content-Type: application/json\r\nX-AB-Signature: " +
-                         cluster::sign(body, hb.sent_at_ms, secret) + "\r\n")
-        .status;
-  }
-
-  void set_beating(const std::string& id, bool on) {
-    std::lock_guard<std::mutex> guard{mutex_};
-    nodes_[id].beating = on;
   }
 
   http_answer call(const std::string& method, const std::string& path, const std::string& body = "",
@@ -131,31 +61,9 @@ class RouterProcess : public ::testing::Test {
     return http_call(router_->port(), method, path, body, headers);
   }
   http_answer direct(const std::string& id, const std::string& method, const std::string& path) {
-    int port = 0;
-    {
-      std::lock_guard<std::mutex> guard{mutex_};
-      port = nodes_[id].port;
-    }
-    return http_call(port, method, path);
+    return http_call(nodes_->port(id), method, path);
   }
-
-  /// The node `id` as `GET /v1/cluster` shows it.
-  json node_view(const std::string& id) {
-    auto doc = json::parse(call("GET", "/v1/cluster").body, nullptr, false);
-    if (!doc.is_object()) return {};
-    for (const auto& site : doc["sites"])
-      for (const auto& [cluster, nodes] : site["clusters"].items())
-        for (const auto& n : nodes)
-          if (n["node_id"] == id) return n;
-    return {};
-  }
-  int live_nodes() {
-    auto doc = json::parse(call("GET", "/v1/cluster").body, nullptr, false);
-    int n = 0;
-    if (doc.is_object())
-      for (const auto& site : doc["sites"]) n += site["live_nodes"].get<int>();
-    return n;
-  }
+  json node_view(const std::string& id) { return testing::node_view(router_->port(), id); }
 
   void register_hosts() {
     auto r = call("POST", "/v1/hosts",
@@ -169,13 +77,9 @@ class RouterProcess : public ::testing::Test {
   }
 
   std::filesystem::path dir_;
+  std::string secret_file_;
   std::unique_ptr<harness::server_process> router_;
-  std::mutex mutex_;
-  std::map<std::string, node> nodes_;
-  std::thread beater_;
-  std::atomic<bool> stop_{false};
-  std::int64_t sequence_ = 0;
-  std::int64_t last_sent_ = 0;
+  std::unique_ptr<announced_nodes> nodes_;
 };
 
 TEST_F(RouterProcess, CallsLandOnANodeOfTheSiteTheirHostIsIn) {
@@ -245,11 +149,7 @@ TEST_F(RouterProcess, CallsLandOnANodeOfTheSiteTheirHostIsIn) {
 TEST_F(RouterProcess, AKilledNodeIsSkippedAtOnceAStaleOneIsNotUsedAndARestartedOneIsUsedAgain) {
   register_hosts();
   // n1 dies: its heartbeats stop, and its port refuses at once.
-  set_beating("n1", false);
-  {
-    std::lock_guard<std::mutex> guard{mutex_};
-    nodes_["n1"].process->kill();
-  }
+  nodes_->kill("n1");
   for (int i = 0; i < 10; ++i) {
     auto r = call("GET", "/v1/hosts/a1?site=dc1");
     ASSERT_EQ(r.status, 200) << "call " << i << ": " << r.body;
@@ -259,18 +159,15 @@ TEST_F(RouterProcess, AKilledNodeIsSkippedAtOnceAStaleOneIsNotUsedAndARestartedO
   EXPECT_EQ(n1["health"], "set_aside");
 
   // n1 comes back on another port and announces itself: it is used again.
-  start_node("n1", "dc1", 0);
+  ASSERT_TRUE(nodes_->start("n1", "dc1", 0));
   ASSERT_TRUE(wait_until([&] { return node_view("n1")["health"] == "fresh"; }));
 
   // n2 goes quiet: once its heartbeat is older than the window, no call goes to it (it is
   // killed too, so a call that went to it would count a refusal).
-  set_beating("n2", false);
+  nodes_->set_beating("n2", false);
   ASSERT_TRUE(wait_until([&] { return node_view("n2")["health"] == "stale"; }));
   auto n1_refusals = node_view("n1")["refusals"];
-  {
-    std::lock_guard<std::mutex> guard{mutex_};
-    nodes_["n2"].process->kill();
-  }
+  nodes_->kill("n2");
   for (int i = 0; i < 10; ++i) {
     auto r = call("POST", "/v1/requests", R"({"action":"discover","host":"a2"})",
                   "Idempotency-Key: a2-once\r\n");
@@ -279,7 +176,7 @@ TEST_F(RouterProcess, AKilledNodeIsSkippedAtOnceAStaleOneIsNotUsedAndARestartedO
   EXPECT_EQ(node_view("n2")["refusals"], 0) << node_view("n2");
   EXPECT_EQ(node_view("n1")["refusals"], n1_refusals) << "the restarted n1 took every call";
   // With no live node left, dc1's calls are refused cleanly.
-  set_beating("n1", false);
+  nodes_->set_beating("n1", false);
   ASSERT_TRUE(wait_until([&] { return node_view("n1")["health"] == "stale"; }));
   auto none = call("GET", "/v1/hosts/a1?site=dc1");
   EXPECT_EQ(none.status, 503) << none.body;
@@ -287,23 +184,54 @@ TEST_F(RouterProcess, AKilledNodeIsSkippedAtOnceAStaleOneIsNotUsedAndARestartedO
 }
 
 TEST_F(RouterProcess, ForgedHeartbeatsAreRefusedAndCounted) {
-  cluster::heartbeat hb;
-  hb.node_id = "evil";
-  hb.site = "dc1";
-  hb.cluster = "all";
-  hb.api_url = "http://127.0.0.1:1";
-  hb.version = "x";
-  hb.sent_at_ms = system_clock{}.now();
-  auto body = cluster::encode(hb);
-  auto forged =
-      http_call(router_->port(), "POST", "/v1/heartbeats", body,
-                "X-AB-Signature: " + cluster::sign(body, hb.sent_at_ms, "guess") + "\r\n");
-  EXPECT_EQ(forged.status, 401);
-  EXPECT_EQ(http_call(router_->port(), "POST", "/v1/heartbeats", body).status, 401);
+  auto hb = heartbeat_of("evil", "dc1", 0, "http://127.0.0.1:1", system_clock{}.now());
+  EXPECT_EQ(post_heartbeat(router_->port(), hb, "guess"), 401);
+  EXPECT_EQ(http_call(router_->port(), "POST", "/v1/heartbeats", cluster::encode(hb)).status, 401);
   EXPECT_TRUE(node_view("evil").is_null());
   auto doc = json::parse(call("GET", "/v1/cluster").body);
   EXPECT_GE(doc["router"]["heartbeats_refused"].get<int>(), 2);
   EXPECT_EQ(call("GET", "/healthz").status, 200);
+}
+
+TEST_F(RouterProcess, ANodeRereadsItsHeartbeatSecretOnSighupAndKeepsItOverABadFile) {
+  // The node starts with a secret the router does not hold: its heartbeats are refused.
+  auto node_secret = write_secret_file(dir_, "not the deployment's secret", "node.secret");
+  auto node =
+      start_node("s9", "dc3", "sqlite:" + (dir_ / "dc3.db").string(), dir_ / "s9.log",
+                 {"--handlers", "none", "--site-id", "3", "--routers",
+                  "http://127.0.0.1:" + std::to_string(router_->port()), "--heartbeat-secret-file",
+                  node_secret, "--router-heartbeat-interval-ms", "200"});
+  ASSERT_TRUE(node->ok()) << node->output();
+  auto to_router = [&] {
+    auto doc = json::parse(http_call(node->port(), "GET", "/v1/node").body, nullptr, false);
+    auto r = doc.is_object() ? doc["heartbeats"]["routers"][0] : json{};
+    return r.is_object() ? r : json::object();
+  };
+  ASSERT_TRUE(wait_until([&] { return to_router().value("last_error", "") == "answered 401"; }))
+      << to_router();
+  EXPECT_TRUE(node_view("s9").is_null());
+
+  // The deployment's secret in the file, and SIGHUP: the router takes the next heartbeats.
+  write_secret_file(dir_, secret, "node.secret");
+  node->signal(SIGHUP);
+  ASSERT_TRUE(wait_until([&] { return node_view("s9")["health"] == "fresh"; }))
+      << to_router() << node->output();
+
+  // A bad file (readable by others): the node says why and keeps the secret in use.
+  {
+    std::filesystem::remove(node_secret);
+    std::ofstream{node_secret} << "a leaked secret\n";
+  }
+  ::chmod(node_secret.c_str(), 0644);
+  node->signal(SIGHUP);
+  ASSERT_TRUE(wait_until([&] {
+    return node->output().find("heartbeat secret refused") != std::string::npos;
+  })) << node->output();
+  EXPECT_NE(node->output().find("chmod 600"), std::string::npos) << node->output();
+  auto sent = to_router().value("sent", 0);
+  ASSERT_TRUE(wait_until([&] { return to_router().value("sent", 0) >= sent + 3; })) << to_router();
+  EXPECT_EQ(to_router().value("last_error", "x"), "") << to_router();
+  EXPECT_EQ(node->terminate(), 0) << node->output();
 }
 
 /// A node that takes connections and calls but never answers.
@@ -330,15 +258,7 @@ class silent_node {
 
 TEST_F(RouterProcess, ALostCallNamesTheKeyToRetryWithAndOverloadIs429NotAnError) {
   silent_node silent;
-  {
-    std::lock_guard<std::mutex> guard{mutex_};
-    auto& n = nodes_["s1"];
-    n.id = "s1";
-    n.site = "quiet";
-    n.site_id = 7;
-    n.port = silent.port();
-    send_beat(n);
-  }
+  nodes_->add_fake("s1", "quiet", 7, silent.port());
   auto lost = call("POST", "/v1/requests?site=quiet", R"({"action":"discover","host":"q1"})",
                    "Idempotency-Key: q1-once\r\n");
   EXPECT_EQ(lost.status, 502) << lost.body;
@@ -346,31 +266,17 @@ TEST_F(RouterProcess, ALostCallNamesTheKeyToRetryWithAndOverloadIs429NotAnError)
   EXPECT_NE(lost.headers.find("Idempotency-Key: q1-once"), std::string::npos) << lost.headers;
 
   // A router at its limit answers 429 at once, not 5xx.
-  auto limited = std::make_unique<harness::server_process>(
-      AB_ROUTER_BIN,
-      std::vector<std::string>{"--listen", "127.0.0.1:0", "--heartbeat-secret-file",
-                               (dir_ / "hb.secret").string(), "--max-in-flight", "1",
-                               "--request-timeout-ms", "3000"},
-      (dir_ / "limited.log").string());
+  auto limited = start_router(secret_file_, dir_ / "limited.log",
+                              {"--max-in-flight", "1", "--request-timeout-ms", "3000"});
   ASSERT_TRUE(limited->ok()) << limited->output();
-  cluster::heartbeat hb;
-  hb.node_id = "s1";
-  hb.site = "quiet";
-  hb.site_id = 7;
-  hb.cluster = "all";
-  hb.api_url = "http://127.0.0.1:" + std::to_string(silent.port());
-  hb.version = "test";
-  hb.sent_at_ms = system_clock{}.now();
-  auto body = cluster::encode(hb);
-  ASSERT_EQ(http_call(limited->port(), "POST", "/v1/heartbeats", body,
-                      "X-AB-Signature: " + cluster::sign(body, hb.sent_at_ms, secret) + "\r\n")
-                .status,
-            204);
+  auto hb = heartbeat_of("s1", "quiet", 7, "http://127.0.0.1:" + std::to_string(silent.port()),
+                         system_clock{}.now());
+  ASSERT_EQ(post_heartbeat(limited->port(), hb, secret), 204);
   auto held = std::async(std::launch::async, [&] {
     return http_call(limited->port(), "GET", "/v1/hosts?site=quiet").status;
   });
   ASSERT_TRUE(wait_until([&] {
-    auto doc = json::parse(http_call(limited->port(), "GET", "/v1/cluster").body, nullptr, false);
+    auto doc = router_cluster(limited->port());
     return !doc.is_object() ||
            doc["sites"][0]["clusters"]["all"][0]["router_in_flight"].get<int>() == 1;
   }));
