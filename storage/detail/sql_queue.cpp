@@ -638,13 +638,29 @@ caf::expected<std::size_t> sql_store::renew(const std::vector<std::string>& owne
   if (owners.empty()) return std::size_t{0};
   return transact("renew", [&](connection& c) -> caf::expected<std::size_t> {
     auto expiry = clock_->now() + lease_ms;
-    args a{expiry, expiry, expiry};
-    a.insert(a.end(), owners.begin(), owners.end());
-    return c.execute(
-        "UPDATE jobs SET lease_expires_at = ?, due_at = CASE WHEN deadline > 0 AND deadline < ? "
-        "THEN deadline ELSE ? END WHERE state = 'running' AND lease_owner IN " +
-            placeholders(owners.size()),
-        a);
+    // The owners' jobs first, by a read that locks nothing; then only those rows, by primary
+    // key. An UPDATE that found them through the index on state would lock every running job
+    // of the site (and the gaps between them) and so wait behind, and deadlock with, other
+    // nodes' claims and completions: on a loaded database, long enough for leases to run out.
+    args a(owners.begin(), owners.end());
+    std::vector<std::int64_t> ids;
+    {
+      auto r = c.query("SELECT id FROM jobs WHERE state = 'running' AND lease_owner IN " +
+                           placeholders(owners.size()),
+                       a);
+      while (r->next()) ids.push_back(r->i64(0));
+    }
+    if (ids.empty()) return std::size_t{0};
+    args leading{expiry, expiry, expiry};
+    leading.insert(leading.end(), owners.begin(), owners.end());
+    // The state and owner again: a job finished or recovered since the read is left alone.
+    return static_cast<std::size_t>(execute_in(
+        c,
+        "UPDATE jobs" + pool_->sql().by_primary_key +
+            " SET lease_expires_at = ?, due_at = CASE WHEN deadline > 0 AND deadline < ? "
+            "THEN deadline ELSE ? END WHERE state = 'running' AND lease_owner IN " +
+            placeholders(owners.size()) + " AND id IN ",
+        ids, leading));
   });
 }
 
