@@ -233,6 +233,7 @@ void schedule_tick(self_ptr self, time_ms pause) {
 void maybe_cycle(self_ptr self);
 void check_drained(self_ptr self);
 void release_queued(self_ptr self, const storage::action_filter* keep);
+void give_back(self_ptr self, std::vector<storage::job_lease> out);
 
 /// Takes in what the workers finished of `b` since the last look.
 void collect(pool_state& st, job_batch& b) {
@@ -342,7 +343,19 @@ void on_cycle(self_ptr self, const claimer_actor& c, int asked, steady::time_poi
     st.log->warn("{}: job {} was no longer ours when it finished (lease lost or cancelled)",
                  st.cfg.owner, id);
   auto got = static_cast<int>(r.claimed.size());
-  if (got > 0) st.batches.push_back(std::make_shared<job_batch>(std::move(r.claimed)));
+  // A claim asked with the filter in force when it began: one that began before a remap (a
+  // move of the node to another cluster) may bring jobs the node no longer takes. They go
+  // back unrun, so that once the pool has the new filter no job claimed under the old one runs.
+  std::vector<storage::job_lease> not_ours;
+  r.claimed.erase(std::remove_if(r.claimed.begin(), r.claimed.end(),
+                                 [&](const storage::claimed_job& j) {
+                                   if (passes(st.cfg.actions, j.action)) return false;
+                                   not_ours.push_back({j.id, j.lease_token});
+                                   return true;
+                                 }),
+                  r.claimed.end());
+  give_back(self, std::move(not_ours));
+  if (!r.claimed.empty()) st.batches.push_back(std::make_shared<job_batch>(std::move(r.claimed)));
   // A claim that was under way when the drain began: what it brought goes back at once.
   if (st.draining) release_queued(self, nullptr);
   hand_out(self);
@@ -427,6 +440,20 @@ void check_drained(self_ptr self) {
   self->quit();
 }
 
+/// Hands claimed jobs that no worker took back to the queue.
+void give_back(self_ptr self, std::vector<storage::job_lease> out) {
+  auto& st = self->state;
+  if (out.empty()) return;
+  // Answered, so that a drain waits for it: the claimers end with the pool.
+  ++st.releases;
+  auto done = [self] {
+    --self->state.releases;
+    check_drained(self);
+  };
+  self->request(first_claimer(st), caf::infinite, release_atom::value, std::move(out))
+      .then([done](bool) { done(); }, [done](caf::error&) { done(); });
+}
+
 /// Gives back claimed jobs not taken yet that `keep` does not let through (all of them when
 /// null); those it lets through stay, in a batch of their own.
 void release_queued(self_ptr self, const storage::action_filter* keep) {
@@ -444,15 +471,7 @@ void release_queued(self_ptr self, const storage::action_filter* keep) {
     }
   sweep(st);
   if (!kept.empty()) st.batches.push_back(std::make_shared<job_batch>(std::move(kept)));
-  if (out.empty()) return;
-  // Answered, so that a drain waits for it: the claimers end with the pool.
-  ++st.releases;
-  auto done = [self] {
-    --self->state.releases;
-    check_drained(self);
-  };
-  self->request(first_claimer(st), caf::infinite, release_atom::value, std::move(out))
-      .then([done](bool) { done(); }, [done](caf::error&) { done(); });
+  give_back(self, std::move(out));
 }
 
 void spawn_slot(self_ptr self, slot s) {

@@ -221,7 +221,8 @@ void renew_leases(self_ptr self) {
   std::vector<std::string> owners;
   for (const auto& [type, p] : st.pools)
     if (p.handle) owners.push_back(owner_of(st, p));
-  if (auto res = st.cfg.store->renew(owners, st.cfg.node.lease_ms); !res)
+  auto& leases = st.cfg.leases ? *st.cfg.leases : *st.cfg.store;
+  if (auto res = leases.renew(owners, st.cfg.node.lease_ms); !res)
     st.log->warn("cannot renew leases: {}", message_of(res.error()));
 }
 

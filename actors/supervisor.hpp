@@ -65,6 +65,10 @@ struct supervisor_config {
   std::shared_ptr<clock_check> clock_ok;
   /// Service actors started with the pools (more may follow with `supervise_atom`).
   std::vector<service_spec> services = {};
+  /// What lease renewals go through: a connection of their own (a store of one connection),
+  /// so that they never wait behind the pools' claims for one of `store`'s; a renewal that
+  /// waits longer than a lease lets recovery hand a running job to another node. Null: `store`.
+  std::shared_ptr<storage::job_queue> leases = {};
 };
 
 /// Workers of `type` that a node of `cluster` runs: the cluster's count for the type, else the

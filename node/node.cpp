@@ -116,6 +116,17 @@ int run(const config::node_config& cfg, const config::cluster_map& file_map, sig
   caf::actor_system sys{sys_cfg};
   constexpr time_ms day = time_ms{24} * 3600 * 1000;
   actors::supervisor_config sup_cfg{cfg, map, store, handlers, clk, incarnation, clock_ok};
+  // Lease renewals on a connection of their own: behind the pools' claims for one of the
+  // pool's connections, a renewal on a loaded machine could come after its leases ran out
+  // and recovery gave the running jobs to another node. (SQLite's store has one connection
+  // and short local transactions: renewals share it.)
+  if (store->backend() != "sqlite") {
+    auto lease_so = so;
+    lease_so.pool_size = 1;
+    auto leases = storage::open_store(lease_so, clk);
+    if (!leases) return fail(message_of(leases.error()), 1);
+    sup_cfg.leases = std::shared_ptr<storage::store>{std::move(*leases)};
+  }
   sup_cfg.services = {actors::straggler_service(store, cfg.recovery_interval_ms),
                       actors::pruner_service(
                           store, {cfg.request_retention_days * day, cfg.audit_retention_days * day},

@@ -113,18 +113,21 @@ caf::expected<std::vector<submit_outcome>> sql_store::submit(
     std::vector<submit_outcome> out(specs.size());
     std::vector<bool> settled(specs.size(), false);
     // A key seen before returns its request (or a conflict if what was asked differs).
-    for (std::size_t i = 0; i < specs.size(); ++i) {
-      if (specs[i].idempotency_key.empty()) continue;
+    // `locking`: read the latest committed rows rather than the transaction's snapshot.
+    auto settle_by_key = [&](std::size_t i, bool locking) {
       auto r = c.query(
           "SELECT id, fingerprint FROM requests WHERE submitter = ? AND idempotency_key = ? AND "
-          "host = ?",
+          "host = ?" +
+              (locking ? pool_->sql().for_update : std::string{}),
           {specs[i].submitter, specs[i].idempotency_key, specs[i].host});
-      if (!r->next()) continue;
+      if (!r->next()) return;
       out[i].id = r->i64(0);
       out[i].what = r->text(1) == specs[i].fingerprint ? submit_outcome::status::existing
                                                        : submit_outcome::status::key_conflict;
       settled[i] = true;
-    }
+    };
+    for (std::size_t i = 0; i < specs.size(); ++i)
+      if (!specs[i].idempotency_key.empty()) settle_by_key(i, false);
     // Hosts that already have an active request are refused, also within this batch.
     std::unordered_map<std::string, request_id> active;
     {
@@ -140,6 +143,13 @@ caf::expected<std::vector<submit_outcome>> sql_store::submit(
         while (r->next()) active.emplace(r->text(0), r->i64(1));
       });
     }
+    // The active-host read above locks, and so sees requests committed after the key read's
+    // snapshot: a simultaneous submission with the same key may have created the very request
+    // that keeps the host busy. Read the key again as the lock read sees it, so that the
+    // caller gets that request rather than a host_busy naming it.
+    for (std::size_t i = 0; i < specs.size(); ++i)
+      if (!settled[i] && !specs[i].idempotency_key.empty() && active.count(specs[i].host))
+        settle_by_key(i, true);
     // The host rows, locked: a change of a host's site, endpoint or credential (put_hosts)
     // and a request for it serialise on the row, so the change sees the request or the
     // request sees the change. A host that moved site since the caller looked is refused.
@@ -638,13 +648,29 @@ caf::expected<std::size_t> sql_store::renew(const std::vector<std::string>& owne
   if (owners.empty()) return std::size_t{0};
   return transact("renew", [&](connection& c) -> caf::expected<std::size_t> {
     auto expiry = clock_->now() + lease_ms;
-    args a{expiry, expiry, expiry};
-    a.insert(a.end(), owners.begin(), owners.end());
-    return c.execute(
-        "UPDATE jobs SET lease_expires_at = ?, due_at = CASE WHEN deadline > 0 AND deadline < ? "
-        "THEN deadline ELSE ? END WHERE state = 'running' AND lease_owner IN " +
-            placeholders(owners.size()),
-        a);
+    // The owners' jobs first, by a read that locks nothing; then only those rows, by primary
+    // key. An UPDATE that found them through the index on state would lock every running job
+    // of the site (and the gaps between them) and so wait behind, and deadlock with, other
+    // nodes' claims and completions: on a loaded database, long enough for leases to run out.
+    args a(owners.begin(), owners.end());
+    std::vector<std::int64_t> ids;
+    {
+      auto r = c.query("SELECT id FROM jobs WHERE state = 'running' AND lease_owner IN " +
+                           placeholders(owners.size()),
+                       a);
+      while (r->next()) ids.push_back(r->i64(0));
+    }
+    if (ids.empty()) return std::size_t{0};
+    args leading{expiry, expiry, expiry};
+    leading.insert(leading.end(), owners.begin(), owners.end());
+    // The state and owner again: a job finished or recovered since the read is left alone.
+    return static_cast<std::size_t>(execute_in(
+        c,
+        "UPDATE jobs" + pool_->sql().by_primary_key +
+            " SET lease_expires_at = ?, due_at = CASE WHEN deadline > 0 AND deadline < ? "
+            "THEN deadline ELSE ? END WHERE state = 'running' AND lease_owner IN " +
+            placeholders(owners.size()) + " AND id IN ",
+        ids, leading));
   });
 }
 

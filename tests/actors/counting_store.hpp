@@ -5,6 +5,7 @@
 
 #include <algorithm>
 #include <atomic>
+#include <functional>
 #include <mutex>
 #include <set>
 #include <string>
@@ -34,6 +35,11 @@ class counting_store final : public storage::store {
   }
   /// The most claims that were under way at once.
   int max_concurrent_claims() const { return max_in_flight_.load(); }
+  /// Lease renewals so far.
+  int renewals() const { return renewals_.load(); }
+  /// Called by every claim, with its job type, before it goes on to the store (set before the
+  /// store is shared): a test may hold a claim there.
+  std::function<void(const std::string& type)> before_claim;
 
   std::string backend() const override { return inner_.backend(); }
   caf::error ping() override { return inner_.ping(); }
@@ -45,6 +51,7 @@ class counting_store final : public storage::store {
       const std::string& owner, const std::string& type, int max_jobs, time_ms lease_ms,
       const storage::action_filter& actions) override {
     watch w{*this, owner, type};
+    if (before_claim) before_claim(type);
     return inner_.claim(owner, type, max_jobs, lease_ms, actions);
   }
   caf::expected<storage::complete_result> complete(
@@ -56,6 +63,7 @@ class counting_store final : public storage::store {
       const std::string& type, int max_jobs, time_ms lease_ms,
       const storage::action_filter& actions) override {
     watch w{*this, owner, type};
+    if (before_claim) before_claim(type);
     return inner_.complete_and_claim(done, owner, type, max_jobs, lease_ms, actions);
   }
   caf::expected<storage::fail_result> fail(const storage::job_lease& job, const std::string& reason,
@@ -82,6 +90,7 @@ class counting_store final : public storage::store {
   }
   caf::expected<std::size_t> renew(const std::vector<std::string>& owners,
                                    time_ms lease_ms) override {
+    ++renewals_;
     return inner_.renew(owners, lease_ms);
   }
   caf::expected<std::size_t> release_held(const std::string& owner) override {
@@ -186,6 +195,7 @@ class counting_store final : public storage::store {
   std::set<std::pair<std::string, std::string>> owners_;
   std::atomic<int> in_flight_{0};
   std::atomic<int> max_in_flight_{0};
+  std::atomic<int> renewals_{0};
 };
 
 }  // namespace ab::testing

@@ -3,7 +3,9 @@
 #include <gtest/gtest.h>
 
 #include <atomic>
+#include <condition_variable>
 #include <functional>
+#include <mutex>
 
 #include "actors/clock_check.hpp"
 #include "actors/services.hpp"
@@ -47,7 +49,6 @@ TEST_F(Supervisor, WorkersClaimOnlyJobsOfTheNodesOwnSite) {
   EXPECT_TRUE(drain(sys, sup));
   auto r = (*db_)->request(far);
   ASSERT_TRUE(r);
-  EXPECT_EQ(r->state, storage::request_state::queued);
   EXPECT_EQ(r->jobs[0].attempts, 0) << "a dc1 node never claims a dc2 job";
 }
 
@@ -132,6 +133,80 @@ TEST_F(Supervisor, MovingToAnotherClusterChangesWhichActionsAreClaimed) {
   caf::anon_send(sup, actors::remap_atom::value, map);
   EXPECT_TRUE(wait_until([&] { return state_of(wipe) == storage::request_state::succeeded; }));
   EXPECT_EQ(status(sys, sup).cluster, "others");
+  EXPECT_TRUE(drain(sys, sup));
+}
+
+TEST_F(Supervisor, AClaimBegunBeforeAMoveRunsNothingTheNewClusterDoesNotTake) {
+  // A claim under way with the build cluster's filter when the node moves to discover: what it
+  // brings back after the move (a reimage submitted once the node says "discover") goes back
+  // to the queue unrun.
+  auto handler = std::make_shared<scripted>([](auto&) { return job_outcome::done(); });
+  handlers_->add("t", handler);
+  auto counted = std::make_shared<counting_store>(**db_);
+  std::mutex mu;
+  std::condition_variable cv;
+  bool hold = false, held = false, open = false;
+  counted->before_claim = [&](const std::string&) {
+    std::unique_lock<std::mutex> lock{mu};
+    if (!hold || held) return;
+    held = true;
+    cv.notify_all();
+    cv.wait(lock, [&] { return open; });
+  };
+  caf::actor_system_config cfg;
+  caf::actor_system sys{cfg};
+  auto map = three_clusters();
+  map.nodes["node-t"] = "build";
+  auto sup = start(sys, map, [&](actors::supervisor_config& c) { c.store = counted; });
+  EXPECT_EQ(status(sys, sup).cluster, "build");
+  {
+    std::unique_lock<std::mutex> lock{mu};
+    hold = true;
+    ASSERT_TRUE(cv.wait_for(lock, std::chrono::seconds(20), [&] { return held; }));
+  }
+  map.nodes["node-t"] = "discover";
+  caf::anon_send(sup, actors::remap_atom::value, map);
+  EXPECT_TRUE(wait_until([&] { return status(sys, sup).cluster == "discover"; }));
+  auto claims = counted->claims("t");
+  auto reimage = submit("h-reimage", {"t"}, "reimage");
+  {
+    std::lock_guard<std::mutex> lock{mu};
+    open = true;
+    cv.notify_all();
+  }
+  // The held claim has come back, and a claim after it has begun.
+  EXPECT_TRUE(wait_until([&] { return counted->claims("t") > claims; }));
+  EXPECT_TRUE(drain(sys, sup));
+  EXPECT_EQ(handler->runs.load(), 0) << "a discover node ran a reimage";
+  auto r = (*db_)->request(reimage);
+  ASSERT_TRUE(r);
+  EXPECT_EQ(r->jobs[0].state, storage::job_state::ready);
+  EXPECT_EQ(r->jobs[0].attempts, 0) << "given back, not counted as an attempt";
+}
+
+TEST_F(Supervisor, LeasesAreRenewedThroughTheirOwnStoreNotThePoolsOne) {
+  // The node gives renewals a connection of their own: they never queue behind the pools'
+  // claims for one of the store's connections (a renewal later than a lease lets recovery give
+  // a running job to another node, which runs it a second time).
+  node_.renew_interval_ms = 20;
+  std::atomic<bool> done{false};
+  handlers_->add("t", std::make_shared<scripted>([&](auto&) {
+                   wait_until([&] { return done.load(); }, std::chrono::seconds(20));
+                   return job_outcome::done();
+                 }));
+  auto pools = std::make_shared<counting_store>(**db_);
+  auto leases = std::make_shared<counting_store>(**db_);
+  auto id = submit("h1", {"t"});
+  caf::actor_system_config cfg;
+  caf::actor_system sys{cfg};
+  auto sup = start(sys, config::cluster_map::defaults(), [&](actors::supervisor_config& c) {
+    c.store = pools;
+    c.leases = leases;
+  });
+  EXPECT_TRUE(wait_until([&] { return leases->renewals() >= 3; }));
+  EXPECT_EQ(pools->renewals(), 0) << "a renewal went through the pools' store";
+  done = true;
+  EXPECT_TRUE(wait_until([&] { return state_of(id) == storage::request_state::succeeded; }));
   EXPECT_TRUE(drain(sys, sup));
 }
 

@@ -46,6 +46,9 @@ class SiteClusterMapNodes : public ::testing::TestWithParam<std::string> {
   }
 
   harness::server_process& start_node(const std::string& id, std::vector<std::string> extra = {}) {
+    // Leases far longer than their renewal interval, as in production (30 s, renewed every
+    // 10 s): a job runs twice only when its node stops renewing for a whole lease, and a loaded
+    // test machine can starve a process (and its database) for a couple of seconds.
     std::vector<std::string> args{"--handlers",
                                   "simulated",
                                   "--sim-log",
@@ -53,7 +56,7 @@ class SiteClusterMapNodes : public ::testing::TestWithParam<std::string> {
                                   "--sim-step-ms",
                                   "50",
                                   "--lease-ms",
-                                  "2000",
+                                  "10000",
                                   "--renew-interval-ms",
                                   "500",
                                   "--recovery-interval-ms",

@@ -128,3 +128,52 @@ TEST_P(StoreConformance, ParkAndWakeRacingNeverLeaveAJobParked) {
 }
 
 }  // namespace ab::testing
+
+namespace ab::testing {
+
+TEST_P(StoreConformance, SimultaneousSubmissionsWithOneKeyAllGetTheRequestTheKeyCreated) {
+  // Four callers submit the same keyed request at once (a client retrying through two routers,
+  // say), host after host: one creates it, the others get it back; none is told the host is
+  // busy with the very request its key created.
+  constexpr int hosts = 40;
+  constexpr int callers = 4;
+  std::vector<std::vector<storage::submit_outcome>> got(
+      hosts, std::vector<storage::submit_outcome>(callers));
+  std::vector<std::string> errors;
+  std::mutex mu;
+  std::barrier start{callers};
+  std::vector<std::thread> threads;
+  for (int t = 0; t < callers; ++t)
+    threads.emplace_back([&, t] {
+      for (int h = 0; h < hosts; ++h) {
+        auto s = spec("k" + std::to_string(h));
+        s.idempotency_key = "key-" + std::to_string(h);
+        s.fingerprint = "f";
+        start.arrive_and_wait();
+        auto out = db().submit({s});
+        if (!out) {
+          std::lock_guard<std::mutex> lock{mu};
+          errors.push_back(message_of(out.error()));
+          continue;
+        }
+        got[h][t] = out->at(0);
+      }
+    });
+  for (auto& t : threads) t.join();
+  EXPECT_TRUE(errors.empty()) << errors.front();
+  for (int h = 0; h < hosts; ++h) {
+    int created = 0;
+    for (const auto& o : got[h]) {
+      created += o.what == storage::submit_outcome::status::created ? 1 : 0;
+      EXPECT_NE(o.what, storage::submit_outcome::status::host_busy)
+          << "host k" << h << ": busy with request " << o.id << ", the one its key created";
+      EXPECT_EQ(o.id, got[h][0].id) << "host k" << h;
+    }
+    EXPECT_EQ(created, 1) << "host k" << h;
+  }
+  storage::request_filter f;
+  f.limit = 1000;
+  EXPECT_EQ(db().requests(f)->items.size(), static_cast<std::size_t>(hosts));
+}
+
+}  // namespace ab::testing
