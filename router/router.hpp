@@ -44,11 +44,13 @@ struct router_counters {
 
 /// The router's HTTP front: `POST /v1/heartbeats`, `GET /healthz`, `GET /v1/cluster`, and every
 /// other `/v1/` call proxied to a live node of the site it belongs to (docs/router.md). It
-/// never blocks an I/O thread: the node table is an actor, the nodes are called through the
-/// asynchronous `node_client`.
+/// never blocks an I/O thread: heartbeats go to the node table's actor, calls pick a node from
+/// the table's published snapshot (`table_board`) in the I/O thread, and the nodes are called
+/// through the asynchronous `node_client`, on that same thread.
 class router_service {
  public:
-  router_service(caf::actor_system& sys, node_table_actor table,
+  /// `board` is the one `table` publishes to.
+  router_service(caf::actor_system& sys, node_table_actor table, std::shared_ptr<table_board> board,
                  std::shared_ptr<node_client> client, router_options options);
   ~router_service();
   router_service(const router_service&) = delete;

@@ -49,14 +49,16 @@ int run(const router_config& cfg, sigset_t signals) {
   caf::actor_system_config sys_cfg;
   caf::actor_system sys{sys_cfg};
   auto clk = std::make_shared<system_clock>();
-  auto table = spawn_node_table(sys, {cfg.freshness_ms, cfg.set_aside_ms}, clk);
+  table_options to{cfg.freshness_ms, cfg.set_aside_ms};
+  auto board = std::make_shared<table_board>(to, clk);
+  auto table = spawn_node_table(sys, to, clk, board);
   router_options ro;
   ro.heartbeat_secret = *secret;
   ro.max_in_flight = cfg.max_in_flight;
   ro.rules = std::move(*rules);
   ro.host_cache_ms = cfg.host_cache_ms;
   ro.clock = clk;
-  auto service = std::make_shared<router_service>(sys, table, nodes, std::move(ro));
+  auto service = std::make_shared<router_service>(sys, table, board, nodes, std::move(ro));
 
   auto hp = config::split_host_port(cfg.listen);
   if (!hp) return fail(message_of(hp.error()));
