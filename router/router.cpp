@@ -3,6 +3,7 @@
 #include <map>
 #include <mutex>
 #include <set>
+#include <unordered_map>
 #include <variant>
 
 #include <openssl/rand.h>
@@ -16,6 +17,7 @@
 #include "net/api/codec.hpp"
 #include "net/api/detail/reply_sink.hpp"
 #include "net/api/error.hpp"
+#include "net/api/forwarded.hpp"
 #include "router/split.hpp"
 
 namespace ab::router {
@@ -37,11 +39,7 @@ http_response overloaded() {
   return answer;
 }
 
-/// The peer's address without its port.
-std::string address_of(const std::string& remote) {
-  if (!remote.empty() && remote.front() == '[') return remote.substr(1, remote.find(']') - 1);
-  return remote.substr(0, remote.rfind(':'));
-}
+using net::address_of;
 
 /// A new idempotency key for a submission that came without one.
 std::string new_key() {
@@ -102,6 +100,38 @@ std::shared_ptr<in_flight_slot> admit(const std::shared_ptr<std::atomic<std::siz
   return std::make_shared<in_flight_slot>(count);
 }
 
+/// Calls in flight per client address.
+struct client_counts {
+  std::mutex mutex;
+  std::unordered_map<std::string, std::size_t> in_flight;
+};
+
+/// A client's place among its calls in flight, freed with the call's last responder copy.
+struct client_slot {
+  client_slot(std::shared_ptr<client_counts> c, std::string a)
+      : counts(std::move(c)), address(std::move(a)) {}
+  client_slot(const client_slot&) = delete;
+  client_slot& operator=(const client_slot&) = delete;
+  ~client_slot() {
+    std::lock_guard<std::mutex> guard{counts->mutex};
+    auto it = counts->in_flight.find(address);
+    if (it != counts->in_flight.end() && --it->second == 0) counts->in_flight.erase(it);
+  }
+  std::shared_ptr<client_counts> counts;
+  std::string address;
+};
+
+std::shared_ptr<client_slot> admit_client(const std::shared_ptr<client_counts>& counts,
+                                          const std::string& address, std::size_t limit) {
+  {
+    std::lock_guard<std::mutex> guard{counts->mutex};
+    auto& n = counts->in_flight[address];
+    if (n >= limit) return nullptr;
+    ++n;
+  }
+  return std::make_shared<client_slot>(counts, address);
+}
+
 /// Header fields passed from the caller to the node (names as the node sees them).
 constexpr std::pair<const char*, const char*> forwarded_in[] = {
     {"authorization", "Authorization"},
@@ -148,7 +178,10 @@ struct router_service::impl : std::enable_shared_from_this<impl> {
         counters(std::move(n)),
         clock(options.clock ? options.clock : std::make_shared<system_clock>()),
         cache(options.host_cache_ms, 100000, clock),
-        in_flight(std::make_shared<std::atomic<std::size_t>>(0)) {}
+        in_flight(std::make_shared<std::atomic<std::size_t>>(0)),
+        clients(std::make_shared<client_counts>()),
+        trusted_proxies(options.trusted_proxies),
+        heartbeat_secret(std::make_shared<const std::string>(options.heartbeat_secret)) {}
 
   caf::actor_system& sys;
   node_table_actor table;
@@ -159,6 +192,10 @@ struct router_service::impl : std::enable_shared_from_this<impl> {
   std::shared_ptr<const ab::clock> clock;
   site_cache cache;
   std::shared_ptr<std::atomic<std::size_t>> in_flight;
+  std::shared_ptr<client_counts> clients;
+  ip_networks trusted_proxies;
+  /// Swapped whole on a reload; each heartbeat reads the one in use.
+  std::atomic<std::shared_ptr<const std::string>> heartbeat_secret;
 
   /// Asks the node table; `f` gets the reply or the error, in the table's thread.
   template <class Reply, class F, class... Ts>
@@ -176,13 +213,14 @@ struct router_service::impl : std::enable_shared_from_this<impl> {
   }
 
   /// The call as the node gets it: the caller's fields that matter, and who the caller is.
-  static outgoing_call outgoing(const net::http_request& req, std::string target,
-                                std::string body) {
+  outgoing_call outgoing(const net::http_request& req, std::string target, std::string body) const {
     outgoing_call out{req.method, std::move(target), std::move(body), {}};
     for (const auto& [in, name] : forwarded_in)
       if (auto it = req.headers.find(in); it != req.headers.end())
         out.headers.emplace_back(name, it->second);
-    out.headers.emplace_back("X-Forwarded-For", address_of(req.remote));
+    // The client as the router sees it (through a trusted load balancer: the one it named),
+    // replacing whatever the client claimed.
+    out.headers.emplace_back("X-Forwarded-For", net::client_address(req, trusted_proxies));
     return out;
   }
 
@@ -643,11 +681,11 @@ struct router_service::impl : std::enable_shared_from_this<impl> {
     std::string signature;
     if (auto it = req.headers.find("x-ab-signature"); it != req.headers.end())
       signature = it->second;
-    auto hb = cluster::verify(req.body, signature, options.heartbeat_secret, clock->now(),
-                              options.max_skew_ms);
+    auto secret = heartbeat_secret.load();
+    auto hb = cluster::verify(req.body, signature, *secret, clock->now(), options.max_skew_ms);
     if (!hb) {
       ++counters->heartbeats_refused;
-      log()->warn("refused a heartbeat from {}: {}", address_of(req.remote),
+      log()->warn("refused a heartbeat from {}: {}", net::client_address(req, trusted_proxies),
                   message_of(hb.error()));
       return respond(error(401, "bad_heartbeat", message_of(hb.error())));
     }
@@ -725,9 +763,19 @@ struct router_service::impl : std::enable_shared_from_this<impl> {
       ++counters->shed;
       return respond(overloaded());
     }
-    respond = [slot = std::move(slot), respond = std::move(respond)](http_response r) {
-      respond(std::move(r));
-    };
+    // Then the client's own share, keyed on the client behind a trusted load balancer, so
+    // that one busy client does not get the balancer limited for everyone.
+    auto mine = admit_client(clients, net::client_address(req, trusted_proxies),
+                             options.max_in_flight_per_client);
+    if (!mine) {
+      ++counters->shed;
+      return respond(error(429, "overloaded",
+                           "this client has its limit of calls in flight at this router; retry "
+                           "shortly",
+                           1));
+    }
+    respond = [slot = std::move(slot), mine = std::move(mine),
+               respond = std::move(respond)](http_response r) { respond(std::move(r)); };
     std::string site;
     auto q = net::parse_query(query);
     if (auto* e = std::get_if<net::api_error>(&q)) return respond(net::error_response(*e));
@@ -775,6 +823,13 @@ router_service::~router_service() = default;
 
 void router_service::handle(net::http_request&& req, net::responder respond) {
   impl_->handle(std::move(req), std::move(respond));
+}
+
+caf::error router_service::reload_heartbeat_secret(const std::string& path) {
+  auto secret = cluster::read_secret_file(path);
+  if (!secret) return secret.error();
+  impl_->heartbeat_secret.store(std::make_shared<const std::string>(std::move(*secret)));
+  return caf::none;
 }
 
 std::vector<std::string> router_service::own_routes() {

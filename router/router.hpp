@@ -9,6 +9,7 @@
 #include <caf/actor_system.hpp>
 
 #include "core/clock.hpp"
+#include "core/ip_networks.hpp"
 #include "net/http/server.hpp"
 #include "router/node_client.hpp"
 #include "router/node_table.hpp"
@@ -24,6 +25,11 @@ struct router_options {
   time_ms max_skew_ms = 60000;
   /// Proxied calls served at once; one more is answered 429 with Retry-After at once.
   std::size_t max_in_flight = 4096;
+  /// Proxied calls of one client address served at once; one more is answered 429 at once.
+  std::size_t max_in_flight_per_client = 256;
+  /// Peers whose `X-Forwarded-For` names the client (its last entry): the load balancers in
+  /// front of the router. From any other peer the header is ignored.
+  ip_networks trusted_proxies;
   /// Names the site of a host that no site's inventory shows.
   hostname_rules rules;
   /// How long a host → site answer of the inventory is kept (0: never).
@@ -63,6 +69,11 @@ class router_service {
   static std::vector<std::string> own_routes();
 
   const router_counters& counters() const { return *counters_; }
+
+  /// Reads the heartbeat secret again from `path` (`cluster::read_secret_file`) and verifies
+  /// heartbeats with it from now on; with the file unusable the secret in use stays and the
+  /// error, naming the file and why, is returned.
+  caf::error reload_heartbeat_secret(const std::string& path);
 
  private:
   struct impl;

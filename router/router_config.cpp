@@ -8,6 +8,7 @@
 
 #include "config/node_config.hpp"
 #include "core/error.hpp"
+#include "core/ip_networks.hpp"
 
 namespace ab::router {
 
@@ -75,6 +76,29 @@ caf::error set_rules(router_config& c, const json& v, const std::string& origin,
   return caf::none;
 }
 
+/// IPs/CIDRs: a JSON array of strings (file) or comma-separated text (command line).
+caf::error set_proxies(router_config& c, const json& v, const std::string& origin,
+                       const std::string& key) {
+  std::vector<std::string> out;
+  if (v.is_string()) {
+    std::stringstream in(v.get<std::string>());
+    for (std::string one; std::getline(in, one, ',');)
+      if (!one.empty()) out.push_back(one);
+  } else if (v.is_array()) {
+    for (const auto& one : v) {
+      if (!one.is_string()) return bad(origin, key, "expected an array of strings");
+      out.push_back(one.get<std::string>());
+    }
+  } else {
+    return bad(origin, key, "expected an array of IPs/CIDRs, or comma-separated text");
+  }
+  for (const auto& one : out)
+    if (auto n = ip_networks::parse({one}); !n)
+      return bad(origin, key, "'" + one + "': " + message_of(n.error()));
+  c.trusted_proxies = std::move(out);
+  return caf::none;
+}
+
 const std::vector<setting>& settings() {
   constexpr std::int64_t hour = std::int64_t{3600} * 1000;
   static const std::vector<setting> all{
@@ -100,6 +124,14 @@ const std::vector<setting>& settings() {
        set_rules},
       number("max-in-flight", "proxied calls at once; one more gets 429",
              &router_config::max_in_flight, 1, 1000000),
+      number("max-in-flight-per-client",
+             "proxied calls of one client address at once; one more "
+             "gets 429",
+             &router_config::max_in_flight_per_client, 1, 1000000),
+      {"trusted-proxies",
+       "load balancer IPs/CIDRs whose X-Forwarded-For is believed, "
+       "comma-separated",
+       set_proxies},
       number("pool-size", "connections to one node at most", &router_config::pool_size, 1, 100000),
       number("pool-queue", "calls waiting for a connection of one node; one more gets 429",
              &router_config::pool_queue, 0, 1000000),

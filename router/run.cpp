@@ -55,6 +55,10 @@ int run(const router_config& cfg, sigset_t signals) {
   router_options ro;
   ro.heartbeat_secret = *secret;
   ro.max_in_flight = cfg.max_in_flight;
+  ro.max_in_flight_per_client = cfg.max_in_flight_per_client;
+  auto proxies = ip_networks::parse(cfg.trusted_proxies);
+  if (!proxies) return fail(message_of(proxies.error()));
+  ro.trusted_proxies = *proxies;
   ro.rules = std::move(*rules);
   ro.host_cache_ms = cfg.host_cache_ms;
   ro.clock = clk;
@@ -73,6 +77,9 @@ int run(const router_config& cfg, sigset_t signals) {
   so.first_byte_timeout = std::chrono::milliseconds(cfg.first_byte_timeout_ms);
   so.idle_timeout = std::chrono::milliseconds(cfg.idle_timeout_ms);
   so.probe_paths = {"/healthz"};
+  // A load balancer carries many clients' connections: the per-client limit is the router's.
+  if (!proxies->empty())
+    so.peer_cap_exempt = [nets = *proxies](const std::string& peer) { return nets.contains(peer); };
   auto server =
       net::http_server::start(so, [service](net::http_request&& req, net::responder respond) {
         service->handle(std::move(req), std::move(respond));
@@ -90,8 +97,12 @@ int run(const router_config& cfg, sigset_t signals) {
     int sig = 0;
     sigwait(&signals, &sig);
     if (sig != SIGHUP) break;
-    log->info("SIGHUP: reloading the TLS certificate");
+    log->info("SIGHUP: reloading the TLS certificate and the heartbeat secret");
     (void)(*server)->reload_tls();
+    if (auto err = service->reload_heartbeat_secret(cfg.heartbeat_secret_file))
+      log->warn("keeping the heartbeat secret in use: {}", message_of(err));
+    else
+      log->info("heartbeat secret reloaded from {}", cfg.heartbeat_secret_file);
   }
   log->info("stopping");
   (*server)->stop();
