@@ -9,6 +9,7 @@
 #include <sys/socket.h>
 #include <sys/stat.h>
 #include <unistd.h>
+#include <csignal>
 
 #include <atomic>
 #include <cstdlib>
@@ -117,7 +118,7 @@ class RouterProcess : public ::testing::Test {
     auto body = cluster::encode(hb);
     return http_call(router_->port(), "POST", "/v1/heartbeats", body,
                      "Content-Type: application/json\r\nX-AB-Signature: " +
-                         cluster::sign(body, hb.sent_at_ms, secret) + "\r\n")
+                         cluster::sign(body, hb.sent_at_ms, secret_) + "\r\n")
         .status;
   }
 
@@ -176,7 +177,37 @@ class RouterProcess : public ::testing::Test {
   std::atomic<bool> stop_{false};
   std::int64_t sequence_ = 0;
   std::int64_t last_sent_ = 0;
+  /// The secret heartbeats are signed with (under `mutex_`).
+  std::string secret_ = secret;
 };
+
+TEST_F(RouterProcess, SighupRereadsTheHeartbeatSecretAndAnUnusableFileKeepsTheOldOne) {
+  auto file = dir_ / "hb.secret";
+  {
+    std::lock_guard<std::mutex> guard{mutex_};
+    { std::ofstream{file} << "rotated-secret\n"; }
+    secret_ = "rotated-secret";
+  }
+  router_->signal(SIGHUP);
+  // Heartbeats signed with the new secret are taken once the router has reread the file.
+  auto beat = [&] {
+    std::lock_guard<std::mutex> guard{mutex_};
+    return send_beat(nodes_["n1"]);
+  };
+  ASSERT_TRUE(wait_until([&] { return beat() == 204; })) << router_->output();
+  {
+    std::lock_guard<std::mutex> guard{mutex_};
+    secret_ = secret;
+    EXPECT_EQ(send_beat(nodes_["n1"]), 401) << "the old secret is no longer valid";
+    // A file others may read is refused: the rotated secret stays in use.
+    { std::ofstream{file} << "leaked-secret\n"; }
+    ::chmod(file.c_str(), 0644);
+    secret_ = "rotated-secret";
+  }
+  router_->signal(SIGHUP);
+  EXPECT_EQ(call("GET", "/healthz").status, 200);
+  EXPECT_EQ(beat(), 204);
+}
 
 TEST_F(RouterProcess, CallsLandOnANodeOfTheSiteTheirHostIsIn) {
   register_hosts();
