@@ -47,6 +47,9 @@ int run(const router_config& cfg, sigset_t signals) {
   std::shared_ptr<node_client> nodes = std::move(*client);
 
   caf::actor_system_config sys_cfg;
+  // Only heartbeats reach an actor (calls never do): one scheduler thread is plenty, and no
+  // idle worker polls beside the I/O threads.
+  sys_cfg.set("scheduler.max-threads", 1);
   caf::actor_system sys{sys_cfg};
   auto clk = std::make_shared<system_clock>();
   table_options to{cfg.freshness_ms, cfg.set_aside_ms};
