@@ -4,6 +4,7 @@
 // setter), the setters of the common kinds, the command line, the JSON file, and the help
 // text. A program's own options are one table of `setting<Config>` rows.
 
+#include <algorithm>
 #include <cctype>
 #include <cstdint>
 #include <fstream>
@@ -137,7 +138,8 @@ std::string usage_lines(const std::vector<setting<Config>>& all) {
   std::string out;
   for (const auto& s : all) {
     std::string name = std::string{"  --"} + s.key + " V";
-    name.resize(28, ' ');
+    // A name too long for the column keeps its V, and one space before the help.
+    name.resize(std::max<std::size_t>(28, name.size() + 1), ' ');
     out += name + s.help + "\n";
   }
   return out;
