@@ -1,7 +1,9 @@
 #include "router/node_client.hpp"
 
+#include <algorithm>
 #include <atomic>
 #include <deque>
+#include <future>
 #include <map>
 #include <mutex>
 #include <optional>
@@ -418,15 +420,46 @@ void node_client::send(const std::string& base_url, std::shared_ptr<const outgoi
 
 void node_client::stop() {
   if (impl_->stopped.exchange(true)) return;
-  // The client's own threads close their connections and end; the lanes borrowed from a
-  // server end with its threads, which have stopped already (see `stop`'s contract).
+  std::vector<lane*> borrowed, own;
+  {
+    std::lock_guard<std::mutex> guard{impl_->mutex};
+    for (auto& l : impl_->lanes) {
+      bool mine = std::any_of(impl_->own.begin(), impl_->own.end(),
+                              [&](const auto& io) { return io.get() == &l->io; });
+      (mine ? own : borrowed).push_back(l.get());
+    }
+  }
+  // A server's lane is emptied on its own thread, which must still run: its connections
+  // belong to that thread's context.
+  for (auto* l : borrowed) {
+    auto done = std::make_shared<std::promise<void>>();
+    auto emptied = done->get_future();
+    asio::post(l->io, [keep = impl_, l, done] {
+      for (auto& [key, pl] : l->pools) {
+        for (auto& [conn, since] : pl->idle) conn->close();
+        pl->idle.clear();
+        pl->waiting.clear();
+      }
+      l->pools.clear();
+      done->set_value();
+    });
+    if (emptied.wait_for(std::chrono::seconds(2)) != std::future_status::ready) {
+      // That server stopped first: its context is gone or going, and its sockets with it;
+      // they are left alone (to the process's exit) rather than closed on a dead context.
+      static auto* abandoned = new std::vector<std::shared_ptr<void>>;
+      static std::mutex abandoned_mutex;
+      std::lock_guard<std::mutex> guard{abandoned_mutex};
+      for (auto& [key, pl] : l->pools) abandoned->push_back(pl);
+    }
+  }
+  // The client's own threads end; their connections are closed on this thread, their
+  // contexts still alive.
   for (auto& w : impl_->work) w.reset();
   for (auto& io : impl_->own) io->stop();
   for (auto& t : impl_->threads)
     if (t.joinable()) t.join();
-  // Whatever was still queued or running is dropped with its callback.
   std::lock_guard<std::mutex> guard{impl_->mutex};
-  for (auto& l : impl_->lanes) {
+  for (auto* l : own) {
     for (auto& [key, pl] : l->pools) {
       for (auto& [conn, since] : pl->idle) conn->close();
       pl->idle.clear();

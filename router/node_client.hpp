@@ -97,8 +97,9 @@ class node_client {
             std::function<void(call_result)> done);
 
   /// Closes every connection and joins the threads; pending calls are dropped with their
-  /// callbacks. Call it after the server whose I/O threads made calls has stopped. Idempotent,
-  /// also done by the destructor.
+  /// callbacks. Call it before the server whose I/O threads made calls stops: the connections
+  /// made on a server's thread are closed on it (a server stopped first leaves them to the
+  /// process's exit). Idempotent, also done by the destructor.
   void stop();
 
  private:

@@ -774,8 +774,24 @@ struct router_service::impl : std::enable_shared_from_this<impl> {
                            "shortly",
                            1));
     }
-    respond = [slot = std::move(slot), mine = std::move(mine),
-               respond = std::move(respond)](http_response r) { respond(std::move(r)); };
+    // The places are given back before the answer goes out, so that a client that has its
+    // answer can call again at once (or when the call is dropped, with its last copy).
+    struct places {
+      std::mutex mutex;
+      std::shared_ptr<in_flight_slot> total;
+      std::shared_ptr<client_slot> client;
+    };
+    auto held = std::make_shared<places>();
+    held->total = std::move(slot);
+    held->client = std::move(mine);
+    respond = [held, respond = std::move(respond)](http_response r) {
+      {
+        std::lock_guard<std::mutex> guard{held->mutex};
+        held->total.reset();
+        held->client.reset();
+      }
+      respond(std::move(r));
+    };
     std::string site;
     auto q = net::parse_query(query);
     if (auto* e = std::get_if<net::api_error>(&q)) return respond(net::error_response(*e));

@@ -108,8 +108,9 @@ int run(const router_config& cfg, sigset_t signals) {
       log->info("heartbeat secret reloaded from {}", cfg.heartbeat_secret_file);
   }
   log->info("stopping");
-  (*server)->stop();
+  // The client first: its connections made on the server's I/O threads close on them.
   nodes->stop();
+  (*server)->stop();
   caf::anon_send_exit(table, caf::exit_reason::user_shutdown);
   return 0;
 }

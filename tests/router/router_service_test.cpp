@@ -19,9 +19,11 @@
 #include <caf/send.hpp>
 
 #include "cluster/heartbeat.hpp"
+#include "core/error.hpp"
 #include "core/ip_networks.hpp"
 #include "net/http/server.hpp"
 #include "router/router.hpp"
+#include "tests/fakes/http_call.hpp"
 #include "tests/fakes/manual_clock.hpp"
 #include "tests/fakes/scratch_dir.hpp"
 
@@ -217,6 +219,41 @@ TEST_F(RouterService, WithoutTrustedProxiesAProxysClientsShareItsLimit) {
   EXPECT_EQ(second.get().status, 429);
   node_.release();
   EXPECT_EQ(first.get().status, 200);
+}
+
+TEST_F(RouterService, CallsThroughItsOwnServerRunOnItsIOThreadsAndStopCleanly) {
+  start({});
+  net::server_options so;
+  so.host = "127.0.0.1";
+  so.port = 0;
+  so.threads = 2;
+  auto* service = service_.get();
+  auto front =
+      net::http_server::start(so, [service](net::http_request&& req, net::responder respond) {
+        // The client's calls go out on this very thread's context.
+        if (!net::current_io_context())
+          return respond(net::http_response{500, "text/plain", "not on an I/O thread", {}, false});
+        service->handle(std::move(req), std::move(respond));
+      });
+  ASSERT_TRUE(front) << message_of(front.error());
+  EXPECT_EQ(net::current_io_context(), nullptr) << "the test's own thread runs no server context";
+  int port = (*front)->port();
+  std::vector<std::future<http_answer>> calls;
+  for (int i = 0; i < 4; ++i)
+    calls.push_back(std::async(std::launch::async, [port] {
+      return http_call(port, "GET", "/v1/node", "", "X-Forwarded-For: 203.0.113.7\r\n");
+    }));
+  ASSERT_TRUE(node_.wait_for(4));
+  node_.release();
+  for (auto& c : calls) {
+    auto a = c.get();
+    EXPECT_EQ(a.status, 200) << a.body;
+    EXPECT_EQ(a.body, "127.0.0.1") << "no trusted proxy: the peer is the client";
+  }
+  // As ab-router does: the client first (it closes its connections on the server's threads,
+  // which still run), then the server.
+  client_->stop();
+  (*front)->stop();
 }
 
 /// A heartbeat of node n1 signed with `secret`, as the node's sender posts it.
