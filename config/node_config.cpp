@@ -13,6 +13,7 @@
 #include <nlohmann/json.hpp>
 
 #include "bmc/endpoint_policy.hpp"
+#include "config/options.hpp"
 #include "core/error.hpp"
 #include "core/ip_networks.hpp"
 #include "core/private_file.hpp"
@@ -23,46 +24,12 @@ namespace {
 
 using json = nlohmann::json;
 
-caf::error bad(const std::string& origin, const std::string& key, const std::string& why) {
-  return make_error(errc::bad_config, origin + ": " + key + ": " + why);
-}
-
-/// One configurable setting: how to read it from JSON (file) or text (command line).
-struct setting {
-  const char* key;
-  const char* help;
-  /// Sets the value; errors name `origin` and `key` (as the file or command line spelt it).
-  std::function<caf::error(node_config&, const json&, const std::string& origin,
-                           const std::string& key)>
-      set;
-};
-
-template <class T>
-setting text(const char* key, const char* help, T node_config::*field) {
-  return {key, help,
-          [=](node_config& c, const json& v, const std::string& origin,
-              const std::string& key) -> caf::error {
-            if (!v.is_string() || v.get<std::string>().empty())
-              return bad(origin, key, "expected a non-empty string");
-            c.*field = v.get<std::string>();
-            return caf::none;
-          }};
-}
-
-template <class T>
-setting number(const char* key, const char* help, T node_config::*field, std::int64_t lo,
-               std::int64_t hi) {
-  return {key, help,
-          [=](node_config& c, const json& v, const std::string& origin,
-              const std::string& key) -> caf::error {
-            if (!v.is_number_integer() || v.get<std::int64_t>() < lo || v.get<std::int64_t>() > hi)
-              return bad(origin, key,
-                         "expected a whole number from " + std::to_string(lo) + " to " +
-                             std::to_string(hi));
-            c.*field = static_cast<T>(v.get<std::int64_t>());
-            return caf::none;
-          }};
-}
+using options::bad;
+using options::check_network;
+using options::list;
+using options::number;
+using options::text;
+using setting = options::setting<node_config>;
 
 caf::error set_workers(node_config& c, const json& v, const std::string& origin,
                        const std::string& key) {
@@ -171,38 +138,6 @@ std::optional<std::string> check_url(const std::string& v) {
   if (rest.empty() || rest.front() == '/' || rest.find_first_of(" \t\r\n") != std::string::npos)
     return "expected http://HOST:PORT or https://HOST:PORT URLs";
   return std::nullopt;
-}
-
-std::optional<std::string> check_network(const std::string& v) {
-  if (auto n = ip_networks::parse({v}); !n) return ab::message_of(n.error());
-  return std::nullopt;
-}
-
-/// A list: a JSON array of strings (file) or comma-separated text (command line); every entry
-/// passes `check`.
-setting list(const char* key, const char* help, std::vector<std::string> node_config::*field,
-             std::optional<std::string> (*check)(const std::string&)) {
-  return {key, help,
-          [=](node_config& c, const json& v, const std::string& origin,
-              const std::string& key) -> caf::error {
-            std::vector<std::string> out;
-            if (v.is_string()) {
-              std::stringstream in(v.get<std::string>());
-              for (std::string one; std::getline(in, one, ',');)
-                if (!one.empty()) out.push_back(one);
-            } else if (v.is_array()) {
-              for (const auto& one : v) {
-                if (!one.is_string()) return bad(origin, key, "expected an array of strings");
-                out.push_back(one.get<std::string>());
-              }
-            } else {
-              return bad(origin, key, "expected an array of strings, or comma-separated text");
-            }
-            for (const auto& one : out)
-              if (auto why = check(one)) return bad(origin, key, "'" + one + "': " + *why);
-            c.*field = std::move(out);
-            return caf::none;
-          }};
 }
 
 const std::vector<setting>& settings() {
@@ -347,30 +282,6 @@ const std::vector<setting>& settings() {
   return all;
 }
 
-/// JSON file keys use underscores; options use dashes.
-std::string option_name(std::string key) {
-  for (auto& ch : key)
-    if (ch == '_') ch = '-';
-  return key;
-}
-
-const setting* find_setting(const std::string& name) {
-  for (const auto& s : settings())
-    if (name == s.key) return &s;
-  return nullptr;
-}
-
-/// A command-line value as JSON: numbers and objects are parsed, everything else is text.
-json value_of(const std::string& text) {
-  if (!text.empty() && (text.front() == '{' || std::isdigit(static_cast<unsigned char>(text[0]))))
-    try {
-      return json::parse(text);
-    } catch (const json::exception&) {
-      // Not JSON after all: keep it as text and let the setting say what it expected.
-    }
-  return text;
-}
-
 /// `credentials` in the directory of the SQLite database file; `var/credentials` otherwise.
 std::string default_credentials_dir(const std::string& store) {
   if (store.rfind("sqlite:", 0) == 0) {
@@ -395,41 +306,16 @@ std::string usage() {
       "manager, lease renewal, the node heartbeat, and the HTTP listener. With no arguments it\n"
       "runs on the embedded SQLite store under var/ and listens on 127.0.0.1:8080.\n\n"
       "  --config FILE             JSON file with the options below (keys with '_' or '-')\n";
-  for (const auto& s : settings()) {
-    std::string name = std::string{"  --"} + s.key + " V";
-    name.resize(28, ' ');
-    out += name + s.help + "\n";
-  }
-  return out;
+  return out + options::usage_lines(settings());
 }
 
 caf::expected<command_line> parse_command_line(const std::vector<std::string>& args) {
+  auto a = options::parse_arguments(settings(), args);
+  if (!a) return a.error();
   command_line cl;
-  for (std::size_t i = 0; i < args.size(); ++i) {
-    const auto& a = args[i];
-    if (a == "-h" || a == "--help") {
-      cl.help = true;
-      continue;
-    }
-    if (a.rfind("--", 0) != 0)
-      return make_error(errc::bad_config, "unexpected argument '" + a + "' (see --help)");
-    auto name = a.substr(2);
-    std::string val;
-    if (auto eq = name.find('='); eq != std::string::npos) {
-      val = name.substr(eq + 1);
-      name = name.substr(0, eq);
-    } else if (i + 1 < args.size()) {
-      val = args[++i];
-    } else {
-      return make_error(errc::bad_config, "option --" + name + " needs a value");
-    }
-    if (name == "config")
-      cl.config_file = val;
-    else if (find_setting(name))
-      cl.overrides[name] = val;
-    else
-      return make_error(errc::bad_config, "unknown option --" + name + " (see --help)");
-  }
+  cl.help = a->help;
+  cl.config_file = std::move(a->config_file);
+  cl.overrides = std::move(a->overrides);
   return cl;
 }
 
@@ -448,22 +334,7 @@ bool holds_password(const std::string& store) {
 caf::expected<node_config> load_node_config(const command_line& cl) {
   node_config c;
   if (!cl.config_file.empty()) {
-    std::ifstream in{cl.config_file};
-    if (!in) return make_error(errc::bad_config, cl.config_file + ": cannot be read");
-    std::stringstream buf;
-    buf << in.rdbuf();
-    json doc;
-    try {
-      doc = json::parse(buf.str());
-    } catch (const json::exception& e) {
-      return make_error(errc::bad_config, cl.config_file + ": not valid JSON: " + e.what());
-    }
-    if (!doc.is_object()) return bad(cl.config_file, "(top level)", "expected an object");
-    for (const auto& [key, v] : doc.items()) {
-      const auto* s = find_setting(option_name(key));
-      if (!s) return bad(cl.config_file, key, "unknown key (see ab-node --help)");
-      if (auto err = s->set(c, v, cl.config_file, key)) return err;
-    }
+    if (auto err = options::apply_file(c, settings(), cl.config_file, "ab-node")) return err;
     // A file that holds the database password is a secret of its own.
     if (holds_password(c.store))
       if (auto err = check_private_file(cl.config_file,
@@ -471,9 +342,7 @@ caf::expected<node_config> load_node_config(const command_line& cl) {
                                         "its store URL"))
         return err;
   }
-  for (const auto& [name, text] : cl.overrides)
-    if (auto err = find_setting(name)->set(c, value_of(text), "command line", "--" + name))
-      return err;
+  if (auto err = options::apply_overrides(c, settings(), cl.overrides, "{")) return err;
   if (c.node_id.empty()) c.node_id = host_name();
   if (c.credentials_dir.empty()) c.credentials_dir = default_credentials_dir(c.store);
   if (auto hp = split_host_port(c.listen); !hp)

@@ -1,7 +1,9 @@
 #include "router/node_client.hpp"
 
+#include <algorithm>
 #include <atomic>
 #include <deque>
+#include <future>
 #include <map>
 #include <mutex>
 #include <optional>
@@ -17,6 +19,7 @@
 #include <boost/beast/ssl.hpp>
 
 #include "core/error.hpp"
+#include "net/http/server.hpp"
 
 namespace ab::router {
 
@@ -80,19 +83,21 @@ call_result failure(call_result::outcome what, std::string detail) {
 
 /// A call waiting for, or running on, a connection.
 struct pending {
-  outgoing_call call;
+  /// Shared with the caller, who may send it again to another node: never copied here.
+  std::shared_ptr<const outgoing_call> call;
   std::function<void(call_result)> done;
   /// Already sent again once after a reused connection turned out closed.
   bool retried = false;
 };
 
-/// One kept-alive connection to a node, used by one call at a time.
+/// One kept-alive connection to a node, used by one call at a time. Its lane's one thread is
+/// the only one that touches it.
 struct connection {
   connection(asio::io_context& io, ssl::context* tls) {
     if (tls)
-      secure = std::make_unique<beast::ssl_stream<beast::tcp_stream>>(asio::make_strand(io), *tls);
+      secure = std::make_unique<beast::ssl_stream<beast::tcp_stream>>(io.get_executor(), *tls);
     else
-      plain = std::make_unique<beast::tcp_stream>(asio::make_strand(io));
+      plain = std::make_unique<beast::tcp_stream>(io.get_executor());
   }
   beast::tcp_stream& lowest() { return secure ? beast::get_lowest_layer(*secure) : *plain; }
   /// Runs `f` on the stream HTTP is spoken over.
@@ -112,46 +117,88 @@ struct connection {
   std::unique_ptr<beast::tcp_stream> plain;
   std::unique_ptr<beast::ssl_stream<beast::tcp_stream>> secure;
   beast::flat_buffer buffer;
-  http::request<http::string_body> request;
+  /// The body points into the pending call's own body.
+  http::request<http::span_body<const char>> request;
   std::optional<http::response_parser<http::string_body>> parser;
 };
 
-/// The connections of one node, and the calls waiting for one.
+/// The connections of one node on one lane, and the calls waiting for one; touched by the
+/// lane's thread only, so it needs no lock.
 struct pool {
+  pool(asio::io_context& i, origin o) : io(i), where(std::move(o)) {}
+  asio::io_context& io;
   origin where;
-  std::mutex mutex;
+  /// The Host field, made once.
+  std::string host_field = where.host + ":" + where.port;
   std::vector<std::pair<std::shared_ptr<connection>, steady::time_point>> idle;
   std::size_t open = 0;
   std::deque<std::shared_ptr<pending>> waiting;
 };
+
+/// One I/O context run by one thread, with its own pools: either one of the client's own
+/// threads or an I/O thread of the server whose handler calls the client.
+struct lane {
+  explicit lane(asio::io_context& i) : io(i) {}
+  asio::io_context& io;
+  std::map<std::string, std::shared_ptr<pool>, std::less<>> pools;
+};
+
+/// Distinguishes the clients of a process in the threads' lane caches.
+std::atomic<std::uint64_t> next_client_id{1};
+
+/// The lane of each client this thread has served: found without a lock after the first call.
+thread_local std::vector<std::pair<std::uint64_t, lane*>> lanes_of_thread;
+
+/// The context the client's own thread runs.
+thread_local asio::io_context* own_context = nullptr;
 
 }  // namespace
 
 struct node_client::impl {
   explicit impl(client_options o) : options(std::move(o)), tls(ssl::context::tls_client) {}
 
+  const std::uint64_t id = next_client_id++;
   client_options options;
-  asio::io_context io;
-  std::optional<asio::executor_work_guard<asio::io_context::executor_type>> work;
+  /// The client's own contexts, one thread each: for calls from threads that run none.
+  std::vector<std::unique_ptr<asio::io_context>> own;
+  std::vector<asio::executor_work_guard<asio::io_context::executor_type>> work;
   std::vector<std::thread> threads;
   ssl::context tls;
   std::mutex mutex;
-  std::map<std::string, std::shared_ptr<pool>> pools;
+  /// Every lane (own and borrowed), under `mutex`.
+  std::vector<std::unique_ptr<lane>> lanes;
+  std::atomic<std::size_t> turn{0};
   std::atomic<bool> stopped{false};
 
-  std::shared_ptr<pool> pool_for(const origin& o) {
+  /// The lane of the context the calling thread runs, made on first use; null on a thread that
+  /// runs none.
+  lane* lane_here() {
+    for (const auto& [owner, l] : lanes_of_thread)
+      if (owner == id) return l;
+    auto* io = own_context ? own_context : net::current_io_context();
+    if (!io) return nullptr;
     std::lock_guard<std::mutex> guard{mutex};
-    auto& p = pools[o.key()];
-    if (!p) {
-      p = std::make_shared<pool>();
-      p->where = o;
+    if (stopped) return nullptr;
+    lane* found = nullptr;
+    for (const auto& l : lanes)
+      if (&l->io == io) found = l.get();
+    if (!found) {
+      lanes.push_back(std::make_unique<lane>(*io));
+      found = lanes.back().get();
     }
+    lanes_of_thread.emplace_back(id, found);
+    return found;
+  }
+
+  std::shared_ptr<pool> pool_for(lane& l, const origin& o, const std::string& base_url) {
+    if (auto it = l.pools.find(base_url); it != l.pools.end()) return it->second;
+    auto p = std::make_shared<pool>(l.io, o);
+    l.pools.emplace(base_url, p);
     return p;
   }
 
-  /// Runs `p` on an idle connection, a new one, or queues it.
+  /// Runs `p` on an idle connection, a new one, or queues it; on the pool's lane's thread.
   void dispatch(const std::shared_ptr<pool>& pl, std::shared_ptr<pending> p) {
-    std::unique_lock<std::mutex> lock{pl->mutex};
     auto now = steady::now();
     while (!pl->idle.empty()) {
       auto [conn, since] = std::move(pl->idle.back());
@@ -161,53 +208,46 @@ struct node_client::impl {
         conn->close();
         continue;
       }
-      lock.unlock();
       return run(pl, std::move(conn), std::move(p), true);
     }
     if (pl->open < options.pool_size) {
       ++pl->open;
-      lock.unlock();
       return connect(pl, std::move(p));
     }
     if (pl->waiting.size() < options.queue_limit) {
       pl->waiting.push_back(std::move(p));
       return;
     }
-    lock.unlock();
     p->done(failure(call_result::outcome::busy,
                     "every connection to " + pl->where.key() + " is busy and its queue is full"));
   }
 
   /// A connection slot of `pl` was given up: a waiting call gets a new connection.
   void slot_freed(const std::shared_ptr<pool>& pl) {
-    std::unique_lock<std::mutex> lock{pl->mutex};
-    if (pl->waiting.empty()) {
+    if (pl->waiting.empty() || stopped) {
       --pl->open;
       return;
     }
     auto next = std::move(pl->waiting.front());
     pl->waiting.pop_front();
-    lock.unlock();
     connect(pl, std::move(next));
   }
 
   /// A connection is free again: the next waiting call takes it, or it idles.
   void recycle(const std::shared_ptr<pool>& pl, std::shared_ptr<connection> conn) {
-    std::unique_lock<std::mutex> lock{pl->mutex};
     if (pl->waiting.empty() || stopped) {
       pl->idle.emplace_back(std::move(conn), steady::now());
       return;
     }
     auto next = std::move(pl->waiting.front());
     pl->waiting.pop_front();
-    lock.unlock();
     run(pl, std::move(conn), std::move(next), true);
   }
 
   /// Opens a new connection (the slot is counted already) and runs `p` on it.
   void connect(const std::shared_ptr<pool>& pl, std::shared_ptr<pending> p) {
-    auto conn = std::make_shared<connection>(io, pl->where.tls ? &tls : nullptr);
-    auto resolver = std::make_shared<tcp::resolver>(io);
+    auto conn = std::make_shared<connection>(pl->io, pl->where.tls ? &tls : nullptr);
+    auto resolver = std::make_shared<tcp::resolver>(pl->io);
     auto* self = this;
     auto fail = [self, pl, p](call_result::outcome what, std::string why) {
       self->slot_freed(pl);
@@ -228,6 +268,9 @@ struct node_client::impl {
             if (ec)
               return fail(call_result::outcome::unreachable,
                           "cannot connect to " + pl->where.key() + ": " + ec.message());
+            // Calls and answers are small and interactive: no Nagle delay.
+            beast::error_code ignored;
+            conn->lowest().socket().set_option(tcp::no_delay(true), ignored);
             if (!conn->secure) return self->run(pl, conn, p, false);
             if (!SSL_set_tlsext_host_name(conn->secure->native_handle(), pl->where.host.c_str()))
               return fail(call_result::outcome::unreachable, "cannot set the TLS server name");
@@ -249,11 +292,11 @@ struct node_client::impl {
     auto& req = conn->request;
     req = {};
     req.version(11);
-    req.method_string(p->call.method);
-    req.target(p->call.target);
-    req.set(http::field::host, pl->where.host + ":" + pl->where.port);
-    for (const auto& [name, value] : p->call.headers) req.set(name, value);
-    req.body() = p->call.body;
+    req.method_string(p->call->method);
+    req.target(p->call->target);
+    req.set(http::field::host, pl->host_field);
+    for (const auto& [name, value] : p->call->headers) req.set(name, value);
+    req.body() = {p->call->body.data(), p->call->body.size()};
     req.keep_alive(true);
     req.prepare_payload();
     conn->lowest().expires_after(options.request_timeout);
@@ -280,6 +323,7 @@ struct node_client::impl {
   void answered(const std::shared_ptr<pool>& pl, const std::shared_ptr<connection>& conn,
                 const std::shared_ptr<pending>& p) {
     auto res = conn->parser->release();
+    conn->parser.reset();
     call_result r;
     r.status = static_cast<int>(res.result_int());
     for (const auto& f : res) r.headers.emplace_back(f.name_string(), f.value());
@@ -328,9 +372,15 @@ caf::expected<std::unique_ptr<node_client>> node_client::start(client_options op
                       (state->options.ca_file.empty() ? std::string{"the system trust store"}
                                                       : state->options.ca_file) +
                           ": cannot be loaded as PEM CA certificates: " + ec.message());
-  state->work.emplace(state->io.get_executor());
-  for (std::size_t i = 0; i < state->options.threads; ++i)
-    state->threads.emplace_back([s = state.get()] { s->io.run(); });
+  for (std::size_t i = 0; i < state->options.threads; ++i) {
+    state->own.push_back(std::make_unique<asio::io_context>(1));
+    state->work.push_back(asio::make_work_guard(*state->own.back()));
+  }
+  for (auto& io : state->own)
+    state->threads.emplace_back([io = io.get()] {
+      own_context = io;
+      io->run();
+    });
   return std::unique_ptr<node_client>(new node_client(std::move(state)));
 }
 
@@ -342,6 +392,11 @@ node_client::~node_client() {
 
 void node_client::send(const std::string& base_url, outgoing_call call,
                        std::function<void(call_result)> done) {
+  send(base_url, std::make_shared<const outgoing_call>(std::move(call)), std::move(done));
+}
+
+void node_client::send(const std::string& base_url, std::shared_ptr<const outgoing_call> call,
+                       std::function<void(call_result)> done) {
   auto o = parse_origin(base_url);
   if (!o)
     return done(failure(call_result::outcome::bad_url,
@@ -351,27 +406,67 @@ void node_client::send(const std::string& base_url, outgoing_call call,
   auto p = std::make_shared<pending>();
   p->call = std::move(call);
   p->done = std::move(done);
-  impl_->dispatch(impl_->pool_for(*o), std::move(p));
+  auto* self = impl_.get();
+  if (auto* here = self->lane_here())
+    return self->dispatch(self->pool_for(*here, *o, o->key()), std::move(p));
+  // A thread that runs no context of its own: the call goes to one of the client's threads.
+  auto& io = *self->own[self->turn++ % self->own.size()];
+  asio::post(io, [keep = impl_, o = std::move(*o), p = std::move(p)]() mutable {
+    auto* l = keep->lane_here();
+    if (!l) return p->done(failure(call_result::outcome::unreachable, "the router is stopping"));
+    keep->dispatch(keep->pool_for(*l, o, o.key()), std::move(p));
+  });
 }
 
 void node_client::stop() {
   if (impl_->stopped.exchange(true)) return;
+  std::vector<lane*> borrowed, own;
   {
     std::lock_guard<std::mutex> guard{impl_->mutex};
-    for (auto& [key, pl] : impl_->pools) {
-      std::lock_guard<std::mutex> g{pl->mutex};
-      for (auto& [conn, since] : pl->idle)
-        asio::post(conn->lowest().get_executor(), [conn = conn] { conn->close(); });
-      pl->idle.clear();
+    for (auto& l : impl_->lanes) {
+      bool mine = std::any_of(impl_->own.begin(), impl_->own.end(),
+                              [&](const auto& io) { return io.get() == &l->io; });
+      (mine ? own : borrowed).push_back(l.get());
     }
   }
-  impl_->work.reset();
-  impl_->io.stop();
+  // A server's lane is emptied on its own thread, which must still run: its connections
+  // belong to that thread's context.
+  for (auto* l : borrowed) {
+    auto done = std::make_shared<std::promise<void>>();
+    auto emptied = done->get_future();
+    asio::post(l->io, [keep = impl_, l, done] {
+      for (auto& [key, pl] : l->pools) {
+        for (auto& [conn, since] : pl->idle) conn->close();
+        pl->idle.clear();
+        pl->waiting.clear();
+      }
+      l->pools.clear();
+      done->set_value();
+    });
+    if (emptied.wait_for(std::chrono::seconds(2)) != std::future_status::ready) {
+      // That server stopped first: its context is gone or going, and its sockets with it;
+      // they are left alone (to the process's exit) rather than closed on a dead context.
+      static auto* abandoned = new std::vector<std::shared_ptr<void>>;
+      static std::mutex abandoned_mutex;
+      std::lock_guard<std::mutex> guard{abandoned_mutex};
+      for (auto& [key, pl] : l->pools) abandoned->push_back(pl);
+    }
+  }
+  // The client's own threads end; their connections are closed on this thread, their
+  // contexts still alive.
+  for (auto& w : impl_->work) w.reset();
+  for (auto& io : impl_->own) io->stop();
   for (auto& t : impl_->threads)
     if (t.joinable()) t.join();
-  // Whatever was still queued or running is dropped with its callback.
   std::lock_guard<std::mutex> guard{impl_->mutex};
-  impl_->pools.clear();
+  for (auto* l : own) {
+    for (auto& [key, pl] : l->pools) {
+      for (auto& [conn, since] : pl->idle) conn->close();
+      pl->idle.clear();
+      pl->waiting.clear();
+    }
+    l->pools.clear();
+  }
 }
 
 }  // namespace ab::router

@@ -1,7 +1,8 @@
 #pragma once
 
-// The router's HTTP client toward nodes: keep-alive connection pools per node (Boost.Beast on
-// the client's own I/O threads), bounded, with deadlines.
+// The router's HTTP client toward nodes: keep-alive connection pools per node and per I/O
+// thread (Boost.Beast), bounded, with deadlines. A call made on an I/O thread of the router's
+// HTTP server runs on that same thread, start to end, with no lock and no hand-off.
 
 #include <chrono>
 #include <cstddef>
@@ -17,11 +18,13 @@ namespace ab::router {
 
 /// How the client connects and how long it waits.
 struct client_options {
-  /// I/O threads of the client, at least 1.
+  /// I/O threads of the client, at least 1: they carry the calls made on threads that run no
+  /// I/O context of an `http_server`.
   std::size_t threads = 2;
-  /// Most connections open to one node at once (busy and idle).
+  /// Most connections open to one node at once (busy and idle), per I/O thread.
   std::size_t pool_size = 64;
-  /// Most calls waiting for a connection of one node; one more fails as `busy` at once.
+  /// Most calls waiting for a connection of one node, per I/O thread; one more fails as `busy`
+  /// at once.
   std::size_t queue_limit = 1024;
   /// Deadline of a connection's set-up (TCP and TLS).
   std::chrono::milliseconds connect_timeout{2000};
@@ -70,10 +73,12 @@ struct call_result {
   std::string detail;
 };
 
-/// An HTTP/1.1 client for many nodes, each with a pool of kept-alive connections.
+/// An HTTP/1.1 client for many nodes, each with a pool of kept-alive connections per thread.
 ///
 /// A call on a reused connection that the node had closed meanwhile (no answer byte came) is
-/// sent again on a new connection, once. Thread-safe; callbacks run on the client's threads.
+/// sent again on a new connection, once. Thread-safe. A call made on an I/O thread of an
+/// `net::http_server` runs there (its callback too); any other call runs on one of the
+/// client's own threads.
 class node_client {
  public:
   /// Starts the client's threads; an unusable `ca_file` is an error naming it.
@@ -86,8 +91,15 @@ class node_client {
   /// result to `done`, exactly once.
   void send(const std::string& base_url, outgoing_call call, std::function<void(call_result)> done);
 
-  /// Closes every connection and joins the threads; pending calls end as `lost` or
-  /// `unreachable`. Idempotent, also done by the destructor.
+  /// As above, with a call the caller keeps (to send it again to another node): its body is
+  /// written from where it is, not copied.
+  void send(const std::string& base_url, std::shared_ptr<const outgoing_call> call,
+            std::function<void(call_result)> done);
+
+  /// Closes every connection and joins the threads; pending calls are dropped with their
+  /// callbacks. Call it before the server whose I/O threads made calls stops: the connections
+  /// made on a server's thread are closed on it (a server stopped first leaves them to the
+  /// process's exit). Idempotent, also done by the destructor.
   void stop();
 
  private:

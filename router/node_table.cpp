@@ -27,12 +27,118 @@ std::shared_ptr<spdlog::logger> log() {
 
 }  // namespace
 
-node_table::node_table(table_options options, std::shared_ptr<const ab::clock> clock)
-    : options_(options), clock_(std::move(clock)) {}
+static std::int64_t ns_of(mono_time t) {
+  return std::chrono::duration_cast<std::chrono::nanoseconds>(t.time_since_epoch()).count();
+}
+
+table_board::table_board(table_options options, std::shared_ptr<const ab::clock> clock)
+    : options_(options),
+      clock_(std::move(clock)),
+      current_(std::make_shared<const table_snapshot>()) {}
+
+bool table_board::usable(const table_snapshot::node& n, mono_time now) const {
+  return n.seen + std::chrono::milliseconds(options_.freshness_ms) >= now &&
+         n.live->aside_until_ns.load(std::memory_order_relaxed) <= ns_of(now);
+}
+
+std::optional<node_choice> table_board::pick(const std::string& site,
+                                             const std::vector<std::string>& exclude) {
+  auto snap = snapshot();
+  auto now = clock_->monotonic();
+  // Fewest calls in flight first, then the lighter load; among equals, take turns.
+  using rank = std::tuple<std::int64_t, double>;
+  std::optional<rank> best;
+  const table_snapshot::node* equal[16];
+  std::size_t equals = 0;
+  std::vector<const table_snapshot::node*> more;
+  for (const auto& n : snap->nodes) {
+    if (n.hb.site != site || !usable(n, now) ||
+        std::find(exclude.begin(), exclude.end(), n.key) != exclude.end())
+      continue;
+    rank r{n.live->in_flight.load(std::memory_order_relaxed), n.hb.load};
+    if (best && r > *best) continue;
+    if (!best || r < *best) {
+      best = r;
+      equals = 0;
+      more.clear();
+    }
+    if (equals < std::size(equal))
+      equal[equals++] = &n;
+    else
+      more.push_back(&n);
+  }
+  if (!best) return std::nullopt;
+  auto turn = turn_.fetch_add(1, std::memory_order_relaxed) % (equals + more.size());
+  const auto& n = turn < equals ? *equal[turn] : *more[turn - equals];
+  n.live->in_flight.fetch_add(1, std::memory_order_relaxed);
+  return node_choice{n.key, n.hb.node_id, n.hb.site, n.hb.api_url, n.live};
+}
+
+void table_board::release(const node_choice& c) {
+  if (c.live && c.live->in_flight.fetch_sub(1, std::memory_order_relaxed) <= 0)
+    c.live->in_flight.fetch_add(1, std::memory_order_relaxed);
+}
+
+void table_board::refused(const node_choice& c) const {
+  if (!c.live) return;
+  auto now = ns_of(clock_->monotonic());
+  auto until = now + std::int64_t{options_.set_aside_ms} * 1'000'000;
+  if (c.live->aside_until_ns.exchange(until) <= now)
+    log()->warn("node {} of site {} refused a connection: set aside for {} ms", c.node_id, c.site,
+                options_.set_aside_ms);
+  c.live->refusals.fetch_add(1, std::memory_order_relaxed);
+}
+
+std::optional<std::string> table_board::site_of(std::int64_t site_id) const {
+  auto snap = snapshot();
+  if (auto it = snap->sites_by_id.find(site_id); it != snap->sites_by_id.end()) return it->second;
+  return std::nullopt;
+}
+
+std::vector<std::string> table_board::live_sites() const {
+  auto snap = snapshot();
+  auto now = clock_->monotonic();
+  std::vector<std::string> out;
+  for (const auto& n : snap->nodes)
+    if (usable(n, now) && (out.empty() || out.back() != n.hb.site)) out.push_back(n.hb.site);
+  return out;
+}
+
+std::vector<node_status> table_board::view() const {
+  auto snap = snapshot();
+  auto now = clock_->monotonic();
+  std::vector<node_status> out;
+  for (const auto& n : snap->nodes) {
+    node_status s;
+    s.node_id = n.hb.node_id;
+    s.site = n.hb.site;
+    s.site_id = n.hb.site_id;
+    s.cluster = n.hb.cluster;
+    s.api_url = n.hb.api_url;
+    s.version = n.hb.version;
+    s.load = n.hb.load;
+    s.api_in_flight = n.hb.api_in_flight;
+    s.in_flight = n.live->in_flight.load();
+    s.heartbeat_age_ms =
+        std::chrono::duration_cast<std::chrono::milliseconds>(now - n.seen).count();
+    s.refusals = n.live->refusals.load();
+    s.health = n.seen + std::chrono::milliseconds(options_.freshness_ms) < now ? "stale"
+               : n.live->aside_until_ns.load() > ns_of(now)                    ? "set_aside"
+                                                                               : "fresh";
+    out.push_back(std::move(s));
+  }
+  return out;
+}
+
+node_table::node_table(table_options options, std::shared_ptr<const ab::clock> clock,
+                       std::shared_ptr<table_board> board)
+    : options_(options),
+      clock_(std::move(clock)),
+      board_(board ? std::move(board) : std::make_shared<table_board>(options, clock_)) {}
 
 bool node_table::beat(const cluster::heartbeat& hb) {
   auto now = clock_->monotonic();
-  forget_silent(now);
+  if (forget_silent(now)) publish();
   if (auto held = sites_by_id_.find(hb.site_id);
       held != sites_by_id_.end() && held->second != hb.site) {
     // Request ids of one site id must lead to one site: the first site seen keeps it while
@@ -54,96 +160,58 @@ bool node_table::beat(const cluster::heartbeat& hb) {
   e.hb = hb;
   e.seen = now;
   // A node that announces itself again is worth a try again.
-  e.aside_until = mono_time{};
+  e.live->aside_until_ns.store(0);
   sites_by_id_[hb.site_id] = hb.site;
+  publish();
   return true;
 }
 
-bool node_table::usable(const entry& e, mono_time now) const {
-  return e.seen + std::chrono::milliseconds(options_.freshness_ms) >= now && e.aside_until <= now;
+void node_table::publish() {
+  auto next = std::make_shared<table_snapshot>();
+  next->nodes.reserve(nodes_.size());
+  for (const auto& [key, e] : nodes_) next->nodes.push_back({key, e.hb, e.seen, e.live});
+  next->sites_by_id = sites_by_id_;
+  board_->publish(std::move(next));
 }
 
 std::optional<node_choice> node_table::pick(const std::string& site,
                                             const std::vector<std::string>& exclude) {
-  auto now = clock_->monotonic();
-  std::vector<std::pair<const std::string*, entry*>> candidates;
-  for (auto& [key, e] : nodes_)
-    if (e.hb.site == site && usable(e, now) &&
-        std::find(exclude.begin(), exclude.end(), key) == exclude.end())
-      candidates.emplace_back(&key, &e);
-  if (candidates.empty()) return std::nullopt;
-  // Fewest calls in flight first, then the lighter load; among equals, take turns.
-  auto rank = [](const entry* e) { return std::make_tuple(e->in_flight, e->hb.load); };
-  auto best = rank(candidates.front().second);
-  for (const auto& c : candidates) best = std::min(best, rank(c.second));
-  std::vector<std::pair<const std::string*, entry*>> equal;
-  for (const auto& c : candidates)
-    if (rank(c.second) == best) equal.push_back(c);
-  auto& [key, e] = equal[turn_++ % equal.size()];
-  ++e->in_flight;
-  return node_choice{*key, e->hb.node_id, e->hb.site, e->hb.api_url};
+  return board_->pick(site, exclude);
 }
 
 void node_table::release(const std::string& key) {
-  if (auto it = nodes_.find(key); it != nodes_.end() && it->second.in_flight > 0)
-    --it->second.in_flight;
+  if (auto it = nodes_.find(key); it != nodes_.end())
+    table_board::release(node_choice{key, {}, {}, {}, it->second.live});
 }
 
 void node_table::refused(const std::string& key) {
-  auto it = nodes_.find(key);
-  if (it == nodes_.end()) return;
-  auto now = clock_->monotonic();
-  if (it->second.aside_until <= now)
-    log()->warn("node {} of site {} refused a connection: set aside for {} ms",
-                it->second.hb.node_id, it->second.hb.site, options_.set_aside_ms);
-  it->second.aside_until = now + std::chrono::milliseconds(options_.set_aside_ms);
-  ++it->second.refusals;
+  if (auto it = nodes_.find(key); it != nodes_.end())
+    board_->refused(
+        node_choice{key, it->second.hb.node_id, it->second.hb.site, {}, it->second.live});
 }
 
 std::optional<std::string> node_table::site_of(std::int64_t site_id) const {
-  if (auto it = sites_by_id_.find(site_id); it != sites_by_id_.end()) return it->second;
-  return std::nullopt;
+  return board_->site_of(site_id);
 }
 
 std::vector<std::string> node_table::live_sites() const {
-  auto now = clock_->monotonic();
-  std::vector<std::string> out;
-  for (const auto& [key, e] : nodes_)
-    if (usable(e, now) && (out.empty() || out.back() != e.hb.site)) out.push_back(e.hb.site);
-  return out;
+  return board_->live_sites();
 }
 
 std::vector<node_status> node_table::view() const {
-  auto now = clock_->monotonic();
-  std::vector<node_status> out;
-  for (const auto& [key, e] : nodes_) {
-    node_status s;
-    s.node_id = e.hb.node_id;
-    s.site = e.hb.site;
-    s.site_id = e.hb.site_id;
-    s.cluster = e.hb.cluster;
-    s.api_url = e.hb.api_url;
-    s.version = e.hb.version;
-    s.load = e.hb.load;
-    s.api_in_flight = e.hb.api_in_flight;
-    s.in_flight = e.in_flight;
-    s.heartbeat_age_ms =
-        std::chrono::duration_cast<std::chrono::milliseconds>(now - e.seen).count();
-    s.refusals = e.refusals;
-    s.health = e.seen + std::chrono::milliseconds(options_.freshness_ms) < now ? "stale"
-               : e.aside_until > now                                           ? "set_aside"
-                                                                               : "fresh";
-    out.push_back(std::move(s));
-  }
-  return out;
+  return board_->view();
 }
 
-void node_table::forget_silent(mono_time now) {
+bool node_table::forget_silent(mono_time now) {
+  bool dropped = false;
   for (auto it = nodes_.begin(); it != nodes_.end();)
-    if (it->second.seen + std::chrono::milliseconds(options_.forget_after_ms) < now)
+    if (it->second.seen + std::chrono::milliseconds(options_.forget_after_ms) < now) {
       it = nodes_.erase(it);
-    else
+      dropped = true;
+    } else {
       ++it;
+    }
+  return dropped;
 }
 
 namespace {
@@ -154,8 +222,9 @@ struct table_state {
 
 node_table_actor::behavior_type table_actor(node_table_actor::stateful_pointer<table_state> self,
                                             table_options options,
-                                            std::shared_ptr<const ab::clock> clock) {
-  self->state.table = std::make_unique<node_table>(options, std::move(clock));
+                                            std::shared_ptr<const ab::clock> clock,
+                                            std::shared_ptr<table_board> board) {
+  self->state.table = std::make_unique<node_table>(options, std::move(clock), std::move(board));
   return {
       [self](beat_atom, const beat_msg& m) { return self->state.table->beat(m.hb); },
       [self](pick_atom, const pick_msg& m) -> caf::result<node_choice> {
@@ -175,8 +244,9 @@ node_table_actor::behavior_type table_actor(node_table_actor::stateful_pointer<t
 }  // namespace
 
 node_table_actor spawn_node_table(caf::actor_system& sys, table_options options,
-                                  std::shared_ptr<const ab::clock> clock) {
-  return sys.spawn(table_actor, options, std::move(clock));
+                                  std::shared_ptr<const ab::clock> clock,
+                                  std::shared_ptr<table_board> board) {
+  return sys.spawn(table_actor, options, std::move(clock), std::move(board));
 }
 
 }  // namespace ab::router

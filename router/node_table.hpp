@@ -3,6 +3,7 @@
 // The router's picture of the nodes: who they are, where, how loaded, and whether a call may
 // go to them. A plain class (tested with a manual clock) and the actor that owns one.
 
+#include <atomic>
 #include <chrono>
 #include <cstdint>
 #include <map>
@@ -31,12 +32,40 @@ struct table_options {
   time_ms forget_after_ms = 24 * 3600 * 1000;
 };
 
+/// What calls to one node are meeting now, counted by whichever thread sees it: shared by
+/// every snapshot of the table that holds the node.
+struct node_live {
+  /// Calls of this router in flight to the node.
+  std::atomic<std::int64_t> in_flight{0};
+  /// Monotonic nanoseconds until which the node is set aside (0: not set aside).
+  std::atomic<std::int64_t> aside_until_ns{0};
+  /// Connections it refused since it was first seen.
+  std::atomic<std::int64_t> refusals{0};
+};
+
 /// A node chosen for one call; `key` names it to `release` and `refused`.
 struct node_choice {
   std::string key;
   std::string node_id;
   std::string site;
   std::string api_url;
+  /// The node's counters, so that the end of the call needs no look-up.
+  std::shared_ptr<node_live> live;
+};
+
+/// The node table as it was after one change: immutable, read by any thread.
+struct table_snapshot {
+  /// One node: its last heartbeat, when that arrived, and its live counters.
+  struct node {
+    std::string key;
+    cluster::heartbeat hb;
+    mono_time seen{};
+    std::shared_ptr<node_live> live;
+  };
+  /// Sorted by key (site, then node id).
+  std::vector<node> nodes;
+  /// The site of each site id heartbeats carried.
+  std::map<std::int64_t, std::string> sites_by_id;
 };
 
 /// One node as `GET /v1/cluster` shows it.
@@ -60,12 +89,62 @@ struct node_status {
   std::string health;
 };
 
+/// The node table as the router's I/O threads use it, without a message to the table's actor
+/// per call: the latest snapshot (swapped by the table's owner when a heartbeat changes it) and
+/// the nodes' atomic counters.
+///
+/// Thread-safe. A pick counts one more call in flight on the node until its `release`.
+class table_board {
+ public:
+  table_board(table_options options, std::shared_ptr<const ab::clock> clock);
+
+  /// The fresh node of `site` not set aside and not in `exclude` with the fewest calls of this
+  /// router in flight, then the lowest heartbeat load, taking turns among equals; it counts
+  /// one more call in flight until `release`. Nullopt when the site has none.
+  std::optional<node_choice> pick(const std::string& site, const std::vector<std::string>& exclude);
+
+  /// A call to the node of `c` ended.
+  static void release(const node_choice& c);
+
+  /// The node of `c` refused a connection: set aside until its next heartbeat or for
+  /// `set_aside_ms`.
+  void refused(const node_choice& c) const;
+
+  /// The site whose heartbeats carry `site_id`, if any node of it was ever seen.
+  std::optional<std::string> site_of(std::int64_t site_id) const;
+
+  /// Every site that has a node a call could go to now, sorted.
+  std::vector<std::string> live_sites() const;
+
+  /// Every node, sorted by site and node id.
+  std::vector<node_status> view() const;
+
+  /// The table as last published.
+  std::shared_ptr<const table_snapshot> snapshot() const { return current_.load(); }
+
+  /// Replaces the snapshot; for the table's one owner.
+  void publish(std::shared_ptr<const table_snapshot> next) { current_.store(std::move(next)); }
+
+  const table_options& options() const { return options_; }
+
+ private:
+  bool usable(const table_snapshot::node& n, mono_time now) const;
+
+  table_options options_;
+  std::shared_ptr<const ab::clock> clock_;
+  std::atomic<std::shared_ptr<const table_snapshot>> current_;
+  std::atomic<std::uint64_t> turn_{0};
+};
+
 /// The node table: updated by heartbeats and by what calls to the nodes met.
 ///
-/// Nodes are keyed by site and node id. Not thread-safe: the node table actor owns one.
+/// Nodes are keyed by site and node id. Its changes are not thread-safe (the node table actor
+/// owns one); each change is published to its `table_board`, which any thread may read.
 class node_table {
  public:
-  node_table(table_options options, std::shared_ptr<const ab::clock> clock);
+  /// A null `board` gets a board of its own.
+  node_table(table_options options, std::shared_ptr<const ab::clock> clock,
+             std::shared_ptr<table_board> board = nullptr);
 
   /// Records a verified heartbeat; false (and nothing changes) when it is not newer than the
   /// last one of that node (a replay), or names a site id another site holds.
@@ -92,22 +171,24 @@ class node_table {
   /// Every node, sorted by site and node id.
   std::vector<node_status> view() const;
 
+  /// Where the table's changes are published.
+  const std::shared_ptr<table_board>& board() const { return board_; }
+
  private:
   struct entry {
     cluster::heartbeat hb;
     mono_time seen{};
-    mono_time aside_until{};
-    std::int64_t in_flight = 0;
-    std::int64_t refusals = 0;
+    std::shared_ptr<node_live> live = std::make_shared<node_live>();
   };
-  bool usable(const entry& e, mono_time now) const;
-  void forget_silent(mono_time now);
+  /// Drops the nodes silent for `forget_after_ms`; true if it dropped any.
+  bool forget_silent(mono_time now);
+  void publish();
 
   table_options options_;
   std::shared_ptr<const ab::clock> clock_;
+  std::shared_ptr<table_board> board_;
   std::map<std::string, entry> nodes_;
   std::map<std::int64_t, std::string> sites_by_id_;
-  std::uint64_t turn_ = 0;
 };
 
 /// A verified heartbeat, as the node table actor receives it.
@@ -140,9 +221,10 @@ using node_table_actor =
                      caf::replies_to<sites_atom>::with<std::vector<std::string>>,
                      caf::replies_to<view_atom>::with<std::vector<node_status>>>;
 
-/// Spawns a node table actor.
+/// Spawns a node table actor; it publishes every change to `board` (null: a board of its own).
 node_table_actor spawn_node_table(caf::actor_system& sys, table_options options,
-                                  std::shared_ptr<const ab::clock> clock);
+                                  std::shared_ptr<const ab::clock> clock,
+                                  std::shared_ptr<table_board> board = nullptr);
 
 }  // namespace ab::router
 

@@ -3,6 +3,8 @@
 #include <map>
 #include <mutex>
 #include <set>
+#include <unordered_map>
+#include <variant>
 
 #include <openssl/rand.h>
 #include <spdlog/spdlog.h>
@@ -15,6 +17,7 @@
 #include "net/api/codec.hpp"
 #include "net/api/detail/reply_sink.hpp"
 #include "net/api/error.hpp"
+#include "net/api/forwarded.hpp"
 #include "router/split.hpp"
 
 namespace ab::router {
@@ -36,11 +39,7 @@ http_response overloaded() {
   return answer;
 }
 
-/// The peer's address without its port.
-std::string address_of(const std::string& remote) {
-  if (!remote.empty() && remote.front() == '[') return remote.substr(1, remote.find(']') - 1);
-  return remote.substr(0, remote.rfind(':'));
-}
+using net::address_of;
 
 /// A new idempotency key for a submission that came without one.
 std::string new_key() {
@@ -101,6 +100,38 @@ std::shared_ptr<in_flight_slot> admit(const std::shared_ptr<std::atomic<std::siz
   return std::make_shared<in_flight_slot>(count);
 }
 
+/// Calls in flight per client address.
+struct client_counts {
+  std::mutex mutex;
+  std::unordered_map<std::string, std::size_t> in_flight;
+};
+
+/// A client's place among its calls in flight, freed with the call's last responder copy.
+struct client_slot {
+  client_slot(std::shared_ptr<client_counts> c, std::string a)
+      : counts(std::move(c)), address(std::move(a)) {}
+  client_slot(const client_slot&) = delete;
+  client_slot& operator=(const client_slot&) = delete;
+  ~client_slot() {
+    std::lock_guard<std::mutex> guard{counts->mutex};
+    auto it = counts->in_flight.find(address);
+    if (it != counts->in_flight.end() && --it->second == 0) counts->in_flight.erase(it);
+  }
+  std::shared_ptr<client_counts> counts;
+  std::string address;
+};
+
+std::shared_ptr<client_slot> admit_client(const std::shared_ptr<client_counts>& counts,
+                                          const std::string& address, std::size_t limit) {
+  {
+    std::lock_guard<std::mutex> guard{counts->mutex};
+    auto& n = counts->in_flight[address];
+    if (n >= limit) return nullptr;
+    ++n;
+  }
+  return std::make_shared<client_slot>(counts, address);
+}
+
 /// Header fields passed from the caller to the node (names as the node sees them).
 constexpr std::pair<const char*, const char*> forwarded_in[] = {
     {"authorization", "Authorization"},
@@ -137,25 +168,34 @@ enum class unknown_as { submission, host_call };
 }  // namespace
 
 struct router_service::impl : std::enable_shared_from_this<impl> {
-  impl(caf::actor_system& s, node_table_actor t, std::shared_ptr<node_client> c, router_options o,
-       std::shared_ptr<router_counters> n)
+  impl(caf::actor_system& s, node_table_actor t, std::shared_ptr<table_board> b,
+       std::shared_ptr<node_client> c, router_options o, std::shared_ptr<router_counters> n)
       : sys(s),
         table(std::move(t)),
+        board(std::move(b)),
         client(std::move(c)),
         options(std::move(o)),
         counters(std::move(n)),
         clock(options.clock ? options.clock : std::make_shared<system_clock>()),
         cache(options.host_cache_ms, 100000, clock),
-        in_flight(std::make_shared<std::atomic<std::size_t>>(0)) {}
+        in_flight(std::make_shared<std::atomic<std::size_t>>(0)),
+        clients(std::make_shared<client_counts>()),
+        trusted_proxies(options.trusted_proxies),
+        heartbeat_secret(std::make_shared<const std::string>(options.heartbeat_secret)) {}
 
   caf::actor_system& sys;
   node_table_actor table;
+  std::shared_ptr<table_board> board;
   std::shared_ptr<node_client> client;
   router_options options;
   std::shared_ptr<router_counters> counters;
   std::shared_ptr<const ab::clock> clock;
   site_cache cache;
   std::shared_ptr<std::atomic<std::size_t>> in_flight;
+  std::shared_ptr<client_counts> clients;
+  ip_networks trusted_proxies;
+  /// Swapped whole on a reload; each heartbeat reads the one in use.
+  std::atomic<std::shared_ptr<const std::string>> heartbeat_secret;
 
   /// Asks the node table; `f` gets the reply or the error, in the table's thread.
   template <class Reply, class F, class... Ts>
@@ -173,54 +213,51 @@ struct router_service::impl : std::enable_shared_from_this<impl> {
   }
 
   /// The call as the node gets it: the caller's fields that matter, and who the caller is.
-  static outgoing_call outgoing(const net::http_request& req, std::string target,
-                                std::string body) {
+  outgoing_call outgoing(const net::http_request& req, std::string target, std::string body) const {
     outgoing_call out{req.method, std::move(target), std::move(body), {}};
     for (const auto& [in, name] : forwarded_in)
       if (auto it = req.headers.find(in); it != req.headers.end())
         out.headers.emplace_back(name, it->second);
-    out.headers.emplace_back("X-Forwarded-For", address_of(req.remote));
+    // The client as the router sees it (through a trusted load balancer: the one it named),
+    // replacing whatever the client claimed.
+    out.headers.emplace_back("X-Forwarded-For", net::client_address(req, trusted_proxies));
     return out;
   }
 
   /// Sends `call` to a live node of `site`, another one of the site at once when a node
-  /// cannot be reached (nothing was sent), and hands over what came of it.
-  void to_site(const std::string& site, outgoing_call call, std::function<void(call_result)> done,
-               std::vector<std::string> tried = {}) {
+  /// cannot be reached (nothing was sent), and hands over what came of it. The pick reads the
+  /// board's snapshot in the calling thread: no message to the table's actor per call.
+  void to_site(const std::string& site, std::shared_ptr<const outgoing_call> call,
+               std::function<void(call_result)> done, std::vector<std::string> tried = {}) {
+    auto choice = board->pick(site, tried);
+    if (!choice) {
+      call_result r;
+      r.what = call_result::outcome::unreachable;
+      r.status = 0;
+      r.detail = tried.empty() ? "no live node of site " + site
+                               : "no node of site " + site + " could be reached";
+      return done(std::move(r));
+    }
     auto self = shared_from_this();
-    // Built before `tried` moves into the reply handler.
-    pick_msg msg{site, tried};
-    ask<node_choice>(
-        [self, site, call = std::move(call), done = std::move(done),
-         tried = std::move(tried)](caf::expected<node_choice> choice) mutable {
-          if (!choice) {
-            call_result r;
-            r.what = call_result::outcome::unreachable;
-            r.status = 0;
-            r.detail = tried.empty() ? "no live node of site " + site
-                                     : "no node of site " + site + " could be reached";
-            return done(std::move(r));
-          }
-          auto key = choice->key;
-          auto url = choice->api_url;
-          auto copy = call;
-          self->client->send(
-              url, std::move(copy),
-              [self, site, key, call = std::move(call), done = std::move(done),
-               tried = std::move(tried)](call_result r) mutable {
-                caf::anon_send(self->table, release_atom::value, key);
-                using o = call_result::outcome;
-                if (r.what == o::refused || r.what == o::unreachable || r.what == o::bad_url) {
-                  log()->info("site {}: {}; trying another node", site, r.detail);
-                  caf::anon_send(self->table, refused_atom::value, key);
-                  ++self->counters->failovers;
-                  tried.push_back(key);
-                  return self->to_site(site, std::move(call), std::move(done), std::move(tried));
-                }
-                done(std::move(r));
-              });
-        },
-        pick_atom::value, std::move(msg));
+    auto url = choice->api_url;
+    client->send(url, call,
+                 [self, site, choice = std::move(*choice), call, done = std::move(done),
+                  tried = std::move(tried)](call_result r) mutable {
+                   table_board::release(choice);
+                   using o = call_result::outcome;
+                   if (r.what == o::refused || r.what == o::unreachable || r.what == o::bad_url) {
+                     log()->info("site {}: {}; trying another node", site, r.detail);
+                     self->board->refused(choice);
+                     ++self->counters->failovers;
+                     tried.push_back(choice.key);
+                     return self->to_site(site, std::move(call), std::move(done), std::move(tried));
+                   }
+                   done(std::move(r));
+                 });
+  }
+
+  void to_site(const std::string& site, outgoing_call call, std::function<void(call_result)> done) {
+    to_site(site, std::make_shared<const outgoing_call>(std::move(call)), std::move(done));
   }
 
   /// The caller's answer to what came of a proxied call.
@@ -293,13 +330,8 @@ struct router_service::impl : std::enable_shared_from_this<impl> {
       return h.first == "Content-Type" || h.first == "Idempotency-Key" ||
              h.first == "X-Callback-Token";
     });
-    ask<std::vector<std::string>>(
-        [self, unknown = std::move(unknown), out = std::move(out), probe = std::move(probe), as,
-         done = std::move(done)](caf::expected<std::vector<std::string>> sites) mutable {
-          self->look_up(sites ? std::move(*sites) : std::vector<std::string>{}, std::move(unknown),
-                        std::move(out), std::move(probe), as, std::move(done));
-        },
-        sites_atom::value);
+    look_up(board->live_sites(), std::move(unknown), std::move(out), std::move(probe), as,
+            std::move(done));
   }
 
   /// The inventory look-ups of `resolve`: every unknown host at every live site, a bounded
@@ -444,22 +476,16 @@ struct router_service::impl : std::enable_shared_from_this<impl> {
 
   /// A live site when the call names none and only one site has live nodes; otherwise the
   /// answer saying so.
-  void sole_site(std::function<void(std::optional<std::string>, std::optional<http_response>)> f) {
-    ask<std::vector<std::string>>(
-        [f = std::move(f)](caf::expected<std::vector<std::string>> sites) {
-          if (!sites || sites->empty())
-            return f(std::nullopt, error(503, "site_unavailable", "no live node of any site", 5));
-          if (sites->size() > 1) {
-            std::string names;
-            for (const auto& s : *sites) names += (names.empty() ? "" : ", ") + s;
-            return f(
-                std::nullopt,
-                error(400, "site_required",
-                      "this call is answered by one site: add site= (live sites: " + names + ")"));
-          }
-          f(sites->front(), std::nullopt);
-        },
-        sites_atom::value);
+  std::variant<std::string, http_response> sole_site() const {
+    auto sites = board->live_sites();
+    if (sites.empty()) return error(503, "site_unavailable", "no live node of any site", 5);
+    if (sites.size() > 1) {
+      std::string names;
+      for (const auto& s : sites) names += (names.empty() ? "" : ", ") + s;
+      return error(400, "site_required",
+                   "this call is answered by one site: add site= (live sites: " + names + ")");
+    }
+    return sites.front();
   }
 
   /// Proxies `req` to `site` (or the sole live site when none is named).
@@ -469,17 +495,16 @@ struct router_service::impl : std::enable_shared_from_this<impl> {
     auto call = outgoing(req, std::move(target), std::move(body));
     if (!key.empty() && !req.headers.count("idempotency-key"))
       call.headers.emplace_back("Idempotency-Key", key);
+    std::string to;
     if (site) {
-      return to_site(*site, std::move(call), [site = *site, respond, key](call_result r) {
-        respond(answer_of(site, std::move(r), key));
-      });
+      to = *site;
+    } else {
+      auto sole = sole_site();
+      if (auto* no = std::get_if<http_response>(&sole)) return respond(std::move(*no));
+      to = std::get<std::string>(std::move(sole));
     }
-    sole_site([self, call = std::move(call), respond, key](std::optional<std::string> s,
-                                                           std::optional<http_response> no) {
-      if (!s) return respond(std::move(*no));
-      self->to_site(*s, std::move(call), [site = *s, respond, key](call_result r) {
-        respond(answer_of(site, std::move(r), key));
-      });
+    to_site(to, std::move(call), [to, respond = std::move(respond), key](call_result r) {
+      respond(answer_of(to, std::move(r), key));
     });
   }
 
@@ -623,15 +648,10 @@ struct router_service::impl : std::enable_shared_from_this<impl> {
     auto no_such = error(404, "not_found", "request " + net::printable(id) + " does not exist");
     auto site_id = site_id_of_request(id);
     if (!site_id) return respond(std::move(no_such));
-    auto self = shared_from_this();
-    auto keep = std::make_shared<net::http_request>(std::move(req));
-    ask<std::string>(
-        [self, keep, target = std::move(target), respond, no_such](caf::expected<std::string> s) {
-          if (!s || s->empty()) return respond(no_such);
-          auto body = keep->body;
-          self->proxy(*s, std::move(*keep), target, std::move(body), respond);
-        },
-        site_of_atom::value, *site_id);
+    auto site = board->site_of(*site_id);
+    if (!site) return respond(std::move(no_such));
+    auto body = std::move(req.body);
+    proxy(*site, std::move(req), std::move(target), std::move(body), std::move(respond));
   }
 
   /// A call about one host: its site by `resolve`.
@@ -661,11 +681,11 @@ struct router_service::impl : std::enable_shared_from_this<impl> {
     std::string signature;
     if (auto it = req.headers.find("x-ab-signature"); it != req.headers.end())
       signature = it->second;
-    auto hb = cluster::verify(req.body, signature, options.heartbeat_secret, clock->now(),
-                              options.max_skew_ms);
+    auto secret = heartbeat_secret.load();
+    auto hb = cluster::verify(req.body, signature, *secret, clock->now(), options.max_skew_ms);
     if (!hb) {
       ++counters->heartbeats_refused;
-      log()->warn("refused a heartbeat from {}: {}", address_of(req.remote),
+      log()->warn("refused a heartbeat from {}: {}", net::client_address(req, trusted_proxies),
                   message_of(hb.error()));
       return respond(error(401, "bad_heartbeat", message_of(hb.error())));
     }
@@ -684,42 +704,35 @@ struct router_service::impl : std::enable_shared_from_this<impl> {
   }
 
   void cluster_view(responder respond) {
-    auto self = shared_from_this();
-    ask<std::vector<node_status>>(
-        [self, respond](caf::expected<std::vector<node_status>> nodes) {
-          if (!nodes)
-            return respond(error(503, "unavailable", "the node table does not answer", 1));
-          json sites = json::array();
-          for (const auto& n : *nodes) {
-            if (sites.empty() || sites.back()["site"] != n.site)
-              sites.push_back({{"site", n.site},
-                               {"site_id", n.site_id},
-                               {"clusters", json::object()},
-                               {"live_nodes", 0}});
-            auto& site = sites.back();
-            site["clusters"][n.cluster].push_back({{"node_id", n.node_id},
-                                                   {"api_url", n.api_url},
-                                                   {"version", n.version},
-                                                   {"health", n.health},
-                                                   {"heartbeat_age_ms", n.heartbeat_age_ms},
-                                                   {"load", n.load},
-                                                   {"api_in_flight", n.api_in_flight},
-                                                   {"router_in_flight", n.in_flight},
-                                                   {"refusals", n.refusals}});
-            if (n.health == "fresh") site["live_nodes"] = site["live_nodes"].get<int>() + 1;
-          }
-          const auto& c = *self->counters;
-          json doc{{"sites", sites},
-                   {"router",
-                    {{"in_flight", self->in_flight->load()},
-                     {"max_in_flight", self->options.max_in_flight},
-                     {"heartbeats_accepted", c.heartbeats_accepted.load()},
-                     {"heartbeats_refused", c.heartbeats_refused.load()},
-                     {"shed", c.shed.load()},
-                     {"failovers", c.failovers.load()}}}};
-          respond(net::json_response(200, doc.dump()));
-        },
-        view_atom::value);
+    json sites = json::array();
+    for (const auto& n : board->view()) {
+      if (sites.empty() || sites.back()["site"] != n.site)
+        sites.push_back({{"site", n.site},
+                         {"site_id", n.site_id},
+                         {"clusters", json::object()},
+                         {"live_nodes", 0}});
+      auto& site = sites.back();
+      site["clusters"][n.cluster].push_back({{"node_id", n.node_id},
+                                             {"api_url", n.api_url},
+                                             {"version", n.version},
+                                             {"health", n.health},
+                                             {"heartbeat_age_ms", n.heartbeat_age_ms},
+                                             {"load", n.load},
+                                             {"api_in_flight", n.api_in_flight},
+                                             {"router_in_flight", n.in_flight},
+                                             {"refusals", n.refusals}});
+      if (n.health == "fresh") site["live_nodes"] = site["live_nodes"].get<int>() + 1;
+    }
+    const auto& c = *counters;
+    json doc{{"sites", sites},
+             {"router",
+              {{"in_flight", in_flight->load()},
+               {"max_in_flight", options.max_in_flight},
+               {"heartbeats_accepted", c.heartbeats_accepted.load()},
+               {"heartbeats_refused", c.heartbeats_refused.load()},
+               {"shed", c.shed.load()},
+               {"failovers", c.failovers.load()}}}};
+    respond(net::json_response(200, doc.dump()));
   }
 
   void handle(net::http_request&& req, responder respond) {
@@ -750,7 +763,33 @@ struct router_service::impl : std::enable_shared_from_this<impl> {
       ++counters->shed;
       return respond(overloaded());
     }
-    respond = [slot = std::move(slot), respond = std::move(respond)](http_response r) {
+    // Then the client's own share, keyed on the client behind a trusted load balancer, so
+    // that one busy client does not get the balancer limited for everyone.
+    auto mine = admit_client(clients, net::client_address(req, trusted_proxies),
+                             options.max_in_flight_per_client);
+    if (!mine) {
+      ++counters->shed;
+      return respond(error(429, "overloaded",
+                           "this client has its limit of calls in flight at this router; retry "
+                           "shortly",
+                           1));
+    }
+    // The places are given back before the answer goes out, so that a client that has its
+    // answer can call again at once (or when the call is dropped, with its last copy).
+    struct places {
+      std::mutex mutex;
+      std::shared_ptr<in_flight_slot> total;
+      std::shared_ptr<client_slot> client;
+    };
+    auto held = std::make_shared<places>();
+    held->total = std::move(slot);
+    held->client = std::move(mine);
+    respond = [held, respond = std::move(respond)](http_response r) {
+      {
+        std::lock_guard<std::mutex> guard{held->mutex};
+        held->total.reset();
+        held->client.reset();
+      }
       respond(std::move(r));
     };
     std::string site;
@@ -783,22 +822,30 @@ struct router_service::impl : std::enable_shared_from_this<impl> {
     auto target = filters ? req.target : stripped();
     std::optional<std::string> to;
     if (!site.empty()) to = site;
-    auto body = req.body;
+    auto body = std::move(req.body);
     proxy(to, std::move(req), std::move(target), std::move(body), std::move(respond));
   }
 };
 
 router_service::router_service(caf::actor_system& sys, node_table_actor table,
+                               std::shared_ptr<table_board> board,
                                std::shared_ptr<node_client> client, router_options options)
     : counters_(std::make_shared<router_counters>()) {
-  impl_ = std::make_shared<impl>(sys, std::move(table), std::move(client), std::move(options),
-                                 counters_);
+  impl_ = std::make_shared<impl>(sys, std::move(table), std::move(board), std::move(client),
+                                 std::move(options), counters_);
 }
 
 router_service::~router_service() = default;
 
 void router_service::handle(net::http_request&& req, net::responder respond) {
   impl_->handle(std::move(req), std::move(respond));
+}
+
+caf::error router_service::reload_heartbeat_secret(const std::string& path) {
+  auto secret = cluster::read_secret_file(path);
+  if (!secret) return secret.error();
+  impl_->heartbeat_secret.store(std::make_shared<const std::string>(std::move(*secret)));
+  return caf::none;
 }
 
 std::vector<std::string> router_service::own_routes() {

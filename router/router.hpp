@@ -9,6 +9,7 @@
 #include <caf/actor_system.hpp>
 
 #include "core/clock.hpp"
+#include "core/ip_networks.hpp"
 #include "net/http/server.hpp"
 #include "router/node_client.hpp"
 #include "router/node_table.hpp"
@@ -24,6 +25,11 @@ struct router_options {
   time_ms max_skew_ms = 60000;
   /// Proxied calls served at once; one more is answered 429 with Retry-After at once.
   std::size_t max_in_flight = 4096;
+  /// Proxied calls of one client address served at once; one more is answered 429 at once.
+  std::size_t max_in_flight_per_client = 256;
+  /// Peers whose `X-Forwarded-For` names the client (its last entry): the load balancers in
+  /// front of the router. From any other peer the header is ignored.
+  ip_networks trusted_proxies;
   /// Names the site of a host that no site's inventory shows.
   hostname_rules rules;
   /// How long a host → site answer of the inventory is kept (0: never).
@@ -44,11 +50,13 @@ struct router_counters {
 
 /// The router's HTTP front: `POST /v1/heartbeats`, `GET /healthz`, `GET /v1/cluster`, and every
 /// other `/v1/` call proxied to a live node of the site it belongs to (docs/router.md). It
-/// never blocks an I/O thread: the node table is an actor, the nodes are called through the
-/// asynchronous `node_client`.
+/// never blocks an I/O thread: heartbeats go to the node table's actor, calls pick a node from
+/// the table's published snapshot (`table_board`) in the I/O thread, and the nodes are called
+/// through the asynchronous `node_client`, on that same thread.
 class router_service {
  public:
-  router_service(caf::actor_system& sys, node_table_actor table,
+  /// `board` is the one `table` publishes to.
+  router_service(caf::actor_system& sys, node_table_actor table, std::shared_ptr<table_board> board,
                  std::shared_ptr<node_client> client, router_options options);
   ~router_service();
   router_service(const router_service&) = delete;
@@ -61,6 +69,11 @@ class router_service {
   static std::vector<std::string> own_routes();
 
   const router_counters& counters() const { return *counters_; }
+
+  /// Reads the heartbeat secret again from `path` (`cluster::read_secret_file`) and verifies
+  /// heartbeats with it from now on; with the file unusable the secret in use stays and the
+  /// error, naming the file and why, is returned.
+  caf::error reload_heartbeat_secret(const std::string& path);
 
  private:
   struct impl;

@@ -1,58 +1,23 @@
 #include "router/router_config.hpp"
 
-#include <fstream>
-#include <functional>
-#include <sstream>
-
 #include <nlohmann/json.hpp>
 
 #include "config/node_config.hpp"
+#include "config/options.hpp"
 #include "core/error.hpp"
 
 namespace ab::router {
 
+namespace options = config::options;
+
 namespace {
 
 using json = nlohmann::json;
-
-caf::error bad(const std::string& origin, const std::string& key, const std::string& why) {
-  return make_error(errc::bad_config, origin + ": " + key + ": " + why);
-}
-
-struct setting {
-  const char* key;
-  const char* help;
-  std::function<caf::error(router_config&, const json&, const std::string& origin,
-                           const std::string& key)>
-      set;
-};
-
-template <class T>
-setting text(const char* key, const char* help, T router_config::*field) {
-  return {key, help,
-          [=](router_config& c, const json& v, const std::string& origin,
-              const std::string& key) -> caf::error {
-            if (!v.is_string() || v.get<std::string>().empty())
-              return bad(origin, key, "expected a non-empty string");
-            c.*field = v.get<std::string>();
-            return caf::none;
-          }};
-}
-
-template <class T>
-setting number(const char* key, const char* help, T router_config::*field, std::int64_t lo,
-               std::int64_t hi) {
-  return {key, help,
-          [=](router_config& c, const json& v, const std::string& origin,
-              const std::string& key) -> caf::error {
-            if (!v.is_number_integer() || v.get<std::int64_t>() < lo || v.get<std::int64_t>() > hi)
-              return bad(origin, key,
-                         "expected a whole number from " + std::to_string(lo) + " to " +
-                             std::to_string(hi));
-            c.*field = static_cast<T>(v.get<std::int64_t>());
-            return caf::none;
-          }};
-}
+using options::bad;
+using options::list;
+using options::number;
+using options::text;
+using setting = options::setting<router_config>;
 
 caf::error set_rule(router_config& c, const json& v, const std::string& origin,
                     const std::string& key) {
@@ -100,6 +65,13 @@ const std::vector<setting>& settings() {
        set_rules},
       number("max-in-flight", "proxied calls at once; one more gets 429",
              &router_config::max_in_flight, 1, 1000000),
+      number("max-in-flight-per-client",
+             "proxied calls of one client address at once; one more "
+             "gets 429",
+             &router_config::max_in_flight_per_client, 1, 1000000),
+      list("trusted-proxies",
+           "load balancer IPs/CIDRs whose X-Forwarded-For is believed, comma-separated",
+           &router_config::trusted_proxies, options::check_network),
       number("pool-size", "connections to one node at most", &router_config::pool_size, 1, 100000),
       number("pool-queue", "calls waiting for a connection of one node; one more gets 429",
              &router_config::pool_queue, 0, 1000000),
@@ -129,98 +101,27 @@ const std::vector<setting>& settings() {
   return all;
 }
 
-std::string option_name(std::string key) {
-  for (auto& ch : key)
-    if (ch == '_') ch = '-';
-  return key;
-}
-
-const setting* find_setting(const std::string& name) {
-  for (const auto& s : settings())
-    if (name == s.key) return &s;
-  return nullptr;
-}
-
-json value_of(const std::string& text) {
-  if (!text.empty() && (text.front() == '[' || text.front() == '{' ||
-                        std::isdigit(static_cast<unsigned char>(text[0]))))
-    try {
-      return json::parse(text);
-    } catch (const json::exception&) {
-      // Not JSON after all: the setting says what it expected.
-    }
-  return text;
-}
-
 }  // namespace
 
 std::string router_usage() {
-  std::string out =
-      "usage: ab-router [--config FILE] [--OPTION VALUE ...] [--help]\n"
-      "Runs an AutoBuild router: learns the nodes from their signed heartbeats and proxies\n"
-      "each API call to a live node of the site its host is in (docs/router.md).\n\n"
-      "  --config FILE             JSON file with the options below (keys with '_' or '-')\n";
-  for (const auto& s : settings()) {
-    std::string name = std::string{"  --"} + s.key + " V";
-    name.resize(28, ' ');
-    out += name + s.help + "\n";
-  }
-  return out;
+  return "usage: ab-router [--config FILE] [--OPTION VALUE ...] [--help]\n"
+         "Runs an AutoBuild router: learns the nodes from their signed heartbeats and proxies\n"
+         "each API call to a live node of the site its host is in (docs/router.md).\n\n"
+         "  --config FILE             JSON file with the options below (keys with '_' or '-')\n" +
+         options::usage_lines(settings());
 }
 
 caf::expected<router_command_line> parse_router_command_line(const std::vector<std::string>& args) {
-  router_command_line cl;
-  for (std::size_t i = 0; i < args.size(); ++i) {
-    const auto& a = args[i];
-    if (a == "-h" || a == "--help") {
-      cl.help = true;
-      continue;
-    }
-    if (a.rfind("--", 0) != 0)
-      return make_error(errc::bad_config, "unexpected argument '" + a + "' (see --help)");
-    auto name = a.substr(2);
-    std::string val;
-    if (auto eq = name.find('='); eq != std::string::npos) {
-      val = name.substr(eq + 1);
-      name = name.substr(0, eq);
-    } else if (i + 1 < args.size()) {
-      val = args[++i];
-    } else {
-      return make_error(errc::bad_config, "option --" + name + " needs a value");
-    }
-    if (name == "config")
-      cl.config_file = val;
-    else if (find_setting(name))
-      cl.overrides[name] = val;
-    else
-      return make_error(errc::bad_config, "unknown option --" + name + " (see --help)");
-  }
-  return cl;
+  auto a = options::parse_arguments(settings(), args);
+  if (!a) return a.error();
+  return router_command_line{a->help, std::move(a->config_file), std::move(a->overrides)};
 }
 
 caf::expected<router_config> load_router_config(const router_command_line& cl) {
   router_config c;
-  if (!cl.config_file.empty()) {
-    std::ifstream in{cl.config_file};
-    if (!in) return make_error(errc::bad_config, cl.config_file + ": cannot be read");
-    std::stringstream buf;
-    buf << in.rdbuf();
-    json doc;
-    try {
-      doc = json::parse(buf.str());
-    } catch (const json::exception& e) {
-      return make_error(errc::bad_config, cl.config_file + ": not valid JSON: " + e.what());
-    }
-    if (!doc.is_object()) return bad(cl.config_file, "(top level)", "expected an object");
-    for (const auto& [key, v] : doc.items()) {
-      const auto* s = find_setting(option_name(key));
-      if (!s) return bad(cl.config_file, key, "unknown key (see ab-router --help)");
-      if (auto err = s->set(c, v, cl.config_file, key)) return err;
-    }
-  }
-  for (const auto& [name, text] : cl.overrides)
-    if (auto err = find_setting(name)->set(c, value_of(text), "command line", "--" + name))
-      return err;
+  if (!cl.config_file.empty())
+    if (auto err = options::apply_file(c, settings(), cl.config_file, "ab-router")) return err;
+  if (auto err = options::apply_overrides(c, settings(), cl.overrides, "[{")) return err;
   if (auto hp = config::split_host_port(c.listen); !hp)
     return bad("listen", c.listen, message_of(hp.error()));
   if (c.tls_cert.empty() != c.tls_key.empty())

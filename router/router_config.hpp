@@ -33,6 +33,12 @@ struct router_config {
   std::vector<hostname_rule> hostname_rules;
   /// Proxied calls in flight at once; one more is answered 429 at once.
   std::size_t max_in_flight = 4096;
+  /// Proxied calls of one client address in flight at once; one more is answered 429 at once.
+  std::size_t max_in_flight_per_client = 256;
+  /// Load balancers (IPs/CIDRs) in front of the router: from them the client's address is the
+  /// last entry of `X-Forwarded-For`, and their connections are exempt from
+  /// `max_connections_per_peer`.
+  std::vector<std::string> trusted_proxies;
   /// Connections to one node at most, and calls waiting for one of them.
   std::size_t pool_size = 64;
   std::size_t pool_queue = 1024;

@@ -47,16 +47,25 @@ int run(const router_config& cfg, sigset_t signals) {
   std::shared_ptr<node_client> nodes = std::move(*client);
 
   caf::actor_system_config sys_cfg;
+  // Only heartbeats reach an actor (calls never do): one scheduler thread is plenty, and no
+  // idle worker polls beside the I/O threads.
+  sys_cfg.set("scheduler.max-threads", 1);
   caf::actor_system sys{sys_cfg};
   auto clk = std::make_shared<system_clock>();
-  auto table = spawn_node_table(sys, {cfg.freshness_ms, cfg.set_aside_ms}, clk);
+  table_options to{cfg.freshness_ms, cfg.set_aside_ms};
+  auto board = std::make_shared<table_board>(to, clk);
+  auto table = spawn_node_table(sys, to, clk, board);
   router_options ro;
   ro.heartbeat_secret = *secret;
   ro.max_in_flight = cfg.max_in_flight;
+  ro.max_in_flight_per_client = cfg.max_in_flight_per_client;
+  auto proxies = ip_networks::parse(cfg.trusted_proxies);
+  if (!proxies) return fail(message_of(proxies.error()));
+  ro.trusted_proxies = *proxies;
   ro.rules = std::move(*rules);
   ro.host_cache_ms = cfg.host_cache_ms;
   ro.clock = clk;
-  auto service = std::make_shared<router_service>(sys, table, nodes, std::move(ro));
+  auto service = std::make_shared<router_service>(sys, table, board, nodes, std::move(ro));
 
   auto hp = config::split_host_port(cfg.listen);
   if (!hp) return fail(message_of(hp.error()));
@@ -71,6 +80,9 @@ int run(const router_config& cfg, sigset_t signals) {
   so.first_byte_timeout = std::chrono::milliseconds(cfg.first_byte_timeout_ms);
   so.idle_timeout = std::chrono::milliseconds(cfg.idle_timeout_ms);
   so.probe_paths = {"/healthz"};
+  // A load balancer carries many clients' connections: the per-client limit is the router's.
+  if (!proxies->empty())
+    so.peer_cap_exempt = [nets = *proxies](const std::string& peer) { return nets.contains(peer); };
   auto server =
       net::http_server::start(so, [service](net::http_request&& req, net::responder respond) {
         service->handle(std::move(req), std::move(respond));
@@ -88,12 +100,17 @@ int run(const router_config& cfg, sigset_t signals) {
     int sig = 0;
     sigwait(&signals, &sig);
     if (sig != SIGHUP) break;
-    log->info("SIGHUP: reloading the TLS certificate");
+    log->info("SIGHUP: reloading the TLS certificate and the heartbeat secret");
     (void)(*server)->reload_tls();
+    if (auto err = service->reload_heartbeat_secret(cfg.heartbeat_secret_file))
+      log->warn("keeping the heartbeat secret in use: {}", message_of(err));
+    else
+      log->info("heartbeat secret reloaded from {}", cfg.heartbeat_secret_file);
   }
   log->info("stopping");
-  (*server)->stop();
+  // The client first: its connections made on the server's I/O threads close on them.
   nodes->stop();
+  (*server)->stop();
   caf::anon_send_exit(table, caf::exit_reason::user_shutdown);
   return 0;
 }

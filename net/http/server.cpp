@@ -46,8 +46,12 @@ std::shared_ptr<spdlog::logger> net_logger() {
   return log;
 }
 
+/// The context of the I/O thread running, for `current_io_context`.
+thread_local asio::io_context* running_context = nullptr;
+
 /// Runs `ioc` until it runs out of work; an exception escaping a handler is logged, not fatal.
 void run_io(asio::io_context& ioc, spdlog::logger& log) {
+  running_context = &ioc;
   for (;;) {
     try {
       ioc.run();
@@ -67,6 +71,10 @@ bool is_resource_shortage(const error_code& ec) {
 }
 
 }  // namespace
+
+asio::io_context* current_context() {
+  return running_context;
+}
 
 /// Accepts connections and hands them to the core, each to the next of the I/O contexts in
 /// turn; everything of its own runs on the acceptor's strand (on the first context).
@@ -250,6 +258,10 @@ caf::expected<std::unique_ptr<http_server>> http_server::start(server_options op
   self.core->log().info("serving {} on {}:{} with {} I/O threads", scheme,
                         self.core->options().host, self.port, threads);
   return server;
+}
+
+asio::io_context* current_io_context() {
+  return detail::current_context();
 }
 
 http_server::http_server(std::unique_ptr<impl> state) : impl_(std::move(state)) {}

@@ -12,6 +12,10 @@
 
 #include <caf/expected.hpp>
 
+namespace boost::asio {
+class io_context;
+}
+
 namespace ab::net {
 
 /// One parsed request, with header names lower-cased.
@@ -116,6 +120,12 @@ struct server_options {
   /// when either file changes (checked every `tls_check_interval`) or on `reload_tls`.
   tls_settings tls;
 };
+
+/// The I/O context the calling thread runs when it is one of an `http_server`'s I/O threads
+/// (each runs one context of its own); null on any other thread. A handler may start
+/// asynchronous I/O of its own on it, so that its completions run on the same thread as the
+/// request they serve.
+boost::asio::io_context* current_io_context();
 
 /// An HTTP/1.1 server, plain or over TLS, running on its own I/O threads.
 ///

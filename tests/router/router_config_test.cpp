@@ -50,5 +50,25 @@ TEST(RouterConfig, ErrorsNameTheKeyAndWhatWasExpected) {
   EXPECT_NE(message_of(bad_rule.error()).find("capture group"), std::string::npos);
 }
 
+TEST(RouterConfig, TrustedProxiesAreIpsOrCidrsFromAnArrayOrCommaSeparatedText) {
+  auto dir = scratch_dir("ab_router_cfg_");
+  {
+    std::ofstream{dir / "router.json"} << R"({"heartbeat_secret_file": "/etc/hb.secret",
+        "trusted_proxies": ["10.0.0.0/24", "2001:db8::1"], "max_in_flight_per_client": 9})";
+  }
+  auto file = load({"--config", (dir / "router.json").string()});
+  ASSERT_TRUE(file) << message_of(file.error());
+  EXPECT_EQ(file->trusted_proxies, (std::vector<std::string>{"10.0.0.0/24", "2001:db8::1"}));
+  EXPECT_EQ(file->max_in_flight_per_client, 9u);
+  auto flags = load({"--heartbeat-secret-file", "x", "--trusted-proxies", "127.0.0.1,10.1.0.0/16"});
+  ASSERT_TRUE(flags) << message_of(flags.error());
+  EXPECT_EQ(flags->trusted_proxies, (std::vector<std::string>{"127.0.0.1", "10.1.0.0/16"}));
+  EXPECT_TRUE(load({"--heartbeat-secret-file", "x"})->trusted_proxies.empty());
+  auto bad = load({"--heartbeat-secret-file", "x", "--trusted-proxies", "10.0.0.0/33"});
+  ASSERT_FALSE(bad);
+  EXPECT_NE(message_of(bad.error()).find("--trusted-proxies"), std::string::npos);
+  EXPECT_NE(message_of(bad.error()).find("10.0.0.0/33"), std::string::npos);
+}
+
 }  // namespace
 }  // namespace ab::testing

@@ -82,6 +82,29 @@ class RouterProcess : public ::testing::Test {
   std::unique_ptr<announced_nodes> nodes_;
 };
 
+TEST_F(RouterProcess, SighupRereadsTheHeartbeatSecretAndAnUnusableFileKeepsTheOldOne) {
+  // n1's heartbeat, signed with `key`, strictly newer than the last one the test sent.
+  std::int64_t last = 0;
+  auto beat = [&](const std::string& key) {
+    last = std::max(system_clock{}.now(), last + 1);
+    auto hb = heartbeat_of("n1", "dc1", 0,
+                           "http://127.0.0.1:" + std::to_string(nodes_->port("n1")), last);
+    return post_heartbeat(router_->port(), hb, key);
+  };
+  write_secret_file(dir_, "rotated-secret", std::filesystem::path{secret_file_}.filename().string());
+  router_->signal(SIGHUP);
+  // Heartbeats signed with the new secret are taken once the router has reread the file.
+  ASSERT_TRUE(wait_until([&] { return beat("rotated-secret") == 204; })) << router_->output();
+  EXPECT_EQ(beat(secret), 401) << "the old secret is no longer valid";
+  // A file others may read is refused: the rotated secret stays in use.
+  { std::ofstream{secret_file_} << "leaked-secret\n"; }
+  ::chmod(secret_file_.c_str(), 0644);
+  router_->signal(SIGHUP);
+  EXPECT_EQ(call("GET", "/healthz").status, 200);
+  EXPECT_EQ(beat("rotated-secret"), 204);
+  EXPECT_EQ(beat("leaked-secret"), 401);
+}
+
 TEST_F(RouterProcess, CallsLandOnANodeOfTheSiteTheirHostIsIn) {
   register_hosts();
   // Each site's database holds its own hosts only.
