@@ -170,6 +170,11 @@ double queue_steps_per_s(detail::sql_store& store, const options& o, int workers
     failover->lost = total - done.load();
     failover->double_runs = double_runs.load();
     failover->lost_leases = lost_leases.load();
+    if (failover->lost > 0)
+      if (auto depth = store.queue_depth())
+        for (const auto& d : *depth)
+          std::fprintf(stderr, "  left: type=%s state=%s count=%lld\n", d.type.c_str(),
+                       std::string{to_string(d.state)}.c_str(), static_cast<long long>(d.count));
   }
   if (errors.load() > 0) std::fprintf(stderr, "  (%ld store errors)\n", errors.load());
   std::fprintf(

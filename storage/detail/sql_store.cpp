@@ -169,7 +169,8 @@ void sql_store::note_retry(const char* what, int attempt, const db_error& e) {
 }
 
 void sql_store::note_success(const char* what, int attempts) {
-  if (outage_since_ms_.load(std::memory_order_relaxed) == 0) return;
+  // A call that went through at once says little: others may still be failing.
+  if (attempts == 1 || outage_since_ms_.load(std::memory_order_relaxed) == 0) return;
   auto since = outage_since_ms_.exchange(0);
   if (since == 0) return;
   log_->info("database reachable again after {:.1f} s ({} succeeded on attempt {})",
