@@ -60,8 +60,9 @@ TEST(GaleraFailover, WorkFlowsThroughTwoNodesWhileTheWriterDiesTwice) {
   // The test's own store (the submitting client) and the nodes go through HAProxy.
   ::setenv("AB_MYSQL_URL", cluster.url().c_str(), 1);
   auto clk = std::make_shared<system_clock>();
-  scratch_store db{"mysql", clk};
+  auto scratch = std::make_unique<scratch_store>("mysql", clk);
   ASSERT_FALSE(::testing::Test::HasFailure());
+  auto& db = *scratch;
 
   auto dir = std::filesystem::path(cluster.dir()) / "nodes";
   std::filesystem::create_directories(dir);
@@ -109,7 +110,17 @@ TEST(GaleraFailover, WorkFlowsThroughTwoNodesWhileTheWriterDiesTwice) {
   std::mutex accepted_mutex;
   std::vector<storage::request_id> accepted;
   std::atomic<bool> submitting{true};
-  std::thread client{[&] {
+  std::thread client;
+  // Stops the client also when an assertion ends the test early.
+  struct stop_client {
+    std::atomic<bool>& flag;
+    std::thread& t;
+    ~stop_client() {
+      flag = false;
+      if (t.joinable()) t.join();
+    }
+  } stopper{submitting, client};
+  client = std::thread{[&] {
     for (int round = 0; submitting; ++round) {
       for (int h = 0; h < 12 && submitting; ++h) {
         auto out = db->submit({three_steps("h" + std::to_string(h))});
@@ -142,7 +153,7 @@ TEST(GaleraFailover, WorkFlowsThroughTwoNodesWhileTheWriterDiesTwice) {
     EXPECT_TRUE(progress_after(finished_steps())) << cluster.status();
   }
   submitting = false;
-  client.join();
+  if (client.joinable()) client.join();
 
   // Every accepted request reaches its end.
   std::vector<storage::request_id> ids;
@@ -204,6 +215,7 @@ TEST(GaleraFailover, WorkFlowsThroughTwoNodesWhileTheWriterDiesTwice) {
   EXPECT_EQ(std::count(status.begin(), status.end(), '\n') > 0, true);
   for (auto& n : nodes) EXPECT_EQ(n->terminate(), 0) << n->output();
   nodes.clear();
+  scratch.reset();  // drops its database while the cluster runs
   EXPECT_TRUE(cluster.stop());
 }
 
