@@ -5,9 +5,12 @@
 #include <atomic>
 #include <chrono>
 #include <cstdio>
+#include <cstdlib>
 #include <filesystem>
+#include <mutex>
 #include <string>
 #include <thread>
+#include <unordered_set>
 #include <vector>
 
 #include "core/clock.hpp"
@@ -31,6 +34,19 @@ struct options {
   /// Connections of the store's pool (at most one per worker), like a node's store.
   int pool = static_cast<int>(store_options{}.pool_size);
   std::vector<int> workers{1, 4, 16};
+  /// A failover run: `failover_command` (e.g. `scripts/galera kill 1`) runs once this share
+  /// of the steps is done, while the workers go on.
+  std::string failover_command;
+  double failover_after = 0.3;
+};
+
+/// What a failover run saw: the longest time without a finished step after the command ran,
+/// steps that never finished, and jobs handed to a second worker while a first held them.
+struct failover_figures {
+  double stall_s = 0;
+  long lost = 0;
+  long double_runs = 0;
+  long lost_leases = 0;
 };
 
 /// A fresh place to run one measurement in, and the pool and store on it.
@@ -52,8 +68,10 @@ void run_threads(int threads, F fn) {
   for (auto& t : ts) t.join();
 }
 
-/// Claim → complete → next ready, in batches, until every step of every chain is done.
-double queue_steps_per_s(detail::sql_store& store, const options& o, int workers) {
+/// Claim → complete → next ready, in batches, until every step of every chain is done (or,
+/// in a failover run, until no step finished for 60 s).
+double queue_steps_per_s(detail::sql_store& store, const options& o, int workers,
+                         failover_figures* failover = nullptr) {
   std::vector<request_spec> specs;
   for (int i = 0; i < o.requests; ++i) {
     request_spec s;
@@ -81,19 +99,61 @@ double queue_steps_per_s(detail::sql_store& store, const options& o, int workers
   storage::action_filter dc1;
   dc1.site = "dc1";
   auto t0 = steady::now();
+  // Failover bookkeeping: the jobs held now, and when a step last finished.
+  std::mutex held_mutex;
+  std::unordered_set<job_id> held;
+  std::atomic<bool> failed_over{false};
+  std::atomic<long> double_runs{0}, lost_leases{0};
+  std::atomic<std::int64_t> last_progress_us{0}, worst_gap_us{0};
+  auto now_us = [&] {
+    return std::chrono::duration_cast<std::chrono::microseconds>(steady::now() - t0).count();
+  };
+  auto progressed = [&] {
+    auto now = now_us();
+    auto last = last_progress_us.exchange(now);
+    if (failed_over.load()) {
+      auto gap = now - last;
+      for (auto worst = worst_gap_us.load(); gap > worst;)
+        if (worst_gap_us.compare_exchange_weak(worst, gap)) break;
+    }
+  };
+  std::thread trigger;
+  if (failover)
+    trigger = std::thread([&] {
+      while (done.load() < static_cast<long>(static_cast<double>(total) * o.failover_after))
+        std::this_thread::sleep_for(std::chrono::milliseconds(5));
+      // The stall counts from the kill: the last step before it marks the start.
+      last_progress_us = now_us();
+      failed_over = true;
+      std::fprintf(stderr, "  failover: running %s\n", o.failover_command.c_str());
+      if (std::system(o.failover_command.c_str()) != 0)
+        std::fprintf(stderr, "  failover command failed\n");
+    });
+  auto stuck = [&] {
+    return failover && failed_over.load() && now_us() - last_progress_us.load() > 60'000'000;
+  };
   run_threads(workers, [&](int w) {
     auto owner = "bench-worker-" + std::to_string(w);
     // Hand back the finished batch and take the next one in the same transaction.
     std::vector<completion> finished;
-    while (done.load() < total) {
+    while (done.load() < total && !stuck()) {
       // As a node claims: its own site's jobs only.
       auto cycle = store.complete_and_claim(finished, owner, "step", o.batch, 60000, dc1);
-      finished.clear();
       if (!cycle) {
+        // Keep the batch: handing it back is tried again (the store already retried).
         ++errors;
         continue;
       }
+      if (failover) {
+        std::lock_guard<std::mutex> guard{held_mutex};
+        for (const auto& f : finished) held.erase(f.job.id);
+        lost_leases += static_cast<long>(cycle->completed.lost.size());
+        for (const auto& j : cycle->claimed)
+          if (!held.insert(j.id).second) ++double_runs;
+      }
+      finished.clear();
       done += static_cast<long>(cycle->completed.completed);
+      if (cycle->completed.completed > 0) progressed();
       ++claims;
       if (cycle->claimed.empty()) {
         ++empty_claims;
@@ -104,6 +164,18 @@ double queue_steps_per_s(detail::sql_store& store, const options& o, int workers
     }
   });
   auto elapsed = seconds_since(t0);
+  if (trigger.joinable()) trigger.join();
+  if (failover) {
+    failover->stall_s = static_cast<double>(worst_gap_us.load()) / 1e6;
+    failover->lost = total - done.load();
+    failover->double_runs = double_runs.load();
+    failover->lost_leases = lost_leases.load();
+    if (failover->lost > 0)
+      if (auto depth = store.queue_depth())
+        for (const auto& d : *depth)
+          std::fprintf(stderr, "  left: type=%s state=%s count=%lld\n", d.type.c_str(),
+                       std::string{to_string(d.state)}.c_str(), static_cast<long long>(d.count));
+  }
   if (errors.load() > 0) std::fprintf(stderr, "  (%ld store errors)\n", errors.load());
   std::fprintf(
       stderr, "  claims=%ld empty=%ld mean_batch=%.1f\n", claims.load(), empty_claims.load(),
@@ -183,8 +255,12 @@ void usage() {
   std::puts(
       "usage: ab-bench-queue [--mysql URL] [--sqlite PATH] [--requests N] [--chain N]\n"
       "                      [--batch N] [--workers 1,4,16] [--raw-seconds S] [--pool N]\n"
+      "                      [--failover-command CMD [--failover-after F]]\n"
       "Runs N chains of jobs through the queue with each worker count, and measures the raw\n"
-      "autocommit single-row UPDATE rate of the same database at the same concurrency.");
+      "autocommit single-row UPDATE rate of the same database at the same concurrency.\n"
+      "With --failover-command (MySQL only): one run with the first worker count, CMD run once\n"
+      "a share F (0.3) of the steps is done (e.g. killing the writer Galera node); prints the\n"
+      "longest time without a finished step after it, steps lost and jobs run twice at once.");
 }
 
 }  // namespace
@@ -212,6 +288,10 @@ int main(int argc, char** argv) {
       o.batch = std::stoi(next());
     else if (a == "--pool")
       o.pool = std::stoi(next());
+    else if (a == "--failover-command")
+      o.failover_command = next();
+    else if (a == "--failover-after")
+      o.failover_after = std::stod(next());
     else if (a == "--raw-seconds")
       o.raw_seconds = std::stod(next());
     else if (a == "--workers") {
@@ -247,6 +327,23 @@ int main(int argc, char** argv) {
       if (!base) {
         std::fprintf(stderr, "%s\n", message_of(base.error()).c_str());
         return 2;
+      }
+      if (!o.failover_command.empty()) {
+        auto w = o.workers.front();
+        auto db = open_mysql(*base, ++run, 1, static_cast<std::size_t>(std::min(w, o.pool)));
+        if (auto err = db.store->open()) {
+          std::fprintf(stderr, "%s\n", message_of(err).c_str());
+          return 1;
+        }
+        failover_figures f;
+        auto steps = queue_steps_per_s(*db.store, o, w, &f);
+        std::printf(
+            "queue failover: workers=%d steps_per_s=%.0f stall_s=%.1f lost=%ld double_runs=%ld "
+            "lost_leases=%ld\n",
+            w, steps, f.stall_s, f.lost, f.double_runs, f.lost_leases);
+        db = {};
+        drop_mysql(*base, run);
+        return f.lost == 0 && f.double_runs == 0 ? 0 : 1;
       }
       for (int w : o.workers) {
         auto db = open_mysql(*base, ++run, static_cast<std::size_t>(w),

@@ -5,10 +5,13 @@
 #include "storage/mysql_store.hpp"
 
 #include <algorithm>
+#include <chrono>
 #include <condition_variable>
 #include <cstdio>
 #include <mutex>
 #include <optional>
+#include <random>
+#include <thread>
 #include <unordered_map>
 
 #include <cppconn/exception.h>
@@ -17,6 +20,8 @@
 #include <cppconn/statement.h>
 #include <mysql_connection.h>
 #include <mysql_driver.h>
+#include <spdlog/spdlog.h>
+#include <unistd.h>
 
 #include "core/error.hpp"
 #include "core/hash.hpp"
@@ -25,21 +30,27 @@
 
 namespace ab::storage {
 
-namespace {
+namespace detail {
 
-using namespace detail;
-
-db_error::kind classify(int code) {
+db_error::kind classify_mysql_error(int code) {
   switch (code) {
     case 1205:  // lock wait timeout
-    case 1213:  // deadlock
+    case 1213:  // deadlock; on Galera also a certification failure (at COMMIT or before)
+    case 1180:  // error during COMMIT: nothing was committed
       return db_error::kind::transient;
     case 1062:  // duplicate key
       return db_error::kind::duplicate;
+    case 1040:  // too many connections
+    case 1047:  // Galera: "WSREP has not yet prepared node for application use"
     case 1053:  // server shutdown in progress
     case 1152:  // aborted connection
+    case 1158:  // read error from the network
+    case 1159:  // network read timeout
+    case 1160:  // write error to the network
+    case 1161:  // network write timeout
     case 1927:  // connection was killed
     case 4031:  // disconnected by the server for inactivity
+      // A new connection goes (through HAProxy) to a server that can answer.
       return db_error::kind::connection;
     default:
       // 2000-2999 are client-side errors: cannot connect, server gone away, lost connection.
@@ -47,9 +58,15 @@ db_error::kind classify(int code) {
   }
 }
 
+}  // namespace detail
+
+namespace {
+
+using namespace detail;
+
 [[noreturn]] void rethrow(const sql::SQLException& e, const std::string& context) {
   throw db_error(
-      classify(e.getErrorCode()), e.getErrorCode(),
+      classify_mysql_error(e.getErrorCode()), e.getErrorCode(),
       context + ": " + e.what() + " (MySQL error " + std::to_string(e.getErrorCode()) + ")");
 }
 
@@ -110,9 +127,36 @@ class mysql_connection final : public connection {
       std::unique_ptr<sql::Statement> s{con_->createStatement()};
       s->execute("SET SESSION TRANSACTION ISOLATION LEVEL READ COMMITTED");
       s->execute("SET SESSION innodb_lock_wait_timeout = 10");
+      // SHOW VARIABLES answers on every server (MySQL has no @@wsrep_on).
+      {
+        std::unique_ptr<sql::ResultSet> rs{s->executeQuery("SHOW VARIABLES LIKE 'wsrep_on'")};
+        galera_ = rs->next() && std::string{rs->getString(2)} == "ON";
+      }
+      if (galera_) {
+        if (t.wsrep_sync_wait >= 0)
+          s->execute("SET SESSION wsrep_sync_wait = " + std::to_string(t.wsrep_sync_wait));
+        // This connection may be the first on a node that took over from a failed one: wait
+        // until the node has applied what the cluster committed, so that every write
+        // acknowledged before the failover is seen.
+        std::unique_ptr<sql::ResultSet> rs{s->executeQuery(
+            "SET STATEMENT wsrep_sync_wait = 1 FOR SELECT @@wsrep_node_name, @@port, "
+            "(SELECT VARIABLE_VALUE FROM information_schema.GLOBAL_STATUS WHERE VARIABLE_NAME = "
+            "'WSREP_CLUSTER_SIZE')")};
+        if (rs->next())
+          node_ = std::string{rs->getString(1)} + " (port " + std::string{rs->getString(2)} +
+                  ", cluster size " + std::string{rs->getString(3)} + ")";
+      }
       con_->setAutoCommit(false);
       return 0;
     });
+  }
+
+  /// On Galera, the node this connection reached, e.g. "n2 (port 13307, cluster size 2)";
+  /// empty elsewhere.
+  const std::string& galera_node() const { return node_; }
+
+  void sync() override {
+    if (galera_) exec_raw("SET STATEMENT wsrep_sync_wait = 1 FOR SELECT 1");
   }
 
   // Autocommit is off: the first statement opens the transaction.
@@ -136,7 +180,11 @@ class mysql_connection final : public connection {
   bool in_autocommit() const { return autocommit_; }
   void commit() override {
     guarded("commit", [&] {
-      con_->commit();
+      // Not con_->commit(): Connector/C++ 1.1.12 (Debian 12) drops mysql_commit()'s result, so
+      // a COMMIT that failed (a certification failure, a connection cut by a failover) would
+      // pass for a commit. A statement reports every error.
+      std::unique_ptr<sql::Statement> s{con_->createStatement()};
+      s->execute("COMMIT");
       return 0;
     });
   }
@@ -205,6 +253,8 @@ class mysql_connection final : public connection {
   std::unique_ptr<sql::Connection> con_;
   std::unordered_map<std::string, std::unique_ptr<sql::PreparedStatement>> cache_;
   bool autocommit_ = false;
+  bool galera_ = false;
+  std::string node_;
 };
 
 /// MariaDB's named locks take at most 64 characters: a longer name is cut and keeps a hash.
@@ -269,21 +319,55 @@ class mysql_pool final : public connection_pool {
     sql_.bigint_pk = "BIGINT NOT NULL PRIMARY KEY";
     sql_.by_primary_key = " FORCE INDEX (PRIMARY)";
     sql_.table_options = " ENGINE=InnoDB DEFAULT CHARSET=utf8mb4 COLLATE=utf8mb4_bin";
+    // The schema lock's holder: this pool, also when a migration is tried again.
+    std::random_device rd;
+    char buf[48];
+    std::snprintf(buf, sizeof buf, "%08x%08x@%d", rd(), rd(), static_cast<int>(getpid()));
+    holder_ = buf;
+    log_ = spdlog::get("storage");
+    if (!log_) log_ = spdlog::default_logger()->clone("storage");
   }
 
   pooled acquire() override { return acquire_in(false); }
   pooled acquire_for_reads() override { return acquire_in(true); }
 
+  // GET_LOCK is local to one Galera node: the migration lock is a row, which every node of
+  // a cluster sees (two nodes taking it at once through two Galera nodes conflict at
+  // certification, and one retries). It expires, so that a migrator that died frees it.
   void lock_migrations(connection& c) override {
-    auto r = c.query("SELECT GET_LOCK('autobuild_schema', 60)", {});
-    if (!r->next() || r->i64(0) != 1)
-      throw db_error(db_error::kind::transient, 0, "another node holds the schema lock");
+    c.exec_raw(
+        "CREATE TABLE IF NOT EXISTS schema_lock (id INT NOT NULL PRIMARY KEY, holder "
+        "VARCHAR(64) NOT NULL, expires_at BIGINT NOT NULL)" +
+        sql_.table_options);
+    c.exec_raw("INSERT IGNORE INTO schema_lock (id, holder, expires_at) VALUES (1, '', 0)");
+    c.commit();
+    const auto give_up = std::chrono::steady_clock::now() + std::chrono::seconds(60);
+    for (;;) {
+      try {
+        if (extend_lock(c, true)) return;
+      } catch (const db_error& e) {
+        c.rollback();
+        if (e.what_kind() != db_error::kind::transient) throw;
+      }
+      if (std::chrono::steady_clock::now() > give_up)
+        throw db_error(db_error::kind::transient, 0,
+                       "another node holds the schema lock (row 1 of table schema_lock) and has "
+                       "not released it within 60 s");
+      std::this_thread::sleep_for(std::chrono::milliseconds(200));
+    }
+  }
+  void extend_migrations_lock(connection& c) override {
+    if (!extend_lock(c, false))
+      throw db_error(db_error::kind::other, 0, "lost the schema lock during a migration");
   }
   void unlock_migrations(connection& c) noexcept override {
     try {
-      c.query("SELECT RELEASE_LOCK('autobuild_schema')", {})->next();
+      c.rollback();
+      c.execute("UPDATE schema_lock SET holder = '', expires_at = 0 WHERE id = 1 AND holder = ?",
+                {holder_});
+      c.commit();
     } catch (...) {
-      // Released by the server when the connection closes anyway.
+      // It expires on its own.
     }
   }
   const dialect& sql() const override { return sql_; }
@@ -315,7 +399,9 @@ class mysql_pool final : public connection_pool {
     ++open_;
     lock.unlock();
     try {
-      return lend(new mysql_connection(target_));
+      auto* c = new mysql_connection(target_);
+      note_node(c->galera_node());
+      return lend(c);
     } catch (...) {
       lock.lock();
       --open_;
@@ -336,9 +422,41 @@ class mysql_pool final : public connection_pool {
                   }};
   }
 
+  /// Logs the Galera node that new connections reach when it changes (a failover).
+  void note_node(const std::string& node) {
+    if (node.empty()) return;
+    std::lock_guard<std::mutex> guard{mutex_};
+    if (node == node_) return;
+    if (node_.empty())
+      log_->info("connected to Galera node {}", node);
+    else
+      log_->warn("the database is now Galera node {} (was {})", node, node_);
+    node_ = node;
+  }
+
+  /// Takes the schema lock (`take`: also when free or expired) or extends this holder's, for
+  /// the next `migration_lock_ms`; true if held.
+  bool extend_lock(connection& c, bool take) {
+    auto now = now_ms_sql();
+    auto n = c.execute("UPDATE schema_lock SET holder = ?, expires_at = " + now + " + " +
+                           std::to_string(migration_lock_ms) + " WHERE id = 1 AND (holder = ?" +
+                           (take ? " OR holder = '' OR expires_at < " + now : std::string{}) + ")",
+                       {holder_, holder_});
+    c.commit();
+    return n == 1;
+  }
+
+  /// How long the schema lock lasts unless extended after each migration. A step that takes
+  /// longer (DDL on a big table, which Galera runs in total order isolation) may let another
+  /// node start the same step; every step is idempotent, and TOI runs DDL one at a time.
+  static constexpr int migration_lock_ms = 120000;
+
   mysql_target target_;
   std::size_t size_;
   dialect sql_;
+  std::string holder_;
+  std::shared_ptr<spdlog::logger> log_;
+  std::string node_;
   std::mutex mutex_;
   std::condition_variable cv_;
   std::vector<std::unique_ptr<mysql_connection>> idle_;
@@ -406,6 +524,17 @@ caf::expected<mysql_target> parse_mysql_url(const std::string& url) {
   auto slash = location.find('/');
   if (slash == std::string::npos) return bad("no /DB part");
   t.database = location.substr(slash + 1);
+  if (auto q = t.database.find('?'); q != std::string::npos) {
+    auto options = t.database.substr(q + 1);
+    t.database.resize(q);
+    const std::string key = "wsrep_sync_wait=";
+    if (options.rfind(key, 0) != 0) return bad("the only option is wsrep_sync_wait=N");
+    auto n = options.substr(key.size());
+    if (n.empty() || n.size() > 2 || n.find_first_not_of("0123456789") != std::string::npos ||
+        std::stoi(n) > 15)
+      return bad("wsrep_sync_wait is a number from 0 to 15");
+    t.wsrep_sync_wait = std::stoi(n);
+  }
   if (t.database.empty()) return bad("empty database name");
   auto hostport = location.substr(0, slash);
   auto pc = hostport.rfind(':');

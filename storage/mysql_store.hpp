@@ -9,13 +9,19 @@
 
 namespace ab::storage {
 
-/// Where a MySQL/MariaDB store lives, parsed from `mysql://USER:PASS@HOST[:PORT]/DB`.
+/// Where a MySQL/MariaDB store lives, parsed from
+/// `mysql://USER:PASS@HOST[:PORT]/DB[?wsrep_sync_wait=N]`.
 struct mysql_target {
   std::string user;
   std::string password;
   std::string host = "127.0.0.1";
   int port = 3306;
   std::string database;
+  /// On a Galera node, the session's `wsrep_sync_wait` (0..15): every read then waits for the
+  /// node to apply what the cluster committed. -1 (the default): one such wait when a
+  /// connection opens, none per statement, which suffices while every node of a site writes
+  /// through one Galera node (docs/queue.md, "On a Galera cluster").
+  int wsrep_sync_wait = -1;
 };
 
 /// Parses a `mysql://` URL; the password may be percent-encoded.

@@ -279,6 +279,7 @@ caf::expected<int> migrate(connection_pool& pool, time_ms now) {
       throw;
     }
     version = m.version;
+    pool.extend_migrations_lock(*c);
   }
   return version;
 }

@@ -18,9 +18,11 @@ namespace ab::storage::detail {
 class db_error : public std::runtime_error {
  public:
   enum class kind {
-    /// Deadlock, lock wait timeout, busy database: roll back and run the transaction again.
+    /// Deadlock (on Galera also a certification failure at COMMIT), lock wait timeout, busy
+    /// database: roll back and run the transaction again.
     transient,
-    /// The connection is gone: drop it, reconnect, run the transaction again.
+    /// The connection is gone, or its server cannot serve (a Galera node that is not ready):
+    /// drop it, reconnect, run the transaction again.
     connection,
     /// A unique key was violated.
     duplicate,
@@ -74,6 +76,10 @@ class connection {
   virtual void exec_raw(const std::string& sql) = 0;
   /// The id the last insert generated on this connection.
   virtual std::int64_t last_insert_id() = 0;
+  /// Waits until the server behind this connection has applied every write that its cluster
+  /// committed before the call (a Galera causality check), so that what follows reads them;
+  /// nothing to do on a database of one server.
+  virtual void sync() {}
 };
 
 /// The SQL that differs between backends.
@@ -140,6 +146,9 @@ class connection_pool {
   virtual pooled acquire_for_reads() { return acquire(); }
   /// Serializes schema migrations across processes until `unlock_migrations`.
   virtual void lock_migrations(connection& c) = 0;
+  /// Keeps the migration lock for a while longer, between two migrations; throws db_error if
+  /// it was lost.
+  virtual void extend_migrations_lock(connection& c) {}
   virtual void unlock_migrations(connection& c) noexcept = 0;
   virtual const dialect& sql() const = 0;
   /// Takes the exclusive lock `name` for the life of the returned object, across every

@@ -108,7 +108,8 @@ caf::expected<std::vector<submit_outcome>> sql_store::submit(
     const std::vector<request_spec>& specs) {
   for (const auto& s : specs)
     if (auto err = validate(s, policy_)) return err;
-  return transact("submit", [&](connection& c) -> caf::expected<std::vector<submit_outcome>> {
+  using outcomes = caf::expected<std::vector<submit_outcome>>;
+  return transact("submit", [&](connection& c, commit_marks& marks) -> outcomes {
     auto now = clock_->now();
     std::vector<submit_outcome> out(specs.size());
     std::vector<bool> settled(specs.size(), false);
@@ -202,6 +203,9 @@ caf::expected<std::vector<submit_outcome>> sql_store::submit(
            s.params, s.host, static_cast<std::int64_t>(s.chain.size()), now,
            s.host_state_on_withdrawal, s.host_state_on_success, s.host_state_on_failure});
       out[i] = {submit_outcome::status::created, c.last_insert_id()};
+      // Only this transaction created a request with this id, host and time.
+      marks.add("SELECT id FROM requests WHERE id = ? AND host = ? AND created_at = ?",
+                {out[i].id, s.host, now});
       active.emplace(s.host, out[i].id);
       new_ids.push_back(out[i].id);
       new_index.push_back(i);
@@ -238,9 +242,10 @@ caf::expected<std::vector<submit_outcome>> sql_store::submit(
   });
 }
 
-std::vector<claimed_job> sql_store::claim_in(connection& c, const std::string& owner,
-                                             const std::string& type, int max_jobs,
-                                             time_ms lease_ms, const action_filter& actions) {
+std::vector<claimed_job> sql_store::claim_in(connection& c, commit_marks& marks,
+                                             const std::string& owner, const std::string& type,
+                                             int max_jobs, time_ms lease_ms,
+                                             const action_filter& actions) {
   const auto& by_pk = pool_->sql().by_primary_key;
   auto now = clock_->now();
   std::vector<claimed_job> jobs;
@@ -290,6 +295,8 @@ std::vector<claimed_job> sql_store::claim_in(connection& c, const std::string& o
   }
   if (jobs.empty()) return jobs;
   auto token = new_token();
+  // The token is fresh: a job holding it was claimed by this transaction.
+  marks.add("SELECT id FROM jobs WHERE id = ? AND lease_token = ?", {jobs.front().id, token});
   std::vector<std::int64_t> ids, starting;
   for (auto& j : jobs) {
     j.lease_token = token;
@@ -315,8 +322,9 @@ caf::expected<std::vector<claimed_job>> sql_store::claim(const std::string& owne
                                                          const action_filter& actions) {
   if (max_jobs < 1 || lease_ms < 1)
     return make_error(errc::invalid_argument, "claim needs max_jobs >= 1 and lease_ms >= 1");
-  return transact("claim", [&](connection& c) -> caf::expected<std::vector<claimed_job>> {
-    return claim_in(c, owner, type, max_jobs, lease_ms, actions);
+  using claimed = caf::expected<std::vector<claimed_job>>;
+  return transact("claim", [&](connection& c, commit_marks& marks) -> claimed {
+    return claim_in(c, marks, owner, type, max_jobs, lease_ms, actions);
   });
 }
 
@@ -327,21 +335,24 @@ caf::expected<cycle_result> sql_store::complete_and_claim(const std::vector<comp
                                                           const action_filter& actions) {
   if (max_jobs < 1 || lease_ms < 1)
     return make_error(errc::invalid_argument, "claim needs max_jobs >= 1 and lease_ms >= 1");
-  return transact("complete_and_claim", [&](connection& c) -> caf::expected<cycle_result> {
+  using cycle = caf::expected<cycle_result>;
+  return transact("complete_and_claim", [&](connection& c, commit_marks& marks) -> cycle {
     cycle_result out;
-    out.completed = complete_in(c, done);
-    out.claimed = claim_in(c, owner, type, max_jobs, lease_ms, actions);
+    out.completed = complete_in(c, marks, done);
+    out.claimed = claim_in(c, marks, owner, type, max_jobs, lease_ms, actions);
     return out;
   });
 }
 
 caf::expected<complete_result> sql_store::complete(const std::vector<completion>& done) {
-  return transact("complete", [&](connection& c) -> caf::expected<complete_result> {
-    return complete_in(c, done);
+  using completed = caf::expected<complete_result>;
+  return transact("complete", [&](connection& c, commit_marks& marks) -> completed {
+    return complete_in(c, marks, done);
   });
 }
 
-complete_result sql_store::complete_in(connection& c, const std::vector<completion>& done) {
+complete_result sql_store::complete_in(connection& c, commit_marks& marks,
+                                       const std::vector<completion>& done) {
   std::vector<std::int64_t> ids, tokens;
   std::unordered_map<job_id, const completion*> wanted;
   for (const auto& d : done)
@@ -391,6 +402,8 @@ complete_result sql_store::complete_in(connection& c, const std::vector<completi
     for (auto id : ids) (mine.count(id) ? held : out.lost).push_back(id);
   }
   if (held.empty()) return out;
+  // The stamp is fresh: a job carrying it was finished by this transaction.
+  marks.add("SELECT id FROM jobs WHERE id = ? AND lease_expires_at = ?", {held.front(), stamp});
   for (auto id : held)
     if (const auto* d = wanted.at(id); !d->result.empty())
       c.execute("UPDATE jobs SET result = ? WHERE id = ?", {d->result, id});

@@ -144,6 +144,54 @@ time_ms sql_store::backoff(int attempts) {
   return full / 2 + static_cast<time_ms>(rng_() % static_cast<std::uint64_t>(full / 2 + 1));
 }
 
+namespace {
+
+std::int64_t steady_ms() {
+  return std::chrono::duration_cast<std::chrono::milliseconds>(
+             std::chrono::steady_clock::now().time_since_epoch())
+      .count();
+}
+
+}  // namespace
+
+void sql_store::note_retry(const char* what, int attempt, const db_error& e) {
+  if (e.what_kind() != db_error::kind::connection) {
+    // A deadlock or a certification failure: the usual price of concurrent writers.
+    log_->debug("{}: retrying after {}", what, e.what());
+    return;
+  }
+  std::int64_t none = 0;
+  if (outage_since_ms_.compare_exchange_strong(none, steady_ms()))
+    log_->warn("database connection failed, retrying store calls for up to {} s: {}",
+               retry_budget_ms / 1000, e.what());
+  else
+    log_->debug("{}: attempt {} failed, retrying: {}", what, attempt, e.what());
+}
+
+void sql_store::note_success(const char* what, int attempts) {
+  // A call that went through at once says little: others may still be failing.
+  if (attempts == 1 || outage_since_ms_.load(std::memory_order_relaxed) == 0) return;
+  auto since = outage_since_ms_.exchange(0);
+  if (since == 0) return;
+  log_->info("database reachable again after {:.1f} s ({} succeeded on attempt {})",
+             static_cast<double>(steady_ms() - since) / 1000.0, what, attempts);
+}
+
+caf::error sql_store::note_give_up(const char* what, int attempts, const db_error& e) {
+  log_->warn("{} failed after {} attempt(s): {}", what, attempts, e.what());
+  return to_error(e, what);
+}
+
+bool sql_store::committed_before(const char* what, connection& c, const commit_marks& marks) {
+  log_->warn("{}: the connection was lost during COMMIT; checking whether it committed", what);
+  bool done = marks.found(c);
+  if (done)
+    log_->info("{}: it had committed; keeping its result", what);
+  else
+    log_->info("{}: it had not committed; running it again", what);
+  return done;
+}
+
 std::int64_t sql_store::new_token() {
   std::lock_guard<std::mutex> guard{rng_mutex_};
   return static_cast<std::int64_t>(rng_() >> 1) | 1;

@@ -1,9 +1,11 @@
 #pragma once
 
 #include <algorithm>
+#include <atomic>
 #include <chrono>
 #include <memory>
 #include <mutex>
+#include <optional>
 #include <random>
 #include <thread>
 #include <type_traits>
@@ -17,6 +19,42 @@
 #include "storage/store.hpp"
 
 namespace ab::storage::detail {
+
+/// What a transaction wrote that only it could have written (a fresh lease token, a request it
+/// created), as a query that finds it: run after a COMMIT whose answer was lost with the
+/// connection, it tells whether that COMMIT happened, so that the transaction is neither lost
+/// nor applied twice.
+class commit_marks {
+ public:
+  /// The transaction committed if `sql` with `args` returns a row; the first mark counts (a
+  /// transaction commits whole or not at all).
+  void add(std::string sql, std::vector<value> args) {
+    if (!sql_.empty()) return;
+    sql_ = std::move(sql);
+    args_ = std::move(args);
+  }
+  bool empty() const { return sql_.empty(); }
+  void clear() {
+    sql_.clear();
+    args_.clear();
+  }
+  /// Whether the marked write is in the database, as `c` sees it after `connection::sync`.
+  bool found(connection& c) const {
+    c.sync();
+    return c.query(sql_, args_)->next();
+  }
+
+ private:
+  std::string sql_;
+  std::vector<value> args_;
+};
+
+/// What `sql_store::transact(what, fn)` returns: `fn`'s result, with or without marks.
+template <class F>
+using transaction_result_t =
+    typename std::conditional_t<std::is_invocable_v<F, connection&, commit_marks&>,
+                                std::invoke_result<F, connection&, commit_marks&>,
+                                std::invoke_result<F, connection&>>::type;
 
 /// The store logic shared by both backends, written once against `connection_pool`. The
 /// backends differ only in their driver adapter and `dialect`.
@@ -88,22 +126,37 @@ class sql_store final : public store, public test_hooks {
   caf::expected<cluster_map_document> read_cluster_map() override;
   caf::expected<cluster_map_document> change_cluster_map(const cluster_map_change& change) override;
 
-  /// Runs `fn(connection&)` as one transaction, rolling back when it returns an error and
-  /// running it again after a deadlock, a lock timeout or a lost connection.
+  /// Runs `fn(connection&)` (or `fn(connection&, commit_marks&)`) as one transaction, rolling
+  /// back when it returns an error, and running it again, whole, after a deadlock or a
+  /// certification failure, a lock timeout, a lost connection or a database that is not ready
+  /// (`with_retries`). When the connection is lost during COMMIT, the marks that `fn` left
+  /// tell whether it committed: if it did, its result is returned instead of running it again.
   template <class F>
-  auto transact(const char* what, F&& fn) -> std::invoke_result_t<F, connection&>;
+  auto transact(const char* what, F&& fn) -> transaction_result_t<F>;
 
   /// Runs `fn(connection&)` with every statement a transaction of its own: for a read that is
   /// one statement, consistent by itself, which then costs one round trip (no BEGIN, no
-  /// COMMIT) and, on SQLite, no write lock. Retried like `transact` after a lost connection.
+  /// COMMIT) and, on SQLite, no write lock. Retried like `transact`.
   template <class F>
   auto read_alone(const char* what, F&& fn) -> std::invoke_result_t<F, connection&>;
 
+  /// Runs `attempt()` until it returns, while what it throws is worth another try (anything
+  /// but `db_error::kind::other`), for up to `retry_budget_ms` with a capped exponential
+  /// backoff between tries; logs the outage and the recovery once per outage. An `attempt`
+  /// runs a whole transaction: nothing of a failed one stays.
+  template <class F>
+  auto with_retries(const char* what, F&& attempt) -> std::invoke_result_t<F>;
+
+  /// How long a store call keeps retrying before it answers `store_unavailable`: long enough
+  /// for a server restart or a Galera failover (failure detection, HAProxy's checks).
+  static constexpr time_ms retry_budget_ms = 20000;
+
  private:
-  std::vector<claimed_job> claim_in(connection& c, const std::string& owner,
+  std::vector<claimed_job> claim_in(connection& c, commit_marks& marks, const std::string& owner,
                                     const std::string& type, int max_jobs, time_ms lease_ms,
                                     const action_filter& actions);
-  complete_result complete_in(connection& c, const std::vector<completion>& done);
+  complete_result complete_in(connection& c, commit_marks& marks,
+                              const std::vector<completion>& done);
   /// Locks the row that park and wake of `event_key` serialise on, until the transaction ends.
   void lock_event(connection& c, const std::string& event_key);
   /// Wakes the job parked on `event_key`, or keeps the event for it; true if a job woke.
@@ -116,6 +169,14 @@ class sql_store final : public store, public test_hooks {
   /// Delay before attempt `attempts + 1`: exponential, capped, with jitter.
   time_ms backoff(int attempts);
   std::int64_t new_token();
+  /// Logs a failed attempt of `what` (the first of an outage as a warning) before the retry.
+  void note_retry(const char* what, int attempt, const db_error& e);
+  /// After a call succeeded: logs the end of the outage, if there was one.
+  void note_success(const char* what, int attempts);
+  /// Logs and maps the failure of the last attempt.
+  caf::error note_give_up(const char* what, int attempts, const db_error& e);
+  /// Runs `marks`' check on `c` after a COMMIT of `what` that lost its answer.
+  bool committed_before(const char* what, connection& c, const commit_marks& marks);
 
   std::unique_ptr<connection_pool> pool_;
   std::shared_ptr<const ab::clock> clock_;
@@ -124,6 +185,9 @@ class sql_store final : public store, public test_hooks {
   int schema_version_ = 0;
   std::mutex rng_mutex_;
   std::mt19937_64 rng_;
+  /// When the current outage (a lost connection that calls retry) began, steady-clock ms; 0
+  /// when the database answers.
+  std::atomic<std::int64_t> outage_since_ms_{0};
 };
 
 /// Splits `n` items into runs of 64, 32, …, 1 so that a batch statement has one of few shapes
@@ -142,59 +206,83 @@ void for_each_run(std::size_t n, F&& fn) {
 caf::error to_error(const db_error& e, const char* what);
 
 template <class F>
-auto sql_store::transact(const char* what, F&& fn) -> std::invoke_result_t<F, connection&> {
-  // A restarting server takes a few seconds; keep trying for about 6 s in total.
-  constexpr int max_attempts = 8;
-  for (int attempt = 1;; ++attempt) {
+auto sql_store::with_retries(const char* what, F&& attempt) -> std::invoke_result_t<F> {
+  const auto start = std::chrono::steady_clock::now();
+  for (int n = 1;; ++n) {
     try {
-      auto c = pool_->acquire();
-      try {
-        c->begin();
-        auto result = fn(*c);
-        if (result)
-          c->commit();
-        else
-          c->rollback();
-        return result;
-      } catch (const db_error& e) {
-        c->rollback();
-        if (e.what_kind() == db_error::kind::connection) c.mark_broken();
-        throw;
-      }
+      auto result = attempt();
+      note_success(what, n);
+      return result;
     } catch (const db_error& e) {
-      if (e.what_kind() == db_error::kind::other || attempt == max_attempts) {
-        log_->warn("{} failed after {} attempt(s): {}", what, attempt, e.what());
-        return to_error(e, what);
-      }
-      log_->debug("{}: retrying after {}", what, e.what());
-      std::this_thread::sleep_for(std::chrono::milliseconds(std::min(25 << attempt, 1600)));
+      auto spent = std::chrono::steady_clock::now() - start;
+      if (e.what_kind() == db_error::kind::other ||
+          spent >= std::chrono::milliseconds(retry_budget_ms))
+        return note_give_up(what, n, e);
+      note_retry(what, n, e);
+      // 50 ms doubling to 1 s: quick after a deadlock, patient through a failover.
+      std::this_thread::sleep_for(std::chrono::milliseconds(std::min(25 << std::min(n, 6), 1000)));
     }
   }
 }
 
 template <class F>
-auto sql_store::read_alone(const char* what, F&& fn) -> std::invoke_result_t<F, connection&> {
-  // As in `transact`: a restarting server takes a few seconds.
-  constexpr int max_attempts = 8;
-  for (int attempt = 1;; ++attempt) {
+auto sql_store::transact(const char* what, F&& fn) -> transaction_result_t<F> {
+  using result_type = transaction_result_t<F>;
+  commit_marks marks;
+  // The result of an attempt whose COMMIT lost its answer, until the marks tell.
+  std::optional<result_type> unknown;
+  return with_retries(what, [&]() -> result_type {
+    auto c = pool_->acquire();
     try {
-      auto c = pool_->acquire_for_reads();
+      if (unknown) {
+        c->begin();
+        bool done = committed_before(what, *c, marks);
+        c->rollback();
+        if (done) return std::move(*unknown);
+        unknown.reset();
+      }
+      marks.clear();
+      c->begin();
+      auto result = [&] {
+        if constexpr (std::is_invocable_v<F, connection&, commit_marks&>)
+          return fn(*c, marks);
+        else
+          return fn(*c);
+      }();
+      if (!result) {
+        c->rollback();
+        return result;
+      }
       try {
-        c->autocommit();
-        return fn(*c);
+        c->commit();
       } catch (const db_error& e) {
-        if (e.what_kind() == db_error::kind::connection) c.mark_broken();
+        // The server may have committed before the connection broke: find out before running
+        // the transaction again (a claim run twice would strand the first one's jobs).
+        if (e.what_kind() == db_error::kind::connection && !marks.empty())
+          unknown.emplace(std::move(result));
         throw;
       }
+      return result;
     } catch (const db_error& e) {
-      if (e.what_kind() == db_error::kind::other || attempt == max_attempts) {
-        log_->warn("{} failed after {} attempt(s): {}", what, attempt, e.what());
-        return to_error(e, what);
-      }
-      log_->debug("{}: retrying after {}", what, e.what());
-      std::this_thread::sleep_for(std::chrono::milliseconds(std::min(25 << attempt, 1600)));
+      c->rollback();
+      if (e.what_kind() == db_error::kind::connection) c.mark_broken();
+      throw;
     }
-  }
+  });
+}
+
+template <class F>
+auto sql_store::read_alone(const char* what, F&& fn) -> std::invoke_result_t<F, connection&> {
+  return with_retries(what, [&]() -> std::invoke_result_t<F, connection&> {
+    auto c = pool_->acquire_for_reads();
+    try {
+      c->autocommit();
+      return fn(*c);
+    } catch (const db_error& e) {
+      if (e.what_kind() == db_error::kind::connection) c.mark_broken();
+      throw;
+    }
+  });
 }
 
 }  // namespace ab::storage::detail

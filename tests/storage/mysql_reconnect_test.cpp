@@ -5,6 +5,7 @@
 #include <mysql_connection.h>
 #include <mysql_driver.h>
 
+#include "storage/detail/pools.hpp"
 #include "storage/mysql_store.hpp"
 #include "tests/storage/conformance_test.hpp"
 
@@ -49,6 +50,30 @@ TEST_P(MysqlStore, ReconnectsAfterTheServerDropsItsConnections) {
   ASSERT_TRUE(done) << message_of(done.error());
   EXPECT_EQ(done->completed, 1u);
   EXPECT_EQ(request(id).jobs[1].state, storage::job_state::ready);
+}
+
+TEST_P(MysqlStore, ACommitTheServerNeverMadeIsAnErrorNotASuccess) {
+  // Connector/C++ 1.1.12's Connection::commit() drops the result of mysql_commit(): a COMMIT
+  // on a connection that a failover cut would pass for a commit, and its transaction be lost.
+  auto target = storage::parse_mysql_url(store_->url());
+  ASSERT_TRUE(target);
+  auto pool = storage::detail::make_mysql_pool(*target, 1);
+  auto c = pool->acquire();
+  c->begin();
+  c->execute(
+      "INSERT INTO nodes (id, site, cluster, address, last_seen) VALUES ('cut', '', '', '', 0)",
+      {});
+  ASSERT_GT(kill_connections(target->database), 0);
+  try {
+    c->commit();
+    ADD_FAILURE() << "COMMIT on a killed connection reported success";
+  } catch (const storage::detail::db_error& e) {
+    EXPECT_EQ(e.what_kind(), storage::detail::db_error::kind::connection) << e.what();
+  }
+  c.mark_broken();
+  auto nodes = db().nodes();
+  ASSERT_TRUE(nodes) << message_of(nodes.error());
+  EXPECT_TRUE(nodes->empty());
 }
 
 INSTANTIATE_TEST_SUITE_P(Mysql, MysqlStore, ::testing::Values("mysql"));
