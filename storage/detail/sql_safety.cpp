@@ -1,6 +1,11 @@
 // Holds and pauses in the shared SQL store: rows the claim consults, each change audited in
 // its own transaction.
 
+#include <algorithm>
+#include <map>
+#include <set>
+#include <unordered_map>
+
 #include "core/error.hpp"
 #include "storage/detail/sql_store.hpp"
 
@@ -29,6 +34,47 @@ hold hold_of(rows& r) {
 
 pause pause_of(rows& r) {
   return {r.text(0), r.text(1), r.text(2), r.text(3), r.i64(4)};
+}
+
+bool contains(const std::vector<std::string>& v, const std::string& x) {
+  return std::find(v.begin(), v.end(), x) != v.end();
+}
+
+/// Where a host sits: the keys its in-flight work is counted under.
+struct placement {
+  std::string site, rack, power_domain;
+};
+
+/// The in-flight counts of one claim: per site, per rack and per power domain (racks and
+/// domains are keyed by site too: two sites may both have a rack "r1").
+struct in_flight {
+  std::map<std::string, int> site, rack, domain;
+};
+
+/// Why work at `p` cannot start under `limits` with `n` in flight, or an empty string.
+std::string over_limit(const pacing_policy& limits, const in_flight& n, const placement& p) {
+  auto at = [](const std::map<std::string, int>& m, const std::string& k) {
+    auto it = m.find(k);
+    return it == m.end() ? 0 : it->second;
+  };
+  if (limits.per_rack > 0 && !p.rack.empty() &&
+      at(n.rack, p.site + "/" + p.rack) >= limits.per_rack)
+    return "rack " + p.rack + " has " + std::to_string(limits.per_rack) + " of " +
+           std::to_string(limits.per_rack) + " hosts in flight";
+  if (limits.per_power_domain > 0 && !p.power_domain.empty() &&
+      at(n.domain, p.site + "/" + p.power_domain) >= limits.per_power_domain)
+    return "power domain " + p.power_domain + " has " + std::to_string(limits.per_power_domain) +
+           " of " + std::to_string(limits.per_power_domain) + " hosts in flight";
+  if (limits.per_site > 0 && at(n.site, p.site) >= limits.per_site)
+    return "site " + p.site + " has " + std::to_string(limits.per_site) + " of " +
+           std::to_string(limits.per_site) + " hosts in flight";
+  return {};
+}
+
+void count(in_flight& n, const placement& p) {
+  ++n.site[p.site];
+  if (!p.rack.empty()) ++n.rack[p.site + "/" + p.rack];
+  if (!p.power_domain.empty()) ++n.domain[p.site + "/" + p.power_domain];
 }
 
 const char* hold_columns = "SELECT host, site, reason, owner, created_at FROM host_holds";
@@ -177,6 +223,89 @@ caf::expected<pause> sql_store::resume(const std::string& scope, const std::stri
                 (by.note.empty() ? std::string{} : ": " + by.note)});
     return old;
   });
+}
+
+std::vector<claimed_job> sql_store::pace(connection& c, std::vector<claimed_job> jobs,
+                                         time_ms now) {
+  const auto& limits = policy_.pacing;
+  bool limit_starts = limits.per_rack > 0 || limits.per_power_domain > 0 || limits.per_site > 0;
+  // A request starts with its first job's first attempt; only then is it counted in flight.
+  auto starts = [&](const claimed_job& j) {
+    return limit_starts && j.position == 0 && j.attempt == 1 && contains(limits.actions, j.action);
+  };
+  auto powers_on = [&](const claimed_job& j) {
+    return limits.power_ons_per_second > 0 && contains(limits.power_on_types, j.type);
+  };
+  if (std::none_of(jobs.begin(), jobs.end(),
+                   [&](const auto& j) { return starts(j) || powers_on(j); }))
+    return jobs;
+  // Claims that start paced work serialise here, so that each counts what the others started
+  // (MySQL reads committed rows; SQLite has one writer anyway).
+  c.query("SELECT id FROM pacing_lock WHERE id = 1" + pool_->sql().for_update, {})->next();
+  std::unordered_map<std::string, placement> where;
+  in_flight busy;
+  std::set<request_id> candidates;
+  if (std::any_of(jobs.begin(), jobs.end(), starts)) {
+    std::vector<std::string> hosts;
+    for (const auto& j : jobs)
+      if (starts(j)) {
+        hosts.push_back(j.host);
+        candidates.insert(j.request);
+      }
+    for_each_run(hosts.size(), [&](std::size_t offset, std::size_t n) {
+      args a(hosts.begin() + static_cast<std::ptrdiff_t>(offset),
+             hosts.begin() + static_cast<std::ptrdiff_t>(offset + n));
+      auto r =
+          c.query("SELECT name, rack, power_domain FROM hosts WHERE name IN " + placeholders(n), a);
+      while (r->next()) where[r->text(0)] = {"", r->text(1), r->text(2)};
+    });
+    // Running requests of the paced actions: few (the limits keep them so), found by the
+    // requests_state index.
+    args a;
+    a.insert(a.end(), limits.actions.begin(), limits.actions.end());
+    auto r = c.query(
+        "SELECT r.id, r.site, COALESCE(h.rack, ''), COALESCE(h.power_domain, '') FROM requests r "
+        "LEFT JOIN hosts h ON h.name = r.host WHERE r.state = 'running' AND r.action IN " +
+            placeholders(limits.actions.size()),
+        a);
+    while (r->next())
+      if (!candidates.count(r->i64(0))) count(busy, {r->text(1), r->text(2), r->text(3)});
+  }
+  std::map<std::string, std::int64_t> powered;
+  if (std::any_of(jobs.begin(), jobs.end(), powers_on)) {
+    c.execute("DELETE FROM power_ons WHERE at <= ?", {now - 1000});
+    auto r =
+        c.query("SELECT site, COUNT(*) FROM power_ons WHERE at > ? GROUP BY site", {now - 1000});
+    while (r->next()) powered[r->text(0)] = r->i64(1);
+  }
+  std::vector<claimed_job> out;
+  for (auto& j : jobs) {
+    std::string why;
+    placement p{j.site, "", ""};
+    if (starts(j)) {
+      if (auto it = where.find(j.host); it != where.end()) {
+        p.rack = it->second.rack;
+        p.power_domain = it->second.power_domain;
+      }
+      why = over_limit(limits, busy, p);
+    }
+    if (why.empty() && powers_on(j) && powered[j.site] >= limits.power_ons_per_second)
+      why = "site " + j.site + " has had " + std::to_string(limits.power_ons_per_second) +
+            " power-ons in the last second";
+    if (!why.empty()) {
+      // Still ready, looked at again after the recheck delay; the sentence tells why.
+      c.execute("UPDATE jobs SET not_before = ?, error = ? WHERE id = ?",
+                {now + std::max<time_ms>(limits.recheck_ms, 1), "pacing: " + why, j.id});
+      continue;
+    }
+    if (starts(j)) count(busy, p);
+    if (powers_on(j)) {
+      ++powered[j.site];
+      c.execute("INSERT INTO power_ons (site, at) VALUES (?, ?)", {j.site, now});
+    }
+    out.push_back(std::move(j));
+  }
+  return out;
 }
 
 }  // namespace ab::storage::detail

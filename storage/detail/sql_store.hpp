@@ -113,6 +113,9 @@ class sql_store final : public store, public test_hooks {
                                     const std::string& type, int max_jobs, time_ms lease_ms,
                                     const action_filter& actions);
   complete_result complete_in(connection& c, const std::vector<completion>& done);
+  /// The claimed `jobs` that the pacing limits let start now (sql_safety.cpp); the others are
+  /// deferred by `pacing.recheck_ms` with the limit they wait for as their error.
+  std::vector<claimed_job> pace(connection& c, std::vector<claimed_job> jobs, time_ms now);
   /// Locks the row that park and wake of `event_key` serialise on, until the transaction ends.
   void lock_event(connection& c, const std::string& event_key);
   /// Wakes the job parked on `event_key`, or keeps the event for it; true if a job woke.
