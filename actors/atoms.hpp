@@ -111,7 +111,7 @@ namespace ab::storage {
 
 template <class Inspector>
 typename Inspector::result_type inspect(Inspector& f, action_filter& x) {
-  return f(caf::meta::type_name("action_filter"), x.only, x.except, x.site);
+  return f(caf::meta::type_name("action_filter"), x.only, x.except, x.site, x.cluster);
 }
 
 template <class Inspector>

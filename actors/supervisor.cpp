@@ -84,6 +84,7 @@ std::string owner_of(const supervisor_state& st, const pool_entry& p) {
 storage::action_filter claim_filter(const supervisor_config& cfg, const std::string& cluster) {
   auto f = cfg.map.filter_for(cluster);
   f.site = cfg.node.site;
+  f.cluster = cluster;
   return f;
 }
 

@@ -92,8 +92,9 @@ std::string join(const std::vector<std::string>& v) {
 }  // namespace
 
 const std::vector<std::string>& api_permissions() {
-  static const std::vector<std::string> all{"read",       "cancel",       "hosts.write",
-                                            "audit.read", "cluster.read", "cluster.write"};
+  static const std::vector<std::string> all{
+      "read",          "cancel",    "hosts.write", "audit.read", "cluster.read",
+      "cluster.write", "hold.read", "hold.write",  "pause.read", "pause.write"};
   return all;
 }
 

@@ -249,32 +249,16 @@ int run(int argc, char** argv) {
   }
   if (!bench::clear_leftovers(**db, {"bench-"}, reset, "ab-bench-bmc")) return 1;
   // The simulated BMCs listen on loopback: the node must be told to allow it.
-  harness::server_process node((bin / "ab-node").string(),
-                               {"--store",
-                                o.store,
-                                "--listen",
-                                "127.0.0.1:0",
-                                "--site",
-                                "dc1",
-                                "--handlers",
-                                "bmc",
-                                "--workers",
-                                "{\"default\": " + std::to_string(o.workers) + "}",
-                                "--cluster-map",
-                                (dir / "map.json").string(),
-                                "--bmc-allow-loopback",
-                                "1",
-                                "--poll-interval-ms",
-                                "5",
-                                "--idle-poll-max-ms",
-                                "50",
-                                "--claim-batch",
-                                std::to_string(o.claim_batch),
-                                "--retry-backoff-ms",
-                                "100",
-                                "--bmc-timeout-ms",
-                                "5000"},
-                               (dir / "node.out").string());
+  harness::server_process node(
+      (bin / "ab-node").string(),
+      {"--store", o.store, "--listen", "127.0.0.1:0", "--site", "dc1", "--handlers", "bmc",
+       "--workers", "{\"default\": " + std::to_string(o.workers) + "}", "--cluster-map",
+       (dir / "map.json").string(), "--bmc-allow-loopback", "1", "--poll-interval-ms", "5",
+       "--idle-poll-max-ms", "50", "--claim-batch", std::to_string(o.claim_batch),
+       "--retry-backoff-ms", "100", "--bmc-timeout-ms", "5000",
+       // The machinery's rate, not the power feeds' (docs/safety.md).
+       "--pacing-power-ons-per-second", "0"},
+      (dir / "node.out").string());
   if (!node.port()) {
     std::fprintf(stderr, "ab-bench-bmc: ab-node did not start (see %s)\n",
                  (dir / "node.out").c_str());

@@ -140,6 +140,20 @@ std::optional<std::string> check_url(const std::string& v) {
   return std::nullopt;
 }
 
+/// A pacing limit (docs/safety.md): a whole number from 0 (no limit) to `hi`.
+setting pacing_limit(const char* key, const char* help, int storage::pacing_policy::*field,
+                     int hi) {
+  return {key, help,
+          [=](node_config& c, const json& v, const std::string& origin,
+              const std::string& key) -> caf::error {
+            if (!v.is_number_integer() || v.get<std::int64_t>() < 0 || v.get<std::int64_t>() > hi)
+              return bad(origin, key,
+                         "expected a whole number from 0 (no limit) to " + std::to_string(hi));
+            c.queue.pacing.*field = static_cast<int>(v.get<std::int64_t>());
+            return caf::none;
+          }};
+}
+
 const std::vector<setting>& settings() {
   constexpr std::int64_t hour = std::int64_t{3600} * 1000;
   static const std::vector<setting> all{
@@ -256,6 +270,26 @@ const std::vector<setting>& settings() {
          if (!v.is_number_integer() || v.get<std::int64_t>() < 1 || v.get<std::int64_t>() > 3600000)
            return bad(origin, key, "expected milliseconds from 1 to 3600000");
          c.queue.backoff_base_ms = v.get<std::int64_t>();
+         return caf::none;
+       }},
+      // Pacing of destructive and power-affecting work (docs/safety.md).
+      pacing_limit("pacing-per-rack", "most paced requests in flight per rack; 0: no limit",
+                   &storage::pacing_policy::per_rack, 100000),
+      pacing_limit("pacing-per-power-domain",
+                   "most paced requests in flight per power domain; 0: no limit",
+                   &storage::pacing_policy::per_power_domain, 100000),
+      pacing_limit("pacing-per-site", "most paced requests in flight per site; 0: no limit",
+                   &storage::pacing_policy::per_site, 1000000),
+      pacing_limit("pacing-power-ons-per-second",
+                   "most power-on job starts per second per site; 0: no limit",
+                   &storage::pacing_policy::power_ons_per_second, 100000),
+      {"pacing-actions", "actions whose requests are paced, comma-separated (or a JSON array)",
+       [](node_config& c, const json& v, const std::string& origin,
+          const std::string& key) -> caf::error {
+         auto out = options::read_list(v, origin, key);
+         if (!out) return std::move(out.error());
+         if (out->size() > 64) return bad(origin, key, "at most 64 actions");
+         c.queue.pacing.actions = std::move(*out);
          return caf::none;
        }},
       text("policy", "access policy file (tokens, groups, roles), reloaded on change and SIGHUP",

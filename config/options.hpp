@@ -76,30 +76,38 @@ inline std::optional<std::string> check_network(const std::string& v) {
   return std::nullopt;
 }
 
-/// A list: a JSON array of strings (file) or comma-separated text (command line); every entry
-/// passes `check`.
+/// The entries of a list value: a JSON array of strings (file) or comma-separated text
+/// (command line); empty entries of the text are dropped.
+inline caf::expected<std::vector<std::string>> read_list(const json& v, const std::string& origin,
+                                                         const std::string& key) {
+  std::vector<std::string> out;
+  if (v.is_string()) {
+    std::stringstream in(v.get<std::string>());
+    for (std::string one; std::getline(in, one, ',');)
+      if (!one.empty()) out.push_back(one);
+  } else if (v.is_array()) {
+    for (const auto& one : v) {
+      if (!one.is_string()) return bad(origin, key, "expected an array of strings");
+      out.push_back(one.get<std::string>());
+    }
+  } else {
+    return bad(origin, key, "expected an array of strings, or comma-separated text");
+  }
+  return out;
+}
+
+/// A list (`read_list`) whose every entry passes `check`.
 template <class Config>
 setting<Config> list(const char* key, const char* help, std::vector<std::string> Config::*field,
                      std::optional<std::string> (*check)(const std::string&)) {
   return {key, help,
           [=](Config& c, const json& v, const std::string& origin,
               const std::string& key) -> caf::error {
-            std::vector<std::string> out;
-            if (v.is_string()) {
-              std::stringstream in(v.get<std::string>());
-              for (std::string one; std::getline(in, one, ',');)
-                if (!one.empty()) out.push_back(one);
-            } else if (v.is_array()) {
-              for (const auto& one : v) {
-                if (!one.is_string()) return bad(origin, key, "expected an array of strings");
-                out.push_back(one.get<std::string>());
-              }
-            } else {
-              return bad(origin, key, "expected an array of strings, or comma-separated text");
-            }
-            for (const auto& one : out)
+            auto out = read_list(v, origin, key);
+            if (!out) return std::move(out.error());
+            for (const auto& one : *out)
               if (auto why = check(one)) return bad(origin, key, "'" + one + "': " + *why);
-            c.*field = std::move(out);
+            c.*field = std::move(*out);
             return caf::none;
           }};
 }

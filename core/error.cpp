@@ -41,6 +41,8 @@ std::string to_string(errc x) {
       return "invalid_state";
     case errc::unsupported_by_bmc:
       return "unsupported_by_bmc";
+    case errc::host_held:
+      return "host_held";
   }
   return "unknown";
 }

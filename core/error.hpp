@@ -45,6 +45,8 @@ enum class errc : std::uint8_t {
   invalid_state,
   /// The host's BMC cannot do what the action needs (its driver, or what discovery found).
   unsupported_by_bmc,
+  /// The host is on hold (maintenance): no request for it is accepted until the hold is lifted.
+  host_held,
 };
 
 /// Human-readable name of an error code.

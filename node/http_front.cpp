@@ -119,12 +119,15 @@ caf::expected<node_http> start_node_http(caf::actor_system& sys, const config::n
   // registry is read at most once a second (a fraction of that window), not on every GET.
   auto registry =
       std::make_shared<recent_nodes>(api_store, std::min<time_ms>(1000, cfg.heartbeat_interval_ms));
-  opts.waiting_for = [map, registry, clk = std::make_shared<system_clock>(),
+  opts.waiting_for = [map, registry, api_store, clk = std::make_shared<system_clock>(),
                       window = 3 * cfg.heartbeat_interval_ms](const storage::request_view& r) {
     if (storage::is_terminal(r.state)) return std::optional<std::string>{};
     auto nodes = registry->nodes(clk->now());
     if (!nodes) return std::optional<std::string>{};
-    return net::waiting_for(r, {*nodes, *map->current(), clk->now(), window});
+    auto m = map->current();
+    net::waiting_context ctx{*nodes, *m, clk->now(), window};
+    ctx.blockers = net::safety_blockers(*api_store, *m, r);
+    return net::waiting_for(r, ctx);
   };
   opts.validate_host = [access = *access](const storage::host_record& h) {
     return host_refusal(access, h);
@@ -170,6 +173,7 @@ caf::expected<node_http> start_node_http(caf::actor_system& sys, const config::n
                         std::shared_ptr<const std::atomic<std::int64_t>>(opts.store_restarts));
   auto resources = net::spawn_api_resources(sys, api_store, opts, node);
   resources.cluster_map = net::spawn_cluster_map_resource(sys, api_store, {cfg.site, out.auth});
+  resources.safety = net::spawn_safety_resource(sys, api_store, {cfg.site, out.auth});
   out.api = std::make_unique<net::api_service>(sys, std::move(resources), std::move(opts));
   net::server_options so;
   so.host = hp->first;

@@ -96,9 +96,13 @@ struct submit_outcome {
     host_busy,
     /// The idempotency key was used before with another fingerprint; `id` names that request.
     key_conflict,
+    /// The host is on hold (`safety_store`); `reason` says whose and why; nothing was stored.
+    held,
   };
   status what = status::created;
   request_id id = 0;
+  /// Why the request was refused (`held`); empty otherwise.
+  std::string reason = {};
 };
 
 /// A job as its worker holds it after a claim.
@@ -121,15 +125,20 @@ struct claimed_job {
   /// Times the job was deferred (`job_queue::defer`) so far, and when the first deferral was.
   int deferrals = 0;
   time_ms deferred_since = 0;
+  /// The request's site.
+  std::string site = {};
 };
 
 /// Which jobs a claim takes: of request actions in `only` (every action when empty), minus
 /// those in `except` (a node's cluster decides them), and of hosts in `site` (a node's own
 /// site; empty: every site, for tools and tests — an unfiltered claim is not index-ordered).
+/// `cluster` names the claiming node's cluster, which a pause of that cluster stops (empty:
+/// no cluster pause applies). Held hosts and paused sites and actions are never claimed.
 struct action_filter {
   std::vector<std::string> only;
   std::vector<std::string> except;
   std::string site;
+  std::string cluster;
 };
 
 /// Names a claimed job and the lease under which it is held.
@@ -249,6 +258,10 @@ struct host_record {
   std::string facts = "{}";
   time_ms created_at = 0;
   time_ms updated_at = 0;
+  /// Where the host sits, for pacing (`pacing_policy`): its rack and its power domain, as the
+  /// operator names them (empty: unknown, not paced by rack or domain).
+  std::string rack = {};
+  std::string power_domain = {};
 };
 
 /// Filters of a host listing; empty fields do not filter.
@@ -349,6 +362,24 @@ struct prune_result {
   std::size_t events = 0;
 };
 
+/// How the claim paces destructive and power-affecting work (docs/safety.md): a request of one
+/// of `actions` starts only while its host's rack, power domain and site have fewer than the
+/// limit in flight (running requests of those actions), and a job of `power_on_types` starts
+/// only while its site has had fewer than `power_ons_per_second` such starts in the last
+/// second. A limit of 0 is no limit; a host without a rack (or power domain) is not counted in
+/// one. Work over a limit waits `recheck_ms` and is looked at again, in queue order; it never
+/// fails for it.
+struct pacing_policy {
+  std::vector<std::string> actions{"build",     "reimage",  "wipe",       "decommission",
+                                   "power_off", "power_on", "ipmi_reboot"};
+  int per_rack = 4;
+  int per_power_domain = 8;
+  int per_site = 0;
+  std::vector<std::string> power_on_types{"power_on", "ipmi_reboot", "boot_installer", "boot_disk"};
+  int power_ons_per_second = 20;
+  time_ms recheck_ms = 1000;
+};
+
 /// Retry and priority rules the queue applies.
 struct queue_policy {
   /// An idempotency key returns its request for at least this long after the request was
@@ -362,6 +393,8 @@ struct queue_policy {
   time_ms backoff_base_ms = 1000;
   /// Upper bound of a retry delay.
   time_ms backoff_max_ms = 5 * 60 * 1000;
+  /// Limits on destructive and power-affecting work in flight.
+  pacing_policy pacing;
 };
 
 /// The oldest creation time of a request that pruning may delete under `policy` at `now`:

@@ -50,6 +50,13 @@ constexpr route table[] = {
     {"GET", "/v1/cluster-map"},
     {"PUT", "/v1/cluster-map"},
     {"POST", "/v1/cluster-map/moves"},
+    {"GET", "/v1/holds"},
+    {"POST", "/v1/holds"},
+    {"GET", "/v1/holds/{host}"},
+    {"DELETE", "/v1/holds/{host}"},
+    {"GET", "/v1/pauses"},
+    {"POST", "/v1/pauses"},
+    {"DELETE", "/v1/pauses/{scope}/{target}"},
 };
 
 /// Matches `path` against `pattern`, collecting `{param}` segments.
@@ -407,6 +414,10 @@ void api_service::serve(const std::string& route, const std::vector<std::string>
   // The cluster map's routes check their own grants (cluster.read, cluster.write).
   if (route.find(" /v1/cluster-map") != std::string::npos)
     return serve_cluster_map(sys_, resources_.cluster_map, route, req, ctx, std::move(respond));
+  // So do holds and pauses (hold.read, hold.write, pause.read, pause.write).
+  if (is_safety_route(route))
+    return serve_safety(sys_, resources_.safety, route, params, query, req, ctx,
+                        std::move(respond));
   bool reading = route.rfind("GET ", 0) == 0;
   if (reading) {
     auto permission = route == "GET /v1/audit" ? "audit.read" : "read";

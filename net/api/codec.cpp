@@ -1,6 +1,7 @@
 #include "net/api/codec.hpp"
 
 #include <algorithm>
+#include <cctype>
 
 #include <nlohmann/json.hpp>
 
@@ -89,14 +90,29 @@ std::optional<api_error> endpoint_scheme_error(const std::string& endpoint) {
   return std::nullopt;
 }
 
+/// A rack or power domain is at most 64 bytes of A-Z a-z 0-9 . _ - (or empty).
+std::optional<api_error> placement_error(const std::string& rack, const std::string& domain) {
+  for (const auto* value : {&rack, &domain})
+    if (value->size() > 64 || !std::all_of(value->begin(), value->end(), [](char c) {
+          return std::isalnum(static_cast<unsigned char>(c)) || c == '.' || c == '_' || c == '-';
+        }))
+      return bad("invalid_field", "rack and power_domain are at most 64 of A-Z a-z 0-9 . _ -");
+  return std::nullopt;
+}
+
 std::variant<storage::host_record, api_error> parse_host_object(const json& doc) {
   if (!doc.is_object()) return bad("wrong_type", "a host must be a JSON object");
-  if (auto e = only_fields(doc, {"name", "site", "bmc_endpoint", "credential_ref"})) return *e;
+  if (auto e = only_fields(
+          doc, {"name", "site", "bmc_endpoint", "credential_ref", "rack", "power_domain"}))
+    return *e;
   storage::host_record h;
   if (auto e = string_field(doc, "name", h.name, true)) return *e;
   if (auto e = string_field(doc, "site", h.site, true)) return *e;
   if (auto e = string_field(doc, "bmc_endpoint", h.bmc_endpoint, true)) return *e;
   if (auto e = string_field(doc, "credential_ref", h.credential_ref, true)) return *e;
+  if (auto e = string_field(doc, "rack", h.rack, false)) return *e;
+  if (auto e = string_field(doc, "power_domain", h.power_domain, false)) return *e;
+  if (auto e = placement_error(h.rack, h.power_domain)) return *e;
   if (!valid_host_name(h.name)) return bad("invalid_host", invalid_host_message(h.name));
   if (!valid_site_name(h.site)) return bad("invalid_site", invalid_site_message(h.site));
   if (auto e = endpoint_scheme_error(h.bmc_endpoint)) return *e;
@@ -200,7 +216,8 @@ std::variant<host_changes, api_error> parse_host_changes(const std::string& body
   auto parsed = parse_object(body, max_depth);
   if (auto* e = std::get_if<api_error>(&parsed)) return *e;
   const auto& doc = std::get<json>(parsed);
-  if (auto e = only_fields(doc, {"site", "bmc_endpoint", "credential_ref"})) return *e;
+  if (auto e = only_fields(doc, {"site", "bmc_endpoint", "credential_ref", "rack", "power_domain"}))
+    return *e;
   host_changes out;
   auto field = [&](const char* key, std::optional<std::string>& to) -> std::optional<api_error> {
     if (!doc.contains(key)) return std::nullopt;
@@ -212,6 +229,9 @@ std::variant<host_changes, api_error> parse_host_changes(const std::string& body
   if (auto e = field("site", out.site)) return *e;
   if (auto e = field("bmc_endpoint", out.bmc_endpoint)) return *e;
   if (auto e = field("credential_ref", out.credential_ref)) return *e;
+  if (auto e = field("rack", out.rack)) return *e;
+  if (auto e = field("power_domain", out.power_domain)) return *e;
+  if (auto e = placement_error(out.rack.value_or(""), out.power_domain.value_or(""))) return *e;
   if (out.site && !valid_site_name(*out.site))
     return bad("invalid_site", invalid_site_message(*out.site));
   // The same checks as POST makes, before the host is looked up: a bad body is a 400 whether
@@ -225,6 +245,8 @@ storage::host_record apply_changes(const host_changes& changes, storage::host_re
   if (changes.site) host.site = *changes.site;
   if (changes.bmc_endpoint) host.bmc_endpoint = *changes.bmc_endpoint;
   if (changes.credential_ref) host.credential_ref = *changes.credential_ref;
+  if (changes.rack) host.rack = *changes.rack;
+  if (changes.power_domain) host.power_domain = *changes.power_domain;
   return host;
 }
 
@@ -405,6 +427,8 @@ std::string encode_host(const storage::host_record& h) {
               {"credential_ref", h.credential_ref},
               {"lifecycle_state", h.lifecycle_state},
               {"facts", json::parse(h.facts.empty() ? "{}" : h.facts, nullptr, false)},
+              {"rack", h.rack},
+              {"power_domain", h.power_domain},
               {"created_at", h.created_at},
               {"updated_at", h.updated_at}}
       .dump();
@@ -426,6 +450,10 @@ std::string encode_outcomes(const std::vector<std::string>& hosts,
         e["error"] = {{"code", "host_busy"},
                       {"message", "host '" + hosts[i] + "' already has active request " +
                                       std::to_string(o.id)}};
+        break;
+      case storage::submit_outcome::status::held:
+        e["status"] = "refused";
+        e["error"] = {{"code", "host_held"}, {"message", o.reason}};
         break;
       case storage::submit_outcome::status::key_conflict:
         e["status"] = "refused";

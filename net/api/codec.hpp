@@ -42,6 +42,8 @@ struct host_changes {
   std::optional<std::string> site;
   std::optional<std::string> bmc_endpoint;
   std::optional<std::string> credential_ref;
+  std::optional<std::string> rack;
+  std::optional<std::string> power_domain;
 };
 
 /// Parses and validates a `PATCH /v1/hosts/{name}` body (site, bmc_endpoint, credential_ref).

@@ -65,6 +65,8 @@ api_error to_api_error(const caf::error& err) {
       return {422, "unsupported_by_bmc", what, 0};
     case errc::host_busy:
       return {409, "host_busy", what, 0};
+    case errc::host_held:
+      return {409, "host_held", what, 0};
     case errc::lease_lost:
       return {409, "lease_lost", what, 0};
     case errc::store_unavailable:

@@ -167,6 +167,8 @@ caf::expected<submit_reply> resource_rules::submit(const submit_call& c) const {
     return ab::make_error(errc::host_busy, "host '" + c.cmd.hosts.front() +
                                                "' already has active request " +
                                                std::to_string(out->front().id));
+  if (out->size() == 1 && out->front().what == storage::submit_outcome::status::held)
+    return ab::make_error(errc::host_held, out->front().reason);
   if (out->size() == 1 && out->front().what == storage::submit_outcome::status::key_conflict)
     return make_error(api_errc::idempotency_conflict,
                       "the Idempotency-Key was used before with another body");
@@ -550,6 +552,7 @@ void api_resources::stop() const {
   if (pool) caf::anon_send_exit(pool, caf::exit_reason::user_shutdown);
   if (node) caf::anon_send_exit(node, caf::exit_reason::user_shutdown);
   if (cluster_map) caf::anon_send_exit(cluster_map, caf::exit_reason::user_shutdown);
+  if (safety) caf::anon_send_exit(safety, caf::exit_reason::user_shutdown);
 }
 
 api_resources spawn_api_resources(caf::actor_system& sys, std::shared_ptr<storage::store> store,

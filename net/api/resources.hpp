@@ -22,6 +22,7 @@
 #include "auth/policy.hpp"
 #include "net/api/cluster_map_resource.hpp"
 #include "net/api/codec.hpp"
+#include "net/api/safety_resource.hpp"
 #include "storage/store.hpp"
 
 namespace ab::net {
@@ -242,6 +243,8 @@ struct api_resources {
   caf::actor pool;
   /// The site's cluster map (`net/api/cluster_map_resource`); null: the routes answer 404.
   cluster_map_actor cluster_map = {};
+  /// Holds and pauses (`net/api/safety_resource`); null: the routes answer 404.
+  safety_actor safety = {};
 
   /// Sends the pool (and through it its workers) and the node resource an exit; what is queued
   /// is answered with an error.

@@ -15,6 +15,17 @@ std::string seconds(time_ms ms) {
 
 }  // namespace
 
+std::vector<lifecycle::blocker> safety_blockers(storage::safety_store& store,
+                                                const config::cluster_map& map,
+                                                const storage::request_view& r) {
+  if (storage::is_terminal(r.state)) return {};
+  auto holds = store.holds_of({r.host});
+  auto pauses = store.active_pauses();
+  if (!holds || !pauses) return {};
+  return lifecycle::blockers_of(
+      {r.host, r.site, r.action, map.cluster_serving(r.action).value_or("")}, *holds, *pauses);
+}
+
 std::string iso_utc(time_ms time) {
   std::time_t secs = static_cast<std::time_t>(time / 1000);
   std::tm tm{};
@@ -37,6 +48,18 @@ std::optional<std::string> waiting_for(const storage::request_view& r, const wai
   if (current->state == storage::job_state::parked)
     return "job " + current->type + " is waiting for the installer's callback" +
            (current->deadline > 0 ? " until " + iso_utc(current->deadline) : std::string{});
+  if (!ctx.blockers.empty()) {
+    std::string out;
+    for (const auto& b : ctx.blockers)
+      out += (out.empty() ? "" : "; ") + (b.kind == "hold" ? "held: " : b.kind + "d: ") + b.reason;
+    return out;
+  }
+  // The claim defers paced work with the limit it waits for as the job's error.
+  constexpr std::string_view paced = "pacing: ";
+  if (current->not_before > ctx.now && current->error.rfind(paced, 0) == 0)
+    return "job " + current->type +
+           " waits its turn (pacing): " + current->error.substr(paced.size()) +
+           "; looked at again at " + iso_utc(current->not_before);
   if (current->not_before > ctx.now)
     return "job " + current->type + ": retry at " + iso_utc(current->not_before) +
            (current->error.empty() ? std::string{} : " after: " + current->error);

@@ -9,6 +9,7 @@
 
 #include "config/cluster_map.hpp"
 #include "core/clock.hpp"
+#include "lifecycle/safety.hpp"
 #include "storage/types.hpp"
 
 namespace ab::net {
@@ -21,14 +22,24 @@ struct waiting_context {
   time_ms now = 0;
   /// A node whose last heartbeat is older than this is not live (a few heartbeat intervals).
   time_ms live_window_ms = 30'000;
+  /// The holds and pauses that stop the request's work (`lifecycle::blockers_of`).
+  std::vector<lifecycle::blocker> blockers = {};
 };
 
 /// Why request `r` waits, in words, or nullopt when it does not (finished, or its current job
 /// is running or about to be claimed). In order: the current job is parked (the installer's
-/// callback, until its deadline); it waits for a retry (`retry at T after: <error>`); no
+/// callback, until its deadline); a hold or pause stops it (`ctx.blockers`); it waits its turn
+/// under the pacing limits (`pacing: …`); it waits for a retry (`retry at T after: <error>`); no
 /// cluster of the map serves the action; no live node of the serving cluster in the request's
 /// site has sent a heartbeat within the window.
 std::optional<std::string> waiting_for(const storage::request_view& r, const waiting_context& ctx);
+
+/// The holds and pauses in `store` that stop unfinished request `r` (its host's hold, pauses
+/// of its site, of the cluster `map` has serve its action, of its action); empty when none do
+/// or the store cannot say.
+std::vector<lifecycle::blocker> safety_blockers(storage::safety_store& store,
+                                                const config::cluster_map& map,
+                                                const storage::request_view& r);
 
 /// `time` (epoch ms) as ISO 8601 UTC to the second: `2026-12-01T10:09:13Z`.
 std::string iso_utc(time_ms time);

@@ -91,6 +91,49 @@ std::uint64_t execute_in(connection& c, const std::string& sql_prefix,
   return changed;
 }
 
+/// The holds of the hosts of the unsettled `specs`, as the sentence a submission is refused
+/// with, by host. The caller has locked the host rows, as `place_hold` does first.
+std::unordered_map<std::string, std::string> holds_in(connection& c,
+                                                      const std::vector<request_spec>& specs,
+                                                      const std::vector<bool>& settled) {
+  std::vector<std::string> hosts;
+  for (std::size_t i = 0; i < specs.size(); ++i)
+    if (!settled[i]) hosts.push_back(specs[i].host);
+  std::unordered_map<std::string, std::string> out;
+  for_each_run(hosts.size(), [&](std::size_t offset, std::size_t count) {
+    args a(hosts.begin() + static_cast<std::ptrdiff_t>(offset),
+           hosts.begin() + static_cast<std::ptrdiff_t>(offset + count));
+    auto r = c.query(
+        "SELECT host, owner, reason FROM host_holds WHERE host IN " + placeholders(count), a);
+    while (r->next())
+      out[r->text(0)] = "host " + r->text(0) + " is on hold by " + r->text(1) + ": " + r->text(2);
+  });
+  return out;
+}
+
+/// Appends to a claim's WHERE clause what holds and pauses keep from it: jobs of held hosts,
+/// of paused actions, and everything when the claim's site or cluster is paused (a term
+/// without the job's columns, which both planners evaluate once, before walking the index).
+/// The subqueries lock nothing: a hold or pause committed before the claim began is seen.
+void append_safety(std::string& sql, args& a, const action_filter& actions) {
+  sql +=
+      " AND NOT EXISTS (SELECT 1 FROM host_holds hh WHERE hh.host = jobs.host)"
+      " AND NOT EXISTS (SELECT 1 FROM pauses pa WHERE pa.scope = 'action' AND "
+      "pa.target = jobs.action)";
+  if (actions.site.empty())
+    sql +=
+        " AND NOT EXISTS (SELECT 1 FROM pauses ps WHERE ps.scope = 'site' AND "
+        "ps.target = jobs.site)";
+  else {
+    sql += " AND NOT EXISTS (SELECT 1 FROM pauses ps WHERE ps.scope = 'site' AND ps.target = ?)";
+    a.emplace_back(actions.site);
+  }
+  if (!actions.cluster.empty()) {
+    sql += " AND NOT EXISTS (SELECT 1 FROM pauses pc WHERE pc.scope = 'cluster' AND pc.target = ?)";
+    a.emplace_back(actions.cluster);
+  }
+}
+
 /// The `park_locks` row of `event_key`: FNV-1a, the same in every process and build.
 std::int64_t park_slot(const std::string& event_key) {
   return static_cast<std::int64_t>(fnv1a64(event_key) % park_lock_slots);
@@ -181,6 +224,7 @@ caf::expected<std::vector<submit_outcome>> sql_store::submit(
                           "host '" + specs[i].host + "' went from " + specs[i].host_state_from +
                               " to " + it->second.second + " during the submission; submit again");
     }
+    auto held = holds_in(c, specs, settled);
     std::vector<std::int64_t> new_ids;
     std::vector<std::size_t> new_index;
     for (std::size_t i = 0; i < specs.size(); ++i) {
@@ -188,6 +232,10 @@ caf::expected<std::vector<submit_outcome>> sql_store::submit(
       const auto& s = specs[i];
       if (auto it = active.find(s.host); it != active.end()) {
         out[i] = {submit_outcome::status::host_busy, it->second};
+        continue;
+      }
+      if (auto it = held.find(s.host); it != held.end()) {
+        out[i] = {submit_outcome::status::held, 0, it->second};
         continue;
       }
       if (!s.host_state_during.empty())
@@ -256,7 +304,7 @@ std::vector<claimed_job> sql_store::claim_in(connection& c, commit_marks& marks,
     // yields its site's ready jobs in queue order, and other sites' jobs are never visited.
     std::string sql =
         "SELECT id, request_id, position, host, action, attempts, max_attempts, timeout_ms, "
-        "event, deferrals, deferred_since FROM jobs WHERE type = ?";
+        "event, deferrals, deferred_since, site FROM jobs WHERE type = ?";
     args a{type};
     if (!actions.site.empty()) {
       sql += " AND site = ?";
@@ -272,6 +320,7 @@ std::vector<claimed_job> sql_store::claim_in(connection& c, commit_marks& marks,
       sql += " AND action NOT IN " + placeholders(actions.except.size());
       a.insert(a.end(), actions.except.begin(), actions.except.end());
     }
+    append_safety(sql, a, actions);
     a.emplace_back(std::int64_t{max_jobs});
     auto r =
         c.query(sql + " ORDER BY vdeadline, id LIMIT ?" + pool_->sql().for_update_skip_locked, a);
@@ -290,9 +339,12 @@ std::vector<claimed_job> sql_store::claim_in(connection& c, commit_marks& marks,
       j.event = r->text(8);
       j.deferrals = static_cast<int>(r->i64(9));
       j.deferred_since = r->i64(10);
+      j.site = r->text(11);
       jobs.push_back(std::move(j));
     }
   }
+  // Destructive and power-affecting work over its pacing limits waits its turn.
+  if (!jobs.empty()) jobs = pace(c, std::move(jobs), now);
   if (jobs.empty()) return jobs;
   auto token = new_token();
   // The token is fresh: a job holding it was claimed by this transaction.

@@ -71,10 +71,12 @@ request_view read_request(rows& r) {
 }
 
 constexpr const char* host_columns =
-    "name, site, bmc_endpoint, credential_ref, lifecycle_state, facts, created_at, updated_at";
+    "name, site, bmc_endpoint, credential_ref, lifecycle_state, facts, created_at, updated_at, "
+    "rack, power_domain";
 
 host_record read_host(rows& r) {
-  return {r.text(0), r.text(1), r.text(2), r.text(3), r.text(4), r.text(5), r.i64(6), r.i64(7)};
+  return {r.text(0), r.text(1), r.text(2), r.text(3), r.text(4),
+          r.text(5), r.i64(6),  r.i64(7),  r.text(8), r.text(9)};
 }
 
 /// Runs `head` + `(?, ?, …)` over `keys` in runs of few shapes; returns the rows changed.
@@ -295,10 +297,10 @@ caf::error sql_store::put_hosts(const std::vector<host_record>& hosts) {
         r.reset();
         // A concurrent insert of the same name surfaces as a duplicate key, and the
         // transaction runs again (then as an update).
-        c.execute(
-            std::string{"INSERT INTO hosts ("} + host_columns + ") VALUES (?, ?, ?, ?, ?, ?, ?, ?)",
-            {h.name, h.site, h.bmc_endpoint, h.credential_ref, h.lifecycle_state, h.facts, now,
-             now});
+        c.execute(std::string{"INSERT INTO hosts ("} + host_columns +
+                      ") VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?)",
+                  {h.name, h.site, h.bmc_endpoint, h.credential_ref, h.lifecycle_state, h.facts,
+                   now, now, h.rack, h.power_domain});
         continue;
       }
       bool moves =
@@ -316,9 +318,9 @@ caf::error sql_store::put_hosts(const std::vector<host_record>& hosts) {
       // A known host keeps its lifecycle state, facts and creation time: registering it again
       // neither revives a decommissioned host nor forgets what discovery found.
       c.execute(
-          "UPDATE hosts SET site = ?, bmc_endpoint = ?, credential_ref = ?, updated_at = ? "
-          "WHERE name = ?",
-          {h.site, h.bmc_endpoint, h.credential_ref, now, h.name});
+          "UPDATE hosts SET site = ?, bmc_endpoint = ?, credential_ref = ?, updated_at = ?, "
+          "rack = ?, power_domain = ? WHERE name = ?",
+          {h.site, h.bmc_endpoint, h.credential_ref, now, h.rack, h.power_domain, h.name});
     }
     return caf::unit;
   }));

@@ -126,6 +126,15 @@ class sql_store final : public store, public test_hooks {
   caf::expected<cluster_map_document> read_cluster_map() override;
   caf::expected<cluster_map_document> change_cluster_map(const cluster_map_change& change) override;
 
+  caf::expected<std::vector<hold>> holds_of(const std::vector<std::string>& hosts) override;
+  caf::expected<std::vector<hold>> holds(const hold_filter& filter) override;
+  caf::expected<hold> place_hold(const hold& h, const std::string& source) override;
+  caf::expected<hold> lift_hold(const std::string& host, const safety_actor& by) override;
+  caf::expected<std::vector<pause>> active_pauses() override;
+  caf::expected<pause> place_pause(const pause& p, const std::string& source) override;
+  caf::expected<pause> resume(const std::string& scope, const std::string& target,
+                              const safety_actor& by) override;
+
   /// Runs `fn(connection&)` (or `fn(connection&, commit_marks&)`) as one transaction, rolling
   /// back when it returns an error, and running it again, whole, after a deadlock or a
   /// certification failure, a lock timeout, a lost connection or a database that is not ready
@@ -157,6 +166,9 @@ class sql_store final : public store, public test_hooks {
                                     const action_filter& actions);
   complete_result complete_in(connection& c, commit_marks& marks,
                               const std::vector<completion>& done);
+  /// The claimed `jobs` that the pacing limits let start now (sql_safety.cpp); the others are
+  /// deferred by `pacing.recheck_ms` with the limit they wait for as their error.
+  std::vector<claimed_job> pace(connection& c, std::vector<claimed_job> jobs, time_ms now);
   /// Locks the row that park and wake of `event_key` serialise on, until the transaction ends.
   void lock_event(connection& c, const std::string& event_key);
   /// Wakes the job parked on `event_key`, or keeps the event for it; true if a job woke.

@@ -80,6 +80,24 @@ TEST(NodeConfig, TakesTheRedfishSessionLimits) {
   }
 }
 
+TEST(NodeConfig, TakesThePacingLimitsWithSensibleDefaults) {
+  auto c = load({});
+  ASSERT_TRUE(c) << message_of(c.error());
+  EXPECT_EQ(c->queue.pacing.per_rack, 4);
+  EXPECT_EQ(c->queue.pacing.power_ons_per_second, 20);
+  c = load({"--pacing-per-rack", "2", "--pacing-per-site", "100", "--pacing-power-ons-per-second",
+            "0", "--pacing-actions", "wipe,reimage"});
+  ASSERT_TRUE(c) << message_of(c.error());
+  EXPECT_EQ(c->queue.pacing.per_rack, 2);
+  EXPECT_EQ(c->queue.pacing.per_site, 100);
+  EXPECT_EQ(c->queue.pacing.power_ons_per_second, 0);
+  EXPECT_EQ(c->queue.pacing.actions, (std::vector<std::string>{"wipe", "reimage"}));
+  auto r = load({"--pacing-per-power-domain", "100001"});
+  ASSERT_FALSE(r);
+  EXPECT_TRUE(is(r.error(), errc::bad_config));
+  EXPECT_NE(message_of(r.error()).find("pacing-per-power-domain"), std::string::npos);
+}
+
 TEST(NodeConfig, TheLdapExamplesOfTheDocsAreValidOptions) {
   std::ifstream in{std::string{AB_SOURCE_DIR} + "/docs/ldap.md"};
   ASSERT_TRUE(in);

@@ -240,3 +240,37 @@ TEST(AbctlTls, AnHttpsNodeIsTrustedThroughTheCaFileOnly) {
 
 }  // namespace
 }  // namespace ab::testing
+
+namespace ab::testing {
+namespace {
+
+TEST_F(AbctlNode, HoldAndPauseAreAddedListedLiftedAndResumed) {
+  register_hosts(2);
+  auto add = on_node({"hold", "add", "h1", "h2", "--reason", "disk swap"});
+  ASSERT_EQ(add.code, 0) << add.out << add.err;
+  EXPECT_NE(add.out.find("disk swap"), std::string::npos) << add.out;
+  // A host already held is refused (exit 1) and named.
+  auto again = on_node({"hold", "add", "h1", "--reason", "other"});
+  EXPECT_EQ(again.code, 1) << again.out << again.err;
+  EXPECT_NE(again.err.find("h1"), std::string::npos) << again.err;
+  auto list = on_node({"-o", "json", "hold", "list", "--all"});
+  ASSERT_EQ(list.code, 0) << list.err;
+  EXPECT_EQ(json::parse(list.out)["holds"].size(), 2u) << list.out;
+  auto refused = on_node({"submit", "sim.chain", "h1"});
+  EXPECT_NE(refused.code, 0);
+  EXPECT_NE((refused.out + refused.err).find("disk swap"), std::string::npos)
+      << refused.out << refused.err;
+  EXPECT_EQ(on_node({"hold", "lift", "h1", "h2", "--note", "done"}).code, 0);
+  EXPECT_EQ(json::parse(on_node({"-o", "json", "hold", "list"}).out)["holds"].size(), 0u);
+
+  auto pause = on_node({"pause", "add", "action", "sim.chain", "--reason", "bad image"});
+  ASSERT_EQ(pause.code, 0) << pause.out << pause.err;
+  auto pauses = on_node({"pause", "list"});
+  EXPECT_NE(pauses.out.find("bad image"), std::string::npos) << pauses.out;
+  EXPECT_EQ(on_node({"pause", "add", "rack", "r1", "--reason", "x"}).code, 2);
+  EXPECT_EQ(on_node({"pause", "resume", "action", "sim.chain"}).code, 0);
+  EXPECT_EQ(on_node({"pause", "resume", "action", "sim.chain"}).code, 3);
+}
+
+}  // namespace
+}  // namespace ab::testing

@@ -223,5 +223,20 @@ TEST(AbctlSettings, RouterUrlsAreChecked) {
   EXPECT_FALSE(resolve_settings(parsed({"--router", "r1", "list"}), env_of({})));
 }
 
+TEST(AbctlOptions, HoldAndPauseTakeTheirArgumentsAndNeedAReason) {
+  auto hold = parsed({"hold", "add", "h1", "h2", "--reason", "disk swap"});
+  EXPECT_EQ(hold.command, "hold add");
+  EXPECT_EQ(hold.hosts, (std::vector<std::string>{"h1", "h2"}));
+  EXPECT_EQ(hold.reason, "disk swap");
+  EXPECT_NE(refusal({"hold", "add", "h1"}).find("--reason"), std::string::npos);
+  auto pause = parsed({"pause", "resume", "site", "dc1", "--note", "ok"});
+  EXPECT_EQ(pause.scope, "site");
+  EXPECT_EQ(pause.target, "dc1");
+  EXPECT_EQ(pause.note, "ok");
+  EXPECT_NE(refusal({"pause", "add", "rack", "r1", "--reason", "x"}).find("scope"),
+            std::string::npos);
+  EXPECT_FALSE(parse_command_line({"hold", "list", "--reason", "x"}));
+}
+
 }  // namespace
 }  // namespace ab::abctl

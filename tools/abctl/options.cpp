@@ -27,10 +27,12 @@ struct command_spec {
 const std::map<std::string, command_spec>& commands() {
   constexpr auto many = std::size_t(-1);
   static const std::map<std::string, command_spec> all{
-      {"submit", {1, many}},   {"status", {1, many}},  {"list", {0, 0}},
-      {"cancel", {1, many}},   {"watch", {0, many}},   {"hosts register", {0, 0}},
-      {"hosts list", {0, 0}},  {"hosts show", {1, 1}}, {"cluster show", {0, 0}},
-      {"cluster move", {2, 2}}};
+      {"submit", {1, many}},    {"status", {1, many}},   {"list", {0, 0}},
+      {"cancel", {1, many}},    {"watch", {0, many}},    {"hosts register", {0, 0}},
+      {"hosts list", {0, 0}},   {"hosts show", {1, 1}},  {"cluster show", {0, 0}},
+      {"cluster move", {2, 2}}, {"hold add", {1, many}}, {"hold lift", {1, many}},
+      {"hold list", {0, 0}},    {"pause add", {2, 2}},   {"pause resume", {2, 2}},
+      {"pause list", {0, 0}}};
   return all;
 }
 
@@ -76,10 +78,11 @@ caf::error none() {
 
 const std::map<std::string, option_spec>& options() {
   static const std::set<std::string> watching{"submit", "watch"};
-  static const std::set<std::string> listing{"list", "hosts list"};
-  static const std::set<std::string> sited{"list",        "hosts list",     "submit",
-                                           "hosts show",  "hosts register", "cluster show",
-                                           "cluster move"};
+  static const std::set<std::string> listing{"list", "hosts list", "hold list"};
+  static const std::set<std::string> sited{
+      "list",         "hosts list",   "submit",    "hosts show", "hosts register",
+      "cluster show", "cluster move", "hold add",  "hold lift",  "hold list",
+      "pause add",    "pause resume", "pause list"};
   static const std::map<std::string, option_spec> all{
       {"--router",
        {true,
@@ -266,7 +269,7 @@ const std::map<std::string, option_spec>& options() {
         }}},
       {"--after",
        {true,
-        {"hosts list"},
+        {"hosts list", "hold list"},
         [](command_line& c, const std::string& v) {
           c.after = v;
           return none();
@@ -283,6 +286,20 @@ const std::map<std::string, option_spec>& options() {
        {false, listing,
         [](command_line& c, const std::string&) {
           c.all = true;
+          return none();
+        }}},
+      {"--reason",
+       {true,
+        {"hold add", "pause add"},
+        [](command_line& c, const std::string& v) {
+          c.reason = v;
+          return none();
+        }}},
+      {"--note",
+       {true,
+        {"hold lift", "pause resume"},
+        [](command_line& c, const std::string& v) {
+          c.note = v;
           return none();
         }}},
       {"--file",
@@ -307,7 +324,7 @@ caf::error take_positionals(command_line& cl, std::vector<std::string> pos) {
   if (pos.empty()) return cl.help ? caf::error{} : bad("no command given");
   std::string cmd = pos[0];
   std::size_t used = 1;
-  if ((cmd == "hosts" || cmd == "cluster")) {
+  if ((cmd == "hosts" || cmd == "cluster" || cmd == "hold" || cmd == "pause")) {
     if (pos.size() < 2) return cl.help ? caf::error{} : bad(cmd + " needs a sub-command");
     cmd += " " + pos[1];
     used = 2;
@@ -337,6 +354,15 @@ caf::error take_positionals(command_line& cl, std::vector<std::string> pos) {
   } else if (cmd == "cluster move") {
     cl.node = args[0];
     cl.cluster = args[1];
+  } else if (cmd == "hold add" || cmd == "hold lift") {
+    cl.hosts = args;
+    if (cmd == "hold add" && cl.reason.empty()) return bad("hold add needs --reason TEXT");
+  } else if (cmd == "pause add" || cmd == "pause resume") {
+    cl.scope = args[0];
+    cl.target = args[1];
+    if (cl.scope != "site" && cl.scope != "cluster" && cl.scope != "action")
+      return bad(cmd + ": the scope is site, cluster or action, not '" + cl.scope + "'");
+    if (cmd == "pause add" && cl.reason.empty()) return bad("pause add needs --reason TEXT");
   } else if (cmd == "hosts register" && cl.file.empty()) {
     return bad("hosts register needs --file FILE");
   }
@@ -363,7 +389,13 @@ Commands:
   hosts show NAME
   cluster show                     the routers' node table and the site's cluster map
   cluster move NODE CLUSTER        move a node to another cluster of the site's map
-  (submit, hosts and cluster take --site S: the site a router sends the call to)
+  hold add HOST... --reason TEXT   put hosts on hold: no request for them starts
+  hold lift HOST... [--note TEXT]  lift their holds (audited)
+  hold list [--limit N] [--after HOST] [--all]
+  pause add SCOPE NAME --reason TEXT     pause a site, cluster or action: nothing new starts
+  pause resume SCOPE NAME [--note TEXT]  resume it
+  pause list
+  (submit, hosts, cluster, hold and pause take --site S: the site a router sends the call to)
 
 Global options:
   --router URL        a router (or node) base URL; repeatable, tried in order with failover

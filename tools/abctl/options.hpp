@@ -92,6 +92,8 @@ struct command_line {
   std::string file;
   std::string name;
   std::string node, cluster;
+  // hold, pause
+  std::string reason, note, scope, target;
 };
 
 /// The usage text.

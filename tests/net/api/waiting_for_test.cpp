@@ -123,5 +123,35 @@ TEST(WaitingFor, WithoutAMapTheOneClusterServesEveryAction) {
   EXPECT_EQ(net::waiting_for(reimage(job_state::ready), {nodes, map, now, 30'000}), std::nullopt);
 }
 
+TEST(WaitingFor, AHoldOrAPauseIsNamedBeforeAnythingElse) {
+  auto map = two_clusters();
+  std::vector<storage::node_record> nodes{node("build", now)};
+  std::vector<storage::hold> holds{{"h1", "dc1", "disk swap", "alice", now}};
+  std::vector<storage::pause> pauses{{"cluster", "build", "frozen", "bob", now},
+                                     {"action", "wipe", "other action", "bob", now}};
+  net::waiting_context ctx{nodes, map, now, 30'000};
+  ctx.blockers = lifecycle::blockers_of({"h1", "dc1", "reimage", "build"}, holds, pauses);
+  auto why = net::waiting_for(reimage(job_state::ready), ctx);
+  ASSERT_TRUE(why);
+  EXPECT_EQ(*why,
+            "held: host h1 is on hold by alice: disk swap; paused: cluster build is paused by "
+            "bob: frozen");
+  // A running job is not waiting, whatever stops the next one.
+  EXPECT_FALSE(net::waiting_for(reimage(job_state::running), ctx));
+}
+
+TEST(WaitingFor, PacedWorkSaysItWaitsItsTurnAndUntilWhen) {
+  auto map = two_clusters();
+  std::vector<storage::node_record> nodes{node("build", now)};
+  auto r = reimage(job_state::ready);
+  r.jobs[0].not_before = now + 1000;
+  r.jobs[0].error = "pacing: rack r1 has 4 of 4 hosts in flight";
+  auto why = net::waiting_for(r, {nodes, map, now, 30'000});
+  ASSERT_TRUE(why);
+  EXPECT_EQ(*why,
+            "job power_off waits its turn (pacing): rack r1 has 4 of 4 hosts in flight; looked at "
+            "again at 2025-12-01T10:09:14Z");
+}
+
 }  // namespace
 }  // namespace ab::testing

@@ -74,6 +74,7 @@ int run_cancel(const context& ctx);
 int run_watch(const context& ctx);
 int run_hosts(const context& ctx);
 int run_cluster(const context& ctx);
+int run_safety(const context& ctx);
 
 /// Watches `ids` until every request ended (or `--max-wait` passed).
 int watch_requests(const context& ctx, const std::vector<std::int64_t>& ids);
