@@ -184,6 +184,31 @@ const std::vector<migration>& migrations() {
        },
        {"{insert_ignore} INTO cluster_map (id, version, document, changed_at, changed_by) "
         "VALUES (1, 0, '', 0, '')"}},
+      {10,
+       {
+           // Holds (a host under maintenance) and pauses (a site, cluster or action): the
+           // claim skips what they cover (sql_queue.cpp), so they outlive every node process.
+           {"host_holds",
+            {"host VARCHAR(255) NOT NULL PRIMARY KEY", "site VARCHAR(64) NOT NULL",
+             "reason TEXT NOT NULL", "owner VARCHAR(255) NOT NULL", "created_at BIGINT NOT NULL"},
+            {{"host_holds_site", "site, host"}}},
+           {"pauses",
+            {"scope VARCHAR(16) NOT NULL", "target VARCHAR(255) NOT NULL", "reason TEXT NOT NULL",
+             "owner VARCHAR(255) NOT NULL", "created_at BIGINT NOT NULL",
+             "PRIMARY KEY (scope, target)"},
+            {}},
+           // Pacing: the one row that claims starting paced work lock (so that two nodes
+           // never both take a rack's last slot), and the recent power-ons of each site.
+           {"pacing_lock", {"id INT NOT NULL PRIMARY KEY"}, {}},
+           {"power_ons",
+            {"id {pk}", "site VARCHAR(64) NOT NULL", "at BIGINT NOT NULL"},
+            {{"power_ons_site", "site, at"}}},
+       },
+       {"{insert_ignore} INTO pacing_lock (id) VALUES (1)",
+        // Where a host sits, for pacing per rack and per power domain (empty: unknown).
+        "ALTER TABLE hosts ADD COLUMN {if_not_exists}rack VARCHAR(64) NOT NULL DEFAULT ''",
+        "ALTER TABLE hosts ADD COLUMN {if_not_exists}power_domain VARCHAR(64) NOT NULL "
+        "DEFAULT ''"}},
       {11,
        {
            // Quotas of destructive actions: one row per charge (who, how many hosts, when),

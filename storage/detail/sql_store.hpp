@@ -98,6 +98,15 @@ class sql_store final : public store, public test_hooks {
   caf::expected<bool> stop_wave(wave_id id, const std::string& reason) override;
   caf::expected<bool> take_wave_lease(const std::string& owner, time_ms lease_ms) override;
 
+  caf::expected<std::vector<hold>> holds_of(const std::vector<std::string>& hosts) override;
+  caf::expected<std::vector<hold>> holds(const hold_filter& filter) override;
+  caf::expected<hold> place_hold(const hold& h, const std::string& source) override;
+  caf::expected<hold> lift_hold(const std::string& host, const safety_actor& by) override;
+  caf::expected<std::vector<pause>> active_pauses() override;
+  caf::expected<pause> place_pause(const pause& p, const std::string& source) override;
+  caf::expected<pause> resume(const std::string& scope, const std::string& target,
+                              const safety_actor& by) override;
+
   /// Runs `fn(connection&)` as one transaction, rolling back when it returns an error and
   /// running it again after a deadlock, a lock timeout or a lost connection.
   template <class F>

@@ -171,6 +171,31 @@ class counting_store final : public storage::store {
   }
   caf::expected<bool> take_wave_lease(const std::string& owner, time_ms lease_ms) override {
     return inner_.take_wave_lease(owner, lease_ms);
+  caf::expected<std::vector<storage::hold>> holds_of(
+      const std::vector<std::string>& hosts) override {
+    return inner_.holds_of(hosts);
+  }
+  caf::expected<std::vector<storage::hold>> holds(const storage::hold_filter& filter) override {
+    return inner_.holds(filter);
+  }
+  caf::expected<storage::hold> place_hold(const storage::hold& h,
+                                          const std::string& source) override {
+    return inner_.place_hold(h, source);
+  }
+  caf::expected<storage::hold> lift_hold(const std::string& host,
+                                         const storage::safety_actor& by) override {
+    return inner_.lift_hold(host, by);
+  }
+  caf::expected<std::vector<storage::pause>> active_pauses() override {
+    return inner_.active_pauses();
+  }
+  caf::expected<storage::pause> place_pause(const storage::pause& p,
+                                            const std::string& source) override {
+    return inner_.place_pause(p, source);
+  }
+  caf::expected<storage::pause> resume(const std::string& scope, const std::string& target,
+                                       const storage::safety_actor& by) override {
+    return inner_.resume(scope, target, by);
   }
   caf::expected<std::int64_t> audit(const storage::audit_entry& entry) override {
     return inner_.audit(entry);
