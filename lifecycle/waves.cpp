@@ -175,13 +175,36 @@ caf::error wave_engine::advance(storage::wave_record w) {
       return changed.empty() ? caf::error{} : write();
     }
   }
-  // The next wave: claimed in the database before any of its requests is submitted, so that a
-  // stop in between is seen and a crash in between is repeated from the database.
+  if (w.current_wave == 0 && now < w.next_at) return {};
+  // The next wave: charged to its creator's hourly quota (it waits while it does not fit),
+  // then claimed in the database before any of its requests is submitted, so that a stop in
+  // between is seen and a crash in between is repeated from the database.
+  std::int64_t charge = 0;
+  if (w.quota_per_hour > 0) {
+    auto next = tally(w, w.current_wave + 1);
+    auto q = store_->charge_quota({w.created_by, w.action, next.hosts, w.quota_per_hour});
+    if (!q) return q.error();
+    if (!q->charged) {
+      w.reason = "wave " + std::to_string(w.current_wave + 1) + " waits for the hourly quota of " +
+                 w.created_by + ": " + std::to_string(q->used) + " of " +
+                 std::to_string(w.quota_per_hour) + " hosts used, " + std::to_string(next.hosts) +
+                 " needed";
+      // When it fits (a wave larger than the quota never does: it waits for an operator).
+      w.next_at = q->fits_at > 0 ? q->fits_at : now + 3'600'000;
+      auto ok = store_->update_wave(w, changed);
+      return ok ? caf::error{} : ok.error();
+    }
+    charge = q->id;
+  }
   w.current_wave += 1;
   w.next_at = 0;
+  w.reason.clear();
   auto claimed = store_->update_wave(w, changed);
   if (!claimed) return claimed.error();
-  if (!*claimed) return {};
+  if (!*claimed) {
+    if (charge) store_->settle_quota(charge, 0);
+    return {};
+  }
   changed.clear();
   if (auto err = submit_wave(w, w.current_wave, changed)) return err;
   logger()->info("wave plan {}: wave {} of {} started ({} hosts)", w.id, w.current_wave,
@@ -241,7 +264,9 @@ caf::error wave_engine::submit_wave(const storage::wave_record& w, int wave_no,
         h.state = "failed";
         h.error = o.what == status::host_busy
                       ? "the host was busy with request " + std::to_string(o.id)
-                      : "the wave's idempotency key met another request";
+                  : o.what == status::key_conflict
+                      ? "the wave's idempotency key met another request"
+                      : "the store refused the request (the host may be on hold)";
       }
     }
     changed.push_back(std::move(h));

@@ -58,8 +58,11 @@ struct wave_record {
   int current_wave = 0;
   /// When the next wave may start (after the pause), 0 when not set.
   time_ms next_at = 0;
-  /// Why it stopped or how it ended; empty while running.
+  /// Why it stopped or how it ended, or what it waits for; empty otherwise.
   std::string reason;
+  /// The creator's hourly quota of destructive actions when it was made (0: none): each wave
+  /// is charged against it when it starts, and waits while it does not fit.
+  std::int64_t quota_per_hour = 0;
   /// The plan, in wave order; empty in listings.
   std::vector<wave_host> hosts;
 };

@@ -22,6 +22,8 @@
 #include "auth/policy.hpp"
 #include "net/api/cluster_map_resource.hpp"
 #include "net/api/codec.hpp"
+#include "net/api/preflight.hpp"
+#include "net/api/wave_resource.hpp"
 #include "storage/store.hpp"
 
 namespace ab::net {
@@ -36,9 +38,11 @@ struct submit_call {
   std::string idempotency_key;
 };
 
-/// What the store made of a submission, host by host (in the order of `cmd.hosts`).
+/// What the store made of a submission, host by host (in the order of `cmd.hosts`); for a dry
+/// run, what it would make (nothing was stored).
 struct submit_reply {
   std::vector<storage::submit_outcome> outcomes;
+  std::optional<preflight_report> preflight;
 };
 
 /// `GET /v1/requests/{id}`.
@@ -242,6 +246,8 @@ struct api_resources {
   caf::actor pool;
   /// The site's cluster map (`net/api/cluster_map_resource`); null: the routes answer 404.
   cluster_map_actor cluster_map = {};
+  /// The site's wave plans (`net/api/wave_resource`); null: the routes answer 404.
+  wave_actor waves = {};
 
   /// Sends the pool (and through it its workers) and the node resource an exit; what is queued
   /// is answered with an error.

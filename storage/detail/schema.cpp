@@ -229,7 +229,7 @@ const std::vector<migration>& migrations() {
              "wave_size INT NOT NULL", "pause_ms BIGINT NOT NULL",
              "failure_threshold INT NOT NULL", "waves_total INT NOT NULL",
              "current_wave INT NOT NULL DEFAULT 0", "next_at BIGINT NOT NULL DEFAULT 0",
-             "reason TEXT NOT NULL"},
+             "reason TEXT NOT NULL", "quota_per_hour BIGINT NOT NULL DEFAULT 0"},
             {{"waves_state", "state, id"}}},
            {"wave_hosts",
             {"wave_id BIGINT NOT NULL", "host VARCHAR(255) NOT NULL", "wave_no INT NOT NULL",

@@ -12,7 +12,7 @@ namespace {
 constexpr const char* wave_columns =
     "id, action, priority_class, state, created_by, created_at, updated_at, group_by, "
     "max_unavailable, wave_size, pause_ms, failure_threshold, waves_total, current_wave, "
-    "next_at, reason";
+    "next_at, reason, quota_per_hour";
 
 wave_record wave_of(rows& r) {
   wave_record w;
@@ -32,6 +32,7 @@ wave_record wave_of(rows& r) {
   w.current_wave = static_cast<int>(r.i64(13));
   w.next_at = r.i64(14);
   w.reason = r.text(15);
+  w.quota_per_hour = r.i64(16);
   return w;
 }
 
@@ -108,11 +109,11 @@ caf::expected<wave_id> sql_store::create_wave(const wave_record& w) {
     c.execute(
         "INSERT INTO waves (action, priority_class, state, created_by, created_at, updated_at, "
         "group_by, max_unavailable, wave_size, pause_ms, failure_threshold, waves_total, "
-        "current_wave, next_at, reason) VALUES (?, ?, 'running', ?, ?, ?, ?, ?, ?, ?, ?, ?, 0, 0, "
-        "'')",
+        "current_wave, next_at, reason, quota_per_hour) VALUES (?, ?, 'running', ?, ?, ?, ?, ?, ?, "
+        "?, ?, ?, 0, 0, '', ?)",
         {w.action, w.priority_class, bounded_text(w.created_by, audit_name_limit), now, now,
          w.group_by, std::int64_t{w.max_unavailable}, std::int64_t{w.wave_size}, w.pause_ms,
-         std::int64_t{w.failure_threshold}, std::int64_t{w.waves_total}});
+         std::int64_t{w.failure_threshold}, std::int64_t{w.waves_total}, w.quota_per_hour});
     auto id = c.last_insert_id();
     for (const auto& h : w.hosts)
       c.execute(

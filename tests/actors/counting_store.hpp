@@ -158,8 +158,7 @@ class counting_store final : public storage::store {
     return inner_.create_wave(w);
   }
   caf::expected<storage::wave_record> wave(storage::wave_id id) override { return inner_.wave(id); }
-  caf::expected<std::vector<storage::wave_record>> waves(
-      const storage::wave_filter& f) override {
+  caf::expected<std::vector<storage::wave_record>> waves(const storage::wave_filter& f) override {
     return inner_.waves(f);
   }
   caf::expected<bool> update_wave(const storage::wave_record& w,
@@ -171,6 +170,7 @@ class counting_store final : public storage::store {
   }
   caf::expected<bool> take_wave_lease(const std::string& owner, time_ms lease_ms) override {
     return inner_.take_wave_lease(owner, lease_ms);
+  }
   caf::expected<std::vector<storage::hold>> holds_of(
       const std::vector<std::string>& hosts) override {
     return inner_.holds_of(hosts);

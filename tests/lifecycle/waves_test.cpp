@@ -228,5 +228,27 @@ TEST_F(WaveEngine, AnOperatorStopIsNeverUndone) {
   EXPECT_EQ(touched(w), 1);
 }
 
+TEST_F(WaveEngine, AWaveWaitsForItsCreatorsHourlyQuota) {
+  auto id = make_wave({"ra", "rb"}, 2, 0);
+  auto w = wave(id);
+  // The creator spent 3 of 4 hosts of the hour elsewhere; a wave of 2 does not fit.
+  ASSERT_TRUE(store_->charge_quota({"ops", "wipe", 3, 4})->charged);
+  db_->raw_sql("UPDATE waves SET quota_per_hour = 4 WHERE id = " + std::to_string(id));
+  wave_engine e{store_, rules_, clock_, "n1"};
+  round(e);
+  w = wave(id);
+  EXPECT_EQ(w.current_wave, 0);
+  EXPECT_EQ(touched(w), 0);
+  EXPECT_NE(w.reason.find("waits for the hourly quota"), std::string::npos) << w.reason;
+  round(e);
+  EXPECT_EQ(touched(wave(id)), 0);
+  clock_->advance(storage::quota_window_ms);
+  round(e);
+  w = wave(id);
+  EXPECT_EQ(w.current_wave, 1);
+  EXPECT_EQ(touched(w), 2);
+  EXPECT_EQ(*store_->quota_used("ops"), 2);
+}
+
 }  // namespace
 }  // namespace ab::lifecycle
