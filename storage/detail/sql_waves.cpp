@@ -51,7 +51,8 @@ caf::expected<quota_result> sql_store::charge_quota(const quota_charge& q) {
     c.query("SELECT subject FROM quota_subjects WHERE subject = ?" + pool_->sql().for_update,
             {q.subject})
         ->next();
-    c.execute("DELETE FROM quota_usage WHERE subject = ? AND at < ?", {q.subject, since});
+    // A charge counts for exactly one window: until `at + quota_window_ms`.
+    c.execute("DELETE FROM quota_usage WHERE subject = ? AND at <= ?", {q.subject, since});
     auto r =
         c.query("SELECT at, hosts FROM quota_usage WHERE subject = ? ORDER BY at", {q.subject});
     std::vector<std::pair<time_ms, std::int64_t>> charges;
@@ -94,9 +95,8 @@ caf::error sql_store::settle_quota(std::int64_t id, std::int64_t hosts) {
 
 caf::expected<std::int64_t> sql_store::quota_used(const std::string& subject) {
   return read_alone("quota_used", [&](connection& c) -> caf::expected<std::int64_t> {
-    auto r =
-        c.query("SELECT COALESCE(SUM(hosts), 0) FROM quota_usage WHERE subject = ? AND at >= ?",
-                {subject, clock_->now() - quota_window_ms});
+    auto r = c.query("SELECT COALESCE(SUM(hosts), 0) FROM quota_usage WHERE subject = ? AND at > ?",
+                     {subject, clock_->now() - quota_window_ms});
     return r->next() ? r->i64(0) : 0;
   });
 }
