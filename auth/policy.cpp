@@ -102,7 +102,7 @@ caf::expected<policy> policy::parse(const std::string& text, const vocabulary& w
                                     const std::string& source) {
   try {
     auto doc = json::parse(text);
-    only_keys(doc, "the policy", {"accounts", "groups", "roles"});
+    only_keys(doc, "the policy", {"accounts", "groups", "roles", "quotas", "confirm_above"});
     policy p;
     if (doc.contains("roles")) {
       if (!doc["roles"].is_object()) throw policy_error{"roles must be an object"};
@@ -145,6 +145,29 @@ caf::expected<policy> policy::parse(const std::string& text, const vocabulary& w
         p.accounts_[a.token_sha256] = std::move(a);
       }
     }
+    auto count = [](const json& j, const std::string& where) {
+      if (!j.is_number_integer() || j.get<std::int64_t>() < 0 ||
+          j.get<std::int64_t>() > 1'000'000'000)
+        throw policy_error{where + " must be a whole number of hosts, 0 or more"};
+      return j.get<std::int64_t>();
+    };
+    if (doc.contains("quotas")) {
+      if (!doc["quotas"].is_object()) throw policy_error{"quotas must be an object"};
+      for (const auto& [role, j] : doc["quotas"].items()) {
+        auto where = "quotas." + role;
+        if (!p.roles_.count(role))
+          throw policy_error{where + " names an unknown role '" + role + "'"};
+        only_keys(j, where, {"hosts_per_call", "hosts_per_hour"});
+        role_quota q;
+        if (j.contains("hosts_per_call"))
+          q.hosts_per_call = count(j["hosts_per_call"], where + ".hosts_per_call");
+        if (j.contains("hosts_per_hour"))
+          q.hosts_per_hour = count(j["hosts_per_hour"], where + ".hosts_per_hour");
+        p.quotas_[role] = q;
+      }
+    }
+    if (doc.contains("confirm_above"))
+      p.confirm_above_ = count(doc["confirm_above"], "confirm_above");
     if (doc.contains("groups")) {
       if (!doc["groups"].is_object()) throw policy_error{"groups must be an object"};
       for (const auto& [group, roles] : doc["groups"].items()) {
@@ -227,6 +250,39 @@ scope policy::scope_of(const identity& who, const std::string& action) const {
       if (action.empty() || matches_any(g.actions, action)) out.push_back({g.sites, g.hosts});
   }
   return scope{std::move(out)};
+}
+
+caller_limits policy::limits_of(const identity& who, const std::string& action) const {
+  caller_limits out;
+  bool call_capped = true, hour_capped = true, any = false;
+  for (const auto& role : who.roles) {
+    auto it = roles_.find(role);
+    if (it == roles_.end()) continue;
+    if (std::none_of(it->second.begin(), it->second.end(),
+                     [&](const grant& g) { return matches_any(g.actions, action); }))
+      continue;
+    any = true;
+    auto q = quotas_.find(role);
+    // The most generous role wins: one without a cap leaves the caller uncapped.
+    auto widen = [&](const std::optional<std::int64_t>& cap, bool& capped,
+                     std::optional<std::int64_t>& to, std::string& from) {
+      if (!cap) {
+        capped = false;
+        return;
+      }
+      if (!to || *cap > *to) {
+        to = cap;
+        from = role;
+      }
+    };
+    widen(q == quotas_.end() ? std::nullopt : q->second.hosts_per_call, call_capped,
+          out.hosts_per_call, out.per_call_role);
+    widen(q == quotas_.end() ? std::nullopt : q->second.hosts_per_hour, hour_capped,
+          out.hosts_per_hour, out.per_hour_role);
+  }
+  if (!any || !call_capped) out.hosts_per_call.reset(), out.per_call_role.clear();
+  if (!any || !hour_capped) out.hosts_per_hour.reset(), out.per_hour_role.clear();
+  return out;
 }
 
 decision policy::allows(const identity& who, const operation& what) const {

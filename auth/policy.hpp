@@ -1,5 +1,6 @@
 #pragma once
 
+#include <cstdint>
 #include <map>
 #include <optional>
 #include <string>
@@ -103,6 +104,22 @@ class scope {
   std::vector<reach> grants_;
 };
 
+/// The caps of one role on destructive actions (`lifecycle::destructive`); unset: no cap.
+struct role_quota {
+  /// The most hosts one call may name.
+  std::optional<std::int64_t> hosts_per_call;
+  /// The most hosts the caller may act on within an hour (counted in the site database).
+  std::optional<std::int64_t> hosts_per_hour;
+};
+
+/// A caller's caps on one destructive action: of the caller's roles whose grants name the
+/// action, the most generous (a role without a cap leaves that dimension uncapped). `role_*`
+/// name the role a cap comes from, for the refusal.
+struct caller_limits {
+  std::optional<std::int64_t> hosts_per_call, hosts_per_hour;
+  std::string per_call_role, per_hour_role;
+};
+
 /// Who may do what: service accounts, directory groups mapped to roles, and the grants of
 /// each role. Anything no grant allows is denied. Immutable once parsed.
 class policy {
@@ -128,6 +145,13 @@ class policy {
   /// an empty `action` gives the reach of all its grants, whatever they allow.
   scope scope_of(const struct identity& who, const std::string& action) const;
 
+  /// The caps of `who` on the destructive action `action` (`quotas` in the policy file).
+  caller_limits limits_of(const struct identity& who, const std::string& action) const;
+
+  /// A destructive call on more hosts than this must confirm its host count
+  /// (`confirm_above` in the policy file; `lifecycle::default_confirm_above` unless set).
+  std::int64_t confirm_above() const { return confirm_above_; }
+
   /// Number of accounts, group mappings and roles, for logs.
   std::size_t accounts() const { return accounts_.size(); }
   std::size_t groups() const { return groups_.size(); }
@@ -137,6 +161,8 @@ class policy {
   std::map<std::string, account> accounts_;
   std::map<std::string, std::vector<std::string>> groups_;
   std::map<std::string, std::vector<grant>> roles_;
+  std::map<std::string, role_quota> quotas_;
+  std::int64_t confirm_above_ = 10;
 };
 
 }  // namespace ab::auth

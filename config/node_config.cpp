@@ -259,6 +259,8 @@ const std::vector<setting>& settings() {
              &node_config::request_retention_days, 0, 36500),
       number("prune-interval-ms", "what the retention lets go is pruned this often",
              &node_config::prune_interval_ms, 1000, 24 * hour),
+      number("wave-interval-ms", "the site's wave plans are advanced this often",
+             &node_config::wave_interval_ms, 100, hour),
       number("max-restarts", "restarts of a worker slot allowed per window",
              &node_config::max_restarts, 0, 1000),
       number("restart-window-ms", "the window of max-restarts", &node_config::restart_window_ms, 10,

@@ -77,6 +77,8 @@ struct node_config {
   int audit_retention_days = 90;
   int request_retention_days = 30;
   time_ms prune_interval_ms = 10 * 60 * 1000;
+  /// How often the wave runner advances the site's wave plans (docs/safety.md).
+  time_ms wave_interval_ms = 5000;
   /// A worker slot restarted more than this often within `restart_window_ms` is given up.
   int max_restarts = 5;
   time_ms restart_window_ms = 60000;

@@ -13,6 +13,7 @@
 #include "net/api/error.hpp"
 #include "net/api/waiting_for.hpp"
 #include "node/bmc_access.hpp"
+#include "node/bmc_probe.hpp"
 
 namespace ab::node {
 
@@ -132,6 +133,9 @@ caf::expected<node_http> start_node_http(caf::actor_system& sys, const config::n
   opts.validate_host = [access = *access](const storage::host_record& h) {
     return host_refusal(access, h);
   };
+  // Dry runs probe each BMC for at most 2 s (or the BMC timeout, when shorter).
+  opts.probe_host = make_bmc_probe(
+      *access, std::chrono::milliseconds{std::min<time_ms>(2000, cfg.bmc_timeout_ms)});
   // A redeemed callback wakes its parked job: the pool of its type claims it at once.
   opts.on_callback = [supervisor](storage::request_id id) {
     caf::anon_send(supervisor, actors::wake_atom::value, id);
@@ -174,6 +178,7 @@ caf::expected<node_http> start_node_http(caf::actor_system& sys, const config::n
   auto resources = net::spawn_api_resources(sys, api_store, opts, node);
   resources.cluster_map = net::spawn_cluster_map_resource(sys, api_store, {cfg.site, out.auth});
   resources.safety = net::spawn_safety_resource(sys, api_store, {cfg.site, out.auth});
+  resources.waves = net::spawn_wave_resource(sys, api_store, {opts.rules, out.auth});
   out.api = std::make_unique<net::api_service>(sys, std::move(resources), std::move(opts));
   net::server_options so;
   so.host = hp->first;

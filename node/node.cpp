@@ -20,6 +20,7 @@
 #include "actors/services.hpp"
 #include "actors/simulated_handlers.hpp"
 #include "actors/supervisor.hpp"
+#include "actors/wave_runner.hpp"
 #include "config/site_cluster_map.hpp"
 #include "core/error.hpp"
 #include "node/bmc_access.hpp"
@@ -169,6 +170,18 @@ int run(const config::node_config& cfg, const config::cluster_map& file_map, sig
   caf::anon_send(supervisor, actors::supervise_atom::value,
                  actors::heartbeat_service(store, me, cfg.heartbeat_interval_ms, node_claim,
                                            [] { ::kill(::getpid(), SIGTERM); }));
+  // The site's wave plans, advanced by one node at a time (the wave lease in the database),
+  // with the rules the API plans requests with.
+  if (auto access = make_bmc_access(cfg)) {
+    lifecycle::rules_options wave_rules;
+    wave_rules.capabilities = [access = *access](const storage::host_record& h) {
+      return host_capabilities(access, h);
+    };
+    caf::anon_send(supervisor, actors::supervise_atom::value,
+                   actors::wave_runner_service(
+                       store, std::make_shared<const lifecycle::rules>(std::move(wave_rules)), clk,
+                       cfg.node_id, cfg.wave_interval_ms));
+  }
   if (cfg.cluster_map_source == "database")
     caf::anon_send(supervisor, actors::supervise_atom::value,
                    actors::map_follower_service(store, cfg.cluster_map_poll_ms, live_map));

@@ -13,18 +13,21 @@
 #include "storage/host_inventory.hpp"
 #include "storage/job_queue.hpp"
 #include "storage/node_registry.hpp"
+#include "storage/quota_store.hpp"
 #include "storage/retention_store.hpp"
 #include "storage/safety_store.hpp"
 #include "storage/types.hpp"
+#include "storage/wave_store.hpp"
 
 namespace ab::storage {
 
 /// The site database, one object in every role: the queue (`job_queue`), the hosts
 /// (`host_inventory`), the nodes (`node_registry`), the audit trail (`audit_store`) and the
 /// retention of history (`retention_store`), the site's cluster map (`cluster_map_store`), holds
-/// and pauses (`safety_store`), plus what concerns the database as a whole. A consumer that needs
-/// one role takes that role; the node's wiring opens the `store` and hands each consumer its part.
-/// Every call is one transaction; none throws. Implementations: `mysql_store`, `sqlite_store`; both
+/// and pauses (`safety_store`), the quotas of destructive actions (`quota_store`) and the waves
+/// (`wave_store`), plus what concerns the database as a whole. A consumer that needs one role
+/// takes that role; the node's wiring opens the `store` and hands each consumer its part. Every
+/// call is one transaction; none throws. Implementations: `mysql_store`, `sqlite_store`; both
 /// pass tests/storage's conformance suite.
 class store : public job_queue,
               public host_inventory,
@@ -32,7 +35,9 @@ class store : public job_queue,
               public audit_store,
               public retention_store,
               public cluster_map_store,
-              public safety_store {
+              public safety_store,
+              public quota_store,
+              public wave_store {
  public:
   ~store() override = default;
 

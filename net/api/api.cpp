@@ -5,6 +5,7 @@
 #include <optional>
 #include <regex>
 
+#include <spdlog/spdlog.h>
 #include <caf/actor_cast.hpp>
 #include <caf/allowed_unsafe_message_type.hpp>
 #include <caf/event_based_actor.hpp>
@@ -57,6 +58,10 @@ constexpr route table[] = {
     {"GET", "/v1/pauses"},
     {"POST", "/v1/pauses"},
     {"DELETE", "/v1/pauses/{scope}/{target}"},
+    {"POST", "/v1/waves"},
+    {"GET", "/v1/waves"},
+    {"GET", "/v1/waves/{id}"},
+    {"POST", "/v1/waves/{id}/stop"},
 };
 
 /// Matches `path` against `pattern`, collecting `{param}` segments.
@@ -337,7 +342,10 @@ void api_service::handle(http_request&& req, responder respond) {
   if (options_.audit)
     respond = [audit = options_.audit, ctx, respond = std::move(respond)](http_response r) {
       conclude(ctx->entry, r);
-      if (ctx->refusal.empty())
+      if (ctx->unrecorded)
+        spdlog::info("api: dry run of {} on {} by {} from {}: {}", ctx->entry.action,
+                     ctx->entry.target, ctx->entry.actor, ctx->entry.source, r.status);
+      else if (ctx->refusal.empty())
         audit->record(ctx->entry);
       else
         audit->record_refusal(ctx->entry, ctx->refusal);
@@ -423,6 +431,9 @@ void api_service::serve(const std::string& route, const std::vector<std::string>
     auto permission = route == "GET /v1/audit" ? "audit.read" : "read";
     if (auto d = allowed(*ctx, {permission, "", "", ""}); !d.allowed) return respond(denied(d));
   }
+  if (route.find(" /v1/waves") != std::string::npos)
+    return serve_waves(sys_, resources_.waves, route, params, query, req, ctx,
+                       options_.rules->actions(), options_.classes, std::move(respond));
   const auto& who = ctx->who;
   if (route == "GET /v1/node") {
     if (!resources_.node) return respond(json_response(200, "{}"));
@@ -540,8 +551,10 @@ void api_service::submit(const http_request& req, const std::shared_ptr<call_con
           fail(api_error{400, "invalid_header", "Idempotency-Key must be 1 to 255 characters", 0}));
   }
   auto hosts = cmd.hosts;
+  ctx->unrecorded = cmd.dry_run;
   ask(resources_.requests, submit_call{ctx->who, std::move(cmd), std::move(key)},
       std::move(respond), [ctx, hosts = std::move(hosts)](const submit_reply& r) {
+        if (r.preflight) return json_response(200, encode_preflight(*r.preflight));
         std::vector<std::string> ids;
         for (const auto& o : r.outcomes)
           if (o.id) ids.push_back(std::to_string(o.id));

@@ -53,6 +53,9 @@ struct api_options {
   /// Told of each request whose installer's callback was redeemed (its parked job may run
   /// now), on a store actor: the node wakes the job's pool. Unset: nobody is told.
   std::function<void(storage::request_id)> on_callback;
+  /// Probes a host's BMC for a dry run (credentials present, BMC reachable), bounded in time;
+  /// unset: dry runs do not probe.
+  host_probe probe_host;
   /// Who may call and what they may do; null leaves the API open: every caller is
   /// `anonymous` and may do everything (for development and demos only).
   std::shared_ptr<auth::authenticator> auth;
@@ -76,6 +79,9 @@ struct call_context {
   /// Set for a failed authentication or callback token (and for a source refused for too many
   /// of them): such calls are audited in aggregate, see `audit_trail::record_refusal`.
   std::string refusal;
+  /// A dry run: it changes nothing, so nothing is written for it, not its audit entry either
+  /// (it is logged instead).
+  bool unrecorded = false;
 };
 
 /// The REST API of a node, versioned under /v1: requests, hosts, audit, callbacks, node,

@@ -156,7 +156,9 @@ std::variant<submit_command, api_error> parse_submit(const std::string& body,
   auto parsed = parse_object(body, max_depth);
   if (auto* e = std::get_if<api_error>(&parsed)) return *e;
   const auto& doc = std::get<json>(parsed);
-  if (auto e = only_fields(doc, {"action", "host", "hosts", "priority", "params"})) return *e;
+  if (auto e = only_fields(
+          doc, {"action", "host", "hosts", "priority", "params", "dry_run", "confirm_hosts"}))
+    return *e;
   submit_command cmd;
   if (auto e = string_field(doc, "action", cmd.action, true)) return *e;
   if (std::find(known_actions.begin(), known_actions.end(), cmd.action) == known_actions.end())
@@ -186,6 +188,16 @@ std::variant<submit_command, api_error> parse_submit(const std::string& body,
   if (doc.contains("params")) {
     if (!doc["params"].is_object()) return bad("wrong_type", "field 'params' must be an object");
     cmd.params = doc["params"].dump();
+  }
+  if (doc.contains("dry_run")) {
+    if (!doc["dry_run"].is_boolean()) return bad("wrong_type", "field 'dry_run' must be a boolean");
+    cmd.dry_run = doc["dry_run"].get<bool>();
+  }
+  if (doc.contains("confirm_hosts")) {
+    const auto& n = doc["confirm_hosts"];
+    if (!n.is_number_integer() || n.get<std::int64_t>() < 0 || n.get<std::int64_t>() > 10000)
+      return bad("wrong_type", "field 'confirm_hosts' must be a whole number from 0 to 10000");
+    cmd.confirm_hosts = n.get<std::int64_t>();
   }
   return cmd;
 }

@@ -3,6 +3,7 @@
 // Parsing and validation of API input, and the JSON shapes of API output: plain functions,
 // tested without a network.
 
+#include <cstdint>
 #include <map>
 #include <optional>
 #include <string>
@@ -23,6 +24,10 @@ struct submit_command {
   std::string priority_class = "user";
   /// Action parameters as compact JSON text.
   std::string params = "{}";
+  /// `"dry_run": true`: answer what the call would do and change nothing.
+  bool dry_run = false;
+  /// `"confirm_hosts": N`: the host count a destructive bulk call confirms (docs/safety.md).
+  std::optional<std::int64_t> confirm_hosts;
 };
 
 /// Parses and validates a submission; `known_actions` and `classes` bound what is accepted.

@@ -37,6 +37,12 @@ api_error api_category(const caf::error& err) {
       return {422, "invalid_cluster_map", what, 0};
     case api_errc::unknown_cluster:
       return {422, "unknown_cluster", what, 0};
+    case api_errc::confirmation_required:
+      return {422, "confirmation_required", what, 0};
+    case api_errc::quota_exceeded:
+      return {403, "quota_exceeded", what, 0};
+    case api_errc::invalid_wave:
+      return {422, "invalid_wave", what, 0};
     default:
       return {500, "internal", what, 0};
   }

@@ -32,6 +32,12 @@ enum class api_errc : std::uint8_t {
   invalid_cluster_map,
   /// A cluster the cluster map does not define.
   unknown_cluster,
+  /// A destructive bulk call without the right `confirm_hosts`.
+  confirmation_required,
+  /// A destructive call past its caller's quota (hosts per call or per hour).
+  quota_exceeded,
+  /// A wave plan that cannot be made (docs/safety.md).
+  invalid_wave,
 };
 
 /// Builds a `caf::error` of category `api` with a human sentence as context.

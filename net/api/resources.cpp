@@ -14,6 +14,7 @@
 
 #include "auth/authenticator.hpp"
 #include "core/error.hpp"
+#include "lifecycle/quotas.hpp"
 #include "net/api/api.hpp"
 #include "net/api/error.hpp"
 
@@ -59,6 +60,18 @@ class resource_rules {
   caf::expected<login_reply> login(const login_call& c) const;
 
  private:
+  /// What a submission would do (`"dry_run": true`), written nowhere.
+  caf::expected<submit_reply> dry_run(const submit_call& c) const;
+  /// The caller's caps on a destructive action; none when the API is open.
+  auth::caller_limits limits_of(const auth::identity& who, const std::string& action) const {
+    if (!options_.auth) return {};
+    return options_.auth->current()->limits_of(who, action);
+  }
+  std::int64_t confirm_above() const {
+    return options_.auth ? options_.auth->current()->confirm_above()
+                         : lifecycle::default_confirm_above;
+  }
+  time_ms now() const { return options_.clock ? options_.clock->now() : system_clock{}.now(); }
   /// The jobs of a submission: the lifecycle's rules for every host, in one place.
   caf::expected<std::vector<storage::request_spec>> specs_for(const submit_call& c) const;
   /// Whether the caller may do `what`; always when the API is open.
@@ -158,10 +171,52 @@ caf::expected<std::vector<storage::request_spec>> resource_rules::specs_for(
   return specs;
 }
 
+caf::expected<submit_reply> resource_rules::dry_run(const submit_call& c) const {
+  preflight_context ctx;
+  ctx.store = store_.get();
+  ctx.rules = options_.rules.get();
+  ctx.who = &c.who;
+  ctx.allowed = [&](const auth::operation& op) { return allowed(c.who, op); };
+  auto visible = reach(c.who);
+  ctx.visible = [&](const std::string& site, const std::string& host) {
+    return visible.covers(site, host);
+  };
+  ctx.limits = limits_of(c.who, c.cmd.action);
+  ctx.confirm_above = confirm_above();
+  ctx.probe = options_.probe_host;
+  ctx.now = now();
+  auto report = preflight(c.cmd, ctx);
+  if (!report) return report.error();
+  if (options_.unserved)
+    if (auto why = options_.unserved(c.cmd.action)) {
+      report->checks.push_back({"served", false, *why});
+      report->accepted = false;
+      for (auto& h : report->hosts) h.accepted = false;
+    }
+  submit_reply out;
+  out.preflight = std::move(*report);
+  return out;
+}
+
 caf::expected<submit_reply> resource_rules::submit(const submit_call& c) const {
+  if (c.cmd.dry_run) return dry_run(c);
   auto specs = specs_for(c);
   if (!specs) return specs.error();
+  // Confirmation and quotas of a destructive call; the hourly quota is charged in the site
+  // database before the requests are stored, and settled to what was stored.
+  auto charge = admit_destructive(c.cmd, c.who, limits_of(c.who, c.cmd.action), confirm_above(),
+                                  *store_, now());
+  if (!charge) return charge.error();
   auto out = store_->submit(*specs);
+  if (*charge) {
+    std::int64_t created = 0;
+    if (out)
+      for (const auto& o : *out) created += o.what == storage::submit_outcome::status::created;
+    if (created < static_cast<std::int64_t>(c.cmd.hosts.size()))
+      if (auto err = store_->settle_quota(*charge, created))
+        spdlog::warn("api: the quota charge {} of {} stays unsettled: {}", *charge, c.who.name,
+                     message_of(err));
+  }
   if (!out) return out.error();
   if (out->size() == 1 && out->front().what == storage::submit_outcome::status::host_busy)
     return ab::make_error(errc::host_busy, "host '" + c.cmd.hosts.front() +
@@ -172,7 +227,7 @@ caf::expected<submit_reply> resource_rules::submit(const submit_call& c) const {
   if (out->size() == 1 && out->front().what == storage::submit_outcome::status::key_conflict)
     return make_error(api_errc::idempotency_conflict,
                       "the Idempotency-Key was used before with another body");
-  return submit_reply{std::move(*out)};
+  return submit_reply{std::move(*out), std::nullopt};
 }
 
 caf::expected<request_reply> resource_rules::request(const get_request_call& c) const {
@@ -553,6 +608,7 @@ void api_resources::stop() const {
   if (node) caf::anon_send_exit(node, caf::exit_reason::user_shutdown);
   if (cluster_map) caf::anon_send_exit(cluster_map, caf::exit_reason::user_shutdown);
   if (safety) caf::anon_send_exit(safety, caf::exit_reason::user_shutdown);
+  if (waves) caf::anon_send_exit(waves, caf::exit_reason::user_shutdown);
 }
 
 api_resources spawn_api_resources(caf::actor_system& sys, std::shared_ptr<storage::store> store,

@@ -23,6 +23,8 @@
 #include "net/api/cluster_map_resource.hpp"
 #include "net/api/codec.hpp"
 #include "net/api/safety_resource.hpp"
+#include "net/api/preflight.hpp"
+#include "net/api/wave_resource.hpp"
 #include "storage/store.hpp"
 
 namespace ab::net {
@@ -37,9 +39,11 @@ struct submit_call {
   std::string idempotency_key;
 };
 
-/// What the store made of a submission, host by host (in the order of `cmd.hosts`).
+/// What the store made of a submission, host by host (in the order of `cmd.hosts`); for a dry
+/// run, what it would make (nothing was stored).
 struct submit_reply {
   std::vector<storage::submit_outcome> outcomes;
+  std::optional<preflight_report> preflight;
 };
 
 /// `GET /v1/requests/{id}`.
@@ -245,6 +249,8 @@ struct api_resources {
   cluster_map_actor cluster_map = {};
   /// Holds and pauses (`net/api/safety_resource`); null: the routes answer 404.
   safety_actor safety = {};
+  /// The site's wave plans (`net/api/wave_resource`); null: the routes answer 404.
+  wave_actor waves = {};
 
   /// Sends the pool (and through it its workers) and the node resource an exit; what is queued
   /// is answered with an error.

@@ -209,6 +209,39 @@ const std::vector<migration>& migrations() {
         "ALTER TABLE hosts ADD COLUMN {if_not_exists}rack VARCHAR(64) NOT NULL DEFAULT ''",
         "ALTER TABLE hosts ADD COLUMN {if_not_exists}power_domain VARCHAR(64) NOT NULL "
         "DEFAULT ''"}},
+      {11,
+       {
+           // Quotas of destructive actions: one row per charge (who, how many hosts, when),
+           // counted over the last hour by every node of the site; a charge locks its
+           // subject's row first, so that two nodes cannot both spend the last of a quota.
+           {"quota_subjects", {"subject VARCHAR(255) NOT NULL PRIMARY KEY"}, {}},
+           {"quota_usage",
+            {"id {pk}", "subject VARCHAR(255) NOT NULL", "action VARCHAR(64) NOT NULL",
+             "hosts INT NOT NULL", "at BIGINT NOT NULL"},
+            {{"quota_usage_subject", "subject, at"}}},
+           // Waves: a rolling action over a set of hosts, its plan (which host goes in which
+           // wave) and progress, advanced by one node of the site at a time (wave_lease).
+           {"waves",
+            {"id {pk}", "action VARCHAR(64) NOT NULL", "priority_class VARCHAR(32) NOT NULL",
+             "state VARCHAR(16) NOT NULL", "created_by VARCHAR(255) NOT NULL",
+             "created_at BIGINT NOT NULL", "updated_at BIGINT NOT NULL",
+             "group_by VARCHAR(32) NOT NULL", "max_unavailable INT NOT NULL",
+             "wave_size INT NOT NULL", "pause_ms BIGINT NOT NULL",
+             "failure_threshold INT NOT NULL", "waves_total INT NOT NULL",
+             "current_wave INT NOT NULL DEFAULT 0", "next_at BIGINT NOT NULL DEFAULT 0",
+             "reason TEXT NOT NULL", "quota_per_hour BIGINT NOT NULL DEFAULT 0"},
+            {{"waves_state", "state, id"}}},
+           {"wave_hosts",
+            {"wave_id BIGINT NOT NULL", "host VARCHAR(255) NOT NULL", "wave_no INT NOT NULL",
+             "grp VARCHAR(255) NOT NULL", "request_id BIGINT NOT NULL DEFAULT 0",
+             "state VARCHAR(16) NOT NULL", "error TEXT NOT NULL", "PRIMARY KEY (wave_id, host)"},
+            {{"wave_hosts_wave", "wave_id, wave_no"}}},
+           {"wave_lease",
+            {"id INT NOT NULL PRIMARY KEY", "owner VARCHAR(128) NOT NULL",
+             "expires_at BIGINT NOT NULL", "term BIGINT NOT NULL"},
+            {}},
+       },
+       {"{insert_ignore} INTO wave_lease (id, owner, expires_at, term) VALUES (1, '', 0, 0)"}},
   };
   return all;
 }

@@ -125,6 +125,16 @@ class sql_store final : public store, public test_hooks {
   caf::expected<std::int64_t> cluster_map_version() override;
   caf::expected<cluster_map_document> read_cluster_map() override;
   caf::expected<cluster_map_document> change_cluster_map(const cluster_map_change& change) override;
+  caf::expected<quota_result> charge_quota(const quota_charge& charge) override;
+  caf::error settle_quota(std::int64_t id, std::int64_t hosts) override;
+  caf::expected<std::int64_t> quota_used(const std::string& subject) override;
+  caf::expected<wave_id> create_wave(const wave_record& w) override;
+  caf::expected<wave_record> wave(wave_id id) override;
+  caf::expected<std::vector<wave_record>> waves(const wave_filter& filter) override;
+  caf::expected<bool> update_wave(const wave_record& w,
+                                  const std::vector<wave_host>& hosts) override;
+  caf::expected<bool> stop_wave(wave_id id, const std::string& reason) override;
+  caf::expected<bool> take_wave_lease(const std::string& owner, time_ms lease_ms) override;
 
   caf::expected<std::vector<hold>> holds_of(const std::vector<std::string>& hosts) override;
   caf::expected<std::vector<hold>> holds(const hold_filter& filter) override;

@@ -154,6 +154,32 @@ class counting_store final : public storage::store {
       const storage::cluster_map_change& change) override {
     return inner_.change_cluster_map(change);
   }
+  caf::expected<storage::quota_result> charge_quota(const storage::quota_charge& c) override {
+    return inner_.charge_quota(c);
+  }
+  caf::error settle_quota(std::int64_t id, std::int64_t hosts) override {
+    return inner_.settle_quota(id, hosts);
+  }
+  caf::expected<std::int64_t> quota_used(const std::string& subject) override {
+    return inner_.quota_used(subject);
+  }
+  caf::expected<storage::wave_id> create_wave(const storage::wave_record& w) override {
+    return inner_.create_wave(w);
+  }
+  caf::expected<storage::wave_record> wave(storage::wave_id id) override { return inner_.wave(id); }
+  caf::expected<std::vector<storage::wave_record>> waves(const storage::wave_filter& f) override {
+    return inner_.waves(f);
+  }
+  caf::expected<bool> update_wave(const storage::wave_record& w,
+                                  const std::vector<storage::wave_host>& hosts) override {
+    return inner_.update_wave(w, hosts);
+  }
+  caf::expected<bool> stop_wave(storage::wave_id id, const std::string& reason) override {
+    return inner_.stop_wave(id, reason);
+  }
+  caf::expected<bool> take_wave_lease(const std::string& owner, time_ms lease_ms) override {
+    return inner_.take_wave_lease(owner, lease_ms);
+  }
   caf::expected<std::vector<storage::hold>> holds_of(
       const std::vector<std::string>& hosts) override {
     return inner_.holds_of(hosts);

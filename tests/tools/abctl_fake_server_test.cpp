@@ -412,5 +412,82 @@ TEST(AbctlCluster, MovePostsTheNodeAndItsClusterAndPrintsTheNewMap) {
   EXPECT_NE(bad.err.find("no cluster 'nope'"), std::string::npos) << bad.err;
 }
 
+TEST(AbctlSafety, ADryRunSendsDryRunAndPrintsEachHostsChecks) {
+  fake_router r{[](const net::http_request&) {
+    return reply(200, json{{"dry_run", true},
+                           {"action", "reimage"},
+                           {"accepted", false},
+                           {"checks", {{{"check", "confirmation"}, {"ok", true}, {"reason", "x"}}}},
+                           {"hosts",
+                            {{{"host", "h1"},
+                              {"accepted", false},
+                              {"chain", {"power_off", "boot_installer"}},
+                              {"checks",
+                               {{{"check", "bmc_reachable"},
+                                 {"ok", false},
+                                 {"reason", "no answer"},
+                                 {"effect", "refuse"}}}},
+                              {"estimated_start_ms", 1764606000000},
+                              {"estimated_end_ms", 1764606600000}}}},
+                           {"estimate_basis", "typical"}});
+  }};
+  auto o = run_abctl(
+      {"--router", r.url(), "submit", "reimage", "h1", "h2", "--dry-run", "--confirm-hosts", "2"});
+  EXPECT_EQ(o.code, exit_failed) << o.err;  // would not be accepted
+  auto sent = json::parse(r.seen().at(0).body);
+  EXPECT_EQ(sent["dry_run"], true);
+  EXPECT_EQ(sent["confirm_hosts"], 2);
+  EXPECT_NE(o.out.find("would NOT be accepted"), std::string::npos) << o.out;
+  EXPECT_NE(o.out.find("power_off>boot_installer"), std::string::npos) << o.out;
+  EXPECT_NE(o.out.find("bmc_reachable: no answer"), std::string::npos) << o.out;
+  EXPECT_NE(o.out.find("2025-12-01T"), std::string::npos) << o.out;
+}
+
+TEST(AbctlSafety, WavesCreateSendsThePlanAndShowsItsWaves) {
+  fake_router r{[](const net::http_request& req) {
+    json w{
+        {"id", 7},
+        {"action", "reimage"},
+        {"state", "running"},
+        {"current_wave", 1},
+        {"waves_total", 2},
+        {"max_unavailable", 1},
+        {"group_by", "rack"},
+        {"pause_s", 60},
+        {"failure_threshold_pct", 10},
+        {"reason", ""},
+        {"waves",
+         {{{"wave", 1},
+           {"hosts", 1},
+           {"pending", 0},
+           {"running", 1},
+           {"succeeded", 0},
+           {"failed", 0}}}},
+        {"hosts",
+         {{{"host", "h1"}, {"wave", 1}, {"group", "r1"}, {"state", "running"}, {"request", 42}}}}};
+    return reply(req.method == "POST" && req.target.find("/stop") == std::string::npos ? 201 : 200,
+                 w);
+  }};
+  auto o = run_abctl({"--router", r.url(), "waves", "create", "reimage", "h1", "h2",
+                      "--max-unavailable", "1", "--pause", "60", "--failure-threshold", "10",
+                      "--group-by", "rack", "--confirm-hosts", "2"});
+  ASSERT_EQ(o.code, exit_ok) << o.err;
+  auto seen = r.seen();
+  EXPECT_EQ(seen.at(0).target, "/v1/waves");
+  auto sent = json::parse(seen.at(0).body);
+  EXPECT_EQ(sent["hosts"], json({"h1", "h2"}));
+  EXPECT_EQ(sent["max_unavailable"], 1);
+  EXPECT_EQ(sent["pause_s"], 60);
+  EXPECT_EQ(sent["failure_threshold_pct"], 10);
+  EXPECT_EQ(sent["confirm_hosts"], 2);
+  EXPECT_NE(o.out.find("wave plan 7: reimage, running, wave 1 of 2"), std::string::npos) << o.out;
+  EXPECT_NE(o.out.find("42"), std::string::npos) << o.out;
+  auto stop = run_abctl({"--router", r.url(), "waves", "stop", "7"});
+  EXPECT_EQ(stop.code, exit_ok) << stop.err;
+  EXPECT_EQ(r.seen().back().method, "POST");
+  EXPECT_EQ(r.seen().back().target, "/v1/waves/7/stop");
+  EXPECT_EQ(run_abctl({"--router", r.url(), "waves", "show", "x"}).code, exit_usage);
+}
+
 }  // namespace
 }  // namespace ab::abctl

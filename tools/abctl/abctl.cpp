@@ -150,6 +150,7 @@ int run(const std::vector<std::string>& args, const environment& env, streams io
   if (c == "watch") return detail::run_watch(ctx);
   if (c.rfind("hosts ", 0) == 0) return detail::run_hosts(ctx);
   if (c.rfind("hold ", 0) == 0 || c.rfind("pause ", 0) == 0) return detail::run_safety(ctx);
+  if (c.rfind("waves ", 0) == 0) return detail::run_waves(ctx);
   return detail::run_cluster(ctx);
 }
 

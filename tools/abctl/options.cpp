@@ -27,12 +27,13 @@ struct command_spec {
 const std::map<std::string, command_spec>& commands() {
   constexpr auto many = std::size_t(-1);
   static const std::map<std::string, command_spec> all{
-      {"submit", {1, many}},    {"status", {1, many}},   {"list", {0, 0}},
-      {"cancel", {1, many}},    {"watch", {0, many}},    {"hosts register", {0, 0}},
-      {"hosts list", {0, 0}},   {"hosts show", {1, 1}},  {"cluster show", {0, 0}},
-      {"cluster move", {2, 2}}, {"hold add", {1, many}}, {"hold lift", {1, many}},
-      {"hold list", {0, 0}},    {"pause add", {2, 2}},   {"pause resume", {2, 2}},
-      {"pause list", {0, 0}}};
+      {"submit", {1, many}},       {"status", {1, many}},      {"list", {0, 0}},
+      {"cancel", {1, many}},       {"watch", {0, many}},       {"hosts register", {0, 0}},
+      {"hosts list", {0, 0}},      {"hosts show", {1, 1}},     {"cluster show", {0, 0}},
+      {"cluster move", {2, 2}},    {"hold add", {1, many}},    {"hold lift", {1, many}},
+      {"hold list", {0, 0}},       {"pause add", {2, 2}},      {"pause resume", {2, 2}},
+      {"pause list", {0, 0}},      {"waves create", {1, many}}, {"waves list", {0, 0}},
+      {"waves show", {1, 1}},      {"waves stop", {1, 1}}};
   return all;
 }
 
@@ -79,6 +80,7 @@ caf::error none() {
 const std::map<std::string, option_spec>& options() {
   static const std::set<std::string> watching{"submit", "watch"};
   static const std::set<std::string> listing{"list", "hosts list", "hold list"};
+  static const std::set<std::string> submitting{"submit", "waves create"};
   static const std::set<std::string> sited{
       "list",         "hosts list",   "submit",    "hosts show", "hosts register",
       "cluster show", "cluster move", "hold add",  "hold lift",  "hold list",
@@ -150,15 +152,13 @@ const std::map<std::string, option_spec>& options() {
           return none();
         }}},
       {"--hosts-file",
-       {true,
-        {"submit"},
+       {true, submitting,
         [](command_line& c, const std::string& v) {
           c.hosts_file = v;
           return none();
         }}},
       {"--priority",
-       {true,
-        {"submit"},
+       {true, submitting,
         [](command_line& c, const std::string& v) {
           c.priority = v;
           return none();
@@ -193,6 +193,65 @@ const std::map<std::string, option_spec>& options() {
           c.params.update(j);
           return none();
         }}},
+      {"--dry-run",
+       {false, submitting,
+        [](command_line& c, const std::string&) {
+          c.dry_run = true;
+          return none();
+        }}},
+      {"--confirm-hosts",
+       {true, submitting,
+        [](command_line& c, const std::string& v) {
+          auto n = integer("--confirm-hosts", v, 0, 10000);
+          if (!n) return n.error();
+          c.confirm_hosts = *n;
+          return none();
+        }}},
+      {"--max-unavailable",
+       {true,
+        {"waves create"},
+        [](command_line& c, const std::string& v) {
+          auto n = integer("--max-unavailable", v, 1, 10000);
+          if (!n) return n.error();
+          c.max_unavailable = static_cast<int>(*n);
+          return none();
+        }}},
+      {"--wave-size",
+       {true,
+        {"waves create"},
+        [](command_line& c, const std::string& v) {
+          auto n = integer("--wave-size", v, 0, 10000);
+          if (!n) return n.error();
+          c.wave_size = static_cast<int>(*n);
+          return none();
+        }}},
+      {"--pause",
+       {true,
+        {"waves create"},
+        [](command_line& c, const std::string& v) {
+          auto n = integer("--pause", v, 0, 7 * 86400);
+          if (!n) return n.error();
+          c.pause_s = *n;
+          return none();
+        }}},
+      {"--failure-threshold",
+       {true,
+        {"waves create"},
+        [](command_line& c, const std::string& v) {
+          auto n = integer("--failure-threshold", v, 0, 100);
+          if (!n) return n.error();
+          c.failure_threshold = static_cast<int>(*n);
+          return none();
+        }}},
+      {"--group-by",
+       {true,
+        {"waves create"},
+        [](command_line& c, const std::string& v) {
+          if (v != "rack" && v != "service_group")
+            return bad("--group-by takes rack or service_group, not '" + v + "'");
+          c.group_by = v;
+          return none();
+        }}},
       {"--watch",
        {false,
         {"submit"},
@@ -224,7 +283,8 @@ const std::map<std::string, option_spec>& options() {
           return none();
         }}},
       {"--state",
-       {true, listing,
+       {true,
+        {"list", "hosts list", "waves list"},
         [](command_line& c, const std::string& v) {
           c.state = v;
           return none();
@@ -324,7 +384,7 @@ caf::error take_positionals(command_line& cl, std::vector<std::string> pos) {
   if (pos.empty()) return cl.help ? caf::error{} : bad("no command given");
   std::string cmd = pos[0];
   std::size_t used = 1;
-  if ((cmd == "hosts" || cmd == "cluster" || cmd == "hold" || cmd == "pause")) {
+  if ((cmd == "hosts" || cmd == "cluster" || cmd == "hold" || cmd == "pause" || cmd == "waves")) {
     if (pos.size() < 2) return cl.help ? caf::error{} : bad(cmd + " needs a sub-command");
     cmd += " " + pos[1];
     used = 2;
@@ -336,11 +396,15 @@ caf::error take_positionals(command_line& cl, std::vector<std::string> pos) {
   if (cl.help) return caf::error{};
   if (args.size() < it->second.min_args) return bad(cmd + ": missing arguments");
   if (args.size() > it->second.max_args) return bad(cmd + ": too many arguments");
-  if (cmd == "submit") {
+  if (cmd == "submit" || cmd == "waves create") {
     cl.action = args[0];
     cl.hosts.assign(args.begin() + 1, args.end());
     if (cl.hosts.empty() && cl.hosts_file.empty())
-      return bad("submit needs hosts: HOST... or --hosts-file FILE");
+      return bad(cmd + " needs hosts: HOST... or --hosts-file FILE");
+  } else if (cmd == "waves show" || cmd == "waves stop") {
+    auto n = integer("a wave plan id", args[0], 1, std::int64_t{1} << 53);
+    if (!n) return bad("'" + args[0] + "' is not a wave plan id");
+    cl.ids.push_back(*n);
   } else if (cmd == "status" || cmd == "cancel" || cmd == "watch") {
     for (const auto& a : args) {
       auto n = integer("a request id", a, 1, std::int64_t{1} << 62);
@@ -378,6 +442,7 @@ Commands:
   submit ACTION HOST... | --hosts-file FILE   submit an action for one host or many
       [--priority maas|user|organic] [--idempotency-key KEY] [--param KEY=VALUE]...
       [--params JSON] [--watch [--interval S] [--max-wait S]]
+      [--dry-run] [--confirm-hosts N]   (a destructive call on many hosts confirms their count)
   status ID...                     requests with their jobs
   list [--state S] [--host H] [--site S] [--action A] [--since EPOCH_MS]
        [--limit N] [--cursor C] [--all]
@@ -395,6 +460,12 @@ Commands:
   pause add SCOPE NAME --reason TEXT     pause a site, cluster or action: nothing new starts
   pause resume SCOPE NAME [--note TEXT]  resume it
   pause list
+  waves create ACTION HOST... | --hosts-file FILE   a rolling action in waves
+      [--max-unavailable N] [--group-by rack|service_group] [--wave-size N] [--pause S]
+      [--failure-threshold PCT] [--confirm-hosts N] [--dry-run] [--priority P]
+  waves list [--state running|stopped|succeeded]
+  waves show ID                    a wave plan and its progress
+  waves stop ID                    stop a wave plan (later waves never start)
   (submit, hosts, cluster, hold and pause take --site S: the site a router sends the call to)
 
 Global options:

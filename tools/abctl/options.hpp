@@ -55,7 +55,8 @@ struct command_line {
   bool help = false;
 
   /// The command: `submit`, `status`, `list`, `cancel`, `watch`, `hosts register`,
-  /// `hosts list`, `hosts show`, `cluster show` or `cluster move`; empty with `--help` alone.
+  /// `hosts list`, `hosts show`, `cluster show`, `cluster move`, `waves create`, `waves list`,
+  /// `waves show` or `waves stop`; empty with `--help` alone.
   std::string command;
 
   // submit
@@ -70,6 +71,16 @@ struct command_line {
   nlohmann::json params = nlohmann::json::object();
   /// `submit --watch`: watch the accepted requests until they end.
   bool watch = false;
+  /// `--dry-run` (submit, waves create): ask what the call would do; nothing changes.
+  bool dry_run = false;
+  /// `--confirm-hosts N` (submit, waves create): the host count a destructive bulk call
+  /// confirms.
+  std::optional<std::int64_t> confirm_hosts;
+
+  // waves create
+  std::optional<int> max_unavailable, wave_size, failure_threshold;
+  std::optional<std::int64_t> pause_s;
+  std::string group_by;
 
   // status, cancel, watch
   std::vector<std::int64_t> ids;

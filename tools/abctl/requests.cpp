@@ -85,6 +85,15 @@ int run_submit(const context& ctx) {
     body["hosts"] = hosts;
   if (!cl.priority.empty()) body["priority"] = cl.priority;
   if (!cl.params.empty()) body["params"] = cl.params;
+  if (cl.confirm_hosts) body["confirm_hosts"] = *cl.confirm_hosts;
+  if (cl.dry_run) {
+    body["dry_run"] = true;
+    auto r = exchange(ctx, {"POST", with_site(ctx, "/v1/requests"), body.dump(), "", true},
+                      "submit --dry-run");
+    if (r.code != exit_ok) return r.code;
+    print_preflight(ctx, r.body);
+    return r.body.value("accepted", false) ? exit_ok : exit_failed;
+  }
   auto key = cl.idempotency_key;
   if (key.empty()) {
     key = new_idempotency_key();

@@ -75,6 +75,11 @@ int run_watch(const context& ctx);
 int run_hosts(const context& ctx);
 int run_cluster(const context& ctx);
 int run_safety(const context& ctx);
+int run_waves(const context& ctx);
+
+/// Prints a dry run's answer (`POST /v1/requests` with `"dry_run": true`): the call's checks
+/// and a row per host (accepted, chain, failed checks, estimated start and end).
+void print_preflight(const context& ctx, const nlohmann::json& answer);
 
 /// Watches `ids` until every request ended (or `--max-wait` passed).
 int watch_requests(const context& ctx, const std::vector<std::int64_t>& ids);

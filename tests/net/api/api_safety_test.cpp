@@ -1,0 +1,340 @@
+// The limits on destructive calls over real HTTP: confirmations of bulk calls, quotas per call
+// and per hour (counted in the site database), and dry runs that answer host by host and write
+// nothing — every table's rows are compared before and after.
+
+#include <sqlite3.h>
+#include <unistd.h>
+
+#include <filesystem>
+#include <fstream>
+#include <map>
+#include <set>
+
+#include "auth/token.hpp"
+#include "core/error.hpp"
+#include "tests/net/api/api_fixture.hpp"
+
+namespace ab::testing {
+
+namespace {
+
+const std::string bearer_ops = "Authorization: Bearer ops-token\r\n";
+const std::string bearer_admin = "Authorization: Bearer admin-token\r\n";
+
+std::string policy_text() {
+  return R"({
+    "accounts": {
+      "ops": {"token_sha256": ")" +
+         auth::sha256_hex("ops-token") + R"(", "roles": ["operator"]},
+      "admin": {"token_sha256": ")" +
+         auth::sha256_hex("admin-token") + R"(", "roles": ["admin"]}
+    },
+    "roles": {
+      "operator": [{"actions": ["reimage", "wipe", "power_on", "read", "hosts.write"]}],
+      "admin": [{"actions": ["*"]}]
+    },
+    "quotas": {"operator": {"hosts_per_call": 5, "hosts_per_hour": 8}},
+    "confirm_above": 3
+  })";
+}
+
+/// Every row of every table of the SQLite database at `url` (`sqlite:PATH`), as text.
+std::string every_row(const std::string& url) {
+  sqlite3* db = nullptr;
+  EXPECT_EQ(sqlite3_open_v2(url.substr(7).c_str(), &db, SQLITE_OPEN_READONLY, nullptr), SQLITE_OK);
+  std::vector<std::string> tables;
+  std::string out;
+  auto each = [&](const std::string& sql, const std::function<void(sqlite3_stmt*)>& fn) {
+    sqlite3_stmt* st = nullptr;
+    EXPECT_EQ(sqlite3_prepare_v2(db, sql.c_str(), -1, &st, nullptr), SQLITE_OK) << sql;
+    while (sqlite3_step(st) == SQLITE_ROW) fn(st);
+    sqlite3_finalize(st);
+  };
+  each("SELECT name FROM sqlite_master WHERE type = 'table' ORDER BY name", [&](sqlite3_stmt* st) {
+    tables.emplace_back(reinterpret_cast<const char*>(sqlite3_column_text(st, 0)));
+  });
+  for (const auto& t : tables) {
+    out += "table " + t + "\n";
+    each("SELECT * FROM " + t + " ORDER BY 1", [&](sqlite3_stmt* st) {
+      for (int i = 0; i < sqlite3_column_count(st); ++i) {
+        const auto* v = sqlite3_column_text(st, i);
+        out += (v ? reinterpret_cast<const char*>(v) : "NULL") + std::string{"|"};
+      }
+      out += "\n";
+    });
+  }
+  sqlite3_close(db);
+  EXPECT_GT(tables.size(), 10u);
+  return out;
+}
+
+class ApiSafety : public Api {
+ protected:
+  void SetUp() override {
+    dir_ = std::filesystem::temp_directory_path() /
+           ("ab-api-safety-" + std::to_string(::getpid()) + "-" +
+            ::testing::UnitTest::GetInstance()->current_test_info()->name());
+    std::filesystem::create_directories(dir_);
+    std::ofstream(dir_ / "policy.json") << policy_text();
+    auth::authenticator_options o;
+    o.policy_file = (dir_ / "policy.json").string();
+    for (const auto& [action, steps] : lifecycle::workflows()) o.words.actions.push_back(action);
+    o.words.classes = {"maas", "user", "organic"};
+    o.watch_interval = {};
+    auto a = auth::authenticator::open(std::move(o));
+    ASSERT_TRUE(a) << message_of(a.error());
+    auth_ = std::move(*a);
+    start_with_waves([this](net::api_options& opts) {
+      opts.auth = auth_;
+      audit_ = std::make_shared<net::audit_trail>(
+          std::shared_ptr<storage::store>(&**db_, [](storage::store*) {}),
+          std::chrono::milliseconds{10});
+      opts.audit = audit_;
+      opts.probe_host = [](const storage::host_record& h) {
+        bool down = h.name.find("down") != std::string::npos;
+        return std::vector<net::preflight_check>{
+            {"credentials", true, "present"},
+            {"bmc_reachable", !down, down ? "no answer within 2 s" : "answered"}};
+      };
+    });
+  }
+  /// As `Api::start`, with the waves resource too.
+  void start_with_waves(const std::function<void(net::api_options&)>& tune) {
+    db_ = std::make_unique<scratch_store>("sqlite", std::make_shared<system_clock>());
+    ASSERT_FALSE(HasFailure());
+    sys_ = std::make_unique<caf::actor_system>(sys_cfg_);
+    net::api_options opts;
+    opts.rules = std::make_shared<const lifecycle::rules>(lifecycle::rules_options{false, {}});
+    opts.store_actors = 2;
+    tune(opts);
+    auto store = std::shared_ptr<storage::store>(&**db_, [](storage::store*) {});
+    auto resources = net::spawn_api_resources(*sys_, store, opts);
+    resources.waves = net::spawn_wave_resource(*sys_, store, {opts.rules, opts.auth});
+    api_ = std::make_unique<net::api_service>(*sys_, std::move(resources), opts);
+    net::server_options so;
+    so.port = 0;
+    so.threads = 2;
+    auto srv = net::http_server::start(so, [this](net::http_request&& r, net::responder respond) {
+      api_->handle(std::move(r), std::move(respond));
+    });
+    ASSERT_TRUE(srv);
+    server_ = std::move(*srv);
+  }
+  void TearDown() override {
+    if (server_) server_->stop();
+    api_.reset();
+    audit_.reset();
+    Api::TearDown();
+    std::filesystem::remove_all(dir_);
+  }
+
+  /// A submission body of `action` on hosts h1..hN, with extra fields.
+  static std::string body(const std::string& action, int n, const json& extra = json::object()) {
+    json hosts = json::array();
+    for (int i = 1; i <= n; ++i) hosts.push_back("h" + std::to_string(i));
+    json b{{"action", action}, {"hosts", hosts}};
+    b.update(extra);
+    return b.dump();
+  }
+
+  void register_n(int n) {
+    json hosts = json::array();
+    for (int i = 1; i <= n; ++i)
+      hosts.push_back({{"name", "h" + std::to_string(i)},
+                       {"site", "dc1"},
+                       {"bmc_endpoint", "https://bmc-h" + std::to_string(i)},
+                       {"credential_ref", "file:bmc"}});
+    ASSERT_EQ(call("POST", "/v1/hosts", json{{"hosts", hosts}}.dump(), bearer_admin).status, 201);
+  }
+
+  std::filesystem::path dir_;
+  std::shared_ptr<auth::authenticator> auth_;
+  std::shared_ptr<net::audit_trail> audit_;
+};
+
+TEST_F(ApiSafety, ABulkDestructiveCallMustConfirmItsHostCount) {
+  register_n(4);
+  auto a = call("POST", "/v1/requests", body("reimage", 4), bearer_admin);
+  EXPECT_EQ(a.status, 422) << a.body;
+  auto err = json::parse(a.body)["error"];
+  EXPECT_EQ(err["code"], "confirmation_required");
+  EXPECT_NE(err["message"].get<std::string>().find("\"confirm_hosts\": 4"), std::string::npos);
+  auto wrong =
+      call("POST", "/v1/requests", body("reimage", 4, {{"confirm_hosts", 40}}), bearer_admin);
+  EXPECT_EQ(wrong.status, 422);
+  EXPECT_TRUE(db_->operator->()->requests({})->items.empty());
+  auto ok = call("POST", "/v1/requests", body("reimage", 4, {{"confirm_hosts", 4}}), bearer_admin);
+  EXPECT_EQ(ok.status, 202) << ok.body;
+  // Not destructive: no confirmation asked (the hosts are busy, which the outcomes say).
+  EXPECT_EQ(call("POST", "/v1/requests", body("power_on", 4), bearer_admin).status, 202);
+}
+
+TEST_F(ApiSafety, QuotasRefuseWithTheReasonAndHoldInTheSiteDatabase) {
+  register_n(8);
+  auto big = call("POST", "/v1/requests", body("wipe", 6, {{"confirm_hosts", 6}}), bearer_ops);
+  EXPECT_EQ(big.status, 403) << big.body;
+  EXPECT_EQ(json::parse(big.body)["error"]["code"], "quota_exceeded");
+  EXPECT_NE(big.body.find("at most 5 hosts per call"), std::string::npos) << big.body;
+  EXPECT_EQ(call("POST", "/v1/requests", body("reimage", 3), bearer_ops).status, 202);
+  // The hour's quota is in the database: another store on it sees the 3 hosts.
+  auto other = db_->reopen();
+  ASSERT_TRUE(other);
+  EXPECT_EQ(*(*other)->quota_used("ops"), 3);
+  // 3 + 6 does not fit in 8; 3 + 5 does.
+  json five{{"action", "reimage"}, {"hosts", {"h4", "h5", "h6", "h7", "h8"}}, {"confirm_hosts", 5}};
+  auto over = call("POST", "/v1/requests",
+                   json{{"action", "reimage"},
+                        {"hosts", {"h4", "h5", "h6", "h7", "h8", "h2"}},
+                        {"confirm_hosts", 6}}
+                       .dump(),
+                   bearer_ops);
+  EXPECT_EQ(over.status, 403);
+  auto fits = call("POST", "/v1/requests", five.dump(), bearer_ops);
+  EXPECT_EQ(fits.status, 202) << fits.body;
+  auto full = call("POST", "/v1/requests", json{{"action", "power_off"}, {"host", "h1"}}.dump(),
+                   bearer_admin);
+  EXPECT_NE(full.status, 403);  // admin has no quota
+  json h9{{"name", "h9"},
+          {"site", "dc1"},
+          {"bmc_endpoint", "https://bmc-h9"},
+          {"credential_ref", "file:bmc"}};
+  ASSERT_EQ(call("POST", "/v1/hosts", h9.dump(), bearer_admin).status, 201);
+  auto last =
+      call("POST", "/v1/requests", json{{"action", "wipe"}, {"host", "h9"}}.dump(), bearer_ops);
+  EXPECT_EQ(last.status, 403) << last.body;
+  EXPECT_NE(last.body.find("acted on 8 hosts in the last hour"), std::string::npos) << last.body;
+  // Not destructive: no quota.
+  EXPECT_NE(
+      call("POST", "/v1/requests", json{{"action", "power_on"}, {"host", "h9"}}.dump(), bearer_ops)
+          .status,
+      403);
+}
+
+TEST_F(ApiSafety, ADryRunAnswersHostByHostAndWritesNothing) {
+  register_n(3);
+  json down{{"name", "h-down"},
+            {"site", "dc1"},
+            {"bmc_endpoint", "https://bmc-down"},
+            {"credential_ref", "file:bmc"}};
+  ASSERT_EQ(call("POST", "/v1/hosts", down.dump(), bearer_admin).status, 201);
+  ASSERT_EQ(call("POST", "/v1/requests", json{{"action", "power_on"}, {"host", "h3"}}.dump(),
+                 bearer_admin)
+                .status,
+            202);
+  audit_->flush();
+  auto before = every_row(db_->url());
+  json dry{
+      {"action", "reimage"}, {"hosts", {"h1", "h2", "h3", "h-down", "ghost"}}, {"dry_run", true}};
+  auto a = call("POST", "/v1/requests", dry.dump(), bearer_ops);
+  ASSERT_EQ(a.status, 200) << a.body;
+  auto r = json::parse(a.body);
+  EXPECT_EQ(r["dry_run"], true);
+  EXPECT_EQ(r["accepted"], false);
+  // The call: 5 hosts over the threshold of 3 without confirm_hosts; 5 within the call cap.
+  std::map<std::string, bool> call_checks;
+  for (const auto& c : r["checks"]) call_checks[c["check"]] = c["ok"];
+  EXPECT_FALSE(call_checks["confirmation"]);
+  EXPECT_TRUE(call_checks["quota_per_call"]);
+  EXPECT_TRUE(call_checks["quota_per_hour"]);
+  ASSERT_EQ(r["hosts"].size(), 5u);
+  auto failed = [&](int i) {
+    std::set<std::string> out;
+    for (const auto& f : r["hosts"][i]["failed"]) out.insert(f.get<std::string>());
+    return out;
+  };
+  EXPECT_TRUE(failed(0).empty()) << r["hosts"][0].dump();
+  EXPECT_EQ(r["hosts"][0]["chain"].size(), 5u);
+  EXPECT_EQ(r["hosts"][0]["chain"][0], "power_off");
+  EXPECT_TRUE(r["hosts"][0]["estimated_end_ms"].get<std::int64_t>() >
+              r["hosts"][0]["estimated_start_ms"].get<std::int64_t>());
+  EXPECT_EQ(failed(2), std::set<std::string>{"busy"});
+  EXPECT_EQ(failed(3), std::set<std::string>{"bmc_reachable"});
+  EXPECT_EQ(failed(4), std::set<std::string>{"inventory"});
+  auto after = every_row(db_->url());
+  audit_->flush();
+  EXPECT_EQ(before, every_row(db_->url()));
+  EXPECT_EQ(before, after);
+  // Confirmed and within quota, the healthy hosts would be accepted.
+  json ok{{"action", "reimage"}, {"hosts", {"h1", "h2"}}, {"dry_run", true}};
+  auto b = json::parse(call("POST", "/v1/requests", ok.dump(), bearer_ops).body);
+  EXPECT_EQ(b["accepted"], true) << b.dump();
+  audit_->flush();
+  EXPECT_EQ(before, every_row(db_->url()));
+}
+
+TEST_F(ApiSafety, ADryRunShowsTheHourlyQuotaItWouldPass) {
+  register_n(8);
+  ASSERT_EQ(call("POST", "/v1/requests", body("reimage", 3), bearer_ops).status, 202);
+  auto a = json::parse(call("POST", "/v1/requests",
+                            json{{"action", "wipe"},
+                                 {"hosts", {"h4", "h5", "h6", "h7", "h8", "h1"}},
+                                 {"confirm_hosts", 6},
+                                 {"dry_run", true}}
+                                .dump(),
+                            bearer_ops)
+                           .body);
+  std::map<std::string, json> checks;
+  for (const auto& c : a["checks"]) checks[c["check"]] = c;
+  EXPECT_FALSE(checks["quota_per_call"]["ok"].get<bool>());
+  EXPECT_FALSE(checks["quota_per_hour"]["ok"].get<bool>());
+  EXPECT_NE(checks["quota_per_hour"]["reason"].get<std::string>().find("used 3 of 8"),
+            std::string::npos);
+  EXPECT_EQ(a["accepted"], false);
+}
+
+TEST_F(ApiSafety, AWavePlanIsConfirmedStoredShownAndStopped) {
+  register_n(6);
+  json plan{{"action", "reimage"},
+            {"hosts", {"h1", "h2", "h3", "h4", "h5", "h6"}},
+            {"max_unavailable", 2},
+            {"pause_s", 30},
+            {"failure_threshold_pct", 20}};
+  // Six hosts of a destructive action: above the threshold of 3, the count must be confirmed.
+  auto refused = call("POST", "/v1/waves", plan.dump(), bearer_admin);
+  EXPECT_EQ(refused.status, 422) << refused.body;
+  EXPECT_EQ(json::parse(refused.body)["error"]["code"], "confirmation_required");
+  // The operator's cap of 5 hosts per call holds for a plan too.
+  plan["confirm_hosts"] = 6;
+  EXPECT_EQ(call("POST", "/v1/waves", plan.dump(), bearer_ops).status, 403);
+  // A dry run plans and stores nothing.
+  plan["dry_run"] = true;
+  auto dry = call("POST", "/v1/waves", plan.dump(), bearer_admin);
+  ASSERT_EQ(dry.status, 200) << dry.body;
+  EXPECT_EQ(json::parse(dry.body)["waves_total"], 3);
+  EXPECT_TRUE(db_->operator->()->waves({})->empty());
+  plan.erase("dry_run");
+  auto made = call("POST", "/v1/waves", plan.dump(), bearer_admin);
+  ASSERT_EQ(made.status, 201) << made.body;
+  auto w = json::parse(made.body);
+  EXPECT_EQ(w["state"], "running");
+  EXPECT_EQ(w["waves_total"], 3);  // no rack facts: one group, 2 hosts per wave
+  EXPECT_EQ(w["hosts"].size(), 6u);
+  EXPECT_EQ(w["waves"][0]["pending"], 2);
+  auto id = std::to_string(w["id"].get<std::int64_t>());
+  auto shown = json::parse(call("GET", "/v1/waves/" + id, "", bearer_ops).body);
+  EXPECT_EQ(shown["hosts"][0]["state"], "pending");
+  auto list = json::parse(call("GET", "/v1/waves?state=running", "", bearer_ops).body);
+  ASSERT_EQ(list["waves"].size(), 1u);
+  EXPECT_FALSE(list["waves"][0].contains("hosts"));
+  // The operator has no cancel grant; the admin stops it, once.
+  EXPECT_EQ(call("POST", "/v1/waves/" + id + "/stop", "", bearer_ops).status, 403);
+  auto stopped = call("POST", "/v1/waves/" + id + "/stop", "", bearer_admin);
+  ASSERT_EQ(stopped.status, 200) << stopped.body;
+  EXPECT_EQ(json::parse(stopped.body)["state"], "stopped");
+  EXPECT_EQ(call("POST", "/v1/waves/" + id + "/stop", "", bearer_admin).status, 409);
+  EXPECT_EQ(call("GET", "/v1/waves/999", "", bearer_admin).status, 404);
+}
+
+TEST_F(ApiSafety, AWavePlanRefusesBadPlansBeforeStoringAnything) {
+  register_n(2);
+  auto post = [&](const json& b) { return call("POST", "/v1/waves", b.dump(), bearer_admin); };
+  EXPECT_EQ(post({{"action", "reimage"}, {"hosts", {"h1", "h1"}}}).status, 400);
+  EXPECT_EQ(post({{"action", "reimage"}, {"hosts", {"h1", "ghost"}}}).status, 422);
+  EXPECT_EQ(post({{"action", "reimage"}, {"hosts", {"h1"}}, {"max_unavailable", 0}}).status, 400);
+  EXPECT_EQ(post({{"action", "reimage"}, {"hosts", {"h1"}}, {"group_by", "row"}}).status, 400);
+  EXPECT_EQ(post({{"action", "reimage"}, {"hosts", {"h1"}}, {"surprise", 1}}).status, 400);
+  EXPECT_TRUE(db_->operator->()->waves({})->empty());
+}
+
+}  // namespace
+}  // namespace ab::testing
