@@ -529,14 +529,20 @@ void api_service::submit(const http_request& req, const std::shared_ptr<call_con
           fail(api_error{400, "invalid_header", "Idempotency-Key must be 1 to 255 characters", 0}));
   }
   auto hosts = cmd.hosts;
-  ask(resources_.requests, submit_call{ctx->who, std::move(cmd), std::move(key)},
-      std::move(respond), [ctx, hosts = std::move(hosts)](const submit_reply& r) {
-        std::vector<std::string> ids;
-        for (const auto& o : r.outcomes)
-          if (o.id) ids.push_back(std::to_string(o.id));
-        ctx->entry.detail = "requests " + join_names(ids);
-        return json_response(202, encode_outcomes(hosts, r.outcomes));
-      });
+  auto on_reply = [ctx, hosts = std::move(hosts)](const submit_reply& r) {
+    std::vector<std::string> ids;
+    for (const auto& o : r.outcomes)
+      if (o.id) ids.push_back(std::to_string(o.id));
+    ctx->entry.detail = "requests " + join_names(ids);
+    return json_response(202, encode_outcomes(hosts, r.outcomes));
+  };
+  submit_call call{ctx->who, std::move(cmd), std::move(key)};
+  // In batches when the resources gather them (one transaction for the calls that come while
+  // the store is busy).
+  if (resources_.submits)
+    ask(resources_.submits, std::move(call), std::move(respond), std::move(on_reply));
+  else
+    ask(resources_.requests, std::move(call), std::move(respond), std::move(on_reply));
 }
 
 void api_service::audit_log(const std::string& query, responder respond) {

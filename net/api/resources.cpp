@@ -2,8 +2,10 @@
 
 #include <algorithm>
 #include <atomic>
+#include <deque>
 #include <map>
 #include <optional>
+#include <set>
 #include <unordered_map>
 
 #include <spdlog/spdlog.h>
@@ -45,6 +47,9 @@ class resource_rules {
       : store_(std::move(store)), options_(options) {}
 
   caf::expected<submit_reply> submit(const submit_call& c) const;
+  /// Serves `calls` (no two name the same host) in one store transaction; should the store
+  /// refuse that whole transaction, each call in one of its own, as if it came alone.
+  std::vector<submit_batch_reply::result> submit_batch(const std::vector<submit_call>& calls) const;
   caf::expected<request_reply> request(const get_request_call& c) const;
   caf::expected<request_page_reply> requests(const list_requests_call& c) const;
   caf::expected<cancel_reply> cancel(const cancel_call& c) const;
@@ -60,7 +65,16 @@ class resource_rules {
 
  private:
   /// The jobs of a submission: the lifecycle's rules for every host, in one place.
+  using host_map = std::map<std::string, const storage::host_record*>;
+  /// Why no node serves the call's action, or none.
+  caf::error unserved(const submit_call& c) const;
   caf::expected<std::vector<storage::request_spec>> specs_for(const submit_call& c) const;
+  /// The call's specs, its hosts looked up in `by_name` (what the inventory holds of them).
+  caf::expected<std::vector<storage::request_spec>> specs_for(const submit_call& c,
+                                                              const host_map& by_name) const;
+  /// The reply to `c` from its outcomes: a single host's refusal is the call's error.
+  caf::expected<submit_reply> reply_of(const submit_call& c,
+                                       std::vector<storage::submit_outcome> outcomes) const;
   /// Whether the caller may do `what`; always when the API is open.
   auth::decision allowed(const auth::identity& who, const auth::operation& what) const {
     if (!options_.auth) return {true, "the API is open"};
@@ -116,16 +130,26 @@ caf::error resource_rules::invalid_host(const storage::host_record& h) const {
   return make_error(api_errc::invalid_host, "host '" + h.name + "': " + *why);
 }
 
+caf::error resource_rules::unserved(const submit_call& c) const {
+  if (!options_.unserved) return {};
+  if (auto why = options_.unserved(c.cmd.action))
+    return make_error(api_errc::action_not_served, *why);
+  return {};
+}
+
 caf::expected<std::vector<storage::request_spec>> resource_rules::specs_for(
     const submit_call& c) const {
-  const auto& cmd = c.cmd;
-  if (options_.unserved)
-    if (auto why = options_.unserved(cmd.action))
-      return make_error(api_errc::action_not_served, *why);
-  auto found = store_->find_hosts(cmd.hosts);
+  if (auto err = unserved(c)) return err;
+  auto found = store_->find_hosts(c.cmd.hosts);
   if (!found) return found.error();
-  std::map<std::string, const storage::host_record*> by_name;
+  host_map by_name;
   for (const auto& h : *found) by_name[h.name] = &h;
+  return specs_for(c, by_name);
+}
+
+caf::expected<std::vector<storage::request_spec>> resource_rules::specs_for(
+    const submit_call& c, const host_map& by_name) const {
+  const auto& cmd = c.cmd;
   std::vector<storage::request_spec> specs;
   auto visible = reach(c.who);
   auto fp = c.idempotency_key.empty() ? "" : fingerprint(canonical_call(cmd));
@@ -158,19 +182,93 @@ caf::expected<std::vector<storage::request_spec>> resource_rules::specs_for(
   return specs;
 }
 
+caf::expected<submit_reply> resource_rules::reply_of(
+    const submit_call& c, std::vector<storage::submit_outcome> outcomes) const {
+  if (outcomes.size() == 1 && outcomes.front().what == storage::submit_outcome::status::host_busy)
+    return ab::make_error(errc::host_busy, "host '" + c.cmd.hosts.front() +
+                                               "' already has active request " +
+                                               std::to_string(outcomes.front().id));
+  if (outcomes.size() == 1 &&
+      outcomes.front().what == storage::submit_outcome::status::key_conflict)
+    return make_error(api_errc::idempotency_conflict,
+                      "the Idempotency-Key was used before with another body");
+  return submit_reply{std::move(outcomes)};
+}
+
 caf::expected<submit_reply> resource_rules::submit(const submit_call& c) const {
   auto specs = specs_for(c);
   if (!specs) return specs.error();
   auto out = store_->submit(*specs);
   if (!out) return out.error();
-  if (out->size() == 1 && out->front().what == storage::submit_outcome::status::host_busy)
-    return ab::make_error(errc::host_busy, "host '" + c.cmd.hosts.front() +
-                                               "' already has active request " +
-                                               std::to_string(out->front().id));
-  if (out->size() == 1 && out->front().what == storage::submit_outcome::status::key_conflict)
-    return make_error(api_errc::idempotency_conflict,
-                      "the Idempotency-Key was used before with another body");
-  return submit_reply{std::move(*out)};
+  return reply_of(c, std::move(*out));
+}
+
+std::vector<submit_batch_reply::result> resource_rules::submit_batch(
+    const std::vector<submit_call>& calls) const {
+  std::vector<submit_batch_reply::result> out(calls.size());
+  auto settle = [&](std::size_t i, caf::expected<submit_reply> r) {
+    if (r)
+      out[i].reply = std::move(*r);
+    else
+      out[i].error = std::move(r.error());
+  };
+  if (calls.size() == 1) {
+    settle(0, submit(calls.front()));
+    return out;
+  }
+  // One read of the inventory for every call.
+  std::vector<bool> open(calls.size(), true);
+  std::vector<std::string> names;
+  for (std::size_t i = 0; i < calls.size(); ++i) {
+    if (auto err = unserved(calls[i])) {
+      out[i].error = std::move(err);
+      open[i] = false;
+      continue;
+    }
+    names.insert(names.end(), calls[i].cmd.hosts.begin(), calls[i].cmd.hosts.end());
+  }
+  auto found = store_->find_hosts(names);
+  if (!found) {
+    for (std::size_t i = 0; i < calls.size(); ++i)
+      if (open[i]) out[i].error = found.error();
+    return out;
+  }
+  host_map by_name;
+  for (const auto& h : *found) by_name[h.name] = &h;
+  std::vector<std::vector<storage::request_spec>> specs(calls.size());
+  std::vector<storage::request_spec> all;
+  for (std::size_t i = 0; i < calls.size(); ++i) {
+    if (!open[i]) continue;
+    auto s = specs_for(calls[i], by_name);
+    if (!s) {
+      out[i].error = std::move(s.error());
+      open[i] = false;
+      continue;
+    }
+    specs[i] = std::move(*s);
+    all.insert(all.end(), specs[i].begin(), specs[i].end());
+  }
+  if (all.empty()) return out;
+  // One transaction for all; its outcomes come back in the order of `all`.
+  if (auto done = store_->submit(all); done && done->size() == all.size()) {
+    auto next = done->begin();
+    for (std::size_t i = 0; i < calls.size(); ++i) {
+      if (!open[i]) continue;
+      auto end = next + static_cast<std::ptrdiff_t>(specs[i].size());
+      settle(i, reply_of(calls[i], {std::make_move_iterator(next), std::make_move_iterator(end)}));
+      next = end;
+    }
+    return out;
+  }
+  // The store refused the whole (a host that moved site or changed state meanwhile, a spec it
+  // finds invalid, an outage): each call on its own, so that one call's refusal is only its own.
+  for (std::size_t i = 0; i < calls.size(); ++i) {
+    if (!open[i]) continue;
+    auto done = store_->submit(specs[i]);
+    settle(i,
+           done ? reply_of(calls[i], std::move(*done)) : caf::expected<submit_reply>{done.error()});
+  }
+  return out;
 }
 
 caf::expected<request_reply> resource_rules::request(const get_request_call& c) const {
@@ -419,6 +517,10 @@ api_store_actor::behavior_type store_worker(api_store_actor::pointer,
         finished done{board, i};
         return rules->submit(c);
       },
+      [rules, board, i](const submit_batch_call& c) -> caf::result<submit_batch_reply> {
+        finished done{board, i};
+        return submit_batch_reply{rules->submit_batch(c.calls)};
+      },
       [rules, board, i](const get_request_call& c) -> caf::result<request_reply> {
         finished done{board, i};
         return rules->request(c);
@@ -544,12 +646,115 @@ caf::behavior store_keeper(caf::stateful_actor<keeper_state>* self,
   };
 }
 
+/// Hosts a batch of submissions names at most: bulk submissions carry up to 100 per call and a
+/// batch of single ones stays as small a transaction.
+constexpr std::size_t batch_hosts = 64;
+
+/// What the submission batcher holds: calls waiting for a batch, and the batches out.
+struct batcher_state {
+  struct waiting {
+    submit_call call;
+    caf::typed_response_promise<submit_reply> promise;
+  };
+  std::deque<waiting> queue;
+  std::size_t out = 0;
+  /// The hosts of the batches out: a later call for one of them waits until they are back, so
+  /// that the calls for one host are served one after another, in the order they came.
+  std::multiset<std::string> busy;
+  static inline const char* name = "api_submit_batcher";
+};
+
+using batcher_pointer = submits_actor::stateful_pointer<batcher_state>;
+
+void send_batches(batcher_pointer self, const api_store_actor& pool, std::size_t most,
+                  const std::shared_ptr<std::atomic<std::int64_t>>& counter);
+
+/// Sends the next batch, if any call can go: waiting calls from the oldest on, skipping any that
+/// names a host of this batch or of one out (it waits: the store serves a batch as one
+/// transaction, in which a second call for a host would not see the first). False if none
+/// could.
+bool send_batch(batcher_pointer self, const api_store_actor& pool, std::size_t most,
+                const std::shared_ptr<std::atomic<std::int64_t>>& counter) {
+  auto& st = self->state;
+  std::set<std::string> hosts;
+  std::vector<caf::typed_response_promise<submit_reply>> promises;
+  submit_batch_call batch;
+  for (auto it = st.queue.begin(); it != st.queue.end() && hosts.size() < batch_hosts;) {
+    const auto& names = it->call.cmd.hosts;
+    bool clash = std::any_of(names.begin(), names.end(), [&](const std::string& h) {
+      return hosts.count(h) > 0 || st.busy.count(h) > 0;
+    });
+    if (clash || (!batch.calls.empty() && hosts.size() + names.size() > batch_hosts)) {
+      ++it;
+      continue;
+    }
+    hosts.insert(names.begin(), names.end());
+    batch.calls.push_back(std::move(it->call));
+    promises.push_back(std::move(it->promise));
+    it = st.queue.erase(it);
+  }
+  if (batch.calls.empty()) return false;
+  ++st.out;
+  st.busy.insert(hosts.begin(), hosts.end());
+  if (counter) counter->fetch_add(1, std::memory_order_relaxed);
+  auto done = [self, pool, most, counter, hosts]() {
+    auto& st = self->state;
+    --st.out;
+    for (const auto& h : hosts) st.busy.erase(st.busy.find(h));
+    send_batches(self, pool, most, counter);
+  };
+  self->request(pool, caf::infinite, std::move(batch))
+      .then(
+          [promises, done](submit_batch_reply& r) mutable {
+            for (std::size_t i = 0; i < promises.size(); ++i) {
+              if (i >= r.results.size())
+                promises[i].deliver(
+                    make_error(errc::store_failure, "a submission batch came back short"));
+              else if (r.results[i].error)
+                promises[i].deliver(std::move(r.results[i].error));
+              else
+                promises[i].deliver(std::move(r.results[i].reply));
+            }
+            done();
+          },
+          [promises, done](caf::error& err) mutable {
+            for (auto& p : promises) p.deliver(err);
+            done();
+          });
+  return true;
+}
+
+/// Sends batches while fewer than `most` are out and calls wait.
+void send_batches(batcher_pointer self, const api_store_actor& pool, std::size_t most,
+                  const std::shared_ptr<std::atomic<std::int64_t>>& counter) {
+  while (self->state.out < most && !self->state.queue.empty())
+    if (!send_batch(self, pool, most, counter)) break;
+}
+
+/// Gathers submissions: a call that finds a store actor free is sent at once, alone; the calls
+/// that come while every store actor has a batch wait and go together in the next one, so that
+/// a loaded node commits once per batch instead of once per call. The calls for one host are
+/// served in the order they came, one after another. Never blocks.
+submits_actor::behavior_type submit_batcher(batcher_pointer self, api_store_actor pool,
+                                            std::size_t most,
+                                            std::shared_ptr<std::atomic<std::int64_t>> counter) {
+  return {
+      [=](submit_call& c) -> caf::result<submit_reply> {
+        auto promise = self->make_response_promise<submit_reply>();
+        self->state.queue.push_back({std::move(c), promise});
+        send_batches(self, pool, most, counter);
+        return promise;
+      },
+  };
+}
+
 }  // namespace
 
 void api_resources::stop() const {
   if (pool) caf::anon_send_exit(pool, caf::exit_reason::user_shutdown);
   if (node) caf::anon_send_exit(node, caf::exit_reason::user_shutdown);
   if (cluster_map) caf::anon_send_exit(cluster_map, caf::exit_reason::user_shutdown);
+  if (submits) caf::anon_send_exit(submits, caf::exit_reason::user_shutdown);
 }
 
 api_resources spawn_api_resources(caf::actor_system& sys, std::shared_ptr<storage::store> store,
@@ -570,7 +775,10 @@ api_resources spawn_api_resources(caf::actor_system& sys, std::shared_ptr<storag
   auto pool = caf::actor_pool::make(sys.dummy_execution_unit(), n + 1, factory, least_busy(board));
   caf::anon_send(keeper, pool, std::move(workers));
   auto typed = caf::actor_cast<api_store_actor>(pool);
-  return {typed, typed, typed, typed, typed, std::move(node), pool};
+  api_resources out{typed, typed, typed, typed, typed, std::move(node), pool};
+  // As many batches out as store actors: each has one to serve while the next gathers.
+  out.submits = sys.spawn(submit_batcher, typed, n, options.submit_batches);
+  return out;
 }
 
 }  // namespace ab::net

@@ -41,6 +41,21 @@ struct submit_reply {
   std::vector<storage::submit_outcome> outcomes;
 };
 
+/// Single submissions of several callers, served in one store transaction where they can be
+/// (`submits_actor`): no two of them name the same host.
+struct submit_batch_call {
+  std::vector<submit_call> calls;
+};
+
+/// What became of each call of a `submit_batch_call`, in its order: a reply or an error.
+struct submit_batch_reply {
+  struct result {
+    caf::error error;
+    submit_reply reply;
+  };
+  std::vector<result> results;
+};
+
 /// `GET /v1/requests/{id}`.
 struct get_request_call {
   auth::identity who;
@@ -204,6 +219,14 @@ using requests_actor =
                      caf::replies_to<list_requests_call>::with<request_page_reply>,
                      caf::replies_to<cancel_call>::with<cancel_reply>>;
 
+/// Submissions, gathered while the store is busy into batches that each take one transaction
+/// (`spawn_api_resources`): under load the database commits far fewer times than it is asked.
+using submits_actor = caf::typed_actor<caf::replies_to<submit_call>::with<submit_reply>>;
+
+/// A store actor's side of the batches.
+using submit_batch_actor =
+    caf::typed_actor<caf::replies_to<submit_batch_call>::with<submit_batch_reply>>;
+
 /// The hosts resource: register, list, read, change, delete.
 using hosts_actor = caf::typed_actor<caf::replies_to<put_hosts_call>::with<put_hosts_reply>,
                                      caf::replies_to<list_hosts_call>::with<host_page_reply>,
@@ -226,8 +249,8 @@ using api_chores_actor = caf::typed_actor<caf::replies_to<ready_atom>::with<bool
 
 /// One detached actor of the API's store pool: it serves every resource but the node, so that
 /// one bounded set of threads (and store connections) carries all of the API's blocking work.
-using api_store_actor =
-    requests_actor::extend_with<hosts_actor, audit_actor, callbacks_actor, api_chores_actor>;
+using api_store_actor = requests_actor::extend_with<hosts_actor, audit_actor, callbacks_actor,
+                                                    api_chores_actor, submit_batch_actor>;
 
 /// The handles of a node's API resources.
 struct api_resources {
@@ -242,6 +265,8 @@ struct api_resources {
   caf::actor pool;
   /// The site's cluster map (`net/api/cluster_map_resource`); null: the routes answer 404.
   cluster_map_actor cluster_map = {};
+  /// Submissions in batches; null: they go to `requests` one by one.
+  submits_actor submits = {};
 
   /// Sends the pool (and through it its workers) and the node resource an exit; what is queued
   /// is answered with an error.
@@ -259,6 +284,8 @@ api_resources spawn_api_resources(caf::actor_system& sys, std::shared_ptr<storag
 
 CAF_ALLOW_UNSAFE_MESSAGE_TYPE(ab::net::submit_call)
 CAF_ALLOW_UNSAFE_MESSAGE_TYPE(ab::net::submit_reply)
+CAF_ALLOW_UNSAFE_MESSAGE_TYPE(ab::net::submit_batch_call)
+CAF_ALLOW_UNSAFE_MESSAGE_TYPE(ab::net::submit_batch_reply)
 CAF_ALLOW_UNSAFE_MESSAGE_TYPE(ab::net::get_request_call)
 CAF_ALLOW_UNSAFE_MESSAGE_TYPE(ab::net::request_reply)
 CAF_ALLOW_UNSAFE_MESSAGE_TYPE(ab::net::list_requests_call)
