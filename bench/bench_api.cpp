@@ -115,16 +115,24 @@ class client {
   client& operator=(const client&) = delete;
 
   /// Sends one request and reads the answer; status 0 on a broken connection (reconnects).
+  /// A kept-alive connection the server closed while it idled (past its idle timeout) is
+  /// reconnected and the request sent again, once: nothing of an answer had come back.
   int call(const std::string& method, const std::string& path, const std::string& body) {
+    bool reused = used_;
+    used_ = true;
     auto req = method + " " + path +
                " HTTP/1.1\r\nHost: x\r\nContent-Length: " + std::to_string(body.size()) +
                "\r\n\r\n" + body;
+    auto again = [&] {
+      reconnect();
+      return reused ? call(method, path, body) : 0;
+    };
     if (::send(fd_, req.data(), req.size(), MSG_NOSIGNAL) != static_cast<ssize_t>(req.size()))
-      return reconnect();
+      return again();
     std::string buf;
     std::size_t end;
     while ((end = buf.find("\r\n\r\n")) == std::string::npos)
-      if (!receive(buf)) return reconnect();
+      if (!receive(buf)) return buf.empty() ? again() : reconnect();
     std::size_t length = 0;
     auto cl = buf.find("Content-Length: ");
     if (cl != std::string::npos && cl < end) length = std::stoul(buf.substr(cl + 16));
@@ -159,10 +167,13 @@ class client {
   int reconnect() {
     ::close(fd_);
     connect();
+    used_ = false;
     return 0;
   }
   int port_;
   int fd_ = -1;
+  /// Whether the connection carried a request already.
+  bool used_ = false;
 };
 
 /// ab-node (next to this binary) as a child process on a free loopback port.
@@ -650,7 +661,10 @@ int run(int argc, char** argv) {
   auto register_rate = register_hosts(c, run_id + "h", 0, o.hosts);
   const int bulk_hosts = o.hosts / 2;
   auto bulk_rate = bulk_submit(c, run_id + "h", bulk_hosts);
-  if (register_rate == 0 || bulk_rate == 0) return 1;
+  if (register_rate == 0 || bulk_rate == 0) {
+    std::fprintf(stderr, "ab-bench-api: registering or bulk-submitting the hosts failed\n");
+    return 1;
+  }
 
   // The GETs first, so that the capacity is measured right before the overload it is compared
   // with (on a shared machine the load of the rest changes from minute to minute).
@@ -677,7 +691,11 @@ int run(int argc, char** argv) {
   // Every overload request names a host of its own, so that none is refused as busy.
   const double offered = o.overload_factor * single_rate;
   const int overload_hosts = static_cast<int>(offered * o.seconds);
-  if (register_hosts(c, run_id + "o", 0, overload_hosts) == 0 && overload_hosts > 0) return 1;
+  if (register_hosts(c, run_id + "o", 0, overload_hosts) == 0 && overload_hosts > 0) {
+    std::fprintf(stderr, "ab-bench-api: registering the %d overload hosts failed\n",
+                 overload_hosts);
+    return 1;
+  }
 
   auto overload_db0 = db.read();
   cpu_meter overload_cpu{node};
