@@ -540,7 +540,10 @@ void api_service::submit(const http_request& req, const std::shared_ptr<call_con
   // In batches when the resources gather them (one transaction for the calls that come while
   // the store is busy).
   if (resources_.submits)
-    ask(resources_.submits, std::move(call), std::move(respond), std::move(on_reply));
+    resources_.submits->submit(
+        std::move(call),
+        [respond = std::move(respond), on_reply = std::move(on_reply)](
+            caf::expected<submit_reply> r) { respond(r ? on_reply(*r) : fail(r.error())); });
   else
     ask(resources_.requests, std::move(call), std::move(respond), std::move(on_reply));
 }

@@ -17,6 +17,7 @@
 #include "auth/authenticator.hpp"
 #include "core/error.hpp"
 #include "net/api/api.hpp"
+#include "net/api/detail/reply_sink.hpp"
 #include "net/api/error.hpp"
 
 namespace ab::net {
@@ -646,115 +647,125 @@ caf::behavior store_keeper(caf::stateful_actor<keeper_state>* self,
   };
 }
 
+}  // namespace
+
+namespace {
+
 /// Hosts a batch of submissions names at most: bulk submissions carry up to 100 per call and a
 /// batch of single ones stays as small a transaction.
 constexpr std::size_t batch_hosts = 64;
 
-/// What the submission batcher holds: calls waiting for a batch, and the batches out.
-struct batcher_state {
-  struct waiting {
-    submit_call call;
-    caf::typed_response_promise<submit_reply> promise;
-  };
-  std::deque<waiting> queue;
-  std::size_t out = 0;
-  /// The hosts of the batches out: a later call for one of them waits until they are back, so
-  /// that the calls for one host are served one after another, in the order they came.
-  std::multiset<std::string> busy;
-  static inline const char* name = "api_submit_batcher";
+}  // namespace
+
+submit_gatherer::submit_gatherer(caf::actor_system& sys, api_store_actor pool, std::size_t most,
+                                 std::shared_ptr<std::atomic<std::int64_t>> batches)
+    : sys_(sys),
+      pool_(std::move(pool)),
+      most_(std::max<std::size_t>(most, 1)),
+      batches_(std::move(batches)) {}
+
+void submit_gatherer::submit(submit_call call, callback done) {
+  std::vector<batch> ready;
+  {
+    std::lock_guard<std::mutex> guard{mutex_};
+    queue_.push_back({std::move(call), std::move(done)});
+    ready = take_batches();
+  }
+  // Sent outside the lock: a pool that is gone answers at once, in this thread.
+  for (auto& b : ready) send(std::move(b));
+}
+
+std::vector<submit_gatherer::batch> submit_gatherer::take_batches() {
+  std::vector<batch> out;
+  while (out_ < most_ && !queue_.empty()) {
+    // From the oldest on, skipping a call that names a host of this batch or of one out: it
+    // waits, as in one transaction a second call for a host would not see the first.
+    batch b;
+    std::set<std::string> hosts;
+    for (auto it = queue_.begin(); it != queue_.end() && hosts.size() < batch_hosts;) {
+      const auto& names = it->call.cmd.hosts;
+      bool clash = std::any_of(names.begin(), names.end(), [&](const std::string& h) {
+        return hosts.count(h) > 0 || busy_.count(h) > 0;
+      });
+      if (clash || (!b.calls.empty() && hosts.size() + names.size() > batch_hosts)) {
+        ++it;
+        continue;
+      }
+      hosts.insert(names.begin(), names.end());
+      b.calls.push_back(std::move(it->call));
+      b.dones.push_back(std::move(it->done));
+      it = queue_.erase(it);
+    }
+    if (b.calls.empty()) break;
+    b.hosts.assign(hosts.begin(), hosts.end());
+    busy_.insert(hosts.begin(), hosts.end());
+    ++out_;
+    out.push_back(std::move(b));
+  }
+  return out;
+}
+
+void submit_gatherer::finished(const std::vector<std::string>& hosts) {
+  std::vector<batch> ready;
+  {
+    std::lock_guard<std::mutex> guard{mutex_};
+    --out_;
+    for (const auto& h : hosts) busy_.erase(busy_.find(h));
+    ready = take_batches();
+  }
+  for (auto& b : ready) send(std::move(b));
+}
+
+namespace {
+
+/// Tells the gatherer that a batch is back when it goes: answered, or dropped unanswered.
+struct batch_back {
+  batch_back(std::vector<std::string> h, std::function<void(const std::vector<std::string>&)> f)
+      : hosts(std::move(h)), finished(std::move(f)) {}
+  std::vector<std::string> hosts;
+  std::function<void(const std::vector<std::string>&)> finished;
+  batch_back(const batch_back&) = delete;
+  batch_back& operator=(const batch_back&) = delete;
+  ~batch_back() { finished(hosts); }
 };
 
-using batcher_pointer = submits_actor::stateful_pointer<batcher_state>;
-
-void send_batches(batcher_pointer self, const api_store_actor& pool, std::size_t most,
-                  const std::shared_ptr<std::atomic<std::int64_t>>& counter);
-
-/// Sends the next batch, if any call can go: waiting calls from the oldest on, skipping any that
-/// names a host of this batch or of one out (it waits: the store serves a batch as one
-/// transaction, in which a second call for a host would not see the first). False if none
-/// could.
-bool send_batch(batcher_pointer self, const api_store_actor& pool, std::size_t most,
-                const std::shared_ptr<std::atomic<std::int64_t>>& counter) {
-  auto& st = self->state;
-  std::set<std::string> hosts;
-  std::vector<caf::typed_response_promise<submit_reply>> promises;
-  submit_batch_call batch;
-  for (auto it = st.queue.begin(); it != st.queue.end() && hosts.size() < batch_hosts;) {
-    const auto& names = it->call.cmd.hosts;
-    bool clash = std::any_of(names.begin(), names.end(), [&](const std::string& h) {
-      return hosts.count(h) > 0 || st.busy.count(h) > 0;
-    });
-    if (clash || (!batch.calls.empty() && hosts.size() + names.size() > batch_hosts)) {
-      ++it;
-      continue;
-    }
-    hosts.insert(names.begin(), names.end());
-    batch.calls.push_back(std::move(it->call));
-    promises.push_back(std::move(it->promise));
-    it = st.queue.erase(it);
-  }
-  if (batch.calls.empty()) return false;
-  ++st.out;
-  st.busy.insert(hosts.begin(), hosts.end());
-  if (counter) counter->fetch_add(1, std::memory_order_relaxed);
-  auto done = [self, pool, most, counter, hosts]() {
-    auto& st = self->state;
-    --st.out;
-    for (const auto& h : hosts) st.busy.erase(st.busy.find(h));
-    send_batches(self, pool, most, counter);
-  };
-  self->request(pool, caf::infinite, std::move(batch))
-      .then(
-          [promises, done](submit_batch_reply& r) mutable {
-            for (std::size_t i = 0; i < promises.size(); ++i) {
-              if (i >= r.results.size())
-                promises[i].deliver(
-                    make_error(errc::store_failure, "a submission batch came back short"));
-              else if (r.results[i].error)
-                promises[i].deliver(std::move(r.results[i].error));
-              else
-                promises[i].deliver(std::move(r.results[i].reply));
-            }
-            done();
-          },
-          [promises, done](caf::error& err) mutable {
-            for (auto& p : promises) p.deliver(err);
-            done();
-          });
-  return true;
-}
-
-/// Sends batches while fewer than `most` are out and calls wait.
-void send_batches(batcher_pointer self, const api_store_actor& pool, std::size_t most,
-                  const std::shared_ptr<std::atomic<std::int64_t>>& counter) {
-  while (self->state.out < most && !self->state.queue.empty())
-    if (!send_batch(self, pool, most, counter)) break;
-}
-
-/// Gathers submissions: a call that finds a store actor free is sent at once, alone; the calls
-/// that come while every store actor has a batch wait and go together in the next one, so that
-/// a loaded node commits once per batch instead of once per call. The calls for one host are
-/// served in the order they came, one after another. Never blocks.
-submits_actor::behavior_type submit_batcher(batcher_pointer self, api_store_actor pool,
-                                            std::size_t most,
-                                            std::shared_ptr<std::atomic<std::int64_t>> counter) {
-  return {
-      [=](submit_call& c) -> caf::result<submit_reply> {
-        auto promise = self->make_response_promise<submit_reply>();
-        self->state.queue.push_back({std::move(c), promise});
-        send_batches(self, pool, most, counter);
-        return promise;
-      },
-  };
-}
-
 }  // namespace
+
+void submit_gatherer::send(batch b) {
+  if (batches_) batches_->fetch_add(1, std::memory_order_relaxed);
+  auto self = shared_from_this();
+  auto back = std::make_shared<batch_back>(
+      std::move(b.hosts), [self](const std::vector<std::string>& h) { self->finished(h); });
+  detail::request_to_sink(
+      sys_, caf::actor_cast<caf::strong_actor_ptr>(pool_),
+      caf::make_message(submit_batch_call{std::move(b.calls)}),
+      [dones = std::move(b.dones), back = std::move(back)](caf::message&& m) mutable {
+        if (m.match_elements<submit_batch_reply>()) {
+          auto& r = m.get_mutable_as<submit_batch_reply>(0);
+          for (std::size_t i = 0; i < dones.size(); ++i) {
+            if (i >= r.results.size())
+              dones[i](make_error(errc::store_failure, "a submission batch came back short"));
+            else if (r.results[i].error)
+              dones[i](std::move(r.results[i].error));
+            else
+              dones[i](std::move(r.results[i].reply));
+          }
+        } else {
+          auto err =
+              m.match_elements<caf::error>()
+                  ? m.get_as<caf::error>(0)
+                  : make_error(errc::store_failure, "unexpected reply to a submission batch");
+          for (auto& d : dones) d(err);
+        }
+        // Free its hosts now rather than when the sink goes.
+        back.reset();
+      });
+}
 
 void api_resources::stop() const {
   if (pool) caf::anon_send_exit(pool, caf::exit_reason::user_shutdown);
   if (node) caf::anon_send_exit(node, caf::exit_reason::user_shutdown);
   if (cluster_map) caf::anon_send_exit(cluster_map, caf::exit_reason::user_shutdown);
-  if (submits) caf::anon_send_exit(submits, caf::exit_reason::user_shutdown);
 }
 
 api_resources spawn_api_resources(caf::actor_system& sys, std::shared_ptr<storage::store> store,
@@ -777,7 +788,7 @@ api_resources spawn_api_resources(caf::actor_system& sys, std::shared_ptr<storag
   auto typed = caf::actor_cast<api_store_actor>(pool);
   api_resources out{typed, typed, typed, typed, typed, std::move(node), pool};
   // As many batches out as store actors: each has one to serve while the next gathers.
-  out.submits = sys.spawn(submit_batcher, typed, n, options.submit_batches);
+  out.submits = std::make_shared<submit_gatherer>(sys, typed, n, options.submit_batches);
   return out;
 }
 

@@ -5,6 +5,7 @@
 
 #include <atomic>
 #include <chrono>
+#include <future>
 #include <memory>
 #include <optional>
 #include <set>
@@ -305,29 +306,32 @@ class ApiSubmitBatches : public ApiResources {
   std::atomic<bool> release_{false};
   storage::request_id hold_id_ = 0;
   std::unique_ptr<caf::scoped_actor> holder_;
+
+  /// Hands `c` to the gatherer; the future holds its reply or error.
+  std::future<caf::expected<net::submit_reply>> gather(net::submit_call c) {
+    auto p = std::make_shared<std::promise<caf::expected<net::submit_reply>>>();
+    auto f = p->get_future();
+    resources_.submits->submit(
+        std::move(c), [p](caf::expected<net::submit_reply> r) { p->set_value(std::move(r)); });
+    return f;
+  }
 };
 
 TEST_F(ApiSubmitBatches, SubmissionsThatWaitForTheStoreGoTogetherInOneBatch) {
   for (int i = 0; i < 20; ++i) register_host("h" + std::to_string(i));
   holder_ = std::make_unique<caf::scoped_actor>(*sys_);
   hold_store_actors();
-  caf::scoped_actor self{*sys_};
-  using handle = decltype(self->request(resources_.submits, caf::infinite, net::submit_call{}));
-  std::vector<handle> calls;
+  std::vector<std::future<caf::expected<net::submit_reply>>> calls;
   for (int i = 0; i < 20; ++i)
-    calls.push_back(self->request(resources_.submits, std::chrono::seconds(30),
-                                  submission("power_on", "h" + std::to_string(i))));
+    calls.push_back(gather(submission("power_on", "h" + std::to_string(i))));
   release_ = true;
   std::set<storage::request_id> ids;
   for (int i = 0; i < 20; ++i) {
-    storage::request_id id = 0;
-    calls[static_cast<std::size_t>(i)].receive(
-        [&](net::submit_reply& r) {
-          ASSERT_EQ(r.outcomes.size(), 1u);
-          EXPECT_EQ(r.outcomes[0].what, storage::submit_outcome::status::created);
-          id = r.outcomes[0].id;
-        },
-        [&](caf::error& e) { ADD_FAILURE() << message_of(e); });
+    auto r = calls[static_cast<std::size_t>(i)].get();
+    ASSERT_TRUE(r) << message_of(r.error());
+    ASSERT_EQ(r->outcomes.size(), 1u);
+    EXPECT_EQ(r->outcomes[0].what, storage::submit_outcome::status::created);
+    auto id = r->outcomes[0].id;
     ASSERT_GT(id, 0);
     ids.insert(id);
     // Each caller got its own request, for its own host.
@@ -344,22 +348,24 @@ TEST_F(ApiSubmitBatches, ACallTheStoreRefusesInABatchIsRefusedAloneAndTheOthersA
   for (int i = 0; i < 4; ++i) register_host("h" + std::to_string(i));
   holder_ = std::make_unique<caf::scoped_actor>(*sys_);
   hold_store_actors();
-  caf::scoped_actor self{*sys_};
-  using handle = decltype(self->request(resources_.submits, caf::infinite, net::submit_call{}));
-  std::vector<handle> calls;
+  std::vector<std::future<caf::expected<net::submit_reply>>> calls;
   // Two to fill the store actors, then three gathered: one names a priority class the store
   // does not know, which refuses a whole transaction, and one a host nobody registered.
   for (int i = 0; i < 5; ++i) {
     auto c = submission("power_on", i == 4 ? "ghost" : "h" + std::to_string(i));
     if (i == 3) c.cmd.priority_class = "no-such-class";
-    calls.push_back(self->request(resources_.submits, std::chrono::seconds(30), std::move(c)));
+    calls.push_back(gather(std::move(c)));
   }
   release_ = true;
   std::vector<caf::error> errors(5);
   std::vector<storage::request_id> ids(5, 0);
-  for (std::size_t i = 0; i < 5; ++i)
-    calls[i].receive([&](net::submit_reply& r) { ids[i] = r.outcomes.at(0).id; },
-                     [&](caf::error& e) { errors[i] = std::move(e); });
+  for (std::size_t i = 0; i < 5; ++i) {
+    auto r = calls[i].get();
+    if (r)
+      ids[i] = r->outcomes.at(0).id;
+    else
+      errors[i] = std::move(r.error());
+  }
   for (std::size_t i : {0u, 1u, 2u}) EXPECT_GT(ids[i], 0) << i << ": " << message_of(errors[i]);
   EXPECT_TRUE(errors[3]);
   EXPECT_NE(message_of(errors[3]).find("no-such-class"), std::string::npos);
@@ -372,26 +378,26 @@ TEST_F(ApiSubmitBatches, CallsForOneHostAreServedOneAfterAnotherInTheOrderTheyCa
   register_host("h2");
   holder_ = std::make_unique<caf::scoped_actor>(*sys_);
   hold_store_actors();
-  caf::scoped_actor self{*sys_};
-  using handle = decltype(self->request(resources_.submits, caf::infinite, net::submit_call{}));
-  std::vector<handle> calls;
+  std::vector<std::future<caf::expected<net::submit_reply>>> calls;
   // With a store actor free for each, two calls for h2 still go one after the other; then the
   // same call twice with one Idempotency-Key: the second finds the first's request, as it
   // would had it come later, never a host busy with its twin.
-  calls.push_back(
-      self->request(resources_.submits, std::chrono::seconds(30), submission("power_on", "h2")));
-  calls.push_back(
-      self->request(resources_.submits, std::chrono::seconds(30), submission("power_off", "h2")));
+  calls.push_back(gather(submission("power_on", "h2")));
+  calls.push_back(gather(submission("power_off", "h2")));
   auto keyed = submission("power_on", "h1");
   keyed.idempotency_key = "k1";
-  calls.push_back(self->request(resources_.submits, std::chrono::seconds(30), keyed));
-  calls.push_back(self->request(resources_.submits, std::chrono::seconds(30), keyed));
+  calls.push_back(gather(keyed));
+  calls.push_back(gather(keyed));
   release_ = true;
   std::vector<storage::submit_outcome> outcomes(4);
   std::vector<caf::error> errors(4);
-  for (std::size_t i = 0; i < 4; ++i)
-    calls[i].receive([&](net::submit_reply& r) { outcomes[i] = r.outcomes.at(0); },
-                     [&](caf::error& e) { errors[i] = std::move(e); });
+  for (std::size_t i = 0; i < 4; ++i) {
+    auto r = calls[i].get();
+    if (r)
+      outcomes[i] = r->outcomes.at(0);
+    else
+      errors[i] = std::move(r.error());
+  }
   ASSERT_FALSE(errors[0]) << message_of(errors[0]);
   EXPECT_EQ(outcomes[0].what, storage::submit_outcome::status::created);
   EXPECT_EQ(net::to_api_error(errors[1]).code, "host_busy") << message_of(errors[1]);
