@@ -134,7 +134,7 @@ TEST(NodeConfig, TakesConnectionLimitsAndTimeouts) {
 TEST(NodeConfig, TakesTheApiAdmissionLimits) {
   auto d = load({});
   ASSERT_TRUE(d) << message_of(d.error());
-  EXPECT_EQ(d->api_calls_per_store_actor, 32u);
+  EXPECT_EQ(d->api_calls_per_store_actor, 64u);
   auto c = load({"--api-calls-per-store-actor", "0", "--api-max-in-flight", "500"});
   ASSERT_TRUE(c) << message_of(c.error());
   EXPECT_EQ(c->api_calls_per_store_actor, 0u);
