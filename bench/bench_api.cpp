@@ -5,10 +5,13 @@
 // accepted requests are checked against the store afterwards; the goodput line compares the
 // rate accepted under that overload with the capacity, and two cpu lines say where the
 // machine's cores went meanwhile (the node, this load generator, the rest: database, kernel).
+// Beside the GETs, baselines measured in the same run say what bounds them: the same generator
+// against `/healthz` and `/v1/node` of the same node, and the store's own rate for the same read.
 
 #include <arpa/inet.h>
 #include <netinet/in.h>
 #include <netinet/tcp.h>
+#include <strings.h>
 #include <sys/resource.h>
 #include <sys/socket.h>
 #include <unistd.h>
@@ -58,6 +61,11 @@ struct bench_options {
   double get_rate = 0;
   /// More command-line options for the node, as `--name value` pairs.
   std::vector<std::string> node_args;
+  /// The phases to run: the GETs (with their baselines) and the goodput (capacity, overload).
+  bool get_phases = true;
+  bool goodput_phases = true;
+  /// Threads of the store baseline: the API's store actors (`api_store_pool_size`).
+  int store_threads = 4;
 };
 
 std::optional<bench_options> parse_args(int argc, char** argv) {
@@ -72,6 +80,14 @@ std::optional<bench_options> parse_args(int argc, char** argv) {
       {"--overload-connections",
        [&](const std::string& v) { o.overload_connections = std::stoul(v); }},
       {"--get-rate", [&](const std::string& v) { o.get_rate = std::stod(v); }},
+      {"--store-threads", [&](const std::string& v) { o.store_threads = std::stoi(v); }},
+      // get, goodput or get,goodput (the default).
+      {"--phases",
+       [&](const std::string& v) {
+         o.get_phases = v.find("get") != std::string::npos;
+         o.goodput_phases = v.find("goodput") != std::string::npos;
+         if (!o.get_phases && !o.goodput_phases) throw std::invalid_argument("--phases " + v);
+       }},
       // NAME=VALUE: the node is started with --NAME VALUE.
       {"--node-option",
        [&](const std::string& v) {
@@ -99,16 +115,24 @@ class client {
   client& operator=(const client&) = delete;
 
   /// Sends one request and reads the answer; status 0 on a broken connection (reconnects).
+  /// A kept-alive connection the server closed while it idled (past its idle timeout) is
+  /// reconnected and the request sent again, once: nothing of an answer had come back.
   int call(const std::string& method, const std::string& path, const std::string& body) {
+    bool reused = used_;
+    used_ = true;
     auto req = method + " " + path +
                " HTTP/1.1\r\nHost: x\r\nContent-Length: " + std::to_string(body.size()) +
                "\r\n\r\n" + body;
+    auto again = [&] {
+      reconnect();
+      return reused ? call(method, path, body) : 0;
+    };
     if (::send(fd_, req.data(), req.size(), MSG_NOSIGNAL) != static_cast<ssize_t>(req.size()))
-      return reconnect();
+      return again();
     std::string buf;
     std::size_t end;
     while ((end = buf.find("\r\n\r\n")) == std::string::npos)
-      if (!receive(buf)) return reconnect();
+      if (!receive(buf)) return buf.empty() ? again() : reconnect();
     std::size_t length = 0;
     auto cl = buf.find("Content-Length: ");
     if (cl != std::string::npos && cl < end) length = std::stoul(buf.substr(cl + 16));
@@ -143,10 +167,13 @@ class client {
   int reconnect() {
     ::close(fd_);
     connect();
+    used_ = false;
     return 0;
   }
   int port_;
   int fd_ = -1;
+  /// Whether the connection carried a request already.
+  bool used_ = false;
 };
 
 /// ab-node (next to this binary) as a child process on a free loopback port.
@@ -269,36 +296,73 @@ class cpu_meter {
   long long switches_ = 0;
 };
 
-/// The statements a MySQL server was sent so far (its `Questions`), to count the database's
-/// round trips per call; nothing for SQLite.
+/// The MySQL server's status counters (`SHOW GLOBAL STATUS`), to count the database's round
+/// trips and work per call; nothing for SQLite.
 class db_meter {
  public:
+  /// The counters read, `Questions` (every statement a client sent) first.
+  static constexpr const char* names[] = {
+      "Questions",      "Com_stmt_execute", "Com_stmt_prepare", "Com_stmt_reset",
+      "Com_stmt_close", "Com_select",       "Com_insert",       "Com_commit",
+      "Com_set_option", "Innodb_rows_read", "Bytes_sent"};
+
   explicit db_meter(const std::string& url) {
     auto target = ab::storage::parse_mysql_url(url);
     if (target) pool_ = ab::storage::detail::make_mysql_pool(*target, 1);
   }
 
-  /// `Questions` now, minus this meter's own statements; -1 without a MySQL server.
-  long long statements() {
-    if (!pool_) return -1;
+  /// The counters now, without this meter's own statements; empty without a MySQL server.
+  std::map<std::string, long long> read() {
+    std::map<std::string, long long> out;
+    if (!pool_) return out;
     try {
       auto c = pool_->acquire_for_reads();
       c->autocommit();
-      auto r = c->query(
-          "SELECT VARIABLE_VALUE FROM information_schema.GLOBAL_STATUS "
-          "WHERE VARIABLE_NAME = 'QUESTIONS'",
-          {});
-      auto n = r->next() ? std::stoll(r->text(0)) : -1;
-      return n < 0 ? n : n - own_++;
+      std::string sql =
+          "SELECT VARIABLE_NAME, VARIABLE_VALUE FROM information_schema.GLOBAL_STATUS "
+          "WHERE VARIABLE_NAME IN (";
+      for (const char* n : names) sql += std::string{n == names[0] ? "'" : ",'"} + n + "'";
+      auto r = c->query(sql + ")", {});
+      while (r->next()) {
+        auto name = r->text(0);
+        for (const char* n : names)
+          if (strcasecmp(n, name.c_str()) == 0) out[n] = std::stoll(r->text(1));
+      }
+      // This meter's own statement, one prepared execution each time.
+      out["Questions"] -= own_;
+      out["Com_stmt_execute"] -= own_;
+      ++own_;
     } catch (const std::exception&) {
-      return -1;
+      out.clear();
     }
+    return out;
+  }
+
+  /// `Questions` now (see `read`); -1 without a MySQL server.
+  long long statements() {
+    auto m = read();
+    return m.empty() ? -1 : m["Questions"];
   }
 
  private:
   std::unique_ptr<ab::storage::detail::connection_pool> pool_;
   long long own_ = 0;
 };
+
+/// `counter=per call` for each counter that moved between `before` and `after`.
+std::string per_call(const std::map<std::string, long long>& before,
+                     const std::map<std::string, long long>& after, double calls) {
+  std::string out;
+  for (const auto& [name, v] : after) {
+    auto it = before.find(name);
+    if (it == before.end() || calls <= 0) continue;
+    char item[96];
+    std::snprintf(item, sizeof item, " %s=%.3f", name.c_str(),
+                  static_cast<double>(v - it->second) / calls);
+    out += item;
+  }
+  return out;
+}
 
 double seconds_since(steady::time_point t0) {
   return std::chrono::duration<double>(steady::now() - t0).count();
@@ -383,7 +447,7 @@ struct get_figures {
 /// GET of one request over 64 connections for `seconds`, each as fast as it is answered (one
 /// generator thread for all of them, so that the generator's own switching does not crowd the
 /// node and the database out of a small machine).
-get_figures closed_loop_get(int port, int seconds) {
+get_figures closed_loop_get(int port, int seconds, const std::string& target = "/v1/requests/1") {
   load::closed_loop_options o;
   o.port = static_cast<std::uint16_t>(port);
   o.connections = 64;
@@ -392,8 +456,8 @@ get_figures closed_loop_get(int port, int seconds) {
   long errors = 0;
   auto summary = load::run_closed_loop(
       o,
-      [](std::size_t) {
-        return load::load_request{"GET", "/v1/requests/1", ""};
+      [&](std::size_t) {
+        return load::load_request{"GET", target, ""};
       },
       [&](const load::load_reply& r) {
         latencies.push_back(r.latency_ms);
@@ -402,6 +466,34 @@ get_figures closed_loop_get(int port, int seconds) {
   auto calls = static_cast<double>(summary.requests);
   return {calls, calls / std::max(1e-3, summary.elapsed_seconds), percentile(latencies, 0.5),
           percentile(latencies, 0.99), errors};
+}
+
+/// The store's own ceiling for the GET's read: `store::request(1)` (the same statement on the
+/// same driver) in a loop on each of `threads` threads, each with a connection of its own, for
+/// `seconds`, with no HTTP and no actors in between.
+get_figures store_ceiling(const std::string& url, int threads, int seconds) {
+  ab::storage::store_options so;
+  so.url = url;
+  so.pool_size = static_cast<std::size_t>(threads);
+  auto db = ab::storage::open_store(so, std::make_shared<ab::system_clock>());
+  if (!db) return {};
+  std::vector<std::vector<double>> each(static_cast<std::size_t>(threads));
+  std::atomic<long> errors{0};
+  auto t0 = steady::now();
+  in_parallel(threads, [&](int t) {
+    auto& mine = each[static_cast<std::size_t>(t)];
+    while (seconds_since(t0) < seconds) {
+      auto s = steady::now();
+      if (!(*db)->request(1)) ++errors;
+      mine.push_back(seconds_since(s) * 1000);
+    }
+  });
+  auto elapsed = seconds_since(t0);
+  std::vector<double> latencies;
+  for (const auto& v : each) latencies.insert(latencies.end(), v.begin(), v.end());
+  auto calls = static_cast<double>(latencies.size());
+  return {calls, calls / elapsed, percentile(latencies, 0.5), percentile(latencies, 0.99),
+          errors.load()};
 }
 
 /// GET of one request at a fixed `rate` for `seconds` (open loop) over 64 connections.
@@ -501,13 +593,58 @@ void print_overload(const overload_figures& f, int seconds, long lost) {
 
 }  // namespace
 
+/// The GET phases: one request closed-loop (with the database's counters per GET) and at a
+/// fixed rate, then the baselines that say what bounds the closed-loop figure on this machine:
+/// the same load generator against routes of the same server that do less (`/healthz`: the
+/// HTTP stack and the generator alone; `/v1/node`: plus a message to an actor and back and the
+/// audit trail), and the store's own rate for the same read with no HTTP or actors at all.
+void get_phases(const bench_options& o, const node_process& node) {
+  db_meter db{o.url};
+  auto status0 = db.read();
+  cpu_meter get_cpu{node};
+  auto closed = closed_loop_get(node.port(), o.seconds);
+  get_cpu.stop();
+  auto status = db.read();
+  std::printf("api get: connections=64 requests_per_s=%.0f p50_ms=%.2f p99_ms=%.2f errors=%ld\n",
+              closed.rate, closed.p50, closed.p99, closed.errors);
+  std::fputs(get_cpu.line("get", closed.calls).c_str(), stdout);
+  // Every statement the database was sent meanwhile (the GETs' and the audit trail's writes).
+  if (!status0.empty() && !status.empty() && closed.calls > 0) {
+    std::printf("api get db: statements_per_call=%.2f\n",
+                static_cast<double>(status["Questions"] - status0["Questions"]) / closed.calls);
+    std::printf("api get db per call:%s\n", per_call(status0, status, closed.calls).c_str());
+  }
+  auto fixed = open_loop_get(node.port(), o.get_rate > 0 ? o.get_rate : closed.rate / 2, o.seconds);
+  std::printf(
+      "api get fixed rate: requests_per_s=%.0f connections=64 p50_ms=%.2f p99_ms=%.2f "
+      "errors=%ld\n",
+      fixed.rate, fixed.p50, fixed.p99, fixed.errors);
+
+  for (const char* route : {"/healthz", "/v1/node"}) {
+    cpu_meter cpu{node};
+    auto base = closed_loop_get(node.port(), o.seconds, route);
+    cpu.stop();
+    std::printf(
+        "api get baseline: route=%s connections=64 requests_per_s=%.0f p50_ms=%.2f p99_ms=%.2f "
+        "errors=%ld\n",
+        route, base.rate, base.p50, base.p99, base.errors);
+    std::fputs(cpu.line(route[1] == 'h' ? "baseline healthz" : "baseline node", base.calls).c_str(),
+               stdout);
+  }
+  auto store = store_ceiling(o.url, o.store_threads, o.seconds);
+  std::printf(
+      "api get baseline: store_request threads=%d requests_per_s=%.0f p50_ms=%.2f p99_ms=%.2f "
+      "errors=%ld\n",
+      o.store_threads, store.rate, store.p50, store.p99, store.errors);
+}
+
 int run(int argc, char** argv) {
   auto opts = parse_args(argc, argv);
   if (!opts) {
     std::puts(
         "usage: ab-bench-api --store URL [--hosts N] [--singles N] [--seconds S] "
-        "[--overload-factor F] [--overload-connections N] [--get-rate R] "
-        "[--node-option NAME=VALUE]...");
+        "[--overload-factor F] [--overload-connections N] [--get-rate R] [--store-threads N] "
+        "[--phases get|goodput|get,goodput] [--node-option NAME=VALUE]...");
     return 2;
   }
   const auto& o = *opts;
@@ -524,12 +661,28 @@ int run(int argc, char** argv) {
   auto register_rate = register_hosts(c, run_id + "h", 0, o.hosts);
   const int bulk_hosts = o.hosts / 2;
   auto bulk_rate = bulk_submit(c, run_id + "h", bulk_hosts);
+  if (register_rate == 0 || bulk_rate == 0) {
+    std::fprintf(stderr, "ab-bench-api: registering or bulk-submitting the hosts failed\n");
+    return 1;
+  }
+
+  // The GETs first, so that the capacity is measured right before the overload it is compared
+  // with (on a shared machine the load of the rest changes from minute to minute).
+  if (o.get_phases) get_phases(o, node);
+  if (!o.goodput_phases) {
+    std::printf("api bench: register_hosts_per_s=%.0f bulk_submit_hosts_per_s=%.0f\n",
+                register_rate, bulk_rate);
+    return 0;
+  }
+
+  db_meter db{o.url};
+  auto capacity_db0 = db.read();
   cpu_meter capacity_cpu{node};
   const int singles_end = std::min(o.hosts, bulk_hosts + o.singles);
   auto single_rate = single_submit(node.port(), run_id + "h", bulk_hosts, singles_end);
   capacity_cpu.stop();
   auto capacity_cpu_line = capacity_cpu.line("capacity", singles_end - bulk_hosts);
-  if (register_rate == 0 || bulk_rate == 0) return 1;
+  auto capacity_db = per_call(capacity_db0, db.read(), singles_end - bulk_hosts);
   std::printf(
       "api bench: register_hosts_per_s=%.0f bulk_submit_hosts_per_s=%.0f "
       "single_submit_per_s=%.0f\n",
@@ -538,31 +691,18 @@ int run(int argc, char** argv) {
   // Every overload request names a host of its own, so that none is refused as busy.
   const double offered = o.overload_factor * single_rate;
   const int overload_hosts = static_cast<int>(offered * o.seconds);
-  if (register_hosts(c, run_id + "o", 0, overload_hosts) == 0 && overload_hosts > 0) return 1;
+  if (register_hosts(c, run_id + "o", 0, overload_hosts) == 0 && overload_hosts > 0) {
+    std::fprintf(stderr, "ab-bench-api: registering the %d overload hosts failed\n",
+                 overload_hosts);
+    return 1;
+  }
 
-  db_meter db{o.url};
-  auto statements0 = db.statements();
-  cpu_meter get_cpu{node};
-  auto closed = closed_loop_get(node.port(), o.seconds);
-  get_cpu.stop();
-  auto statements = db.statements() - statements0;
-  std::printf("api get: connections=64 requests_per_s=%.0f p50_ms=%.2f p99_ms=%.2f errors=%ld\n",
-              closed.rate, closed.p50, closed.p99, closed.errors);
-  std::fputs(get_cpu.line("get", closed.calls).c_str(), stdout);
-  // Every statement the database was sent meanwhile (the GETs' and the audit trail's writes).
-  if (statements0 >= 0 && closed.calls > 0)
-    std::printf("api get db: statements_per_call=%.2f\n",
-                static_cast<double>(statements) / closed.calls);
-  auto fixed = open_loop_get(node.port(), o.get_rate > 0 ? o.get_rate : closed.rate / 2, o.seconds);
-  std::printf(
-      "api get fixed rate: requests_per_s=%.0f connections=64 p50_ms=%.2f p99_ms=%.2f "
-      "errors=%ld\n",
-      fixed.rate, fixed.p50, fixed.p99, fixed.errors);
-
+  auto overload_db0 = db.read();
   cpu_meter overload_cpu{node};
   auto f = overload(node.port(), run_id + "o", offered, o.seconds, o.overload_connections);
   overload_cpu.stop();
   auto overload_cpu_line = overload_cpu.line("overload", static_cast<double>(f.sent));
+  auto overload_db = per_call(overload_db0, db.read(), static_cast<double>(f.accepted));
   node.stop();
   print_overload(f, o.seconds, count_lost(o.url, f.accepted_ids));
   // Goodput: what the node still accepts when offered 10x its capacity, against that capacity
@@ -575,6 +715,9 @@ int run(int argc, char** argv) {
   // whose cores the load generator and the database share, this is what bounds the ratio.
   std::fputs(capacity_cpu_line.c_str(), stdout);
   std::fputs(overload_cpu_line.c_str(), stdout);
+  // The database's work per accepted submission, unloaded and under the overload.
+  if (!capacity_db.empty()) std::printf("api capacity db per accepted:%s\n", capacity_db.c_str());
+  if (!overload_db.empty()) std::printf("api overload db per accepted:%s\n", overload_db.c_str());
   return 0;
 }
 

@@ -14,6 +14,7 @@
 #include <cstdlib>
 #include <filesystem>
 #include <fstream>
+#include <optional>
 #include <string>
 #include <thread>
 #include <vector>
@@ -37,8 +38,9 @@ struct options {
   int hosts = 300;
   int rounds = 2;
   int workers = 32;
-  /// The node's --claim-batch: the most jobs one claim of a pool takes.
-  int claim_batch = 2;
+  /// The node's --claim-batch (the most jobs one claim of a pool takes); unset: the node's own
+  /// default, so that the figures are those of a node as it is deployed.
+  std::optional<int> claim_batch;
   std::string store;
 };
 
@@ -196,7 +198,8 @@ std::int64_t failed_requests(storage::store& db) {
 int usage() {
   std::fprintf(stderr,
                "usage: ab-bench-bmc [--hosts N] [--rounds R] [--workers W] [--claim-batch B] "
-               "[--store URL]\n");
+               "[--store URL]\n"
+               "  --claim-batch B  the node's --claim-batch; without it, the node's default\n");
   return 2;
 }
 
@@ -249,16 +252,37 @@ int run(int argc, char** argv) {
   }
   if (!bench::clear_leftovers(**db, {"bench-"}, reset, "ab-bench-bmc")) return 1;
   // The simulated BMCs listen on loopback: the node must be told to allow it.
-  harness::server_process node(
-      (bin / "ab-node").string(),
-      {"--store", o.store, "--listen", "127.0.0.1:0", "--site", "dc1", "--handlers", "bmc",
-       "--workers", "{\"default\": " + std::to_string(o.workers) + "}", "--cluster-map",
-       (dir / "map.json").string(), "--bmc-allow-loopback", "1", "--poll-interval-ms", "5",
-       "--idle-poll-max-ms", "50", "--claim-batch", std::to_string(o.claim_batch),
-       "--retry-backoff-ms", "100", "--bmc-timeout-ms", "5000",
-       // The machinery's rate, not the power feeds' (docs/safety.md).
-       "--pacing-power-ons-per-second", "0"},
-      (dir / "node.out").string());
+  std::vector<std::string> node_args{"--store",
+                                     o.store,
+                                     "--listen",
+                                     "127.0.0.1:0",
+                                     "--site",
+                                     "dc1",
+                                     "--handlers",
+                                     "bmc",
+                                     "--workers",
+                                     "{\"default\": " + std::to_string(o.workers) + "}",
+                                     "--cluster-map",
+                                     (dir / "map.json").string(),
+                                     "--bmc-allow-loopback",
+                                     "1",
+                                     "--poll-interval-ms",
+                                     "5",
+                                     "--idle-poll-max-ms",
+                                     "50",
+                                     "--retry-backoff-ms",
+                                     "100",
+                                     "--bmc-timeout-ms",
+                                     "5000",
+                                     // The machinery's rate, not the power feeds'
+                                     // (docs/safety.md).
+                                     "--pacing-power-ons-per-second",
+                                     "0"};
+  if (o.claim_batch) {
+    node_args.emplace_back("--claim-batch");
+    node_args.push_back(std::to_string(*o.claim_batch));
+  }
+  harness::server_process node((bin / "ab-node").string(), node_args, (dir / "node.out").string());
   if (!node.port()) {
     std::fprintf(stderr, "ab-bench-bmc: ab-node did not start (see %s)\n",
                  (dir / "node.out").c_str());

@@ -41,6 +41,9 @@ struct node_config {
   std::size_t api_store_pool_size = 4;
   /// API calls served at once; one more is answered 429 with Retry-After at once.
   std::size_t api_max_in_flight = 256;
+  /// API calls admitted per store actor: the admission limit is the smaller of this times
+  /// `api_store_pool_size` and `api_max_in_flight`; 0: `api_max_in_flight` alone.
+  std::size_t api_calls_per_store_actor = 64;
   /// Cluster map file, watched and reloaded on change and on SIGHUP; empty: built-in defaults.
   std::string cluster_map;
   /// Where the node's cluster map comes from: `file` (`cluster_map`, watched) or `database` (the

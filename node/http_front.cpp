@@ -167,6 +167,7 @@ caf::expected<node_http> start_node_http(caf::actor_system& sys, const config::n
   opts.store_actors = cfg.api_store_pool_size;
   opts.store_restarts = std::make_shared<std::atomic<std::int64_t>>(0);
   opts.max_in_flight = cfg.api_max_in_flight;
+  opts.calls_per_store_actor = cfg.api_calls_per_store_actor;
   opts.trusted_routers = *routers;
   net::node_report base;
   base.node_id = cfg.node_id;

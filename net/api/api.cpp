@@ -552,15 +552,24 @@ void api_service::submit(const http_request& req, const std::shared_ptr<call_con
   }
   auto hosts = cmd.hosts;
   ctx->unrecorded = cmd.dry_run;
-  ask(resources_.requests, submit_call{ctx->who, std::move(cmd), std::move(key)},
-      std::move(respond), [ctx, hosts = std::move(hosts)](const submit_reply& r) {
-        if (r.preflight) return json_response(200, encode_preflight(*r.preflight));
-        std::vector<std::string> ids;
-        for (const auto& o : r.outcomes)
-          if (o.id) ids.push_back(std::to_string(o.id));
-        ctx->entry.detail = "requests " + join_names(ids);
-        return json_response(202, encode_outcomes(hosts, r.outcomes));
-      });
+  auto on_reply = [ctx, hosts = std::move(hosts)](const submit_reply& r) {
+    if (r.preflight) return json_response(200, encode_preflight(*r.preflight));
+    std::vector<std::string> ids;
+    for (const auto& o : r.outcomes)
+      if (o.id) ids.push_back(std::to_string(o.id));
+    ctx->entry.detail = "requests " + join_names(ids);
+    return json_response(202, encode_outcomes(hosts, r.outcomes));
+  };
+  submit_call call{ctx->who, std::move(cmd), std::move(key)};
+  // In batches when the resources gather them (one transaction for the calls that come while
+  // the store is busy).
+  if (resources_.submits)
+    resources_.submits->submit(
+        std::move(call),
+        [respond = std::move(respond), on_reply = std::move(on_reply)](
+            caf::expected<submit_reply> r) { respond(r ? on_reply(*r) : fail(r.error())); });
+  else
+    ask(resources_.requests, std::move(call), std::move(respond), std::move(on_reply));
 }
 
 void api_service::audit_log(const std::string& query, responder respond) {

@@ -35,11 +35,14 @@ struct api_options {
   std::size_t max_in_flight = 256;
   /// Counts the store actors put in the place of one that died; may be null.
   std::shared_ptr<std::atomic<std::int64_t>> store_restarts;
+  /// Counts the batches the submissions went to the store in (each one transaction, unless the
+  /// store refused it whole); may be null.
+  std::shared_ptr<std::atomic<std::int64_t>> submit_batches;
   /// The most calls admitted per store actor (queued for it or being served): the admission
   /// limit is the smaller of this times `store_actors` and `max_in_flight`, so that what is
   /// admitted is what the API's share of the database can serve soon, and the rest is refused
   /// at once rather than queued. 0: `max_in_flight` alone.
-  std::size_t calls_per_store_actor = 32;
+  std::size_t calls_per_store_actor = 64;
   /// Why no node would ever process a request of `action` (nullopt: some cluster serves it):
   /// such a submission is refused, 422 `action_not_served`. Unset: every action is served.
   std::function<std::optional<std::string>(const std::string& action)> unserved;

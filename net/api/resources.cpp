@@ -2,8 +2,10 @@
 
 #include <algorithm>
 #include <atomic>
+#include <deque>
 #include <map>
 #include <optional>
+#include <set>
 #include <unordered_map>
 
 #include <spdlog/spdlog.h>
@@ -16,6 +18,7 @@
 #include "core/error.hpp"
 #include "lifecycle/quotas.hpp"
 #include "net/api/api.hpp"
+#include "net/api/detail/reply_sink.hpp"
 #include "net/api/error.hpp"
 
 namespace ab::net {
@@ -46,6 +49,9 @@ class resource_rules {
       : store_(std::move(store)), options_(options) {}
 
   caf::expected<submit_reply> submit(const submit_call& c) const;
+  /// Serves `calls` (no two name the same host) in one store transaction; should the store
+  /// refuse that whole transaction, each call in one of its own, as if it came alone.
+  std::vector<submit_batch_reply::result> submit_batch(const std::vector<submit_call>& calls) const;
   caf::expected<request_reply> request(const get_request_call& c) const;
   caf::expected<request_page_reply> requests(const list_requests_call& c) const;
   caf::expected<cancel_reply> cancel(const cancel_call& c) const;
@@ -73,7 +79,16 @@ class resource_rules {
   }
   time_ms now() const { return options_.clock ? options_.clock->now() : system_clock{}.now(); }
   /// The jobs of a submission: the lifecycle's rules for every host, in one place.
+  using host_map = std::map<std::string, const storage::host_record*>;
+  /// Why no node serves the call's action, or none.
+  caf::error unserved(const submit_call& c) const;
   caf::expected<std::vector<storage::request_spec>> specs_for(const submit_call& c) const;
+  /// The call's specs, its hosts looked up in `by_name` (what the inventory holds of them).
+  caf::expected<std::vector<storage::request_spec>> specs_for(const submit_call& c,
+                                                              const host_map& by_name) const;
+  /// The reply to `c` from its outcomes: a single host's refusal is the call's error.
+  caf::expected<submit_reply> reply_of(const submit_call& c,
+                                       std::vector<storage::submit_outcome> outcomes) const;
   /// Whether the caller may do `what`; always when the API is open.
   auth::decision allowed(const auth::identity& who, const auth::operation& what) const {
     if (!options_.auth) return {true, "the API is open"};
@@ -129,16 +144,26 @@ caf::error resource_rules::invalid_host(const storage::host_record& h) const {
   return make_error(api_errc::invalid_host, "host '" + h.name + "': " + *why);
 }
 
+caf::error resource_rules::unserved(const submit_call& c) const {
+  if (!options_.unserved) return {};
+  if (auto why = options_.unserved(c.cmd.action))
+    return make_error(api_errc::action_not_served, *why);
+  return {};
+}
+
 caf::expected<std::vector<storage::request_spec>> resource_rules::specs_for(
     const submit_call& c) const {
-  const auto& cmd = c.cmd;
-  if (options_.unserved)
-    if (auto why = options_.unserved(cmd.action))
-      return make_error(api_errc::action_not_served, *why);
-  auto found = store_->find_hosts(cmd.hosts);
+  if (auto err = unserved(c)) return err;
+  auto found = store_->find_hosts(c.cmd.hosts);
   if (!found) return found.error();
-  std::map<std::string, const storage::host_record*> by_name;
+  host_map by_name;
   for (const auto& h : *found) by_name[h.name] = &h;
+  return specs_for(c, by_name);
+}
+
+caf::expected<std::vector<storage::request_spec>> resource_rules::specs_for(
+    const submit_call& c, const host_map& by_name) const {
+  const auto& cmd = c.cmd;
   std::vector<storage::request_spec> specs;
   auto visible = reach(c.who);
   auto fp = c.idempotency_key.empty() ? "" : fingerprint(canonical_call(cmd));
@@ -198,6 +223,21 @@ caf::expected<submit_reply> resource_rules::dry_run(const submit_call& c) const 
   return out;
 }
 
+caf::expected<submit_reply> resource_rules::reply_of(
+    const submit_call& c, std::vector<storage::submit_outcome> outcomes) const {
+  if (outcomes.size() == 1 && outcomes.front().what == storage::submit_outcome::status::host_busy)
+    return ab::make_error(errc::host_busy, "host '" + c.cmd.hosts.front() +
+                                               "' already has active request " +
+                                               std::to_string(outcomes.front().id));
+  if (outcomes.size() == 1 && outcomes.front().what == storage::submit_outcome::status::held)
+    return ab::make_error(errc::host_held, outcomes.front().reason);
+  if (outcomes.size() == 1 &&
+      outcomes.front().what == storage::submit_outcome::status::key_conflict)
+    return make_error(api_errc::idempotency_conflict,
+                      "the Idempotency-Key was used before with another body");
+  return submit_reply{std::move(outcomes), std::nullopt};
+}
+
 caf::expected<submit_reply> resource_rules::submit(const submit_call& c) const {
   if (c.cmd.dry_run) return dry_run(c);
   auto specs = specs_for(c);
@@ -218,16 +258,81 @@ caf::expected<submit_reply> resource_rules::submit(const submit_call& c) const {
                      message_of(err));
   }
   if (!out) return out.error();
-  if (out->size() == 1 && out->front().what == storage::submit_outcome::status::host_busy)
-    return ab::make_error(errc::host_busy, "host '" + c.cmd.hosts.front() +
-                                               "' already has active request " +
-                                               std::to_string(out->front().id));
-  if (out->size() == 1 && out->front().what == storage::submit_outcome::status::held)
-    return ab::make_error(errc::host_held, out->front().reason);
-  if (out->size() == 1 && out->front().what == storage::submit_outcome::status::key_conflict)
-    return make_error(api_errc::idempotency_conflict,
-                      "the Idempotency-Key was used before with another body");
-  return submit_reply{std::move(*out), std::nullopt};
+  return reply_of(c, std::move(*out));
+}
+
+std::vector<submit_batch_reply::result> resource_rules::submit_batch(
+    const std::vector<submit_call>& calls) const {
+  std::vector<submit_batch_reply::result> out(calls.size());
+  auto settle = [&](std::size_t i, caf::expected<submit_reply> r) {
+    if (r)
+      out[i].reply = std::move(*r);
+    else
+      out[i].error = std::move(r.error());
+  };
+  if (calls.size() == 1) {
+    settle(0, submit(calls.front()));
+    return out;
+  }
+  // One read of the inventory for every call. A dry run, and a destructive call (confirmed,
+  // and charged to its caller's quota before it is stored), go on their own.
+  std::vector<bool> open(calls.size(), true);
+  std::vector<std::string> names;
+  for (std::size_t i = 0; i < calls.size(); ++i) {
+    if (calls[i].cmd.dry_run || lifecycle::destructive(calls[i].cmd.action)) {
+      settle(i, submit(calls[i]));
+      open[i] = false;
+      continue;
+    }
+    if (auto err = unserved(calls[i])) {
+      out[i].error = std::move(err);
+      open[i] = false;
+      continue;
+    }
+    names.insert(names.end(), calls[i].cmd.hosts.begin(), calls[i].cmd.hosts.end());
+  }
+  auto found = store_->find_hosts(names);
+  if (!found) {
+    for (std::size_t i = 0; i < calls.size(); ++i)
+      if (open[i]) out[i].error = found.error();
+    return out;
+  }
+  host_map by_name;
+  for (const auto& h : *found) by_name[h.name] = &h;
+  std::vector<std::vector<storage::request_spec>> specs(calls.size());
+  std::vector<storage::request_spec> all;
+  for (std::size_t i = 0; i < calls.size(); ++i) {
+    if (!open[i]) continue;
+    auto s = specs_for(calls[i], by_name);
+    if (!s) {
+      out[i].error = std::move(s.error());
+      open[i] = false;
+      continue;
+    }
+    specs[i] = std::move(*s);
+    all.insert(all.end(), specs[i].begin(), specs[i].end());
+  }
+  if (all.empty()) return out;
+  // One transaction for all; its outcomes come back in the order of `all`.
+  if (auto done = store_->submit(all); done && done->size() == all.size()) {
+    auto next = done->begin();
+    for (std::size_t i = 0; i < calls.size(); ++i) {
+      if (!open[i]) continue;
+      auto end = next + static_cast<std::ptrdiff_t>(specs[i].size());
+      settle(i, reply_of(calls[i], {std::make_move_iterator(next), std::make_move_iterator(end)}));
+      next = end;
+    }
+    return out;
+  }
+  // The store refused the whole (a host that moved site or changed state meanwhile, a spec it
+  // finds invalid, an outage): each call on its own, so that one call's refusal is only its own.
+  for (std::size_t i = 0; i < calls.size(); ++i) {
+    if (!open[i]) continue;
+    auto done = store_->submit(specs[i]);
+    settle(i,
+           done ? reply_of(calls[i], std::move(*done)) : caf::expected<submit_reply>{done.error()});
+  }
+  return out;
 }
 
 caf::expected<request_reply> resource_rules::request(const get_request_call& c) const {
@@ -476,6 +581,10 @@ api_store_actor::behavior_type store_worker(api_store_actor::pointer,
         finished done{board, i};
         return rules->submit(c);
       },
+      [rules, board, i](const submit_batch_call& c) -> caf::result<submit_batch_reply> {
+        finished done{board, i};
+        return submit_batch_reply{rules->submit_batch(c.calls)};
+      },
       [rules, board, i](const get_request_call& c) -> caf::result<request_reply> {
         finished done{board, i};
         return rules->request(c);
@@ -603,6 +712,119 @@ caf::behavior store_keeper(caf::stateful_actor<keeper_state>* self,
 
 }  // namespace
 
+namespace {
+
+/// Hosts a batch of submissions names at most: bulk submissions carry up to 100 per call and a
+/// batch of single ones stays as small a transaction.
+constexpr std::size_t batch_hosts = 64;
+
+}  // namespace
+
+submit_gatherer::submit_gatherer(caf::actor_system& sys, api_store_actor pool, std::size_t most,
+                                 std::shared_ptr<std::atomic<std::int64_t>> batches)
+    : sys_(sys),
+      pool_(std::move(pool)),
+      most_(std::max<std::size_t>(most, 1)),
+      batches_(std::move(batches)) {}
+
+void submit_gatherer::submit(submit_call call, callback done) {
+  std::vector<batch> ready;
+  {
+    std::lock_guard<std::mutex> guard{mutex_};
+    queue_.push_back({std::move(call), std::move(done)});
+    ready = take_batches();
+  }
+  // Sent outside the lock: a pool that is gone answers at once, in this thread.
+  for (auto& b : ready) send(std::move(b));
+}
+
+std::vector<submit_gatherer::batch> submit_gatherer::take_batches() {
+  std::vector<batch> out;
+  while (out_ < most_ && !queue_.empty()) {
+    // From the oldest on, skipping a call that names a host of this batch or of one out: it
+    // waits, as in one transaction a second call for a host would not see the first.
+    batch b;
+    std::set<std::string> hosts;
+    for (auto it = queue_.begin(); it != queue_.end() && hosts.size() < batch_hosts;) {
+      const auto& names = it->call.cmd.hosts;
+      bool clash = std::any_of(names.begin(), names.end(), [&](const std::string& h) {
+        return hosts.count(h) > 0 || busy_.count(h) > 0;
+      });
+      if (clash || (!b.calls.empty() && hosts.size() + names.size() > batch_hosts)) {
+        ++it;
+        continue;
+      }
+      hosts.insert(names.begin(), names.end());
+      b.calls.push_back(std::move(it->call));
+      b.dones.push_back(std::move(it->done));
+      it = queue_.erase(it);
+    }
+    if (b.calls.empty()) break;
+    b.hosts.assign(hosts.begin(), hosts.end());
+    busy_.insert(hosts.begin(), hosts.end());
+    ++out_;
+    out.push_back(std::move(b));
+  }
+  return out;
+}
+
+void submit_gatherer::finished(const std::vector<std::string>& hosts) {
+  std::vector<batch> ready;
+  {
+    std::lock_guard<std::mutex> guard{mutex_};
+    --out_;
+    for (const auto& h : hosts) busy_.erase(busy_.find(h));
+    ready = take_batches();
+  }
+  for (auto& b : ready) send(std::move(b));
+}
+
+namespace {
+
+/// Tells the gatherer that a batch is back when it goes: answered, or dropped unanswered.
+struct batch_back {
+  batch_back(std::vector<std::string> h, std::function<void(const std::vector<std::string>&)> f)
+      : hosts(std::move(h)), finished(std::move(f)) {}
+  std::vector<std::string> hosts;
+  std::function<void(const std::vector<std::string>&)> finished;
+  batch_back(const batch_back&) = delete;
+  batch_back& operator=(const batch_back&) = delete;
+  ~batch_back() { finished(hosts); }
+};
+
+}  // namespace
+
+void submit_gatherer::send(batch b) {
+  if (batches_) batches_->fetch_add(1, std::memory_order_relaxed);
+  auto self = shared_from_this();
+  auto back = std::make_shared<batch_back>(
+      std::move(b.hosts), [self](const std::vector<std::string>& h) { self->finished(h); });
+  detail::request_to_sink(
+      sys_, caf::actor_cast<caf::strong_actor_ptr>(pool_),
+      caf::make_message(submit_batch_call{std::move(b.calls)}),
+      [dones = std::move(b.dones), back = std::move(back)](caf::message&& m) mutable {
+        if (m.match_elements<submit_batch_reply>()) {
+          auto& r = m.get_mutable_as<submit_batch_reply>(0);
+          for (std::size_t i = 0; i < dones.size(); ++i) {
+            if (i >= r.results.size())
+              dones[i](make_error(errc::store_failure, "a submission batch came back short"));
+            else if (r.results[i].error)
+              dones[i](std::move(r.results[i].error));
+            else
+              dones[i](std::move(r.results[i].reply));
+          }
+        } else {
+          auto err =
+              m.match_elements<caf::error>()
+                  ? m.get_as<caf::error>(0)
+                  : make_error(errc::store_failure, "unexpected reply to a submission batch");
+          for (auto& d : dones) d(err);
+        }
+        // Free its hosts now rather than when the sink goes.
+        back.reset();
+      });
+}
+
 void api_resources::stop() const {
   if (pool) caf::anon_send_exit(pool, caf::exit_reason::user_shutdown);
   if (node) caf::anon_send_exit(node, caf::exit_reason::user_shutdown);
@@ -629,7 +851,10 @@ api_resources spawn_api_resources(caf::actor_system& sys, std::shared_ptr<storag
   auto pool = caf::actor_pool::make(sys.dummy_execution_unit(), n + 1, factory, least_busy(board));
   caf::anon_send(keeper, pool, std::move(workers));
   auto typed = caf::actor_cast<api_store_actor>(pool);
-  return {typed, typed, typed, typed, typed, std::move(node), pool};
+  api_resources out{typed, typed, typed, typed, typed, std::move(node), pool};
+  // As many batches out as store actors: each has one to serve while the next gathers.
+  out.submits = std::make_shared<submit_gatherer>(sys, typed, n, options.submit_batches);
+  return out;
 }
 
 }  // namespace ab::net

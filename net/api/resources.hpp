@@ -4,11 +4,16 @@
 // out. They know nothing of HTTP: the frontend (`api_service`) parses, authenticates and
 // validates a call, sends one of these messages and turns the reply into the HTTP answer.
 
+#include <atomic>
 #include <cstddef>
 #include <cstdint>
+#include <deque>
+#include <functional>
 #include <map>
 #include <memory>
+#include <mutex>
 #include <optional>
+#include <set>
 #include <string>
 #include <vector>
 
@@ -16,6 +21,7 @@
 #include <caf/actor_system.hpp>
 #include <caf/allowed_unsafe_message_type.hpp>
 #include <caf/atom.hpp>
+#include <caf/expected.hpp>
 #include <caf/replies_to.hpp>
 #include <caf/typed_actor.hpp>
 
@@ -44,6 +50,21 @@ struct submit_call {
 struct submit_reply {
   std::vector<storage::submit_outcome> outcomes;
   std::optional<preflight_report> preflight;
+};
+
+/// Single submissions of several callers, served in one store transaction where they can be
+/// (`submits_actor`): no two of them name the same host.
+struct submit_batch_call {
+  std::vector<submit_call> calls;
+};
+
+/// What became of each call of a `submit_batch_call`, in its order: a reply or an error.
+struct submit_batch_reply {
+  struct result {
+    caf::error error;
+    submit_reply reply;
+  };
+  std::vector<result> results;
 };
 
 /// `GET /v1/requests/{id}`.
@@ -209,6 +230,10 @@ using requests_actor =
                      caf::replies_to<list_requests_call>::with<request_page_reply>,
                      caf::replies_to<cancel_call>::with<cancel_reply>>;
 
+/// A store actor's side of the batches.
+using submit_batch_actor =
+    caf::typed_actor<caf::replies_to<submit_batch_call>::with<submit_batch_reply>>;
+
 /// The hosts resource: register, list, read, change, delete.
 using hosts_actor = caf::typed_actor<caf::replies_to<put_hosts_call>::with<put_hosts_reply>,
                                      caf::replies_to<list_hosts_call>::with<host_page_reply>,
@@ -231,8 +256,55 @@ using api_chores_actor = caf::typed_actor<caf::replies_to<ready_atom>::with<bool
 
 /// One detached actor of the API's store pool: it serves every resource but the node, so that
 /// one bounded set of threads (and store connections) carries all of the API's blocking work.
-using api_store_actor =
-    requests_actor::extend_with<hosts_actor, audit_actor, callbacks_actor, api_chores_actor>;
+using api_store_actor = requests_actor::extend_with<hosts_actor, audit_actor, callbacks_actor,
+                                                    api_chores_actor, submit_batch_actor>;
+
+/// Gathers submissions, while the store is busy, into batches that each take one transaction:
+/// a call that finds fewer batches out than `most` goes to the store at once, alone; the calls
+/// that come while `most` are out wait and go together (up to 64 hosts) in the next, so that a
+/// loaded node commits once per batch rather than once per call. A call naming a host of a
+/// batch out waits for it: the calls for one host are served one after another, in the order
+/// they came. Thread-safe and without a thread of its own: a batch goes from the caller's
+/// thread (or the thread of the store actor that answered the last) to a store actor, and its
+/// answers are handed on in that store actor's thread.
+class submit_gatherer : public std::enable_shared_from_this<submit_gatherer> {
+ public:
+  /// Called once with a call's reply, or its error.
+  using callback = std::function<void(caf::expected<submit_reply>)>;
+
+  /// Sends batches (`submit_batch_call`) to `pool`, at most `most` at once, counting each in
+  /// `batches` (may be null).
+  submit_gatherer(caf::actor_system& sys, api_store_actor pool, std::size_t most,
+                  std::shared_ptr<std::atomic<std::int64_t>> batches);
+
+  /// Serves `call`; `done` is called once, in a store actor's thread.
+  void submit(submit_call call, callback done);
+
+ private:
+  struct waiting {
+    submit_call call;
+    callback done;
+  };
+  struct batch {
+    std::vector<submit_call> calls;
+    std::vector<callback> dones;
+    std::vector<std::string> hosts;
+  };
+  /// The batches that may go now (caller holds the lock).
+  std::vector<batch> take_batches();
+  void send(batch b);
+  /// A batch is back (or lost): its hosts are free, the next batches may go.
+  void finished(const std::vector<std::string>& hosts);
+
+  caf::actor_system& sys_;
+  api_store_actor pool_;
+  std::size_t most_;
+  std::shared_ptr<std::atomic<std::int64_t>> batches_;
+  std::mutex mutex_;
+  std::deque<waiting> queue_;
+  std::size_t out_ = 0;
+  std::multiset<std::string> busy_;
+};
 
 /// The handles of a node's API resources.
 struct api_resources {
@@ -251,6 +323,8 @@ struct api_resources {
   safety_actor safety = {};
   /// The site's wave plans (`net/api/wave_resource`); null: the routes answer 404.
   wave_actor waves = {};
+  /// Submissions in batches; null: they go to `requests` one by one.
+  std::shared_ptr<submit_gatherer> submits;
 
   /// Sends the pool (and through it its workers) and the node resource an exit; what is queued
   /// is answered with an error.
@@ -268,6 +342,8 @@ api_resources spawn_api_resources(caf::actor_system& sys, std::shared_ptr<storag
 
 CAF_ALLOW_UNSAFE_MESSAGE_TYPE(ab::net::submit_call)
 CAF_ALLOW_UNSAFE_MESSAGE_TYPE(ab::net::submit_reply)
+CAF_ALLOW_UNSAFE_MESSAGE_TYPE(ab::net::submit_batch_call)
+CAF_ALLOW_UNSAFE_MESSAGE_TYPE(ab::net::submit_batch_reply)
 CAF_ALLOW_UNSAFE_MESSAGE_TYPE(ab::net::get_request_call)
 CAF_ALLOW_UNSAFE_MESSAGE_TYPE(ab::net::request_reply)
 CAF_ALLOW_UNSAFE_MESSAGE_TYPE(ab::net::list_requests_call)

@@ -149,6 +149,17 @@ TEST(NodeConfig, TakesConnectionLimitsAndTimeouts) {
   EXPECT_FALSE(load({"--max-connections-per-peer", "0"}));
 }
 
+TEST(NodeConfig, TakesTheApiAdmissionLimits) {
+  auto d = load({});
+  ASSERT_TRUE(d) << message_of(d.error());
+  EXPECT_EQ(d->api_calls_per_store_actor, 64u);
+  auto c = load({"--api-calls-per-store-actor", "0", "--api-max-in-flight", "500"});
+  ASSERT_TRUE(c) << message_of(c.error());
+  EXPECT_EQ(c->api_calls_per_store_actor, 0u);
+  EXPECT_EQ(c->api_max_in_flight, 500u);
+  EXPECT_FALSE(load({"--api-calls-per-store-actor", "-1"}));
+}
+
 TEST(NodeConfig, CommandLineOverridesTheFile) {
   auto file = write_temp(R"({"site": "dc1", "listen": "127.0.0.1:9000", "lease_ms": 20000})");
   auto c = load(

@@ -5,9 +5,13 @@
 
 #include <atomic>
 #include <chrono>
+#include <future>
 #include <memory>
 #include <optional>
+#include <set>
 #include <stdexcept>
+#include <thread>
+#include <vector>
 
 #include <caf/actor_system.hpp>
 #include <caf/actor_system_config.hpp>
@@ -259,6 +263,149 @@ TEST_F(ApiResources, ARedeemedCallbackTellsTheNodeWhichRequestWoke) {
                                      net::callback_call{id, auth::sha256_hex("tok"), {true, "{}"}});
   ASSERT_TRUE(ok.reply) << message_of(ok.error);
   EXPECT_EQ(woke.load(), id);
+}
+
+/// Submissions sent while both store actors are held up (each serving a read whose
+/// `waiting_for` waits for `release`): what the batcher gathers meanwhile.
+class ApiSubmitBatches : public ApiResources {
+ protected:
+  void SetUp() override {
+    ApiResources::SetUp();
+    spawn([this](net::api_options& o) {
+      o.store_actors = 2;
+      o.submit_batches = batches_;
+      o.waiting_for = [this](const storage::request_view&) -> std::optional<std::string> {
+        ++held_;
+        while (!release_.load()) std::this_thread::sleep_for(std::chrono::milliseconds(1));
+        return std::nullopt;
+      };
+    });
+    register_host("hold");
+    auto sub = ask<net::submit_reply>(resources_.requests, submission("power_on", "hold"));
+    ASSERT_TRUE(sub.reply) << message_of(sub.error);
+    hold_id_ = sub.reply->outcomes[0].id;
+    batches_->store(0);
+  }
+  void TearDown() override {
+    release_ = true;
+    // Before the actor system, which waits for every actor, this one too.
+    holder_.reset();
+    ApiResources::TearDown();
+  }
+
+  /// Occupies both store actors until `release_`.
+  void hold_store_actors() {
+    for (int i = 0; i < 2; ++i)
+      (*holder_)->send(resources_.requests, net::get_request_call{anyone_, hold_id_});
+    ASSERT_TRUE(wait_until([&] { return held_.load() == 2; }));
+  }
+
+  std::shared_ptr<std::atomic<std::int64_t>> batches_ =
+      std::make_shared<std::atomic<std::int64_t>>(0);
+  std::atomic<int> held_{0};
+  std::atomic<bool> release_{false};
+  storage::request_id hold_id_ = 0;
+  std::unique_ptr<caf::scoped_actor> holder_;
+
+  /// Hands `c` to the gatherer; the future holds its reply or error.
+  std::future<caf::expected<net::submit_reply>> gather(net::submit_call c) {
+    auto p = std::make_shared<std::promise<caf::expected<net::submit_reply>>>();
+    auto f = p->get_future();
+    resources_.submits->submit(
+        std::move(c), [p](caf::expected<net::submit_reply> r) { p->set_value(std::move(r)); });
+    return f;
+  }
+};
+
+TEST_F(ApiSubmitBatches, SubmissionsThatWaitForTheStoreGoTogetherInOneBatch) {
+  for (int i = 0; i < 20; ++i) register_host("h" + std::to_string(i));
+  holder_ = std::make_unique<caf::scoped_actor>(*sys_);
+  hold_store_actors();
+  std::vector<std::future<caf::expected<net::submit_reply>>> calls;
+  for (int i = 0; i < 20; ++i)
+    calls.push_back(gather(submission("power_on", "h" + std::to_string(i))));
+  release_ = true;
+  std::set<storage::request_id> ids;
+  for (int i = 0; i < 20; ++i) {
+    auto r = calls[static_cast<std::size_t>(i)].get();
+    ASSERT_TRUE(r) << message_of(r.error());
+    ASSERT_EQ(r->outcomes.size(), 1u);
+    EXPECT_EQ(r->outcomes[0].what, storage::submit_outcome::status::created);
+    auto id = r->outcomes[0].id;
+    ASSERT_GT(id, 0);
+    ids.insert(id);
+    // Each caller got its own request, for its own host.
+    auto got = ask<net::request_reply>(resources_.requests, net::get_request_call{anyone_, id});
+    ASSERT_TRUE(got.reply) << message_of(got.error);
+    EXPECT_EQ(got.reply->view.host, "h" + std::to_string(i));
+  }
+  EXPECT_EQ(ids.size(), 20u);
+  // The first two went alone, one per store actor; the 18 that came meanwhile went together.
+  EXPECT_EQ(batches_->load(), 3);
+}
+
+TEST_F(ApiSubmitBatches, ACallTheStoreRefusesInABatchIsRefusedAloneAndTheOthersAreStored) {
+  for (int i = 0; i < 4; ++i) register_host("h" + std::to_string(i));
+  holder_ = std::make_unique<caf::scoped_actor>(*sys_);
+  hold_store_actors();
+  std::vector<std::future<caf::expected<net::submit_reply>>> calls;
+  // Two to fill the store actors, then three gathered: one names a priority class the store
+  // does not know, which refuses a whole transaction, and one a host nobody registered.
+  for (int i = 0; i < 5; ++i) {
+    auto c = submission("power_on", i == 4 ? "ghost" : "h" + std::to_string(i));
+    if (i == 3) c.cmd.priority_class = "no-such-class";
+    calls.push_back(gather(std::move(c)));
+  }
+  release_ = true;
+  std::vector<caf::error> errors(5);
+  std::vector<storage::request_id> ids(5, 0);
+  for (std::size_t i = 0; i < 5; ++i) {
+    auto r = calls[i].get();
+    if (r)
+      ids[i] = r->outcomes.at(0).id;
+    else
+      errors[i] = std::move(r.error());
+  }
+  for (std::size_t i : {0u, 1u, 2u}) EXPECT_GT(ids[i], 0) << i << ": " << message_of(errors[i]);
+  EXPECT_TRUE(errors[3]);
+  EXPECT_NE(message_of(errors[3]).find("no-such-class"), std::string::npos);
+  // An unknown host is refused by the API's own check, before the store is asked.
+  EXPECT_EQ(net::to_api_error(errors[4]).code, "unknown_host");
+}
+
+TEST_F(ApiSubmitBatches, CallsForOneHostAreServedOneAfterAnotherInTheOrderTheyCame) {
+  register_host("h1");
+  register_host("h2");
+  holder_ = std::make_unique<caf::scoped_actor>(*sys_);
+  hold_store_actors();
+  std::vector<std::future<caf::expected<net::submit_reply>>> calls;
+  // With a store actor free for each, two calls for h2 still go one after the other; then the
+  // same call twice with one Idempotency-Key: the second finds the first's request, as it
+  // would had it come later, never a host busy with its twin.
+  calls.push_back(gather(submission("power_on", "h2")));
+  calls.push_back(gather(submission("power_off", "h2")));
+  auto keyed = submission("power_on", "h1");
+  keyed.idempotency_key = "k1";
+  calls.push_back(gather(keyed));
+  calls.push_back(gather(keyed));
+  release_ = true;
+  std::vector<storage::submit_outcome> outcomes(4);
+  std::vector<caf::error> errors(4);
+  for (std::size_t i = 0; i < 4; ++i) {
+    auto r = calls[i].get();
+    if (r)
+      outcomes[i] = r->outcomes.at(0);
+    else
+      errors[i] = std::move(r.error());
+  }
+  ASSERT_FALSE(errors[0]) << message_of(errors[0]);
+  EXPECT_EQ(outcomes[0].what, storage::submit_outcome::status::created);
+  EXPECT_EQ(net::to_api_error(errors[1]).code, "host_busy") << message_of(errors[1]);
+  ASSERT_FALSE(errors[2]) << message_of(errors[2]);
+  ASSERT_FALSE(errors[3]) << message_of(errors[3]);
+  EXPECT_EQ(outcomes[2].what, storage::submit_outcome::status::created);
+  EXPECT_EQ(outcomes[3].what, storage::submit_outcome::status::existing);
+  EXPECT_EQ(outcomes[3].id, outcomes[2].id);
 }
 
 }  // namespace ab::testing
