@@ -252,32 +252,14 @@ int run(int argc, char** argv) {
   }
   if (!bench::clear_leftovers(**db, {"bench-"}, reset, "ab-bench-bmc")) return 1;
   // The simulated BMCs listen on loopback: the node must be told to allow it.
-  std::vector<std::string> node_args{"--store",
-                                     o.store,
-                                     "--listen",
-                                     "127.0.0.1:0",
-                                     "--site",
-                                     "dc1",
-                                     "--handlers",
-                                     "bmc",
-                                     "--workers",
-                                     "{\"default\": " + std::to_string(o.workers) + "}",
-                                     "--cluster-map",
-                                     (dir / "map.json").string(),
-                                     "--bmc-allow-loopback",
-                                     "1",
-                                     "--poll-interval-ms",
-                                     "5",
-                                     "--idle-poll-max-ms",
-                                     "50",
-                                     "--retry-backoff-ms",
-                                     "100",
-                                     "--bmc-timeout-ms",
-                                     "5000",
-                                     // The machinery's rate, not the power feeds'
-                                     // (docs/safety.md).
-                                     "--pacing-power-ons-per-second",
-                                     "0"};
+  std::vector<std::string> node_args{
+      "--store", o.store, "--listen", "127.0.0.1:0", "--site", "dc1", "--handlers", "bmc",
+      "--workers", "{\"default\": " + std::to_string(o.workers) + "}", "--cluster-map",
+      (dir / "map.json").string(), "--bmc-allow-loopback", "1", "--poll-interval-ms", "5",
+      "--idle-poll-max-ms", "50", "--retry-backoff-ms", "100", "--bmc-timeout-ms", "5000",
+      // The machinery's rate, not the power feeds'
+      // (docs/safety.md).
+      "--pacing-power-ons-per-second", "0"};
   if (o.claim_batch) {
     node_args.emplace_back("--claim-batch");
     node_args.push_back(std::to_string(*o.claim_batch));

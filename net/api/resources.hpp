@@ -28,8 +28,8 @@
 #include "auth/policy.hpp"
 #include "net/api/cluster_map_resource.hpp"
 #include "net/api/codec.hpp"
-#include "net/api/safety_resource.hpp"
 #include "net/api/preflight.hpp"
+#include "net/api/safety_resource.hpp"
 #include "net/api/wave_resource.hpp"
 #include "storage/store.hpp"
 

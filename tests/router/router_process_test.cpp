@@ -87,11 +87,12 @@ TEST_F(RouterProcess, SighupRereadsTheHeartbeatSecretAndAnUnusableFileKeepsTheOl
   std::int64_t last = 0;
   auto beat = [&](const std::string& key) {
     last = std::max(system_clock{}.now(), last + 1);
-    auto hb = heartbeat_of("n1", "dc1", 0,
-                           "http://127.0.0.1:" + std::to_string(nodes_->port("n1")), last);
+    auto hb = heartbeat_of("n1", "dc1", 0, "http://127.0.0.1:" + std::to_string(nodes_->port("n1")),
+                           last);
     return post_heartbeat(router_->port(), hb, key);
   };
-  write_secret_file(dir_, "rotated-secret", std::filesystem::path{secret_file_}.filename().string());
+  write_secret_file(dir_, "rotated-secret",
+                    std::filesystem::path{secret_file_}.filename().string());
   router_->signal(SIGHUP);
   // Heartbeats signed with the new secret are taken once the router has reread the file.
   ASSERT_TRUE(wait_until([&] { return beat("rotated-secret") == 204; })) << router_->output();

@@ -52,7 +52,9 @@ storage::wave_record a_wave() {
   w.pause_ms = 1000;
   w.failure_threshold = 10;
   w.waves_total = 2;
-  w.hosts = {{"h1", 1, "r1"}, {"h2", 1, "r2"}, {"h3", 2, "r1"}};
+  w.hosts = {{"h1", 1, "r1", 0, "pending", ""},
+             {"h2", 1, "r2", 0, "pending", ""},
+             {"h3", 2, "r1", 0, "pending", ""}};
   return w;
 }
 

@@ -27,13 +27,13 @@ struct command_spec {
 const std::map<std::string, command_spec>& commands() {
   constexpr auto many = std::size_t(-1);
   static const std::map<std::string, command_spec> all{
-      {"submit", {1, many}},       {"status", {1, many}},      {"list", {0, 0}},
-      {"cancel", {1, many}},       {"watch", {0, many}},       {"hosts register", {0, 0}},
-      {"hosts list", {0, 0}},      {"hosts show", {1, 1}},     {"cluster show", {0, 0}},
-      {"cluster move", {2, 2}},    {"hold add", {1, many}},    {"hold lift", {1, many}},
-      {"hold list", {0, 0}},       {"pause add", {2, 2}},      {"pause resume", {2, 2}},
-      {"pause list", {0, 0}},      {"waves create", {1, many}}, {"waves list", {0, 0}},
-      {"waves show", {1, 1}},      {"waves stop", {1, 1}}};
+      {"submit", {1, many}},    {"status", {1, many}},       {"list", {0, 0}},
+      {"cancel", {1, many}},    {"watch", {0, many}},        {"hosts register", {0, 0}},
+      {"hosts list", {0, 0}},   {"hosts show", {1, 1}},      {"cluster show", {0, 0}},
+      {"cluster move", {2, 2}}, {"hold add", {1, many}},     {"hold lift", {1, many}},
+      {"hold list", {0, 0}},    {"pause add", {2, 2}},       {"pause resume", {2, 2}},
+      {"pause list", {0, 0}},   {"waves create", {1, many}}, {"waves list", {0, 0}},
+      {"waves show", {1, 1}},   {"waves stop", {1, 1}}};
   return all;
 }
 
