@@ -103,13 +103,14 @@ std::string host_name(int i) {
   return buf;
 }
 
-/// Submits `action` for every host, in bulks of 500.
+/// Submits `action` for every host, in bulks of 500, each confirming its host count (a
+/// destructive bulk call must, docs/safety.md).
 bool submit_all(int port, const std::string& action, int hosts) {
   for (int at = 0; at < hosts; at += 500) {
     json list = json::array();
     for (int i = at; i < std::min(hosts, at + 500); ++i) list.push_back(host_name(i));
-    if (post(port, "/v1/requests", json{{"action", action}, {"hosts", list}}.dump()) != 202)
-      return false;
+    json body{{"action", action}, {"hosts", list}, {"confirm_hosts", list.size()}};
+    if (post(port, "/v1/requests", body.dump()) != 202) return false;
   }
   return true;
 }
