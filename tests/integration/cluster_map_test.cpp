@@ -12,6 +12,7 @@
 #include <nlohmann/json.hpp>
 
 #include "core/error.hpp"
+#include "tests/fakes/attempts_log.hpp"
 #include "tests/fakes/cluster_fixture.hpp"
 #include "tests/fakes/http_call.hpp"
 #include "tests/fakes/scratch_dir.hpp"
@@ -23,14 +24,6 @@ namespace ab::testing {
 namespace {
 
 using json = nlohmann::json;
-
-/// One line of the simulated handlers' log: an attempt that ran to its end.
-struct attempt {
-  storage::job_id job;
-  int number;
-  std::string node, type;
-  time_ms start, end;
-};
 
 class SiteClusterMapNodes : public ::testing::TestWithParam<std::string> {
  protected:
@@ -106,13 +99,7 @@ class SiteClusterMapNodes : public ::testing::TestWithParam<std::string> {
     return true;
   }
 
-  std::vector<attempt> attempts() const {
-    std::vector<attempt> out;
-    std::ifstream in{dir_ / "attempts.log"};
-    attempt a;
-    while (in >> a.job >> a.number >> a.node >> a.type >> a.start >> a.end) out.push_back(a);
-    return out;
-  }
+  std::vector<attempt> attempts() const { return read_attempts(dir_ / "attempts.log"); }
 
   /// The nodes that ran the jobs of `ids`.
   std::set<std::string> ran_on(const std::vector<storage::request_id>& ids) {

@@ -17,28 +17,13 @@
 #include "core/error.hpp"
 #include "harness/galera_cluster.hpp"
 #include "harness/server_process.hpp"
+#include "tests/fakes/attempts_log.hpp"
 #include "tests/fakes/test_store.hpp"
 #include "tests/fakes/wait.hpp"
 
 namespace ab::testing {
 
 namespace {
-
-/// One line of the simulated handlers' log: an attempt that ran to its end.
-struct attempt {
-  storage::job_id job;
-  int number;
-  std::string node, type;
-  time_ms start, end;
-};
-
-std::vector<attempt> read_attempts(const std::filesystem::path& log) {
-  std::vector<attempt> out;
-  std::ifstream in{log};
-  attempt a;
-  while (in >> a.job >> a.number >> a.node >> a.type >> a.start >> a.end) out.push_back(a);
-  return out;
-}
 
 storage::request_spec three_steps(const std::string& host) {
   storage::request_spec s;

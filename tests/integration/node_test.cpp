@@ -14,6 +14,7 @@
 
 #include "core/error.hpp"
 #include "harness/server_process.hpp"
+#include "tests/fakes/attempts_log.hpp"
 #include "tests/fakes/http_call.hpp"
 #include "tests/fakes/test_cert.hpp"
 #include "tests/fakes/test_store.hpp"
@@ -22,14 +23,6 @@
 namespace ab::testing {
 
 namespace {
-
-/// One line of the simulated handlers' log: an attempt that ran to its end.
-struct attempt {
-  storage::job_id job;
-  int number;
-  std::string node, type;
-  time_ms start, end;
-};
 
 /// The current test's name, usable as a file name.
 std::string test_name() {
@@ -143,13 +136,7 @@ class NodeProcesses : public ::testing::TestWithParam<std::string> {
     return true;
   }
 
-  std::vector<attempt> attempts() const {
-    std::vector<attempt> out;
-    std::ifstream in{dir_ / "attempts.log"};
-    attempt a;
-    while (in >> a.job >> a.number >> a.node >> a.type >> a.start >> a.end) out.push_back(a);
-    return out;
-  }
+  std::vector<attempt> attempts() const { return read_attempts(dir_ / "attempts.log"); }
 
   /// Every job of `ids` ran to its end exactly once, and each chain in order.
   void expect_once_and_in_order(const std::vector<storage::request_id>& ids) {
