@@ -8,6 +8,7 @@
 
 #include "auth/token.hpp"
 #include "core/error.hpp"
+#include "tests/fakes/scratch_dir.hpp"
 #include "tests/fakes/wait.hpp"
 #include "tests/net/api/api_fixture.hpp"
 
@@ -43,16 +44,8 @@ std::string policy_text() {
 class ApiAuth : public Api {
  protected:
   void SetUp() override {
-    dir_ = std::filesystem::temp_directory_path() /
-           ("ab-api-auth-" + std::to_string(::getpid()) + "-" +
-            ::testing::UnitTest::GetInstance()->current_test_info()->name());
-    std::filesystem::create_directories(dir_);
-    std::ofstream(dir_ / "policy.json") << policy_text();
-    auth::authenticator_options o;
-    o.policy_file = (dir_ / "policy.json").string();
-    for (const auto& [action, steps] : lifecycle::workflows()) o.words.actions.push_back(action);
-    o.words.classes = {"maas", "user", "organic"};
-    o.watch_interval = {};
+    dir_ = scratch_dir("ab-api-auth-");
+    auto o = policy_options(dir_, policy_text());
     o.directory = [](const std::string& login,
                      const std::string& password) -> caf::expected<auth::directory_user> {
       if (password != "pw") return make_error(errc::unauthenticated, "invalid login or password");

@@ -4,13 +4,17 @@
 
 #include <gtest/gtest.h>
 
+#include <filesystem>
+#include <fstream>
 #include <functional>
 #include <memory>
+#include <string>
 
 #include <caf/actor_system.hpp>
 #include <caf/actor_system_config.hpp>
 #include <nlohmann/json.hpp>
 
+#include "auth/authenticator.hpp"
 #include "lifecycle/rules.hpp"
 #include "lifecycle/workflows.hpp"
 #include "net/api/api.hpp"
@@ -21,6 +25,19 @@
 namespace ab::testing {
 
 using json = nlohmann::json;
+
+/// Options of an authenticator whose policy is `policy`, written to `dir`/policy.json: the
+/// project's actions and priority classes, the file not watched (reread on demand only).
+inline auth::authenticator_options policy_options(const std::filesystem::path& dir,
+                                                  const std::string& policy) {
+  std::ofstream(dir / "policy.json") << policy;
+  auth::authenticator_options o;
+  o.policy_file = (dir / "policy.json").string();
+  for (const auto& [action, steps] : lifecycle::workflows()) o.words.actions.push_back(action);
+  o.words.classes = {"maas", "user", "organic"};
+  o.watch_interval = {};
+  return o;
+}
 
 class Api : public ::testing::Test {
  protected:

@@ -12,6 +12,7 @@
 
 #include "auth/token.hpp"
 #include "core/error.hpp"
+#include "tests/fakes/scratch_dir.hpp"
 #include "tests/net/api/api_fixture.hpp"
 
 namespace ab::testing {
@@ -71,16 +72,8 @@ std::string every_row(const std::string& url) {
 class ApiSafety : public Api {
  protected:
   void SetUp() override {
-    dir_ = std::filesystem::temp_directory_path() /
-           ("ab-api-safety-" + std::to_string(::getpid()) + "-" +
-            ::testing::UnitTest::GetInstance()->current_test_info()->name());
-    std::filesystem::create_directories(dir_);
-    std::ofstream(dir_ / "policy.json") << policy_text();
-    auth::authenticator_options o;
-    o.policy_file = (dir_ / "policy.json").string();
-    for (const auto& [action, steps] : lifecycle::workflows()) o.words.actions.push_back(action);
-    o.words.classes = {"maas", "user", "organic"};
-    o.watch_interval = {};
+    dir_ = scratch_dir("ab-api-safety-");
+    auto o = policy_options(dir_, policy_text());
     auto a = auth::authenticator::open(std::move(o));
     ASSERT_TRUE(a) << message_of(a.error());
     auth_ = std::move(*a);

@@ -52,12 +52,7 @@ class ApiSites : public Api {
  protected:
   void SetUp() override {
     dir_ = scratch_dir("ab-api-sites-");
-    std::ofstream(dir_ / "policy.json") << policy_text();
-    auth::authenticator_options o;
-    o.policy_file = (dir_ / "policy.json").string();
-    for (const auto& [action, steps] : lifecycle::workflows()) o.words.actions.push_back(action);
-    o.words.classes = {"maas", "user", "organic"};
-    o.watch_interval = {};
+    auto o = policy_options(dir_, policy_text());
     auto a = auth::authenticator::open(std::move(o));
     ASSERT_TRUE(a) << message_of(a.error());
     auth_ = std::move(*a);
