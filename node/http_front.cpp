@@ -116,6 +116,9 @@ caf::expected<node_http> start_node_http(caf::actor_system& sys, const config::n
                                               " processes action " + action + " (" + m->describe() +
                                               ")"};
     };
+  opts.cluster_of = [map](const std::string& action) {
+    return map->current()->cluster_serving(action);
+  };
   // A node counts as live for three heartbeat intervals: one late beat is not an outage. The
   // registry is read at most once a second (a fraction of that window), not on every GET.
   auto registry =

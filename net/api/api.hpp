@@ -46,6 +46,10 @@ struct api_options {
   /// Why no node would ever process a request of `action` (nullopt: some cluster serves it):
   /// such a submission is refused, 422 `action_not_served`. Unset: every action is served.
   std::function<std::optional<std::string>(const std::string& action)> unserved;
+  /// The cluster that would run a request of `action` (the cluster map's answer; nullopt: none
+  /// does), so that a dry run can show a pause of that cluster. Unset: cluster pauses are not
+  /// shown by dry runs.
+  std::function<std::optional<std::string>(const std::string& action)> cluster_of;
   /// Why an unfinished request waits (nullopt: it does not), shown as `waiting_for` by
   /// `GET /v1/requests/{id}`; runs on a store actor (it may call the store). Unset: never shown.
   std::function<std::optional<std::string>(const storage::request_view&)> waiting_for;

@@ -99,6 +99,8 @@ caf::expected<preflight_report> preflight(const submit_command& cmd, const prefl
   auto pauses = store.active_pauses();
   if (!pauses) return pauses.error();
   auto [duration, basis] = duration_of(store, cmd.action);
+  std::string cluster;
+  if (ctx.cluster_of) cluster = ctx.cluster_of(cmd.action).value_or("");
   out.estimate_basis = basis;
   std::vector<std::pair<std::size_t, const storage::host_record*>> to_probe;
   for (const auto& name : cmd.hosts) {
@@ -133,7 +135,8 @@ caf::expected<preflight_report> preflight(const submit_command& cmd, const prefl
     else
       hp.checks.push_back({"busy", true, "no active request"});
     bool held = false, paused = false;
-    for (const auto& b : lifecycle::blockers_of({name, h.site, cmd.action, ""}, *holds, *pauses)) {
+    for (const auto& b :
+         lifecycle::blockers_of({name, h.site, cmd.action, cluster}, *holds, *pauses)) {
       if (b.kind == "hold") {
         held = true;
         hp.checks.push_back({"hold", false, b.reason});

@@ -76,6 +76,9 @@ struct preflight_context {
   std::int64_t confirm_above = 10;
   /// Null: BMCs are not probed.
   host_probe probe;
+  /// The cluster that would run the action (a pause of it holds the work back); unset or
+  /// nullopt: unknown, and cluster pauses are not shown.
+  std::function<std::optional<std::string>(const std::string& action)> cluster_of;
   /// The most BMCs one dry run probes (in parallel, `probe_parallel` at a time).
   std::size_t max_probes = 256;
   std::size_t probe_parallel = 16;

@@ -209,6 +209,7 @@ caf::expected<submit_reply> resource_rules::dry_run(const submit_call& c) const 
   ctx.limits = limits_of(c.who, c.cmd.action);
   ctx.confirm_above = confirm_above();
   ctx.probe = options_.probe_host;
+  ctx.cluster_of = options_.cluster_of;
   ctx.now = now();
   auto report = preflight(c.cmd, ctx);
   if (!report) return report.error();

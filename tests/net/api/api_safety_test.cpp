@@ -12,6 +12,7 @@
 
 #include "auth/token.hpp"
 #include "core/error.hpp"
+#include "net/api/safety_resource.hpp"
 #include "tests/fakes/scratch_dir.hpp"
 #include "tests/net/api/api_fixture.hpp"
 
@@ -21,6 +22,8 @@ namespace {
 
 const std::string bearer_ops = "Authorization: Bearer ops-token\r\n";
 const std::string bearer_admin = "Authorization: Bearer admin-token\r\n";
+const std::string bearer_viewer = "Authorization: Bearer viewer-token\r\n";
+const std::string bearer_keeper = "Authorization: Bearer keeper-token\r\n";
 
 std::string policy_text() {
   return R"({
@@ -28,11 +31,18 @@ std::string policy_text() {
       "ops": {"token_sha256": ")" +
          auth::sha256_hex("ops-token") + R"(", "roles": ["operator"]},
       "admin": {"token_sha256": ")" +
-         auth::sha256_hex("admin-token") + R"(", "roles": ["admin"]}
+         auth::sha256_hex("admin-token") + R"(", "roles": ["admin"]},
+      "viewer": {"token_sha256": ")" +
+         auth::sha256_hex("viewer-token") + R"(", "roles": ["viewer"]},
+      "keeper": {"token_sha256": ")" +
+         auth::sha256_hex("keeper-token") + R"(", "roles": ["keeper"]}
     },
     "roles": {
       "operator": [{"actions": ["reimage", "wipe", "power_on", "read", "hosts.write"]}],
-      "admin": [{"actions": ["*"]}]
+      "admin": [{"actions": ["*"]}],
+      "viewer": [{"actions": ["read", "hold.read", "pause.read"]}],
+      "keeper": [{"actions": ["read", "hold.read", "hold.write", "pause.read", "pause.write"],
+                  "sites": ["dc2"]}]
     },
     "quotas": {"operator": {"hosts_per_call": 5, "hosts_per_hour": 8}},
     "confirm_above": 3
@@ -83,6 +93,9 @@ class ApiSafety : public Api {
           std::shared_ptr<storage::store>(&**db_, [](storage::store*) {}),
           std::chrono::milliseconds{10});
       opts.audit = audit_;
+      opts.cluster_of = [](const std::string& action) {
+        return action == "reimage" ? std::optional<std::string>{"build"} : std::nullopt;
+      };
       opts.probe_host = [](const storage::host_record& h) {
         bool down = h.name.find("down") != std::string::npos;
         return std::vector<net::preflight_check>{
@@ -91,7 +104,7 @@ class ApiSafety : public Api {
       };
     });
   }
-  /// As `Api::start`, with the waves resource too.
+  /// As `Api::start`, with the waves and safety (holds, pauses) resources too.
   void start_with_waves(const std::function<void(net::api_options&)>& tune) {
     db_ = std::make_unique<scratch_store>("sqlite", std::make_shared<system_clock>());
     ASSERT_FALSE(HasFailure());
@@ -103,6 +116,7 @@ class ApiSafety : public Api {
     auto store = std::shared_ptr<storage::store>(&**db_, [](storage::store*) {});
     auto resources = net::spawn_api_resources(*sys_, store, opts);
     resources.waves = net::spawn_wave_resource(*sys_, store, {opts.rules, opts.auth});
+    resources.safety = net::spawn_safety_resource(*sys_, store, {"dc1", opts.auth});
     api_ = std::make_unique<net::api_service>(*sys_, std::move(resources), opts);
     net::server_options so;
     so.port = 0;
@@ -253,6 +267,81 @@ TEST_F(ApiSafety, ADryRunAnswersHostByHostAndWritesNothing) {
   EXPECT_EQ(b["accepted"], true) << b.dump();
   audit_->flush();
   EXPECT_EQ(before, every_row(db_->url()));
+}
+
+TEST_F(ApiSafety, ADryRunShowsAPauseOfTheClusterThatWouldRunTheWork) {
+  register_n(1);
+  auto pause = [&](const std::string& cluster) {
+    json p{{"scope", "cluster"}, {"target", cluster}, {"reason", "rack move"}};
+    ASSERT_EQ(call("POST", "/v1/pauses", p.dump(), bearer_admin).status, 201);
+  };
+  auto pause_check = [&](const std::string& action) {
+    json dry{{"action", action}, {"hosts", {"h1"}}, {"dry_run", true}};
+    auto a = call("POST", "/v1/requests", dry.dump(), bearer_admin);
+    EXPECT_EQ(a.status, 200) << a.body;
+    auto r = json::parse(a.body);
+    for (const auto& c : r["hosts"][0]["checks"])
+      if (c["check"] == "pause") return std::pair{c, r["hosts"][0]};
+    ADD_FAILURE() << "no pause check: " << a.body;
+    return std::pair{json{}, json{}};
+  };
+  // A pause of a cluster that does not run reimages does not hold them back.
+  pause("discover");
+  auto [other, h0] = pause_check("reimage");
+  EXPECT_EQ(other["ok"], true) << other.dump();
+  EXPECT_TRUE(h0["estimated_start_ms"].is_number()) << h0.dump();
+  // A pause of the cluster that runs them does: the work would wait, not be refused.
+  pause("build");
+  auto [held, h1] = pause_check("reimage");
+  EXPECT_EQ(held["ok"], false) << held.dump();
+  EXPECT_EQ(held["effect"], "wait");
+  EXPECT_NE(held["reason"].get<std::string>().find("cluster build is paused"), std::string::npos)
+      << held.dump();
+  EXPECT_EQ(h1["accepted"], true) << h1.dump();
+  EXPECT_TRUE(h1["estimated_start_ms"].is_null()) << h1.dump();
+  // An action no cluster is known to run: cluster pauses cannot be matched, none is shown.
+  auto [unknown, h2] = pause_check("power_on");
+  EXPECT_EQ(unknown["ok"], true) << unknown.dump();
+}
+
+TEST_F(ApiSafety, HoldsAndPausesNeedTheirGrants) {
+  register_n(1);
+  json hold{{"host", "h1"}, {"reason", "disk swap"}};
+  json pause{{"scope", "action"}, {"target", "wipe"}, {"reason", "bad image"}};
+  // Without a grant naming them: 403, and nothing placed.
+  EXPECT_EQ(call("POST", "/v1/holds", hold.dump(), bearer_ops).status, 403);
+  EXPECT_EQ(call("POST", "/v1/pauses", pause.dump(), bearer_ops).status, 403);
+  // Reading is not writing.
+  EXPECT_EQ(call("POST", "/v1/holds", hold.dump(), bearer_viewer).status, 403);
+  EXPECT_EQ(call("POST", "/v1/pauses", pause.dump(), bearer_viewer).status, 403);
+  auto holds = call("GET", "/v1/holds", "", bearer_viewer);
+  ASSERT_EQ(holds.status, 200) << holds.body;
+  EXPECT_TRUE(json::parse(holds.body)["holds"].empty());
+  auto pauses = call("GET", "/v1/pauses", "", bearer_viewer);
+  ASSERT_EQ(pauses.status, 200) << pauses.body;
+  EXPECT_TRUE(json::parse(pauses.body)["pauses"].empty());
+  // A grant on another site does not reach h1 (dc1): to it, the host does not exist; and a
+  // pause of this node's site (dc1) is outside it too.
+  EXPECT_EQ(call("POST", "/v1/holds", hold.dump(), bearer_keeper).status, 404);
+  // Placed by someone allowed, the hold is not liftable by those who may only read it.
+  ASSERT_EQ(call("POST", "/v1/holds", hold.dump(), bearer_admin).status, 201);
+  EXPECT_EQ(call("DELETE", "/v1/holds/h1", "", bearer_viewer).status, 403);
+  EXPECT_EQ(call("DELETE", "/v1/holds/h1", "", bearer_ops).status, 403);
+  EXPECT_EQ(call("GET", "/v1/holds/h1", "", bearer_keeper).status, 404);
+  ASSERT_EQ(call("POST", "/v1/pauses", pause.dump(), bearer_admin).status, 201);
+  EXPECT_EQ(call("DELETE", "/v1/pauses/action/wipe", "", bearer_viewer).status, 403);
+  // Both still stand. Lists show a caller only what its read grants reach.
+  EXPECT_EQ(call("GET", "/v1/holds/h1", "", bearer_viewer).status, 200);
+  EXPECT_EQ(json::parse(call("GET", "/v1/holds", "", bearer_viewer).body)["holds"].size(), 1u);
+  EXPECT_EQ(json::parse(call("GET", "/v1/pauses", "", bearer_viewer).body)["pauses"].size(), 1u);
+  // ops sees h1 (its read grant reaches it) but may not read its hold.
+  EXPECT_EQ(call("GET", "/v1/holds/h1", "", bearer_ops).status, 403);
+  auto ops_holds = call("GET", "/v1/holds", "", bearer_ops);
+  EXPECT_EQ(ops_holds.status == 403 || json::parse(ops_holds.body)["holds"].empty(), true)
+      << ops_holds.body;
+  auto ops_pauses = call("GET", "/v1/pauses", "", bearer_ops);
+  EXPECT_EQ(ops_pauses.status == 403 || json::parse(ops_pauses.body)["pauses"].empty(), true)
+      << ops_pauses.body;
 }
 
 TEST_F(ApiSafety, ADryRunShowsTheHourlyQuotaItWouldPass) {
