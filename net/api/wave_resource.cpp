@@ -80,17 +80,16 @@ class wave_rules {
     }
     // A wave plan is one destructive call: its whole host count is confirmed and capped per
     // call; the hourly quota is charged wave by wave as they start.
-    auth::caller_limits limits;
-    std::int64_t confirm_above = lifecycle::default_confirm_above;
-    if (options_.auth) {
-      auto p = options_.auth->current();
-      limits = p->limits_of(c.who, c.action);
-      confirm_above = p->confirm_above();
-    }
-    auto hourly = limits.hosts_per_hour;
-    limits.hosts_per_hour.reset();
+    auto policy = options_.auth ? options_.auth->current() : nullptr;
+    const auth::caller_limits limits =
+        policy ? policy->limits_of(c.who, c.action) : auth::caller_limits{};
+    const std::int64_t confirm_above =
+        policy ? policy->confirm_above() : lifecycle::default_confirm_above;
+    const std::optional<std::int64_t> hourly = limits.hosts_per_hour;
+    auth::caller_limits per_call = limits;
+    per_call.hosts_per_hour.reset();
     if (!c.dry_run) {
-      auto admitted = admit_destructive(cmd, c.who, limits, confirm_above, *store_, 0);
+      auto admitted = admit_destructive(cmd, c.who, per_call, confirm_above, *store_, 0);
       if (!admitted) return admitted.error();
     }
     storage::wave_record w;
