@@ -38,6 +38,9 @@ struct options {
   /// of the steps is done, while the workers go on.
   std::string failover_command;
   double failover_after = 0.3;
+  /// Holds on other hosts and pauses of other actions in force during the runs: the claim
+  /// looks both up for every job it takes, so their count is what the safety checks cost.
+  int holds = 0;
 };
 
 /// What a failover run saw: the longest time without a finished step after the command ran,
@@ -68,6 +71,34 @@ void run_threads(int threads, F fn) {
   for (auto& t : ts) t.join();
 }
 
+/// `o.holds` hosts on hold and a tenth as many pauses of other actions, none of which covers
+/// the benchmark's work: the claim still checks them.
+void place_safety_rows(detail::sql_store& store, const options& o) {
+  if (o.holds <= 0) return;
+  std::vector<host_record> hosts;
+  for (int i = 0; i < o.holds; ++i) {
+    host_record h;
+    h.name = "held-" + std::to_string(i);
+    h.site = "dc1";
+    h.bmc_endpoint = "https://bmc-" + h.name;
+    h.credential_ref = "file:bmc";
+    hosts.push_back(std::move(h));
+  }
+  auto fail = [](const char* what, const caf::error& e) {
+    std::fprintf(stderr, "%s failed: %s\n", what, message_of(e).c_str());
+    std::exit(1);
+  };
+  if (auto err = store.put_hosts(hosts)) fail("put_hosts", err);
+  for (const auto& h : hosts)
+    if (auto held = store.place_hold({h.name, "", "bench", "bench", 0}, "bench"); !held)
+      fail("place_hold", held.error());
+  for (int i = 0; i < std::max(1, o.holds / 10); ++i)
+    if (auto p = store.place_pause({"action", "other-" + std::to_string(i), "bench", "bench", 0},
+                                   "bench");
+        !p)
+      fail("place_pause", p.error());
+}
+
 /// Claim → complete → next ready, in batches, until every step of every chain is done (or,
 /// in a failover run, until no step finished for 60 s).
 double queue_steps_per_s(detail::sql_store& store, const options& o, int workers,
@@ -92,6 +123,7 @@ double queue_steps_per_s(detail::sql_store& store, const options& o, int workers
       std::exit(1);
     }
   }
+  place_safety_rows(store, o);
   const long total = static_cast<long>(o.requests) * o.chain;
   std::atomic<long> done{0};
   std::atomic<long> errors{0};
@@ -255,12 +287,14 @@ void usage() {
   std::puts(
       "usage: ab-bench-queue [--mysql URL] [--sqlite PATH] [--requests N] [--chain N]\n"
       "                      [--batch N] [--workers 1,4,16] [--raw-seconds S] [--pool N]\n"
-      "                      [--failover-command CMD [--failover-after F]]\n"
+      "                      [--failover-command CMD [--failover-after F]] [--holds N]\n"
       "Runs N chains of jobs through the queue with each worker count, and measures the raw\n"
       "autocommit single-row UPDATE rate of the same database at the same concurrency.\n"
       "With --failover-command (MySQL only): one run with the first worker count, CMD run once\n"
       "a share F (0.3) of the steps is done (e.g. killing the writer Galera node); prints the\n"
-      "longest time without a finished step after it, steps lost and jobs run twice at once.");
+      "longest time without a finished step after it, steps lost and jobs run twice at once.\n"
+      "With --holds N: N other hosts on hold and N/10 pauses of other actions stand during the\n"
+      "runs, none covering the benchmark's work (what the claim's safety checks cost).");
 }
 
 }  // namespace
@@ -292,6 +326,8 @@ int main(int argc, char** argv) {
       o.failover_command = next();
     else if (a == "--failover-after")
       o.failover_after = std::stod(next());
+    else if (a == "--holds")
+      o.holds = std::stoi(next());
     else if (a == "--raw-seconds")
       o.raw_seconds = std::stod(next());
     else if (a == "--workers") {
