@@ -12,9 +12,24 @@ namespace ab::testing {
 
 http_answer http_call(int port, const std::string& method, const std::string& path,
                       const std::string& body, const std::string& extra_headers) {
+  return http_call_from("", port, method, path, body, extra_headers);
+}
+
+http_answer http_call_from(const std::string& source, int port, const std::string& method,
+                           const std::string& path, const std::string& body,
+                           const std::string& extra_headers) {
   http_answer out;
   int fd = ::socket(AF_INET, SOCK_STREAM, 0);
   if (fd < 0) return out;
+  if (!source.empty()) {
+    sockaddr_in from{};
+    from.sin_family = AF_INET;
+    if (inet_pton(AF_INET, source.c_str(), &from.sin_addr) != 1 ||
+        ::bind(fd, reinterpret_cast<sockaddr*>(&from), sizeof from) != 0) {
+      ::close(fd);
+      return out;
+    }
+  }
   // A test must fail, not hang, when a server never answers.
   timeval limit{30, 0};
   ::setsockopt(fd, SOL_SOCKET, SO_RCVTIMEO, &limit, sizeof limit);

@@ -17,6 +17,12 @@ struct http_answer {
 http_answer http_call(int port, const std::string& method, const std::string& path,
                       const std::string& body = "", const std::string& extra_headers = "");
 
+/// As `http_call`, from the loopback address `source` (e.g. "127.0.0.9"): a client other than
+/// the test's own 127.0.0.1, as forwarding headers see it.
+http_answer http_call_from(const std::string& source, int port, const std::string& method,
+                           const std::string& path, const std::string& body = "",
+                           const std::string& extra_headers = "");
+
 /// `GET path` on 127.0.0.1:`port`; returns "STATUS BODY" or an empty string on failure.
 std::string http_get(int port, const std::string& path);
 

@@ -70,8 +70,9 @@ class TwoSites : public ::testing::Test {
       ASSERT_TRUE(s.bmcsim->ok()) << s.bmcsim->output();
     }
     for (int i = 0; i < 2; ++i) {
-      routers_[i] = start_router(secret_file_, dir_ / ("router" + std::to_string(i) + ".log"),
-                                 {"--freshness-ms", "3000", "--set-aside-ms", "600000"});
+      routers_[i] = start_router(
+          secret_file_, dir_ / ("router" + std::to_string(i) + ".log"),
+          {"--freshness-ms", "3000", "--set-aside-ms", "600000", "--trusted-proxies", "127.0.0.1"});
       ASSERT_TRUE(routers_[i]->ok()) << routers_[i]->output();
       router_ports_[i] = routers_[i]->port();
     }
@@ -345,6 +346,43 @@ TEST_F(TwoSites, RoutedByHostSiteSurvivingDeadNodesAndRoutersWithOneClusterMapPe
     EXPECT_EQ(post_heartbeat(port, once, secret), 204);
     EXPECT_EQ(post_heartbeat(port, once, secret), 409);
     EXPECT_EQ(live_nodes(port), 4) << router_cluster(port);
+  }
+
+  {
+    SCOPED_TRACE("the nodes see the original client, through HAProxy and a router");
+    auto submit_from = [&](const std::string& from, int port, const std::string& host,
+                           const std::string& extra) {
+      return http_call_from(from, port, "POST", "/v1/requests",
+                            json{{"action", "power_on"}, {"host", host}}.dump(),
+                            "Idempotency-Key: from-" + from + "\r\n" + extra);
+    };
+    // HAProxy (trusted by the routers) names the client; the router (trusted by the nodes)
+    // passes it on.
+    auto a = submit_from("127.0.0.9", lb_->port(), "b-h1", "");
+    EXPECT_EQ(a.status, 202) << a.body;
+    // A peer the router does not trust cannot name another client: its header is replaced.
+    auto b =
+        submit_from("127.0.0.10", routers_[1]->port(), "a-h1", "X-Forwarded-For: 10.6.6.6\r\n");
+    EXPECT_EQ(b.status, 202) << b.body;
+    // Each site's audit trail records the submission under the client's own address.
+    auto sources = [&](const std::string& node) {
+      std::multiset<std::string> out;
+      auto j = json::parse(direct(node, "GET", "/v1/audit?limit=1000").body, nullptr, false);
+      if (j.is_object())
+        for (const auto& e : j.value("entries", json::array()))
+          if (e.value("action", "").rfind("POST /v1/requests", 0) == 0)
+            out.insert(e.value("source", ""));
+      return out;
+    };
+    auto shown = [&](const std::string& node) {
+      std::string out;
+      for (const auto& s : sources(node)) out += s + " ";
+      return out;
+    };
+    EXPECT_TRUE(wait_until([&] { return sources("b1").count("127.0.0.9") == 1; })) << shown("b1");
+    EXPECT_TRUE(wait_until([&] { return sources("a1").count("127.0.0.10") == 1; })) << shown("a1");
+    EXPECT_EQ(sources("a1").count("10.6.6.6"), 0u);
+    EXPECT_EQ(sources("b1").count("10.6.6.6"), 0u);
   }
 }
 
