@@ -198,7 +198,7 @@ def run(args, tmp, procs):
                                     '--freshness-ms', '5000', '--set-aside-ms', '500',
                                     '--policy', policy])
     sim = procs.start('bmcsim', [os.path.join(bin_dir, 'ab-bmcsim'), '--port', '0',
-                                 '--time-scale', '0.15', '--seed', '1'])
+                                 '--time-scale', '0.3', '--seed', '1'])
     evil = hostile_bmc()
     env = dict(os.environ, AB_BMC_SIM='admin:password')
     procs.start('node', [os.path.join(bin_dir, 'ab-node'), '--node-id', 'n1', '--site', 'dc1',

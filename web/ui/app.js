@@ -11,6 +11,7 @@
   // Requests whose list entry has no `progress` get it from their job chain, for this many.
   const DETAILS_PER_REFRESH = 20;
   const FAILURES_SHOWN = 20;
+  const CALL_TIMEOUT_MS = 8000;
 
   const view = { mode: null, detailId: null, refreshes: 0 };
 
@@ -98,17 +99,23 @@
     const headers = { Accept: 'application/json' };
     const t = token();
     if (t) headers.Authorization = 'Bearer ' + t;
+    // A call that hangs must not stop the view: each has a deadline, its body included.
+    const abort = new AbortController();
+    const timer = setTimeout(() => abort.abort(), CALL_TIMEOUT_MS);
     let answer;
-    try {
-      answer = await fetch(path, { headers, cache: 'no-store', credentials: 'omit' });
-    } catch (e) {
-      return { status: 0, body: null, error: 'no answer (' + e.message + ')' };
-    }
     let body = null;
     try {
-      body = await answer.json();
+      answer = await fetch(path, { headers, cache: 'no-store', credentials: 'omit',
+        signal: abort.signal });
+      try {
+        body = await answer.json();
+      } catch (e) {
+        body = null;
+      }
     } catch (e) {
-      body = null;
+      return { status: 0, body: null, error: 'no answer from ' + path + ' (' + e.message + ')' };
+    } finally {
+      clearTimeout(timer);
     }
     return { status: answer.status, body };
   }
