@@ -852,6 +852,15 @@ struct router_service::impl : std::enable_shared_from_this<impl> {
       return by_request(std::move(req), seg[2], stripped(), std::move(respond));
     if (seg.size() == 3 && seg[1] == "hosts")
       return by_host(std::move(req), seg[2], stripped(), site, std::move(respond));
+    // The queues of every live site at once, when the call names none and there are several.
+    if (seg.size() == 2 && seg[1] == "queue" && req.method == "GET" && site.empty())
+      if (auto live = board->live_sites(); live.size() > 1) {
+        std::vector<std::pair<std::string, std::vector<std::string>>> groups;
+        for (auto& s : live) groups.push_back({std::move(s), {}});
+        std::vector<std::string> bodies(groups.size());
+        return parts(req, stripped(), std::move(groups), std::move(bodies), "",
+                     [respond](std::vector<part_outcome> p) { respond(merge_queues(p)); });
+      }
     // Lists and everything else: the site named, or the only one there is. The node filters
     // lists by site= itself.
     bool filters = (seg.size() == 2 && (seg[1] == "requests" || seg[1] == "hosts"));

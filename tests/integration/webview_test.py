@@ -272,6 +272,10 @@ def run(args, tmp, procs):
 
         wait_for('the build\'s progress to update (seen: %s)' % seen, progressed, timeout=30)
         print('webview: progress seen for request %d: %s' % (build, sorted(seen)))
+        os.makedirs(args.artifacts, exist_ok=True)
+        moving = os.path.join(args.artifacts, 'webview-progress.png')
+        driver.save_screenshot(moving)
+        print('webview: screenshot ' + moving)
 
         # A failure with a hostile reason: shown as text, never run.
         bad = submit('discover', 'evil1')
