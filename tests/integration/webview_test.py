@@ -201,7 +201,7 @@ def run(args, tmp, procs):
                                  '--time-scale', '0.3', '--seed', '1'])
     evil = hostile_bmc()
     env = dict(os.environ, AB_BMC_SIM='admin:password')
-    procs.start('node', [os.path.join(bin_dir, 'ab-node'), '--node-id', 'n1', '--site', 'dc1',
+    node = procs.start('node', [os.path.join(bin_dir, 'ab-node'), '--node-id', 'n1', '--site', 'dc1',
                          '--listen', '127.0.0.1:0', '--store',
                          'sqlite:' + os.path.join(tmp, 'node.db'), '--cluster-map', cluster_map,
                          '--policy', policy, '--routers', 'http://127.0.0.1:%d' % router,
@@ -209,6 +209,19 @@ def run(args, tmp, procs):
                          '1000', '--handlers', 'bmc', '--poll-interval-ms', '20',
                          '--idle-poll-max-ms', '100', '--recovery-interval-ms', '200',
                          '--bmc-allow-loopback', '1', '--bmc-timeout-ms', '3000'], env=env)
+
+    # Router and node serve the same files without credentials, with their policy headers.
+    for port in (router, node):
+        for name, kind in (('', 'text/html'), ('app.js', 'text/javascript'),
+                           ('style.css', 'text/css')):
+            with urllib.request.urlopen('http://127.0.0.1:%d/ui/%s' % (port, name),
+                                        timeout=10) as r:
+                check(r.status == 200 and r.headers['Content-Type'].startswith(kind),
+                      '/ui/%s on port %d: %s %s' % (name, port, r.status,
+                                                    r.headers['Content-Type']))
+                check("default-src 'self'" in (r.headers['Content-Security-Policy'] or '') and
+                      r.headers['X-Content-Type-Options'] == 'nosniff',
+                      '/ui/%s on port %d lacks its policy headers' % (name, port))
 
     # The router's own view follows the policy.
     check(call(router, 'GET', '/v1/cluster')[0] == 401, '/v1/cluster without a token is not 401')
