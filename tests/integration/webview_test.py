@@ -29,7 +29,8 @@ import urllib.error
 import urllib.request
 
 from selenium import webdriver
-from selenium.common.exceptions import StaleElementReferenceException, WebDriverException
+from selenium.common.exceptions import (NoSuchElementException,
+                                        StaleElementReferenceException, WebDriverException)
 from selenium.webdriver.chrome.service import Service
 from selenium.webdriver.common.by import By
 
@@ -54,7 +55,8 @@ def wait_for(what, probe, timeout=20.0, interval=0.2):
     while time.monotonic() < end:
         try:
             last = probe()
-        except (StaleElementReferenceException, urllib.error.URLError, ConnectionError):
+        except (StaleElementReferenceException, NoSuchElementException, urllib.error.URLError,
+                ConnectionError):
             last = None
         if last:
             return last
@@ -265,26 +267,43 @@ def run(args, tmp, procs):
         discover = submit('discover', 'h1')
         wait_for('discover of h1 to succeed', lambda: state(discover) == 'succeeded', timeout=20)
 
-        # A build's progress moves through its five steps while the page watches.
+        # A build's progress moves through its five steps while the page watches: in the list
+        # while it runs, and in its detail (opened from the list), which stays when it ends.
         build = submit('build', 'h1')
         row = '#inflight tr[data-request="%d"]' % build
         seen = set()
-        eta_checked = False
+        opened = False
+        eta_api = eta_shown = False
 
         def progressed():
-            nonlocal eta_checked
+            nonlocal opened, eta_api, eta_shown
             shown = text_of(driver, row + ' .progress-text')
             if shown:
                 seen.add(shown)
-            if not eta_checked and shown:
-                detail = call(router, 'GET', '/v1/requests/%d' % build, viewer)[1] or {}
-                if 'eta' in detail:
-                    wait_for('the ETA of the build', lambda: text_of(driver, row + ' .eta'))
-                    eta_checked = True
-            return len(seen) >= 2
+                if not opened:
+                    driver.find_element(By.CSS_SELECTOR, row + ' button').click()
+                    opened = True
+            if opened and text_of(driver, '#detail-id') == str(build):
+                detail_shown = text_of(driver, '#detail .progress-text')
+                if detail_shown:
+                    seen.add(detail_shown)
+            # The ETA, when the API gives one (the eta engineer's fields): shown with the row.
+            if shown and not eta_api:
+                eta_api = 'eta' in (call(router, 'GET', '/v1/requests/%d' % build, viewer)[1]
+                                    or {})
+            if shown and text_of(driver, row + ' .eta'):
+                eta_shown = True
+            return len(seen) >= 2 and (eta_shown or not eta_api)
 
-        wait_for('the build\'s progress to update (seen: %s)' % seen, progressed, timeout=30)
-        print('webview: progress seen for request %d: %s' % (build, sorted(seen)))
+        try:
+            wait_for('the build\'s progress to update', progressed, timeout=30)
+        except Failure:
+            print('seen: %s; running: %s; the request: %s' % (
+                seen, call(router, 'GET', '/v1/requests?site=dc1&state=running', viewer),
+                call(router, 'GET', '/v1/requests/%d' % build, viewer)), file=sys.stderr)
+            raise
+        print('webview: progress seen for request %d: %s; ETA in the API: %s, shown: %s' % (
+            build, sorted(seen), eta_api, eta_shown))
         os.makedirs(args.artifacts, exist_ok=True)
         moving = os.path.join(args.artifacts, 'webview-progress.png')
         driver.save_screenshot(moving)
