@@ -237,13 +237,15 @@
       }
       const clusters = Array.isArray(d.queue.body.clusters) ? d.queue.body.clusters : [];
       for (const c of clusters) {
-        rows.push([d.site, text(c.cluster), text(c.job_type), text(c['class']), text(c.depth),
+        rows.push([d.site, text(c.cluster), text(c.job_type), text(c.action), text(c['class']),
+          text(c.depth),
           duration(c.oldest_wait_ms), text(c.completed_per_min)]);
       }
     }
     const out = notes;
     if (rows.length) {
-      out.push(table(['Site', 'Cluster', 'Job type', 'Class', ['Depth', 'num'], 'Oldest wait',
+      out.push(table(['Site', 'Cluster', 'Job type', 'Action', 'Class', ['Depth', 'num'],
+        'Oldest wait',
         ['Done / min', 'num']], rows));
     } else if (!notes.length) {
       out.push(note('Every queue is empty.'));
