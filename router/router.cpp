@@ -19,6 +19,7 @@
 #include "net/api/error.hpp"
 #include "net/api/forwarded.hpp"
 #include "router/split.hpp"
+#include "web/ui.hpp"
 
 namespace ab::router {
 
@@ -181,7 +182,8 @@ struct router_service::impl : std::enable_shared_from_this<impl> {
         in_flight(std::make_shared<std::atomic<std::size_t>>(0)),
         clients(std::make_shared<client_counts>()),
         trusted_proxies(options.trusted_proxies),
-        heartbeat_secret(std::make_shared<const std::string>(options.heartbeat_secret)) {}
+        heartbeat_secret(std::make_shared<const std::string>(options.heartbeat_secret)),
+        auth_failures(options.failures, clock) {}
 
   caf::actor_system& sys;
   node_table_actor table;
@@ -196,6 +198,8 @@ struct router_service::impl : std::enable_shared_from_this<impl> {
   ip_networks trusted_proxies;
   /// Swapped whole on a reload; each heartbeat reads the one in use.
   std::atomic<std::shared_ptr<const std::string>> heartbeat_secret;
+  /// Failed authentications at `GET /v1/cluster`, per source.
+  net::failure_limiter auth_failures;
 
   /// Asks the node table; `f` gets the reply or the error, in the table's thread.
   template <class Reply, class F, class... Ts>
@@ -703,7 +707,37 @@ struct router_service::impl : std::enable_shared_from_this<impl> {
         beat_atom::value, beat_msg{std::move(*hb)});
   }
 
-  void cluster_view(responder respond) {
+  /// Why the caller of `GET /v1/cluster` may not see it (401, 403, 429), or nullopt when it
+  /// may: with a policy, a bearer token whose account has `read` (any site, as `GET /v1/node`
+  /// asks on a node).
+  std::optional<http_response> refuse_view(const net::http_request& req) {
+    if (!options.auth) return std::nullopt;
+    auto source = net::client_address(req, trusted_proxies);
+    if (auto wait = auth_failures.blocked(source)) {
+      auto seconds = static_cast<int>(std::max<time_ms>(1, (*wait + 999) / 1000));
+      return error(
+          429, "too_many_failures",
+          "too many failed attempts from this address; retry in " + std::to_string(seconds) + " s",
+          seconds);
+    }
+    std::string authorization;
+    if (auto it = req.headers.find("authorization"); it != req.headers.end())
+      authorization = it->second;
+    // The router knows no directory: a directory login is refused, without a bind.
+    auto who = options.auth->authenticate(authorization);
+    if (!who) {
+      auth_failures.record_failure(source);
+      auto r = net::error_response(net::to_api_error(who.error()));
+      r.headers.emplace_back("WWW-Authenticate", R"(Bearer realm="autobuild")");
+      return r;
+    }
+    auto d = options.auth->authorize(*who, {"read", "", "", ""});
+    if (!d.allowed) return error(403, "forbidden", d.reason);
+    return std::nullopt;
+  }
+
+  void cluster_view(const net::http_request& req, responder respond) {
+    if (auto no = refuse_view(req)) return respond(std::move(*no));
     json sites = json::array();
     for (const auto& n : board->view()) {
       if (sites.empty() || sites.back()["site"] != n.site)
@@ -753,8 +787,10 @@ struct router_service::impl : std::enable_shared_from_this<impl> {
     if (path == "/v1/cluster") {
       if (req.method != "GET")
         return respond(error(405, "method_not_allowed", req.method + " is not allowed on " + path));
-      return cluster_view(std::move(respond));
+      return cluster_view(req, std::move(respond));
     }
+    // The operator's view: files without data, no credentials (its calls need them).
+    if (auto ui = web::serve_ui(req)) return respond(std::move(*ui));
     if (path.rfind("/v1/", 0) != 0)
       return respond(error(404, "not_found", "no such resource: " + net::printable(path)));
     // Capacity first, before any work: the place is held until the call is answered.
@@ -816,6 +852,15 @@ struct router_service::impl : std::enable_shared_from_this<impl> {
       return by_request(std::move(req), seg[2], stripped(), std::move(respond));
     if (seg.size() == 3 && seg[1] == "hosts")
       return by_host(std::move(req), seg[2], stripped(), site, std::move(respond));
+    // The queues of every live site at once, when the call names none and there are several.
+    if (seg.size() == 2 && seg[1] == "queue" && req.method == "GET" && site.empty())
+      if (auto live = board->live_sites(); live.size() > 1) {
+        std::vector<std::pair<std::string, std::vector<std::string>>> groups;
+        for (auto& s : live) groups.push_back({std::move(s), {}});
+        std::vector<std::string> bodies(groups.size());
+        return parts(req, stripped(), std::move(groups), std::move(bodies), "",
+                     [respond](std::vector<part_outcome> p) { respond(merge_queues(p)); });
+      }
     // Lists and everything else: the site named, or the only one there is. The node filters
     // lists by site= itself.
     bool filters = (seg.size() == 2 && (seg[1] == "requests" || seg[1] == "hosts"));

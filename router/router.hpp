@@ -8,8 +8,10 @@
 
 #include <caf/actor_system.hpp>
 
+#include "auth/authenticator.hpp"
 #include "core/clock.hpp"
 #include "core/ip_networks.hpp"
+#include "net/api/failure_limiter.hpp"
 #include "net/http/server.hpp"
 #include "router/node_client.hpp"
 #include "router/node_table.hpp"
@@ -36,6 +38,11 @@ struct router_options {
   time_ms host_cache_ms = 30000;
   /// Inventory look-ups of one call in flight at once.
   std::size_t lookup_parallelism = 32;
+  /// The nodes' access policy: `GET /v1/cluster` answers callers with `read` only (bearer
+  /// tokens; directory logins are the nodes' business). Null: that view is open.
+  std::shared_ptr<auth::authenticator> auth;
+  /// Failed authentications per source address at `GET /v1/cluster`, as a node counts them.
+  net::failure_limits failures;
   /// Wall clock for heartbeats, monotonic for the cache; null: the system clocks.
   std::shared_ptr<const ab::clock> clock;
 };

@@ -97,6 +97,9 @@ const std::vector<setting>& settings() {
              &router_config::idle_timeout_ms, 10, hour),
       number("body-limit", "largest request body in bytes", &router_config::body_limit, 1024,
              64 << 20),
+      text("policy",
+           "the nodes' access policy file: GET /v1/cluster needs 'read' (without it: open)",
+           &router_config::policy),
   };
   return all;
 }

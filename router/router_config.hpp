@@ -57,6 +57,10 @@ struct router_config {
   time_ms first_byte_timeout_ms = 5000;
   time_ms idle_timeout_ms = 30000;
   std::size_t body_limit = 4 << 20;
+  /// The access policy file the nodes use (docs/auth.md): `GET /v1/cluster` then needs a
+  /// caller with `read` (docs/webview.md); empty leaves that view open, as a node without a
+  /// policy is.
+  std::string policy;
 };
 
 /// What the command line said: a config file, overrides, or a request for help.

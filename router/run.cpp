@@ -10,8 +10,10 @@
 #include "cluster/heartbeat.hpp"
 #include "config/node_config.hpp"
 #include "core/error.hpp"
+#include "lifecycle/rules.hpp"
 #include "net/http/server.hpp"
 #include "router/router.hpp"
+#include "storage/types.hpp"
 
 namespace ab::router {
 
@@ -65,6 +67,19 @@ int run(const router_config& cfg, sigset_t signals) {
   ro.rules = std::move(*rules);
   ro.host_cache_ms = cfg.host_cache_ms;
   ro.clock = clk;
+  if (!cfg.policy.empty()) {
+    // The nodes' policy, read with the words a node with the default classes knows.
+    auth::authenticator_options ao;
+    ao.policy_file = cfg.policy;
+    std::vector<std::string> classes;
+    for (const auto& [cls, credit] : storage::queue_policy{}.class_credit_ms)
+      classes.push_back(cls);
+    ao.words = {lifecycle::rules{}.actions(), classes};
+    auto a = auth::authenticator::open(std::move(ao));
+    if (!a) return fail(message_of(a.error()));
+    ro.auth = std::move(*a);
+  }
+  auto auth = ro.auth;
   auto service = std::make_shared<router_service>(sys, table, board, nodes, std::move(ro));
 
   auto hp = config::split_host_port(cfg.listen);
@@ -106,6 +121,12 @@ int run(const router_config& cfg, sigset_t signals) {
       log->warn("keeping the heartbeat secret in use: {}", message_of(err));
     else
       log->info("heartbeat secret reloaded from {}", cfg.heartbeat_secret_file);
+    if (auth) {
+      if (auto err = auth->reload())
+        log->warn("policy refused, the last good policy stays: {}", message_of(err));
+      else
+        log->info("policy {} reloaded", cfg.policy);
+    }
   }
   log->info("stopping");
   // The client first: its connections made on the server's I/O threads close on them.

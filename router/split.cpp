@@ -166,4 +166,20 @@ net::http_response merge_registration(const std::vector<part_outcome>& parts) {
                 parts);
 }
 
+net::http_response merge_queues(const std::vector<part_outcome>& parts) {
+  json rows = json::array();
+  for (const auto& p : parts) {
+    if (!ok(p.status)) continue;
+    auto doc = parse_or_null(p.body);
+    if (doc.is_object() && doc.contains("clusters") && doc["clusters"].is_array())
+      for (auto& row : doc["clusters"])
+        if (row.is_object()) {
+          row["site"] = p.site;
+          rows.push_back(std::move(row));
+        }
+  }
+  return answer(merged_status(parts, 200), json{{"clusters", rows}, {"sites", sites_of(parts)}},
+                parts);
+}
+
 }  // namespace ab::router

@@ -71,4 +71,9 @@ net::http_response merge_submission(const std::vector<std::string>& hosts,
 /// same shape of `sites` as `merge_submission`, and under `hosts` what the sites stored.
 net::http_response merge_registration(const std::vector<part_outcome>& parts);
 
+/// One answer to `GET /v1/queue` asked of every live site: 200 when every site answered, the
+/// same shape of `sites` as `merge_submission` (with empty `hosts`), and under `clusters` every
+/// site's rows, each with its `site`.
+net::http_response merge_queues(const std::vector<part_outcome>& parts);
+
 }  // namespace ab::router

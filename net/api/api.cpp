@@ -20,6 +20,7 @@
 #include "net/api/codec.hpp"
 #include "net/api/detail/reply_sink.hpp"
 #include "net/api/error.hpp"
+#include "web/ui.hpp"
 
 namespace ab::net {
 
@@ -292,6 +293,9 @@ void api_service::refuse_at_capacity(const http_request& req, const responder& r
 }
 
 void api_service::handle(http_request&& req, responder respond) {
+  // The operator's view: files compiled in, holding no data, answered at once in this I/O
+  // thread like the liveness probe (no credentials, no audit entry; its calls need both).
+  if (auto ui = web::serve_ui(req)) return respond(std::move(*ui));
   // Capacity first, before routing, credentials, body parsing or store work: a node at its
   // limit answers at once, in this I/O thread. Only the liveness probe is never refused. The
   // place is held until the call is answered.

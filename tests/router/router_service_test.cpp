@@ -17,7 +17,10 @@
 #include <caf/actor_system_config.hpp>
 #include <caf/scoped_actor.hpp>
 #include <caf/send.hpp>
+#include <nlohmann/json.hpp>
 
+#include "auth/authenticator.hpp"
+#include "auth/token.hpp"
 #include "cluster/heartbeat.hpp"
 #include "core/error.hpp"
 #include "core/ip_networks.hpp"
@@ -304,6 +307,76 @@ TEST_F(RouterService, AReloadedHeartbeatSecretIsUsedAndAnUnusableFileKeepsTheOld
   EXPECT_TRUE(service_->reload_heartbeat_secret((dir / "missing").string()));
   EXPECT_EQ(beat("new-secret"), 204);
   std::filesystem::remove_all(dir);
+}
+
+/// The router's `GET /v1/cluster` with `authorization` (none when empty).
+net::http_response cluster_view(router::router_service& service, const std::string& authorization,
+                                const std::string& target = "/v1/cluster") {
+  net::http_request req;
+  req.method = "GET";
+  req.target = target;
+  req.remote = "127.0.0.1:4000";
+  if (!authorization.empty()) req.headers["authorization"] = authorization;
+  answer a;
+  service.handle(std::move(req), a.responder());
+  return a.get();
+}
+
+std::string header_of(const net::http_response& r, const std::string& name) {
+  for (const auto& [n, v] : r.headers)
+    if (n == name) return v;
+  return {};
+}
+
+TEST_F(RouterService, UnderAPolicyTheClusterViewNeedsABearerTokenWithRead) {
+  auto dir = scratch_dir("ab_router_policy_");
+  auto file = (dir / "policy.json").string();
+  std::ofstream{file} << nlohmann::json{{"accounts",
+                                         {{"viewer",
+                                           {{"token_sha256", auth::sha256_hex("viewer-token")},
+                                            {"roles", {"viewer"}}}},
+                                          {"auditor",
+                                           {{"token_sha256", auth::sha256_hex("auditor-token")},
+                                            {"roles", {"auditor"}}}}}},
+                                        {"roles",
+                                         {{"viewer", {{{"actions", {"read"}}, {"sites", {"dc9"}}}}},
+                                          {"auditor", {{{"actions", {"audit.read"}}}}}}}}
+                             .dump();
+  auth::authenticator_options ao;
+  ao.policy_file = file;
+  ao.words = {{"discover"}, {"user"}};
+  ao.watch_interval = std::chrono::milliseconds{0};
+  auto a = auth::authenticator::open(std::move(ao));
+  ASSERT_TRUE(a) << message_of(a.error());
+  router::router_options o;
+  o.auth = std::move(*a);
+  o.failures.max_failures = 3;
+  start(std::move(o));
+  auto none = cluster_view(*service_, "");
+  EXPECT_EQ(none.status, 401);
+  EXPECT_NE(header_of(none, "WWW-Authenticate").find("Bearer"), std::string::npos);
+  EXPECT_EQ(cluster_view(*service_, "Bearer auditor-token").status, 403);
+  // `read` on any site shows the view, as `GET /v1/node` does on a node.
+  auto seen = cluster_view(*service_, "Bearer viewer-token");
+  EXPECT_EQ(seen.status, 200);
+  EXPECT_NE(seen.body.find("\"n1\""), std::string::npos) << seen.body;
+  // A directory login is the nodes' business: not taken here.
+  EXPECT_EQ(cluster_view(*service_, "Basic dmlld2VyOnRva2Vu").status, 401);
+  // The third failure from the address: refused before any token is looked at.
+  EXPECT_EQ(cluster_view(*service_, "Bearer guess").status, 401);
+  EXPECT_EQ(cluster_view(*service_, "Bearer viewer-token").status, 429);
+  // The operator's view itself holds no data: served without a token.
+  auto page = cluster_view(*service_, "", "/ui/");
+  EXPECT_EQ(page.status, 200);
+  EXPECT_EQ(page.content_type, "text/html; charset=utf-8");
+  EXPECT_FALSE(header_of(page, "Content-Security-Policy").empty());
+  std::filesystem::remove_all(dir);
+}
+
+TEST_F(RouterService, WithoutAPolicyTheClusterViewIsOpen) {
+  start({});
+  EXPECT_EQ(cluster_view(*service_, "").status, 200);
+  EXPECT_EQ(cluster_view(*service_, "", "/ui/app.js").status, 200);
 }
 
 }  // namespace

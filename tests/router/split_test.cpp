@@ -110,5 +110,25 @@ TEST(SplitRegistration, HostsAreGroupedByTheirSiteField) {
   EXPECT_EQ(doc["sites"][1]["error"]["code"], "invalid_host");
 }
 
+TEST(MergeQueues, EverySitesRowsComeWithTheirSiteAndASiteThatFailedIsNamed) {
+  std::vector<router::part_outcome> parts{
+      {"dc1", {}, 200, R"({"site":"dc1","clusters":[{"cluster":"build","depth":3}]})"},
+      {"dc2", {}, 200, R"({"site":"dc2","clusters":[{"cluster":"all","depth":1},7]})"}};
+  auto all = router::merge_queues(parts);
+  EXPECT_EQ(all.status, 200);
+  auto doc = json::parse(all.body);
+  ASSERT_EQ(doc["clusters"].size(), 2u) << all.body;
+  EXPECT_EQ(doc["clusters"][0]["site"], "dc1");
+  EXPECT_EQ(doc["clusters"][0]["depth"], 3);
+  EXPECT_EQ(doc["clusters"][1]["site"], "dc2");
+  parts[1] = {"dc2", {}, 503, R"({"error":{"code":"site_unavailable","message":"no node"}})"};
+  auto some = router::merge_queues(parts);
+  EXPECT_EQ(some.status, 207);
+  doc = json::parse(some.body);
+  EXPECT_EQ(doc["clusters"].size(), 1u);
+  EXPECT_EQ(doc["sites"][1]["site"], "dc2");
+  EXPECT_EQ(doc["sites"][1]["error"]["code"], "site_unavailable");
+}
+
 }  // namespace
 }  // namespace ab::testing
