@@ -1,15 +1,21 @@
 // ab-bench-router: what one ab-router costs on the path of a call. One ab-node (SQLite, no
 // workers), one ab-router that knows it from signed heartbeats, and HAProxy (the sample
-// config, deploy/haproxy/haproxy.cfg, with both servers set to the node) proxying to the same
+// config, deploy/haproxy/haproxy.cfg, with both servers set to the node; HAProxy 2.6 runs its
+// default of one thread per CPU, as the router runs its two I/O threads) proxying to the same
 // node. The same GET, the same connections and the same schedule go to each of the three:
-//   1. throughput: an offered rate far above what any of them serves, for --seconds; the
-//      answered calls over the time they took (the connections stay busy all along);
-//   2. latency: a fixed rate below the slowest one's throughput (half of it unless --rate),
-//      for --seconds; p50/p99 from each call's scheduled time (bench/http_load).
-// It prints
+//   1. throughput: an offered rate far above what any of them serves; the answered calls
+//      over the time they took (the connections stay busy all along);
+//   2. latency: a fixed rate below the slowest one's throughput (half of it unless --rate);
+//      p50/p99 from each call's scheduled time (bench/http_load).
+// Each phase runs in --rounds rounds that take turns among the three targets (direct, router,
+// HAProxy, direct, ...), --seconds per target in all, so that a burst of noise on a shared
+// machine falls on all three rather than on one; each target's figures pool its rounds. It
+// prints
 //   router bench: direct_per_s=A router_per_s=B haproxy_per_s=C added_p50_ms=D added_p99_ms=E
-// where "added" is the router's latency minus the direct one at the same rate, and a line of
-// the three targets' latencies and CPU use.
+// where "added" is the router's latency minus the direct one at the same rate, then a line of
+// the three targets' latencies (with the router's p99 against HAProxy's, the fairer p99
+// comparison: both add a hop, while the direct p99 is the node's own tail) and a line of their
+// CPU use, with the CPU each proxy spends per call (the figure least moved by other load).
 
 #include <curl/curl.h>
 #include <sys/stat.h>
@@ -46,6 +52,8 @@ constexpr const char* secret = "bench-router-secret";
 /// What to measure, from the command line.
 struct bench_options {
   double seconds = 3;
+  /// Turns each phase takes among the three targets.
+  std::size_t rounds = 3;
   std::size_t connections = 32;
   /// Requests per second offered in the throughput phase.
   double offered_rate = 20000;
@@ -61,6 +69,7 @@ std::optional<bench_options> parse_args(int argc, char** argv) {
   using setter = std::function<void(const std::string&)>;
   const std::map<std::string, setter> flags{
       {"--seconds", [&](const std::string& v) { o.seconds = std::stod(v); }},
+      {"--rounds", [&](const std::string& v) { o.rounds = std::stoul(v); }},
       {"--connections", [&](const std::string& v) { o.connections = std::stoul(v); }},
       {"--offered-rate", [&](const std::string& v) { o.offered_rate = std::stod(v); }},
       {"--rate", [&](const std::string& v) { o.rate = std::stod(v); }},
@@ -72,7 +81,8 @@ std::optional<bench_options> parse_args(int argc, char** argv) {
     if (flag == flags.end() || i + 1 >= argc) return std::nullopt;
     flag->second(argv[i + 1]);
   }
-  if (o.seconds <= 0 || o.connections == 0 || o.offered_rate <= 0) return std::nullopt;
+  if (o.seconds <= 0 || o.rounds == 0 || o.connections == 0 || o.offered_rate <= 0)
+    return std::nullopt;
   return o;
 }
 
@@ -87,43 +97,47 @@ struct figures {
   double per_s = 0;
   double p50_ms = 0, p99_ms = 0;
   long errors = 0;
+  /// Throughput rounds so far: calls answered and the time they took.
+  long answered = 0;
+  double busy_seconds = 0;
+  /// Latency rounds so far: each answered call's latency, and the calls answered.
+  std::vector<double> ms;
 };
 
-/// The throughput phase on `port`: answered calls (200) over the time they took.
-double throughput(int port, const bench_options& o, long& errors) {
+/// One throughput round of `seconds` on `port`, added to `f`.
+void throughput(int port, const bench_options& o, double seconds, figures& f) {
   load::open_loop_options lo;
   lo.port = static_cast<std::uint16_t>(port);
   lo.rate = o.offered_rate;
-  lo.seconds = o.seconds;
+  lo.seconds = seconds;
   lo.connections = o.connections;
-  long ok = 0;
   auto summary = load::run_open_loop(
       lo,
       [&](std::size_t) {
         return load::load_request{"GET", o.target, ""};
       },
-      [&](const load::load_reply& r) { r.status == 200 ? ++ok : ++errors; });
-  return summary.elapsed_seconds > 0 ? static_cast<double>(ok) / summary.elapsed_seconds : 0;
+      [&](const load::load_reply& r) { r.status == 200 ? ++f.answered : ++f.errors; });
+  f.busy_seconds += summary.elapsed_seconds;
+  f.per_s = f.busy_seconds > 0 ? static_cast<double>(f.answered) / f.busy_seconds : 0;
 }
 
-/// The latency phase on `port` at `rate`.
-void latency(int port, const bench_options& o, double rate, figures& f) {
+/// One latency round of `seconds` on `port` at `rate`, added to `f`.
+void latency(int port, const bench_options& o, double seconds, double rate, figures& f) {
   load::open_loop_options lo;
   lo.port = static_cast<std::uint16_t>(port);
   lo.rate = rate;
-  lo.seconds = o.seconds;
+  lo.seconds = seconds;
   lo.connections = o.connections;
-  std::vector<double> ms;
   load::run_open_loop(
       lo,
       [&](std::size_t) {
         return load::load_request{"GET", o.target, ""};
       },
       [&](const load::load_reply& r) {
-        r.status == 200 ? ms.push_back(r.latency_ms) : static_cast<void>(++f.errors);
+        r.status == 200 ? f.ms.push_back(r.latency_ms) : static_cast<void>(++f.errors);
       });
-  f.p50_ms = percentile(ms, 0.5);
-  f.p99_ms = percentile(ms, 0.99);
+  f.p50_ms = percentile(f.ms, 0.5);
+  f.p99_ms = percentile(f.ms, 0.99);
 }
 
 /// The heartbeat the node's sender would send, signed, POSTed to the router on `router_port`;
@@ -160,9 +174,10 @@ bool send_heartbeat(int router_port, int node_port, std::int64_t& last_sent) {
 int main(int argc, char** argv) {
   auto opts = parse_args(argc, argv);
   if (!opts) {
-    std::fprintf(stderr,
-                 "usage: ab-bench-router [--seconds S] [--connections N] [--offered-rate R] "
-                 "[--rate R] [--target PATH] [--haproxy-config FILE]\n");
+    std::fprintf(
+        stderr,
+        "usage: ab-bench-router [--seconds S] [--rounds N] [--connections N] [--offered-rate R] "
+        "[--rate R] [--target PATH] [--haproxy-config FILE]\n");
     return 2;
   }
   auto bin = fs::absolute(argv[0]).parent_path();
@@ -218,49 +233,59 @@ int main(int argc, char** argv) {
         // Warm-up: connections, pools and caches of all three.
         for (const auto& [name, port] : targets) {
           bench_options warm = *opts;
-          warm.seconds = 0.5;
           warm.offered_rate = 2000;
-          long ignored = 0;
-          throughput(port, warm, ignored);
+          figures ignored;
+          throughput(port, warm, 0.5, ignored);
         }
-        // A heartbeat before each phase keeps the node fresh in the router however long it runs.
-        for (const auto& [name, port] : targets) {
-          send_heartbeat(router.port(), node.port(), last_sent);
-          f[name].per_s = throughput(port, *opts, f[name].errors);
-        }
+        const double round_seconds = opts->seconds / static_cast<double>(opts->rounds);
+        // A heartbeat before each round keeps the node fresh in the router however long it runs.
+        for (std::size_t round = 0; round < opts->rounds; ++round)
+          for (const auto& [name, port] : targets) {
+            send_heartbeat(router.port(), node.port(), last_sent);
+            throughput(port, *opts, round_seconds, f[name]);
+          }
         double rate = opts->rate;
         if (rate <= 0)
           rate = 0.5 * std::min({f["direct"].per_s, f["router"].per_s, f["haproxy"].per_s});
         rate = std::max(rate, 10.0);
-        for (const auto& [name, port] : targets) {
-          send_heartbeat(router.port(), node.port(), last_sent);
-          auto before = cpu_now();
-          latency(port, *opts, rate, f[name]);
-          auto after = cpu_now();
-          cpu_s[name + "_node"] = after[0] - before[0];
-          cpu_s[name + "_router"] = after[1] - before[1];
-          cpu_s[name + "_haproxy"] = after[2] - before[2];
-        }
+        for (std::size_t round = 0; round < opts->rounds; ++round)
+          for (const auto& [name, port] : targets) {
+            send_heartbeat(router.port(), node.port(), last_sent);
+            auto before = cpu_now();
+            latency(port, *opts, round_seconds, rate, f[name]);
+            auto after = cpu_now();
+            cpu_s[name + "_node"] += after[0] - before[0];
+            cpu_s[name + "_router"] += after[1] - before[1];
+            cpu_s[name + "_haproxy"] += after[2] - before[2];
+          }
+        auto per_call_us = [&](const std::string& name, const std::string& process) {
+          auto calls = static_cast<double>(f[name].ms.size());
+          return calls > 0 ? 1e6 * cpu_s[name + "_" + process] / calls : 0.0;
+        };
         std::printf(
             "router bench: direct_per_s=%.0f router_per_s=%.0f haproxy_per_s=%.0f "
             "added_p50_ms=%.3f added_p99_ms=%.3f\n",
             f["direct"].per_s, f["router"].per_s, f["haproxy"].per_s,
             f["router"].p50_ms - f["direct"].p50_ms, f["router"].p99_ms - f["direct"].p99_ms);
         std::printf(
-            "router bench latency: rate_per_s=%.0f connections=%zu seconds=%.1f target=%s "
-            "direct_p50_ms=%.3f direct_p99_ms=%.3f router_p50_ms=%.3f router_p99_ms=%.3f "
-            "haproxy_p50_ms=%.3f haproxy_p99_ms=%.3f haproxy_added_p50_ms=%.3f "
-            "router_vs_haproxy=%.2f errors=%ld\n",
-            rate, opts->connections, opts->seconds, opts->target.c_str(), f["direct"].p50_ms,
-            f["direct"].p99_ms, f["router"].p50_ms, f["router"].p99_ms, f["haproxy"].p50_ms,
-            f["haproxy"].p99_ms, f["haproxy"].p50_ms - f["direct"].p50_ms,
+            "router bench latency: rate_per_s=%.0f connections=%zu seconds=%.1f rounds=%zu "
+            "target=%s direct_p50_ms=%.3f direct_p99_ms=%.3f router_p50_ms=%.3f "
+            "router_p99_ms=%.3f haproxy_p50_ms=%.3f haproxy_p99_ms=%.3f "
+            "haproxy_added_p50_ms=%.3f router_minus_haproxy_p99_ms=%.3f router_vs_haproxy=%.2f "
+            "errors=%ld\n",
+            rate, opts->connections, opts->seconds, opts->rounds, opts->target.c_str(),
+            f["direct"].p50_ms, f["direct"].p99_ms, f["router"].p50_ms, f["router"].p99_ms,
+            f["haproxy"].p50_ms, f["haproxy"].p99_ms, f["haproxy"].p50_ms - f["direct"].p50_ms,
+            f["router"].p99_ms - f["haproxy"].p99_ms,
             f["haproxy"].per_s > 0 ? f["router"].per_s / f["haproxy"].per_s : 0,
             f["direct"].errors + f["router"].errors + f["haproxy"].errors);
         std::printf(
             "router bench cpu (latency phase, seconds): direct: node=%.2f | router: node=%.2f "
-            "router=%.2f | haproxy: node=%.2f haproxy=%.2f\n",
+            "router=%.2f | haproxy: node=%.2f haproxy=%.2f | per call: router_us=%.1f "
+            "haproxy_us=%.1f\n",
             cpu_s["direct_node"], cpu_s["router_node"], cpu_s["router_router"],
-            cpu_s["haproxy_node"], cpu_s["haproxy_haproxy"]);
+            cpu_s["haproxy_node"], cpu_s["haproxy_haproxy"], per_call_us("router", "router"),
+            per_call_us("haproxy", "haproxy"));
       }
       lb.stop();
     }

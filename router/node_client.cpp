@@ -83,6 +83,8 @@ call_result failure(call_result::outcome what, std::string detail) {
 
 /// A call waiting for, or running on, a connection.
 struct pending {
+  pending(std::shared_ptr<const outgoing_call> c, std::function<void(call_result)> d)
+      : call(std::move(c)), done(std::move(d)) {}
   /// Shared with the caller, who may send it again to another node: never copied here.
   std::shared_ptr<const outgoing_call> call;
   std::function<void(call_result)> done;
@@ -140,6 +142,7 @@ struct pool {
 struct lane {
   explicit lane(asio::io_context& i) : io(i) {}
   asio::io_context& io;
+  /// By the base URL the calls name (one spelling each).
   std::map<std::string, std::shared_ptr<pool>, std::less<>> pools;
 };
 
@@ -397,24 +400,27 @@ void node_client::send(const std::string& base_url, outgoing_call call,
 
 void node_client::send(const std::string& base_url, std::shared_ptr<const outgoing_call> call,
                        std::function<void(call_result)> done) {
+  if (impl_->stopped)
+    return done(failure(call_result::outcome::unreachable, "the router is stopping"));
+  auto* self = impl_.get();
+  auto* here = self->lane_here();
+  // A node called before from this lane: its pool is found by the URL as given, unparsed.
+  if (here)
+    if (auto it = here->pools.find(base_url); it != here->pools.end())
+      return self->dispatch(it->second,
+                            std::make_shared<pending>(std::move(call), std::move(done)));
   auto o = parse_origin(base_url);
   if (!o)
     return done(failure(call_result::outcome::bad_url,
                         "not an http(s)://HOST:PORT URL: " + base_url.substr(0, 200)));
-  if (impl_->stopped)
-    return done(failure(call_result::outcome::unreachable, "the router is stopping"));
-  auto p = std::make_shared<pending>();
-  p->call = std::move(call);
-  p->done = std::move(done);
-  auto* self = impl_.get();
-  if (auto* here = self->lane_here())
-    return self->dispatch(self->pool_for(*here, *o, o->key()), std::move(p));
+  auto p = std::make_shared<pending>(std::move(call), std::move(done));
+  if (here) return self->dispatch(self->pool_for(*here, *o, base_url), std::move(p));
   // A thread that runs no context of its own: the call goes to one of the client's threads.
   auto& io = *self->own[self->turn++ % self->own.size()];
-  asio::post(io, [keep = impl_, o = std::move(*o), p = std::move(p)]() mutable {
+  asio::post(io, [keep = impl_, o = std::move(*o), base_url, p = std::move(p)]() mutable {
     auto* l = keep->lane_here();
     if (!l) return p->done(failure(call_result::outcome::unreachable, "the router is stopping"));
-    keep->dispatch(keep->pool_for(*l, o, o.key()), std::move(p));
+    keep->dispatch(keep->pool_for(*l, o, base_url), std::move(p));
   });
 }
 

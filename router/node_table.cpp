@@ -31,10 +31,46 @@ static std::int64_t ns_of(mono_time t) {
   return std::chrono::duration_cast<std::chrono::nanoseconds>(t.time_since_epoch()).count();
 }
 
+namespace {
+
+std::atomic<std::uint64_t> next_board_id{1};
+
+/// One thread's copy of a board's latest snapshot.
+struct cached_snapshot {
+  std::uint64_t board = 0;
+  std::uint64_t version = 0;
+  std::shared_ptr<const table_snapshot> snap;
+};
+
+/// The snapshots of the boards this thread read last (a process has one board; tests more).
+thread_local cached_snapshot snapshot_cache[4];
+thread_local std::size_t snapshot_cache_next = 0;
+
+}  // namespace
+
 table_board::table_board(table_options options, std::shared_ptr<const ab::clock> clock)
     : options_(options),
       clock_(std::move(clock)),
-      current_(std::make_shared<const table_snapshot>()) {}
+      current_(std::make_shared<const table_snapshot>()),
+      id_(next_board_id++) {}
+
+const table_snapshot& table_board::local() const {
+  auto version = version_.load(std::memory_order_acquire);
+  cached_snapshot* slot = nullptr;
+  for (auto& c : snapshot_cache)
+    if (c.board == id_) slot = &c;
+  if (!slot) {
+    slot = &snapshot_cache[snapshot_cache_next++ % std::size(snapshot_cache)];
+    slot->board = id_;
+    slot->snap.reset();
+  }
+  // The version is read before the snapshot: a publish in between is seen at the next call.
+  if (!slot->snap || slot->version != version) {
+    slot->snap = current_.load();
+    slot->version = version;
+  }
+  return *slot->snap;
+}
 
 bool table_board::usable(const table_snapshot::node& n, mono_time now) const {
   return n.seen + std::chrono::milliseconds(options_.freshness_ms) >= now &&
@@ -43,7 +79,7 @@ bool table_board::usable(const table_snapshot::node& n, mono_time now) const {
 
 std::optional<node_choice> table_board::pick(const std::string& site,
                                              const std::vector<std::string>& exclude) {
-  auto snap = snapshot();
+  const auto* snap = &local();
   auto now = clock_->monotonic();
   // Fewest calls in flight first, then the lighter load; among equals, take turns.
   using rank = std::tuple<std::int64_t, double>;
@@ -90,9 +126,27 @@ void table_board::refused(const node_choice& c) const {
 }
 
 std::optional<std::string> table_board::site_of(std::int64_t site_id) const {
-  auto snap = snapshot();
+  const auto* snap = &local();
   if (auto it = snap->sites_by_id.find(site_id); it != snap->sites_by_id.end()) return it->second;
   return std::nullopt;
+}
+
+std::optional<std::string> table_board::sole_live_site(std::size_t& sites) const {
+  const auto& snap = local();
+  auto now = clock_->monotonic();
+  const std::string* found = nullptr;
+  sites = 0;
+  for (const auto& n : snap.nodes) {
+    if (!usable(n, now)) continue;
+    if (found && *found != n.hb.site) {
+      sites = 2;
+      return std::nullopt;
+    }
+    found = &n.hb.site;
+    sites = 1;
+  }
+  if (!found) return std::nullopt;
+  return *found;
 }
 
 std::vector<std::string> table_board::live_sites() const {

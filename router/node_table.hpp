@@ -119,21 +119,35 @@ class table_board {
   /// Every node, sorted by site and node id.
   std::vector<node_status> view() const;
 
+  /// The one site with a node a call could go to now; nullopt with `sites` set to 0 when there
+  /// is none, or to 2 when there are several (then `live_sites` names them).
+  std::optional<std::string> sole_live_site(std::size_t& sites) const;
+
   /// The table as last published.
   std::shared_ptr<const table_snapshot> snapshot() const { return current_.load(); }
 
   /// Replaces the snapshot; for the table's one owner.
-  void publish(std::shared_ptr<const table_snapshot> next) { current_.store(std::move(next)); }
+  void publish(std::shared_ptr<const table_snapshot> next) {
+    current_.store(std::move(next));
+    version_.fetch_add(1, std::memory_order_release);
+  }
 
   const table_options& options() const { return options_; }
 
  private:
   bool usable(const table_snapshot::node& n, mono_time now) const;
+  /// The latest snapshot as the calling thread keeps it: loaded again (a locked load and a
+  /// shared count the I/O threads would all bump per call) only after a `publish`.
+  const table_snapshot& local() const;
 
   table_options options_;
   std::shared_ptr<const ab::clock> clock_;
   std::atomic<std::shared_ptr<const table_snapshot>> current_;
   std::atomic<std::uint64_t> turn_{0};
+  /// Bumped by each `publish`.
+  std::atomic<std::uint64_t> version_{0};
+  /// Names this board in the threads' snapshot caches (an address could be reused).
+  const std::uint64_t id_;
 };
 
 /// The node table: updated by heartbeats and by what calls to the nodes met.

@@ -481,15 +481,13 @@ struct router_service::impl : std::enable_shared_from_this<impl> {
   /// A live site when the call names none and only one site has live nodes; otherwise the
   /// answer saying so.
   std::variant<std::string, http_response> sole_site() const {
-    auto sites = board->live_sites();
-    if (sites.empty()) return error(503, "site_unavailable", "no live node of any site", 5);
-    if (sites.size() > 1) {
-      std::string names;
-      for (const auto& s : sites) names += (names.empty() ? "" : ", ") + s;
-      return error(400, "site_required",
-                   "this call is answered by one site: add site= (live sites: " + names + ")");
-    }
-    return sites.front();
+    std::size_t count = 0;
+    if (auto one = board->sole_live_site(count)) return std::move(*one);
+    if (count == 0) return error(503, "site_unavailable", "no live node of any site", 5);
+    std::string names;
+    for (const auto& s : board->live_sites()) names += (names.empty() ? "" : ", ") + s;
+    return error(400, "site_required",
+                 "this call is answered by one site: add site= (live sites: " + names + ")");
   }
 
   /// Proxies `req` to `site` (or the sole live site when none is named).

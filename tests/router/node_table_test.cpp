@@ -4,6 +4,7 @@
 #include <gtest/gtest.h>
 
 #include <set>
+#include <thread>
 
 #include <caf/actor_system.hpp>
 #include <caf/actor_system_config.hpp>
@@ -150,6 +151,70 @@ TEST_F(NodeTableActor, RequestIdSitesComeFromHeartbeatsAndASiteIdBelongsToOneSit
   EXPECT_FALSE(beat(beat_of("n3", "dc3", 1, 0, 7))) << "site id 7 is dc1's";
   EXPECT_EQ(site_of(7), "dc1");
   EXPECT_EQ(pick("dc3"), "");
+}
+
+// The board's readers keep the snapshot per thread and load it again only after a publish:
+// every change is seen at the next read, on the thread that published it and on others, and
+// boards of one process (more of them than a thread keeps) do not see each other's nodes.
+TEST(TableBoard, EveryPublishIsSeenAtTheNextReadOnEveryThreadAndBoardsStayApart) {
+  auto clock = std::make_shared<manual_clock>();
+  router::table_options options{1000, 200, 100000};
+  std::vector<std::unique_ptr<router::node_table>> tables;
+  for (int i = 0; i < 6; ++i)
+    tables.push_back(std::make_unique<router::node_table>(options, clock));
+  auto pick = [](router::node_table& t, const std::string& site) -> std::string {
+    auto c = t.board()->pick(site, {});
+    if (!c) return "";
+    router::table_board::release(*c);
+    return c->key;
+  };
+  for (int round = 0; round < 2; ++round)
+    for (int i = 0; i < 6; ++i) {
+      auto site = "dc" + std::to_string(i);
+      EXPECT_EQ(pick(*tables[i], site), "");
+      ASSERT_TRUE(tables[i]->beat(beat_of("n" + std::to_string(i), site, 1 + round)));
+      EXPECT_EQ(pick(*tables[i], site), site + "/n" + std::to_string(i));
+      EXPECT_EQ(pick(*tables[(i + 1) % 6], site), "") << "another board's node";
+      clock->advance(1001);
+      EXPECT_EQ(pick(*tables[i], site), "") << "stale";
+    }
+  auto& t = *tables[0];
+  ASSERT_TRUE(t.beat(beat_of("n1", "dc0", 10)));
+  std::string seen;
+  std::thread reader{[&] { seen = pick(t, "dc0"); }};
+  reader.join();
+  EXPECT_EQ(seen, "dc0/n1");
+  // The reader thread keeps that snapshot; a change after it is seen there too.
+  clock->advance(1001);
+  ASSERT_TRUE(t.beat(beat_of("n2", "dc0", 11)));
+  std::thread again{[&] { seen = pick(t, "dc0"); }};
+  again.join();
+  EXPECT_EQ(seen, "dc0/n2");
+}
+
+TEST(TableBoard, TheSoleLiveSiteIsNamedAndNoneOrSeveralAreCounted) {
+  auto clock = std::make_shared<manual_clock>();
+  router::node_table t{{1000, 200, 100000}, clock};
+  std::size_t sites = 7;
+  EXPECT_EQ(t.board()->sole_live_site(sites), std::nullopt);
+  EXPECT_EQ(sites, 0u);
+  ASSERT_TRUE(t.beat(beat_of("n1", "dc1", 1)));
+  ASSERT_TRUE(t.beat(beat_of("n2", "dc1", 1)));
+  EXPECT_EQ(t.board()->sole_live_site(sites), "dc1");
+  EXPECT_EQ(sites, 1u);
+  ASSERT_TRUE(t.beat(beat_of("n3", "dc2", 1, 0, 2)));
+  EXPECT_EQ(t.board()->sole_live_site(sites), std::nullopt);
+  EXPECT_EQ(sites, 2u);
+  // A site whose only node refused a connection is not live.
+  auto c = t.board()->pick("dc2", {});
+  ASSERT_TRUE(c);
+  router::table_board::release(*c);
+  t.board()->refused(*c);
+  EXPECT_EQ(t.board()->sole_live_site(sites), "dc1");
+  EXPECT_EQ(sites, 1u);
+  clock->advance(1001);
+  EXPECT_EQ(t.board()->sole_live_site(sites), std::nullopt);
+  EXPECT_EQ(sites, 0u);
 }
 
 TEST(Heartbeats, AForgedOrSkewedHeartbeatIsRefusedBeforeItReachesTheTable) {
