@@ -3,6 +3,14 @@
 // the installer's callback, boot from disk, verify), the BMC HTTP requests and logins each
 // costs (counted by ab-bmcsim, `GET /sim/stats`), BMC operations in flight, and the node's
 // memory and CPU. Starts both programs (from this binary's directory) as children.
+//
+// The figures are medians of `--runs` runs (3), each a few seconds long: a power phase of
+// `--rounds` rounds (every host on, then off), the Redfish driver alone right after it (the
+// same operations without node or queue, so that both see the same machine), and a reimage
+// of every host. Before the reimage runs, one more on a fresh node, whose BMC sessions are
+// cold: its logins (ab-bmcsim's count over that phase, per reimage) are what a reimage costs
+// when no session is kept from earlier work, the case the target of at most one login per
+// reimage is about (the later runs reuse its sessions and log in no more).
 
 #include <curl/curl.h>
 #include <unistd.h>
@@ -36,7 +44,10 @@ using steady = std::chrono::steady_clock;
 
 struct options {
   int hosts = 300;
-  int rounds = 2;
+  /// Power rounds per run (each: every host on, then off).
+  int rounds = 4;
+  /// Runs of each phase; the figures are their medians.
+  int runs = 3;
   int workers = 32;
   /// The node's --claim-batch (the most jobs one claim of a pool takes); unset: the node's own
   /// default, so that the figures are those of a node as it is deployed.
@@ -117,13 +128,14 @@ bool submit_all(int port, const std::string& action, int hosts) {
 
 /// The Redfish driver alone (no node, no queue) on `threads` threads against the fleet's BMCs:
 /// what the BMC layer can do when nothing else bounds it. One operation is what a power job
-/// asks of the BMC: read the power state, then set it.
-void driver_alone(int sim_port, int hosts, int threads, int rounds) {
+/// asks of the BMC: set the power (actors/bmc_handlers.cpp reads the state only when it
+/// retries). `driver` is kept across runs, as the node keeps its sessions across jobs.
+double driver_alone(bmc::redfish_driver& driver, int sim_port, int hosts, int threads, int rounds,
+                    int run) {
   auto before = bmc_counts::of(sim_port);
   std::atomic<int> failures{0};
   auto t0 = steady::now();
   {
-    bmc::redfish_driver driver;
     std::vector<std::thread> pool;
     pool.reserve(static_cast<std::size_t>(threads));
     for (int n = 0; n < threads; ++n)
@@ -135,11 +147,8 @@ void driver_alone(int sim_port, int hosts, int threads, int rounds) {
                 "http://127.0.0.1:" + std::to_string(sim_port) + "/bmc/alone-" + host_name(i);
             t.user = "admin";
             t.password = "password";
-            auto want = r % 2 == 0 ? bmc::power_state::on : bmc::power_state::off;
-            auto state = driver.power(t);
-            auto err = driver.set_power(
-                t, want == bmc::power_state::on ? bmc::power_action::on : bmc::power_action::off);
-            if (!state || err) ++failures;
+            if (driver.set_power(t, r % 2 == 0 ? bmc::power_action::on : bmc::power_action::off))
+              ++failures;
           }
       });
     for (auto& t : pool) t.join();
@@ -148,11 +157,19 @@ void driver_alone(int sim_port, int hosts, int threads, int rounds) {
   auto after = bmc_counts::of(sim_port);
   double ops = static_cast<double>(hosts) * rounds;
   std::printf(
-      "bmc driver alone: threads=%d ops=%.0f seconds=%.2f power_ops_per_s=%.0f "
+      "bmc driver alone run=%d: threads=%d ops=%.0f seconds=%.2f power_ops_per_s=%.0f "
       "requests_per_power_op=%.2f logins=%.0f failures=%d\n",
-      threads, ops, seconds, ops / seconds, (after.requests - before.requests) / ops,
+      run, threads, ops, seconds, ops / seconds, (after.requests - before.requests) / ops,
       after.logins - before.logins, failures.load());
   std::fflush(stdout);
+  return failures.load() == 0 ? ops / seconds : 0.0;
+}
+
+double median(std::vector<double> v) {
+  if (v.empty()) return 0;
+  std::sort(v.begin(), v.end());
+  auto n = v.size();
+  return n % 2 ? v[n / 2] : (v[n / 2 - 1] + v[n / 2]) / 2;
 }
 
 struct progress {
@@ -182,7 +199,8 @@ progress wait_done(storage::store& db, harness::server_process& node, double& rs
       }
     }
     rss_max = std::max(rss_max, node.rss_mb());
-    std::this_thread::sleep_for(std::chrono::milliseconds(20));
+    // Short, so that the end of a sub-second phase is seen within a few milliseconds.
+    std::this_thread::sleep_for(std::chrono::milliseconds(5));
   }
   p.seconds = std::chrono::duration<double>(steady::now() - t0).count();
   return p;
@@ -198,8 +216,10 @@ std::int64_t failed_requests(storage::store& db) {
 
 int usage() {
   std::fprintf(stderr,
-               "usage: ab-bench-bmc [--hosts N] [--rounds R] [--workers W] [--claim-batch B] "
-               "[--store URL]\n"
+               "usage: ab-bench-bmc [--hosts N] [--rounds R] [--runs K] [--workers W] "
+               "[--claim-batch B] [--store URL]\n"
+               "  --rounds R       power rounds per run (every host on, then off; 4)\n"
+               "  --runs K         runs of each phase, reported as medians (3)\n"
                "  --claim-batch B  the node's --claim-batch; without it, the node's default\n");
   return 2;
 }
@@ -216,6 +236,8 @@ int run(int argc, char** argv) {
       o.hosts = std::stoi(v);
     else if (a == "--rounds")
       o.rounds = std::stoi(v);
+    else if (a == "--runs")
+      o.runs = std::stoi(v);
     else if (a == "--workers")
       o.workers = std::stoi(v);
     else if (a == "--claim-batch")
@@ -225,6 +247,7 @@ int run(int argc, char** argv) {
     else
       return usage();
   }
+  if (o.hosts < 1 || o.rounds < 1 || o.runs < 1 || o.workers < 1) return usage();
   curl_global_init(CURL_GLOBAL_DEFAULT);
   auto dir = std::filesystem::temp_directory_path() / ("ab_bench_bmc_" + std::to_string(getpid()));
   std::filesystem::create_directories(dir);
@@ -258,19 +281,31 @@ int run(int argc, char** argv) {
       "--workers", "{\"default\": " + std::to_string(o.workers) + "}", "--cluster-map",
       (dir / "map.json").string(), "--bmc-allow-loopback", "1", "--poll-interval-ms", "5",
       "--idle-poll-max-ms", "50", "--retry-backoff-ms", "100", "--bmc-timeout-ms", "5000",
-      // The machinery's rate, not the power feeds'
-      // (docs/safety.md).
+      // The machinery's rate, not the power feeds' (docs/safety.md). The per-rack and
+      // per-power-domain limits stay at their defaults: the bench's hosts have no rack and no
+      // power domain, so they never bind (the claim's pacing step has nothing to count).
       "--pacing-power-ons-per-second", "0"};
   if (o.claim_batch) {
     node_args.emplace_back("--claim-batch");
     node_args.push_back(std::to_string(*o.claim_batch));
   }
-  harness::server_process node((bin / "ab-node").string(), node_args, (dir / "node.out").string());
-  if (!node.port()) {
-    std::fprintf(stderr, "ab-bench-bmc: ab-node did not start (see %s)\n",
-                 (dir / "node.out").c_str());
-    return 1;
-  }
+  std::optional<harness::server_process> node;
+  double node_cpu = 0;
+  int starts = 0;
+  // A new node process (the one before stops first, logging out of its BMCs).
+  auto start_node = [&]() -> bool {
+    if (node) {
+      node_cpu += node->cpu_seconds();
+      node->stop();
+      node.reset();
+    }
+    auto log = dir / ("node-" + std::to_string(starts++) + ".out");
+    node.emplace((bin / "ab-node").string(), node_args, log.string());
+    if (node->port()) return true;
+    std::fprintf(stderr, "ab-bench-bmc: ab-node did not start (see %s)\n", log.c_str());
+    return false;
+  };
+  if (!start_node()) return 1;
   for (int at = 0; at < o.hosts; at += 500) {
     json list = json::array();
     for (int i = at; i < std::min(o.hosts, at + 500); ++i)
@@ -279,62 +314,110 @@ int run(int argc, char** argv) {
                       {"bmc_endpoint",
                        "http://127.0.0.1:" + std::to_string(sim.port()) + "/bmc/" + host_name(i)},
                       {"credential_ref", "env:AB_BMC_BENCH"}});
-    if (post(node.port(), "/v1/hosts", json{{"hosts", list}}.dump()) != 201) return 1;
+    if (post(node->port(), "/v1/hosts", json{{"hosts", list}}.dump()) != 201) return 1;
   }
-  double rss_max = node.rss_mb();
-  auto cpu0 = node.cpu_seconds();
+  double rss_max = node->rss_mb();
   const auto limit = std::chrono::seconds(300);
 
-  // Power: every host on, then off, `rounds` times; one BMC operation per request.
-  double power_s = 0;
+  // Power: every host on, then off, `rounds` times a run; one BMC operation per request. The
+  // driver alone runs right after each run, on the same machine as it is then.
   std::int64_t inflight_max = 0;
-  auto before_power = bmc_counts::of(sim.port());
-  for (int r = 0; r < o.rounds; ++r)
-    for (const char* action : {"power_on", "power_off"}) {
-      if (!submit_all(node.port(), action, o.hosts)) return 1;
-      auto p = wait_done(**db, node, rss_max, limit);
-      power_s += p.seconds;
-      inflight_max = std::max(inflight_max, p.running_max);
-    }
-  auto power_ops = static_cast<double>(o.hosts) * 2 * o.rounds;
-  auto after_power = bmc_counts::of(sim.port());
-  auto requests_per_power_op = (after_power.requests - before_power.requests) / power_ops;
-  driver_alone(sim.port(), o.hosts, o.workers, o.rounds * 2);
-
-  std::printf("bmc power: ops=%.0f seconds=%.2f power_ops_per_s=%.0f requests=%.0f logins=%.0f\n",
-              power_ops, power_s, power_ops / power_s, after_power.requests - before_power.requests,
-              after_power.logins - before_power.logins);
+  std::vector<double> power_rates, alone_rates;
+  std::optional<bmc::redfish_driver> alone{std::in_place};
+  double power_requests = 0, power_ops_total = 0;
+  const auto power_ops = static_cast<double>(o.hosts) * 2 * o.rounds;
+  for (int run = 1; run <= o.runs; ++run) {
+    double power_s = 0;
+    auto before = bmc_counts::of(sim.port());
+    for (int r = 0; r < o.rounds; ++r)
+      for (const char* action : {"power_on", "power_off"}) {
+        if (!submit_all(node->port(), action, o.hosts)) return 1;
+        auto p = wait_done(**db, *node, rss_max, limit);
+        if (!p.finished) {
+          std::fprintf(stderr, "ab-bench-bmc: %s did not finish in %lld s\n", action,
+                       static_cast<long long>(limit.count()));
+          return 1;
+        }
+        power_s += p.seconds;
+        inflight_max = std::max(inflight_max, p.running_max);
+      }
+    auto after = bmc_counts::of(sim.port());
+    power_requests += after.requests - before.requests;
+    power_ops_total += power_ops;
+    power_rates.push_back(power_ops / power_s);
+    std::printf(
+        "bmc power run=%d: ops=%.0f seconds=%.2f power_ops_per_s=%.0f requests=%.0f logins=%.0f\n",
+        run, power_ops, power_s, power_ops / power_s, after.requests - before.requests,
+        after.logins - before.logins);
+    alone_rates.push_back(driver_alone(*alone, sim.port(), o.hosts, o.workers, o.rounds * 2, run));
+  }
+  alone.reset();  // logs out of the "alone-" BMCs
+  auto requests_per_power_op = power_requests / power_ops_total;
+  std::printf("bmc driver alone: threads=%d ops=%.0f runs=%d power_ops_per_s=%.0f (median)\n",
+              o.workers, power_ops, o.runs, median(alone_rates));
+  std::printf("bmc power: ops=%.0f runs=%d power_ops_per_s=%.0f (median) requests_per_op=%.2f\n",
+              power_ops, o.runs, median(power_rates), requests_per_power_op);
   std::fflush(stdout);
 
   // New inventory to service: discover, then the first image; then the measured reimages.
   for (const char* action : {"discover", "build"}) {
-    if (!submit_all(node.port(), action, o.hosts)) return 1;
-    auto p = wait_done(**db, node, rss_max, limit);
+    if (!submit_all(node->port(), action, o.hosts)) return 1;
+    auto p = wait_done(**db, *node, rss_max, limit);
     std::printf("bmc %s: hosts=%d seconds=%.2f finished=%d\n", action, o.hosts, p.seconds,
                 p.finished);
+    if (!p.finished) return 1;
   }
-  auto before_reimage = bmc_counts::of(sim.port());
-  if (!submit_all(node.port(), "reimage", o.hosts)) return 1;
-  auto re = wait_done(**db, node, rss_max, limit);
-  auto after_reimage = bmc_counts::of(sim.port());
-  auto requests_per_reimage = (after_reimage.requests - before_reimage.requests) / o.hosts;
-  auto logins_per_reimage = (after_reimage.logins - before_reimage.logins) / o.hosts;
-  auto stats = get_json(sim.port(), "/sim/stats");
-  auto callbacks = stats.is_object() ? stats.value("callbacks", json::object()) : json::object();
-  inflight_max = std::max(inflight_max, re.running_max);
-  auto cpu = node.cpu_seconds() - cpu0;
+  // Run 0 is cold: a fresh node (the old one logged out of every BMC), so that no session is
+  // kept from earlier work. Its logins are what a reimage costs in logins (the issue's
+  // figure); runs 1.. are the steady state, with the sessions run 0 opened, and give the rate
+  // and the requests per reimage.
+  std::vector<double> reimage_rates;
+  double reimage_requests = 0, reimages = 0, cold_logins = 0, cold_requests = 0;
+  int callbacks_in_flight_max = 0;
+  bool finished = true;
+  for (int run = 0; run <= o.runs && finished; ++run) {
+    if (run == 0 && !start_node()) return 1;
+    auto before = bmc_counts::of(sim.port());
+    if (!submit_all(node->port(), "reimage", o.hosts)) return 1;
+    auto re = wait_done(**db, *node, rss_max, limit);
+    auto after = bmc_counts::of(sim.port());
+    auto stats = get_json(sim.port(), "/sim/stats");
+    auto callbacks = stats.is_object() ? stats.value("callbacks", json::object()) : json::object();
+    callbacks_in_flight_max =
+        std::max(callbacks_in_flight_max, callbacks.value("in_flight_max", 0));
+    inflight_max = std::max(inflight_max, re.running_max);
+    finished = re.finished;
+    auto requests = after.requests - before.requests;
+    auto logins = after.logins - before.logins;
+    if (run == 0) {
+      cold_logins = logins;
+      cold_requests = requests;
+    } else {
+      reimage_requests += requests;
+      reimages += o.hosts;
+      reimage_rates.push_back(re.finished ? o.hosts / re.seconds : 0.0);
+    }
+    std::printf(
+        "bmc reimage run=%d%s: hosts=%d seconds=%.2f reimages_per_s=%.1f finished=%d "
+        "requests=%.0f logins=%.0f\n",
+        run, run == 0 ? " (cold sessions)" : "", o.hosts, re.seconds, o.hosts / re.seconds,
+        re.finished, requests, logins);
+    std::fflush(stdout);
+  }
   auto failed = failed_requests(**db);
+  auto cpu = node_cpu + node->cpu_seconds();
   std::printf(
-      "bmc reimage: hosts=%d seconds=%.2f finished=%d node_cpu_s=%.1f callbacks_in_flight_max=%d "
-      "failed_requests=%lld\n",
-      o.hosts, re.seconds, re.finished, cpu, callbacks.value("in_flight_max", 0),
+      "bmc reimage: hosts=%d runs=%d reimages_per_s=%.1f (median) cold_requests_per_reimage=%.1f "
+      "node_cpu_s=%.1f callbacks_in_flight_max=%d failed_requests=%lld\n",
+      o.hosts, o.runs, median(reimage_rates), cold_requests / o.hosts, cpu, callbacks_in_flight_max,
       static_cast<long long>(failed));
   std::printf(
       "bmc bench: power_ops_per_s=%.0f reimages_per_s=%.1f requests_per_power_op=%.1f "
       "requests_per_reimage=%.1f logins_per_reimage=%.2f inflight_max=%lld rss_mb=%.1f\n",
-      power_ops / power_s, re.finished ? o.hosts / re.seconds : 0.0, requests_per_power_op,
-      requests_per_reimage, logins_per_reimage, static_cast<long long>(inflight_max), rss_max);
-  node.stop();
+      median(power_rates), finished ? median(reimage_rates) : 0.0, requests_per_power_op,
+      reimages > 0 ? reimage_requests / reimages : 0.0, cold_logins / o.hosts,
+      static_cast<long long>(inflight_max), rss_max);
+  node->stop();
   // A node that stops logs out of every BMC it kept a session with.
   auto end = get_json(sim.port(), "/sim/stats");
   if (end.is_object())
@@ -343,7 +426,7 @@ int run(int argc, char** argv) {
   sim.stop();
   std::filesystem::remove_all(dir);
   curl_global_cleanup();
-  return re.finished && failed == 0 ? 0 : 1;
+  return finished && failed == 0 ? 0 : 1;
 }
 
 }  // namespace

@@ -239,11 +239,9 @@ std::vector<claimed_job> sql_store::pace(connection& c, std::vector<claimed_job>
   if (std::none_of(jobs.begin(), jobs.end(),
                    [&](const auto& j) { return starts(j) || powers_on(j); }))
     return jobs;
-  // Claims that start paced work serialise here, so that each counts what the others started
-  // (MySQL reads committed rows; SQLite has one writer anyway).
-  c.query("SELECT id FROM pacing_lock WHERE id = 1" + pool_->sql().for_update, {})->next();
+  // Where the starting jobs' hosts sit. Read before the lock: a host's rack and power domain
+  // are not what claims serialise on (the lock below is for the in-flight counts).
   std::unordered_map<std::string, placement> where;
-  in_flight busy;
   std::set<request_id> candidates;
   if (std::any_of(jobs.begin(), jobs.end(), starts)) {
     std::vector<std::string> hosts;
@@ -259,6 +257,28 @@ std::vector<claimed_job> sql_store::pace(connection& c, std::vector<claimed_job>
           c.query("SELECT name, rack, power_domain FROM hosts WHERE name IN " + placeholders(n), a);
       while (r->next()) where[r->text(0)] = {"", r->text(1), r->text(2)};
     });
+  }
+  // A start that no limit can bind: no site limit, and its host has no rack (or no rack
+  // limit) and no power domain (or no domain limit). It neither waits nor counts against any
+  // limit (in-flight counts are by site, rack and power domain, and hosts without a rack or a
+  // domain add to none), so it needs neither the lock nor the in-flight counts: work on
+  // hosts whose placement is unknown is not slowed by limits that cannot apply to it.
+  auto bound = [&](const claimed_job& j) {
+    if (!starts(j)) return false;
+    if (limits.per_site > 0) return true;
+    auto it = where.find(j.host);
+    if (it == where.end()) return false;
+    return (limits.per_rack > 0 && !it->second.rack.empty()) ||
+           (limits.per_power_domain > 0 && !it->second.power_domain.empty());
+  };
+  if (std::none_of(jobs.begin(), jobs.end(),
+                   [&](const auto& j) { return bound(j) || powers_on(j); }))
+    return jobs;
+  // Claims that start paced work serialise here, so that each counts what the others started
+  // (MySQL reads committed rows; SQLite has one writer anyway).
+  c.query("SELECT id FROM pacing_lock WHERE id = 1" + pool_->sql().for_update, {})->next();
+  in_flight busy;
+  if (std::any_of(jobs.begin(), jobs.end(), bound)) {
     // Running requests of the paced actions: few (the limits keep them so), found by the
     // requests_state index.
     args a;
@@ -282,7 +302,7 @@ std::vector<claimed_job> sql_store::pace(connection& c, std::vector<claimed_job>
   for (auto& j : jobs) {
     std::string why;
     placement p{j.site, "", ""};
-    if (starts(j)) {
+    if (bound(j)) {
       if (auto it = where.find(j.host); it != where.end()) {
         p.rack = it->second.rack;
         p.power_domain = it->second.power_domain;
@@ -298,7 +318,7 @@ std::vector<claimed_job> sql_store::pace(connection& c, std::vector<claimed_job>
                 {now + std::max<time_ms>(limits.recheck_ms, 1), "pacing: " + why, j.id});
       continue;
     }
-    if (starts(j)) count(busy, p);
+    if (bound(j)) count(busy, p);
     if (powers_on(j)) {
       ++powered[j.site];
       c.execute("INSERT INTO power_ons (site, at) VALUES (?, ?)", {j.site, now});

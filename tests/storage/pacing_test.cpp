@@ -132,6 +132,44 @@ TEST_P(StoreConformance, PacingLeavesUnpacedActionsAndHostsWithoutARackAlone) {
   EXPECT_EQ(all->size(), 6u);
 }
 
+TEST_P(StoreConformance, PacingLimitsOnlyTheStartsALimitCanBindInAMixedClaim) {
+  // One claim takes hosts of a limited rack, rack-less hosts and hosts with only a power
+  // domain (no domain limit): only the rack's starts are limited; the others need no count.
+  scratch_store db(GetParam(), clock_, paced(1));
+  put_rack(*db, "a", 3, "r1");
+  put_rack(*db, "n", 3, "");
+  std::vector<storage::host_record> domain_only;
+  for (int i = 0; i < 2; ++i) {
+    storage::host_record h;
+    h.name = "d" + std::to_string(i);
+    h.site = "dc1";
+    h.bmc_endpoint = "redfish://bmc-" + h.name;
+    h.credential_ref = "cred";
+    h.power_domain = "pd1";
+    domain_only.push_back(h);
+  }
+  ASSERT_FALSE(db->put_hosts(domain_only));
+  for (const auto* p : {"a", "n"})
+    for (int i = 0; i < 3; ++i) ASSERT_TRUE(db->submit({reimage(p + std::to_string(i))}));
+  for (int i = 0; i < 2; ++i) ASSERT_TRUE(db->submit({reimage("d" + std::to_string(i))}));
+  auto first = db->claim("node-a", "t", 10, 30000, {});
+  ASSERT_TRUE(first) << message_of(first.error());
+  EXPECT_EQ(by_rack(*first), (std::map<char, int>{{'a', 1}, {'d', 2}, {'n', 3}}));
+  // The rack's limit still counts what the claim started: the rest of r1 waits.
+  clock_->advance(1000);
+  EXPECT_TRUE(db->claim("node-a", "t", 10, 30000, {})->empty());
+
+  // A site limit binds every start, rack or not.
+  auto site = paced(0);
+  site.pacing.per_site = 2;
+  scratch_store sited(GetParam(), clock_, site);
+  put_rack(*sited, "n", 4, "");
+  for (int i = 0; i < 4; ++i) ASSERT_TRUE(sited->submit({reimage("n" + std::to_string(i))}));
+  auto some = sited->claim("node-a", "t", 10, 30000, {});
+  ASSERT_TRUE(some) << message_of(some.error());
+  EXPECT_EQ(some->size(), 2u);
+}
+
 TEST_P(StoreConformance, PacingNeverExceedsItsLimitUnderConcurrentClaims) {
   auto clk = std::make_shared<system_clock>();
   scratch_store db(GetParam(), clk, paced(2, 0, 1));
