@@ -136,13 +136,13 @@ class PrometheusScrape : public ::testing::Test {
   }
 
   void TearDown() override {
-    if (prometheus_) {
+    if (prometheus_ && prometheus_->ok()) {
       EXPECT_EQ(prometheus_->stop(), 0) << prometheus_->output();
     }
-    if (node_) {
+    if (node_ && node_->ok()) {
       EXPECT_EQ(node_->terminate(), 0) << node_->output();
     }
-    if (router_) {
+    if (router_ && router_->ok()) {
       EXPECT_EQ(router_->terminate(), 0) << router_->output();
     }
     if (sim_) sim_->kill();
