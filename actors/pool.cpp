@@ -160,6 +160,8 @@ struct pool_state {
   double job_ms = 0;
   double cycle_ms = 0;
   std::int64_t restarts = 0;
+  /// The metrics of the pool's job type.
+  metrics::job_type_metrics* metrics = nullptr;
   std::int64_t given_up = 0;
   bool draining = false;
   bool drain_done = false;
@@ -242,7 +244,10 @@ void collect(pool_state& st, job_batch& b) {
     b.collected[i] = true;
     st.job_ms = moving_average(st.job_ms, b.ms(i));
     auto& r = b.report(i);
-    if (r.finished) st.finished.push_back({r.lease, std::move(r.result)});
+    if (r.finished) {
+      const auto& job = b.job(i);
+      st.finished.push_back({r.lease, std::move(r.result), job.action, job.priority_class});
+    }
   }
 }
 
@@ -343,6 +348,10 @@ void on_cycle(self_ptr self, const claimer_actor& c, int asked, steady::time_poi
     st.log->warn("{}: job {} was no longer ours when it finished (lease lost or cancelled)",
                  st.cfg.owner, id);
   auto got = static_cast<int>(r.claimed.size());
+  if (got > 0) st.metrics->claims.Increment(got);
+  for (const auto& f : r.completed.succeeded)
+    if (!f.action.empty())
+      metrics::request_counters::finished(f.action, f.priority_class, "succeeded");
   // A claim asked with the filter in force when it began: one that began before a remap (a
   // move of the node to another cluster) may bring jobs the node no longer takes. They go
   // back unrun, so that once the pool has the new filter no job claimed under the old one runs.
@@ -476,7 +485,8 @@ void release_queued(self_ptr self, const storage::action_filter* keep) {
 
 void spawn_slot(self_ptr self, slot s) {
   auto& st = self->state;
-  s.handle = spawn_worker(self->system(), {name_of(st, s), st.cfg.store, st.cfg.handler});
+  s.handle =
+      spawn_worker(self->system(), {name_of(st, s), st.cfg.store, st.cfg.handler, st.metrics});
   self->monitor(s.handle);
   st.children.add(s.handle);
   auto addr = s.handle.address();
@@ -558,6 +568,7 @@ void on_down(self_ptr self, const caf::down_msg& msg) {
   }
   s.restarts.push_back(now);
   ++st.restarts;
+  st.metrics->worker_restarts.Increment();
   ++s.incarnation;
   st.log->warn("{} crashed ({}); restarting it as incarnation {}", name, message_of(msg.reason),
                s.incarnation);
@@ -571,6 +582,7 @@ pool_internal::behavior_type pool(self_ptr self, pool_config cfg) {
   auto& st = self->state;
   st.cfg = std::move(cfg);
   st.log = logger();
+  st.metrics = &metrics::job_type_metrics::of(st.cfg.type);
   st.claimers.push_back(self->system().spawn<caf::detached>(claimer, st.cfg));
   st.free_claimers = st.claimers;
   self->monitor(st.claimers.front());

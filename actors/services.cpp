@@ -2,12 +2,18 @@
 
 #include <sys/stat.h>
 
+#include <algorithm>
+#include <map>
+#include <tuple>
+
 #include <spdlog/spdlog.h>
 #include <caf/actor_system.hpp>
 #include <caf/stateful_actor.hpp>
 #include <caf/typed_event_based_actor.hpp>
 
 #include "core/error.hpp"
+#include "metrics/queue_gauges.hpp"
+#include "metrics/work_metrics.hpp"
 
 namespace ab::actors {
 
@@ -37,6 +43,10 @@ straggler_actor::behavior_type straggler(straggler_actor::stateful_pointer<strag
             log->warn("recovery failed, trying again later: {}", message_of(res.error()));
             break;
           }
+          metrics::straggler_recoveries().Increment(
+              static_cast<double>(res->retried + res->failed));
+          for (const auto& f : res->failed_requests)
+            metrics::request_counters::finished(f.action, f.priority_class, "failed");
           if (res->retried + res->failed > 0)
             log->info("recovered stray jobs: {} retried, {} failed for good", res->retried,
                       res->failed);
@@ -206,6 +216,82 @@ service_spec map_watcher_service(std::string path, time_ms interval_ms,
                 spawn_map_watcher(sys, path, map, interval_ms, sup, live));
           },
           false, true};
+}
+
+namespace {
+
+struct queue_gauges_state {
+  queue_gauges_config cfg;
+  config::cluster_map map;
+  static inline const char* name = "queue_gauges";
+};
+
+using queue_gauges_actor =
+    caf::typed_actor<caf::reacts_to<tick_atom>, caf::reacts_to<remap_atom, config::cluster_map>>;
+
+/// Reads the overview and publishes it, grouped by the cluster serving each action.
+void publish(const queue_gauges_state& st, const std::shared_ptr<spdlog::logger>& log) {
+  auto now = st.cfg.clk->now();
+  auto o = st.cfg.store->overview(st.cfg.site, now - st.cfg.stuck_after_ms);
+  if (!o) {
+    log->debug("queue gauges not read: {}", message_of(o.error()));
+    return;
+  }
+  std::map<std::tuple<std::string, std::string, std::string>, metrics::queue_gauge_row> rows;
+  for (const auto& r : o->ready) {
+    // An action no cluster serves waits under "none".
+    auto cluster = st.map.cluster_serving(r.action).value_or("none");
+    auto& row = rows[{cluster, r.type, r.priority_class}];
+    row.cluster = cluster;
+    row.job_type = r.type;
+    row.priority_class = r.priority_class;
+    row.depth += r.count;
+    auto wait = std::max<double>(0, static_cast<double>(now - r.oldest_since) / 1000);
+    row.oldest_wait_seconds = std::max(row.oldest_wait_seconds, wait);
+  }
+  std::vector<metrics::queue_gauge_row> queues;
+  for (auto& [key, row] : rows) queues.push_back(std::move(row));
+  std::vector<metrics::active_gauge_row> active;
+  std::int64_t stuck = 0;
+  for (const auto& a : o->active) {
+    active.push_back({a.action, a.count});
+    stuck += a.stuck;
+  }
+  metrics::publish_queue(st.cfg.site, queues, active, stuck);
+}
+
+queue_gauges_actor::behavior_type queue_gauges(
+    queue_gauges_actor::stateful_pointer<queue_gauges_state> self, queue_gauges_config cfg,
+    config::cluster_map map) {
+  self->state.cfg = std::move(cfg);
+  self->state.map = std::move(map);
+  metrics::set_node_info(self->state.cfg.node_id, self->state.cfg.site,
+                         self->state.map.cluster_of(self->state.cfg.node_id));
+  auto log = logger();
+  self->send(self, tick_atom::value);
+  return {
+      [self, log](tick_atom) {
+        publish(self->state, log);
+        self->delayed_send(self, std::chrono::milliseconds(self->state.cfg.interval_ms),
+                           tick_atom::value);
+      },
+      [self](remap_atom, config::cluster_map& m) {
+        self->state.map = std::move(m);
+        metrics::set_node_info(self->state.cfg.node_id, self->state.cfg.site,
+                               self->state.map.cluster_of(self->state.cfg.node_id));
+      },
+  };
+}
+
+}  // namespace
+
+service_spec queue_gauges_service(queue_gauges_config cfg) {
+  return {"queue_gauges",
+          [cfg = std::move(cfg)](caf::actor_system& sys, const supervisor_actor&,
+                                 const config::cluster_map& map) {
+            return caf::actor_cast<caf::actor>(sys.spawn<caf::detached>(queue_gauges, cfg, map));
+          },
+          true};
 }
 
 service_spec clock_check_service(std::shared_ptr<clock_check> check) {

@@ -14,6 +14,7 @@
 #include "actors/clock_check.hpp"
 #include "actors/supervisor.hpp"
 #include "config/cluster_map.hpp"
+#include "core/clock.hpp"
 #include "storage/job_queue.hpp"
 #include "storage/node_registry.hpp"
 
@@ -66,6 +67,22 @@ service_spec heartbeat_service(std::shared_ptr<storage::node_registry> store,
 /// SIGHUP; a restarted one starts from the map in force.
 service_spec map_watcher_service(std::string path, time_ms interval_ms,
                                  std::shared_ptr<config::live_cluster_map> live = nullptr);
+
+/// Sets the node's queue gauges (`metrics/queue_gauges.hpp`) from one store query
+/// (`job_queue::overview`) every `interval_ms`, and `ab_node_info`; follows the cluster map (a
+/// job counts under the cluster that serves its action).
+struct queue_gauges_config {
+  std::shared_ptr<storage::job_queue> store;
+  std::string node_id;
+  std::string site;
+  time_ms interval_ms = 5000;
+  /// A running request with no progress for this long is stuck.
+  time_ms stuck_after_ms = 1800000;
+  std::shared_ptr<const ab::clock> clk;
+};
+
+/// The queue gauges as a supervised service (`queue_gauges`), following the cluster map.
+service_spec queue_gauges_service(queue_gauges_config cfg);
 
 /// The name the clock check runs under (`clock_check_service`).
 inline constexpr const char* clock_check_name = "clock_check";

@@ -71,11 +71,15 @@ using self_ptr = worker_actor::stateful_pointer<worker_state>;
 job_report run_one(worker_state& st, const storage::claimed_job& job) {
   storage::job_lease lease{job.id, job.lease_token};
   job_report out{lease, false, {}};
+  auto t0 = std::chrono::steady_clock::now();
   auto outcome = run_job(*st.cfg.handler, job);
+  auto seconds = std::chrono::duration<double>(std::chrono::steady_clock::now() - t0).count();
+  auto* m = st.cfg.metrics;
   switch (outcome.what) {
     case job_outcome::kind::done:
       out.finished = true;
       out.result = std::move(outcome.text);
+      if (m) m->attempt(metrics::job_outcome::ok, seconds);
       break;
     case job_outcome::kind::retry:
     case job_outcome::kind::fail: {
@@ -86,6 +90,14 @@ job_report run_one(worker_state& st, const storage::claimed_job& job) {
       else
         st.log->info("{}: job {} of {} (request {}) failed, {}: {}", st.cfg.name, job.id, job.host,
                      job.request, res->retrying ? "will retry" : "for good", outcome.text);
+      if (m && res) {
+        m->attempt(res->retrying ? metrics::job_outcome::retried : metrics::job_outcome::failed,
+                   seconds);
+        if (res->retrying)
+          m->retries.Increment();
+        else
+          metrics::request_counters::finished(job.action, job.priority_class, "failed");
+      }
       break;
     }
     case job_outcome::kind::defer:

@@ -12,6 +12,7 @@
 
 #include "actors/atoms.hpp"
 #include "actors/handler.hpp"
+#include "metrics/work_metrics.hpp"
 #include "storage/store.hpp"
 
 namespace ab::actors {
@@ -79,6 +80,8 @@ struct worker_config {
   std::string name;
   std::shared_ptr<storage::store> store;
   std::shared_ptr<job_handler> handler;
+  /// The metrics of the pool's job type; null: none are kept.
+  metrics::job_type_metrics* metrics = nullptr;
 };
 
 /// Spawns a detached worker.

@@ -93,8 +93,8 @@ std::string join(const std::vector<std::string>& v) {
 
 const std::vector<std::string>& api_permissions() {
   static const std::vector<std::string> all{
-      "read",          "cancel",    "hosts.write", "audit.read", "cluster.read",
-      "cluster.write", "hold.read", "hold.write",  "pause.read", "pause.write"};
+      "read",      "cancel",     "hosts.write", "audit.read",  "cluster.read", "cluster.write",
+      "hold.read", "hold.write", "pause.read",  "pause.write", "metrics.read"};
   return all;
 }
 

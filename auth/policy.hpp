@@ -25,7 +25,7 @@ struct identity {
 /// One thing a caller asks to do, as the policy sees it.
 struct operation {
   /// A lifecycle action (`reimage`, `wipe`, …) or an API permission: `read`, `cancel`,
-  /// `hosts.write`, `audit.read`, `cluster.read`, `cluster.write`.
+  /// `hosts.write`, `audit.read`, `cluster.read`, `cluster.write`, `metrics.read`.
   std::string action;
   /// Site and host the operation touches; empty when it names none (then any grant of the
   /// action matches on that dimension).

@@ -9,11 +9,18 @@ guarded_driver::guarded_driver(std::shared_ptr<driver> inner, guard_options opti
     : inner_(std::move(inner)),
       options_(options),
       clock_(clock),
+      metrics_(inner_->name()),
       power_{this, inner_->power_interface()},
       boot_{this, inner_->boot_interface()},
       media_{this, inner_->media_interface()},
       inventory_{this, inner_->inventory_interface()},
       erase_{this, inner_->erase_interface()} {}
+
+guarded_driver::~guarded_driver() {
+  std::lock_guard<std::mutex> lock(mutex_);
+  for (const auto& [endpoint, bmc] : bmcs_)
+    if (bmc.counted_open) metrics::bmc_metrics::breakers_open().Decrement();
+}
 
 caf::error guarded_driver::enter(const target& t) {
   std::unique_lock<std::mutex> lock(mutex_);
@@ -46,9 +53,17 @@ void guarded_driver::leave(const target& t, const caf::error& outcome) {
     bmc.probing = false;
     --in_flight_;
     if (is(outcome, errc::unavailable)) {
-      if (++bmc.failures >= options_.failures_to_open)
+      if (++bmc.failures >= options_.failures_to_open) {
         bmc.open_until = clock_.monotonic() + options_.open_for;
+        // A failed probe opens it again: counted once until a success closes it.
+        if (!bmc.counted_open) {
+          bmc.counted_open = true;
+          metrics::bmc_metrics::breakers_open().Increment();
+          metrics::bmc_metrics::breaker_opened().Increment();
+        }
+      }
     } else {
+      if (bmc.counted_open) metrics::bmc_metrics::breakers_open().Decrement();
       bmc = bmc_state{};
     }
   }
@@ -70,28 +85,33 @@ time_ms guarded_driver::available_at(const target& t) {
 }
 
 caf::expected<power_state> guarded_driver::guarded_power::power(const target& t) {
-  return guard->guarded(t, [&] { return inner->power(t); });
+  return guard->guarded(t, metrics::bmc_operation::power, [&] { return inner->power(t); });
 }
 
 caf::error guarded_driver::guarded_power::set_power(const target& t, power_action a) {
-  return guard->guarded(t, [&] { return inner->set_power(t, a); });
+  return guard->guarded(t, metrics::bmc_operation::set_power,
+                        [&] { return inner->set_power(t, a); });
 }
 
 caf::error guarded_driver::guarded_boot::set_boot(const target& t, boot_device d, bool once) {
-  return guard->guarded(t, [&] { return inner->set_boot(t, d, once); });
+  return guard->guarded(t, metrics::bmc_operation::set_boot,
+                        [&] { return inner->set_boot(t, d, once); });
 }
 
 caf::error guarded_driver::guarded_media::set_media(const target& t, const std::string& image_url) {
-  return guard->guarded(t, [&] { return inner->set_media(t, image_url); });
+  return guard->guarded(t, metrics::bmc_operation::set_media,
+                        [&] { return inner->set_media(t, image_url); });
 }
 
 caf::expected<inventory> guarded_driver::guarded_inventory::read_inventory(const target& t) {
-  return guard->guarded(t, [&] { return inner->read_inventory(t); });
+  return guard->guarded(t, metrics::bmc_operation::read_inventory,
+                        [&] { return inner->read_inventory(t); });
 }
 
 caf::expected<std::vector<erase_result>> guarded_driver::guarded_erase::erase_disks(
     const target& t) {
-  return guard->guarded(t, [&] { return inner->erase_disks(t); });
+  return guard->guarded(t, metrics::bmc_operation::erase_disks,
+                        [&] { return inner->erase_disks(t); });
 }
 
 }  // namespace ab::bmc

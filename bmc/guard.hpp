@@ -14,6 +14,7 @@
 #include "bmc/driver.hpp"
 #include "core/clock.hpp"
 #include "core/error.hpp"
+#include "metrics/bmc_metrics.hpp"
 
 namespace ab::bmc {
 
@@ -38,6 +39,8 @@ class guarded_driver : public driver {
  public:
   /// Wraps `inner`; `clock` times the breakers and must outlive this driver.
   guarded_driver(std::shared_ptr<driver> inner, guard_options options, const clock& clock);
+  /// Takes its open breakers out of `ab_bmc_breakers_open`.
+  ~guarded_driver() override;
 
   /// The inner driver's name.
   std::string name() const override { return inner_->name(); }
@@ -62,6 +65,8 @@ class guarded_driver : public driver {
     /// On the monotonic clock; the epoch while the breaker never opened.
     mono_time open_until{};
     bool probing = false;
+    /// Counted in `ab_bmc_breakers_open` (opened, not closed by a success since).
+    bool counted_open = false;
   };
 
   /// The guarded interfaces: each forwards to the inner driver's inside `guarded`.
@@ -103,10 +108,20 @@ class guarded_driver : public driver {
   void leave(const target& t, const caf::error& outcome);
 
   template <class F>
-  auto guarded(const target& t, F&& f) -> decltype(f()) {
-    if (auto err = enter(t)) return err;
+  auto guarded(const target& t, metrics::bmc_operation op, F&& f) -> decltype(f()) {
+    if (auto err = enter(t)) {
+      metrics_.call(op, metrics::bmc_outcome::refused, 0);
+      return err;
+    }
+    auto t0 = std::chrono::steady_clock::now();
     auto result = f();
-    leave(t, outcome_of(result));
+    auto outcome = outcome_of(result);
+    metrics_.call(op,
+                  !outcome                         ? metrics::bmc_outcome::ok
+                  : is(outcome, errc::unavailable) ? metrics::bmc_outcome::unavailable
+                                                   : metrics::bmc_outcome::failed,
+                  std::chrono::duration<double>(std::chrono::steady_clock::now() - t0).count());
+    leave(t, outcome);
     return result;
   }
 
@@ -119,6 +134,7 @@ class guarded_driver : public driver {
   std::shared_ptr<driver> inner_;
   guard_options options_;
   const clock& clock_;
+  metrics::bmc_metrics metrics_;
   std::mutex mutex_;
   std::condition_variable changed_;
   std::size_t in_flight_ = 0;

@@ -72,6 +72,11 @@ struct node_config {
   time_ms max_clock_skew_ms = 5000;
   time_ms renew_interval_ms = 10000;
   time_ms recovery_interval_ms = 5000;
+  /// The queue gauges of /metrics (depth, oldest wait, active and stuck requests) are read from
+  /// the site database this often; a running request with no progress for `stuck_after_ms` is
+  /// stuck.
+  time_ms metrics_interval_ms = 5000;
+  time_ms stuck_after_ms = 1800000;
   time_ms heartbeat_interval_ms = 10000;
   time_ms map_check_interval_ms = 1000;
   time_ms drain_timeout_ms = 30000;

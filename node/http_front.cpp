@@ -199,6 +199,7 @@ caf::expected<node_http> start_node_http(caf::actor_system& sys, const config::n
       return routers.contains(peer);
     };
   auto* api = out.api.get();
+  so.connections_changed = [api](int delta) { api->http_metrics().connections_changed(delta); };
   auto server = net::http_server::start(so, [api](net::http_request&& req, net::responder respond) {
     api->handle(std::move(req), std::move(respond));
   });

@@ -23,6 +23,7 @@
 #include "actors/wave_runner.hpp"
 #include "config/site_cluster_map.hpp"
 #include "core/error.hpp"
+#include "metrics/work_metrics.hpp"
 #include "node/bmc_access.hpp"
 #include "node/heartbeat_sender.hpp"
 #include "node/http_front.hpp"
@@ -128,10 +129,14 @@ int run(const config::node_config& cfg, const config::cluster_map& file_map, sig
     if (!leases) return fail(message_of(leases.error()), 1);
     sup_cfg.leases = std::shared_ptr<storage::store>{std::move(*leases)};
   }
-  sup_cfg.services = {actors::straggler_service(store, cfg.recovery_interval_ms),
-                      actors::pruner_service(
-                          store, {cfg.request_retention_days * day, cfg.audit_retention_days * day},
-                          cfg.prune_interval_ms)};
+  sup_cfg.services = {
+      actors::straggler_service(store, cfg.recovery_interval_ms),
+      actors::pruner_service(store,
+                             {cfg.request_retention_days * day, cfg.audit_retention_days * day},
+                             cfg.prune_interval_ms),
+      actors::queue_gauges_service(
+          {store, cfg.node_id, cfg.site, cfg.metrics_interval_ms, cfg.stuck_after_ms, clk})};
+  metrics::set_build_info("node", AB_VERSION);
   auto supervisor = actors::spawn_supervisor(sys, sup_cfg);
 
   auto live_map = std::make_shared<config::live_cluster_map>(map);

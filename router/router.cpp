@@ -1,5 +1,9 @@
 #include "router/router.hpp"
 
+#include <strings.h>
+
+#include <algorithm>
+#include <chrono>
 #include <map>
 #include <mutex>
 #include <set>
@@ -12,8 +16,13 @@
 #include <caf/send.hpp>
 #include <nlohmann/json.hpp>
 
+#include "auth/token.hpp"
 #include "cluster/heartbeat.hpp"
 #include "core/error.hpp"
+#include "metrics/http_metrics.hpp"
+#include "metrics/metrics.hpp"
+#include "metrics/router_metrics.hpp"
+#include "net/api/api.hpp"
 #include "net/api/codec.hpp"
 #include "net/api/detail/reply_sink.hpp"
 #include "net/api/error.hpp"
@@ -166,6 +175,28 @@ struct resolution {
 /// How an unknown host is answered: as a submission's (422) or a host call's (404).
 enum class unknown_as { submission, host_call };
 
+/// The routes the router's HTTP metrics know: its own and the node API's it proxies.
+std::vector<std::string> metric_routes() {
+  auto out = router_service::own_routes();
+  out.push_back("GET /metrics");
+  for (auto& r : net::api_service::routes())
+    if (std::find(out.begin(), out.end(), r) == out.end()) out.push_back(std::move(r));
+  return out;
+}
+
+/// Whether `presented` is `expected`, in time that depends on neither (both are hashed first).
+bool same_token(const std::string& presented, const std::string& expected) {
+  auto a = auth::sha256_hex(presented), b = auth::sha256_hex(expected);
+  unsigned char diff = 0;
+  for (std::size_t i = 0; i < a.size() && i < b.size(); ++i)
+    diff |= static_cast<unsigned char>(a[i] ^ b[i]);
+  return diff == 0 && a.size() == b.size();
+}
+
+double seconds_since(std::chrono::steady_clock::time_point t0) {
+  return std::chrono::duration<double>(std::chrono::steady_clock::now() - t0).count();
+}
+
 }  // namespace
 
 struct router_service::impl : std::enable_shared_from_this<impl> {
@@ -183,7 +214,8 @@ struct router_service::impl : std::enable_shared_from_this<impl> {
         clients(std::make_shared<client_counts>()),
         trusted_proxies(options.trusted_proxies),
         heartbeat_secret(std::make_shared<const std::string>(options.heartbeat_secret)),
-        auth_failures(options.failures, clock) {}
+        auth_failures(options.failures, clock),
+        http_metrics("router", metric_routes()) {}
 
   caf::actor_system& sys;
   node_table_actor table;
@@ -200,6 +232,8 @@ struct router_service::impl : std::enable_shared_from_this<impl> {
   std::atomic<std::shared_ptr<const std::string>> heartbeat_secret;
   /// Failed authentications at `GET /v1/cluster`, per source.
   net::failure_limiter auth_failures;
+  metrics::http_metrics http_metrics;
+  metrics::router_metrics router_metrics;
 
   /// Asks the node table; `f` gets the reply or the error, in the table's thread.
   template <class Reply, class F, class... Ts>
@@ -244,18 +278,26 @@ struct router_service::impl : std::enable_shared_from_this<impl> {
     }
     auto self = shared_from_this();
     auto url = choice->api_url;
+    // A site the table knows: its series are bounded by the deployment's sites.
+    auto* series = &router_metrics.site(site);
     client->send(url, call,
                  [self, site, choice = std::move(*choice), call, done = std::move(done),
-                  tried = std::move(tried)](call_result r) mutable {
+                  tried = std::move(tried), series,
+                  t0 = std::chrono::steady_clock::now()](call_result r) mutable {
                    table_board::release(choice);
                    using o = call_result::outcome;
                    if (r.what == o::refused || r.what == o::unreachable || r.what == o::bad_url) {
                      log()->info("site {}: {}; trying another node", site, r.detail);
                      self->board->refused(choice);
                      ++self->counters->failovers;
+                     series->failovers->Increment();
                      tried.push_back(choice.key);
                      return self->to_site(site, std::move(call), std::move(done), std::move(tried));
                    }
+                   series->proxied(r.what == o::answered ? r.status
+                                   : r.what == o::busy   ? 429
+                                                         : 502,
+                                   seconds_since(t0));
                    done(std::move(r));
                  });
   }
@@ -687,6 +729,13 @@ struct router_service::impl : std::enable_shared_from_this<impl> {
     auto hb = cluster::verify(req.body, signature, *secret, clock->now(), options.max_skew_ms);
     if (!hb) {
       ++counters->heartbeats_refused;
+      // verify's errors: malformed input is invalid_argument; of the refusals, only the clock
+      // check speaks of sent_at_ms.
+      router_metrics.heartbeat(
+          !is(hb.error(), errc::unauthenticated) ? metrics::heartbeat_outcome::invalid
+          : message_of(hb.error()).find("sent_at_ms is more than") != std::string::npos
+              ? metrics::heartbeat_outcome::stale
+              : metrics::heartbeat_outcome::bad_signature);
       log()->warn("refused a heartbeat from {}: {}", net::client_address(req, trusted_proxies),
                   message_of(hb.error()));
       return respond(error(401, "bad_heartbeat", message_of(hb.error())));
@@ -696,8 +745,10 @@ struct router_service::impl : std::enable_shared_from_this<impl> {
         [self, respond](caf::expected<bool> taken) {
           if (taken && *taken) {
             ++self->counters->heartbeats_accepted;
+            self->router_metrics.heartbeat(metrics::heartbeat_outcome::accepted);
             return respond(http_response{204, "", "", {}, false});
           }
+          self->router_metrics.heartbeat(metrics::heartbeat_outcome::replay);
           respond(error(409, "stale_heartbeat",
                         "not newer than this node's last heartbeat, or its site id is another "
                         "site's"));
@@ -767,10 +818,45 @@ struct router_service::impl : std::enable_shared_from_this<impl> {
     respond(net::json_response(200, doc.dump()));
   }
 
+  /// `GET /metrics`: the bearer token of `metrics_token_file`, or 401.
+  void serve_metrics(const net::http_request& req, responder respond) {
+    std::string presented;
+    if (auto it = req.headers.find("authorization");
+        it != req.headers.end() && it->second.size() > 7 &&
+        strncasecmp(it->second.c_str(), "Bearer ", 7) == 0)
+      presented = it->second.substr(7);
+    if (presented.empty() || !same_token(presented, options.metrics_token)) {
+      auto r = error(401, "unauthenticated", "/metrics needs the scraper's bearer token");
+      r.headers.emplace_back("WWW-Authenticate", R"(Bearer realm="autobuild")");
+      return respond(std::move(r));
+    }
+    std::vector<metrics::router_node_row> rows;
+    for (const auto& n : board->view())
+      rows.push_back(
+          {n.site, n.cluster, n.node_id, static_cast<double>(n.heartbeat_age_ms) / 1000, n.health});
+    router_metrics.publish_nodes(rows);
+    http_response r;
+    r.content_type = metrics::content_type;
+    r.body = metrics::text();
+    respond(std::move(r));
+  }
+
   void handle(net::http_request&& req, responder respond) {
     auto qpos = req.target.find('?');
     auto path = req.target.substr(0, qpos);
     auto query = qpos == std::string::npos ? std::string{} : req.target.substr(qpos + 1);
+    // Counted once answered, under the route's pattern (never the raw path).
+    respond = [m = &http_metrics, index = http_metrics.route_of(req.method, path),
+               t0 = std::chrono::steady_clock::now(),
+               respond = std::move(respond)](http_response r) {
+      m->observe(index, r.status, seconds_since(t0));
+      respond(std::move(r));
+    };
+    if (path == "/metrics" && !options.metrics_token.empty()) {
+      if (req.method != "GET")
+        return respond(error(405, "method_not_allowed", req.method + " is not allowed on " + path));
+      return serve_metrics(req, std::move(respond));
+    }
     if (path == "/healthz") {
       if (req.method != "GET" && req.method != "HEAD")
         return respond(error(405, "method_not_allowed", req.method + " is not allowed on " + path));
@@ -795,6 +881,7 @@ struct router_service::impl : std::enable_shared_from_this<impl> {
     auto slot = admit(in_flight, options.max_in_flight);
     if (!slot) {
       ++counters->shed;
+      http_metrics.reject(metrics::reject_reason::capacity);
       return respond(overloaded());
     }
     // Then the client's own share, keyed on the client behind a trusted load balancer, so
@@ -803,6 +890,7 @@ struct router_service::impl : std::enable_shared_from_this<impl> {
                              options.max_in_flight_per_client);
     if (!mine) {
       ++counters->shed;
+      http_metrics.reject(metrics::reject_reason::client);
       return respond(error(429, "overloaded",
                            "this client has its limit of calls in flight at this router; retry "
                            "shortly",
@@ -879,6 +967,10 @@ router_service::router_service(caf::actor_system& sys, node_table_actor table,
 }
 
 router_service::~router_service() = default;
+
+void router_service::connections_changed(int delta) {
+  impl_->http_metrics.connections_changed(delta);
+}
 
 void router_service::handle(net::http_request&& req, net::responder respond) {
   impl_->handle(std::move(req), std::move(respond));

@@ -43,6 +43,9 @@ struct router_options {
   std::shared_ptr<auth::authenticator> auth;
   /// Failed authentications per source address at `GET /v1/cluster`, as a node counts them.
   net::failure_limits failures;
+  /// The bearer token `GET /metrics` asks for (router option `metrics_token_file`); empty:
+  /// `/metrics` is not served (404).
+  std::string metrics_token;
   /// Wall clock for heartbeats, monotonic for the cache; null: the system clocks.
   std::shared_ptr<const ab::clock> clock;
 };
@@ -76,6 +79,10 @@ class router_service {
   static std::vector<std::string> own_routes();
 
   const router_counters& counters() const { return *counters_; }
+
+  /// Adds `delta` to the router server's open connections
+  /// (`net::server_options::connections_changed`).
+  void connections_changed(int delta);
 
   /// Reads the heartbeat secret again from `path` (`cluster::read_secret_file`) and verifies
   /// heartbeats with it from now on; with the file unusable the secret in use stays and the

@@ -22,6 +22,9 @@ struct router_config {
   time_ms tls_check_interval_ms = 5000;
   /// The deployment's heartbeat secret (mode 600); required.
   std::string heartbeat_secret_file;
+  /// File with the bearer token Prometheus scrapes `GET /metrics` with (mode 600); empty:
+  /// `/metrics` answers 404.
+  std::string metrics_token_file;
   /// A node whose last heartbeat is older than this is not routed to.
   time_ms freshness_ms = 180000;
   /// A node that refused a connection is left out this long, or until its next heartbeat.

@@ -11,6 +11,7 @@
 #include "config/node_config.hpp"
 #include "core/error.hpp"
 #include "lifecycle/rules.hpp"
+#include "metrics/work_metrics.hpp"
 #include "net/http/server.hpp"
 #include "router/router.hpp"
 #include "storage/types.hpp"
@@ -80,6 +81,13 @@ int run(const router_config& cfg, sigset_t signals) {
     ro.auth = std::move(*a);
   }
   auto auth = ro.auth;
+  if (!cfg.metrics_token_file.empty()) {
+    // The same rules as the heartbeat secret: mode 600, not empty; its errors name the file.
+    auto token = cluster::read_secret_file(cfg.metrics_token_file);
+    if (!token) return fail("metrics_token_file: " + message_of(token.error()));
+    ro.metrics_token = std::move(*token);
+  }
+  metrics::set_build_info("router", AB_VERSION);
   auto service = std::make_shared<router_service>(sys, table, board, nodes, std::move(ro));
 
   auto hp = config::split_host_port(cfg.listen);
@@ -95,6 +103,7 @@ int run(const router_config& cfg, sigset_t signals) {
   so.first_byte_timeout = std::chrono::milliseconds(cfg.first_byte_timeout_ms);
   so.idle_timeout = std::chrono::milliseconds(cfg.idle_timeout_ms);
   so.probe_paths = {"/healthz"};
+  so.connections_changed = [service](int delta) { service->connections_changed(delta); };
   // A load balancer carries many clients' connections: the per-client limit is the router's.
   if (!proxies->empty())
     so.peer_cap_exempt = [nets = *proxies](const std::string& peer) { return nets.contains(peer); };

@@ -127,6 +127,8 @@ struct claimed_job {
   time_ms deferred_since = 0;
   /// The request's site.
   std::string site = {};
+  /// The request's priority class.
+  std::string priority_class = {};
 };
 
 /// Which jobs a claim takes: of request actions in `only` (every action when empty), minus
@@ -152,12 +154,25 @@ struct completion {
   job_lease job;
   /// Result as JSON text (e.g. discovered facts, erase evidence); may be empty.
   std::string result;
+  /// The request's action and priority class (`claimed_job`), handed back in
+  /// `complete_result::succeeded` when this job finished its request; may be empty.
+  std::string action = {};
+  std::string priority_class = {};
+};
+
+/// A request that reached a final state in a call, for the metrics.
+struct finished_request {
+  request_id id = 0;
+  std::string action;
+  std::string priority_class;
 };
 
 /// Answer to `complete`: which jobs were fenced out because their lease was gone.
 struct complete_result {
   std::size_t completed = 0;
   std::vector<job_id> lost;
+  /// The requests whose last job this call completed (they succeeded).
+  std::vector<finished_request> succeeded = {};
 };
 
 /// Answer to `complete_and_claim`.
@@ -178,6 +193,8 @@ struct fail_result {
 struct recover_result {
   std::size_t retried = 0;
   std::size_t failed = 0;
+  /// The requests that failed because of the jobs that failed.
+  std::vector<finished_request> failed_requests = {};
 };
 
 /// A job as status queries show it.
@@ -244,6 +261,31 @@ struct queue_depth_row {
   std::string priority_class;
   job_state state = job_state::ready;
   std::int64_t count = 0;
+};
+
+/// Ready jobs of one type, priority class and action, and the longest any of them waits.
+struct ready_jobs_row {
+  std::string type;
+  std::string priority_class;
+  std::string action;
+  std::int64_t count = 0;
+  /// The earliest `not_before` among them: since then the oldest one waits.
+  time_ms oldest_since = 0;
+};
+
+/// Active (queued or running) requests of one action, and how many of them are stuck.
+struct active_requests_row {
+  std::string action;
+  std::int64_t count = 0;
+  /// Running ones with no progress (creation, start, any job started or finished) since the
+  /// cut-off given to `job_queue::overview`.
+  std::int64_t stuck = 0;
+};
+
+/// A site's queue at a glance, as the node's metrics show it (`job_queue::overview`).
+struct queue_overview {
+  std::vector<ready_jobs_row> ready;
+  std::vector<active_requests_row> active;
 };
 
 /// A server in the inventory.

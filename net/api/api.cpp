@@ -17,6 +17,8 @@
 #include "auth/token.hpp"
 #include "core/error.hpp"
 #include "core/hash.hpp"
+#include "metrics/metrics.hpp"
+#include "metrics/work_metrics.hpp"
 #include "net/api/codec.hpp"
 #include "net/api/detail/reply_sink.hpp"
 #include "net/api/error.hpp"
@@ -37,6 +39,7 @@ struct route {
 constexpr route table[] = {
     {"GET", "/healthz"},
     {"GET", "/readyz"},
+    {"GET", "/metrics"},
     {"GET", "/v1/node"},
     {"POST", "/v1/requests"},
     {"GET", "/v1/requests"},
@@ -139,6 +142,10 @@ http_response overloaded() {
   return answer;
 }
 
+double seconds_since(std::chrono::steady_clock::time_point t0) {
+  return std::chrono::duration<double>(std::chrono::steady_clock::now() - t0).count();
+}
+
 /// Fills in the decision and detail of an audit entry from the answer it got.
 void conclude(storage::audit_entry& e, const http_response& r) {
   auto status = std::to_string(r.status);
@@ -228,7 +235,8 @@ api_service::api_service(caf::actor_system& sys, api_resources resources, api_op
               : std::min(options_.max_in_flight, std::max<std::size_t>(options_.store_actors, 1) *
                                                      options_.calls_per_store_actor)),
       auth_failures_(options_.failures, options_.clock),
-      callback_failures_(options_.failures, options_.clock) {}
+      callback_failures_(options_.failures, options_.clock),
+      http_metrics_(std::make_shared<metrics::http_metrics>("node", routes())) {}
 
 api_service::api_service(caf::actor_system& sys, std::shared_ptr<storage::store> store,
                          api_options options)
@@ -270,8 +278,17 @@ void api_service::ask(const Handle& to, Message msg, responder respond, OnReply 
       [](const caf::error& err) { return fail(err); });
 }
 
-void api_service::refuse_at_capacity(const http_request& req, const responder& respond) {
+void api_service::refuse_at_capacity(const http_request& req, const responder& respond,
+                                     std::chrono::steady_clock::time_point t0) {
   auto path = req.target.substr(0, req.target.find('?'));
+  http_metrics_->reject(metrics::reject_reason::capacity);
+  {
+    std::vector<std::string> params, allowed;
+    const auto* r = find_route(req.method, path, params, allowed);
+    http_metrics_->observe(
+        r ? static_cast<std::size_t>(r - table) : http_metrics_->other(req.method), 429,
+        seconds_since(t0));
+  }
   if (options_.audit && path != "/readyz") {
     auto source = client_address(req, options_.trusted_routers);
     static const std::string what = "calls refused at capacity";
@@ -299,10 +316,11 @@ void api_service::handle(http_request&& req, responder respond) {
   // Capacity first, before routing, credentials, body parsing or store work: a node at its
   // limit answers at once, in this I/O thread. Only the liveness probe is never refused. The
   // place is held until the call is answered.
+  auto t0 = std::chrono::steady_clock::now();
   std::shared_ptr<in_flight_slot> slot;
   if (!(req.method == "GET" && req.target.compare(0, req.target.find('?'), "/healthz") == 0)) {
     slot = admit(in_flight_, limit_);
-    if (!slot) return refuse_at_capacity(req, respond);
+    if (!slot) return refuse_at_capacity(req, respond, t0);
     respond = [slot, respond = std::move(respond)](http_response r) {
       slot->release();
       respond(std::move(r));
@@ -315,6 +333,20 @@ void api_service::handle(http_request&& req, responder respond) {
   std::vector<std::string> params;
   std::vector<std::string> allowed;
   const route* found = find_route(req.method, path, params, allowed);
+  // Counted once answered, under the route's pattern (never the raw path).
+  respond = [m = http_metrics_.get(),
+             index =
+                 found ? static_cast<std::size_t>(found - table) : http_metrics_->other(req.method),
+             t0, respond = std::move(respond)](http_response r) {
+    m->observe(index, r.status, seconds_since(t0));
+    // Refusals at capacity are counted before this; the others are a client's own failures
+    // or a rate (a quota per hour).
+    if (r.status == 429)
+      m->reject(r.body.find("\"too_many_failures\"") != std::string::npos
+                    ? metrics::reject_reason::client
+                    : metrics::reject_reason::rate);
+    respond(std::move(r));
+  };
   if (!found) {
     if (allowed.empty()) {
       respond(fail(api_error{404, "not_found", "no such resource: " + path, 0}));
@@ -343,7 +375,9 @@ void api_service::handle(http_request&& req, responder respond) {
   ctx->entry.source = client_address(req, options_.trusted_routers);
   ctx->entry.action = route;
   ctx->entry.target = path;
-  if (options_.audit)
+  // Scrapes come every few seconds: like the probes they are not audited (a refused one still
+  // counts against its source's failures).
+  if (options_.audit && route != "GET /metrics")
     respond = [audit = options_.audit, ctx, respond = std::move(respond)](http_response r) {
       conclude(ctx->entry, r);
       if (ctx->unrecorded)
@@ -430,6 +464,13 @@ void api_service::serve(const std::string& route, const std::vector<std::string>
   if (is_safety_route(route))
     return serve_safety(sys_, resources_.safety, route, params, query, req, ctx,
                         std::move(respond));
+  if (route == "GET /metrics") {
+    if (auto d = allowed(*ctx, {"metrics.read", "", "", ""}); !d.allowed) return respond(denied(d));
+    http_response r;
+    r.content_type = metrics::content_type;
+    r.body = metrics::text();
+    return respond(std::move(r));
+  }
   bool reading = route.rfind("GET ", 0) == 0;
   if (reading) {
     auto permission = route == "GET /v1/audit" ? "audit.read" : "read";
@@ -556,11 +597,16 @@ void api_service::submit(const http_request& req, const std::shared_ptr<call_con
   }
   auto hosts = cmd.hosts;
   ctx->unrecorded = cmd.dry_run;
-  auto on_reply = [ctx, hosts = std::move(hosts)](const submit_reply& r) {
+  auto on_reply = [ctx, hosts = std::move(hosts), action = cmd.action,
+                   cls = cmd.priority_class](const submit_reply& r) {
     if (r.preflight) return json_response(200, encode_preflight(*r.preflight));
     std::vector<std::string> ids;
-    for (const auto& o : r.outcomes)
+    double created = 0;
+    for (const auto& o : r.outcomes) {
       if (o.id) ids.push_back(std::to_string(o.id));
+      if (o.what == storage::submit_outcome::status::created) ++created;
+    }
+    if (created > 0) metrics::request_counters::submitted(action, cls, created);
     ctx->entry.detail = "requests " + join_names(ids);
     return json_response(202, encode_outcomes(hosts, r.outcomes));
   };

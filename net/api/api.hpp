@@ -1,6 +1,7 @@
 #pragma once
 
 #include <atomic>
+#include <chrono>
 #include <functional>
 #include <memory>
 #include <optional>
@@ -12,6 +13,7 @@
 
 #include "auth/authenticator.hpp"
 #include "lifecycle/rules.hpp"
+#include "metrics/http_metrics.hpp"
 #include "net/api/audit_trail.hpp"
 #include "net/api/error.hpp"
 #include "net/api/failure_limiter.hpp"
@@ -117,6 +119,9 @@ class api_service {
   /// The most calls served at once (see `api_options::calls_per_store_actor`).
   std::size_t admission_limit() const { return limit_; }
 
+  /// The `ab_http_*` metrics of the node's server (`server="node"`).
+  metrics::http_metrics& http_metrics() const { return *http_metrics_; }
+
   /// Every route as "METHOD /path/{param}", as the OpenAPI document lists them.
   static std::vector<std::string> routes();
 
@@ -135,7 +140,8 @@ class api_service {
   /// Whether the caller may do `what`; always when the API is open.
   auth::decision allowed(const call_context& ctx, const auth::operation& what) const;
   /// Answers 429 to a call beyond the admission limit, counting it in the audit trail.
-  void refuse_at_capacity(const http_request& req, const responder& respond);
+  void refuse_at_capacity(const http_request& req, const responder& respond,
+                          std::chrono::steady_clock::time_point t0);
   void submit(const http_request& req, const std::shared_ptr<call_context>& ctx, responder respond);
   void audit_log(const std::string& query, responder respond);
   void callback(const std::string& id, const http_request& req,
@@ -148,6 +154,7 @@ class api_service {
   std::size_t limit_;
   failure_limiter auth_failures_;
   failure_limiter callback_failures_;
+  std::shared_ptr<metrics::http_metrics> http_metrics_;
 };
 
 /// A stable 64-bit FNV-1a digest of `text`, as hex: the fingerprint of an idempotent call

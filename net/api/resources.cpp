@@ -17,6 +17,7 @@
 #include "auth/authenticator.hpp"
 #include "core/error.hpp"
 #include "lifecycle/quotas.hpp"
+#include "metrics/work_metrics.hpp"
 #include "net/api/api.hpp"
 #include "net/api/detail/reply_sink.hpp"
 #include "net/api/error.hpp"
@@ -393,6 +394,8 @@ caf::expected<cancel_reply> resource_rules::cancel(const cancel_call& c) const {
   if (auto d = allowed(c.who, {"cancel", r->site, r->host, ""}); !d.allowed) return denied(d);
   auto st = store_->cancel(c.id, "cancelled through the API by " + c.who.name);
   if (!st) return st.error();
+  if (*st == storage::request_state::cancelled)
+    metrics::request_counters::finished(r->action, r->priority_class, "cancelled");
   return cancel_reply{c.id, *st, r->host};
 }
 

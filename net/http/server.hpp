@@ -115,6 +115,10 @@ struct server_options {
   std::size_t probe_reserve = 16;
   /// Paths (without query) that a reserve slot serves: the health probes.
   std::vector<std::string> probe_paths{"/healthz", "/readyz"};
+  /// Told +1 when a connection is admitted and -1 when it is gone (a gauge of open
+  /// connections); called under the server's lock, from any I/O thread: it must be cheap and
+  /// thread-safe. Unset: nobody is told.
+  std::function<void(int delta)> connections_changed;
   /// With a certificate, every connection speaks TLS (1.2 or later) before HTTP; its handshake
   /// counts against the first request's `read_timeout`. The certificate and key are reloaded
   /// when either file changes (checked every `tls_check_interval`) or on `reload_tls`.

@@ -304,7 +304,7 @@ std::vector<claimed_job> sql_store::claim_in(connection& c, commit_marks& marks,
     // yields its site's ready jobs in queue order, and other sites' jobs are never visited.
     std::string sql =
         "SELECT id, request_id, position, host, action, attempts, max_attempts, timeout_ms, "
-        "event, deferrals, deferred_since, site FROM jobs WHERE type = ?";
+        "event, deferrals, deferred_since, site, priority_class FROM jobs WHERE type = ?";
     args a{type};
     if (!actions.site.empty()) {
       sql += " AND site = ?";
@@ -340,6 +340,7 @@ std::vector<claimed_job> sql_store::claim_in(connection& c, commit_marks& marks,
       j.deferrals = static_cast<int>(r->i64(9));
       j.deferred_since = r->i64(10);
       j.site = r->text(11);
+      j.priority_class = r->text(12);
       jobs.push_back(std::move(j));
     }
   }
@@ -485,6 +486,26 @@ complete_result sql_store::complete_in(connection& c, commit_marks& marks,
                       " + chain_length - 1 IN " + in + " AND state IN ('queued', 'running')",
                   a);
     if (finished == 0) return;
+    auto add = [&](job_id job) {
+      const auto* d = wanted.at(job);
+      out.succeeded.push_back({job / max_chain_length, d->action, d->priority_class});
+    };
+    if (finished == count) {
+      for (std::size_t i = offset; i < offset + count; ++i) add(held[i]);
+    } else {
+      // Some of them finished their request: which ones (at `now`, by this transaction).
+      args f{now};
+      append_ids(f, requests, offset, count);
+      auto r = c.query(
+          "SELECT id FROM requests WHERE finished_at = ? AND state = 'succeeded' "
+          "AND id IN " +
+              in,
+          f);
+      std::unordered_set<request_id> done_now;
+      while (r->next()) done_now.insert(r->i64(0));
+      for (std::size_t i = offset; i < offset + count; ++i)
+        if (done_now.count(held[i] / max_chain_length)) add(held[i]);
+    }
     // Hosts of the requests that just succeeded take their next lifecycle state.
     args h{now};
     append_ids(h, requests, offset, count);
@@ -763,14 +784,14 @@ caf::expected<recover_result> sql_store::recover(std::size_t limit) {
     struct stray {
       job_id id;
       int attempts, max_attempts;
-      std::string type, why;
+      std::string type, why, action, priority_class;
     };
     std::vector<stray> found;
     auto collect = [&](const std::string& where) {
       if (found.size() >= limit) return;
       auto r = c.query(
-          "SELECT id, attempts, max_attempts, type, lease_owner, state, lease_expires_at FROM jobs "
-          "WHERE " +
+          "SELECT id, attempts, max_attempts, type, lease_owner, state, lease_expires_at, action, "
+          "priority_class FROM jobs WHERE " +
               where + " LIMIT ?" + pool_->sql().for_update_skip_locked,
           {now, static_cast<std::int64_t>(limit - found.size())});
       while (r->next()) {
@@ -778,8 +799,8 @@ caf::expected<recover_result> sql_store::recover(std::size_t limit) {
                           : r->i64(6) < now      ? "lease expired, its node stopped renewing"
                                                  : "deadline passed while running";
         if (!r->is_null(4)) why += " (last held by " + r->text(4) + ")";
-        found.push_back(
-            {r->i64(0), static_cast<int>(r->i64(1)), static_cast<int>(r->i64(2)), r->text(3), why});
+        found.push_back({r->i64(0), static_cast<int>(r->i64(1)), static_cast<int>(r->i64(2)),
+                         r->text(3), why, r->text(7), r->text(8)});
       }
     };
     collect("state = 'running' AND due_at < ?");
@@ -796,6 +817,7 @@ caf::expected<recover_result> sql_store::recover(std::size_t limit) {
         fail_chain(c, s.id, s.id / max_chain_length,
                    failure_message(s.id, s.type, s.attempts, s.why), now);
         ++out.failed;
+        out.failed_requests.push_back({s.id / max_chain_length, s.action, s.priority_class});
       }
     }
     return out;

@@ -105,6 +105,7 @@ class sql_store final : public store, public test_hooks {
   caf::expected<request_view> request(request_id id) override;
   caf::expected<request_page> requests(const request_filter& filter) override;
   caf::expected<std::vector<queue_depth_row>> queue_depth() override;
+  caf::expected<queue_overview> overview(const std::string& site, time_ms stuck_before) override;
 
   caf::error put_hosts(const std::vector<host_record>& hosts) override;
   caf::expected<host_record> host(const std::string& name) override;

@@ -175,6 +175,12 @@ TEST(Policy, TheSamplePolicyFileIsValidForTheNodesActions) {
   identity admin{"root", "directory", p->roles_of_groups({"fleet-admins"}), false};
   EXPECT_TRUE(p->allows(admin, {"wipe", "dc9", "db-1", "user"}).allowed);
   EXPECT_FALSE(p->allows(admin, {"wipe", "dc9", "db-1", "maas"}).allowed);
+  // Prometheus's account reads the metrics and nothing else.
+  const auto* scraper = p->find_account(sha256_hex("test3"));
+  ASSERT_NE(scraper, nullptr);
+  identity prometheus{scraper->name, "token", scraper->roles, false};
+  EXPECT_TRUE(p->allows(prometheus, {"metrics.read", "", "", ""}).allowed);
+  EXPECT_FALSE(p->allows(prometheus, {"read", "dc1", "", ""}).allowed);
 }
 
 TEST(Policy, TheReadScopeCoversOnlyTheSitesAndHostsOfReadGrants) {

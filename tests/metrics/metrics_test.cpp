@@ -6,7 +6,10 @@
 #include <prometheus/histogram.h>
 
 #include "metrics/detail/process_stats.hpp"
+#include "metrics/http_metrics.hpp"
 #include "metrics/metrics.hpp"
+#include "metrics/queue_gauges.hpp"
+#include "metrics/router_metrics.hpp"
 
 namespace {
 
@@ -60,6 +63,87 @@ TEST(Metrics, TextCarriesTheProcessCollectorsOfThisProcess) {
   auto start = sample(text, "process_start_time_seconds");
   EXPECT_LE(start, now.count() + 1);
   EXPECT_GT(start, now.count() - 24 * 3600);
+}
+
+TEST(HttpMetrics, RoutesArePatternsAndAnythingElseIsOther) {
+  ab::metrics::http_metrics m(
+      "test-a", {"GET /v1/requests/{id}", "POST /v1/requests/{id}/cancel", "GET /healthz"});
+  EXPECT_EQ(m.route_of("GET", "/v1/requests/7"), 0u);
+  EXPECT_EQ(m.route_of("POST", "/v1/requests/7/cancel"), 1u);
+  EXPECT_EQ(m.route_of("GET", "/healthz"), 2u);
+  EXPECT_EQ(m.route_of("GET", "/v1/requests/"), m.other("GET"));
+  EXPECT_EQ(m.route_of("POST", "/v1/requests/7"), m.other("POST"));
+  EXPECT_EQ(m.route_of("BREW", "/healthz"), m.other("BREW"));
+  EXPECT_NE(m.other("GET"), m.other("BREW"));
+  m.observe(m.route_of("GET", "/v1/requests/7"), 200, 0.002);
+  m.observe(m.route_of("GET", "/v1/requests/8"), 200, 0.002);
+  m.observe(m.route_of("BREW", "/pot/42"), 418, 0.001);
+  m.reject(ab::metrics::reject_reason::capacity);
+  m.connections_changed(2);
+  m.connections_changed(-1);
+  auto text = ab::metrics::text();
+  EXPECT_EQ(
+      sample(
+          text,
+          R"(ab_http_requests_total{method="GET",route="/v1/requests/{id}",server="test-a",status="200"})"),
+      2);
+  EXPECT_EQ(
+      sample(
+          text,
+          R"(ab_http_requests_total{method="other",route="other",server="test-a",status="418"})"),
+      1);
+  EXPECT_EQ(sample(text, R"(ab_http_rejected_total{reason="capacity",server="test-a"})"), 1);
+  EXPECT_EQ(sample(text, R"(ab_http_rejected_total{reason="rate",server="test-a"})"), 0);
+  EXPECT_EQ(sample(text, R"(ab_http_open_connections{server="test-a"})"), 1);
+  EXPECT_EQ(text.find("/pot/42"), std::string::npos);
+  EXPECT_EQ(text.find("BREW"), std::string::npos);
+}
+
+TEST(RouterMetrics, NodesGoneFromTheTableLoseTheirSeries) {
+  ab::metrics::router_metrics m;
+  m.publish_nodes({{"zz1", "c1", "n1", 1.5, "fresh"}, {"zz1", "c1", "n2", 9, "stale"}});
+  auto text = ab::metrics::text();
+  EXPECT_EQ(
+      sample(text, R"(ab_router_node_heartbeat_age_seconds{cluster="c1",node="n2",site="zz1"})"),
+      9);
+  EXPECT_EQ(sample(text, R"(ab_router_nodes{cluster="c1",site="zz1",state="fresh"})"), 1);
+  EXPECT_EQ(sample(text, R"(ab_router_nodes{cluster="c1",site="zz1",state="set_aside"})"), 0);
+  m.publish_nodes({{"zz1", "c1", "n1", 0.5, "fresh"}});
+  text = ab::metrics::text();
+  EXPECT_EQ(
+      sample(text, R"(ab_router_node_heartbeat_age_seconds{cluster="c1",node="n2",site="zz1"})"),
+      -1);
+  EXPECT_EQ(
+      sample(text, R"(ab_router_node_heartbeat_age_seconds{cluster="c1",node="n1",site="zz1"})"),
+      0.5);
+  EXPECT_EQ(sample(text, R"(ab_router_nodes{cluster="c1",site="zz1",state="stale"})"), 0);
+  m.site("zz1").proxied(204, 0.01);
+  m.site("zz1").proxied(0, 0.01);
+  m.heartbeat(ab::metrics::heartbeat_outcome::replay);
+  text = ab::metrics::text();
+  EXPECT_EQ(sample(text, R"(ab_router_proxied_total{site="zz1",status_class="2xx"})"), 1);
+  EXPECT_EQ(sample(text, R"(ab_router_proxied_total{site="zz1",status_class="5xx"})"), 1);
+  EXPECT_GE(sample(text, R"(ab_router_heartbeats_total{outcome="replay"})"), 1);
+}
+
+TEST(QueueGauges, AQueueThatEmptiedShowsZeroNotAGap) {
+  ab::metrics::publish_queue("qq1", {{"c1", "power", "user", 3, 12.5}}, {{"reimage", 4}}, 1);
+  auto text = ab::metrics::text();
+  EXPECT_EQ(
+      sample(text, R"(ab_queue_depth{class="user",cluster="c1",job_type="power",site="qq1"})"), 3);
+  EXPECT_EQ(
+      sample(
+          text,
+          R"(ab_queue_oldest_wait_seconds{class="user",cluster="c1",job_type="power",site="qq1"})"),
+      12.5);
+  EXPECT_EQ(sample(text, R"(ab_requests_active{action="reimage",site="qq1"})"), 4);
+  EXPECT_EQ(sample(text, R"(ab_requests_stuck{site="qq1"})"), 1);
+  ab::metrics::publish_queue("qq1", {}, {}, 0);
+  text = ab::metrics::text();
+  EXPECT_EQ(
+      sample(text, R"(ab_queue_depth{class="user",cluster="c1",job_type="power",site="qq1"})"), 0);
+  EXPECT_EQ(sample(text, R"(ab_requests_active{action="reimage",site="qq1"})"), 0);
+  EXPECT_EQ(sample(text, R"(ab_requests_stuck{site="qq1"})"), 0);
 }
 
 TEST(ProcessStats, ParsesACommandNameWithSpacesAndParentheses) {

@@ -225,6 +225,62 @@ TEST_P(StoreConformance, QueueDepthCountsUnfinishedJobsByTypeClassAndState) {
   EXPECT_EQ(count("a", "organic", job_state::ready), 2);
 }
 
+TEST_P(StoreConformance, OverviewGroupsReadyJobsAndCountsActiveAndStuckRequests) {
+  auto t0 = clock_->now();
+  submit_one(spec("h1", {"a", "b"}, "maas"));
+  clock_->advance(1000);
+  submit_one(spec("h2", {"a"}, "organic"));
+  submit_one(spec("h3", {"a"}, "organic"));
+  auto other_site = spec("x1", {"a"});
+  other_site.site = "dc2";
+  submit_one(other_site);
+  ASSERT_EQ(claim("a", 1).size(), 1u);  // the maas job: h1 is running now
+  clock_->advance(5000);
+  auto o = db().overview("dc1", clock_->now() - 60000);
+  ASSERT_TRUE(o) << message_of(o.error());
+  ASSERT_EQ(o->ready.size(), 1u);
+  EXPECT_EQ(o->ready[0].type, "a");
+  EXPECT_EQ(o->ready[0].priority_class, "organic");
+  EXPECT_EQ(o->ready[0].action, "test");
+  EXPECT_EQ(o->ready[0].count, 2);
+  EXPECT_EQ(o->ready[0].oldest_since, t0 + 1000);
+  ASSERT_EQ(o->active.size(), 1u);
+  EXPECT_EQ(o->active[0].count, 3);
+  EXPECT_EQ(o->active[0].stuck, 0);
+  // With no progress since the claim, the running request counts as stuck; queued ones never.
+  o = db().overview("dc1", clock_->now() - 1000);
+  ASSERT_TRUE(o);
+  EXPECT_EQ(o->active[0].stuck, 1);
+  auto far = db().overview("dc9", clock_->now());
+  ASSERT_TRUE(far);
+  EXPECT_TRUE(far->ready.empty());
+  EXPECT_TRUE(far->active.empty());
+}
+
+TEST_P(StoreConformance, CompletionNamesTheRequestsItFinishedWithTheirActionAndClass) {
+  submit_one(spec("h1", {"a", "b"}, "organic"));
+  submit_one(spec("h2", {"a"}, "maas"));
+  auto jobs = claim("a", 10);
+  ASSERT_EQ(jobs.size(), 2u);
+  std::vector<storage::completion> done;
+  for (const auto& j : jobs) {
+    EXPECT_EQ(j.priority_class, j.host == "h1" ? "organic" : "maas");
+    done.push_back({{j.id, j.lease_token}, "", j.action, j.priority_class});
+  }
+  auto r = db().complete(done);
+  ASSERT_TRUE(r) << message_of(r.error());
+  // Only h2's request ended: h1's chain goes on with b.
+  ASSERT_EQ(r->succeeded.size(), 1u);
+  EXPECT_EQ(r->succeeded[0].priority_class, "maas");
+  EXPECT_EQ(r->succeeded[0].action, "test");
+  auto b = claim("b");
+  ASSERT_EQ(b.size(), 1u);
+  r = db().complete({{{b[0].id, b[0].lease_token}, "", b[0].action, b[0].priority_class}});
+  ASSERT_TRUE(r);
+  ASSERT_EQ(r->succeeded.size(), 1u);
+  EXPECT_EQ(r->succeeded[0].priority_class, "organic");
+}
+
 TEST_P(StoreConformance, UnknownRequestIsNotFound) {
   auto r = db().request(424242);
   ASSERT_FALSE(r);

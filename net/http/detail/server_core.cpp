@@ -80,6 +80,7 @@ std::shared_ptr<connection> server_core::admit(boost::asio::ip::tcp::socket sock
     auto& stored = sessions_.emplace(s.get(), std::move(e)).first->second;
     ++per_peer_[peer];
     ++(reserve ? reserved_ : serving_);
+    if (options_.connections_changed) options_.connections_changed(1);
     // A new connection waits for its first byte: it may be evicted before it even started.
     if (!reserve) {
       stored.place = waiting_.insert(waiting_.end(), s.get());
@@ -120,6 +121,7 @@ void server_core::leave(const connection* s) {
   if (auto p = per_peer_.find(e.peer); !e.evicted && p != per_peer_.end() && --p->second == 0)
     per_peer_.erase(p);
   sessions_.erase(it);
+  if (options_.connections_changed) options_.connections_changed(-1);
 }
 
 void server_core::waiting(const connection* s) {
