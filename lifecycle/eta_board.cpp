@@ -82,7 +82,7 @@ bool eta_board::refresh_locked(time_ms now, bool force) {
     auto& [queued, running] = active_[row.action];
     (row.state == storage::request_state::queued ? queued : running) += row.count;
   }
-  auto jobs = store_->job_queue(options_.site, options_.job_types, now - 60 * 1000);
+  auto jobs = store_->ready_jobs(options_.site, options_.job_types, now - 60 * 1000);
   if (!jobs) {
     logger()->warn("cannot read the job queue: {}", message_of(jobs.error()));
     return false;

@@ -26,10 +26,10 @@ caf::expected<std::int64_t> eta_store::queued_ahead(const std::string&, const st
   return unsupported("queued_ahead");
 }
 
-caf::expected<std::vector<job_queue_row>> eta_store::job_queue(const std::string&,
-                                                               const std::vector<std::string>&,
-                                                               time_ms) {
-  return unsupported("job_queue");
+caf::expected<std::vector<job_queue_row>> eta_store::ready_jobs(const std::string&,
+                                                                const std::vector<std::string>&,
+                                                                time_ms) {
+  return unsupported("ready_jobs");
 }
 
 }  // namespace ab::storage

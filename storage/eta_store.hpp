@@ -77,9 +77,8 @@ class eta_store {
 
   /// Ready jobs of `site` of each of `types` by action and class, and the jobs of those types
   /// done since `done_since` (indexes `jobs_claim_site`, `jobs_finished`).
-  virtual caf::expected<std::vector<job_queue_row>> job_queue(const std::string& site,
-                                                              const std::vector<std::string>& types,
-                                                              time_ms done_since);
+  virtual caf::expected<std::vector<job_queue_row>> ready_jobs(
+      const std::string& site, const std::vector<std::string>& types, time_ms done_since);
 };
 
 }  // namespace ab::storage

@@ -93,7 +93,7 @@ caf::expected<std::int64_t> sql_store::queued_ahead(const std::string& site,
   });
 }
 
-caf::expected<std::vector<job_queue_row>> sql_store::job_queue(
+caf::expected<std::vector<job_queue_row>> sql_store::ready_jobs(
     const std::string& site, const std::vector<std::string>& types, time_ms done_since) {
   if (types.empty()) return std::vector<job_queue_row>{};
   // One range of jobs_claim_site per type for the ready jobs, one of jobs_finished per type
@@ -112,7 +112,7 @@ caf::expected<std::vector<job_queue_row>> sql_store::job_queue(
   a.insert(a.end(), types.begin(), types.end());
   a.emplace_back(site);
   a.emplace_back(std::max<time_ms>(done_since, 1));
-  return read_alone("job_queue", [&](connection& c) -> caf::expected<std::vector<job_queue_row>> {
+  return read_alone("ready_jobs", [&](connection& c) -> caf::expected<std::vector<job_queue_row>> {
     std::vector<job_queue_row> out;
     auto r = c.query(sql, a);
     while (r->next()) {
