@@ -9,6 +9,7 @@
 #include <nlohmann/json.hpp>
 
 #include "core/error.hpp"
+#include "lifecycle/eta_metrics.hpp"
 #include "lifecycle/rules.hpp"
 #include "net/api/error.hpp"
 #include "net/api/waiting_for.hpp"
@@ -172,6 +173,19 @@ caf::expected<node_http> start_node_http(caf::actor_system& sys, const config::n
   opts.max_in_flight = cfg.api_max_in_flight;
   opts.calls_per_store_actor = cfg.api_calls_per_store_actor;
   opts.trusted_routers = *routers;
+  // Turnaround estimates from the API's store, summaries read at most once a second; the
+  // metrics' thread keeps them fresh and observes the requests this node's workers finished.
+  lifecycle::eta_board_options eo;
+  eo.site = cfg.site;
+  eo.class_credit_ms = cfg.queue.class_credit_ms;
+  out.eta = std::make_shared<lifecycle::eta_board>(api_store, std::make_shared<system_clock>(),
+                                                   std::move(eo));
+  opts.eta = out.eta;
+  opts.cluster_of = [map](const std::string& action) {
+    return map->current()->cluster_serving(action).value_or("");
+  };
+  out.eta_metrics =
+      std::make_unique<lifecycle::eta_metrics>(out.eta, cfg.node_id + "@", opts.cluster_of, 1000);
   net::node_report base;
   base.node_id = cfg.node_id;
   base.site = cfg.site;

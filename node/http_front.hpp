@@ -9,6 +9,7 @@
 #include "actors/supervisor.hpp"
 #include "config/cluster_map.hpp"
 #include "config/node_config.hpp"
+#include "lifecycle/eta_metrics.hpp"
 #include "net/api/api.hpp"
 #include "net/http/server.hpp"
 #include "storage/store.hpp"
@@ -19,6 +20,9 @@ namespace ab::node {
 /// Members are destroyed bottom-up: the server stops before the API (which stops its actors),
 /// which goes before the audit trail it writes to (whose destructor writes what is queued).
 struct node_http {
+  /// The turnaround estimates and the thread that keeps their metrics.
+  std::shared_ptr<lifecycle::eta_board> eta;
+  std::unique_ptr<lifecycle::eta_metrics> eta_metrics;
   std::shared_ptr<net::audit_trail> audit;
   /// Null when the API is open (no policy configured).
   std::shared_ptr<auth::authenticator> auth;

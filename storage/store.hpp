@@ -10,6 +10,7 @@
 #include "core/clock.hpp"
 #include "storage/audit_store.hpp"
 #include "storage/cluster_map_store.hpp"
+#include "storage/eta_store.hpp"
 #include "storage/host_inventory.hpp"
 #include "storage/job_queue.hpp"
 #include "storage/node_registry.hpp"
@@ -25,10 +26,10 @@ namespace ab::storage {
 /// (`host_inventory`), the nodes (`node_registry`), the audit trail (`audit_store`) and the
 /// retention of history (`retention_store`), the site's cluster map (`cluster_map_store`), holds
 /// and pauses (`safety_store`), the quotas of destructive actions (`quota_store`) and the waves
-/// (`wave_store`), plus what concerns the database as a whole. A consumer that needs one role
-/// takes that role; the node's wiring opens the `store` and hands each consumer its part. Every
-/// call is one transaction; none throws. Implementations: `mysql_store`, `sqlite_store`; both
-/// pass tests/storage's conformance suite.
+/// (`wave_store`), what the turnaround estimates read (`eta_store`), plus what concerns the
+/// database as a whole. A consumer that needs one role takes that role; the node's wiring opens the
+/// `store` and hands each consumer its part. Every call is one transaction; none throws.
+/// Implementations: `mysql_store`, `sqlite_store`; both pass tests/storage's conformance suite.
 class store : public job_queue,
               public host_inventory,
               public node_registry,
@@ -37,7 +38,8 @@ class store : public job_queue,
               public cluster_map_store,
               public safety_store,
               public quota_store,
-              public wave_store {
+              public wave_store,
+              public eta_store {
  public:
   ~store() override = default;
 

@@ -72,6 +72,9 @@ struct request_spec {
   /// Action parameters as JSON text.
   std::string params = "{}";
   std::vector<job_spec> chain;
+  /// The completion time estimated at submission (lifecycle/eta.hpp; 0: none), kept so that
+  /// the estimate can be measured against the real completion.
+  time_ms eta_at = 0;
   /// Host lifecycle, as the lifecycle's plan of the request sets them (`lifecycle/rules.hpp`;
   /// the store writes them, it decides none). `host_state_from`: the state the plan was made
   /// for; the store refuses the request (`errc::conflict`) if the host left it meanwhile
@@ -229,6 +232,11 @@ struct request_view {
   time_ms created_at = 0;
   time_ms started_at = 0;
   time_ms finished_at = 0;
+  /// Jobs in the chain, and how many of them are done (listings count them too).
+  int chain_length = 0;
+  int jobs_done = 0;
+  /// The completion time estimated at submission (0: none was made).
+  time_ms eta_at_submission = 0;
   /// Filled by `request`, empty in listings.
   std::vector<job_view> jobs;
 };

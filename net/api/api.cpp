@@ -44,6 +44,7 @@ constexpr route table[] = {
     {"POST", "/v1/requests"},
     {"GET", "/v1/requests"},
     {"GET", "/v1/requests/{id}"},
+    {"GET", "/v1/queue"},
     {"POST", "/v1/requests/{id}/cancel"},
     {"POST", "/v1/hosts"},
     {"GET", "/v1/hosts"},
@@ -522,14 +523,20 @@ void api_service::serve(const std::string& route, const std::vector<std::string>
     if (auto* e = std::get_if<api_error>(&filter)) return respond(fail(*e));
     ask(resources_.requests, list_requests_call{who, std::get<storage::request_filter>(filter)},
         std::move(respond), [](const request_page_reply& r) {
-          return json_response(200, encode_request_page(r.page));
+          return json_response(200, encode_request_page(r.page, r.etas));
         });
+  } else if (route == "GET /v1/queue") {
+    ask(resources_.requests, queue_call{who}, std::move(respond), [](const queue_reply& r) {
+      std::vector<std::pair<std::string, lifecycle::queue_line>> lines;
+      for (const auto& l : r.lines) lines.emplace_back(l.cluster, l.queue);
+      return json_response(200, encode_queue(r.site, lines));
+    });
   } else if (route == "GET /v1/requests/{id}") {
     auto id = parse_id(params[0]);
     if (!id) return respond(no_such_request(params[0]));
     ask(resources_.requests, get_request_call{who, *id}, std::move(respond),
         [](const request_reply& r) {
-          return json_response(200, encode_request(r.view, r.waiting_for));
+          return json_response(200, encode_request(r.view, r.waiting_for, r.eta));
         });
   } else if (route == "POST /v1/requests/{id}/cancel") {
     auto id = parse_id(params[0]);

@@ -55,6 +55,12 @@ struct api_options {
   /// Why an unfinished request waits (nullopt: it does not), shown as `waiting_for` by
   /// `GET /v1/requests/{id}`; runs on a store actor (it may call the store). Unset: never shown.
   std::function<std::optional<std::string>(const storage::request_view&)> waiting_for;
+  /// The site's turnaround estimates: unfinished requests carry `eta`, a submission records
+  /// its estimate, `GET /v1/queue` reports the queue. Null: no estimates, and `/v1/queue`
+  /// answers an empty queue.
+  std::shared_ptr<lifecycle::eta_board> eta;
+  /// The cluster that processes `action` (`GET /v1/queue` groups by it); unset or empty: "".
+  std::function<std::string(const std::string& action)> cluster_of;
   /// Why a host as `POST /v1/hosts` registers it, or as a `PATCH` leaves it, breaks the
   /// node's BMC rules (its credential store, its endpoint policy); answered 422
   /// `invalid_host` with the reason. Unset: no checks.

@@ -399,15 +399,28 @@ json request_json(const storage::request_view& r) {
   if (!r.error.empty()) j["error"] = r.error;
   if (r.started_at) j["started_at"] = r.started_at;
   if (r.finished_at) j["finished_at"] = r.finished_at;
+  if (r.chain_length > 0) j["progress"] = {{"done", r.jobs_done}, {"total", r.chain_length}};
+  if (r.eta_at_submission > 0) j["eta_at_submission_ms"] = r.eta_at_submission;
   return j;
+}
+
+void add_eta(json& j, const storage::request_view& r,
+             const std::optional<lifecycle::estimate>& eta) {
+  if (!eta || storage::is_terminal(r.state)) return;
+  j["eta"] = {{"at_ms", eta->at},
+              {"earliest_ms", eta->earliest},
+              {"latest_ms", eta->latest},
+              {"basis", eta->basis}};
 }
 
 }  // namespace
 
 std::string encode_request(const storage::request_view& r,
-                           const std::optional<std::string>& waiting_for) {
+                           const std::optional<std::string>& waiting_for,
+                           const std::optional<lifecycle::estimate>& eta) {
   auto j = request_json(r);
   if (waiting_for) j["waiting_for"] = *waiting_for;
+  add_eta(j, r, eta);
   j["params"] = json::parse(r.params.empty() ? "{}" : r.params, nullptr, false);
   j["jobs"] = json::array();
   for (const auto& job : r.jobs) {
@@ -425,11 +438,31 @@ std::string encode_request(const storage::request_view& r,
   return j.dump();
 }
 
-std::string encode_request_page(const storage::request_page& page) {
+std::string encode_request_page(const storage::request_page& page,
+                                const std::vector<std::optional<lifecycle::estimate>>& etas) {
   json j{{"requests", json::array()}};
-  for (const auto& r : page.items) j["requests"].push_back(request_json(r));
+  for (std::size_t i = 0; i < page.items.size(); ++i) {
+    auto item = request_json(page.items[i]);
+    if (i < etas.size()) add_eta(item, page.items[i], etas[i]);
+    j["requests"].push_back(std::move(item));
+  }
   if (page.next_cursor) j["next_cursor"] = std::to_string(page.next_cursor);
   return j.dump();
+}
+
+std::string encode_queue(const std::string& site,
+                         const std::vector<std::pair<std::string, lifecycle::queue_line>>& lines) {
+  json clusters = json::array();
+  for (const auto& [cluster, q] : lines)
+    clusters.push_back({{"cluster", cluster},
+                        {"job_type", q.job_type},
+                        {"action", q.action},
+                        {"class", q.priority_class},
+                        {"depth", q.depth},
+                        {"oldest_wait_ms", q.oldest_wait_ms},
+                        {"completed_per_min", q.completed_per_min}});
+  return json{{"site", site}, {"clusters", std::move(clusters)}}.dump(
+      -1, ' ', false, json::error_handler_t::replace);
 }
 
 std::string encode_host(const storage::host_record& h) {

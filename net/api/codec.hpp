@@ -7,11 +7,13 @@
 #include <map>
 #include <optional>
 #include <string>
+#include <utility>
 #include <variant>
 #include <vector>
 
 #include <nlohmann/json.hpp>
 
+#include "lifecycle/eta_board.hpp"
 #include "net/api/error.hpp"
 #include "storage/types.hpp"
 
@@ -103,12 +105,19 @@ std::string canonical_call(const submit_command& cmd);
 /// Parses the query of `GET /v1/hosts` (site, state, after, limit).
 std::variant<storage::host_filter, api_error> parse_host_query(const std::string& query);
 
-/// JSON of a request with its jobs, and `waiting_for` (why it waits) when given.
+/// JSON of a request with its jobs, `waiting_for` (why it waits) and `eta` (when it will be
+/// done) when given, and its `progress` (steps done of its chain).
 std::string encode_request(const storage::request_view& r,
-                           const std::optional<std::string>& waiting_for = std::nullopt);
+                           const std::optional<std::string>& waiting_for = std::nullopt,
+                           const std::optional<lifecycle::estimate>& eta = std::nullopt);
 
-/// JSON of a page of requests.
-std::string encode_request_page(const storage::request_page& page);
+/// JSON of a page of requests; `etas` (when not empty) holds each item's estimate, in order.
+std::string encode_request_page(const storage::request_page& page,
+                                const std::vector<std::optional<lifecycle::estimate>>& etas = {});
+
+/// JSON of `GET /v1/queue`: the site and one entry per cluster, job type and class.
+std::string encode_queue(const std::string& site,
+                         const std::vector<std::pair<std::string, lifecycle::queue_line>>& lines);
 
 /// JSON of a host.
 std::string encode_host(const storage::host_record& h);

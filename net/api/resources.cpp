@@ -56,6 +56,7 @@ class resource_rules {
   caf::expected<request_reply> request(const get_request_call& c) const;
   caf::expected<request_page_reply> requests(const list_requests_call& c) const;
   caf::expected<cancel_reply> cancel(const cancel_call& c) const;
+  caf::expected<queue_reply> queue(const queue_call& c) const;
   caf::expected<put_hosts_reply> put_hosts(const put_hosts_call& c) const;
   caf::expected<host_page_reply> hosts(const list_hosts_call& c) const;
   caf::expected<host_reply> host(const get_host_call& c) const;
@@ -67,6 +68,8 @@ class resource_rules {
   caf::expected<login_reply> login(const login_call& c) const;
 
  private:
+  /// Writes into `specs` the completion each is estimated at now (those of the node's site).
+  void stamp_estimates(std::vector<storage::request_spec>& specs) const;
   /// What a submission would do (`"dry_run": true`), written nowhere.
   caf::expected<submit_reply> dry_run(const submit_call& c) const;
   /// The caller's caps on a destructive action; none when the API is open.
@@ -244,6 +247,7 @@ caf::expected<submit_reply> resource_rules::submit(const submit_call& c) const {
   if (c.cmd.dry_run) return dry_run(c);
   auto specs = specs_for(c);
   if (!specs) return specs.error();
+  stamp_estimates(*specs);
   // Confirmation and quotas of a destructive call; the hourly quota is charged in the site
   // database before the requests are stored, and settled to what was stored.
   auto charge = admit_destructive(c.cmd, c.who, limits_of(c.who, c.cmd.action), confirm_above(),
@@ -315,6 +319,7 @@ std::vector<submit_batch_reply::result> resource_rules::submit_batch(
     all.insert(all.end(), specs[i].begin(), specs[i].end());
   }
   if (all.empty()) return out;
+  stamp_estimates(all);
   // One transaction for all; its outcomes come back in the order of `all`.
   if (auto done = store_->submit(all); done && done->size() == all.size()) {
     auto next = done->begin();
@@ -342,7 +347,42 @@ caf::expected<request_reply> resource_rules::request(const get_request_call& c) 
   if (!r) return r.error();
   if (auto d = allowed(c.who, {"read", r->site, r->host, ""}); !d.allowed) return denied(d);
   auto why = options_.waiting_for ? options_.waiting_for(*r) : std::nullopt;
-  return request_reply{std::move(*r), std::move(why)};
+  auto eta = options_.eta ? options_.eta->estimate_of(*r) : std::nullopt;
+  return request_reply{std::move(*r), std::move(why), std::move(eta)};
+}
+
+void resource_rules::stamp_estimates(std::vector<storage::request_spec>& specs) const {
+  if (!options_.eta) return;
+  // One place in the queue per action and class; the specs of a group follow one another.
+  std::map<std::pair<std::string, std::string>, std::vector<storage::request_spec*>> groups;
+  for (auto& s : specs)
+    if (s.site == options_.eta->options().site) groups[{s.action, s.priority_class}].push_back(&s);
+  for (auto& [key, members] : groups) {
+    auto etas = options_.eta->estimate_new(key.first, key.second, members.size());
+    for (std::size_t i = 0; i < etas.size() && i < members.size(); ++i)
+      members[i]->eta_at = etas[i].at;
+  }
+}
+
+caf::expected<queue_reply> resource_rules::queue(const queue_call& c) const {
+  queue_reply out;
+  if (!options_.eta) return out;
+  out.site = options_.eta->options().site;
+  if (auto d = allowed(c.who, {"read", out.site, "", ""}); !d.allowed) return denied(d);
+  for (auto& line : options_.eta->queue()) {
+    auto cluster = options_.cluster_of ? options_.cluster_of(line.action) : std::string{};
+    out.lines.push_back({std::move(cluster), std::move(line)});
+  }
+  return out;
+}
+
+/// The estimates of the items of `page` (empty when there is no board).
+std::vector<std::optional<lifecycle::estimate>> estimates_of(lifecycle::eta_board* board,
+                                                             const storage::request_page& page) {
+  std::vector<std::optional<lifecycle::estimate>> out;
+  if (!board) return out;
+  for (const auto& r : page.items) out.push_back(board->estimate_of(r));
+  return out;
 }
 
 caf::expected<request_page_reply> resource_rules::requests(const list_requests_call& c) const {
@@ -358,7 +398,8 @@ caf::expected<request_page_reply> resource_rules::requests(const list_requests_c
   if (scope.covers_all() || (sites && scope.all_hosts())) {
     auto page = store_->requests(f);
     if (!page) return page.error();
-    return request_page_reply{std::move(*page)};
+    auto etas = estimates_of(options_.eta.get(), *page);
+    return request_page_reply{std::move(*page), std::move(etas)};
   }
   // Host patterns (or site patterns): filter here, page by page, within a budget of rows.
   storage::request_page out;
@@ -375,7 +416,8 @@ caf::expected<request_page_reply> resource_rules::requests(const list_requests_c
       out.items.push_back(std::move(r));
       if (out.items.size() == f.limit) {
         if (i + 1 < page->items.size() || page->next_cursor) out.next_cursor = out.items.back().id;
-        return request_page_reply{std::move(out)};
+        auto etas = estimates_of(options_.eta.get(), out);
+        return request_page_reply{std::move(out), std::move(etas)};
       }
     }
     if (!page->next_cursor) break;
@@ -385,7 +427,8 @@ caf::expected<request_page_reply> resource_rules::requests(const list_requests_c
     }
     q.before = page->next_cursor;
   }
-  return request_page_reply{std::move(out)};
+  auto etas = estimates_of(options_.eta.get(), out);
+  return request_page_reply{std::move(out), std::move(etas)};
 }
 
 caf::expected<cancel_reply> resource_rules::cancel(const cancel_call& c) const {
@@ -600,6 +643,10 @@ api_store_actor::behavior_type store_worker(api_store_actor::pointer,
       [rules, board, i](const cancel_call& c) -> caf::result<cancel_reply> {
         finished done{board, i};
         return rules->cancel(c);
+      },
+      [rules, board, i](const queue_call& c) -> caf::result<queue_reply> {
+        finished done{board, i};
+        return rules->queue(c);
       },
       [rules, board, i](const put_hosts_call& c) -> caf::result<put_hosts_reply> {
         finished done{board, i};

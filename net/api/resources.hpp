@@ -26,6 +26,7 @@
 #include <caf/typed_actor.hpp>
 
 #include "auth/policy.hpp"
+#include "lifecycle/eta_board.hpp"
 #include "net/api/cluster_map_resource.hpp"
 #include "net/api/codec.hpp"
 #include "net/api/preflight.hpp"
@@ -77,6 +78,8 @@ struct get_request_call {
 struct request_reply {
   storage::request_view view;
   std::optional<std::string> waiting_for;
+  /// When it will be done (unfinished requests, when the node estimates).
+  std::optional<lifecycle::estimate> eta;
 };
 
 /// `GET /v1/requests`: a validated filter, narrowed to what `who` may read.
@@ -88,6 +91,23 @@ struct list_requests_call {
 /// One page of requests.
 struct request_page_reply {
   storage::request_page page;
+  /// The estimate of each item, in its order (empty: the node makes none).
+  std::vector<std::optional<lifecycle::estimate>> etas;
+};
+
+/// `GET /v1/queue`.
+struct queue_call {
+  auth::identity who;
+};
+
+/// The site's queue: ready jobs by cluster, job type and class, with their throughput.
+struct queue_reply {
+  std::string site;
+  struct line {
+    std::string cluster;
+    lifecycle::queue_line queue;
+  };
+  std::vector<line> lines;
 };
 
 /// `POST /v1/requests/{id}/cancel`.
@@ -228,7 +248,8 @@ using requests_actor =
     caf::typed_actor<caf::replies_to<submit_call>::with<submit_reply>,
                      caf::replies_to<get_request_call>::with<request_reply>,
                      caf::replies_to<list_requests_call>::with<request_page_reply>,
-                     caf::replies_to<cancel_call>::with<cancel_reply>>;
+                     caf::replies_to<cancel_call>::with<cancel_reply>,
+                     caf::replies_to<queue_call>::with<queue_reply>>;
 
 /// A store actor's side of the batches.
 using submit_batch_actor =
@@ -345,6 +366,8 @@ CAF_ALLOW_UNSAFE_MESSAGE_TYPE(ab::net::submit_reply)
 CAF_ALLOW_UNSAFE_MESSAGE_TYPE(ab::net::submit_batch_call)
 CAF_ALLOW_UNSAFE_MESSAGE_TYPE(ab::net::submit_batch_reply)
 CAF_ALLOW_UNSAFE_MESSAGE_TYPE(ab::net::get_request_call)
+CAF_ALLOW_UNSAFE_MESSAGE_TYPE(ab::net::queue_call)
+CAF_ALLOW_UNSAFE_MESSAGE_TYPE(ab::net::queue_reply)
 CAF_ALLOW_UNSAFE_MESSAGE_TYPE(ab::net::request_reply)
 CAF_ALLOW_UNSAFE_MESSAGE_TYPE(ab::net::list_requests_call)
 CAF_ALLOW_UNSAFE_MESSAGE_TYPE(ab::net::request_page_reply)

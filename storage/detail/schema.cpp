@@ -242,6 +242,16 @@ const std::vector<migration>& migrations() {
             {}},
        },
        {"{insert_ignore} INTO wave_lease (id, owner, expires_at, term) VALUES (1, '', 0, 0)"}},
+      {13,
+       {},
+       // Turnaround estimates (lifecycle/eta.hpp): the estimate made at submission, kept to
+       // measure it; the queued requests of a site and action by class and age, so that a
+       // request's place in the claim order is an index range count; jobs by when they
+       // finished, for the throughput of each job type.
+       {"ALTER TABLE requests ADD COLUMN {if_not_exists}eta_at BIGINT NOT NULL DEFAULT 0",
+        "CREATE INDEX IF NOT EXISTS requests_queue ON requests "
+        "(state, site, action, priority_class, created_at)",
+        "CREATE INDEX IF NOT EXISTS jobs_finished ON jobs (type, site, finished_at)"}},
   };
   return all;
 }

@@ -244,12 +244,13 @@ caf::expected<std::vector<submit_outcome>> sql_store::submit(
       c.execute(
           "INSERT INTO requests (action, host, site, priority_class, submitter, idempotency_key, "
           "fingerprint, params, state, active_host, chain_length, created_at, host_state_before, "
-          "host_state_on_success, host_state_on_failure) "
-          "VALUES (?, ?, ?, ?, ?, ?, ?, ?, 'queued', ?, ?, ?, ?, ?, ?)",
+          "host_state_on_success, host_state_on_failure, eta_at) "
+          "VALUES (?, ?, ?, ?, ?, ?, ?, ?, 'queued', ?, ?, ?, ?, ?, ?, ?)",
           {s.action, s.host, s.site, s.priority_class, s.submitter,
            s.idempotency_key.empty() ? value{nullptr} : value{s.idempotency_key}, s.fingerprint,
            s.params, s.host, static_cast<std::int64_t>(s.chain.size()), now,
-           s.host_state_on_withdrawal, s.host_state_on_success, s.host_state_on_failure});
+           s.host_state_on_withdrawal, s.host_state_on_success, s.host_state_on_failure,
+           std::max<time_ms>(0, s.eta_at)});
       out[i] = {submit_outcome::status::created, c.last_insert_id()};
       // Only this transaction created a request with this id, host and time.
       marks.add("SELECT id FROM requests WHERE id = ? AND host = ? AND created_at = ?",

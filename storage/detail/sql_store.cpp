@@ -14,9 +14,9 @@ using args = std::vector<value>;
 /// Columns of `requests` read by `read_request`, in its order.
 constexpr const char* request_columns =
     "id, action, host, site, priority_class, submitter, idempotency_key, params, state, error, "
-    "created_at, started_at, finished_at";
+    "created_at, started_at, finished_at, chain_length, eta_at";
 
-constexpr int request_column_count = 13;
+constexpr int request_column_count = 15;
 
 /// Columns of `jobs` read by `read_job_view`, in its order.
 constexpr const char* job_view_columns =
@@ -67,6 +67,8 @@ request_view read_request(rows& r) {
   v.created_at = r.i64(10);
   v.started_at = r.i64(11);
   v.finished_at = r.i64(12);
+  v.chain_length = static_cast<int>(r.i64(13));
+  v.eta_at_submission = r.i64(14);
   return v;
 }
 
@@ -223,12 +225,19 @@ caf::expected<request_view> sql_store::request(request_id id) {
       do v.jobs.push_back(read_job_view(*r, request_column_count));
       while (r->next());
     }
+    for (const auto& j : v.jobs) v.jobs_done += j.state == job_state::done ? 1 : 0;
     return v;
   });
 }
 
 caf::expected<request_page> sql_store::requests(const request_filter& f) {
-  std::string sql = std::string{"SELECT "} + request_columns + " FROM requests WHERE 1 = 1";
+  // The done jobs of each request too (a primary-key range of its chain), for its progress.
+  std::string sql = std::string{"SELECT "} + request_columns +
+                    ", (SELECT COUNT(*) FROM jobs j WHERE j.id BETWEEN requests.id * " +
+                    std::to_string(max_chain_length) + " AND requests.id * " +
+                    std::to_string(max_chain_length) + " + " +
+                    std::to_string(max_chain_length - 1) +
+                    " AND j.state = 'done') FROM requests WHERE 1 = 1";
   args a;
   auto add = [&](const char* clause, value v) {
     sql += clause;
@@ -249,7 +258,10 @@ caf::expected<request_page> sql_store::requests(const request_filter& f) {
   return read_alone("requests", [&](connection& c) -> caf::expected<request_page> {
     request_page page;
     auto r = c.query(sql, a);
-    while (r->next()) page.items.push_back(read_request(*r));
+    while (r->next()) {
+      page.items.push_back(read_request(*r));
+      page.items.back().jobs_done = static_cast<int>(r->i64(request_column_count));
+    }
     if (page.items.size() > limit) {
       page.items.pop_back();
       page.next_cursor = page.items.back().id;

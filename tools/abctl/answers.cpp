@@ -1,6 +1,7 @@
 #include "tools/abctl/answers.hpp"
 
 #include <algorithm>
+#include <cstdio>
 #include <functional>
 
 #include "core/error.hpp"
@@ -99,6 +100,20 @@ caf::error read_request(fields& f, const json& j, request_info& r) {
   f.integer("created_at", r.created_at, false);
   f.integer("started_at", r.started_at, false);
   f.integer("finished_at", r.finished_at, false);
+  if (const auto* eta = f.object("eta", false)) {
+    fields ef{*eta, f.where() + ".eta"};
+    ef.integer("at_ms", r.eta_at, true);
+    ef.integer("earliest_ms", r.eta_earliest, true);
+    ef.integer("latest_ms", r.eta_latest, true);
+    ef.text("basis", r.eta_basis, false);
+    if (auto err = ef.error()) return err;
+  }
+  if (const auto* progress = f.object("progress", false)) {
+    fields pf{*progress, f.where() + ".progress"};
+    pf.integer("done", r.steps_done, true);
+    pf.integer("total", r.steps_total, true);
+    if (auto err = pf.error()) return err;
+  }
   if (const auto* jobs = f.array("jobs", false)) {
     for (std::size_t i = 0; i < jobs->size(); ++i) {
       fields jf{(*jobs)[i], f.where() + ".jobs[" + std::to_string(i) + "]"};
@@ -118,6 +133,26 @@ caf::error read_request(fields& f, const json& j, request_info& r) {
 }
 
 }  // namespace
+
+std::string eta_text(const request_info& r, std::int64_t now_ms) {
+  if (r.eta_at <= 0) return {};
+  // Seconds as the largest two units: 45s, 3m20s, 2h05m.
+  auto span = [](std::int64_t ms) {
+    auto s = std::max<std::int64_t>(0, (ms + 500) / 1000);
+    char buf[48];
+    if (s < 60)
+      std::snprintf(buf, sizeof buf, "%llds", static_cast<long long>(s));
+    else if (s < 3600)
+      std::snprintf(buf, sizeof buf, "%lldm%02llds", static_cast<long long>(s / 60),
+                    static_cast<long long>(s % 60));
+    else
+      std::snprintf(buf, sizeof buf, "%lldh%02lldm", static_cast<long long>(s / 3600),
+                    static_cast<long long>(s / 60 % 60));
+    return std::string{buf};
+  };
+  return "in " + span(r.eta_at - now_ms) + " (" + span(r.eta_earliest - now_ms) + "-" +
+         span(r.eta_latest - now_ms) + ")";
+}
 
 bool terminal(const std::string& s) {
   return s == "succeeded" || s == "failed" || s == "cancelled";

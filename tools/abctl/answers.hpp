@@ -27,7 +27,15 @@ struct request_info {
   std::string action, host, site, priority, submitter, state, error, waiting_for;
   std::int64_t created_at = 0, started_at = 0, finished_at = 0;
   std::vector<job_info> jobs;
+  /// When the node estimates it will be done, and the range (`eta`; 0: no estimate), and the
+  /// steps done of its chain (`progress`; total 0: not given).
+  std::int64_t eta_at = 0, eta_earliest = 0, eta_latest = 0;
+  std::string eta_basis;
+  std::int64_t steps_done = 0, steps_total = 0;
 };
+
+/// The estimate of `r` in words at `now_ms`: `in 3m20s (2m50s-4m10s)`; empty without one.
+std::string eta_text(const request_info& r, std::int64_t now_ms);
 
 /// True for `succeeded`, `failed` and `cancelled`.
 bool terminal(const std::string& request_state);

@@ -3,6 +3,7 @@
 #include <fcntl.h>
 #include <unistd.h>
 
+#include <chrono>
 #include <cstdio>
 #include <random>
 
@@ -178,6 +179,17 @@ int run_status(const context& ctx) {
     if (r.finished_at) fields.push_back({"finished", utc_time(r.finished_at)});
     if (!r.error.empty()) fields.push_back({"error", r.error});
     if (!r.waiting_for.empty()) fields.push_back({"waiting for", r.waiting_for});
+    if (r.steps_total > 0)
+      fields.push_back(
+          {"progress", std::to_string(r.steps_done) + "/" + std::to_string(r.steps_total)});
+    if (r.eta_at > 0 && !terminal(r.state))
+      fields.push_back(
+          {"eta", utc_time(r.eta_at) + " " +
+                      eta_text(r, std::chrono::duration_cast<std::chrono::milliseconds>(
+                                      std::chrono::system_clock::now().time_since_epoch())
+                                      .count()) +
+                      ", earliest " + utc_time(r.eta_earliest) + ", latest " +
+                      utc_time(r.eta_latest) + " [" + r.eta_basis + "]"});
     std::string text = render_table({"FIELD", "VALUE"}, fields, 400);
     ctx.io.out << text.substr(text.find('\n') + 1) << "\n";
     std::vector<std::vector<std::string>> jobs;
@@ -191,10 +203,12 @@ int run_status(const context& ctx) {
   for (const auto& r : found) {
     auto [progress, current] = job_progress(r);
     rows.push_back({std::to_string(r.id), r.host, r.action, r.state, progress, current,
+                    r.eta_at > 0 && !terminal(r.state) ? utc_time(r.eta_at) : "",
                     !r.error.empty() ? r.error : r.waiting_for});
   }
   if (!rows.empty())
-    ctx.io.out << render_table({"ID", "HOST", "ACTION", "STATE", "JOBS", "CURRENT", "NOTE"}, rows);
+    ctx.io.out << render_table({"ID", "HOST", "ACTION", "STATE", "JOBS", "CURRENT", "ETA", "NOTE"},
+                               rows);
   return code;
 }
 

@@ -59,14 +59,27 @@ std::string describe(const request_info& r) {
   }
   if (!r.error.empty()) s += ": " + r.error;
   if (!r.waiting_for.empty()) s += " (" + r.waiting_for + ")";
+  if (!terminal(r.state) && r.eta_at > 0) s += ", ETA " + utc_time(r.eta_at);
   return s;
+}
+
+std::int64_t now_ms() {
+  return std::chrono::duration_cast<std::chrono::milliseconds>(
+             std::chrono::system_clock::now().time_since_epoch())
+      .count();
 }
 
 /// The wall-clock time now, for the plain lines.
 std::string now_text() {
-  auto ms = std::chrono::duration_cast<std::chrono::milliseconds>(
-      std::chrono::system_clock::now().time_since_epoch());
-  return utc_time(ms.count());
+  return utc_time(now_ms());
+}
+
+/// The latest estimate of the unfinished requests of a batch (0: none has one).
+std::int64_t batch_eta(const std::map<std::int64_t, request_info>& last) {
+  std::int64_t at = 0;
+  for (const auto& [id, r] : last)
+    if (!terminal(r.state)) at = std::max(at, r.eta_at);
+  return at;
 }
 
 struct tally {
@@ -163,6 +176,12 @@ int watch_requests(const context& ctx, const std::vector<std::int64_t>& given) {
         done = 0;
         for (const auto& j : r.jobs) done += j.state == "done";
         text = describe(r);
+        // The bar says how far off the end is; the plain lines above name its time.
+        if (auto eta = eta_text(r, now_ms()); !eta.empty() && !terminal(r.state))
+          text =
+              std::to_string(r.id) + " " + r.host + " " + r.action + " " + r.state + " ETA " + eta;
+      } else if (auto at = batch_eta(last); at > 0) {
+        text += "; ETA " + utc_time(at);
       }
       // Our own sequence: back to the line's start and clear it; the text itself is sanitised.
       ctx.io.out << "\r\x1b[2K" << progress_bar(done, total) << " " << printable(text);

@@ -1,0 +1,35 @@
+#include "storage/eta_store.hpp"
+
+#include "core/error.hpp"
+
+namespace ab::storage {
+
+namespace {
+
+caf::error unsupported(const char* what) {
+  return make_error(errc::store_failure, std::string{what} + " is not supported by this store");
+}
+
+}  // namespace
+
+caf::expected<std::vector<finished_request>> eta_store::finished_requests(const std::string&,
+                                                                          time_ms, std::size_t) {
+  return unsupported("finished_requests");
+}
+
+caf::expected<std::vector<active_requests_row>> eta_store::active_requests(const std::string&) {
+  return unsupported("active_requests");
+}
+
+caf::expected<std::int64_t> eta_store::queued_ahead(const std::string&, const std::string&, time_ms,
+                                                    request_id) {
+  return unsupported("queued_ahead");
+}
+
+caf::expected<std::vector<job_queue_row>> eta_store::ready_jobs(const std::string&,
+                                                                const std::vector<std::string>&,
+                                                                time_ms) {
+  return unsupported("ready_jobs");
+}
+
+}  // namespace ab::storage
