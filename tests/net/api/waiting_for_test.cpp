@@ -2,6 +2,7 @@
 
 #include <gtest/gtest.h>
 
+#include "core/error.hpp"
 #include "net/api/waiting_for.hpp"
 
 namespace ab::testing {
@@ -54,22 +55,22 @@ class counting_safety final : public storage::safety_store {
     return std::vector<storage::hold>{};
   }
   caf::expected<storage::hold> place_hold(const storage::hold&, const std::string&) override {
-    return caf::make_error(caf::sec::unexpected_message);
+    return ab::make_error(errc::store_failure, "not used");
   }
   caf::expected<storage::hold> lift_hold(const std::string&,
                                          const storage::safety_actor&) override {
-    return caf::make_error(caf::sec::unexpected_message);
+    return ab::make_error(errc::store_failure, "not used");
   }
   caf::expected<std::vector<storage::pause>> active_pauses() override {
     ++pause_reads;
     return pauses;
   }
   caf::expected<storage::pause> place_pause(const storage::pause&, const std::string&) override {
-    return caf::make_error(caf::sec::unexpected_message);
+    return ab::make_error(errc::store_failure, "not used");
   }
   caf::expected<storage::pause> resume(const std::string&, const std::string&,
                                        const storage::safety_actor&) override {
-    return caf::make_error(caf::sec::unexpected_message);
+    return ab::make_error(errc::store_failure, "not used");
   }
 };
 
