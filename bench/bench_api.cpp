@@ -139,9 +139,13 @@ class client {
     while (buf.size() < end + 4 + length)
       if (!receive(buf)) return reconnect();
     auto status = std::stoi(buf.substr(9, 3));
+    body_ = buf.substr(end + 4, length);
     if (buf.find("Connection: close") < end) reconnect();
     return status;
   }
+
+  /// The body of the last answer `call` read.
+  const std::string& body() const { return body_; }
 
  private:
   bool receive(std::string& buf) {
@@ -174,6 +178,7 @@ class client {
   int fd_ = -1;
   /// Whether the connection carried a request already.
   bool used_ = false;
+  std::string body_;
 };
 
 /// ab-node (next to this binary) as a child process on a free loopback port.
@@ -496,6 +501,18 @@ get_figures store_ceiling(const std::string& url, int threads, int seconds) {
           errors.load()};
 }
 
+/// Cancels the newest request of the node's store and returns its id; 0 when that fails.
+std::int64_t finished_request(int port) {
+  client c{port};
+  if (c.call("GET", "/v1/requests?limit=1", "") != 200) return 0;
+  auto page = json::parse(c.body(), nullptr, false);
+  if (!page.contains("requests") || page["requests"].empty()) return 0;
+  auto id = page["requests"][0].value("id", std::int64_t{0});
+  if (id == 0 || c.call("POST", "/v1/requests/" + std::to_string(id) + "/cancel", "{}") != 200)
+    return 0;
+  return id;
+}
+
 /// GET of one request at a fixed `rate` for `seconds` (open loop) over 64 connections.
 get_figures open_loop_get(int port, double rate, int seconds) {
   load::open_loop_options o;
@@ -619,6 +636,23 @@ void get_phases(const bench_options& o, const node_process& node) {
       "api get fixed rate: requests_per_s=%.0f connections=64 p50_ms=%.2f p99_ms=%.2f "
       "errors=%ld\n",
       fixed.rate, fixed.p50, fixed.p99, fixed.errors);
+
+  // A finished request: the node answers its GETs from the read it keeps (a finished request
+  // never changes), so this is the GET without the database's read, beside the one above.
+  if (auto id = finished_request(node.port())) {
+    auto db0 = db.read();
+    cpu_meter cpu{node};
+    auto f = closed_loop_get(node.port(), o.seconds, "/v1/requests/" + std::to_string(id));
+    cpu.stop();
+    auto db1 = db.read();
+    std::printf(
+        "api get finished: connections=64 requests_per_s=%.0f p50_ms=%.2f p99_ms=%.2f "
+        "errors=%ld\n",
+        f.rate, f.p50, f.p99, f.errors);
+    std::fputs(cpu.line("get finished", f.calls).c_str(), stdout);
+    if (!db0.empty() && !db1.empty() && f.calls > 0)
+      std::printf("api get finished db per call:%s\n", per_call(db0, db1, f.calls).c_str());
+  }
 
   for (const char* route : {"/healthz", "/v1/node"}) {
     cpu_meter cpu{node};

@@ -12,21 +12,9 @@
 #include <caf/expected.hpp>
 
 #include "core/clock.hpp"
+#include "storage/types.hpp"
 
 namespace ab::storage {
-
-/// A host on hold (maintenance): no job of it is claimed and no request for it is accepted
-/// while the hold stands.
-struct hold {
-  std::string host;
-  /// The host's site when the hold was placed (for listings narrowed by site).
-  std::string site;
-  /// Why, in the words of whoever placed it; submissions for the host are refused with it.
-  std::string reason;
-  /// Who placed it (the caller's account).
-  std::string owner;
-  time_ms created_at = 0;
-};
 
 /// What a pause stops: every job of a site, of the actions a cluster serves (claims by that
 /// cluster's nodes), or of one action.

@@ -200,6 +200,19 @@ struct recover_result {
   std::vector<finished_request> failed_requests = {};
 };
 
+/// A host on hold (maintenance): no job of it is claimed and no request for it is accepted
+/// while the hold stands.
+struct hold {
+  std::string host;
+  /// The host's site when the hold was placed (for listings narrowed by site).
+  std::string site;
+  /// Why, in the words of whoever placed it; submissions for the host are refused with it.
+  std::string reason;
+  /// Who placed it (the caller's account).
+  std::string owner;
+  time_ms created_at = 0;
+};
+
 /// A job as status queries show it.
 struct job_view {
   job_id id = 0;
@@ -239,6 +252,13 @@ struct request_view {
   time_ms eta_at_submission = 0;
   /// Filled by `request`, empty in listings.
   std::vector<job_view> jobs;
+  /// Filled by `request` in the same snapshot (none in listings): the hold of the request's
+  /// host, when it is held.
+  std::optional<hold> host_hold;
+  /// Filled by `request` in the same snapshot (false in listings): whether any pause is in
+  /// force anywhere (`safety_store::active_pauses` says which), so that a reader asks for the
+  /// pauses only when there are some.
+  bool pauses_in_force = false;
 };
 
 /// Filters and cursor of a request listing; empty fields do not filter.

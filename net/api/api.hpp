@@ -79,8 +79,12 @@ struct api_options {
   /// Failed authentications (401) and refused callback tokens per source address, each counted
   /// on its own: a source past the limit gets 429 before any credential is looked at.
   failure_limits failures;
-  /// The clock of those limits; null: the system clock.
+  /// The clock of those limits (and of the finished requests' reads kept); null: the system
+  /// clock.
   std::shared_ptr<const ab::clock> clock;
+  /// How long the read of a finished request answers later GETs of it without the database
+  /// (`net/api/finished_requests`): it never changes; 0: every GET reads the store.
+  time_ms finished_request_ms = 5000;
   /// Routers whose `X-Forwarded-For` names the client: failures are counted and calls audited
   /// under that address (net/api/forwarded.hpp); empty: every call is its peer's.
   ip_networks trusted_routers;

@@ -21,6 +21,7 @@
 #include "net/api/api.hpp"
 #include "net/api/detail/reply_sink.hpp"
 #include "net/api/error.hpp"
+#include "net/api/finished_requests.hpp"
 
 namespace ab::net {
 
@@ -47,7 +48,10 @@ caf::error denied(const auth::decision& d) {
 class resource_rules {
  public:
   resource_rules(std::shared_ptr<storage::store> store, const api_options& options)
-      : store_(std::move(store)), options_(options) {}
+      : store_(std::move(store)),
+        options_(options),
+        finished_(std::make_shared<finished_requests>(options.clock, options.finished_request_ms)) {
+  }
 
   caf::expected<submit_reply> submit(const submit_call& c) const;
   /// Serves `calls` (no two name the same host) in one store transaction; should the store
@@ -120,13 +124,18 @@ class resource_rules {
 
   std::shared_ptr<storage::store> store_;
   api_options options_;
+  /// Finished requests as last read: a GET of one costs no database work for a while.
+  std::shared_ptr<finished_requests> finished_;
 };
 
 caf::expected<storage::request_view> resource_rules::visible_request(const auth::identity& who,
                                                                      storage::request_id id) const {
-  auto r = store_->request(id);
+  auto kept = finished_->find(id);
+  auto r = kept ? caf::expected<storage::request_view>{std::move(*kept)} : store_->request(id);
   if (!r && is(r.error(), errc::not_found)) return no_such_request(id);
   if (!r) return r.error();
+  if (!kept) finished_->keep(*r);
+  // The caller's reach is checked on every call, kept or not.
   if (!reach(who).covers(r->site, r->host)) return no_such_request(id);
   return r;
 }

@@ -13,17 +13,36 @@ std::string seconds(time_ms ms) {
   return s + " s";
 }
 
+/// The first job of `r`'s chain that is not done, or null.
+const storage::job_view* current_job(const storage::request_view& r) {
+  for (const auto& j : r.jobs)
+    if (j.state != storage::job_state::done) return &j;
+  return nullptr;
+}
+
 }  // namespace
 
 std::vector<lifecycle::blocker> safety_blockers(storage::safety_store& store,
                                                 const config::cluster_map& map,
                                                 const storage::request_view& r) {
+  // Only work that waits for a claim is stopped by a hold or a pause (`waiting_for` names them
+  // only then): not a running or parked job, not a finished request.
   if (storage::is_terminal(r.state)) return {};
-  auto holds = store.holds_of({r.host});
-  auto pauses = store.active_pauses();
-  if (!holds || !pauses) return {};
+  const auto* current = current_job(r);
+  if (!current || current->state == storage::job_state::running ||
+      current->state == storage::job_state::parked)
+    return {};
+  // The hold came with the request; the pauses are read only when there are some.
+  std::vector<storage::hold> holds;
+  if (r.host_hold) holds.push_back(*r.host_hold);
+  std::vector<storage::pause> pauses;
+  if (r.pauses_in_force) {
+    auto in_force = store.active_pauses();
+    if (!in_force) return {};
+    pauses = std::move(*in_force);
+  }
   return lifecycle::blockers_of(
-      {r.host, r.site, r.action, map.cluster_serving(r.action).value_or("")}, *holds, *pauses);
+      {r.host, r.site, r.action, map.cluster_serving(r.action).value_or("")}, holds, pauses);
 }
 
 std::string iso_utc(time_ms time) {
@@ -38,12 +57,7 @@ std::string iso_utc(time_ms time) {
 std::optional<std::string> waiting_for(const storage::request_view& r, const waiting_context& ctx) {
   if (storage::is_terminal(r.state)) return std::nullopt;
   // The chain runs in order: the first job not done is the one the request waits on.
-  const storage::job_view* current = nullptr;
-  for (const auto& j : r.jobs)
-    if (j.state != storage::job_state::done) {
-      current = &j;
-      break;
-    }
+  const auto* current = current_job(r);
   if (!current || current->state == storage::job_state::running) return std::nullopt;
   if (current->state == storage::job_state::parked)
     return "job " + current->type + " is waiting for the installer's callback" +

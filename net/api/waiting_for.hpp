@@ -34,9 +34,11 @@ struct waiting_context {
 /// site has sent a heartbeat within the window.
 std::optional<std::string> waiting_for(const storage::request_view& r, const waiting_context& ctx);
 
-/// The holds and pauses in `store` that stop unfinished request `r` (its host's hold, pauses
-/// of its site, of the cluster `map` has serve its action, of its action); empty when none do
-/// or the store cannot say.
+/// The holds and pauses that stop unfinished request `r` (its host's hold, pauses of its site,
+/// of the cluster `map` has serve its action, of its action); empty when none do, when its
+/// current job runs or is parked, or when the store cannot say. The hold is the one `r` was
+/// read with (`request_view::host_hold`); `store`'s pauses are read only when `r` says some are
+/// in force, so that a GET costs the database one statement while nothing is paused.
 std::vector<lifecycle::blocker> safety_blockers(storage::safety_store& store,
                                                 const config::cluster_map& map,
                                                 const storage::request_view& r);

@@ -209,20 +209,32 @@ caf::error sql_store::ping() {
 }
 
 caf::expected<request_view> sql_store::request(request_id id) {
-  // One statement, so one snapshot of the request and its jobs, in one round trip.
-  static const std::string sql = std::string{"SELECT "} + qualified(request_columns, "r.") + ", " +
-                                 qualified(job_view_columns, "j.") +
-                                 " FROM requests r LEFT JOIN jobs j ON j.id BETWEEN ? AND ? "
-                                 "WHERE r.id = ? ORDER BY j.id";
+  // One statement, so one snapshot of the request, its host's hold, whether anything is paused
+  // and its jobs, in one round trip: the GET of a request costs the database this alone. The
+  // request, the hold and the jobs are primary-key lookups; the pauses a probe of a tiny table.
+  static const std::string sql =
+      std::string{"SELECT "} + qualified(request_columns, "r.") +
+      ", h.host, h.site, h.reason, h.owner, h.created_at, "
+      "CASE WHEN EXISTS (SELECT 1 FROM pauses) THEN 1 ELSE 0 END, " +
+      qualified(job_view_columns, "j.") +
+      " FROM requests r LEFT JOIN host_holds h ON h.host = r.host"
+      " LEFT JOIN jobs j ON j.id BETWEEN ? AND ? WHERE r.id = ? ORDER BY j.id";
+  constexpr int hold_at = request_column_count;
+  constexpr int paused_at = hold_at + 5;
+  constexpr int jobs_at = paused_at + 1;
   return read_alone("request", [&](connection& c) -> caf::expected<request_view> {
     auto r =
         c.query(sql, {id * max_chain_length, id * max_chain_length + max_chain_length - 1, id});
     if (!r->next())
       return make_error(errc::not_found, "request " + std::to_string(id) + " does not exist");
     auto v = read_request(*r);
+    if (!r->is_null(hold_at))
+      v.host_hold = hold{r->text(hold_at), r->text(hold_at + 1), r->text(hold_at + 2),
+                         r->text(hold_at + 3), r->i64(hold_at + 4)};
+    v.pauses_in_force = r->i64(paused_at) != 0;
     // Without jobs, the one row carries NULL job columns.
-    if (!r->is_null(request_column_count)) {
-      do v.jobs.push_back(read_job_view(*r, request_column_count));
+    if (!r->is_null(jobs_at)) {
+      do v.jobs.push_back(read_job_view(*r, jobs_at));
       while (r->next());
     }
     for (const auto& j : v.jobs) v.jobs_done += j.state == job_state::done ? 1 : 0;

@@ -153,6 +153,27 @@ TEST_P(StoreConformance, ARequestWithItsJobsIsReadInOneStatementWithoutATransact
   EXPECT_TRUE(is(missing.error(), errc::not_found));
 }
 
+TEST_P(StoreConformance, AHeldRequestIsReadWithItsHoldAndThePausesFlagInTheSameStatement) {
+  statement_counts counts;
+  auto counted = counted_store(*store_, GetParam(), clock_, counts, 1);
+  ASSERT_TRUE(counted);
+  ASSERT_FALSE(db().put_hosts({host("h1")}));
+  auto id = submit_one(spec("h1", {"a", "b"}));
+  ASSERT_TRUE(db().place_hold({"h1", "", "disk swap", "alice"}, ""));
+  ASSERT_TRUE(db().place_pause({"site", "dc9", "power work", "bob", 0}, ""));
+  counts.reset();
+  auto r = counted->request(id);
+  ASSERT_TRUE(r) << message_of(r.error());
+  // What a GET needs to say why the request waits, in the one statement: no hold or pause
+  // lookup of its own.
+  EXPECT_EQ(counts.queries.load(), 1);
+  EXPECT_EQ(counts.begins.load(), 0);
+  ASSERT_TRUE(r->host_hold);
+  EXPECT_EQ(r->host_hold->reason, "disk swap");
+  EXPECT_TRUE(r->pauses_in_force);
+  ASSERT_EQ(r->jobs.size(), 2u);
+}
+
 TEST_P(StoreConformance, HostsAreReadWithoutATransaction) {
   statement_counts counts;
   auto counted = counted_store(*store_, GetParam(), clock_, counts, 1);

@@ -141,6 +141,54 @@ TEST_P(StoreConformance, AHoldLetsTheRunningJobFinishAndStopsTheNextOneOfItsChai
   EXPECT_EQ(second[0].position, 1);
 }
 
+TEST_P(StoreConformance, ARequestIsReadWithItsHostsHoldAndWhetherAnythingIsPaused) {
+  put_hosts(db(), {"h1", "h2"});
+  auto r1 = submit_one(spec("h1", {"t", "t"}));
+  auto r2 = submit_one(spec("h2"));
+  auto plain = db().request(r1);
+  ASSERT_TRUE(plain) << message_of(plain.error());
+  EXPECT_FALSE(plain->host_hold);
+  EXPECT_FALSE(plain->pauses_in_force);
+  EXPECT_EQ(plain->jobs.size(), 2u);
+
+  ASSERT_TRUE(db().place_hold({"h1", "", "disk swap", "alice"}, ""));
+  ASSERT_TRUE(db().place_pause({"action", "wipe", "bad image", "bob", 0}, ""));
+  auto held = db().request(r1);
+  ASSERT_TRUE(held) << message_of(held.error());
+  ASSERT_TRUE(held->host_hold);
+  EXPECT_EQ(held->host_hold->host, "h1");
+  EXPECT_EQ(held->host_hold->site, "dc1");
+  EXPECT_EQ(held->host_hold->reason, "disk swap");
+  EXPECT_EQ(held->host_hold->owner, "alice");
+  EXPECT_EQ(held->host_hold->created_at, clock_->now());
+  EXPECT_TRUE(held->pauses_in_force);
+  // The hold neither multiplies nor hides the jobs.
+  ASSERT_EQ(held->jobs.size(), 2u);
+  EXPECT_EQ(held->jobs[0].position, 0);
+  EXPECT_EQ(held->jobs[1].position, 1);
+  // Another host's request has no hold, but sees that something is paused.
+  auto other = db().request(r2);
+  ASSERT_TRUE(other) << message_of(other.error());
+  EXPECT_FALSE(other->host_hold);
+  EXPECT_TRUE(other->pauses_in_force);
+  EXPECT_EQ(other->jobs.size(), 1u);
+  // Listings carry neither.
+  auto page = db().requests({});
+  ASSERT_TRUE(page) << message_of(page.error());
+  ASSERT_EQ(page->items.size(), 2u);
+  for (const auto& item : page->items) {
+    EXPECT_FALSE(item.host_hold);
+    EXPECT_FALSE(item.pauses_in_force);
+  }
+
+  ASSERT_TRUE(db().lift_hold("h1", {"alice", "", ""}));
+  ASSERT_TRUE(db().resume("action", "wipe", {"bob", "", ""}));
+  auto lifted = db().request(r1);
+  ASSERT_TRUE(lifted) << message_of(lifted.error());
+  EXPECT_FALSE(lifted->host_hold);
+  EXPECT_FALSE(lifted->pauses_in_force);
+}
+
 TEST_P(StoreConformance, APauseIsPlacedListedAndResumedWithAnAuditEntryEachTime) {
   auto p = db().place_pause({"site", "dc1", "power work", "alice", 0}, "10.0.0.9");
   ASSERT_TRUE(p) << message_of(p.error());

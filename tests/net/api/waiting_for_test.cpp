@@ -2,6 +2,7 @@
 
 #include <gtest/gtest.h>
 
+#include "core/error.hpp"
 #include "net/api/waiting_for.hpp"
 
 namespace ab::testing {
@@ -36,6 +37,42 @@ storage::request_view reimage(job_state first, job_state second = job_state::wai
   r.jobs = {a, b};
   return r;
 }
+
+/// Pauses to hand out, counting how often they were asked for; holds are never asked for (the
+/// request brings its own).
+class counting_safety final : public storage::safety_store {
+ public:
+  std::vector<storage::pause> pauses;
+  int pause_reads = 0;
+  int hold_reads = 0;
+
+  caf::expected<std::vector<storage::hold>> holds_of(const std::vector<std::string>&) override {
+    ++hold_reads;
+    return std::vector<storage::hold>{};
+  }
+  caf::expected<std::vector<storage::hold>> holds(const storage::hold_filter&) override {
+    ++hold_reads;
+    return std::vector<storage::hold>{};
+  }
+  caf::expected<storage::hold> place_hold(const storage::hold&, const std::string&) override {
+    return ab::make_error(errc::store_failure, "not used");
+  }
+  caf::expected<storage::hold> lift_hold(const std::string&,
+                                         const storage::safety_actor&) override {
+    return ab::make_error(errc::store_failure, "not used");
+  }
+  caf::expected<std::vector<storage::pause>> active_pauses() override {
+    ++pause_reads;
+    return pauses;
+  }
+  caf::expected<storage::pause> place_pause(const storage::pause&, const std::string&) override {
+    return ab::make_error(errc::store_failure, "not used");
+  }
+  caf::expected<storage::pause> resume(const std::string&, const std::string&,
+                                       const storage::safety_actor&) override {
+    return ab::make_error(errc::store_failure, "not used");
+  }
+};
 
 storage::node_record node(const std::string& cluster, time_ms last_seen,
                           const std::string& site = "dc1") {
@@ -138,6 +175,47 @@ TEST(WaitingFor, AHoldOrAPauseIsNamedBeforeAnythingElse) {
             "bob: frozen");
   // A running job is not waiting, whatever stops the next one.
   EXPECT_FALSE(net::waiting_for(reimage(job_state::running), ctx));
+}
+
+TEST(WaitingFor, TheHoldComesWithTheRequestAndPausesAreReadOnlyWhenSomeAreInForce) {
+  auto map = two_clusters();
+  counting_safety store;
+  store.pauses = {{"cluster", "build", "frozen", "bob", now}};
+  auto r = reimage(job_state::ready);
+  r.host_hold = storage::hold{"h1", "dc1", "disk swap", "alice", now};
+  // Nothing paused: the request's own hold, and no store call at all.
+  auto held = net::safety_blockers(store, map, r);
+  ASSERT_EQ(held.size(), 1u);
+  EXPECT_EQ(held[0].kind, "hold");
+  EXPECT_EQ(store.pause_reads, 0);
+  // Something paused: the pauses are read, once.
+  r.pauses_in_force = true;
+  auto both = net::safety_blockers(store, map, r);
+  ASSERT_EQ(both.size(), 2u);
+  EXPECT_EQ(both[1].kind, "pause");
+  EXPECT_EQ(store.pause_reads, 1);
+  EXPECT_EQ(store.hold_reads, 0);
+}
+
+TEST(WaitingFor, ARunningParkedOrFinishedRequestCostsNoSafetyLookup) {
+  auto map = two_clusters();
+  counting_safety store;
+  store.pauses = {{"cluster", "build", "frozen", "bob", now}};
+  for (auto state : {job_state::running, job_state::parked}) {
+    auto r = reimage(state);
+    r.pauses_in_force = true;
+    EXPECT_TRUE(net::safety_blockers(store, map, r).empty());
+  }
+  auto done = reimage(job_state::done, job_state::done);
+  done.state = storage::request_state::succeeded;
+  done.pauses_in_force = true;
+  EXPECT_TRUE(net::safety_blockers(store, map, done).empty());
+  EXPECT_EQ(store.pause_reads, 0);
+  // A queued one that waits for its claim does look.
+  auto queued = reimage(job_state::ready);
+  queued.pauses_in_force = true;
+  EXPECT_EQ(net::safety_blockers(store, map, queued).size(), 1u);
+  EXPECT_EQ(store.pause_reads, 1);
 }
 
 TEST(WaitingFor, PacedWorkSaysItWaitsItsTurnAndUntilWhen) {
