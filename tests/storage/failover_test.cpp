@@ -197,7 +197,7 @@ TEST_P(StoreConformance, AParkWhoseCommitAnswerWasLostLeavesTheJobParked) {
   auto err = faulty->park({jobs[0].id, jobs[0].lease_token}, "installed:h1", clock_->now() + 60000);
   EXPECT_FALSE(err) << message_of(err);
   EXPECT_EQ(request(id).jobs[0].state, storage::job_state::parked);
-  auto woke = db().wake("installed:h1", "done");
+  auto woke = hooks().wake("installed:h1", "done");
   ASSERT_TRUE(woke) << message_of(woke.error());
   EXPECT_TRUE(*woke);
   EXPECT_EQ(claim("t").size(), 1u);
@@ -207,7 +207,7 @@ TEST_P(StoreConformance, AParkThatTookAnEarlyEventKeepsItAfterALostCommitAnswer)
   auto id = submit_one(spec("h1"));
   auto jobs = claim("t");
   ASSERT_EQ(jobs.size(), 1u);
-  auto woke = db().wake("installed:h1", "early");
+  auto woke = hooks().wake("installed:h1", "early");
   ASSERT_TRUE(woke) << message_of(woke.error());
   EXPECT_FALSE(*woke);
   fault_plan plan;
