@@ -227,6 +227,16 @@ const claimer_actor& first_claimer(const pool_state& st) {
   return st.claimers.front();
 }
 
+/// The pool holds these leases now: the supervisor renews them.
+void hold(pool_state& st, const std::vector<storage::claimed_job>& jobs) {
+  if (st.cfg.held) st.cfg.held->add(jobs);
+}
+
+/// The pool no longer holds these leases (handed back, or left to run out): no renewal.
+void let_go(pool_state& st, const std::vector<storage::job_lease>& leases) {
+  if (st.cfg.held) st.cfg.held->remove(leases);
+}
+
 void schedule_tick(self_ptr self, time_ms pause) {
   auto& st = self->state;
   self->delayed_send(self, std::chrono::milliseconds(pause), tick_atom::value, ++st.tick_gen);
@@ -247,6 +257,10 @@ void collect(pool_state& st, job_batch& b) {
     if (r.finished) {
       const auto& job = b.job(i);
       st.finished.push_back({r.lease, std::move(r.result), job.action, job.priority_class});
+    } else {
+      // The worker handed it back itself (failed, deferred, parked), or tried to: if that did
+      // not reach the database, the lease runs out and recovery retries the job.
+      let_go(st, {r.lease});
     }
   }
 }
@@ -338,9 +352,12 @@ void cycle_ended(pool_state& st, const claimer_actor& c, int asked) {
 }
 
 void on_cycle(self_ptr self, const claimer_actor& c, int asked, steady::time_point t0,
-              storage::cycle_result& r) {
+              const std::vector<storage::job_lease>& handed_back, storage::cycle_result& r) {
   auto& st = self->state;
   cycle_ended(st, c, asked);
+  // Completed, or lost to another holder: either way no longer ours.
+  let_go(st, handed_back);
+  hold(st, r.claimed);
   st.cycle_ms = moving_average(st.cycle_ms, ms_since(t0));
   if (st.store_failures > 0) st.log->info("{}: store reachable again", st.cfg.owner);
   st.store_failures = 0;
@@ -428,8 +445,12 @@ void maybe_cycle(self_ptr self) {
     std::vector<storage::completion> done;
     done.swap(st.finished);
     auto t0 = steady::now();
+    std::vector<storage::job_lease> handed_back;
+    handed_back.reserve(done.size());
+    for (const auto& d : done) handed_back.push_back(d.job);
     self->request(c, caf::infinite, cycle_atom::value, done, ask, st.cfg.actions)
-        .then([self, c, ask, t0](storage::cycle_result& r) { on_cycle(self, c, ask, t0, r); },
+        .then([self, c, ask, t0, handed_back](
+                  storage::cycle_result& r) { on_cycle(self, c, ask, t0, handed_back, r); },
               [self, c, ask, done](caf::error& err) mutable {
                 on_cycle_failed(self, c, ask, done, err);
               });
@@ -453,6 +474,8 @@ void check_drained(self_ptr self) {
 void give_back(self_ptr self, std::vector<storage::job_lease> out) {
   auto& st = self->state;
   if (out.empty()) return;
+  // Released, or, if the release does not reach the database, left to run out.
+  let_go(st, out);
   // Answered, so that a drain waits for it: the claimers end with the pool.
   ++st.releases;
   auto done = [self] {
@@ -539,6 +562,7 @@ void on_down(self_ptr self, const caf::down_msg& msg) {
       if (!b.collected[i] && !b.finished(i) && b.taker(i) == s.taker) {
         b.collected[i] = true;
         const auto& j = b.job(i);
+        let_go(st, {{j.id, j.lease_token}});
         self->send(first_claimer(st), crashed_atom::value, storage::job_lease{j.id, j.lease_token},
                    message_of(msg.reason));
       }

@@ -8,6 +8,7 @@
 #include "actors/atoms.hpp"
 #include "actors/clock_check.hpp"
 #include "actors/handler.hpp"
+#include "actors/held_leases.hpp"
 #include "storage/store.hpp"
 
 namespace ab::actors {
@@ -58,6 +59,9 @@ struct pool_config {
   std::shared_ptr<const clock_check> clock_ok;
   /// Told of counts and of chains moving on; may be null.
   pool_parent_actor parent;
+  /// The leases this pool holds, kept up to date by the pool for whoever renews them (the
+  /// supervisor); may be null.
+  std::shared_ptr<held_leases> held;
 };
 
 /// Spawns a pool (its claimer and workers detached) that starts claiming at once.

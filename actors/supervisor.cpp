@@ -33,6 +33,8 @@ struct pool_entry {
   /// Counts the pool's restarts: part of its lease owner name.
   int incarnation = 0;
   pool_actor handle;
+  /// The leases its current incarnation holds: what the supervisor renews.
+  std::shared_ptr<held_leases> held;
   /// What it last said (its workers: what it was asked for, until it says otherwise).
   pool_report last;
   /// Worker restarts and given-up slots of its earlier incarnations.
@@ -118,6 +120,9 @@ void spawn_pool(self_ptr self, pool_entry& p) {
   pc.restart_window_ms = st.cfg.node.restart_window_ms;
   pc.store = st.cfg.store;
   pc.handler = st.cfg.handlers->find(p.type);
+  // A new incarnation holds nothing yet: the leases of one that died are expired, not renewed.
+  p.held = std::make_shared<held_leases>();
+  pc.held = p.held;
   pc.clk = st.cfg.clk;
   pc.clock_ok = st.cfg.clock_ok;
   pc.parent = caf::actor_cast<pool_parent_actor>(self);
@@ -216,14 +221,20 @@ void add_service(self_ptr self, service_spec spec) {
   spawn_service(self, s);
 }
 
-/// Extends the leases of every pool's jobs.
+/// Extends the leases that the pools hold now, each under its own token: not every running
+/// job of their owners, which would keep alive a job that a pool no longer works on (a
+/// hand-back that did not reach the database) until its deadline, or for ever.
 void renew_leases(self_ptr self) {
   auto& st = self->state;
-  std::vector<std::string> owners;
+  std::vector<storage::job_lease> held;
   for (const auto& [type, p] : st.pools)
-    if (p.handle) owners.push_back(owner_of(st, p));
+    if (p.handle && p.held) {
+      auto mine = p.held->leases();
+      held.insert(held.end(), mine.begin(), mine.end());
+    }
+  if (held.empty()) return;
   auto& leases = st.cfg.leases ? *st.cfg.leases : *st.cfg.store;
-  if (auto res = leases.renew(owners, st.cfg.node.lease_ms); !res)
+  if (auto res = leases.renew(held, st.cfg.node.lease_ms); !res)
     st.log->warn("cannot renew leases: {}", message_of(res.error()));
 }
 

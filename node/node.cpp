@@ -66,12 +66,15 @@ int run(const config::node_config& cfg, const config::cluster_map& file_map, sig
   std::shared_ptr<storage::store> store = std::move(*opened);
 
   // One live process per node id: a second one refuses to start; a dead predecessor's leases
-  // end now, so that its jobs are retried within seconds rather than at their deadline.
-  auto claimed = store->claim_node(cfg.node_id);
+  // end now, so that its jobs are retried within seconds rather than at their deadline. The
+  // heartbeat renews the claim; it outlives three missed beats (at least 30 s), so that a
+  // database failover does not hand the id to another process.
+  auto incarnation = actors::make_incarnation();
+  auto claimed = store->claim_node(cfg.node_id, incarnation,
+                                   std::max<time_ms>(30000, 3 * cfg.heartbeat_interval_ms));
   if (!claimed)
     return fail(message_of(claimed.error()), is(claimed.error(), errc::conflict) ? 3 : 1);
   std::shared_ptr<storage::node_claim> node_claim = std::move(*claimed);
-  auto incarnation = actors::make_incarnation();
   if (auto n = store->expire_predecessors(cfg.node_id, incarnation); !n)
     return fail(message_of(n.error()), 1);
   else if (*n > 0)

@@ -112,8 +112,10 @@ class job_queue {
   /// Hands held jobs back as claimable at once, without counting the attempt (drain).
   virtual caf::expected<std::size_t> release(const std::vector<job_lease>& jobs) = 0;
 
-  /// Extends the lease of every running job that one of `owners` holds to now + `lease_ms`.
-  virtual caf::expected<std::size_t> renew(const std::vector<std::string>& owners,
+  /// Extends to now + `lease_ms` each of the `held` leases that is still in force: its job
+  /// running under that very token (fencing). A job handed back, recovered or claimed again
+  /// since is left alone; returns how many were extended.
+  virtual caf::expected<std::size_t> renew(const std::vector<job_lease>& held,
                                            time_ms lease_ms) = 0;
 
   /// Hands every job `owner` holds back as claimable at once, without counting the attempt

@@ -257,58 +257,6 @@ class mysql_connection final : public connection {
   std::string node_;
 };
 
-/// MariaDB's named locks take at most 64 characters: a longer name is cut and keeps a hash.
-std::string lock_name(const std::string& name) {
-  if (name.size() <= 64) return name;
-  char hex[17];
-  std::snprintf(hex, sizeof hex, "%016llx", static_cast<unsigned long long>(fnv1a64(name)));
-  return name.substr(0, 47) + "#" + hex;
-}
-
-/// A `GET_LOCK` held by a connection of its own: the server frees it when the connection
-/// ends, so a killed process's lock is free at once. On Galera it is node-local: two
-/// processes writing through different Galera nodes would not see each other's lock.
-class mysql_lock final : public held_lock {
- public:
-  /// Named locks are server-wide: the name carries the database, so that two site databases
-  /// (or two test databases) on one server never share a lock.
-  mysql_lock(mysql_target target, const std::string& name)
-      : target_(std::move(target)), name_(lock_name(target_.database + "/" + name)) {}
-
-  /// Connects and takes the lock; false when another connection holds it.
-  bool take() {
-    conn_ = std::make_unique<mysql_connection>(target_);
-    auto r = conn_->query("SELECT GET_LOCK(?, 0)", {name_});
-    bool got = r->next() && !r->is_null(0) && r->i64(0) == 1;
-    r.reset();
-    conn_->commit();
-    return got;
-  }
-
-  bool refresh() override {
-    ensure_thread_init();
-    if (conn_) {
-      try {
-        auto r = conn_->query("SELECT COALESCE(IS_USED_LOCK(?) = CONNECTION_ID(), 0)", {name_});
-        bool held = r->next() && r->i64(0) == 1;
-        r.reset();
-        conn_->commit();
-        return held;
-      } catch (const db_error& e) {
-        if (e.what_kind() != db_error::kind::connection) throw;
-        conn_.reset();
-      }
-    }
-    // The connection was lost, and the lock with it: take it again if nobody else did.
-    return take();
-  }
-
- private:
-  mysql_target target_;
-  std::string name_;
-  std::unique_ptr<mysql_connection> conn_;
-};
-
 class mysql_pool final : public connection_pool {
  public:
   mysql_pool(mysql_target target, std::size_t size) : target_(std::move(target)), size_(size) {
@@ -371,12 +319,6 @@ class mysql_pool final : public connection_pool {
     }
   }
   const dialect& sql() const override { return sql_; }
-  std::unique_ptr<held_lock> hold_lock(const std::string& name) override {
-    ensure_thread_init();
-    auto lock = std::make_unique<mysql_lock>(target_, name);
-    if (!lock->take()) return nullptr;
-    return lock;
-  }
   std::string now_ms_sql() const override {
     return "CAST(UNIX_TIMESTAMP(NOW(3)) * 1000 AS SIGNED)";
   }

@@ -15,13 +15,15 @@
 
 namespace ab::storage {
 
-/// A process's exclusive claim to its node id, held while this object lives (the lock dies
-/// with the process, so a crashed node's id is free again at once).
+/// A process's exclusive claim to its node id, held while this object lives: a row of the site
+/// database (table `node_claims`) that expires unless `refresh` renews it. It must not
+/// outlive the store that made it.
 class node_claim {
  public:
   virtual ~node_claim() = default;
-  /// Checks that the claim still holds, taking it again if its database connection was lost;
-  /// false when another process holds the id now (this one must stop).
+  /// Renews the claim (taking it again if it was freed meanwhile); false when another
+  /// process holds the id now (this one must stop). True while the database is unreachable:
+  /// the claim is not known lost.
   virtual bool refresh() = 0;
 };
 
@@ -32,10 +34,14 @@ class node_registry {
  public:
   virtual ~node_registry() = default;
 
-  /// Claims `node_id` for this process for as long as the returned object lives. `conflict`
-  /// when a live process holds it (MySQL: `GET_LOCK` on a connection of its own; SQLite: an
-  /// exclusive `flock` on a file beside the database).
-  virtual caf::expected<std::unique_ptr<node_claim>> claim_node(const std::string& node_id) = 0;
+  /// Claims `node_id` for this process (`incarnation`) for as long as the returned object
+  /// lives and renews it at least every `ttl_ms` (database time). `conflict` when another
+  /// process holds it whose claim has not expired and which is not known dead (a process of
+  /// this host that is gone frees its id at once). The claim is a row every node of a Galera
+  /// cluster sees, taken by a conditional write: two processes cannot both hold an id.
+  virtual caf::expected<std::unique_ptr<node_claim>> claim_node(const std::string& node_id,
+                                                                const std::string& incarnation,
+                                                                time_ms ttl_ms) = 0;
 
   /// Ends now the leases that earlier incarnations of `node_id` hold: every lease whose owner
   /// starts with `NODE_ID@` (or, from before incarnations, `NODE_ID/`) but not with

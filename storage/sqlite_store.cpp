@@ -5,7 +5,6 @@
 #include "storage/sqlite_store.hpp"
 
 #include <fcntl.h>
-#include <sys/file.h>
 #include <sys/stat.h>
 #include <unistd.h>
 
@@ -156,36 +155,6 @@ class sqlite_connection final : public connection {
   std::unordered_map<std::string, sqlite3_stmt*> cache_;
 };
 
-/// An exclusive `flock` on a file beside the database: the kernel frees it when the process
-/// ends, however it ends.
-class sqlite_lock final : public held_lock {
- public:
-  explicit sqlite_lock(int fd) : fd_(fd) {}
-  ~sqlite_lock() override { ::close(fd_); }
-  sqlite_lock(const sqlite_lock&) = delete;
-  sqlite_lock& operator=(const sqlite_lock&) = delete;
-  bool refresh() override { return true; }
-
- private:
-  int fd_;
-};
-
-/// `name` as a file-name part: letters, digits, `.`, `_` and `-` kept, the rest `%XX`.
-std::string file_part(const std::string& name) {
-  static const char* hex = "0123456789ABCDEF";
-  std::string out;
-  for (unsigned char ch : name) {
-    if (std::isalnum(ch) || ch == '.' || ch == '_' || ch == '-') {
-      out += static_cast<char>(ch);
-    } else {
-      out += '%';
-      out += hex[ch >> 4];
-      out += hex[ch & 15];
-    }
-  }
-  return out;
-}
-
 class sqlite_pool final : public connection_pool {
  public:
   explicit sqlite_pool(const std::string& path) : path_(path), conn_(path) {
@@ -203,20 +172,6 @@ class sqlite_pool final : public connection_pool {
   void lock_migrations(connection&) override {}
   void unlock_migrations(connection&) noexcept override {}
   const dialect& sql() const override { return sql_; }
-  std::unique_ptr<held_lock> hold_lock(const std::string& name) override {
-    auto file = path_ + "." + file_part(name) + ".lock";
-    int fd = ::open(file.c_str(), O_RDWR | O_CREAT | O_CLOEXEC, 0600);
-    if (fd < 0)
-      throw db_error(db_error::kind::other, errno,
-                     "cannot open lock file " + file + ": " + std::strerror(errno));
-    if (::flock(fd, LOCK_EX | LOCK_NB) != 0) {
-      int e = errno;
-      ::close(fd);
-      if (e == EWOULDBLOCK) return nullptr;
-      throw db_error(db_error::kind::other, e, "cannot lock " + file + ": " + std::strerror(e));
-    }
-    return std::make_unique<sqlite_lock>(fd);
-  }
 
  private:
   std::string path_;

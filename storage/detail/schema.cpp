@@ -242,6 +242,18 @@ const std::vector<migration>& migrations() {
             {}},
        },
        {"{insert_ignore} INTO wave_lease (id, owner, expires_at, term) VALUES (1, '', 0, 0)"}},
+      {12,
+       {
+           // Which live process is each node id: a row per id that every Galera node sees
+           // (GET_LOCK is local to one), held by a claim token until `expires_at` (database
+           // time), renewed with the heartbeat, taken over once expired or once its process
+           // is known dead. A token of 0 means free.
+           {"node_claims",
+            {"node_id VARCHAR(255) NOT NULL PRIMARY KEY", "token BIGINT NOT NULL",
+             "incarnation VARCHAR(64) NOT NULL", "process VARCHAR(320) NOT NULL",
+             "claimed_at BIGINT NOT NULL", "expires_at BIGINT NOT NULL"},
+            {}},
+       }},
       {13,
        {},
        // Turnaround estimates (lifecycle/eta.hpp): the estimate made at submission, kept to

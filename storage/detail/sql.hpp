@@ -127,14 +127,6 @@ class pooled {
   bool broken_ = false;
 };
 
-/// An exclusive lock that lives as long as this object (or the process) does.
-class held_lock {
- public:
-  virtual ~held_lock() = default;
-  /// True while the lock is held; takes it again after a lost connection if it is free.
-  virtual bool refresh() = 0;
-};
-
 /// Hands out connections to one database.
 class connection_pool {
  public:
@@ -151,9 +143,6 @@ class connection_pool {
   virtual void extend_migrations_lock(connection& c) {}
   virtual void unlock_migrations(connection& c) noexcept = 0;
   virtual const dialect& sql() const = 0;
-  /// Takes the exclusive lock `name` for the life of the returned object, across every
-  /// process using the database; null when another holder has it. Throws db_error.
-  virtual std::unique_ptr<held_lock> hold_lock(const std::string& name) = 0;
   /// The SQL expression of the database's current time in milliseconds since the epoch, or
   /// empty when the store's own clock is the database's (an embedded database).
   virtual std::string now_ms_sql() const { return {}; }

@@ -555,9 +555,19 @@ void sql_store::settle_host(connection& c, request_id req, bool started, time_ms
               {state, now, host});
 }
 
+std::int64_t sql_store::mark_handed_back(commit_marks& marks, job_id id) {
+  // The lease expiry of a job that is no longer running means nothing; a stamp unique to this
+  // transaction there tells, after a lost COMMIT answer, that it committed (a repeat would
+  // find the job no longer running under the lease and answer lease_lost). Until another
+  // claim of the job overwrites it: then the repeat's lease_lost is true.
+  const auto stamp = -new_token();
+  marks.add("SELECT id FROM jobs WHERE id = ? AND lease_expires_at = ?", {id, stamp});
+  return stamp;
+}
+
 caf::expected<fail_result> sql_store::fail(const job_lease& job, const std::string& reason,
                                            bool retryable) {
-  return transact("fail", [&](connection& c) -> caf::expected<fail_result> {
+  return transact("fail", [&](connection& c, commit_marks& marks) -> caf::expected<fail_result> {
     auto now = clock_->now();
     auto r = c.query("SELECT lease_token, attempts, max_attempts, type FROM jobs" +
                          pool_->sql().by_primary_key +
@@ -572,78 +582,86 @@ caf::expected<fail_result> sql_store::fail(const job_lease& job, const std::stri
     auto type = r->text(3);
     r.reset();
     fail_result out;
+    const auto stamp = mark_handed_back(marks, job.id);
     if (retryable && attempts < max_attempts) {
       out.retrying = true;
       out.not_before = now + backoff(attempts);
       c.execute(
-          "UPDATE jobs SET state = 'ready', not_before = ?, lease_expires_at = 0, error = ? "
+          "UPDATE jobs SET state = 'ready', not_before = ?, lease_expires_at = ?, error = ? "
           "WHERE id = ?",
-          {out.not_before, reason, job.id});
+          {out.not_before, stamp, reason, job.id});
       return out;
     }
     fail_chain(c, job.id, job.id / max_chain_length,
                failure_message(job.id, type, attempts, reason), now);
+    c.execute("UPDATE jobs SET lease_expires_at = ? WHERE id = ?", {stamp, job.id});
     return out;
   });
 }
 
 caf::error sql_store::defer(const job_lease& job, time_ms not_before, const std::string& reason) {
-  auto res = transact("defer", [&](connection& c) -> caf::expected<caf::unit_t> {
-    auto now = clock_->now();
-    auto changed = c.execute(
-        "UPDATE jobs" + pool_->sql().by_primary_key +
-            " SET state = 'ready', attempts = attempts - 1, lease_expires_at = 0, "
-            "not_before = ?, error = ?, deferrals = deferrals + 1, deferred_since = CASE WHEN "
-            "deferred_since = 0 THEN ? ELSE deferred_since END "
-            "WHERE id = ? AND lease_token = ? AND state = 'running'",
-        {std::max(not_before, now), reason, now, job.id, job.token});
-    if (changed == 0)
-      return make_error(errc::lease_lost, "job " + std::to_string(job.id) + " is no longer held");
-    return caf::unit;
-  });
+  auto res =
+      transact("defer", [&](connection& c, commit_marks& marks) -> caf::expected<caf::unit_t> {
+        auto now = clock_->now();
+        const auto stamp = mark_handed_back(marks, job.id);
+        auto changed = c.execute(
+            "UPDATE jobs" + pool_->sql().by_primary_key +
+                " SET state = 'ready', attempts = attempts - 1, lease_expires_at = ?, "
+                "not_before = ?, error = ?, deferrals = deferrals + 1, deferred_since = CASE WHEN "
+                "deferred_since = 0 THEN ? ELSE deferred_since END "
+                "WHERE id = ? AND lease_token = ? AND state = 'running'",
+            {stamp, std::max(not_before, now), reason, now, job.id, job.token});
+        if (changed == 0)
+          return make_error(errc::lease_lost,
+                            "job " + std::to_string(job.id) + " is no longer held");
+        return caf::unit;
+      });
   return res ? caf::error{} : res.error();
 }
 
 caf::error sql_store::park(const job_lease& job, const std::string& event_key, time_ms deadline) {
   if (event_key.empty()) return make_error(errc::invalid_argument, "park needs an event key");
-  auto res = transact("park", [&](connection& c) -> caf::expected<caf::unit_t> {
-    auto now = clock_->now();
-    auto r = c.query("SELECT lease_token FROM jobs" + pool_->sql().by_primary_key +
-                         " WHERE id = ? AND state = 'running'" + pool_->sql().for_update,
-                     {job.id});
-    if (!r->next() || r->i64(0) != job.token)
-      return make_error(errc::lease_lost, "job " + std::to_string(job.id) + " is no longer held");
-    r.reset();
-    // Park and wake of one key serialise on its lock row: without it, under READ COMMITTED,
-    // a park that looks for the event before the wake commits and a wake that looks for the
-    // parked job before the park commits both miss, and the job sleeps until its deadline.
-    lock_event(c, event_key);
-    auto taken = c.query("SELECT id FROM jobs WHERE park_key = ?", {event_key});
-    if (taken->next())
-      return make_error(errc::conflict, "event key '" + event_key + "' is already awaited by job " +
-                                            std::to_string(taken->i64(0)));
-    taken.reset();
-    // The event may have come before the job parked (a fast installer): take it at once.
-    auto early =
-        c.query("SELECT payload FROM pending_events WHERE event_key = ?" + pool_->sql().for_update,
-                {event_key});
-    if (early->next()) {
-      auto payload = early->text(0);
-      early.reset();
-      c.execute("DELETE FROM pending_events WHERE event_key = ?", {event_key});
-      c.execute(
-          "UPDATE jobs SET state = 'ready', not_before = ?, lease_expires_at = 0, "
-          "event = ?, deadline = 0 WHERE id = ?",
-          {now, payload, job.id});
-      return caf::unit;
-    }
-    early.reset();
-    c.execute(
-        "UPDATE jobs SET state = 'parked', park_key = ?, deadline = ?, due_at = ?, "
-        "lease_expires_at = 0 WHERE id = ?",
-        {event_key, deadline, deadline, job.id});
-    return caf::unit;
-  });
+  auto res =
+      transact("park", [&](connection& c, commit_marks& marks) -> caf::expected<caf::unit_t> {
+        auto now = clock_->now();
+        auto r = c.query("SELECT lease_token FROM jobs" + pool_->sql().by_primary_key +
+                             " WHERE id = ? AND state = 'running'" + pool_->sql().for_update,
+                         {job.id});
+        if (!r->next() || r->i64(0) != job.token)
+          return make_error(errc::lease_lost,
+                            "job " + std::to_string(job.id) + " is no longer held");
+        r.reset();
+        // Park and wake of one key serialise on its lock row: without it, under READ COMMITTED,
+        // a park that looks for the event before the wake commits and a wake that looks for the
+        // parked job before the park commits both miss, and the job sleeps until its deadline.
+        lock_event(c, event_key);
+        auto taken = c.query("SELECT id FROM jobs WHERE park_key = ?", {event_key});
+        if (taken->next())
+          return make_error(errc::conflict, "event key '" + event_key +
+                                                "' is already awaited by job " +
+                                                std::to_string(taken->i64(0)));
+        taken.reset();
+        // The event may have come before the job parked (a fast installer): take it at once.
+        auto early = c.query(
+            "SELECT payload FROM pending_events WHERE event_key = ?" + pool_->sql().for_update,
+            {event_key});
+        if (early->next()) {
+          auto payload = early->text(0);
+          early.reset();
+          c.execute("DELETE FROM pending_events WHERE event_key = ?", {event_key});
+          c.execute(
+              "UPDATE jobs SET state = 'ready', not_before = ?, lease_expires_at = ?, "
+              "event = ?, deadline = 0 WHERE id = ?",
+              {now, mark_handed_back(marks, job.id), payload, job.id});
+          return caf::unit;
+        }
+        early.reset();
+        c.execute(
+            "UPDATE jobs SET state = 'parked', park_key = ?, deadline = ?, due_at = ?, "
+            "lease_expires_at = ? WHERE id = ?",
+            {event_key, deadline, deadline, mark_handed_back(marks, job.id), job.id});
+        return caf::unit;
+      });
   return res ? caf::error{} : res.error();
 }
 
@@ -730,34 +748,40 @@ caf::expected<std::size_t> sql_store::release(const std::vector<job_lease>& jobs
   });
 }
 
-caf::expected<std::size_t> sql_store::renew(const std::vector<std::string>& owners,
-                                            time_ms lease_ms) {
-  if (owners.empty()) return std::size_t{0};
+caf::expected<std::size_t> sql_store::renew(const std::vector<job_lease>& held, time_ms lease_ms) {
+  if (held.empty()) return std::size_t{0};
+  std::vector<std::int64_t> ids, tokens;
+  std::unordered_set<job_id> seen;
+  for (const auto& l : held)
+    if (seen.insert(l.id).second) {
+      ids.push_back(l.id);
+      tokens.push_back(l.token);
+    }
   return transact("renew", [&](connection& c) -> caf::expected<std::size_t> {
     auto expiry = clock_->now() + lease_ms;
-    // The owners' jobs first, by a read that locks nothing; then only those rows, by primary
-    // key. An UPDATE that found them through the index on state would lock every running job
-    // of the site (and the gaps between them) and so wait behind, and deadlock with, other
-    // nodes' claims and completions: on a loaded database, long enough for leases to run out.
-    args a(owners.begin(), owners.end());
-    std::vector<std::int64_t> ids;
-    {
-      auto r = c.query("SELECT id FROM jobs WHERE state = 'running' AND lease_owner IN " +
-                           placeholders(owners.size()),
-                       a);
-      while (r->next()) ids.push_back(r->i64(0));
-    }
-    if (ids.empty()) return std::size_t{0};
-    args leading{expiry, expiry, expiry};
-    leading.insert(leading.end(), owners.begin(), owners.end());
-    // The state and owner again: a job finished or recovered since the read is left alone.
-    return static_cast<std::size_t>(execute_in(
-        c,
-        "UPDATE jobs" + pool_->sql().by_primary_key +
-            " SET lease_expires_at = ?, due_at = CASE WHEN deadline > 0 AND deadline < ? "
-            "THEN deadline ELSE ? END WHERE state = 'running' AND lease_owner IN " +
-            placeholders(owners.size()) + " AND id IN ",
-        ids, leading));
+    // Only the named leases, each under its own token: a job that its holder handed back (or
+    // failed to hand back), that recovery retried or that was claimed again since is fenced
+    // out, so a lease nobody works on runs out and recovery retries the job. By primary key:
+    // an UPDATE that found the rows through the index on state would lock every running job
+    // of the site and wait behind, and deadlock with, other nodes' claims and completions.
+    std::uint64_t changed = 0;
+    for_each_id_run(ids.size(), [&](std::size_t offset, std::size_t count) {
+      const auto shape = shape_of(count);
+      std::string sql = "UPDATE jobs" + pool_->sql().by_primary_key +
+                        " SET lease_expires_at = ?, due_at = CASE WHEN deadline > 0 AND "
+                        "deadline < ? THEN deadline ELSE ? END WHERE state = 'running' AND id IN " +
+                        placeholders(shape) + " AND lease_token = CASE id";
+      args a{expiry, expiry, expiry};
+      append_ids(a, ids, offset, count);
+      for (std::size_t i = 0; i < shape; ++i) {
+        sql += " WHEN ? THEN ?";
+        auto k = offset + std::min(i, count - 1);
+        a.emplace_back(ids[k]);
+        a.emplace_back(tokens[k]);
+      }
+      changed += c.execute(sql + " END", a);
+    });
+    return static_cast<std::size_t>(changed);
   });
 }
 

@@ -49,6 +49,18 @@ class commit_marks {
   std::vector<value> args_;
 };
 
+/// One process's claim to a node id: its row in `node_claims` while `token` is there.
+struct node_claim_row {
+  std::string node_id;
+  std::string incarnation;
+  /// Host, boot, pid and start time of the claiming process (sql_incarnation.cpp).
+  std::string process;
+  /// Random, unique to this claim.
+  std::int64_t token = 0;
+  /// Each renewal extends the claim to the database's now + this.
+  time_ms ttl_ms = 0;
+};
+
 /// What `sql_store::transact(what, fn)` returns: `fn`'s result, with or without marks.
 template <class F>
 using transaction_result_t =
@@ -92,11 +104,17 @@ class sql_store final : public store, public test_hooks {
   caf::error redeem_callback(request_id request, const std::string& token_hash,
                              const std::string& payload) override;
   caf::expected<std::size_t> release(const std::vector<job_lease>& jobs) override;
-  caf::expected<std::size_t> renew(const std::vector<std::string>& owners,
-                                   time_ms lease_ms) override;
+  caf::expected<std::size_t> renew(const std::vector<job_lease>& held, time_ms lease_ms) override;
   caf::expected<std::size_t> release_held(const std::string& owner) override;
   caf::expected<std::size_t> expire_held(const std::string& owner) override;
-  caf::expected<std::unique_ptr<node_claim>> claim_node(const std::string& node_id) override;
+  caf::expected<std::unique_ptr<node_claim>> claim_node(const std::string& node_id,
+                                                        const std::string& incarnation,
+                                                        time_ms ttl_ms) override;
+  /// Extends `row`'s claim (or takes it again if it is free); false when another process
+  /// holds the id now (sql_incarnation.cpp).
+  caf::expected<bool> renew_node_claim(const node_claim_row& row);
+  /// Frees `row`'s claim if it still holds; never fails (an unreachable claim expires).
+  void free_node_claim(const node_claim_row& row) noexcept;
   caf::expected<std::size_t> expire_predecessors(const std::string& node_id,
                                                  const std::string& incarnation) override;
   caf::expected<time_ms> database_time() override;
@@ -201,6 +219,15 @@ class sql_store final : public store, public test_hooks {
   /// Delay before attempt `attempts + 1`: exponential, capped, with jitter.
   time_ms backoff(int attempts);
   std::int64_t new_token();
+  /// The database's clock in `c`'s transaction (SQLite, which is local: the store's clock).
+  time_ms database_now(connection& c);
+  /// Takes `row`'s node id if it is free, expired, already this claim's, or held by a process
+  /// of this host that is gone. When another live process holds it: `conflict` naming it if
+  /// `refuse_loudly`, else false.
+  caf::expected<bool> take_node_claim(connection& c, const node_claim_row& row, bool refuse_loudly);
+  /// A fresh stamp for the `lease_expires_at` of job `id`, which this transaction hands back
+  /// (fail, defer, park), and the commit mark that finds it.
+  std::int64_t mark_handed_back(commit_marks& marks, job_id id);
   /// Logs a failed attempt of `what` (the first of an outage as a warning) before the retry.
   void note_retry(const char* what, int attempt, const db_error& e);
   /// After a call succeeded: logs the end of the outage, if there was one.

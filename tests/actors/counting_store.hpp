@@ -10,6 +10,7 @@
 #include <set>
 #include <string>
 
+#include "core/error.hpp"
 #include "storage/store.hpp"
 
 namespace ab::testing {
@@ -40,6 +41,8 @@ class counting_store final : public storage::store {
   /// Called by every claim, with its job type, before it goes on to the store (set before the
   /// store is shared): a test may hold a claim there.
   std::function<void(const std::string& type)> before_claim;
+  /// The next this many `fail` calls answer `store_unavailable` without reaching the store.
+  std::atomic<int> lost_failures{0};
 
   std::string backend() const override { return inner_.backend(); }
   caf::error ping() override { return inner_.ping(); }
@@ -68,6 +71,9 @@ class counting_store final : public storage::store {
   }
   caf::expected<storage::fail_result> fail(const storage::job_lease& job, const std::string& reason,
                                            bool retryable) override {
+    // An outage that outlasts the store's retries: the failure is not recorded.
+    if (lost_failures.load() > 0 && lost_failures.fetch_sub(1) > 0)
+      return make_error(errc::store_unavailable, "the database is away (injected)");
     return inner_.fail(job, reason, retryable);
   }
   caf::error defer(const storage::job_lease& job, time_ms not_before,
@@ -88,10 +94,10 @@ class counting_store final : public storage::store {
   caf::expected<std::size_t> release(const std::vector<storage::job_lease>& jobs) override {
     return inner_.release(jobs);
   }
-  caf::expected<std::size_t> renew(const std::vector<std::string>& owners,
+  caf::expected<std::size_t> renew(const std::vector<storage::job_lease>& held,
                                    time_ms lease_ms) override {
     ++renewals_;
-    return inner_.renew(owners, lease_ms);
+    return inner_.renew(held, lease_ms);
   }
   caf::expected<std::size_t> release_held(const std::string& owner) override {
     return inner_.release_held(owner);
@@ -99,9 +105,10 @@ class counting_store final : public storage::store {
   caf::expected<std::size_t> expire_held(const std::string& owner) override {
     return inner_.expire_held(owner);
   }
-  caf::expected<std::unique_ptr<storage::node_claim>> claim_node(
-      const std::string& node_id) override {
-    return inner_.claim_node(node_id);
+  caf::expected<std::unique_ptr<storage::node_claim>> claim_node(const std::string& node_id,
+                                                                 const std::string& incarnation,
+                                                                 time_ms ttl_ms) override {
+    return inner_.claim_node(node_id, incarnation, ttl_ms);
   }
   caf::expected<std::size_t> expire_predecessors(const std::string& node_id,
                                                  const std::string& incarnation) override {

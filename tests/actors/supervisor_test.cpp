@@ -210,6 +210,36 @@ TEST_F(Supervisor, LeasesAreRenewedThroughTheirOwnStoreNotThePoolsOne) {
   EXPECT_TRUE(drain(sys, sup));
 }
 
+TEST_F(Supervisor, AJobWhoseFailureDidNotReachTheStoreIsRetriedOnceItsLeaseRunsOut) {
+  // The worker's failure was not recorded (the database was away for longer than the store
+  // retries): the job stays running in the database with nobody on it. Renewed by owner, its
+  // lease never ran out and recovery never retried it; renewed by the leases the pool holds,
+  // it runs out and the job runs again.
+  node_.renew_interval_ms = 20;
+  node_.lease_ms = 1000;
+  std::atomic<int> calls{0};
+  handlers_->add("t", std::make_shared<scripted>([&](auto&) {
+                   return calls++ == 0 ? job_outcome::retry("flaky") : job_outcome::done();
+                 }));
+  auto store = std::make_shared<counting_store>(**db_);
+  store->lost_failures = 1;
+  auto id = submit("h1", {"t"});
+  caf::actor_system_config cfg;
+  caf::actor_system sys{cfg};
+  auto sup = start(sys, config::cluster_map::defaults(),
+                   [&](actors::supervisor_config& c) { c.store = store; });
+  // The straggler manager's part, done here.
+  EXPECT_TRUE(wait_until(
+      [&] {
+        (void)(*db_)->recover(10);
+        return state_of(id) == storage::request_state::succeeded;
+      },
+      std::chrono::seconds(20)))
+      << "the job whose failure was lost never ran again";
+  EXPECT_EQ(calls.load(), 2);
+  EXPECT_TRUE(drain(sys, sup));
+}
+
 TEST_F(Supervisor, DrainFinishesTheRunningJobAndReleasesTheRest) {
   std::atomic<int> started{0};
   handlers_->add("slow", std::make_shared<scripted>([&](auto&) {

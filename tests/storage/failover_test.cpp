@@ -131,6 +131,106 @@ TEST_P(StoreConformance, ACompleteAndClaimWhoseCommitAnswerWasLostKeepsBoth) {
   EXPECT_EQ(complete(cycle->claimed[0]).completed, 1u);
 }
 
+TEST_P(StoreConformance, AFailWhoseCommitAnswerWasLostIsNotReportedAsLeaseLost) {
+  auto retried = submit_one(spec("h1"));
+  auto failed = submit_one(spec("h2"));
+  auto jobs = claim("t", 2);
+  ASSERT_EQ(jobs.size(), 2u);
+  fault_plan plan;
+  auto faulty = faulty_store(*store_, clock_, policy(), plan);
+  ASSERT_TRUE(faulty);
+  for (const auto& j : jobs) {
+    bool retry = j.request == retried;
+    plan.commits = 0;
+    plan.lose_answer_after_commit = true;
+    // Run again, the repeat would find the job no longer running under its lease.
+    auto out = faulty->fail({j.id, j.lease_token}, "boom", retry);
+    ASSERT_TRUE(out) << message_of(out.error());
+    EXPECT_EQ(out->retrying, retry);
+    EXPECT_EQ(plan.commits, 1);
+  }
+  auto a = request(retried);
+  EXPECT_EQ(a.jobs[0].state, storage::job_state::ready);
+  EXPECT_EQ(a.jobs[0].attempts, 1);
+  EXPECT_EQ(request(failed).state, storage::request_state::failed);
+}
+
+TEST_P(StoreConformance, AFailWhoseCommitNeverHappenedRunsAgain) {
+  auto id = submit_one(spec("h1"));
+  auto jobs = claim("t");
+  ASSERT_EQ(jobs.size(), 1u);
+  fault_plan plan;
+  auto faulty = faulty_store(*store_, clock_, policy(), plan);
+  ASSERT_TRUE(faulty);
+  plan.break_before_commit = true;
+  auto out = faulty->fail({jobs[0].id, jobs[0].lease_token}, "boom", false);
+  ASSERT_TRUE(out) << message_of(out.error());
+  EXPECT_EQ(request(id).state, storage::request_state::failed);
+}
+
+TEST_P(StoreConformance, ADeferWhoseCommitAnswerWasLostCountsOnce) {
+  auto id = submit_one(spec("h1"));
+  auto jobs = claim("t");
+  ASSERT_EQ(jobs.size(), 1u);
+  fault_plan plan;
+  auto faulty = faulty_store(*store_, clock_, policy(), plan);
+  ASSERT_TRUE(faulty);
+  plan.lose_answer_after_commit = true;
+  auto err = faulty->defer({jobs[0].id, jobs[0].lease_token}, clock_->now(), "breaker open");
+  EXPECT_FALSE(err) << message_of(err);
+  auto job = request(id).jobs[0];
+  EXPECT_EQ(job.state, storage::job_state::ready);
+  EXPECT_EQ(job.attempts, 0) << "the deferral gave its attempt back once";
+  auto again = claim("t");
+  ASSERT_EQ(again.size(), 1u);
+  EXPECT_EQ(again[0].attempt, 1);
+}
+
+TEST_P(StoreConformance, AParkWhoseCommitAnswerWasLostLeavesTheJobParked) {
+  auto id = submit_one(spec("h1"));
+  auto jobs = claim("t");
+  ASSERT_EQ(jobs.size(), 1u);
+  fault_plan plan;
+  auto faulty = faulty_store(*store_, clock_, policy(), plan);
+  ASSERT_TRUE(faulty);
+  plan.lose_answer_after_commit = true;
+  auto err = faulty->park({jobs[0].id, jobs[0].lease_token}, "installed:h1", clock_->now() + 60000);
+  EXPECT_FALSE(err) << message_of(err);
+  EXPECT_EQ(request(id).jobs[0].state, storage::job_state::parked);
+  auto woke = hooks().wake("installed:h1", "done");
+  ASSERT_TRUE(woke) << message_of(woke.error());
+  EXPECT_TRUE(*woke);
+  EXPECT_EQ(claim("t").size(), 1u);
+}
+
+TEST_P(StoreConformance, AParkThatTookAnEarlyEventKeepsItAfterALostCommitAnswer) {
+  auto id = submit_one(spec("h1"));
+  auto jobs = claim("t");
+  ASSERT_EQ(jobs.size(), 1u);
+  auto woke = hooks().wake("installed:h1", "early");
+  ASSERT_TRUE(woke) << message_of(woke.error());
+  EXPECT_FALSE(*woke);
+  fault_plan plan;
+  auto faulty = faulty_store(*store_, clock_, policy(), plan);
+  ASSERT_TRUE(faulty);
+  plan.lose_answer_after_commit = true;
+  auto err = faulty->park({jobs[0].id, jobs[0].lease_token}, "installed:h1", clock_->now() + 60000);
+  EXPECT_FALSE(err) << message_of(err);
+  EXPECT_EQ(request(id).jobs[0].state, storage::job_state::ready);
+}
+
+TEST_P(StoreConformance, ANodeIdClaimWhoseCommitAnswerWasLostIsHeld) {
+  fault_plan plan;
+  auto faulty = faulty_store(*store_, clock_, policy(), plan);
+  ASSERT_TRUE(faulty);
+  plan.lose_answer_after_commit = true;
+  // Run again, the claim would find its own row and refuse its own process.
+  auto claim = faulty->claim_node("n1", "only", 60000);
+  ASSERT_TRUE(claim) << message_of(claim.error());
+  EXPECT_TRUE((*claim)->refresh());
+  EXPECT_FALSE(db().claim_node("n1", "other", 60000));
+}
+
 TEST_P(StoreConformance, ACertificationFailureAtCommitRunsTheWholeTransactionAgain) {
   fault_plan plan;
   auto faulty = faulty_store(*store_, clock_, policy(), plan);

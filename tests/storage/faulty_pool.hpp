@@ -101,9 +101,6 @@ class faulty_pool final : public storage::detail::connection_pool {
     inner_->unlock_migrations(c);
   }
   const storage::detail::dialect& sql() const override { return inner_->sql(); }
-  std::unique_ptr<storage::detail::held_lock> hold_lock(const std::string& name) override {
-    return inner_->hold_lock(name);
-  }
   std::string now_ms_sql() const override { return inner_->now_ms_sql(); }
 
  private:

@@ -77,9 +77,6 @@ class counting_pool final : public connection_pool {
   void lock_migrations(connection& c) override { real_->lock_migrations(c); }
   void unlock_migrations(connection& c) noexcept override { real_->unlock_migrations(c); }
   const storage::detail::dialect& sql() const override { return real_->sql(); }
-  std::unique_ptr<storage::detail::held_lock> hold_lock(const std::string& name) override {
-    return real_->hold_lock(name);
-  }
   std::string now_ms_sql() const override { return real_->now_ms_sql(); }
 
  private:

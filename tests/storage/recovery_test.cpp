@@ -1,5 +1,11 @@
 // Conformance: leases, fencing, retries with backoff, parking, cancellation, recovery.
 
+#include <sys/wait.h>
+#include <unistd.h>
+
+#include <chrono>
+#include <thread>
+
 #include "tests/storage/conformance_test.hpp"
 
 namespace ab::testing {
@@ -36,16 +42,40 @@ TEST_P(StoreConformance, ALostLeaseFencesTheOldHolderOut) {
 TEST_P(StoreConformance, RenewedLeasesSurviveRecovery) {
   submit_one(spec("h1"));
   submit_one(spec("h2"));
-  claim("t", 1, "node-a", 1000);
+  auto a = claim("t", 1, "node-a", 1000);
   claim("t", 1, "node-b", 1000);
+  ASSERT_EQ(a.size(), 1u);
   clock_->advance(800);
-  auto renewed = db().renew({"node-a"}, 1000);
+  auto renewed = db().renew({{a[0].id, a[0].lease_token}}, 1000);
   ASSERT_TRUE(renewed);
   EXPECT_EQ(*renewed, 1u);
   clock_->advance(800);
   auto rec = db().recover(100);
   ASSERT_TRUE(rec);
   EXPECT_EQ(rec->retried, 1u) << "only node-b's job expired";
+}
+
+TEST_P(StoreConformance, ARenewalExtendsOnlyTheAttemptItNames) {
+  submit_one(spec("h1"));
+  auto first = claim("t", 1, "node-a", 1000);
+  ASSERT_EQ(first.size(), 1u);
+  ASSERT_TRUE(db().fail({first[0].id, first[0].lease_token}, "flaky", true));
+  clock_->advance(policy().backoff_max_ms);
+  // The same owner claims the job again: a renewal of the first attempt's lease (a worker that
+  // no longer holds it) must not keep the second one alive.
+  auto second = claim("t", 1, "node-a", 1000);
+  ASSERT_EQ(second.size(), 1u);
+  ASSERT_EQ(second[0].id, first[0].id);
+  auto stale = db().renew({{first[0].id, first[0].lease_token}}, 60000);
+  ASSERT_TRUE(stale) << message_of(stale.error());
+  EXPECT_EQ(*stale, 0u);
+  clock_->advance(1500);
+  auto rec = db().recover(10);
+  ASSERT_TRUE(rec);
+  EXPECT_EQ(rec->retried, 1u) << "the second attempt's lease ran out";
+  auto gone = db().renew({{second[0].id, second[0].lease_token}}, 60000);
+  ASSERT_TRUE(gone);
+  EXPECT_EQ(*gone, 0u) << "a recovered job's lease is not renewed";
 }
 
 TEST_P(StoreConformance, RecoveryFailsARequestWhenAttemptsRunOut) {
@@ -201,9 +231,9 @@ TEST_P(StoreConformance, ARunningJobPastItsTimeoutIsRecoveredEvenWithAFreshLease
   ASSERT_EQ(j.size(), 1u);
   EXPECT_EQ(j[0].deadline, clock_->now() + 2000);
   clock_->advance(900);
-  db().renew({"node-a"}, 1000);
+  db().renew({{j[0].id, j[0].lease_token}}, 1000);
   clock_->advance(900);
-  db().renew({"node-a"}, 1000);
+  db().renew({{j[0].id, j[0].lease_token}}, 1000);
   clock_->advance(300);
   auto rec = db().recover(100);
   ASSERT_TRUE(rec);
@@ -306,8 +336,8 @@ TEST_P(StoreConformance, ExpiringAnOwnersLeasesHandsItsJobsToRecovery) {
   auto n = db().expire_held("crashed-worker");
   ASSERT_TRUE(n);
   EXPECT_EQ(*n, 1u);
-  // Renewals of other owners do not bring it back.
-  db().renew({"live-worker"}, 60000);
+  // A renewal under another token (another attempt's) does not bring it back.
+  db().renew({{j[0].id, j[0].lease_token + 1}}, 60000);
   auto rec = db().recover(10);
   ASSERT_TRUE(rec);
   EXPECT_EQ(rec->retried, 1u);
@@ -318,27 +348,67 @@ TEST_P(StoreConformance, ExpiringAnOwnersLeasesHandsItsJobsToRecovery) {
 namespace ab::testing {
 
 TEST_P(StoreConformance, ASecondClaimOfANodeIdIsRefusedWhileTheFirstLives) {
-  auto first = db().claim_node("n1");
+  auto first = db().claim_node("n1", "first", 60000);
   ASSERT_TRUE(first) << message_of(first.error());
   auto second = store_->reopen();
   ASSERT_TRUE(second) << message_of(second.error());
-  auto taken = (*second)->claim_node("n1");
+  auto taken = (*second)->claim_node("n1", "second", 60000);
   ASSERT_FALSE(taken);
   EXPECT_TRUE(is(taken.error(), errc::conflict)) << message_of(taken.error());
-  EXPECT_TRUE((*second)->claim_node("n2")) << "another id is free";
+  EXPECT_NE(message_of(taken.error()).find("incarnation first"), std::string::npos)
+      << message_of(taken.error());
+  EXPECT_TRUE((*second)->claim_node("n2", "second", 60000)) << "another id is free";
   EXPECT_TRUE((*first)->refresh());
   first->reset();
-  EXPECT_TRUE((*second)->claim_node("n1")) << "a released id can be claimed again";
+  EXPECT_TRUE((*second)->claim_node("n1", "second", 60000)) << "a released id can be claimed again";
 }
 
 TEST_P(StoreConformance, ANodeIdIsClaimedPerSiteDatabaseNotPerServer) {
-  // Two site databases on one database server (MariaDB's named locks are server-wide).
+  // Two site databases on one database server.
   scratch_store other{GetParam(), clock_, policy()};
   ASSERT_FALSE(HasFailure());
-  auto here = db().claim_node("n1");
+  auto here = db().claim_node("n1", "here", 60000);
   ASSERT_TRUE(here) << message_of(here.error());
-  auto there = other->claim_node("n1");
+  auto there = other->claim_node("n1", "there", 60000);
   EXPECT_TRUE(there) << "the same id in another database is another node";
+}
+
+TEST_P(StoreConformance, AnExpiredNodeIdClaimIsTakenOverAndItsHolderLearnsSo) {
+  // The holder lives (it is this process) but stopped renewing: past its expiry, in the
+  // database's time, another process takes the id, and the holder's next refresh says so.
+  auto stale = db().claim_node("n1", "stale", 1);
+  ASSERT_TRUE(stale) << message_of(stale.error());
+  clock_->advance(50);
+  std::this_thread::sleep_for(std::chrono::milliseconds(50));
+  auto second = store_->reopen();
+  ASSERT_TRUE(second) << message_of(second.error());
+  auto taken = (*second)->claim_node("n1", "fresh", 60000);
+  ASSERT_TRUE(taken) << message_of(taken.error());
+  EXPECT_FALSE((*stale)->refresh()) << "the old holder must stop";
+  stale->reset();
+  EXPECT_TRUE((*taken)->refresh()) << "freeing a lost claim leaves the new holder's alone";
+  auto third = store_->reopen();
+  ASSERT_TRUE(third) << message_of(third.error());
+  EXPECT_FALSE((*third)->claim_node("n1", "third", 60000));
+}
+
+TEST_P(StoreConformance, ANodeIdHeldByAProcessOfThisHostThatDiedIsFreeAtOnce) {
+  // A killed node restarted under its id must not wait for its claim to expire: the row names
+  // the process, which this host can see is gone.
+  auto pid = ::fork();
+  ASSERT_GE(pid, 0);
+  if (pid == 0) {
+    auto mine = store_->reopen();
+    if (!mine) ::_exit(1);
+    auto held = (*mine)->claim_node("n1", "killed", 600000);
+    // Ends without freeing the claim (no destructor runs), as a killed process does.
+    ::_exit(held ? 0 : 1);
+  }
+  int status = 0;
+  ASSERT_EQ(::waitpid(pid, &status, 0), pid);
+  ASSERT_TRUE(WIFEXITED(status) && WEXITSTATUS(status) == 0) << "the child claimed n1";
+  auto taken = db().claim_node("n1", "restarted", 60000);
+  EXPECT_TRUE(taken) << message_of(taken.error());
 }
 
 TEST_P(StoreConformance, ARestartedNodeExpiresOnlyItsPredecessorsLeases) {
@@ -347,7 +417,8 @@ TEST_P(StoreConformance, ARestartedNodeExpiresOnlyItsPredecessorsLeases) {
   auto new_owner = storage::owner_prefix("n1", "live") + "t#0.0";
   claim("t", 1, old_owner, 600000);
   claim("t", 1, "n1/t#1.0", 600000);  // a predecessor from before incarnations
-  claim("t", 1, new_owner, 600000);
+  auto live = claim("t", 1, new_owner, 600000);
+  ASSERT_EQ(live.size(), 1u);
   claim("t", 1, storage::owner_prefix("n10", "other") + "t#0.0", 600000);
   claim("t", 1, storage::owner_prefix("n2", "other") + "t#0.0", 600000);
   auto expired = db().expire_predecessors("n1", "live");
@@ -356,7 +427,8 @@ TEST_P(StoreConformance, ARestartedNodeExpiresOnlyItsPredecessorsLeases) {
   auto rec = db().recover(100);
   ASSERT_TRUE(rec);
   EXPECT_EQ(rec->retried, 2u) << "the dead incarnations' jobs are retried long before their lease";
-  EXPECT_EQ(*db().renew({new_owner}, 600000), 1u) << "the live incarnation keeps its lease";
+  EXPECT_EQ(*db().renew({{live[0].id, live[0].lease_token}}, 600000), 1u)
+      << "the live incarnation keeps its lease";
 }
 
 TEST_P(StoreConformance, TheDatabaseTellsItsTime) {

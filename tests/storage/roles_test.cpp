@@ -44,7 +44,7 @@ TEST_P(StoreConformance, TheNodeRegistryWorksAlone) {
   EXPECT_EQ(nodes->at(0).id, "n1");
   EXPECT_EQ(nodes->at(0).last_seen, clock_->now());
 
-  auto claim = registry.claim_node("n1");
+  auto claim = registry.claim_node("n1", "inc1", 30000);
   ASSERT_TRUE(claim) << message_of(claim.error());
   EXPECT_TRUE((*claim)->refresh());
   auto t = registry.database_time();
