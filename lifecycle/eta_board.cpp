@@ -182,7 +182,7 @@ std::map<std::string, action_outlook> eta_board::outlooks() {
   return out;
 }
 
-std::vector<storage::finished_request> eta_board::take_finished() {
+std::vector<storage::finished_sample> eta_board::take_finished() {
   std::lock_guard<std::mutex> lock{mutex_};
   return std::exchange(unclaimed_, {});
 }

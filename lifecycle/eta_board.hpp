@@ -77,7 +77,7 @@ class eta_board {
   std::map<std::string, action_outlook> outlooks();
 
   /// Requests finished since the last call (each once, oldest first).
-  std::vector<storage::finished_request> take_finished();
+  std::vector<storage::finished_sample> take_finished();
 
   /// The options it was made with.
   const eta_board_options& options() const { return options_; }
@@ -100,7 +100,7 @@ class eta_board {
   std::map<std::string, std::deque<std::pair<time_ms, time_ms>>> runs_;
   std::map<std::string, std::pair<std::int64_t, std::int64_t>> active_;  // queued, running
   std::vector<queue_line> queue_;
-  std::vector<storage::finished_request> unclaimed_;
+  std::vector<storage::finished_sample> unclaimed_;
 };
 
 }  // namespace ab::lifecycle

@@ -42,7 +42,7 @@ const prometheus::Histogram::BucketBoundaries& error_buckets() {
 
 }  // namespace
 
-std::optional<double> relative_error(const storage::finished_request& f) {
+std::optional<double> relative_error(const storage::finished_sample& f) {
   auto duration = f.finished_at - f.created_at;
   if (f.eta_at <= 0 || duration <= 0) return std::nullopt;
   return std::abs(static_cast<double>(f.eta_at - f.finished_at)) / static_cast<double>(duration);

@@ -18,7 +18,7 @@ namespace ab::lifecycle {
 
 /// |estimate at submission − real completion| / real duration (from submission) of a finished
 /// request; none when it carries no estimate or took no time.
-std::optional<double> relative_error(const storage::finished_request& f);
+std::optional<double> relative_error(const storage::finished_sample& f);
 
 /// Keeps `ab_eta_relative_error{action}` (a histogram, observed once for each request that a
 /// worker of this node finished: its last job's lease owner starts with `owner_prefix`) and

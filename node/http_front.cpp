@@ -181,11 +181,12 @@ caf::expected<node_http> start_node_http(caf::actor_system& sys, const config::n
   out.eta = std::make_shared<lifecycle::eta_board>(api_store, std::make_shared<system_clock>(),
                                                    std::move(eo));
   opts.eta = out.eta;
-  opts.cluster_of = [map](const std::string& action) {
-    return map->current()->cluster_serving(action).value_or("");
-  };
-  out.eta_metrics =
-      std::make_unique<lifecycle::eta_metrics>(out.eta, cfg.node_id + "@", opts.cluster_of, 1000);
+  out.eta_metrics = std::make_unique<lifecycle::eta_metrics>(
+      out.eta, cfg.node_id + "@",
+      [map](const std::string& action) {
+        return map->current()->cluster_serving(action).value_or("");
+      },
+      1000);
   net::node_report base;
   base.node_id = cfg.node_id;
   base.site = cfg.site;

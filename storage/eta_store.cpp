@@ -12,12 +12,12 @@ caf::error unsupported(const char* what) {
 
 }  // namespace
 
-caf::expected<std::vector<finished_request>> eta_store::finished_requests(const std::string&,
+caf::expected<std::vector<finished_sample>> eta_store::finished_requests(const std::string&,
                                                                           time_ms, std::size_t) {
   return unsupported("finished_requests");
 }
 
-caf::expected<std::vector<active_requests_row>> eta_store::active_requests(const std::string&) {
+caf::expected<std::vector<active_sample>> eta_store::active_requests(const std::string&) {
   return unsupported("active_requests");
 }
 

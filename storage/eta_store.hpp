@@ -17,7 +17,7 @@
 namespace ab::storage {
 
 /// A request that finished, as the estimates learn from it.
-struct finished_request {
+struct finished_sample {
   request_id id = 0;
   std::string action;
   std::string priority_class;
@@ -32,7 +32,7 @@ struct finished_request {
 };
 
 /// Queued or running requests of one action and priority class.
-struct active_requests_row {
+struct active_sample {
   std::string action;
   std::string priority_class;
   request_state state = request_state::queued;
@@ -60,13 +60,13 @@ class eta_store {
 
   /// Requests of `site` that finished after `after`, oldest first, at most `limit` (index
   /// `requests_finished`).
-  virtual caf::expected<std::vector<finished_request>> finished_requests(const std::string& site,
+  virtual caf::expected<std::vector<finished_sample>> finished_requests(const std::string& site,
                                                                          time_ms after,
                                                                          std::size_t limit);
 
   /// Queued and running requests of `site` counted by action, class and state (index
   /// `requests_queue`).
-  virtual caf::expected<std::vector<active_requests_row>> active_requests(const std::string& site);
+  virtual caf::expected<std::vector<active_sample>> active_requests(const std::string& site);
 
   /// Queued requests of `site` and `action` that the claim takes before a request of virtual
   /// deadline `vdeadline` and id `id`: of each class, those whose `created_at − credit` is

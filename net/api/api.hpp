@@ -49,8 +49,8 @@ struct api_options {
   /// such a submission is refused, 422 `action_not_served`. Unset: every action is served.
   std::function<std::optional<std::string>(const std::string& action)> unserved;
   /// The cluster that would run a request of `action` (the cluster map's answer; nullopt: none
-  /// does), so that a dry run can show a pause of that cluster. Unset: cluster pauses are not
-  /// shown by dry runs.
+  /// does), so that a dry run can show a pause of that cluster, and `GET /v1/queue` groups by
+  /// it. Unset: cluster pauses are not shown by dry runs, and the queue's clusters are "".
   std::function<std::optional<std::string>(const std::string& action)> cluster_of;
   /// Why an unfinished request waits (nullopt: it does not), shown as `waiting_for` by
   /// `GET /v1/requests/{id}`; runs on a store actor (it may call the store). Unset: never shown.
@@ -59,8 +59,6 @@ struct api_options {
   /// its estimate, `GET /v1/queue` reports the queue. Null: no estimates, and `/v1/queue`
   /// answers an empty queue.
   std::shared_ptr<lifecycle::eta_board> eta;
-  /// The cluster that processes `action` (`GET /v1/queue` groups by it); unset or empty: "".
-  std::function<std::string(const std::string& action)> cluster_of;
   /// Why a host as `POST /v1/hosts` registers it, or as a `PATCH` leaves it, breaks the
   /// node's BMC rules (its credential store, its endpoint policy); answered 422
   /// `invalid_host` with the reason. Unset: no checks.

@@ -14,7 +14,7 @@ using args = std::vector<value>;
 
 }  // namespace
 
-caf::expected<std::vector<finished_request>> sql_store::finished_requests(const std::string& site,
+caf::expected<std::vector<finished_sample>> sql_store::finished_requests(const std::string& site,
                                                                           time_ms after,
                                                                           std::size_t limit) {
   // The last job of a chain is id * 64 + chain_length - 1; its lease owner names the node
@@ -27,11 +27,11 @@ caf::expected<std::vector<finished_request>> sql_store::finished_requests(const 
       "LIMIT ?";
   auto capped = static_cast<std::int64_t>(std::clamp<std::size_t>(limit, 1, 10000));
   return read_alone("finished_requests",
-                    [&](connection& c) -> caf::expected<std::vector<finished_request>> {
-                      std::vector<finished_request> out;
+                    [&](connection& c) -> caf::expected<std::vector<finished_sample>> {
+                      std::vector<finished_sample> out;
                       auto r = c.query(sql, {std::max<time_ms>(after, 0), site, capped});
                       while (r->next()) {
-                        finished_request f;
+                        finished_sample f;
                         f.id = r->i64(0);
                         f.action = r->text(1);
                         f.priority_class = r->text(2);
@@ -47,18 +47,18 @@ caf::expected<std::vector<finished_request>> sql_store::finished_requests(const 
                     });
 }
 
-caf::expected<std::vector<active_requests_row>> sql_store::active_requests(
+caf::expected<std::vector<active_sample>> sql_store::active_requests(
     const std::string& site) {
   // Served by requests_queue (state, site, action, priority_class, created_at): two ranges.
   static const std::string sql =
       "SELECT state, action, priority_class, COUNT(*) FROM requests WHERE state IN "
       "('queued', 'running') AND site = ? GROUP BY state, action, priority_class";
   return read_alone("active_requests",
-                    [&](connection& c) -> caf::expected<std::vector<active_requests_row>> {
-                      std::vector<active_requests_row> out;
+                    [&](connection& c) -> caf::expected<std::vector<active_sample>> {
+                      std::vector<active_sample> out;
                       auto r = c.query(sql, {site});
                       while (r->next()) {
-                        active_requests_row row;
+                        active_sample row;
                         row.state = parse_request_state(r->text(0)).value_or(request_state::queued);
                         row.action = r->text(1);
                         row.priority_class = r->text(2);

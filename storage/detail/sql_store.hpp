@@ -163,10 +163,10 @@ class sql_store final : public store, public test_hooks {
   caf::expected<pause> place_pause(const pause& p, const std::string& source) override;
   caf::expected<pause> resume(const std::string& scope, const std::string& target,
                               const safety_actor& by) override;
-  caf::expected<std::vector<finished_request>> finished_requests(const std::string& site,
+  caf::expected<std::vector<finished_sample>> finished_requests(const std::string& site,
                                                                  time_ms after,
                                                                  std::size_t limit) override;
-  caf::expected<std::vector<active_requests_row>> active_requests(const std::string& site) override;
+  caf::expected<std::vector<active_sample>> active_requests(const std::string& site) override;
   caf::expected<std::int64_t> queued_ahead(const std::string& site, const std::string& action,
                                            time_ms vdeadline, request_id id) override;
   caf::expected<std::vector<job_queue_row>> ready_jobs(const std::string& site,
