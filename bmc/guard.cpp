@@ -14,7 +14,11 @@ guarded_driver::guarded_driver(std::shared_ptr<driver> inner, guard_options opti
       boot_{this, inner_->boot_interface()},
       media_{this, inner_->media_interface()},
       inventory_{this, inner_->inventory_interface()},
-      erase_{this, inner_->erase_interface()} {}
+      erase_{this, inner_->erase_interface()} {
+  // The breaker series exist from the start: no breaker has opened yet is a 0, not a gap.
+  metrics::bmc_metrics::breakers_open();
+  metrics::bmc_metrics::breaker_opened();
+}
 
 guarded_driver::~guarded_driver() {
   std::lock_guard<std::mutex> lock(mutex_);

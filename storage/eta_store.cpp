@@ -13,7 +13,7 @@ caf::error unsupported(const char* what) {
 }  // namespace
 
 caf::expected<std::vector<finished_sample>> eta_store::finished_requests(const std::string&,
-                                                                          time_ms, std::size_t) {
+                                                                         time_ms, std::size_t) {
   return unsupported("finished_requests");
 }
 

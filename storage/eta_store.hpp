@@ -61,8 +61,8 @@ class eta_store {
   /// Requests of `site` that finished after `after`, oldest first, at most `limit` (index
   /// `requests_finished`).
   virtual caf::expected<std::vector<finished_sample>> finished_requests(const std::string& site,
-                                                                         time_ms after,
-                                                                         std::size_t limit);
+                                                                        time_ms after,
+                                                                        std::size_t limit);
 
   /// Queued and running requests of `site` counted by action, class and state (index
   /// `requests_queue`).

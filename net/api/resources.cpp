@@ -379,7 +379,8 @@ caf::expected<queue_reply> resource_rules::queue(const queue_call& c) const {
   out.site = options_.eta->options().site;
   if (auto d = allowed(c.who, {"read", out.site, "", ""}); !d.allowed) return denied(d);
   for (auto& line : options_.eta->queue()) {
-    auto cluster = options_.cluster_of ? options_.cluster_of(line.action).value_or("") : std::string{};
+    auto cluster =
+        options_.cluster_of ? options_.cluster_of(line.action).value_or("") : std::string{};
     out.lines.push_back({std::move(cluster), std::move(line)});
   }
   return out;

@@ -15,8 +15,8 @@ using args = std::vector<value>;
 }  // namespace
 
 caf::expected<std::vector<finished_sample>> sql_store::finished_requests(const std::string& site,
-                                                                          time_ms after,
-                                                                          std::size_t limit) {
+                                                                         time_ms after,
+                                                                         std::size_t limit) {
   // The last job of a chain is id * 64 + chain_length - 1; its lease owner names the node
   // whose worker finished it. Active requests have finished_at 0, below any `after`.
   static const std::string sql =
@@ -47,8 +47,7 @@ caf::expected<std::vector<finished_sample>> sql_store::finished_requests(const s
                     });
 }
 
-caf::expected<std::vector<active_sample>> sql_store::active_requests(
-    const std::string& site) {
+caf::expected<std::vector<active_sample>> sql_store::active_requests(const std::string& site) {
   // Served by requests_queue (state, site, action, priority_class, created_at): two ranges.
   static const std::string sql =
       "SELECT state, action, priority_class, COUNT(*) FROM requests WHERE state IN "

@@ -164,8 +164,8 @@ class sql_store final : public store, public test_hooks {
   caf::expected<pause> resume(const std::string& scope, const std::string& target,
                               const safety_actor& by) override;
   caf::expected<std::vector<finished_sample>> finished_requests(const std::string& site,
-                                                                 time_ms after,
-                                                                 std::size_t limit) override;
+                                                                time_ms after,
+                                                                std::size_t limit) override;
   caf::expected<std::vector<active_sample>> active_requests(const std::string& site) override;
   caf::expected<std::int64_t> queued_ahead(const std::string& site, const std::string& action,
                                            time_ms vdeadline, request_id id) override;

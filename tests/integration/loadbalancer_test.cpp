@@ -63,7 +63,9 @@ class LoadBalancer : public ::testing::Test {
 
   void TearDown() override {
     if (nodes_) nodes_->stop_beating();
-    if (lb_) EXPECT_EQ(lb_->stop(), 0) << lb_->output();
+    if (lb_) {
+      EXPECT_EQ(lb_->stop(), 0) << lb_->output();
+    }
     for (auto& r : routers_)
       if (r) r->kill();
     nodes_.reset();

@@ -378,8 +378,9 @@ TEST_P(RestartedNode, WorkInFlightResumesWithinSecondsOfARestartUnderTheSameId) 
   for (auto id : ids) {
     auto r = (*db_)->request(id);
     ASSERT_TRUE(r);
-    if (std::find(in_flight.begin(), in_flight.end(), r->jobs[0].id) != in_flight.end())
+    if (std::find(in_flight.begin(), in_flight.end(), r->jobs[0].id) != in_flight.end()) {
       EXPECT_EQ(r->jobs[0].attempts, 2) << "job " << r->jobs[0].id << " ran again once";
+    }
   }
   EXPECT_NE(second.output().find("go to recovery now"), std::string::npos) << second.output();
   EXPECT_EQ(second.terminate(), 0) << second.output();

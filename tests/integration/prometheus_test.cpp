@@ -219,6 +219,15 @@ TEST_F(PrometheusScrape, ChosenSeriesDashboardQueriesAndRulesAgreeWithTheWorkDon
   failed += run("power_off", "bad1") == "failed";
   ASSERT_EQ(succeeded, 4);
   ASSERT_EQ(failed, 1);
+  // And one request that waits: its action is paused, so it stays queued (the queue gauges
+  // and the active requests have a series to show).
+  add_host("waiting1", "AB_BMC_PROM");
+  auto paused = call("POST", "/v1/pauses",
+                     json{{"scope", "action"}, {"target", "power_on"}, {"reason", "test"}}.dump());
+  ASSERT_EQ(paused.status, 201) << paused.body;
+  auto queued =
+      call("POST", "/v1/requests", json{{"action", "power_on"}, {"host", "waiting1"}}.dump());
+  ASSERT_EQ(queued.status, 202) << queued.body;
 
   // Both targets scraped with their tokens.
   for (const auto* job : {"autobuild-node", "autobuild-router"})
@@ -230,8 +239,9 @@ TEST_F(PrometheusScrape, ChosenSeriesDashboardQueriesAndRulesAgreeWithTheWorkDon
   EXPECT_EQ(eventually(R"(sum(ab_requests_finished_total{state="failed"}))", failed), failed);
   EXPECT_EQ(
       eventually(R"(sum(ab_requests_finished_total{action="power_off",state="succeeded"}))", 3), 3);
-  EXPECT_EQ(eventually(R"(sum(ab_requests_submitted_total))", 5), 5);
-  EXPECT_EQ(eventually(R"(sum(ab_requests_active))", 0), 0);
+  EXPECT_EQ(eventually(R"(sum(ab_requests_submitted_total))", 6), 6);
+  EXPECT_EQ(eventually(R"(sum(ab_requests_active{action="power_on"}))", 1), 1);
+  EXPECT_EQ(eventually(R"(sum(ab_queue_depth))", 1), 1);
   EXPECT_EQ(eventually(R"(ab_node_info{node="n1",site="dc1",cluster="all"})", 1), 1);
   // The failed request's BMC calls did not all succeed.
   EXPECT_GT(eventually_positive(R"(sum(ab_bmc_calls_total{outcome!="ok"}))"), 0);

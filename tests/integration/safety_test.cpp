@@ -37,7 +37,9 @@ class SafetyProcess : public ::testing::Test {
     }
   }
   void TearDown() override {
-    if (node_) EXPECT_EQ(node_->terminate(), 0) << node_->output();
+    if (node_) {
+      EXPECT_EQ(node_->terminate(), 0) << node_->output();
+    }
     if (!HasFailure()) std::filesystem::remove_all(dir_);
   }
   void start() {

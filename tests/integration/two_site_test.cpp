@@ -110,7 +110,9 @@ class TwoSites : public ::testing::Test {
   }
 
   void TearDown() override {
-    if (lb_) EXPECT_EQ(lb_->stop(), 0) << lb_->output();
+    if (lb_) {
+      EXPECT_EQ(lb_->stop(), 0) << lb_->output();
+    }
     for (auto& [id, n] : nodes_) n->kill();
     for (auto& r : routers_)
       if (r) r->kill();

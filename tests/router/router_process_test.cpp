@@ -52,7 +52,9 @@ class RouterProcess : public ::testing::Test {
   }
   void TearDown() override {
     nodes_.reset();
-    if (router_) EXPECT_EQ(router_->terminate(), 0) << router_->output();
+    if (router_) {
+      EXPECT_EQ(router_->terminate(), 0) << router_->output();
+    }
     if (!HasFailure()) std::filesystem::remove_all(dir_);
   }
 
