@@ -412,13 +412,18 @@ double register_hosts(client& c, const std::string& prefix, int first, int count
 }
 
 /// Submits hosts `prefix`0 … `prefix`(count-1), 100 per call; hosts/s, 0 on error.
-double bulk_submit(client& c, const std::string& prefix, int count) {
+double bulk_submit(client& c, const std::string& prefix, int count, std::int64_t& first_id) {
   auto t0 = steady::now();
   for (int at = 0; at < count; at += 100) {
     json list = json::array();
     for (int i = at; i < std::min(count, at + 100); ++i) list.push_back(prefix + std::to_string(i));
     if (c.call("POST", "/v1/requests", json{{"action", "power_on"}, {"hosts", list}}.dump()) != 202)
       return 0;
+    if (at == 0) {
+      auto answer = json::parse(c.body(), nullptr, false);
+      if (answer.contains("requests") && !answer["requests"].empty())
+        first_id = answer["requests"][0].value("id", std::int64_t{0});
+    }
   }
   return count / seconds_since(t0);
 }
@@ -452,7 +457,7 @@ struct get_figures {
 /// GET of one request over 64 connections for `seconds`, each as fast as it is answered (one
 /// generator thread for all of them, so that the generator's own switching does not crowd the
 /// node and the database out of a small machine).
-get_figures closed_loop_get(int port, int seconds, const std::string& target = "/v1/requests/1") {
+get_figures closed_loop_get(int port, int seconds, const std::string& target) {
   load::closed_loop_options o;
   o.port = static_cast<std::uint16_t>(port);
   o.connections = 64;
@@ -473,10 +478,10 @@ get_figures closed_loop_get(int port, int seconds, const std::string& target = "
           percentile(latencies, 0.99), errors};
 }
 
-/// The store's own ceiling for the GET's read: `store::request(1)` (the same statement on the
+/// The store's own ceiling for the GET's read: `store::request(id)` (the same statement on the
 /// same driver) in a loop on each of `threads` threads, each with a connection of its own, for
 /// `seconds`, with no HTTP and no actors in between.
-get_figures store_ceiling(const std::string& url, int threads, int seconds) {
+get_figures store_ceiling(const std::string& url, std::int64_t id, int threads, int seconds) {
   ab::storage::store_options so;
   so.url = url;
   so.pool_size = static_cast<std::size_t>(threads);
@@ -489,7 +494,7 @@ get_figures store_ceiling(const std::string& url, int threads, int seconds) {
     auto& mine = each[static_cast<std::size_t>(t)];
     while (seconds_since(t0) < seconds) {
       auto s = steady::now();
-      if (!(*db)->request(1)) ++errors;
+      if (!(*db)->request(id)) ++errors;
       mine.push_back(seconds_since(s) * 1000);
     }
   });
@@ -514,7 +519,7 @@ std::int64_t finished_request(int port) {
 }
 
 /// GET of one request at a fixed `rate` for `seconds` (open loop) over 64 connections.
-get_figures open_loop_get(int port, double rate, int seconds) {
+get_figures open_loop_get(int port, const std::string& target, double rate, int seconds) {
   load::open_loop_options o;
   o.port = static_cast<std::uint16_t>(port);
   o.rate = rate;
@@ -523,8 +528,8 @@ get_figures open_loop_get(int port, double rate, int seconds) {
   long errors = 0;
   load::run_open_loop(
       o,
-      [](std::size_t) {
-        return load::load_request{"GET", "/v1/requests/1", ""};
+      [&](std::size_t) {
+        return load::load_request{"GET", target, ""};
       },
       [&](const load::load_reply& r) {
         latencies.push_back(r.latency_ms);
@@ -610,16 +615,19 @@ void print_overload(const overload_figures& f, int seconds, long lost) {
 
 }  // namespace
 
-/// The GET phases: one request closed-loop (with the database's counters per GET) and at a
-/// fixed rate, then the baselines that say what bounds the closed-loop figure on this machine:
-/// the same load generator against routes of the same server that do less (`/healthz`: the
-/// HTTP stack and the generator alone; `/v1/node`: plus a message to an actor and back and the
-/// audit trail), and the store's own rate for the same read with no HTTP or actors at all.
-void get_phases(const bench_options& o, const node_process& node) {
+/// The GET phases: one queued request of this run (`active_id`: read from the database by every
+/// GET, as only finished requests are kept by the node) closed-loop (with the database's counters
+/// per GET) and at a fixed rate, then the baselines that say what bounds the closed-loop figure on
+/// this machine: the same load generator against routes of the same server that do less
+/// (`/healthz`: the HTTP stack and the generator alone; `/v1/node`: plus a message to an actor and
+/// back and the audit trail), and the store's own rate for the same read with no HTTP or actors at
+/// all.
+void get_phases(const bench_options& o, const node_process& node, std::int64_t active_id) {
+  const auto target = "/v1/requests/" + std::to_string(active_id);
   db_meter db{o.url};
   auto status0 = db.read();
   cpu_meter get_cpu{node};
-  auto closed = closed_loop_get(node.port(), o.seconds);
+  auto closed = closed_loop_get(node.port(), o.seconds, target);
   get_cpu.stop();
   auto status = db.read();
   std::printf("api get: connections=64 requests_per_s=%.0f p50_ms=%.2f p99_ms=%.2f errors=%ld\n",
@@ -631,7 +639,8 @@ void get_phases(const bench_options& o, const node_process& node) {
                 static_cast<double>(status["Questions"] - status0["Questions"]) / closed.calls);
     std::printf("api get db per call:%s\n", per_call(status0, status, closed.calls).c_str());
   }
-  auto fixed = open_loop_get(node.port(), o.get_rate > 0 ? o.get_rate : closed.rate / 2, o.seconds);
+  auto fixed =
+      open_loop_get(node.port(), target, o.get_rate > 0 ? o.get_rate : closed.rate / 2, o.seconds);
   std::printf(
       "api get fixed rate: requests_per_s=%.0f connections=64 p50_ms=%.2f p99_ms=%.2f "
       "errors=%ld\n",
@@ -665,7 +674,7 @@ void get_phases(const bench_options& o, const node_process& node) {
     std::fputs(cpu.line(route[1] == 'h' ? "baseline healthz" : "baseline node", base.calls).c_str(),
                stdout);
   }
-  auto store = store_ceiling(o.url, o.store_threads, o.seconds);
+  auto store = store_ceiling(o.url, active_id, o.store_threads, o.seconds);
   std::printf(
       "api get baseline: store_request threads=%d requests_per_s=%.0f p50_ms=%.2f p99_ms=%.2f "
       "errors=%ld\n",
@@ -694,15 +703,16 @@ int run(int argc, char** argv) {
   client c{node.port()};
   auto register_rate = register_hosts(c, run_id + "h", 0, o.hosts);
   const int bulk_hosts = o.hosts / 2;
-  auto bulk_rate = bulk_submit(c, run_id + "h", bulk_hosts);
-  if (register_rate == 0 || bulk_rate == 0) {
+  std::int64_t active_id = 0;  // a request of this run: queued, as the node has no workers
+  auto bulk_rate = bulk_submit(c, run_id + "h", bulk_hosts, active_id);
+  if (register_rate == 0 || bulk_rate == 0 || active_id == 0) {
     std::fprintf(stderr, "ab-bench-api: registering or bulk-submitting the hosts failed\n");
     return 1;
   }
 
   // The GETs first, so that the capacity is measured right before the overload it is compared
   // with (on a shared machine the load of the rest changes from minute to minute).
-  if (o.get_phases) get_phases(o, node);
+  if (o.get_phases) get_phases(o, node, active_id);
   if (!o.goodput_phases) {
     std::printf("api bench: register_hosts_per_s=%.0f bulk_submit_hosts_per_s=%.0f\n",
                 register_rate, bulk_rate);

@@ -115,15 +115,19 @@ std::unordered_map<std::string, std::string> holds_in(connection& c,
 /// of paused actions, and everything when the claim's site or cluster is paused (a term
 /// without the job's columns, which both planners evaluate once, before walking the index).
 /// The subqueries lock nothing: a hold or pause committed before the claim began is seen.
+/// The terms on the job's columns are counts, not NOT EXISTS: MariaDB turns a NOT EXISTS into
+/// an IN subquery and, not knowing that the claim stops after a few rows, materialises every
+/// hold and action pause into a temporary table for each claim (1.4 ms with 1,000 holds against
+/// 0.3 ms for a primary-key probe per job visited).
 void append_safety(std::string& sql, args& a, const action_filter& actions) {
   sql +=
-      " AND NOT EXISTS (SELECT 1 FROM host_holds hh WHERE hh.host = jobs.host)"
-      " AND NOT EXISTS (SELECT 1 FROM pauses pa WHERE pa.scope = 'action' AND "
-      "pa.target = jobs.action)";
+      " AND (SELECT COUNT(*) FROM host_holds hh WHERE hh.host = jobs.host) = 0"
+      " AND (SELECT COUNT(*) FROM pauses pa WHERE pa.scope = 'action' AND "
+      "pa.target = jobs.action) = 0";
   if (actions.site.empty())
     sql +=
-        " AND NOT EXISTS (SELECT 1 FROM pauses ps WHERE ps.scope = 'site' AND "
-        "ps.target = jobs.site)";
+        " AND (SELECT COUNT(*) FROM pauses ps WHERE ps.scope = 'site' AND "
+        "ps.target = jobs.site) = 0";
   else {
     sql += " AND NOT EXISTS (SELECT 1 FROM pauses ps WHERE ps.scope = 'site' AND ps.target = ?)";
     a.emplace_back(actions.site);
