@@ -368,15 +368,15 @@ TEST_P(StoreConformance, AClaimTakesOnlyTheActionsItsClusterServes) {
   auto r = submit_one(reimage);
   auto d = submit_one(discover);
   auto w = submit_one(wipe);
-  auto build = db().claim("n1", "power_off", 10, 30000, {{"reimage"}, {}, ""});
+  auto build = db().claim("n1", "power_off", 10, 30000, {{"reimage"}, {}, "", ""});
   ASSERT_TRUE(build);
   ASSERT_EQ(build->size(), 1u);
   EXPECT_EQ(build->at(0).request, r);
-  auto others = db().claim("n2", "power_off", 10, 30000, {{}, {"reimage", "discover"}, ""});
+  auto others = db().claim("n2", "power_off", 10, 30000, {{}, {"reimage", "discover"}, "", ""});
   ASSERT_TRUE(others);
   ASSERT_EQ(others->size(), 1u);
   EXPECT_EQ(others->at(0).request, w);
-  auto rest = db().claim("n3", "power_off", 10, 30000, {{"discover", "build"}, {}, ""});
+  auto rest = db().claim("n3", "power_off", 10, 30000, {{"discover", "build"}, {}, "", ""});
   ASSERT_TRUE(rest);
   ASSERT_EQ(rest->size(), 1u);
   EXPECT_EQ(rest->at(0).request, d);
