@@ -16,12 +16,15 @@
 #include <cstdio>
 #include <filesystem>
 #include <fstream>
+#include <map>
+#include <optional>
 #include <string>
 #include <thread>
 #include <vector>
 
 #include <nlohmann/json.hpp>
 
+#include "bench/http_calls.hpp"
 #include "core/clock.hpp"
 #include "core/error.hpp"
 #include "harness/server_process.hpp"
@@ -40,30 +43,9 @@ struct options {
   int rounds = 1;
 };
 
-std::size_t collect(char* data, std::size_t size, std::size_t n, void* out) {
-  static_cast<std::string*>(out)->append(data, size * n);
-  return size * n;
-}
-
 /// POSTs `body` to `path` of the node; the HTTP status (0 when the call failed).
 long post(int port, const std::string& path, const std::string& body) {
-  CURL* c = curl_easy_init();
-  std::string answer;
-  auto url = "http://127.0.0.1:" + std::to_string(port) + path;
-  curl_slist* headers = curl_slist_append(nullptr, "Content-Type: application/json");
-  curl_easy_setopt(c, CURLOPT_URL, url.c_str());
-  curl_easy_setopt(c, CURLOPT_POSTFIELDS, body.c_str());
-  curl_easy_setopt(c, CURLOPT_HTTPHEADER, headers);
-  curl_easy_setopt(c, CURLOPT_WRITEFUNCTION, collect);
-  curl_easy_setopt(c, CURLOPT_WRITEDATA, &answer);
-  curl_easy_setopt(c, CURLOPT_TIMEOUT, 60L);
-  long status = 0;
-  if (curl_easy_perform(c) == CURLE_OK) curl_easy_getinfo(c, CURLINFO_RESPONSE_CODE, &status);
-  if (status >= 300)
-    std::fprintf(stderr, "ab-bench-eta: %s -> %ld %s\n", path.c_str(), status, answer.c_str());
-  curl_slist_free_all(headers);
-  curl_easy_cleanup(c);
-  return status;
+  return bench::post_json(port, path, body, "ab-bench-eta");
 }
 
 std::string host_name(int i) {
