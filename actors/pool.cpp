@@ -39,7 +39,7 @@ std::shared_ptr<spdlog::logger> logger() {
 using claimer_actor =
     caf::typed_actor<caf::replies_to<cycle_atom, std::vector<storage::completion>, int,
                                      storage::action_filter>::with<storage::cycle_result>,
-                     caf::reacts_to<crashed_atom, storage::job_lease, std::string>,
+                     caf::reacts_to<crashed_atom, storage::claimed_job, std::string>,
                      caf::replies_to<release_atom, std::vector<storage::job_lease>>::with<bool>>;
 
 struct claimer_state {
@@ -70,13 +70,22 @@ claimer_actor::behavior_type claimer(claimer_actor::stateful_pointer<claimer_sta
         if (!res) return res.error();
         return std::move(*res);
       },
-      [self](crashed_atom, const storage::job_lease& lease, const std::string& why) {
+      [self](crashed_atom, const storage::claimed_job& job, const std::string& why) {
         // What the worker did may have half-happened: the attempt counts, and the job is
         // retried after its backoff (reconciling first) or fails once its attempts are spent.
-        auto res = self->state.cfg.store->fail(lease, "its worker crashed: " + why, true);
-        if (!res && !is(res.error(), errc::lease_lost))
-          self->state.log->warn("{}: job {} of a crashed worker goes to recovery: {}",
-                                self->state.cfg.owner, lease.id, message_of(res.error()));
+        const auto& c = self->state.cfg;
+        auto res = c.store->fail({job.id, job.lease_token}, "its worker crashed: " + why, true);
+        if (!res) {
+          if (!is(res.error(), errc::lease_lost))
+            self->state.log->warn("{}: job {} of a crashed worker goes to recovery: {}", c.owner,
+                                  job.id, message_of(res.error()));
+          return;
+        }
+        // Counted as a worker counts its own failures: a retry, or a request failed for good.
+        if (res->retrying)
+          metrics::job_type_metrics::of(c.type).retries.Increment();
+        else
+          metrics::request_counters::finished(job.action, job.priority_class, "failed");
       },
       [self](release_atom, const std::vector<storage::job_lease>& jobs) {
         auto res = self->state.cfg.store->release(jobs);
@@ -563,8 +572,7 @@ void on_down(self_ptr self, const caf::down_msg& msg) {
         b.collected[i] = true;
         const auto& j = b.job(i);
         let_go(st, {{j.id, j.lease_token}});
-        self->send(first_claimer(st), crashed_atom::value, storage::job_lease{j.id, j.lease_token},
-                   message_of(msg.reason));
+        self->send(first_claimer(st), crashed_atom::value, j, message_of(msg.reason));
       }
     collect(st, b);
     s.batch = nullptr;

@@ -229,16 +229,17 @@ struct queue_gauges_state {
 using queue_gauges_actor =
     caf::typed_actor<caf::reacts_to<tick_atom>, caf::reacts_to<remap_atom, config::cluster_map>>;
 
-/// Reads the overview and publishes it, grouped by the cluster serving each action.
+/// Publishes the board's last overview, grouped by the cluster serving each action.
 void publish(const queue_gauges_state& st, const std::shared_ptr<spdlog::logger>& log) {
   auto now = st.cfg.clk->now();
-  auto o = st.cfg.store->overview(st.cfg.site, now - st.cfg.stuck_after_ms);
+  auto o = st.cfg.board->overview();
   if (!o) {
-    log->debug("queue gauges not read: {}", message_of(o.error()));
+    log->debug("queue gauges not set: the estimates' board could not read the queue");
     return;
   }
   std::map<std::tuple<std::string, std::string, std::string>, metrics::queue_gauge_row> rows;
   for (const auto& r : o->ready) {
+    if (r.count == 0) continue;
     // An action no cluster serves waits under "none".
     auto cluster = st.map.cluster_serving(r.action).value_or("none");
     auto& row = rows[{cluster, r.type, r.priority_class}];
@@ -251,12 +252,14 @@ void publish(const queue_gauges_state& st, const std::shared_ptr<spdlog::logger>
   }
   std::vector<metrics::queue_gauge_row> queues;
   for (auto& [key, row] : rows) queues.push_back(std::move(row));
-  std::vector<metrics::active_gauge_row> active;
+  std::map<std::string, std::int64_t> by_action;
   std::int64_t stuck = 0;
   for (const auto& a : o->active) {
-    active.push_back({a.action, a.count});
+    by_action[a.action] += a.count;
     stuck += a.stuck;
   }
+  std::vector<metrics::active_gauge_row> active;
+  for (const auto& [action, count] : by_action) active.push_back({action, count});
   metrics::publish_queue(st.cfg.site, queues, active, stuck);
 }
 

@@ -15,6 +15,7 @@
 #include "actors/supervisor.hpp"
 #include "config/cluster_map.hpp"
 #include "core/clock.hpp"
+#include "lifecycle/eta_board.hpp"
 #include "storage/job_queue.hpp"
 #include "storage/node_registry.hpp"
 
@@ -68,16 +69,15 @@ service_spec heartbeat_service(std::shared_ptr<storage::node_registry> store,
 service_spec map_watcher_service(std::string path, time_ms interval_ms,
                                  std::shared_ptr<config::live_cluster_map> live = nullptr);
 
-/// Sets the node's queue gauges (`metrics/queue_gauges.hpp`) from one store query
-/// (`job_queue::overview`) every `interval_ms`, and `ab_node_info`; follows the cluster map (a
-/// job counts under the cluster that serves its action).
+/// Sets the node's queue gauges (`metrics/queue_gauges.hpp`) every `interval_ms` from the
+/// queue the estimates' board read last (`lifecycle::eta_board::overview`: one store query
+/// serves both), and `ab_node_info`; follows the cluster map (a job counts under the cluster
+/// that serves its action).
 struct queue_gauges_config {
-  std::shared_ptr<storage::job_queue> store;
+  std::shared_ptr<lifecycle::eta_board> board;
   std::string node_id;
   std::string site;
   time_ms interval_ms = 5000;
-  /// A running request with no progress for this long is stuck.
-  time_ms stuck_after_ms = 1800000;
   std::shared_ptr<const ab::clock> clk;
 };
 

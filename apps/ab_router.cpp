@@ -1,6 +1,6 @@
 // ab-router: receives the nodes' heartbeats and proxies each API call to a live node of the
 // site its host is in (router/run.hpp), until SIGTERM/SIGINT; SIGHUP reloads the TLS
-// certificate.
+// certificate, the heartbeat secret, the policy and the metrics token.
 
 #include <pthread.h>
 #include <signal.h>

@@ -29,6 +29,7 @@
 
 #include <nlohmann/json.hpp>
 
+#include "bench/http_calls.hpp"
 #include "bench/leftovers.hpp"
 #include "bmc/redfish_driver.hpp"
 #include "core/clock.hpp"
@@ -55,45 +56,15 @@ struct options {
   std::string store;
 };
 
-std::size_t collect(char* data, std::size_t size, std::size_t n, void* out) {
-  static_cast<std::string*>(out)->append(data, size * n);
-  return size * n;
-}
-
 /// POSTs `body` to the node's API; the HTTP status, 0 when the call failed.
 long post(int port, const std::string& path, const std::string& body) {
-  CURL* c = curl_easy_init();
-  std::string answer;
-  auto url = "http://127.0.0.1:" + std::to_string(port) + path;
-  curl_slist* headers = curl_slist_append(nullptr, "Content-Type: application/json");
-  curl_easy_setopt(c, CURLOPT_URL, url.c_str());
-  curl_easy_setopt(c, CURLOPT_POSTFIELDS, body.c_str());
-  curl_easy_setopt(c, CURLOPT_HTTPHEADER, headers);
-  curl_easy_setopt(c, CURLOPT_WRITEFUNCTION, collect);
-  curl_easy_setopt(c, CURLOPT_WRITEDATA, &answer);
-  curl_easy_setopt(c, CURLOPT_TIMEOUT, 60L);
-  long status = 0;
-  if (curl_easy_perform(c) == CURLE_OK) curl_easy_getinfo(c, CURLINFO_RESPONSE_CODE, &status);
-  if (status >= 300)
-    std::fprintf(stderr, "ab-bench-bmc: %s -> %ld %s\n", path.c_str(), status, answer.c_str());
-  curl_slist_free_all(headers);
-  curl_easy_cleanup(c);
-  return status;
+  return bench::post_json(port, path, body, "ab-bench-bmc");
 }
 
 /// GETs `path` from `port` as JSON; null when the call failed.
 json get_json(int port, const std::string& path) {
-  CURL* c = curl_easy_init();
-  std::string answer;
-  auto url = "http://127.0.0.1:" + std::to_string(port) + path;
-  curl_easy_setopt(c, CURLOPT_URL, url.c_str());
-  curl_easy_setopt(c, CURLOPT_WRITEFUNCTION, collect);
-  curl_easy_setopt(c, CURLOPT_WRITEDATA, &answer);
-  curl_easy_setopt(c, CURLOPT_TIMEOUT, 60L);
-  long status = 0;
-  if (curl_easy_perform(c) == CURLE_OK) curl_easy_getinfo(c, CURLINFO_RESPONSE_CODE, &status);
-  curl_easy_cleanup(c);
-  return status == 200 ? json::parse(answer, nullptr, false) : json();
+  auto a = bench::call(port, "GET", path);
+  return a.status == 200 ? json::parse(a.body, nullptr, false) : json();
 }
 
 /// What ab-bmcsim counted so far: HTTP requests served and logins (sessions created).

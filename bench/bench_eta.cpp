@@ -1,11 +1,15 @@
 // ab-bench-eta: how good the turnaround estimates are. A simulated fleet (ab-bmcsim, its
 // resets and installs of varied length, scaled by --time-scale) and one ab-node with few
-// workers per job type; every host is discovered and built, then reimaged twice as a backlog
-// submitted at once: the first round gives the site its history, the second is measured. For
-// each request of the second round, the estimate made at its submission (kept by the node,
+// workers per job type. The hosts are discovered; the first half of them built. Then a backlog
+// submitted at once, twice: the first half reimaged while the second half is built (its first
+// image). The first backlog gives the site its history; the second one, after a wipe of the
+// second half (erases shortened: not measured) so that it can be built again, is measured. For
+// each request of a measured backlog, the estimate made at its submission (kept by the node,
 // `eta_at_submission_ms`) against its real completion, relative to its real duration (from
-// submission): `eta accuracy: action=reimage n=N median_rel_err=E p90_rel_err=F`. Starts both
-// programs (from this binary's directory) as children and stops them.
+// submission), per action:
+// `eta accuracy: action=reimage n=N median_rel_err=E p90_rel_err=F`. A request that did not
+// succeed is named with its error. Starts both programs (from this binary's directory) as
+// children and stops them.
 
 #include <curl/curl.h>
 #include <unistd.h>
@@ -16,12 +20,15 @@
 #include <cstdio>
 #include <filesystem>
 #include <fstream>
+#include <map>
+#include <optional>
 #include <string>
 #include <thread>
 #include <vector>
 
 #include <nlohmann/json.hpp>
 
+#include "bench/http_calls.hpp"
 #include "core/clock.hpp"
 #include "core/error.hpp"
 #include "harness/server_process.hpp"
@@ -40,30 +47,9 @@ struct options {
   int rounds = 1;
 };
 
-std::size_t collect(char* data, std::size_t size, std::size_t n, void* out) {
-  static_cast<std::string*>(out)->append(data, size * n);
-  return size * n;
-}
-
 /// POSTs `body` to `path` of the node; the HTTP status (0 when the call failed).
 long post(int port, const std::string& path, const std::string& body) {
-  CURL* c = curl_easy_init();
-  std::string answer;
-  auto url = "http://127.0.0.1:" + std::to_string(port) + path;
-  curl_slist* headers = curl_slist_append(nullptr, "Content-Type: application/json");
-  curl_easy_setopt(c, CURLOPT_URL, url.c_str());
-  curl_easy_setopt(c, CURLOPT_POSTFIELDS, body.c_str());
-  curl_easy_setopt(c, CURLOPT_HTTPHEADER, headers);
-  curl_easy_setopt(c, CURLOPT_WRITEFUNCTION, collect);
-  curl_easy_setopt(c, CURLOPT_WRITEDATA, &answer);
-  curl_easy_setopt(c, CURLOPT_TIMEOUT, 60L);
-  long status = 0;
-  if (curl_easy_perform(c) == CURLE_OK) curl_easy_getinfo(c, CURLINFO_RESPONSE_CODE, &status);
-  if (status >= 300)
-    std::fprintf(stderr, "ab-bench-eta: %s -> %ld %s\n", path.c_str(), status, answer.c_str());
-  curl_slist_free_all(headers);
-  curl_easy_cleanup(c);
-  return status;
+  return bench::post_json(port, path, body, "ab-bench-eta");
 }
 
 std::string host_name(int i) {
@@ -72,11 +58,12 @@ std::string host_name(int i) {
   return buf;
 }
 
-/// Submits `action` for every host in one bulk call (confirming the count, as a destructive
-/// bulk call must).
-bool submit_all(int port, const std::string& action, int hosts) {
+/// Submits `action` for hosts `from` to `to` (excluded) in one bulk call (confirming the count,
+/// as a destructive bulk call must); nothing to do when the range is empty.
+bool submit_range(int port, const std::string& action, int from, int to) {
+  if (from >= to) return true;
   json list = json::array();
-  for (int i = 0; i < hosts; ++i) list.push_back(host_name(i));
+  for (int i = from; i < to; ++i) list.push_back(host_name(i));
   json body{{"action", action}, {"hosts", list}, {"confirm_hosts", list.size()}};
   return post(port, "/v1/requests", body.dump()) == 202;
 }
@@ -104,13 +91,14 @@ double quantile(const std::vector<double>& xs, double q) {
 }
 
 int usage() {
-  std::fprintf(stderr,
-               "usage: ab-bench-eta [--hosts N] [--workers W] [--time-scale F] [--rounds R]\n"
-               "  --hosts N        simulated hosts, each reimaged once per round (default 60)\n"
-               "  --workers W      workers per job type of the node (default 2)\n"
-               "  --time-scale F   ab-bmcsim's time scale of resets and installs (default 0.2)\n"
-               "  --rounds R       measured rounds after the one that gives the history "
-               "(default 1)\n");
+  std::fprintf(
+      stderr,
+      "usage: ab-bench-eta [--hosts N] [--workers W] [--time-scale F] [--rounds R]\n"
+      "  --hosts N        simulated hosts: half reimaged, half built per round (default 60)\n"
+      "  --workers W      workers per job type of the node (default 2)\n"
+      "  --time-scale F   ab-bmcsim's time scale of resets and installs (default 0.2)\n"
+      "  --rounds R       measured rounds after the one that gives the history "
+      "(default 1)\n");
   return 2;
 }
 
@@ -143,10 +131,12 @@ int run(int argc, char** argv) {
   ::setenv("AB_BMC_BENCH", "admin:password", 1);
   char scale[32];
   std::snprintf(scale, sizeof scale, "%g", o.time_scale);
-  // Resets of 2-6 s and installs of 20 s (ab-bmcsim's defaults), scaled.
-  harness::server_process sim((bin / "ab-bmcsim").string(),
-                              {"--port", "0", "--time-scale", scale, "--seed", "1"},
-                              (dir / "sim.out").string());
+  // Resets of 2-6 s and installs of 20 s (ab-bmcsim's defaults), scaled; erases of 1 s (only
+  // the wipes between rounds erase, and they are not measured).
+  harness::server_process sim(
+      (bin / "ab-bmcsim").string(),
+      {"--port", "0", "--time-scale", scale, "--seed", "1", "--erase-ms", "1000"},
+      (dir / "sim.out").string());
   if (!sim.port()) {
     std::fprintf(stderr, "ab-bench-eta: ab-bmcsim did not start (see %s)\n",
                  (dir / "sim.out").c_str());
@@ -203,40 +193,59 @@ int run(int argc, char** argv) {
                     {"credential_ref", "env:AB_BMC_BENCH"}});
   if (post(node.port(), "/v1/hosts", json{{"hosts", list}}.dump()) != 201) return 1;
   const auto limit = std::chrono::seconds(600);
-  // The hosts' first life, then one round of reimages for the history.
-  for (const char* action : {"discover", "build", "reimage"}) {
+  // The hosts [0, half) are reimaged, [half, hosts) built, side by side in each backlog.
+  const int half = (o.hosts + 1) / 2;
+  // One step of the set-up, not measured: `action` on hosts [from, to).
+  auto warm_up = [&](const char* action, int from, int to) {
     auto t0 = steady::now();
-    if (!submit_all(node.port(), action, o.hosts) || !wait_done(**db, limit)) {
+    if (!submit_range(node.port(), action, from, to) || !wait_done(**db, limit)) {
       std::fprintf(stderr, "ab-bench-eta: %s did not finish\n", action);
-      return 1;
+      return false;
     }
-    std::printf("eta warm-up: action=%s hosts=%d seconds=%.1f\n", action, o.hosts,
+    std::printf("eta warm-up: action=%s hosts=%d seconds=%.1f\n", action, to - from,
                 std::chrono::duration<double>(steady::now() - t0).count());
     std::fflush(stdout);
-  }
-  std::vector<double> errors;
-  std::int64_t failed = 0, without = 0;
-  for (int r = 0; r < o.rounds; ++r) {
+    return true;
+  };
+  // The backlog of both actions; its requests since `since`.
+  auto backlog = [&](const char* what) -> std::optional<std::vector<storage::request_view>> {
     auto since = system_clock{}.now();
     auto t0 = steady::now();
-    if (!submit_all(node.port(), "reimage", o.hosts) || !wait_done(**db, limit)) {
-      std::fprintf(stderr, "ab-bench-eta: the measured reimages did not finish\n");
-      return 1;
+    if (!submit_range(node.port(), "reimage", 0, half) ||
+        !submit_range(node.port(), "build", half, o.hosts) || !wait_done(**db, limit)) {
+      std::fprintf(stderr, "ab-bench-eta: the %s backlog did not finish\n", what);
+      return std::nullopt;
     }
-    std::printf("eta round: action=reimage hosts=%d seconds=%.1f\n", o.hosts,
+    std::printf("eta %s: reimage=%d build=%d seconds=%.1f\n", what, half, o.hosts - half,
                 std::chrono::duration<double>(steady::now() - t0).count());
+    std::fflush(stdout);
     storage::request_filter f;
-    f.action = "reimage";
     f.since = since;
     f.limit = 1000;
     auto page = (*db)->requests(f);
     if (!page) {
       std::fprintf(stderr, "ab-bench-eta: %s\n", message_of(page.error()).c_str());
-      return 1;
+      return std::nullopt;
     }
-    for (const auto& v : page->items) {
+    return std::move(page->items);
+  };
+  // The hosts' first life, then one backlog for the history.
+  if (!warm_up("discover", 0, o.hosts) || !warm_up("build", 0, half) || !backlog("history"))
+    return 1;
+  std::map<std::string, std::vector<double>> errors;
+  std::int64_t failed = 0, without = 0;
+  for (int r = 0; r < o.rounds; ++r) {
+    // The built half in service again must be wiped before it can be built anew.
+    if (!warm_up("wipe", half, o.hosts)) return 1;
+    auto done = backlog("round");
+    if (!done) return 1;
+    for (const auto& v : *done) {
+      if (v.action != "reimage" && v.action != "build") continue;
       if (v.state != storage::request_state::succeeded) {
         ++failed;
+        std::printf("eta bench: request %lld action=%s host=%s %s: %s\n",
+                    static_cast<long long>(v.id), v.action.c_str(), v.host.c_str(),
+                    std::string{storage::to_string(v.state)}.c_str(), v.error.c_str());
         continue;
       }
       auto duration = v.finished_at - v.created_at;
@@ -244,13 +253,16 @@ int run(int argc, char** argv) {
         ++without;
         continue;
       }
-      errors.push_back(std::abs(static_cast<double>(v.eta_at_submission - v.finished_at)) /
-                       static_cast<double>(duration));
+      errors[v.action].push_back(
+          std::abs(static_cast<double>(v.eta_at_submission - v.finished_at)) /
+          static_cast<double>(duration));
     }
   }
-  std::sort(errors.begin(), errors.end());
-  std::printf("eta accuracy: action=reimage n=%zu median_rel_err=%.3f p90_rel_err=%.3f\n",
-              errors.size(), quantile(errors, 0.5), quantile(errors, 0.9));
+  for (auto& [action, e] : errors) {
+    std::sort(e.begin(), e.end());
+    std::printf("eta accuracy: action=%s n=%zu median_rel_err=%.3f p90_rel_err=%.3f\n",
+                action.c_str(), e.size(), quantile(e, 0.5), quantile(e, 0.9));
+  }
   if (failed || without)
     std::printf("eta bench: failed_requests=%lld without_estimate=%lld\n",
                 static_cast<long long>(failed), static_cast<long long>(without));

@@ -45,6 +45,7 @@ bool eta_board::refresh(bool force) {
 bool eta_board::refresh_locked(time_ms now, bool force) {
   if (!force && refreshed_at_ > 0 && now - refreshed_at_ < options_.refresh_ms) return true;
   refreshed_at_ = now;
+  overview_.reset();
   // Finishes since the last read (from the whole window on the first).
   auto from = seen_until_ > 0 ? seen_until_ - finish_slack_ms : now - options_.history_ms;
   for (int page = 0; page < 4; ++page) {
@@ -72,26 +73,25 @@ bool eta_board::refresh_locked(time_ms now, bool force) {
     recent_ids_.erase(recent_ids_.begin());
   for (auto& [action, runs] : runs_)
     while (!runs.empty() && runs.front().second < now - options_.history_ms) runs.pop_front();
-  auto active = store_->active_requests(options_.site);
-  if (!active) {
-    logger()->warn("cannot read active requests: {}", message_of(active.error()));
+  auto o = store_->overview(options_.site, now - options_.stuck_after_ms, options_.job_types,
+                            now - 60 * 1000);
+  if (!o) {
+    logger()->warn("cannot read the queue: {}", message_of(o.error()));
     return false;
   }
   active_.clear();
-  for (const auto& row : *active) {
+  for (const auto& row : o->active) {
     auto& [queued, running] = active_[row.action];
     (row.state == storage::request_state::queued ? queued : running) += row.count;
   }
-  auto jobs = store_->ready_jobs(options_.site, options_.job_types, now - 60 * 1000);
-  if (!jobs) {
-    logger()->warn("cannot read the job queue: {}", message_of(jobs.error()));
-    return false;
-  }
   queue_.clear();
-  for (const auto& row : *jobs)
-    queue_.push_back({row.type, row.action, row.priority_class, row.ready,
-                      row.ready > 0 ? std::max<time_ms>(0, now - row.oldest_ready) : 0,
-                      static_cast<double>(row.done)});
+  for (const auto& row : o->ready)
+    if (std::find(options_.job_types.begin(), options_.job_types.end(), row.type) !=
+        options_.job_types.end())
+      queue_.push_back({row.type, row.action, row.priority_class, row.count,
+                        row.count > 0 ? std::max<time_ms>(0, now - row.oldest_since) : 0,
+                        static_cast<double>(row.done)});
+  overview_ = std::move(*o);
   return true;
 }
 
@@ -171,6 +171,12 @@ std::vector<queue_line> eta_board::queue() {
   std::lock_guard<std::mutex> lock{mutex_};
   refresh_locked(clock_->now(), false);
   return queue_;
+}
+
+std::optional<storage::queue_overview> eta_board::overview() {
+  std::lock_guard<std::mutex> lock{mutex_};
+  refresh_locked(clock_->now(), false);
+  return overview_;
 }
 
 std::map<std::string, action_outlook> eta_board::outlooks() {

@@ -2,7 +2,8 @@
 
 // The site's turnaround estimates, served from summaries of the store refreshed at most once a
 // `refresh_ms`: every GET costs at most one indexed count (a queued request's place in the
-// claim order), and a running request's estimate costs none.
+// claim order), and a running request's estimate costs none. The same summaries (one
+// `eta_store::overview` per refresh) feed the node's queue gauges.
 
 #include <cstdint>
 #include <deque>
@@ -38,6 +39,9 @@ struct eta_board_options {
   std::size_t history_runs = 200;
   /// A request's duration when the site finished none of its action recently.
   time_ms assumed_ms = 10 * 60 * 1000;
+  /// A running request with no progress for this long counts as stuck in `overview()` (the
+  /// node's stuck_after_ms).
+  time_ms stuck_after_ms = 30 * 60 * 1000;
 };
 
 /// One line of the site's queue: ready jobs of a type, action and class.
@@ -73,6 +77,10 @@ class eta_board {
   /// The site's queue, as of the last refresh.
   std::vector<queue_line> queue();
 
+  /// The site's queue as the store gave it at the last refresh (every job type, active requests
+  /// with the stuck ones counted), when that refresh read it; none after a failed one.
+  std::optional<storage::queue_overview> overview();
+
   /// The outlook of each action with work or history, as of the last refresh.
   std::map<std::string, action_outlook> outlooks();
 
@@ -100,6 +108,8 @@ class eta_board {
   std::map<std::string, std::deque<std::pair<time_ms, time_ms>>> runs_;
   std::map<std::string, std::pair<std::int64_t, std::int64_t>> active_;  // queued, running
   std::vector<queue_line> queue_;
+  /// What the last refresh read of the queue; none when it failed.
+  std::optional<storage::queue_overview> overview_;
   std::vector<storage::finished_sample> unclaimed_;
 };
 

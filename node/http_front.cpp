@@ -178,6 +178,7 @@ caf::expected<node_http> start_node_http(caf::actor_system& sys, const config::n
   lifecycle::eta_board_options eo;
   eo.site = cfg.site;
   eo.class_credit_ms = cfg.queue.class_credit_ms;
+  eo.stuck_after_ms = cfg.stuck_after_ms;
   out.eta = std::make_shared<lifecycle::eta_board>(api_store, std::make_shared<system_clock>(),
                                                    std::move(eo));
   opts.eta = out.eta;

@@ -132,13 +132,10 @@ int run(const config::node_config& cfg, const config::cluster_map& file_map, sig
     if (!leases) return fail(message_of(leases.error()), 1);
     sup_cfg.leases = std::shared_ptr<storage::store>{std::move(*leases)};
   }
-  sup_cfg.services = {
-      actors::straggler_service(store, cfg.recovery_interval_ms),
-      actors::pruner_service(store,
-                             {cfg.request_retention_days * day, cfg.audit_retention_days * day},
-                             cfg.prune_interval_ms),
-      actors::queue_gauges_service(
-          {store, cfg.node_id, cfg.site, cfg.metrics_interval_ms, cfg.stuck_after_ms, clk})};
+  sup_cfg.services = {actors::straggler_service(store, cfg.recovery_interval_ms),
+                      actors::pruner_service(
+                          store, {cfg.request_retention_days * day, cfg.audit_retention_days * day},
+                          cfg.prune_interval_ms)};
   metrics::set_build_info("node", AB_VERSION);
   auto supervisor = actors::spawn_supervisor(sys, sup_cfg);
 
@@ -174,6 +171,10 @@ int run(const config::node_config& cfg, const config::cluster_map& file_map, sig
   if (cfg.callback_base.empty())
     api_base->store(std::make_shared<const std::string>(
         (cfg.tls_cert.empty() ? "http://" : "https://") + address));
+  // The queue gauges from the estimates' board: one read of the site's queue serves both.
+  caf::anon_send(supervisor, actors::supervise_atom::value,
+                 actors::queue_gauges_service(
+                     {http->eta, cfg.node_id, cfg.site, cfg.metrics_interval_ms, clk}));
   storage::node_record me{cfg.node_id, cfg.site, "", address, 0};
   caf::anon_send(supervisor, actors::supervise_atom::value,
                  actors::heartbeat_service(store, me, cfg.heartbeat_interval_ms, node_claim,

@@ -214,6 +214,7 @@ struct router_service::impl : std::enable_shared_from_this<impl> {
         clients(std::make_shared<client_counts>()),
         trusted_proxies(options.trusted_proxies),
         heartbeat_secret(std::make_shared<const std::string>(options.heartbeat_secret)),
+        metrics_token(std::make_shared<const std::string>(options.metrics_token)),
         auth_failures(options.failures, clock),
         http_metrics("router", metric_routes()) {}
 
@@ -230,6 +231,8 @@ struct router_service::impl : std::enable_shared_from_this<impl> {
   ip_networks trusted_proxies;
   /// Swapped whole on a reload; each heartbeat reads the one in use.
   std::atomic<std::shared_ptr<const std::string>> heartbeat_secret;
+  /// The scraper's token in use (`options.metrics_token` until a reload).
+  std::atomic<std::shared_ptr<const std::string>> metrics_token;
   /// Failed authentications at `GET /v1/cluster`, per source.
   net::failure_limiter auth_failures;
   metrics::http_metrics http_metrics;
@@ -825,7 +828,7 @@ struct router_service::impl : std::enable_shared_from_this<impl> {
         it != req.headers.end() && it->second.size() > 7 &&
         strncasecmp(it->second.c_str(), "Bearer ", 7) == 0)
       presented = it->second.substr(7);
-    if (presented.empty() || !same_token(presented, options.metrics_token)) {
+    if (presented.empty() || !same_token(presented, *metrics_token.load())) {
       auto r = error(401, "unauthenticated", "/metrics needs the scraper's bearer token");
       r.headers.emplace_back("WWW-Authenticate", R"(Bearer realm="autobuild")");
       return respond(std::move(r));
@@ -980,6 +983,14 @@ caf::error router_service::reload_heartbeat_secret(const std::string& path) {
   auto secret = cluster::read_secret_file(path);
   if (!secret) return secret.error();
   impl_->heartbeat_secret.store(std::make_shared<const std::string>(std::move(*secret)));
+  return caf::none;
+}
+
+caf::error router_service::reload_metrics_token(const std::string& path) {
+  if (impl_->options.metrics_token.empty()) return caf::none;
+  auto token = cluster::read_secret_file(path);
+  if (!token) return token.error();
+  impl_->metrics_token.store(std::make_shared<const std::string>(std::move(*token)));
   return caf::none;
 }
 

@@ -89,6 +89,11 @@ class router_service {
   /// error, naming the file and why, is returned.
   caf::error reload_heartbeat_secret(const std::string& path);
 
+  /// Reads the scraper's token again from `path` (`cluster::read_secret_file`) and asks it of
+  /// `GET /metrics` from now on; with the file unusable the token in use stays and the error
+  /// is returned. A router started without `metrics_token` serves no `/metrics` and ignores it.
+  caf::error reload_metrics_token(const std::string& path);
+
  private:
   struct impl;
   std::shared_ptr<impl> impl_;

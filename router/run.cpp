@@ -124,12 +124,18 @@ int run(const router_config& cfg, sigset_t signals) {
     int sig = 0;
     sigwait(&signals, &sig);
     if (sig != SIGHUP) break;
-    log->info("SIGHUP: reloading the TLS certificate and the heartbeat secret");
+    log->info("SIGHUP: reloading the TLS certificate, the heartbeat secret and the policy");
     (void)(*server)->reload_tls();
     if (auto err = service->reload_heartbeat_secret(cfg.heartbeat_secret_file))
       log->warn("keeping the heartbeat secret in use: {}", message_of(err));
     else
       log->info("heartbeat secret reloaded from {}", cfg.heartbeat_secret_file);
+    if (!cfg.metrics_token_file.empty()) {
+      if (auto err = service->reload_metrics_token(cfg.metrics_token_file))
+        log->warn("keeping the metrics token in use: {}", message_of(err));
+      else
+        log->info("metrics token reloaded from {}", cfg.metrics_token_file);
+    }
     if (auth) {
       if (auto err = auth->reload())
         log->warn("policy refused, the last good policy stays: {}", message_of(err));

@@ -17,19 +17,14 @@ caf::expected<std::vector<finished_sample>> eta_store::finished_requests(const s
   return unsupported("finished_requests");
 }
 
-caf::expected<std::vector<active_sample>> eta_store::active_requests(const std::string&) {
-  return unsupported("active_requests");
+caf::expected<queue_overview> eta_store::overview(const std::string&, time_ms,
+                                                  const std::vector<std::string>&, time_ms) {
+  return unsupported("overview");
 }
 
 caf::expected<std::int64_t> eta_store::queued_ahead(const std::string&, const std::string&, time_ms,
                                                     request_id) {
   return unsupported("queued_ahead");
-}
-
-caf::expected<std::vector<job_queue_row>> eta_store::ready_jobs(const std::string&,
-                                                                const std::vector<std::string>&,
-                                                                time_ms) {
-  return unsupported("ready_jobs");
 }
 
 }  // namespace ab::storage

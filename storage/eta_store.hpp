@@ -1,7 +1,7 @@
 #pragma once
 
-// The estimates' role of the store: what the turnaround estimates (lifecycle/eta.hpp) read of
-// a site's queue and recent history, each call one or two indexed statements.
+// The estimates' role of the store: what the turnaround estimates (lifecycle/eta.hpp) and the
+// node's queue gauges read of a site's queue and recent history, each call one snapshot.
 
 #include <cstddef>
 #include <cstdint>
@@ -31,29 +31,9 @@ struct finished_sample {
   std::string last_owner;
 };
 
-/// Queued or running requests of one action and priority class.
-struct active_sample {
-  std::string action;
-  std::string priority_class;
-  request_state state = request_state::queued;
-  std::int64_t count = 0;
-};
-
-/// Ready jobs of one type, action and class: how many, since when the oldest waits, and how
-/// many jobs of them finished recently.
-struct job_queue_row {
-  std::string type;
-  std::string action;
-  std::string priority_class;
-  std::int64_t ready = 0;
-  /// When the oldest ready job became claimable (0: none is ready).
-  time_ms oldest_ready = 0;
-  /// Jobs done since the `done_since` of the call.
-  std::int64_t done = 0;
-};
-
-/// What the turnaround estimates read. The defaults answer `unsupported` (decorators that
-/// hold no database); the SQL store answers from migration 13's indexes.
+/// What the turnaround estimates (and the queue gauges, through the estimates' board) read.
+/// The defaults answer `unsupported` (decorators that hold no database); the SQL store answers
+/// from migration 13's indexes.
 class eta_store {
  public:
   virtual ~eta_store() = default;
@@ -64,9 +44,13 @@ class eta_store {
                                                                         time_ms after,
                                                                         std::size_t limit);
 
-  /// Queued and running requests of `site` counted by action, class and state (index
-  /// `requests_queue`).
-  virtual caf::expected<std::vector<active_sample>> active_requests(const std::string& site);
+  /// `site`'s queue in one snapshot: its ready jobs (every type) by type, class and action
+  /// with the jobs of `types` done since `done_since`; its queued and running requests by
+  /// action, class and state, a running one with no progress since `stuck_before` counted as
+  /// stuck. Reads only, no locks (indexes `jobs_due`, `jobs_finished`, `requests_queue`).
+  virtual caf::expected<queue_overview> overview(const std::string& site, time_ms stuck_before,
+                                                 const std::vector<std::string>& types,
+                                                 time_ms done_since);
 
   /// Queued requests of `site` and `action` that the claim takes before a request of virtual
   /// deadline `vdeadline` and id `id`: of each class, those whose `created_at − credit` is
@@ -74,11 +58,6 @@ class eta_store {
   virtual caf::expected<std::int64_t> queued_ahead(const std::string& site,
                                                    const std::string& action, time_ms vdeadline,
                                                    request_id id);
-
-  /// Ready jobs of `site` of each of `types` by action and class, and the jobs of those types
-  /// done since `done_since` (indexes `jobs_claim_site`, `jobs_finished`).
-  virtual caf::expected<std::vector<job_queue_row>> ready_jobs(
-      const std::string& site, const std::vector<std::string>& types, time_ms done_since);
 };
 
 }  // namespace ab::storage

@@ -40,10 +40,6 @@ class job_queue {
   /// Unfinished jobs counted by type, priority class and state.
   virtual caf::expected<std::vector<queue_depth_row>> queue_depth() = 0;
 
-  /// `site`'s ready jobs and active requests, grouped for the metrics; a running request with
-  /// no progress since `stuck_before` counts as stuck. Two statements, no locks.
-  virtual caf::expected<queue_overview> overview(const std::string& site, time_ms stuck_before) = 0;
-
   // --- work ---------------------------------------------------------------------------------
 
   /// Claims up to `max_jobs` claimable jobs of `type` whose request's action and site pass

@@ -291,26 +291,34 @@ struct queue_depth_row {
   std::int64_t count = 0;
 };
 
-/// Ready jobs of one type, priority class and action, and the longest any of them waits.
+/// Ready jobs of one type, priority class and action, the longest any of them waits, and how
+/// many jobs of them finished recently.
 struct ready_jobs_row {
   std::string type;
   std::string priority_class;
   std::string action;
   std::int64_t count = 0;
-  /// The earliest `not_before` among them: since then the oldest one waits.
+  /// The earliest `not_before` among them: since then the oldest one waits (0: none is ready).
   time_ms oldest_since = 0;
+  /// Jobs of the type, class and action done since the `done_since` given to
+  /// `eta_store::overview` (counted for the types it names only).
+  std::int64_t done = 0;
 };
 
-/// Active (queued or running) requests of one action, and how many of them are stuck.
+/// Active requests of one action and priority class in one state (queued or running), and how
+/// many of them are stuck.
 struct active_requests_row {
   std::string action;
+  std::string priority_class;
+  request_state state = request_state::queued;
   std::int64_t count = 0;
   /// Running ones with no progress (creation, start, any job started or finished) since the
-  /// cut-off given to `job_queue::overview`.
+  /// cut-off given to `eta_store::overview`.
   std::int64_t stuck = 0;
 };
 
-/// A site's queue at a glance, as the node's metrics show it (`job_queue::overview`).
+/// A site's queue at a glance (`eta_store::overview`): what the turnaround estimates and the
+/// node's queue gauges both read, in one snapshot.
 struct queue_overview {
   std::vector<ready_jobs_row> ready;
   std::vector<active_requests_row> active;

@@ -912,7 +912,14 @@ api_resources spawn_api_resources(caf::actor_system& sys, std::shared_ptr<storag
   auto pool = caf::actor_pool::make(sys.dummy_execution_unit(), n + 1, factory, least_busy(board));
   caf::anon_send(keeper, pool, std::move(workers));
   auto typed = caf::actor_cast<api_store_actor>(pool);
-  api_resources out{typed, typed, typed, typed, typed, std::move(node), pool};
+  api_resources out;
+  out.requests = typed;
+  out.hosts = typed;
+  out.audit = typed;
+  out.callbacks = typed;
+  out.chores = typed;
+  out.node = std::move(node);
+  out.pool = pool;
   // As many batches out as store actors: each has one to serve while the next gathers.
   out.submits = std::make_shared<submit_gatherer>(sys, typed, n, options.submit_batches);
   return out;

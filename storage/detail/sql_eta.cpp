@@ -1,5 +1,6 @@
-// What the turnaround estimates read: recent finishes, active requests, a request's place in
-// the claim order, the ready jobs of each type. Reads only, each one statement.
+// What the turnaround estimates and the queue gauges read: recent finishes, the site's queue
+// (ready jobs, recent throughput, active and stuck requests), a request's place in the claim
+// order. Reads only, each one statement.
 
 #include <algorithm>
 #include <tuple>
@@ -47,25 +48,70 @@ caf::expected<std::vector<finished_sample>> sql_store::finished_requests(const s
                     });
 }
 
-caf::expected<std::vector<active_sample>> sql_store::active_requests(const std::string& site) {
-  // Served by requests_queue (state, site, action, priority_class, created_at): two ranges.
-  static const std::string sql =
-      "SELECT state, action, priority_class, COUNT(*) FROM requests WHERE state IN "
-      "('queued', 'running') AND site = ? GROUP BY state, action, priority_class";
-  return read_alone("active_requests",
-                    [&](connection& c) -> caf::expected<std::vector<active_sample>> {
-                      std::vector<active_sample> out;
-                      auto r = c.query(sql, {site});
-                      while (r->next()) {
-                        active_sample row;
-                        row.state = parse_request_state(r->text(0)).value_or(request_state::queued);
-                        row.action = r->text(1);
-                        row.priority_class = r->text(2);
-                        row.count = r->i64(3);
-                        out.push_back(std::move(row));
-                      }
-                      return out;
-                    });
+caf::expected<queue_overview> sql_store::overview(const std::string& site, time_ms stuck_before,
+                                                  const std::vector<std::string>& types,
+                                                  time_ms done_since) {
+  // One statement, so one snapshot and one round trip: the ready jobs of every type (index
+  // jobs_due, state first), the done ones of `types` (one range of jobs_finished per type),
+  // and the active requests (two ranges of requests_queue). A request's jobs are ids
+  // request * 64 to request * 64 + 63: a running request with none started or finished since
+  // the cut-off made no progress.
+  const auto chain = std::to_string(max_chain_length);
+  std::string sql =
+      "SELECT 'r', type, priority_class, action, COUNT(*), MIN(not_before), 0 FROM jobs WHERE "
+      "site = ? AND state = 'ready' GROUP BY type, priority_class, action";
+  args a{site};
+  if (!types.empty()) {
+    sql +=
+        " UNION ALL SELECT 'd', type, priority_class, action, 0, 0, COUNT(*) FROM jobs WHERE "
+        "type IN " +
+        placeholders(types.size()) +
+        " AND site = ? AND finished_at >= ? AND state = 'done' GROUP BY type, priority_class, "
+        "action";
+    a.insert(a.end(), types.begin(), types.end());
+    a.emplace_back(site);
+    a.emplace_back(std::max<time_ms>(done_since, 1));
+  }
+  sql +=
+      " UNION ALL SELECT 'a', state, priority_class, action, COUNT(*), SUM(CASE WHEN state = "
+      "'running' AND created_at < ? AND started_at < ? AND NOT EXISTS (SELECT 1 FROM jobs j "
+      "WHERE j.id BETWEEN requests.id * " +
+      chain + " AND requests.id * " + chain + " + " + chain +
+      " - 1 AND (j.started_at >= ? OR j.finished_at >= ?)) THEN 1 ELSE 0 END), 0 FROM "
+      "requests WHERE state IN ('queued', 'running') AND site = ? GROUP BY state, "
+      "priority_class, action";
+  a.insert(a.end(), {stuck_before, stuck_before, stuck_before, stuck_before, site});
+  return read_alone("overview", [&](connection& c) -> caf::expected<queue_overview> {
+    queue_overview out;
+    auto r = c.query(sql, a);
+    while (r->next()) {
+      auto kind = r->text(0);
+      if (kind == "a") {
+        out.active.push_back({r->text(3), r->text(2),
+                              parse_request_state(r->text(1)).value_or(request_state::queued),
+                              r->i64(4), r->i64(5)});
+        continue;
+      }
+      auto type = r->text(1), cls = r->text(2), action = r->text(3);
+      auto it = std::find_if(out.ready.begin(), out.ready.end(), [&](const ready_jobs_row& x) {
+        return x.type == type && x.priority_class == cls && x.action == action;
+      });
+      if (it == out.ready.end()) {
+        out.ready.push_back({type, cls, action, 0, 0, 0});
+        it = out.ready.end() - 1;
+      }
+      if (kind == "r") {
+        it->count = r->i64(4);
+        it->oldest_since = r->i64(5);
+      } else {
+        it->done = r->i64(6);
+      }
+    }
+    auto key = [](const ready_jobs_row& x) { return std::tie(x.type, x.priority_class, x.action); };
+    std::sort(out.ready.begin(), out.ready.end(),
+              [&](const ready_jobs_row& x, const ready_jobs_row& y) { return key(x) < key(y); });
+    return out;
+  });
 }
 
 caf::expected<std::int64_t> sql_store::queued_ahead(const std::string& site,
@@ -89,49 +135,6 @@ caf::expected<std::int64_t> sql_store::queued_ahead(const std::string& site,
   return read_alone("queued_ahead", [&](connection& c) -> caf::expected<std::int64_t> {
     auto r = c.query(sql, a);
     return r->next() ? r->i64(0) : std::int64_t{0};
-  });
-}
-
-caf::expected<std::vector<job_queue_row>> sql_store::ready_jobs(
-    const std::string& site, const std::vector<std::string>& types, time_ms done_since) {
-  if (types.empty()) return std::vector<job_queue_row>{};
-  // One range of jobs_claim_site per type for the ready jobs, one of jobs_finished per type
-  // for the done ones; both in one statement, so one snapshot and one round trip.
-  auto in = placeholders(types.size());
-  std::string sql =
-      "SELECT type, action, priority_class, COUNT(*), MIN(not_before), 0 FROM jobs WHERE type IN " +
-      in +
-      " AND site = ? AND state = 'ready' GROUP BY type, action, priority_class UNION ALL "
-      "SELECT type, action, priority_class, 0, 0, COUNT(*) FROM jobs WHERE type IN " +
-      in +
-      " AND site = ? AND finished_at >= ? AND state = 'done' GROUP BY type, action, "
-      "priority_class";
-  args a(types.begin(), types.end());
-  a.emplace_back(site);
-  a.insert(a.end(), types.begin(), types.end());
-  a.emplace_back(site);
-  a.emplace_back(std::max<time_ms>(done_since, 1));
-  return read_alone("ready_jobs", [&](connection& c) -> caf::expected<std::vector<job_queue_row>> {
-    std::vector<job_queue_row> out;
-    auto r = c.query(sql, a);
-    while (r->next()) {
-      auto type = r->text(0), action = r->text(1), cls = r->text(2);
-      auto it = std::find_if(out.begin(), out.end(), [&](const job_queue_row& x) {
-        return x.type == type && x.action == action && x.priority_class == cls;
-      });
-      if (it == out.end()) {
-        out.push_back({type, action, cls, 0, 0, 0});
-        it = out.end() - 1;
-      }
-      it->ready += r->i64(3);
-      if (r->i64(3) > 0) it->oldest_ready = r->i64(4);
-      it->done += r->i64(5);
-    }
-    std::sort(out.begin(), out.end(), [](const job_queue_row& x, const job_queue_row& y) {
-      return std::tie(x.type, x.action, x.priority_class) <
-             std::tie(y.type, y.action, y.priority_class);
-    });
-    return out;
   });
 }
 

@@ -307,30 +307,6 @@ caf::expected<std::vector<queue_depth_row>> sql_store::queue_depth() {
   });
 }
 
-caf::expected<queue_overview> sql_store::overview(const std::string& site, time_ms stuck_before) {
-  return transact("overview", [&](connection& c) -> caf::expected<queue_overview> {
-    queue_overview out;
-    auto r = c.query(
-        "SELECT type, priority_class, action, COUNT(*), MIN(not_before) FROM jobs WHERE site = ? "
-        "AND state = 'ready' GROUP BY type, priority_class, action",
-        {site});
-    while (r->next())
-      out.ready.push_back({r->text(0), r->text(1), r->text(2), r->i64(3), r->i64(4)});
-    r.reset();
-    // A request's jobs are ids request * 64 to request * 64 + 63.
-    const auto chain = std::to_string(max_chain_length);
-    r = c.query(
-        "SELECT action, COUNT(*), SUM(CASE WHEN state = 'running' AND created_at < ? AND "
-        "started_at < ? AND NOT EXISTS (SELECT 1 FROM jobs j WHERE j.id BETWEEN requests.id * " +
-            chain + " AND requests.id * " + chain + " + " + chain +
-            " - 1 AND (j.started_at >= ? OR j.finished_at >= ?)) THEN 1 ELSE 0 END) FROM requests "
-            "WHERE site = ? AND state IN ('queued', 'running') GROUP BY action",
-        {stuck_before, stuck_before, stuck_before, stuck_before, site});
-    while (r->next()) out.active.push_back({r->text(0), r->i64(1), r->i64(2)});
-    return out;
-  });
-}
-
 caf::error sql_store::put_hosts(const std::vector<host_record>& hosts) {
   for (const auto& h : hosts)
     if (h.name.empty() || h.site.empty())

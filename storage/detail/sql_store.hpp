@@ -123,7 +123,6 @@ class sql_store final : public store, public test_hooks {
   caf::expected<request_view> request(request_id id) override;
   caf::expected<request_page> requests(const request_filter& filter) override;
   caf::expected<std::vector<queue_depth_row>> queue_depth() override;
-  caf::expected<queue_overview> overview(const std::string& site, time_ms stuck_before) override;
 
   caf::error put_hosts(const std::vector<host_record>& hosts) override;
   caf::expected<host_record> host(const std::string& name) override;
@@ -166,12 +165,11 @@ class sql_store final : public store, public test_hooks {
   caf::expected<std::vector<finished_sample>> finished_requests(const std::string& site,
                                                                 time_ms after,
                                                                 std::size_t limit) override;
-  caf::expected<std::vector<active_sample>> active_requests(const std::string& site) override;
+  caf::expected<queue_overview> overview(const std::string& site, time_ms stuck_before,
+                                         const std::vector<std::string>& types,
+                                         time_ms done_since) override;
   caf::expected<std::int64_t> queued_ahead(const std::string& site, const std::string& action,
                                            time_ms vdeadline, request_id id) override;
-  caf::expected<std::vector<job_queue_row>> ready_jobs(const std::string& site,
-                                                       const std::vector<std::string>& types,
-                                                       time_ms done_since) override;
 
   /// Runs `fn(connection&)` (or `fn(connection&, commit_marks&)`) as one transaction, rolling
   /// back when it returns an error, and running it again, whole, after a deadlock or a

@@ -131,9 +131,10 @@ class counting_store final : public storage::store {
   caf::expected<std::vector<storage::queue_depth_row>> queue_depth() override {
     return inner_.queue_depth();
   }
-  caf::expected<storage::queue_overview> overview(const std::string& site,
-                                                  time_ms stuck_before) override {
-    return inner_.overview(site, stuck_before);
+  caf::expected<storage::queue_overview> overview(const std::string& site, time_ms stuck_before,
+                                                  const std::vector<std::string>& types,
+                                                  time_ms done_since) override {
+    return inner_.overview(site, stuck_before, types, done_since);
   }
   caf::error put_hosts(const std::vector<storage::host_record>& hosts) override {
     return inner_.put_hosts(hosts);

@@ -1,4 +1,5 @@
-// How a node's pools hand out jobs: to idle workers at once, with one poller per job type.
+// How a node's pools hand out jobs: to idle workers at once, with one poller per job type; what
+// a crashed worker leaves is failed or retried, and counted, once.
 
 #include <gtest/gtest.h>
 
@@ -11,10 +12,12 @@
 
 #include "actors/services.hpp"
 #include "actors/worker.hpp"
+#include "metrics/metrics.hpp"
 
 #include "tests/actors/counting_store.hpp"
 #include "tests/actors/supervisor_fixture.hpp"
 #include "tests/fakes/wait.hpp"
+#include "tests/metrics/sample.hpp"
 
 namespace ab::testing {
 
@@ -165,6 +168,34 @@ TEST_F(Supervisor, AWorkerThatCrashesInABatchCostsOnlyTheAttemptItWasRunning) {
   EXPECT_EQ(status(sys, sup).restarts, 1);
   caf::anon_send_exit(straggler, caf::exit_reason::user_shutdown);
   EXPECT_TRUE(drain(sys, sup));
+}
+
+TEST_F(Supervisor, ARequestWhoseWorkersCrashIsCountedOnceAsFailedAndItsRetryOnce) {
+  // Every attempt crashes its worker: the first is retried, the second fails the request for
+  // good, both through the claimer (not the worker, which is gone): a retry and a failed
+  // request counted once each, as a worker counts its own failures.
+  node_.workers = {{"crashing", 1}};
+  handlers_->add("crashing",
+                 std::make_shared<scripted>([](const storage::claimed_job&) -> job_outcome {
+                   throw actors::worker_crash("simulated");
+                 }));
+  const std::string failed =
+      R"(ab_requests_finished_total{action="crash-test",class="user",state="failed"})";
+  const std::string retries = R"(ab_job_retries_total{job_type="crashing"})";
+  auto before = metrics::text();
+  auto id = submit("h1", {"crashing"}, "crash-test", 2);
+  caf::actor_system_config cfg;
+  caf::actor_system sys{cfg};
+  auto sup = start(sys);
+  EXPECT_TRUE(wait_until([&] { return state_of(id) == storage::request_state::failed; }));
+  auto counted = [&](const std::string& series) {
+    return count_of(metrics::text(), series) - count_of(before, series);
+  };
+  EXPECT_TRUE(wait_until([&] { return counted(failed) >= 1; }));
+  EXPECT_TRUE(drain(sys, sup));
+  EXPECT_EQ(counted(failed), 1);
+  EXPECT_EQ(counted(retries), 1);
+  EXPECT_EQ((*db_)->request(id)->jobs[0].attempts, 2);
 }
 
 }  // namespace ab::testing

@@ -18,6 +18,7 @@
 #include "harness/galera_cluster.hpp"
 #include "harness/server_process.hpp"
 #include "tests/fakes/attempts_log.hpp"
+#include "tests/fakes/sim_node_args.hpp"
 #include "tests/fakes/test_store.hpp"
 #include "tests/fakes/wait.hpp"
 
@@ -55,39 +56,17 @@ TEST(GaleraFailover, WorkFlowsThroughTwoNodesWhileTheWriterDiesTwice) {
   std::vector<std::unique_ptr<harness::server_process>> nodes;
   for (const auto* id : {"n1", "n2"}) {
     // Leases outlast a failover's stall (failure detection, HAProxy's checks, retries).
+    auto args = simulated_node_args(db.url(), id);
+    auto work = sim_work_args({.sim_log = log.string(),
+                               .step_ms = 40,
+                               .lease_ms = 20000,
+                               .renew_interval_ms = 1000,
+                               .recovery_interval_ms = 500,
+                               .heartbeat_interval_ms = 1000,
+                               .claim_batch = 2});
+    args.insert(args.end(), work.begin(), work.end());
     nodes.push_back(std::make_unique<harness::server_process>(
-        AB_NODE_BIN,
-        std::vector<std::string>{"--store",
-                                 db.url(),
-                                 "--listen",
-                                 "127.0.0.1:0",
-                                 "--node-id",
-                                 id,
-                                 "--site",
-                                 "dc1",
-                                 "--handlers",
-                                 "simulated",
-                                 "--sim-log",
-                                 log.string(),
-                                 "--sim-step-ms",
-                                 "40",
-                                 "--lease-ms",
-                                 "20000",
-                                 "--renew-interval-ms",
-                                 "1000",
-                                 "--recovery-interval-ms",
-                                 "500",
-                                 "--poll-interval-ms",
-                                 "20",
-                                 "--idle-poll-max-ms",
-                                 "200",
-                                 "--heartbeat-interval-ms",
-                                 "1000",
-                                 "--claim-batch",
-                                 "2",
-                                 "--store-pool-size",
-                                 "4"},
-        (dir / (std::string{id} + ".out")).string()));
+        AB_NODE_BIN, args, (dir / (std::string{id} + ".out")).string()));
     ASSERT_TRUE(nodes.back()->ok()) << nodes.back()->output();
   }
 

@@ -13,24 +13,16 @@
 
 #include "harness/galera_cluster.hpp"
 #include "harness/server_process.hpp"
+#include "tests/fakes/sim_node_args.hpp"
 
 namespace ab::testing {
 
 namespace {
 
 std::vector<std::string> node_args(const std::string& store, const std::string& id) {
-  return {"--store",
-          store,
-          "--listen",
-          "127.0.0.1:0",
-          "--node-id",
-          id,
-          "--site",
-          "dc1",
-          "--handlers",
-          "simulated",
-          "--heartbeat-interval-ms",
-          "1000"};
+  auto args = simulated_node_args(store, id);
+  args.insert(args.end(), {"--heartbeat-interval-ms", "1000"});
+  return args;
 }
 
 }  // namespace

@@ -16,6 +16,7 @@
 #include "harness/server_process.hpp"
 #include "tests/fakes/attempts_log.hpp"
 #include "tests/fakes/http_call.hpp"
+#include "tests/fakes/sim_node_args.hpp"
 #include "tests/fakes/test_cert.hpp"
 #include "tests/fakes/test_store.hpp"
 #include "tests/fakes/wait.hpp"
@@ -74,36 +75,9 @@ class NodeProcesses : public ::testing::TestWithParam<std::string> {
 
   /// The command line of node `id`: the test store, simulated handlers, short intervals.
   std::vector<std::string> node_args(const std::string& id, std::vector<std::string> extra) {
-    std::vector<std::string> args{"--store",
-                                  db_->url(),
-                                  "--listen",
-                                  "127.0.0.1:0",
-                                  "--node-id",
-                                  id,
-                                  "--site",
-                                  "dc1",
-                                  "--handlers",
-                                  "simulated",
-                                  "--sim-log",
-                                  (dir_ / "attempts.log").string(),
-                                  "--sim-step-ms",
-                                  "50",
-                                  "--lease-ms",
-                                  "2000",
-                                  "--renew-interval-ms",
-                                  "500",
-                                  "--recovery-interval-ms",
-                                  "200",
-                                  "--poll-interval-ms",
-                                  "20",
-                                  "--idle-poll-max-ms",
-                                  "200",
-                                  "--heartbeat-interval-ms",
-                                  "500",
-                                  "--claim-batch",
-                                  "4",
-                                  "--store-pool-size",
-                                  "4"};
+    auto args = simulated_node_args(db_->url(), id);
+    auto work = sim_work_args({.sim_log = (dir_ / "attempts.log").string()});
+    args.insert(args.end(), work.begin(), work.end());
     args.insert(args.end(), extra.begin(), extra.end());
     return args;
   }

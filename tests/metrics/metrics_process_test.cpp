@@ -1,8 +1,9 @@
-// /metrics of a real ab-router and ab-node on loopback: the router's bearer token (and 404
-// without the option), series that show the work done, and Debian's `promtool check metrics`
-// on both outputs, which must find nothing.
+// /metrics of a real ab-router and ab-node on loopback: the router's bearer token (reread on
+// SIGHUP, and 404 without the option), series that show the work done, and Debian's
+// `promtool check metrics` on both outputs, which must find nothing.
 
 #include <gtest/gtest.h>
+#include <signal.h>
 
 #include <cstdio>
 #include <cstdlib>
@@ -83,6 +84,17 @@ TEST_F(MetricsProcess, TheRouterServesMetricsOnlyToItsScraperToken) {
       0);
   EXPECT_EQ(sample(r.body, R"(ab_build_info{component="router",version=")" AB_TEST_VERSION R"("})"),
             1);
+}
+
+TEST_F(MetricsProcess, OnSighupTheRouterAsksForTheRotatedToken) {
+  auto port = router_->port();
+  ASSERT_EQ(http_call(port, "GET", "/metrics", "", bearer).status, 200);
+  write_secret_file(dir_, "metrics-test-rotated-token", "metrics.token");
+  const std::string rotated = "Authorization: Bearer metrics-test-rotated-token\r\n";
+  router_->signal(SIGHUP);
+  EXPECT_TRUE(
+      wait_until([&] { return http_call(port, "GET", "/metrics", "", rotated).status == 200; }));
+  EXPECT_EQ(http_call(port, "GET", "/metrics", "", bearer).status, 401);
 }
 
 TEST_F(MetricsProcess, ARouterWithoutTheTokenOptionHasNoMetrics) {

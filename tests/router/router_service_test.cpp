@@ -1,6 +1,7 @@
 // The router's HTTP front in one process, in front of a fake node (an `http_server` on
 // loopback that holds its answers until the test lets them go): who the node is told the client
-// is, per-client limits behind a trusted load balancer, and the heartbeat secret's reload.
+// is, per-client limits behind a trusted load balancer, and the reloads of the heartbeat secret
+// and of the scraper's token.
 
 #include <gtest/gtest.h>
 #include <sys/stat.h>
@@ -306,6 +307,57 @@ TEST_F(RouterService, AReloadedHeartbeatSecretIsUsedAndAnUnusableFileKeepsTheOld
   EXPECT_EQ(beat("leaked-secret"), 401);
   EXPECT_TRUE(service_->reload_heartbeat_secret((dir / "missing").string()));
   EXPECT_EQ(beat("new-secret"), 204);
+  std::filesystem::remove_all(dir);
+}
+
+/// The router's `GET /metrics` answer to a caller presenting `token`.
+int metrics_status(router::router_service& service, const std::string& token) {
+  net::http_request req;
+  req.method = "GET";
+  req.target = "/metrics";
+  req.remote = "127.0.0.1:4000";
+  req.headers["authorization"] = "Bearer " + token;
+  answer a;
+  service.handle(std::move(req), a.responder());
+  return a.get().status;
+}
+
+TEST_F(RouterService, AReloadedMetricsTokenIsAskedForAndAnUnusableFileKeepsTheOldOne) {
+  auto dir = scratch_dir("ab_router_metrics_token_");
+  auto file = (dir / "metrics.token").string();
+  auto write = [&](const std::string& text, mode_t mode) {
+    { std::ofstream{file} << text << "\n"; }
+    ::chmod(file.c_str(), mode);
+  };
+  router::router_options o;
+  o.heartbeat_secret = "secret";
+  o.metrics_token = "old-token";
+  start(std::move(o));
+  EXPECT_EQ(metrics_status(*service_, "old-token"), 200);
+  write("new-token", 0600);
+  EXPECT_FALSE(service_->reload_metrics_token(file));
+  EXPECT_EQ(metrics_status(*service_, "new-token"), 200);
+  EXPECT_EQ(metrics_status(*service_, "old-token"), 401);
+  // Readable by others, or gone: refused, and the token in use stays.
+  write("leaked-token", 0644);
+  EXPECT_TRUE(service_->reload_metrics_token(file));
+  EXPECT_EQ(metrics_status(*service_, "new-token"), 200);
+  EXPECT_EQ(metrics_status(*service_, "leaked-token"), 401);
+  EXPECT_TRUE(service_->reload_metrics_token((dir / "missing").string()));
+  EXPECT_EQ(metrics_status(*service_, "new-token"), 200);
+  std::filesystem::remove_all(dir);
+}
+
+TEST_F(RouterService, ARouterWithoutAMetricsTokenServesNoMetricsAfterAReload) {
+  auto dir = scratch_dir("ab_router_metrics_token_");
+  auto file = (dir / "metrics.token").string();
+  { std::ofstream{file} << "late-token\n"; }
+  ::chmod(file.c_str(), 0600);
+  router::router_options o;
+  o.heartbeat_secret = "secret";
+  start(std::move(o));
+  EXPECT_FALSE(service_->reload_metrics_token(file));
+  EXPECT_EQ(metrics_status(*service_, "late-token"), 404);
   std::filesystem::remove_all(dir);
 }
 

@@ -59,10 +59,10 @@ TEST_P(StoreConformance, ActiveRequestsAreCountedByActionClassAndState) {
   submit_one(spec("h3", {"t"}, "maas"));
   submit_one(on_site(spec("h4"), "dc2"));
   ASSERT_EQ(claim("t", 1).size(), 1u);  // the maas one
-  auto rows = db().active_requests("dc1");
-  ASSERT_TRUE(rows) << message_of(rows.error());
+  auto o = db().overview("dc1", clock_->now() - 60000, {"t"}, clock_->now());
+  ASSERT_TRUE(o) << message_of(o.error());
   std::int64_t queued_user = 0, running_maas = 0, total = 0;
-  for (const auto& r : *rows) {
+  for (const auto& r : o->active) {
     EXPECT_EQ(r.action, "test");
     total += r.count;
     if (r.priority_class == "user" && r.state == storage::request_state::queued)
@@ -137,25 +137,34 @@ TEST_P(StoreConformance, JobQueueCountsReadyAndRecentlyDoneJobsByType) {
   ASSERT_TRUE(first);
   ASSERT_EQ(first->size(), 1u);
   complete(first->front());
-  auto rows = db().ready_jobs("dc1", {"a", "b", "c"}, t0);
-  ASSERT_TRUE(rows) << message_of(rows.error());
+  auto o = db().overview("dc1", clock_->now() - 60000, {"a", "b", "c"}, t0);
+  ASSERT_TRUE(o) << message_of(o.error());
   auto find = [&](const std::string& type, const std::string& cls) {
-    auto it = std::find_if(rows->begin(), rows->end(), [&](const storage::job_queue_row& r) {
+    auto it = std::find_if(o->ready.begin(), o->ready.end(), [&](const storage::ready_jobs_row& r) {
       return r.type == type && r.priority_class == cls;
     });
-    return it == rows->end() ? storage::job_queue_row{} : *it;
+    return it == o->ready.end() ? storage::ready_jobs_row{} : *it;
   };
-  EXPECT_EQ(find("a", "user").ready, 2);
-  EXPECT_EQ(find("a", "user").oldest_ready, t0);
+  EXPECT_EQ(find("a", "user").count, 2);
+  EXPECT_EQ(find("a", "user").oldest_since, t0);
   EXPECT_EQ(find("a", "user").done, 0);
-  EXPECT_EQ(find("a", "maas").ready, 0);
+  EXPECT_EQ(find("a", "maas").count, 0);
   EXPECT_EQ(find("a", "maas").done, 1);
-  EXPECT_EQ(find("b", "user").ready, 1);
+  EXPECT_EQ(find("b", "user").count, 1);
   EXPECT_EQ(find("c", "user").type, "");
-  // Done before the window: not counted.
-  auto later = db().ready_jobs("dc1", {"a"}, clock_->now() + 1);
+  // Done before the window: not counted; done jobs of types not asked for: not counted.
+  auto later = db().overview("dc1", clock_->now() - 60000, {"a"}, clock_->now() + 1);
   ASSERT_TRUE(later);
-  for (const auto& r : *later) EXPECT_EQ(r.done, 0);
+  for (const auto& r : later->ready) EXPECT_EQ(r.done, 0);
+  auto other_types = db().overview("dc1", clock_->now() - 60000, {"b"}, t0);
+  ASSERT_TRUE(other_types);
+  for (const auto& r : other_types->ready) EXPECT_EQ(r.done, 0);
+  // Without types, the ready jobs still come, every type.
+  auto untyped = db().overview("dc1", clock_->now() - 60000, {}, t0);
+  ASSERT_TRUE(untyped);
+  std::int64_t ready = 0;
+  for (const auto& r : untyped->ready) ready += r.count;
+  EXPECT_EQ(ready, 3);
 }
 
 }  // namespace ab::testing

@@ -14,46 +14,84 @@ namespace ab::testing {
 
 namespace {
 
+/// What a test injects into the next COMMIT (or, for `not_ready`, the next statement).
+enum class fault {
+  /// It commits, and its answer is lost with the connection.
+  answer_lost,
+  /// It never reaches the server: the transaction rolls back and the connection breaks.
+  never_committed,
+  /// It fails as Galera's certification failure does.
+  certification_failure,
+  /// The statement fails as on a Galera node that is not ready.
+  not_ready,
+};
+
 /// A second store on the scratch database, whose connections fail as `plan` says.
-std::unique_ptr<storage::detail::sql_store> faulty_store(const scratch_store& scratch,
-                                                         std::shared_ptr<const ab::clock> clk,
-                                                         storage::queue_policy policy,
-                                                         fault_plan& plan) {
-  std::unique_ptr<storage::detail::connection_pool> inner;
-  const auto& url = scratch.url();
-  if (url.rfind("sqlite:", 0) == 0) {
-    inner = storage::detail::make_sqlite_pool(url.substr(7));
-  } else {
-    auto target = storage::parse_mysql_url(url);
-    if (!target) return nullptr;
-    inner = storage::detail::make_mysql_pool(*target, 4);
+class faulty_store {
+ public:
+  faulty_store(const scratch_store& scratch, std::shared_ptr<const ab::clock> clk,
+               storage::queue_policy policy) {
+    std::unique_ptr<storage::detail::connection_pool> inner;
+    const auto& url = scratch.url();
+    if (url.rfind("sqlite:", 0) == 0) {
+      inner = storage::detail::make_sqlite_pool(url.substr(7));
+    } else {
+      auto target = storage::parse_mysql_url(url);
+      if (!target) return;
+      inner = storage::detail::make_mysql_pool(*target, 4);
+    }
+    auto s = std::make_unique<storage::detail::sql_store>(
+        std::make_unique<faulty_pool>(std::move(inner), plan), std::move(clk), std::move(policy));
+    if (auto err = s->open()) {
+      ADD_FAILURE() << message_of(err);
+      return;
+    }
+    store_ = std::move(s);
   }
-  auto s = std::make_unique<storage::detail::sql_store>(
-      std::make_unique<faulty_pool>(std::move(inner), plan), std::move(clk), std::move(policy));
-  if (auto err = s->open()) {
-    ADD_FAILURE() << message_of(err);
-    return nullptr;
+
+  /// Whether the store opened.
+  explicit operator bool() const { return store_ != nullptr; }
+
+  /// The store, with `f` armed for its next COMMIT (or statement).
+  storage::detail::sql_store& next(fault f) {
+    switch (f) {
+      case fault::answer_lost:
+        plan.lose_answer_after_commit = true;
+        break;
+      case fault::never_committed:
+        plan.break_before_commit = true;
+        break;
+      case fault::certification_failure:
+        plan.fail_certification = true;
+        break;
+      case fault::not_ready:
+        plan.not_ready = true;
+        break;
+    }
+    return *store_;
   }
-  return s;
-}
+
+  fault_plan plan;
+
+ private:
+  std::unique_ptr<storage::detail::sql_store> store_;
+};
 
 }  // namespace
 
 TEST_P(StoreConformance, AClaimWhoseCommitAnswerWasLostIsNotClaimedTwice) {
   auto first = submit_one(spec("h1"));
   auto second = submit_one(spec("h2"));
-  fault_plan plan;
-  auto faulty = faulty_store(*store_, clock_, policy(), plan);
+  faulty_store faulty{*store_, clock_, policy()};
   ASSERT_TRUE(faulty);
-  plan.commits = 0;
-  plan.lose_answer_after_commit = true;
-  auto jobs = faulty->claim("node-a", "t", 1, 30000);
+  faulty.plan.commits = 0;
+  auto jobs = faulty.next(fault::answer_lost).claim("node-a", "t", 1, 30000);
   ASSERT_TRUE(jobs) << message_of(jobs.error());
   ASSERT_EQ(jobs->size(), 1u);
   // The claim that committed is the answer: run again, it would have taken h2's job too and
   // left h1's running under a lease nobody knows.
   EXPECT_EQ(jobs->at(0).request, first);
-  EXPECT_EQ(plan.commits, 1);
+  EXPECT_EQ(faulty.plan.commits, 1);
   EXPECT_EQ(request(second).jobs[0].state, storage::job_state::ready);
   auto done = complete(jobs->at(0));
   EXPECT_EQ(done.completed, 1u);
@@ -63,11 +101,9 @@ TEST_P(StoreConformance, AClaimWhoseCommitAnswerWasLostIsNotClaimedTwice) {
 TEST_P(StoreConformance, AClaimWhoseCommitNeverHappenedRunsAgain) {
   auto first = submit_one(spec("h1"));
   submit_one(spec("h2"));
-  fault_plan plan;
-  auto faulty = faulty_store(*store_, clock_, policy(), plan);
+  faulty_store faulty{*store_, clock_, policy()};
   ASSERT_TRUE(faulty);
-  plan.break_before_commit = true;
-  auto jobs = faulty->claim("node-a", "t", 1, 30000);
+  auto jobs = faulty.next(fault::never_committed).claim("node-a", "t", 1, 30000);
   ASSERT_TRUE(jobs) << message_of(jobs.error());
   ASSERT_EQ(jobs->size(), 1u);
   EXPECT_EQ(jobs->at(0).request, first);
@@ -76,13 +112,11 @@ TEST_P(StoreConformance, AClaimWhoseCommitNeverHappenedRunsAgain) {
 }
 
 TEST_P(StoreConformance, ASubmissionWhoseCommitAnswerWasLostIsCreatedOnce) {
-  fault_plan plan;
-  auto faulty = faulty_store(*store_, clock_, policy(), plan);
+  faulty_store faulty{*store_, clock_, policy()};
   ASSERT_TRUE(faulty);
-  plan.lose_answer_after_commit = true;
   // No idempotency key: run again, the submission would find its own request and answer
   // host_busy, and the caller would never learn the id of what it created.
-  auto out = faulty->submit({spec("h1")});
+  auto out = faulty.next(fault::answer_lost).submit({spec("h1")});
   ASSERT_TRUE(out) << message_of(out.error());
   ASSERT_EQ(out->size(), 1u);
   EXPECT_EQ(out->at(0).what, storage::submit_outcome::status::created);
@@ -98,11 +132,9 @@ TEST_P(StoreConformance, ACompletionWhoseCommitAnswerWasLostCountsAsDone) {
   auto id = submit_one(spec("h1", {"a", "b"}));
   auto jobs = claim("a");
   ASSERT_EQ(jobs.size(), 1u);
-  fault_plan plan;
-  auto faulty = faulty_store(*store_, clock_, policy(), plan);
+  faulty_store faulty{*store_, clock_, policy()};
   ASSERT_TRUE(faulty);
-  plan.lose_answer_after_commit = true;
-  auto done = faulty->complete({{{jobs[0].id, jobs[0].lease_token}, "ok"}});
+  auto done = faulty.next(fault::answer_lost).complete({{{jobs[0].id, jobs[0].lease_token}, "ok"}});
   ASSERT_TRUE(done) << message_of(done.error());
   EXPECT_EQ(done->completed, 1u);
   EXPECT_TRUE(done->lost.empty());
@@ -114,12 +146,11 @@ TEST_P(StoreConformance, ACompleteAndClaimWhoseCommitAnswerWasLostKeepsBoth) {
   auto second = submit_one(spec("h2", {"a"}));
   auto jobs = claim("a", 1);
   ASSERT_EQ(jobs.size(), 1u);
-  fault_plan plan;
-  auto faulty = faulty_store(*store_, clock_, policy(), plan);
+  faulty_store faulty{*store_, clock_, policy()};
   ASSERT_TRUE(faulty);
-  plan.lose_answer_after_commit = true;
-  auto cycle = faulty->complete_and_claim({{{jobs[0].id, jobs[0].lease_token}, ""}}, "node-a", "a",
-                                          1, 30000, {});
+  auto cycle = faulty.next(fault::answer_lost)
+                   .complete_and_claim({{{jobs[0].id, jobs[0].lease_token}, ""}}, "node-a", "a", 1,
+                                       30000, {});
   ASSERT_TRUE(cycle) << message_of(cycle.error());
   EXPECT_EQ(cycle->completed.completed, 1u);
   ASSERT_EQ(cycle->claimed.size(), 1u);
@@ -136,18 +167,16 @@ TEST_P(StoreConformance, AFailWhoseCommitAnswerWasLostIsNotReportedAsLeaseLost) 
   auto failed = submit_one(spec("h2"));
   auto jobs = claim("t", 2);
   ASSERT_EQ(jobs.size(), 2u);
-  fault_plan plan;
-  auto faulty = faulty_store(*store_, clock_, policy(), plan);
+  faulty_store faulty{*store_, clock_, policy()};
   ASSERT_TRUE(faulty);
   for (const auto& j : jobs) {
     bool retry = j.request == retried;
-    plan.commits = 0;
-    plan.lose_answer_after_commit = true;
+    faulty.plan.commits = 0;
     // Run again, the repeat would find the job no longer running under its lease.
-    auto out = faulty->fail({j.id, j.lease_token}, "boom", retry);
+    auto out = faulty.next(fault::answer_lost).fail({j.id, j.lease_token}, "boom", retry);
     ASSERT_TRUE(out) << message_of(out.error());
     EXPECT_EQ(out->retrying, retry);
-    EXPECT_EQ(plan.commits, 1);
+    EXPECT_EQ(faulty.plan.commits, 1);
   }
   auto a = request(retried);
   EXPECT_EQ(a.jobs[0].state, storage::job_state::ready);
@@ -159,11 +188,10 @@ TEST_P(StoreConformance, AFailWhoseCommitNeverHappenedRunsAgain) {
   auto id = submit_one(spec("h1"));
   auto jobs = claim("t");
   ASSERT_EQ(jobs.size(), 1u);
-  fault_plan plan;
-  auto faulty = faulty_store(*store_, clock_, policy(), plan);
+  faulty_store faulty{*store_, clock_, policy()};
   ASSERT_TRUE(faulty);
-  plan.break_before_commit = true;
-  auto out = faulty->fail({jobs[0].id, jobs[0].lease_token}, "boom", false);
+  auto out =
+      faulty.next(fault::never_committed).fail({jobs[0].id, jobs[0].lease_token}, "boom", false);
   ASSERT_TRUE(out) << message_of(out.error());
   EXPECT_EQ(request(id).state, storage::request_state::failed);
 }
@@ -172,11 +200,10 @@ TEST_P(StoreConformance, ADeferWhoseCommitAnswerWasLostCountsOnce) {
   auto id = submit_one(spec("h1"));
   auto jobs = claim("t");
   ASSERT_EQ(jobs.size(), 1u);
-  fault_plan plan;
-  auto faulty = faulty_store(*store_, clock_, policy(), plan);
+  faulty_store faulty{*store_, clock_, policy()};
   ASSERT_TRUE(faulty);
-  plan.lose_answer_after_commit = true;
-  auto err = faulty->defer({jobs[0].id, jobs[0].lease_token}, clock_->now(), "breaker open");
+  auto err = faulty.next(fault::answer_lost)
+                 .defer({jobs[0].id, jobs[0].lease_token}, clock_->now(), "breaker open");
   EXPECT_FALSE(err) << message_of(err);
   auto job = request(id).jobs[0];
   EXPECT_EQ(job.state, storage::job_state::ready);
@@ -190,11 +217,10 @@ TEST_P(StoreConformance, AParkWhoseCommitAnswerWasLostLeavesTheJobParked) {
   auto id = submit_one(spec("h1"));
   auto jobs = claim("t");
   ASSERT_EQ(jobs.size(), 1u);
-  fault_plan plan;
-  auto faulty = faulty_store(*store_, clock_, policy(), plan);
+  faulty_store faulty{*store_, clock_, policy()};
   ASSERT_TRUE(faulty);
-  plan.lose_answer_after_commit = true;
-  auto err = faulty->park({jobs[0].id, jobs[0].lease_token}, "installed:h1", clock_->now() + 60000);
+  auto err = faulty.next(fault::answer_lost)
+                 .park({jobs[0].id, jobs[0].lease_token}, "installed:h1", clock_->now() + 60000);
   EXPECT_FALSE(err) << message_of(err);
   EXPECT_EQ(request(id).jobs[0].state, storage::job_state::parked);
   auto woke = hooks().wake("installed:h1", "done");
@@ -210,33 +236,28 @@ TEST_P(StoreConformance, AParkThatTookAnEarlyEventKeepsItAfterALostCommitAnswer)
   auto woke = hooks().wake("installed:h1", "early");
   ASSERT_TRUE(woke) << message_of(woke.error());
   EXPECT_FALSE(*woke);
-  fault_plan plan;
-  auto faulty = faulty_store(*store_, clock_, policy(), plan);
+  faulty_store faulty{*store_, clock_, policy()};
   ASSERT_TRUE(faulty);
-  plan.lose_answer_after_commit = true;
-  auto err = faulty->park({jobs[0].id, jobs[0].lease_token}, "installed:h1", clock_->now() + 60000);
+  auto err = faulty.next(fault::answer_lost)
+                 .park({jobs[0].id, jobs[0].lease_token}, "installed:h1", clock_->now() + 60000);
   EXPECT_FALSE(err) << message_of(err);
   EXPECT_EQ(request(id).jobs[0].state, storage::job_state::ready);
 }
 
 TEST_P(StoreConformance, ANodeIdClaimWhoseCommitAnswerWasLostIsHeld) {
-  fault_plan plan;
-  auto faulty = faulty_store(*store_, clock_, policy(), plan);
+  faulty_store faulty{*store_, clock_, policy()};
   ASSERT_TRUE(faulty);
-  plan.lose_answer_after_commit = true;
   // Run again, the claim would find its own row and refuse its own process.
-  auto claim = faulty->claim_node("n1", "only", 60000);
+  auto claim = faulty.next(fault::answer_lost).claim_node("n1", "only", 60000);
   ASSERT_TRUE(claim) << message_of(claim.error());
   EXPECT_TRUE((*claim)->refresh());
   EXPECT_FALSE(db().claim_node("n1", "other", 60000));
 }
 
 TEST_P(StoreConformance, ACertificationFailureAtCommitRunsTheWholeTransactionAgain) {
-  fault_plan plan;
-  auto faulty = faulty_store(*store_, clock_, policy(), plan);
+  faulty_store faulty{*store_, clock_, policy()};
   ASSERT_TRUE(faulty);
-  plan.fail_certification = true;
-  auto out = faulty->submit({spec("h1", {"a", "b"})});
+  auto out = faulty.next(fault::certification_failure).submit({spec("h1", {"a", "b"})});
   ASSERT_TRUE(out) << message_of(out.error());
   EXPECT_EQ(out->at(0).what, storage::submit_outcome::status::created);
   auto view = request(out->at(0).id);
@@ -247,15 +268,12 @@ TEST_P(StoreConformance, ACertificationFailureAtCommitRunsTheWholeTransactionAga
 
 TEST_P(StoreConformance, ANodeThatIsNotReadyIsLeftForAnotherConnection) {
   auto id = submit_one(spec("h1"));
-  fault_plan plan;
-  auto faulty = faulty_store(*store_, clock_, policy(), plan);
+  faulty_store faulty{*store_, clock_, policy()};
   ASSERT_TRUE(faulty);
-  plan.not_ready = true;
-  auto view = faulty->request(id);
+  auto view = faulty.next(fault::not_ready).request(id);
   ASSERT_TRUE(view) << message_of(view.error());
   EXPECT_EQ(view->id, id);
-  plan.not_ready = true;
-  auto jobs = faulty->claim("node-a", "t", 1, 30000);
+  auto jobs = faulty.next(fault::not_ready).claim("node-a", "t", 1, 30000);
   ASSERT_TRUE(jobs) << message_of(jobs.error());
   EXPECT_EQ(jobs->size(), 1u);
 }
