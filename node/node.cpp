@@ -278,8 +278,8 @@ int run(const config::node_config& cfg, const config::cluster_map& file_map, sig
   // Routers first: no new call comes once they know (protocol 2), and the API keeps serving
   // the calls they sent before until the drain is over.
   auto told_at = std::chrono::steady_clock::now();
-  bool told =
-      announcer && announce_draining(*announcer, live_map->current()->cluster_of(cfg.node_id));
+  bool told = announcer && announcer->identity.protocol_max >= 2;
+  if (announcer) announce_draining(*announcer, live_map->current()->cluster_of(cfg.node_id));
   bool clean = false;
   {
     caf::scoped_actor self{sys};
@@ -291,9 +291,9 @@ int run(const config::node_config& cfg, const config::cluster_map& file_map, sig
   // A drained supervisor has stopped its services; one that did not answer takes them down
   // with it (they are linked to it).
   caf::anon_send_exit(supervisor, caf::exit_reason::user_shutdown);
-  // The calls in flight get their answers before the listener closes (bounded: a stuck call
-  // does not hold the exit).
   // A call a router sent just before it was told is still on its way: half a second for it.
+  // Then the calls in flight get their answers before the listener closes (bounded: a stuck
+  // call does not hold the exit).
   if (told) std::this_thread::sleep_until(told_at + std::chrono::milliseconds(500));
   for (int i = 0; i < 50 && http->api->in_flight() > 0; ++i)
     std::this_thread::sleep_for(std::chrono::milliseconds(100));

@@ -295,6 +295,22 @@ TEST_F(RollingUpgrade, OneNodeIsReplacedByTheNewReleaseWhileWorkFlowsAndNothingF
   }
 
   {
+    SCOPED_TRACE("a node of this release tells the router it drains before it stops listening");
+    auto refusals = node_view(router_->port(), "n1").value("refusals", -1);
+    nodes_["n1"]->signal(SIGTERM);
+    EXPECT_TRUE(wait_until([&] {
+      return node_view(router_->port(), "n1").value("health", "") == "draining";
+    })) << node_view(router_->port(), "n1").dump(1);
+    drain("n1");
+    EXPECT_EQ(node_view(router_->port(), "n1").value("refusals", -1), refusals)
+        << "a call went to n1 after it said it drains";
+    ASSERT_TRUE(work_->wait_calls(clients));
+    start("n1", false);
+    if (HasFatalFailure()) return;
+    wait_fresh_as("n1", current);
+  }
+
+  {
     SCOPED_TRACE("a node of a protocol this router does not speak is shown, never called");
     auto hb = heartbeat_of("n9", "dc1", 1, "http://127.0.0.1:1", system_clock{}.now());
     hb.protocol_min = 3;
