@@ -17,6 +17,7 @@
 #include <nlohmann/json.hpp>
 
 #include "core/error.hpp"
+#include "core/release.hpp"
 #include "core/site_name.hpp"
 
 namespace ab::cluster {
@@ -103,10 +104,19 @@ caf::expected<json> parse_object(std::string_view body) {
   return doc;
 }
 
-/// Reads every member of `doc` into a heartbeat: each known once, none unknown, none missing.
+/// Reads every member of `doc` into a heartbeat: each known once, none missing, none unknown
+/// (unless the heartbeat is of a newer protocol than this build's).
 caf::expected<heartbeat> from_json(const json& doc) {
   heartbeat hb;
   unsigned seen = 0;
+  // A newer node may announce more than this build knows: read its protocol first.
+  bool newer = false;
+  if (auto it = doc.find("protocol"); it != doc.end()) {
+    auto n = int64_of(*it, "protocol");
+    if (!n) return n.error();
+    if (*n < 1 || *n > max_protocol) return bad_field("protocol", "1 to 65535");
+    newer = *n > protocol_version;
+  }
   for (const auto& [key, value] : doc.items()) {
     caf::error err;
     auto take_string = [&](std::string& into, unsigned bit) {
@@ -147,11 +157,24 @@ caf::expected<heartbeat> from_json(const json& doc) {
       take_string(hb.version, 1u << 7);
     else if (key == "sent_at_ms")
       take_int(hb.sent_at_ms, 1u << 8);
+    else if (key == "protocol" || key == "protocol_min") {
+      auto n = int64_of(value, key);
+      if (!n) return n.error();
+      if (*n < 1 || *n > max_protocol) return bad_field(key, "1 to 65535");
+      (key == "protocol" ? hb.protocol_max : hb.protocol_min) = static_cast<int>(*n);
+      seen |= key == "protocol" ? 1u << 9 : 1u << 10;
+    } else if (key == "draining") {
+      if (!value.is_boolean()) return bad_field(key, "true or false");
+      hb.draining = value.get<bool>();
+      seen |= 1u << 11;
+    } else if (newer)
+      continue;
     else
       return make_error(errc::invalid_argument,
                         "heartbeat has an unknown field (expected only "
                         "node_id, site, site_id, cluster, api_url, load, "
-                        "api_in_flight, version, sent_at_ms)");
+                        "api_in_flight, version, sent_at_ms, protocol, protocol_min, "
+                        "draining)");
     if (err) return err;
   }
   static constexpr const char* names[] = {"node_id",       "site",    "site_id",
@@ -161,6 +184,13 @@ caf::expected<heartbeat> from_json(const json& doc) {
     if ((seen & (1u << i)) == 0)
       return make_error(errc::invalid_argument,
                         std::string{"heartbeat field '"} + names[i] + "' is missing");
+  // Protocol 1 says nothing of protocols; protocol 2 names both ends of its range.
+  auto protocol_members = seen & (3u << 9);
+  if (protocol_members != 0 && protocol_members != (3u << 9))
+    return make_error(errc::invalid_argument,
+                      "heartbeat fields 'protocol' and 'protocol_min' come together");
+  if (protocol_members == 0 && (seen & (1u << 11)) != 0)
+    return bad_field("draining", "only with 'protocol' and 'protocol_min' (protocol 2)");
   if (auto err = check(hb)) return err;
   return hb;
 }
@@ -195,6 +225,12 @@ caf::error check(const heartbeat& hb) {
   if (hb.version.empty() || hb.version.size() > max_version || !printable_ascii(hb.version))
     return bad_field("version", "1-64 printable ASCII characters");
   if (hb.sent_at_ms < 0) return bad_field("sent_at_ms", "milliseconds since the epoch");
+  if (hb.protocol_max < 1 || hb.protocol_max > max_protocol)
+    return bad_field("protocol", "1 to 65535");
+  if (hb.protocol_min < 1 || hb.protocol_min > hb.protocol_max)
+    return bad_field("protocol_min", "1 to the heartbeat's 'protocol'");
+  if (hb.protocol_max < 2 && hb.draining)
+    return bad_field("draining", "false for a protocol 1 heartbeat");
   return caf::none;
 }
 
@@ -208,6 +244,12 @@ std::string encode(const heartbeat& hb) {
            {"api_in_flight", hb.api_in_flight},
            {"version", hb.version},
            {"sent_at_ms", hb.sent_at_ms}};
+  // A protocol 1 node's heartbeat, as the routers before protocol 2 require it: nothing more.
+  if (hb.protocol_max >= 2) {
+    doc["protocol"] = hb.protocol_max;
+    doc["protocol_min"] = hb.protocol_min;
+    doc["draining"] = hb.draining;
+  }
   return doc.dump(-1, ' ', false, json::error_handler_t::replace);
 }
 

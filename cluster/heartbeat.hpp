@@ -16,6 +16,11 @@ namespace ab::cluster {
 /// workers (0..1), `api_in_flight` the API calls the node serves at this moment, `version`
 /// the AutoBuild version string, `sent_at_ms` the sender's clock (milliseconds since the
 /// epoch).
+///
+/// Protocol 2 adds `protocol` (the highest protocol version the node speaks), `protocol_min`
+/// (the lowest) and `draining` (the node takes no new calls). A heartbeat without them is a
+/// protocol 1 node's, and one whose `protocol_max` is 1 is encoded without them, as such a
+/// node sends it (docs/router.md#protocol-versions).
 struct heartbeat {
   std::string node_id, site;
   std::int64_t site_id = 0;
@@ -24,7 +29,13 @@ struct heartbeat {
   std::int64_t api_in_flight = 0;
   std::string version;
   std::int64_t sent_at_ms = 0;
+  int protocol_min = 1;
+  int protocol_max = 1;
+  bool draining = false;
 };
+
+/// Highest protocol version a heartbeat may name.
+inline constexpr int max_protocol = 65535;
 
 /// Longest heartbeat body accepted; a larger one is refused before it is parsed.
 inline constexpr std::size_t max_body_size = 4096;
@@ -51,7 +62,9 @@ std::string encode(const heartbeat& hb);
 
 /// Parses a heartbeat body without looking at any signature: a JSON object with exactly the
 /// members of `heartbeat`, each of its type and within its bounds; anything else is an
-/// `invalid_argument` error naming the member.
+/// `invalid_argument` error naming the member. The protocol 2 members may be absent (a
+/// protocol 1 node). A member this build does not know is refused, unless the heartbeat's
+/// `protocol` is above the one this build speaks: a newer node's additions are ignored.
 caf::expected<heartbeat> parse(std::string_view body);
 
 /// The `X-AB-Signature` header value for `body`: `v1=` and the lowercase hex HMAC-SHA256 of

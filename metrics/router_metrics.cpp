@@ -70,7 +70,7 @@ void router_metrics::publish_nodes(const std::vector<router_node_row>& nodes) {
     g.Set(n.heartbeat_age_seconds);
     ages.push_back(&g);
     // Every state of a known cluster shows, 0 when no node is in it.
-    for (const char* state : {"fresh", "stale", "set_aside"})
+    for (const char* state : {"fresh", "stale", "set_aside", "draining", "incompatible"})
       counts[{n.site, n.cluster, state}] += n.state == state ? 1 : 0;
   }
   for (auto* g : age_series_)

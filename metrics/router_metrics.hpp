@@ -37,7 +37,7 @@ struct router_node_row {
   std::string cluster;
   std::string node;
   double heartbeat_age_seconds = 0;
-  /// fresh, stale or set_aside.
+  /// fresh, stale, set_aside, draining or incompatible (`node_status::health`).
   std::string state;
 };
 

@@ -134,11 +134,19 @@ void announce_once(const heartbeat_sender_config& cfg, const actors::pool_status
                  (ready.error.empty() ? "status " + std::to_string(ready.status) : ready.error));
     return;
   }
+  // From here to the posts, under the gate: the drain's announcement goes after, or this
+  // round does not go at all.
+  std::lock_guard<std::mutex> gate{cfg.gate->mutex};
+  if (cfg.gate->draining) {
+    withhold(cfg, "the node drains");
+    return;
+  }
   auto hb = cfg.identity;
   hb.cluster = status.cluster;
   hb.load = load_of(cfg.busy_workers ? cfg.busy_workers() : 0, status);
   hb.api_in_flight = cfg.api_in_flight ? std::max<std::int64_t>(0, cfg.api_in_flight()) : 0;
-  hb.sent_at_ms = cfg.clk->now();
+  hb.sent_at_ms = std::max(cfg.clk->now(), cfg.gate->last_sent_ms + 1);
+  cfg.gate->last_sent_ms = hb.sent_at_ms;
   if (auto err = cluster::check(hb)) {
     withhold(cfg, "the heartbeat is invalid: " + message_of(err));
     return;
@@ -157,6 +165,38 @@ void announce_once(const heartbeat_sender_config& cfg, const actors::pool_status
       log->warn("heartbeat to router {} failed: {}", cfg.routers[i],
                 results[i].error.empty() ? "status " + std::to_string(results[i].status)
                                          : results[i].error);
+}
+
+bool announce_draining(const heartbeat_sender_config& cfg, const std::string& cluster) {
+  std::lock_guard<std::mutex> gate{cfg.gate->mutex};
+  cfg.gate->draining = true;
+  if (cfg.identity.protocol_max < 2 || cfg.routers.empty()) return false;
+  auto hb = cfg.identity;
+  hb.cluster = cluster;
+  hb.draining = true;
+  hb.api_in_flight = cfg.api_in_flight ? std::max<std::int64_t>(0, cfg.api_in_flight()) : 0;
+  hb.sent_at_ms = std::max(cfg.clk->now(), cfg.gate->last_sent_ms + 1);
+  cfg.gate->last_sent_ms = hb.sent_at_ms;
+  if (auto err = cluster::check(hb)) {
+    logger()->warn("cannot tell routers that the node drains: {}", message_of(err));
+    return false;
+  }
+  auto body = cluster::encode(hb);
+  auto signature = cluster::sign(body, hb.sent_at_ms, cfg.secret->current());
+  std::vector<heartbeat_post> posts;
+  for (const auto& router : cfg.routers)
+    posts.push_back({without_trailing_slash(router) + "/v1/heartbeats", body, signature});
+  auto results = post_all(posts, cfg.calls);
+  bool all = true;
+  for (std::size_t i = 0; i < results.size(); ++i)
+    if (!results[i].error.empty() || results[i].status < 200 || results[i].status >= 300) {
+      all = false;
+      logger()->warn("router {} was not told that the node drains: {}", cfg.routers[i],
+                     results[i].error.empty() ? "status " + std::to_string(results[i].status)
+                                              : results[i].error);
+    }
+  if (all) logger()->info("told {} router(s) that the node drains", cfg.routers.size());
+  return all;
 }
 
 namespace {

@@ -82,6 +82,15 @@ class heartbeat_secret {
   std::string secret_;
 };
 
+/// What the rounds of the sender and the drain's announcement share: a round and the
+/// announcement never interleave, no round goes out once the node drains, and every heartbeat
+/// is strictly newer than the one before (a router ignores one that is not).
+struct announce_gate {
+  std::mutex mutex;
+  bool draining = false;
+  std::int64_t last_sent_ms = 0;
+};
+
 /// What the supervisor's `status_atom` answers; the sender asks it for the cluster, the
 /// workers and whether the node drains.
 using status_source =
@@ -104,6 +113,8 @@ struct heartbeat_sender_config {
   std::function<std::int64_t()> api_in_flight;
   std::shared_ptr<heartbeat_stats> stats;
   std::shared_ptr<const ab::clock> clk;
+  /// Shared with `announce_draining`; never null (`spawn_heartbeat_sender` makes one).
+  std::shared_ptr<announce_gate> gate = std::make_shared<announce_gate>();
 };
 
 /// Whether `cfg.identity` (node id, site, site id, API URL, version) makes a heartbeat a
@@ -116,6 +127,12 @@ caf::error check_identity(const heartbeat_sender_config& cfg);
 /// node, or one whose API does not answer, announces nothing (and logs why once). Blocks for at
 /// most two call deadlines.
 void announce_once(const heartbeat_sender_config& cfg, const actors::pool_status& status);
+
+/// Tells every router at once that the node drains (protocol 2: a heartbeat with `draining`),
+/// so that they send it no new call while it finishes what it has; no round of the sender goes
+/// out after it. A node of protocol 1 cannot say so: routers then stop calling it when it stops
+/// listening. Blocks for at most one call deadline; true if every router accepted it.
+bool announce_draining(const heartbeat_sender_config& cfg, const std::string& cluster);
 
 /// The router heartbeat sender: every `interval_ms` it asks `status` for the node's state and
 /// runs `announce_once` (detached: the calls block its own thread only).

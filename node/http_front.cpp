@@ -15,6 +15,7 @@
 #include "net/api/waiting_for.hpp"
 #include "node/bmc_access.hpp"
 #include "node/bmc_probe.hpp"
+#include "node/protocol_gate.hpp"
 
 namespace ab::node {
 
@@ -81,7 +82,8 @@ net::node_actor::behavior_type node_resource(
 caf::expected<node_http> start_node_http(caf::actor_system& sys, const config::node_config& cfg,
                                          const actors::supervisor_actor& supervisor,
                                          const std::shared_ptr<const config::live_cluster_map>& map,
-                                         std::function<void(net::node_report&)> add_to_report) {
+                                         std::function<void(net::node_report&)> add_to_report,
+                                         const release_info& release) {
   auto hp = config::split_host_port(cfg.listen);
   if (!hp) return hp.error();
   auto routers = ip_networks::parse(cfg.trusted_routers);
@@ -216,11 +218,35 @@ caf::expected<node_http> start_node_http(caf::actor_system& sys, const config::n
     };
   auto* api = out.api.get();
   so.connections_changed = [api](int delta) { api->http_metrics().connections_changed(delta); };
-  auto server = net::http_server::start(so, [api](net::http_request&& req, net::responder respond) {
-    api->handle(std::move(req), std::move(respond));
-  });
-  if (!server) return server.error();
-  out.server = std::move(*server);
+  // Protocol 1 (the releases before versioning) neither checks a call's protocol nor names
+  // the node in its answers.
+  std::unique_ptr<net::http_server> started;
+  if (release.protocol.max >= 2) {
+    // Shared by the answers, which may come after the server (and its handler) is gone.
+    auto me =
+        std::make_shared<const std::pair<std::string, std::string>>(cfg.node_id, release.version);
+    auto server = net::http_server::start(
+        so, [api, ours = release.protocol, me](net::http_request&& req, net::responder respond) {
+          if (auto no = protocol_refusal(req, ours)) {
+            add_node_headers(*no, me->first, me->second);
+            return respond(std::move(*no));
+          }
+          api->handle(std::move(req), [me, respond = std::move(respond)](net::http_response r) {
+            add_node_headers(r, me->first, me->second);
+            respond(std::move(r));
+          });
+        });
+    if (!server) return server.error();
+    started = std::move(*server);
+  } else {
+    auto server =
+        net::http_server::start(so, [api](net::http_request&& req, net::responder respond) {
+          api->handle(std::move(req), std::move(respond));
+        });
+    if (!server) return server.error();
+    started = std::move(*server);
+  }
+  out.server = std::move(started);
   return out;
 }
 

@@ -9,6 +9,7 @@
 #include "actors/supervisor.hpp"
 #include "config/cluster_map.hpp"
 #include "config/node_config.hpp"
+#include "core/release.hpp"
 #include "lifecycle/eta_metrics.hpp"
 #include "net/api/api.hpp"
 #include "net/http/server.hpp"
@@ -40,9 +41,14 @@ struct node_http {
 /// Calls from `cfg.trusted_routers` are counted and audited under the client their
 /// `X-Forwarded-For` names, and are exempt from the per-peer connection cap; `add_to_report`
 /// (may be empty) fills in what others know of the node (its router heartbeats).
+///
+/// A `release` of protocol 2 or later refuses calls of a protocol it does not speak
+/// (`protocol_refusal`) and names the node and its version in every answer; one of protocol 1
+/// does neither, as the releases before versioning.
 caf::expected<node_http> start_node_http(caf::actor_system& sys, const config::node_config& cfg,
                                          const actors::supervisor_actor& supervisor,
                                          const std::shared_ptr<const config::live_cluster_map>& map,
-                                         std::function<void(net::node_report&)> add_to_report = {});
+                                         std::function<void(net::node_report&)> add_to_report = {},
+                                         const release_info& release = this_release(""));
 
 }  // namespace ab::node

@@ -6,7 +6,9 @@
 #include <atomic>
 #include <cstdio>
 #include <memory>
+#include <optional>
 #include <string>
+#include <thread>
 
 #include <spdlog/spdlog.h>
 #include <caf/actor_system.hpp>
@@ -40,7 +42,9 @@ int fail(const std::string& what, int code) {
 
 }  // namespace
 
-int run(const config::node_config& cfg, const config::cluster_map& file_map, sigset_t signals) {
+int run(const config::node_config& cfg, const config::cluster_map& file_map, sigset_t signals,
+        release_info release) {
+  if (release.version.empty()) release = this_release(AB_VERSION);
   auto log = spdlog::default_logger()->clone("node");
   spdlog::register_logger(log);
   for (const auto* name : {"storage", "actors", "net"})
@@ -61,8 +65,11 @@ int run(const config::node_config& cfg, const config::cluster_map& file_map, sig
   so.site_id = cfg.site_id;
   so.pool_size = cfg.store_pool_size;
   so.policy = cfg.queue;
+  so.schema_max = release.schema_max;
   auto opened = storage::open_store(so, clk);
-  if (!opened) return fail(message_of(opened.error()), 1);
+  // A schema a newer release contracted: this node must be upgraded, not retried.
+  if (!opened)
+    return fail(message_of(opened.error()), is(opened.error(), errc::schema_too_new) ? 5 : 1);
   std::shared_ptr<storage::store> store = std::move(*opened);
 
   // One live process per node id: a second one refuses to start; a dead predecessor's leases
@@ -136,7 +143,7 @@ int run(const config::node_config& cfg, const config::cluster_map& file_map, sig
                       actors::pruner_service(
                           store, {cfg.request_retention_days * day, cfg.audit_retention_days * day},
                           cfg.prune_interval_ms)};
-  metrics::set_build_info("node", AB_VERSION);
+  metrics::set_build_info("node", release.version);
   auto supervisor = actors::spawn_supervisor(sys, sup_cfg);
 
   auto live_map = std::make_shared<config::live_cluster_map>(map);
@@ -150,7 +157,8 @@ int run(const config::node_config& cfg, const config::cluster_map& file_map, sig
         r.not_announced_because = s.not_announcing_because;
         for (const auto& one : s.routers)
           r.routers.push_back({one.url, one.sent, one.failures, one.last_sent_ms, one.last_error});
-      });
+      },
+      release);
   if (!http) {
     caf::anon_send_exit(supervisor, caf::exit_reason::kill);
     return fail(message_of(http.error()), 1);
@@ -198,6 +206,8 @@ int run(const config::node_config& cfg, const config::cluster_map& file_map, sig
     caf::anon_send(
         supervisor, actors::supervise_atom::value,
         actors::map_watcher_service(cfg.cluster_map, cfg.map_check_interval_ms, live_map));
+  // The sender's settings, kept to tell the routers when the node drains.
+  std::optional<heartbeat_sender_config> announcer;
   if (!cfg.routers.empty()) {
     auto url = advertised_url(cfg, http->server->port());
     if (!url) {
@@ -206,7 +216,9 @@ int run(const config::node_config& cfg, const config::cluster_map& file_map, sig
       return fail(message_of(url.error()), 1);
     }
     heartbeat_sender_config hc;
-    hc.identity = {cfg.node_id, cfg.site, cfg.site_id, "", *url, 0, 0, AB_VERSION, 0};
+    hc.identity = {cfg.node_id, cfg.site, cfg.site_id, "", *url, 0, 0, release.version, 0};
+    hc.identity.protocol_min = release.protocol.min;
+    hc.identity.protocol_max = release.protocol.max;
     hc.routers = cfg.routers;
     hc.secret = heartbeat_secret;
     hc.interval_ms = cfg.router_heartbeat_interval_ms;
@@ -224,8 +236,10 @@ int run(const config::node_config& cfg, const config::cluster_map& file_map, sig
       http->server->stop();
       return fail(message_of(err), 2);
     }
-    log->info("announcing {} to {} router(s) every {} ms", *url, cfg.routers.size(),
-              cfg.router_heartbeat_interval_ms);
+    log->info("announcing {} to {} router(s) every {} ms (version {}, protocol {}-{})", *url,
+              cfg.routers.size(), cfg.router_heartbeat_interval_ms, release.version,
+              release.protocol.min, release.protocol.max);
+    announcer = hc;
     caf::anon_send(supervisor, actors::supervise_atom::value,
                    heartbeat_sender_service(std::move(hc)));
   }
@@ -262,6 +276,11 @@ int run(const config::node_config& cfg, const config::cluster_map& file_map, sig
     break;
   }
   log->info("draining: no new claims; running jobs get {} ms", cfg.drain_timeout_ms);
+  // Routers first: no new call comes once they know (protocol 2), and the API keeps serving
+  // the calls they sent before until the drain is over.
+  auto told_at = std::chrono::steady_clock::now();
+  bool told = announcer && announcer->identity.protocol_max >= 2;
+  if (announcer) announce_draining(*announcer, live_map->current()->cluster_of(cfg.node_id));
   bool clean = false;
   {
     caf::scoped_actor self{sys};
@@ -273,6 +292,12 @@ int run(const config::node_config& cfg, const config::cluster_map& file_map, sig
   // A drained supervisor has stopped its services; one that did not answer takes them down
   // with it (they are linked to it).
   caf::anon_send_exit(supervisor, caf::exit_reason::user_shutdown);
+  // A call a router sent just before it was told is still on its way: half a second for it.
+  // Then the calls in flight get their answers before the listener closes (bounded: a stuck
+  // call does not hold the exit).
+  if (told) std::this_thread::sleep_until(told_at + std::chrono::milliseconds(500));
+  for (int i = 0; i < 50 && http->api->in_flight() > 0; ++i)
+    std::this_thread::sleep_for(std::chrono::milliseconds(100));
   http->server->stop();
   log->info("stopped{}", clean ? "" : " (some jobs were handed back after the drain timeout)");
   return 0;

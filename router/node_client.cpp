@@ -83,11 +83,13 @@ call_result failure(call_result::outcome what, std::string detail) {
 
 /// A call waiting for, or running on, a connection.
 struct pending {
-  pending(std::shared_ptr<const outgoing_call> c, std::function<void(call_result)> d)
-      : call(std::move(c)), done(std::move(d)) {}
+  pending(std::shared_ptr<const outgoing_call> c, std::function<void(call_result)> d, int v = 0)
+      : call(std::move(c)), done(std::move(d)), protocol(v) {}
   /// Shared with the caller, who may send it again to another node: never copied here.
   std::shared_ptr<const outgoing_call> call;
   std::function<void(call_result)> done;
+  /// The `X-AB-Protocol` version of the call to this node (0: none).
+  int protocol = 0;
   /// Already sent again once after a reused connection turned out closed.
   bool retried = false;
 };
@@ -299,6 +301,7 @@ struct node_client::impl {
     req.target(p->call->target);
     req.set(http::field::host, pl->host_field);
     for (const auto& [name, value] : p->call->headers) req.set(name, value);
+    if (p->protocol > 0) req.set("X-AB-Protocol", std::to_string(p->protocol));
     req.body() = {p->call->body.data(), p->call->body.size()};
     req.keep_alive(true);
     req.prepare_payload();
@@ -399,7 +402,7 @@ void node_client::send(const std::string& base_url, outgoing_call call,
 }
 
 void node_client::send(const std::string& base_url, std::shared_ptr<const outgoing_call> call,
-                       std::function<void(call_result)> done) {
+                       std::function<void(call_result)> done, int protocol) {
   if (impl_->stopped)
     return done(failure(call_result::outcome::unreachable, "the router is stopping"));
   auto* self = impl_.get();
@@ -408,12 +411,12 @@ void node_client::send(const std::string& base_url, std::shared_ptr<const outgoi
   if (here)
     if (auto it = here->pools.find(base_url); it != here->pools.end())
       return self->dispatch(it->second,
-                            std::make_shared<pending>(std::move(call), std::move(done)));
+                            std::make_shared<pending>(std::move(call), std::move(done), protocol));
   auto o = parse_origin(base_url);
   if (!o)
     return done(failure(call_result::outcome::bad_url,
                         "not an http(s)://HOST:PORT URL: " + base_url.substr(0, 200)));
-  auto p = std::make_shared<pending>(std::move(call), std::move(done));
+  auto p = std::make_shared<pending>(std::move(call), std::move(done), protocol);
   if (here) return self->dispatch(self->pool_for(*here, *o, base_url), std::move(p));
   // A thread that runs no context of its own: the call goes to one of the client's threads.
   auto& io = *self->own[self->turn++ % self->own.size()];

@@ -92,9 +92,10 @@ class node_client {
   void send(const std::string& base_url, outgoing_call call, std::function<void(call_result)> done);
 
   /// As above, with a call the caller keeps (to send it again to another node): its body is
-  /// written from where it is, not copied.
+  /// written from where it is, not copied. A `protocol` of 2 or more is sent as the call's
+  /// `X-AB-Protocol` header (the version chosen for this node; protocol 1 sends none).
   void send(const std::string& base_url, std::shared_ptr<const outgoing_call> call,
-            std::function<void(call_result)> done);
+            std::function<void(call_result)> done, int protocol = 0);
 
   /// Closes every connection and joins the threads; pending calls are dropped with their
   /// callbacks. Call it before the server whose I/O threads made calls stops: the connections

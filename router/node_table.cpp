@@ -73,7 +73,8 @@ const table_snapshot& table_board::local() const {
 }
 
 bool table_board::usable(const table_snapshot::node& n, mono_time now) const {
-  return n.seen + std::chrono::milliseconds(options_.freshness_ms) >= now &&
+  return n.incompatible.empty() && !n.hb.draining &&
+         n.seen + std::chrono::milliseconds(options_.freshness_ms) >= now &&
          n.live->aside_until_ns.load(std::memory_order_relaxed) <= ns_of(now);
 }
 
@@ -107,7 +108,7 @@ std::optional<node_choice> table_board::pick(const std::string& site,
   auto turn = turn_.fetch_add(1, std::memory_order_relaxed) % (equals + more.size());
   const auto& n = turn < equals ? *equal[turn] : *more[turn - equals];
   n.live->in_flight.fetch_add(1, std::memory_order_relaxed);
-  return node_choice{n.key, n.hb.node_id, n.hb.site, n.hb.api_url, n.live};
+  return node_choice{n.key, n.hb.node_id, n.hb.site, n.hb.api_url, n.live, n.protocol};
 }
 
 void table_board::release(const node_choice& c) {
@@ -176,7 +177,13 @@ std::vector<node_status> table_board::view() const {
     s.heartbeat_age_ms =
         std::chrono::duration_cast<std::chrono::milliseconds>(now - n.seen).count();
     s.refusals = n.live->refusals.load();
+    s.protocol_min = n.hb.protocol_min;
+    s.protocol_max = n.hb.protocol_max;
+    s.protocol = n.protocol;
+    s.incompatible_reason = n.incompatible;
     s.health = n.seen + std::chrono::milliseconds(options_.freshness_ms) < now ? "stale"
+               : !n.incompatible.empty()                                       ? "incompatible"
+               : n.hb.draining                                                 ? "draining"
                : n.live->aside_until_ns.load() > ns_of(now)                    ? "set_aside"
                                                                                : "fresh";
     out.push_back(std::move(s));
@@ -208,9 +215,21 @@ bool node_table::beat(const cluster::heartbeat& hb) {
   }
   auto& e = nodes_[key_of(hb.site, hb.node_id)];
   if (e.seen != mono_time{} && hb.sent_at_ms <= e.hb.sent_at_ms) return false;
-  if (e.seen == mono_time{} || e.seen + std::chrono::milliseconds(options_.freshness_ms) < now)
-    log()->info("node {} of site {} ({}) is live at {}", hb.node_id, hb.site, hb.cluster,
-                hb.api_url);
+  bool was_live =
+      e.seen != mono_time{} && e.seen + std::chrono::milliseconds(options_.freshness_ms) >= now;
+  auto why = incompatibility(options_.protocol, {hb.protocol_min, hb.protocol_max}, "this router");
+  // Said once per change, not at every heartbeat.
+  if (!why.empty() &&
+      (!was_live || why != incompatibility(options_.protocol,
+                                           {e.hb.protocol_min, e.hb.protocol_max}, "this router")))
+    log()->warn("node {} of site {} (version {}) is not routed to: it {}", hb.node_id, hb.site,
+                hb.version, why);
+  else if (why.empty() && !was_live)
+    log()->info("node {} of site {} ({}, version {}, protocol {}) is live at {}", hb.node_id,
+                hb.site, hb.cluster, hb.version,
+                common_protocol(options_.protocol, {hb.protocol_min, hb.protocol_max}), hb.api_url);
+  if (hb.draining && !e.hb.draining && was_live)
+    log()->info("node {} of site {} drains: no new calls go to it", hb.node_id, hb.site);
   e.hb = hb;
   e.seen = now;
   // A node that announces itself again is worth a try again.
@@ -223,7 +242,12 @@ bool node_table::beat(const cluster::heartbeat& hb) {
 void node_table::publish() {
   auto next = std::make_shared<table_snapshot>();
   next->nodes.reserve(nodes_.size());
-  for (const auto& [key, e] : nodes_) next->nodes.push_back({key, e.hb, e.seen, e.live});
+  for (const auto& [key, e] : nodes_) {
+    protocol_range theirs{e.hb.protocol_min, e.hb.protocol_max};
+    next->nodes.push_back({key, e.hb, e.seen, e.live,
+                           incompatibility(options_.protocol, theirs, "this router"),
+                           common_protocol(options_.protocol, theirs)});
+  }
   next->sites_by_id = sites_by_id_;
   board_->publish(std::move(next));
 }

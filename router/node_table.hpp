@@ -18,6 +18,7 @@
 
 #include "cluster/heartbeat.hpp"
 #include "core/clock.hpp"
+#include "core/release.hpp"
 
 namespace ab::router {
 
@@ -30,6 +31,9 @@ struct table_options {
   time_ms set_aside_ms = 5000;
   /// A node silent this long is forgotten (it leaves `GET /v1/cluster`).
   time_ms forget_after_ms = 24 * 3600 * 1000;
+  /// The protocol versions this router speaks: a node whose range does not meet it is shown
+  /// but never routed to.
+  protocol_range protocol;
 };
 
 /// What calls to one node are meeting now, counted by whichever thread sees it: shared by
@@ -51,6 +55,8 @@ struct node_choice {
   std::string api_url;
   /// The node's counters, so that the end of the call needs no look-up.
   std::shared_ptr<node_live> live;
+  /// The protocol version the call speaks: the highest both ends speak.
+  int protocol = 1;
 };
 
 /// The node table as it was after one change: immutable, read by any thread.
@@ -61,6 +67,10 @@ struct table_snapshot {
     cluster::heartbeat hb;
     mono_time seen{};
     std::shared_ptr<node_live> live;
+    /// Why this router cannot call the node (`incompatibility`); empty when it can.
+    std::string incompatible;
+    /// The protocol version calls to it speak (0 when incompatible).
+    int protocol = 0;
   };
   /// Sorted by key (site, then node id).
   std::vector<node> nodes;
@@ -84,7 +94,15 @@ struct node_status {
   std::int64_t heartbeat_age_ms = 0;
   /// Connections it refused since it was first seen.
   std::int64_t refusals = 0;
-  /// `fresh` (routed to), `set_aside` (refused a connection lately) or `stale` (heartbeat older
+  /// The protocol versions it speaks, and the one calls to it speak (0: none).
+  int protocol_min = 1;
+  int protocol_max = 1;
+  int protocol = 0;
+  /// Why this router does not call it (its protocol range does not meet the router's); empty
+  /// when compatible.
+  std::string incompatible_reason;
+  /// `fresh` (routed to), `set_aside` (refused a connection lately), `draining` (it said it
+  /// takes no new calls), `incompatible` (see `incompatible_reason`) or `stale` (heartbeat older
   /// than the freshness window).
   std::string health;
 };

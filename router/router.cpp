@@ -155,7 +155,8 @@ constexpr std::pair<const char*, const char*> forwarded_in[] = {
 bool forwarded_out(std::string name) {
   for (auto& c : name) c = static_cast<char>(std::tolower(static_cast<unsigned char>(c)));
   return name == "retry-after" || name == "www-authenticate" || name == "allow" ||
-         name == "location" || name == "idempotency-key";
+         name == "location" || name == "idempotency-key" || name == "x-ab-node" ||
+         name == "x-ab-node-version";
 }
 
 std::shared_ptr<spdlog::logger> log() {
@@ -281,28 +282,38 @@ struct router_service::impl : std::enable_shared_from_this<impl> {
     }
     auto self = shared_from_this();
     auto url = choice->api_url;
+    auto protocol = choice->protocol >= 2 ? choice->protocol : 0;
     // A site the table knows: its series are bounded by the deployment's sites.
     auto* series = &router_metrics.site(site);
-    client->send(url, call,
-                 [self, site, choice = std::move(*choice), call, done = std::move(done),
-                  tried = std::move(tried), series,
-                  t0 = std::chrono::steady_clock::now()](call_result r) mutable {
-                   table_board::release(choice);
-                   using o = call_result::outcome;
-                   if (r.what == o::refused || r.what == o::unreachable || r.what == o::bad_url) {
-                     log()->info("site {}: {}; trying another node", site, r.detail);
-                     self->board->refused(choice);
-                     ++self->counters->failovers;
-                     series->failovers->Increment();
-                     tried.push_back(choice.key);
-                     return self->to_site(site, std::move(call), std::move(done), std::move(tried));
-                   }
-                   series->proxied(r.what == o::answered ? r.status
-                                   : r.what == o::busy   ? 429
-                                                         : 502,
-                                   seconds_since(t0));
-                   done(std::move(r));
-                 });
+    client->send(
+        url, call,
+        [self, site, choice = std::move(*choice), call, done = std::move(done),
+         tried = std::move(tried), series,
+         t0 = std::chrono::steady_clock::now()](call_result r) mutable {
+          table_board::release(choice);
+          using o = call_result::outcome;
+          // 421: the node does not speak the protocol of this call (it changed
+          // release since its last heartbeat) and did nothing.
+          if (r.what == o::answered && r.status == 421) {
+            r.what = o::refused;
+            r.detail =
+                "node " + choice.node_id + " refused protocol " + std::to_string(choice.protocol);
+          }
+          if (r.what == o::refused || r.what == o::unreachable || r.what == o::bad_url) {
+            log()->info("site {}: {}; trying another node", site, r.detail);
+            self->board->refused(choice);
+            ++self->counters->failovers;
+            series->failovers->Increment();
+            tried.push_back(choice.key);
+            return self->to_site(site, std::move(call), std::move(done), std::move(tried));
+          }
+          series->proxied(r.what == o::answered ? r.status
+                          : r.what == o::busy   ? 429
+                                                : 502,
+                          seconds_since(t0));
+          done(std::move(r));
+        },
+        protocol);
   }
 
   void to_site(const std::string& site, outgoing_call call, std::function<void(call_result)> done) {
@@ -798,21 +809,27 @@ struct router_service::impl : std::enable_shared_from_this<impl> {
                          {"clusters", json::object()},
                          {"live_nodes", 0}});
       auto& site = sites.back();
-      site["clusters"][n.cluster].push_back({{"node_id", n.node_id},
-                                             {"api_url", n.api_url},
-                                             {"version", n.version},
-                                             {"health", n.health},
-                                             {"heartbeat_age_ms", n.heartbeat_age_ms},
-                                             {"load", n.load},
-                                             {"api_in_flight", n.api_in_flight},
-                                             {"router_in_flight", n.in_flight},
-                                             {"refusals", n.refusals}});
+      json node{
+          {"node_id", n.node_id},
+          {"api_url", n.api_url},
+          {"version", n.version},
+          {"protocol", {{"min", n.protocol_min}, {"max", n.protocol_max}, {"used", n.protocol}}},
+          {"health", n.health},
+          {"heartbeat_age_ms", n.heartbeat_age_ms},
+          {"load", n.load},
+          {"api_in_flight", n.api_in_flight},
+          {"router_in_flight", n.in_flight},
+          {"refusals", n.refusals}};
+      if (!n.incompatible_reason.empty()) node["incompatible_reason"] = n.incompatible_reason;
+      site["clusters"][n.cluster].push_back(std::move(node));
       if (n.health == "fresh") site["live_nodes"] = site["live_nodes"].get<int>() + 1;
     }
     const auto& c = *counters;
     json doc{{"sites", sites},
              {"router",
               {{"in_flight", in_flight->load()},
+               {"protocol",
+                {{"min", board->options().protocol.min}, {"max", board->options().protocol.max}}},
                {"max_in_flight", options.max_in_flight},
                {"heartbeats_accepted", c.heartbeats_accepted.load()},
                {"heartbeats_refused", c.heartbeats_refused.load()},

@@ -496,11 +496,11 @@ caf::expected<mysql_target> parse_mysql_url(const std::string& url) {
 caf::expected<std::unique_ptr<store>> open_mysql_store(const mysql_target& target,
                                                        std::size_t pool_size,
                                                        std::shared_ptr<const ab::clock> clk,
-                                                       queue_policy policy) {
+                                                       queue_policy policy, int schema_max) {
   if (pool_size < 1) return make_error(errc::bad_config, "MySQL pool size must be at least 1");
   auto s = std::make_unique<sql_store>(make_mysql_pool(target, pool_size), std::move(clk),
                                        std::move(policy));
-  if (auto err = s->open()) return err;
+  if (auto err = s->open(schema_max)) return err;
   return std::unique_ptr<store>{std::move(s)};
 }
 

@@ -32,6 +32,7 @@ caf::expected<mysql_target> parse_mysql_url(const std::string& url);
 caf::expected<std::unique_ptr<store>> open_mysql_store(const mysql_target& target,
                                                        std::size_t pool_size,
                                                        std::shared_ptr<const ab::clock> clk,
-                                                       queue_policy policy = {});
+                                                       queue_policy policy = {},
+                                                       int schema_max = 0);
 
 }  // namespace ab::storage

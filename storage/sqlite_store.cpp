@@ -244,11 +244,11 @@ std::unique_ptr<connection_pool> make_sqlite_pool(const std::string& path) {
 
 caf::expected<std::unique_ptr<store>> open_sqlite_store(const std::string& path,
                                                         std::shared_ptr<const ab::clock> clk,
-                                                        queue_policy policy) {
+                                                        queue_policy policy, int schema_max) {
   try {
     if (auto err = make_private(path)) return err;
     auto s = std::make_unique<sql_store>(make_sqlite_pool(path), std::move(clk), std::move(policy));
-    if (auto err = s->open()) return err;
+    if (auto err = s->open(schema_max)) return err;
     return std::unique_ptr<store>{std::move(s)};
   } catch (const db_error& e) {
     return make_error(errc::store_unavailable, e.what());

@@ -13,6 +13,7 @@ namespace ab::storage {
 /// commits, and brings its schema up to date. One process owns the file.
 caf::expected<std::unique_ptr<store>> open_sqlite_store(const std::string& path,
                                                         std::shared_ptr<const ab::clock> clk,
-                                                        queue_policy policy = {});
+                                                        queue_policy policy = {},
+                                                        int schema_max = 0);
 
 }  // namespace ab::storage

@@ -18,12 +18,13 @@ caf::expected<std::unique_ptr<store>> open_backend(const store_options& options,
   if (options.url.rfind(sqlite_prefix, 0) == 0) {
     auto path = options.url.substr(sqlite_prefix.size());
     if (path.empty()) return make_error(errc::bad_config, "store URL sqlite: needs a path");
-    return open_sqlite_store(path, std::move(clk), options.policy);
+    return open_sqlite_store(path, std::move(clk), options.policy, options.schema_max);
   }
   if (options.url.rfind("mysql://", 0) == 0) {
     auto target = parse_mysql_url(options.url);
     if (!target) return target.error();
-    return open_mysql_store(*target, options.pool_size, std::move(clk), options.policy);
+    return open_mysql_store(*target, options.pool_size, std::move(clk), options.policy,
+                            options.schema_max);
   }
   return make_error(errc::bad_config,
                     "store URL must be sqlite:PATH or mysql://USER:PASS@HOST:PORT/DB");

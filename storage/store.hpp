@@ -64,6 +64,9 @@ struct store_options {
   queue_policy policy;
   /// The site id to bind the database to (`store::bind_site`); none: not checked (tools).
   std::optional<std::int64_t> site_id;
+  /// The newest schema version to migrate to and run on (`release_info::schema_max`); 0: every
+  /// migration this binary holds.
+  int schema_max = 0;
 };
 
 /// Opens the store `options.url` names and brings its schema up to date.

@@ -1,5 +1,6 @@
 #include "storage/detail/schema.hpp"
 
+#include <algorithm>
 #include <string>
 #include <vector>
 
@@ -27,11 +28,21 @@ struct table_def {
 /// statement `{if_not_exists}` is MariaDB's `IF NOT EXISTS` of ADD COLUMN (MySQL commits DDL at
 /// once, so a migration repeated after a crash must skip what it already did; SQLite runs the
 /// migration in one transaction and has no such clause).
+///
+/// From version 14 on a migration only expands
+/// (docs/database.md#schema-migrations-and-rolling-upgrades): a contracting one (a drop, a rename,
+/// a changed column) names in `compatible_since` the oldest schema version whose code still runs
+/// once it is applied, and nodes of an older release refuse to start on it.
 struct migration {
   int version;
   std::vector<table_def> tables;
   std::vector<std::string> statements = {};
+  /// 0: expand-only, every release that ran on the schema before still does.
+  int compatible_since = 0;
 };
+
+/// The first version written under the expand/contract rule, with its `compatible_since`.
+constexpr int first_marked_version = 14;
 
 /// Fills `park_locks` with its slots; `{insert_ignore}` keeps a repeated migration harmless.
 std::string park_lock_rows() {
@@ -264,6 +275,12 @@ const std::vector<migration>& migrations() {
         "CREATE INDEX IF NOT EXISTS requests_queue ON requests "
         "(state, site, action, priority_class, created_at)",
         "CREATE INDEX IF NOT EXISTS jobs_finished ON jobs (type, site, finished_at)"}},
+      {14,
+       {},
+       // Rolling upgrades: each migration from here on records the oldest schema version whose
+       // code runs on the schema once it is applied (0: any; an expand-only migration).
+       {"ALTER TABLE schema_migrations ADD COLUMN {if_not_exists}compatible_since INT NOT NULL "
+        "DEFAULT 0"}},
   };
   return all;
 }
@@ -312,13 +329,42 @@ int current_version(connection& c) {
   return r->next() ? static_cast<int>(r->i64(0)) : 0;
 }
 
+/// The highest `compatible_since` of the migrations newer than `known` (0 before the column).
+int compatible_since_above(connection& c, int version, int known) {
+  if (version < first_marked_version) return 0;
+  auto r =
+      c.query("SELECT COALESCE(MAX(compatible_since), 0) FROM schema_migrations WHERE version > ?",
+              {std::int64_t{known}});
+  return r->next() ? static_cast<int>(r->i64(0)) : 0;
+}
+
+/// A statement of `m` as the dialect `d` runs it.
+std::string rendered(const std::string& stmt, const dialect& d) {
+  return on_table(
+      replace_all(replace_all(stmt, "{if_not_exists}", d.name == "mysql" ? "IF NOT EXISTS " : ""),
+                  "{insert_ignore}", d.name == "mysql" ? "INSERT IGNORE" : "INSERT OR IGNORE"),
+      d);
+}
+
 }  // namespace
 
 int latest_schema_version() {
   return migrations().back().version;
 }
 
-caf::expected<int> migrate(connection_pool& pool, time_ms now) {
+std::vector<migration_summary> migration_summaries() {
+  std::vector<migration_summary> out;
+  for (const auto& m : migrations()) {
+    migration_summary s{m.version, m.compatible_since, {}, m.statements};
+    for (const auto& t : m.tables) s.tables.push_back(t.name);
+    out.push_back(std::move(s));
+  }
+  return out;
+}
+
+caf::expected<int> migrate(connection_pool& pool, time_ms now, int known_max) {
+  auto known =
+      known_max > 0 ? std::min(known_max, latest_schema_version()) : latest_schema_version();
   auto c = pool.acquire();
   pool.lock_migrations(*c);
   struct unlock_guard {
@@ -332,27 +378,36 @@ caf::expected<int> migrate(connection_pool& pool, time_ms now) {
       "applied_at BIGINT NOT NULL)" +
       d.table_options);
   auto version = current_version(*c);
-  if (version > latest_schema_version())
-    return make_error(errc::schema_too_new,
-                      "database schema is at version " + std::to_string(version) +
-                          " but this binary knows versions up to " +
-                          std::to_string(latest_schema_version()) + "; upgrade AutoBuild");
+  if (version > known) {
+    // A newer release migrated the schema: this one runs on it unless a migration it does not
+    // know contracted the schema past what this release's code uses.
+    auto since = compatible_since_above(*c, version, known);
+    if (since > known)
+      return make_error(errc::schema_too_new,
+                        "database schema is at version " + std::to_string(version) +
+                            ", which only releases that know schema version " +
+                            std::to_string(since) +
+                            " or later can use; this release knows versions up to " +
+                            std::to_string(known) + ": upgrade this node");
+    return version;
+  }
   for (const auto& m : migrations()) {
-    if (m.version <= version) continue;
+    if (m.version <= version || m.version > known) continue;
     // MySQL commits DDL implicitly, so every statement is idempotent on its own and the
     // version row is written last: a crash mid-way repeats the migration safely.
     c->begin();
     try {
       for (const auto& t : m.tables)
         for (const auto& stmt : create_statements(t, d)) c->exec_raw(stmt);
-      for (const auto& stmt : m.statements)
-        c->exec_raw(on_table(
-            replace_all(
-                replace_all(stmt, "{if_not_exists}", d.name == "mysql" ? "IF NOT EXISTS " : ""),
-                "{insert_ignore}", d.name == "mysql" ? "INSERT IGNORE" : "INSERT OR IGNORE"),
-            d));
-      c->execute("INSERT INTO schema_migrations (version, applied_at) VALUES (?, ?)",
-                 {std::int64_t{m.version}, now});
+      for (const auto& stmt : m.statements) c->exec_raw(rendered(stmt, d));
+      if (m.version >= first_marked_version)
+        c->execute(
+            "INSERT INTO schema_migrations (version, applied_at, compatible_since) VALUES (?, ?, "
+            "?)",
+            {std::int64_t{m.version}, now, std::int64_t{m.compatible_since}});
+      else
+        c->execute("INSERT INTO schema_migrations (version, applied_at) VALUES (?, ?)",
+                   {std::int64_t{m.version}, now});
       c->commit();
     } catch (...) {
       c->rollback();

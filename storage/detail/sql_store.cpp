@@ -128,10 +128,10 @@ sql_store::sql_store(std::unique_ptr<connection_pool> pool, std::shared_ptr<cons
   if (!log_) log_ = spdlog::default_logger()->clone("storage");
 }
 
-caf::error sql_store::open() {
+caf::error sql_store::open(int schema_max) {
   for (int attempt = 1;; ++attempt) {
     try {
-      auto version = migrate(*pool_, clock_->now());
+      auto version = migrate(*pool_, clock_->now(), schema_max);
       if (!version) return version.error();
       schema_version_ = *version;
       return caf::none;

@@ -75,8 +75,9 @@ class sql_store final : public store, public test_hooks {
   sql_store(std::unique_ptr<connection_pool> pool, std::shared_ptr<const ab::clock> clk,
             queue_policy policy);
 
-  /// Brings the schema up to date; call once before anything else.
-  caf::error open();
+  /// Brings the schema up to date, up to `schema_max` (0: every migration; `migrate`); call
+  /// once before anything else.
+  caf::error open(int schema_max = 0);
 
   std::string backend() const override { return pool_->sql().name; }
   int schema_version() override { return schema_version_; }

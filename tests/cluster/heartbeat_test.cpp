@@ -231,6 +231,69 @@ TEST(Heartbeat, RefusesABodyThatIsTooLargeOrNotAnObject) {
   EXPECT_TRUE(refused_as(signed_and_verified(body), errc::invalid_argument));
 }
 
+TEST(Heartbeat, AProtocolOneHeartbeatIsEncodedAsTheReleasesBeforeVersioningSendIt) {
+  // Exactly the nine members a router of protocol 1 accepts: nothing of protocols.
+  auto doc = json::parse(cluster::encode(sample()));
+  EXPECT_EQ(doc.size(), 9u) << doc;
+  EXPECT_FALSE(doc.contains("protocol"));
+  auto hb = signed_and_verified(doc.dump());
+  ASSERT_TRUE(hb) << message_of(hb.error());
+  EXPECT_EQ(hb->protocol_min, 1);
+  EXPECT_EQ(hb->protocol_max, 1);
+  EXPECT_FALSE(hb->draining);
+}
+
+TEST(Heartbeat, AProtocolTwoHeartbeatCarriesItsRangeAndWhetherItDrains) {
+  auto hb = sample();
+  hb.protocol_min = 1;
+  hb.protocol_max = 2;
+  hb.draining = true;
+  auto back = signed_and_verified(cluster::encode(hb));
+  ASSERT_TRUE(back) << message_of(back.error());
+  EXPECT_EQ(back->protocol_min, 1);
+  EXPECT_EQ(back->protocol_max, 2);
+  EXPECT_TRUE(back->draining);
+}
+
+TEST(Heartbeat, RefusesAHalfOrOutOfOrderProtocolRange) {
+  auto p2 = sample();
+  p2.protocol_max = 2;
+  auto doc = json::parse(cluster::encode(p2));
+  for (const auto& [field, value] :
+       std::vector<std::pair<std::string, json>>{{"protocol", json(json::value_t::discarded)},
+                                                 {"protocol_min", json(json::value_t::discarded)},
+                                                 {"protocol_min", 3},
+                                                 {"protocol_min", 0},
+                                                 {"protocol", 70000},
+                                                 {"protocol", "2"},
+                                                 {"draining", "yes"}}) {
+    auto d = doc;
+    if (value.is_discarded())
+      d.erase(field);
+    else
+      d[field] = value;
+    EXPECT_TRUE(refused_as(signed_and_verified(d.dump()), errc::invalid_argument))
+        << field << "=" << value;
+  }
+  // Draining is a protocol 2 member.
+  EXPECT_TRUE(refused_as(signed_and_verified(with("draining", true)), errc::invalid_argument));
+}
+
+TEST(Heartbeat, AMemberOfANewerProtocolIsIgnoredAndOfThisOneRefused) {
+  auto hb = sample();
+  hb.protocol_min = 2;
+  hb.protocol_max = 2;
+  auto doc = json::parse(cluster::encode(hb));
+  doc["zone"] = "a";
+  EXPECT_TRUE(refused_as(signed_and_verified(doc.dump()), errc::invalid_argument))
+      << "protocol 2 knows no member 'zone'";
+  doc["protocol"] = 3;
+  auto newer = signed_and_verified(doc.dump());
+  ASSERT_TRUE(newer) << message_of(newer.error());
+  EXPECT_EQ(newer->protocol_max, 3);
+  EXPECT_EQ(newer->node_id, "node-a1");
+}
+
 TEST(Heartbeat, CheckNamesTheBadField) {
   auto hb = sample();
   hb.api_url = "node-a1:8443";

@@ -46,7 +46,7 @@ std::string mysql_test_url() {
 }
 
 scratch_store::scratch_store(const std::string& backend, std::shared_ptr<const ab::clock> clk,
-                             storage::queue_policy policy)
+                             storage::queue_policy policy, int schema_max)
     : backend_(backend), clock_(std::move(clk)) {
   if (backend == "sqlite") {
     name_ = (std::filesystem::temp_directory_path() / ("ab_test_" + unique_suffix() + ".db"));
@@ -73,6 +73,7 @@ scratch_store::scratch_store(const std::string& backend, std::shared_ptr<const a
   opts.url = url_;
   opts.pool_size = 16;
   opts.policy = std::move(policy);
+  opts.schema_max = schema_max;
   auto s = storage::open_store(opts, clock_);
   if (!s) {
     ADD_FAILURE() << "cannot open " << backend << " store: " << message_of(s.error());
@@ -109,12 +110,13 @@ storage::detail::test_hooks& scratch_store::hooks() const {
   return test_hooks_of(*store_);
 }
 
-caf::expected<std::unique_ptr<storage::store>> scratch_store::reopen(
-    storage::queue_policy policy) const {
+caf::expected<std::unique_ptr<storage::store>> scratch_store::reopen(storage::queue_policy policy,
+                                                                     int schema_max) const {
   storage::store_options opts;
   opts.url = url_;
   opts.pool_size = 4;
   opts.policy = std::move(policy);
+  opts.schema_max = schema_max;
   return storage::open_store(opts, clock_);
 }
 

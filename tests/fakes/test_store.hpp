@@ -16,8 +16,9 @@ namespace ab::testing {
 class scratch_store {
  public:
   /// `backend` is "sqlite" or "mysql". Fails the current test if the store cannot be opened.
+  /// The schema is migrated up to `schema_max` (0: every migration), as that release would.
   scratch_store(const std::string& backend, std::shared_ptr<const ab::clock> clk,
-                storage::queue_policy policy = {});
+                storage::queue_policy policy = {}, int schema_max = 0);
   ~scratch_store();
   scratch_store(const scratch_store&) = delete;
   scratch_store& operator=(const scratch_store&) = delete;
@@ -26,8 +27,10 @@ class scratch_store {
   storage::store* operator->() const { return store_.get(); }
   /// The store's test-only operations (not part of any production role).
   storage::detail::test_hooks& hooks() const;
-  /// Opens a second store on the same database (another node, or a restart).
-  caf::expected<std::unique_ptr<storage::store>> reopen(storage::queue_policy policy = {}) const;
+  /// Opens a second store on the same database (another node, or a restart), as a release that
+  /// knows schema versions up to `schema_max` (0: all of them) would.
+  caf::expected<std::unique_ptr<storage::store>> reopen(storage::queue_policy policy = {},
+                                                        int schema_max = 0) const;
   /// Runs raw SQL against the database behind the store (for fault injection).
   void raw_sql(const std::string& sql) const;
   /// The URL of the database behind the store.

@@ -1,10 +1,10 @@
 // README's and docs/'s examples, run as a new user would: every shell block that follows a
 // line `<!-- test: run -->` in README.md or docs/*.md (read at test time, so the test follows
 // them as they are edited) runs with bash in a fresh directory where `build/bin/...` names the
-// built binaries and deploy/ the deployment samples. The only change to the text: the ports it
-// names (8080, 8081, 8090, 8091, 8443, 9000) become free ones. The block must exit 0, and every
-// request it submitted to a node it started must succeed. Every other shell block says why it
-// is not run (`<!-- test: not run: WHY -->`).
+// built binaries, deploy/ the deployment samples and scripts/ the project's scripts. The only
+// change to the text: the ports it names (8080, 8081, 8090, 8091, 8443, 9000) become free ones. The
+// block must exit 0, and every request it submitted to a node it started must succeed. Every other
+// shell block says why it is not run (`<!-- test: not run: WHY -->`).
 
 #include <fcntl.h>
 #include <gtest/gtest.h>
@@ -203,6 +203,8 @@ TEST_F(Readme, TheMarkedExamplesRunAsWrittenAndTheirRequestsSucceed) {
     // `build/bin/...` as from the root of a checkout.
     fs::create_directory_symlink(AB_BUILD_DIR, dir / "build");
     fs::create_directory_symlink(std::string{AB_SOURCE_DIR} + "/deploy", dir / "deploy");
+    // scripts/mariadb for the examples that run a private database.
+    fs::create_directory_symlink(std::string{AB_SOURCE_DIR} + "/scripts", dir / "scripts");
     std::map<std::string, int> ports;
     for (const auto* p : {"8080", "8081", "8090", "8091", "8443", "9000"})
       ports[p] = harness::free_port(SOCK_STREAM);

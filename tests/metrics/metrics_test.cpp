@@ -99,6 +99,20 @@ TEST(HttpMetrics, RoutesArePatternsAndAnythingElseIsOther) {
   EXPECT_EQ(text.find("BREW"), std::string::npos);
 }
 
+TEST(RouterMetrics, DrainingAndIncompatibleNodesAreCountedByState) {
+  ab::metrics::router_metrics m;
+  m.publish_nodes({{"zz2", "c1", "n1", 1, "fresh"},
+                   {"zz2", "c1", "n2", 1, "incompatible"},
+                   {"zz2", "c1", "n3", 1, "draining"}});
+  auto text = ab::metrics::text();
+  EXPECT_EQ(sample(text, R"(ab_router_nodes{cluster="c1",site="zz2",state="fresh"})"), 1);
+  EXPECT_EQ(sample(text, R"(ab_router_nodes{cluster="c1",site="zz2",state="incompatible"})"), 1);
+  EXPECT_EQ(sample(text, R"(ab_router_nodes{cluster="c1",site="zz2",state="draining"})"), 1);
+  m.publish_nodes({{"zz2", "c1", "n1", 1, "fresh"}});
+  text = ab::metrics::text();
+  EXPECT_EQ(sample(text, R"(ab_router_nodes{cluster="c1",site="zz2",state="incompatible"})"), 0);
+}
+
 TEST(RouterMetrics, NodesGoneFromTheTableLoseTheirSeries) {
   ab::metrics::router_metrics m;
   m.publish_nodes({{"zz1", "c1", "n1", 1.5, "fresh"}, {"zz1", "c1", "n2", 9, "stale"}});

@@ -263,6 +263,35 @@ TEST(HeartbeatSender, AnnouncesNothingWhileTheNodeDrains) {
   EXPECT_NE(cfg.stats->read().not_announcing_because.find("drains"), std::string::npos);
 }
 
+TEST(HeartbeatSender, TellsEveryRouterThatTheNodeDrainsAndSendsNoRoundAfterIt) {
+  fake_api api{200};
+  fake_router r1, r2;
+  auto cfg = sender(api.url(), {r1.url(), r2.url()});
+  cfg.identity.protocol_min = 1;
+  cfg.identity.protocol_max = 2;
+  node::announce_once(cfg, serving());
+  EXPECT_TRUE(node::announce_draining(cfg, "build"));
+  node::announce_once(cfg, serving());
+  for (auto* r : {&r1, &r2}) {
+    auto got = r->received();
+    ASSERT_EQ(got.size(), 2u) << "a round, the drain; no round after it";
+    EXPECT_EQ(got[0].protocol_max, 2);
+    EXPECT_FALSE(got[0].draining);
+    EXPECT_TRUE(got[1].draining);
+    EXPECT_EQ(got[1].cluster, "build");
+    EXPECT_GT(got[1].sent_at_ms, got[0].sent_at_ms) << "strictly newer, or a router ignores it";
+  }
+}
+
+TEST(HeartbeatSender, AProtocolOneNodeCannotSayItDrainsAndStopsAnnouncing) {
+  fake_api api{200};
+  fake_router router;
+  auto cfg = sender(api.url(), {router.url()});
+  EXPECT_FALSE(node::announce_draining(cfg, "build"));
+  node::announce_once(cfg, serving());
+  EXPECT_TRUE(router.received().empty());
+}
+
 TEST(HeartbeatSender, ChecksItsOwnHttpsApiAgainstTheConfiguredCa) {
   auto dir = scratch_dir("ab-hb-tls-");
   auto cert = make_test_cert(dir);

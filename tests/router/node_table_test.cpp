@@ -3,6 +3,7 @@
 
 #include <gtest/gtest.h>
 
+#include <map>
 #include <set>
 #include <thread>
 
@@ -215,6 +216,72 @@ TEST(TableBoard, TheSoleLiveSiteIsNamedAndNoneOrSeveralAreCounted) {
   clock->advance(1001);
   EXPECT_EQ(t.board()->sole_live_site(sites), std::nullopt);
   EXPECT_EQ(sites, 0u);
+}
+
+TEST(TableBoard, ANodeOfAProtocolTheRouterDoesNotSpeakIsShownWithWhyButNeverPicked) {
+  auto clock = std::make_shared<manual_clock>();
+  router::table_options options{1000, 200, 100000};
+  options.protocol = {1, 2};
+  router::node_table t{options, clock};
+  auto old = beat_of("n1", "dc1", 1);  // protocol 1: says nothing of protocols
+  auto now = beat_of("n2", "dc1", 1);
+  now.protocol_max = 2;
+  auto future = beat_of("n3", "dc1", 1);
+  future.protocol_min = 3;
+  future.protocol_max = 4;
+  ASSERT_TRUE(t.beat(old));
+  ASSERT_TRUE(t.beat(now));
+  ASSERT_TRUE(t.beat(future));
+  std::set<std::string> picked;
+  std::map<std::string, int> protocols;
+  for (int i = 0; i < 20; ++i) {
+    auto c = t.pick("dc1", {});
+    ASSERT_TRUE(c);
+    picked.insert(c->node_id);
+    protocols[c->node_id] = c->protocol;
+    router::table_board::release(*c);
+  }
+  EXPECT_EQ(picked, (std::set<std::string>{"n1", "n2"})) << "old and new side by side, never n3";
+  EXPECT_EQ(protocols["n1"], 1);
+  EXPECT_EQ(protocols["n2"], 2);
+  auto v = t.view();
+  ASSERT_EQ(v.size(), 3u);
+  EXPECT_EQ(v[2].health, "incompatible");
+  EXPECT_EQ(v[2].incompatible_reason,
+            "speaks protocol 3-4; this router speaks 1-2: upgrade this router");
+  EXPECT_EQ(v[2].protocol, 0);
+  EXPECT_EQ(v[0].health, "fresh");
+  EXPECT_EQ(v[0].incompatible_reason, "");
+  EXPECT_EQ(t.live_sites(), std::vector<std::string>{"dc1"});
+  // A router that no longer speaks protocol 1 leaves the old node out too.
+  router::table_options newer = options;
+  newer.protocol = {2, 3};
+  router::node_table u{newer, clock};
+  ASSERT_TRUE(u.beat(old));
+  EXPECT_FALSE(u.pick("dc1", {}));
+  EXPECT_EQ(u.view()[0].incompatible_reason,
+            "speaks protocol 1; this router speaks 2-3: upgrade the node");
+}
+
+TEST(TableBoard, ADrainingNodeGetsNoNewCallsUntilItAnnouncesItselfAgain) {
+  auto clock = std::make_shared<manual_clock>();
+  router::node_table t{{1000, 200, 100000}, clock};
+  auto hb = beat_of("n1", "dc1", 1);
+  hb.protocol_max = 2;
+  ASSERT_TRUE(t.beat(hb));
+  ASSERT_TRUE(t.pick("dc1", {}));
+  hb.draining = true;
+  hb.sent_at_ms = 2;
+  ASSERT_TRUE(t.beat(hb));
+  EXPECT_FALSE(t.pick("dc1", {}));
+  EXPECT_EQ(t.view()[0].health, "draining");
+  EXPECT_TRUE(t.live_sites().empty());
+  // The same node id, restarted (a new release), announces itself again.
+  hb.draining = false;
+  hb.sent_at_ms = 3;
+  ASSERT_TRUE(t.beat(hb));
+  EXPECT_TRUE(t.pick("dc1", {}));
+  EXPECT_EQ(t.view()[0].health, "fresh");
 }
 
 TEST(Heartbeats, AForgedOrSkewedHeartbeatIsRefusedBeforeItReachesTheTable) {
