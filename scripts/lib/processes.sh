@@ -49,14 +49,14 @@ signal() {  # NAME SIG
 stop_all() {  # [SECONDS]
   local name deadline=$((SECONDS + ${1:-40}))
   for name in "${started[@]}"; do
-    [[ -n "${pid[$name]:-}" ]] && kill -TERM "${pid[$name]}" 2>/dev/null
+    if [[ -n "${pid[$name]:-}" ]]; then kill -TERM "${pid[$name]}" 2>/dev/null || true; fi
   done
   for name in "${started[@]}"; do
     [[ -n "${pid[$name]:-}" ]] || continue
     while kill -0 "${pid[$name]}" 2>/dev/null && ((SECONDS < deadline)); do sleep 0.1; done
     if kill -0 "${pid[$name]}" 2>/dev/null; then
       echo "$name did not stop on SIGTERM: SIGKILL" >&2
-      kill -KILL "${pid[$name]}" 2>/dev/null
+      kill -KILL "${pid[$name]}" 2>/dev/null || true
     fi
     local status=0
     wait "${pid[$name]}" 2>/dev/null || status=$?

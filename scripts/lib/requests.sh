@@ -30,7 +30,9 @@ requests_now() {
 progress_lines() {  # IDS_JSON NOW_JSON_FILE
   jq -r --argjson ids "$1" --argjson now "$(date +%s%3N)" '
     def terminal: . == "succeeded" or . == "failed" or . == "cancelled";
-    def dur: if . < 60 then "\(.)s" else "\(. / 60 | floor)m\(. % 60 | tostring | if length < 2 then "0" + . else . end)s" end;
+    def two: tostring | if length < 2 then "0" + . else . end;
+    def dur: if . < 60 then "\(.)s" elif . < 3600 then "\(. / 60 | floor)m\(. % 60 | two)s"
+      else "\(. / 3600 | floor)h\(. % 3600 / 60 | floor | two)m" end;
     ($ids | map({key: tostring, value: true}) | from_entries) as $want
     | [.[] | select($want[.id | tostring])] as $r
     | ($r | group_by([.action, .priority]) | map(
@@ -38,12 +40,13 @@ progress_lines() {  # IDS_JSON NOW_JSON_FILE
         | (map(select(.state == "failed" or .state == "cancelled")) | length) as $bad
         | (map(select(.state == "running")) | length) as $run
         | (map(select(.state == "queued")) | length) as $queued
-        | ([.[] | select(.state | terminal | not) | .eta.at_ms // empty] | max) as $eta
+        | ([.[] | select(.state | terminal | not) | .eta // empty] | max_by(.at_ms)) as $eta_of
+        | ($eta_of.at_ms // null) as $eta
         | "  \(.[0].action) \(.[0].priority)" + (" " * ([0, 22 - (.[0].action + .[0].priority | length)] | max))
           + "\($ok)/\(length) done" + (if $bad > 0 then ", \($bad) FAILED" else "" end)
           + (if $run > 0 then ", \($run) running" else "" end)
           + (if $queued > 0 then ", \($queued) queued" else "" end)
-          + (if $eta then "   ETA \($eta / 1000 | floor | strftime("%H:%M:%S")) (in \((($eta - $now) / 1000 | floor | if . < 0 then 0 else . end) | dur))" else "" end)
+          + (if $eta then "   ETA in \((($eta - $now) / 1000 | floor | if . < 0 then 0 else . end) | dur) (\($eta / 1000 | floor | strftime("%H:%M:%S")) UTC" + (if $eta_of.basis == "assumed" then ", assumed: nothing finished recently" else "" end) + ")" else "" end)
       ))[],
       "ended \([$r[] | select(.state | terminal)] | length)/\($ids | length)"' "$2"
 }
