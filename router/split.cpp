@@ -155,12 +155,13 @@ net::http_response merge_submission(const std::vector<std::string>& hosts,
 }
 
 net::http_response merge_registration(const std::vector<part_outcome>& parts) {
-  json stored = json::array();
+  // Each node answers the number of hosts it stored: the answer is their sum.
+  std::int64_t stored = 0;
   for (const auto& p : parts) {
     if (!ok(p.status)) continue;
     auto doc = parse_or_null(p.body);
-    if (doc.is_object() && doc.contains("hosts") && doc["hosts"].is_array())
-      for (auto& h : doc["hosts"]) stored.push_back(h);
+    if (doc.is_object() && doc.contains("hosts") && doc["hosts"].is_number_integer())
+      stored += doc["hosts"].get<std::int64_t>();
   }
   return answer(merged_status(parts, 201), json{{"hosts", stored}, {"sites", sites_of(parts)}},
                 parts);

@@ -653,9 +653,10 @@ caf::error sql_store::park(const job_lease& job, const std::string& event_key, t
           auto payload = early->text(0);
           early.reset();
           c.execute("DELETE FROM pending_events WHERE event_key = ?", {event_key});
+          // The attempt that parked goes on with the event: it is given back (see wake_in).
           c.execute(
-              "UPDATE jobs SET state = 'ready', not_before = ?, lease_expires_at = ?, "
-              "event = ?, deadline = 0 WHERE id = ?",
+              "UPDATE jobs SET state = 'ready', attempts = attempts - 1, not_before = ?, "
+              "lease_expires_at = ?, event = ?, deadline = 0 WHERE id = ?",
               {now, mark_handed_back(marks, job.id), payload, job.id});
           return caf::unit;
         }
@@ -677,9 +678,12 @@ caf::expected<bool> sql_store::wake(const std::string& event_key, const std::str
 bool sql_store::wake_in(connection& c, const std::string& event_key, const std::string& payload) {
   auto now = clock_->now();
   lock_event(c, event_key);
+  // The event continues the attempt that parked, so that attempt is given back: handling the
+  // event gets the job's retries (a node that dies while it holds the woken job, before the
+  // completion commits, costs one of them), where it would otherwise have had none left.
   auto changed = c.execute(
-      "UPDATE jobs SET state = 'ready', not_before = ?, event = ?, park_key = NULL, deadline = 0 "
-      "WHERE park_key = ? AND state = 'parked'",
+      "UPDATE jobs SET state = 'ready', attempts = attempts - 1, not_before = ?, event = ?, "
+      "park_key = NULL, deadline = 0 WHERE park_key = ? AND state = 'parked'",
       {now, payload, event_key});
   if (changed > 0) return true;
   // Nobody waits yet: keep the event for the job that will park on this key.

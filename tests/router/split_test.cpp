@@ -101,13 +101,18 @@ TEST(SplitRegistration, HostsAreGroupedByTheirSiteField) {
   EXPECT_EQ(r.sites, (std::vector<std::string>{"dc1", "dc2"}));
   EXPECT_FALSE(router::read_registration(R"({"hosts":[{"name":"a"}]})").routable);
   EXPECT_FALSE(router::read_registration("nope").routable);
+  // A node answers the number of hosts it stored; the merged answer counts every site's.
   auto merged = router::merge_registration(
-      {{"dc1", {"a"}, 201, R"({"hosts":[{"name":"a"}]})"},
+      {{"dc1", {"a"}, 201, R"({"hosts":1})"},
        {"dc2", {"b"}, 422, R"({"error":{"code":"invalid_host","message":"x"}})"}});
   EXPECT_EQ(merged.status, 207);
   auto doc = json::parse(merged.body);
-  EXPECT_EQ(doc["hosts"].size(), 1u);
+  EXPECT_EQ(doc["hosts"], 1);
   EXPECT_EQ(doc["sites"][1]["error"]["code"], "invalid_host");
+  auto both = router::merge_registration(
+      {{"dc1", {"a"}, 201, R"({"hosts":1})"}, {"dc2", {"b", "c"}, 201, R"({"hosts":2})"}});
+  EXPECT_EQ(both.status, 201);
+  EXPECT_EQ(json::parse(both.body)["hosts"], 3) << both.body;
 }
 
 TEST(MergeQueues, EverySitesRowsComeWithTheirSiteAndASiteThatFailedIsNamed) {

@@ -156,6 +156,45 @@ TEST_P(StoreConformance, AParkedJobHoldsNoWorkerAndWakesOnItsEvent) {
   EXPECT_FALSE(*duplicate) << "nothing waits any more";
 }
 
+TEST_P(StoreConformance, AWokenJobWhoseHolderDiedIsRetriedWithItsEvent) {
+  // An install has two attempts: one parks, and the event would be handled by the last one. A
+  // node killed while it holds the woken job (before its completion commits) then failed the
+  // request; the wake gives the parking attempt back, so the event gets a retry.
+  auto s = spec("h1", {"install", "verify"});
+  s.chain[0].max_attempts = 2;
+  auto id = submit_one(s);
+  auto j = claim("install", 1, "node-a", 1000).at(0);
+  ASSERT_FALSE(db().park({j.id, j.lease_token}, "cb:h1", clock_->now() + 60000));
+  ASSERT_TRUE(hooks().wake("cb:h1", "done"));
+  auto woken = claim("install", 1, "node-a", 1000);
+  ASSERT_EQ(woken.size(), 1u);
+  EXPECT_EQ(woken[0].attempt, 1) << "the attempt that parked goes on";
+  clock_->advance(1001);  // node-a died: its lease runs out
+  auto rec = db().recover(100);
+  ASSERT_TRUE(rec);
+  EXPECT_EQ(rec->retried, 1u);
+  EXPECT_EQ(rec->failed, 0u);
+  clock_->advance(policy().backoff_max_ms);
+  auto again = claim("install", 1, "node-b");
+  ASSERT_EQ(again.size(), 1u);
+  EXPECT_EQ(again[0].event, "done") << "the event is kept for the retry";
+  EXPECT_EQ(complete(again[0]).completed, 1u);
+  EXPECT_EQ(claim("verify").size(), 1u);
+  EXPECT_EQ(request(id).state, request_state::running);
+}
+
+TEST_P(StoreConformance, AnEarlyEventAlsoGivesTheParkingAttemptBack) {
+  auto s = spec("h1", {"install"});
+  s.chain[0].max_attempts = 2;
+  submit_one(s);
+  auto j = claim("install").at(0);
+  ASSERT_TRUE(hooks().wake("cb:h1", "early"));
+  ASSERT_FALSE(db().park({j.id, j.lease_token}, "cb:h1", clock_->now() + 60000));
+  auto again = claim("install");
+  ASSERT_EQ(again.size(), 1u);
+  EXPECT_EQ(again[0].attempt, 1);
+}
+
 TEST_P(StoreConformance, ACallbackTokenWakesItsJobOnceAndOnlyWithTheRightDigest) {
   auto id = submit_one(spec("h1", {"install", "verify"}));
   auto j = claim("install").at(0);
