@@ -115,6 +115,7 @@ deployment::deployment(deployment_spec spec) : spec_(std::move(spec)) {
   if (!wait_for_routers(std::chrono::seconds(60))) return;
   if (spec_.haproxy) {
     auto addresses = router_addresses();
+    std::filesystem::create_directories(dir_ + "/haproxy");
     lb_ = std::make_unique<haproxy_process>(
         spec_.source_dir + "/deploy/haproxy/haproxy.cfg",
         std::map<std::string, std::string>{{"AB_ROUTER1", addresses[0]},
