@@ -64,6 +64,9 @@ struct deployment::node_state {
   std::string site;
   std::string cluster;
   std::unique_ptr<server_process> process;
+  /// The current process's log, and how many processes were started under this id.
+  std::string log;
+  int starts = 0;
 };
 
 std::string host_name(const std::string& site, std::size_t n) {
@@ -266,10 +269,18 @@ bool deployment::start_node(node_state& n) {
   std::filesystem::create_directories(s->dir + "/credentials");
   ::chmod((s->dir + "/credentials").c_str(), 0700);
   if (n.process) n.process->kill();
-  n.process =
-      std::make_unique<server_process>(spec_.binary_dir + "/ab-node", node_args(n), node_log(n.id));
-  if (!n.process->ok()) return fail("node " + n.id + " did not start: " + n.process->output());
-  return true;
+  // Twice at most: on a loaded machine a start can miss the listening deadline. Each process
+  // writes a log of its own (`node-ID.N.log`): a restart keeps its predecessor's.
+  for (int attempt = 1; attempt <= 2; ++attempt) {
+    n.log = dir_ + "/node-" + n.id + "." + std::to_string(++n.starts) + ".log";
+    n.process =
+        std::make_unique<server_process>(spec_.binary_dir + "/ab-node", node_args(n), n.log);
+    if (n.process->ok()) return true;
+    std::fprintf(stderr, "deployment: node %s did not start (attempt %d, exit code %d)\n",
+                 n.id.c_str(), attempt, n.process->early_exit_code());
+  }
+  return fail("node " + n.id + " did not start (exit code " +
+              std::to_string(n.process->early_exit_code()) + "): " + n.process->output());
 }
 
 bool deployment::start_router_process(int i) {
@@ -389,7 +400,8 @@ galera_cluster* deployment::galera(const std::string& site) const {
 }
 
 std::string deployment::node_log(const std::string& id) const {
-  return dir_ + "/node-" + id + ".log";
+  auto it = nodes_.find(id);
+  return it == nodes_.end() ? "" : it->second->log;
 }
 
 std::vector<process_info> deployment::processes() const {

@@ -135,7 +135,7 @@ class deployment {
   galera_cluster* galera(const std::string& site) const;
   /// Every running process with a name, for CPU and memory figures.
   std::vector<process_info> processes() const;
-  /// The log file of node `id`.
+  /// The log file of node `id`'s current process (`node-ID.N.log`, N counting its starts).
   std::string node_log(const std::string& id) const;
 
   // --- fault verbs (each returns false, with `error()` set, if it did not work) -------------
