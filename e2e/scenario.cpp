@@ -250,7 +250,7 @@ std::string usage() {
          "  --galera       each site's database is a 3-node Galera cluster\n"
          "  --hosts N      hosts per site (smoke 150)\n"
          "  --seconds S    how long work is submitted (smoke 20)\n"
-         "  --clients N    client threads (smoke 4, full 8)\n"
+         "  --clients N    client threads (8)\n"
          "  --seed N       the clients' and faults' random seed (1)\n"
          "  --dir DIR      the run's files (default: a temp directory, kept on failure)\n"
          "  --keep         keep the run's files\n";
@@ -300,7 +300,7 @@ caf::expected<scenario_options> parse_arguments(const std::vector<std::string>& 
   if (o.hosts == 0) o.hosts = o.full ? 2000 : 150;
   if (o.hosts < 16) return make_error(errc::invalid_argument, "--hosts: at least 16 per site");
   if (o.seconds == 0) o.seconds = o.full ? 120 : 20;
-  if (o.clients == 0) o.clients = o.full ? 8 : 4;
+  if (o.clients == 0) o.clients = 8;
   return o;
 }
 
@@ -368,7 +368,7 @@ int run_scenario(const scenario_options& o, std::ostream& out) {
     for (const auto& h : d.hosts(site)) w.hosts.push_back(h);
   w.clients = o.clients;
   w.seed = o.seed;
-  w.in_flight = o.full ? 150 : 40;
+  w.in_flight = o.full ? 100 : 20;
   workload work{w};
 
   // The fault schedule, on this thread (the processes it restarts are its children): each

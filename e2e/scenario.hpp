@@ -23,7 +23,7 @@ struct scenario_options {
   std::size_t hosts = 0;
   /// How long work is submitted, in seconds (0: 20 for the smoke, 120 for the full size).
   int seconds = 0;
-  /// Client threads (0: 4, or 8 for the full size).
+  /// Client threads (0: 8).
   int clients = 0;
   std::uint64_t seed = 1;
   /// Where ab-node, ab-router and ab-bmcsim are, and the checkout.
