@@ -5,7 +5,9 @@
 #include <nlohmann/json.hpp>
 
 #include "auth/token.hpp"
+#include "bmc/job_tag.hpp"
 #include "core/error.hpp"
+#include "core/hash.hpp"
 #include "lifecycle/workflows.hpp"
 
 namespace ab::actors {
@@ -71,6 +73,16 @@ bmc::disk_eraser& eraser_of(bmc::driver& d) {
   return *d.erase_interface();
 }
 
+/// `JOB_ID/CLAIM`: the job and 16 hex digits of a digest of its lease token, which differ
+/// between two claims of the job.
+std::string job_tag(const storage::claimed_job& job) {
+  static const char digits[] = "0123456789abcdef";
+  auto h = fnv1a64(std::to_string(job.lease_token));
+  std::string claim(16, '0');
+  for (int i = 15; i >= 0; --i, h >>= 4) claim[static_cast<std::size_t>(i)] = digits[h & 0xf];
+  return std::to_string(job.id) + "/" + claim;
+}
+
 /// A job type performed by one function of (context, job, target, driver), through the
 /// driver's interfaces of the capabilities `needs`.
 class bmc_step final : public job_handler {
@@ -130,6 +142,9 @@ class bmc_step final : public job_handler {
     if (auto at = driver->available_at(t); wait_for_circuit && at > context_.clk->now())
       return job_outcome::defer("BMC " + host->bmc_endpoint + " is failing; its circuit is open",
                                 at);
+    // Which attempt this is, for a BMC that records who told it what (ab-bmcsim): the job and
+    // a digest of its lease token (the token itself stays with the store).
+    bmc::scoped_job_tag tag{job_tag(job)};
     return outlast(context_, job, t, *driver, f(context_, job, t, *driver));
   }
 

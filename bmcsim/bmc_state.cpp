@@ -128,6 +128,22 @@ bool reset(bmc_state& b, const std::string& type, time_ms now, time_ms delay) {
   return true;
 }
 
+void record_action(bmc_state& b, time_ms now, std::string kind, std::string detail,
+                   const std::string& job) {
+  // A caller names its job in a header: kept short and printable, whatever it sent.
+  std::string tag;
+  for (char c : job.substr(0, 128))
+    if (c > ' ' && c < 127) tag += c;
+  b.actions.push_back({now, std::move(kind), std::move(detail), std::move(tag)});
+}
+
+nlohmann::json actions_json(const bmc_state& b) {
+  auto out = nlohmann::json::array();
+  for (const auto& a : b.actions)
+    out.push_back({{"at", a.at}, {"kind", a.kind}, {"detail", a.detail}, {"job", a.job}});
+  return out;
+}
+
 nlohmann::json to_json(const bmc_state& b, time_ms now) {
   auto boots = nlohmann::json::array();
   for (const auto& e : b.boots)
@@ -153,6 +169,7 @@ nlohmann::json to_json(const bmc_state& b, time_ms now) {
           {"boots", boots},
           {"installs", installs},
           {"installing", b.installing},
+          {"actions", b.actions.size()},
           {"sessions", b.sessions.size()},
           {"logins", b.logins},
           {"logouts", b.logouts},

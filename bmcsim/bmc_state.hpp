@@ -64,6 +64,20 @@ struct install_event {
   std::string detail;
 };
 
+/// One action a BMC was told to take and took, in the order it took them: what a test checks
+/// the order of a chain's steps against (`GET /sim/bmc/<id>/actions`).
+struct bmc_action {
+  /// When it was taken (milliseconds since the epoch).
+  time_ms at = 0;
+  /// `power` (a reset), `boot` (an override), `media_insert`, `media_eject` or `erase`.
+  std::string kind;
+  /// The reset type (`ForceOff`), the override (`Cd/Once`), the image without its query, or
+  /// the drive.
+  std::string detail;
+  /// The caller's `X-AB-Job` header (`JOB_ID/CLAIM`: which job attempt sent it), "" if none.
+  std::string job;
+};
+
 /// A secure erase of one drive, reported as a Redfish task.
 struct erase_task {
   /// The task id under TaskService/Tasks.
@@ -101,6 +115,8 @@ struct bmc_state {
   int next_session = 1;
   /// Boots, oldest first.
   std::vector<boot_event> boots;
+  /// Actions taken, oldest first.
+  std::vector<bmc_action> actions;
   /// Installations, oldest first; `install_run` numbers them, `installing` while one runs.
   std::vector<install_event> installs;
   std::uint64_t install_run = 0;
@@ -135,6 +151,13 @@ const std::vector<std::string>& boot_modes();
 
 /// Starts reset `type` at `now`, completing after `delay` ms; false if the type is unknown.
 bool reset(bmc_state& b, const std::string& type, time_ms now, time_ms delay);
+
+/// Records action `kind` with `detail` taken at `now` for the caller `job`.
+void record_action(bmc_state& b, time_ms now, std::string kind, std::string detail,
+                   const std::string& job);
+
+/// The actions of `b`, oldest first, as `GET /sim/bmc/<id>/actions` lists them.
+nlohmann::json actions_json(const bmc_state& b);
 
 /// The state a test asks for with `GET /sim/bmc/<id>`.
 nlohmann::json to_json(const bmc_state& b, time_ms now);

@@ -155,16 +155,17 @@ struct fleet::impl {
         r = garbage_response();
         break;
       case verdict::serve:
-        r = serve_redfish(b, "/bmc/" + id + "/redfish/v1", rest, req, context(now, faults));
+        r = serve_redfish(b, "/bmc/" + id + "/redfish/v1", rest, req, context(now, faults, req));
         settle_later(b, now);
         break;
     }
     return {std::move(r), faults.latency_ms};
   }
 
-  service_context context(time_ms now, const fault_set& faults) {
+  service_context context(time_ms now, const fault_set& faults, const net::http_request& req) {
     service_context ctx{options.user, options.password,         now,
                         nullptr,      scaled(options.erase_ms), faults.auth_fail};
+    if (auto job = req.headers.find("x-ab-job"); job != req.headers.end()) ctx.job = job->second;
     // Called under the lock, like the rest of `redfish`.
     ctx.reset_delay = [this] {
       std::uniform_int_distribution<int> d(options.reset_min_ms,
@@ -275,6 +276,15 @@ net::http_response fleet::impl::control(const net::http_request& req, const std:
     if (req.method != "GET") return error_response(405, "OperationNotAllowed", "Use GET.");
     return json_response(200, stats().dump());
   }
+  if (path == "/sim/actions") {
+    if (req.method != "GET") return error_response(405, "OperationNotAllowed", "Use GET.");
+    // Every BMC that took an action, in one answer: what a checker reads after a run.
+    std::lock_guard<std::mutex> guard{mutex};
+    json all = json::object();
+    for (const auto& [id, b] : bmcs)
+      if (!b.actions.empty()) all[id] = actions_json(b);
+    return json_response(200, json{{"bmcs", all}}.dump());
+  }
   if (path == "/sim/bmcs") {
     std::lock_guard<std::mutex> guard{mutex};
     return json_response(200, json{{"count", bmcs.size()}}.dump());
@@ -286,6 +296,14 @@ net::http_response fleet::impl::control(const net::http_request& req, const std:
     auto id = rest.substr(0, slash);
     auto tail = slash == std::string::npos ? std::string{} : rest.substr(slash);
     if (valid_id(id) && tail == "/faults") return faults_call(req, id);
+    if (valid_id(id) && tail == "/actions" && req.method == "GET") {
+      std::lock_guard<std::mutex> guard{mutex};
+      auto it = bmcs.find(id);
+      if (it == bmcs.end())
+        return error_response(404, "ResourceNotFound", "No BMC named " + id + ".", {"BMC", id});
+      tick(it->second, clk->now());
+      return json_response(200, json{{"id", id}, {"actions", actions_json(it->second)}}.dump());
+    }
     if (valid_id(id) && tail.empty() && req.method == "GET") {
       std::lock_guard<std::mutex> guard{mutex};
       auto it = bmcs.find(id);

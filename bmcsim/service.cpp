@@ -82,7 +82,8 @@ std::optional<http_response> check_allowed(const json& value, const std::string&
                         {shown, name});
 }
 
-http_response patch_boot(bmc_state& b, const std::string& base, const json& body) {
+http_response patch_boot(bmc_state& b, const std::string& base, const json& body,
+                         const service_context& ctx) {
   for (const auto& [key, value] : body.items())
     if (key != "Boot")
       return error_response(400, "PropertyNotWritable",
@@ -108,6 +109,7 @@ http_response patch_boot(bmc_state& b, const std::string& base, const json& body
   b.boot_target = boot.value("BootSourceOverrideTarget", b.boot_target);
   b.boot_enabled = boot.value("BootSourceOverrideEnabled", b.boot_enabled);
   b.boot_mode = boot.value("BootSourceOverrideMode", b.boot_mode);
+  record_action(b, ctx.now, "boot", b.boot_target + "/" + b.boot_enabled, ctx.job);
   return ok(computer_system(base, b));
 }
 
@@ -117,7 +119,9 @@ http_response reset_action(bmc_state& b, const json& body, const service_context
                           "The action ComputerSystem.Reset requires the parameter ResetType.",
                           {"ComputerSystem.Reset", "ResetType"});
   if (auto bad = check_allowed(body["ResetType"], "ResetType", reset_types())) return *bad;
-  reset(b, body["ResetType"].get<std::string>(), ctx.now, ctx.reset_delay());
+  auto type = body["ResetType"].get<std::string>();
+  reset(b, type, ctx.now, ctx.reset_delay());
+  record_action(b, ctx.now, "power", type, ctx.job);
   return no_content();
 }
 
@@ -133,7 +137,7 @@ maybe_response serve_system(bmc_state& b, const std::string& base, const segment
     if (req.method == "GET") return ok(computer_system(base, b));
     if (req.method != "PATCH") return not_allowed(req);
     auto body = body_of(req, error);
-    return body ? patch_boot(b, base, *body) : error;
+    return body ? patch_boot(b, base, *body, ctx) : error;
   }
   if (s.size() == 4 && s[2] == "Actions" && s[3] == "ComputerSystem.Reset") {
     if (req.method != "POST") return not_allowed(req);
@@ -168,6 +172,7 @@ http_response secure_erase(bmc_state& b, const std::string& base, const std::str
                            const service_context& ctx) {
   erase_task t{b.next_task++, drive, ctx.now, ctx.now + ctx.erase_ms};
   b.tasks.push_back(t);
+  record_action(b, ctx.now, "erase", drive, ctx.job);
   auto r = json_response(202, task(base, t, ctx.now).dump());
   r.headers.emplace_back("Location",
                          base + "/TaskService/Tasks/" + std::to_string(t.id) + "/Monitor");
@@ -192,18 +197,27 @@ maybe_response serve_storage(bmc_state& b, const std::string& base, const segmen
   return std::nullopt;
 }
 
-http_response insert_media(bmc_state& b, const json& body) {
+http_response insert_media(bmc_state& b, const json& body, const service_context& ctx) {
   if (!body.contains("Image") || !body["Image"].is_string())
     return error_response(400, "ActionParameterMissing",
                           "The action VirtualMedia.InsertMedia requires the parameter Image.",
                           {"VirtualMedia.InsertMedia", "Image"});
   b.media_image = body["Image"].get<std::string>();
   b.media_inserted = body.value("Inserted", true);
+  // The image without its query: the installer's callback token stays out of the record.
+  record_action(b, ctx.now, b.media_inserted ? "media_insert" : "media_eject",
+                b.media_image.substr(0, b.media_image.find('?')), ctx.job);
   return no_content();
 }
 
+void eject_media(bmc_state& b, const service_context& ctx) {
+  b.media_inserted = false;
+  b.media_image.clear();
+  record_action(b, ctx.now, "media_eject", "", ctx.job);
+}
+
 maybe_response serve_media(bmc_state& b, const std::string& base, const segments& s,
-                           const net::http_request& req) {
+                           const net::http_request& req, const service_context& ctx) {
   // s: Managers, BMC, VirtualMedia, ...
   auto self = base + "/Managers/" + manager_id + "/VirtualMedia";
   if (s.size() == 3) return ok(collection(self, "VirtualMediaCollection", {self + "/" + media_id}));
@@ -215,11 +229,10 @@ maybe_response serve_media(bmc_state& b, const std::string& base, const segments
     auto body = body_of(req, error);
     if (!body) return error;
     if (body->contains("Image")) {
-      auto r = insert_media(b, *body);
+      auto r = insert_media(b, *body, ctx);
       if (r.status != 204) return r;
     } else if (body->contains("Inserted") && !body->value("Inserted", true)) {
-      b.media_inserted = false;
-      b.media_image.clear();
+      eject_media(b, ctx);
     }
     return ok(virtual_media(base, b));
   }
@@ -227,22 +240,21 @@ maybe_response serve_media(bmc_state& b, const std::string& base, const segments
   if (s[5] != "VirtualMedia.InsertMedia" && s[5] != "VirtualMedia.EjectMedia") return std::nullopt;
   if (req.method != "POST") return not_allowed(req);
   if (s[5] == "VirtualMedia.EjectMedia") {
-    b.media_inserted = false;
-    b.media_image.clear();
+    eject_media(b, ctx);
     return no_content();
   }
   auto body = body_of(req, error);
-  return body ? insert_media(b, *body) : error;
+  return body ? insert_media(b, *body, ctx) : error;
 }
 
 maybe_response serve_manager(bmc_state& b, const std::string& base, const segments& s,
-                             const net::http_request& req) {
+                             const net::http_request& req, const service_context& ctx) {
   if (s.size() == 1)
     return ok(
         collection(base + "/Managers", "ManagerCollection", {base + "/Managers/" + manager_id}));
   if (s[1] != manager_id) return std::nullopt;
   if (s.size() == 2) return ok(manager(base, b));
-  if (s[2] == "VirtualMedia") return serve_media(b, base, s, req);
+  if (s[2] == "VirtualMedia") return serve_media(b, base, s, req, ctx);
   return std::nullopt;
 }
 
@@ -310,7 +322,7 @@ maybe_response route(bmc_state& b, const std::string& base, const segments& s,
       return serve_storage(b, base, s, req, ctx);
     return serve_system(b, base, s, req, ctx);
   }
-  if (top == "Managers") return serve_manager(b, base, s, req);
+  if (top == "Managers") return serve_manager(b, base, s, req, ctx);
   if (top == "SessionService") return serve_sessions(b, base, s, req, ctx);
   if (top == "TaskService") return serve_tasks(b, base, s, ctx);
   if (top == "Chassis") {

@@ -21,6 +21,8 @@ struct service_context {
   time_ms erase_ms = 0;
   /// Whether every credential is refused (the `auth_fail` fault).
   bool auth_fail = false;
+  /// The caller's `X-AB-Job` header, recorded with each action taken.
+  std::string job;
 };
 
 /// Answers one Redfish request to BMC `b`; `base` is its service root without the trailing

@@ -5,6 +5,7 @@
 #include <sys/types.h>
 
 #include <chrono>
+#include <functional>
 #include <string>
 #include <vector>
 
@@ -36,6 +37,14 @@ int free_port(int type);
 
 /// The whole content of the file at `path` ("" if it cannot be read).
 std::string read_text(const std::string& path);
+
+/// Writes `secret` (and a newline) to `dir`/`name` with mode 600; returns its path.
+std::string write_secret_file(const std::string& dir, const std::string& secret,
+                              const std::string& name = "hb.secret");
+
+/// Polls `done` every 20 ms until it holds or `limit` passes; true if it held. For waiting
+/// on processes: a generous bound, never a timing assertion.
+bool poll_until(const std::function<bool()>& done, std::chrono::milliseconds limit);
 
 /// The resident memory of `pid` now, in KiB (0 if it cannot be read).
 long rss_kb(pid_t pid);

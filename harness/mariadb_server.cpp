@@ -59,21 +59,7 @@ mariadb_server::mariadb_server(const std::string& dir)
   if (!install(dir_)) return;
   int port = free_port(SOCK_STREAM);
   write_cnf(dir_, port);
-  pid_ = spawn_child("mariadbd", {"--defaults-file=" + cnf_}, log_path_);
-  auto end = std::chrono::steady_clock::now() + std::chrono::seconds(60);
-  bool up = false;
-  while (!up && std::chrono::steady_clock::now() < end) {
-    if (reaped(pid_)) {
-      pid_ = -1;
-      return;
-    }
-    up = wait_exit(spawn_child("mariadb-admin",
-                               {"--defaults-file=" + cnf_, "-uroot", "--connect-timeout=1", "ping"},
-                               dir_ + "/ping.log"),
-                   std::chrono::seconds(5)) == 0;
-    if (!up) std::this_thread::sleep_for(std::chrono::milliseconds(100));
-  }
-  if (!up) return;
+  if (!launch()) return;
   auto password = random_password();
   std::string sql;
   for (const auto* host : {"127.0.0.1", "localhost"})
@@ -87,6 +73,37 @@ mariadb_server::~mariadb_server() {
   if (pid_ <= 0) return;
   ::kill(pid_, SIGKILL);
   wait_exit(pid_, std::chrono::seconds(10));
+}
+
+bool mariadb_server::launch() {
+  pid_ = spawn_child("mariadbd", {"--defaults-file=" + cnf_}, log_path_);
+  auto end = std::chrono::steady_clock::now() + std::chrono::seconds(60);
+  while (std::chrono::steady_clock::now() < end) {
+    if (reaped(pid_)) {
+      pid_ = -1;
+      return false;
+    }
+    if (wait_exit(spawn_child("mariadb-admin",
+                              {"--defaults-file=" + cnf_, "-uroot", "--connect-timeout=1", "ping"},
+                              dir_ + "/ping.log"),
+                  std::chrono::seconds(5)) == 0)
+      return true;
+    std::this_thread::sleep_for(std::chrono::milliseconds(100));
+  }
+  return false;
+}
+
+void mariadb_server::kill() {
+  if (pid_ <= 0) return;
+  ::kill(pid_, SIGKILL);
+  wait_exit(pid_, std::chrono::seconds(10));
+  pid_ = -1;
+}
+
+bool mariadb_server::restart() {
+  if (url_.empty()) return false;
+  if (pid_ > 0) stop();
+  return launch();
 }
 
 bool mariadb_server::root_sql(const std::string& sql) const {

@@ -38,8 +38,16 @@ class mariadb_server {
   /// Sends SIGTERM (SIGKILL after 30 s) and reaps it; returns its exit code, -1 if it had to
   /// be killed or was not running. Idempotent.
   int stop();
+  /// SIGKILLs the server (a crash) and reaps it; idempotent.
+  void kill();
+  /// Starts the server again on its port and data (after `stop` or `kill`, or stopping it
+  /// first if it runs) and waits up to 60 s until it answers; the URL stays the same. False,
+  /// with `output()` saying why, if it did not come back.
+  bool restart();
 
  private:
+  /// Starts mariadbd on `cnf_` and waits until it answers `ping`; false if it did not.
+  bool launch();
   /// Runs the `mariadb` client as root over the socket with `sql`; true on exit code 0.
   bool root_sql(const std::string& sql) const;
 

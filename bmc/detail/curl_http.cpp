@@ -9,6 +9,7 @@
 
 #include <curl/curl.h>
 
+#include "bmc/job_tag.hpp"
 #include "core/error.hpp"
 
 namespace ab::bmc::detail {
@@ -64,6 +65,8 @@ slist_ptr make_headers(const http_call& c) {
   if (!c.body.empty()) list = curl_slist_append(list, "Content-Type: application/json");
   if (!c.if_match.empty()) list = curl_slist_append(list, ("If-Match: " + c.if_match).c_str());
   if (!c.token.empty()) list = curl_slist_append(list, ("X-Auth-Token: " + c.token).c_str());
+  if (const auto& tag = current_job_tag(); !tag.empty())
+    list = curl_slist_append(list, ("X-AB-Job: " + tag).c_str());
   return {list, &curl_slist_free_all};
 }
 

@@ -9,6 +9,7 @@
 
 #include "bmc/detail/redfish_client.hpp"
 #include "bmc/endpoint_policy.hpp"
+#include "bmc/job_tag.hpp"
 #include "core/error.hpp"
 #include "tests/bmc/fake_redfish.hpp"
 #include "tests/fakes/manual_clock.hpp"
@@ -143,6 +144,18 @@ TEST_F(RedfishDriver, SendsTheResourceEtagWithAPatch) {
   f.set_resource(system_path, system);
   ASSERT_FALSE(driver_.set_boot(target_for(f), boot_device::pxe, true));
   EXPECT_EQ(actions(f).back().headers["if-match"], "W/\"12345\"");
+}
+
+TEST_F(RedfishDriver, CallsCarryTheThreadsJobTagAndNoneWithoutOne) {
+  fake_redfish f(mockup(rackmount));
+  {
+    ab::bmc::scoped_job_tag tag{"4096/00ff00ff00ff00ff"};
+    ASSERT_FALSE(driver_.set_power(target_for(f), power_action::force_restart));
+    EXPECT_EQ(actions(f).back().headers["x-ab-job"], "4096/00ff00ff00ff00ff");
+  }
+  EXPECT_EQ(ab::bmc::current_job_tag(), "");
+  ASSERT_FALSE(driver_.set_power(target_for(f), power_action::force_restart));
+  EXPECT_EQ(actions(f).back().headers.count("x-ab-job"), 0u);
 }
 
 TEST_F(RedfishDriver, ASetBootAfterAReadOfTheSystemSendsItsEtagWithoutAGet) {

@@ -148,6 +148,51 @@ TEST_F(Bmcsim, ABootFromCdRecordsTheImageForTheInstaller) {
   EXPECT_EQ(state["boot"]["enabled"], "Disabled");
 }
 
+TEST_F(Bmcsim, EveryActionTakenIsRecordedInOrderWithTheCallersJob) {
+  const std::string job = "X-AB-Job: 128/00ff00ff00ff00ff\r\n";
+  call("POST", system_path + "/Actions/ComputerSystem.Reset", R"({"ResetType":"ForceOff"})",
+       basic + job);
+  call("POST", media_path + "/Actions/VirtualMedia.InsertMedia",
+       R"({"Image":"http://repo/a.iso?callback=x&token=secret"})", basic + job);
+  call("PATCH", system_path,
+       R"({"Boot":{"BootSourceOverrideTarget":"Cd","BootSourceOverrideEnabled":"Once"}})");
+  // Refused or faulted calls are no action taken.
+  EXPECT_EQ(
+      call("POST", system_path + "/Actions/ComputerSystem.Reset", R"({"ResetType":"Fly"})").status,
+      400);
+  call("POST", "/sim/bmc/h1/faults", R"({"error_rate":1})");
+  EXPECT_GE(
+      call("POST", system_path + "/Actions/ComputerSystem.Reset", R"({"ResetType":"On"})").status,
+      500);
+  call("DELETE", "/sim/bmc/h1/faults");
+  call("POST", media_path + "/Actions/VirtualMedia.EjectMedia", "{}");
+  call("POST", system_path + "/Storage/1/Drives/Disk1/Actions/Drive.SecureErase", "{}");
+
+  auto a = json::parse(call("GET", "/sim/bmc/h1/actions").body);
+  ASSERT_EQ(a["actions"].size(), 5u) << a.dump(1);
+  const std::vector<std::pair<std::string, std::string>> want{{"power", "ForceOff"},
+                                                              {"media_insert", "http://repo/a.iso"},
+                                                              {"boot", "Cd/Once"},
+                                                              {"media_eject", ""},
+                                                              {"erase", "Disk1"}};
+  for (std::size_t i = 0; i < want.size(); ++i) {
+    EXPECT_EQ(a["actions"][i]["kind"], want[i].first) << i;
+    EXPECT_EQ(a["actions"][i]["detail"], want[i].second) << i;
+    EXPECT_EQ(a["actions"][i]["job"], i < 2 ? "128/00ff00ff00ff00ff" : "") << i;
+    if (i > 0) {
+      EXPECT_GE(a["actions"][i]["at"].get<long long>(), a["actions"][i - 1]["at"].get<long long>());
+    }
+  }
+  // The callback token never reaches the record.
+  EXPECT_EQ(a.dump().find("secret"), std::string::npos);
+  // All BMCs at once: only those that took an action.
+  call("GET", "/bmc/h2/redfish/v1/Systems");
+  auto all = json::parse(call("GET", "/sim/actions").body);
+  EXPECT_EQ(all["bmcs"].size(), 1u) << all.dump(1);
+  EXPECT_EQ(all["bmcs"]["h1"], a["actions"]);
+  EXPECT_EQ(call("GET", "/sim/bmc/nobody/actions").status, 404);
+}
+
 TEST_F(Bmcsim, SecureEraseReturnsATaskMonitorThatCompletes) {
   auto a = call("POST", system_path + "/Storage/1/Drives/Disk0/Actions/Drive.SecureErase", "{}");
   ASSERT_EQ(a.status, 202);

@@ -1,13 +1,12 @@
 #include "tests/fakes/cluster_fixture.hpp"
 
-#include <sys/stat.h>
-
 #include <algorithm>
 #include <fstream>
 
 #include <gtest/gtest.h>
 
 #include "core/clock.hpp"
+#include "harness/child_process.hpp"
 #include "tests/fakes/http_call.hpp"
 #include "tests/fakes/wait.hpp"
 
@@ -17,11 +16,7 @@ using json = nlohmann::json;
 
 std::string write_secret_file(const std::filesystem::path& dir, const std::string& secret,
                               const std::string& name) {
-  auto path = (dir / name).string();
-  std::filesystem::remove(path);
-  { std::ofstream{path} << secret << "\n"; }
-  ::chmod(path.c_str(), 0600);
-  return path;
+  return harness::write_secret_file(dir.string(), secret, name);
 }
 
 std::unique_ptr<harness::server_process> start_router(const std::string& secret_file,

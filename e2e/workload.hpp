@@ -1,0 +1,94 @@
+#pragma once
+
+// The work that flows through the deployment during an end-to-end run: client threads that
+// each own some hosts of every site, move them along their lifecycle (discover, build,
+// reimage at `maas` priority, power off and on, reboots, wipes, now and then a cancel) with
+// single and bulk submissions through HAProxy, retry a failed call with the same
+// Idempotency-Key as a client should, and follow each accepted request until it ends.
+
+#include <atomic>
+#include <cstdint>
+#include <map>
+#include <mutex>
+#include <string>
+#include <thread>
+#include <vector>
+
+#include "e2e/invariants.hpp"
+
+namespace ab::e2e {
+
+/// How the clients work.
+struct workload_options {
+  /// The port of the deployment's entry point (HAProxy).
+  int port = 0;
+  /// `Authorization` header line (with CRLF) every call carries; "" for none.
+  std::string auth;
+  /// Every site's hosts; client `t` of `clients` owns the hosts whose index mod `clients` is t.
+  std::vector<std::string> hosts;
+  int clients = 4;
+  /// Hosts at most in one bulk submission.
+  int bulk = 8;
+  /// Requests a client keeps in flight at most.
+  int in_flight = 40;
+  /// A share of accepted requests (0..1) cancelled right after submission.
+  double cancel_share = 0.03;
+  std::uint64_t seed = 1;
+};
+
+/// What the clients saw, for the report.
+struct workload_figures {
+  std::size_t submissions = 0;
+  std::size_t bulk_submissions = 0;
+  std::size_t accepted = 0;
+  std::size_t refused = 0;
+  std::size_t cancels = 0;
+  /// Calls retried after no answer, a 429 or a 5xx (with the same key).
+  std::size_t retries = 0;
+  /// Answers with a 5xx status, and calls that got no answer at all.
+  std::size_t http_5xx = 0;
+  std::size_t no_answer = 0;
+  std::size_t http_429 = 0;
+  /// Accepted requests by action, and finished requests by final state.
+  std::map<std::string, std::size_t> by_action;
+  std::map<std::string, std::size_t> by_state;
+};
+
+/// The client threads; started by the constructor, stopped by `stop_submitting` and
+/// `finish`.
+class workload {
+ public:
+  explicit workload(workload_options options);
+  ~workload();
+  workload(const workload&) = delete;
+  workload& operator=(const workload&) = delete;
+
+  /// No new submissions from now on; requests in flight are still followed.
+  void stop_submitting();
+  /// Waits up to `limit_ms` until no request is in flight, then stops the threads; true if
+  /// everything ended in time.
+  bool finish(std::int64_t limit_ms);
+  /// Requests in flight now.
+  std::size_t in_flight() const;
+  /// Requests accepted so far.
+  std::size_t accepted_count() const;
+  /// Every accepted request.
+  std::vector<accepted_request> accepted() const;
+  workload_figures figures() const;
+
+ private:
+  struct client;
+  void run(client& c);
+
+  workload_options options_;
+  std::atomic<bool> submitting_{true};
+  std::atomic<bool> stopping_{false};
+  mutable std::mutex mutex_;
+  std::vector<accepted_request> accepted_;
+  workload_figures figures_;
+  std::atomic<std::size_t> in_flight_{0};
+  std::vector<std::unique_ptr<client>> clients_;
+  std::vector<std::thread> threads_;
+};
+
+}  // namespace ab::e2e

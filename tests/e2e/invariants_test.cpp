@@ -1,0 +1,152 @@
+// The end-to-end checker over hand-made records: a clean run passes, and each kind of
+// violation is caught and counted (a checker that cannot fail proves nothing).
+
+#include <gtest/gtest.h>
+
+#include <algorithm>
+
+#include "e2e/invariants.hpp"
+
+namespace ab::e2e {
+namespace {
+
+constexpr std::int64_t request_a = 1'000'000'000'001;
+constexpr std::int64_t request_b = 1'000'000'000'002;
+
+std::string tag(std::int64_t request, int position, const std::string& claim) {
+  return std::to_string(request * 64 + position) + "/" + claim;
+}
+
+/// A wipe of h1 (power_off → erase) that went well, then a power_on of h1.
+run_records clean() {
+  run_records r;
+  r.accepted = {{request_a, "h1", "wipe"}, {request_b, "h1", "power_on"}};
+  request_record a{request_a, "h1", "wipe", "succeeded", "", 1000, 2000, {}};
+  a.jobs = {{request_a * 64, 0, "power_off", "done", 1, 1100, 1200},
+            {request_a * 64 + 1, 1, "erase", "done", 2, 1300, 1900}};
+  request_record b{request_b, "h1", "power_on", "failed", "power on: BMC refused", 2000, 3000, {}};
+  b.jobs = {{request_b * 64, 0, "power_on", "failed", 3, 2100, 3000}};
+  r.requests = {a, b};
+  r.bmc_actions["h1"] = {{1150, "power", "ForceOff", tag(request_a, 0, "c1")},
+                         // The erase's first claim failed; the retry is another claim.
+                         {1350, "erase", "Disk0", tag(request_a, 1, "c2")},
+                         {1500, "erase", "Disk0", tag(request_a, 1, "c3")},
+                         {1510, "erase", "Disk1", tag(request_a, 1, "c3")},
+                         {2200, "power", "On", tag(request_b, 0, "c4")},
+                         // An operator's own call names no job.
+                         {2300, "power", "On", ""}};
+  r.audit_expected = {{"dc-a", "cluster.write", "cluster-map"}};
+  r.audit_found["dc-a"] = {{"POST /v1/requests", "/v1/requests"}, {"cluster.write", "cluster-map"}};
+  return r;
+}
+
+bool has(const verdict& v, const std::string& kind) {
+  return std::any_of(v.violations.begin(), v.violations.end(),
+                     [&](const violation& x) { return x.kind == kind; });
+}
+
+std::string shown(const verdict& v) {
+  std::string out;
+  for (const auto& x : v.violations) out += x.kind + ": " + x.detail + "\n";
+  return out;
+}
+
+TEST(Invariants, ACleanRunPassesWithEveryAcceptedRequestTerminal) {
+  auto v = check(clean());
+  EXPECT_TRUE(v.ok()) << shown(v);
+  EXPECT_EQ(v.accepted, 2u);
+  EXPECT_EQ(v.terminal, 2u);
+  EXPECT_EQ(summary_line(v, 7),
+            "e2e: accepted=2 terminal=2 lost=0 double_runs=0 out_of_order=0 faults=7");
+}
+
+TEST(Invariants, AnAcceptedRequestNoStoreHoldsIsLost) {
+  auto r = clean();
+  r.accepted.push_back({request_b + 5, "h2", "reboot"});
+  auto v = check(r);
+  EXPECT_TRUE(has(v, "lost")) << shown(v);
+  EXPECT_EQ(v.lost, 1u);
+  EXPECT_EQ(v.accepted, 3u);
+  EXPECT_EQ(v.terminal, 2u);
+}
+
+TEST(Invariants, ARequestStillRunningIsUnfinishedAndNotTerminal) {
+  auto r = clean();
+  r.requests[1].state = "running";
+  r.requests[1].finished_at = 0;
+  auto v = check(r);
+  EXPECT_TRUE(has(v, "unfinished")) << shown(v);
+  EXPECT_EQ(v.terminal, 1u);
+}
+
+TEST(Invariants, AStoredRequestNoClientSawMustEndToo) {
+  auto r = clean();
+  r.requests.push_back({request_b + 1, "h2", "discover", "queued", "", 2500, 0, {}});
+  auto v = check(r);
+  EXPECT_TRUE(has(v, "unfinished")) << shown(v);
+  EXPECT_EQ(v.accepted, 2u);
+}
+
+TEST(Invariants, AFailureWithoutAReasonIsCaught) {
+  auto r = clean();
+  r.requests[1].error.clear();
+  EXPECT_TRUE(has(check(r), "no_reason"));
+}
+
+TEST(Invariants, TwoClaimsOfOneJobActingInTurnAreADoubleRun) {
+  auto r = clean();
+  auto& h1 = r.bmc_actions["h1"];
+  // Claim c2 acts again after c3 began: the first attempt was still running.
+  h1.insert(h1.begin() + 3, {1505, "erase", "Disk1", tag(request_a, 1, "c2")});
+  auto v = check(r);
+  EXPECT_TRUE(has(v, "double_run")) << shown(v);
+  EXPECT_EQ(v.double_runs, 1u);
+}
+
+TEST(Invariants, AnEarlierJobsActionAfterALaterOnesIsOutOfOrder) {
+  auto r = clean();
+  auto& h1 = r.bmc_actions["h1"];
+  // The power_off job (position 0) acts after the erase (position 1) began.
+  h1.insert(h1.begin() + 2, {1400, "power", "ForceOff", tag(request_a, 0, "c1")});
+  auto v = check(r);
+  EXPECT_TRUE(has(v, "out_of_order")) << shown(v);
+  EXPECT_EQ(v.out_of_order, 1u);
+}
+
+TEST(Invariants, AJobStartedBeforeThePreviousOneFinishedIsOutOfOrder) {
+  auto r = clean();
+  r.requests[0].jobs[1].started_at = 1150;
+  auto v = check(r);
+  EXPECT_TRUE(has(v, "out_of_order")) << shown(v);
+  EXPECT_EQ(v.out_of_order, 1u);
+}
+
+TEST(Invariants, OverlappingRequestsOfOneHostAreTwoActive) {
+  auto r = clean();
+  r.requests[1].created_at = 1500;
+  EXPECT_TRUE(has(check(r), "two_active"));
+}
+
+TEST(Invariants, TwoRequestsActingInTurnOnOneBmcAreTwoActive) {
+  auto r = clean();
+  auto& h1 = r.bmc_actions["h1"];
+  // request_b's power_on lands between request_a's erases.
+  h1.insert(h1.begin() + 2, {1400, "power", "On", tag(request_b, 0, "c4")});
+  auto v = check(r);
+  EXPECT_TRUE(has(v, "two_active")) << shown(v);
+}
+
+TEST(Invariants, AJobActingOnAnotherHostsBmcIsMisdirected) {
+  auto r = clean();
+  r.bmc_actions["h2"] = {{1600, "power", "ForceOff", tag(request_a, 0, "c1")}};
+  EXPECT_TRUE(has(check(r), "misdirected"));
+}
+
+TEST(Invariants, AChangeMissingFromTheAuditIsCaught) {
+  auto r = clean();
+  r.audit_found["dc-a"].pop_back();
+  EXPECT_TRUE(has(check(r), "unaudited"));
+}
+
+}  // namespace
+}  // namespace ab::e2e
