@@ -28,9 +28,11 @@
 #include <filesystem>
 #include <fstream>
 #include <functional>
+#include <iterator>
 #include <map>
 #include <memory>
 #include <optional>
+#include <sstream>
 #include <string>
 #include <thread>
 #include <vector>
@@ -60,6 +62,9 @@ struct bench_options {
   /// Requests per second of the latency phase; 0 for half the slowest throughput.
   double rate = 0;
   std::string target = "/v1/node";
+  /// The targets measured, of direct, router and haproxy (all three by default; fewer to hold
+  /// one under a profiler for a whole phase).
+  std::vector<std::string> targets{"direct", "router", "haproxy"};
   /// The sample HAProxy config; found from the binary's checkout when empty.
   std::string haproxy_config;
 };
@@ -75,14 +80,26 @@ std::optional<bench_options> parse_args(int argc, char** argv) {
       {"--rate", [&](const std::string& v) { o.rate = std::stod(v); }},
       {"--target", [&](const std::string& v) { o.target = v; }},
       {"--haproxy-config", [&](const std::string& v) { o.haproxy_config = v; }},
+      {"--targets",
+       [&](const std::string& v) {
+         o.targets.clear();
+         for (std::size_t start = 0; start <= v.size();) {
+           auto end = std::min(v.find(',', start), v.size());
+           o.targets.push_back(v.substr(start, end - start));
+           start = end + 1;
+         }
+       }},
   };
   for (int i = 1; i < argc; i += 2) {
     auto flag = flags.find(argv[i]);
     if (flag == flags.end() || i + 1 >= argc) return std::nullopt;
     flag->second(argv[i + 1]);
   }
-  if (o.seconds <= 0 || o.rounds == 0 || o.connections == 0 || o.offered_rate <= 0)
+  if (o.seconds <= 0 || o.rounds == 0 || o.connections == 0 || o.offered_rate <= 0 ||
+      o.targets.empty())
     return std::nullopt;
+  for (const auto& t : o.targets)
+    if (t != "direct" && t != "router" && t != "haproxy") return std::nullopt;
   return o;
 }
 
@@ -140,6 +157,54 @@ void latency(int port, const bench_options& o, double seconds, double rate, figu
   f.p99_ms = percentile(f.ms, 0.99);
 }
 
+/// What a process used so far: user and system CPU seconds, and context switches of all its
+/// threads (voluntary ones: waits for I/O or a lock; the others: preemption).
+struct process_use {
+  double user_s = 0, system_s = 0;
+  long voluntary = 0, involuntary = 0;
+};
+
+process_use use_of(pid_t pid) {
+  process_use u;
+  auto dir = "/proc/" + std::to_string(pid);
+  std::ifstream stat{dir + "/stat"};
+  std::string text{std::istreambuf_iterator<char>{stat}, {}};
+  if (auto paren = text.rfind(')'); paren != std::string::npos) {
+    // Fields after the command name (which may hold spaces) start after the last ')'.
+    std::istringstream rest{text.substr(paren + 1)};
+    std::string field;
+    const auto tick = static_cast<double>(::sysconf(_SC_CLK_TCK));
+    for (int i = 3; i <= 15 && rest >> field; ++i) {
+      if (i == 14) u.user_s = std::stod(field) / tick;
+      if (i == 15) u.system_s = std::stod(field) / tick;
+    }
+  }
+  std::error_code ec;
+  for (const auto& task : fs::directory_iterator{dir + "/task", ec}) {
+    std::ifstream status{task.path() / "status"};
+    for (std::string line; std::getline(status, line);) {
+      if (line.rfind("voluntary_ctxt_switches:", 0) == 0)
+        u.voluntary += std::stol(line.substr(line.find(':') + 1));
+      else if (line.rfind("nonvoluntary_ctxt_switches:", 0) == 0)
+        u.involuntary += std::stol(line.substr(line.find(':') + 1));
+    }
+  }
+  return u;
+}
+
+process_use operator-(const process_use& a, const process_use& b) {
+  return {a.user_s - b.user_s, a.system_s - b.system_s, a.voluntary - b.voluntary,
+          a.involuntary - b.involuntary};
+}
+
+process_use& operator+=(process_use& a, const process_use& b) {
+  a.user_s += b.user_s;
+  a.system_s += b.system_s;
+  a.voluntary += b.voluntary;
+  a.involuntary += b.involuntary;
+  return a;
+}
+
 /// The heartbeat the node's sender would send, signed, POSTed to the router on `router_port`;
 /// true if it answered 204.
 bool send_heartbeat(int router_port, int node_port, std::int64_t& last_sent) {
@@ -177,7 +242,7 @@ int main(int argc, char** argv) {
     std::fprintf(
         stderr,
         "usage: ab-bench-router [--seconds S] [--rounds N] [--connections N] [--offered-rate R] "
-        "[--rate R] [--target PATH] [--haproxy-config FILE]\n");
+        "[--rate R] [--target PATH] [--haproxy-config FILE] [--targets direct,router,haproxy]\n");
     return 2;
   }
   auto bin = fs::absolute(argv[0]).parent_path();
@@ -222,10 +287,17 @@ int main(int argc, char** argv) {
         rc = 0;
       }
       if (rc == 0) {
-        const std::vector<std::pair<std::string, int>> targets{
+        const std::map<std::string, int> ports{
             {"direct", node.port()}, {"router", router.port()}, {"haproxy", lb.port()}};
+        std::vector<std::pair<std::string, int>> targets;
+        for (const auto& name : opts->targets) targets.emplace_back(name, ports.at(name));
         std::map<std::string, figures> f;
         std::map<std::string, double> cpu_s;
+        std::map<std::string, process_use> use;
+        // The proxy of a target (the node for the direct one).
+        auto pid_of = [&](const std::string& name) {
+          return name == "router" ? router.pid() : name == "haproxy" ? lb.pid() : node.pid();
+        };
         auto cpu_now = [&] {
           return std::vector<double>{node.cpu_seconds(), router.cpu_seconds(),
                                      ab::harness::cpu_seconds(lb.pid())};
@@ -242,17 +314,29 @@ int main(int argc, char** argv) {
         for (std::size_t round = 0; round < opts->rounds; ++round)
           for (const auto& [name, port] : targets) {
             send_heartbeat(router.port(), node.port(), last_sent);
+            auto proxy_before = use_of(pid_of(name));
+            auto node_before = use_of(node.pid());
             throughput(port, *opts, round_seconds, f[name]);
+            use["busy_" + name] += use_of(pid_of(name)) - proxy_before;
+            use["busy_" + name + "_node"] += use_of(node.pid()) - node_before;
           }
         double rate = opts->rate;
-        if (rate <= 0)
-          rate = 0.5 * std::min({f["direct"].per_s, f["router"].per_s, f["haproxy"].per_s});
+        if (rate <= 0) {
+          rate = f[targets.front().first].per_s;
+          for (const auto& [name, port] : targets) rate = std::min(rate, f[name].per_s);
+          rate *= 0.5;
+        }
         rate = std::max(rate, 10.0);
         for (std::size_t round = 0; round < opts->rounds; ++round)
           for (const auto& [name, port] : targets) {
             send_heartbeat(router.port(), node.port(), last_sent);
             auto before = cpu_now();
+            auto proxy_pid = pid_of(name);
+            auto proxy_before = use_of(proxy_pid);
+            auto node_before = use_of(node.pid());
             latency(port, *opts, round_seconds, rate, f[name]);
+            use[name] += use_of(proxy_pid) - proxy_before;
+            use[name + "_node"] += use_of(node.pid()) - node_before;
             auto after = cpu_now();
             cpu_s[name + "_node"] += after[0] - before[0];
             cpu_s[name + "_router"] += after[1] - before[1];
@@ -286,6 +370,31 @@ int main(int argc, char** argv) {
             cpu_s["direct_node"], cpu_s["router_node"], cpu_s["router_router"],
             cpu_s["haproxy_node"], cpu_s["haproxy_haproxy"], per_call_us("router", "router"),
             per_call_us("haproxy", "haproxy"));
+        // Where each proxy's time goes per call: user and system CPU, and the context switches
+        // its threads made (each a sleep and a wake-up).
+        auto line = [&](const std::string& name, const std::string& key) {
+          bool busy = key.rfind("busy_", 0) == 0;
+          auto calls = std::max(1.0, busy ? static_cast<double>(f[name].answered)
+                                          : static_cast<double>(f[name].ms.size()));
+          const auto& u = use[key];
+          std::printf("%s: user_us=%.1f sys_us=%.1f switches=%.2f preempted=%.2f", key.c_str(),
+                      1e6 * u.user_s / calls, 1e6 * u.system_s / calls,
+                      static_cast<double>(u.voluntary) / calls,
+                      static_cast<double>(u.involuntary) / calls);
+        };
+        for (std::string phase : {"", "busy_"}) {
+          std::printf("router bench per call (%s phase) | ",
+                      phase.empty() ? "latency" : "throughput");
+          for (const auto& [name, port] : targets) {
+            if (name != "direct") {
+              line(name, phase + name);
+              std::printf(" ");
+            }
+            line(name, phase + name + "_node");
+            std::printf(" | ");
+          }
+          std::printf("\n");
+        }
       }
       lb.stop();
     }

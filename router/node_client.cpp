@@ -1,6 +1,7 @@
 #include "router/node_client.hpp"
 
 #include <algorithm>
+#include <array>
 #include <atomic>
 #include <deque>
 #include <future>
@@ -10,10 +11,13 @@
 #include <thread>
 
 #include <openssl/ssl.h>
+#include <boost/asio/connect.hpp>
 #include <boost/asio/io_context.hpp>
 #include <boost/asio/ip/tcp.hpp>
 #include <boost/asio/ssl.hpp>
+#include <boost/asio/steady_timer.hpp>
 #include <boost/asio/strand.hpp>
+#include <boost/asio/write.hpp>
 #include <boost/beast/core.hpp>
 #include <boost/beast/http.hpp>
 #include <boost/beast/ssl.hpp>
@@ -94,16 +98,21 @@ struct pending {
   bool retried = false;
 };
 
+using io_executor = asio::io_context::executor_type;
+using socket_type = asio::basic_stream_socket<tcp, io_executor>;
+using tls_socket = ssl::stream<socket_type>;
+using timer_type = asio::basic_waitable_timer<steady, asio::wait_traits<steady>, io_executor>;
+
 /// One kept-alive connection to a node, used by one call at a time. Its lane's one thread is
-/// the only one that touches it.
-struct connection {
-  connection(asio::io_context& io, ssl::context* tls) {
+/// the only one that touches it (so its executor is that thread's context, with no strand).
+struct connection : std::enable_shared_from_this<connection> {
+  connection(asio::io_context& io, ssl::context* tls) : deadline(io.get_executor()) {
     if (tls)
-      secure = std::make_unique<beast::ssl_stream<beast::tcp_stream>>(io.get_executor(), *tls);
+      secure = std::make_unique<tls_socket>(io.get_executor(), *tls);
     else
-      plain = std::make_unique<beast::tcp_stream>(io.get_executor());
+      plain = std::make_unique<socket_type>(io.get_executor());
   }
-  beast::tcp_stream& lowest() { return secure ? beast::get_lowest_layer(*secure) : *plain; }
+  socket_type& lowest() { return secure ? secure->next_layer() : *plain; }
   /// Runs `f` on the stream HTTP is spoken over.
   template <class F>
   void with_stream(F&& f) {
@@ -112,19 +121,68 @@ struct connection {
     else
       f(*plain);
   }
+  /// One deadline for a whole step (a set-up, or an exchange: the call written and its answer
+  /// read), rather than one per read and write: past it the socket is closed, which ends the
+  /// pending operation with an error, and `timed_out` says why.
+  void arm(std::chrono::milliseconds after) {
+    timed_out = false;
+    auto epoch = ++armed;
+    deadline.expires_after(after);
+    deadline.async_wait([weak = weak_from_this(), epoch](beast::error_code ec) {
+      auto self = weak.lock();
+      if (ec || !self || self->armed != epoch) return;
+      self->timed_out = true;
+      beast::error_code ignored;
+      self->lowest().close(ignored);
+    });
+  }
+  /// The step ended in time.
+  void disarm() {
+    ++armed;
+    deadline.cancel();
+  }
   void close() {
+    disarm();
     beast::error_code ignored;
-    lowest().socket().shutdown(tcp::socket::shutdown_both, ignored);
-    lowest().close();
+    lowest().shutdown(tcp::socket::shutdown_both, ignored);
+    lowest().close(ignored);
   }
 
-  std::unique_ptr<beast::tcp_stream> plain;
-  std::unique_ptr<beast::ssl_stream<beast::tcp_stream>> secure;
+  std::unique_ptr<socket_type> plain;
+  std::unique_ptr<tls_socket> secure;
+  timer_type deadline;
+  /// Bumped by each `arm` and `disarm`: a deadline that fires after its step ended is ignored.
+  std::uint64_t armed = 0;
+  bool timed_out = false;
   beast::flat_buffer buffer;
-  /// The body points into the pending call's own body.
-  http::request<http::span_body<const char>> request;
+  /// The call's request line and header fields (the body is written from the call itself).
+  std::string head;
   std::optional<http::response_parser<http::string_body>> parser;
 };
+
+/// True if `s` can go into a request line or a header field as it is (no line break or NUL).
+bool fits_on_a_line(const std::string& s) {
+  return s.find_first_of(std::string_view{"\r\n\0", 3}) == std::string::npos;
+}
+
+/// The request line and header fields of `call` to the node at `host_field`, ending with the
+/// empty line; fields that could not be sent as they are (line breaks) are left out. A
+/// `protocol` above 0 is sent as `X-AB-Protocol`, in place of any the call carried.
+void write_head(std::string& out, const outgoing_call& call, const std::string& host_field,
+                int protocol) {
+  out.clear();
+  out.append(call.method).append(" ").append(call.target).append(" HTTP/1.1\r\nHost: ");
+  out.append(host_field).append("\r\n");
+  if (protocol > 0) out.append("X-AB-Protocol: ").append(std::to_string(protocol)).append("\r\n");
+  for (const auto& [name, value] : call.headers)
+    if (!name.empty() && fits_on_a_line(name) && name.find(':') == std::string::npos &&
+        fits_on_a_line(value) && !(protocol > 0 && beast::iequals(name, "X-AB-Protocol")))
+      out.append(name).append(": ").append(value).append("\r\n");
+  // As HTTP/1.1 frames a request: a length whenever there is a body or the method expects one.
+  if (!call.body.empty() || call.method == "POST" || call.method == "PUT" || call.method == "PATCH")
+    out.append("Content-Length: ").append(std::to_string(call.body.size())).append("\r\n");
+  out.append("\r\n");
+}
 
 /// The connections of one node on one lane, and the calls waiting for one; touched by the
 /// lane's thread only, so it needs no lock.
@@ -254,62 +312,62 @@ struct node_client::impl {
     auto conn = std::make_shared<connection>(pl->io, pl->where.tls ? &tls : nullptr);
     auto resolver = std::make_shared<tcp::resolver>(pl->io);
     auto* self = this;
-    auto fail = [self, pl, p](call_result::outcome what, std::string why) {
+    auto fail = [self, pl, p, conn](call_result::outcome what, std::string why) {
+      conn->close();
       self->slot_freed(pl);
       p->done(failure(what, std::move(why)));
     };
+    // The set-up's deadline covers the name, the TCP connection and the TLS handshake.
+    conn->arm(options.connect_timeout);
     resolver->async_resolve(
         pl->where.host, pl->where.port,
         [self, pl, p, conn, resolver, fail](beast::error_code ec, tcp::resolver::results_type eps) {
+          if (!ec && conn->timed_out) ec = asio::error::timed_out;
           if (ec)
             return fail(call_result::outcome::unreachable,
                         "cannot resolve " + pl->where.host + ": " + ec.message());
-          conn->lowest().expires_after(self->options.connect_timeout);
-          conn->lowest().async_connect(eps, [self, pl, p, conn, fail](beast::error_code ec,
-                                                                      const tcp::endpoint&) {
-            if (ec == asio::error::connection_refused)
-              return fail(call_result::outcome::refused,
-                          pl->where.key() + " refused the connection");
-            if (ec)
-              return fail(call_result::outcome::unreachable,
-                          "cannot connect to " + pl->where.key() + ": " + ec.message());
-            // Calls and answers are small and interactive: no Nagle delay.
-            beast::error_code ignored;
-            conn->lowest().socket().set_option(tcp::no_delay(true), ignored);
-            if (!conn->secure) return self->run(pl, conn, p, false);
-            if (!SSL_set_tlsext_host_name(conn->secure->native_handle(), pl->where.host.c_str()))
-              return fail(call_result::outcome::unreachable, "cannot set the TLS server name");
-            conn->secure->set_verify_callback(ssl::host_name_verification(pl->where.host));
-            conn->secure->async_handshake(ssl::stream_base::client, [self, pl, p, conn,
-                                                                     fail](beast::error_code ec) {
-              if (ec)
-                return fail(call_result::outcome::unreachable,
+          asio::async_connect(
+              conn->lowest(), eps,
+              [self, pl, p, conn, fail](beast::error_code ec, const tcp::endpoint&) {
+                if (conn->timed_out) ec = asio::error::timed_out;
+                if (ec == asio::error::connection_refused)
+                  return fail(call_result::outcome::refused,
+                              pl->where.key() + " refused the connection");
+                if (ec)
+                  return fail(call_result::outcome::unreachable,
+                              "cannot connect to " + pl->where.key() + ": " + ec.message());
+                // Calls and answers are small and interactive: no Nagle delay.
+                beast::error_code ignored;
+                conn->lowest().set_option(tcp::no_delay(true), ignored);
+                if (!conn->secure) return self->run(pl, conn, p, false);
+                if (!SSL_set_tlsext_host_name(conn->secure->native_handle(),
+                                              pl->where.host.c_str()))
+                  return fail(call_result::outcome::unreachable, "cannot set the TLS server name");
+                conn->secure->set_verify_callback(ssl::host_name_verification(pl->where.host));
+                conn->secure->async_handshake(
+                    ssl::stream_base::client, [self, pl, p, conn, fail](beast::error_code ec) {
+                      if (conn->timed_out) ec = asio::error::timed_out;
+                      if (ec)
+                        return fail(
+                            call_result::outcome::unreachable,
                             "TLS handshake with " + pl->where.key() + " failed: " + ec.message());
-              self->run(pl, conn, p, false);
-            });
-          });
+                      self->run(pl, conn, p, false);
+                    });
+              });
         });
   }
 
-  /// Sends `p` on `conn` and reads the answer.
+  /// Sends `p` on `conn` and reads the answer, under one deadline.
   void run(const std::shared_ptr<pool>& pl, std::shared_ptr<connection> conn,
            std::shared_ptr<pending> p, bool reused) {
-    auto& req = conn->request;
-    req = {};
-    req.version(11);
-    req.method_string(p->call->method);
-    req.target(p->call->target);
-    req.set(http::field::host, pl->host_field);
-    for (const auto& [name, value] : p->call->headers) req.set(name, value);
-    if (p->protocol > 0) req.set("X-AB-Protocol", std::to_string(p->protocol));
-    req.body() = {p->call->body.data(), p->call->body.size()};
-    req.keep_alive(true);
-    req.prepare_payload();
-    conn->lowest().expires_after(options.request_timeout);
+    write_head(conn->head, *p->call, pl->host_field, p->protocol);
+    conn->arm(options.request_timeout);
     auto* self = this;
+    const std::array<asio::const_buffer, 2> parts{asio::buffer(conn->head),
+                                                  asio::buffer(p->call->body)};
     conn->with_stream([&](auto& stream) {
-      http::async_write(
-          stream, req, [self, pl, conn, p, reused](beast::error_code ec, std::size_t) {
+      asio::async_write(
+          stream, parts, [self, pl, conn, p, reused](beast::error_code ec, std::size_t) {
             if (ec) return self->broken(pl, conn, p, reused, true, ec);
             conn->parser.emplace();
             conn->parser->body_limit(self->options.body_limit);
@@ -335,7 +393,7 @@ struct node_client::impl {
     for (const auto& f : res) r.headers.emplace_back(f.name_string(), f.value());
     r.body = std::move(res.body());
     if (res.keep_alive() && !stopped) {
-      conn->lowest().expires_never();
+      conn->disarm();
       recycle(pl, conn);
     } else {
       conn->close();
@@ -347,16 +405,18 @@ struct node_client::impl {
   void broken(const std::shared_ptr<pool>& pl, const std::shared_ptr<connection>& conn,
               const std::shared_ptr<pending>& p, bool reused, bool nothing_came,
               beast::error_code ec) {
+    bool timed_out = conn->timed_out;
     conn->close();
     // A kept-alive connection the node closed while it idled: the call never reached the
     // node, so it goes again, once, on a new connection (the slot passes to it).
-    if (reused && nothing_came && !p->retried && !stopped && ec != beast::error::timeout) {
+    if (reused && nothing_came && !p->retried && !stopped && !timed_out) {
       p->retried = true;
       return connect(pl, p);
     }
     slot_freed(pl);
     p->done(failure(call_result::outcome::lost,
-                    "no whole answer from " + pl->where.key() + ": " + ec.message()));
+                    "no whole answer from " + pl->where.key() + ": " +
+                        (timed_out ? std::string{"timed out"} : ec.message())));
   }
 };
 

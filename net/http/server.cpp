@@ -102,10 +102,10 @@ class listener {
     return acceptor_.local_endpoint(ec).port();
   }
 
-  /// Accepts the next connection, on a strand of its own on the next context.
+  /// Accepts the next connection, bound to the next context (run by one thread: no strand).
   void accept() {
     auto& ioc = *contexts_[next_++ % contexts_.size()];
-    acceptor_.async_accept(asio::make_strand(ioc), [this](error_code ec, tcp::socket socket) {
+    acceptor_.async_accept(ioc.get_executor(), [this](error_code ec, detail::socket_type socket) {
       on_accept(ec, std::move(socket));
     });
   }
@@ -120,7 +120,7 @@ class listener {
   }
 
  private:
-  void on_accept(error_code ec, tcp::socket socket) {
+  void on_accept(error_code ec, detail::socket_type socket) {
     if (!acceptor_.is_open()) return;
     if (ec && is_resource_shortage(ec)) {
       core_->log().warn("accepting failed: {}; retrying in {} ms", ec.message(),

@@ -9,7 +9,7 @@ namespace ab::net::detail {
 namespace {
 
 /// The address `socket` is connected to, IPv4-mapped IPv6 as IPv4; empty if the peer is gone.
-std::string peer_of(const boost::asio::ip::tcp::socket& socket) {
+std::string peer_of(const socket_type& socket) {
   boost::system::error_code ec;
   auto ep = socket.remote_endpoint(ec);
   if (ec) return {};
@@ -34,7 +34,7 @@ bool server_core::is_probe(std::string_view path) const {
          options_.probe_paths.end();
 }
 
-std::shared_ptr<connection> server_core::admit(boost::asio::ip::tcp::socket socket) {
+std::shared_ptr<connection> server_core::admit(socket_type socket) {
   // Declared before the guard: should `emplace` throw, the session's destructor calls `leave`
   // after the mutex is released; the evicted session is closed (and maybe released) after it
   // too.

@@ -10,6 +10,7 @@
 #include <vector>
 
 #include <spdlog/logger.h>
+#include <boost/asio/io_context.hpp>
 #include <boost/asio/ip/tcp.hpp>
 
 #include "net/http/server.hpp"
@@ -55,7 +56,9 @@ class server_core : public std::enable_shared_from_this<server_core> {
   /// one at a cap), one in a reserve slot that serves probes only, or none (closing the socket)
   /// when the server is stopping, the peer is at its cap with every connection busy, or the
   /// reserve is full.
-  std::shared_ptr<connection> admit(boost::asio::ip::tcp::socket socket);
+  std::shared_ptr<connection> admit(
+      boost::asio::basic_stream_socket<boost::asio::ip::tcp, boost::asio::io_context::executor_type>
+          socket);
 
   /// Forgets a session; called by its destructor.
   void leave(const connection* s);

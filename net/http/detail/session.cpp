@@ -1,6 +1,7 @@
 #include "net/http/detail/session.hpp"
 
 #include <algorithm>
+#include <array>
 #include <atomic>
 #include <exception>
 
@@ -110,7 +111,7 @@ void session<Stream>::evict() {
 template <class Stream>
 void session<Stream>::respond(http_response r) {
   // A handler that answers at once (a 429 at capacity) is written at once, in the I/O thread
-  // that read the request; an answer from another thread is posted to the strand.
+  // that read the request; an answer from another thread is posted to that thread.
   asio::dispatch(stream_.get_executor(),
                  [self = self(), r = std::move(r)]() mutable { self->on_response(std::move(r)); });
 }
@@ -121,7 +122,7 @@ std::shared_ptr<session<Stream>> session<Stream>::self() {
 }
 
 template <class Stream>
-beast::tcp_stream& session<Stream>::tcp() {
+plain_stream& session<Stream>::tcp() {
   return beast::get_lowest_layer(stream_);
 }
 
@@ -314,9 +315,12 @@ void session<Stream>::answer_error(int status, std::string_view code, std::strin
 template <class Stream>
 void session<Stream>::write(wire_response res) {
   response_ = std::move(res);
+  head_text_ = head_of(response_);
   tcp().expires_after(core_->options().write_timeout);
   writing_ = true;
-  http::async_write(stream_, response_, beast::bind_front_handler(&session::on_write, self()));
+  const std::array<asio::const_buffer, 2> parts{asio::buffer(head_text_),
+                                                asio::buffer(response_.body())};
+  asio::async_write(stream_, parts, beast::bind_front_handler(&session::on_write, self()));
 }
 
 template <class Stream>

@@ -6,6 +6,7 @@
 #include <string>
 #include <type_traits>
 
+#include <boost/asio/io_context.hpp>
 #include <boost/asio/ip/tcp.hpp>
 #include <boost/beast/core/flat_buffer.hpp>
 #include <boost/beast/core/tcp_stream.hpp>
@@ -44,11 +45,18 @@ class connection : public std::enable_shared_from_this<connection> {
   virtual void respond(http_response r) = 0;
 };
 
+/// The executor of every connection: its I/O thread's own context, which that one thread runs,
+/// so that no strand is needed (and none of `any_io_executor`'s type erasure per operation).
+using io_executor = boost::asio::io_context::executor_type;
+
+/// An accepted socket, bound to its I/O thread's context.
+using socket_type = boost::asio::basic_stream_socket<boost::asio::ip::tcp, io_executor>;
+
 /// A connection over TCP alone.
-using plain_stream = boost::beast::tcp_stream;
+using plain_stream = boost::beast::basic_stream<boost::asio::ip::tcp, io_executor>;
 
 /// A connection over TLS over TCP.
-using tls_stream = boost::beast::ssl_stream<boost::beast::tcp_stream>;
+using tls_stream = boost::beast::ssl_stream<plain_stream>;
 
 /// One connection: waits for a first byte, (for TLS, shakes hands,) reads a request, hands it
 /// to the handler, writes the response, waits for the next request, repeats.
@@ -58,9 +66,9 @@ using tls_stream = boost::beast::ssl_stream<boost::beast::tcp_stream>;
 /// has `read_timeout`. A session in a reserve slot serves one probe and closes; it answers any
 /// other request with 503.
 ///
-/// `Stream` is `plain_stream` or `tls_stream`. Everything runs on the strand of the stream's
-/// executor. While the handler holds a request the session keeps itself alive (`awaiting_`);
-/// `close` breaks that cycle.
+/// `Stream` is `plain_stream` or `tls_stream`. Everything runs on the one thread that runs the
+/// stream's I/O context. While the handler holds a request the session keeps itself alive
+/// (`awaiting_`); `close` breaks that cycle.
 template <class Stream>
 class session final : public connection {
  public:
@@ -82,7 +90,7 @@ class session final : public connection {
   static constexpr bool is_tls = std::is_same_v<Stream, tls_stream>;
 
   std::shared_ptr<session> self();
-  boost::beast::tcp_stream& tcp();
+  plain_stream& tcp();
   void start();
   void await_request(std::chrono::milliseconds patience);
   void on_first_bytes(boost::beast::error_code ec, std::size_t bytes);
@@ -113,6 +121,8 @@ class session final : public connection {
   boost::beast::flat_buffer buffer_;
   std::optional<boost::beast::http::request_parser<boost::beast::http::string_body>> parser_;
   wire_response response_;
+  // The response's status line and fields, written with its body.
+  std::string head_text_;
   std::shared_ptr<server_core> core_;
   // Self-reference while the handler holds the current request.
   std::shared_ptr<session> awaiting_;

@@ -139,4 +139,20 @@ wire_response to_wire(http_response&& r, bool head, bool keep_alive, spdlog::log
   return res;
 }
 
+std::string head_of(const wire_response& res) {
+  std::string out;
+  out.reserve(256);
+  auto reason = res.reason();
+  out.append("HTTP/1.1 ").append(std::to_string(res.result_int())).append(" ");
+  out.append(reason.data(), reason.size()).append("\r\n");
+  for (const auto& field : res) {
+    auto name = field.name_string();
+    auto value = field.value();
+    out.append(name.data(), name.size()).append(": ").append(value.data(), value.size());
+    out.append("\r\n");
+  }
+  out.append("\r\n");
+  return out;
+}
+
 }  // namespace ab::net::detail

@@ -37,4 +37,9 @@ http_request to_request(wire_request&& req, std::string remote);
 /// `HEAD`), and replaces an invalid status with 500; problems are logged to `log`.
 wire_response to_wire(http_response&& r, bool head, bool keep_alive, spdlog::logger& log);
 
+/// The status line and header fields of `res` as they go on the wire, ending with the empty
+/// line: written in one gather write with the body, without Beast's serializer (whose buffer
+/// sequences cost more than the rest of a small answer's path).
+std::string head_of(const wire_response& res);
+
 }  // namespace ab::net::detail
