@@ -46,7 +46,7 @@ pass "five packages, with their names, version and architectures"
 
 # Dependencies: the libraries' packages (found by dpkg-shlibdeps), and one another.
 depends() { dpkg-deb -f "$(deb_of "$1" "${arch_of[$1]}")" Depends; }
-for lib in libcaf-core0.17 libcurl4 libsqlite3-0 libmysqlcppconn7v5 libspdlog1.10 \
+for lib in libcaf-core0.17 libcurl4 libsqlite3-0 libmysqlcppconn7v5 libspdlog1.10-fmt9 \
     libprometheus-cpp-core1.0 libssl3 libstdc++6 libc6; do
   depends autobuild-node | grep -qE "(^|, )$lib( |,|$)" || fail "autobuild-node: no Depends on $lib"
 done
