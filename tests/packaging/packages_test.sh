@@ -48,7 +48,8 @@ pass "five packages, with their names, version and architectures"
 depends() { dpkg-deb -f "$(deb_of "$1" "${arch_of[$1]}")" Depends; }
 for lib in libcaf-core0.17 libcurl4 libsqlite3-0 libmysqlcppconn7v5 libspdlog1.10-fmt9 \
     libprometheus-cpp-core1.0 libssl3 libstdc++6 libc6; do
-  depends autobuild-node | grep -qE "(^|, )$lib( |,|$)" || fail "autobuild-node: no Depends on $lib"
+  depends autobuild-node | grep -qE "(^|, )${lib//+/\\+}( |,|$)" ||
+    fail "autobuild-node: no Depends on $lib"
 done
 depends autobuild-node | grep -qF "autobuild-common (= $deb_version)" ||
   fail "autobuild-node: no Depends on autobuild-common (= $deb_version)"
