@@ -10,6 +10,9 @@
 #
 # The web view is compiled into ab-node and ab-router (web/): no files of its own.
 
+# cpack installs what the five binaries need only, without building every test first.
+set(CMAKE_SKIP_INSTALL_ALL_DEPENDENCY ON)
+
 set(ab_deb_dir ${CMAKE_SOURCE_DIR}/deploy/debian)
 set(ab_deb_gen ${CMAKE_BINARY_DIR}/debian)
 set(ab_components common node router tools monitoring)

@@ -1,11 +1,11 @@
 #!/usr/bin/env bash
-# Usage: ansible_render_test.sh SOURCE_DIR BUILD_DIR
+# Usage: ansible_render_test.sh SOURCE_DIR
 # render_sample.yml against deploy/ansible's sample inventory: every host of the two sites
 # gets its configuration rendered by the roles' templates and checked, on this machine (no
 # host of the inventory is reached). Prints "FAIL: ..." per failed check.
 set -uo pipefail
 
-src="${1:?source dir}" build="${2:?build dir}"
+src="${1:?source dir}"
 failures=0
 fail() { echo "FAIL: $*"; failures=$((failures + 1)); }
 

@@ -35,8 +35,9 @@ for pkg in "${!arch_of[@]}"; do
   [[ "$(dpkg-deb -f "$deb" Package)" == "$pkg" ]] || fail "$pkg: Package field"
   [[ "$(dpkg-deb -f "$deb" Version)" == "$deb_version" ]] || fail "$pkg: Version is not $deb_version"
   [[ "$(dpkg-deb -f "$deb" Architecture)" == "${arch_of[$pkg]}" ]] || fail "$pkg: Architecture"
-  dpkg-deb -c "$deb" | grep -q " ./usr/share/doc/$pkg/copyright$" || fail "$pkg: no copyright"
-  dpkg-deb -c "$deb" | grep -q " ./usr/share/doc/$pkg/changelog.Debian.gz$" ||
+  dpkg-deb -c "$deb" >"$tmp/$pkg.list"
+  grep -q " ./usr/share/doc/$pkg/copyright$" "$tmp/$pkg.list" || fail "$pkg: no copyright"
+  grep -q " ./usr/share/doc/$pkg/changelog.Debian.gz$" "$tmp/$pkg.list" ||
     fail "$pkg: no changelog.Debian.gz"
   dpkg-deb -x "$deb" "$tmp/root"
   mkdir -p "$tmp/control/$pkg" && dpkg-deb -e "$deb" "$tmp/control/$pkg"
@@ -45,9 +46,10 @@ pass "five packages, with their names, version and architectures"
 
 # Dependencies: the libraries' packages (found by dpkg-shlibdeps), and one another.
 depends() { dpkg-deb -f "$(deb_of "$1" "${arch_of[$1]}")" Depends; }
-for lib in libcaf-core0.17 libcurl4 libsqlite3-0 libmysqlcppconn7v5 libspdlog1.10 \
+for lib in libcaf-core0.17 libcurl4 libsqlite3-0 libmysqlcppconn7v5 libspdlog1.10-fmt9 \
     libprometheus-cpp-core1.0 libssl3 libstdc++6 libc6; do
-  depends autobuild-node | grep -qE "(^|, )$lib( |,|$)" || fail "autobuild-node: no Depends on $lib"
+  depends autobuild-node | grep -qE "(^|, )${lib//+/\\+}( |,|$)" ||
+    fail "autobuild-node: no Depends on $lib"
 done
 depends autobuild-node | grep -qF "autobuild-common (= $deb_version)" ||
   fail "autobuild-node: no Depends on autobuild-common (= $deb_version)"
@@ -60,7 +62,7 @@ depends autobuild-common | grep -qE "(^|, )adduser( |,|$)" || fail "autobuild-co
 pass "dependencies"
 
 # Files: every one the packages promise, in its package.
-holds() { dpkg-deb -c "$(deb_of "$1" "${arch_of[$1]}")" | grep -qE " \./${2}$" || fail "$1: no /$2"; }
+holds() { grep -qE " \./${2}$" "$tmp/$1.list" || fail "$1: no /$2"; }
 holds autobuild-common etc/autobuild/
 holds autobuild-node usr/bin/ab-node
 holds autobuild-node lib/systemd/system/ab-node.service
@@ -135,6 +137,9 @@ for c in adduser deluser delgroup chown dpkg-statoverride deb-systemd-helper deb
 done
 # getent: the user exists when AB_STUB_USER is set.
 printf '#!/bin/sh\necho "getent $*" >>"%s"\n[ -n "$AB_STUB_USER" ]\n' "$calls" >"$stubs/getent"
+# dpkg-statoverride --list: no override yet.
+printf '#!/bin/sh\necho "dpkg-statoverride $*" >>"%s"\n[ "$1" != --list ]\n' "$calls" \
+  >"$stubs/dpkg-statoverride"
 chmod 755 "$stubs"/*
 run_script() {  # PACKAGE SCRIPT ARGS...
   local pkg="$1" script="$2"; shift 2
