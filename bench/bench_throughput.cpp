@@ -62,7 +62,7 @@ int usage() {
       stderr,
       "usage: ab-bench-throughput [--seconds S] [--ramp-seconds R] [--hosts H] [--batch B]\n"
       "         [--clients C] [--nodes N] [--haproxy] [--store mysql://...]\n"
-      "         [--bombard-rate R] [--bombard-connections K] [--node-option OPT VALUE]... "
+      "         [--bombard-rate R] [--bombard-connections K] [--node-option NAME=VALUE]... "
       "[--keep]\n"
       "  --seconds S            each measured phase (30)\n"
       "  --ramp-seconds R       before each measured phase (5)\n"
@@ -70,8 +70,7 @@ int usage() {
       "  --batch B              hosts per submission (100)\n"
       "  --clients C            submitting clients, each with its own hosts (8)\n"
       "  --bombard-rate R       the bombard's API reads per second, open loop (2000)\n"
-      "  --node-option OPT VAL  an extra node option (e.g. --node-option --workers "
-      "'{\"default\": 4}')\n"
+      "  --node-option N=V      an extra node option (e.g. --node-option claim-batch=32)\n"
       "  --keep                 keep the run's directory (logs, database)\n");
   return 2;
 }
@@ -90,10 +89,13 @@ double machine_busy_seconds() {
 const std::vector<std::string>& db_counter_names() {
   static const std::vector<std::string> names{"Questions",
                                               "Com_commit",
+                                              "Com_rollback",
                                               "Com_select",
                                               "Com_update",
                                               "Com_insert",
                                               "Com_delete",
+                                              "Com_set_option",
+                                              "Com_stmt_prepare",
                                               "Innodb_row_lock_waits",
                                               "Innodb_row_lock_time",
                                               "Innodb_data_fsyncs",
@@ -168,22 +170,22 @@ phase_result report(const std::string& phase, const bench::throughput_site& site
   std::printf(
       "throughput phase=%s: seconds=%.1f reimages=%lld reimages_per_s=%.1f "
       "servers_per_hour=%.0f failed=%lld in_flight=%lld submit_calls=%lld shed=%lld "
-      "errors_5xx=%lld no_answer=%lld other=%lld\n",
+      "errors_5xx=%lld no_answer=%lld other=%lld (all runs: %s)\n",
       phase.c_str(), seconds, static_cast<long long>(ok), out.per_s, out.per_s * 3600,
       static_cast<long long>(failed), static_cast<long long>(load.in_flight()),
       static_cast<long long>(b.calls - a.calls), static_cast<long long>(b.shed - a.shed),
       static_cast<long long>(out.errors_5xx), static_cast<long long>(b.no_answer - a.no_answer),
-      static_cast<long long>(b.other - a.other));
+      static_cast<long long>(b.other - a.other), load.calls().failures().c_str());
   if (bombard) {
     auto n = bombard->calls - bombard_a.calls;
     std::printf(
         "throughput bombard phase=%s: calls=%lld calls_per_s=%.0f shed=%lld errors_5xx=%lld "
-        "no_answer=%lld other=%lld\n",
+        "no_answer=%lld other=%lld (all runs: %s)\n",
         phase.c_str(), static_cast<long long>(n), static_cast<double>(n) / seconds,
         static_cast<long long>(bombard->shed - bombard_a.shed),
         static_cast<long long>(bombard->errors_5xx - bombard_a.errors_5xx),
         static_cast<long long>(bombard->no_answer - bombard_a.no_answer),
-        static_cast<long long>(bombard->other - bombard_a.other));
+        static_cast<long long>(bombard->other - bombard_a.other), bombard->failures().c_str());
     out.errors_5xx += bombard->errors_5xx - bombard_a.errors_5xx;
   }
   std::ostringstream cpu;
@@ -191,6 +193,21 @@ phase_result report(const std::string& phase, const bench::throughput_site& site
       << ": machine_busy_cores=" << (b.machine - a.machine) / seconds;
   for (const auto& [name, t] : b.cpu) cpu << ' ' << name << '=' << (t - a.cpu.at(name)) / seconds;
   std::printf("%s (cores)\n", cpu.str().c_str());
+  // What a reimage costs in CPU, process by process: on a machine of its own, the deployment
+  // could make at most (cores x 1000 / total) reimages a second.
+  if (ok > 0) {
+    std::ostringstream per;
+    double total = 0;
+    per << "throughput cpu_ms_per_reimage phase=" << phase << ":";
+    for (const auto& [name, t] : b.cpu) {
+      auto ms = 1000 * (t - a.cpu.at(name)) / static_cast<double>(ok);
+      if (name != "bench") total += ms;
+      per << ' ' << name << '=' << ms;
+    }
+    per << " deployment_total=" << total
+        << " two_core_bound_per_s=" << (total > 0 ? 2000 / total : 0);
+    std::printf("%s\n", per.str().c_str());
+  }
   std::ostringstream mem;
   mem << "throughput memory phase=" << phase << ":";
   for (const auto& p : site.processes())
@@ -327,8 +344,12 @@ int run(int argc, char** argv) {
     else if (a == "--bombard-connections")
       o.bombard_connections = std::stoi(value());
     else if (a == "--node-option") {
-      o.node_options.push_back(value());
-      o.node_options.push_back(value());
+      // NAME=VALUE, as ab-bench-api takes it.
+      auto v = value();
+      auto eq = v.find('=');
+      if (eq == std::string::npos || eq == 0) return usage();
+      o.node_options.push_back("--" + v.substr(0, eq));
+      o.node_options.push_back(v.substr(eq + 1));
     } else if (a == "--keep")
       o.keep = true;
     else

@@ -24,6 +24,10 @@ constexpr auto track_every = std::chrono::milliseconds(100);
 
 void call_counts::count(long status) {
   ++calls;
+  if (status < 200 || status >= 300) {
+    std::lock_guard<std::mutex> lock{mutex_};
+    ++failed_[status];
+  }
   if (status == 0)
     ++no_answer;
   else if (status == 429 || status == 503)
@@ -32,6 +36,14 @@ void call_counts::count(long status) {
     ++errors_5xx;
   else if (status >= 300)
     ++other;
+}
+
+std::string call_counts::failures() const {
+  std::lock_guard<std::mutex> lock{mutex_};
+  std::string out;
+  for (const auto& [status, n] : failed_)
+    out += (out.empty() ? "" : " ") + std::to_string(status) + "x" + std::to_string(n);
+  return out.empty() ? "none" : out;
 }
 
 reimage_load::reimage_load(std::vector<std::string> hosts, int clients, int batch, int api_port,
@@ -136,7 +148,10 @@ void reimage_load::run_client(std::size_t k) {
 void reimage_load::run_tracker() {
   auto c = db_->acquire();
   c->autocommit();
-  std::int64_t since = 0;
+  // Only what ends from now on: the reimages of the warm-up's hosts that failed ended before.
+  std::int64_t since = std::chrono::duration_cast<std::chrono::milliseconds>(
+                           std::chrono::system_clock::now().time_since_epoch())
+                           .count();
   while (!stop_) {
     std::vector<finished_request> rows;
     try {

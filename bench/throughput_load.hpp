@@ -8,6 +8,7 @@
 #include <condition_variable>
 #include <cstdint>
 #include <deque>
+#include <map>
 #include <memory>
 #include <mutex>
 #include <string>
@@ -32,6 +33,12 @@ struct call_counts {
   /// Any other status that is not a success.
   std::atomic<std::int64_t> other{0};
   void count(long status);
+  /// "STATUS×N ..." of the answers that were no success, e.g. "500×3 504×1".
+  std::string failures() const;
+
+ private:
+  mutable std::mutex mutex_;
+  std::map<long, std::int64_t> failed_;
 };
 
 /// A reimage that ended, as the tracker saw it.
