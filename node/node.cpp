@@ -125,6 +125,13 @@ int run(const config::node_config& cfg, const config::cluster_map& file_map, sig
   count_busy_workers(*handlers, busy_workers);
 
   caf::actor_system_config sys_cfg;
+  // CAF 0.17's work-stealing scheduler: an idle thread spins briefly, then polls 500 times
+  // with a 50 µs sleep in between (some 20,000 wake-ups a second per thread) before it waits
+  // on its condition variable. The node's scheduled actors (pools, API resources) get a message
+  // every few milliseconds under load, so its threads never got past the sleeping polls: 38% of
+  // a busy node's CPU samples woke from them (docs/benchmarks.md). Without that phase an idle
+  // thread waits at once and is woken when work is enqueued for it.
+  sys_cfg.set("work-stealing.moderate-poll-attempts", 0);
   caf::actor_system sys{sys_cfg};
   constexpr time_ms day = time_ms{24} * 3600 * 1000;
   actors::supervisor_config sup_cfg{cfg, map, store, handlers, clk, incarnation, clock_ok};

@@ -470,10 +470,16 @@ complete_result sql_store::complete_in(connection& c, commit_marks& marks,
   std::vector<std::int64_t> next;
   next.reserve(held.size());
   for (auto id : held) next.push_back(id + 1);
-  execute_in(c,
-             "UPDATE jobs" + by_pk +
-                 " SET state = 'ready', not_before = ? WHERE state = 'waiting' AND id IN ",
-             next, {now});
+  auto readied =
+      execute_in(c,
+                 "UPDATE jobs" + by_pk +
+                     " SET state = 'ready', not_before = ? WHERE state = 'waiting' AND id IN ",
+                 next, {now});
+  // Every job readied the next one of its chain: none was the last, no request finished.
+  if (readied == held.size()) {
+    out.completed = held.size();
+    return out;
+  }
   // A request is finished when the job just done is its last: id * 64 + chain_length - 1.
   std::vector<std::int64_t> requests;
   requests.reserve(held.size());

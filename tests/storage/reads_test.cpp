@@ -2,6 +2,7 @@
 // transaction (one round trip each), and a connection that served such reads still runs the
 // next transaction as one.
 
+#include <algorithm>
 #include <atomic>
 
 #include "storage/detail/pools.hpp"
@@ -214,6 +215,56 @@ TEST_P(StoreConformance, ATransactionAfterReadsOnTheSameConnectionStillRollsBack
   auto r = counted->request(again->at(0).id);
   ASSERT_TRUE(r) << message_of(r.error());
   EXPECT_EQ(r->jobs.size(), 2u);
+}
+
+
+TEST_P(StoreConformance, ACompletionWhoseJobsAllReadyTheirNextRunsNoStatementForFinishedRequests) {
+  statement_counts counts;
+  auto counted = counted_store(*store_, GetParam(), clock_, counts, 1);
+  ASSERT_TRUE(counted);
+  auto first = submit_one(spec("h1", {"a", "b"}));
+  auto second = submit_one(spec("h2", {"a", "b"}));
+  auto jobs = claim("a");
+  ASSERT_EQ(jobs.size(), 2u);
+  std::vector<storage::completion> done;
+  for (const auto& j : jobs) done.push_back({{j.id, j.lease_token}, ""});
+  counts.reset();
+  auto res = counted->complete(done);
+  ASSERT_TRUE(res) << message_of(res.error());
+  EXPECT_EQ(res->completed, 2u);
+  EXPECT_TRUE(res->succeeded.empty());
+  // The jobs marked done and their chains' next jobs readied: nothing else to do.
+  EXPECT_EQ(counts.executes.load(), 2);
+  // The last jobs still finish their requests (and only those).
+  auto last = claim("b", 1);
+  ASSERT_EQ(last.size(), 1u);
+  auto finished = complete(last[0]);
+  ASSERT_EQ(finished.succeeded.size(), 1u);
+  EXPECT_EQ(request(last[0].request).state, storage::request_state::succeeded);
+  auto other = last[0].request == first ? second : first;
+  EXPECT_EQ(request(other).state, storage::request_state::running);
+}
+
+TEST_P(StoreConformance, APageCountsEachRequestsDoneStepsAcrossMoreThan64Requests) {
+  std::vector<storage::request_id> ids;
+  for (int i = 0; i < 70; ++i)
+    ids.push_back(submit_one(spec("h" + std::to_string(i), {"a", "b", "c"})));
+  // Requests with an even index finish step a, those divisible by 4 step b too.
+  for (const auto& j : claim("a", 100))
+    if (std::find(ids.begin(), ids.end(), j.request) - ids.begin() < 70 &&
+        (std::find(ids.begin(), ids.end(), j.request) - ids.begin()) % 2 == 0)
+      complete(j);
+  for (const auto& j : claim("b", 100))
+    if ((std::find(ids.begin(), ids.end(), j.request) - ids.begin()) % 4 == 0) complete(j);
+  storage::request_filter f;
+  f.limit = 100;
+  auto page = db().requests(f);
+  ASSERT_TRUE(page) << message_of(page.error());
+  ASSERT_EQ(page->items.size(), 70u);
+  for (const auto& r : page->items) {
+    auto index = std::find(ids.begin(), ids.end(), r.id) - ids.begin();
+    EXPECT_EQ(r.jobs_done, index % 4 == 0 ? 2 : index % 2 == 0 ? 1 : 0) << "request " << index;
+  }
 }
 
 }  // namespace ab::testing
