@@ -90,9 +90,11 @@ if ! diff "$tmp/before" "$tmp/after" >"$tmp/changes"; then
   cat "$tmp/changes"
 fi
 
-# status TASK: ok, changed, skipped or failed (its first run on localhost), or absent.
+# status TASK: ok, changed, skipped or failed (its first run on localhost), or absent. A role's
+# task is named "ROLE : TASK" by the json callback.
 status() {
-  jq -r --arg t "$1" '[.plays[].tasks[] | select(.task.name == $t) | .hosts.localhost |
+  jq -r --arg t "$1" '[.plays[].tasks[] | select(.task.name == $t or (.task.name | endswith(" : " + $t))) |
+    .hosts.localhost |
     if .failed then "failed" elif .skipped then "skipped" elif .changed then "changed"
     else "ok" end] | first // "absent"' "$tmp/run.json"
 }
@@ -105,7 +107,7 @@ expect() {  # TASK STATUS...
 }
 # fact TASK FIELD: a field of what a set_fact task set.
 fact() {
-  jq -r --arg t "$1" "[.plays[].tasks[] | select(.task.name == \$t) |
+  jq -r --arg t "$1" "[.plays[].tasks[] | select(.task.name == \$t or (.task.name | endswith(\" : \" + \$t))) |
     .hosts.localhost.ansible_facts$2] | first" "$tmp/run.json"
 }
 [[ "$(jq '.stats.localhost.failures + .stats.localhost.unreachable' "$tmp/run.json")" == 0 ]] ||
