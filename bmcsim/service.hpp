@@ -22,7 +22,7 @@ struct service_context {
   /// Whether every credential is refused (the `auth_fail` fault).
   bool auth_fail = false;
   /// The caller's `X-AB-Job` header, recorded with each action taken.
-  std::string job;
+  std::string job{};
 };
 
 /// Answers one Redfish request to BMC `b`; `base` is its service root without the trailing

@@ -94,11 +94,11 @@ struct run_state {
   steady::time_point t0 = steady::now();
   std::size_t faults = 0;
   /// What went wrong with the faults themselves (a verb that failed, a reload not in force).
-  std::vector<std::string> failures;
-  std::vector<expected_audit> audits;
+  std::vector<std::string> failures{};
+  std::vector<expected_audit> audits{};
   /// The live node of each (site, cluster).
-  std::map<std::pair<std::string, std::string>, std::string> current;
-  std::string auth;
+  std::map<std::pair<std::string, std::string>, std::string> current{};
+  std::string auth{};
 
   double elapsed() const { return std::chrono::duration<double>(steady::now() - t0).count(); }
 

@@ -33,7 +33,7 @@ struct table_options {
   time_ms forget_after_ms = 24 * 3600 * 1000;
   /// The protocol versions this router speaks: a node whose range does not meet it is shown
   /// but never routed to.
-  protocol_range protocol;
+  protocol_range protocol{};
 };
 
 /// What calls to one node are meeting now, counted by whichever thread sees it: shared by

@@ -92,7 +92,11 @@ struct answer {
   }
   /// The response, or status 0 if none came in time.
   net::http_response get() {
-    if (future.wait_for(std::chrono::seconds(10)) != std::future_status::ready) return {0};
+    if (future.wait_for(std::chrono::seconds(10)) != std::future_status::ready) {
+      net::http_response none;
+      none.status = 0;
+      return none;
+    }
     return future.get();
   }
 };
