@@ -217,7 +217,6 @@ TEST_P(StoreConformance, ATransactionAfterReadsOnTheSameConnectionStillRollsBack
   EXPECT_EQ(r->jobs.size(), 2u);
 }
 
-
 TEST_P(StoreConformance, ACompletionWhoseJobsAllReadyTheirNextRunsNoStatementForFinishedRequests) {
   statement_counts counts;
   auto counted = counted_store(*store_, GetParam(), clock_, counts, 1);
