@@ -12,9 +12,24 @@ namespace ab::harness {
 
 http_reply http_exchange(int port, const std::string& method, const std::string& path,
                          const std::string& body, const std::string& extra_headers) {
+  return http_exchange_from("", port, method, path, body, extra_headers);
+}
+
+http_reply http_exchange_from(const std::string& source, int port, const std::string& method,
+                              const std::string& path, const std::string& body,
+                              const std::string& extra_headers) {
   http_reply out;
   int fd = ::socket(AF_INET, SOCK_STREAM, 0);
   if (fd < 0) return out;
+  if (!source.empty()) {
+    sockaddr_in from{};
+    from.sin_family = AF_INET;
+    if (inet_pton(AF_INET, source.c_str(), &from.sin_addr) != 1 ||
+        ::bind(fd, reinterpret_cast<sockaddr*>(&from), sizeof from) != 0) {
+      ::close(fd);
+      return out;
+    }
+  }
   // A caller must see a failure, not hang, when a server never answers.
   timeval limit{30, 0};
   ::setsockopt(fd, SOL_SOCKET, SO_RCVTIMEO, &limit, sizeof limit);

@@ -20,4 +20,9 @@ struct http_reply {
 http_reply http_exchange(int port, const std::string& method, const std::string& path,
                          const std::string& body = "", const std::string& extra_headers = "");
 
+/// As `http_exchange`, from the loopback address `source` (e.g. "127.0.0.2"; empty: any).
+http_reply http_exchange_from(const std::string& source, int port, const std::string& method,
+                              const std::string& path, const std::string& body = "",
+                              const std::string& extra_headers = "");
+
 }  // namespace ab::harness

@@ -1,17 +1,16 @@
 #pragma once
 
-// One blocking HTTP/1.1 exchange, as a test sees it: no client library, a fresh connection.
+// One blocking HTTP/1.1 exchange, as a test sees it: harness::http_exchange under the tests'
+// names.
 
 #include <string>
+
+#include "harness/http_exchange.hpp"
 
 namespace ab::testing {
 
 /// An HTTP answer as a test sees it.
-struct http_answer {
-  int status = 0;
-  std::string headers;
-  std::string body;
-};
+using http_answer = harness::http_reply;
 
 /// One HTTP/1.1 call to 127.0.0.1:`port` on a fresh connection; status 0 when it failed.
 http_answer http_call(int port, const std::string& method, const std::string& path,
