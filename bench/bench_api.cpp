@@ -411,8 +411,10 @@ double register_hosts(client& c, const std::string& prefix, int first, int count
   return count / seconds_since(t0);
 }
 
-/// Submits hosts `prefix`0 … `prefix`(count-1), 100 per call; hosts/s, 0 on error.
-double bulk_submit(client& c, const std::string& prefix, int count, std::int64_t& first_id) {
+/// Submits hosts `prefix`0 … `prefix`(count-1), 100 per call, the ids of the first call's
+/// requests into `first_ids`; hosts/s, 0 on error.
+double bulk_submit(client& c, const std::string& prefix, int count,
+                   std::vector<std::int64_t>& first_ids) {
   auto t0 = steady::now();
   for (int at = 0; at < count; at += 100) {
     json list = json::array();
@@ -421,8 +423,9 @@ double bulk_submit(client& c, const std::string& prefix, int count, std::int64_t
       return 0;
     if (at == 0) {
       auto answer = json::parse(c.body(), nullptr, false);
-      if (answer.contains("requests") && !answer["requests"].empty())
-        first_id = answer["requests"][0].value("id", std::int64_t{0});
+      if (answer.contains("requests"))
+        for (const auto& r : answer["requests"])
+          if (auto id = r.value("id", std::int64_t{0})) first_ids.push_back(id);
     }
   }
   return count / seconds_since(t0);
@@ -454,10 +457,10 @@ struct get_figures {
   long errors = 0;
 };
 
-/// GET of one request over 64 connections for `seconds`, each as fast as it is answered (one
-/// generator thread for all of them, so that the generator's own switching does not crowd the
-/// node and the database out of a small machine).
-get_figures closed_loop_get(int port, int seconds, const std::string& target) {
+/// GETs of `targets` in turn over 64 connections for `seconds`, each as fast as it is answered
+/// (one generator thread for all of them, so that the generator's own switching does not crowd
+/// the node and the database out of a small machine).
+get_figures closed_loop_get(int port, int seconds, const std::vector<std::string>& targets) {
   load::closed_loop_options o;
   o.port = static_cast<std::uint16_t>(port);
   o.connections = 64;
@@ -466,8 +469,8 @@ get_figures closed_loop_get(int port, int seconds, const std::string& target) {
   long errors = 0;
   auto summary = load::run_closed_loop(
       o,
-      [&](std::size_t) {
-        return load::load_request{"GET", target, ""};
+      [&](std::size_t i) {
+        return load::load_request{"GET", targets[i % targets.size()], ""};
       },
       [&](const load::load_reply& r) {
         latencies.push_back(r.latency_ms);
@@ -478,10 +481,13 @@ get_figures closed_loop_get(int port, int seconds, const std::string& target) {
           percentile(latencies, 0.99), errors};
 }
 
-/// The store's own ceiling for the GET's read: `store::request(id)` (the same statement on the
-/// same driver) in a loop on each of `threads` threads, each with a connection of its own, for
-/// `seconds`, with no HTTP and no actors in between.
-get_figures store_ceiling(const std::string& url, std::int64_t id, int threads, int seconds) {
+/// The store's own ceiling for the GETs' reads of `ids`: `store::request(id)` of each in turn
+/// (the same statement on the same driver), or with `batch` > 1 `store::requests_by_id` of
+/// `batch` of them at a time (what the node does with GETs that come while its store actors are
+/// busy), in a loop on each of `threads` threads, each with a connection of its own, for
+/// `seconds`, with no HTTP and no actors in between. Counts requests read, not statements.
+get_figures store_ceiling(const std::string& url, const std::vector<std::int64_t>& ids,
+                          std::size_t batch, int threads, int seconds) {
   ab::storage::store_options so;
   so.url = url;
   so.pool_size = static_cast<std::size_t>(threads);
@@ -492,10 +498,17 @@ get_figures store_ceiling(const std::string& url, std::int64_t id, int threads, 
   auto t0 = steady::now();
   in_parallel(threads, [&](int t) {
     auto& mine = each[static_cast<std::size_t>(t)];
-    while (seconds_since(t0) < seconds) {
+    for (std::size_t next = 0; seconds_since(t0) < seconds; next += batch) {
       auto s = steady::now();
-      if (!(*db)->request(id)) ++errors;
-      mine.push_back(seconds_since(s) * 1000);
+      if (batch <= 1) {
+        if (!(*db)->request(ids[next % ids.size()])) ++errors;
+      } else {
+        std::vector<std::int64_t> some;
+        for (std::size_t i = 0; i < batch; ++i) some.push_back(ids[(next + i) % ids.size()]);
+        if (!(*db)->requests_by_id(some)) ++errors;
+      }
+      // Each request read counts, with the latency of its read.
+      mine.insert(mine.end(), std::max<std::size_t>(batch, 1), seconds_since(s) * 1000);
     }
   });
   auto elapsed = seconds_since(t0);
@@ -518,8 +531,9 @@ std::int64_t finished_request(int port) {
   return id;
 }
 
-/// GET of one request at a fixed `rate` for `seconds` (open loop) over 64 connections.
-get_figures open_loop_get(int port, const std::string& target, double rate, int seconds) {
+/// GETs of `targets` in turn at a fixed `rate` for `seconds` (open loop) over 64 connections.
+get_figures open_loop_get(int port, const std::vector<std::string>& targets, double rate,
+                          int seconds) {
   load::open_loop_options o;
   o.port = static_cast<std::uint16_t>(port);
   o.rate = rate;
@@ -528,8 +542,8 @@ get_figures open_loop_get(int port, const std::string& target, double rate, int 
   long errors = 0;
   load::run_open_loop(
       o,
-      [&](std::size_t) {
-        return load::load_request{"GET", target, ""};
+      [&](std::size_t i) {
+        return load::load_request{"GET", targets[i % targets.size()], ""};
       },
       [&](const load::load_reply& r) {
         latencies.push_back(r.latency_ms);
@@ -615,23 +629,27 @@ void print_overload(const overload_figures& f, int seconds, long lost) {
 
 }  // namespace
 
-/// The GET phases: one queued request of this run (`active_id`: read from the database by every
-/// GET, as only finished requests are kept by the node) closed-loop (with the database's counters
-/// per GET) and at a fixed rate, then the baselines that say what bounds the closed-loop figure on
-/// this machine: the same load generator against routes of the same server that do less
+/// The GET phases: queued requests of this run (`active_ids`, in turn: read from the database by
+/// every GET, as only finished requests are kept by the node) closed-loop (with the database's
+/// counters per GET) and at a fixed rate, then the baselines that say what bounds the closed-loop
+/// figure on this machine: the same load generator against routes of the same server that do less
 /// (`/healthz`: the HTTP stack and the generator alone; `/v1/node`: plus a message to an actor and
 /// back and the audit trail), and the store's own rate for the same read with no HTTP or actors at
 /// all.
-void get_phases(const bench_options& o, const node_process& node, std::int64_t active_id) {
-  const auto target = "/v1/requests/" + std::to_string(active_id);
+void get_phases(const bench_options& o, const node_process& node,
+                const std::vector<std::int64_t>& active_ids) {
+  std::vector<std::string> targets;
+  for (auto id : active_ids) targets.push_back("/v1/requests/" + std::to_string(id));
   db_meter db{o.url};
   auto status0 = db.read();
   cpu_meter get_cpu{node};
-  auto closed = closed_loop_get(node.port(), o.seconds, target);
+  auto closed = closed_loop_get(node.port(), o.seconds, targets);
   get_cpu.stop();
   auto status = db.read();
-  std::printf("api get: connections=64 requests_per_s=%.0f p50_ms=%.2f p99_ms=%.2f errors=%ld\n",
-              closed.rate, closed.p50, closed.p99, closed.errors);
+  std::printf(
+      "api get: connections=64 requests_per_s=%.0f p50_ms=%.2f p99_ms=%.2f errors=%ld "
+      "distinct_requests=%zu\n",
+      closed.rate, closed.p50, closed.p99, closed.errors, targets.size());
   std::fputs(get_cpu.line("get", closed.calls).c_str(), stdout);
   // Every statement the database was sent meanwhile (the GETs' and the audit trail's writes).
   if (!status0.empty() && !status.empty() && closed.calls > 0) {
@@ -640,7 +658,7 @@ void get_phases(const bench_options& o, const node_process& node, std::int64_t a
     std::printf("api get db per call:%s\n", per_call(status0, status, closed.calls).c_str());
   }
   auto fixed =
-      open_loop_get(node.port(), target, o.get_rate > 0 ? o.get_rate : closed.rate / 2, o.seconds);
+      open_loop_get(node.port(), targets, o.get_rate > 0 ? o.get_rate : closed.rate / 2, o.seconds);
   std::printf(
       "api get fixed rate: requests_per_s=%.0f connections=64 p50_ms=%.2f p99_ms=%.2f "
       "errors=%ld\n",
@@ -651,7 +669,7 @@ void get_phases(const bench_options& o, const node_process& node, std::int64_t a
   if (auto id = finished_request(node.port())) {
     auto db0 = db.read();
     cpu_meter cpu{node};
-    auto f = closed_loop_get(node.port(), o.seconds, "/v1/requests/" + std::to_string(id));
+    auto f = closed_loop_get(node.port(), o.seconds, {"/v1/requests/" + std::to_string(id)});
     cpu.stop();
     auto db1 = db.read();
     std::printf(
@@ -665,7 +683,7 @@ void get_phases(const bench_options& o, const node_process& node, std::int64_t a
 
   for (const char* route : {"/healthz", "/v1/node"}) {
     cpu_meter cpu{node};
-    auto base = closed_loop_get(node.port(), o.seconds, route);
+    auto base = closed_loop_get(node.port(), o.seconds, {route});
     cpu.stop();
     std::printf(
         "api get baseline: route=%s connections=64 requests_per_s=%.0f p50_ms=%.2f p99_ms=%.2f "
@@ -674,11 +692,17 @@ void get_phases(const bench_options& o, const node_process& node, std::int64_t a
     std::fputs(cpu.line(route[1] == 'h' ? "baseline healthz" : "baseline node", base.calls).c_str(),
                stdout);
   }
-  auto store = store_ceiling(o.url, active_id, o.store_threads, o.seconds);
+  auto store = store_ceiling(o.url, active_ids, 1, o.store_threads, o.seconds);
   std::printf(
       "api get baseline: store_request threads=%d requests_per_s=%.0f p50_ms=%.2f p99_ms=%.2f "
       "errors=%ld\n",
       o.store_threads, store.rate, store.p50, store.p99, store.errors);
+  constexpr std::size_t batch = 16;
+  auto batched = store_ceiling(o.url, active_ids, batch, o.store_threads, o.seconds);
+  std::printf(
+      "api get baseline: store_requests_by_id threads=%d batch=%zu requests_per_s=%.0f "
+      "p50_ms=%.2f p99_ms=%.2f errors=%ld\n",
+      o.store_threads, batch, batched.rate, batched.p50, batched.p99, batched.errors);
 }
 
 int run(int argc, char** argv) {
@@ -703,16 +727,18 @@ int run(int argc, char** argv) {
   client c{node.port()};
   auto register_rate = register_hosts(c, run_id + "h", 0, o.hosts);
   const int bulk_hosts = o.hosts / 2;
-  std::int64_t active_id = 0;  // a request of this run: queued, as the node has no workers
-  auto bulk_rate = bulk_submit(c, run_id + "h", bulk_hosts, active_id);
-  if (register_rate == 0 || bulk_rate == 0 || active_id == 0) {
+  // Requests of this run: queued, as the node has no workers.
+  std::vector<std::int64_t> active_ids;
+  auto bulk_rate = bulk_submit(c, run_id + "h", bulk_hosts, active_ids);
+  if (active_ids.size() > 64) active_ids.resize(64);
+  if (register_rate == 0 || bulk_rate == 0 || active_ids.empty()) {
     std::fprintf(stderr, "ab-bench-api: registering or bulk-submitting the hosts failed\n");
     return 1;
   }
 
   // The GETs first, so that the capacity is measured right before the overload it is compared
   // with (on a shared machine the load of the rest changes from minute to minute).
-  if (o.get_phases) get_phases(o, node, active_id);
+  if (o.get_phases) get_phases(o, node, active_ids);
   if (!o.goodput_phases) {
     std::printf("api bench: register_hosts_per_s=%.0f bulk_submit_hosts_per_s=%.0f\n",
                 register_rate, bulk_rate);

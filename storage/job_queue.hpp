@@ -34,6 +34,13 @@ class job_queue {
   /// A request with its jobs.
   virtual caf::expected<request_view> request(request_id id) = 0;
 
+  /// The requests of `ids` that exist, each with its jobs as `request` reads them, in no
+  /// particular order (an id named twice comes once): how the API serves many GETs that came
+  /// at once. This default reads them one by one; a store that can do better in one round trip
+  /// overrides it.
+  virtual caf::expected<std::vector<request_view>> requests_by_id(
+      const std::vector<request_id>& ids);
+
   /// Requests matching `filter`, newest first, one page at a time.
   virtual caf::expected<request_page> requests(const request_filter& filter) = 0;
 

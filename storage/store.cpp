@@ -1,10 +1,28 @@
 #include "storage/store.hpp"
 
+#include <algorithm>
+
 #include "core/error.hpp"
 #include "storage/mysql_store.hpp"
 #include "storage/sqlite_store.hpp"
 
 namespace ab::storage {
+
+caf::expected<std::vector<request_view>> job_queue::requests_by_id(
+    const std::vector<request_id>& ids) {
+  std::vector<request_view> out;
+  std::vector<request_id> seen;
+  for (auto id : ids) {
+    if (std::find(seen.begin(), seen.end(), id) != seen.end()) continue;
+    seen.push_back(id);
+    auto r = request(id);
+    if (r)
+      out.push_back(std::move(*r));
+    else if (!is(r.error(), errc::not_found))
+      return r.error();
+  }
+  return out;
+}
 
 caf::error store::bind_site(std::int64_t site_id) {
   return make_error(errc::bad_config, "this store cannot hold a site id");

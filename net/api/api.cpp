@@ -534,10 +534,18 @@ void api_service::serve(const std::string& route, const std::vector<std::string>
   } else if (route == "GET /v1/requests/{id}") {
     auto id = parse_id(params[0]);
     if (!id) return respond(no_such_request(params[0]));
-    ask(resources_.requests, get_request_call{who, *id}, std::move(respond),
-        [](const request_reply& r) {
-          return json_response(200, encode_request(r.view, r.waiting_for, r.eta));
-        });
+    auto encode = [](const request_reply& r) {
+      return json_response(200, encode_request(r.view, r.waiting_for, r.eta));
+    };
+    // In batches when the resources gather them (one read for the GETs that come while the
+    // store is busy).
+    if (resources_.reads)
+      resources_.reads->serve(
+          get_request_call{who, *id},
+          [respond = std::move(respond), encode = std::move(encode)](
+              caf::expected<request_reply> r) { respond(r ? encode(*r) : fail(r.error())); });
+    else
+      ask(resources_.requests, get_request_call{who, *id}, std::move(respond), encode);
   } else if (route == "POST /v1/requests/{id}/cancel") {
     auto id = parse_id(params[0]);
     if (!id) return respond(no_such_request(params[0]));
@@ -621,7 +629,7 @@ void api_service::submit(const http_request& req, const std::shared_ptr<call_con
   // In batches when the resources gather them (one transaction for the calls that come while
   // the store is busy).
   if (resources_.submits)
-    resources_.submits->submit(
+    resources_.submits->serve(
         std::move(call),
         [respond = std::move(respond), on_reply = std::move(on_reply)](
             caf::expected<submit_reply> r) { respond(r ? on_reply(*r) : fail(r.error())); });

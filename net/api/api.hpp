@@ -40,6 +40,9 @@ struct api_options {
   /// Counts the batches the submissions went to the store in (each one transaction, unless the
   /// store refused it whole); may be null.
   std::shared_ptr<std::atomic<std::int64_t>> submit_batches;
+  /// Counts the batches GETs of requests went to the store in (each one statement); may be
+  /// null.
+  std::shared_ptr<std::atomic<std::int64_t>> read_batches;
   /// The most calls admitted per store actor (queued for it or being served): the admission
   /// limit is the smaller of this times `store_actors` and `max_in_flight`, so that what is
   /// admitted is what the API's share of the database can serve soon, and the rest is refused

@@ -58,6 +58,9 @@ class resource_rules {
   /// refuse that whole transaction, each call in one of its own, as if it came alone.
   std::vector<submit_batch_reply::result> submit_batch(const std::vector<submit_call>& calls) const;
   caf::expected<request_reply> request(const get_request_call& c) const;
+  /// Serves `calls` with one read of the store for the requests not kept.
+  std::vector<get_requests_reply::result> request_batch(
+      const std::vector<get_request_call>& calls) const;
   caf::expected<request_page_reply> requests(const list_requests_call& c) const;
   caf::expected<cancel_reply> cancel(const cancel_call& c) const;
   caf::expected<queue_reply> queue(const queue_call& c) const;
@@ -119,6 +122,12 @@ class resource_rules {
   /// The request (visible to `who`) with id `id`.
   caf::expected<storage::request_view> visible_request(const auth::identity& who,
                                                        storage::request_id id) const;
+  /// What `who` may see of `r`, read for request `id`: not found when it is outside its reach.
+  caf::expected<storage::request_view> visible(const auth::identity& who, storage::request_id id,
+                                               caf::expected<storage::request_view> r) const;
+  /// The reply to `c` from what `c.who` may see of its request.
+  caf::expected<request_reply> reply_to(const get_request_call& c,
+                                        caf::expected<storage::request_view> r) const;
   /// The refusal of a host that breaks `options_.validate_host`, or none.
   caf::error invalid_host(const storage::host_record& h) const;
 
@@ -132,9 +141,15 @@ caf::expected<storage::request_view> resource_rules::visible_request(const auth:
                                                                      storage::request_id id) const {
   auto kept = finished_->find(id);
   auto r = kept ? caf::expected<storage::request_view>{std::move(*kept)} : store_->request(id);
+  if (r && !kept) finished_->keep(*r);
+  return visible(who, id, std::move(r));
+}
+
+caf::expected<storage::request_view> resource_rules::visible(
+    const auth::identity& who, storage::request_id id,
+    caf::expected<storage::request_view> r) const {
   if (!r && is(r.error(), errc::not_found)) return no_such_request(id);
   if (!r) return r.error();
-  if (!kept) finished_->keep(*r);
   // The caller's reach is checked on every call, kept or not.
   if (!reach(who).covers(r->site, r->host)) return no_such_request(id);
   return r;
@@ -352,7 +367,52 @@ std::vector<submit_batch_reply::result> resource_rules::submit_batch(
 }
 
 caf::expected<request_reply> resource_rules::request(const get_request_call& c) const {
-  auto r = visible_request(c.who, c.id);
+  return reply_to(c, visible_request(c.who, c.id));
+}
+
+std::vector<get_requests_reply::result> resource_rules::request_batch(
+    const std::vector<get_request_call>& calls) const {
+  std::map<storage::request_id, storage::request_view> read;
+  std::vector<storage::request_id> wanted;
+  for (const auto& c : calls) {
+    if (read.count(c.id)) continue;
+    if (auto kept = finished_->find(c.id))
+      read.emplace(c.id, std::move(*kept));
+    else
+      wanted.push_back(c.id);
+  }
+  caf::error failed;
+  if (!wanted.empty()) {
+    auto views = store_->requests_by_id(wanted);
+    if (views) {
+      for (auto& v : *views) {
+        finished_->keep(v);
+        read.emplace(v.id, std::move(v));
+      }
+    } else {
+      failed = std::move(views.error());
+    }
+  }
+  std::vector<get_requests_reply::result> out;
+  out.reserve(calls.size());
+  for (const auto& c : calls) {
+    auto it = read.find(c.id);
+    caf::expected<storage::request_view> r =
+        it != read.end() ? caf::expected<storage::request_view>{it->second}
+        : failed         ? caf::expected<storage::request_view>{failed}
+                         : make_error(errc::not_found, "no such request");
+    auto reply = reply_to(c, std::move(r));
+    if (reply)
+      out.push_back({caf::error{}, std::move(*reply)});
+    else
+      out.push_back({std::move(reply.error()), {}});
+  }
+  return out;
+}
+
+caf::expected<request_reply> resource_rules::reply_to(
+    const get_request_call& c, caf::expected<storage::request_view> found) const {
+  auto r = visible(c.who, c.id, std::move(found));
   if (!r) return r.error();
   if (auto d = allowed(c.who, {"read", r->site, r->host, ""}); !d.allowed) return denied(d);
   auto why = options_.waiting_for ? options_.waiting_for(*r) : std::nullopt;
@@ -646,6 +706,10 @@ api_store_actor::behavior_type store_worker(api_store_actor::pointer,
         finished done{board, i};
         return rules->request(c);
       },
+      [rules, board, i](const get_requests_call& c) -> caf::result<get_requests_reply> {
+        finished done{board, i};
+        return get_requests_reply{rules->request_batch(c.calls)};
+      },
       [rules, board, i](const list_requests_call& c) -> caf::result<request_page_reply> {
         finished done{board, i};
         return rules->requests(c);
@@ -773,22 +837,17 @@ caf::behavior store_keeper(caf::stateful_actor<keeper_state>* self,
 
 }  // namespace
 
-namespace {
-
-/// Hosts a batch of submissions names at most: bulk submissions carry up to 100 per call and a
-/// batch of single ones stays as small a transaction.
-constexpr std::size_t batch_hosts = 64;
-
-}  // namespace
-
-submit_gatherer::submit_gatherer(caf::actor_system& sys, api_store_actor pool, std::size_t most,
-                                 std::shared_ptr<std::atomic<std::int64_t>> batches)
+template <class Batching>
+call_gatherer<Batching>::call_gatherer(caf::actor_system& sys, api_store_actor pool,
+                                       std::size_t most,
+                                       std::shared_ptr<std::atomic<std::int64_t>> batches)
     : sys_(sys),
       pool_(std::move(pool)),
       most_(std::max<std::size_t>(most, 1)),
       batches_(std::move(batches)) {}
 
-void submit_gatherer::submit(submit_call call, callback done) {
+template <class Batching>
+void call_gatherer<Batching>::serve(call_type call, callback done) {
   std::vector<batch> ready;
   {
     std::lock_guard<std::mutex> guard{mutex_};
@@ -799,42 +858,48 @@ void submit_gatherer::submit(submit_call call, callback done) {
   for (auto& b : ready) send(std::move(b));
 }
 
-std::vector<submit_gatherer::batch> submit_gatherer::take_batches() {
+template <class Batching>
+std::vector<typename call_gatherer<Batching>::batch> call_gatherer<Batching>::take_batches() {
   std::vector<batch> out;
   while (out_ < most_ && !queue_.empty()) {
-    // From the oldest on, skipping a call that names a host of this batch or of one out: it
-    // waits, as in one transaction a second call for a host would not see the first.
+    // From the oldest on, skipping a call that shares a key with this batch or one out: it
+    // waits (for a submission: in one transaction a second call for a host would not see the
+    // first).
     batch b;
-    std::set<std::string> hosts;
-    for (auto it = queue_.begin(); it != queue_.end() && hosts.size() < batch_hosts;) {
-      const auto& names = it->call.cmd.hosts;
-      bool clash = std::any_of(names.begin(), names.end(), [&](const std::string& h) {
-        return hosts.count(h) > 0 || busy_.count(h) > 0;
+    std::set<std::string> keys;
+    std::size_t weight = 0;
+    for (auto it = queue_.begin(); it != queue_.end() && weight < Batching::most_weight;) {
+      const auto& mine = Batching::keys(it->call);
+      auto w = Batching::weight(it->call);
+      bool clash = std::any_of(mine.begin(), mine.end(), [&](const std::string& k) {
+        return keys.count(k) > 0 || busy_.count(k) > 0;
       });
-      if (clash || (!b.calls.empty() && hosts.size() + names.size() > batch_hosts)) {
+      if (clash || (!b.calls.empty() && weight + w > Batching::most_weight)) {
         ++it;
         continue;
       }
-      hosts.insert(names.begin(), names.end());
+      keys.insert(mine.begin(), mine.end());
+      weight += w;
       b.calls.push_back(std::move(it->call));
       b.dones.push_back(std::move(it->done));
       it = queue_.erase(it);
     }
     if (b.calls.empty()) break;
-    b.hosts.assign(hosts.begin(), hosts.end());
-    busy_.insert(hosts.begin(), hosts.end());
+    b.keys.assign(keys.begin(), keys.end());
+    busy_.insert(keys.begin(), keys.end());
     ++out_;
     out.push_back(std::move(b));
   }
   return out;
 }
 
-void submit_gatherer::finished(const std::vector<std::string>& hosts) {
+template <class Batching>
+void call_gatherer<Batching>::finished(const std::vector<std::string>& keys) {
   std::vector<batch> ready;
   {
     std::lock_guard<std::mutex> guard{mutex_};
     --out_;
-    for (const auto& h : hosts) busy_.erase(busy_.find(h));
+    for (const auto& k : keys) busy_.erase(busy_.find(k));
     ready = take_batches();
   }
   for (auto& b : ready) send(std::move(b));
@@ -844,47 +909,53 @@ namespace {
 
 /// Tells the gatherer that a batch is back when it goes: answered, or dropped unanswered.
 struct batch_back {
-  batch_back(std::vector<std::string> h, std::function<void(const std::vector<std::string>&)> f)
-      : hosts(std::move(h)), finished(std::move(f)) {}
-  std::vector<std::string> hosts;
+  batch_back(std::vector<std::string> k, std::function<void(const std::vector<std::string>&)> f)
+      : keys(std::move(k)), finished(std::move(f)) {}
+  std::vector<std::string> keys;
   std::function<void(const std::vector<std::string>&)> finished;
   batch_back(const batch_back&) = delete;
   batch_back& operator=(const batch_back&) = delete;
-  ~batch_back() { finished(hosts); }
+  ~batch_back() { finished(keys); }
 };
 
 }  // namespace
 
-void submit_gatherer::send(batch b) {
+template <class Batching>
+void call_gatherer<Batching>::send(batch b) {
+  using batch_reply = typename Batching::batch_reply;
   if (batches_) batches_->fetch_add(1, std::memory_order_relaxed);
-  auto self = shared_from_this();
+  auto self = this->shared_from_this();
   auto back = std::make_shared<batch_back>(
-      std::move(b.hosts), [self](const std::vector<std::string>& h) { self->finished(h); });
+      std::move(b.keys), [self](const std::vector<std::string>& k) { self->finished(k); });
   detail::request_to_sink(
       sys_, caf::actor_cast<caf::strong_actor_ptr>(pool_),
-      caf::make_message(submit_batch_call{std::move(b.calls)}),
+      caf::make_message(typename Batching::batch_call{std::move(b.calls)}),
       [dones = std::move(b.dones), back = std::move(back)](caf::message&& m) mutable {
-        if (m.match_elements<submit_batch_reply>()) {
-          auto& r = m.get_mutable_as<submit_batch_reply>(0);
+        if (m.match_elements<batch_reply>()) {
+          auto& r = m.get_mutable_as<batch_reply>(0);
           for (std::size_t i = 0; i < dones.size(); ++i) {
             if (i >= r.results.size())
-              dones[i](make_error(errc::store_failure, "a submission batch came back short"));
+              dones[i](make_error(errc::store_failure,
+                                  std::string{"a "} + Batching::what + " batch came back short"));
             else if (r.results[i].error)
               dones[i](std::move(r.results[i].error));
             else
               dones[i](std::move(r.results[i].reply));
           }
         } else {
-          auto err =
-              m.match_elements<caf::error>()
-                  ? m.get_as<caf::error>(0)
-                  : make_error(errc::store_failure, "unexpected reply to a submission batch");
+          auto err = m.match_elements<caf::error>()
+                         ? m.get_as<caf::error>(0)
+                         : make_error(errc::store_failure, std::string{"unexpected reply to a "} +
+                                                               Batching::what + " batch");
           for (auto& d : dones) d(err);
         }
-        // Free its hosts now rather than when the sink goes.
+        // Free its keys now rather than when the sink goes.
         back.reset();
       });
 }
+
+template class call_gatherer<submit_batching>;
+template class call_gatherer<read_batching>;
 
 void api_resources::stop() const {
   if (pool) caf::anon_send_exit(pool, caf::exit_reason::user_shutdown);
@@ -922,6 +993,7 @@ api_resources spawn_api_resources(caf::actor_system& sys, std::shared_ptr<storag
   out.pool = pool;
   // As many batches out as store actors: each has one to serve while the next gathers.
   out.submits = std::make_shared<submit_gatherer>(sys, typed, n, options.submit_batches);
+  out.reads = std::make_shared<read_gatherer>(sys, typed, n, options.read_batches);
   return out;
 }
 

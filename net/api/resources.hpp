@@ -82,6 +82,21 @@ struct request_reply {
   std::optional<lifecycle::estimate> eta;
 };
 
+/// GETs of several callers that came while the store was busy, read in one round trip
+/// (`read_gatherer`); they may name one request more than once.
+struct get_requests_call {
+  std::vector<get_request_call> calls;
+};
+
+/// What each call of a `get_requests_call` gets, in its order: a reply or an error.
+struct get_requests_reply {
+  struct result {
+    caf::error error;
+    request_reply reply;
+  };
+  std::vector<result> results;
+};
+
 /// `GET /v1/requests`: a validated filter, narrowed to what `who` may read.
 struct list_requests_call {
   auth::identity who;
@@ -252,8 +267,8 @@ using requests_actor =
                      caf::replies_to<queue_call>::with<queue_reply>>;
 
 /// A store actor's side of the batches.
-using submit_batch_actor =
-    caf::typed_actor<caf::replies_to<submit_batch_call>::with<submit_batch_reply>>;
+using batch_actor = caf::typed_actor<caf::replies_to<submit_batch_call>::with<submit_batch_reply>,
+                                     caf::replies_to<get_requests_call>::with<get_requests_reply>>;
 
 /// The hosts resource: register, list, read, change, delete.
 using hosts_actor = caf::typed_actor<caf::replies_to<put_hosts_call>::with<put_hosts_reply>,
@@ -278,44 +293,48 @@ using api_chores_actor = caf::typed_actor<caf::replies_to<ready_atom>::with<bool
 /// One detached actor of the API's store pool: it serves every resource but the node, so that
 /// one bounded set of threads (and store connections) carries all of the API's blocking work.
 using api_store_actor = requests_actor::extend_with<hosts_actor, audit_actor, callbacks_actor,
-                                                    api_chores_actor, submit_batch_actor>;
+                                                    api_chores_actor, batch_actor>;
 
-/// Gathers submissions, while the store is busy, into batches that each take one transaction:
-/// a call that finds fewer batches out than `most` goes to the store at once, alone; the calls
-/// that come while `most` are out wait and go together (up to 64 hosts) in the next, so that a
-/// loaded node commits once per batch rather than once per call. A call naming a host of a
-/// batch out waits for it: the calls for one host are served one after another, in the order
-/// they came. Thread-safe and without a thread of its own: a batch goes from the caller's
-/// thread (or the thread of the store actor that answered the last) to a store actor, and its
-/// answers are handed on in that store actor's thread.
-class submit_gatherer : public std::enable_shared_from_this<submit_gatherer> {
+/// Gathers calls of one kind, while the store is busy, into batches that each take one store
+/// transaction or round trip: a call that finds fewer batches out than `most` goes to the store
+/// at once, alone; the calls that come while `most` are out wait and go together (up to
+/// `Batching::most_weight`) in the next, so that a loaded node goes to the database once per
+/// batch rather than once per call. Calls sharing a key (`Batching::keys`: the hosts of a
+/// submission) never go in one batch, nor while a batch with that key is out: they are served
+/// one after another, in the order they came. Thread-safe and without a thread of its own: a
+/// batch goes from the caller's thread (or the thread of the store actor that answered the
+/// last) to a store actor, and its answers are handed on in that store actor's thread.
+template <class Batching>
+class call_gatherer : public std::enable_shared_from_this<call_gatherer<Batching>> {
  public:
+  using call_type = typename Batching::call;
+  using reply_type = typename Batching::reply;
   /// Called once with a call's reply, or its error.
-  using callback = std::function<void(caf::expected<submit_reply>)>;
+  using callback = std::function<void(caf::expected<reply_type>)>;
 
-  /// Sends batches (`submit_batch_call`) to `pool`, at most `most` at once, counting each in
+  /// Sends batches (`Batching::batch_call`) to `pool`, at most `most` at once, counting each in
   /// `batches` (may be null).
-  submit_gatherer(caf::actor_system& sys, api_store_actor pool, std::size_t most,
-                  std::shared_ptr<std::atomic<std::int64_t>> batches);
+  call_gatherer(caf::actor_system& sys, api_store_actor pool, std::size_t most,
+                std::shared_ptr<std::atomic<std::int64_t>> batches);
 
   /// Serves `call`; `done` is called once, in a store actor's thread.
-  void submit(submit_call call, callback done);
+  void serve(call_type call, callback done);
 
  private:
   struct waiting {
-    submit_call call;
+    call_type call;
     callback done;
   };
   struct batch {
-    std::vector<submit_call> calls;
+    std::vector<call_type> calls;
     std::vector<callback> dones;
-    std::vector<std::string> hosts;
+    std::vector<std::string> keys;
   };
   /// The batches that may go now (caller holds the lock).
   std::vector<batch> take_batches();
   void send(batch b);
-  /// A batch is back (or lost): its hosts are free, the next batches may go.
-  void finished(const std::vector<std::string>& hosts);
+  /// A batch is back (or lost): its keys are free, the next batches may go.
+  void finished(const std::vector<std::string>& keys);
 
   caf::actor_system& sys_;
   api_store_actor pool_;
@@ -326,6 +345,39 @@ class submit_gatherer : public std::enable_shared_from_this<submit_gatherer> {
   std::size_t out_ = 0;
   std::multiset<std::string> busy_;
 };
+
+/// Submissions go in batches of up to 64 hosts, one transaction each; two calls naming one host
+/// never go together (in one transaction the second would not see the first).
+struct submit_batching {
+  using call = submit_call;
+  using reply = submit_reply;
+  using batch_call = submit_batch_call;
+  using batch_reply = submit_batch_reply;
+  static const std::vector<std::string>& keys(const submit_call& c) { return c.cmd.hosts; }
+  static std::size_t weight(const submit_call& c) { return c.cmd.hosts.size(); }
+  /// Bulk submissions carry up to 100 hosts per call; a batch of single ones stays as small a
+  /// transaction.
+  static constexpr std::size_t most_weight = 64;
+  static constexpr const char* what = "submission";
+};
+
+/// GETs of requests go in batches of up to 64, one statement each; reads never clash.
+struct read_batching {
+  using call = get_request_call;
+  using reply = request_reply;
+  using batch_call = get_requests_call;
+  using batch_reply = get_requests_reply;
+  static const std::vector<std::string>& keys(const get_request_call&) {
+    static const std::vector<std::string> none;
+    return none;
+  }
+  static std::size_t weight(const get_request_call&) { return 1; }
+  static constexpr std::size_t most_weight = 64;
+  static constexpr const char* what = "read";
+};
+
+using submit_gatherer = call_gatherer<submit_batching>;
+using read_gatherer = call_gatherer<read_batching>;
 
 /// The handles of a node's API resources.
 struct api_resources {
@@ -346,6 +398,8 @@ struct api_resources {
   wave_actor waves = {};
   /// Submissions in batches; null: they go to `requests` one by one.
   std::shared_ptr<submit_gatherer> submits;
+  /// GETs of one request in batches; null: they go to `requests` one by one.
+  std::shared_ptr<read_gatherer> reads;
 
   /// Sends the pool (and through it its workers) and the node resource an exit; what is queued
   /// is answered with an error.
@@ -366,6 +420,8 @@ CAF_ALLOW_UNSAFE_MESSAGE_TYPE(ab::net::submit_reply)
 CAF_ALLOW_UNSAFE_MESSAGE_TYPE(ab::net::submit_batch_call)
 CAF_ALLOW_UNSAFE_MESSAGE_TYPE(ab::net::submit_batch_reply)
 CAF_ALLOW_UNSAFE_MESSAGE_TYPE(ab::net::get_request_call)
+CAF_ALLOW_UNSAFE_MESSAGE_TYPE(ab::net::get_requests_call)
+CAF_ALLOW_UNSAFE_MESSAGE_TYPE(ab::net::get_requests_reply)
 CAF_ALLOW_UNSAFE_MESSAGE_TYPE(ab::net::queue_call)
 CAF_ALLOW_UNSAFE_MESSAGE_TYPE(ab::net::queue_reply)
 CAF_ALLOW_UNSAFE_MESSAGE_TYPE(ab::net::request_reply)

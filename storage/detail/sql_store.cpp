@@ -3,6 +3,9 @@
 #include "storage/detail/sql_store.hpp"
 
 #include <algorithm>
+#include <iterator>
+#include <map>
+#include <mutex>
 
 #include "core/error.hpp"
 #include "storage/detail/schema.hpp"
@@ -24,6 +27,8 @@ constexpr int request_column_count = 15;
 constexpr const char* job_view_columns =
     "id, position, type, state, attempts, max_attempts, lease_owner, not_before, deadline, "
     "started_at, finished_at, result, error";
+
+constexpr int job_view_column_count = 13;
 
 /// `columns` (comma-separated) each prefixed with `prefix`, e.g. "r.".
 std::string qualified(const char* columns, const char* prefix) {
@@ -245,6 +250,110 @@ caf::expected<request_view> sql_store::request(request_id id) {
     for (const auto& j : v.jobs) v.jobs_done += j.state == job_state::done ? 1 : 0;
     return v;
   });
+}
+
+caf::expected<std::vector<request_view>> sql_store::requests_by_id(
+    const std::vector<request_id>& wanted) {
+  std::vector<request_id> ids = wanted;
+  std::sort(ids.begin(), ids.end());
+  ids.erase(std::unique(ids.begin(), ids.end()), ids.end());
+  std::vector<request_view> out;
+  if (ids.empty()) return out;
+  constexpr std::size_t most = 64;
+  if (ids.size() > most) {
+    // In statements of `most` ids: each stays a small prepared statement.
+    for (std::size_t at = 0; at < ids.size(); at += most) {
+      auto part = requests_by_id(
+          {ids.begin() + static_cast<std::ptrdiff_t>(at),
+           ids.begin() + static_cast<std::ptrdiff_t>(std::min(ids.size(), at + most))});
+      if (!part) return part.error();
+      std::move(part->begin(), part->end(), std::back_inserter(out));
+    }
+    return out;
+  }
+  if (ids.size() == 1) {
+    auto r = request(ids[0]);
+    if (r)
+      out.push_back(std::move(*r));
+    else if (!is(r.error(), errc::not_found))
+      return r.error();
+    return out;
+  }
+  // One statement, so one snapshot, in one round trip: the requests (with their hosts' holds
+  // and whether anything is paused) and, below them, the jobs of their chains, each read by
+  // primary key (one constant range of ids per chain). A join of the jobs on the requests
+  // cannot use such a range per row (MariaDB checks the range for each record, ~20 times the
+  // cost), hence a UNION ALL whose rows say by their NULLs which part they are. Padded to a
+  // power of two ids (the last one repeated) so that a few prepared statements serve every
+  // batch size.
+  std::size_t padded = 2;
+  while (padded < ids.size()) padded *= 2;
+  const auto& sql = [&]() -> const std::string& {
+    static std::mutex mutex;
+    static std::map<std::size_t, std::string> made;
+    std::lock_guard<std::mutex> guard{mutex};
+    auto& text = made[padded];
+    if (!text.empty()) return text;
+    std::string marks, ranges, nulls;
+    for (std::size_t i = 0; i < padded; ++i) {
+      marks += i ? ", ?" : "?";
+      ranges += i ? " OR j.id BETWEEN ? AND ?" : "j.id BETWEEN ? AND ?";
+    }
+    for (int i = 0; i < request_column_count + 6; ++i) nulls += "NULL, ";
+    std::string job_nulls;
+    for (int i = 0; i < job_view_column_count; ++i) job_nulls += i ? ", NULL" : "NULL";
+    text = std::string{"SELECT "} + qualified(request_columns, "r.") +
+           ", h.host, h.site, h.reason, h.owner, h.created_at, "
+           "CASE WHEN EXISTS (SELECT 1 FROM pauses) THEN 1 ELSE 0 END, " +
+           job_nulls +
+           " FROM requests r LEFT JOIN host_holds h ON h.host = r.host WHERE r.id IN (" + marks +
+           ") UNION ALL SELECT " + nulls + qualified(job_view_columns, "j.") +
+           " FROM jobs j WHERE " + ranges;
+    return text;
+  }();
+  constexpr int hold_at = request_column_count;
+  constexpr int paused_at = hold_at + 5;
+  constexpr int jobs_at = paused_at + 1;
+  std::vector<value> params;
+  params.reserve(padded * 3);
+  for (std::size_t i = 0; i < padded; ++i) params.emplace_back(ids[std::min(i, ids.size() - 1)]);
+  for (std::size_t i = 0; i < padded; ++i) {
+    auto id = ids[std::min(i, ids.size() - 1)];
+    params.emplace_back(id * max_chain_length);
+    params.emplace_back(id * max_chain_length + max_chain_length - 1);
+  }
+  return read_alone(
+      "requests_by_id", [&](connection& c) -> caf::expected<std::vector<request_view>> {
+        std::vector<request_view> views;
+        std::vector<job_view> jobs;
+        auto r = c.query(sql, params);
+        while (r->next()) {
+          if (r->is_null(0)) {
+            jobs.push_back(read_job_view(*r, jobs_at));
+            continue;
+          }
+          auto v = read_request(*r);
+          if (!r->is_null(hold_at))
+            v.host_hold = hold{r->text(hold_at), r->text(hold_at + 1), r->text(hold_at + 2),
+                               r->text(hold_at + 3), r->i64(hold_at + 4)};
+          v.pauses_in_force = r->i64(paused_at) != 0;
+          views.push_back(std::move(v));
+        }
+        std::sort(views.begin(), views.end(),
+                  [](const request_view& a, const request_view& b) { return a.id < b.id; });
+        std::sort(jobs.begin(), jobs.end(),
+                  [](const job_view& a, const job_view& b) { return a.id < b.id; });
+        // Both in id order: each request's jobs follow one another.
+        auto j = jobs.begin();
+        for (auto& v : views) {
+          while (j != jobs.end() && j->id < v.id * max_chain_length) ++j;
+          for (; j != jobs.end() && j->id < (v.id + 1) * max_chain_length; ++j) {
+            v.jobs_done += j->state == job_state::done ? 1 : 0;
+            v.jobs.push_back(std::move(*j));
+          }
+        }
+        return views;
+      });
 }
 
 caf::expected<request_page> sql_store::requests(const request_filter& f) {

@@ -122,6 +122,8 @@ class sql_store final : public store, public test_hooks {
   caf::expected<recover_result> recover(std::size_t limit) override;
   caf::expected<request_state> cancel(request_id id, const std::string& reason) override;
   caf::expected<request_view> request(request_id id) override;
+  caf::expected<std::vector<request_view>> requests_by_id(
+      const std::vector<request_id>& ids) override;
   caf::expected<request_page> requests(const request_filter& filter) override;
   caf::expected<std::vector<queue_depth_row>> queue_depth() override;
 

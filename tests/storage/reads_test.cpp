@@ -172,6 +172,70 @@ TEST_P(StoreConformance, AHeldRequestIsReadWithItsHoldAndThePausesFlagInTheSameS
   ASSERT_EQ(r->jobs.size(), 2u);
 }
 
+TEST_P(StoreConformance, ManyRequestsAreReadInOneStatementEachAsItIsReadAlone) {
+  statement_counts counts;
+  auto counted = counted_store(*store_, GetParam(), clock_, counts, 1);
+  ASSERT_TRUE(counted);
+  ASSERT_FALSE(db().put_hosts({host("h1"), host("h2"), host("h3")}));
+  std::vector<storage::request_id> ids{submit_one(spec("h1", {"a", "b", "c"})),
+                                       submit_one(spec("h2", {"d"})),
+                                       submit_one(spec("h3", {"e", "f"}))};
+  ASSERT_TRUE(db().place_hold({"h2", "", "disk swap", "alice"}, ""));
+  // The first job of the first chain done: the next is ready, the count says one.
+  complete(claim("a").at(0));
+  counts.reset();
+  // Out of order, one twice, one that does not exist.
+  auto views = counted->requests_by_id({ids[2], ids[0], ids[1], ids[0], ids[2] + 1000});
+  ASSERT_TRUE(views) << message_of(views.error());
+  EXPECT_EQ(counts.queries.load(), 1);
+  EXPECT_EQ(counts.begins.load(), 0);
+  ASSERT_EQ(views->size(), 3u);
+  for (auto id : ids) {
+    auto alone = db().request(id);
+    ASSERT_TRUE(alone);
+    auto it = std::find_if(views->begin(), views->end(),
+                           [&](const storage::request_view& v) { return v.id == id; });
+    ASSERT_NE(it, views->end()) << id;
+    EXPECT_EQ(it->host, alone->host);
+    EXPECT_EQ(it->state, alone->state);
+    EXPECT_EQ(it->chain_length, alone->chain_length);
+    EXPECT_EQ(it->jobs_done, alone->jobs_done);
+    EXPECT_EQ(it->pauses_in_force, alone->pauses_in_force);
+    ASSERT_EQ(it->host_hold.has_value(), alone->host_hold.has_value()) << id;
+    if (it->host_hold) {
+      EXPECT_EQ(it->host_hold->reason, alone->host_hold->reason);
+    }
+    ASSERT_EQ(it->jobs.size(), alone->jobs.size()) << id;
+    for (std::size_t j = 0; j < it->jobs.size(); ++j) {
+      EXPECT_EQ(it->jobs[j].id, alone->jobs[j].id);
+      EXPECT_EQ(it->jobs[j].type, alone->jobs[j].type);
+      EXPECT_EQ(it->jobs[j].state, alone->jobs[j].state);
+      EXPECT_EQ(it->jobs[j].position, static_cast<int>(j));
+    }
+  }
+  auto first = std::find_if(views->begin(), views->end(),
+                            [&](const storage::request_view& v) { return v.id == ids[0]; });
+  EXPECT_EQ(first->jobs_done, 1);
+  // None of them: nothing, and no error.
+  auto none = counted->requests_by_id({ids[2] + 1000, ids[2] + 1001});
+  ASSERT_TRUE(none) << message_of(none.error());
+  EXPECT_TRUE(none->empty());
+}
+
+TEST_P(StoreConformance, MoreThan64RequestsAreReadInStatementsOf64) {
+  statement_counts counts;
+  auto counted = counted_store(*store_, GetParam(), clock_, counts, 1);
+  ASSERT_TRUE(counted);
+  std::vector<storage::request_id> ids;
+  for (int i = 0; i < 70; ++i) ids.push_back(submit_one(spec("m" + std::to_string(i), {"a", "b"})));
+  counts.reset();
+  auto views = counted->requests_by_id(ids);
+  ASSERT_TRUE(views) << message_of(views.error());
+  EXPECT_EQ(counts.queries.load(), 2);
+  ASSERT_EQ(views->size(), 70u);
+  for (const auto& v : *views) EXPECT_EQ(v.jobs.size(), 2u) << v.id;
+}
+
 TEST_P(StoreConformance, HostsAreReadWithoutATransaction) {
   statement_counts counts;
   auto counted = counted_store(*store_, GetParam(), clock_, counts, 1);

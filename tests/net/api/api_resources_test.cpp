@@ -274,6 +274,7 @@ class ApiSubmitBatches : public ApiResources {
     spawn([this](net::api_options& o) {
       o.store_actors = 2;
       o.submit_batches = batches_;
+      o.read_batches = read_batches_;
       o.waiting_for = [this](const storage::request_view&) -> std::optional<std::string> {
         ++held_;
         while (!release_.load()) std::this_thread::sleep_for(std::chrono::milliseconds(1));
@@ -302,6 +303,8 @@ class ApiSubmitBatches : public ApiResources {
 
   std::shared_ptr<std::atomic<std::int64_t>> batches_ =
       std::make_shared<std::atomic<std::int64_t>>(0);
+  std::shared_ptr<std::atomic<std::int64_t>> read_batches_ =
+      std::make_shared<std::atomic<std::int64_t>>(0);
   std::atomic<int> held_{0};
   std::atomic<bool> release_{false};
   storage::request_id hold_id_ = 0;
@@ -311,11 +314,54 @@ class ApiSubmitBatches : public ApiResources {
   std::future<caf::expected<net::submit_reply>> gather(net::submit_call c) {
     auto p = std::make_shared<std::promise<caf::expected<net::submit_reply>>>();
     auto f = p->get_future();
-    resources_.submits->submit(
+    resources_.submits->serve(
         std::move(c), [p](caf::expected<net::submit_reply> r) { p->set_value(std::move(r)); });
     return f;
   }
 };
+
+TEST_F(ApiSubmitBatches, GetsThatWaitForTheStoreAreReadTogetherAndEachGetsItsOwnAnswer) {
+  std::vector<storage::request_id> ids;
+  for (int i = 0; i < 3; ++i) {
+    register_host("r" + std::to_string(i));
+    auto sub = ask<net::submit_reply>(resources_.requests,
+                                      submission("power_on", "r" + std::to_string(i)));
+    ASSERT_TRUE(sub.reply) << message_of(sub.error);
+    ids.push_back(sub.reply->outcomes[0].id);
+  }
+  // One of them finished: it is answered from what the node keeps, the others from the store.
+  auto cancelled = ask<net::cancel_reply>(resources_.requests, net::cancel_call{anyone_, ids[2]});
+  ASSERT_TRUE(cancelled.reply) << message_of(cancelled.error);
+  holder_ = std::make_unique<caf::scoped_actor>(*sys_);
+  hold_store_actors();
+  std::vector<storage::request_id> wanted;
+  for (int i = 0; i < 12; ++i) wanted.push_back(ids[static_cast<std::size_t>(i) % ids.size()]);
+  wanted.push_back(ids.back() + 1000);  // no such request
+  std::vector<std::future<caf::expected<net::request_reply>>> calls;
+  for (auto id : wanted) {
+    auto p = std::make_shared<std::promise<caf::expected<net::request_reply>>>();
+    calls.push_back(p->get_future());
+    resources_.reads->serve(
+        net::get_request_call{anyone_, id},
+        [p](caf::expected<net::request_reply> r) { p->set_value(std::move(r)); });
+  }
+  release_ = true;
+  for (std::size_t i = 0; i + 1 < wanted.size(); ++i) {
+    auto r = calls[i].get();
+    ASSERT_TRUE(r) << i << ": " << message_of(r.error());
+    EXPECT_EQ(r->view.id, wanted[i]);
+    EXPECT_EQ(r->view.host, "r" + std::to_string(i % ids.size()));
+    EXPECT_EQ(r->view.state, i % ids.size() == 2 ? storage::request_state::cancelled
+                                                 : storage::request_state::queued);
+    EXPECT_FALSE(r->view.jobs.empty());
+  }
+  auto missing = calls.back().get();
+  ASSERT_FALSE(missing);
+  EXPECT_EQ(net::to_api_error(missing.error()).status, 404);
+  // The two that came first went alone, one per store actor; the eleven that came meanwhile
+  // went together.
+  EXPECT_EQ(read_batches_->load(), 2 + 1);
+}
 
 TEST_F(ApiSubmitBatches, SubmissionsThatWaitForTheStoreGoTogetherInOneBatch) {
   for (int i = 0; i < 20; ++i) register_host("h" + std::to_string(i));
