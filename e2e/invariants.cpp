@@ -187,6 +187,65 @@ void check_audit(const run_records& r, verdict& v) {
 
 }  // namespace
 
+std::map<std::string, action_tally> tally_actions(const std::vector<accepted_request>& accepted,
+                                                  const std::vector<request_record>& requests) {
+  std::unordered_map<std::int64_t, const request_record*> by_id;
+  for (const auto& q : requests) by_id[q.id] = &q;
+  std::map<std::string, action_tally> out;
+  std::set<std::int64_t> seen;
+  for (const auto& a : accepted) {
+    if (!seen.insert(a.id).second) continue;
+    auto& t = out[a.action];
+    ++t.accepted;
+    auto it = by_id.find(a.id);
+    const std::string state = it == by_id.end() ? "" : it->second->state;
+    if (state == "succeeded")
+      ++t.succeeded;
+    else if (state == "failed")
+      ++t.failed;
+    else if (state == "cancelled")
+      ++t.cancelled;
+    else
+      ++t.other;
+  }
+  return out;
+}
+
+std::vector<violation> coverage(const std::vector<accepted_request>& accepted,
+                                const std::vector<request_record>& requests,
+                                const std::vector<std::string>& actions_expected,
+                                const std::vector<std::string>& install_lost_hosts) {
+  std::vector<violation> out;
+  auto tally = tally_actions(accepted, requests);
+  for (const auto& action : actions_expected) {
+    auto it = tally.find(action);
+    action_tally t = it == tally.end() ? action_tally{} : it->second;
+    if (t.succeeded > 0) continue;
+    out.push_back(
+        {"never_succeeded",
+         "action " + action + " never reached succeeded: accepted=" + std::to_string(t.accepted) +
+             " failed=" + std::to_string(t.failed) + " cancelled=" + std::to_string(t.cancelled) +
+             " unfinished=" + std::to_string(t.other)});
+  }
+  if (!install_lost_hosts.empty()) {
+    std::set<std::string> lost{install_lost_hosts.begin(), install_lost_hosts.end()};
+    std::set<std::int64_t> mine;
+    for (const auto& a : accepted) mine.insert(a.id);
+    bool seen = std::any_of(requests.begin(), requests.end(), [&](const request_record& q) {
+      return mine.count(q.id) && lost.count(q.host) && q.state == "failed" &&
+             q.error.find(install_deadline_reason) != std::string::npos;
+    });
+    if (!seen) {
+      std::string hosts;
+      for (const auto& h : lost) hosts += (hosts.empty() ? "" : ", ") + h;
+      out.push_back({"no_install_deadline",
+                     "the installer's callbacks were lost on " + hosts +
+                         ", but no accepted request of theirs failed at its install deadline"});
+    }
+  }
+  return out;
+}
+
 std::int64_t request_of_job(std::int64_t job) {
   return job / 64;
 }
@@ -202,6 +261,9 @@ verdict check(const run_records& records) {
   v.out_of_order = disordered.size();
   check_hosts(records, v);
   check_audit(records, v);
+  for (auto& x : coverage(records.accepted, records.requests, records.actions_expected,
+                          records.install_lost_hosts))
+    v.violations.push_back(std::move(x));
   return v;
 }
 
