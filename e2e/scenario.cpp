@@ -245,6 +245,7 @@ void print_figures(std::ostream& out, const workload_figures& f, double seconds)
   for (const auto& [st, n] : f.by_state) out << " " << st << "=" << n;
   out << "\n  client calls: retries=" << f.retries << " http_5xx=" << f.http_5xx
       << " no_answer=" << f.no_answer << " http_429=" << f.http_429 << "\n";
+  for (const auto& x : f.first_5xx) out << "  5xx answer: " << x << "\n";
 }
 
 /// Re-registers the hosts of `names` in the store at `store_url` as already built (in

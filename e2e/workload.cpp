@@ -112,7 +112,12 @@ void workload::run(client& c) {
         options_.auth + extra + (body.empty() ? "" : "Content-Type: application/json\r\n"));
     std::lock_guard<std::mutex> guard{mutex_};
     if (r.status == 0) ++figures_.no_answer;
-    if (r.status >= 500) ++figures_.http_5xx;
+    if (r.status >= 500) {
+      ++figures_.http_5xx;
+      if (figures_.first_5xx.size() < 10)
+        figures_.first_5xx.push_back(std::to_string(r.status) + " " + method + " " + path + ": " +
+                                     r.body.substr(0, 200));
+    }
     if (r.status == 429) ++figures_.http_429;
     return r;
   };

@@ -56,6 +56,9 @@ struct workload_figures {
   std::size_t http_5xx = 0;
   std::size_t no_answer = 0;
   std::size_t http_429 = 0;
+  /// The first few 5xx answers (`STATUS METHOD PATH: BODY`, the body cut short), to tell a
+  /// fault's expected trace from a server error.
+  std::vector<std::string> first_5xx;
   /// Accepted requests by action, and finished requests by final state.
   std::map<std::string, std::size_t> by_action;
   std::map<std::string, std::size_t> by_state;
