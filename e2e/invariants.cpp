@@ -185,6 +185,19 @@ void check_audit(const run_records& r, verdict& v) {
   }
 }
 
+void check_callbacks(const run_records& r, verdict& v) {
+  std::set<std::string> lost{r.install_lost_hosts.begin(), r.install_lost_hosts.end()};
+  for (const auto& q : r.requests)
+    if (q.state == "failed" && !lost.count(q.host) &&
+        q.error.find(install_deadline_reason) != std::string::npos)
+      v.violations.push_back({"callback_lost", "request " + std::to_string(q.id) + " (" + q.action +
+                                                   " " + q.host +
+                                                   ") failed at its install deadline, but the "
+                                                   "host's installer was not told to lose its "
+                                                   "callback: " +
+                                                   q.error});
+}
+
 }  // namespace
 
 std::map<std::string, action_tally> tally_actions(const std::vector<accepted_request>& accepted,
@@ -214,7 +227,8 @@ std::map<std::string, action_tally> tally_actions(const std::vector<accepted_req
 std::vector<violation> coverage(const std::vector<accepted_request>& accepted,
                                 const std::vector<request_record>& requests,
                                 const std::vector<std::string>& actions_expected,
-                                const std::vector<std::string>& install_lost_hosts) {
+                                const std::vector<std::string>& install_lost_hosts,
+                                const std::vector<std::string>& install_fail_hosts) {
   std::vector<violation> out;
   auto tally = tally_actions(accepted, requests);
   for (const auto& action : actions_expected) {
@@ -227,22 +241,26 @@ std::vector<violation> coverage(const std::vector<accepted_request>& accepted,
              " failed=" + std::to_string(t.failed) + " cancelled=" + std::to_string(t.cancelled) +
              " unfinished=" + std::to_string(t.other)});
   }
-  if (!install_lost_hosts.empty()) {
-    std::set<std::string> lost{install_lost_hosts.begin(), install_lost_hosts.end()};
-    std::set<std::int64_t> mine;
-    for (const auto& a : accepted) mine.insert(a.id);
+  std::set<std::int64_t> mine;
+  for (const auto& a : accepted) mine.insert(a.id);
+  // A fault on `hosts` took effect when an accepted request of one of them failed for `reason`.
+  auto took_effect = [&](const std::vector<std::string>& hosts, const char* reason,
+                         const char* kind, const std::string& fault, const std::string& effect) {
+    if (hosts.empty()) return;
+    std::set<std::string> on{hosts.begin(), hosts.end()};
     bool seen = std::any_of(requests.begin(), requests.end(), [&](const request_record& q) {
-      return mine.count(q.id) && lost.count(q.host) && q.state == "failed" &&
-             q.error.find(install_deadline_reason) != std::string::npos;
+      return mine.count(q.id) && on.count(q.host) && q.state == "failed" &&
+             q.error.find(reason) != std::string::npos;
     });
-    if (!seen) {
-      std::string hosts;
-      for (const auto& h : lost) hosts += (hosts.empty() ? "" : ", ") + h;
-      out.push_back({"no_install_deadline",
-                     "the installer's callbacks were lost on " + hosts +
-                         ", but no accepted request of theirs failed at its install deadline"});
-    }
-  }
+    if (seen) return;
+    std::string names;
+    for (const auto& h : on) names += (names.empty() ? "" : ", ") + h;
+    out.push_back({kind, fault + names + ", but no accepted request of theirs " + effect});
+  };
+  took_effect(install_lost_hosts, install_deadline_reason, "no_install_deadline",
+              "the installer's callbacks were lost on ", "failed at its install deadline");
+  took_effect(install_fail_hosts, installer_failure_reason, "no_installer_failure",
+              "the installers report failures on ", "failed with that report");
   return out;
 }
 
@@ -261,8 +279,9 @@ verdict check(const run_records& records) {
   v.out_of_order = disordered.size();
   check_hosts(records, v);
   check_audit(records, v);
+  check_callbacks(records, v);
   for (auto& x : coverage(records.accepted, records.requests, records.actions_expected,
-                          records.install_lost_hosts))
+                          records.install_lost_hosts, records.install_fail_hosts))
     v.violations.push_back(std::move(x));
   return v;
 }

@@ -384,6 +384,8 @@ int run_scenario(const scenario_options& o, std::ostream& out) {
   // Routers leave a dead node out quickly; HAProxy and the nodes' heartbeats as deployed.
   spec.router_args = {"--freshness-ms", "3000"};
   spec.heartbeat_interval_ms = 300;
+  // As deployed: an installer's callback must survive the SIGKILL of the node that started it.
+  spec.callbacks_through_entry = true;
   auto token = auth::random_token(24);
   auto digest = auth::sha256_hex(token);
   auto policy = spec.dir + "/policy.json";
@@ -423,7 +425,7 @@ int run_scenario(const scenario_options& o, std::ostream& out) {
 
   // Two hosts in three start already built, so that the whole lifecycle runs from the start.
   std::set<std::string> built;
-  std::vector<std::string> install_lost;
+  std::vector<std::string> install_lost, install_fail;
   for (const auto& site : site_names) {
     auto hosts = d.hosts(site);
     std::vector<std::string> names;
@@ -436,6 +438,8 @@ int run_scenario(const scenario_options& o, std::ostream& out) {
     built.insert(names.begin(), names.end());
     for (const auto& [n, f] : bmc_fault_plan())
       if (f.contains("install_lost") && n < hosts.size()) install_lost.push_back(hosts[n]);
+    for (const auto& [n, f] : bmc_fault_plan())
+      if (f.contains("install_fail") && n < hosts.size()) install_fail.push_back(hosts[n]);
   }
   out << built.size() << " hosts start in service, " << 2 * o.hosts - built.size() << " new\n";
 
@@ -447,6 +451,7 @@ int run_scenario(const scenario_options& o, std::ostream& out) {
     for (const auto& h : d.hosts(site)) w.hosts.push_back(h);
   w.started_further = built;
   w.install_hosts = {install_lost.begin(), install_lost.end()};
+  w.install_hosts.insert(install_fail.begin(), install_fail.end());
   w.clients = o.clients;
   w.seed = o.seed;
   w.in_flight = o.full ? 100 : 20;
@@ -517,7 +522,7 @@ int run_scenario(const scenario_options& o, std::ostream& out) {
   // failed a request at its install deadline (as the clients saw them end), or at the cap.
   std::vector<violation> gaps;
   for (;;) {
-    gaps = coverage(work.accepted(), work.finished(), workload_actions, install_lost);
+    gaps = coverage(work.accepted(), work.finished(), workload_actions, install_lost, install_fail);
     if (since_work() >= cap || (since_work() >= period && gaps.empty())) break;
     std::this_thread::sleep_for(250ms);
   }
@@ -544,6 +549,7 @@ int run_scenario(const scenario_options& o, std::ostream& out) {
   records.audit_expected = s.audits;
   records.actions_expected = workload_actions;
   records.install_lost_hosts = install_lost;
+  records.install_fail_hosts = install_fail;
   std::vector<site_source> sources;
   for (const auto& site : site_names)
     sources.push_back({site, d.store_url(site), d.bmcsim_port(site)});
@@ -554,13 +560,33 @@ int run_scenario(const scenario_options& o, std::ostream& out) {
   auto v = check(records);
   print_figures(out, work.figures(), worked);
   print_actions(out, tally_actions(records.accepted, records.requests));
-  std::size_t at_deadline = 0;
+  // An install of a healthy host that failed at its deadline is a callback that got lost on
+  // the way (to a node that died, say): shown apart from the injected losses.
+  std::size_t at_deadline = 0, healthy_at_deadline = 0;
   for (const auto& q : records.requests)
-    if (q.state == "failed" && q.error.find(install_deadline_reason) != std::string::npos)
+    if (q.state == "failed" && q.error.find(install_deadline_reason) != std::string::npos) {
       ++at_deadline;
-  out << "  failed at their install deadline: " << at_deadline << " (lost callbacks on";
+      if (std::find(install_lost.begin(), install_lost.end(), q.host) == install_lost.end())
+        ++healthy_at_deadline;
+    }
+  out << "  failed at their install deadline: " << at_deadline << ", " << healthy_at_deadline
+      << " of them on hosts whose callbacks were not lost (lost on";
   for (const auto& h : install_lost) out << " " << h;
   out << ")\n";
+  // Why requests failed, each reason once with its count (numbers folded), to tell a fault's
+  // expected effect from a failure of a healthy host.
+  std::map<std::string, std::pair<std::size_t, std::string>> reasons;
+  for (const auto& q : records.requests) {
+    if (q.state != "failed") continue;
+    std::string shape;
+    for (char ch : q.error.substr(0, q.error.find(" (last held by")).substr(0, 160))
+      if (!(ch >= '0' && ch <= '9') || shape.empty() || shape.back() != 'N')
+        shape += ch >= '0' && ch <= '9' ? 'N' : ch;
+    auto& r = reasons[q.action + ": " + shape];
+    if (r.first++ < 4) r.second += (r.second.empty() ? "" : " ") + q.host;
+  }
+  for (const auto& [why, seen] : reasons)
+    out << "  failed " << seen.first << "× " << why << " [" << seen.second << "]\n";
   std::size_t actions = 0;
   for (const auto& [bmc, list] : records.bmc_actions) actions += list.size();
   out << "records: " << records.requests.size() << " stored requests, " << actions

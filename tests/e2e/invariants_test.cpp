@@ -205,5 +205,51 @@ TEST(Invariants, LostCallbacksThatNeverHitAnInstallDeadlineFailTheRun) {
   EXPECT_TRUE(has(check(r), "no_install_deadline"));
 }
 
+TEST(Invariants, FailingInstallersThatNeverFailedARequestFailTheRun) {
+  auto r = clean();
+  r.install_fail_hosts = {"h3"};
+  EXPECT_TRUE(has(check(r), "no_installer_failure"));
+  constexpr std::int64_t request_c = request_b + 1;
+  r.accepted.push_back({request_c, "h3", "build"});
+  // A failure at the install deadline is not the installer's report.
+  r.requests.push_back({request_c,
+                        "h3",
+                        "build",
+                        "failed",
+                        std::string{"job 3 install failed: "} + install_deadline_reason,
+                        3000,
+                        4000,
+                        {}});
+  EXPECT_TRUE(has(check(r), "no_installer_failure"));
+  r.requests.back().error =
+      std::string{"job 3 install failed: "} + installer_failure_reason + ": disk not found";
+  auto v = check(r);
+  EXPECT_FALSE(has(v, "no_installer_failure")) << shown(v);
+  EXPECT_TRUE(v.ok()) << shown(v);
+}
+
+TEST(Invariants, AnInstallDeadlineMissedByAHostWhoseCallbacksWereNotLostIsACallbackLost) {
+  auto r = clean();
+  constexpr std::int64_t request_c = request_b + 1;
+  r.accepted.push_back({request_c, "h2", "reimage"});
+  r.requests.push_back({request_c,
+                        "h2",
+                        "reimage",
+                        "failed",
+                        std::string{"job 3 (install) failed after 2 attempt(s): "} +
+                            install_deadline_reason + " (last held by n1)",
+                        3000,
+                        4000,
+                        {}});
+  auto v = check(r);
+  EXPECT_TRUE(has(v, "callback_lost")) << shown(v);
+  // The same failure on a host whose installer loses its callbacks on purpose is the fault's
+  // expected effect.
+  r.install_lost_hosts = {"h2"};
+  v = check(r);
+  EXPECT_FALSE(has(v, "callback_lost")) << shown(v);
+  EXPECT_TRUE(v.ok()) << shown(v);
+}
+
 }  // namespace
 }  // namespace ab::e2e
