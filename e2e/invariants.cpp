@@ -185,7 +185,84 @@ void check_audit(const run_records& r, verdict& v) {
   }
 }
 
+void check_callbacks(const run_records& r, verdict& v) {
+  std::set<std::string> lost{r.install_lost_hosts.begin(), r.install_lost_hosts.end()};
+  for (const auto& q : r.requests)
+    if (q.state == "failed" && !lost.count(q.host) &&
+        q.error.find(install_deadline_reason) != std::string::npos)
+      v.violations.push_back({"callback_lost", "request " + std::to_string(q.id) + " (" + q.action +
+                                                   " " + q.host +
+                                                   ") failed at its install deadline, but the "
+                                                   "host's installer was not told to lose its "
+                                                   "callback: " +
+                                                   q.error});
+}
+
 }  // namespace
+
+std::map<std::string, action_tally> tally_actions(const std::vector<accepted_request>& accepted,
+                                                  const std::vector<request_record>& requests) {
+  std::unordered_map<std::int64_t, const request_record*> by_id;
+  for (const auto& q : requests) by_id[q.id] = &q;
+  std::map<std::string, action_tally> out;
+  std::set<std::int64_t> seen;
+  for (const auto& a : accepted) {
+    if (!seen.insert(a.id).second) continue;
+    auto& t = out[a.action];
+    ++t.accepted;
+    auto it = by_id.find(a.id);
+    const std::string state = it == by_id.end() ? "" : it->second->state;
+    if (state == "succeeded")
+      ++t.succeeded;
+    else if (state == "failed")
+      ++t.failed;
+    else if (state == "cancelled")
+      ++t.cancelled;
+    else
+      ++t.other;
+  }
+  return out;
+}
+
+std::vector<violation> coverage(const std::vector<accepted_request>& accepted,
+                                const std::vector<request_record>& requests,
+                                const std::vector<std::string>& actions_expected,
+                                const std::vector<std::string>& install_lost_hosts,
+                                const std::vector<std::string>& install_fail_hosts) {
+  std::vector<violation> out;
+  auto tally = tally_actions(accepted, requests);
+  for (const auto& action : actions_expected) {
+    auto it = tally.find(action);
+    action_tally t = it == tally.end() ? action_tally{} : it->second;
+    if (t.succeeded > 0) continue;
+    out.push_back(
+        {"never_succeeded",
+         "action " + action + " never reached succeeded: accepted=" + std::to_string(t.accepted) +
+             " failed=" + std::to_string(t.failed) + " cancelled=" + std::to_string(t.cancelled) +
+             " unfinished=" + std::to_string(t.other)});
+  }
+  std::set<std::int64_t> mine;
+  for (const auto& a : accepted) mine.insert(a.id);
+  // A fault on `hosts` took effect when an accepted request of one of them failed for `reason`.
+  auto took_effect = [&](const std::vector<std::string>& hosts, const char* reason,
+                         const char* kind, const std::string& fault, const std::string& effect) {
+    if (hosts.empty()) return;
+    std::set<std::string> on{hosts.begin(), hosts.end()};
+    bool seen = std::any_of(requests.begin(), requests.end(), [&](const request_record& q) {
+      return mine.count(q.id) && on.count(q.host) && q.state == "failed" &&
+             q.error.find(reason) != std::string::npos;
+    });
+    if (seen) return;
+    std::string names;
+    for (const auto& h : on) names += (names.empty() ? "" : ", ") + h;
+    out.push_back({kind, fault + names + ", but no accepted request of theirs " + effect});
+  };
+  took_effect(install_lost_hosts, install_deadline_reason, "no_install_deadline",
+              "the installer's callbacks were lost on ", "failed at its install deadline");
+  took_effect(install_fail_hosts, installer_failure_reason, "no_installer_failure",
+              "the installers report failures on ", "failed with that report");
+  return out;
+}
 
 std::int64_t request_of_job(std::int64_t job) {
   return job / 64;
@@ -202,6 +279,10 @@ verdict check(const run_records& records) {
   v.out_of_order = disordered.size();
   check_hosts(records, v);
   check_audit(records, v);
+  check_callbacks(records, v);
+  for (auto& x : coverage(records.accepted, records.requests, records.actions_expected,
+                          records.install_lost_hosts, records.install_fail_hosts))
+    v.violations.push_back(std::move(x));
   return v;
 }
 

@@ -71,12 +71,37 @@ struct run_records {
   std::vector<expected_audit> audit_expected;
   /// The audit entries found: site → (action, target) pairs.
   std::map<std::string, std::vector<std::pair<std::string, std::string>>> audit_found;
+  /// What the run must have exercised (`coverage`): every action of the workload, each at
+  /// least once to `succeeded` among the accepted requests ...
+  std::vector<std::string> actions_expected;
+  /// ... and, when the installer's callbacks were lost on these hosts, at least one request
+  /// of theirs that failed at its install deadline.
+  std::vector<std::string> install_lost_hosts;
+  /// ... and, when their installers report failures, one that failed with that report.
+  std::vector<std::string> install_fail_hosts;
 };
+
+/// How the accepted requests of one action ended (`tally_actions`).
+struct action_tally {
+  std::size_t accepted = 0;
+  std::size_t succeeded = 0;
+  std::size_t failed = 0;
+  std::size_t cancelled = 0;
+  /// Not terminal (or not found) when the records were read.
+  std::size_t other = 0;
+};
+
+/// The part of a failed request's reason that says an install's callback never came: the
+/// straggler manager's words for a parked job whose deadline passed.
+inline constexpr const char* install_deadline_reason = "deadline passed while waiting for an event";
+/// The part of a failed request's reason that says its installer reported a failure.
+inline constexpr const char* installer_failure_reason = "the installer reported a failure";
 
 /// One broken invariant, with what shows it.
 struct violation {
   /// `lost`, `unfinished`, `no_reason`, `double_run`, `out_of_order`, `two_active`,
-  /// `misdirected`, `unaudited`.
+  /// `misdirected`, `unaudited`, `callback_lost`, `never_succeeded`, `no_install_deadline`,
+  /// `no_installer_failure`.
   std::string kind;
   std::string detail;
 };
@@ -104,8 +129,30 @@ struct verdict {
 ///   (`out_of_order`);
 /// - no host had two active requests: stored requests of one host never overlap in time, and
 ///   two requests' BMC actions on one host never interleave (`two_active`);
-/// - each of the run's audited changes is in its site's audit trail (`unaudited`).
+/// - each of the run's audited changes is in its site's audit trail (`unaudited`);
+/// - no installer's callback went missing on a host whose callbacks were not lost on purpose:
+///   such a host's request never failed at its install deadline (`callback_lost`; a callback
+///   reaches any live node of the site, so the death of the node that started the install is
+///   no excuse);
+/// - the run exercised what it claims (`coverage`).
 verdict check(const run_records& records);
+
+/// Per action, how the accepted requests ended, from their stored records (an accepted id
+/// counted once; one missing from `requests` counts as `other`).
+std::map<std::string, action_tally> tally_actions(const std::vector<accepted_request>& accepted,
+                                                  const std::vector<request_record>& requests);
+
+/// What the run failed to exercise, as violations: an expected action none of whose accepted
+/// requests succeeded (`never_succeeded`), lost callbacks that never made a request of their
+/// hosts fail at its install deadline (`no_install_deadline`), and failing installers that
+/// never made a request of their hosts fail with their report (`no_installer_failure`). Also
+/// used while the run
+/// goes, over the requests the clients saw end, to end the work period once all is covered.
+std::vector<violation> coverage(const std::vector<accepted_request>& accepted,
+                                const std::vector<request_record>& requests,
+                                const std::vector<std::string>& actions_expected,
+                                const std::vector<std::string>& install_lost_hosts,
+                                const std::vector<std::string>& install_fail_hosts = {});
 
 /// `e2e: accepted=N terminal=N lost=0 double_runs=0 out_of_order=0 faults=F`.
 std::string summary_line(const verdict& v, std::size_t faults);

@@ -12,6 +12,7 @@
 #include <map>
 #include <ostream>
 #include <random>
+#include <set>
 #include <thread>
 
 #include <nlohmann/json.hpp>
@@ -25,6 +26,7 @@
 #include "harness/deployment.hpp"
 #include "harness/galera_cluster.hpp"
 #include "harness/http_exchange.hpp"
+#include "storage/store.hpp"
 
 namespace ab::e2e {
 
@@ -36,6 +38,28 @@ using namespace std::chrono_literals;
 
 const std::vector<std::string> site_names{"dc-a", "dc-b"};
 const std::vector<std::string> cluster_names{"build", "discover", "others"};
+/// Every action the clients submit: the run fails unless each one succeeded at least once.
+const std::vector<std::string> workload_actions{"discover", "build",       "reimage", "power_off",
+                                                "power_on", "ipmi_reboot", "wipe"};
+
+/// The BMC faults set before the work, by host number within each site.
+const std::vector<std::pair<std::size_t, json>>& bmc_fault_plan() {
+  static const std::vector<std::pair<std::size_t, json>> plan{
+      {3, {{"error_rate", 0.5}}},    {7, {{"error_rate", 0.3}}},    {11, {{"hang", true}}},
+      {13, {{"drop", true}}},        {5, {{"install_lost", true}}}, {9, {{"install_lost", true}}},
+      {15, {{"install_fail", true}}}};
+  return plan;
+}
+
+/// Whether host number `n` of a site starts the run already built (in service): two hosts in
+/// three, and every host with a BMC fault, so that reimages, reboots and wipes (and the
+/// faults' effect on them) start at once, while a third of the fleet is new inventory that is
+/// discovered and built.
+bool starts_built(std::size_t n) {
+  for (const auto& [k, f] : bmc_fault_plan())
+    if (k == n) return true;
+  return n % 3 != 0;
+}
 
 /// The options every node of the run gets: quick recovery and short BMC timeouts, so that
 /// each fault's consequences (a lease to take back, a lost callback, a dead BMC) play out
@@ -52,7 +76,7 @@ std::vector<std::string> node_options(const std::string& policy, bool full) {
           "--recovery-interval-ms",
           "500",
           "--install-timeout-ms",
-          full ? "20000" : "8000",
+          full ? "20000" : "5000",
           "--bmc-timeout-ms",
           "2000",
           "--bmc-breaker-open-ms",
@@ -135,11 +159,7 @@ std::vector<std::pair<std::string, std::string>> inject_bmc_faults(run_state& s)
   for (const auto& site : site_names) {
     auto hosts = s.d.hosts(site);
     if (hosts.size() < 16) continue;
-    const std::vector<std::pair<std::size_t, json>> plan{
-        {3, {{"error_rate", 0.5}}},    {7, {{"error_rate", 0.3}}},    {11, {{"hang", true}}},
-        {13, {{"drop", true}}},        {5, {{"install_lost", true}}}, {9, {{"install_lost", true}}},
-        {15, {{"install_fail", true}}}};
-    for (const auto& [n, f] : plan)
+    for (const auto& [n, f] : bmc_fault_plan())
       if (set_bmc_fault(s, site, hosts[n], f)) touched.emplace_back(site, hosts[n]);
   }
   return touched;
@@ -225,6 +245,44 @@ void print_figures(std::ostream& out, const workload_figures& f, double seconds)
   for (const auto& [st, n] : f.by_state) out << " " << st << "=" << n;
   out << "\n  client calls: retries=" << f.retries << " http_5xx=" << f.http_5xx
       << " no_answer=" << f.no_answer << " http_429=" << f.http_429 << "\n";
+  for (const auto& x : f.first_5xx) out << "  5xx answer: " << x << "\n";
+}
+
+/// Re-registers the hosts of `names` in the store at `store_url` as already built (in
+/// service): the API registers every host as `new`, and a host's state moves only with its
+/// requests, so this is done in the store, before any work, as a migrated fleet would be.
+caf::error register_as_built(const std::string& store_url, const std::vector<std::string>& names) {
+  storage::store_options o;
+  o.url = store_url;
+  o.pool_size = 1;
+  auto opened = storage::open_store(o, std::make_shared<system_clock>());
+  if (!opened) return opened.error();
+  auto& db = **opened;
+  auto found = db.find_hosts(names);
+  if (!found) return found.error();
+  if (found->size() != names.size())
+    return make_error(errc::not_found, std::to_string(names.size() - found->size()) +
+                                           " of the hosts to start built are not registered");
+  for (auto& h : *found) {
+    if (auto err = db.delete_host(h.name)) return err;
+    h.lifecycle_state = "in_service";
+  }
+  return db.put_hosts(*found);
+}
+
+/// The per-action table of the report: how the accepted requests of each action ended.
+void print_actions(std::ostream& out, const std::map<std::string, action_tally>& tally) {
+  char line[160];
+  std::snprintf(line, sizeof line, "  %-12s %9s %10s %7s %10s %11s\n", "action", "accepted",
+                "succeeded", "failed", "cancelled", "unfinished");
+  out << "actions (accepted requests, as stored):\n" << line;
+  for (const auto& action : workload_actions) {
+    auto it = tally.find(action);
+    auto t = it == tally.end() ? action_tally{} : it->second;
+    std::snprintf(line, sizeof line, "  %-12s %9zu %10zu %7zu %10zu %11zu\n", action.c_str(),
+                  t.accepted, t.succeeded, t.failed, t.cancelled, t.other);
+    out << line;
+  }
 }
 
 std::string load_average() {
@@ -244,12 +302,15 @@ std::string usage() {
          "discover and others clusters of each site, a MariaDB per site or Galera with\n"
          "--galera, an ab-bmcsim fleet per site), makes work flow through HAProxy while it\n"
          "injects faults, then checks the invariants over the stores and the simulators'\n"
-         "records. Ends with: e2e: accepted=N terminal=N lost=0 double_runs=0 out_of_order=0\n"
-         "faults=F; exits 1 on any violation (docs/e2e.md).\n"
+         "records, and that the run exercised every action of the lifecycle (each one\n"
+         "succeeded at least once) and a lost installer callback (a request failed at its\n"
+         "install deadline). Ends with: e2e: accepted=N terminal=N lost=0 double_runs=0\n"
+         "out_of_order=0 faults=F; exits 1 on any violation (docs/e2e.md).\n"
          "  --full         the full size: 2000 hosts per site, Galera, 120 s of work\n"
          "  --galera       each site's database is a 3-node Galera cluster\n"
          "  --hosts N      hosts per site (smoke 150)\n"
-         "  --seconds S    how long work is submitted (smoke 20)\n"
+         "  --seconds S    the shortest work period (smoke 20); it goes on, up to 2.5 × S\n"
+         "                (3 × S in --full), until every action has been seen succeeding\n"
          "  --clients N    client threads (8)\n"
          "  --seed N       the clients' and faults' random seed (1)\n"
          "  --dir DIR      the run's files (default: a temp directory, kept on failure)\n"
@@ -323,6 +384,8 @@ int run_scenario(const scenario_options& o, std::ostream& out) {
   // Routers leave a dead node out quickly; HAProxy and the nodes' heartbeats as deployed.
   spec.router_args = {"--freshness-ms", "3000"};
   spec.heartbeat_interval_ms = 300;
+  // As deployed: an installer's callback must survive the SIGKILL of the node that started it.
+  spec.callbacks_through_entry = true;
   auto token = auth::random_token(24);
   auto digest = auth::sha256_hex(token);
   auto policy = spec.dir + "/policy.json";
@@ -360,20 +423,48 @@ int run_scenario(const scenario_options& o, std::ostream& out) {
   for (const auto& site : site_names)
     for (const auto& c : cluster_names) s.current[{site, c}] = site + "-" + c + "-1";
 
+  // Two hosts in three start already built, so that the whole lifecycle runs from the start.
+  std::set<std::string> built;
+  std::vector<std::string> install_lost, install_fail;
+  for (const auto& site : site_names) {
+    auto hosts = d.hosts(site);
+    std::vector<std::string> names;
+    for (std::size_t n = 0; n < hosts.size(); ++n)
+      if (starts_built(n)) names.push_back(hosts[n]);
+    if (auto err = register_as_built(d.store_url(site), names)) {
+      out << "ab-e2e: registering " << site << "'s hosts as built: " << message_of(err) << "\n";
+      return 2;
+    }
+    built.insert(names.begin(), names.end());
+    for (const auto& [n, f] : bmc_fault_plan())
+      if (f.contains("install_lost") && n < hosts.size()) install_lost.push_back(hosts[n]);
+    for (const auto& [n, f] : bmc_fault_plan())
+      if (f.contains("install_fail") && n < hosts.size()) install_fail.push_back(hosts[n]);
+  }
+  out << built.size() << " hosts start in service, " << 2 * o.hosts - built.size() << " new\n";
+
   auto healed = inject_bmc_faults(s);
   workload_options w;
   w.port = d.port();
   w.auth = spec.api_auth;
   for (const auto& site : site_names)
     for (const auto& h : d.hosts(site)) w.hosts.push_back(h);
+  w.started_further = built;
+  w.install_hosts = {install_lost.begin(), install_lost.end()};
+  w.install_hosts.insert(install_fail.begin(), install_fail.end());
   w.clients = o.clients;
   w.seed = o.seed;
   w.in_flight = o.full ? 100 : 20;
   workload work{w};
 
-  // The fault schedule, on this thread (the processes it restarts are its children): each
-  // fault at its share of the work period.
+  // The fault schedule, on this thread (the processes it restarts are its children). Each
+  // fault has its share `at` of the work period, and fires once that share of the period has
+  // passed and that share of the progress goal (requests ended, as the clients saw them) is
+  // reached — so that on a slow machine the faults still fall among builds, reimages and
+  // wipes rather than all within discovery — or, at the latest, at that share of the cap.
   const double period = o.seconds;
+  const double cap = o.full ? 3.0 * o.seconds : 2.5 * o.seconds;
+  const double progress_goal = static_cast<double>(o.hosts);
   struct step {
     double at;
     std::function<void()> act;
@@ -420,15 +511,30 @@ int run_scenario(const scenario_options& o, std::ostream& out) {
   auto since_work = [&] {
     return std::chrono::duration<double>(steady::now() - work_start).count();
   };
+  auto ended = [&] { return static_cast<double>(work.figures().ended()); };
   for (const auto& p : plan) {
-    while (since_work() < p.at * period) std::this_thread::sleep_for(50ms);
+    while (since_work() < p.at * cap &&
+           (since_work() < p.at * period || ended() < p.at * progress_goal))
+      std::this_thread::sleep_for(50ms);
     p.act();
   }
-  while (since_work() < period) std::this_thread::sleep_for(50ms);
+  // The work period ends once every action has been seen succeeding and a lost callback has
+  // failed a request at its install deadline (as the clients saw them end), or at the cap.
+  std::vector<violation> gaps;
+  for (;;) {
+    gaps = coverage(work.accepted(), work.finished(), workload_actions, install_lost, install_fail);
+    if (since_work() >= cap || (since_work() >= period && gaps.empty())) break;
+    std::this_thread::sleep_for(250ms);
+  }
   work.stop_submitting();
-  out << "[" << static_cast<int>(s.elapsed()) << "s] submissions stop; " << work.in_flight()
-      << " requests in flight; BMC faults healed\n"
-      << std::flush;
+  out << "[" << static_cast<int>(s.elapsed()) << "s] submissions stop after "
+      << static_cast<int>(since_work()) << " s of work ("
+      << (gaps.empty() ? "every action seen succeeding"
+                       : "the cap reached, " + std::to_string(gaps.size()) + " coverage gap(s)")
+      << "); " << work.in_flight() << " requests in flight; BMC faults healed\n";
+  // Not yet a failure: what is in flight may still cover it; the stores decide at the end.
+  for (const auto& g : gaps) out << "  not seen yet: " << g.detail << "\n";
+  out << std::flush;
   // The broken BMCs come back (as repaired hardware does): what waits on them can end.
   for (const auto& [site, host] : healed)
     harness::http_exchange(d.bmcsim_port(site), "DELETE", "/sim/bmc/" + host + "/faults");
@@ -441,6 +547,9 @@ int run_scenario(const scenario_options& o, std::ostream& out) {
   run_records records;
   records.accepted = work.accepted();
   records.audit_expected = s.audits;
+  records.actions_expected = workload_actions;
+  records.install_lost_hosts = install_lost;
+  records.install_fail_hosts = install_fail;
   std::vector<site_source> sources;
   for (const auto& site : site_names)
     sources.push_back({site, d.store_url(site), d.bmcsim_port(site)});
@@ -450,6 +559,34 @@ int run_scenario(const scenario_options& o, std::ostream& out) {
   }
   auto v = check(records);
   print_figures(out, work.figures(), worked);
+  print_actions(out, tally_actions(records.accepted, records.requests));
+  // An install of a healthy host that failed at its deadline is a callback that got lost on
+  // the way (to a node that died, say): shown apart from the injected losses.
+  std::size_t at_deadline = 0, healthy_at_deadline = 0;
+  for (const auto& q : records.requests)
+    if (q.state == "failed" && q.error.find(install_deadline_reason) != std::string::npos) {
+      ++at_deadline;
+      if (std::find(install_lost.begin(), install_lost.end(), q.host) == install_lost.end())
+        ++healthy_at_deadline;
+    }
+  out << "  failed at their install deadline: " << at_deadline << ", " << healthy_at_deadline
+      << " of them on hosts whose callbacks were not lost (lost on";
+  for (const auto& h : install_lost) out << " " << h;
+  out << ")\n";
+  // Why requests failed, each reason once with its count (numbers folded), to tell a fault's
+  // expected effect from a failure of a healthy host.
+  std::map<std::string, std::pair<std::size_t, std::string>> reasons;
+  for (const auto& q : records.requests) {
+    if (q.state != "failed") continue;
+    std::string shape;
+    for (char ch : q.error.substr(0, q.error.find(" (last held by")).substr(0, 160))
+      if (!(ch >= '0' && ch <= '9') || shape.empty() || shape.back() != 'N')
+        shape += ch >= '0' && ch <= '9' ? 'N' : ch;
+    auto& r = reasons[q.action + ": " + shape];
+    if (r.first++ < 4) r.second += (r.second.empty() ? "" : " ") + q.host;
+  }
+  for (const auto& [why, seen] : reasons)
+    out << "  failed " << seen.first << "× " << why << " [" << seen.second << "]\n";
   std::size_t actions = 0;
   for (const auto& [bmc, list] : records.bmc_actions) actions += list.size();
   out << "records: " << records.requests.size() << " stored requests, " << actions

@@ -21,7 +21,9 @@ struct scenario_options {
   bool galera = false;
   /// Hosts per site (0: 150 for the smoke, 2000 for the full size).
   std::size_t hosts = 0;
-  /// How long work is submitted, in seconds (0: 20 for the smoke, 120 for the full size).
+  /// The shortest work period, in seconds (0: 20 for the smoke, 120 for the full size); work
+  /// goes on, up to 2.5 times that (3 in the full size), until every action of the workload
+  /// has been seen succeeding and a lost callback has failed a request.
   int seconds = 0;
   /// Client threads (0: 8).
   int clients = 0;

@@ -49,7 +49,7 @@ workload::workload(workload_options options) : options_(std::move(options)) {
     for (std::size_t i = static_cast<std::size_t>(t); i < options_.hosts.size();
          i += static_cast<std::size_t>(options_.clients)) {
       c->hosts.push_back(options_.hosts[i]);
-      c->state[options_.hosts[i]] = "new";
+      c->state[options_.hosts[i]] = options_.started_further.count(options_.hosts[i]) ? "" : "new";
     }
     // Spread each client's hosts of the sites over its submissions (the list is site by site).
     std::shuffle(c->hosts.begin(), c->hosts.end(), c->rng);
@@ -94,6 +94,11 @@ std::vector<accepted_request> workload::accepted() const {
   return accepted_;
 }
 
+std::vector<request_record> workload::finished() const {
+  std::lock_guard<std::mutex> guard{mutex_};
+  return finished_;
+}
+
 workload_figures workload::figures() const {
   std::lock_guard<std::mutex> guard{mutex_};
   return figures_;
@@ -107,7 +112,12 @@ void workload::run(client& c) {
         options_.auth + extra + (body.empty() ? "" : "Content-Type: application/json\r\n"));
     std::lock_guard<std::mutex> guard{mutex_};
     if (r.status == 0) ++figures_.no_answer;
-    if (r.status >= 500) ++figures_.http_5xx;
+    if (r.status >= 500) {
+      ++figures_.http_5xx;
+      if (figures_.first_5xx.size() < 10)
+        figures_.first_5xx.push_back(std::to_string(r.status) + " " + method + " " + path + ": " +
+                                     r.body.substr(0, 200));
+    }
     if (r.status == 429) ++figures_.http_429;
     return r;
   };
@@ -129,11 +139,12 @@ void workload::run(client& c) {
     }
     return r;
   };
-  auto next_action = [&](const std::string& state) -> std::string {
+  auto next_action = [&](const std::string& host, const std::string& state) -> std::string {
     if (state == "new" || state == "discovery_failed") return "discover";
     if (state == "discovered" || state == "provisioning_failed" || state == "ready") return "build";
     if (state == "wipe_failed") return "wipe";
     if (state != "in_service") return "";
+    if (options_.install_hosts.count(host)) return "reimage";
     static const std::vector<std::pair<std::string, int>> weights{
         {"reimage", 35}, {"power_off", 15}, {"power_on", 15}, {"ipmi_reboot", 20}, {"wipe", 15}};
     int pick = std::uniform_int_distribution<int>(0, 99)(c.rng);
@@ -215,7 +226,7 @@ void workload::run(client& c) {
         const auto& host = c.hosts[c.cursor++ % c.hosts.size()];
         if (c.busy.count(host)) continue;
         if (c.state[host].empty()) read_state(host);
-        auto action = next_action(c.state[host]);
+        auto action = next_action(host, c.state[host]);
         if (action.empty()) continue;
         std::vector<std::string> batch{host};
         if (std::uniform_int_distribution<int>(0, 1)(c.rng) == 1)
@@ -223,7 +234,7 @@ void workload::run(client& c) {
                k < c.hosts.size() && batch.size() < static_cast<std::size_t>(options_.bulk); ++k) {
             const auto& other = c.hosts[(c.cursor + k) % c.hosts.size()];
             if (other == host || c.busy.count(other) || c.state[other].empty()) continue;
-            if (next_action(c.state[other]) == action) batch.push_back(other);
+            if (next_action(other, c.state[other]) == action) batch.push_back(other);
           }
         submit(action, batch);
         worked = true;
@@ -253,6 +264,14 @@ void workload::run(client& c) {
       done.push_back(id);
       std::lock_guard<std::mutex> guard{mutex_};
       ++figures_.by_state[state];
+      request_record seen;
+      seen.id = id;
+      seen.host = host;
+      seen.action = doc.value("action", "");
+      seen.state = state;
+      if (auto e = doc.find("error"); e != doc.end() && e->is_string())
+        seen.error = e->get<std::string>();
+      finished_.push_back(std::move(seen));
     }
     for (auto id : done) {
       auto host = c.flying[id];

@@ -10,6 +10,7 @@
 #include <cstdint>
 #include <map>
 #include <mutex>
+#include <set>
 #include <string>
 #include <thread>
 #include <vector>
@@ -26,6 +27,12 @@ struct workload_options {
   std::string auth;
   /// Every site's hosts; client `t` of `clients` owns the hosts whose index mod `clients` is t.
   std::vector<std::string> hosts;
+  /// Hosts whose lifecycle state at the start is not `new` (registered as already built):
+  /// their state is read before their first submission.
+  std::set<std::string> started_further;
+  /// Hosts that take an installation whenever they can (a reimage when in service): those
+  /// whose installer callbacks are lost, so that the loss shows within the run.
+  std::set<std::string> install_hosts;
   int clients = 4;
   /// Hosts at most in one bulk submission.
   int bulk = 8;
@@ -49,9 +56,18 @@ struct workload_figures {
   std::size_t http_5xx = 0;
   std::size_t no_answer = 0;
   std::size_t http_429 = 0;
+  /// The first few 5xx answers (`STATUS METHOD PATH: BODY`, the body cut short), to tell a
+  /// fault's expected trace from a server error.
+  std::vector<std::string> first_5xx;
   /// Accepted requests by action, and finished requests by final state.
   std::map<std::string, std::size_t> by_action;
   std::map<std::string, std::size_t> by_state;
+  /// Accepted requests seen ending.
+  std::size_t ended() const {
+    std::size_t n = 0;
+    for (const auto& [state, count] : by_state) n += count;
+    return n;
+  }
 };
 
 /// The client threads; started by the constructor, stopped by `stop_submitting` and
@@ -74,6 +90,9 @@ class workload {
   std::size_t accepted_count() const;
   /// Every accepted request.
   std::vector<accepted_request> accepted() const;
+  /// The accepted requests the clients saw end, as they saw them (id, host, action, state,
+  /// error; no jobs).
+  std::vector<request_record> finished() const;
   workload_figures figures() const;
 
  private:
@@ -85,6 +104,7 @@ class workload {
   std::atomic<bool> stopping_{false};
   mutable std::mutex mutex_;
   std::vector<accepted_request> accepted_;
+  std::vector<request_record> finished_;
   workload_figures figures_;
   std::atomic<std::size_t> in_flight_{0};
   std::vector<std::unique_ptr<client>> clients_;

@@ -113,9 +113,8 @@ deployment::deployment(deployment_spec spec) : spec_(std::move(spec)) {
       }
     for (auto& i : installs) i.get();
   }
-  for (auto& s : spec_.sites)
-    if (!start_site(s)) return;
-  if (!wait_for_routers(std::chrono::seconds(60))) return;
+  // HAProxy before the nodes, so that they can be told to have installers call back through it
+  // (`callbacks_through_entry`); it sees the routers up once they see the nodes.
   if (spec_.haproxy) {
     auto addresses = router_addresses();
     std::filesystem::create_directories(dir_ + "/haproxy");
@@ -128,6 +127,11 @@ deployment::deployment(deployment_spec spec) : spec_(std::move(spec)) {
       fail("haproxy did not start: " + lb_->output());
       return;
     }
+  }
+  for (auto& s : spec_.sites)
+    if (!start_site(s)) return;
+  if (!wait_for_routers(std::chrono::seconds(60))) return;
+  if (spec_.haproxy) {
     for (const auto* r : {"router1", "router2"})
       if (!poll_until([&] { return lb_->server_status("routers", r) == "UP"; },
                       std::chrono::seconds(30))) {
@@ -260,6 +264,10 @@ std::vector<std::string> deployment::node_args(const node_state& n) const {
                                 s->map_file,
                                 "--cluster-map-source",
                                 "database"};
+  if (spec_.callbacks_through_entry && port() != 0) {
+    args.push_back("--callback-base");
+    args.push_back(url());
+  }
   args.insert(args.end(), s->spec.node_args.begin(), s->spec.node_args.end());
   return args;
 }

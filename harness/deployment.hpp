@@ -72,6 +72,11 @@ struct deployment_spec {
   bool haproxy = true;
   /// Extra ab-router options (e.g. `--freshness-ms 3000`).
   std::vector<std::string> router_args;
+  /// Installers call back through the entry point (`url()`: HAProxy, or router 0 without it)
+  /// rather than the node that started the install, as a deployment should: a callback then
+  /// reaches a live node of the site (the router routes it by request id) even when that node
+  /// died or came back on another port.
+  bool callbacks_through_entry = false;
   /// How often the nodes announce themselves to the routers.
   int heartbeat_interval_ms = 500;
   std::vector<site_spec> sites;

@@ -148,5 +148,108 @@ TEST(Invariants, AChangeMissingFromTheAuditIsCaught) {
   EXPECT_TRUE(has(check(r), "unaudited"));
 }
 
+TEST(Invariants, EachActionsAcceptedRequestsAreTalliedByHowTheyEnded) {
+  auto r = clean();
+  // An accepted id counted once, however often a client was told.
+  r.accepted.push_back(r.accepted.front());
+  r.accepted.push_back({request_b + 1, "h2", "wipe"});
+  auto t = tally_actions(r.accepted, r.requests);
+  ASSERT_EQ(t.size(), 2u);
+  EXPECT_EQ(t["wipe"].accepted, 2u);
+  EXPECT_EQ(t["wipe"].succeeded, 1u);
+  EXPECT_EQ(t["wipe"].other, 1u);  // not in any store
+  EXPECT_EQ(t["power_on"].accepted, 1u);
+  EXPECT_EQ(t["power_on"].failed, 1u);
+  EXPECT_EQ(t["power_on"].succeeded, 0u);
+}
+
+TEST(Invariants, AnActionOfTheWorkloadThatNeverSucceededFailsTheRun) {
+  auto r = clean();
+  r.actions_expected = {"wipe"};
+  EXPECT_TRUE(check(r).ok()) << shown(check(r));
+  // power_on was accepted but failed; reimage was never accepted at all.
+  r.actions_expected = {"wipe", "power_on", "reimage"};
+  auto v = check(r);
+  ASSERT_EQ(std::count_if(v.violations.begin(), v.violations.end(),
+                          [](const violation& x) { return x.kind == "never_succeeded"; }),
+            2)
+      << shown(v);
+  EXPECT_NE(shown(v).find("action power_on never reached succeeded: accepted=1 failed=1"),
+            std::string::npos)
+      << shown(v);
+  EXPECT_NE(shown(v).find("action reimage never reached succeeded: accepted=0"), std::string::npos)
+      << shown(v);
+}
+
+TEST(Invariants, LostCallbacksThatNeverHitAnInstallDeadlineFailTheRun) {
+  auto r = clean();
+  r.install_lost_hosts = {"h2"};
+  EXPECT_TRUE(has(check(r), "no_install_deadline"));
+  // A reimage of h2 that failed for another reason does not count ...
+  constexpr std::int64_t request_c = request_b + 1;
+  r.accepted.push_back({request_c, "h2", "reimage"});
+  r.requests.push_back(
+      {request_c, "h2", "reimage", "failed", "power_off: BMC refused", 3000, 4000, {}});
+  EXPECT_TRUE(has(check(r), "no_install_deadline"));
+  // ... nor one at its install deadline on a host whose callbacks were not lost ...
+  r.requests.back().error =
+      std::string{"job 3 install failed after 2 attempts: "} + install_deadline_reason;
+  r.install_lost_hosts = {"h1"};
+  EXPECT_TRUE(has(check(r), "no_install_deadline"));
+  // ... but one of h2 failed at its install deadline does.
+  r.install_lost_hosts = {"h2"};
+  auto v = check(r);
+  EXPECT_FALSE(has(v, "no_install_deadline")) << shown(v);
+  // And no stored request counts unless a client was told it was accepted.
+  r.accepted.pop_back();
+  EXPECT_TRUE(has(check(r), "no_install_deadline"));
+}
+
+TEST(Invariants, FailingInstallersThatNeverFailedARequestFailTheRun) {
+  auto r = clean();
+  r.install_fail_hosts = {"h3"};
+  EXPECT_TRUE(has(check(r), "no_installer_failure"));
+  constexpr std::int64_t request_c = request_b + 1;
+  r.accepted.push_back({request_c, "h3", "build"});
+  // A failure at the install deadline is not the installer's report.
+  r.requests.push_back({request_c,
+                        "h3",
+                        "build",
+                        "failed",
+                        std::string{"job 3 install failed: "} + install_deadline_reason,
+                        3000,
+                        4000,
+                        {}});
+  EXPECT_TRUE(has(check(r), "no_installer_failure"));
+  r.requests.back().error =
+      std::string{"job 3 install failed: "} + installer_failure_reason + ": disk not found";
+  auto v = check(r);
+  EXPECT_FALSE(has(v, "no_installer_failure")) << shown(v);
+  EXPECT_TRUE(v.ok()) << shown(v);
+}
+
+TEST(Invariants, AnInstallDeadlineMissedByAHostWhoseCallbacksWereNotLostIsACallbackLost) {
+  auto r = clean();
+  constexpr std::int64_t request_c = request_b + 1;
+  r.accepted.push_back({request_c, "h2", "reimage"});
+  r.requests.push_back({request_c,
+                        "h2",
+                        "reimage",
+                        "failed",
+                        std::string{"job 3 (install) failed after 2 attempt(s): "} +
+                            install_deadline_reason + " (last held by n1)",
+                        3000,
+                        4000,
+                        {}});
+  auto v = check(r);
+  EXPECT_TRUE(has(v, "callback_lost")) << shown(v);
+  // The same failure on a host whose installer loses its callbacks on purpose is the fault's
+  // expected effect.
+  r.install_lost_hosts = {"h2"};
+  v = check(r);
+  EXPECT_FALSE(has(v, "callback_lost")) << shown(v);
+  EXPECT_TRUE(v.ok()) << shown(v);
+}
+
 }  // namespace
 }  // namespace ab::e2e
