@@ -68,6 +68,8 @@ std::variant<submission, net::api_error> read_submission(const std::string& body
     s.site = site.get<std::string>();
     s.doc.erase("site");
   }
+  // Set by the router itself when it splits a call (submission_part): never the caller's.
+  s.doc.erase("whole_call_hosts");
   std::vector<std::string> hosts;
   if (s.doc.contains("host") && s.doc["host"].is_string() && !s.doc.contains("hosts")) {
     hosts.push_back(s.doc["host"].get<std::string>());
@@ -88,6 +90,8 @@ std::string submission_part(const submission& s, const std::vector<std::string>&
   if (doc.contains("host") && hosts.size() == 1) return doc.dump();
   doc.erase("host");
   doc["hosts"] = hosts;
+  // A part of a call split over sites: the node confirms and caps it as the whole call.
+  if (hosts.size() < s.hosts.size()) doc["whole_call_hosts"] = s.hosts.size();
   return doc.dump();
 }
 

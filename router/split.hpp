@@ -27,10 +27,13 @@ struct submission {
   std::optional<std::string> site;
 };
 
-/// Reads a submission; a `site` field that is not a valid site name is an error.
+/// Reads a submission; a `site` field that is not a valid site name is an error. A caller's
+/// `whole_call_hosts` is dropped: only the router says what a part belongs to.
 std::variant<submission, net::api_error> read_submission(const std::string& body);
 
-/// The body of the part of `s` that goes to one site: the hosts of that site, in order.
+/// The body of the part of `s` that goes to one site: the hosts of that site, in order, and
+/// when they are fewer than the call's, `whole_call_hosts`: the call's host count, so that the
+/// node checks the caller's `confirm_hosts` (and the per-call cap) against the whole call.
 std::string submission_part(const submission& s, const std::vector<std::string>& hosts);
 
 /// A `POST /v1/hosts` body as the router reads it: each host object with its `site`.

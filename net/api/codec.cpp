@@ -156,8 +156,8 @@ std::variant<submit_command, api_error> parse_submit(const std::string& body,
   auto parsed = parse_object(body, max_depth);
   if (auto* e = std::get_if<api_error>(&parsed)) return *e;
   const auto& doc = std::get<json>(parsed);
-  if (auto e = only_fields(
-          doc, {"action", "host", "hosts", "priority", "params", "dry_run", "confirm_hosts"}))
+  if (auto e = only_fields(doc, {"action", "host", "hosts", "priority", "params", "dry_run",
+                                 "confirm_hosts", "whole_call_hosts"}))
     return *e;
   submit_command cmd;
   if (auto e = string_field(doc, "action", cmd.action, true)) return *e;
@@ -199,7 +199,21 @@ std::variant<submit_command, api_error> parse_submit(const std::string& body,
       return bad("wrong_type", "field 'confirm_hosts' must be a whole number from 0 to 10000");
     cmd.confirm_hosts = n.get<std::int64_t>();
   }
+  if (doc.contains("whole_call_hosts")) {
+    const auto& n = doc["whole_call_hosts"];
+    const auto named = static_cast<std::int64_t>(cmd.hosts.size());
+    if (!n.is_number_integer() || n.get<std::int64_t>() < named ||
+        n.get<std::int64_t>() > 1'000'000)
+      return bad("wrong_type",
+                 "field 'whole_call_hosts' must be a whole number from the body's host count (" +
+                     std::to_string(named) + ") to 1000000");
+    cmd.whole_call_hosts = n.get<std::int64_t>();
+  }
   return cmd;
+}
+
+std::int64_t call_host_count(const submit_command& cmd) {
+  return std::max(static_cast<std::int64_t>(cmd.hosts.size()), cmd.whole_call_hosts.value_or(0));
 }
 
 std::variant<std::vector<storage::host_record>, api_error> parse_hosts(const std::string& body) {

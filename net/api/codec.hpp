@@ -30,7 +30,15 @@ struct submit_command {
   bool dry_run = false;
   /// `"confirm_hosts": N`: the host count a destructive bulk call confirms (docs/safety.md).
   std::optional<std::int64_t> confirm_hosts;
+  /// `"whole_call_hosts": N`: this body is ab-router's part of a call on N hosts that it split
+  /// over sites; the confirmation and the per-call cap are those of the whole call
+  /// (docs/safety.md). At least the body's host count.
+  std::optional<std::int64_t> whole_call_hosts;
 };
+
+/// The host count a destructive call's confirmation and per-call cap apply to: the whole call's
+/// when `cmd` is a part of a split call, never fewer than the hosts it names.
+std::int64_t call_host_count(const submit_command& cmd);
 
 /// Parses and validates a submission; `known_actions` and `classes` bound what is accepted.
 /// Parses a request body that must be one JSON object nesting at most `max_depth` levels, or

@@ -67,14 +67,17 @@ caf::expected<preflight_report> preflight(const submit_command& cmd, const prefl
   out.action = cmd.action;
   const auto n = static_cast<std::int64_t>(cmd.hosts.size());
   if (lifecycle::destructive(cmd.action)) {
-    auto why = lifecycle::confirmation_refusal(cmd.action, n, cmd.confirm_hosts, ctx.confirm_above);
+    // A part of a call ab-router split over sites is confirmed and capped as the whole call.
+    const auto whole = call_host_count(cmd);
+    auto why =
+        lifecycle::confirmation_refusal(cmd.action, whole, cmd.confirm_hosts, ctx.confirm_above);
     out.checks.push_back({"confirmation", !why, why ? *why : "not needed or given as the count"});
     if (ctx.limits.hosts_per_call) {
-      bool ok = n <= *ctx.limits.hosts_per_call;
+      bool ok = whole <= *ctx.limits.hosts_per_call;
       out.checks.push_back({"quota_per_call", ok,
                             "role " + ctx.limits.per_call_role + " allows " +
                                 std::to_string(*ctx.limits.hosts_per_call) +
-                                " hosts per call; this call names " + std::to_string(n)});
+                                " hosts per call; this call names " + std::to_string(whole)});
     }
     if (ctx.limits.hosts_per_hour) {
       auto used = store.quota_used(ctx.who->name);
@@ -218,12 +221,16 @@ caf::expected<std::int64_t> admit_destructive(const submit_command& cmd, const a
                                               storage::quota_store& quotas, time_ms now) {
   if (!lifecycle::destructive(cmd.action)) return std::int64_t{0};
   const auto n = static_cast<std::int64_t>(cmd.hosts.size());
-  if (auto why = lifecycle::confirmation_refusal(cmd.action, n, cmd.confirm_hosts, confirm_above))
+  // A part of a call ab-router split over sites is confirmed and capped as the whole call: the
+  // caller confirmed the whole call's count, and splitting it must not make a big call small.
+  const auto whole = call_host_count(cmd);
+  if (auto why =
+          lifecycle::confirmation_refusal(cmd.action, whole, cmd.confirm_hosts, confirm_above))
     return make_error(api_errc::confirmation_required, *why);
-  if (limits.hosts_per_call && n > *limits.hosts_per_call)
+  if (limits.hosts_per_call && whole > *limits.hosts_per_call)
     return make_error(api_errc::quota_exceeded,
-                      cmd.action + " of " + std::to_string(n) + " hosts is over the cap of role " +
-                          limits.per_call_role + ": at most " +
+                      cmd.action + " of " + std::to_string(whole) +
+                          " hosts is over the cap of role " + limits.per_call_role + ": at most " +
                           std::to_string(*limits.hosts_per_call) +
                           " hosts per call; split the call or use a wave plan");
   if (!limits.hosts_per_hour) return std::int64_t{0};

@@ -172,6 +172,56 @@ TEST_F(RouterProcess, CallsLandOnANodeOfTheSiteTheirHostIsIn) {
   for (const auto& e : listed_json["requests"]) EXPECT_EQ(e["site"], "dc2");
 }
 
+TEST_F(RouterProcess, ADestructiveCallSpanningSitesIsConfirmedByItsWholeHostCount) {
+  // 12 hosts in each site; the nodes' confirmation threshold is the default, 10 hosts.
+  json hosts = json::array();
+  for (int s = 1; s <= 2; ++s)
+    for (int i = 1; i <= 12; ++i)
+      hosts.push_back({{"name", "dc" + std::to_string(s) + "-h" + std::to_string(i)},
+                       {"site", "dc" + std::to_string(s)},
+                       {"bmc_endpoint", "https://192.0.2." + std::to_string(20 * s + i)},
+                       {"credential_ref", "env:AB_BMC_ROUTER"}});
+  auto registered = call("POST", "/v1/hosts", json{{"hosts", hosts}}.dump());
+  ASSERT_EQ(registered.status, 201) << registered.body;
+  // `per_site` hosts of each site, interleaved, with `extra` fields.
+  auto power_off = [&](int per_site, const json& extra = json::object()) {
+    json names = json::array();
+    for (int i = 1; i <= per_site; ++i)
+      for (const auto* site : {"dc1", "dc2"})
+        names.push_back(std::string{site} + "-h" + std::to_string(i));
+    json b{{"action", "power_off"}, {"hosts", names}};
+    b.update(extra);
+    return call("POST", "/v1/requests", b.dump());
+  };
+  // 12 hosts in parts of 6: above the threshold as a whole, so each site refuses an
+  // unconfirmed part, and one confirmed by a part's count.
+  for (const auto& extra : {json::object(), json{{"confirm_hosts", 6}}}) {
+    auto r = power_off(6, extra);
+    EXPECT_EQ(r.status, 422) << extra << r.body;
+    auto doc = json::parse(r.body);
+    EXPECT_EQ(doc["error"]["code"], "confirmation_required") << r.body;
+    for (const auto& s : doc["sites"]) EXPECT_EQ(s["status"], 422) << r.body;
+  }
+  // A caller cannot make the parts small: its own whole_call_hosts is not passed on.
+  EXPECT_EQ(power_off(6, {{"confirm_hosts", 6}, {"whole_call_hosts", 6}}).status, 422);
+  // What a router that passed the parts on as they were sent each site: dc1's 12 hosts
+  // confirmed by the whole call's 24, which the node, counting 12, refuses.
+  json dc1_part = json::array();
+  for (int i = 1; i <= 12; ++i) dc1_part.push_back("dc1-h" + std::to_string(i));
+  auto alone =
+      http_call(nodes_->port("n1"), "POST", "/v1/requests",
+                json{{"action", "power_off"}, {"hosts", dc1_part}, {"confirm_hosts", 24}}.dump());
+  EXPECT_EQ(alone.status, 422) << alone.body;
+  // 24 hosts confirmed as 12 (one site's count) are refused; confirmed as 24, every site
+  // takes its part of 12.
+  EXPECT_EQ(power_off(12, {{"confirm_hosts", 12}}).status, 422);
+  auto confirmed = power_off(12, {{"confirm_hosts", 24}});
+  ASSERT_EQ(confirmed.status, 202) << confirmed.body;
+  auto doc = json::parse(confirmed.body);
+  EXPECT_EQ(doc["requests"].size(), 24u);
+  for (const auto& e : doc["requests"]) EXPECT_EQ(e["status"], "accepted") << confirmed.body;
+}
+
 TEST_F(RouterProcess, AKilledNodeIsSkippedAtOnceAStaleOneIsNotUsedAndARestartedOneIsUsedAgain) {
   register_hosts();
   // n1 dies: its heartbeats stop, and its port refuses at once.

@@ -40,7 +40,21 @@ TEST(SplitSubmission, EachSitesPartNamesItsHostsInOrder) {
   auto s = std::get<router::submission>(
       router::read_submission(R"({"action":"reboot","hosts":["a","b","c"],"priority":"maas"})"));
   auto part = json::parse(router::submission_part(s, {"a", "c"}));
-  EXPECT_EQ(part, json::parse(R"({"action":"reboot","hosts":["a","c"],"priority":"maas"})"));
+  EXPECT_EQ(part, json::parse(R"({"action":"reboot","hosts":["a","c"],"priority":"maas",
+                                  "whole_call_hosts":3})"));
+}
+
+TEST(SplitSubmission, APartOfASplitCallCarriesTheWholeCallsHostCountAndNeverTheCallers) {
+  // The caller's own whole_call_hosts is dropped: a part's count is the router's to say.
+  auto s = std::get<router::submission>(router::read_submission(
+      R"({"action":"wipe","hosts":["a","b","c"],"confirm_hosts":3,"whole_call_hosts":1})"));
+  EXPECT_FALSE(s.doc.contains("whole_call_hosts"));
+  EXPECT_EQ(json::parse(router::submission_part(s, {"a", "c"})),
+            json::parse(R"({"action":"wipe","hosts":["a","c"],"confirm_hosts":3,
+                            "whole_call_hosts":3})"));
+  // The whole call in one part is the call as the caller sent it.
+  EXPECT_EQ(json::parse(router::submission_part(s, {"a", "b", "c"})),
+            json::parse(R"({"action":"wipe","hosts":["a","b","c"],"confirm_hosts":3})"));
 }
 
 router::part_outcome accepted(const std::string& site, std::vector<std::string> hosts,

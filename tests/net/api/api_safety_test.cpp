@@ -176,6 +176,43 @@ TEST_F(ApiSafety, ABulkDestructiveCallMustConfirmItsHostCount) {
   EXPECT_EQ(call("POST", "/v1/requests", body("power_on", 4), bearer_admin).status, 202);
 }
 
+TEST_F(ApiSafety, APartOfASplitCallIsConfirmedAndCappedAsTheWholeCall) {
+  register_n(4);
+  // ab-router's part of 2 hosts of a call on 6: confirmed by the whole call's count, not by
+  // the part's (the threshold is 3: the part alone would need none).
+  auto part = [](int whole, const json& extra = json::object()) {
+    json e{{"whole_call_hosts", whole}};
+    e.update(extra);
+    return body("reimage", 2, e);
+  };
+  auto unconfirmed = call("POST", "/v1/requests", part(6), bearer_admin);
+  EXPECT_EQ(unconfirmed.status, 422) << unconfirmed.body;
+  EXPECT_NE(json::parse(unconfirmed.body)["error"]["message"].get<std::string>().find(
+                "\"confirm_hosts\": 6"),
+            std::string::npos)
+      << unconfirmed.body;
+  auto the_parts_count =
+      call("POST", "/v1/requests", part(6, {{"confirm_hosts", 2}}), bearer_admin);
+  EXPECT_EQ(the_parts_count.status, 422) << the_parts_count.body;
+  EXPECT_EQ(json::parse(the_parts_count.body)["error"]["code"], "confirmation_required");
+  // Fewer than the body names is not a whole call it belongs to.
+  auto smaller =
+      call("POST", "/v1/requests", body("reimage", 4, {{"whole_call_hosts", 2}}), bearer_admin);
+  EXPECT_EQ(smaller.status, 400) << smaller.body;
+  // The per-call cap of the operator (5) is the whole call's too.
+  auto capped = call("POST", "/v1/requests", part(6, {{"confirm_hosts", 6}}), bearer_ops);
+  EXPECT_EQ(capped.status, 403) << capped.body;
+  EXPECT_NE(capped.body.find("reimage of 6 hosts"), std::string::npos) << capped.body;
+  // A dry run says the same.
+  auto dry = call("POST", "/v1/requests", part(6, {{"dry_run", true}}), bearer_admin);
+  ASSERT_EQ(dry.status, 200) << dry.body;
+  EXPECT_EQ(json::parse(dry.body)["accepted"], false) << dry.body;
+  EXPECT_TRUE(db_->operator->()->requests({})->items.empty());
+  auto ok = call("POST", "/v1/requests", part(6, {{"confirm_hosts", 6}}), bearer_admin);
+  EXPECT_EQ(ok.status, 202) << ok.body;
+  EXPECT_EQ(db_->operator->()->requests({})->items.size(), 2u);
+}
+
 TEST_F(ApiSafety, QuotasRefuseWithTheReasonAndHoldInTheSiteDatabase) {
   register_n(8);
   auto big = call("POST", "/v1/requests", body("wipe", 6, {{"confirm_hosts", 6}}), bearer_ops);
