@@ -48,7 +48,7 @@ struct node_config {
   /// second; a GET (but the probes and /metrics) that comes while the reads took more lately
   /// is answered 429 with Retry-After at once, so that readers back off before the workers'
   /// share of the database suffers (net/api/read_budget.hpp). 0: no bound.
-  std::size_t api_read_ms_per_s = 1000;
+  std::size_t api_read_ms_per_s = 0;
   /// Cluster map file, watched and reloaded on change and on SIGHUP; empty: built-in defaults.
   std::string cluster_map;
   /// Where the node's cluster map comes from: `file` (`cluster_map`, watched) or `database` (the
