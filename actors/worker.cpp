@@ -67,8 +67,9 @@ struct worker_state {
 
 using self_ptr = worker_actor::stateful_pointer<worker_state>;
 
-/// Runs `job` and records what is not a plain success; a `worker_crash` escapes.
-job_report run_one(worker_state& st, const storage::claimed_job& job) {
+/// Runs `job` and records what is not a plain success; a `worker_crash` escapes. A job that
+/// parks on an event that came already goes on with it at once, still held (`may_take`: once).
+job_report run_one(worker_state& st, const storage::claimed_job& job, bool may_take = true) {
   storage::job_lease lease{job.id, job.lease_token};
   job_report out{lease, false, {}};
   auto t0 = std::chrono::steady_clock::now();
@@ -105,11 +106,25 @@ job_report run_one(worker_state& st, const storage::claimed_job& job) {
         st.log->warn("{}: job {} could not be deferred ({}): {}", st.cfg.name, job.id, outcome.text,
                      message_of(err));
       break;
-    case job_outcome::kind::park:
-      if (auto err = st.cfg.store->park(lease, outcome.text, outcome.deadline))
+    case job_outcome::kind::park: {
+      if (!may_take) {
+        if (auto err = st.cfg.store->park(lease, outcome.text, outcome.deadline))
+          st.log->warn("{}: job {} could not park on {}: {}", st.cfg.name, job.id, outcome.text,
+                       message_of(err));
+        break;
+      }
+      auto taken = st.cfg.store->park_or_take(lease, outcome.text, outcome.deadline);
+      if (!taken) {
         st.log->warn("{}: job {} could not park on {}: {}", st.cfg.name, job.id, outcome.text,
-                     message_of(err));
+                     message_of(taken.error()));
+      } else if (*taken) {
+        // The event came before the job parked (a fast installer): no hand-back and claim.
+        auto again = job;
+        again.event = std::move(**taken);
+        return run_one(st, again, false);
+      }
       break;
+    }
   }
   return out;
 }

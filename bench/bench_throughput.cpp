@@ -18,6 +18,7 @@
 #include <curl/curl.h>
 #include <unistd.h>
 
+#include <algorithm>
 #include <chrono>
 #include <cstdio>
 #include <filesystem>
@@ -32,8 +33,9 @@
 
 #include "bench/api_client.hpp"
 #include "bench/throughput_load.hpp"
-#include "bench/throughput_site.hpp"
+#include "config/node_config.hpp"
 #include "harness/child_process.hpp"
+#include "harness/deployment.hpp"
 #include "storage/detail/pools.hpp"
 
 namespace {
@@ -50,7 +52,6 @@ struct options {
   int clients = 8;
   int nodes = 2;
   bool haproxy = false;
-  std::string store;
   double bombard_rate = 2000;
   int bombard_connections = 64;
   std::vector<std::string> node_options;
@@ -61,7 +62,7 @@ int usage() {
   std::fprintf(
       stderr,
       "usage: ab-bench-throughput [--seconds S] [--ramp-seconds R] [--hosts H] [--batch B]\n"
-      "         [--clients C] [--nodes N] [--haproxy] [--store mysql://...]\n"
+      "         [--clients C] [--nodes N] [--haproxy]\n"
       "         [--bombard-rate R] [--bombard-connections K] [--node-option NAME=VALUE]... "
       "[--keep]\n"
       "  --seconds S            each measured phase (30)\n"
@@ -132,7 +133,17 @@ struct snapshot {
   std::int64_t calls = 0, shed = 0, errors_5xx = 0, no_answer = 0, other = 0;
 };
 
-snapshot take(const bench::throughput_site& site, storage::detail::connection_pool& db,
+/// The deployment's site: its name is also its hosts' prefix (`dc1-h0000` ...).
+constexpr const char* site_name = "dc1";
+
+/// The deployment's processes under names fit for `key=value` output (`node_dc1-all-1`).
+std::vector<harness::process_info> named_processes(const harness::deployment& d) {
+  auto out = d.processes();
+  for (auto& p : out) std::replace(p.name.begin(), p.name.end(), ' ', '_');
+  return out;
+}
+
+snapshot take(const harness::deployment& site, storage::detail::connection_pool& db,
               const bench::call_counts& calls) {
   snapshot s;
   s.at = steady::now();
@@ -140,7 +151,7 @@ snapshot take(const bench::throughput_site& site, storage::detail::connection_po
                   std::chrono::system_clock::now().time_since_epoch())
                   .count();
   s.machine = machine_busy_seconds();
-  for (const auto& p : site.processes()) s.cpu[p.name] = harness::cpu_seconds(p.pid);
+  for (const auto& p : named_processes(site)) s.cpu[p.name] = harness::cpu_seconds(p.pid);
   s.cpu["bench"] = harness::cpu_seconds(getpid());
   s.db = db_counters(db);
   s.calls = calls.calls;
@@ -158,7 +169,7 @@ struct phase_result {
   std::int64_t failed = 0;
 };
 
-phase_result report(const std::string& phase, const bench::throughput_site& site,
+phase_result report(const std::string& phase, const harness::deployment& site,
                     const bench::reimage_load& load, const snapshot& a, const snapshot& b,
                     const bench::call_counts& bombard_a, const bench::call_counts* bombard) {
   auto seconds = std::chrono::duration<double>(b.at - a.at).count();
@@ -210,7 +221,7 @@ phase_result report(const std::string& phase, const bench::throughput_site& site
   }
   std::ostringstream mem;
   mem << "throughput memory phase=" << phase << ":";
-  for (const auto& p : site.processes())
+  for (const auto& p : named_processes(site))
     mem << ' ' << p.name << "_rss_mb=" << harness::rss_mb(p.pid);
   std::printf("%s\n", mem.str().c_str());
   if (ok > 0 && !b.db.empty()) {
@@ -225,20 +236,13 @@ phase_result report(const std::string& phase, const bench::throughput_site& site
   return out;
 }
 
-std::string host_name(int i) {
-  char buf[32];
-  std::snprintf(buf, sizeof buf, "tp-%05d", i);
-  return buf;
-}
-
 /// Names of the fleet's hosts in lifecycle state `state`.
 std::vector<std::string> hosts_in(storage::detail::connection_pool& db, const std::string& state) {
   std::vector<std::string> out;
   auto c = db.acquire();
   c->autocommit();
-  auto r = c->query(
-      "SELECT name FROM hosts WHERE name LIKE 'tp-%' AND lifecycle_state = ? ORDER BY name",
-      {state});
+  auto r = c->query("SELECT name FROM hosts WHERE site = ? AND lifecycle_state = ? ORDER BY name",
+                    {std::string{site_name}, state});
   while (r->next()) out.push_back(r->text(0));
   return out;
 }
@@ -246,7 +250,9 @@ std::vector<std::string> hosts_in(storage::detail::connection_pool& db, const st
 std::int64_t active_requests(storage::detail::connection_pool& db) {
   auto c = db.acquire();
   c->autocommit();
-  auto r = c->query("SELECT COUNT(*) FROM requests WHERE active_host LIKE 'tp-%'", {});
+  auto r =
+      c->query("SELECT COUNT(*) FROM requests WHERE site = ? AND state IN ('queued', 'running')",
+               {std::string{site_name}});
   return r->next() ? r->i64(0) : -1;
 }
 
@@ -261,7 +267,7 @@ bool run_all(bench::api_client& api, storage::detail::connection_pool& db,
     json names = json::array();
     for (std::size_t i = at; i < std::min(hosts.size(), at + 500); ++i) names.push_back(hosts[i]);
     json body{
-        {"action", action}, {"hosts", names}, {"site", "dc1"}, {"confirm_hosts", names.size()}};
+        {"action", action}, {"hosts", names}, {"site", site_name}, {"confirm_hosts", names.size()}};
     auto a = api.post("/v1/requests", body.dump());
     if (a.status != 202) {
       std::fprintf(stderr, "ab-bench-throughput: %s -> %ld %s\n", action.c_str(), a.status,
@@ -284,29 +290,12 @@ bool run_all(bench::api_client& api, storage::detail::connection_pool& db,
   return true;
 }
 
-/// Registers the fleet and brings every host in service (discover, then build).
-bool prepare_fleet(const bench::throughput_site& site, storage::detail::connection_pool& db,
-                   int hosts) {
-  bench::api_client api{site.api_port()};
-  for (int at = 0; at < hosts; at += 500) {
-    json list = json::array();
-    for (int i = at; i < std::min(hosts, at + 500); ++i)
-      list.push_back({{"name", host_name(i)},
-                      {"site", "dc1"},
-                      {"bmc_endpoint", "http://127.0.0.1:" + std::to_string(site.bmcsim_port()) +
-                                           "/bmc/" + host_name(i)},
-                      {"credential_ref", "env:AB_BMC_THROUGHPUT"}});
-    auto a = api.post("/v1/hosts", json{{"hosts", list}}.dump());
-    if (a.status != 201) {
-      std::fprintf(stderr, "ab-bench-throughput: registering hosts -> %ld %s\n", a.status,
-                   a.body.c_str());
-      return false;
-    }
-  }
+/// Brings every host of the fleet (registered by the deployment) in service: discover, then
+/// build.
+bool prepare_fleet(const harness::deployment& site, storage::detail::connection_pool& db) {
+  bench::api_client api{site.port()};
   if (active_requests(db) != 0) {
-    std::fprintf(stderr,
-                 "ab-bench-throughput: the database holds active requests of tp- hosts (an "
-                 "earlier run?): use a fresh database\n");
+    std::fprintf(stderr, "ab-bench-throughput: the new site holds active requests\n");
     return false;
   }
   const auto limit = std::chrono::seconds(600);
@@ -337,8 +326,6 @@ int run(int argc, char** argv) {
       o.nodes = std::stoi(value());
     else if (a == "--haproxy")
       o.haproxy = true;
-    else if (a == "--store")
-      o.store = value();
     else if (a == "--bombard-rate")
       o.bombard_rate = std::stod(value());
     else if (a == "--bombard-connections")
@@ -359,33 +346,41 @@ int run(int argc, char** argv) {
       o.nodes < 1 || o.bombard_rate <= 0 || o.bombard_connections < 1 ||
       o.hosts < o.batch * o.clients || (o.haproxy && o.nodes < 1))
     return usage();
-  if (!o.store.empty() && o.store.rfind("mysql://", 0) != 0) {
-    std::fprintf(stderr, "ab-bench-throughput: --store must be a mysql:// URL (nodes share it)\n");
-    return 2;
-  }
   curl_global_init(CURL_GLOBAL_DEFAULT);
-  auto dir =
-      std::filesystem::temp_directory_path() / ("ab_bench_throughput_" + std::to_string(getpid()));
-  ::setenv("AB_BMC_THROUGHPUT", "admin:password", 1);
-  bench::site_spec spec;
-  spec.dir = dir;
-  spec.bin = std::filesystem::path(argv[0]).parent_path();
-  spec.haproxy_template = std::string{AB_SOURCE_DIR} + "/deploy/haproxy/haproxy.cfg";
-  spec.store = o.store;
-  spec.nodes = o.nodes;
+  // One site on a private MariaDB with a zero-latency fleet (BMC operations and the installer
+  // take no time of their own); one router, or two behind HAProxy. The nodes' options are the
+  // defaults but for the site policy that paces power-ons (docs/benchmarks.md) and the
+  // caller's `--node-option`s.
+  harness::deployment_spec spec;
+  spec.binary_dir = std::filesystem::path(argv[0]).parent_path().string();
+  spec.source_dir = AB_SOURCE_DIR;
+  spec.keep_dir = o.keep;
+  spec.routers = o.haproxy ? 2 : 1;
   spec.haproxy = o.haproxy;
-  spec.node_options = {"--pacing-power-ons-per-second", "0"};
-  spec.node_options.insert(spec.node_options.end(), o.node_options.begin(), o.node_options.end());
-  bench::throughput_site site{spec};
+  // The nodes announce themselves as often as a node does by default.
+  spec.heartbeat_interval_ms = config::node_config{}.router_heartbeat_interval_ms;
+  harness::site_spec s;
+  s.name = site_name;
+  s.id = 1;
+  s.database = harness::site_database::mariadb;
+  s.hosts = static_cast<std::size_t>(o.hosts);
+  s.bmcsim_args = {"--time-scale", "0", "--seed", "1", "--install-ms", "0"};
+  s.nodes = {{"all", o.nodes}};
+  s.node_args = {"--pacing-power-ons-per-second", "0"};
+  s.node_args.insert(s.node_args.end(), o.node_options.begin(), o.node_options.end());
+  spec.sites.push_back(std::move(s));
+  harness::deployment site{spec};
   if (!site.ok()) {
-    std::fprintf(stderr, "ab-bench-throughput: %s\n", site.failure().c_str());
+    std::fprintf(stderr, "ab-bench-throughput: %s\n", site.error().c_str());
     return 1;
   }
-  auto target = storage::parse_mysql_url(site.store_url());
+  std::printf("throughput deployment: %s\n", site.dir().c_str());
+  std::fflush(stdout);
+  auto target = storage::parse_mysql_url(site.store_url(site_name));
   if (!target) return 1;
   auto db = storage::detail::make_mysql_pool(*target, 2);
   auto t_prepare = steady::now();
-  if (!prepare_fleet(site, *db, o.hosts)) return 1;
+  if (!prepare_fleet(site, *db)) return 1;
   std::printf(
       "throughput set-up: nodes=%d routers=%d haproxy=%d hosts=%d clients=%d batch=%d "
       "seconds=%.0f prepare_seconds=%.1f\n",
@@ -393,9 +388,8 @@ int run(int argc, char** argv) {
       std::chrono::duration<double>(steady::now() - t_prepare).count());
   std::fflush(stdout);
 
-  std::vector<std::string> fleet;
-  for (int i = 0; i < o.hosts; ++i) fleet.push_back(host_name(i));
-  bench::reimage_load load{fleet, o.clients, o.batch, site.api_port(),
+  auto fleet = site.hosts(site_name);
+  bench::reimage_load load{fleet, o.clients, o.batch, site.port(),
                            storage::detail::make_mysql_pool(*target, 1)};
   load.start();
   auto pause = [](double s) { std::this_thread::sleep_for(std::chrono::duration<double>(s)); };
@@ -412,7 +406,7 @@ int run(int argc, char** argv) {
   bench::call_counts bombard;
   std::thread bombarder{[&] {
     bench::open_loop_options lo;
-    lo.port = static_cast<std::uint16_t>(site.api_port());
+    lo.port = static_cast<std::uint16_t>(site.port());
     lo.rate = o.bombard_rate;
     lo.seconds = o.ramp_seconds + o.seconds + 1;
     lo.connections = static_cast<std::size_t>(o.bombard_connections);
@@ -448,7 +442,6 @@ int run(int argc, char** argv) {
       plain.per_s * 86400, hit.per_s * 86400, static_cast<long long>(errors));
   std::fflush(stdout);
   site.stop();
-  if (!o.keep) std::filesystem::remove_all(dir);
   curl_global_cleanup();
   return errors == 0 && plain.failed == 0 && hit.failed == 0 ? 0 : 1;
 }

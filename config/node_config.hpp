@@ -44,6 +44,11 @@ struct node_config {
   /// API calls admitted per store actor: the admission limit is the smaller of this times
   /// `api_store_pool_size` and `api_max_in_flight`; 0: `api_max_in_flight` alone.
   std::size_t api_calls_per_store_actor = 64;
+  /// The API's reads' share of the node's time: milliseconds of reads (admission to answer) a
+  /// second; a GET (but the probes and /metrics) that comes while the reads took more lately
+  /// is answered 429 with Retry-After at once, so that readers back off before the workers'
+  /// share of the database suffers (net/api/read_budget.hpp). 0: no bound.
+  std::size_t api_read_ms_per_s = 0;
   /// Cluster map file, watched and reloaded on change and on SIGHUP; empty: built-in defaults.
   std::string cluster_map;
   /// Where the node's cluster map comes from: `file` (`cluster_map`, watched) or `database` (the

@@ -17,6 +17,8 @@ namespace {
 constexpr time_ms finish_slack_ms = 5000;
 /// The most finishes read per refresh (in pages of this size, up to four).
 constexpr std::size_t finish_page = 1000;
+/// The window of the done jobs per minute of the queue's lines.
+constexpr time_ms done_window_ms = 60 * 1000;
 /// The most unclaimed finishes kept for `take_finished` when nobody takes them.
 constexpr std::size_t unclaimed_limit = 10000;
 
@@ -73,12 +75,48 @@ bool eta_board::refresh_locked(time_ms now, bool force) {
     recent_ids_.erase(recent_ids_.begin());
   for (auto& [action, runs] : runs_)
     while (!runs.empty() && runs.front().second < now - options_.history_ms) runs.pop_front();
+  // The done jobs of the last minute: only the seconds since the last read (and the slack
+  // before them) are read again; the older ones of the window are kept.
+  const time_ms window_from = now - done_window_ms;
+  time_ms done_since = window_from;
+  if (done_read_at_ > 0) done_since = std::max(window_from, done_read_at_ - finish_slack_ms);
+  done_since -= ((done_since % 1000) + 1000) % 1000;  // whole seconds
   auto o = store_->overview(options_.site, now - options_.stuck_after_ms, options_.job_types,
-                            now - 60 * 1000);
+                            done_since);
   if (!o) {
     logger()->warn("cannot read the queue: {}", message_of(o.error()));
+    done_read_at_ = 0;  // read the whole minute again next time
     return false;
   }
+  for (auto it = done_window_.begin(); it != done_window_.end();) {
+    auto& seconds = it->second;
+    // Seconds read again now, and those that left the window (a second counts while any of
+    // it is in the window).
+    seconds.erase(seconds.lower_bound(done_since), seconds.end());
+    seconds.erase(seconds.begin(), seconds.upper_bound(window_from - 1000));
+    it = seconds.empty() ? done_window_.erase(it) : std::next(it);
+  }
+  for (const auto& d : o->done_seconds)
+    if (d.second > window_from - 1000)
+      done_window_[{d.type, d.priority_class, d.action}][d.second] += d.count;
+  done_read_at_ = now;
+  // Every line's count over the window, a line for each kind done but with none ready too.
+  for (auto& row : o->ready) row.done = 0;
+  for (const auto& [key, seconds] : done_window_) {
+    const auto& [type, cls, action] = key;
+    auto it = std::find_if(o->ready.begin(), o->ready.end(), [&](const auto& x) {
+      return x.type == type && x.priority_class == cls && x.action == action;
+    });
+    if (it == o->ready.end()) {
+      o->ready.push_back({type, cls, action, 0, 0, 0});
+      it = o->ready.end() - 1;
+    }
+    for (const auto& [second, count] : seconds) it->done += count;
+  }
+  std::sort(o->ready.begin(), o->ready.end(), [](const auto& x, const auto& y) {
+    return std::tie(x.type, x.priority_class, x.action) <
+           std::tie(y.type, y.priority_class, y.action);
+  });
   active_.clear();
   for (const auto& row : o->active) {
     auto& [queued, running] = active_[row.action];

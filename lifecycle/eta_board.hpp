@@ -13,6 +13,7 @@
 #include <optional>
 #include <set>
 #include <string>
+#include <tuple>
 #include <utility>
 #include <vector>
 
@@ -108,6 +109,13 @@ class eta_board {
   std::map<std::string, std::deque<std::pair<time_ms, time_ms>>> runs_;
   std::map<std::string, std::pair<std::int64_t, std::int64_t>> active_;  // queued, running
   std::vector<queue_line> queue_;
+  /// The jobs done in the last minute by type, class and action, per second they finished in;
+  /// each refresh reads only the seconds since its predecessor's (and a few before: a
+  /// completion may commit a little after the time it carries). Until when they were read (0:
+  /// never: the next refresh reads the whole minute).
+  std::map<std::tuple<std::string, std::string, std::string>, std::map<time_ms, std::int64_t>>
+      done_window_;
+  time_ms done_read_at_ = 0;
   /// What the last refresh read of the queue; none when it failed.
   std::optional<storage::queue_overview> overview_;
   std::vector<storage::finished_sample> unclaimed_;

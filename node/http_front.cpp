@@ -174,6 +174,7 @@ caf::expected<node_http> start_node_http(caf::actor_system& sys, const config::n
   opts.store_restarts = std::make_shared<std::atomic<std::int64_t>>(0);
   opts.max_in_flight = cfg.api_max_in_flight;
   opts.calls_per_store_actor = cfg.api_calls_per_store_actor;
+  opts.read_ms_per_s = static_cast<double>(cfg.api_read_ms_per_s);
   opts.trusted_routers = *routers;
   // Turnaround estimates from the API's store, summaries read at most once a second; the
   // metrics' thread keeps them fresh and observes the requests this node's workers finished.

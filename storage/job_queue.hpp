@@ -3,6 +3,7 @@
 // The queue's role of the store: requests and their job chains, leases, parking and callbacks.
 
 #include <cstddef>
+#include <optional>
 #include <string>
 #include <vector>
 
@@ -96,6 +97,17 @@ class job_queue {
   /// Parks a running job until its event comes or `deadline` passes; it holds no worker
   /// meanwhile. A callback redeemed for `event_key` wakes it.
   virtual caf::error park(const job_lease& job, const std::string& event_key, time_ms deadline) = 0;
+
+  /// `park`, but when the event came first (a fast installer) the job is not handed back: it
+  /// stays held with the event recorded on it (a later attempt after a crash gets it), and the
+  /// event's payload is returned for the holder to go on at once. Nullopt: parked. The default
+  /// parks and hands an early event back as `park` does.
+  virtual caf::expected<std::optional<std::string>> park_or_take(const job_lease& job,
+                                                                 const std::string& event_key,
+                                                                 time_ms deadline) {
+    if (auto err = park(job, event_key, deadline)) return err;
+    return std::optional<std::string>{};
+  }
 
   // --- callbacks ----------------------------------------------------------------------------
 

@@ -322,6 +322,16 @@ struct active_requests_row {
 struct queue_overview {
   std::vector<ready_jobs_row> ready;
   std::vector<active_requests_row> active;
+  /// The done jobs of `ready` by the second they finished in (`second`: its first
+  /// millisecond), so that a reader that keeps a window can read only its newest seconds.
+  struct done_second {
+    std::string type;
+    std::string priority_class;
+    std::string action;
+    time_ms second = 0;
+    std::int64_t count = 0;
+  };
+  std::vector<done_second> done_seconds;
 };
 
 /// A server in the inventory.

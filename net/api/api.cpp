@@ -4,6 +4,7 @@
 #include <cstdio>
 #include <optional>
 #include <regex>
+#include <string_view>
 
 #include <spdlog/spdlog.h>
 #include <caf/actor_cast.hpp>
@@ -143,6 +144,24 @@ http_response overloaded() {
   return answer;
 }
 
+/// The answer to a read beyond the reads' share of the node.
+http_response reads_at_share() {
+  static const http_response answer = error_response(
+      {429, "reads_at_share",
+       "this node's reads are at their share of its time (its workers keep theirs); retry "
+       "shortly",
+       1});
+  return answer;
+}
+
+/// Whether a call is a read the reads' share bounds: a GET but the probes, the scrapes and
+/// the web view (served before this).
+bool bounded_read(const http_request& req) {
+  if (req.method != "GET") return false;
+  auto path = std::string_view{req.target}.substr(0, req.target.find('?'));
+  return path != "/healthz" && path != "/readyz" && path != "/metrics";
+}
+
 double seconds_since(std::chrono::steady_clock::time_point t0) {
   return std::chrono::duration<double>(std::chrono::steady_clock::now() - t0).count();
 }
@@ -235,6 +254,7 @@ api_service::api_service(caf::actor_system& sys, api_resources resources, api_op
               ? options_.max_in_flight
               : std::min(options_.max_in_flight, std::max<std::size_t>(options_.store_actors, 1) *
                                                      options_.calls_per_store_actor)),
+      reads_(std::make_shared<read_budget>(options_.read_ms_per_s, options_.read_clock)),
       auth_failures_(options_.failures, options_.clock),
       callback_failures_(options_.failures, options_.clock),
       http_metrics_(std::make_shared<metrics::http_metrics>("node", routes())) {}
@@ -280,7 +300,7 @@ void api_service::ask(const Handle& to, Message msg, responder respond, OnReply 
 }
 
 void api_service::refuse_at_capacity(const http_request& req, const responder& respond,
-                                     std::chrono::steady_clock::time_point t0) {
+                                     std::chrono::steady_clock::time_point t0, bool read) {
   auto path = req.target.substr(0, req.target.find('?'));
   http_metrics_->reject(metrics::reject_reason::capacity);
   {
@@ -292,7 +312,9 @@ void api_service::refuse_at_capacity(const http_request& req, const responder& r
   }
   if (options_.audit && path != "/readyz") {
     auto source = client_address(req, options_.trusted_routers);
-    static const std::string what = "calls refused at capacity";
+    static const std::string capacity = "calls refused at capacity";
+    static const std::string reads = "reads refused at the reads' share";
+    const auto& what = read ? reads : capacity;
     // Most refusals are only counted, into the summary of their source's window.
     if (!options_.audit->count_refusal(source, what)) {
       storage::audit_entry e;
@@ -303,11 +325,11 @@ void api_service::refuse_at_capacity(const http_request& req, const responder& r
       e.action = r ? std::string{r->method} + " " + r->pattern : req.method + " " + printable(path);
       e.target = path;
       e.decision = "failed";
-      e.detail = "429 overloaded";
+      e.detail = read ? "429 reads_at_share" : "429 overloaded";
       options_.audit->record_refusal(std::move(e), what);
     }
   }
-  respond(overloaded());
+  respond(read ? reads_at_share() : overloaded());
 }
 
 void api_service::handle(http_request&& req, responder respond) {
@@ -324,6 +346,15 @@ void api_service::handle(http_request&& req, responder respond) {
     if (!slot) return refuse_at_capacity(req, respond, t0);
     respond = [slot, respond = std::move(respond)](http_response r) {
       slot->release();
+      respond(std::move(r));
+    };
+  }
+  // The reads' share next, as cheap: a read admitted spends the time until its answer.
+  if (reads_->enabled() && bounded_read(req)) {
+    if (!reads_->admit()) return refuse_at_capacity(req, respond, t0, true);
+    respond = [reads = reads_, from = reads_->now(),
+               respond = std::move(respond)](http_response r) {
+      reads->spend(reads->now() - from);
       respond(std::move(r));
     };
   }

@@ -18,6 +18,7 @@
 #include "net/api/error.hpp"
 #include "net/api/failure_limiter.hpp"
 #include "net/api/forwarded.hpp"
+#include "net/api/read_budget.hpp"
 #include "net/api/resources.hpp"
 #include "net/http/server.hpp"
 #include "storage/store.hpp"
@@ -48,6 +49,14 @@ struct api_options {
   /// admitted is what the API's share of the database can serve soon, and the rest is refused
   /// at once rather than queued. 0: `max_in_flight` alone.
   std::size_t calls_per_store_actor = 64;
+  /// The reads' share of the node's time, in milliseconds of reads a second (`read_budget`):
+  /// a GET (but the probes, `/metrics` and the web view) that comes while the reads answered
+  /// lately took more is refused at once, 429 `reads_at_share` with Retry-After, before it
+  /// reaches a store actor, so that readers back off before the workers' share of the
+  /// database suffers. Submissions and other writes are never refused by it. 0: no bound.
+  double read_ms_per_s = 0;
+  /// The clock the reads are timed with, in milliseconds; unset: std::chrono::steady_clock.
+  std::function<double()> read_clock;
   /// Why no node would ever process a request of `action` (nullopt: some cluster serves it):
   /// such a submission is refused, 422 `action_not_served`. Unset: every action is served.
   std::function<std::optional<std::string>(const std::string& action)> unserved;
@@ -150,9 +159,10 @@ class api_service {
              responder respond);
   /// Whether the caller may do `what`; always when the API is open.
   auth::decision allowed(const call_context& ctx, const auth::operation& what) const;
-  /// Answers 429 to a call beyond the admission limit, counting it in the audit trail.
+  /// Answers 429 to a call beyond the admission limit, or with `read` to a read beyond the
+  /// reads' share (`api_options::read_ms_per_s`), counting it in the audit trail.
   void refuse_at_capacity(const http_request& req, const responder& respond,
-                          std::chrono::steady_clock::time_point t0);
+                          std::chrono::steady_clock::time_point t0, bool read = false);
   void submit(const http_request& req, const std::shared_ptr<call_context>& ctx, responder respond);
   void audit_log(const std::string& query, responder respond);
   void callback(const std::string& id, const http_request& req,
@@ -163,6 +173,7 @@ class api_service {
   api_options options_;
   std::shared_ptr<std::atomic<std::size_t>> in_flight_;
   std::size_t limit_;
+  std::shared_ptr<read_budget> reads_;
   failure_limiter auth_failures_;
   failure_limiter callback_failures_;
   std::shared_ptr<metrics::http_metrics> http_metrics_;

@@ -63,11 +63,11 @@ caf::expected<queue_overview> sql_store::overview(const std::string& site, time_
   args a{site};
   if (!types.empty()) {
     sql +=
-        " UNION ALL SELECT 'd', type, priority_class, action, 0, 0, COUNT(*) FROM jobs WHERE "
-        "type IN " +
+        " UNION ALL SELECT 'd', type, priority_class, action, 0, finished_at - finished_at % "
+        "1000, COUNT(*) FROM jobs WHERE type IN " +
         placeholders(types.size()) +
         " AND site = ? AND finished_at >= ? AND state = 'done' GROUP BY type, priority_class, "
-        "action";
+        "action, finished_at - finished_at % 1000";
     a.insert(a.end(), types.begin(), types.end());
     a.emplace_back(site);
     a.emplace_back(std::max<time_ms>(done_since, 1));
@@ -104,7 +104,8 @@ caf::expected<queue_overview> sql_store::overview(const std::string& site, time_
         it->count = r->i64(4);
         it->oldest_since = r->i64(5);
       } else {
-        it->done = r->i64(6);
+        it->done += r->i64(6);
+        out.done_seconds.push_back({type, cls, action, r->i64(5), r->i64(6)});
       }
     }
     auto key = [](const ready_jobs_row& x) { return std::tie(x.type, x.priority_class, x.action); };

@@ -630,9 +630,22 @@ caf::error sql_store::defer(const job_lease& job, time_ms not_before, const std:
 }
 
 caf::error sql_store::park(const job_lease& job, const std::string& event_key, time_ms deadline) {
+  auto res = park_in(job, event_key, deadline, false);
+  return res ? caf::error{} : res.error();
+}
+
+caf::expected<std::optional<std::string>> sql_store::park_or_take(const job_lease& job,
+                                                                  const std::string& event_key,
+                                                                  time_ms deadline) {
+  return park_in(job, event_key, deadline, true);
+}
+
+caf::expected<std::optional<std::string>> sql_store::park_in(const job_lease& job,
+                                                             const std::string& event_key,
+                                                             time_ms deadline, bool take) {
   if (event_key.empty()) return make_error(errc::invalid_argument, "park needs an event key");
-  auto res =
-      transact("park", [&](connection& c, commit_marks& marks) -> caf::expected<caf::unit_t> {
+  return transact(
+      "park", [&](connection& c, commit_marks& marks) -> caf::expected<std::optional<std::string>> {
         auto now = clock_->now();
         auto r = c.query("SELECT lease_token FROM jobs" + pool_->sql().by_primary_key +
                              " WHERE id = ? AND state = 'running'" + pool_->sql().for_update,
@@ -659,21 +672,32 @@ caf::error sql_store::park(const job_lease& job, const std::string& event_key, t
           auto payload = early->text(0);
           early.reset();
           c.execute("DELETE FROM pending_events WHERE event_key = ?", {event_key});
+          if (take) {
+            // Still held, the event on the job: the holder goes on with it, and an attempt
+            // after a crash of the holder finds it there.
+            c.execute("UPDATE jobs" + pool_->sql().by_primary_key +
+                          " SET event = ? WHERE id = ? AND lease_token = ?",
+                      {payload, job.id, job.token});
+            // The job was claimed without an event (it parks only then): the event on it under
+            // this lease tells, after a lost COMMIT answer, that this committed.
+            marks.add("SELECT id FROM jobs WHERE id = ? AND lease_token = ? AND event = ?",
+                      {job.id, job.token, payload});
+            return std::optional<std::string>{std::move(payload)};
+          }
           // The attempt that parked goes on with the event: it is given back (see wake_in).
           c.execute(
               "UPDATE jobs SET state = 'ready', attempts = attempts - 1, not_before = ?, "
               "lease_expires_at = ?, event = ?, deadline = 0 WHERE id = ?",
               {now, mark_handed_back(marks, job.id), payload, job.id});
-          return caf::unit;
+          return std::optional<std::string>{};
         }
         early.reset();
         c.execute(
             "UPDATE jobs SET state = 'parked', park_key = ?, deadline = ?, due_at = ?, "
             "lease_expires_at = ? WHERE id = ?",
             {event_key, deadline, deadline, mark_handed_back(marks, job.id), job.id});
-        return caf::unit;
+        return std::optional<std::string>{};
       });
-  return res ? caf::error{} : res.error();
 }
 
 caf::expected<bool> sql_store::wake(const std::string& event_key, const std::string& payload) {
@@ -707,16 +731,14 @@ caf::error sql_store::issue_callback(const callback_grant& g) {
   if (g.request <= 0 || g.token_hash.empty() || g.event_key.empty())
     return make_error(errc::invalid_argument,
                       "a callback needs a request, a token digest and an event key");
+  // One statement: the grant replaces the request's earlier one, and is stored only if the
+  // request exists (MariaDB and SQLite both take REPLACE ... SELECT).
   auto res = transact("issue_callback", [&](connection& c) -> caf::expected<caf::unit_t> {
-    auto r = c.query("SELECT 1 FROM requests WHERE id = ?", {g.request});
-    bool known = r->next();
-    r.reset();
-    if (!known) return make_error(errc::not_found, "no request " + std::to_string(g.request));
-    c.execute("DELETE FROM callbacks WHERE request_id = ?", {g.request});
-    c.execute(
-        "INSERT INTO callbacks (request_id, token_hash, event_key, expires_at, used_at) "
-        "VALUES (?, ?, ?, ?, 0)",
-        {g.request, g.token_hash, g.event_key, g.expires_at});
+    auto stored = c.execute(
+        "REPLACE INTO callbacks (request_id, token_hash, event_key, expires_at, used_at) "
+        "SELECT id, ?, ?, ?, 0 FROM requests WHERE id = ?",
+        {g.token_hash, g.event_key, g.expires_at, g.request});
+    if (stored == 0) return make_error(errc::not_found, "no request " + std::to_string(g.request));
     return caf::unit;
   });
   return res ? caf::error{} : res.error();

@@ -100,6 +100,9 @@ class sql_store final : public store, public test_hooks {
                                   bool retryable) override;
   caf::error defer(const job_lease& job, time_ms not_before, const std::string& reason) override;
   caf::error park(const job_lease& job, const std::string& event_key, time_ms deadline) override;
+  caf::expected<std::optional<std::string>> park_or_take(const job_lease& job,
+                                                         const std::string& event_key,
+                                                         time_ms deadline) override;
   caf::expected<bool> wake(const std::string& event_key, const std::string& payload) override;
   caf::error issue_callback(const callback_grant& grant) override;
   caf::error redeem_callback(request_id request, const std::string& token_hash,
@@ -212,6 +215,10 @@ class sql_store final : public store, public test_hooks {
   void lock_event(connection& c, const std::string& event_key);
   /// Wakes the job parked on `event_key`, or keeps the event for it; true if a job woke.
   bool wake_in(connection& c, const std::string& event_key, const std::string& payload);
+  /// `park` (take: false) and `park_or_take` (take: true) in one transaction.
+  caf::expected<std::optional<std::string>> park_in(const job_lease& job,
+                                                    const std::string& event_key, time_ms deadline,
+                                                    bool take);
   /// After a request failed (`started`) or was cancelled: its host takes the failure state, or
   /// back the state it had when the request never started.
   void settle_host(connection& c, request_id req, bool started, time_ms now);

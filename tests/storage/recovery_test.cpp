@@ -195,6 +195,60 @@ TEST_P(StoreConformance, AnEarlyEventAlsoGivesTheParkingAttemptBack) {
   EXPECT_EQ(again[0].attempt, 1);
 }
 
+TEST_P(StoreConformance, AnEarlyEventIsTakenByItsHolderWithoutAHandBack) {
+  auto s = spec("h1", {"install", "verify"});
+  s.chain[0].max_attempts = 2;
+  auto id = submit_one(s);
+  auto j = claim("install", 1, "node-a", 1000).at(0);
+  ASSERT_TRUE(hooks().wake("cb:h1", "early"));
+  auto taken = db().park_or_take({j.id, j.lease_token}, "cb:h1", clock_->now() + 60000);
+  ASSERT_TRUE(taken);
+  ASSERT_TRUE(taken->has_value());
+  EXPECT_EQ(**taken, "early");
+  // Still held, by the same lease: nobody else can claim it, and its holder completes it.
+  EXPECT_EQ(request(id).jobs[0].state, job_state::running);
+  EXPECT_TRUE(claim("install", 1, "node-b").empty());
+  auto duplicate = hooks().wake("cb:h1", "late");
+  ASSERT_TRUE(duplicate);
+  EXPECT_FALSE(*duplicate) << "the event was taken: nobody waits for it";
+  EXPECT_EQ(complete(j).completed, 1u);
+  EXPECT_EQ(claim("verify").size(), 1u);
+}
+
+TEST_P(StoreConformance, AnEarlyEventTakenByAHolderThatDiedGoesToTheRetry) {
+  auto s = spec("h1", {"install", "verify"});
+  s.chain[0].max_attempts = 2;
+  submit_one(s);
+  auto j = claim("install", 1, "node-a", 1000).at(0);
+  ASSERT_TRUE(hooks().wake("cb:h1", "early"));
+  auto taken = db().park_or_take({j.id, j.lease_token}, "cb:h1", clock_->now() + 60000);
+  ASSERT_TRUE(taken && taken->has_value());
+  clock_->advance(1001);  // node-a died holding it: its lease runs out
+  auto rec = db().recover(100);
+  ASSERT_TRUE(rec);
+  EXPECT_EQ(rec->retried, 1u);
+  clock_->advance(policy().backoff_max_ms);
+  auto again = claim("install", 1, "node-b");
+  ASSERT_EQ(again.size(), 1u);
+  EXPECT_EQ(again[0].event, "early") << "the event is kept on the job for the retry";
+}
+
+TEST_P(StoreConformance, ParkOrTakeParksWhenNoEventCameYetAndRefusesALostLease) {
+  auto id = submit_one(spec("h1", {"install", "verify"}));
+  auto j = claim("install").at(0);
+  auto lost = db().park_or_take({j.id, j.lease_token + 1}, "cb:h1", clock_->now() + 60000);
+  ASSERT_FALSE(lost);
+  EXPECT_TRUE(is(lost.error(), errc::lease_lost));
+  auto parked = db().park_or_take({j.id, j.lease_token}, "cb:h1", clock_->now() + 60000);
+  ASSERT_TRUE(parked);
+  EXPECT_FALSE(parked->has_value());
+  EXPECT_EQ(request(id).jobs[0].state, job_state::parked);
+  ASSERT_TRUE(hooks().wake("cb:h1", "done"));
+  auto again = claim("install");
+  ASSERT_EQ(again.size(), 1u);
+  EXPECT_EQ(again[0].event, "done");
+}
+
 TEST_P(StoreConformance, ACallbackTokenWakesItsJobOnceAndOnlyWithTheRightDigest) {
   auto id = submit_one(spec("h1", {"install", "verify"}));
   auto j = claim("install").at(0);

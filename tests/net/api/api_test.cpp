@@ -221,3 +221,31 @@ TEST_F(Api, ARequestNotAllowedInTheHostsLifecycleStateIsRefusedWithTheReason) {
 }
 
 }  // namespace ab::testing
+
+namespace ab::testing {
+
+TEST_F(Api, AReadBeyondTheReadsShareIsRefusedWhileWritesAndProbesAreServed) {
+  // A share of one microsecond a second: the first read (over loopback, through a store
+  // actor: far more than a microsecond) spends it for longer than this test runs.
+  start(2, 64, [](net::api_options& o) { o.read_ms_per_s = 0.001; });
+  register_hosts({"h0", "h1"});
+  EXPECT_EQ(call("GET", "/v1/hosts/h0").status, 200);
+  auto refused = call("GET", "/v1/hosts/h1");
+  EXPECT_EQ(refused.status, 429);
+  EXPECT_NE(refused.body.find("reads_at_share"), std::string::npos);
+  EXPECT_NE(refused.headers.find("Retry-After: 1"), std::string::npos);
+  EXPECT_EQ(call("GET", "/v1/requests").status, 429);
+  // Writes, the probes and the scrapes are never refused by the reads' share.
+  EXPECT_EQ(call("POST", "/v1/requests", R"({"action":"power_on","host":"h1"})").status, 202);
+  EXPECT_EQ(call("GET", "/healthz").status, 200);
+  EXPECT_EQ(call("GET", "/readyz").status, 200);
+  EXPECT_NE(call("GET", "/metrics").status, 429);
+}
+
+TEST_F(Api, WithoutAReadsShareReadsAreServedAsTheyCome) {
+  start(2, 64, [](net::api_options& o) { o.read_ms_per_s = 0; });
+  register_hosts({"h0"});
+  for (int i = 0; i < 20; ++i) EXPECT_EQ(call("GET", "/v1/hosts/h0").status, 200);
+}
+
+}  // namespace ab::testing
