@@ -366,7 +366,7 @@ void api_service::handle(http_request&& req, responder respond) {
   std::vector<std::string> allowed;
   const route* found = find_route(req.method, path, params, allowed);
   // Counted once answered, under the route's pattern (never the raw path).
-  respond = [m = http_metrics_.get(),
+  respond = [m = http_metrics_,  // shared: a call may be answered after the API is gone
              index =
                  found ? static_cast<std::size_t>(found - table) : http_metrics_->other(req.method),
              t0, respond = std::move(respond)](http_response r) {

@@ -81,6 +81,17 @@ class StoreConformance : public ::testing::TestWithParam<std::string> {
     return out ? *out : storage::request_view{};
   }
 
+  /// The holder of the claimed jobs died: `after_ms` passes, recovery retries `retried`
+  /// jobs, and their backoff passes so that they can be claimed again.
+  void recover_after_death(time_ms after_ms, std::size_t retried = 1) {
+    clock_->advance(after_ms);
+    auto rec = db().recover(100);
+    ASSERT_TRUE(rec) << message_of(rec.error());
+    EXPECT_EQ(rec->retried, retried);
+    EXPECT_EQ(rec->failed, 0u);
+    clock_->advance(policy().backoff_max_ms);
+  }
+
   std::shared_ptr<manual_clock> clock_;
   std::unique_ptr<scratch_store> store_;
 };

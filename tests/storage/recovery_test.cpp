@@ -17,11 +17,7 @@ TEST_P(StoreConformance, ALostLeaseFencesTheOldHolderOut) {
   submit_one(spec("h1", {"a", "b"}));
   auto first = claim("a", 1, "node-a", 1000);
   ASSERT_EQ(first.size(), 1u);
-  clock_->advance(1001);
-  auto rec = db().recover(100);
-  ASSERT_TRUE(rec);
-  EXPECT_EQ(rec->retried, 1u);
-  clock_->advance(policy().backoff_max_ms);
+  recover_after_death(1001);
   auto second = claim("a", 1, "node-b");
   ASSERT_EQ(second.size(), 1u);
   EXPECT_EQ(second[0].id, first[0].id);
@@ -169,12 +165,7 @@ TEST_P(StoreConformance, AWokenJobWhoseHolderDiedIsRetriedWithItsEvent) {
   auto woken = claim("install", 1, "node-a", 1000);
   ASSERT_EQ(woken.size(), 1u);
   EXPECT_EQ(woken[0].attempt, 1) << "the attempt that parked goes on";
-  clock_->advance(1001);  // node-a died: its lease runs out
-  auto rec = db().recover(100);
-  ASSERT_TRUE(rec);
-  EXPECT_EQ(rec->retried, 1u);
-  EXPECT_EQ(rec->failed, 0u);
-  clock_->advance(policy().backoff_max_ms);
+  recover_after_death(1001);  // node-a died: its lease runs out
   auto again = claim("install", 1, "node-b");
   ASSERT_EQ(again.size(), 1u);
   EXPECT_EQ(again[0].event, "done") << "the event is kept for the retry";
@@ -223,11 +214,7 @@ TEST_P(StoreConformance, AnEarlyEventTakenByAHolderThatDiedGoesToTheRetry) {
   ASSERT_TRUE(hooks().wake("cb:h1", "early"));
   auto taken = db().park_or_take({j.id, j.lease_token}, "cb:h1", clock_->now() + 60000);
   ASSERT_TRUE(taken && taken->has_value());
-  clock_->advance(1001);  // node-a died holding it: its lease runs out
-  auto rec = db().recover(100);
-  ASSERT_TRUE(rec);
-  EXPECT_EQ(rec->retried, 1u);
-  clock_->advance(policy().backoff_max_ms);
+  recover_after_death(1001);  // node-a died holding it: its lease runs out
   auto again = claim("install", 1, "node-b");
   ASSERT_EQ(again.size(), 1u);
   EXPECT_EQ(again[0].event, "early") << "the event is kept on the job for the retry";

@@ -203,7 +203,11 @@
           const health = text(n.health);
           rows.push([
             text(s.site), cluster, text(n.node_id),
-            el('span', { className: 'health health-' + health.replace(/[^a-z_]/g, '') }, health),
+            el('span', {
+              className: 'health health-' + health.replace(/[^a-z_]/g, ''),
+              // Why a router never calls it (a protocol it does not speak), on hover.
+              title: n.incompatible_reason ? text(n.incompatible_reason) : '',
+            }, health),
             n.self ? 'this node' : duration(n.heartbeat_age_ms),
             text(n.load), n.self ? '' : text(n.api_in_flight) + ' / ' + text(n.router_in_flight),
             text(n.version), text(n.api_url),
