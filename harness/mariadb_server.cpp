@@ -28,6 +28,9 @@ std::string random_password() {
 /// Writes `dir`/my.cnf for a server on `port`; returns its path.
 std::string write_cnf(const std::string& dir, int port) {
   std::filesystem::create_directories(dir + "/data");
+  // Its own temporary folder: a mariadbd that starts deletes every #sql file of its tmpdir,
+  // which in a shared /tmp broke a concurrent mariadb-install-db (mysql.tmp_user_sys).
+  std::filesystem::create_directories(dir + "/tmp");
   // A unix socket path is limited to 107 bytes: a long directory gets one under /tmp.
   auto sock = dir + "/mysqld.sock";
   if (sock.size() >= 100)
@@ -35,8 +38,8 @@ std::string write_cnf(const std::string& dir, int port) {
   auto cnf = dir + "/my.cnf";
   std::ofstream out{cnf, std::ios::trunc};
   out << "[client]\nsocket=" << sock << "\nport=" << port << "\n\n[mysqld]\ndatadir=" << dir
-      << "/data\nsocket=" << sock << "\npid-file=" << dir << "/mysqld.pid\nport=" << port
-      << "\nbind-address=127.0.0.1\nuser=root\nskip-name-resolve\n"
+      << "/data\ntmpdir=" << dir << "/tmp\nsocket=" << sock << "\npid-file=" << dir
+      << "/mysqld.pid\nport=" << port << "\nbind-address=127.0.0.1\nuser=root\nskip-name-resolve\n"
       << "innodb_buffer_pool_size=64M\ninnodb_log_file_size=16M\n"
       << "innodb_flush_log_at_trx_commit=1\nmax_connections=200\nskip-log-bin\n";
   return cnf;
