@@ -40,6 +40,15 @@ run_records clean() {
   return r;
 }
 
+constexpr std::int64_t request_c = request_b + 1;
+
+/// Adds request_c, accepted and found failed with `error` (no jobs).
+void add_failed_request(run_records& r, const std::string& host, const std::string& action,
+                        const std::string& error) {
+  r.accepted.push_back({request_c, host, action});
+  r.requests.push_back({request_c, host, action, "failed", error, 3000, 4000, {}});
+}
+
 bool has(const verdict& v, const std::string& kind) {
   return std::any_of(v.violations.begin(), v.violations.end(),
                      [&](const violation& x) { return x.kind == kind; });
@@ -186,10 +195,7 @@ TEST(Invariants, LostCallbacksThatNeverHitAnInstallDeadlineFailTheRun) {
   r.install_lost_hosts = {"h2"};
   EXPECT_TRUE(has(check(r), "no_install_deadline"));
   // A reimage of h2 that failed for another reason does not count ...
-  constexpr std::int64_t request_c = request_b + 1;
-  r.accepted.push_back({request_c, "h2", "reimage"});
-  r.requests.push_back(
-      {request_c, "h2", "reimage", "failed", "power_off: BMC refused", 3000, 4000, {}});
+  add_failed_request(r, "h2", "reimage", "power_off: BMC refused");
   EXPECT_TRUE(has(check(r), "no_install_deadline"));
   // ... nor one at its install deadline on a host whose callbacks were not lost ...
   r.requests.back().error =
@@ -209,17 +215,9 @@ TEST(Invariants, FailingInstallersThatNeverFailedARequestFailTheRun) {
   auto r = clean();
   r.install_fail_hosts = {"h3"};
   EXPECT_TRUE(has(check(r), "no_installer_failure"));
-  constexpr std::int64_t request_c = request_b + 1;
-  r.accepted.push_back({request_c, "h3", "build"});
   // A failure at the install deadline is not the installer's report.
-  r.requests.push_back({request_c,
-                        "h3",
-                        "build",
-                        "failed",
-                        std::string{"job 3 install failed: "} + install_deadline_reason,
-                        3000,
-                        4000,
-                        {}});
+  add_failed_request(r, "h3", "build",
+                     std::string{"job 3 install failed: "} + install_deadline_reason);
   EXPECT_TRUE(has(check(r), "no_installer_failure"));
   r.requests.back().error =
       std::string{"job 3 install failed: "} + installer_failure_reason + ": disk not found";
@@ -230,17 +228,9 @@ TEST(Invariants, FailingInstallersThatNeverFailedARequestFailTheRun) {
 
 TEST(Invariants, AnInstallDeadlineMissedByAHostWhoseCallbacksWereNotLostIsACallbackLost) {
   auto r = clean();
-  constexpr std::int64_t request_c = request_b + 1;
-  r.accepted.push_back({request_c, "h2", "reimage"});
-  r.requests.push_back({request_c,
-                        "h2",
-                        "reimage",
-                        "failed",
-                        std::string{"job 3 (install) failed after 2 attempt(s): "} +
-                            install_deadline_reason + " (last held by n1)",
-                        3000,
-                        4000,
-                        {}});
+  add_failed_request(r, "h2", "reimage",
+                     std::string{"job 3 (install) failed after 2 attempt(s): "} +
+                         install_deadline_reason + " (last held by n1)");
   auto v = check(r);
   EXPECT_TRUE(has(v, "callback_lost")) << shown(v);
   // The same failure on a host whose installer loses its callbacks on purpose is the fault's
